@@ -1,0 +1,44 @@
+/** Errors the user can act on carry a stable `code`; the CLI prints their message alone (no stack) and exits 2. */
+export class FleetsimError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'FleetsimError';
+    this.code = code;
+  }
+}
+
+export interface SourcePosition {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** A profile or device model that cannot run: the message names file:line:column and the field. */
+export class ProfileError extends FleetsimError {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly field: string;
+  constructor(position: SourcePosition, field: string, problem: string) {
+    const where = position.line > 0 ? `${position.file}:${position.line}:${position.column}` : position.file;
+    super('FLEETSIM_INVALID_PROFILE', `${where}: ${field ? `${field}: ` : ''}${problem}`);
+    this.name = 'ProfileError';
+    this.file = position.file;
+    this.line = position.line;
+    this.column = position.column;
+    this.field = field;
+  }
+}
+
+/** Bad command-line usage (unknown flag, malformed value). */
+export class UsageError extends FleetsimError {
+  constructor(message: string) {
+    super('FLEETSIM_USAGE', message);
+    this.name = 'UsageError';
+  }
+}
+
+export function isUserError(error: unknown): error is FleetsimError {
+  return error instanceof FleetsimError;
+}

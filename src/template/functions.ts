@@ -1,0 +1,168 @@
+import type { CompiledValue, TemplateContext } from './context.ts';
+
+export type Literal = string | number | boolean;
+
+/** Allocates per-device state slots (random walks) while a device model is being compiled. */
+export interface SlotAllocator {
+  allocateWalk(min: number, max: number): number;
+}
+
+interface FunctionSpec {
+  readonly signature: string;
+  readonly minArgs: number;
+  readonly maxArgs: number;
+  readonly build: (args: readonly Literal[], slots: SlotAllocator) => CompiledValue;
+}
+
+function roundTo(value: number, decimals: number): number {
+  const factor = 10 ** decimals;
+  return Math.round(value * factor) / factor;
+}
+
+function numberArg(args: readonly Literal[], i: number, fallback?: number): number {
+  const value = args[i];
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== 'number') throw new TypeError(`argument ${i + 1} must be a number`);
+  return value;
+}
+
+function checkRange(min: number, max: number): void {
+  if (!(min <= max)) throw new TypeError(`min (${min}) must not exceed max (${max})`);
+}
+
+function checkDecimals(decimals: number): void {
+  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 12) throw new TypeError('decimals must be an integer from 0 to 12');
+}
+
+const HEX = '0123456789abcdef';
+
+export const TEMPLATE_FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<string, FunctionSpec>([
+  [
+    'int',
+    {
+      signature: 'int(min, max)',
+      minArgs: 2,
+      maxArgs: 2,
+      build(args) {
+        const min = numberArg(args, 0);
+        const max = numberArg(args, 1);
+        checkRange(min, max);
+        if (!Number.isInteger(min) || !Number.isInteger(max)) throw new TypeError('int() bounds must be integers');
+        const span = max - min + 1;
+        return (context) => min + Math.floor(context.random() * span);
+      },
+    },
+  ],
+  [
+    'float',
+    {
+      signature: 'float(min, max, decimals = 2)',
+      minArgs: 2,
+      maxArgs: 3,
+      build(args) {
+        const min = numberArg(args, 0);
+        const max = numberArg(args, 1);
+        const decimals = numberArg(args, 2, 2);
+        checkRange(min, max);
+        checkDecimals(decimals);
+        const span = max - min;
+        return (context) => roundTo(min + context.random() * span, decimals);
+      },
+    },
+  ],
+  [
+    'pick',
+    {
+      signature: 'pick(a, b, ...)',
+      minArgs: 1,
+      maxArgs: 1000,
+      build(args) {
+        const choices = [...args];
+        const count = choices.length;
+        return (context) => choices[Math.floor(context.random() * count)] as Literal;
+      },
+    },
+  ],
+  [
+    'bool',
+    {
+      signature: 'bool(probabilityTrue = 0.5)',
+      minArgs: 0,
+      maxArgs: 1,
+      build(args) {
+        const p = numberArg(args, 0, 0.5);
+        if (p < 0 || p > 1) throw new TypeError('probability must be between 0 and 1');
+        return (context) => context.random() < p;
+      },
+    },
+  ],
+  [
+    'walk',
+    {
+      signature: 'walk(min, max, step, decimals = 2)',
+      minArgs: 3,
+      maxArgs: 4,
+      build(args, slots) {
+        const min = numberArg(args, 0);
+        const max = numberArg(args, 1);
+        const step = numberArg(args, 2);
+        const decimals = numberArg(args, 3, 2);
+        checkRange(min, max);
+        checkDecimals(decimals);
+        if (step < 0) throw new TypeError('step must not be negative');
+        const slot = slots.allocateWalk(min, max);
+        return (context: TemplateContext) => {
+          const next = Math.min(max, Math.max(min, (context.walks[slot] ?? min) + (context.random() * 2 - 1) * step));
+          context.walks[slot] = next;
+          return roundTo(next, decimals);
+        };
+      },
+    },
+  ],
+  [
+    'uuid',
+    {
+      signature: 'uuid()',
+      minArgs: 0,
+      maxArgs: 0,
+      build() {
+        // A v4-shaped id drawn from the device's stream, so it is reproducible under the same seed.
+        return (context) => {
+          let out = '';
+          for (let i = 0; i < 32; i++) {
+            let nibble = Math.floor(context.random() * 16);
+            if (i === 12) nibble = 4;
+            else if (i === 16) nibble = 8 | (nibble & 3);
+            out += HEX[nibble];
+            if (i === 7 || i === 11 || i === 15 || i === 19) out += '-';
+          }
+          return out;
+        };
+      },
+    },
+  ],
+  [
+    'hex',
+    {
+      signature: 'hex(digits)',
+      minArgs: 1,
+      maxArgs: 1,
+      build(args) {
+        const digits = numberArg(args, 0);
+        if (!Number.isInteger(digits) || digits < 1 || digits > 64) throw new TypeError('digits must be an integer from 1 to 64');
+        return (context) => {
+          let out = '';
+          for (let i = 0; i < digits; i++) out += HEX[Math.floor(context.random() * 16)];
+          return out;
+        };
+      },
+    },
+  ],
+]);
+
+export const TEMPLATE_FIELDS: ReadonlyMap<string, CompiledValue> = new Map<string, CompiledValue>([
+  ['device.id', (context) => context.deviceId],
+  ['device.index', (context) => context.deviceIndex],
+  ['device.model', (context) => context.deviceModel],
+  ['seq', (context) => context.seq],
+]);
