@@ -1,0 +1,128 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+
+/**
+ * An HTTP IoT backend with the endpoints of the classic Locust IoT-node write-up: `/greet`, `/data`,
+ * `/health`, `/ota`. It validates what devices send and counts every request per route, so a run's
+ * own counts can be checked against the server's.
+ */
+export interface HttpFixtureOptions {
+  /** Added before every answer, in ms. */
+  readonly latencyMs?: number;
+  /** Fraction of requests answered 503, from 0 to 1. */
+  readonly errorRate?: number;
+}
+
+export interface RouteCount {
+  requests: number;
+  ok: number;
+  invalid: number;
+  injectedErrors: number;
+}
+
+export type FixtureCounts = Record<string, RouteCount>;
+
+type Validator = (url: URL, body: unknown) => string | undefined;
+
+const isNumber = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value);
+
+function fieldsAreNumbers(body: unknown, fields: readonly string[]): string | undefined {
+  if (body === null || typeof body !== 'object') return 'body must be a JSON object';
+  for (const field of fields) if (!isNumber((body as Record<string, unknown>)[field])) return `'${field}' must be a number`;
+  return undefined;
+}
+
+const needsId: Validator = (url) => (url.searchParams.get('id') ? undefined : "query parameter 'id' is required");
+
+const ROUTES: Readonly<Record<string, Validator>> = {
+  'GET /greet': needsId,
+  'GET /ota': needsId,
+  'POST /data': (_url, body) => fieldsAreNumbers(body, ['temperature', 'humidity']),
+  'POST /health': (_url, body) => fieldsAreNumbers(body, ['vbat', 'available_memory', 'n_failed_req']),
+  'GET /health': () => undefined,
+};
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+export class HttpFixture {
+  readonly counts: FixtureCounts = {};
+  readonly server: Server;
+
+  constructor(private readonly options: HttpFixtureOptions = {}) {
+    this.server = createServer((request, response) => this.handle(request, response));
+    this.server.keepAliveTimeout = 60_000;
+  }
+
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('fixture has no TCP address');
+    return `http://${host}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private countFor(route: string): RouteCount {
+    let count = this.counts[route];
+    if (!count) {
+      count = { requests: 0, ok: 0, invalid: 0, injectedErrors: 0 };
+      this.counts[route] = count;
+    }
+    return count;
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const latency = this.options.latencyMs ?? 0;
+      if (latency > 0) setTimeout(() => this.answer(request, response, chunks), latency);
+      else this.answer(request, response, chunks);
+    });
+  }
+
+  private answer(request: IncomingMessage, response: ServerResponse, chunks: Buffer[]): void {
+    const url = new URL(request.url ?? '/', 'http://fixture');
+    if (url.pathname === '/__fixture/counts') {
+      response.writeHead(200, JSON_HEADERS).end(JSON.stringify(this.counts));
+      return;
+    }
+    const route = `${request.method ?? 'GET'} ${url.pathname}`;
+    const validate = ROUTES[route];
+    const count = this.countFor(validate ? route : 'other');
+    count.requests++;
+    if (!validate) {
+      response.writeHead(404, JSON_HEADERS).end(JSON.stringify({ error: `no route ${route}` }));
+      return;
+    }
+    if ((this.options.errorRate ?? 0) > 0 && Math.random() < (this.options.errorRate ?? 0)) {
+      count.injectedErrors++;
+      response.writeHead(503, JSON_HEADERS).end(JSON.stringify({ error: 'injected error' }));
+      return;
+    }
+    let body: unknown;
+    if (request.method === 'POST') {
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        count.invalid++;
+        response.writeHead(400, JSON_HEADERS).end(JSON.stringify({ error: 'body is not JSON' }));
+        return;
+      }
+    }
+    const problem = validate(url, body);
+    if (problem) {
+      count.invalid++;
+      response.writeHead(400, JSON_HEADERS).end(JSON.stringify({ error: problem }));
+      return;
+    }
+    count.ok++;
+    response.writeHead(200, JSON_HEADERS).end(route === 'GET /ota' ? '{"update":false}' : '{"ok":true}');
+  }
+}

@@ -1,0 +1,45 @@
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { FixtureCounts, HttpFixtureOptions } from './http-fixture.ts';
+
+export { HttpFixture } from './http-fixture.ts';
+export type { FixtureCounts, HttpFixtureOptions, RouteCount } from './http-fixture.ts';
+
+export interface RunningFixtures {
+  readonly httpUrl: string;
+  counts(): Promise<FixtureCounts>;
+  close(): Promise<void>;
+}
+
+export interface FixtureOptions {
+  readonly http?: HttpFixtureOptions & { readonly port?: number; readonly host?: string };
+}
+
+const fromSource = import.meta.url.endsWith('.ts');
+const entry = new URL(fromSource ? './fixture-worker.ts' : './fixture-worker.js', import.meta.url);
+// From TypeScript sources (tests, `npm start`) the worker goes through a bootstrap that registers the loader.
+const workerFile = fromSource ? new URL('./ts-worker-bootstrap.mjs', import.meta.url) : entry;
+
+/** Starts the embedded fixtures in a worker thread and resolves once they listen. */
+export async function startFixtures(options: FixtureOptions = {}): Promise<RunningFixtures> {
+  const worker = new Worker(workerFile, { workerData: { http: options.http ?? {}, entry: entry.href } });
+  const failed = once(worker, 'error').then(([error]) => {
+    throw error as Error;
+  });
+  const [ready] = (await Promise.race([once(worker, 'message'), failed])) as [{ httpUrl: string }];
+  const request = async <T>(type: string): Promise<T> => {
+    worker.postMessage({ type });
+    for (;;) {
+      const [message] = (await once(worker, 'message')) as [{ type: string } & T];
+      if (message.type === type || (type === 'close' && message.type === 'closed')) return message;
+    }
+  };
+  return {
+    httpUrl: ready.httpUrl,
+    counts: async () => (await request<{ counts: FixtureCounts }>('counts')).counts,
+    close: async () => {
+      await request('close');
+      await worker.terminate();
+    },
+  };
+}

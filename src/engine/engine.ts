@@ -1,0 +1,212 @@
+import { EventEmitter } from 'node:events';
+import { compileIdentity } from '../identity/device-id.ts';
+import { deviceRandom } from '../identity/rng.ts';
+import { RunStats } from '../metrics/stats.ts';
+import type { HttpAction, RunPlan } from '../profile/types.ts';
+import { HttpTransport } from '../transport/http.ts';
+import type { AttemptResult } from '../transport/types.ts';
+import { systemClock } from './clock.ts';
+import type { Clock } from './clock.ts';
+import { bindModel, VirtualDevice } from './device.ts';
+import type { BoundModel, BoundTask, DeviceHost } from './device.ts';
+import type { EngineEvents, StopReason } from './events.ts';
+import { layoutFleet } from './fleet-layout.ts';
+import { Scheduler } from './scheduler.ts';
+import type { Schedulable, TimerApi } from './scheduler.ts';
+
+export interface EngineOptions {
+  readonly plan: RunPlan;
+  /** HTTP base URL (origin), resolved by the caller from flags, profile or the embedded fixture. */
+  readonly target: string;
+  readonly clock?: Clock;
+  readonly timers?: TimerApi;
+  readonly snapshotIntervalMs?: number;
+}
+
+export interface RunTimes {
+  readonly startedAt: Date;
+  readonly endedAt: Date;
+  readonly durationMs: number;
+}
+
+/**
+ * Runs one fleet: spawns devices at the spawn rate, drives them through boot tasks and the task
+ * loop, stops at the duration or when every device has done its iterations, and drains in-flight
+ * attempts (bounded). It reports through events and `stats`; it never prints.
+ */
+export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
+  readonly stats = new RunStats();
+  readonly plan: RunPlan;
+  readonly iterations: number | undefined;
+  stopping = false;
+  started = 0;
+  finished = 0;
+  inFlight = 0;
+  private stopReason: StopReason = 'requested';
+  private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
+  private readonly transport: HttpTransport;
+  private readonly devices: (VirtualDevice | undefined)[];
+  private readonly layout: Uint16Array;
+  private readonly bound: BoundModel[];
+  private readonly idOf: ((index: number) => string)[];
+  private startClock = 0;
+  private startedAt = new Date();
+  private spawned = 0;
+  private readonly spawner: Schedulable;
+  private durationTimer: NodeJS.Timeout | undefined;
+  private snapshotTimer: NodeJS.Timeout | undefined;
+  private drained: (() => void) | undefined;
+  private finishRun: ((times: RunTimes) => void) | undefined;
+  private readonly snapshotIntervalMs: number;
+
+  constructor(options: EngineOptions) {
+    super();
+    this.plan = options.plan;
+    this.iterations = options.plan.iterations;
+    this.clock = options.clock ?? systemClock;
+    this.scheduler = new Scheduler(this.clock, options.timers);
+    this.snapshotIntervalMs = options.snapshotIntervalMs ?? 1000;
+    this.transport = new HttpTransport(options.target, options.plan.http);
+    this.devices = new Array<VirtualDevice | undefined>(options.plan.devices);
+    this.layout = layoutFleet(options.plan.fleet);
+    const entryFor = this.stats.entryFor.bind(this.stats);
+    this.bound = options.plan.fleet.map((entry) => bindModel(entry.model, entryFor));
+    this.idOf = options.plan.fleet.map((entry) => compileIdentity(entry.model.identity, options.plan.seed));
+    this.spawner = { dueAt: 0, heapIndex: -1, wake: () => this.spawnDue() };
+  }
+
+  get online(): number {
+    return this.started - this.finished;
+  }
+
+  /** Elapsed ms since the run started. */
+  elapsedMs(): number {
+    return this.clock.now() - this.startClock;
+  }
+
+  async run(): Promise<RunTimes> {
+    const done = new Promise<RunTimes>((resolve) => {
+      this.finishRun = resolve;
+    });
+    this.startClock = this.clock.now();
+    this.startedAt = new Date();
+    if (this.plan.durationMs !== undefined) {
+      this.durationTimer = setTimeout(() => this.stop('duration'), this.plan.durationMs);
+    }
+    this.snapshotTimer = setInterval(() => this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online)), this.snapshotIntervalMs);
+    this.scheduler.schedule(this.spawner, this.startClock);
+    return done;
+  }
+
+  /** Stops starting tasks, waits for in-flight attempts up to the drain timeout, then ends the run. */
+  stop(reason: StopReason): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stopReason = reason;
+    clearTimeout(this.durationTimer);
+    this.scheduler.clear();
+    this.emit('stopping', reason);
+    for (const device of this.devices) if (device && !device.inFlight) device.finish();
+    void this.drainAndFinish();
+  }
+
+  private async drainAndFinish(): Promise<void> {
+    if (this.inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          this.drained = resolve;
+        }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.plan.drainTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // Anything still in flight after the drain timeout is abandoned; it never reaches the stats.
+    await this.transport.destroy();
+    clearInterval(this.snapshotTimer);
+    this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online));
+    const endedAt = new Date();
+    this.emit('done', this.stopReason);
+    this.finishRun?.({ startedAt: this.startedAt, endedAt, durationMs: endedAt.getTime() - this.startedAt.getTime() });
+  }
+
+  private spawnDue(): void {
+    if (this.stopping) return;
+    const total = this.plan.devices;
+    const interval = 1000 / this.plan.spawnRate;
+    const now = this.clock.now();
+    while (this.spawned < total && this.startClock + this.spawned * interval <= now + 1) {
+      this.spawnDevice(this.spawned++);
+    }
+    if (this.spawned < total) this.scheduler.schedule(this.spawner, this.startClock + this.spawned * interval);
+  }
+
+  private spawnDevice(index: number): void {
+    const entry = this.layout[index] ?? 0;
+    const bound = this.bound[entry] as BoundModel;
+    const idOf = this.idOf[entry] as (index: number) => string;
+    const device = new VirtualDevice(index, idOf(index), bound, deviceRandom(this.plan.seed, index), this);
+    this.devices[index] = device;
+    device.wake();
+  }
+
+  // DeviceHost
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  sinceStart(clockMs: number): number {
+    return clockMs - this.startClock;
+  }
+
+  schedule(device: VirtualDevice, dueAt: number): void {
+    this.scheduler.schedule(device, dueAt);
+  }
+
+  sendHttp(device: VirtualDevice, action: HttpAction, path: string, headers: Record<string, string>, body: string | undefined): Promise<AttemptResult> {
+    this.inFlight++;
+    return this.transport.send({
+      deviceIndex: device.deviceIndex,
+      method: action.method as 'GET',
+      path,
+      headers,
+      body,
+      timeoutMs: action.timeoutMs,
+    });
+  }
+
+  onAttempt(device: VirtualDevice, task: BoundTask, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void {
+    this.inFlight--;
+    task.stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late);
+    if (this.listenerCount('attempt') > 0) {
+      this.emit('attempt', {
+        device: device.deviceId,
+        deviceIndex: device.deviceIndex,
+        seq: device.currentSeq,
+        type: task.stats.type,
+        name: task.stats.name,
+        target: device.currentTarget,
+        body: device.currentBody ?? null,
+        outcome: result.outcome,
+        error: result.error,
+        latencyMs: Math.round(latencyMicros) / 1000,
+        intendedAtMs: Math.round(device.currentIntendedSinceStart() * 1000) / 1000,
+      });
+    }
+    if (this.stopping && this.inFlight === 0) this.drained?.();
+  }
+
+  onStarted(): void {
+    this.started++;
+    this.emit('spawn', this.started - 1, this.started);
+  }
+
+  onFinished(): void {
+    this.finished++;
+    if (!this.stopping && this.spawned === this.plan.devices && this.finished === this.plan.devices) this.stop('iterations');
+  }
+}

@@ -1,0 +1,32 @@
+import type { Outcome } from '../transport/types.ts';
+import type { IntervalSnapshot } from '../metrics/stats.ts';
+
+/** One finished attempt. Emitted only when someone listens (the request log), so the hot path stays lean. */
+export interface AttemptRecord {
+  readonly device: string;
+  readonly deviceIndex: number;
+  readonly seq: number;
+  readonly type: string;
+  readonly name: string;
+  /** The concrete path or topic. */
+  readonly target: string;
+  /** The exact payload sent, or null for none. */
+  readonly body: string | null;
+  readonly outcome: Outcome;
+  readonly error: string | undefined;
+  readonly latencyMs: number;
+  /** Intended start, ms since the run started. */
+  readonly intendedAtMs: number;
+}
+
+export type StopReason = 'duration' | 'iterations' | 'interrupted' | 'requested';
+
+export interface EngineEvents {
+  /** A device started (boot begins). */
+  spawn: [deviceIndex: number, started: number];
+  attempt: [record: AttemptRecord];
+  interval: [snapshot: IntervalSnapshot];
+  /** No new tasks start from here; in-flight ones are being drained. */
+  stopping: [reason: StopReason];
+  done: [reason: StopReason];
+}

@@ -1,0 +1,222 @@
+/**
+ * The JSON Schemas of device models and run profiles. They are the single source for both the
+ * validator and the published `schema/*.schema.json` files editors use for completion.
+ */
+export interface JsonSchema {
+  readonly $schema?: string;
+  readonly $id?: string;
+  readonly title?: string;
+  readonly description?: string;
+  readonly type?: 'object' | 'array' | 'string' | 'number' | 'integer' | 'boolean' | readonly ('string' | 'number' | 'integer')[];
+  readonly properties?: Readonly<Record<string, JsonSchema>>;
+  readonly required?: readonly string[];
+  readonly additionalProperties?: boolean | JsonSchema;
+  readonly items?: JsonSchema;
+  readonly minItems?: number;
+  readonly enum?: readonly (string | number)[];
+  readonly pattern?: string;
+  readonly minimum?: number;
+  readonly exclusiveMinimum?: number;
+  readonly maximum?: number;
+}
+
+const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)?\\s*$';
+
+const duration: JsonSchema = {
+  type: ['string', 'number'],
+  pattern: DURATION_PATTERN,
+  minimum: 0,
+  description: 'A duration: seconds as a number, or a string such as 500ms, 5s, 2m, 1h.',
+};
+
+const headers: JsonSchema = {
+  type: 'object',
+  additionalProperties: { type: 'string' },
+  description: 'Header name to template.',
+};
+
+const httpAction: JsonSchema = {
+  type: 'object',
+  description: 'An HTTP request against the run target.',
+  properties: {
+    method: { type: 'string', enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] },
+    path: { type: 'string', pattern: '^/', description: 'Path and query, a template; starts with /.' },
+    headers,
+    json: { description: 'A JSON body whose string leaves are templates; a leaf that is one {{ }} keeps its type.' },
+    body: { type: 'string', description: 'A raw body template.' },
+    timeout: duration,
+  },
+  required: ['path'],
+  additionalProperties: false,
+};
+
+const task: JsonSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', description: "Grouping name in the stats (Locust's name=). Defaults to the path without its query." },
+    weight: { type: 'number', minimum: 0, description: 'Relative pick weight (default 1).' },
+    http: httpAction,
+  },
+  required: ['http'],
+  additionalProperties: false,
+};
+
+export const deviceModelSchema: JsonSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'fleetsim/device.schema.json',
+  title: 'fleetsim device model',
+  description: 'What one virtual device does: its identity, boot tasks, weighted tasks and wait model.',
+  type: 'object',
+  properties: {
+    kind: { type: 'string', enum: ['device'] },
+    name: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+    description: { type: 'string' },
+    identity: {
+      type: 'object',
+      properties: {
+        scheme: { type: 'string', enum: ['hex48', 'sequential-hex', 'pattern'] },
+        prefix: { type: 'string' },
+        base: { type: 'string', pattern: '^0x[0-9a-fA-F]{1,12}$' },
+        width: { type: 'integer', minimum: 1, maximum: 16 },
+        pattern: { type: 'string' },
+      },
+      required: ['scheme'],
+      additionalProperties: false,
+    },
+    http: {
+      type: 'object',
+      description: 'Defaults for every HTTP task of this model.',
+      properties: { headers, timeout: duration },
+      additionalProperties: false,
+    },
+    boot: { type: 'array', items: task, description: "Tasks run once, in order, when the device starts (Locust's on_start)." },
+    tasks: { type: 'array', items: task, minItems: 1 },
+    wait: {
+      type: 'object',
+      properties: {
+        model: { type: 'string', enum: ['constant', 'between', 'pacing', 'throughput'] },
+        time: duration,
+        min: duration,
+        max: duration,
+        interval: duration,
+        perSecond: { type: 'number', exclusiveMinimum: 0 },
+      },
+      required: ['model'],
+      additionalProperties: false,
+    },
+  },
+  required: ['name', 'tasks'],
+  additionalProperties: false,
+};
+
+export const profileSchema: JsonSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'fleetsim/profile.schema.json',
+  title: 'fleetsim run profile',
+  description: 'A run: which device models, how many, against which target, for how long.',
+  type: 'object',
+  properties: {
+    kind: { type: 'string', enum: ['profile'] },
+    name: { type: 'string' },
+    description: { type: 'string' },
+    seed: { type: ['string', 'integer'] },
+    target: { type: 'string', pattern: '^https?://', description: 'HTTP base URL; omitted, the embedded fixture is started.' },
+    fleet: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        properties: {
+          device: { type: 'string', description: 'Path of a device model, relative to this profile.' },
+          count: { type: 'integer', minimum: 0 },
+        },
+        required: ['device', 'count'],
+        additionalProperties: false,
+      },
+    },
+    spawnRate: { type: 'number', exclusiveMinimum: 0, description: 'Devices started per second.' },
+    duration,
+    iterations: { type: 'integer', minimum: 1, description: 'Tasks each device runs after boot, then stops.' },
+    drainTimeout: duration,
+    http: {
+      type: 'object',
+      properties: {
+        connections: { type: 'integer', minimum: 1, description: 'Connections per origin in the shared pool.' },
+        connectionPerDevice: { type: 'boolean' },
+        timeout: duration,
+      },
+      additionalProperties: false,
+    },
+    thresholds: { type: 'array', items: { type: 'string' } },
+  },
+  required: ['fleet'],
+  additionalProperties: false,
+};
+
+export interface SchemaViolation {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+  /** Set when the violation is about a key that should not be there, so the key itself is pointed at. */
+  readonly atKey?: boolean;
+}
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number' && Number.isInteger(value)) return 'integer';
+  return typeof value;
+}
+
+function matchesType(value: unknown, type: NonNullable<JsonSchema['type']>): boolean {
+  const actual = typeOf(value);
+  const accepted = typeof type === 'string' ? [type] : type;
+  return accepted.some((t) => t === actual || (t === 'number' && actual === 'integer'));
+}
+
+/** Returns the first violation found, depth first in document order, or undefined. */
+export function validateAgainst(schema: JsonSchema, value: unknown, path: (string | number)[] = []): SchemaViolation | undefined {
+  if (schema.type && !matchesType(value, schema.type)) {
+    const expected = typeof schema.type === 'string' ? schema.type : schema.type.join(' or ');
+    return { path, message: `must be ${expected === 'integer' ? 'an integer' : `a ${expected}`}, got ${typeOf(value)}` };
+  }
+  if (schema.enum && !schema.enum.includes(value as string | number)) {
+    return { path, message: `must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}` };
+  }
+  if (typeof value === 'string' && schema.pattern && !new RegExp(schema.pattern).test(value)) {
+    return { path, message: `${JSON.stringify(value)} does not match the expected form${schema.description ? ` (${schema.description})` : ` ${schema.pattern}`}` };
+  }
+  if (typeof value === 'number') {
+    if (schema.minimum !== undefined && value < schema.minimum) return { path, message: `must be at least ${schema.minimum}, got ${value}` };
+    if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) return { path, message: `must be greater than ${schema.exclusiveMinimum}, got ${value}` };
+    if (schema.maximum !== undefined && value > schema.maximum) return { path, message: `must be at most ${schema.maximum}, got ${value}` };
+  }
+  if (Array.isArray(value)) {
+    if (schema.minItems !== undefined && value.length < schema.minItems) return { path, message: `needs at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}` };
+    if (schema.items) {
+      for (let i = 0; i < value.length; i++) {
+        const found = validateAgainst(schema.items, value[i], [...path, i]);
+        if (found) return found;
+      }
+    }
+  } else if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    const properties = schema.properties ?? {};
+    for (const [key, item] of Object.entries(record)) {
+      const propertySchema = properties[key];
+      if (propertySchema) {
+        const found = validateAgainst(propertySchema, item, [...path, key]);
+        if (found) return found;
+      } else if (schema.additionalProperties === false) {
+        const known = Object.keys(properties);
+        return { path: [...path, key], atKey: true, message: `unknown field '${key}'${known.length ? ` (expected one of: ${known.join(', ')})` : ''}` };
+      } else if (typeof schema.additionalProperties === 'object') {
+        const found = validateAgainst(schema.additionalProperties, item, [...path, key]);
+        if (found) return found;
+      }
+    }
+    for (const key of schema.required ?? []) {
+      if (!(key in record)) return { path, message: `missing required field '${key}'` };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,104 @@
+import { Client, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { AttemptResult } from './types.ts';
+
+export interface HttpTransportOptions {
+  /** Connections per origin in the shared pool. */
+  readonly connections: number;
+  /** One keep-alive connection per device instead of a shared pool. */
+  readonly connectionPerDevice: boolean;
+}
+
+export interface HttpAttempt {
+  readonly deviceIndex: number;
+  readonly method: Dispatcher.HttpMethod;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body: string | undefined;
+  readonly timeoutMs: number;
+}
+
+const NETWORK_ERRORS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'ECONNREFUSED: connection refused',
+  ECONNRESET: 'ECONNRESET: connection reset by peer',
+  EPIPE: 'EPIPE: connection closed while sending',
+  ENOTFOUND: 'ENOTFOUND: host not found',
+  EHOSTUNREACH: 'EHOSTUNREACH: host unreachable',
+  UND_ERR_SOCKET: 'connection closed by the server',
+  UND_ERR_CLOSED: 'client closed',
+  UND_ERR_DESTROYED: 'request aborted at stop',
+  UND_ERR_ABORTED: 'request aborted',
+  UND_ERR_RESPONSE_STATUS_CODE: 'bad status',
+};
+
+/** Maps an undici or socket error to a short label; timeouts are their own outcome. */
+export function classifyHttpError(error: unknown): AttemptResult {
+  const code = (error as { code?: string }).code ?? '';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: 'timeout', error: 'timeout: no response headers in time', bytesIn: 0 };
+  if (code === 'UND_ERR_BODY_TIMEOUT') return { outcome: 'timeout', error: 'timeout: response body stalled', bytesIn: 0 };
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { outcome: 'timeout', error: 'timeout: connect', bytesIn: 0 };
+  const label = NETWORK_ERRORS[code] ?? (code ? `${code}: ${(error as Error).message}` : (error as Error).message);
+  return { outcome: 'failure', error: label, bytesIn: 0 };
+}
+
+/**
+ * HTTP over undici: one Pool per origin shared by the fleet, or one keep-alive Client per device.
+ * Latency ends when the body has been read, so the caller times around `send`.
+ */
+export class HttpTransport {
+  private readonly pool: Pool | undefined;
+  private readonly clients: (Client | undefined)[] = [];
+
+  constructor(
+    private readonly origin: string,
+    private readonly options: HttpTransportOptions,
+  ) {
+    if (!options.connectionPerDevice) {
+      this.pool = new Pool(origin, { connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000 });
+    }
+  }
+
+  private dispatcherFor(deviceIndex: number): Dispatcher {
+    if (this.pool) return this.pool;
+    let client = this.clients[deviceIndex];
+    if (!client) {
+      client = new Client(this.origin, { pipelining: 1, keepAliveTimeout: 30_000 });
+      this.clients[deviceIndex] = client;
+    }
+    return client;
+  }
+
+  async send(attempt: HttpAttempt): Promise<AttemptResult> {
+    try {
+      const response = await this.dispatcherFor(attempt.deviceIndex).request({
+        path: attempt.path,
+        method: attempt.method,
+        headers: attempt.headers,
+        body: attempt.body ?? null,
+        headersTimeout: attempt.timeoutMs,
+        bodyTimeout: attempt.timeoutMs,
+      });
+      let bytesIn = 0;
+      for await (const chunk of response.body) bytesIn += (chunk as Buffer).length;
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) return { outcome: 'ok', error: undefined, bytesIn };
+      return { outcome: 'failure', error: `HTTP ${status}`, bytesIn };
+    } catch (error) {
+      return classifyHttpError(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    const closing: Promise<void>[] = [];
+    if (this.pool) closing.push(this.pool.close());
+    for (const client of this.clients) if (client) closing.push(client.close());
+    await Promise.all(closing);
+  }
+
+  async destroy(): Promise<void> {
+    const destroying: Promise<void>[] = [];
+    if (this.pool) destroying.push(this.pool.destroy());
+    for (const client of this.clients) if (client) destroying.push(client.destroy());
+    await Promise.all(destroying);
+  }
+}
