@@ -149,7 +149,8 @@ export class VirtualDevice implements Schedulable, TemplateContext {
     const endedAt = this.host.now();
     const paced = this.bound.paced && !this.currentIsBoot;
     const late = paced && this.currentStartedAt - this.currentIntendedAt > LATE_TOLERANCE_MS;
-    const intendedMicros = paced ? (endedAt - this.currentIntendedAt) * 1000 : -1;
+    // A wake can come up to a millisecond before its due time; never report less than the service time.
+    const intendedMicros = paced ? Math.max(latencyMicros, (endedAt - this.currentIntendedAt) * 1000) : -1;
     this.current = undefined;
     this.host.onAttempt(this, task, result, latencyMicros, intendedMicros, late);
     if (this.host.stopping) return this.finish();

@@ -59,6 +59,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
   private drained: (() => void) | undefined;
   private finishRun: ((times: RunTimes) => void) | undefined;
   private readonly snapshotIntervalMs: number;
+  /** A target like http://host/api puts every request path under /api. */
+  private readonly basePath: string;
 
   constructor(options: EngineOptions) {
     super();
@@ -67,7 +69,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     this.clock = options.clock ?? systemClock;
     this.scheduler = new Scheduler(this.clock, options.timers);
     this.snapshotIntervalMs = options.snapshotIntervalMs ?? 1000;
-    this.transport = new HttpTransport(options.target, options.plan.http);
+    const target = new URL(options.target);
+    this.basePath = target.pathname.replace(/\/+$/, '');
+    this.transport = new HttpTransport(target.origin, options.plan.http);
     this.devices = new Array<VirtualDevice | undefined>(options.plan.devices);
     this.layout = layoutFleet(options.plan.fleet);
     const entryFor = this.stats.entryFor.bind(this.stats);
@@ -172,7 +176,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     return this.transport.send({
       deviceIndex: device.deviceIndex,
       method: action.method as 'GET',
-      path,
+      path: this.basePath ? this.basePath + path : path,
       headers,
       body,
       timeoutMs: action.timeoutMs,

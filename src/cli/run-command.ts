@@ -1,0 +1,133 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { startFixtures } from '../../broker-fixture/index.ts';
+import type { RunningFixtures } from '../../broker-fixture/index.ts';
+import { Engine } from '../engine/engine.ts';
+import type { StopReason } from '../engine/events.ts';
+import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
+import { GeneratorMonitor, saturationWarning } from '../metrics/generator-monitor.ts';
+import { buildResults } from '../metrics/results.ts';
+import type { Results } from '../metrics/results.ts';
+import { loadRunPlan } from '../profile/load.ts';
+import { formatProgress, formatSummary } from '../report/console.ts';
+import { RequestLog } from '../report/request-log.ts';
+import { toolVersion } from '../version.ts';
+import { overridesFromFlags } from './options.ts';
+import type { RunFlags } from './options.ts';
+
+export interface RunCommandFlags extends RunFlags {
+  readonly profile: string;
+  readonly json?: string | undefined;
+  readonly logRequests?: string | undefined;
+  readonly quiet?: boolean | undefined;
+}
+
+export interface Output {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export const EXIT = { ok: 0, internal: 1, usage: 2, thresholds: 99, interrupted: 130 } as const;
+
+const PROGRESS_EVERY_INTERVALS = 2;
+
+/** `fleetsim run`: returns the exit code; never calls process.exit itself. */
+export async function runCommand(flags: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const plan = await loadRunPlan(path.resolve(flags.profile), overridesFromFlags(flags));
+  let fixtures: RunningFixtures | undefined;
+  let target = plan.target;
+  if (target === undefined) {
+    fixtures = await startFixtures();
+    target = fixtures.httpUrl;
+    output.stderr(`No target in the profile or flags: started the embedded HTTP fixture at ${target} (worker thread).`);
+  }
+  const engine = new Engine({ plan, target });
+  const monitor = new GeneratorMonitor();
+  const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests), engine) : undefined;
+  await requestLog?.opened();
+
+  let intervals = 0;
+  let lastProgress = { atMs: 0, requests: 0 };
+  if (!flags.quiet) {
+    engine.on('interval', (snapshot) => {
+      if (++intervals % PROGRESS_EVERY_INTERVALS !== 0 || engine.stopping) return;
+      const seconds = Math.max(0.001, (snapshot.atMs - lastProgress.atMs) / 1000);
+      const rps = (snapshot.total.requests - lastProgress.requests) / seconds;
+      lastProgress = { atMs: snapshot.atMs, requests: snapshot.total.requests };
+      output.stderr(
+        formatProgress({
+          elapsedMs: snapshot.atMs,
+          devicesOnline: snapshot.devicesOnline,
+          devicesTarget: plan.devices,
+          requests: snapshot.total.requests,
+          failures: snapshot.total.failures,
+          intervalRps: rps,
+          intervalP95Ms: snapshot.total.p95Ms,
+        }),
+      );
+    });
+  }
+  let stopReason = 'requested' as StopReason;
+  let onlineAtStop = 0;
+  engine.on('stopping', (reason) => {
+    stopReason = reason;
+    onlineAtStop = engine.online;
+    if (reason === 'interrupted' && !flags.quiet) output.stderr('Interrupted: draining in-flight requests, then writing reports (Ctrl-C again to abandon them).');
+  });
+  let interrupts = 0;
+  const onInterrupt = (): void => {
+    interrupts++;
+    if (interrupts === 1) engine.stop('interrupted');
+    else process.exit(EXIT.interrupted);
+  };
+  signals.on('SIGINT', onInterrupt);
+  signals.on('SIGTERM', onInterrupt);
+
+  if (!flags.quiet) {
+    const ending = plan.iterations !== undefined ? `${plan.iterations} iterations per device` : '';
+    const duration = plan.durationMs !== undefined ? `${plan.durationMs / 1000}s` : '';
+    output.stderr(`Running ${plan.name}: ${plan.devices} devices at ${plan.spawnRate}/s against ${target}, ${[duration, ending].filter(Boolean).join(' or ')}, seed ${plan.seed}.`);
+  }
+  monitor.start();
+  let times;
+  try {
+    times = await engine.run();
+  } finally {
+    signals.off('SIGINT', onInterrupt);
+    signals.off('SIGTERM', onInterrupt);
+  }
+  const generator = monitor.stop();
+  await requestLog?.close();
+
+  const warnings: string[] = [];
+  const saturated = saturationWarning(generator);
+  if (saturated) warnings.push(saturated);
+  const partial = buildResults({
+    version: toolVersion(),
+    seed: plan.seed,
+    profilePath: plan.profilePath,
+    profileSha256: plan.profileSha256,
+    startedAt: times.startedAt,
+    endedAt: times.endedAt,
+    stopReason,
+    devices: { target: plan.devices, started: engine.started, online: onlineAtStop },
+    entries: engine.stats.entries,
+    generator,
+    warnings,
+  });
+  const results: Results = { ...partial, thresholds: evaluateThresholds(partial, plan.thresholds) };
+  if (flags.json) await writeFile(path.resolve(flags.json), `${JSON.stringify(results, null, 2)}\n`);
+
+  if (fixtures) {
+    const counts = await fixtures.counts();
+    await fixtures.close();
+    if (!flags.quiet) {
+      const served = Object.entries(counts).map(([route, count]) => `${route} ${count.requests}`).join(', ');
+      output.stderr(`The embedded fixture counted: ${served || 'no requests'}.`);
+    }
+  }
+  output.stdout(formatSummary(results));
+  if (stopReason === 'interrupted') return EXIT.interrupted;
+  if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
+  return EXIT.ok;
+}

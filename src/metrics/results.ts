@@ -1,0 +1,126 @@
+import { encodeHistogram, summarize } from './histogram.ts';
+import type { LatencyHistogram, LatencySummary } from './histogram.ts';
+import { createHistogram } from './histogram.ts';
+import type { GeneratorHealth } from './generator-monitor.ts';
+import type { StatsEntry } from './stats.ts';
+
+/** `fleetsim.results/v1`, as DESIGN.md specifies; fields are only ever added. */
+export interface StatsRow {
+  readonly type: string;
+  readonly name: string;
+  readonly requests: number;
+  readonly failures: number;
+  readonly timeouts: number;
+  readonly rps: number;
+  readonly failuresPerS: number;
+  readonly bytesIn: number;
+  readonly latencyMs: LatencySummary;
+  readonly histogram: string;
+  /** Paced attempts that started after their intended time. */
+  readonly late: number;
+  /** Latency measured from the intended start (pacing only): what a saturated generator cannot hide. */
+  readonly intendedLatencyMs?: LatencySummary;
+}
+
+export interface ThresholdResult {
+  readonly expr: string;
+  readonly ok: boolean;
+  readonly value: number | null;
+}
+
+export interface Results {
+  readonly schema: 'fleetsim.results/v1';
+  readonly tool: { readonly name: string; readonly version: string };
+  readonly seed: string;
+  readonly profile: { readonly path: string; readonly sha256: string };
+  readonly shard: { readonly index: number; readonly count: number };
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly durationS: number;
+  readonly stopReason: string;
+  readonly devices: { readonly target: number; readonly started: number; readonly online: number };
+  readonly stats: readonly StatsRow[];
+  readonly total: StatsRow;
+  readonly failures: readonly { readonly type: string; readonly name: string; readonly error: string; readonly count: number }[];
+  readonly generator: GeneratorHealth;
+  readonly thresholds: readonly ThresholdResult[];
+  readonly warnings: readonly string[];
+}
+
+export interface ResultsInput {
+  readonly version: string;
+  readonly seed: string;
+  readonly profilePath: string;
+  readonly profileSha256: string;
+  readonly startedAt: Date;
+  readonly endedAt: Date;
+  readonly stopReason: string;
+  readonly devices: Results['devices'];
+  readonly entries: readonly StatsEntry[];
+  readonly generator: GeneratorHealth;
+  readonly warnings: readonly string[];
+}
+
+const round = (value: number, digits = 3): number => Math.round(value * 10 ** digits) / 10 ** digits;
+
+interface Counters {
+  requests: number;
+  failures: number;
+  timeouts: number;
+  bytesIn: number;
+  late: number;
+}
+
+function row(type: string, name: string, counters: Counters, latency: LatencyHistogram, intended: LatencyHistogram, seconds: number): StatsRow {
+  const base: StatsRow = {
+    type,
+    name,
+    requests: counters.requests,
+    failures: counters.failures,
+    timeouts: counters.timeouts,
+    rps: round(counters.requests / seconds),
+    failuresPerS: round(counters.failures / seconds),
+    bytesIn: counters.bytesIn,
+    latencyMs: summarize(latency),
+    histogram: encodeHistogram(latency),
+    late: counters.late,
+  };
+  return intended.totalCount > 0 ? { ...base, intendedLatencyMs: summarize(intended) } : base;
+}
+
+export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
+  const seconds = Math.max(0.001, (input.endedAt.getTime() - input.startedAt.getTime()) / 1000);
+  const sorted = [...input.entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
+  const totalLatency = createHistogram();
+  const totalIntended = createHistogram();
+  const totals: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0 };
+  const stats = sorted.map((entry) => {
+    totalLatency.add(entry.latency);
+    totalIntended.add(entry.intendedLatency);
+    totals.requests += entry.requests;
+    totals.failures += entry.failures;
+    totals.timeouts += entry.timeouts;
+    totals.bytesIn += entry.bytesIn;
+    totals.late += entry.late;
+    return row(entry.type, entry.name, entry, entry.latency, entry.intendedLatency, seconds);
+  });
+  const failures = sorted.flatMap((entry) => [...entry.errors].map(([error, count]) => ({ type: entry.type, name: entry.name, error, count })));
+  failures.sort((a, b) => b.count - a.count);
+  return {
+    schema: 'fleetsim.results/v1',
+    tool: { name: 'fleetsim', version: input.version },
+    seed: input.seed,
+    profile: { path: input.profilePath, sha256: input.profileSha256 },
+    shard: { index: 0, count: 1 },
+    startedAt: input.startedAt.toISOString(),
+    endedAt: input.endedAt.toISOString(),
+    durationS: round(seconds),
+    stopReason: input.stopReason,
+    devices: input.devices,
+    stats,
+    total: row('', 'Aggregated', totals, totalLatency, totalIntended, seconds),
+    failures,
+    generator: input.generator,
+    warnings: input.warnings,
+  };
+}

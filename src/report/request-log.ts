@@ -1,0 +1,55 @@
+import { createWriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Engine } from '../engine/engine.ts';
+import type { AttemptRecord } from '../engine/events.ts';
+
+/** Serialises one attempt as the request-log contract's NDJSON line (fixed key order). */
+export function requestLogLine(record: AttemptRecord): string {
+  return `${JSON.stringify({
+    device: record.device,
+    seq: record.seq,
+    type: record.type,
+    name: record.name,
+    target: record.target,
+    body: record.body,
+    outcome: record.outcome,
+    latencyMs: record.latencyMs,
+    intendedAtMs: record.intendedAtMs,
+    ...(record.error === undefined ? {} : { error: record.error }),
+  })}\n`;
+}
+
+/** Writes every attempt to an NDJSON file; `close` flushes, so an interrupted run keeps what it did. */
+export class RequestLog {
+  private readonly stream: WriteStream;
+  private pending = '';
+  private readonly onAttempt = (record: AttemptRecord): void => {
+    this.pending += requestLogLine(record);
+    if (this.pending.length > 65_536) this.flush();
+  };
+
+  constructor(
+    readonly file: string,
+    private readonly engine: Engine,
+  ) {
+    this.stream = createWriteStream(file);
+    engine.on('attempt', this.onAttempt);
+  }
+
+  async opened(): Promise<void> {
+    if (this.stream.pending) await Promise.race([once(this.stream, 'ready'), once(this.stream, 'error').then(([error]) => Promise.reject(error as Error))]);
+  }
+
+  private flush(): void {
+    if (this.pending) this.stream.write(this.pending);
+    this.pending = '';
+  }
+
+  async close(): Promise<void> {
+    this.engine.off('attempt', this.onAttempt);
+    this.flush();
+    this.stream.end();
+    await once(this.stream, 'finish');
+  }
+}
