@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export const config = tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'eslint.config.js', 'bin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'scratch/**', 'eslint.config.js', 'bin/**', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

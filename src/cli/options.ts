@@ -20,8 +20,22 @@ function positiveInteger(flag: string, value: number | undefined): number | unde
   return value;
 }
 
+/** A scalar flag given twice arrives as an array; as in most CLIs, the last one wins. */
+function last<T>(value: T | readonly T[] | undefined): T | undefined {
+  return Array.isArray(value) ? (value[value.length - 1] as T | undefined) : (value as T | undefined);
+}
+
 /** Turns flags into profile overrides, rejecting malformed values with a message naming the flag. */
-export function overridesFromFlags(flags: RunFlags): RunOverrides {
+export function overridesFromFlags(given: RunFlags): RunOverrides {
+  const flags: RunFlags = {
+    devices: last(given.devices),
+    spawnRate: last(given.spawnRate),
+    duration: last(given.duration),
+    iterations: last(given.iterations),
+    seed: last(given.seed),
+    target: last(given.target),
+    threshold: given.threshold,
+  };
   const overrides: { -readonly [K in keyof RunOverrides]: RunOverrides[K] } = {};
   const devices = positiveInteger('devices', flags.devices);
   if (devices !== undefined) overrides.devices = devices;

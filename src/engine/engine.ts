@@ -175,7 +175,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     this.inFlight++;
     return this.transport.send({
       deviceIndex: device.deviceIndex,
-      method: action.method as 'GET',
+      method: action.method,
       path: this.basePath ? this.basePath + path : path,
       headers,
       body,

@@ -230,7 +230,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   });
   const httpRaw = (raw.http as Json | undefined) ?? {};
   const bytes = await readFile(profileFile);
-  const seed = overrides.seed ?? (raw.seed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(raw.seed as string | number));
+  const seed = overrides.seed ?? (raw.seed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(raw.seed));
   const spawnRate = overrides.spawnRate ?? (raw.spawnRate as number | undefined) ?? Math.max(1, total);
   const maxTaskTimeout = Math.max(...loaded.flatMap((model) => [...model.boot, ...model.tasks].map((task) => task.action.timeoutMs)));
   return {

@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CliRun {
+  readonly child: ChildProcess;
+  readonly done: Promise<CliResult>;
+  /** Resolves when stderr contains `text`, rejects at the deadline. */
+  waitForStderr(text: string | RegExp, deadlineMs?: number): Promise<void>;
+}
+
+/** Starts the real CLI in a child process (its own event loop, as a user runs it), killed at the deadline. */
+export function startCli(args: readonly string[], deadlineMs = 60_000): CliRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/bin.ts'), ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  let stdout = '';
+  let stderr = '';
+  const stderrWaiters: (() => void)[] = [];
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    for (const waiter of stderrWaiters) waiter();
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
+  const done = new Promise<CliResult>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  const waitForStderr = (text: string | RegExp, waitMs = 30_000): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const matches = (): boolean => (typeof text === 'string' ? stderr.includes(text) : text.test(stderr));
+      if (matches()) return resolve();
+      const timer = setTimeout(() => reject(new Error(`stderr never showed ${String(text)}; it has:\n${stderr}`)), waitMs);
+      stderrWaiters.push(() => {
+        if (matches()) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  return { child, done, waitForStderr };
+}
+
+export function runCli(args: readonly string[], deadlineMs?: number): Promise<CliResult> {
+  return startCli(args, deadlineMs).done;
+}

@@ -1,0 +1,109 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { HttpFixture } from '../../broker-fixture/index.ts';
+import type { Results } from '../../src/metrics/results.ts';
+import { runCli, startCli } from '../helpers/cli.ts';
+import { MINIMAL_DEVICE, profileFor, TempDir } from '../helpers/temp-files.ts';
+
+let temp: TempDir;
+let server: HttpFixture;
+let url: string;
+before(async () => {
+  temp = await TempDir.create();
+  server = new HttpFixture();
+  url = await server.listen(0);
+});
+after(async () => {
+  await server.close();
+  await temp.remove();
+});
+
+function assertOneCleanMessage(stderr: string, pattern: RegExp): void {
+  const lines = stderr.split('\n').filter((line) => line.trim() && !line.includes('npm warn'));
+  assert.equal(lines.length, 1, `expected one message, got:\n${stderr}`);
+  assert.match(lines[0] ?? '', pattern);
+  assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+}
+
+describe('bad input: exit 2 with one message naming file, line and field', () => {
+  test('an invalid device model', async () => {
+    await temp.write('bad.device.yaml', MINIMAL_DEVICE.replace('weight', 'wieght').replace('    http:\n', '    weight: heavy\n    http:\n'));
+    const profile = await temp.write('bad.yaml', profileFor('bad.device.yaml'));
+    const result = await runCli(['run', profile, '--target', url]);
+    assert.equal(result.code, 2);
+    assertOneCleanMessage(result.stderr, /^fleetsim: .*bad\.device\.yaml:5:13: tasks\[0\]\.weight: must be a number, got string$/);
+  });
+
+  test('validate reports the same error', async () => {
+    const profile = await temp.write('bad2.yaml', profileFor('bad.device.yaml'));
+    const result = await runCli(['validate', profile]);
+    assert.equal(result.code, 2);
+    assertOneCleanMessage(result.stderr, /bad\.device\.yaml:5:13: tasks\[0\]\.weight/);
+  });
+
+  test('a malformed flag value', async () => {
+    const result = await runCli(['run', 'profiles/iot-node.yaml', '--duration', 'forever']);
+    assert.equal(result.code, 2);
+    assertOneCleanMessage(result.stderr, /--duration: 'forever' is not a duration/);
+  });
+
+  test('an unknown flag', async () => {
+    const result = await runCli(['run', 'profiles/iot-node.yaml', '--devcies', '3']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /Unknown argument: devcies/);
+    assert.doesNotMatch(result.stderr, /^\s+at /m);
+  });
+
+  test('a missing profile file', async () => {
+    const result = await runCli(['run', 'profiles/none.yaml']);
+    assert.equal(result.code, 2);
+    assertOneCleanMessage(result.stderr, /profiles\/none\.yaml: file not found/);
+  });
+
+  test('a bad --threshold', async () => {
+    const result = await runCli(['run', 'profiles/iot-node.yaml', '--threshold', 'p95 <<< 3']);
+    assert.equal(result.code, 2);
+    assertOneCleanMessage(result.stderr, /--threshold: cannot parse threshold/);
+  });
+});
+
+test('validate describes a valid profile and exits 0', async () => {
+  const result = await runCli(['validate', 'profiles/iot-node.yaml']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /valid\. 200 devices/);
+  assert.match(result.stdout, /POST \/data ×10, POST \/health ×1, GET \/ota ×1/);
+});
+
+test('a failed threshold exits 99 and is in the results', { timeout: 30_000 }, async () => {
+  const json = temp.file('threshold.json');
+  const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '5', '--iterations', '3', '--target', url, '--threshold', 'p50 < 0.001ms', '--threshold', 'failures < 1%', '--json', json, '--quiet']);
+  assert.equal(result.code, 99, result.stderr);
+  const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+  assert.deepEqual(results.thresholds.map((t) => [t.expr, t.ok]), [['p50 < 0.001ms', false], ['failures < 1%', true]]);
+  assert.match(result.stdout, /FAIL p50 < 0\.001ms/);
+});
+
+test('with no target anywhere the embedded fixture is started and said so', { timeout: 30_000 }, async () => {
+  const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '4', '--iterations', '2', '--quiet']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /started the embedded HTTP fixture at http:\/\/127\.0\.0\.1:\d+ \(worker thread\)/);
+  assert.match(result.stdout, /Aggregated\s+12\s+0\(0\.00%\)/);
+});
+
+test('Ctrl-C: exit 130 with the results and request log written', { timeout: 30_000 }, async () => {
+  const json = temp.file('interrupted.json');
+  const log = temp.file('interrupted.ndjson');
+  const run = startCli(['run', 'profiles/iot-node.yaml', '-u', '20', '-r', '50', '-t', '10m', '--target', url, '--json', json, '--log-requests', log]);
+  await run.waitForStderr(/\[\s+2s\] devices 20\/20/);
+  run.child.kill('SIGINT');
+  const result = await run.done;
+  assert.equal(result.code, 130, result.stderr);
+  assert.ok(existsSync(json));
+  const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+  assert.equal(results.stopReason, 'interrupted');
+  assert.ok(results.total.requests >= 40);
+  const lines = (await readFile(log, 'utf8')).trim().split('\n');
+  assert.equal(lines.length, results.total.requests);
+});

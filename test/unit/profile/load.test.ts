@@ -1,0 +1,163 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { ProfileError } from '../../../src/errors.ts';
+import { apportion, loadDeviceModel, loadRunPlan } from '../../../src/profile/load.ts';
+import { schemaFiles } from '../../../src/profile/schema-files.ts';
+import { MINIMAL_DEVICE, profileFor, TempDir } from '../../helpers/temp-files.ts';
+
+let temp: TempDir;
+before(async () => {
+  temp = await TempDir.create();
+});
+after(async () => {
+  await temp.remove();
+});
+
+async function loadError(deviceText: string, profileExtra?: string): Promise<ProfileError> {
+  const name = `case-${Math.random().toString(36).slice(2)}`;
+  await temp.write(`${name}.device.yaml`, deviceText);
+  const profile = await temp.write(`${name}.yaml`, profileFor(`${name}.device.yaml`, profileExtra));
+  try {
+    await loadRunPlan(profile);
+  } catch (error) {
+    assert.ok(error instanceof ProfileError, `expected a ProfileError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('the profile loaded although it is invalid');
+}
+
+describe('profile errors name the file, line, column and field', () => {
+  test('an unknown key points at the key', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace('    http:\n', '    htp:\n'));
+    assert.equal(error.field, 'tasks[0].htp');
+    assert.equal(error.line, 5);
+    assert.equal(error.column, 5);
+    assert.match(error.message, /\.device\.yaml:5:5: tasks\[0\]\.htp: unknown field 'htp'/);
+  });
+
+  test('a wrong type points at the value', async () => {
+    const error = await loadError(MINIMAL_DEVICE, 'iterations: many\n');
+    assert.equal(error.field, 'iterations');
+    assert.match(error.message, /\.yaml:7:13: iterations: must be an integer, got string/);
+  });
+
+  test('an unknown template function points inside the string', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace('int(1, 10)', 'integer(1, 10)'));
+    assert.equal(error.field, 'tasks[0].http.json.value');
+    assert.equal(error.line, 9);
+    // `        value: "{{ integer` — the function name starts at column 20.
+    assert.equal(error.column, 20);
+    assert.match(error.message, /unknown function 'integer'/);
+  });
+
+  test('an unknown template field is a load-time error', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace('/data\n      json', '/data/{{ device.serial }}\n      json'));
+    assert.equal(error.field, 'tasks[0].http.path');
+    assert.match(error.message, /unknown field 'device\.serial'/);
+  });
+
+  test('a missing required field points at its parent', async () => {
+    const error = await loadError('kind: device\nname: x\n');
+    assert.match(error.message, /missing required field 'tasks'/);
+    assert.equal(error.line, 1);
+  });
+
+  test('a wait model without its parameter', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace('  model: constant\n  time: 0s\n', '  model: pacing\n'));
+    assert.equal(error.field, 'wait');
+    assert.match(error.message, /wait model 'pacing' needs 'interval'/);
+  });
+
+  test('a malformed duration', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace('time: 0s', 'time: soon'));
+    assert.equal(error.field, 'wait.time');
+    assert.match(error.message, /does not match the expected form/);
+  });
+
+  test('invalid YAML', async () => {
+    const error = await loadError('kind: device\nname: [unclosed\n');
+    assert.match(error.message, /invalid YAML/);
+    assert.ok(error.line >= 2);
+  });
+
+  test('an identity pattern without {index} cannot be unique', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace('tasks:', 'identity:\n  scheme: pattern\n  pattern: node\ntasks:'));
+    assert.equal(error.field, 'identity.pattern');
+    assert.match(error.message, /must contain \{index\}/);
+  });
+
+  test('a profile without an end', async () => {
+    const error = await loadError(MINIMAL_DEVICE, '');
+    assert.match(error.message, /needs an end/);
+  });
+
+  test('a missing device model names the profile line', async () => {
+    const profile = await temp.write('missing.yaml', profileFor('nowhere.yaml'));
+    await assert.rejects(loadRunPlan(profile), (error: Error) => {
+      assert.ok(error instanceof ProfileError);
+      assert.equal(error.field, 'fleet[0].device');
+      assert.equal(error.line, 5);
+      assert.match(error.message, /cannot read device model nowhere\.yaml: file not found/);
+      return true;
+    });
+  });
+
+  test('a bad threshold names its line', async () => {
+    const error = await loadError(MINIMAL_DEVICE, 'iterations: 1\nthresholds:\n  - "p95 < fast"\n');
+    assert.equal(error.field, 'thresholds[0]');
+    assert.equal(error.line, 9);
+  });
+
+  test('GET with a body is rejected', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace('method: POST', 'method: GET'));
+    assert.equal(error.field, 'tasks[0].http.method');
+  });
+});
+
+describe('valid profiles', () => {
+  test('the shipped iot-node profile compiles the seed scenario', async () => {
+    const plan = await loadRunPlan('profiles/iot-node.yaml');
+    assert.equal(plan.devices, 200);
+    assert.equal(plan.seed, '42');
+    const model = plan.fleet[0]?.model;
+    assert.ok(model);
+    assert.deepEqual(model.boot.map((task) => task.name), ['/greet']);
+    assert.deepEqual(model.tasks.map((task) => [task.action.method, task.name, task.weight]), [
+      ['POST', '/data', 10],
+      ['POST', '/health', 1],
+      ['GET', '/ota', 1],
+    ]);
+    assert.deepEqual(model.wait, { model: 'pacing', intervalMs: 5000 });
+  });
+
+  test('flags override the profile', async () => {
+    const plan = await loadRunPlan('profiles/iot-node.yaml', { devices: 7, spawnRate: 3, durationMs: 2000, seed: 'x', target: 'http://127.0.0.1:1' });
+    assert.equal(plan.devices, 7);
+    assert.equal(plan.fleet[0]?.count, 7);
+    assert.equal(plan.spawnRate, 3);
+    assert.equal(plan.durationMs, 2000);
+    assert.equal(plan.seed, 'x');
+    assert.equal(plan.target, 'http://127.0.0.1:1');
+  });
+
+  test('a device model loads on its own', async () => {
+    const model = await loadDeviceModel('devices/iot-node.yaml');
+    assert.equal(model.name, 'iot-node');
+    assert.equal(model.walkRanges.length, 2);
+  });
+
+  test('apportion splits devices in proportion and sums exactly', () => {
+    assert.deepEqual(apportion([1, 1, 1], 10), [4, 3, 3]);
+    assert.deepEqual(apportion([3, 1], 8), [6, 2]);
+    assert.deepEqual(apportion([200], 1), [1]);
+    const split = apportion([5, 3, 2], 1001);
+    assert.equal(split.reduce((a, b) => a + b, 0), 1001);
+  });
+});
+
+test('the published JSON Schemas match the validator', async () => {
+  for (const [file, text] of schemaFiles()) {
+    assert.equal(await readFile(file, 'utf8'), text, `${file} is stale: run npm run schema`);
+  }
+});
