@@ -61,7 +61,6 @@ export class VirtualDevice implements Schedulable, TemplateContext {
   private iterationsDone = 0;
   private intendedAt = 0;
   private readonly tick: NextTick = { startAt: 0, intendedAt: 0, missed: 0 };
-  missedTicks = 0;
 
   // The task in flight.
   private current: BoundTask | undefined;
@@ -161,7 +160,7 @@ export class VirtualDevice implements Schedulable, TemplateContext {
     }
     // The first looped task starts right after boot; the pacing grid is anchored there.
     const tick = nextTick(this.bound.model.wait, this.random, this.currentIntendedAt, endedAt, this.tick);
-    this.missedTicks += tick.missed;
+    task.stats.missed += tick.missed;
     this.intendedAt = tick.intendedAt;
     this.host.schedule(this, tick.startAt);
   }

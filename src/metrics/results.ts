@@ -18,6 +18,8 @@ export interface StatsRow {
   readonly histogram: string;
   /** Paced attempts that started after their intended time. */
   readonly late: number;
+  /** Pacing ticks skipped because a task overran by more than a whole interval. */
+  readonly missed: number;
   /** Latency measured from the intended start (pacing only): what a saturated generator cannot hide. */
   readonly intendedLatencyMs?: LatencySummary;
 }
@@ -69,6 +71,7 @@ interface Counters {
   timeouts: number;
   bytesIn: number;
   late: number;
+  missed: number;
 }
 
 function row(type: string, name: string, counters: Counters, latency: LatencyHistogram, intended: LatencyHistogram, seconds: number): StatsRow {
@@ -84,6 +87,7 @@ function row(type: string, name: string, counters: Counters, latency: LatencyHis
     latencyMs: summarize(latency),
     histogram: encodeHistogram(latency),
     late: counters.late,
+    missed: counters.missed,
   };
   return intended.totalCount > 0 ? { ...base, intendedLatencyMs: summarize(intended) } : base;
 }
@@ -93,7 +97,7 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
   const sorted = [...input.entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
   const totalLatency = createHistogram();
   const totalIntended = createHistogram();
-  const totals: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0 };
+  const totals: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0 };
   const stats = sorted.map((entry) => {
     totalLatency.add(entry.latency);
     totalIntended.add(entry.intendedLatency);
@@ -102,6 +106,7 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
     totals.timeouts += entry.timeouts;
     totals.bytesIn += entry.bytesIn;
     totals.late += entry.late;
+    totals.missed += entry.missed;
     return row(entry.type, entry.name, entry, entry.latency, entry.intendedLatency, seconds);
   });
   const failures = sorted.flatMap((entry) => [...entry.errors].map(([error, count]) => ({ type: entry.type, name: entry.name, error, count })));

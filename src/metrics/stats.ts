@@ -10,6 +10,8 @@ export class StatsEntry {
   bytesIn = 0;
   /** Paced attempts that started after their intended time. */
   late = 0;
+  /** Pacing ticks skipped because this task overran by more than a whole interval. */
+  missed = 0;
   readonly latency: LatencyHistogram = createHistogram();
   /** Time from the intended start (pacing), which a saturated generator cannot hide. */
   readonly intendedLatency: LatencyHistogram = createHistogram();

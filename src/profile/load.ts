@@ -68,7 +68,7 @@ function defaultTaskName(pathSource: string): string {
   return query < 0 ? pathSource : pathSource.slice(0, query);
 }
 
-function compileHttpTask(source: YamlSource, taskPath: FieldPath, raw: Json, defaults: Json, slots: WalkSlots): TaskSpec {
+function compileHttpTask(source: YamlSource, taskPath: FieldPath, raw: Json, defaults: Json, slots: WalkSlots, fallbackTimeoutMs: number): TaskSpec {
   const http = raw.http as Json;
   const httpPath = [...taskPath, 'http'];
   const method = (http.method as string | undefined) ?? (http.json !== undefined || http.body !== undefined ? 'POST' : 'GET');
@@ -93,7 +93,7 @@ function compileHttpTask(source: YamlSource, taskPath: FieldPath, raw: Json, def
     body = (context) => String(evaluate(context));
     contentType = 'text/plain';
   }
-  const timeoutMs = durationAt(source, [...httpPath, 'timeout'], http.timeout, durationAt(source, ['http', 'timeout'], defaults.timeout, DEFAULT_TIMEOUT_MS));
+  const timeoutMs = durationAt(source, [...httpPath, 'timeout'], http.timeout, durationAt(source, ['http', 'timeout'], defaults.timeout, fallbackTimeoutMs));
   if (timeoutMs <= 0) throw source.error([...httpPath, 'timeout'], 'must be greater than 0');
   const name = (raw.name as string | undefined) ?? defaultTaskName(http.path as string);
   return {
@@ -149,14 +149,17 @@ function compileIdentityScheme(source: YamlSource, raw: Json | undefined): Ident
   return { scheme: 'hex48', prefix };
 }
 
-/** Reads and compiles one device model file. */
-export async function loadDeviceModel(file: string, displayName = file): Promise<DeviceModel> {
+/**
+ * Reads and compiles one device model file. A task's timeout comes from the task, else the model's
+ * `http.timeout`, else `fallbackTimeoutMs` (the profile's `http.timeout`).
+ */
+export async function loadDeviceModel(file: string, displayName = file, fallbackTimeoutMs = DEFAULT_TIMEOUT_MS): Promise<DeviceModel> {
   const source = await YamlSource.read(file, displayName);
   const raw = checkSchema(source, deviceModelSchema);
   const slots = new WalkSlots();
   const defaults = (raw.http as Json | undefined) ?? {};
   const compileTasks = (key: 'boot' | 'tasks'): TaskSpec[] =>
-    ((raw[key] as Json[] | undefined) ?? []).map((task, i) => compileHttpTask(source, [key, i], task, defaults, slots));
+    ((raw[key] as Json[] | undefined) ?? []).map((task, i) => compileHttpTask(source, [key, i], task, defaults, slots, fallbackTimeoutMs));
   const boot = compileTasks('boot');
   const tasks = compileTasks('tasks');
   const weights = tasks.map((task) => task.weight);
@@ -194,12 +197,15 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const source = await YamlSource.read(profileFile, displayName);
   const raw = checkSchema(source, profileSchema);
   const profileDir = path.dirname(profileFile);
+  const httpRaw = (raw.http as Json | undefined) ?? {};
+  const profileTimeoutMs = durationAt(source, ['http', 'timeout'], httpRaw.timeout, DEFAULT_TIMEOUT_MS);
+  if (profileTimeoutMs <= 0) throw source.error(['http', 'timeout'], 'must be greater than 0');
   const models = new Map<string, Promise<DeviceModel>>();
   const fleetRaw = raw.fleet as Json[];
   const loaded: DeviceModel[] = [];
   for (const [i, entry] of fleetRaw.entries()) {
     const file = path.resolve(profileDir, entry.device as string);
-    if (!models.has(file)) models.set(file, loadDeviceModel(file, path.relative(process.cwd(), file)));
+    if (!models.has(file)) models.set(file, loadDeviceModel(file, path.relative(process.cwd(), file), profileTimeoutMs));
     try {
       loaded.push(await (models.get(file) as Promise<DeviceModel>));
     } catch (error) {
@@ -228,9 +234,9 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
       throw error;
     }
   });
-  const httpRaw = (raw.http as Json | undefined) ?? {};
   const bytes = await readFile(profileFile);
-  const seed = overrides.seed ?? (raw.seed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(raw.seed));
+  const rawSeed = raw.seed as string | number | undefined;
+  const seed = overrides.seed ?? (rawSeed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(rawSeed));
   const spawnRate = overrides.spawnRate ?? (raw.spawnRate as number | undefined) ?? Math.max(1, total);
   const maxTaskTimeout = Math.max(...loaded.flatMap((model) => [...model.boot, ...model.tasks].map((task) => task.action.timeoutMs)));
   return {
@@ -248,7 +254,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     http: {
       connections: (httpRaw.connections as number | undefined) ?? 100,
       connectionPerDevice: (httpRaw.connectionPerDevice as boolean | undefined) ?? false,
-      timeoutMs: durationAt(source, ['http', 'timeout'], httpRaw.timeout, DEFAULT_TIMEOUT_MS),
+      timeoutMs: profileTimeoutMs,
     },
     thresholds,
   };

@@ -45,8 +45,9 @@ export function formatSummary(results: Results): string {
   const paced = results.stats.filter((row) => row.intendedLatencyMs);
   if (paced.length > 0) {
     const late = paced.reduce((sum, row) => sum + row.late, 0);
+    const missed = paced.reduce((sum, row) => sum + row.missed, 0);
     const intended = results.total.intendedLatencyMs;
-    out.push(`Paced tasks: ${late} started late; p99 from intended start ${intended ? formatMs(intended.p99) : '-'} ms.`);
+    out.push(`Paced tasks: ${late} started late, ${missed} ticks missed; p99 from the intended start ${intended ? formatMs(intended.p99) : '-'} ms.`);
   }
   if (results.failures.length > 0) {
     out.push('', 'Failures:');

@@ -1,0 +1,117 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { HttpFixture } from '../../broker-fixture/index.ts';
+import { HttpTransport } from '../../src/transport/http.ts';
+import type { HttpAttempt } from '../../src/transport/http.ts';
+
+const attempt = (overrides: Partial<HttpAttempt> = {}): HttpAttempt => ({
+  deviceIndex: 0,
+  method: 'POST',
+  path: '/data',
+  headers: { 'content-type': 'application/json' },
+  body: '{"temperature":21.5,"humidity":40}',
+  timeoutMs: 2000,
+  ...overrides,
+});
+
+/** A TCP server that accepts connections and never answers: the shape of a hung backend. */
+async function silentServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no address');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('HTTP transport over real sockets', () => {
+  let fixture: HttpFixture;
+  let url: string;
+  before(async () => {
+    fixture = new HttpFixture();
+    url = await fixture.listen(0);
+  });
+  after(async () => {
+    await fixture.close();
+  });
+
+  for (const connectionPerDevice of [false, true]) {
+    test(`a valid request succeeds and counts response bytes (connectionPerDevice: ${connectionPerDevice})`, async () => {
+      const transport = new HttpTransport(url, { connections: 4, connectionPerDevice });
+      try {
+        const results = await Promise.all([0, 1, 2, 3].map((deviceIndex) => transport.send(attempt({ deviceIndex }))));
+        for (const result of results) assert.deepEqual(result, { outcome: 'ok', error: undefined, bytesIn: '{"ok":true}'.length });
+      } finally {
+        await transport.close();
+      }
+    });
+  }
+
+  test('a non-2xx answer is a failure labelled with its status', async () => {
+    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false });
+    try {
+      const result = await transport.send(attempt({ body: '{"temperature":"hot"}' }));
+      assert.equal(result.outcome, 'failure');
+      assert.equal(result.error, 'HTTP 400');
+      assert.ok(result.bytesIn > 0);
+    } finally {
+      await transport.close();
+    }
+  });
+
+  test('injected server errors come back as HTTP 503 failures', async () => {
+    const failing = new HttpFixture({ errorRate: 1 });
+    const failingUrl = await failing.listen(0);
+    const transport = new HttpTransport(failingUrl, { connections: 1, connectionPerDevice: false });
+    try {
+      const result = await transport.send(attempt());
+      assert.equal(result.error, 'HTTP 503');
+      assert.equal(failing.counts['POST /data']?.injectedErrors, 1);
+    } finally {
+      await transport.close();
+      await failing.close();
+    }
+  });
+
+  test('a server that never answers is a timeout, not a success', async () => {
+    const silent = await silentServer();
+    const transport = new HttpTransport(silent.url, { connections: 1, connectionPerDevice: false });
+    try {
+      const started = process.hrtime.bigint();
+      const result = await transport.send(attempt({ timeoutMs: 300 }));
+      const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+      assert.equal(result.outcome, 'timeout');
+      assert.match(result.error ?? '', /^timeout/);
+      assert.ok(elapsedMs >= 250, `timed out after ${elapsedMs} ms`);
+    } finally {
+      await transport.destroy();
+      await silent.close();
+    }
+  });
+
+  test('a closed port is a failure labelled ECONNREFUSED', async () => {
+    const silent = await silentServer();
+    const closedUrl = silent.url;
+    await silent.close();
+    const transport = new HttpTransport(closedUrl, { connections: 1, connectionPerDevice: false });
+    try {
+      const result = await transport.send(attempt());
+      assert.equal(result.outcome, 'failure');
+      assert.match(result.error ?? '', /^ECONNREFUSED/);
+    } finally {
+      await transport.destroy();
+    }
+  });
+});
