@@ -1,16 +1,20 @@
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startFixtures } from '../../broker-fixture/index.ts';
 import type { RunningFixtures } from '../../broker-fixture/index.ts';
 import { Engine } from '../engine/engine.ts';
+import { checkFileLimit } from '../engine/fd-limit.ts';
 import type { StopReason } from '../engine/events.ts';
 import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
 import { GeneratorMonitor, saturationWarning } from '../metrics/generator-monitor.ts';
 import { buildResults } from '../metrics/results.ts';
 import type { Results } from '../metrics/results.ts';
 import { loadRunPlan } from '../profile/load.ts';
+import type { RunPlan } from '../profile/types.ts';
 import { formatProgress, formatSummary } from '../report/console.ts';
 import { RequestLog } from '../report/request-log.ts';
+import { UsageError } from '../errors.ts';
 import { toolVersion } from '../version.ts';
 import { overridesFromFlags } from './options.ts';
 import type { RunFlags } from './options.ts';
@@ -27,6 +31,15 @@ export interface Output {
   stderr(text: string): void;
 }
 
+async function checkWritableDirectory(flag: string, file: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  try {
+    await access(dir, constants.W_OK);
+  } catch {
+    throw new UsageError(`${flag}: cannot write ${file}: directory ${dir} does not exist or is not writable`);
+  }
+}
+
 export const EXIT = { ok: 0, internal: 1, usage: 2, thresholds: 99, interrupted: 130 } as const;
 
 const PROGRESS_EVERY_INTERVALS = 2;
@@ -34,17 +47,38 @@ const PROGRESS_EVERY_INTERVALS = 2;
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(flags: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
   const plan = await loadRunPlan(path.resolve(flags.profile), overridesFromFlags(flags));
+  const http = plan.http;
+  checkFileLimit(
+    http.connectionPerDevice ? plan.devices : Math.min(http.connections, plan.devices),
+    http.connectionPerDevice ? `one HTTP connection per device for ${plan.devices} devices` : `an HTTP pool of up to ${http.connections} connections`,
+  );
+  if (flags.json) await checkWritableDirectory('--json', flags.json);
+  const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;
+  await requestLog?.opened();
   let fixtures: RunningFixtures | undefined;
-  let target = plan.target;
-  if (target === undefined) {
+  if (plan.target === undefined) {
     fixtures = await startFixtures();
-    target = fixtures.httpUrl;
-    output.stderr(`No target in the profile or flags: started the embedded HTTP fixture at ${target} (worker thread).`);
+    output.stderr(`No target in the profile or flags: started the embedded HTTP fixture at ${fixtures.httpUrl} (worker thread).`);
   }
+  try {
+    return await execute(plan, plan.target ?? (fixtures as RunningFixtures).httpUrl, flags, output, signals, requestLog, fixtures);
+  } finally {
+    await fixtures?.close();
+  }
+}
+
+async function execute(
+  plan: RunPlan,
+  target: string,
+  flags: RunCommandFlags,
+  output: Output,
+  signals: NodeJS.EventEmitter,
+  requestLog: RequestLog | undefined,
+  fixtures: RunningFixtures | undefined,
+): Promise<number> {
   const engine = new Engine({ plan, target });
   const monitor = new GeneratorMonitor();
-  const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests), engine) : undefined;
-  await requestLog?.opened();
+  requestLog?.attach(engine);
 
   let intervals = 0;
   let lastProgress = { atMs: 0, requests: 0 };
@@ -120,7 +154,6 @@ export async function runCommand(flags: RunCommandFlags, output: Output, signals
 
   if (fixtures) {
     const counts = await fixtures.counts();
-    await fixtures.close();
     if (!flags.quiet) {
       const served = Object.entries(counts).map(([route, count]) => `${route} ${count.requests}`).join(', ');
       output.stderr(`The embedded fixture counted: ${served || 'no requests'}.`);

@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Engine } from '../engine/engine.ts';
+import { UsageError } from '../errors.ts';
 import type { AttemptRecord } from '../engine/events.ts';
 
 /** Serialises one attempt as the request-log contract's NDJSON line (fixed key order). */
@@ -24,21 +25,29 @@ export function requestLogLine(record: AttemptRecord): string {
 export class RequestLog {
   private readonly stream: WriteStream;
   private pending = '';
+  private engine: Engine | undefined;
   private readonly onAttempt = (record: AttemptRecord): void => {
     this.pending += requestLogLine(record);
     if (this.pending.length > 65_536) this.flush();
   };
 
-  constructor(
-    readonly file: string,
-    private readonly engine: Engine,
-  ) {
+  constructor(readonly file: string) {
     this.stream = createWriteStream(file);
+  }
+
+  attach(engine: Engine): void {
+    this.engine = engine;
     engine.on('attempt', this.onAttempt);
   }
 
+  /** Resolves once the file is open; a path that cannot be written is a usage error, before the run starts. */
   async opened(): Promise<void> {
-    if (this.stream.pending) await Promise.race([once(this.stream, 'ready'), once(this.stream, 'error').then(([error]) => Promise.reject(error as Error))]);
+    if (!this.stream.pending) return;
+    try {
+      await Promise.race([once(this.stream, 'ready'), once(this.stream, 'error').then(([error]) => Promise.reject(error as Error))]);
+    } catch (error) {
+      throw new UsageError(`--log-requests: cannot write ${this.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
   }
 
   private flush(): void {
@@ -47,7 +56,7 @@ export class RequestLog {
   }
 
   async close(): Promise<void> {
-    this.engine.off('attempt', this.onAttempt);
+    this.engine?.off('attempt', this.onAttempt);
     this.flush();
     this.stream.end();
     await once(this.stream, 'finish');

@@ -20,8 +20,11 @@ export interface CliRun {
 }
 
 /** Starts the real CLI in a child process (its own event loop, as a user runs it), killed at the deadline. */
-export function startCli(args: readonly string[], deadlineMs = 60_000): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/bin.ts'), ...args], {
+export function startCli(args: readonly string[], deadlineMs = 60_000, openFileLimit?: number): CliRun {
+  const command = [process.execPath, '--import', 'tsx', path.join(ROOT, 'src/cli/bin.ts'), ...args];
+  // A lower open-file limit is set by the shell that execs node, as a user's `ulimit -n` would.
+  const [file, argv] = openFileLimit === undefined ? [process.execPath, command.slice(1)] : ['/bin/sh', ['-c', `ulimit -n ${openFileLimit} && exec "$@"`, 'sh', ...command]];
+  const child = spawn(file, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
@@ -56,6 +59,6 @@ export function startCli(args: readonly string[], deadlineMs = 60_000): CliRun {
   return { child, done, waitForStderr };
 }
 
-export function runCli(args: readonly string[], deadlineMs?: number): Promise<CliResult> {
-  return startCli(args, deadlineMs).done;
+export function runCli(args: readonly string[], deadlineMs?: number, openFileLimit?: number): Promise<CliResult> {
+  return startCli(args, deadlineMs, openFileLimit).done;
 }

@@ -62,6 +62,21 @@ describe('bad input: exit 2 with one message naming file, line and field', () =>
     assertOneCleanMessage(result.stderr, /profiles\/none\.yaml: file not found/);
   });
 
+  test('more connections than the open-file limit allows: exit 2 before connecting, naming the limit', async () => {
+    await temp.write('fd.device.yaml', MINIMAL_DEVICE);
+    const profile = await temp.write('fd.yaml', `${profileFor('fd.device.yaml')}http:\n  connectionPerDevice: true\n`);
+    const result = await runCli(['run', profile, '-u', '1000', '--target', url], 30_000, 512);
+    assert.equal(result.code, 2, result.stderr);
+    assertOneCleanMessage(result.stderr, /needs about 1064 open files \(one HTTP connection per device for 1000 devices\) but the process limit is 512 \(ulimit -n\): raise it/);
+    assert.equal(server.counts['POST /data'], undefined, 'nothing was sent');
+  });
+
+  test('an output path that cannot be written fails before the run', async () => {
+    const result = await runCli(['run', 'profiles/iot-node.yaml', '--target', url, '--log-requests', temp.file('missing-dir/log.ndjson')]);
+    assert.equal(result.code, 2);
+    assertOneCleanMessage(result.stderr, /--log-requests: cannot write .*log\.ndjson: ENOENT/);
+  });
+
   test('a bad --threshold', async () => {
     const result = await runCli(['run', 'profiles/iot-node.yaml', '--threshold', 'p95 <<< 3']);
     assert.equal(result.code, 2);
