@@ -4,7 +4,7 @@ import path from 'node:path';
 import { startFixtures } from '../../broker-fixture/index.ts';
 import type { RunningFixtures } from '../../broker-fixture/index.ts';
 import { Engine } from '../engine/engine.ts';
-import { checkFileLimit } from '../engine/fd-limit.ts';
+import { checkFileLimit, openFileLimit } from '../engine/fd-limit.ts';
 import type { StopReason } from '../engine/events.ts';
 import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
 import { GeneratorMonitor, saturationWarning } from '../metrics/generator-monitor.ts';
@@ -51,6 +51,7 @@ export async function runCommand(flags: RunCommandFlags, output: Output, signals
   checkFileLimit(
     http.connectionPerDevice ? plan.devices : Math.min(http.connections, plan.devices),
     http.connectionPerDevice ? `one HTTP connection per device for ${plan.devices} devices` : `an HTTP pool of up to ${http.connections} connections`,
+    openFileLimit(),
   );
   if (flags.json) await checkWritableDirectory('--json', flags.json);
   const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;
@@ -96,7 +97,7 @@ async function execute(
           requests: snapshot.total.requests,
           failures: snapshot.total.failures,
           intervalRps: rps,
-          intervalP95Ms: snapshot.total.p95Ms,
+          intervalP95Ms: snapshot.total.intervalRequests > 0 ? snapshot.total.p95Ms : undefined,
         }),
       );
     });

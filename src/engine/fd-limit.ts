@@ -23,7 +23,7 @@ export function openFileLimit(procLimits = '/proc/self/limits'): number | undefi
  * Fails before anything connects when the run would need more sockets than the process may open,
  * rather than letting devices die one by one with EMFILE halfway through a run.
  */
-export function checkFileLimit(connections: number, what: string, limit = openFileLimit()): void {
+export function checkFileLimit(connections: number, what: string, limit: number | undefined): void {
   if (limit === undefined) return;
   const needed = connections + FD_HEADROOM;
   if (needed <= limit) return;

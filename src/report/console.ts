@@ -70,11 +70,12 @@ export interface ProgressState {
   readonly requests: number;
   readonly failures: number;
   readonly intervalRps: number;
-  readonly intervalP95Ms: number;
+  /** Undefined when nothing finished in the interval. */
+  readonly intervalP95Ms: number | undefined;
 }
 
 /** One line for stderr every couple of seconds. */
 export function formatProgress(state: ProgressState): string {
   const seconds = (state.elapsedMs / 1000).toFixed(0).padStart(4);
-  return `[${seconds}s] devices ${state.devicesOnline}/${state.devicesTarget}  requests ${state.requests}  failures ${state.failures}  ${state.intervalRps.toFixed(1)} req/s  p95 ${formatMs(state.intervalP95Ms)} ms`;
+  return `[${seconds}s] devices ${state.devicesOnline}/${state.devicesTarget}  requests ${state.requests}  failures ${state.failures}  ${state.intervalRps.toFixed(1)} req/s  p95 ${state.intervalP95Ms === undefined ? '-' : `${formatMs(state.intervalP95Ms)} ms`}`;
 }

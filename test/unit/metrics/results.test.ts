@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeHistogram } from '../../../src/metrics/histogram.ts';
+import { evaluateThresholds } from '../../../src/metrics/evaluate-thresholds.ts';
+import { buildResults } from '../../../src/metrics/results.ts';
+import { RunStats } from '../../../src/metrics/stats.ts';
+import { parseThreshold } from '../../../src/profile/thresholds.ts';
+
+function sampleResults(): ReturnType<typeof buildResults> {
+  const stats = new RunStats();
+  const data = stats.entryFor('POST', '/data');
+  for (let i = 1; i <= 1000; i++) data.record('ok', undefined, i * 10, -1, 11, false);
+  data.record('timeout', 'timeout: no response headers in time', 10_000_000, -1, 0, false);
+  data.record('failure', 'HTTP 503', 500, -1, 20, false);
+  const greet = stats.entryFor('GET', '/greet');
+  greet.record('ok', undefined, 2000, -1, 5, false);
+  return buildResults({
+    version: '1.2.3',
+    seed: '42',
+    profilePath: 'profiles/p.yaml',
+    profileSha256: 'abc',
+    startedAt: new Date('2026-01-01T00:00:00Z'),
+    endedAt: new Date('2026-01-01T00:00:10Z'),
+    stopReason: 'duration',
+    devices: { target: 3, started: 3, online: 3 },
+    entries: stats.entries,
+    generator: { cpuPercent: 10, maxRssBytes: 1, eventLoopLagP99Ms: 1 },
+    warnings: [],
+  });
+}
+
+test('results follow fleetsim.results/v1: counts, rates, percentiles in ms, failures by reason', () => {
+  const results = sampleResults();
+  assert.equal(results.schema, 'fleetsim.results/v1');
+  assert.equal(results.durationS, 10);
+  assert.deepEqual(results.stats.map((row) => `${row.type} ${row.name}`), ['POST /data', 'GET /greet']);
+  const data = results.stats[0];
+  assert.ok(data);
+  assert.equal(data.requests, 1002);
+  assert.equal(data.failures, 2);
+  assert.equal(data.timeouts, 1);
+  assert.equal(data.rps, 100.2);
+  assert.equal(data.failuresPerS, 0.2);
+  assert.equal(data.bytesIn, 11_020);
+  // 1..1000 × 10 µs: the median is ~5 ms, within HDR's 3 significant digits.
+  assert.ok(Math.abs(data.latencyMs.p50 - 5) < 0.01, String(data.latencyMs.p50));
+  assert.ok(Math.abs(data.latencyMs.max - 10_000) < 10);
+  assert.equal(results.total.name, 'Aggregated');
+  assert.equal(results.total.requests, 1003);
+  assert.deepEqual(results.failures.map((f) => [f.error, f.count]).sort(), [['HTTP 503', 1], ['timeout: no response headers in time', 1]]);
+  // The encoded histogram decodes to the same distribution.
+  const decoded = decodeHistogram(data.histogram);
+  assert.equal(decoded.totalCount, 1002);
+  assert.equal(decoded.getValueAtPercentile(50), Math.round(data.latencyMs.p50 * 1000));
+});
+
+test('thresholds parse k6-style expressions', () => {
+  assert.deepEqual(parseThreshold('p95 < 200ms'), { expr: 'p95 < 200ms', selector: undefined, metric: 'p95', operator: '<', value: 200 });
+  assert.equal(parseThreshold('p99<1.5s').value, 1500);
+  assert.deepEqual(parseThreshold('POST /data: failures < 1%'), { expr: 'POST /data: failures < 1%', selector: 'POST /data', metric: 'failure_rate', operator: '<', value: 0.01 });
+  assert.equal(parseThreshold('mean <= 3').metric, 'avg');
+  assert.throws(() => parseThreshold('p97 < 3ms'), /unknown metric 'p97'/);
+  assert.throws(() => parseThreshold('rps > 3ms'), /not a latency/);
+  assert.throws(() => parseThreshold('p95 < 3%'), /is a latency/);
+});
+
+test('thresholds evaluate against rows; an unknown selector fails rather than passing silently', () => {
+  const results = sampleResults();
+  const evaluated = evaluateThresholds(results, ['failures < 1%', '/data: timeouts == 1', 'GET /greet: p50 < 1ms', 'rps > 100', '/nowhere: p95 < 1s']);
+  assert.deepEqual(
+    evaluated.map((t) => [t.ok, t.value]),
+    [
+      [true, 0.001994],
+      [true, 1],
+      [false, 2],
+      [true, 100.3],
+      [false, null],
+    ],
+  );
+});
