@@ -92,10 +92,11 @@ class ExpressionParser {
     }
     const number = this.match(NUMBER);
     if (number !== undefined) return Number(number);
+    const wordStart = this.pos;
     const word = this.match(IDENT);
     if (word === 'true') return true;
     if (word === 'false') return false;
-    throw new TemplateError('arguments must be numbers, quoted strings, true or false', this.pos);
+    throw new TemplateError('arguments must be numbers, quoted strings, true or false', wordStart);
   }
 
   private expectEnd(): void {
