@@ -1,20 +1,40 @@
 import { once } from 'node:events';
 import { HttpFixture } from '../../broker-fixture/index.ts';
+import { UsageError } from '../errors.ts';
 import type { Output } from './run-command.ts';
 
 export interface FixtureFlags {
-  readonly httpPort: number;
+  readonly httpPort: string;
   readonly host: string;
-  readonly latency: number;
-  readonly errorRate: number;
+  readonly latency: string;
+  readonly errorRate: string;
+}
+
+function numberIn(flag: string, text: string, min: number, max: number, integer: boolean): number {
+  const value = text.trim() === '' ? Number.NaN : Number(text);
+  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`--${flag}: expected ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got '${text}'`);
+  }
+  return value;
 }
 
 /** `fleetsim fixture`: the embedded fixtures standalone, until Ctrl-C. */
 export async function fixtureCommand(flags: FixtureFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
-  const http = new HttpFixture({ latencyMs: flags.latency, errorRate: flags.errorRate });
-  const url = await http.listen(flags.httpPort, flags.host);
+  const port = numberIn('http-port', flags.httpPort, 0, 65_535, true);
+  const latencyMs = numberIn('latency', flags.latency, 0, 600_000, false);
+  const errorRate = numberIn('error-rate', flags.errorRate, 0, 1, false);
+  const http = new HttpFixture({ latencyMs, errorRate });
+  let url: string;
+  try {
+    url = await http.listen(port, flags.host);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new UsageError(`--http-port: ${flags.host}:${port} is already in use; pick another port (0 picks a free one)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') throw new UsageError(`--host/--http-port: cannot listen on ${flags.host}:${port} (${code})`);
+    throw error;
+  }
   output.stderr(`HTTP fixture listening on ${url} (routes: GET /greet, POST /data, POST /health, GET /ota; counts at GET /__fixture/counts). Ctrl-C stops it.`);
-  await once(signals, 'SIGINT');
+  await Promise.race([once(signals, 'SIGINT'), once(signals, 'SIGTERM')]);
   await http.close();
   output.stdout(JSON.stringify(http.counts, null, 2));
   return 0;

@@ -12,17 +12,23 @@ const processOutput: Output = {
   stderr: (text) => void process.stderr.write(`${text}\n`),
 };
 
+// Values are read as text with exactly one argument each, so `--duration -5s` reaches our check
+// (instead of becoming flags -5 and -s), `--threshold EXPR profile.yaml` leaves the profile alone,
+// and a bad number is echoed as typed.
 function runOptions<T>(argv: Argv<T>) {
+  const value = { type: 'string', nargs: 1, requiresArg: true } as const;
   return argv
     .positional('profile', { type: 'string', demandOption: true, describe: 'run profile (YAML)' })
-    .option('devices', { alias: 'u', type: 'number', describe: 'total devices (split across the fleet in proportion)' })
-    .option('spawn-rate', { alias: 'r', type: 'number', describe: 'devices started per second' })
-    .option('duration', { alias: 't', type: 'string', describe: 'run time, e.g. 30s, 5m' })
-    .option('iterations', { type: 'number', describe: 'tasks each device runs after boot, then stops' })
-    .option('seed', { type: 'string', describe: 'seed for identities, task picks, waits and payloads' })
-    .option('target', { type: 'string', describe: 'HTTP base URL (overrides the profile)' })
-    .option('threshold', { type: 'string', array: true, describe: "pass/fail criterion, e.g. 'p95 < 200ms' (repeatable)" });
+    .option('devices', { ...value, alias: 'u', describe: 'total devices (split across the fleet in proportion)' })
+    .option('spawn-rate', { ...value, alias: 'r', describe: 'devices started per second' })
+    .option('duration', { ...value, alias: 't', describe: 'run time, e.g. 30s, 5m (replaces the profile\'s end)' })
+    .option('iterations', { ...value, describe: 'tasks each device runs after boot, then stops (replaces the profile\'s end)' })
+    .option('seed', { ...value, describe: 'seed for identities, task picks, waits and payloads' })
+    .option('target', { ...value, describe: 'HTTP base URL (overrides the profile)' })
+    .option('threshold', { ...value, describe: "pass/fail criterion, e.g. 'p95 < 200ms' (repeatable)" });
 }
+
+const COMMANDS = ['run', 'validate', 'fixture'];
 
 /** Parses argv, runs the command, and returns the exit code. The only place that knows about process exit codes. */
 export async function execute(args: readonly string[], output: Output = processOutput): Promise<number> {
@@ -31,11 +37,11 @@ export async function execute(args: readonly string[], output: Output = processO
     .scriptName('fleetsim')
     .version(toolVersion())
     .strict()
-    .demandCommand(1, 'Name a command: run, validate or fixture.')
-    .recommendCommands()
+    .demandCommand(1, `Name a command: ${COMMANDS.join(', ')}.`)
     .exitProcess(false)
     .fail((message: string | undefined, error: Error | undefined) => {
-      if (error) throw error;
+      // yargs reports its own validation problems (a flag missing its value) as YError: usage, not a crash.
+      if (error && error.name !== 'YError') throw error;
       throw new UsageError(message ?? 'invalid usage');
     })
     .command(
@@ -63,15 +69,20 @@ export async function execute(args: readonly string[], output: Output = processO
       'run the embedded HTTP fixture standalone',
       (argv) =>
         argv
-          .option('http-port', { type: 'number', default: 8080 })
-          .option('host', { type: 'string', default: '127.0.0.1' })
-          .option('latency', { type: 'number', default: 0, describe: 'ms added to every answer' })
-          .option('error-rate', { type: 'number', default: 0, describe: 'fraction answered 503' }),
+          .option('http-port', { type: 'string', nargs: 1, requiresArg: true, default: '8080', describe: 'port (0 picks a free one)' })
+          .option('host', { type: 'string', nargs: 1, requiresArg: true, default: '127.0.0.1' })
+          .option('latency', { type: 'string', nargs: 1, requiresArg: true, default: '0', describe: 'ms added to every answer' })
+          .option('error-rate', { type: 'string', nargs: 1, requiresArg: true, default: '0', describe: 'fraction answered 503 (0 to 1)' }),
       async (argv) => {
         exitCode = await fixtureCommand(argv, output);
       },
     )
     .help();
+  const command = args.find((arg) => !arg.startsWith('-'));
+  if (command !== undefined && !COMMANDS.includes(command) && !args.includes('--help') && !args.includes('--version')) {
+    output.stderr(`fleetsim: unknown command '${command}' (commands: ${COMMANDS.join(', ')}; see fleetsim --help)`);
+    return EXIT.usage;
+  }
   try {
     await cli.parseAsync();
   } catch (error) {

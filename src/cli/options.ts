@@ -1,68 +1,73 @@
 import { UsageError } from '../errors.ts';
-import { parseDurationMs } from '../profile/duration.ts';
+import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDurationMs } from '../profile/duration.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
 import type { RunOverrides } from '../profile/load.ts';
+import { checkTargetUrl } from '../profile/target-url.ts';
 
-/** Flags shared by `run` and `validate`, as yargs hands them over. */
+/** Flags shared by `run` and `validate`, as yargs hands them over: raw text, so errors can echo it. */
 export interface RunFlags {
-  readonly devices?: number | undefined;
-  readonly spawnRate?: number | undefined;
-  readonly duration?: string | undefined;
-  readonly iterations?: number | undefined;
-  readonly seed?: string | number | undefined;
-  readonly target?: string | undefined;
-  readonly threshold?: readonly (string | number)[] | undefined;
+  readonly devices?: FlagValue;
+  readonly spawnRate?: FlagValue;
+  readonly duration?: FlagValue;
+  readonly iterations?: FlagValue;
+  readonly seed?: FlagValue;
+  readonly target?: FlagValue;
+  readonly threshold?: FlagValue;
 }
 
-function positiveInteger(flag: string, value: number | undefined): number | undefined {
+type FlagValue = string | number | readonly (string | number)[] | undefined;
+
+/** More devices than one process can hold; beyond it, shard the fleet. */
+export const MAX_DEVICES = 1_000_000;
+
+/** A scalar flag given twice arrives as an array; as in most CLIs, the last one wins. */
+function last(value: FlagValue): string | undefined {
+  const one = Array.isArray(value) ? (value as readonly (string | number)[])[value.length - 1] : (value as string | number | undefined);
+  return one === undefined ? undefined : String(one);
+}
+
+function all(value: FlagValue): string[] | undefined {
   if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${flag}: expected a whole number of at least 1, got ${String(value)}`);
+  return (Array.isArray(value) ? (value as readonly (string | number)[]) : [value as string | number]).map(String);
+}
+
+function wholeNumber(flag: string, text: string | undefined, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < 1) throw new UsageError(`--${flag}: expected a whole number of at least 1, got '${text}'`);
+  if (value > max) throw new UsageError(`--${flag}: at most ${max} in one process, got ${text}`);
   return value;
 }
 
-/** A scalar flag given twice arrives as an array; as in most CLIs, the last one wins. */
-function last<T>(value: T | readonly T[] | undefined): T | undefined {
-  return Array.isArray(value) ? (value[value.length - 1] as T | undefined) : (value as T | undefined);
-}
-
 /** Turns flags into profile overrides, rejecting malformed values with a message naming the flag. */
-export function overridesFromFlags(given: RunFlags): RunOverrides {
-  const flags: RunFlags = {
-    devices: last(given.devices),
-    spawnRate: last(given.spawnRate),
-    duration: last(given.duration),
-    iterations: last(given.iterations),
-    seed: last(given.seed),
-    target: last(given.target),
-    threshold: given.threshold,
-  };
+export function overridesFromFlags(flags: RunFlags): RunOverrides {
   const overrides: { -readonly [K in keyof RunOverrides]: RunOverrides[K] } = {};
-  const devices = positiveInteger('devices', flags.devices);
+  const devices = wholeNumber('devices', last(flags.devices), MAX_DEVICES);
   if (devices !== undefined) overrides.devices = devices;
-  const iterations = positiveInteger('iterations', flags.iterations);
+  const iterations = wholeNumber('iterations', last(flags.iterations), Number.MAX_SAFE_INTEGER);
   if (iterations !== undefined) overrides.iterations = iterations;
-  if (flags.spawnRate !== undefined) {
-    if (!(flags.spawnRate > 0) || !Number.isFinite(flags.spawnRate)) throw new UsageError(`--spawn-rate: expected devices per second above 0, got ${String(flags.spawnRate)}`);
-    overrides.spawnRate = flags.spawnRate;
+  const spawnRate = last(flags.spawnRate);
+  if (spawnRate !== undefined) {
+    const value = spawnRate.trim() === '' ? Number.NaN : Number(spawnRate);
+    if (!(value > 0) || !Number.isFinite(value)) throw new UsageError(`--spawn-rate: expected devices per second above 0, got '${spawnRate}'`);
+    overrides.spawnRate = value;
   }
-  if (flags.duration !== undefined) {
-    const ms = parseDurationMs(String(flags.duration));
-    if (ms === undefined || ms <= 0) throw new UsageError(`--duration: '${flags.duration}' is not a duration (e.g. 30s, 5m, 1h)`);
+  const duration = last(flags.duration);
+  if (duration !== undefined) {
+    const ms = parseDurationMs(duration);
+    if (ms === undefined || ms <= 0) throw new UsageError(`--duration: '${duration}' is not a duration above 0 (e.g. 30s, 5m, 1h)`);
+    if (ms > MAX_DURATION_MS) throw new UsageError(`--duration: '${duration}' is too long: at most ${MAX_DURATION_TEXT}`);
     overrides.durationMs = ms;
   }
-  if (flags.seed !== undefined) overrides.seed = String(flags.seed);
-  if (flags.target !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(flags.target);
-    } catch {
-      throw new UsageError(`--target: '${flags.target}' is not a URL (e.g. http://127.0.0.1:8080)`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--target: expected an http:// or https:// URL, got '${flags.target}'`);
-    overrides.target = flags.target;
+  const seed = last(flags.seed);
+  if (seed !== undefined) {
+    if (seed.trim() === '') throw new UsageError("--seed: expected a seed (any text or number), got ''");
+    overrides.seed = seed;
   }
-  if (flags.threshold !== undefined) {
-    const thresholds = flags.threshold.map(String);
+  const target = last(flags.target);
+  if (target !== undefined) overrides.target = checkTargetUrl(target, (problem) => new UsageError(`--target: ${problem}`));
+  const thresholds = all(flags.threshold);
+  if (thresholds !== undefined) {
     for (const expr of thresholds) {
       try {
         parseThreshold(expr);

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, writeFile } from 'node:fs/promises';
+import { access, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startFixtures } from '../../broker-fixture/index.ts';
 import type { RunningFixtures } from '../../broker-fixture/index.ts';
@@ -32,6 +32,8 @@ export interface Output {
 }
 
 async function checkWritableDirectory(flag: string, file: string): Promise<void> {
+  const existing = await stat(file).catch(() => undefined);
+  if (existing?.isDirectory()) throw new UsageError(`${flag}: ${file} is a directory; name a file`);
   const dir = path.dirname(path.resolve(file));
   try {
     await access(dir, constants.W_OK);
@@ -54,6 +56,7 @@ export async function runCommand(flags: RunCommandFlags, output: Output, signals
     openFileLimit(),
   );
   if (flags.json) await checkWritableDirectory('--json', flags.json);
+  if (flags.logRequests) await checkWritableDirectory('--log-requests', flags.logRequests);
   const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;
   await requestLog?.opened();
   let fixtures: RunningFixtures | undefined;
@@ -109,11 +112,16 @@ async function execute(
     onlineAtStop = engine.online;
     if (reason === 'interrupted' && !flags.quiet) output.stderr('Interrupted: draining in-flight requests, then writing reports (Ctrl-C again to abandon them).');
   });
+  // First Ctrl-C drains, the second abandons what is in flight; reports are written either way.
+  // Only a third leaves at once, for a run wedged somewhere we did not foresee.
   let interrupts = 0;
   const onInterrupt = (): void => {
     interrupts++;
     if (interrupts === 1) engine.stop('interrupted');
-    else process.exit(EXIT.interrupted);
+    else if (interrupts === 2) {
+      if (!flags.quiet) output.stderr('Abandoning in-flight requests; writing reports (Ctrl-C again to quit without them).');
+      engine.abandonDrain();
+    } else process.exit(EXIT.interrupted);
   };
   signals.on('SIGINT', onInterrupt);
   signals.on('SIGTERM', onInterrupt);
@@ -132,7 +140,9 @@ async function execute(
     signals.off('SIGTERM', onInterrupt);
   }
   const generator = monitor.stop();
-  await requestLog?.close();
+  const writeProblems: string[] = [];
+  const logProblem = await requestLog?.close();
+  if (logProblem) writeProblems.push(logProblem);
 
   const warnings: string[] = [];
   const saturated = saturationWarning(generator);
@@ -144,14 +154,22 @@ async function execute(
     profileSha256: plan.profileSha256,
     startedAt: times.startedAt,
     endedAt: times.endedAt,
+    activeMs: times.activeMs,
     stopReason,
+    abandoned: engine.abandoned,
     devices: { target: plan.devices, started: engine.started, online: onlineAtStop },
     entries: engine.stats.entries,
     generator,
     warnings,
   });
   const results: Results = { ...partial, thresholds: evaluateThresholds(partial, plan.thresholds) };
-  if (flags.json) await writeFile(path.resolve(flags.json), `${JSON.stringify(results, null, 2)}\n`);
+  if (flags.json) {
+    try {
+      await writeFile(path.resolve(flags.json), `${JSON.stringify(results, null, 2)}\n`);
+    } catch (error) {
+      writeProblems.push(`--json: cannot write ${flags.json}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
 
   if (fixtures) {
     const counts = await fixtures.counts();
@@ -161,6 +179,8 @@ async function execute(
     }
   }
   output.stdout(formatSummary(results));
+  for (const problem of writeProblems) output.stderr(`fleetsim: ${problem}`);
+  if (writeProblems.length > 0) return EXIT.usage;
   if (stopReason === 'interrupted') return EXIT.interrupted;
   if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
   return EXIT.ok;

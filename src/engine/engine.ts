@@ -9,7 +9,7 @@ import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
 import { bindModel, VirtualDevice } from './device.ts';
 import type { BoundModel, BoundTask, DeviceHost } from './device.ts';
-import type { EngineEvents, StopReason } from './events.ts';
+import type { AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { layoutFleet } from './fleet-layout.ts';
 import { Scheduler } from './scheduler.ts';
 import type { Schedulable, TimerApi } from './scheduler.ts';
@@ -27,6 +27,8 @@ export interface RunTimes {
   readonly startedAt: Date;
   readonly endedAt: Date;
   readonly durationMs: number;
+  /** From the start until stop began: the time tasks were being started, which rates divide by. */
+  readonly activeMs: number;
 }
 
 /**
@@ -42,6 +44,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
   started = 0;
   finished = 0;
   inFlight = 0;
+  /** Attempts still in flight when the drain timeout ended: aborted, and kept out of the stats. */
+  abandoned = 0;
+  private abandoning = false;
   private stopReason: StopReason = 'requested';
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
@@ -58,6 +63,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
   private snapshotTimer: NodeJS.Timeout | undefined;
   private drained: (() => void) | undefined;
   private finishRun: ((times: RunTimes) => void) | undefined;
+  private failRun: ((error: unknown) => void) | undefined;
+  private stoppedClock: number | undefined;
   private readonly snapshotIntervalMs: number;
   /** A target like http://host/api puts every request path under /api. */
   private readonly basePath: string;
@@ -90,8 +97,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
   }
 
   async run(): Promise<RunTimes> {
-    const done = new Promise<RunTimes>((resolve) => {
+    const done = new Promise<RunTimes>((resolve, reject) => {
       this.finishRun = resolve;
+      this.failRun = reject;
     });
     this.startClock = this.clock.now();
     this.startedAt = new Date();
@@ -108,33 +116,56 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     if (this.stopping) return;
     this.stopping = true;
     this.stopReason = reason;
+    this.stoppedClock = this.clock.now();
     clearTimeout(this.durationTimer);
     this.scheduler.clear();
     this.emit('stopping', reason);
     for (const device of this.devices) if (device && !device.inFlight) device.finish();
-    void this.drainAndFinish();
+    this.drainAndFinish().catch((error: unknown) => this.failRun?.(error));
+  }
+
+  /** Ends the drain now: what is still in flight is abandoned (a second Ctrl-C). */
+  abandonDrain(): void {
+    if (this.stopping) this.drained?.();
+  }
+
+  /** Resolves when nothing is in flight, or after `ms`. */
+  private async waitForDrain(ms: number): Promise<void> {
+    if (this.inFlight === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        this.drained = resolve;
+      }),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   private async drainAndFinish(): Promise<void> {
-    if (this.inFlight > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          this.drained = resolve;
-        }),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.plan.drainTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    // Anything still in flight after the drain timeout is abandoned; it never reaches the stats.
-    await this.transport.destroy();
+    await this.waitForDrain(this.plan.drainTimeoutMs);
+    // What is still in flight now is abandoned: destroying the connections settles those attempts
+    // at once, and onAttempt counts them apart instead of as failures of the target.
+    this.abandoning = this.inFlight > 0;
+    // The run is over either way; a connection that fails to close cleanly changes no result.
+    await this.transport.destroy().catch(() => undefined);
+    await this.waitForDrain(1000);
+    this.finishUp();
+  }
+
+  private finishUp(): void {
     clearInterval(this.snapshotTimer);
     this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online));
     const endedAt = new Date();
     this.emit('done', this.stopReason);
-    this.finishRun?.({ startedAt: this.startedAt, endedAt, durationMs: endedAt.getTime() - this.startedAt.getTime() });
+    this.finishRun?.({
+      startedAt: this.startedAt,
+      endedAt,
+      durationMs: endedAt.getTime() - this.startedAt.getTime(),
+      activeMs: (this.stoppedClock ?? this.clock.now()) - this.startClock,
+    });
   }
 
   private spawnDue(): void {
@@ -156,8 +187,6 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     this.devices[index] = device;
     device.wake();
   }
-
-  // DeviceHost
 
   now(): number {
     return this.clock.now();
@@ -185,23 +214,31 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
 
   onAttempt(device: VirtualDevice, task: BoundTask, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void {
     this.inFlight--;
-    task.stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late);
-    if (this.listenerCount('attempt') > 0) {
-      this.emit('attempt', {
-        device: device.deviceId,
-        deviceIndex: device.deviceIndex,
-        seq: device.currentSeq,
-        type: task.stats.type,
-        name: task.stats.name,
-        target: device.currentTarget,
-        body: device.currentBody ?? null,
-        outcome: result.outcome,
-        error: result.error,
-        latencyMs: Math.round(latencyMicros) / 1000,
-        intendedAtMs: Math.round(device.currentIntendedSinceStart() * 1000) / 1000,
-      });
+    if (this.abandoning) {
+      this.abandoned++;
+      this.emitAttempt(device, task, 'abandoned', 'still in flight when the drain timeout ended', latencyMicros);
+    } else {
+      task.stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late);
+      this.emitAttempt(device, task, result.outcome, result.error, latencyMicros);
     }
     if (this.stopping && this.inFlight === 0) this.drained?.();
+  }
+
+  private emitAttempt(device: VirtualDevice, task: BoundTask, outcome: AttemptRecord['outcome'], error: string | undefined, latencyMicros: number): void {
+    if (this.listenerCount('attempt') === 0) return;
+    this.emit('attempt', {
+      device: device.deviceId,
+      deviceIndex: device.deviceIndex,
+      seq: device.currentSeq,
+      type: task.stats.type,
+      name: task.stats.name,
+      target: device.currentTarget,
+      body: device.currentBody ?? null,
+      outcome,
+      error,
+      latencyMs: Math.round(latencyMicros) / 1000,
+      intendedAtMs: Math.round(device.currentIntendedSinceStart() * 1000) / 1000,
+    });
   }
 
   onStarted(): void {

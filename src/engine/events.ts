@@ -12,7 +12,8 @@ export interface AttemptRecord {
   readonly target: string;
   /** The exact payload sent, or null for none. */
   readonly body: string | null;
-  readonly outcome: Outcome;
+  /** `abandoned`: still in flight when the drain timeout ended; not in the stats. */
+  readonly outcome: Outcome | 'abandoned';
   readonly error: string | undefined;
   readonly latencyMs: number;
   /** Intended start, ms since the run started. */

@@ -28,6 +28,8 @@ export interface ThresholdResult {
   readonly expr: string;
   readonly ok: boolean;
   readonly value: number | null;
+  /** Why a threshold could not be evaluated (value null). */
+  readonly reason?: string;
 }
 
 export interface Results {
@@ -39,7 +41,11 @@ export interface Results {
   readonly startedAt: string;
   readonly endedAt: string;
   readonly durationS: number;
+  /** Seconds from the start until stop began (durationS less the drain); rates divide by this. */
+  readonly activeS: number;
   readonly stopReason: string;
+  /** Attempts still in flight when the drain timeout ended: aborted, and in no stats row. */
+  readonly abandoned: number;
   readonly devices: { readonly target: number; readonly started: number; readonly online: number };
   readonly stats: readonly StatsRow[];
   readonly total: StatsRow;
@@ -56,7 +62,10 @@ export interface ResultsInput {
   readonly profileSha256: string;
   readonly startedAt: Date;
   readonly endedAt: Date;
+  /** Ms from the start until stop began; defaults to the whole run. */
+  readonly activeMs?: number;
   readonly stopReason: string;
+  readonly abandoned?: number;
   readonly devices: Results['devices'];
   readonly entries: readonly StatsEntry[];
   readonly generator: GeneratorHealth;
@@ -93,7 +102,8 @@ function row(type: string, name: string, counters: Counters, latency: LatencyHis
 }
 
 export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
-  const seconds = Math.max(0.001, (input.endedAt.getTime() - input.startedAt.getTime()) / 1000);
+  const wallSeconds = Math.max(0.001, (input.endedAt.getTime() - input.startedAt.getTime()) / 1000);
+  const seconds = input.activeMs === undefined ? wallSeconds : Math.max(0.001, Math.min(wallSeconds, input.activeMs / 1000));
   const sorted = [...input.entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
   const totalLatency = createHistogram();
   const totalIntended = createHistogram();
@@ -119,8 +129,10 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
     shard: { index: 0, count: 1 },
     startedAt: input.startedAt.toISOString(),
     endedAt: input.endedAt.toISOString(),
-    durationS: round(seconds),
+    durationS: round(wallSeconds),
+    activeS: round(seconds),
     stopReason: input.stopReason,
+    abandoned: input.abandoned ?? 0,
     devices: input.devices,
     stats,
     total: row('', 'Aggregated', totals, totalLatency, totalIntended, seconds),

@@ -8,10 +8,11 @@ import { cumulativeWeights } from '../identity/rng.ts';
 import { compileJsonBody, compileTemplate, TemplateError } from '../template/compile.ts';
 import type { CompiledTemplate } from '../template/compile.ts';
 import type { SlotAllocator } from '../template/functions.ts';
-import { parseDurationMs } from './duration.ts';
+import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDurationMs } from './duration.ts';
 import { deviceModelSchema, profileSchema, validateAgainst } from './schema.ts';
 import type { JsonSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
+import { checkTargetUrl } from './target-url.ts';
 import type { DeviceModel, FleetEntry, HttpAction, RunPlan, TaskSpec, WaitModel } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
 import type { FieldPath } from './yaml-source.ts';
@@ -43,6 +44,7 @@ function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fa
   if (value === undefined) return fallback;
   const ms = parseDurationMs(value as string | number);
   if (ms === undefined) throw source.error(fieldPath, `${JSON.stringify(value)} is not a duration (e.g. 500ms, 5s, 2m)`);
+  if (ms > MAX_DURATION_MS) throw source.error(fieldPath, `${JSON.stringify(value)} is too long: at most ${MAX_DURATION_TEXT}`);
   return ms;
 }
 
@@ -105,6 +107,12 @@ function compileHttpTask(source: YamlSource, taskPath: FieldPath, raw: Json, def
 
 function compileWait(source: YamlSource, raw: Json | undefined): WaitModel {
   if (!raw) return { model: 'constant', timeMs: 0 };
+  const used: Readonly<Record<string, readonly string[]>> = { constant: ['time'], between: ['min', 'max'], pacing: ['interval'], throughput: ['perSecond'] };
+  for (const key of Object.keys(raw)) {
+    if (key !== 'model' && !used[String(raw.model)]?.includes(key)) {
+      throw source.error(['wait', key], `not used by the ${String(raw.model)} wait model (it takes ${used[String(raw.model)]?.join(', ') ?? 'nothing'})`, { atKey: true });
+    }
+  }
   const need = (field: string): unknown => {
     if (raw[field] === undefined) throw source.error(['wait'], `wait model '${String(raw.model)}' needs '${field}'`);
     return raw[field];
@@ -219,8 +227,12 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const fleet: FleetEntry[] = loaded.map((model, i) => ({ model, count: apportioned[i] ?? 0 }));
   if (total === 0) throw source.error(['fleet'], 'the fleet has no devices (every count is 0)');
 
-  const durationMs = overrides.durationMs ?? durationAt(source, ['duration'], raw.duration);
-  const iterations = overrides.iterations ?? (raw.iterations as number | undefined);
+  // An end given on the command line replaces the profile's: `--iterations 20` on a 60 s profile
+  // runs 20 iterations however long they take, as the flag promises.
+  const flagEnds = overrides.durationMs !== undefined || overrides.iterations !== undefined;
+  const durationMs = flagEnds ? overrides.durationMs : durationAt(source, ['duration'], raw.duration);
+  const iterations = flagEnds ? overrides.iterations : (raw.iterations as number | undefined);
+  if (durationMs === 0) throw source.error(['duration'], 'must be greater than 0');
   if (durationMs === undefined && iterations === undefined) {
     throw source.error([], "a run needs an end: set 'duration' or 'iterations' (or pass --duration / --iterations)");
   }
@@ -244,7 +256,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     profileSha256: createHash('sha256').update(bytes).digest('hex'),
     name: (raw.name as string | undefined) ?? path.basename(profileFile, path.extname(profileFile)),
     seed,
-    target: overrides.target ?? (raw.target as string | undefined),
+    target: overrides.target ?? (raw.target === undefined ? undefined : checkTargetUrl(raw.target as string, (problem) => source.error(['target'], problem))),
     fleet,
     devices: total,
     spawnRate,

@@ -20,13 +20,13 @@ export interface JsonSchema {
   readonly maximum?: number;
 }
 
-const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)?\\s*$';
+const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$';
 
 const duration: JsonSchema = {
   type: ['string', 'number'],
   pattern: DURATION_PATTERN,
   minimum: 0,
-  description: 'A duration: seconds as a number, or a string such as 500ms, 5s, 2m, 1h.',
+  description: 'A duration: seconds as a number, or a string such as 500ms, 5s, 2m, 1h, 2d.',
 };
 
 const headers: JsonSchema = {

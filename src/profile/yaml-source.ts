@@ -36,6 +36,7 @@ export class YamlSource {
       const message = problem.message.split('\n')[0] ?? problem.message;
       throw new ProfileError({ file: displayName, line, column: col }, '', `invalid YAML: ${message}`);
     }
+    if (document.contents === null) throw new ProfileError({ file: displayName, line: 0, column: 0 }, '', 'the file is empty (or only comments)');
     return new YamlSource(displayName, text, document.toJS() as unknown, document, lines);
   }
 
@@ -64,10 +65,7 @@ export class YamlSource {
     }
     const target = atKey && keyNode ? keyNode : node;
     let offset = target?.range?.[0] ?? 0;
-    if (offsetInValue > 0 && isScalar(target)) {
-      const quoted = target.type === 'QUOTE_DOUBLE' || target.type === 'QUOTE_SINGLE';
-      offset += offsetInValue + (quoted ? 1 : 0);
-    }
+    if (offsetInValue > 0 && isScalar(target)) offset = sourceOffset(this.text, offset, String(target.type), offsetInValue);
     const { line, col } = this.lines.linePos(offset);
     return { file: this.file, line, column: col };
   }
@@ -82,4 +80,37 @@ export function fieldName(path: FieldPath): string {
   let out = '';
   for (const segment of path) out += typeof segment === 'number' ? `[${segment}]` : out ? `.${segment}` : segment;
   return out;
+}
+
+/**
+ * Where character `valueOffset` of a scalar's value sits in the source, for scalars starting at
+ * `start`: quotes, escapes (`\n`, `\u00e9`, `''`) and block-scalar indentation make the two differ.
+ */
+export function sourceOffset(text: string, start: number, type: string, valueOffset: number): number {
+  if (type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE') {
+    let at = start + 1;
+    for (let i = 0; i < valueOffset && at < text.length; i++) {
+      if (type === 'QUOTE_SINGLE') at += text.startsWith("''", at) ? 2 : 1;
+      else if (text[at] === '\\') at += ({ x: 4, u: 6, U: 10 } as Record<string, number>)[text[at + 1] ?? ''] ?? 2;
+      else at++;
+    }
+    return at;
+  }
+  if (type === 'BLOCK_LITERAL' || type === 'BLOCK_FOLDED') {
+    const bodyStart = text.indexOf('\n', start) + 1;
+    if (bodyStart === 0) return start;
+    let firstContent = bodyStart;
+    while (text[firstContent] === '\n') firstContent++;
+    let indent = 0;
+    while (text[firstContent + indent] === ' ') indent++;
+    const skipIndent = (lineStart: number): number => {
+      let at = lineStart;
+      while (at - lineStart < indent && text[at] === ' ') at++;
+      return at;
+    };
+    let at = skipIndent(bodyStart);
+    for (let i = 0; i < valueOffset && at < text.length; i++) at = text[at] === '\n' ? skipIndent(at + 1) : at + 1;
+    return at;
+  }
+  return start + valueOffset;
 }

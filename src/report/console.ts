@@ -1,7 +1,5 @@
 import type { Results, StatsRow } from '../metrics/results.ts';
 
-/** Pure printers: results in, text out. */
-
 function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
 }
@@ -41,7 +39,8 @@ export function formatSummary(results: Results): string {
   const out: string[] = [line(COLUMNS), rule];
   for (const row of rows.slice(0, -1)) out.push(line(row));
   out.push(rule, line(rows[rows.length - 1] ?? []));
-  out.push('', `Latencies in ms (HDR histograms, microsecond resolution). ${results.durationS}s, seed ${results.seed}, ${results.devices.started}/${results.devices.target} devices started.`);
+  const drained = results.activeS < results.durationS ? ` (${results.activeS}s of load, then draining)` : '';
+  out.push('', `Latencies in ms (HDR histograms, microsecond resolution). ${results.durationS}s${drained}, seed ${results.seed}, ${results.devices.started}/${results.devices.target} devices started.`);
   const paced = results.stats.filter((row) => row.intendedLatencyMs);
   if (paced.length > 0) {
     const late = paced.reduce((sum, row) => sum + row.late, 0);
@@ -53,11 +52,14 @@ export function formatSummary(results: Results): string {
     out.push('', 'Failures:');
     for (const failure of results.failures) out.push(`  ${failure.count} × ${failure.type} ${failure.name}: ${failure.error}`);
   }
+  if (results.abandoned > 0) {
+    out.push('', `${results.abandoned} attempts were still in flight when the drain timeout ended; they were aborted and are in no row above.`);
+  }
   const generator = results.generator;
   out.push('', `Generator: CPU ${generator.cpuPercent}% of a core, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB, event-loop lag p99 ${generator.eventLoopLagP99Ms} ms.`);
   if (results.thresholds.length > 0) {
     out.push('', 'Thresholds:');
-    for (const threshold of results.thresholds) out.push(`  ${threshold.ok ? 'ok  ' : 'FAIL'} ${threshold.expr} (${threshold.value === null ? 'no such stats row' : threshold.value})`);
+    for (const threshold of results.thresholds) out.push(`  ${threshold.ok ? 'ok  ' : 'FAIL'} ${threshold.expr} (${threshold.value === null ? (threshold.reason ?? 'not evaluable') : threshold.value})`);
   }
   for (const warning of results.warnings) out.push('', `Warning: ${warning}`);
   return out.join('\n');

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import type { Engine } from '../engine/engine.ts';
 import { UsageError } from '../errors.ts';
 import type { AttemptRecord } from '../engine/events.ts';
@@ -26,13 +27,19 @@ export class RequestLog {
   private readonly stream: WriteStream;
   private pending = '';
   private engine: Engine | undefined;
+  /** The first write error (a full disk, say); from then on lines are dropped and `close` reports it. */
+  private failure: NodeJS.ErrnoException | undefined;
   private readonly onAttempt = (record: AttemptRecord): void => {
+    if (this.failure) return;
     this.pending += requestLogLine(record);
     if (this.pending.length > 65_536) this.flush();
   };
 
   constructor(readonly file: string) {
     this.stream = createWriteStream(file);
+    this.stream.on('error', (error) => {
+      this.failure ??= error;
+    });
   }
 
   attach(engine: Engine): void {
@@ -42,23 +49,27 @@ export class RequestLog {
 
   /** Resolves once the file is open; a path that cannot be written is a usage error, before the run starts. */
   async opened(): Promise<void> {
-    if (!this.stream.pending) return;
-    try {
-      await Promise.race([once(this.stream, 'ready'), once(this.stream, 'error').then(([error]) => Promise.reject(error as Error))]);
-    } catch (error) {
-      throw new UsageError(`--log-requests: cannot write ${this.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
+    if (this.stream.pending) await Promise.race([once(this.stream, 'ready'), once(this.stream, 'close')]);
+    if (this.failure) throw new UsageError(this.problem());
+  }
+
+  private problem(): string {
+    return `--log-requests: cannot write ${this.file}: ${this.failure?.code ?? this.failure?.message ?? 'unknown error'}`;
   }
 
   private flush(): void {
-    if (this.pending) this.stream.write(this.pending);
+    if (this.pending && !this.failure) this.stream.write(this.pending);
     this.pending = '';
   }
 
-  async close(): Promise<void> {
+  /** Flushes and closes; resolves with what went wrong while writing, if anything, so other outputs are still written. */
+  async close(): Promise<string | undefined> {
     this.engine?.off('attempt', this.onAttempt);
     this.flush();
-    this.stream.end();
-    await once(this.stream, 'finish');
+    if (!this.stream.destroyed) {
+      this.stream.end();
+      await finished(this.stream).catch(() => undefined);
+    }
+    return this.failure ? this.problem() : undefined;
   }
 }

@@ -74,7 +74,7 @@ describe('bad input: exit 2 with one message naming file, line and field', () =>
   test('an output path that cannot be written fails before the run', async () => {
     const result = await runCli(['run', 'profiles/iot-node.yaml', '--target', url, '--log-requests', temp.file('missing-dir/log.ndjson')]);
     assert.equal(result.code, 2);
-    assertOneCleanMessage(result.stderr, /--log-requests: cannot write .*log\.ndjson: ENOENT/);
+    assertOneCleanMessage(result.stderr, /--log-requests: cannot write .*log\.ndjson: directory .*missing-dir does not exist or is not writable/);
   });
 
   test('a bad --threshold', async () => {
@@ -121,4 +121,48 @@ test('Ctrl-C: exit 130 with the results and request log written', { timeout: 30_
   assert.ok(results.total.requests >= 40);
   const lines = (await readFile(log, 'utf8')).trim().split('\n');
   assert.equal(lines.length, results.total.requests);
+});
+
+test('a second Ctrl-C abandons in-flight requests and still writes the results and the request log', { timeout: 30_000 }, async () => {
+  const slow = new HttpFixture({ latencyMs: 20_000 });
+  const slowUrl = await slow.listen(0);
+  try {
+    const json = temp.file('abandoned.json');
+    const log = temp.file('abandoned.ndjson');
+    const run = startCli(['run', 'profiles/iot-node.yaml', '-u', '5', '-r', '100', '-t', '10m', '--target', slowUrl, '--json', json, '--log-requests', log]);
+    await run.waitForStderr(/\[\s+2s\] devices 5\/5/);
+    run.child.kill('SIGINT');
+    await run.waitForStderr(/Interrupted: draining/);
+    const secondAt = Date.now();
+    run.child.kill('SIGINT');
+    const result = await run.done;
+    assert.equal(result.code, 130, result.stderr);
+    assert.ok(Date.now() - secondAt < 5000, 'the second Ctrl-C did not end the drain');
+    const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+    assert.equal(results.abandoned, 5);
+    assert.equal(results.total.requests, 0);
+    assert.equal(results.total.failures, 0);
+    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { outcome: string });
+    assert.deepEqual(lines.map((line) => line.outcome), Array<string>(5).fill('abandoned'));
+    assert.match(result.stdout, /5 attempts were still in flight when the drain timeout ended/);
+  } finally {
+    await slow.close();
+  }
+});
+
+test('a request log that fails mid-run (disk full) still leaves the results JSON and the summary, then exit 2', { timeout: 30_000, skip: !existsSync('/dev/full') }, async () => {
+  const json = temp.file('full.json');
+  const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '4', '--iterations', '2', '--target', url, '--log-requests', '/dev/full', '--json', json, '--quiet']);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /fleetsim: --log-requests: cannot write \/dev\/full: ENOSPC/);
+  assert.doesNotMatch(result.stderr, /^\s+at /m);
+  const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+  assert.equal(results.total.requests, 12);
+  assert.match(result.stdout, /Aggregated\s+12/);
+});
+
+test('--json naming a directory fails before the run', async () => {
+  const result = await runCli(['run', 'profiles/iot-node.yaml', '--target', url, '--json', temp.file('')]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--json: .* is a directory; name a file/);
 });

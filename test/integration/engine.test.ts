@@ -88,3 +88,22 @@ test('pacing against a slow target: ticks start late and latency from the intend
   assert.ok(service >= 250 && service < 400, `service mean ${service} ms`);
   assert.ok(intended > service + 10, `intended mean ${intended} ms vs service ${service} ms`);
 });
+
+test('attempts still in flight when the drain timeout ends are abandoned, not failures of the target', async () => {
+  const plan = await planFor('abandon', '  model: constant\n  time: 0s\n', 'duration: 300ms\ndrainTimeout: 200ms\n');
+  const fixture = new HttpFixture({ latencyMs: 5000 });
+  const url = await fixture.listen(0);
+  const engine = new Engine({ plan, target: url });
+  const outcomes: string[] = [];
+  engine.on('attempt', (record) => outcomes.push(record.outcome));
+  const started = Date.now();
+  const times = await engine.run();
+  await fixture.close();
+  assert.ok(Date.now() - started < 3000, 'the run waited for the slow target instead of abandoning');
+  assert.equal(engine.abandoned, 5);
+  const greet = engine.stats.entryFor('GET', '/greet');
+  assert.equal(greet.requests, 0);
+  assert.equal(greet.failures, 0);
+  assert.deepEqual(outcomes, ['abandoned', 'abandoned', 'abandoned', 'abandoned', 'abandoned']);
+  assert.ok(times.activeMs >= 290 && times.activeMs < times.durationMs, `active ${times.activeMs} ms of ${times.durationMs} ms`);
+});

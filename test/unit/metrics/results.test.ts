@@ -78,3 +78,49 @@ test('thresholds evaluate against rows; an unknown selector fails rather than pa
     ],
   );
 });
+
+/** Results of a run that lasted `wallMs`, of which `activeMs` applied load. */
+function resultsOver(stats: RunStats, wallMs: number, activeMs: number): ReturnType<typeof buildResults> {
+  const startedAt = new Date('2026-01-01T00:00:00Z');
+  return buildResults({
+    version: '1',
+    seed: '1',
+    profilePath: 'p.yaml',
+    profileSha256: '',
+    startedAt,
+    endedAt: new Date(startedAt.getTime() + wallMs),
+    activeMs,
+    stopReason: 'duration',
+    devices: { target: 1, started: 1, online: 1 },
+    entries: stats.entries,
+    generator: { cpuPercent: 1, maxRssBytes: 1, eventLoopLagP99Ms: 1 },
+    warnings: [],
+  });
+}
+
+test('a run that measured nothing fails latency and rate thresholds instead of passing them with zeros', () => {
+  const stats = new RunStats();
+  stats.entryFor('POST', '/data');
+  const empty = resultsOver(stats, 10_000, 8000);
+  assert.equal(empty.activeS, 8);
+  assert.equal(empty.durationS, 10);
+  const evaluated = evaluateThresholds(empty, ['p95 < 200ms', 'failures < 1%', 'failures == 0', 'requests < 5']);
+  assert.deepEqual(
+    evaluated.map((t) => [t.ok, t.value, t.reason]),
+    [
+      [false, null, 'no requests to measure'],
+      [false, null, 'no requests to measure'],
+      [true, 0, undefined],
+      [true, 0, undefined],
+    ],
+  );
+});
+
+test('rates divide by the time load was applied, not by the drain after it', () => {
+  const stats = new RunStats();
+  const data = stats.entryFor('POST', '/data');
+  for (let i = 0; i < 100; i++) data.record('ok', undefined, 1000, -1, 1, false);
+  const results = resultsOver(stats, 12_500, 10_000);
+  assert.equal(results.total.rps, 10);
+  assert.equal(results.durationS, 12.5);
+});

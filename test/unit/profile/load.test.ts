@@ -161,3 +161,40 @@ test('the published JSON Schemas match the validator', async () => {
     assert.equal(await readFile(file, 'utf8'), text, `${file} is stale: run npm run schema`);
   }
 });
+
+describe('ends, limits and keys that would be silently wrong', () => {
+  test('a wait key the model does not use points at the key', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace('  model: constant\n  time: 0s\n', '  model: throughput\n  perSecond: 2\n  interval: 5s\n'));
+    assert.equal(error.field, 'wait.interval');
+    assert.match(error.message, /not used by the throughput wait model \(it takes perSecond\)/);
+  });
+
+  test('a zero duration is refused rather than a run that sends nothing', async () => {
+    const error = await loadError(MINIMAL_DEVICE, 'duration: 0s\n');
+    assert.match(error.message, /duration: must be greater than 0/);
+  });
+
+  test('a duration beyond what a timer can hold is refused', async () => {
+    const error = await loadError(MINIMAL_DEVICE, 'duration: 30d\n');
+    assert.match(error.message, /duration: "30d" is too long: at most 24 days/);
+  });
+
+  test('credentials in the profile target are refused without echoing them', async () => {
+    const error = await loadError(MINIMAL_DEVICE, 'iterations: 1\ntarget: http://admin:hunter2@127.0.0.1:1/\n');
+    assert.equal(error.field, 'target');
+    assert.doesNotMatch(error.message, /hunter2/);
+    assert.match(error.message, /credentials in the URL/);
+  });
+
+  test('an end on the command line replaces the profile end', async () => {
+    await temp.write('ends.device.yaml', MINIMAL_DEVICE);
+    const profile = await temp.write('ends.yaml', profileFor('ends.device.yaml', 'duration: 60s\n'));
+    const byIterations = await loadRunPlan(profile, { iterations: 20 });
+    assert.equal(byIterations.durationMs, undefined);
+    assert.equal(byIterations.iterations, 20);
+    const byDuration = await loadRunPlan(profile, { durationMs: 5000 });
+    assert.equal(byDuration.durationMs, 5000);
+    const fromProfile = await loadRunPlan(profile);
+    assert.equal(fromProfile.durationMs, 60_000);
+  });
+});

@@ -27,8 +27,10 @@ const results: Results = {
   shard: { index: 0, count: 1 },
   startedAt: '',
   endedAt: '',
-  durationS: 10,
+  durationS: 10.5,
+  activeS: 10,
   stopReason: 'duration',
+  abandoned: 3,
   devices: { target: 2, started: 2, online: 2 },
   stats: [row('POST', '/data', 100, 1)],
   total: row('', 'Aggregated', 100, 1),
@@ -48,6 +50,8 @@ test('the summary is a Locust-style table with Aggregated last, then failures, g
   assert.match(text, /Generator: CPU 95% of a core, max RSS 50 MB/);
   assert.match(text, /FAIL p95 < 2ms \(3\)/);
   assert.match(text, /Warning: the load generator was saturated/);
+  assert.match(text, /10\.5s \(10s of load, then draining\)/);
+  assert.match(text, /3 attempts were still in flight when the drain timeout ended/);
 });
 
 test('the progress line', () => {

@@ -1,0 +1,18 @@
+/**
+ * An HTTP base URL the transport can use. Credentials in it would be printed in every summary and
+ * silently dropped by the pool (it keys on the origin), so they are refused with a pointer to headers.
+ */
+export function checkTargetUrl(text: string, fail: (problem: string) => Error): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw fail(`'${text}' is not a URL (e.g. http://127.0.0.1:8080)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw fail(`expected an http:// or https:// URL, got '${url.protocol}//…'`);
+  if (url.username || url.password) {
+    throw fail('credentials in the URL are not sent and would be printed; send them in an authorization header instead');
+  }
+  if (url.search || url.hash) throw fail(`a base URL has no query or fragment, got '${url.origin}${url.pathname}${url.search}${url.hash}'`);
+  return text;
+}

@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { execute } from '../../../src/cli/main.ts';
+
+async function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await execute(args, { stdout: (text) => (stdout += `${text}\n`), stderr: (text) => (stderr += `${text}\n`) });
+  return { code, stdout, stderr };
+}
+
+/** Bad flags: exit 2 and one line that names the flag and echoes what was typed, never a stack. */
+const cases: [string[], RegExp][] = [
+  [['validate', 'profiles/iot-node.yaml', '--devices', 'abc'], /^fleetsim: --devices: expected a whole number of at least 1, got 'abc'$/],
+  [['validate', 'profiles/iot-node.yaml', '-u', '2.5'], /--devices: expected a whole number of at least 1, got '2\.5'$/],
+  [['validate', 'profiles/iot-node.yaml', '-u', '1000000000'], /--devices: at most 1000000 in one process, got 1000000000$/],
+  [['validate', 'profiles/iot-node.yaml', '--duration', '-5s'], /--duration: '-5s' is not a duration above 0/],
+  [['validate', 'profiles/iot-node.yaml', '--duration', '0s'], /--duration: '0s' is not a duration above 0/],
+  [['validate', 'profiles/iot-node.yaml', '--duration', '1000h'], /--duration: '1000h' is too long: at most 24 days/],
+  [['validate', 'profiles/iot-node.yaml', '--spawn-rate', 'fast'], /--spawn-rate: expected devices per second above 0, got 'fast'$/],
+  [['validate', 'profiles/iot-node.yaml', '--seed', ''], /--seed: expected a seed/],
+  [['validate', 'profiles/iot-node.yaml', '--target', 'http://user:s3cret@127.0.0.1:1'], /--target: credentials in the URL are not sent/],
+  [['validate', 'profiles/iot-node.yaml', '--target', 'mqtt://127.0.0.1'], /--target: expected an http:\/\/ or https:\/\/ URL/],
+  [['validate', 'profiles/iot-node.yaml', '--threshold', 'p97 < 1ms'], /--threshold: .*unknown metric 'p97'/],
+  [['validate', 'profiles/iot-node.yaml', '--devices'], /Not enough arguments following: devices/],
+  [['frob'], /^fleetsim: unknown command 'frob' \(commands: run, validate, fixture/],
+  [['fixture', '--error-rate', '2'], /--error-rate: expected a number from 0 to 1, got '2'$/],
+  [['fixture', '--http-port', 'abc'], /--http-port: expected a whole number from 0 to 65535, got 'abc'$/],
+];
+
+for (const [args, message] of cases) {
+  test(`fleetsim ${args.join(' ')}`, async () => {
+    const result = await cli(args);
+    assert.equal(result.code, 2, result.stderr);
+    const lines = result.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0] ?? '', message);
+    assert.doesNotMatch(result.stderr, /s3cret|\n\s+at /);
+  });
+}
+
+test('a threshold flag before the profile takes one value and leaves the profile positional alone', async () => {
+  const result = await cli(['validate', '--threshold', 'p95 < 300ms', '--threshold', 'failures < 2%', 'profiles/iot-node.yaml', '-u', '3', '-u', '5']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /valid\. 5 devices/);
+  assert.match(result.stdout, /Thresholds: .*p95 < 300ms; failures < 2%\./);
+});
+
+test('--iterations replaces the profile duration', async () => {
+  const result = await cli(['validate', 'profiles/iot-node.yaml', '--iterations', '20']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /Ends after 20 iterations;/);
+});
+
+test('fixture on a port already in use: exit 2 naming the port', async () => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const { port } = blocker.address() as AddressInfo;
+  try {
+    const result = await cli(['fixture', '--http-port', String(port)]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr.trim(), new RegExp(`^fleetsim: --http-port: 127\\.0\\.0\\.1:${port} is already in use`));
+  } finally {
+    await new Promise((resolve) => blocker.close(resolve));
+  }
+});
