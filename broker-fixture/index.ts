@@ -23,14 +23,21 @@ const workerFile = fromSource ? new URL('./ts-worker-bootstrap.mjs', import.meta
 /** Starts the embedded fixtures in a worker thread and resolves once they listen. */
 export async function startFixtures(options: FixtureOptions = {}): Promise<RunningFixtures> {
   const worker = new Worker(workerFile, { workerData: { http: options.http ?? {}, entry: entry.href } });
-  const failed = once(worker, 'error').then(([error]) => {
-    throw error as Error;
+  // A worker that throws or exits must fail whoever waits on it, never leave them hanging.
+  let exited = false;
+  const died = new Promise<never>((_, reject) => {
+    worker.once('error', (error) => reject(new Error(`the embedded fixture failed: ${error.message}`)));
+    worker.once('exit', (code) => {
+      exited = true;
+      reject(new Error(`the embedded fixture stopped (exit code ${code})`));
+    });
   });
-  const [ready] = (await Promise.race([once(worker, 'message'), failed])) as [{ httpUrl: string }];
+  died.catch(() => undefined);
+  const [ready] = (await Promise.race([once(worker, 'message'), died])) as [{ httpUrl: string }];
   const request = async <T>(type: string): Promise<T> => {
     worker.postMessage({ type });
     for (;;) {
-      const [message] = (await once(worker, 'message')) as [{ type: string } & T];
+      const [message] = (await Promise.race([once(worker, 'message'), died])) as [{ type: string } & T];
       if (message.type === type || (type === 'close' && message.type === 'closed')) return message;
     }
   };
@@ -38,7 +45,8 @@ export async function startFixtures(options: FixtureOptions = {}): Promise<Runni
     httpUrl: ready.httpUrl,
     counts: async () => (await request<{ counts: FixtureCounts }>('counts')).counts,
     close: async () => {
-      await request('close');
+      if (exited) return;
+      await request('close').catch(() => undefined);
       await worker.terminate();
     },
   };

@@ -60,12 +60,14 @@ export async function runCommand(flags: RunCommandFlags, output: Output, signals
   const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;
   await requestLog?.opened();
   let fixtures: RunningFixtures | undefined;
-  if (plan.target === undefined) {
+  let target = plan.target;
+  if (target === undefined) {
     fixtures = await startFixtures();
-    output.stderr(`No target in the profile or flags: started the embedded HTTP fixture at ${fixtures.httpUrl} (worker thread).`);
+    target = fixtures.httpUrl;
+    output.stderr(`No target in the profile or flags: started the embedded HTTP fixture at ${target} (worker thread).`);
   }
   try {
-    return await execute(plan, plan.target ?? (fixtures as RunningFixtures).httpUrl, flags, output, signals, requestLog, fixtures);
+    return await execute(plan, target, flags, output, signals, requestLog, fixtures);
   } finally {
     await fixtures?.close();
   }

@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import type { Random } from '../identity/rng.ts';
 import { weightedIndex } from '../identity/rng.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
@@ -73,6 +72,8 @@ export class VirtualDevice implements Schedulable, TemplateContext {
   currentSeq = 0;
 
   private readonly complete = (result: AttemptResult): void => this.onComplete(result);
+  // Transports settle every attempt with a result; a rejection is our bug, still counted so the device goes on.
+  private readonly fail = (error: unknown): void => this.onComplete({ outcome: 'failure', error: `internal error: ${String(error)}`, bytesIn: 0 });
 
   constructor(
     readonly deviceIndex: number,
@@ -139,7 +140,7 @@ export class VirtualDevice implements Schedulable, TemplateContext {
     this.currentStartedAt = this.host.now();
     this.currentIntendedAt = this.intendedAt;
     this.currentStart = process.hrtime.bigint();
-    void this.host.sendHttp(this, action, path, headers, body).then(this.complete);
+    void this.host.sendHttp(this, action, path, headers, body).then(this.complete, this.fail);
   }
 
   private onComplete(result: AttemptResult): void {
@@ -180,5 +181,3 @@ export function bindModel(model: DeviceModel, entryFor: (type: string, name: str
   const bind = (spec: TaskSpec): BoundTask => ({ spec, stats: entryFor(spec.action.method, spec.name) });
   return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), paced: isPaced(model.wait) };
 }
-
-export type HttpMethod = Dispatcher.HttpMethod;

@@ -1,9 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { IntervalHistogram } from 'node:perf_hooks';
 
 export interface GeneratorHealth {
-  /** CPU time of this process over the run, as a percentage of one core. */
+  /**
+   * CPU time of the main thread (the event loop every device runs on) as a percentage of one core:
+   * at 100 the generator is the bottleneck. Where the OS cannot say, the whole process.
+   */
   readonly cpuPercent: number;
+  /** CPU time of the whole process: GC and I/O helper threads, and the embedded fixture's thread when it runs. */
+  readonly processCpuPercent?: number;
   readonly maxRssBytes: number;
   readonly eventLoopLagP99Ms: number;
 }
@@ -13,14 +19,33 @@ const LAG_RESOLUTION_MS = 10;
 /** Beyond these the generator, not the target, is likely what the numbers measure. */
 export const SATURATION = { cpuPercent: 90, eventLoopLagP99Ms: 50 } as const;
 
+/** Linux reports thread times in USER_HZ ticks, which is 100 per second for every user-space interface. */
+const TICK_MICROS = 10_000;
+
+/** User + system CPU time of the main thread in µs, or undefined off Linux. */
+export function mainThreadCpuMicros(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name, which may itself contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const user = Number(fields[11]);
+    const system = Number(fields[12]);
+    return Number.isFinite(user) && Number.isFinite(system) ? (user + system) * TICK_MICROS : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Watches the load generator itself: event-loop lag and CPU say whether the results are trustworthy. */
 export class GeneratorMonitor {
   private readonly lag: IntervalHistogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
   private cpuStart: NodeJS.CpuUsage = process.cpuUsage();
+  private mainThreadStart = mainThreadCpuMicros();
   private wallStart = process.hrtime.bigint();
 
   start(): void {
     this.cpuStart = process.cpuUsage();
+    this.mainThreadStart = mainThreadCpuMicros();
     this.wallStart = process.hrtime.bigint();
     this.lag.enable();
   }
@@ -28,11 +53,15 @@ export class GeneratorMonitor {
   read(): GeneratorHealth {
     const cpu = process.cpuUsage(this.cpuStart);
     const wallMicros = Number(process.hrtime.bigint() - this.wallStart) / 1000;
-    const cpuPercent = wallMicros > 0 ? ((cpu.user + cpu.system) / wallMicros) * 100 : 0;
+    const percentOfWall = (micros: number): number => (wallMicros > 0 ? Math.round((micros / wallMicros) * 1000) / 10 : 0);
+    const processCpuPercent = percentOfWall(cpu.user + cpu.system);
+    const mainThreadNow = mainThreadCpuMicros();
+    const mainThread = mainThreadNow !== undefined && this.mainThreadStart !== undefined ? percentOfWall(mainThreadNow - this.mainThreadStart) : undefined;
     // The monitor's samples include its own sampling interval; only the excess is lag.
     const lagP99 = this.lag.count > 0 ? Math.max(0, this.lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) : 0;
     return {
-      cpuPercent: Math.round(cpuPercent * 10) / 10,
+      cpuPercent: mainThread ?? processCpuPercent,
+      processCpuPercent,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       eventLoopLagP99Ms: Math.round(lagP99 * 100) / 100,
     };
@@ -47,7 +76,7 @@ export class GeneratorMonitor {
 
 export function saturationWarning(health: GeneratorHealth): string | undefined {
   const reasons: string[] = [];
-  if (health.cpuPercent >= SATURATION.cpuPercent) reasons.push(`CPU at ${health.cpuPercent}% of a core`);
+  if (health.cpuPercent >= SATURATION.cpuPercent) reasons.push(`main thread CPU at ${health.cpuPercent}% of a core`);
   if (health.eventLoopLagP99Ms >= SATURATION.eventLoopLagP99Ms) reasons.push(`event-loop lag p99 ${health.eventLoopLagP99Ms} ms`);
   if (reasons.length === 0) return undefined;
   return `the load generator was saturated (${reasons.join(', ')}): latencies include its own delay; use fewer devices per process, --workers, or shards`;

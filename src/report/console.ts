@@ -39,7 +39,7 @@ export function formatSummary(results: Results): string {
   const out: string[] = [line(COLUMNS), rule];
   for (const row of rows.slice(0, -1)) out.push(line(row));
   out.push(rule, line(rows[rows.length - 1] ?? []));
-  const drained = results.activeS < results.durationS ? ` (${results.activeS}s of load, then draining)` : '';
+  const drained = results.durationS - results.activeS >= 0.1 ? ` (${results.activeS}s of load, then draining)` : '';
   out.push('', `Latencies in ms (HDR histograms, microsecond resolution). ${results.durationS}s${drained}, seed ${results.seed}, ${results.devices.started}/${results.devices.target} devices started.`);
   const paced = results.stats.filter((row) => row.intendedLatencyMs);
   if (paced.length > 0) {
@@ -56,7 +56,8 @@ export function formatSummary(results: Results): string {
     out.push('', `${results.abandoned} attempts were still in flight when the drain timeout ended; they were aborted and are in no row above.`);
   }
   const generator = results.generator;
-  out.push('', `Generator: CPU ${generator.cpuPercent}% of a core, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB, event-loop lag p99 ${generator.eventLoopLagP99Ms} ms.`);
+  const processCpu = generator.processCpuPercent !== undefined && generator.processCpuPercent !== generator.cpuPercent ? ` (whole process ${generator.processCpuPercent}%)` : '';
+  out.push('', `Generator: CPU ${generator.cpuPercent}% of a core${processCpu}, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB, event-loop lag p99 ${generator.eventLoopLagP99Ms} ms.`);
   if (results.thresholds.length > 0) {
     out.push('', 'Thresholds:');
     for (const threshold of results.thresholds) out.push(`  ${threshold.ok ? 'ok  ' : 'FAIL'} ${threshold.expr} (${threshold.value === null ? (threshold.reason ?? 'not evaluable') : threshold.value})`);

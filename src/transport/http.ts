@@ -7,6 +7,8 @@ export interface HttpTransportOptions {
   readonly connections: number;
   /** One keep-alive connection per device instead of a shared pool. */
   readonly connectionPerDevice: boolean;
+  /** Connection set-up (TCP and TLS) limit; per-request limits cover waiting for headers and each body gap. */
+  readonly timeoutMs: number;
 }
 
 export interface HttpAttempt {
@@ -54,7 +56,7 @@ export class HttpTransport {
     private readonly options: HttpTransportOptions,
   ) {
     if (!options.connectionPerDevice) {
-      this.pool = new Pool(origin, { connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000 });
+      this.pool = new Pool(origin, { connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: options.timeoutMs } });
     }
   }
 
@@ -62,7 +64,7 @@ export class HttpTransport {
     if (this.pool) return this.pool;
     let client = this.clients[deviceIndex];
     if (!client) {
-      client = new Client(this.origin, { pipelining: 1, keepAliveTimeout: 30_000 });
+      client = new Client(this.origin, { pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: this.options.timeoutMs } });
       this.clients[deviceIndex] = client;
     }
     return client;
@@ -88,6 +90,7 @@ export class HttpTransport {
     }
   }
 
+  /** Waits for in-flight requests, then closes every connection. */
   async close(): Promise<void> {
     const closing: Promise<void>[] = [];
     if (this.pool) closing.push(this.pool.close());
@@ -95,6 +98,7 @@ export class HttpTransport {
     await Promise.all(closing);
   }
 
+  /** Aborts in-flight requests and closes every connection at once. */
   async destroy(): Promise<void> {
     const destroying: Promise<void>[] = [];
     if (this.pool) destroying.push(this.pool.destroy());

@@ -49,7 +49,7 @@ describe('HTTP transport over real sockets', () => {
 
   for (const connectionPerDevice of [false, true]) {
     test(`a valid request succeeds and counts response bytes (connectionPerDevice: ${connectionPerDevice})`, async () => {
-      const transport = new HttpTransport(url, { connections: 4, connectionPerDevice });
+      const transport = new HttpTransport(url, { connections: 4, connectionPerDevice, timeoutMs: 5000 });
       try {
         const results = await Promise.all([0, 1, 2, 3].map((deviceIndex) => transport.send(attempt({ deviceIndex }))));
         for (const result of results) assert.deepEqual(result, { outcome: 'ok', error: undefined, bytesIn: '{"ok":true}'.length });
@@ -60,7 +60,7 @@ describe('HTTP transport over real sockets', () => {
   }
 
   test('a non-2xx answer is a failure labelled with its status', async () => {
-    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false });
+    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
     try {
       const result = await transport.send(attempt({ body: '{"temperature":"hot"}' }));
       assert.equal(result.outcome, 'failure');
@@ -74,7 +74,7 @@ describe('HTTP transport over real sockets', () => {
   test('injected server errors come back as HTTP 503 failures', async () => {
     const failing = new HttpFixture({ errorRate: 1 });
     const failingUrl = await failing.listen(0);
-    const transport = new HttpTransport(failingUrl, { connections: 1, connectionPerDevice: false });
+    const transport = new HttpTransport(failingUrl, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
     try {
       const result = await transport.send(attempt());
       assert.equal(result.error, 'HTTP 503');
@@ -87,7 +87,7 @@ describe('HTTP transport over real sockets', () => {
 
   test('a server that never answers is a timeout, not a success', async () => {
     const silent = await silentServer();
-    const transport = new HttpTransport(silent.url, { connections: 1, connectionPerDevice: false });
+    const transport = new HttpTransport(silent.url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
     try {
       const started = process.hrtime.bigint();
       const result = await transport.send(attempt({ timeoutMs: 300 }));
@@ -105,7 +105,7 @@ describe('HTTP transport over real sockets', () => {
     const silent = await silentServer();
     const closedUrl = silent.url;
     await silent.close();
-    const transport = new HttpTransport(closedUrl, { connections: 1, connectionPerDevice: false });
+    const transport = new HttpTransport(closedUrl, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
     try {
       const result = await transport.send(attempt());
       assert.equal(result.outcome, 'failure');
