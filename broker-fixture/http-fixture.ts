@@ -1,10 +1,11 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { MarketApi } from './market-api.ts';
 
 /**
  * An HTTP IoT backend with the endpoints of the classic Locust IoT-node write-up: `/greet`, `/data`,
- * `/health`, `/ota`. It validates what devices send and counts every request per route, so a run's
- * own counts can be checked against the server's.
+ * `/health`, `/ota`, and the JWT market API under `/api/v1`. It validates what clients send and
+ * counts every request per route, so a run's own counts can be checked against the server's.
  */
 export interface HttpFixtureOptions {
   /** Added before every answer, in ms. */
@@ -47,6 +48,7 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 export class HttpFixture {
   readonly counts: FixtureCounts = {};
   readonly server: Server;
+  private readonly market = new MarketApi();
 
   constructor(private readonly options: HttpFixtureOptions = {}) {
     this.server = createServer((request, response) => this.handle(request, response));
@@ -95,9 +97,10 @@ export class HttpFixture {
     }
     const route = `${request.method ?? 'GET'} ${url.pathname}`;
     const validate = ROUTES[route];
-    const count = this.countFor(validate ? route : 'other');
+    const market = validate ? undefined : this.market.routeFor(request.method ?? 'GET', url.pathname);
+    const count = this.countFor(validate ? route : (market?.route ?? 'other'));
     count.requests++;
-    if (!validate) {
+    if (!validate && !market) {
       response.writeHead(404, JSON_HEADERS).end(JSON.stringify({ error: `no route ${route}` }));
       return;
     }
@@ -116,7 +119,14 @@ export class HttpFixture {
         return;
       }
     }
-    const problem = validate(url, body);
+    if (market) {
+      const { status, body: answer } = market.answer(body, request.headers);
+      if (status >= 200 && status < 300) count.ok++;
+      else count.invalid++;
+      response.writeHead(status, JSON_HEADERS).end(JSON.stringify(answer));
+      return;
+    }
+    const problem = (validate as Validator)(url, body);
     if (problem) {
       count.invalid++;
       response.writeHead(400, JSON_HEADERS).end(JSON.stringify({ error: problem }));

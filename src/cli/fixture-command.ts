@@ -33,7 +33,7 @@ export async function fixtureCommand(flags: FixtureFlags, output: Output, signal
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') throw new UsageError(`--host/--http-port: cannot listen on ${flags.host}:${port} (${code})`);
     throw error;
   }
-  output.stderr(`HTTP fixture listening on ${url} (routes: GET /greet, POST /data, POST /health, GET /ota; counts at GET /__fixture/counts). Ctrl-C stops it.`);
+  output.stderr(`HTTP fixture listening on ${url} (IoT routes GET /greet, POST /data, POST /health, GET /ota; the market API under /api/v1; counts at GET /__fixture/counts). Ctrl-C stops it.`);
   await Promise.race([once(signals, 'SIGINT'), once(signals, 'SIGTERM')]);
   await http.close();
   output.stdout(JSON.stringify(http.counts, null, 2));

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { loadRunPlan } from '../profile/load.ts';
-import type { RunPlan, WaitModel } from '../profile/types.ts';
+import type { RunPlan, TaskSpec, WaitModel } from '../profile/types.ts';
 import { formatDuration } from '../profile/duration.ts';
 import { overridesFromFlags } from './options.ts';
 import type { RunFlags } from './options.ts';
@@ -19,11 +19,16 @@ function describeWait(wait: WaitModel): string {
   }
 }
 
+function describeTask(task: TaskSpec): string {
+  const steps = task.steps.map((step) => `${step.action.method} ${step.name}${step.repeat > 1 ? ` ×${step.repeat} in a row` : ''}`);
+  return steps.length === 1 ? (steps[0] ?? '') : `${task.name} (${steps.join(' then ')})`;
+}
+
 export function describePlan(plan: RunPlan): string {
   const lines = [`${plan.profilePath}: valid. ${plan.devices} devices, spawn rate ${plan.spawnRate}/s, seed ${plan.seed}.`];
   for (const { model, count } of plan.fleet) {
-    const tasks = model.tasks.map((task) => `${task.action.method} ${task.name} ×${task.weight}`).join(', ');
-    const boot = model.boot.map((task) => `${task.action.method} ${task.name}`).join(', ');
+    const tasks = model.tasks.map((task) => `${describeTask(task)} ×${task.weight}`).join(', ');
+    const boot = model.boot.map(describeTask).join(', ');
     lines.push(`  ${count} × ${model.name} (${model.identity.scheme} ids): ${boot ? `boot ${boot}; ` : ''}tasks ${tasks}; wait ${describeWait(model.wait)}.`);
   }
   const ends = [plan.durationMs !== undefined ? formatDuration(plan.durationMs) : '', plan.iterations !== undefined ? `${plan.iterations} iterations` : ''];

@@ -8,7 +8,7 @@ import type { AttemptResult } from '../transport/types.ts';
 import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
 import { bindModel, VirtualDevice } from './device.ts';
-import type { BoundModel, BoundTask, DeviceHost } from './device.ts';
+import type { BoundModel, BoundStep, DeviceHost } from './device.ts';
 import type { AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { layoutFleet } from './fleet-layout.ts';
 import { Scheduler } from './scheduler.ts';
@@ -30,6 +30,9 @@ export interface RunTimes {
   /** From the start until stop began: the time tasks were being started, which rates divide by. */
   readonly activeMs: number;
 }
+
+/** Captured strings at least this long are treated as tokens in the request log. */
+const MIN_REDACTED_CAPTURE = 8;
 
 /**
  * Runs one fleet: spawns devices at the spawn rate, drives them through boot tasks and the task
@@ -200,7 +203,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     this.scheduler.schedule(device, dueAt);
   }
 
-  sendHttp(device: VirtualDevice, action: HttpAction, path: string, headers: Record<string, string>, body: string | undefined): Promise<AttemptResult> {
+  sendHttp(device: VirtualDevice, action: HttpAction, path: string, headers: Record<string, string>, body: string | undefined, keepBody: boolean): Promise<AttemptResult> {
     this.inFlight++;
     return this.transport.send({
       deviceIndex: device.deviceIndex,
@@ -209,36 +212,53 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
       headers,
       body,
       timeoutMs: action.timeoutMs,
+      keepBody,
     });
   }
 
-  onAttempt(device: VirtualDevice, task: BoundTask, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void {
+  onAttempt(device: VirtualDevice, step: BoundStep, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void {
     this.inFlight--;
     if (this.abandoning) {
       this.abandoned++;
-      this.emitAttempt(device, task, 'abandoned', 'still in flight when the drain timeout ended', latencyMicros);
+      this.emitAttempt(device, step, 'abandoned', 'still in flight when the drain timeout ended', latencyMicros);
     } else {
-      task.stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late);
-      this.emitAttempt(device, task, result.outcome, result.error, latencyMicros);
+      step.stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late);
+      this.emitAttempt(device, step, result.outcome, result.error, latencyMicros);
     }
     if (this.stopping && this.inFlight === 0) this.drained?.();
   }
 
-  private emitAttempt(device: VirtualDevice, task: BoundTask, outcome: AttemptRecord['outcome'], error: string | undefined, latencyMicros: number): void {
+  private emitAttempt(device: VirtualDevice, step: BoundStep, outcome: AttemptRecord['outcome'], error: string | undefined, latencyMicros: number): void {
     if (this.listenerCount('attempt') === 0) return;
     this.emit('attempt', {
       device: device.deviceId,
       deviceIndex: device.deviceIndex,
       seq: device.currentSeq,
-      type: task.stats.type,
-      name: task.stats.name,
-      target: device.currentTarget,
-      body: device.currentBody ?? null,
+      type: step.stats.type,
+      name: step.stats.name,
+      target: this.redact(device.currentTarget, device),
+      body: device.currentBody === undefined ? null : this.redact(device.currentBody, device),
       outcome,
       error,
       latencyMs: Math.round(latencyMicros) / 1000,
       intendedAtMs: Math.round(device.currentIntendedSinceStart() * 1000) / 1000,
     });
+  }
+
+  /**
+   * Secrets stay out of the request log: environment values, and captured strings long enough to be
+   * tokens or session ids, appear as the reference that produced them. That also keeps logs of runs
+   * against a server that issues fresh tokens identical.
+   */
+  private redact(text: string, device: VirtualDevice): string {
+    let out = text;
+    for (const secret of this.plan.secrets) if (secret.value && out.includes(secret.value)) out = out.replaceAll(secret.value, `{{ env.${secret.name} }}`);
+    const vars = device.vars;
+    for (let i = 0; i < vars.length; i++) {
+      const value = vars[i];
+      if (typeof value === 'string' && value.length >= MIN_REDACTED_CAPTURE && out.includes(value)) out = out.replaceAll(value, `{{ vars.${device.bound.model.variables[i] ?? i} }}`);
+    }
+    return out;
   }
 
   onStarted(): void {

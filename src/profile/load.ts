@@ -2,20 +2,14 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ProfileError } from '../errors.ts';
-import { patternHasIndex } from '../identity/device-id.ts';
-import type { IdentityScheme } from '../identity/device-id.ts';
-import { cumulativeWeights } from '../identity/rng.ts';
-import { compileJsonBody, compileTemplate, TemplateError } from '../template/compile.ts';
-import type { CompiledTemplate } from '../template/compile.ts';
-import type { SlotAllocator } from '../template/functions.ts';
-import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDurationMs } from './duration.ts';
-import { deviceModelSchema, profileSchema, validateAgainst } from './schema.ts';
-import type { JsonSchema } from './schema.ts';
+import { checkedData, DEFAULT_TIMEOUT_MS, durationAt, EnvironmentReader, loadDeviceModel } from './device-model.ts';
+import { profileSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
 import { checkTargetUrl } from './target-url.ts';
-import type { DeviceModel, FleetEntry, HttpAction, RunPlan, TaskSpec, WaitModel } from './types.ts';
+import type { DeviceModel, FleetEntry, RunPlan } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
-import type { FieldPath } from './yaml-source.ts';
+
+export { EnvironmentReader, loadDeviceModel } from './device-model.ts';
 
 /** Values given on the command line; they win over the profile. */
 export interface RunOverrides {
@@ -29,160 +23,6 @@ export interface RunOverrides {
 }
 
 type Json = Record<string, unknown>;
-
-const DEFAULT_TIMEOUT_MS = 10_000;
-
-function checkSchema(source: YamlSource, schema: JsonSchema): Json {
-  const violation = validateAgainst(schema, source.data);
-  if (violation) throw source.error(violation.path, violation.message, { atKey: violation.atKey ?? false });
-  return source.data as Json;
-}
-
-function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback: number): number;
-function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback?: undefined): number | undefined;
-function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback?: number): number | undefined {
-  if (value === undefined) return fallback;
-  const ms = parseDurationMs(value as string | number);
-  if (ms === undefined) throw source.error(fieldPath, `${JSON.stringify(value)} is not a duration (e.g. 500ms, 5s, 2m)`);
-  if (ms > MAX_DURATION_MS) throw source.error(fieldPath, `${JSON.stringify(value)} is too long: at most ${MAX_DURATION_TEXT}`);
-  return ms;
-}
-
-class WalkSlots implements SlotAllocator {
-  readonly ranges: (readonly [number, number])[] = [];
-  allocateWalk(min: number, max: number): number {
-    this.ranges.push([min, max]);
-    return this.ranges.length - 1;
-  }
-}
-
-function templateAt(source: YamlSource, fieldPath: FieldPath, text: string, slots: SlotAllocator): CompiledTemplate {
-  try {
-    return compileTemplate(text, slots);
-  } catch (error) {
-    if (error instanceof TemplateError) throw source.error(fieldPath, `template error: ${error.message}`, { offsetInValue: error.offset });
-    throw error;
-  }
-}
-
-function defaultTaskName(pathSource: string): string {
-  const query = pathSource.indexOf('?');
-  return query < 0 ? pathSource : pathSource.slice(0, query);
-}
-
-function compileHttpTask(source: YamlSource, taskPath: FieldPath, raw: Json, defaults: Json, slots: WalkSlots, fallbackTimeoutMs: number): TaskSpec {
-  const http = raw.http as Json;
-  const httpPath = [...taskPath, 'http'];
-  const method = (http.method as string | undefined) ?? (http.json !== undefined || http.body !== undefined ? 'POST' : 'GET');
-  if (http.json !== undefined && http.body !== undefined) throw source.error([...httpPath, 'body'], 'give either json or body, not both', { atKey: true });
-  if ((method === 'GET' || method === 'HEAD') && (http.json !== undefined || http.body !== undefined)) {
-    throw source.error([...httpPath, 'method'], `${method} requests carry no body; remove json/body or use POST`);
-  }
-  const pathTemplate = templateAt(source, [...httpPath, 'path'], http.path as string, slots);
-  const mergedHeaders = { ...((defaults.headers as Json | undefined) ?? {}), ...((http.headers as Json | undefined) ?? {}) };
-  const headers = Object.entries(mergedHeaders).map(([name, value]) => {
-    const where = http.headers && name in (http.headers as Json) ? [...httpPath, 'headers', name] : ['http', 'headers', name];
-    return [name.toLowerCase(), templateAt(source, where, value as string, slots)] as const;
-  });
-  let body: HttpAction['body'];
-  let contentType: string | undefined;
-  if (http.json !== undefined) {
-    body = compileJsonBody(http.json, (leaf) => templateAt(source, [...httpPath, 'json', ...leaf.path], leaf.text, slots));
-    contentType = 'application/json';
-  } else if (typeof http.body === 'string') {
-    const compiled = templateAt(source, [...httpPath, 'body'], http.body, slots);
-    const evaluate = compiled.evaluate;
-    body = (context) => String(evaluate(context));
-    contentType = 'text/plain';
-  }
-  const timeoutMs = durationAt(source, [...httpPath, 'timeout'], http.timeout, durationAt(source, ['http', 'timeout'], defaults.timeout, fallbackTimeoutMs));
-  if (timeoutMs <= 0) throw source.error([...httpPath, 'timeout'], 'must be greater than 0');
-  const name = (raw.name as string | undefined) ?? defaultTaskName(http.path as string);
-  return {
-    name,
-    weight: (raw.weight as number | undefined) ?? 1,
-    action: { kind: 'http', method, path: pathTemplate, headers, body, contentType, timeoutMs },
-  };
-}
-
-function compileWait(source: YamlSource, raw: Json | undefined): WaitModel {
-  if (!raw) return { model: 'constant', timeMs: 0 };
-  const used: Readonly<Record<string, readonly string[]>> = { constant: ['time'], between: ['min', 'max'], pacing: ['interval'], throughput: ['perSecond'] };
-  for (const key of Object.keys(raw)) {
-    if (key !== 'model' && !used[String(raw.model)]?.includes(key)) {
-      throw source.error(['wait', key], `not used by the ${String(raw.model)} wait model (it takes ${used[String(raw.model)]?.join(', ') ?? 'nothing'})`, { atKey: true });
-    }
-  }
-  const need = (field: string): unknown => {
-    if (raw[field] === undefined) throw source.error(['wait'], `wait model '${String(raw.model)}' needs '${field}'`);
-    return raw[field];
-  };
-  switch (raw.model) {
-    case 'constant':
-      return { model: 'constant', timeMs: durationAt(source, ['wait', 'time'], need('time'), 0) };
-    case 'between': {
-      const minMs = durationAt(source, ['wait', 'min'], need('min'), 0);
-      const maxMs = durationAt(source, ['wait', 'max'], need('max'), 0);
-      if (minMs > maxMs) throw source.error(['wait', 'min'], `min (${minMs} ms) must not exceed max (${maxMs} ms)`);
-      return { model: 'between', minMs, maxMs };
-    }
-    case 'pacing': {
-      const intervalMs = durationAt(source, ['wait', 'interval'], need('interval'), 0);
-      if (intervalMs <= 0) throw source.error(['wait', 'interval'], 'must be greater than 0');
-      return { model: 'pacing', intervalMs };
-    }
-    default:
-      return { model: 'throughput', perSecond: need('perSecond') as number };
-  }
-}
-
-function compileIdentityScheme(source: YamlSource, raw: Json | undefined): IdentityScheme {
-  if (!raw) return { scheme: 'hex48', prefix: '' };
-  const prefix = (raw.prefix as string | undefined) ?? '';
-  const allowed: Readonly<Record<string, readonly string[]>> = { hex48: ['prefix'], 'sequential-hex': ['prefix', 'base', 'width'], pattern: ['pattern'] };
-  const scheme = raw.scheme as string;
-  for (const key of Object.keys(raw)) {
-    if (key !== 'scheme' && !allowed[scheme]?.includes(key)) throw source.error(['identity', key], `not used by the ${scheme} scheme`, { atKey: true });
-  }
-  if (scheme === 'pattern') {
-    const pattern = raw.pattern as string | undefined;
-    if (pattern === undefined) throw source.error(['identity'], "the pattern scheme needs 'pattern', e.g. \"node-{index:6}\"");
-    if (!patternHasIndex(pattern)) throw source.error(['identity', 'pattern'], 'must contain {index} (or {index:WIDTH}) so every id is unique');
-    return { scheme: 'pattern', pattern };
-  }
-  if (scheme === 'sequential-hex') {
-    const base = BigInt((raw.base as string | undefined) ?? '0x0');
-    return { scheme: 'sequential-hex', base, width: (raw.width as number | undefined) ?? 12, prefix };
-  }
-  return { scheme: 'hex48', prefix };
-}
-
-/**
- * Reads and compiles one device model file. A task's timeout comes from the task, else the model's
- * `http.timeout`, else `fallbackTimeoutMs` (the profile's `http.timeout`).
- */
-export async function loadDeviceModel(file: string, displayName = file, fallbackTimeoutMs = DEFAULT_TIMEOUT_MS): Promise<DeviceModel> {
-  const source = await YamlSource.read(file, displayName);
-  const raw = checkSchema(source, deviceModelSchema);
-  const slots = new WalkSlots();
-  const defaults = (raw.http as Json | undefined) ?? {};
-  const compileTasks = (key: 'boot' | 'tasks'): TaskSpec[] =>
-    ((raw[key] as Json[] | undefined) ?? []).map((task, i) => compileHttpTask(source, [key, i], task, defaults, slots, fallbackTimeoutMs));
-  const boot = compileTasks('boot');
-  const tasks = compileTasks('tasks');
-  const weights = tasks.map((task) => task.weight);
-  if (!weights.some((weight) => weight > 0)) throw source.error(['tasks'], 'at least one task needs a weight above 0');
-  return {
-    name: raw.name as string,
-    file,
-    identity: compileIdentityScheme(source, raw.identity as Json | undefined),
-    boot,
-    tasks,
-    cumulativeWeights: cumulativeWeights(weights),
-    wait: compileWait(source, raw.wait as Json | undefined),
-    walkRanges: slots.ranges,
-  };
-}
 
 /** Splits `total` devices across fleet entries in proportion to their counts (largest remainder). */
 export function apportion(counts: readonly number[], total: number): number[] {
@@ -200,10 +40,10 @@ export function apportion(counts: readonly number[], total: number): number[] {
 }
 
 /** Loads a profile and the device models it names, applies command-line overrides, and compiles everything once. */
-export async function loadRunPlan(profileFile: string, overrides: RunOverrides = {}): Promise<RunPlan> {
+export async function loadRunPlan(profileFile: string, overrides: RunOverrides = {}, environment = new EnvironmentReader()): Promise<RunPlan> {
   const displayName = path.relative(process.cwd(), profileFile) || profileFile;
   const source = await YamlSource.read(profileFile, displayName);
-  const raw = checkSchema(source, profileSchema);
+  const raw = checkedData(source, profileSchema);
   const profileDir = path.dirname(profileFile);
   const httpRaw = (raw.http as Json | undefined) ?? {};
   const profileTimeoutMs = durationAt(source, ['http', 'timeout'], httpRaw.timeout, DEFAULT_TIMEOUT_MS);
@@ -213,7 +53,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const loaded: DeviceModel[] = [];
   for (const [i, entry] of fleetRaw.entries()) {
     const file = path.resolve(profileDir, entry.device as string);
-    if (!models.has(file)) models.set(file, loadDeviceModel(file, path.relative(process.cwd(), file), profileTimeoutMs));
+    if (!models.has(file)) models.set(file, loadDeviceModel(file, { displayName: path.relative(process.cwd(), file), fallbackTimeoutMs: profileTimeoutMs, environment }));
     try {
       loaded.push(await (models.get(file) as Promise<DeviceModel>));
     } catch (error) {
@@ -250,7 +90,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const rawSeed = raw.seed as string | number | undefined;
   const seed = overrides.seed ?? (rawSeed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(rawSeed));
   const spawnRate = overrides.spawnRate ?? (raw.spawnRate as number | undefined) ?? Math.max(1, total);
-  const maxTaskTimeout = Math.max(...loaded.flatMap((model) => [...model.boot, ...model.tasks].map((task) => task.action.timeoutMs)));
+  const maxTaskTimeout = Math.max(...loaded.flatMap((model) => [...model.boot, ...model.tasks].flatMap((task) => task.steps.map((step) => step.action.timeoutMs))));
   return {
     profilePath: displayName,
     profileSha256: createHash('sha256').update(bytes).digest('hex'),
@@ -269,5 +109,6 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
       timeoutMs: profileTimeoutMs,
     },
     thresholds,
+    secrets: [...environment.used].map(([name, value]) => ({ name, value })),
   };
 }

@@ -50,14 +50,33 @@ const httpAction: JsonSchema = {
   additionalProperties: false,
 };
 
+const stepProperties = {
+  name: { type: 'string', description: "Grouping name in the stats (Locust's name=). Defaults to the path without its query." },
+  http: httpAction,
+  repeat: { type: 'integer', minimum: 1, description: 'Attempts in a row (a loop in a Locust task); {{ repeat.index }} counts from 0.' },
+  sleep: { ...duration, description: 'Pause between attempts of the task (time.sleep in a Locust task); the wait model applies after the last.' },
+  capture: {
+    type: 'object',
+    additionalProperties: { type: 'string', pattern: '^\\$', description: 'A path into the JSON response: $.access, $.items[0].id.' },
+    description: 'Variables taken from a 2xx JSON response, used later as {{ vars.NAME }}; a missing value fails the attempt.',
+  },
+} satisfies Record<string, JsonSchema>;
+
+const step: JsonSchema = {
+  type: 'object',
+  properties: stepProperties,
+  required: ['http'],
+  additionalProperties: false,
+};
+
 const task: JsonSchema = {
   type: 'object',
+  description: 'One request (http, optionally repeat/sleep/capture) or a sequence of steps.',
   properties: {
-    name: { type: 'string', description: "Grouping name in the stats (Locust's name=). Defaults to the path without its query." },
+    ...stepProperties,
     weight: { type: 'number', minimum: 0, description: 'Relative pick weight (default 1).' },
-    http: httpAction,
+    steps: { type: 'array', items: step, minItems: 1, description: 'Requests made in order, each with its own stats row.' },
   },
-  required: ['http'],
   additionalProperties: false,
 };
 

@@ -22,11 +22,31 @@ export interface HttpAction {
 
 export type TaskAction = HttpAction;
 
-export interface TaskSpec {
+/** Takes one value out of a JSON response into a per-device variable (`{{ vars.NAME }}`). */
+export interface Capture {
+  readonly variable: string;
+  readonly slot: number;
+  /** `$.access`, `$.items[0].id`, as written. */
+  readonly expression: string;
+  readonly path: readonly (string | number)[];
+}
+
+/** One request of a task, possibly repeated, with a pause after each attempt. */
+export interface StepSpec {
   /** The grouping name in stats (Locust's `name=`). */
   readonly name: string;
-  readonly weight: number;
   readonly action: TaskAction;
+  readonly repeat: number;
+  /** Pause after each attempt before the next one of the task (Locust's time.sleep inside a task). */
+  readonly sleepMs: number;
+  readonly captures: readonly Capture[];
+}
+
+export interface TaskSpec {
+  readonly name: string;
+  readonly weight: number;
+  /** Run in order; the wait model applies between tasks, not between steps. */
+  readonly steps: readonly StepSpec[];
 }
 
 export interface DeviceModel {
@@ -39,6 +59,14 @@ export interface DeviceModel {
   readonly wait: WaitModel;
   /** Starting points of each random walk slot, as (min, max) pairs; the start is seeded per device. */
   readonly walkRanges: readonly (readonly [number, number])[];
+  /** Names of the captured variables, by slot. */
+  readonly variables: readonly string[];
+}
+
+/** An environment value a template used: sent, but never written to logs or reports. */
+export interface Secret {
+  readonly name: string;
+  readonly value: string;
 }
 
 export interface FleetEntry {
@@ -69,4 +97,6 @@ export interface RunPlan {
   readonly drainTimeoutMs: number;
   readonly http: HttpSettings;
   readonly thresholds: readonly string[];
+  /** Environment values the templates read, so outputs can redact them. */
+  readonly secrets: readonly Secret[];
 }

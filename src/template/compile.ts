@@ -40,12 +40,17 @@ class ExpressionParser {
     this.skipSpace();
     const nameStart = this.pos;
     const name = this.match(IDENT);
-    if (name === undefined) throw new TemplateError('expected a field (device.id, device.index, device.model, seq) or a function call', this.pos);
+    if (name === undefined) throw new TemplateError('expected a field (device.id, device.index, seq, vars.NAME, env.NAME, ...) or a function call', this.pos);
     this.skipSpace();
     if (this.peek() !== '(') {
       this.expectEnd();
+      if (name.startsWith('env.')) return this.scoped(() => constantValue(slots.environment(name.slice(4))), nameStart);
+      if (name.startsWith('vars.')) {
+        const slot = this.scoped(() => slots.variable(name.slice(5)), nameStart);
+        return (context) => context.vars[slot] ?? '';
+      }
       const field = TEMPLATE_FIELDS.get(name);
-      if (!field) throw new TemplateError(`unknown field '${name}' (known: ${[...TEMPLATE_FIELDS.keys()].join(', ')})`, nameStart);
+      if (!field) throw new TemplateError(`unknown field '${name}' (known: ${[...TEMPLATE_FIELDS.keys(), 'vars.NAME', 'env.NAME'].join(', ')})`, nameStart);
       return field;
     }
     const spec = TEMPLATE_FUNCTIONS.get(name);
@@ -60,6 +65,14 @@ class ExpressionParser {
       return spec.build(args, slots);
     } catch (error) {
       throw new TemplateError(`${spec.signature}: ${(error as Error).message}`, nameStart);
+    }
+  }
+
+  private scoped<T>(resolve: () => T, at: number): T {
+    try {
+      return resolve();
+    } catch (error) {
+      throw new TemplateError((error as Error).message, at);
     }
   }
 
@@ -124,6 +137,10 @@ class ExpressionParser {
 }
 
 type Part = string | CompiledValue;
+
+function constantValue(value: string): CompiledValue {
+  return () => value;
+}
 
 function concatenate(parts: readonly Part[]): CompiledValue {
   const count = parts.length;

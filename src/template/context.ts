@@ -1,6 +1,9 @@
 import type { Random } from '../identity/rng.ts';
 
-/** What a template can see: the device, its sequence number and its own random stream. Nothing else. */
+/**
+ * What a template can see: the device, its sequence number, its own random stream and what it captured.
+ * Nothing else (environment references are resolved once, at load).
+ */
 export interface TemplateContext {
   readonly deviceId: string;
   readonly deviceIndex: number;
@@ -10,6 +13,10 @@ export interface TemplateContext {
   readonly random: Random;
   /** Current value of each random walk in the device model, indexed by walk slot. */
   readonly walks: Float64Array;
+  /** Values captured from responses, by variable slot; '' until captured. */
+  readonly vars: TemplateValue[];
+  /** Which repetition of a `repeat: N` step is being built, from 0. */
+  readonly repeatIndex: number;
 }
 
 export type TemplateValue = string | number | boolean;

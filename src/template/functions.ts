@@ -2,9 +2,14 @@ import type { CompiledValue, TemplateContext } from './context.ts';
 
 export type Literal = string | number | boolean;
 
-/** Allocates per-device state slots (random walks) while a device model is being compiled. */
+/** What a template may reach beyond the device while a device model is being compiled. */
 export interface SlotAllocator {
+  /** Allocates a per-device random-walk slot. */
   allocateWalk(min: number, max: number): number;
+  /** The value of environment variable `name`, read once at load; throws when it is not set. */
+  environment(name: string): string;
+  /** The per-device variable slot a task captures into; throws when no task captures `name`. */
+  variable(name: string): number;
 }
 
 interface FunctionSpec {
@@ -165,4 +170,6 @@ export const TEMPLATE_FIELDS: ReadonlyMap<string, CompiledValue> = new Map<strin
   ['device.index', (context) => context.deviceIndex],
   ['device.model', (context) => context.deviceModel],
   ['seq', (context) => context.seq],
+  ['repeat.index', (context) => context.repeatIndex],
+  ['repeat.number', (context) => context.repeatIndex + 1],
 ]);

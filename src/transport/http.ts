@@ -18,6 +18,8 @@ export interface HttpAttempt {
   readonly headers: Record<string, string>;
   readonly body: string | undefined;
   readonly timeoutMs: number;
+  /** Return the body text (captures need it); otherwise it is only counted. */
+  readonly keepBody?: boolean;
 }
 
 const NETWORK_ERRORS: Readonly<Record<string, string>> = {
@@ -81,9 +83,15 @@ export class HttpTransport {
         bodyTimeout: attempt.timeoutMs,
       });
       let bytesIn = 0;
-      for await (const chunk of response.body) bytesIn += (chunk as Buffer).length;
+      let text: string | undefined;
+      if (attempt.keepBody) {
+        text = await response.body.text();
+        bytesIn = Buffer.byteLength(text);
+      } else {
+        for await (const chunk of response.body) bytesIn += (chunk as Buffer).length;
+      }
       const status = response.statusCode;
-      if (status >= 200 && status < 300) return { outcome: 'ok', error: undefined, bytesIn };
+      if (status >= 200 && status < 300) return text === undefined ? { outcome: 'ok', error: undefined, bytesIn } : { outcome: 'ok', error: undefined, bytesIn, body: text };
       return { outcome: 'failure', error: `HTTP ${status}`, bytesIn };
     } catch (error) {
       return classifyHttpError(error);

@@ -6,4 +6,6 @@ export interface AttemptResult {
   /** A short, stable label for failures (`HTTP 503`, `ECONNREFUSED`, `timeout`). */
   error: string | undefined;
   bytesIn: number;
+  /** The response body, when the attempt asked to keep it (for captures). */
+  body?: string;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { VirtualDevice, bindModel } from '../../../src/engine/device.ts';
-import type { BoundTask, DeviceHost } from '../../../src/engine/device.ts';
+import type { BoundStep, DeviceHost } from '../../../src/engine/device.ts';
 import { nextTick } from '../../../src/engine/wait.ts';
 import type { NextTick } from '../../../src/engine/wait.ts';
 import { deviceRandom } from '../../../src/identity/rng.ts';
@@ -86,8 +86,8 @@ class SimulatedHost implements DeviceHost {
     this.sends.push({ at: this.time, path });
     return new Promise((resolve) => (this.respond = resolve));
   }
-  onAttempt(_device: VirtualDevice, task: BoundTask, _result: AttemptResult, _latencyMicros: number, intendedMicros: number, late: boolean): void {
-    this.attempts.push({ task: task.spec.name, late, intendedMs: intendedMicros < 0 ? -1 : intendedMicros / 1000 });
+  onAttempt(_device: VirtualDevice, step: BoundStep, _result: AttemptResult, _latencyMicros: number, intendedMicros: number, late: boolean): void {
+    this.attempts.push({ task: step.spec.name, late, intendedMs: intendedMicros < 0 ? -1 : intendedMicros / 1000 });
   }
   onStarted(): void {}
   onFinished(): void {

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { ProfileError } from '../../../src/errors.ts';
-import { apportion, loadDeviceModel, loadRunPlan } from '../../../src/profile/load.ts';
+import { apportion, EnvironmentReader, loadDeviceModel, loadRunPlan } from '../../../src/profile/load.ts';
 import { schemaFiles } from '../../../src/profile/schema-files.ts';
 import { MINIMAL_DEVICE, profileFor, TempDir } from '../../helpers/temp-files.ts';
 
@@ -123,7 +123,7 @@ describe('valid profiles', () => {
     const model = plan.fleet[0]?.model;
     assert.ok(model);
     assert.deepEqual(model.boot.map((task) => task.name), ['/greet']);
-    assert.deepEqual(model.tasks.map((task) => [task.action.method, task.name, task.weight]), [
+    assert.deepEqual(model.tasks.map((task) => [task.steps[0]?.action.method, task.name, task.weight]), [
       ['POST', '/data', 10],
       ['POST', '/health', 1],
       ['GET', '/ota', 1],
@@ -196,5 +196,46 @@ describe('ends, limits and keys that would be silently wrong', () => {
     assert.equal(byDuration.durationMs, 5000);
     const fromProfile = await loadRunPlan(profile);
     assert.equal(fromProfile.durationMs, 60_000);
+  });
+});
+
+describe('steps, captures and environment references', () => {
+  test('an unset environment variable names the file, line, column and variable, never a value', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace('"{{ int(1, 10) }}"', '"{{ env.FLEETSIM_TEST_UNSET }}"'));
+    assert.equal(error.field, 'tasks[0].http.json.value');
+    assert.equal(error.line, 9);
+    assert.equal(error.column, 20);
+    assert.match(error.message, /environment variable FLEETSIM_TEST_UNSET is not set/);
+  });
+
+  test('a variable no task captures is refused where it is used', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace('"{{ int(1, 10) }}"', '"{{ vars.token }}"'));
+    assert.match(error.message, /tasks\[0\]\.http\.json\.value: template error: no task captures 'token' \(no task has a capture\)/);
+  });
+
+  test('a task with steps keeps http, repeat, sleep and capture on its steps', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace('    http:\n      method: POST', '    repeat: 3\n    steps:\n      - http: { path: /a }\n    http:\n      method: POST'));
+    assert.equal(error.field, 'tasks[0].http');
+    assert.match(error.message, /with 'steps', put 'http' on a step/);
+  });
+
+  test('a task needs a request', async () => {
+    const error = await loadError(MINIMAL_DEVICE.replace(/ {4}http:\n(?: {6}.*\n)+/, '    weight: 1\n'));
+    assert.match(error.message, /tasks\[0\]: a task needs 'http' \(one request\) or 'steps'/);
+  });
+
+  test('the shipped market-api profile compiles with its credentials from the environment', async () => {
+    const environment = new EnvironmentReader({ MARKET_EMAIL: 'a@example.com', MARKET_PASSWORD: 'pw-123456' });
+    const plan = await loadRunPlan('profiles/market-api.yaml', {}, environment);
+    const model = plan.fleet[0]?.model;
+    assert.deepEqual(model?.variables, ['access', 'refresh']);
+    assert.deepEqual(model?.tasks.map((task) => [task.name, task.weight, task.steps.map((step) => `${step.action.method} ${step.name}×${step.repeat}`)]), [
+      ['/auth/token/', 1, ['POST /auth/token/×1']],
+      ['list items', 2, ['GET /products/×1', 'GET /products/comments/×1']],
+      ['/products/[id]/', 3, ['GET /products/[id]/×49']],
+      ['/auth/token/refresh/', 4, ['POST /auth/token/refresh/×1']],
+    ]);
+    assert.equal(model?.tasks[2]?.steps[0]?.sleepMs, 300);
+    assert.deepEqual(plan.secrets.map((secret) => secret.name).sort(), ['MARKET_EMAIL', 'MARKET_PASSWORD']);
   });
 });

@@ -9,16 +9,30 @@ import type { SlotAllocator } from '../../../src/template/functions.ts';
 /** Hands out walk slots the way the device-model loader does, remembering their bounds. */
 class Slots implements SlotAllocator {
   readonly walks: { min: number; max: number }[] = [];
+  constructor(
+    private readonly env: Record<string, string> = {},
+    private readonly variables: readonly string[] = [],
+  ) {}
   allocateWalk(min: number, max: number): number {
     this.walks.push({ min, max });
     return this.walks.length - 1;
+  }
+  environment(name: string): string {
+    const value = this.env[name];
+    if (value === undefined) throw new Error(`environment variable ${name} is not set`);
+    return value;
+  }
+  variable(name: string): number {
+    const slot = this.variables.indexOf(name);
+    if (slot < 0) throw new Error(`no task captures '${name}'`);
+    return slot;
   }
 }
 
 function contextFor(seed: string, index: number, slots = new Slots()): TemplateContext {
   const walks = new Float64Array(slots.walks.length);
   slots.walks.forEach((walk, i) => (walks[i] = (walk.min + walk.max) / 2));
-  return { deviceId: `dev-${index}`, deviceIndex: index, deviceModel: 'probe', seq: 7, random: deviceRandom(seed, index), walks };
+  return { deviceId: `dev-${index}`, deviceIndex: index, deviceModel: 'probe', seq: 7, random: deviceRandom(seed, index), walks, vars: [], repeatIndex: 0 };
 }
 
 function compile(text: string, slots = new Slots()): CompiledTemplate {
@@ -233,5 +247,23 @@ describe('JSON bodies', () => {
       TemplateError,
     );
     assert.deepEqual(paths.at(-1), ['outer', 'list', 1]);
+  });
+});
+
+describe('environment references, captured variables and repetitions', () => {
+  test('env.NAME is read once at load; vars.NAME reads the device slot; repeat counts from 0 and from 1', () => {
+    const slots = new Slots({ TOKEN: 's3cret' }, ['access', 'count']);
+    const context = { ...contextFor('1', 0, slots), vars: ['tok-1', 42], repeatIndex: 4 };
+    assert.equal(compile('Bearer {{ env.TOKEN }}', slots).evaluate(context), 'Bearer s3cret');
+    assert.equal(compile('Bearer {{ vars.access }}', slots).evaluate(context), 'Bearer tok-1');
+    // A captured number stays a number in a single-template JSON leaf.
+    assert.equal(compile('{{ vars.count }}', slots).evaluate(context), 42);
+    assert.equal(compile('/products/{{ repeat.number }}/{{ repeat.index }}', slots).evaluate(context), '/products/5/4');
+  });
+
+  test('an unset variable, an uncaptured name or a bad name is a load-time error at the reference', () => {
+    const slots = new Slots({}, ['access']);
+    assert.throws(() => compile('x {{ env.NOPE }}', slots), (error: unknown) => error instanceof TemplateError && error.offset === 5 && /environment variable NOPE is not set/.test(error.message));
+    assert.throws(() => compile('{{ vars.refresh }}', slots), /no task captures 'refresh'/);
   });
 });

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * A JWT-style market API, as the Locust market-API write-up tests: log in for an access and a
+ * refresh token, list products and comments, fetch products by id, refresh the access token. Every
+ * product route wants `Authorization: Bearer <access>` with a token this server issued.
+ */
+export interface MarketAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export interface MarketRoute {
+  /** The counting key, with ids folded: `GET /api/v1/products/{id}/`. */
+  readonly route: string;
+  answer(body: unknown, headers: IncomingHttpHeaders): MarketAnswer;
+}
+
+const PREFIX = '/api/v1';
+const PRODUCT_COUNT = 100;
+/** Tokens kept before the oldest are forgotten, so a long run cannot grow the fixture without bound. */
+const MAX_TOKENS = 200_000;
+
+const token = (kind: string): string => `${kind}.${randomBytes(18).toString('base64url')}`;
+
+class TokenSet {
+  private readonly tokens = new Set<string>();
+  add(value: string): string {
+    if (this.tokens.size >= MAX_TOKENS) {
+      const oldest = this.tokens.values().next().value;
+      if (oldest !== undefined) this.tokens.delete(oldest);
+    }
+    this.tokens.add(value);
+    return value;
+  }
+  has(value: unknown): boolean {
+    return typeof value === 'string' && this.tokens.has(value);
+  }
+}
+
+const isFilled = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
+
+export class MarketApi {
+  private readonly access = new TokenSet();
+  private readonly refresh = new TokenSet();
+
+  /** The route for a request, or undefined when it is not a market API path. */
+  routeFor(method: string, pathname: string): MarketRoute | undefined {
+    if (!pathname.startsWith(`${PREFIX}/`)) return undefined;
+    const rest = pathname.slice(PREFIX.length);
+    if (method === 'POST' && rest === '/auth/token/') return { route: `POST ${pathname}`, answer: (body) => this.login(body) };
+    if (method === 'POST' && rest === '/auth/token/refresh/') return { route: `POST ${pathname}`, answer: (body, headers) => this.authorized(headers, () => this.renew(body)) };
+    if (method !== 'GET') return undefined;
+    if (rest === '/products/') {
+      return { route: `GET ${pathname}`, answer: (_body, headers) => this.authorized(headers, () => ({ status: 200, body: { results: [1, 2, 3].map(product) } })) };
+    }
+    if (rest === '/products/comments/') {
+      return { route: `GET ${pathname}`, answer: (_body, headers) => this.authorized(headers, () => ({ status: 200, body: { results: [{ id: 1, product: 1, text: 'works' }] } })) };
+    }
+    const match = /^\/products\/(\d+)\/$/.exec(rest);
+    if (!match) return undefined;
+    const id = Number(match[1]);
+    return {
+      route: `GET ${PREFIX}/products/{id}/`,
+      answer: (_body, headers) => this.authorized(headers, () => (id >= 1 && id <= PRODUCT_COUNT ? { status: 200, body: product(id) } : { status: 404, body: { detail: 'Not found.' } })),
+    };
+  }
+
+  private login(body: unknown): MarketAnswer {
+    const credentials = (body ?? {}) as { email?: unknown; password?: unknown };
+    if (!isFilled(credentials.email) || !isFilled(credentials.password)) return { status: 400, body: { errors: 'email and password are required' } };
+    return { status: 200, body: { access: this.access.add(token('access')), refresh: this.refresh.add(token('refresh')) } };
+  }
+
+  private renew(body: unknown): MarketAnswer {
+    const refresh = (body as { refresh?: unknown } | undefined)?.refresh;
+    if (!this.refresh.has(refresh)) return { status: 401, body: { detail: 'Token is invalid or expired' } };
+    return { status: 200, body: { access: this.access.add(token('access')) } };
+  }
+
+  private authorized(headers: IncomingHttpHeaders, answer: () => MarketAnswer): MarketAnswer {
+    const header = headers.authorization ?? '';
+    if (!header.startsWith('Bearer ') || !this.access.has(header.slice(7))) return { status: 401, body: { detail: 'Authentication credentials were not provided or are invalid.' } };
+    return answer();
+  }
+}
+
+function product(id: number): { id: number; name: string; price: number } {
+  return { id, name: `product ${id}`, price: (id * 7) % 100 };
+}

@@ -1,0 +1,266 @@
+import { patternHasIndex } from '../identity/device-id.ts';
+import type { IdentityScheme } from '../identity/device-id.ts';
+import { cumulativeWeights } from '../identity/rng.ts';
+import { compileJsonBody, compileTemplate, TemplateError } from '../template/compile.ts';
+import type { CompiledTemplate } from '../template/compile.ts';
+import type { SlotAllocator } from '../template/functions.ts';
+import { parseCapturePath } from './capture-path.ts';
+import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDurationMs } from './duration.ts';
+import { deviceModelSchema, validateAgainst } from './schema.ts';
+import type { Capture, DeviceModel, HttpAction, StepSpec, TaskSpec, WaitModel } from './types.ts';
+import { YamlSource } from './yaml-source.ts';
+import type { FieldPath } from './yaml-source.ts';
+
+type Json = Record<string, unknown>;
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** At most this many attempts in one `repeat`; a larger loop is better written as more iterations. */
+const MAX_REPEAT = 100_000;
+
+export function checkedData(source: YamlSource, schema: Parameters<typeof validateAgainst>[0]): Json {
+  const violation = validateAgainst(schema, source.data);
+  if (violation) throw source.error(violation.path, violation.message, { atKey: violation.atKey ?? false });
+  return source.data as Json;
+}
+
+export function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback: number): number;
+export function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback?: undefined): number | undefined;
+export function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback?: number): number | undefined {
+  if (value === undefined) return fallback;
+  const ms = parseDurationMs(value as string | number);
+  if (ms === undefined) throw source.error(fieldPath, `${JSON.stringify(value)} is not a duration (e.g. 500ms, 5s, 2m)`);
+  if (ms > MAX_DURATION_MS) throw source.error(fieldPath, `${JSON.stringify(value)} is too long: at most ${MAX_DURATION_TEXT}`);
+  return ms;
+}
+
+/** Environment values read while compiling, shared by every model of a run so outputs can redact them. */
+export class EnvironmentReader {
+  readonly used = new Map<string, string>();
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  read(name: string): string {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`'${name}' is not an environment variable name`);
+    const value = this.env[name];
+    if (value === undefined) throw new Error(`environment variable ${name} is not set`);
+    this.used.set(name, value);
+    return value;
+  }
+}
+
+/** What a device model's templates may reach while it compiles: its walks, the environment, its captures. */
+class ModelScope implements SlotAllocator {
+  readonly ranges: (readonly [number, number])[] = [];
+  constructor(
+    readonly variables: readonly string[],
+    private readonly environmentReader: EnvironmentReader,
+  ) {}
+
+  allocateWalk(min: number, max: number): number {
+    this.ranges.push([min, max]);
+    return this.ranges.length - 1;
+  }
+
+  environment(name: string): string {
+    return this.environmentReader.read(name);
+  }
+
+  variable(name: string): number {
+    const slot = this.variables.indexOf(name);
+    if (slot < 0) {
+      const known = this.variables.length > 0 ? `captured: ${this.variables.join(', ')}` : 'no task has a capture';
+      throw new Error(`no task captures '${name}' (${known})`);
+    }
+    return slot;
+  }
+}
+
+function templateAt(source: YamlSource, fieldPath: FieldPath, text: string, scope: SlotAllocator): CompiledTemplate {
+  try {
+    return compileTemplate(text, scope);
+  } catch (error) {
+    if (error instanceof TemplateError) throw source.error(fieldPath, `template error: ${error.message}`, { offsetInValue: error.offset });
+    throw error;
+  }
+}
+
+function defaultStepName(pathSource: string): string {
+  const query = pathSource.indexOf('?');
+  return query < 0 ? pathSource : pathSource.slice(0, query);
+}
+
+interface CompileContext {
+  readonly source: YamlSource;
+  readonly defaults: Json;
+  readonly scope: ModelScope;
+  readonly fallbackTimeoutMs: number;
+}
+
+function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: Json): HttpAction {
+  const { source, defaults, scope } = context;
+  const method = (http.method as string | undefined) ?? (http.json !== undefined || http.body !== undefined ? 'POST' : 'GET');
+  if (http.json !== undefined && http.body !== undefined) throw source.error([...httpPath, 'body'], 'give either json or body, not both', { atKey: true });
+  if ((method === 'GET' || method === 'HEAD') && (http.json !== undefined || http.body !== undefined)) {
+    throw source.error([...httpPath, 'method'], `${method} requests carry no body; remove json/body or use POST`);
+  }
+  const pathTemplate = templateAt(source, [...httpPath, 'path'], http.path as string, scope);
+  const mergedHeaders = { ...((defaults.headers as Json | undefined) ?? {}), ...((http.headers as Json | undefined) ?? {}) };
+  const headers = Object.entries(mergedHeaders).map(([name, value]) => {
+    const where = http.headers && name in (http.headers as Json) ? [...httpPath, 'headers', name] : ['http', 'headers', name];
+    return [name.toLowerCase(), templateAt(source, where, value as string, scope)] as const;
+  });
+  let body: HttpAction['body'];
+  let contentType: string | undefined;
+  if (http.json !== undefined) {
+    body = compileJsonBody(http.json, (leaf) => templateAt(source, [...httpPath, 'json', ...leaf.path], leaf.text, scope));
+    contentType = 'application/json';
+  } else if (typeof http.body === 'string') {
+    const evaluate = templateAt(source, [...httpPath, 'body'], http.body, scope).evaluate;
+    body = (device) => String(evaluate(device));
+    contentType = 'text/plain';
+  }
+  const modelTimeoutMs = durationAt(source, ['http', 'timeout'], defaults.timeout, context.fallbackTimeoutMs);
+  const timeoutMs = durationAt(source, [...httpPath, 'timeout'], http.timeout, modelTimeoutMs);
+  if (timeoutMs <= 0) throw source.error([...httpPath, 'timeout'], 'must be greater than 0');
+  return { kind: 'http', method, path: pathTemplate, headers, body, contentType, timeoutMs };
+}
+
+function compileCaptures(context: CompileContext, stepPath: FieldPath, raw: Json | undefined): Capture[] {
+  if (!raw) return [];
+  return Object.entries(raw).map(([variable, expression]) => {
+    const path = parseCapturePath(expression as string);
+    if (!path) throw context.source.error([...stepPath, 'capture', variable], `${JSON.stringify(expression)} is not a capture path (e.g. $.access, $.items[0].id)`);
+    return { variable, slot: context.scope.variable(variable), expression: expression as string, path };
+  });
+}
+
+function compileStep(context: CompileContext, stepPath: FieldPath, raw: Json): StepSpec {
+  const http = raw.http as Json | undefined;
+  if (!http) throw context.source.error(stepPath, "a step needs 'http'");
+  const action = compileHttpAction(context, [...stepPath, 'http'], http);
+  const repeat = (raw.repeat as number | undefined) ?? 1;
+  if (repeat > MAX_REPEAT) throw context.source.error([...stepPath, 'repeat'], `at most ${MAX_REPEAT}`);
+  return {
+    name: (raw.name as string | undefined) ?? defaultStepName(http.path as string),
+    action,
+    repeat,
+    sleepMs: durationAt(context.source, [...stepPath, 'sleep'], raw.sleep, 0),
+    captures: compileCaptures(context, stepPath, raw.capture as Json | undefined),
+  };
+}
+
+/** A task is one request (`http`, optionally repeated) or a sequence of `steps`; both compile to steps. */
+function compileTask(context: CompileContext, taskPath: FieldPath, raw: Json): TaskSpec {
+  const weight = (raw.weight as number | undefined) ?? 1;
+  const stepsRaw = raw.steps as Json[] | undefined;
+  if (stepsRaw === undefined) {
+    if (raw.http === undefined) throw context.source.error(taskPath, "a task needs 'http' (one request) or 'steps'");
+    const step = compileStep(context, taskPath, raw);
+    return { name: step.name, weight, steps: [step] };
+  }
+  for (const key of ['http', 'repeat', 'sleep', 'capture']) {
+    if (raw[key] !== undefined) throw context.source.error([...taskPath, key], `with 'steps', put '${key}' on a step`, { atKey: true });
+  }
+  if (stepsRaw.length === 0) throw context.source.error([...taskPath, 'steps'], 'needs at least one step');
+  const steps = stepsRaw.map((step, i) => compileStep(context, [...taskPath, 'steps', i], step));
+  return { name: (raw.name as string | undefined) ?? steps.map((step) => step.name).join(' + '), weight, steps };
+}
+
+function compileWait(source: YamlSource, raw: Json | undefined): WaitModel {
+  if (!raw) return { model: 'constant', timeMs: 0 };
+  const used: Readonly<Record<string, readonly string[]>> = { constant: ['time'], between: ['min', 'max'], pacing: ['interval'], throughput: ['perSecond'] };
+  for (const key of Object.keys(raw)) {
+    if (key !== 'model' && !used[String(raw.model)]?.includes(key)) {
+      throw source.error(['wait', key], `not used by the ${String(raw.model)} wait model (it takes ${used[String(raw.model)]?.join(', ') ?? 'nothing'})`, { atKey: true });
+    }
+  }
+  const need = (field: string): unknown => {
+    if (raw[field] === undefined) throw source.error(['wait'], `wait model '${String(raw.model)}' needs '${field}'`);
+    return raw[field];
+  };
+  switch (raw.model) {
+    case 'constant':
+      return { model: 'constant', timeMs: durationAt(source, ['wait', 'time'], need('time'), 0) };
+    case 'between': {
+      const minMs = durationAt(source, ['wait', 'min'], need('min'), 0);
+      const maxMs = durationAt(source, ['wait', 'max'], need('max'), 0);
+      if (minMs > maxMs) throw source.error(['wait', 'min'], `min (${minMs} ms) must not exceed max (${maxMs} ms)`);
+      return { model: 'between', minMs, maxMs };
+    }
+    case 'pacing': {
+      const intervalMs = durationAt(source, ['wait', 'interval'], need('interval'), 0);
+      if (intervalMs <= 0) throw source.error(['wait', 'interval'], 'must be greater than 0');
+      return { model: 'pacing', intervalMs };
+    }
+    default:
+      return { model: 'throughput', perSecond: need('perSecond') as number };
+  }
+}
+
+function compileIdentityScheme(source: YamlSource, raw: Json | undefined): IdentityScheme {
+  if (!raw) return { scheme: 'hex48', prefix: '' };
+  const prefix = (raw.prefix as string | undefined) ?? '';
+  const allowed: Readonly<Record<string, readonly string[]>> = { hex48: ['prefix'], 'sequential-hex': ['prefix', 'base', 'width'], pattern: ['pattern'] };
+  const scheme = raw.scheme as string;
+  for (const key of Object.keys(raw)) {
+    if (key !== 'scheme' && !allowed[scheme]?.includes(key)) throw source.error(['identity', key], `not used by the ${scheme} scheme`, { atKey: true });
+  }
+  if (scheme === 'pattern') {
+    const pattern = raw.pattern as string | undefined;
+    if (pattern === undefined) throw source.error(['identity'], "the pattern scheme needs 'pattern', e.g. \"node-{index:6}\"");
+    if (!patternHasIndex(pattern)) throw source.error(['identity', 'pattern'], 'must contain {index} (or {index:WIDTH}) so every id is unique');
+    return { scheme: 'pattern', pattern };
+  }
+  if (scheme === 'sequential-hex') {
+    const base = BigInt((raw.base as string | undefined) ?? '0x0');
+    return { scheme: 'sequential-hex', base, width: (raw.width as number | undefined) ?? 12, prefix };
+  }
+  return { scheme: 'hex48', prefix };
+}
+
+/** Every variable some step captures, in document order: templates anywhere in the model may use them. */
+function capturedVariables(raw: Json): string[] {
+  const names = new Set<string>();
+  const visitStep = (step: Json): void => {
+    for (const name of Object.keys((step.capture as Json | undefined) ?? {})) names.add(name);
+  };
+  for (const key of ['boot', 'tasks']) {
+    for (const task of (raw[key] as Json[] | undefined) ?? []) {
+      visitStep(task);
+      for (const step of (task.steps as Json[] | undefined) ?? []) visitStep(step);
+    }
+  }
+  return [...names];
+}
+
+export interface DeviceModelOptions {
+  /** How the file is named in messages. */
+  readonly displayName?: string;
+  /** A step's timeout comes from the step, else the model's `http.timeout`, else this (the profile's). */
+  readonly fallbackTimeoutMs?: number;
+  readonly environment?: EnvironmentReader;
+}
+
+/** Reads and compiles one device model file; every template is compiled here, once. */
+export async function loadDeviceModel(file: string, options: DeviceModelOptions = {}): Promise<DeviceModel> {
+  const source = await YamlSource.read(file, options.displayName ?? file);
+  const raw = checkedData(source, deviceModelSchema);
+  const scope = new ModelScope(capturedVariables(raw), options.environment ?? new EnvironmentReader());
+  const context: CompileContext = { source, defaults: (raw.http as Json | undefined) ?? {}, scope, fallbackTimeoutMs: options.fallbackTimeoutMs ?? DEFAULT_TIMEOUT_MS };
+  const compileTasks = (key: 'boot' | 'tasks'): TaskSpec[] => ((raw[key] as Json[] | undefined) ?? []).map((task, i) => compileTask(context, [key, i], task));
+  const boot = compileTasks('boot');
+  const tasks = compileTasks('tasks');
+  const weights = tasks.map((task) => task.weight);
+  if (!weights.some((weight) => weight > 0)) throw source.error(['tasks'], 'at least one task needs a weight above 0');
+  return {
+    name: raw.name as string,
+    file,
+    identity: compileIdentityScheme(source, raw.identity as Json | undefined),
+    boot,
+    tasks,
+    cumulativeWeights: cumulativeWeights(weights),
+    wait: compileWait(source, raw.wait as Json | undefined),
+    walkRanges: scope.ranges,
+    variables: scope.variables,
+  };
+}
