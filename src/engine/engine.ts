@@ -212,6 +212,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
       headers,
       body,
       timeoutMs: action.timeoutMs,
+      expectStatus: action.expectStatus,
       keepBody,
     });
   }

@@ -122,7 +122,8 @@ function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: J
   const modelTimeoutMs = durationAt(source, ['http', 'timeout'], defaults.timeout, context.fallbackTimeoutMs);
   const timeoutMs = durationAt(source, [...httpPath, 'timeout'], http.timeout, modelTimeoutMs);
   if (timeoutMs <= 0) throw source.error([...httpPath, 'timeout'], 'must be greater than 0');
-  return { kind: 'http', method, path: pathTemplate, headers, body, contentType, timeoutMs };
+  const expectStatus = http.expectStatus === undefined ? undefined : new Set(http.expectStatus as number[]);
+  return { kind: 'http', method, path: pathTemplate, headers, body, contentType, timeoutMs, expectStatus };
 }
 
 function compileCaptures(context: CompileContext, stepPath: FieldPath, raw: Json | undefined): Capture[] {

@@ -45,6 +45,12 @@ const httpAction: JsonSchema = {
     json: { description: 'A JSON body whose string leaves are templates; a leaf that is one {{ }} keeps its type.' },
     body: { type: 'string', description: 'A raw body template.' },
     timeout: duration,
+    expectStatus: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'integer', minimum: 100, maximum: 599 },
+      description: 'Statuses that count as success (default: any 2xx), e.g. [200, 404] for a lookup that may miss.',
+    },
   },
   required: ['path'],
   additionalProperties: false,

@@ -18,6 +18,8 @@ export interface HttpAction {
   readonly body: JsonBodyRenderer | undefined;
   readonly contentType: string | undefined;
   readonly timeoutMs: number;
+  /** Statuses that count as success; undefined means any 2xx. */
+  readonly expectStatus: ReadonlySet<number> | undefined;
 }
 
 export type TaskAction = HttpAction;

@@ -18,6 +18,8 @@ export interface HttpAttempt {
   readonly headers: Record<string, string>;
   readonly body: string | undefined;
   readonly timeoutMs: number;
+  /** Statuses that count as success; undefined means any 2xx. */
+  readonly expectStatus?: ReadonlySet<number> | undefined;
   /** Return the body text (captures need it); otherwise it is only counted. */
   readonly keepBody?: boolean;
 }
@@ -91,7 +93,8 @@ export class HttpTransport {
         for await (const chunk of response.body) bytesIn += (chunk as Buffer).length;
       }
       const status = response.statusCode;
-      if (status >= 200 && status < 300) return text === undefined ? { outcome: 'ok', error: undefined, bytesIn } : { outcome: 'ok', error: undefined, bytesIn, body: text };
+      const expected = attempt.expectStatus ? attempt.expectStatus.has(status) : status >= 200 && status < 300;
+      if (expected) return text === undefined ? { outcome: 'ok', error: undefined, bytesIn } : { outcome: 'ok', error: undefined, bytesIn, body: text };
       return { outcome: 'failure', error: `HTTP ${status}`, bytesIn };
     } catch (error) {
       return classifyHttpError(error);

@@ -71,6 +71,19 @@ describe('HTTP transport over real sockets', () => {
     }
   });
 
+  test('expectStatus decides success: an expected 404 is ok, an unexpected 200 fails; kept bodies come back', async () => {
+    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    try {
+      const missing = await transport.send(attempt({ method: 'GET', path: '/nowhere', body: undefined, expectStatus: new Set([404]), keepBody: true }));
+      assert.equal(missing.outcome, 'ok');
+      assert.match(missing.body ?? '', /no route GET \/nowhere/);
+      const found = await transport.send(attempt({ expectStatus: new Set([404]) }));
+      assert.deepEqual([found.outcome, found.error], ['failure', 'HTTP 200']);
+    } finally {
+      await transport.close();
+    }
+  });
+
   test('injected server errors come back as HTTP 503 failures', async () => {
     const failing = new HttpFixture({ errorRate: 1 });
     const failingUrl = await failing.listen(0);
