@@ -6,7 +6,7 @@ import { checkedData, DEFAULT_TIMEOUT_MS, durationAt, EnvironmentReader, loadDev
 import { profileSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
 import { checkTargetUrl } from './target-url.ts';
-import type { DeviceModel, FleetEntry, RunPlan } from './types.ts';
+import type { DeviceModel, FleetEntry, RunPlan, TlsSettings } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
 
 export { EnvironmentReader, loadDeviceModel } from './device-model.ts';
@@ -23,6 +23,26 @@ export interface RunOverrides {
 }
 
 type Json = Record<string, unknown>;
+
+/** Reads the TLS files a profile names, so a missing one is a load-time error at its line. */
+async function loadTls(source: YamlSource, profileDir: string, raw: Json | undefined): Promise<TlsSettings | undefined> {
+  if (!raw) return undefined;
+  if ((raw.cert === undefined) !== (raw.key === undefined)) {
+    const [given, missing] = raw.cert === undefined ? ['key', 'cert'] : ['cert', 'key'];
+    throw source.error(['http', 'tls', given], `needs '${missing}' too: a client certificate needs both cert and key`, { atKey: true });
+  }
+  const settings: { -readonly [K in keyof TlsSettings]: TlsSettings[K] } = { rejectUnauthorized: raw.insecure !== true };
+  for (const field of ['ca', 'cert', 'key'] as const) {
+    const file = raw[field] as string | undefined;
+    if (file === undefined) continue;
+    try {
+      settings[field] = await readFile(path.resolve(profileDir, file));
+    } catch (error) {
+      throw source.error(['http', 'tls', field], `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  return settings;
+}
 
 /** Splits `total` devices across fleet entries in proportion to their counts (largest remainder). */
 export function apportion(counts: readonly number[], total: number): number[] {
@@ -107,6 +127,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
       connections: (httpRaw.connections as number | undefined) ?? 100,
       connectionPerDevice: (httpRaw.connectionPerDevice as boolean | undefined) ?? false,
       timeoutMs: profileTimeoutMs,
+      tls: await loadTls(source, profileDir, httpRaw.tls as Json | undefined),
     },
     thresholds,
     secrets: [...environment.used].map(([name, value]) => ({ name, value })),

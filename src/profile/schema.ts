@@ -169,6 +169,17 @@ export const profileSchema: JsonSchema = {
         connections: { type: 'integer', minimum: 1, description: 'Connections per origin in the shared pool.' },
         connectionPerDevice: { type: 'boolean' },
         timeout: duration,
+        tls: {
+          type: 'object',
+          description: 'For https:// targets. Paths are relative to this profile.',
+          properties: {
+            ca: { type: 'string', description: 'PEM file of the CA that signed the server certificate (a private CA).' },
+            cert: { type: 'string', description: 'PEM client certificate (mutual TLS); needs key.' },
+            key: { type: 'string', description: 'PEM private key of the client certificate.' },
+            insecure: { type: 'boolean', description: 'Accept any server certificate (testing only).' },
+          },
+          additionalProperties: false,
+        },
       },
       additionalProperties: false,
     },

@@ -82,6 +82,15 @@ export interface HttpSettings {
   /** Give every device its own keep-alive connection, as real devices have. */
   readonly connectionPerDevice: boolean;
   readonly timeoutMs: number;
+  readonly tls: TlsSettings | undefined;
+}
+
+export interface TlsSettings {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  /** False only when the profile says `insecure: true`. */
+  readonly rejectUnauthorized: boolean;
 }
 
 /** A validated run: every field resolved, every template compiled; the engine needs nothing else. */

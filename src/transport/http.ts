@@ -1,5 +1,6 @@
 import { Client, Pool } from 'undici';
 import type { Dispatcher } from 'undici';
+import type { TlsSettings } from '../profile/types.ts';
 import type { AttemptResult } from './types.ts';
 
 export interface HttpTransportOptions {
@@ -9,6 +10,8 @@ export interface HttpTransportOptions {
   readonly connectionPerDevice: boolean;
   /** Connection set-up (TCP and TLS) limit; per-request limits cover waiting for headers and each body gap. */
   readonly timeoutMs: number;
+  /** CA, client certificate and verification for https:// origins. */
+  readonly tls?: TlsSettings | undefined;
 }
 
 export interface HttpAttempt {
@@ -54,13 +57,22 @@ export function classifyHttpError(error: unknown): AttemptResult {
 export class HttpTransport {
   private readonly pool: Pool | undefined;
   private readonly clients: (Client | undefined)[] = [];
+  private readonly connect: NonNullable<Client.Options['connect']>;
 
   constructor(
     private readonly origin: string,
     private readonly options: HttpTransportOptions,
   ) {
+    const tls = options.tls;
+    this.connect = {
+      timeout: options.timeoutMs,
+      ...(tls?.ca ? { ca: tls.ca } : {}),
+      ...(tls?.cert ? { cert: tls.cert } : {}),
+      ...(tls?.key ? { key: tls.key } : {}),
+      rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+    };
     if (!options.connectionPerDevice) {
-      this.pool = new Pool(origin, { connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: options.timeoutMs } });
+      this.pool = new Pool(origin, { connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: this.connect });
     }
   }
 
@@ -68,7 +80,7 @@ export class HttpTransport {
     if (this.pool) return this.pool;
     let client = this.clients[deviceIndex];
     if (!client) {
-      client = new Client(this.origin, { pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: this.options.timeoutMs } });
+      client = new Client(this.origin, { pipelining: 1, keepAliveTimeout: 30_000, connect: this.connect });
       this.clients[deviceIndex] = client;
     }
     return client;

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { ProfileError } from '../../../src/errors.ts';
 import { apportion, EnvironmentReader, loadDeviceModel, loadRunPlan } from '../../../src/profile/load.ts';
 import { schemaFiles } from '../../../src/profile/schema-files.ts';
@@ -237,5 +238,21 @@ describe('steps, captures and environment references', () => {
     ]);
     assert.equal(model?.tasks[2]?.steps[0]?.sleepMs, 300);
     assert.deepEqual(plan.secrets.map((secret) => secret.name).sort(), ['MARKET_EMAIL', 'MARKET_PASSWORD']);
+  });
+});
+
+describe('TLS settings', () => {
+  test('files are read relative to the profile; a missing one is an error at its line', async () => {
+    await temp.write('tls.device.yaml', MINIMAL_DEVICE);
+    const good = await temp.write('tls-good.yaml', profileFor('tls.device.yaml', `iterations: 1\nhttp:\n  tls:\n    ca: ${path.join(process.cwd(), 'test/fixtures/tls/ca.crt')}\n`));
+    const plan = await loadRunPlan(good);
+    assert.match(plan.http.tls?.ca?.toString() ?? '', /BEGIN CERTIFICATE/);
+    assert.equal(plan.http.tls?.rejectUnauthorized, true);
+    const error = await loadError(MINIMAL_DEVICE, 'iterations: 1\nhttp:\n  tls:\n    ca: no-such-ca.pem\n');
+    assert.equal(error.field, 'http.tls.ca');
+    assert.equal(error.line, 10);
+    assert.match(error.message, /cannot read no-such-ca\.pem: ENOENT/);
+    const half = await loadError(MINIMAL_DEVICE, 'iterations: 1\nhttp:\n  tls:\n    cert: client.crt\n');
+    assert.match(half.message, /:10:5: http\.tls\.cert: needs 'key' too: a client certificate needs both cert and key/);
   });
 });
