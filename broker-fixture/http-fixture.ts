@@ -62,7 +62,7 @@ export class HttpFixture {
     });
     const address = this.server.address();
     if (address === null || typeof address === 'string') throw new Error('fixture has no TCP address');
-    return `http://${host}:${address.port}`;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   }
 
   async close(): Promise<void> {

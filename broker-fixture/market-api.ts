@@ -76,7 +76,8 @@ export class MarketApi {
   private renew(body: unknown): MarketAnswer {
     const refresh = (body as { refresh?: unknown } | undefined)?.refresh;
     if (!this.refresh.has(refresh)) return { status: 401, body: { detail: 'Token is invalid or expired' } };
-    return { status: 200, body: { access: this.access.add(token('access')) } };
+    // A rotated refresh token comes back too; the old one stays valid, as without a blacklist.
+    return { status: 200, body: { access: this.access.add(token('access')), refresh: this.refresh.add(token('refresh')) } };
   }
 
   private authorized(headers: IncomingHttpHeaders, answer: () => MarketAnswer): MarketAnswer {

@@ -1,16 +1,19 @@
 import { once } from 'node:events';
 import { HttpFixture } from '../../broker-fixture/index.ts';
 import { UsageError } from '../errors.ts';
+import { last } from './options.ts';
+import type { FlagValue } from './options.ts';
 import type { Output } from './run-command.ts';
 
 export interface FixtureFlags {
-  readonly httpPort: string;
-  readonly host: string;
-  readonly latency: string;
-  readonly errorRate: string;
+  readonly httpPort: FlagValue;
+  readonly host: FlagValue;
+  readonly latency: FlagValue;
+  readonly errorRate: FlagValue;
 }
 
-function numberIn(flag: string, text: string, min: number, max: number, integer: boolean): number {
+function numberIn(flag: string, given: FlagValue, min: number, max: number, integer: boolean): number {
+  const text = last(given) ?? '';
   const value = text.trim() === '' ? Number.NaN : Number(text);
   if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
     throw new UsageError(`--${flag}: expected ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got '${text}'`);
@@ -23,14 +26,15 @@ export async function fixtureCommand(flags: FixtureFlags, output: Output, signal
   const port = numberIn('http-port', flags.httpPort, 0, 65_535, true);
   const latencyMs = numberIn('latency', flags.latency, 0, 600_000, false);
   const errorRate = numberIn('error-rate', flags.errorRate, 0, 1, false);
+  const host = last(flags.host) ?? '127.0.0.1';
   const http = new HttpFixture({ latencyMs, errorRate });
   let url: string;
   try {
-    url = await http.listen(port, flags.host);
+    url = await http.listen(port, host);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new UsageError(`--http-port: ${flags.host}:${port} is already in use; pick another port (0 picks a free one)`);
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') throw new UsageError(`--host/--http-port: cannot listen on ${flags.host}:${port} (${code})`);
+    if (code === 'EADDRINUSE') throw new UsageError(`--http-port: ${host}:${port} is already in use; pick another port (0 picks a free one)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') throw new UsageError(`--host/--http-port: cannot listen on ${host}:${port} (${code})`);
     throw error;
   }
   output.stderr(`HTTP fixture listening on ${url} (IoT routes GET /greet, POST /data, POST /health, GET /ota; the market API under /api/v1; counts at GET /__fixture/counts). Ctrl-C stops it.`);

@@ -49,8 +49,8 @@ export async function execute(args: readonly string[], output: Output = processO
       'run a fleet (starts the embedded fixture when no target is given)',
       (argv) =>
         runOptions(argv)
-          .option('json', { type: 'string', describe: 'write results JSON to FILE' })
-          .option('log-requests', { type: 'string', describe: 'write one NDJSON line per attempt to FILE' })
+          .option('json', { type: 'string', nargs: 1, requiresArg: true, describe: 'write results JSON to FILE' })
+          .option('log-requests', { type: 'string', nargs: 1, requiresArg: true, describe: 'write one NDJSON line per attempt to FILE' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await runCommand(argv, output);
@@ -78,8 +78,8 @@ export async function execute(args: readonly string[], output: Output = processO
       },
     )
     .help();
-  const command = args.find((arg) => !arg.startsWith('-'));
-  if (command !== undefined && !COMMANDS.includes(command) && !args.includes('--help') && !args.includes('--version')) {
+  const command = args[0];
+  if (command !== undefined && !command.startsWith('-') && !COMMANDS.includes(command)) {
     output.stderr(`fleetsim: unknown command '${command}' (commands: ${COMMANDS.join(', ')}; see fleetsim --help)`);
     return EXIT.usage;
   }

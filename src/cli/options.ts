@@ -15,13 +15,13 @@ export interface RunFlags {
   readonly threshold?: FlagValue;
 }
 
-type FlagValue = string | number | readonly (string | number)[] | undefined;
+export type FlagValue = string | number | readonly (string | number)[] | undefined;
 
 /** More devices than one process can hold; beyond it, shard the fleet. */
 export const MAX_DEVICES = 1_000_000;
 
 /** A scalar flag given twice arrives as an array; as in most CLIs, the last one wins. */
-function last(value: FlagValue): string | undefined {
+export function last(value: FlagValue): string | undefined {
   const one = Array.isArray(value) ? (value as readonly (string | number)[])[value.length - 1] : (value as string | number | undefined);
   return one === undefined ? undefined : String(one);
 }
@@ -78,4 +78,11 @@ export function overridesFromFlags(flags: RunFlags): RunOverrides {
     overrides.thresholds = thresholds;
   }
   return overrides;
+}
+
+/** An output file flag: the last one given, and never empty. */
+export function outputFile(flag: string, value: FlagValue): string | undefined {
+  const file = last(value);
+  if (file !== undefined && file.trim() === '') throw new UsageError(`--${flag}: name a file`);
+  return file;
 }

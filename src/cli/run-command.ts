@@ -16,14 +16,21 @@ import { formatProgress, formatSummary } from '../report/console.ts';
 import { RequestLog } from '../report/request-log.ts';
 import { UsageError } from '../errors.ts';
 import { toolVersion } from '../version.ts';
-import { overridesFromFlags } from './options.ts';
-import type { RunFlags } from './options.ts';
+import { outputFile, overridesFromFlags } from './options.ts';
+import type { FlagValue, RunFlags } from './options.ts';
 
 export interface RunCommandFlags extends RunFlags {
   readonly profile: string;
-  readonly json?: string | undefined;
-  readonly logRequests?: string | undefined;
+  readonly json?: FlagValue;
+  readonly logRequests?: FlagValue;
   readonly quiet?: boolean | undefined;
+}
+
+/** The flags `execute` works with: output files resolved to one name each. */
+interface RunSettings {
+  readonly json: string | undefined;
+  readonly logRequests: string | undefined;
+  readonly quiet: boolean;
 }
 
 export interface Output {
@@ -47,8 +54,9 @@ export const EXIT = { ok: 0, internal: 1, usage: 2, thresholds: 99, interrupted:
 const PROGRESS_EVERY_INTERVALS = 2;
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
-export async function runCommand(flags: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
-  const plan = await loadRunPlan(path.resolve(flags.profile), overridesFromFlags(flags));
+export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const flags: RunSettings = { json: outputFile('json', given.json), logRequests: outputFile('log-requests', given.logRequests), quiet: given.quiet === true };
+  const plan = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
   const http = plan.http;
   checkFileLimit(
     http.connectionPerDevice ? plan.devices : Math.min(http.connections, plan.devices),
@@ -76,7 +84,7 @@ export async function runCommand(flags: RunCommandFlags, output: Output, signals
 async function execute(
   plan: RunPlan,
   target: string,
-  flags: RunCommandFlags,
+  flags: RunSettings,
   output: Output,
   signals: NodeJS.EventEmitter,
   requestLog: RequestLog | undefined,

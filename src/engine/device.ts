@@ -6,6 +6,7 @@ import type { Capture, DeviceModel, HttpAction, StepSpec, TaskSpec } from '../pr
 import type { TemplateContext, TemplateValue } from '../template/context.ts';
 import type { AttemptResult } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
+import { encodePathChars } from './request-path.ts';
 import type { Schedulable } from './scheduler.ts';
 import { isPaced, nextTick } from './wait.ts';
 import type { NextTick } from './wait.ts';
@@ -63,6 +64,9 @@ export class VirtualDevice implements Schedulable, TemplateContext {
   repeatIndex = 0;
   readonly walks: Float64Array;
   readonly vars: TemplateValue[];
+  /** Values captured by the attempt just finished; they replace `vars` only after it is logged, as what it sent. */
+  private readonly staged: TemplateValue[];
+  private readonly stagedSlots: number[] = [];
   private phase = Phase.Waiting;
   private bootStep = 0;
   private iterationsDone = 0;
@@ -102,6 +106,7 @@ export class VirtualDevice implements Schedulable, TemplateContext {
       this.walks[i] = min + random() * (max - min);
     });
     this.vars = new Array<TemplateValue>(bound.model.variables.length).fill('');
+    this.staged = new Array<TemplateValue>(bound.model.variables.length).fill('');
   }
 
   get deviceModel(): string {
@@ -152,7 +157,7 @@ export class VirtualDevice implements Schedulable, TemplateContext {
     this.attempt = step;
     this.attemptIsFirst = this.stepIndex === 0 && this.repeatIndex === 0;
     this.currentSeq = this.seq;
-    const path = String(action.path.evaluate(this));
+    const path = encodePathChars(String(action.path.evaluate(this)));
     const headers: Record<string, string> = {};
     for (const [name, template] of action.headers) headers[name] = String(template.evaluate(this));
     const body = action.body ? action.body(this) : undefined;
@@ -179,6 +184,8 @@ export class VirtualDevice implements Schedulable, TemplateContext {
     const intendedMicros = paced ? Math.max(latencyMicros, (endedAt - this.taskIntendedAt) * 1000) : -1;
     this.attempt = undefined;
     this.host.onAttempt(this, step, result, latencyMicros, intendedMicros, late);
+    for (const slot of this.stagedSlots) this.vars[slot] = this.staged[slot] as TemplateValue;
+    this.stagedSlots.length = 0;
     if (this.host.stopping) return this.finish();
     if (++this.repeatIndex >= step.spec.repeat) {
       this.repeatIndex = 0;
@@ -195,6 +202,9 @@ export class VirtualDevice implements Schedulable, TemplateContext {
       this.host.schedule(this, endedAt);
       return;
     }
+    // The last iteration ends the device now, not after one more wait.
+    const limit = this.host.iterations;
+    if (limit !== undefined && this.iterationsDone >= limit) return this.finish();
     // The first looped task starts right after boot; the pacing grid is anchored there.
     const tick = nextTick(this.bound.model.wait, this.random, this.taskIntendedAt, endedAt, this.tick);
     (task.steps[0] as BoundStep).stats.missed += tick.missed;
@@ -202,7 +212,7 @@ export class VirtualDevice implements Schedulable, TemplateContext {
     this.host.schedule(this, tick.startAt);
   }
 
-  /** Stores the captured values; a response without them is a failed attempt, as a failed check would be. */
+  /** Stages the captured values; a response without all of them is a failed attempt and changes no variable. */
   private capture(captures: readonly Capture[], result: AttemptResult): AttemptResult {
     let document: unknown;
     try {
@@ -213,9 +223,11 @@ export class VirtualDevice implements Schedulable, TemplateContext {
     for (const capture of captures) {
       const value = followPath(document, capture.path);
       if (value === undefined || value === null) {
+        this.stagedSlots.length = 0;
         return { outcome: 'failure', error: `capture ${capture.variable}: ${capture.expression} is not in the response`, bytesIn: result.bytesIn };
       }
-      this.vars[capture.slot] = typeof value === 'object' ? JSON.stringify(value) : (value as TemplateValue);
+      this.staged[capture.slot] = typeof value === 'object' ? JSON.stringify(value) : (value as TemplateValue);
+      this.stagedSlots.push(capture.slot);
     }
     return result;
   }

@@ -11,6 +11,7 @@ import { bindModel, VirtualDevice } from './device.ts';
 import type { BoundModel, BoundStep, DeviceHost } from './device.ts';
 import type { AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { layoutFleet } from './fleet-layout.ts';
+import { encodePathChars } from './request-path.ts';
 import { Scheduler } from './scheduler.ts';
 import type { Schedulable, TimerApi } from './scheduler.ts';
 
@@ -33,6 +34,11 @@ export interface RunTimes {
 
 /** Captured strings at least this long are treated as tokens in the request log. */
 const MIN_REDACTED_CAPTURE = 8;
+
+/** A value as it can appear in what was sent: as is, escaped inside a JSON string, encoded in a path. */
+function sentForms(value: string): string[] {
+  return [...new Set([value, JSON.stringify(value).slice(1, -1), encodePathChars(value)])].filter((form) => form.length > 0);
+}
 
 /**
  * Runs one fleet: spawns devices at the spawn rate, drives them through boot tasks and the task
@@ -69,6 +75,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
   private failRun: ((error: unknown) => void) | undefined;
   private stoppedClock: number | undefined;
   private readonly snapshotIntervalMs: number;
+  /** Every form of every secret, longest first, with the reference that replaces it in the request log. */
+  private readonly secretForms: readonly (readonly [string, string])[];
   /** A target like http://host/api puts every request path under /api. */
   private readonly basePath: string;
 
@@ -88,6 +96,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     this.bound = options.plan.fleet.map((entry) => bindModel(entry.model, entryFor));
     this.idOf = options.plan.fleet.map((entry) => compileIdentity(entry.model.identity, options.plan.seed));
     this.spawner = { dueAt: 0, heapIndex: -1, wake: () => this.spawnDue() };
+    this.secretForms = options.plan.secrets
+      .flatMap((secret) => sentForms(secret.value).map((form) => [form, `{{ env.${secret.name} }}`] as const))
+      .sort((a, b) => b[0].length - a[0].length);
   }
 
   get online(): number {
@@ -253,11 +264,12 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
    */
   private redact(text: string, device: VirtualDevice): string {
     let out = text;
-    for (const secret of this.plan.secrets) if (secret.value && out.includes(secret.value)) out = out.replaceAll(secret.value, `{{ env.${secret.name} }}`);
+    for (const [form, placeholder] of this.secretForms) if (out.includes(form)) out = out.replaceAll(form, placeholder);
     const vars = device.vars;
     for (let i = 0; i < vars.length; i++) {
       const value = vars[i];
-      if (typeof value === 'string' && value.length >= MIN_REDACTED_CAPTURE && out.includes(value)) out = out.replaceAll(value, `{{ vars.${device.bound.model.variables[i] ?? i} }}`);
+      if (typeof value !== 'string' || value.length < MIN_REDACTED_CAPTURE) continue;
+      for (const form of sentForms(value)) if (out.includes(form)) out = out.replaceAll(form, `{{ vars.${device.bound.model.variables[i] ?? i} }}`);
     }
     return out;
   }

@@ -129,6 +129,9 @@ function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: J
 function compileCaptures(context: CompileContext, stepPath: FieldPath, raw: Json | undefined): Capture[] {
   if (!raw) return [];
   return Object.entries(raw).map(([variable, expression]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) {
+      throw context.source.error([...stepPath, 'capture', variable], `'${variable}' is not a variable name (letters, digits, _; used as {{ vars.NAME }})`, { atKey: true });
+    }
     const path = parseCapturePath(expression as string);
     if (!path) throw context.source.error([...stepPath, 'capture', variable], `${JSON.stringify(expression)} is not a capture path (e.g. $.access, $.items[0].id)`);
     return { variable, slot: context.scope.variable(variable), expression: expression as string, path };

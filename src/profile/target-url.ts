@@ -7,7 +7,8 @@ export function checkTargetUrl(text: string, fail: (problem: string) => Error): 
   try {
     url = new URL(text);
   } catch {
-    throw fail(`'${text}' is not a URL (e.g. http://127.0.0.1:8080)`);
+    // Even a malformed URL may hold credentials; never echo them.
+    throw fail(`'${text.replace(/\/\/[^/@]*@/, '//***@')}' is not a URL (e.g. http://127.0.0.1:8080)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw fail(`expected an http:// or https:// URL, got '${url.protocol}//…'`);
   if (url.username || url.password) {

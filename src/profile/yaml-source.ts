@@ -3,6 +3,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node } from 'yaml';
 import { FleetsimError, ProfileError } from '../errors.ts';
 import type { SourcePosition } from '../errors.ts';
+import { scalarValueOffsets } from './scalar-offsets.ts';
 
 export type FieldPath = readonly (string | number)[];
 
@@ -65,7 +66,10 @@ export class YamlSource {
     }
     const target = atKey && keyNode ? keyNode : node;
     let offset = target?.range?.[0] ?? 0;
-    if (offsetInValue > 0 && isScalar(target)) offset = sourceOffset(this.text, offset, String(target.type), offsetInValue);
+    if (offsetInValue > 0 && isScalar(target) && target.range) {
+      const offsets = scalarValueOffsets(this.text, target.range[0], target.range[1], String(target.type));
+      offset = offsets[Math.min(offsetInValue, offsets.length - 1)] ?? offset;
+    }
     const { line, col } = this.lines.linePos(offset);
     return { file: this.file, line, column: col };
   }
@@ -82,35 +86,3 @@ export function fieldName(path: FieldPath): string {
   return out;
 }
 
-/**
- * Where character `valueOffset` of a scalar's value sits in the source, for scalars starting at
- * `start`: quotes, escapes (`\n`, `\u00e9`, `''`) and block-scalar indentation make the two differ.
- */
-export function sourceOffset(text: string, start: number, type: string, valueOffset: number): number {
-  if (type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE') {
-    let at = start + 1;
-    for (let i = 0; i < valueOffset && at < text.length; i++) {
-      if (type === 'QUOTE_SINGLE') at += text.startsWith("''", at) ? 2 : 1;
-      else if (text[at] === '\\') at += ({ x: 4, u: 6, U: 10 } as Record<string, number>)[text[at + 1] ?? ''] ?? 2;
-      else at++;
-    }
-    return at;
-  }
-  if (type === 'BLOCK_LITERAL' || type === 'BLOCK_FOLDED') {
-    const bodyStart = text.indexOf('\n', start) + 1;
-    if (bodyStart === 0) return start;
-    let firstContent = bodyStart;
-    while (text[firstContent] === '\n') firstContent++;
-    let indent = 0;
-    while (text[firstContent + indent] === ' ') indent++;
-    const skipIndent = (lineStart: number): number => {
-      let at = lineStart;
-      while (at - lineStart < indent && text[at] === ' ') at++;
-      return at;
-    };
-    let at = skipIndent(bodyStart);
-    for (let i = 0; i < valueOffset && at < text.length; i++) at = text[at] === '\n' ? skipIndent(at + 1) : at + 1;
-    return at;
-  }
-  return start + valueOffset;
-}

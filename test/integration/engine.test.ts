@@ -107,3 +107,13 @@ test('attempts still in flight when the drain timeout ends are abandoned, not fa
   assert.deepEqual(outcomes, ['abandoned', 'abandoned', 'abandoned', 'abandoned', 'abandoned']);
   assert.ok(times.activeMs >= 290 && times.activeMs < times.durationMs, `active ${times.activeMs} ms of ${times.durationMs} ms`);
 });
+
+test('--iterations ends a device right after its last task, not one wait later', async () => {
+  const plan = await planFor('last-wait', '  model: pacing\n  interval: 20s\n', 'iterations: 1\n');
+  const fixture = new HttpFixture();
+  const started = Date.now();
+  const { engine, reason } = await runAgainst(fixture, plan);
+  assert.equal(reason, 'iterations');
+  assert.equal(engine.stats.entryFor('POST', '/data').requests, 5);
+  assert.ok(Date.now() - started < 5000, `the run took ${Date.now() - started} ms with a 20 s pacing interval`);
+});

@@ -111,3 +111,28 @@ test('a capture the response lacks fails the attempt with its reason', { timeout
   assert.equal(login.failures, 12);
   assert.deepEqual([...login.errors], [['capture refresh: $.refresh_token is not in the response', 12]]);
 });
+
+test('secrets with quotes, backslashes and spaces, and a token rotated by the request that sent it, stay out of the log', { timeout: 30_000 }, async () => {
+  const rotating = QUICK_MARKET_USER.replace('json: { refresh: "{{ vars.refresh }}" }\n    capture: { access: $.access }', 'json: { refresh: "{{ vars.refresh }}" }\n    capture: { access: $.access, refresh: $.refresh }').replace(
+    'http: { path: /api/v1/products/ }',
+    'http: { path: "/api/v1/products/?who={{ env.MARKET_PASSWORD }}" }',
+  );
+  assert.notEqual(rotating, QUICK_MARKET_USER);
+  await temp.write('rotating.yaml', rotating);
+  const profile = await temp.write('market-rotating', 'fleet:\n  - device: rotating.yaml\n    count: 6\nspawnRate: 500\niterations: 8\nseed: 3\n');
+  const fixture = new HttpFixture();
+  const url = await fixture.listen(0);
+  const password = 'p"w\\ dé 12345';
+  const plan = await loadRunPlan(profile, { target: url }, new EnvironmentReader({ ...ENV, MARKET_PASSWORD: password }));
+  const engine = new Engine({ plan, target: url });
+  const log: AttemptRecord[] = [];
+  engine.on('attempt', (record) => log.push(record));
+  await engine.run();
+  await fixture.close();
+  const text = log.map((record) => `${record.target} ${record.body ?? ''}`).join('\n');
+  assert.ok(log.some((record) => record.name === '/products/'), 'the path with the secret was exercised');
+  for (const form of [password, JSON.stringify(password).slice(1, -1), 'p%22w%5C%20d%C3%A9']) assert.ok(!text.includes(form), `the log holds ${form}`);
+  assert.doesNotMatch(text, /refresh\.[A-Za-z0-9_-]{8}|access\.[A-Za-z0-9_-]{8}/, 'a token reached the log');
+  // Every rotation captured both tokens (a missing one fails the attempt) and sent a token the server knows.
+  assert.equal(engine.stats.entryFor('POST', '/auth/token/refresh/').failures, 0);
+});

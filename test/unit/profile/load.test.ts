@@ -256,3 +256,9 @@ describe('TLS settings', () => {
     assert.match(half.message, /:10:5: http\.tls\.cert: needs 'key' too: a client certificate needs both cert and key/);
   });
 });
+
+test('a capture name that cannot be referenced is refused at its key', async () => {
+  const error = await loadError(MINIMAL_DEVICE.replace('    http:\n      method: POST', '    capture: { "bad name": $.a }\n    http:\n      method: POST'));
+  assert.equal(error.field, 'tasks[0].capture.bad name');
+  assert.match(error.message, /'bad name' is not a variable name/);
+});

@@ -38,3 +38,28 @@ test('an offset inside a block scalar lands on its line and column', () => {
 test('an empty file says so', () => {
   assert.throws(() => YamlSource.parse('# only a comment\n', 'empty.yaml'), (error: unknown) => error instanceof ProfileError && /empty\.yaml: the file is empty/.test(error.message));
 });
+
+test('every scalar style maps a value offset back to the exact source character', () => {
+  const documents: Record<string, string> = {
+    'double-quoted over two lines': 'v: "/x/aaaa\n    bbbb/{{ nope }}"\n',
+    'escaped line break in double quotes': 'v: "/x\\\n    /{{ nope }}"\n',
+    'plain over two lines': 'v: /x/aaaa\n  bb/{{ nope }}\n',
+    'plain with a blank line': 'v: /x/aaaa\n\n  bb/{{ nope }}\n',
+    'single-quoted over lines with a doubled quote': "v: 'it''s\n   then   \n  {{ nope }}'\n",
+    'astral escape': 'v: "\\U0001F600 \\x41 \\u00e9 \\t {{ nope }}"\n',
+    'folded with a blank line': 'v: >\n  line one\n\n  two {{ nope }}\n',
+    'folded with more-indented lines': 'v: >-\n  a\n    b\n  c {{ nope }}\n',
+    'folded with leading blank lines': 'v: >\n\n\n  a\n  b {{ nope }}\n',
+    'literal with CRLF': 'v: |\r\n  one\r\n  two\r\n  three {{ nope }}\r\n',
+    'literal with keep chomping and indentation': 'v: |+\n    a\n      b\n    {{ nope }}\n\n',
+    'double-quoted with CRLF folding': 'v: "a\r\n  b {{ nope }}"\r\n',
+  };
+  for (const [name, text] of Object.entries(documents)) {
+    const source = YamlSource.parse(text, 'x.yaml');
+    const value = (source.data as { v: string }).v;
+    const inValue = value.indexOf('nope');
+    assert.ok(inValue >= 0, `${name}: the value ${JSON.stringify(value)} lost the marker`);
+    const { line, column } = source.positionOf(['v'], false, inValue);
+    assert.deepEqual({ line, column }, where(text.replaceAll('\r', ''), 'nope'), name);
+  }
+});
