@@ -39,6 +39,11 @@ export class UsageError extends FleetsimError {
   }
 }
 
+/** The short reason a file operation failed: its errno code (`ENOENT`, `ENOSPC`), else its message. */
+export function fileErrorReason(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+}
+
 export function isUserError(error: unknown): error is FleetsimError {
   return error instanceof FleetsimError;
 }

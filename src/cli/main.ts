@@ -15,8 +15,9 @@ const processOutput: Output = {
 // Values are read as text with exactly one argument each, so `--duration -5s` reaches our check
 // (instead of becoming flags -5 and -s), `--threshold EXPR profile.yaml` leaves the profile alone,
 // and a bad number is echoed as typed.
+const value = { type: 'string', nargs: 1, requiresArg: true } as const;
+
 function runOptions<T>(argv: Argv<T>) {
-  const value = { type: 'string', nargs: 1, requiresArg: true } as const;
   return argv
     .positional('profile', { type: 'string', demandOption: true, describe: 'run profile (YAML)' })
     .option('devices', { ...value, alias: 'u', describe: 'total devices (split across the fleet in proportion)' })
@@ -49,8 +50,8 @@ export async function execute(args: readonly string[], output: Output = processO
       'run a fleet (starts the embedded fixture when no target is given)',
       (argv) =>
         runOptions(argv)
-          .option('json', { type: 'string', nargs: 1, requiresArg: true, describe: 'write results JSON to FILE' })
-          .option('log-requests', { type: 'string', nargs: 1, requiresArg: true, describe: 'write one NDJSON line per attempt to FILE' })
+          .option('json', { ...value, describe: 'write results JSON to FILE' })
+          .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await runCommand(argv, output);
@@ -69,10 +70,10 @@ export async function execute(args: readonly string[], output: Output = processO
       'run the embedded HTTP fixture standalone',
       (argv) =>
         argv
-          .option('http-port', { type: 'string', nargs: 1, requiresArg: true, default: '8080', describe: 'port (0 picks a free one)' })
-          .option('host', { type: 'string', nargs: 1, requiresArg: true, default: '127.0.0.1' })
-          .option('latency', { type: 'string', nargs: 1, requiresArg: true, default: '0', describe: 'ms added to every answer' })
-          .option('error-rate', { type: 'string', nargs: 1, requiresArg: true, default: '0', describe: 'fraction answered 503 (0 to 1)' }),
+          .option('http-port', { ...value, default: '8080', describe: 'port (0 picks a free one)' })
+          .option('host', { ...value, default: '127.0.0.1' })
+          .option('latency', { ...value, default: '0', describe: 'ms added to every answer' })
+          .option('error-rate', { ...value, default: '0', describe: 'fraction answered 503 (0 to 1)' }),
       async (argv) => {
         exitCode = await fixtureCommand(argv, output);
       },

@@ -14,7 +14,7 @@ import { loadRunPlan } from '../profile/load.ts';
 import type { RunPlan } from '../profile/types.ts';
 import { formatProgress, formatSummary } from '../report/console.ts';
 import { RequestLog } from '../report/request-log.ts';
-import { UsageError } from '../errors.ts';
+import { fileErrorReason, UsageError } from '../errors.ts';
 import { toolVersion } from '../version.ts';
 import { outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
@@ -177,7 +177,7 @@ async function execute(
     try {
       await writeFile(path.resolve(flags.json), `${JSON.stringify(results, null, 2)}\n`);
     } catch (error) {
-      writeProblems.push(`--json: cannot write ${flags.json}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      writeProblems.push(`--json: cannot write ${flags.json}: ${fileErrorReason(error)}`);
     }
   }
 

@@ -1,6 +1,6 @@
 /** Characters a request target may not carry as they are (RFC 9112): controls, space, non-ASCII and a few delimiters. */
 const UNSAFE_IN_PATH = /[^\x21-\x7e]|["<>\\^`{|}]/u;
-const UNSAFE_IN_PATH_ALL = /[^\x21-\x7e]|["<>\\^`{|}]/gu;
+const UNSAFE_IN_PATH_ALL = new RegExp(UNSAFE_IN_PATH.source, 'gu');
 
 /**
  * Percent-encodes only what cannot be sent, so a value with a space or an accent still makes a

@@ -1,4 +1,4 @@
-import { compare, parseThreshold } from '../profile/thresholds.ts';
+import { compare, isCountMetric, parseThreshold } from '../profile/thresholds.ts';
 import type { Threshold } from '../profile/thresholds.ts';
 import type { Results, StatsRow, ThresholdResult } from './results.ts';
 
@@ -26,11 +26,6 @@ function valueOf(row: StatsRow, threshold: Threshold): number {
   }
 }
 
-/** Latencies and rates of nothing are undefined, not zero. */
-function needsRequests(threshold: Threshold): boolean {
-  return threshold.metric === 'failure_rate' || !['failures', 'requests', 'rps', 'timeouts'].includes(threshold.metric);
-}
-
 /**
  * A threshold that cannot be evaluated fails: a selector that matches no stats row (a typo) or a
  * latency or rate over zero requests (a run that sent nothing must not pass `p95 < 200ms`).
@@ -40,7 +35,7 @@ export function evaluateThresholds(results: Omit<Results, 'thresholds'>, express
     const threshold = parseThreshold(expr);
     const row = rowFor(results, threshold.selector);
     if (!row) return { expr: threshold.expr, ok: false, value: null, reason: 'no such stats row' };
-    if (row.requests === 0 && needsRequests(threshold)) return { expr: threshold.expr, ok: false, value: null, reason: 'no requests to measure' };
+    if (row.requests === 0 && !isCountMetric(threshold.metric)) return { expr: threshold.expr, ok: false, value: null, reason: 'no requests to measure' };
     const value = valueOf(row, threshold);
     return { expr: threshold.expr, ok: compare(value, threshold.operator, threshold.value), value: Math.round(value * 1e6) / 1e6 };
   });

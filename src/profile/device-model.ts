@@ -170,14 +170,29 @@ function compileTask(context: CompileContext, taskPath: FieldPath, raw: Json): T
   return { name: (raw.name as string | undefined) ?? steps.map((step) => step.name).join(' + '), weight, steps };
 }
 
+/**
+ * Refuses a key the chosen variant (`raw[discriminator]`) does not use, at the key: the schema
+ * allows it for some variant, and silently ignoring it would run something else than was written.
+ */
+function rejectUnusedKeys(
+  source: YamlSource,
+  section: string,
+  raw: Json,
+  discriminator: string,
+  used: Readonly<Record<string, readonly string[]>>,
+  problem: (variant: string, takes: readonly string[] | undefined) => string,
+): void {
+  const variant = String(raw[discriminator]);
+  const takes = used[variant];
+  for (const key of Object.keys(raw)) {
+    if (key !== discriminator && !takes?.includes(key)) throw source.error([section, key], problem(variant, takes), { atKey: true });
+  }
+}
+
 function compileWait(source: YamlSource, raw: Json | undefined): WaitModel {
   if (!raw) return { model: 'constant', timeMs: 0 };
-  const used: Readonly<Record<string, readonly string[]>> = { constant: ['time'], between: ['min', 'max'], pacing: ['interval'], throughput: ['perSecond'] };
-  for (const key of Object.keys(raw)) {
-    if (key !== 'model' && !used[String(raw.model)]?.includes(key)) {
-      throw source.error(['wait', key], `not used by the ${String(raw.model)} wait model (it takes ${used[String(raw.model)]?.join(', ') ?? 'nothing'})`, { atKey: true });
-    }
-  }
+  const used = { constant: ['time'], between: ['min', 'max'], pacing: ['interval'], throughput: ['perSecond'] };
+  rejectUnusedKeys(source, 'wait', raw, 'model', used, (model, takes) => `not used by the ${model} wait model (it takes ${takes?.join(', ') ?? 'nothing'})`);
   const need = (field: string): unknown => {
     if (raw[field] === undefined) throw source.error(['wait'], `wait model '${String(raw.model)}' needs '${field}'`);
     return raw[field];
@@ -204,11 +219,8 @@ function compileWait(source: YamlSource, raw: Json | undefined): WaitModel {
 function compileIdentityScheme(source: YamlSource, raw: Json | undefined): IdentityScheme {
   if (!raw) return { scheme: 'hex48', prefix: '' };
   const prefix = (raw.prefix as string | undefined) ?? '';
-  const allowed: Readonly<Record<string, readonly string[]>> = { hex48: ['prefix'], 'sequential-hex': ['prefix', 'base', 'width'], pattern: ['pattern'] };
   const scheme = raw.scheme as string;
-  for (const key of Object.keys(raw)) {
-    if (key !== 'scheme' && !allowed[scheme]?.includes(key)) throw source.error(['identity', key], `not used by the ${scheme} scheme`, { atKey: true });
-  }
+  rejectUnusedKeys(source, 'identity', raw, 'scheme', { hex48: ['prefix'], 'sequential-hex': ['prefix', 'base', 'width'], pattern: ['pattern'] }, (variant) => `not used by the ${variant} scheme`);
   if (scheme === 'pattern') {
     const pattern = raw.pattern as string | undefined;
     if (pattern === undefined) throw source.error(['identity'], "the pattern scheme needs 'pattern', e.g. \"node-{index:6}\"");

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ProfileError } from '../errors.ts';
+import { fileErrorReason, ProfileError } from '../errors.ts';
 import { checkedData, DEFAULT_TIMEOUT_MS, durationAt, EnvironmentReader, loadDeviceModel } from './device-model.ts';
 import { profileSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
@@ -38,7 +38,7 @@ async function loadTls(source: YamlSource, profileDir: string, raw: Json | undef
     try {
       settings[field] = await readFile(path.resolve(profileDir, file));
     } catch (error) {
-      throw source.error(['http', 'tls', field], `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw source.error(['http', 'tls', field], `cannot read ${file}: ${fileErrorReason(error)}`);
     }
   }
   return settings;

@@ -20,6 +20,11 @@ export interface Threshold {
 
 const LATENCY = new Set(['min', 'avg', 'max', 'p50', 'p66', 'p75', 'p80', 'p90', 'p95', 'p98', 'p99', 'p999', 'p9999']);
 const COUNTS = new Set(['failures', 'requests', 'rps', 'timeouts']);
+
+/** Counts (and rps) are defined over zero requests; latencies and failure_rate are not. */
+export function isCountMetric(metric: ThresholdMetric): boolean {
+  return COUNTS.has(metric);
+}
 const EXPRESSION = /^\s*(?:(.+?)\s*:\s*)?([a-z0-9_]+)\s*(<=|>=|==|<|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|%)?\s*$/;
 
 /** Parses one threshold; throws an Error whose message says what is wrong. */

@@ -3,7 +3,7 @@ import type { WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type { Engine } from '../engine/engine.ts';
-import { UsageError } from '../errors.ts';
+import { fileErrorReason, UsageError } from '../errors.ts';
 import type { AttemptRecord } from '../engine/events.ts';
 
 /** Serialises one attempt as the request-log contract's NDJSON line (fixed key order). */
@@ -50,11 +50,11 @@ export class RequestLog {
   /** Resolves once the file is open; a path that cannot be written is a usage error, before the run starts. */
   async opened(): Promise<void> {
     if (this.stream.pending) await Promise.race([once(this.stream, 'ready'), once(this.stream, 'close')]);
-    if (this.failure) throw new UsageError(this.problem());
+    if (this.failure) throw new UsageError(this.problem(this.failure));
   }
 
-  private problem(): string {
-    return `--log-requests: cannot write ${this.file}: ${this.failure?.code ?? this.failure?.message ?? 'unknown error'}`;
+  private problem(failure: Error): string {
+    return `--log-requests: cannot write ${this.file}: ${fileErrorReason(failure)}`;
   }
 
   private flush(): void {
@@ -70,6 +70,6 @@ export class RequestLog {
       this.stream.end();
       await finished(this.stream).catch(() => undefined);
     }
-    return this.failure ? this.problem() : undefined;
+    return this.failure ? this.problem(this.failure) : undefined;
   }
 }

@@ -115,17 +115,17 @@ export class HttpTransport {
 
   /** Waits for in-flight requests, then closes every connection. */
   async close(): Promise<void> {
-    const closing: Promise<void>[] = [];
-    if (this.pool) closing.push(this.pool.close());
-    for (const client of this.clients) if (client) closing.push(client.close());
-    await Promise.all(closing);
+    await Promise.all(this.dispatchers().map((dispatcher) => dispatcher.close()));
   }
 
   /** Aborts in-flight requests and closes every connection at once. */
   async destroy(): Promise<void> {
-    const destroying: Promise<void>[] = [];
-    if (this.pool) destroying.push(this.pool.destroy());
-    for (const client of this.clients) if (client) destroying.push(client.destroy());
-    await Promise.all(destroying);
+    await Promise.all(this.dispatchers().map((dispatcher) => dispatcher.destroy()));
+  }
+
+  private dispatchers(): Dispatcher[] {
+    const all: Dispatcher[] = this.pool ? [this.pool] : [];
+    for (const client of this.clients) if (client) all.push(client);
+    return all;
   }
 }

@@ -261,7 +261,7 @@ describe('environment references, captured variables and repetitions', () => {
     assert.equal(compile('/products/{{ repeat.number }}/{{ repeat.index }}', slots).evaluate(context), '/products/5/4');
   });
 
-  test('an unset variable, an uncaptured name or a bad name is a load-time error at the reference', () => {
+  test('an unset environment variable or an uncaptured name is a load-time error at the reference', () => {
     const slots = new Slots({}, ['access']);
     assert.throws(() => compile('x {{ env.NOPE }}', slots), (error: unknown) => error instanceof TemplateError && error.offset === 5 && /environment variable NOPE is not set/.test(error.message));
     assert.throws(() => compile('{{ vars.refresh }}', slots), /no task captures 'refresh'/);
