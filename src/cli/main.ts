@@ -26,6 +26,7 @@ function runOptions<T>(argv: Argv<T>) {
     .option('iterations', { ...value, describe: 'tasks each device runs after boot, then stops (replaces the profile\'s end)' })
     .option('seed', { ...value, describe: 'seed for identities, task picks, waits and payloads' })
     .option('target', { ...value, describe: 'HTTP base URL (overrides the profile)' })
+    .option('broker', { ...value, describe: 'MQTT broker URL, mqtt:// or mqtts:// (overrides the profile)' })
     .option('threshold', { ...value, describe: "pass/fail criterion, e.g. 'p95 < 200ms' (repeatable)" });
 }
 

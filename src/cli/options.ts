@@ -2,7 +2,7 @@ import { UsageError } from '../errors.ts';
 import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDurationMs } from '../profile/duration.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
 import type { RunOverrides } from '../profile/load.ts';
-import { checkTargetUrl } from '../profile/target-url.ts';
+import { checkBrokerUrl, checkTargetUrl } from '../profile/target-url.ts';
 
 /** Flags shared by `run` and `validate`, as yargs hands them over: raw text, so errors can echo it. */
 export interface RunFlags {
@@ -12,6 +12,7 @@ export interface RunFlags {
   readonly iterations?: FlagValue;
   readonly seed?: FlagValue;
   readonly target?: FlagValue;
+  readonly broker?: FlagValue;
   readonly threshold?: FlagValue;
 }
 
@@ -66,6 +67,8 @@ export function overridesFromFlags(flags: RunFlags): RunOverrides {
   }
   const target = last(flags.target);
   if (target !== undefined) overrides.target = checkTargetUrl(target, (problem) => new UsageError(`--target: ${problem}`));
+  const broker = last(flags.broker);
+  if (broker !== undefined) overrides.broker = checkBrokerUrl(broker, (problem) => new UsageError(`--broker: ${problem}`));
   const thresholds = all(flags.threshold);
   if (thresholds !== undefined) {
     for (const expr of thresholds) {

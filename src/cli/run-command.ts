@@ -11,7 +11,7 @@ import { GeneratorMonitor, saturationWarning } from '../metrics/generator-monito
 import { buildResults } from '../metrics/results.ts';
 import type { Results } from '../metrics/results.ts';
 import { loadRunPlan } from '../profile/load.ts';
-import type { RunPlan } from '../profile/types.ts';
+import type { DeviceModel, RunPlan } from '../profile/types.ts';
 import { formatProgress, formatSummary } from '../report/console.ts';
 import { RequestLog } from '../report/request-log.ts';
 import { fileErrorReason, UsageError } from '../errors.ts';
@@ -58,39 +58,58 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   const flags: RunSettings = { json: outputFile('json', given.json), logRequests: outputFile('log-requests', given.logRequests), quiet: given.quiet === true };
   const plan = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
   const http = plan.http;
-  checkFileLimit(
-    http.connectionPerDevice ? plan.devices : Math.min(http.connections, plan.devices),
-    http.connectionPerDevice ? `one HTTP connection per device for ${plan.devices} devices` : `an HTTP pool of up to ${http.connections} connections`,
-    openFileLimit(),
-  );
+  const sessions = plan.fleet.reduce((sum, entry) => sum + (entry.model.mqtt ? entry.count : 0), 0);
+  const needsHttp = plan.fleet.some((entry) => entry.count > 0 && modelUsesHttp(entry.model));
+  const httpConnections = !needsHttp ? 0 : http.connectionPerDevice ? plan.devices : Math.min(http.connections, plan.devices);
+  const uses = [
+    sessions > 0 ? `one MQTT connection per device for ${sessions} devices` : '',
+    httpConnections === 0 ? '' : http.connectionPerDevice ? `one HTTP connection per device for ${plan.devices} devices` : `an HTTP pool of up to ${http.connections} connections`,
+  ];
+  checkFileLimit(sessions + httpConnections, uses.filter(Boolean).join(' and ') || 'no connections', openFileLimit());
   if (flags.json) await checkWritableDirectory('--json', flags.json);
   if (flags.logRequests) await checkWritableDirectory('--log-requests', flags.logRequests);
   const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;
   await requestLog?.opened();
   let fixtures: RunningFixtures | undefined;
   let target = plan.target;
-  if (target === undefined) {
+  let broker = plan.broker;
+  if ((target === undefined && needsHttp) || (broker === undefined && sessions > 0)) {
     fixtures = await startFixtures();
-    target = fixtures.httpUrl;
-    output.stderr(`No target in the profile or flags: started the embedded HTTP fixture at ${target} (worker thread).`);
+    const started: string[] = [];
+    if (target === undefined && needsHttp) started.push(`the embedded HTTP fixture at ${fixtures.httpUrl}`);
+    if (broker === undefined && sessions > 0) started.push(`the embedded MQTT broker (Aedes) at ${fixtures.brokerUrl}`);
+    output.stderr(`No ${started.length > 1 ? 'target or broker' : target === undefined && needsHttp ? 'target' : 'broker'} in the profile or flags: started ${started.join(' and ')} (worker thread).`);
+    target ??= fixtures.httpUrl;
+    broker ??= fixtures.brokerUrl;
   }
   try {
-    return await execute(plan, target, flags, output, signals, requestLog, fixtures);
+    return await execute(plan, { target: target ?? 'http://127.0.0.1', broker, needsHttp }, flags, output, signals, requestLog, fixtures);
   } finally {
     await fixtures?.close();
   }
 }
 
+interface Endpoints {
+  readonly target: string;
+  readonly broker: string | undefined;
+  readonly needsHttp: boolean;
+}
+
+function modelUsesHttp(model: DeviceModel): boolean {
+  const tasks = [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)];
+  return tasks.some((task) => task.steps.some((step) => step.action.kind === 'http'));
+}
+
 async function execute(
   plan: RunPlan,
-  target: string,
+  endpoints: Endpoints,
   flags: RunSettings,
   output: Output,
   signals: NodeJS.EventEmitter,
   requestLog: RequestLog | undefined,
   fixtures: RunningFixtures | undefined,
 ): Promise<number> {
-  const engine = new Engine({ plan, target });
+  const engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker });
   const monitor = new GeneratorMonitor();
   requestLog?.attach(engine);
 
@@ -139,7 +158,8 @@ async function execute(
   if (!flags.quiet) {
     const ending = plan.iterations !== undefined ? `${plan.iterations} iterations per device` : '';
     const duration = plan.durationMs !== undefined ? `${plan.durationMs / 1000}s` : '';
-    output.stderr(`Running ${plan.name}: ${plan.devices} devices at ${plan.spawnRate}/s against ${target}, ${[duration, ending].filter(Boolean).join(' or ')}, seed ${plan.seed}.`);
+    const against = [endpoints.needsHttp ? endpoints.target : '', endpoints.broker ?? ''].filter(Boolean).join(' and ');
+    output.stderr(`Running ${plan.name}: ${plan.devices} devices at ${plan.spawnRate}/s against ${against}, ${[duration, ending].filter(Boolean).join(' or ')}, seed ${plan.seed}.`);
   }
   monitor.start();
   let times;
@@ -167,7 +187,12 @@ async function execute(
     activeMs: times.activeMs,
     stopReason,
     abandoned: engine.abandoned,
-    devices: { target: plan.devices, started: engine.started, online: onlineAtStop },
+    devices: {
+      target: plan.devices,
+      started: engine.started,
+      online: onlineAtStop,
+      onlineOverTime: engine.stats.history.map((snapshot) => [Math.round(snapshot.atMs) / 1000, snapshot.devicesOnline] as const),
+    },
     entries: engine.stats.entries,
     generator,
     warnings,
@@ -181,11 +206,15 @@ async function execute(
     }
   }
 
-  if (fixtures) {
-    const counts = await fixtures.counts();
-    if (!flags.quiet) {
-      const served = Object.entries(counts).map(([route, count]) => `${route} ${count.requests}`).join(', ');
+  if (fixtures && !flags.quiet) {
+    if (endpoints.needsHttp && plan.target === undefined) {
+      const served = Object.entries(await fixtures.counts()).map(([route, count]) => `${route} ${count.requests}`).join(', ');
       output.stderr(`The embedded fixture counted: ${served || 'no requests'}.`);
+    }
+    if (endpoints.broker !== undefined && plan.broker === undefined) {
+      const mqtt = await fixtures.mqttCounts();
+      const topics = Object.entries(mqtt.topics).map(([topic, count]) => `${topic} ${count}`).join(', ');
+      output.stderr(`The embedded broker counted: ${mqtt.connects} connects, ${mqtt.publishesReceived} publishes received${topics ? ` (${topics})` : ''}.`);
     }
   }
   output.stdout(formatSummary(results));

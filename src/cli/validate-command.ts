@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { loadRunPlan } from '../profile/load.ts';
+import { actionType } from '../profile/types.ts';
 import type { RunPlan, TaskSpec, WaitModel } from '../profile/types.ts';
 import { formatDuration } from '../profile/duration.ts';
 import { overridesFromFlags } from './options.ts';
@@ -20,19 +21,30 @@ function describeWait(wait: WaitModel): string {
 }
 
 function describeTask(task: TaskSpec): string {
-  const steps = task.steps.map((step) => `${step.action.method} ${step.name}${step.repeat > 1 ? ` ×${step.repeat} in a row` : ''}`);
+  const steps = task.steps.map((step) => {
+    const burst = step.action.kind === 'publish' && step.sleepMs === 0;
+    const qos = step.action.kind === 'http' ? '' : ` QoS ${step.action.qos}`;
+    return `${actionType(step.action)} ${step.name}${qos}${step.repeat > 1 ? ` ×${step.repeat} ${burst ? 'in a burst' : 'in a row'}` : ''}`;
+  });
   return steps.length === 1 ? (steps[0] ?? '') : `${task.name} (${steps.join(' then ')})`;
 }
 
 export function describePlan(plan: RunPlan): string {
   const lines = [`${plan.profilePath}: valid. ${plan.devices} devices, spawn rate ${plan.spawnRate}/s, seed ${plan.seed}.`];
   for (const { model, count } of plan.fleet) {
-    const tasks = model.tasks.map((task) => `${describeTask(task)} ×${task.weight}`).join(', ');
+    const tasks = model.tasks.map((task) => `${describeTask(task)} ${task.everyMs === undefined ? `×${task.weight}` : `every ${formatDuration(task.everyMs)}`}`).join(', ');
     const boot = model.boot.map(describeTask).join(', ');
-    lines.push(`  ${count} × ${model.name} (${model.identity.scheme} ids): ${boot ? `boot ${boot}; ` : ''}tasks ${tasks}; wait ${describeWait(model.wait)}.`);
+    const periodic = model.tasks.some((task) => task.everyMs !== undefined);
+    const session = model.mqtt ? `MQTT ${model.mqtt.protocolVersion === 5 ? '5' : '3.1.1'} session; ` : '';
+    const reactions = model.reactions.map((reaction) => `${reaction.topic.source} → ${describeTask(reaction.task)}`).join(', ');
+    lines.push(
+      `  ${count} × ${model.name} (${model.identity.scheme} ids): ${session}${boot ? `boot ${boot}; ` : ''}tasks ${tasks}${periodic ? '' : `; wait ${describeWait(model.wait)}`}${reactions ? `; on ${reactions}` : ''}.`,
+    );
   }
   const ends = [plan.durationMs !== undefined ? formatDuration(plan.durationMs) : '', plan.iterations !== undefined ? `${plan.iterations} iterations` : ''];
-  lines.push(`  Ends after ${ends.filter(Boolean).join(' or ')}; target ${plan.target ?? 'the embedded fixture'}.`);
+  const sessions = plan.fleet.some((entry) => entry.model.mqtt !== undefined);
+  const broker = sessions ? `; broker ${plan.broker ?? 'the embedded Aedes broker'}` : '';
+  lines.push(`  Ends after ${ends.filter(Boolean).join(' or ')}; target ${plan.target ?? 'the embedded fixture'}${broker}.`);
   if (plan.thresholds.length > 0) lines.push(`  Thresholds: ${plan.thresholds.join('; ')}.`);
   return lines.join('\n');
 }

@@ -1,13 +1,18 @@
 import type { Random } from '../identity/rng.ts';
 import { weightedIndex } from '../identity/rng.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
-import { followPath } from '../profile/capture-path.ts';
-import type { Capture, DeviceModel, HttpAction, StepSpec, TaskSpec } from '../profile/types.ts';
+import type { DeviceModel, HttpAction, Reaction, StepSpec, TaskSpec } from '../profile/types.ts';
+import { actionType } from '../profile/types.ts';
 import type { TemplateContext, TemplateValue } from '../template/context.ts';
-import type { AttemptResult } from '../transport/types.ts';
+import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
+import { applyCaptures, captureFromJson } from './captures.ts';
+import { MqttAttempt } from './mqtt-attempt.ts';
+import type { MqttAttemptOwner, SentAttempt } from './mqtt-attempt.ts';
+import type { LinkedDevice, MqttLink } from './mqtt-link.ts';
 import { encodePathChars } from './request-path.ts';
 import type { Schedulable } from './scheduler.ts';
+import { topicMatches } from './topic-match.ts';
 import { isPaced, nextTick } from './wait.ts';
 import type { NextTick } from './wait.ts';
 
@@ -22,11 +27,23 @@ export interface BoundTask {
   readonly steps: readonly BoundStep[];
 }
 
+export interface BoundReaction {
+  readonly reaction: Reaction;
+  readonly task: BoundTask;
+  /** The SUBSCRIBE made for it on every connect. */
+  readonly subscribe: BoundStep;
+}
+
 export interface BoundModel {
   readonly model: DeviceModel;
   readonly boot: readonly BoundTask[];
   readonly tasks: readonly BoundTask[];
+  readonly reactions: readonly BoundReaction[];
+  /** Tasks have intended start times (pacing, or each task on its own period). */
   readonly paced: boolean;
+  readonly periodic: boolean;
+  /** The largest burst of publishes one step sends. */
+  readonly maxBurst: number;
 }
 
 /** What a device needs from the run it belongs to. */
@@ -36,15 +53,19 @@ export interface DeviceHost {
   now(): number;
   /** Ms since run start for a clock time. */
   sinceStart(clockMs: number): number;
-  schedule(device: VirtualDevice, dueAt: number): void;
+  schedule(item: Schedulable, dueAt: number): void;
+  unschedule(item: Schedulable): void;
   sendHttp(device: VirtualDevice, action: HttpAction, path: string, headers: Record<string, string>, body: string | undefined, keepBody: boolean): Promise<AttemptResult>;
-  onAttempt(device: VirtualDevice, step: BoundStep, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void;
+  attemptStarted(): void;
+  onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void;
   onStarted(device: VirtualDevice): void;
   onFinished(device: VirtualDevice): void;
 }
 
 /** Timers fire a few ms late on a busy loop; a tick counts as late only beyond this. */
 const LATE_TOLERANCE_MS = 10;
+/** Messages waiting for their reaction beyond this are dropped: a device is not an unbounded queue. */
+const MAX_QUEUED_REACTIONS = 64;
 
 const enum Phase {
   Waiting,
@@ -54,10 +75,11 @@ const enum Phase {
 }
 
 /**
- * One virtual device. It has at most one attempt in flight, so the task's state lives in fields and
- * its completion handlers are bound once: a request creates no closures here.
+ * One virtual device. It runs one task at a time; a task's steps run in order, an HTTP step one
+ * attempt at a time, a publish step as a burst. Its state lives in fields and its completion
+ * handlers are bound once: an attempt creates no closures here.
  */
-export class VirtualDevice implements Schedulable, TemplateContext {
+export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptOwner, LinkedDevice {
   dueAt = 0;
   heapIndex = -1;
   seq = 0;
@@ -72,21 +94,35 @@ export class VirtualDevice implements Schedulable, TemplateContext {
   private iterationsDone = 0;
   private intendedAt = 0;
   private readonly tick: NextTick = { startAt: 0, intendedAt: 0, missed: 0 };
+  /** Next due time of each periodic task (clock ms); set when the loop starts. */
+  private nextDue: Float64Array | undefined;
 
   // The task under way: its steps run in order, each `repeat` times, with `sleep` between attempts.
   private task: BoundTask | undefined;
   private taskIsBoot = false;
+  private taskIsReaction = false;
   private taskIntendedAt = 0;
   private stepIndex = 0;
+  /** An MQTT step waiting for the session to come (back) up. */
+  private parked = false;
 
-  // The attempt in flight.
+  // What is in flight for the task: one HTTP attempt, or a burst of MQTT attempts.
   private attempt: BoundStep | undefined;
   private attemptIsFirst = false;
   private attemptStart = 0n;
   private attemptStartedAt = 0;
-  currentTarget = '';
-  currentBody: string | undefined;
-  currentSeq = 0;
+  private burstPending = 0;
+  private burstSize = 0;
+  private readonly httpSent: SentAttempt = { seq: 0, target: '', body: undefined, intendedAt: 0 };
+
+  // MQTT.
+  link: MqttLink | undefined;
+  private readonly mqttAttempts: MqttAttempt[] = [];
+  private readonly sideAttempts: MqttAttempt[] = [];
+  private readonly reactionFilters: readonly string[];
+  private readonly reactionQueue: { reaction: BoundReaction; payload: Buffer }[] = [];
+  /** Where the loop resumes once queued reactions ran (clock ms), or -1. */
+  private resumeAt = -1;
 
   private readonly complete = (result: AttemptResult): void => this.onComplete(result);
   // Transports settle every attempt with a result; a rejection is our bug, still counted so the device goes on.
@@ -107,6 +143,8 @@ export class VirtualDevice implements Schedulable, TemplateContext {
     });
     this.vars = new Array<TemplateValue>(bound.model.variables.length).fill('');
     this.staged = new Array<TemplateValue>(bound.model.variables.length).fill('');
+    for (let i = 0; i < bound.maxBurst; i++) this.mqttAttempts.push(new MqttAttempt(this));
+    this.reactionFilters = bound.reactions.map((bound) => String(bound.reaction.topic.evaluate(this)));
   }
 
   get deviceModel(): string {
@@ -127,67 +165,254 @@ export class VirtualDevice implements Schedulable, TemplateContext {
       this.intendedAt = this.host.now();
       this.host.onStarted(this);
     }
-    if (this.host.stopping) return this.finish();
+    if (this.host.stopping || this.phase === Phase.Done) return this.finish();
     // Woken after a sleep between two attempts of the same task.
     if (this.task) return this.startAttempt();
+    if (this.reactionQueue.length > 0) return this.startReaction(this.host.now());
     let task: BoundTask | undefined;
     this.taskIsBoot = this.phase === Phase.Boot;
+    this.taskIsReaction = false;
     if (this.phase === Phase.Boot) {
       task = this.bound.boot[this.bootStep++];
       if (this.bootStep >= this.bound.boot.length) this.phase = Phase.Loop;
     } else {
       const limit = this.host.iterations;
       if (limit !== undefined && this.iterationsDone >= limit) return this.finish();
+      if (this.bound.periodic) {
+        task = this.duePeriodicTask();
+        if (!task) return;
+      } else {
+        const tasks = this.bound.tasks;
+        task = tasks.length === 1 ? tasks[0] : tasks[weightedIndex(this.random, this.bound.model.cumulativeWeights)];
+        this.taskIntendedAt = this.intendedAt;
+      }
       this.iterationsDone++;
-      const tasks = this.bound.tasks;
-      task = tasks.length === 1 ? tasks[0] : tasks[weightedIndex(this.random, this.bound.model.cumulativeWeights)];
     }
     if (!task) return this.finish();
+    if (this.taskIsBoot) this.taskIntendedAt = this.intendedAt;
+    this.beginTask(task);
+  }
+
+  private beginTask(task: BoundTask): void {
     this.task = task;
-    this.taskIntendedAt = this.intendedAt;
     this.stepIndex = 0;
     this.repeatIndex = 0;
     this.startAttempt();
   }
 
+  /**
+   * Each periodic task keeps its own timetable from a seeded phase; the earliest due runs next.
+   * Returns undefined (and sleeps until then) when none is due yet.
+   */
+  private duePeriodicTask(): BoundTask | undefined {
+    const tasks = this.bound.tasks;
+    const now = this.host.now();
+    let due = this.nextDue;
+    if (!due) {
+      due = this.nextDue = new Float64Array(tasks.length);
+      for (let i = 0; i < tasks.length; i++) due[i] = now + this.random() * ((tasks[i] as BoundTask).spec.everyMs ?? 0);
+    }
+    let index = 0;
+    for (let i = 1; i < due.length; i++) if ((due[i] as number) < (due[index] as number)) index = i;
+    const dueAt = due[index] as number;
+    if (dueAt > now + 1) {
+      this.host.schedule(this, dueAt);
+      return undefined;
+    }
+    const task = tasks[index] as BoundTask;
+    const every = task.spec.everyMs ?? 1;
+    let next = dueAt + every;
+    if (now - next >= every) {
+      const missed = Math.floor((now - next) / every);
+      (task.steps[0] as BoundStep).stats.missed += missed;
+      next += missed * every;
+    }
+    due[index] = next;
+    this.taskIntendedAt = dueAt;
+    return task;
+  }
+
+  private nextPeriodicDue(): number {
+    let min = Infinity;
+    for (const due of this.nextDue ?? []) if (due < min) min = due;
+    return min;
+  }
+
   private startAttempt(): void {
     const step = (this.task as BoundTask).steps[this.stepIndex] as BoundStep;
-    const spec = step.spec;
-    const action = spec.action;
+    const action = step.spec.action;
+    if (action.kind !== 'http') {
+      // An MQTT step waits for the session; the link wakes it on connect.
+      if (!this.link?.connected) {
+        this.parked = true;
+        return;
+      }
+      return this.startMqttAttempts(step);
+    }
     this.attempt = step;
     this.attemptIsFirst = this.stepIndex === 0 && this.repeatIndex === 0;
-    this.currentSeq = this.seq;
+    const sent = this.httpSent;
+    sent.seq = this.seq;
     const path = encodePathChars(String(action.path.evaluate(this)));
     const headers: Record<string, string> = {};
     for (const [name, template] of action.headers) headers[name] = String(template.evaluate(this));
     const body = action.body ? action.body(this) : undefined;
     if (action.contentType !== undefined && headers['content-type'] === undefined) headers['content-type'] = action.contentType;
     this.seq++;
-    this.currentTarget = path;
-    this.currentBody = body;
+    sent.target = path;
+    sent.body = body;
     this.attemptStartedAt = this.host.now();
+    sent.intendedAt = this.attemptIsFirst ? this.taskIntendedAt : this.attemptStartedAt;
     this.attemptStart = process.hrtime.bigint();
-    void this.host.sendHttp(this, action, path, headers, body, spec.captures.length > 0).then(this.complete, this.fail);
+    void this.host.sendHttp(this, action, path, headers, body, step.spec.captures.length > 0).then(this.complete, this.fail);
+  }
+
+  /** A publish step sends the rest of its repeats at once (a burst) unless it sleeps between them. */
+  private startMqttAttempts(step: BoundStep): void {
+    const spec = step.spec;
+    const action = spec.action;
+    const count = action.kind === 'publish' && spec.sleepMs === 0 ? spec.repeat - this.repeatIndex : 1;
+    this.attempt = step;
+    this.burstSize = count;
+    this.burstPending = count;
+    const now = this.host.now();
+    this.attemptStartedAt = now;
+    const firstRepeat = this.repeatIndex;
+    for (let i = 0; i < count; i++) {
+      const attempt = this.mqttAttempts[i] as MqttAttempt;
+      attempt.first = this.stepIndex === 0 && this.repeatIndex === 0;
+      attempt.inTask = true;
+      attempt.seq = this.seq;
+      attempt.target = String(action.kind === 'http' ? '' : action.topic.evaluate(this));
+      attempt.body = action.kind === 'publish' ? action.payload(this) : undefined;
+      this.seq++;
+      attempt.startedAt = now;
+      attempt.intendedAt = attempt.first ? this.taskIntendedAt : now;
+      this.host.attemptStarted();
+      attempt.begin(step.stats, action.timeoutMs);
+      this.sendMqtt(attempt, step);
+      this.repeatIndex++;
+    }
+    // The burst's repeats are counted when it ends, as one HTTP attempt is.
+    this.repeatIndex = firstRepeat;
+  }
+
+  private sendMqtt(attempt: MqttAttempt, step: BoundStep): void {
+    const session = (this.link as MqttLink).session;
+    const action = step.spec.action;
+    if (action.kind === 'publish') session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, attempt.onAck);
+    else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
+  }
+
+  mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number): void {
+    const stats = attempt.stats as StatsEntry;
+    const paced = attempt.inTask && attempt.first && this.bound.paced && !this.taskIsBoot && !this.taskIsReaction;
+    const late = paced && attempt.startedAt - this.taskIntendedAt > LATE_TOLERANCE_MS;
+    const intendedMicros = paced ? Math.max(latencyMicros, (this.host.now() - this.taskIntendedAt) * 1000) : -1;
+    this.host.onAttempt(this, stats, attempt, { outcome, error, bytesIn: 0 }, latencyMicros, intendedMicros, late);
+    if (!attempt.inTask) {
+      const index = this.sideAttempts.indexOf(attempt);
+      if (!attempt.reusable && index >= 0) this.sideAttempts.splice(index, 1);
+      return;
+    }
+    // An attempt that may still hear from the broker is replaced, so a late ack cannot touch the next one.
+    if (!attempt.reusable) {
+      const index = this.mqttAttempts.indexOf(attempt);
+      if (index >= 0) this.mqttAttempts[index] = new MqttAttempt(this);
+    }
+    if (--this.burstPending > 0) return;
+    const step = this.attempt as BoundStep;
+    this.attempt = undefined;
+    this.advance(step, this.burstSize, this.host.now());
+  }
+
+  /** The session is up: subscribe what the reactions listen to, then resume a parked step. */
+  sessionUp(): void {
+    for (const reaction of this.bound.reactions) {
+      const attempt = this.sideAttempts.find((candidate) => candidate.reusable && !candidate.pending) ?? new MqttAttempt(this);
+      if (!this.sideAttempts.includes(attempt)) this.sideAttempts.push(attempt);
+      const filter = this.reactionFilters[this.bound.reactions.indexOf(reaction)] ?? '';
+      attempt.inTask = false;
+      attempt.first = false;
+      attempt.seq = this.seq++;
+      attempt.target = filter;
+      attempt.body = undefined;
+      attempt.startedAt = attempt.intendedAt = this.host.now();
+      this.host.attemptStarted();
+      attempt.begin(reaction.subscribe.stats, reaction.subscribe.spec.action.timeoutMs);
+      this.sendMqtt(attempt, reaction.subscribe);
+    }
+    if (this.parked && this.phase !== Phase.Done) {
+      this.parked = false;
+      this.startAttempt();
+    }
+  }
+
+  /** The session dropped: what waited for an answer on it has failed. */
+  sessionDown(reason: string): void {
+    for (const attempt of [...this.mqttAttempts, ...this.sideAttempts]) attempt.fail(reason);
+  }
+
+  message(topic: string, payload: Buffer): void {
+    if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping) return;
+    const index = this.reactionFilters.findIndex((filter) => topicMatches(filter, topic));
+    const reaction = this.bound.reactions[index];
+    if (!reaction || this.reactionQueue.length >= MAX_QUEUED_REACTIONS) return;
+    this.reactionQueue.push({ reaction, payload });
+    // Idle between tasks: react now, and come back to the schedule after.
+    if (!this.task && this.heapIndex >= 0) {
+      this.resumeAt = this.dueAt;
+      this.host.unschedule(this);
+      this.startReaction(this.host.now());
+    }
+  }
+
+  private startReaction(resumeAt: number): void {
+    const next = this.reactionQueue.shift();
+    if (!next) return;
+    if (this.resumeAt < 0) this.resumeAt = resumeAt;
+    const captures = next.reaction.reaction.captures;
+    if (captures.length > 0) applyCaptures(captureFromJson(captures, next.payload.toString('utf8')), this.vars);
+    this.taskIsBoot = false;
+    this.taskIsReaction = true;
+    this.taskIntendedAt = this.host.now();
+    this.beginTask(next.reaction.task);
   }
 
   private onComplete(received: AttemptResult): void {
     const step = this.attempt as BoundStep;
-    const task = this.task as BoundTask;
     const latencyMicros = elapsedMicros(this.attemptStart);
     const endedAt = this.host.now();
     const captures = step.spec.captures;
-    const result = captures.length > 0 && received.outcome === 'ok' ? this.capture(captures, received) : received;
+    let result = received;
+    if (captures.length > 0 && received.outcome === 'ok') {
+      const captured = captureFromJson(captures, received.body ?? '');
+      if (typeof captured === 'string') result = { outcome: 'failure', error: captured, bytesIn: received.bytesIn };
+      else for (const [slot, value] of captured) this.stage(slot, value);
+    }
     // Pacing promises when a task starts, so only its first attempt can be late.
-    const paced = this.bound.paced && !this.taskIsBoot && this.attemptIsFirst;
+    const paced = this.bound.paced && !this.taskIsBoot && !this.taskIsReaction && this.attemptIsFirst;
     const late = paced && this.attemptStartedAt - this.taskIntendedAt > LATE_TOLERANCE_MS;
     // A wake can come up to a millisecond before its due time; never report less than the service time.
     const intendedMicros = paced ? Math.max(latencyMicros, (endedAt - this.taskIntendedAt) * 1000) : -1;
     this.attempt = undefined;
-    this.host.onAttempt(this, step, result, latencyMicros, intendedMicros, late);
+    this.host.onAttempt(this, step.stats, this.httpSent, result, latencyMicros, intendedMicros, late);
     for (const slot of this.stagedSlots) this.vars[slot] = this.staged[slot] as TemplateValue;
     this.stagedSlots.length = 0;
-    if (this.host.stopping) return this.finish();
-    if (++this.repeatIndex >= step.spec.repeat) {
+    this.advance(step, 1, endedAt);
+  }
+
+  private stage(slot: number, value: TemplateValue): void {
+    this.staged[slot] = value;
+    this.stagedSlots.push(slot);
+  }
+
+  /** After `attempts` of `step` ended: the next attempt, step, or task. */
+  private advance(step: BoundStep, attempts: number, endedAt: number): void {
+    const task = this.task as BoundTask;
+    if (this.host.stopping || this.phase === Phase.Done) return this.finish();
+    this.repeatIndex += attempts;
+    if (this.repeatIndex >= step.spec.repeat) {
       this.repeatIndex = 0;
       this.stepIndex++;
     }
@@ -197,54 +422,60 @@ export class VirtualDevice implements Schedulable, TemplateContext {
       return;
     }
     this.task = undefined;
+    if (this.taskIsReaction) {
+      const resumeAt = this.resumeAt;
+      this.resumeAt = -1;
+      if (this.reactionQueue.length > 0) return this.startReaction(resumeAt);
+      this.host.schedule(this, Math.max(resumeAt, endedAt));
+      return;
+    }
     if (this.taskIsBoot) {
       this.intendedAt = endedAt;
-      this.host.schedule(this, endedAt);
-      return;
+      return this.scheduleNext(endedAt);
     }
     // The last iteration ends the device now, not after one more wait.
     const limit = this.host.iterations;
     if (limit !== undefined && this.iterationsDone >= limit) return this.finish();
+    if (this.bound.periodic) return this.scheduleNext(Math.max(endedAt, this.nextPeriodicDue()));
     // The first looped task starts right after boot; the pacing grid is anchored there.
     const tick = nextTick(this.bound.model.wait, this.random, this.taskIntendedAt, endedAt, this.tick);
     (task.steps[0] as BoundStep).stats.missed += tick.missed;
     this.intendedAt = tick.intendedAt;
-    this.host.schedule(this, tick.startAt);
+    this.scheduleNext(tick.startAt);
   }
 
-  /** Stages the captured values; a response without all of them is a failed attempt and changes no variable. */
-  private capture(captures: readonly Capture[], result: AttemptResult): AttemptResult {
-    let document: unknown;
-    try {
-      document = JSON.parse(result.body ?? '');
-    } catch {
-      return { outcome: 'failure', error: 'capture: the response is not JSON', bytesIn: result.bytesIn };
-    }
-    for (const capture of captures) {
-      const value = followPath(document, capture.path);
-      if (value === undefined || value === null) {
-        this.stagedSlots.length = 0;
-        return { outcome: 'failure', error: `capture ${capture.variable}: ${capture.expression} is not in the response`, bytesIn: result.bytesIn };
-      }
-      this.staged[capture.slot] = typeof value === 'object' ? JSON.stringify(value) : (value as TemplateValue);
-      this.stagedSlots.push(capture.slot);
-    }
-    return result;
-  }
-
-  currentIntendedSinceStart(): number {
-    return this.host.sinceStart(this.attemptIsFirst ? this.taskIntendedAt : this.attemptStartedAt);
+  /** Messages that arrived during a task are answered before the wait for the next one. */
+  private scheduleNext(dueAt: number): void {
+    if (this.reactionQueue.length > 0) return this.startReaction(dueAt);
+    this.host.schedule(this, dueAt);
   }
 
   finish(): void {
     if (this.phase === Phase.Done) return;
     this.phase = Phase.Done;
     this.task = undefined;
+    this.parked = false;
+    this.reactionQueue.length = 0;
     this.host.onFinished(this);
   }
 }
 
 export function bindModel(model: DeviceModel, entryFor: (type: string, name: string) => StatsEntry): BoundModel {
-  const bind = (spec: TaskSpec): BoundTask => ({ spec, steps: spec.steps.map((step) => ({ spec: step, stats: entryFor(step.action.method, step.name) })) });
-  return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), paced: isPaced(model.wait) };
+  const bindStep = (spec: StepSpec): BoundStep => ({ spec, stats: entryFor(actionType(spec.action), spec.name) });
+  const bind = (spec: TaskSpec): BoundTask => ({ spec, steps: spec.steps.map(bindStep) });
+  const reactions = model.reactions.map((reaction) => ({
+    reaction,
+    task: bind(reaction.task),
+    subscribe: bindStep({
+      name: reaction.topic.source.replace(/\{\{.*?\}\}/gu, '+'),
+      action: { kind: 'subscribe', topic: reaction.topic, qos: reaction.qos, timeoutMs: reaction.timeoutMs },
+      repeat: 1,
+      sleepMs: 0,
+      captures: [],
+    }),
+  }));
+  const allSteps = [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)].flatMap((task) => task.steps);
+  const maxBurst = Math.max(1, ...allSteps.map((step) => (step.action.kind === 'publish' && step.sleepMs === 0 ? step.repeat : 1)));
+  const periodic = model.tasks.length > 0 && model.tasks.every((task) => task.everyMs !== undefined);
+  return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), reactions, paced: periodic || isPaced(model.wait), periodic, maxBurst };
 }

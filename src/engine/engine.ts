@@ -2,23 +2,31 @@ import { EventEmitter } from 'node:events';
 import { compileIdentity } from '../identity/device-id.ts';
 import { deviceRandom } from '../identity/rng.ts';
 import { RunStats } from '../metrics/stats.ts';
-import type { HttpAction, RunPlan } from '../profile/types.ts';
+import type { StatsEntry } from '../metrics/stats.ts';
+import type { HttpAction, MqttSessionSpec, RunPlan } from '../profile/types.ts';
 import { HttpTransport } from '../transport/http.ts';
-import type { AttemptResult } from '../transport/types.ts';
+import type { AttemptResult, Outcome } from '../transport/types.ts';
+import { MqttTlsFiles } from './mqtt-tls.ts';
+import type { SentAttempt } from './mqtt-attempt.ts';
+import { MqttLink } from './mqtt-link.ts';
+import type { LinkHost } from './mqtt-link.ts';
 import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
 import { bindModel, VirtualDevice } from './device.ts';
-import type { BoundModel, BoundStep, DeviceHost } from './device.ts';
+import type { BoundModel, DeviceHost } from './device.ts';
 import type { AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { layoutFleet } from './fleet-layout.ts';
 import { encodePathChars } from './request-path.ts';
 import { Scheduler } from './scheduler.ts';
+import type { SessionOptions } from '../transport/mqtt.ts';
 import type { Schedulable, TimerApi } from './scheduler.ts';
 
 export interface EngineOptions {
   readonly plan: RunPlan;
   /** HTTP base URL (origin), resolved by the caller from flags, profile or the embedded fixture. */
   readonly target: string;
+  /** mqtt:// or mqtts:// URL, resolved by the caller; needed when a device model keeps a session. */
+  readonly broker?: string | undefined;
   readonly clock?: Clock;
   readonly timers?: TimerApi;
   readonly snapshotIntervalMs?: number;
@@ -45,7 +53,7 @@ function sentForms(value: string): string[] {
  * loop, stops at the duration or when every device has done its iterations, and drains in-flight
  * attempts (bounded). It reports through events and `stats`; it never prints.
  */
-export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
+export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, LinkHost {
   readonly stats = new RunStats();
   readonly plan: RunPlan;
   readonly iterations: number | undefined;
@@ -56,6 +64,12 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
   /** Attempts still in flight when the drain timeout ended: aborted, and kept out of the stats. */
   abandoned = 0;
   private abandoning = false;
+  /** Started devices whose MQTT session is not up: they count as not online. */
+  private offlineDevices = 0;
+  private readonly broker: URL | undefined;
+  private readonly tlsFiles: MqttTlsFiles | undefined;
+  private readonly connectStats: (StatsEntry | undefined)[];
+  private readonly closingLinks = new Set<Promise<void>>();
   private stopReason: StopReason = 'requested';
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
@@ -95,14 +109,20 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     const entryFor = this.stats.entryFor.bind(this.stats);
     this.bound = options.plan.fleet.map((entry) => bindModel(entry.model, entryFor));
     this.idOf = options.plan.fleet.map((entry) => compileIdentity(entry.model.identity, options.plan.seed));
+    this.connectStats = options.plan.fleet.map((entry) => (entry.model.mqtt ? this.stats.entryFor('CONNECT', entry.model.name) : undefined));
+    const needsBroker = options.plan.fleet.some((entry) => entry.model.mqtt !== undefined && entry.count > 0);
+    if (needsBroker && options.broker === undefined) throw new Error('a device model keeps an MQTT session but no broker was given');
+    this.broker = options.broker === undefined ? undefined : new URL(options.broker);
+    this.tlsFiles = this.broker?.protocol === 'mqtts:' ? new MqttTlsFiles(options.plan.mqtt.tls) : undefined;
     this.spawner = { dueAt: 0, heapIndex: -1, wake: () => this.spawnDue() };
     this.secretForms = options.plan.secrets
       .flatMap((secret) => sentForms(secret.value).map((form) => [form, `{{ env.${secret.name} }}`] as const))
       .sort((a, b) => b[0].length - a[0].length);
   }
 
+  /** Devices started and not finished, less those whose MQTT session is down. */
   get online(): number {
-    return this.started - this.finished;
+    return this.started - this.finished - this.offlineDevices;
   }
 
   /** Elapsed ms since the run started. */
@@ -163,8 +183,14 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     // What is still in flight now is abandoned: destroying the connections settles those attempts
     // at once, and onAttempt counts them apart instead of as failures of the target.
     this.abandoning = this.inFlight > 0;
+    for (const device of this.devices) {
+      if (!device?.link) continue;
+      device.sessionDown('abandoned at the end of the drain');
+      this.closingLinks.add(device.link.close(!this.abandoning));
+    }
     // The run is over either way; a connection that fails to close cleanly changes no result.
     await this.transport.destroy().catch(() => undefined);
+    await Promise.all(this.closingLinks);
     await this.waitForDrain(1000);
     this.finishUp();
   }
@@ -199,7 +225,15 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     const idOf = this.idOf[entry] as (index: number) => string;
     const device = new VirtualDevice(index, idOf(index), bound, deviceRandom(this.plan.seed, index), this);
     this.devices[index] = device;
+    const mqtt = bound.model.mqtt;
+    if (mqtt) {
+      // Reconnect jitter has its own stream, so a lost connection never shifts what the device sends.
+      const backoffRandom = deviceRandom(`${this.plan.seed}:reconnect`, index);
+      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, this.sessionOptions(device, mqtt), mqtt.reconnect, backoffRandom, this);
+      this.offlineDevices++;
+    }
     device.wake();
+    device.link?.wake();
   }
 
   now(): number {
@@ -210,8 +244,47 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     return clockMs - this.startClock;
   }
 
-  schedule(device: VirtualDevice, dueAt: number): void {
-    this.scheduler.schedule(device, dueAt);
+  schedule(item: Schedulable, dueAt: number): void {
+    this.scheduler.schedule(item, dueAt);
+  }
+
+  unschedule(item: Schedulable): void {
+    this.scheduler.unschedule(item);
+  }
+
+  attemptStarted(): void {
+    this.inFlight++;
+  }
+
+  private sessionOptions(device: VirtualDevice, spec: MqttSessionSpec): SessionOptions {
+    const broker = this.broker as URL;
+    const secure = broker.protocol === 'mqtts:';
+    const text = (template: MqttSessionSpec['username']): string | undefined => (template === undefined ? undefined : String(template.evaluate(device)));
+    return {
+      host: broker.hostname.replace(/^\[(.*)\]$/u, '$1'),
+      port: broker.port === '' ? (secure ? 8883 : 1883) : Number(broker.port),
+      tls: secure ? (this.tlsFiles as MqttTlsFiles).forDevice(device) : undefined,
+      clientId: String(spec.clientId.evaluate(device)),
+      protocolVersion: spec.protocolVersion,
+      clean: spec.clean,
+      keepaliveS: spec.keepaliveS,
+      username: text(spec.username),
+      password: text(spec.password),
+      will: spec.will && { topic: String(spec.will.topic.evaluate(device)), payload: String(spec.will.payload.evaluate(device)), qos: spec.will.qos, retain: spec.will.retain },
+      connectTimeoutMs: spec.connectTimeoutMs,
+    };
+  }
+
+  connectEnded(link: MqttLink, outcome: Outcome, error: string | undefined, latencyMicros: number): void {
+    this.onAttempt(link.device as VirtualDevice, link.stats, link.sent, { outcome, error, bytesIn: 0 }, latencyMicros, -1, false);
+  }
+
+  sessionOnline(link: MqttLink): void {
+    if (!(link.device as VirtualDevice).finished) this.offlineDevices--;
+  }
+
+  sessionOffline(link: MqttLink): void {
+    if (!(link.device as VirtualDevice).finished) this.offlineDevices++;
   }
 
   sendHttp(device: VirtualDevice, action: HttpAction, path: string, headers: Record<string, string>, body: string | undefined, keepBody: boolean): Promise<AttemptResult> {
@@ -228,32 +301,32 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     });
   }
 
-  onAttempt(device: VirtualDevice, step: BoundStep, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void {
+  onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void {
     this.inFlight--;
     if (this.abandoning) {
       this.abandoned++;
-      this.emitAttempt(device, step, 'abandoned', 'still in flight when the drain timeout ended', latencyMicros);
+      this.emitAttempt(device, stats, sent, 'abandoned', 'still in flight when the drain timeout ended', latencyMicros);
     } else {
-      step.stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late);
-      this.emitAttempt(device, step, result.outcome, result.error, latencyMicros);
+      stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late);
+      this.emitAttempt(device, stats, sent, result.outcome, result.error, latencyMicros);
     }
     if (this.stopping && this.inFlight === 0) this.drained?.();
   }
 
-  private emitAttempt(device: VirtualDevice, step: BoundStep, outcome: AttemptRecord['outcome'], error: string | undefined, latencyMicros: number): void {
+  private emitAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, outcome: AttemptRecord['outcome'], error: string | undefined, latencyMicros: number): void {
     if (this.listenerCount('attempt') === 0) return;
     this.emit('attempt', {
       device: device.deviceId,
       deviceIndex: device.deviceIndex,
-      seq: device.currentSeq,
-      type: step.stats.type,
-      name: step.stats.name,
-      target: this.redact(device.currentTarget, device),
-      body: device.currentBody === undefined ? null : this.redact(device.currentBody, device),
+      seq: sent.seq,
+      type: stats.type,
+      name: stats.name,
+      target: this.redact(sent.target, device),
+      body: sent.body === undefined ? null : this.redact(sent.body, device),
       outcome,
       error,
       latencyMs: Math.round(latencyMicros) / 1000,
-      intendedAtMs: Math.round(device.currentIntendedSinceStart() * 1000) / 1000,
+      intendedAtMs: Math.round(this.sinceStart(sent.intendedAt) * 1000) / 1000,
     });
   }
 
@@ -279,8 +352,16 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost {
     this.emit('spawn', this.started - 1, this.started);
   }
 
-  onFinished(): void {
+  onFinished(device: VirtualDevice): void {
     this.finished++;
+    const link = device.link;
+    if (link) {
+      if (!link.connected) this.offlineDevices--;
+      device.sessionDown('the device finished');
+      const closing = link.finish();
+      this.closingLinks.add(closing);
+      void closing.then(() => this.closingLinks.delete(closing));
+    }
     if (!this.stopping && this.spawned === this.plan.devices && this.finished === this.plan.devices) this.stop('iterations');
   }
 }

@@ -44,6 +44,19 @@ export class Scheduler {
     if (dueAt < this.armedFor) this.arm(dueAt);
   }
 
+  /** Takes a queued item out without waking it. */
+  unschedule(item: Schedulable): void {
+    const index = item.heapIndex;
+    if (index < 0 || this.heap[index] !== item) return;
+    const last = this.heap.pop() as Schedulable;
+    item.heapIndex = -1;
+    if (last === item) return;
+    this.heap[index] = last;
+    last.heapIndex = index;
+    this.siftDown(index);
+    this.siftUp(last.heapIndex);
+  }
+
   /** Drops every queued item without waking it. */
   clear(): void {
     for (const item of this.heap) item.heapIndex = -1;

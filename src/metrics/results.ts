@@ -20,6 +20,8 @@ export interface StatsRow {
   readonly late: number;
   /** Pacing ticks skipped because a task overran by more than a whole interval. */
   readonly missed: number;
+  /** MQTT acks that arrived after their attempt had timed out (each already counted as a timeout). */
+  readonly lateAcks: number;
   /** Latency measured from the intended start (pacing only): what a saturated generator cannot hide. */
   readonly intendedLatencyMs?: LatencySummary;
 }
@@ -46,13 +48,22 @@ export interface Results {
   readonly stopReason: string;
   /** Attempts still in flight when the drain timeout ended: aborted, and in no stats row. */
   readonly abandoned: number;
-  readonly devices: { readonly target: number; readonly started: number; readonly online: number };
+  readonly devices: DevicesSummary;
   readonly stats: readonly StatsRow[];
   readonly total: StatsRow;
   readonly failures: readonly { readonly type: string; readonly name: string; readonly error: string; readonly count: number }[];
   readonly generator: GeneratorHealth;
   readonly thresholds: readonly ThresholdResult[];
   readonly warnings: readonly string[];
+}
+
+export interface DevicesSummary {
+  readonly target: number;
+  readonly started: number;
+  /** Online when the run began to stop: started, not finished, and with its MQTT session up. */
+  readonly online: number;
+  /** Devices online at each progress interval: [seconds since start, devices]. */
+  readonly onlineOverTime?: readonly (readonly [number, number])[];
 }
 
 export interface ResultsInput {
@@ -81,6 +92,7 @@ interface Counters {
   bytesIn: number;
   late: number;
   missed: number;
+  lateAcks: number;
 }
 
 function row(type: string, name: string, counters: Counters, latency: LatencyHistogram, intended: LatencyHistogram, seconds: number): StatsRow {
@@ -97,6 +109,7 @@ function row(type: string, name: string, counters: Counters, latency: LatencyHis
     histogram: encodeHistogram(latency),
     late: counters.late,
     missed: counters.missed,
+    lateAcks: counters.lateAcks,
   };
   return intended.totalCount > 0 ? { ...base, intendedLatencyMs: summarize(intended) } : base;
 }
@@ -107,7 +120,7 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
   const sorted = [...input.entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
   const totalLatency = createHistogram();
   const totalIntended = createHistogram();
-  const totals: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0 };
+  const totals: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0 };
   const stats = sorted.map((entry) => {
     totalLatency.add(entry.latency);
     totalIntended.add(entry.intendedLatency);
@@ -117,6 +130,7 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
     totals.bytesIn += entry.bytesIn;
     totals.late += entry.late;
     totals.missed += entry.missed;
+    totals.lateAcks += entry.lateAcks;
     return row(entry.type, entry.name, entry, entry.latency, entry.intendedLatency, seconds);
   });
   const failures = sorted.flatMap((entry) => [...entry.errors].map(([error, count]) => ({ type: entry.type, name: entry.name, error, count })));

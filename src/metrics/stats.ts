@@ -12,6 +12,8 @@ export class StatsEntry {
   late = 0;
   /** Pacing ticks skipped because this task overran by more than a whole interval. */
   missed = 0;
+  /** MQTT acks that arrived after their attempt had timed out: counted here, never as successes. */
+  lateAcks = 0;
   readonly latency: LatencyHistogram = createHistogram();
   /** Time from the intended start (pacing), which a saturated generator cannot hide. */
   readonly intendedLatency: LatencyHistogram = createHistogram();

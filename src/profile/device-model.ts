@@ -7,13 +7,15 @@ import type { SlotAllocator } from '../template/functions.ts';
 import { parseCapturePath } from './capture-path.ts';
 import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDurationMs } from './duration.ts';
 import { deviceModelSchema, validateAgainst } from './schema.ts';
-import type { Capture, DeviceModel, HttpAction, StepSpec, TaskSpec, WaitModel } from './types.ts';
+import type { Capture, DeviceModel, HttpAction, MqttSessionSpec, PublishAction, QoS, Reaction, StepSpec, SubscribeAction, TaskAction, TaskSpec, WaitModel } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
 import type { FieldPath } from './yaml-source.ts';
 
 type Json = Record<string, unknown>;
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_ACK_TIMEOUT_MS = 5_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** At most this many attempts in one `repeat`; a larger loop is better written as more iterations. */
 const MAX_REPEAT = 100_000;
@@ -89,11 +91,18 @@ function defaultStepName(pathSource: string): string {
   return query < 0 ? pathSource : pathSource.slice(0, query);
 }
 
+/** `devices/{{ device.id }}/lamp/changed` groups as `devices/+/lamp/changed`, as a broker's filter would. */
+function defaultTopicName(topicSource: string): string {
+  return topicSource.replace(/\{\{.*?\}\}/gu, '+');
+}
+
 interface CompileContext {
   readonly source: YamlSource;
   readonly defaults: Json;
   readonly scope: ModelScope;
   readonly fallbackTimeoutMs: number;
+  /** The model's `mqtt.ackTimeout`, or the default. */
+  readonly ackTimeoutMs: number;
 }
 
 function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: Json): HttpAction {
@@ -126,6 +135,46 @@ function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: J
   return { kind: 'http', method, path: pathTemplate, headers, body, contentType, timeoutMs, expectStatus };
 }
 
+function payloadAt(context: CompileContext, actionPath: FieldPath, raw: Json): PublishAction['payload'] {
+  const { source, scope } = context;
+  if (raw.json !== undefined && raw.payload !== undefined) throw source.error([...actionPath, 'payload'], 'give either json or payload, not both', { atKey: true });
+  if (raw.json !== undefined) return compileJsonBody(raw.json, (leaf) => templateAt(source, [...actionPath, 'json', ...leaf.path], leaf.text, scope));
+  const evaluate = templateAt(source, [...actionPath, 'payload'], (raw.payload as string | undefined) ?? '', scope).evaluate;
+  return (device) => String(evaluate(device));
+}
+
+function positiveDuration(context: CompileContext, fieldPath: FieldPath, value: unknown, fallback: number): number {
+  const ms = durationAt(context.source, fieldPath, value, fallback);
+  if (ms <= 0) throw context.source.error(fieldPath, 'must be greater than 0');
+  return ms;
+}
+
+function topicAt(context: CompileContext, fieldPath: FieldPath, text: string, filter: boolean): CompiledTemplate {
+  if (text === '') throw context.source.error(fieldPath, 'a topic cannot be empty');
+  if (!filter && /[+#]/u.test(text.replace(/\{\{.*?\}\}/gu, ''))) throw context.source.error(fieldPath, 'a topic to publish on cannot contain the wildcards + or #');
+  return templateAt(context.source, fieldPath, text, context.scope);
+}
+
+function compilePublish(context: CompileContext, actionPath: FieldPath, raw: Json): PublishAction {
+  return {
+    kind: 'publish',
+    topic: topicAt(context, [...actionPath, 'topic'], raw.topic as string, false),
+    payload: payloadAt(context, actionPath, raw),
+    qos: ((raw.qos as QoS | undefined) ?? 0),
+    retain: (raw.retain as boolean | undefined) ?? false,
+    timeoutMs: positiveDuration(context, [...actionPath, 'ackTimeout'], raw.ackTimeout, context.ackTimeoutMs),
+  };
+}
+
+function compileSubscribe(context: CompileContext, actionPath: FieldPath, raw: Json): SubscribeAction {
+  return {
+    kind: 'subscribe',
+    topic: topicAt(context, [...actionPath, 'topic'], raw.topic as string, true),
+    qos: ((raw.qos as QoS | undefined) ?? 0),
+    timeoutMs: positiveDuration(context, [...actionPath, 'timeout'], raw.timeout, context.ackTimeoutMs),
+  };
+}
+
 function compileCaptures(context: CompileContext, stepPath: FieldPath, raw: Json | undefined): Capture[] {
   if (!raw) return [];
   return Object.entries(raw).map(([variable, expression]) => {
@@ -138,14 +187,28 @@ function compileCaptures(context: CompileContext, stepPath: FieldPath, raw: Json
   });
 }
 
+const ACTION_KEYS = ['http', 'publish', 'subscribe'] as const;
+
+function compileAction(context: CompileContext, stepPath: FieldPath, raw: Json): { action: TaskAction; defaultName: string } {
+  const given = ACTION_KEYS.filter((key) => raw[key] !== undefined);
+  if (given.length === 0) throw context.source.error(stepPath, "a step needs one of 'http', 'publish' or 'subscribe'");
+  if (given.length > 1) throw context.source.error([...stepPath, given[1] as string], `a step does one thing: give '${given[0] as string}' or '${given[1] as string}', not both (use steps for a sequence)`, { atKey: true });
+  const key = given[0] as (typeof ACTION_KEYS)[number];
+  const body = raw[key] as Json;
+  const actionPath = [...stepPath, key];
+  if (key === 'http') return { action: compileHttpAction(context, actionPath, body), defaultName: defaultStepName(body.path as string) };
+  if (key === 'publish') return { action: compilePublish(context, actionPath, body), defaultName: defaultTopicName(body.topic as string) };
+  if (raw.capture !== undefined) throw context.source.error([...stepPath, 'capture'], 'captures read HTTP responses; a subscribe has none (capture from messages in on:)', { atKey: true });
+  return { action: compileSubscribe(context, actionPath, body), defaultName: defaultTopicName(body.topic as string) };
+}
+
 function compileStep(context: CompileContext, stepPath: FieldPath, raw: Json): StepSpec {
-  const http = raw.http as Json | undefined;
-  if (!http) throw context.source.error(stepPath, "a step needs 'http'");
-  const action = compileHttpAction(context, [...stepPath, 'http'], http);
+  const { action, defaultName } = compileAction(context, stepPath, raw);
+  if (action.kind === 'publish' && raw.capture !== undefined) throw context.source.error([...stepPath, 'capture'], 'captures read HTTP responses; a publish has none', { atKey: true });
   const repeat = (raw.repeat as number | undefined) ?? 1;
   if (repeat > MAX_REPEAT) throw context.source.error([...stepPath, 'repeat'], `at most ${MAX_REPEAT}`);
   return {
-    name: (raw.name as string | undefined) ?? defaultStepName(http.path as string),
+    name: (raw.name as string | undefined) ?? defaultName,
     action,
     repeat,
     sleepMs: durationAt(context.source, [...stepPath, 'sleep'], raw.sleep, 0),
@@ -156,18 +219,85 @@ function compileStep(context: CompileContext, stepPath: FieldPath, raw: Json): S
 /** A task is one request (`http`, optionally repeated) or a sequence of `steps`; both compile to steps. */
 function compileTask(context: CompileContext, taskPath: FieldPath, raw: Json): TaskSpec {
   const weight = (raw.weight as number | undefined) ?? 1;
+  const everyMs = raw.every === undefined ? undefined : positiveDuration(context, [...taskPath, 'every'], raw.every, 0);
   const stepsRaw = raw.steps as Json[] | undefined;
   if (stepsRaw === undefined) {
-    if (raw.http === undefined) throw context.source.error(taskPath, "a task needs 'http' (one request) or 'steps'");
+    if (ACTION_KEYS.every((key) => raw[key] === undefined)) throw context.source.error(taskPath, "a task needs one action ('http', 'publish' or 'subscribe') or 'steps'");
     const step = compileStep(context, taskPath, raw);
-    return { name: step.name, weight, steps: [step] };
+    return { name: step.name, weight, everyMs, steps: [step] };
   }
-  for (const key of ['http', 'repeat', 'sleep', 'capture']) {
+  for (const key of [...ACTION_KEYS, 'repeat', 'sleep', 'capture']) {
     if (raw[key] !== undefined) throw context.source.error([...taskPath, key], `with 'steps', put '${key}' on a step`, { atKey: true });
   }
   if (stepsRaw.length === 0) throw context.source.error([...taskPath, 'steps'], 'needs at least one step');
   const steps = stepsRaw.map((step, i) => compileStep(context, [...taskPath, 'steps', i], step));
-  return { name: (raw.name as string | undefined) ?? steps.map((step) => step.name).join(' + '), weight, steps };
+  return { name: (raw.name as string | undefined) ?? steps.map((step) => step.name).join(' + '), weight, everyMs, steps };
+}
+
+function compileReactions(context: CompileContext, raw: Json[] | undefined): Reaction[] {
+  return (raw ?? []).map((reaction, i) => {
+    const where = ['on', i];
+    const task = compileTask(context, where, { name: reaction.name, steps: reaction.steps });
+    return {
+      topic: topicAt(context, [...where, 'topic'], reaction.topic as string, true),
+      qos: (reaction.qos as QoS | undefined) ?? 1,
+      captures: compileCaptures(context, where, reaction.capture as Json | undefined),
+      task: reaction.name === undefined ? { ...task, name: `on ${defaultTopicName(reaction.topic as string)}` } : task,
+      timeoutMs: context.ackTimeoutMs,
+    };
+  });
+}
+
+const PROTOCOL_VERSIONS: Readonly<Record<string, 4 | 5>> = { '3.1.1': 4, '5': 5 };
+
+/** The session a device keeps when any of its steps or reactions speaks MQTT. */
+function compileMqttSession(context: CompileContext, raw: Json | undefined): MqttSessionSpec {
+  const section = raw ?? {};
+  const at = (...rest: (string | number)[]): FieldPath => ['mqtt', ...rest];
+  const template = (field: string): CompiledTemplate | undefined =>
+    section[field] === undefined ? undefined : templateAt(context.source, at(field), section[field] as string, context.scope);
+  const will = section.will as Json | undefined;
+  const reconnect = (section.reconnect as Json | undefined) ?? {};
+  const minMs = positiveDuration(context, at('reconnect', 'min'), reconnect.min, 1000);
+  const maxMs = positiveDuration(context, at('reconnect', 'max'), reconnect.max, Math.max(30_000, minMs));
+  if (minMs > maxMs) throw context.source.error(at('reconnect', 'min'), `min (${minMs} ms) must not exceed max (${maxMs} ms)`);
+  const keepaliveMs = durationAt(context.source, at('keepalive'), section.keepalive, 60_000);
+  if (keepaliveMs > 65_535_000) throw context.source.error(at('keepalive'), 'at most 65535s (the protocol field is 16 bits of seconds)');
+  return {
+    clientId: template('clientId') ?? templateAt(context.source, at(), '{{ device.id }}', context.scope),
+    protocolVersion: PROTOCOL_VERSIONS[String((section.version as string | number | undefined) ?? '3.1.1')] ?? 4,
+    clean: (section.clean as boolean | undefined) ?? true,
+    keepaliveS: Math.round(keepaliveMs / 1000),
+    username: template('username'),
+    password: template('password'),
+    will: will && {
+      topic: topicAt(context, at('will', 'topic'), will.topic as string, false),
+      payload: templateAt(context.source, at('will', 'payload'), (will.payload as string | undefined) ?? '', context.scope),
+      qos: (will.qos as QoS | undefined) ?? 0,
+      retain: (will.retain as boolean | undefined) ?? false,
+    },
+    connectTimeoutMs: positiveDuration(context, at('connectTimeout'), section.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS),
+    reconnect: { minMs, maxMs, multiplier: (reconnect.multiplier as number | undefined) ?? 2, jitter: (reconnect.jitter as number | undefined) ?? 0.5 },
+  };
+}
+
+function usesMqtt(tasks: readonly TaskSpec[]): boolean {
+  return tasks.some((task) => task.steps.some((step) => step.action.kind !== 'http'));
+}
+
+/** Periodic tasks (`every`) and weighted picks do not mix: a device either keeps timetables or draws tasks. */
+function checkPeriodic(source: YamlSource, tasks: readonly TaskSpec[], raw: Json): boolean {
+  const periodic = tasks.filter((task) => task.everyMs !== undefined).length;
+  if (periodic === 0) return false;
+  const tasksRaw = raw.tasks as Json[];
+  if (periodic < tasks.length) throw source.error(['tasks', tasks.findIndex((task) => task.everyMs === undefined)], "when one task has 'every', all need it (each runs on its own period)");
+  if (raw.wait !== undefined) throw source.error(['wait'], "tasks with 'every' keep their own periods; remove wait", { atKey: true });
+  const weighted = tasksRaw.findIndex((task) => task.weight !== undefined);
+  if (weighted >= 0) throw source.error(['tasks', weighted, 'weight'], "a task with 'every' is not picked by weight; remove weight", { atKey: true });
+  for (const [i, task] of (((raw.boot as Json[] | undefined) ?? []).entries())) {
+    if (task.every !== undefined) throw source.error(['boot', i, 'every'], 'boot tasks run once, in order', { atKey: true });
+  }
+  return true;
 }
 
 /**
@@ -240,7 +370,7 @@ function capturedVariables(raw: Json): string[] {
   const visitStep = (step: Json): void => {
     for (const name of Object.keys((step.capture as Json | undefined) ?? {})) names.add(name);
   };
-  for (const key of ['boot', 'tasks']) {
+  for (const key of ['boot', 'tasks', 'on']) {
     for (const task of (raw[key] as Json[] | undefined) ?? []) {
       visitStep(task);
       for (const step of (task.steps as Json[] | undefined) ?? []) visitStep(step);
@@ -262,12 +392,23 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
   const source = await YamlSource.read(file, options.displayName ?? file);
   const raw = checkedData(source, deviceModelSchema);
   const scope = new ModelScope(capturedVariables(raw), options.environment ?? new EnvironmentReader());
-  const context: CompileContext = { source, defaults: (raw.http as Json | undefined) ?? {}, scope, fallbackTimeoutMs: options.fallbackTimeoutMs ?? DEFAULT_TIMEOUT_MS };
+  const mqttRaw = raw.mqtt as Json | undefined;
+  const context: CompileContext = {
+    source,
+    defaults: (raw.http as Json | undefined) ?? {},
+    scope,
+    fallbackTimeoutMs: options.fallbackTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+    ackTimeoutMs: durationAt(source, ['mqtt', 'ackTimeout'], mqttRaw?.ackTimeout, DEFAULT_ACK_TIMEOUT_MS),
+  };
+  if (context.ackTimeoutMs <= 0) throw source.error(['mqtt', 'ackTimeout'], 'must be greater than 0');
   const compileTasks = (key: 'boot' | 'tasks'): TaskSpec[] => ((raw[key] as Json[] | undefined) ?? []).map((task, i) => compileTask(context, [key, i], task));
   const boot = compileTasks('boot');
   const tasks = compileTasks('tasks');
+  const reactions = compileReactions(context, raw.on as Json[] | undefined);
+  const periodic = checkPeriodic(source, tasks, raw);
   const weights = tasks.map((task) => task.weight);
-  if (!weights.some((weight) => weight > 0)) throw source.error(['tasks'], 'at least one task needs a weight above 0');
+  if (!periodic && !weights.some((weight) => weight > 0)) throw source.error(['tasks'], 'at least one task needs a weight above 0');
+  const needsSession = mqttRaw !== undefined || reactions.length > 0 || usesMqtt(boot) || usesMqtt(tasks);
   return {
     name: raw.name as string,
     file,
@@ -278,5 +419,7 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
     wait: compileWait(source, raw.wait as Json | undefined),
     walkRanges: scope.ranges,
     variables: scope.variables,
+    mqtt: needsSession ? compileMqttSession(context, mqttRaw) : undefined,
+    reactions,
   };
 }

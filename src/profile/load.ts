@@ -5,8 +5,10 @@ import { fileErrorReason, ProfileError } from '../errors.ts';
 import { checkedData, DEFAULT_TIMEOUT_MS, durationAt, EnvironmentReader, loadDeviceModel } from './device-model.ts';
 import { profileSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
-import { checkTargetUrl } from './target-url.ts';
-import type { DeviceModel, FleetEntry, RunPlan, TlsSettings } from './types.ts';
+import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
+import { compileTemplate, TemplateError } from '../template/compile.ts';
+import type { CompiledTemplate } from '../template/compile.ts';
+import type { DeviceModel, FleetEntry, MqttTlsSettings, RunPlan, TlsSettings } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
 
 export { EnvironmentReader, loadDeviceModel } from './device-model.ts';
@@ -19,6 +21,7 @@ export interface RunOverrides {
   readonly iterations?: number;
   readonly seed?: string;
   readonly target?: string;
+  readonly broker?: string;
   readonly thresholds?: readonly string[];
 }
 
@@ -40,6 +43,53 @@ async function loadTls(source: YamlSource, profileDir: string, raw: Json | undef
     } catch (error) {
       throw source.error(['http', 'tls', field], `cannot read ${file}: ${fileErrorReason(error)}`);
     }
+  }
+  return settings;
+}
+
+/** Device fields only: a certificate path names the device, nothing random or captured. */
+const pathScope = {
+  allocateWalk(): number {
+    throw new Error('a certificate path cannot use walk()');
+  },
+  environment(name: string): string {
+    throw new Error(`a certificate path cannot read env.${name}`);
+  },
+  variable(name: string): number {
+    throw new Error(`a certificate path cannot read vars.${name}`);
+  },
+};
+
+/** MQTT TLS: the CA is read now; cert and key paths that are templates are read per device at connect. */
+async function loadMqttTls(source: YamlSource, profileDir: string, raw: Json | undefined): Promise<MqttTlsSettings | undefined> {
+  if (!raw) return undefined;
+  const at = (field: string): (string | number)[] => ['mqtt', 'tls', field];
+  if ((raw.cert === undefined) !== (raw.key === undefined)) {
+    const [given, missing] = raw.cert === undefined ? ['key', 'cert'] : ['cert', 'key'];
+    throw source.error(at(given), `needs '${missing}' too: a client certificate needs both cert and key`, { atKey: true });
+  }
+  const readAt = async (field: string, file: string): Promise<Buffer> => {
+    try {
+      return await readFile(path.resolve(profileDir, file));
+    } catch (error) {
+      throw source.error(at(field), `cannot read ${file}: ${fileErrorReason(error)}`);
+    }
+  };
+  const settings: { -readonly [K in keyof MqttTlsSettings]: MqttTlsSettings[K] } = { baseDir: profileDir, rejectUnauthorized: raw.insecure !== true };
+  if (raw.ca !== undefined) settings.ca = await readAt('ca', raw.ca as string);
+  for (const field of ['cert', 'key'] as const) {
+    const text = raw[field] as string | undefined;
+    if (text === undefined) continue;
+    let template: CompiledTemplate;
+    try {
+      template = compileTemplate(text, pathScope);
+    } catch (error) {
+      if (error instanceof TemplateError) throw source.error(at(field), `template error: ${error.message}`, { offsetInValue: error.offset });
+      throw error;
+    }
+    // A fixed path is checked now, at its line, rather than failing every device's connect.
+    if (template.constant !== undefined) await readAt(field, String(template.constant));
+    settings[field] = template;
   }
   return settings;
 }
@@ -110,13 +160,17 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const rawSeed = raw.seed as string | number | undefined;
   const seed = overrides.seed ?? (rawSeed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(rawSeed));
   const spawnRate = overrides.spawnRate ?? (raw.spawnRate as number | undefined) ?? Math.max(1, total);
-  const maxTaskTimeout = Math.max(...loaded.flatMap((model) => [...model.boot, ...model.tasks].flatMap((task) => task.steps.map((step) => step.action.timeoutMs))));
+  const maxTaskTimeout = Math.max(
+    ...loaded.flatMap((model) => [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)].flatMap((task) => task.steps.map((step) => step.action.timeoutMs))),
+    ...loaded.flatMap((model) => (model.mqtt ? [model.mqtt.connectTimeoutMs] : [])),
+  );
   return {
     profilePath: displayName,
     profileSha256: createHash('sha256').update(bytes).digest('hex'),
     name: (raw.name as string | undefined) ?? path.basename(profileFile, path.extname(profileFile)),
     seed,
     target: overrides.target ?? (raw.target === undefined ? undefined : checkTargetUrl(raw.target as string, (problem) => source.error(['target'], problem))),
+    broker: overrides.broker ?? (raw.broker === undefined ? undefined : checkBrokerUrl(raw.broker as string, (problem) => source.error(['broker'], problem))),
     fleet,
     devices: total,
     spawnRate,
@@ -129,6 +183,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
       timeoutMs: profileTimeoutMs,
       tls: await loadTls(source, profileDir, httpRaw.tls as Json | undefined),
     },
+    mqtt: { tls: await loadMqttTls(source, profileDir, (raw.mqtt as Json | undefined)?.tls as Json | undefined) },
     thresholds,
     secrets: [...environment.used].map(([name, value]) => ({ name, value })),
   };

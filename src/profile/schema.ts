@@ -56,9 +56,40 @@ const httpAction: JsonSchema = {
   additionalProperties: false,
 };
 
+const qos: JsonSchema = { type: 'integer', enum: [0, 1, 2], description: 'MQTT quality of service.' };
+
+const publishAction: JsonSchema = {
+  type: 'object',
+  description: "An MQTT PUBLISH on the device's session. With repeat, the publishes go out back to back (a burst) and the step ends when each is acked, timed out or failed.",
+  properties: {
+    topic: { type: 'string', description: 'Topic template, e.g. devices/{{ device.id }}/lamp/changed.' },
+    json: { description: 'A JSON payload whose string leaves are templates; a leaf that is one {{ }} keeps its type.' },
+    payload: { type: 'string', description: 'A raw payload template.' },
+    qos,
+    retain: { type: 'boolean' },
+    ackTimeout: { ...duration, description: 'QoS 1/2: time allowed for PUBACK/PUBCOMP before the publish counts as timed out (default: the model\'s mqtt.ackTimeout).' },
+  },
+  required: ['topic'],
+  additionalProperties: false,
+};
+
+const subscribeAction: JsonSchema = {
+  type: 'object',
+  description: "An MQTT SUBSCRIBE on the device's session, timed to its SUBACK.",
+  properties: {
+    topic: { type: 'string', description: 'Topic filter template; + and # allowed.' },
+    qos,
+    timeout: duration,
+  },
+  required: ['topic'],
+  additionalProperties: false,
+};
+
 const stepProperties = {
-  name: { type: 'string', description: "Grouping name in the stats (Locust's name=). Defaults to the path without its query." },
+  name: { type: 'string', description: "Grouping name in the stats (Locust's name=). Defaults to the path without its query, or the topic with templates as +." },
   http: httpAction,
+  publish: publishAction,
+  subscribe: subscribeAction,
   repeat: { type: 'integer', minimum: 1, description: 'Attempts in a row (a loop in a Locust task); {{ repeat.index }} counts from 0.' },
   sleep: { ...duration, description: 'Pause between attempts of the task (time.sleep in a Locust task); the wait model applies after the last.' },
   capture: {
@@ -70,18 +101,66 @@ const stepProperties = {
 
 const step: JsonSchema = {
   type: 'object',
+  description: 'One action: http, publish or subscribe.',
   properties: stepProperties,
-  required: ['http'],
   additionalProperties: false,
 };
 
 const task: JsonSchema = {
   type: 'object',
-  description: 'One request (http, optionally repeat/sleep/capture) or a sequence of steps.',
+  description: 'One action (http, publish or subscribe; optionally repeat/sleep/capture) or a sequence of steps.',
   properties: {
     ...stepProperties,
     weight: { type: 'number', minimum: 0, description: 'Relative pick weight (default 1).' },
+    every: { ...duration, description: 'Run this task on its own period, from a seeded phase, instead of picking by weight; then every task needs it.' },
     steps: { type: 'array', items: step, minItems: 1, description: 'Requests made in order, each with its own stats row.' },
+  },
+  additionalProperties: false,
+};
+
+const reaction: JsonSchema = {
+  type: 'object',
+  description: 'What the device does when a message arrives on a topic it subscribes to on connect.',
+  properties: {
+    topic: { type: 'string', description: 'Topic filter template, e.g. devices/{{ device.id }}/ota.' },
+    qos,
+    name: { type: 'string' },
+    capture: { ...stepProperties.capture, description: 'Variables taken from the JSON message payload, used as {{ vars.NAME }}.' },
+    steps: { type: 'array', items: step, minItems: 1 },
+  },
+  required: ['topic', 'steps'],
+  additionalProperties: false,
+};
+
+const mqttSession: JsonSchema = {
+  type: 'object',
+  description: "The device's MQTT session: one connection per device, reconnected with seeded backoff when lost.",
+  properties: {
+    clientId: { type: 'string', description: 'Client id template (default: {{ device.id }}).' },
+    version: { type: ['string', 'number'], enum: ['3.1.1', '5', 5], description: 'MQTT protocol version (default 3.1.1).' },
+    clean: { type: 'boolean', description: 'Clean session (3.1.1) / clean start (5); default true.' },
+    keepalive: duration,
+    username: { type: 'string', description: 'Template; use {{ env.NAME }} for secrets.' },
+    password: { type: 'string', description: 'Template; use {{ env.NAME }} so it never sits in the file.' },
+    will: {
+      type: 'object',
+      properties: { topic: { type: 'string' }, payload: { type: 'string' }, qos, retain: { type: 'boolean' } },
+      required: ['topic'],
+      additionalProperties: false,
+    },
+    ackTimeout: { ...duration, description: 'Default time allowed for PUBACK/PUBCOMP/SUBACK (default 5s).' },
+    connectTimeout: { ...duration, description: 'Time allowed from CONNECT to CONNACK, connection included (default 10s).' },
+    reconnect: {
+      type: 'object',
+      description: 'Exponential backoff between reconnect attempts, with seeded jitter.',
+      properties: {
+        min: duration,
+        max: duration,
+        multiplier: { type: 'number', minimum: 1 },
+        jitter: { type: 'number', minimum: 0, maximum: 1, description: 'Fraction of each delay drawn at random (default 0.5).' },
+      },
+      additionalProperties: false,
+    },
   },
   additionalProperties: false,
 };
@@ -114,8 +193,10 @@ export const deviceModelSchema: JsonSchema = {
       properties: { headers, timeout: duration },
       additionalProperties: false,
     },
+    mqtt: mqttSession,
     boot: { type: 'array', items: task, description: "Tasks run once, in order, when the device starts (Locust's on_start)." },
     tasks: { type: 'array', items: task, minItems: 1 },
+    on: { type: 'array', items: reaction, description: 'Reactions to downlink messages.' },
     wait: {
       type: 'object',
       properties: {
@@ -146,6 +227,7 @@ export const profileSchema: JsonSchema = {
     description: { type: 'string' },
     seed: { type: ['string', 'integer'] },
     target: { type: 'string', pattern: '^https?://', description: 'HTTP base URL; omitted, the embedded fixture is started.' },
+    broker: { type: 'string', pattern: '^mqtts?://', description: 'MQTT broker URL (mqtt:// or mqtts://); omitted, the embedded broker is started.' },
     fleet: {
       type: 'array',
       minItems: 1,
@@ -177,6 +259,23 @@ export const profileSchema: JsonSchema = {
             cert: { type: 'string', description: 'PEM client certificate (mutual TLS); needs key.' },
             key: { type: 'string', description: 'PEM private key of the client certificate.' },
             insecure: { type: 'boolean', description: 'Accept any server certificate (testing only).' },
+          },
+          additionalProperties: false,
+        },
+      },
+      additionalProperties: false,
+    },
+    mqtt: {
+      type: 'object',
+      properties: {
+        tls: {
+          type: 'object',
+          description: 'For mqtts:// brokers. Paths are relative to this profile; cert and key may be templates ({{ device.id }}) so each device has its own.',
+          properties: {
+            ca: { type: 'string', description: 'PEM file of the CA that signed the broker certificate.' },
+            cert: { type: 'string', description: 'PEM client certificate path (template); needs key.' },
+            key: { type: 'string', description: 'PEM private key path (template).' },
+            insecure: { type: 'boolean', description: 'Accept any broker certificate (testing only).' },
           },
           additionalProperties: false,
         },

@@ -22,7 +22,34 @@ export interface HttpAction {
   readonly expectStatus: ReadonlySet<number> | undefined;
 }
 
-export type TaskAction = HttpAction;
+/** An MQTT PUBLISH on the device's session; `repeat` sends a burst without waiting for acks. */
+export interface PublishAction {
+  readonly kind: 'publish';
+  readonly topic: CompiledTemplate;
+  readonly payload: JsonBodyRenderer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  /** QoS 1/2: how long to wait for PUBACK/PUBCOMP before the publish counts as timed out. */
+  readonly timeoutMs: number;
+}
+
+/** An MQTT SUBSCRIBE on the device's session, timed to its SUBACK. */
+export interface SubscribeAction {
+  readonly kind: 'subscribe';
+  readonly topic: CompiledTemplate;
+  readonly qos: QoS;
+  readonly timeoutMs: number;
+}
+
+export type QoS = 0 | 1 | 2;
+
+export type TaskAction = HttpAction | PublishAction | SubscribeAction;
+
+/** The stats type of an action: the HTTP method, or the MQTT packet that starts it. */
+export function actionType(action: TaskAction): string {
+  if (action.kind === 'http') return action.method;
+  return action.kind === 'publish' ? 'PUBLISH' : 'SUBSCRIBE';
+}
 
 /** Takes one value out of a JSON response into a per-device variable (`{{ vars.NAME }}`). */
 export interface Capture {
@@ -47,6 +74,8 @@ export interface StepSpec {
 export interface TaskSpec {
   readonly name: string;
   readonly weight: number;
+  /** Runs on its own period (with a seeded phase) instead of being picked by weight. */
+  readonly everyMs: number | undefined;
   /** Run in order; the wait model applies between tasks, not between steps. */
   readonly steps: readonly StepSpec[];
 }
@@ -63,6 +92,50 @@ export interface DeviceModel {
   readonly walkRanges: readonly (readonly [number, number])[];
   /** Names of the captured variables, by slot. */
   readonly variables: readonly string[];
+  /** Present when the device keeps an MQTT session (it publishes, subscribes or reacts to messages). */
+  readonly mqtt: MqttSessionSpec | undefined;
+  /** Tasks run when a downlink message arrives on a topic; their topics are subscribed on every connect. */
+  readonly reactions: readonly Reaction[];
+}
+
+/** Seeded exponential backoff with jitter between reconnect attempts. */
+export interface ReconnectPolicy {
+  readonly minMs: number;
+  readonly maxMs: number;
+  readonly multiplier: number;
+  /** Fraction of each delay drawn at random, 0 to 1: 0.5 spreads a delay d over [d/2, d]. */
+  readonly jitter: number;
+}
+
+export interface WillSpec {
+  readonly topic: CompiledTemplate;
+  readonly payload: CompiledTemplate;
+  readonly qos: QoS;
+  readonly retain: boolean;
+}
+
+export interface MqttSessionSpec {
+  readonly clientId: CompiledTemplate;
+  /** 4 is MQTT 3.1.1, 5 is MQTT 5. */
+  readonly protocolVersion: 4 | 5;
+  readonly clean: boolean;
+  readonly keepaliveS: number;
+  readonly username: CompiledTemplate | undefined;
+  readonly password: CompiledTemplate | undefined;
+  readonly will: WillSpec | undefined;
+  readonly connectTimeoutMs: number;
+  readonly reconnect: ReconnectPolicy;
+}
+
+export interface Reaction {
+  /** A topic filter template (`devices/{{ device.id }}/ota`); MQTT wildcards allowed. */
+  readonly topic: CompiledTemplate;
+  readonly qos: QoS;
+  /** Values taken from the message's JSON payload before the task runs. */
+  readonly captures: readonly Capture[];
+  readonly task: TaskSpec;
+  /** Time allowed for the SUBACK of its subscription. */
+  readonly timeoutMs: number;
 }
 
 /** An environment value a template used: sent, but never written to logs or reports. */
@@ -85,6 +158,16 @@ export interface HttpSettings {
   readonly tls: TlsSettings | undefined;
 }
 
+/** TLS for mqtts:// brokers: cert and key paths may be templates, so each device has its own. */
+export interface MqttTlsSettings {
+  readonly ca?: Buffer;
+  readonly cert?: CompiledTemplate;
+  readonly key?: CompiledTemplate;
+  /** Where relative cert and key paths are resolved from (the profile's folder). */
+  readonly baseDir: string;
+  readonly rejectUnauthorized: boolean;
+}
+
 export interface TlsSettings {
   readonly ca?: Buffer;
   readonly cert?: Buffer;
@@ -100,6 +183,8 @@ export interface RunPlan {
   readonly name: string;
   readonly seed: string;
   readonly target: string | undefined;
+  /** mqtt:// or mqtts:// URL; undefined starts the embedded broker when a device needs one. */
+  readonly broker: string | undefined;
   readonly fleet: readonly FleetEntry[];
   readonly devices: number;
   readonly spawnRate: number;
@@ -107,6 +192,7 @@ export interface RunPlan {
   readonly iterations: number | undefined;
   readonly drainTimeoutMs: number;
   readonly http: HttpSettings;
+  readonly mqtt: { readonly tls: MqttTlsSettings | undefined };
   readonly thresholds: readonly string[];
   /** Environment values the templates read, so outputs can redact them. */
   readonly secrets: readonly Secret[];

@@ -52,6 +52,14 @@ export function formatSummary(results: Results): string {
     out.push('', 'Failures:');
     for (const failure of results.failures) out.push(`  ${failure.count} × ${failure.type} ${failure.name}: ${failure.error}`);
   }
+  if (results.total.lateAcks > 0) {
+    out.push('', `${results.total.lateAcks} MQTT acks arrived after their timeout; those attempts count as timeouts, not successes.`);
+  }
+  const mqttRows = results.stats.filter((row) => row.type === 'CONNECT');
+  if (mqttRows.length > 0 && results.devices.onlineOverTime && results.devices.onlineOverTime.length > 0) {
+    const online = results.devices.onlineOverTime.map(([, count]) => count);
+    out.push('', `Devices online: ${results.devices.online} of ${results.devices.target} when the run began to stop (peak ${Math.max(...online)}).`);
+  }
   if (results.abandoned > 0) {
     out.push('', `${results.abandoned} attempts were still in flight when the drain timeout ended; they were aborted and are in no row above.`);
   }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { VirtualDevice, bindModel } from '../../../src/engine/device.ts';
-import type { BoundStep, DeviceHost } from '../../../src/engine/device.ts';
+import type { DeviceHost } from '../../../src/engine/device.ts';
+import type { StatsEntry } from '../../../src/metrics/stats.ts';
 import { nextTick } from '../../../src/engine/wait.ts';
 import type { NextTick } from '../../../src/engine/wait.ts';
 import { deviceRandom } from '../../../src/identity/rng.ts';
@@ -86,8 +87,10 @@ class SimulatedHost implements DeviceHost {
     this.sends.push({ at: this.time, path });
     return new Promise((resolve) => (this.respond = resolve));
   }
-  onAttempt(_device: VirtualDevice, step: BoundStep, _result: AttemptResult, _latencyMicros: number, intendedMicros: number, late: boolean): void {
-    this.attempts.push({ task: step.spec.name, late, intendedMs: intendedMicros < 0 ? -1 : intendedMicros / 1000 });
+  unschedule(): void {}
+  attemptStarted(): void {}
+  onAttempt(_device: VirtualDevice, stats: StatsEntry, _sent: unknown, _result: AttemptResult, _latencyMicros: number, intendedMicros: number, late: boolean): void {
+    this.attempts.push({ task: stats.name, late, intendedMs: intendedMicros < 0 ? -1 : intendedMicros / 1000 });
   }
   onStarted(): void {}
   onFinished(): void {

@@ -1,3 +1,4 @@
+import type { HttpAction } from '../../../src/profile/types.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -124,7 +125,7 @@ describe('valid profiles', () => {
     const model = plan.fleet[0]?.model;
     assert.ok(model);
     assert.deepEqual(model.boot.map((task) => task.name), ['/greet']);
-    assert.deepEqual(model.tasks.map((task) => [task.steps[0]?.action.method, task.name, task.weight]), [
+    assert.deepEqual(model.tasks.map((task) => [(task.steps[0]?.action as HttpAction | undefined)?.method, task.name, task.weight]), [
       ['POST', '/data', 10],
       ['POST', '/health', 1],
       ['GET', '/ota', 1],
@@ -230,7 +231,7 @@ describe('steps, captures and environment references', () => {
     const plan = await loadRunPlan('profiles/market-api.yaml', {}, environment);
     const model = plan.fleet[0]?.model;
     assert.deepEqual(model?.variables, ['access', 'refresh']);
-    assert.deepEqual(model?.tasks.map((task) => [task.name, task.weight, task.steps.map((step) => `${step.action.method} ${step.name}×${step.repeat}`)]), [
+    assert.deepEqual(model?.tasks.map((task) => [task.name, task.weight, task.steps.map((step) => `${(step.action as HttpAction).method} ${step.name}×${step.repeat}`)]), [
       ['/auth/token/', 1, ['POST /auth/token/×1']],
       ['list items', 2, ['GET /products/×1', 'GET /products/comments/×1']],
       ['/products/[id]/', 3, ['GET /products/[id]/×49']],

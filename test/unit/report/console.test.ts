@@ -17,6 +17,7 @@ const row = (type: string, name: string, requests: number, failures: number): St
   histogram: '',
   late: 0,
   missed: 0,
+  lateAcks: 0,
 });
 
 const results: Results = {

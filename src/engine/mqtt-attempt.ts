@@ -1,0 +1,97 @@
+import type { StatsEntry } from '../metrics/stats.ts';
+import type { Outcome } from '../transport/types.ts';
+import { elapsedMicros } from './clock.ts';
+
+/** What the request log shows of one attempt. */
+export interface SentAttempt {
+  seq: number;
+  /** The concrete path, topic or client id. */
+  target: string;
+  body: string | undefined;
+  /** Clock ms the attempt was meant to start (the pacing tick for a task's first attempt). */
+  intendedAt: number;
+}
+
+export interface MqttAttemptOwner {
+  mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number): void;
+}
+
+const enum State {
+  Idle,
+  Pending,
+  /** Ended by our timeout or by losing the connection; the broker may still answer, and that must not count. */
+  Retired,
+}
+
+/**
+ * One PUBLISH or SUBSCRIBE in flight. It ends exactly once, as acked, timed out or failed. A device
+ * reuses its attempts, so their ack callback is bound once; an attempt that ended without its ack
+ * is retired and replaced, so an ack arriving later can only be counted as late, never as a success.
+ */
+export class MqttAttempt implements SentAttempt {
+  seq = 0;
+  target = '';
+  body: string | undefined;
+  intendedAt = 0;
+  startedAt = 0;
+  /** The first attempt of a task, whose lateness pacing measures. */
+  first = false;
+  /** Part of the device's running task (not a subscription made on connect). */
+  inTask = false;
+  stats: StatsEntry | undefined;
+  private state = State.Idle;
+  private start = 0n;
+  private timer: NodeJS.Timeout | undefined;
+
+  readonly onAck = (error?: Error | null): void => {
+    if (this.state === State.Retired) {
+      if (!error && this.stats) this.stats.lateAcks++;
+      return;
+    }
+    if (this.state !== State.Pending) return;
+    clearTimeout(this.timer);
+    this.state = State.Idle;
+    if (error) this.owner.mqttAttemptEnded(this, 'failure', ackErrorLabel(error), elapsedMicros(this.start));
+    else this.owner.mqttAttemptEnded(this, 'ok', undefined, elapsedMicros(this.start));
+  };
+
+  private readonly onTimeout = (): void => {
+    if (this.state !== State.Pending) return;
+    this.state = State.Retired;
+    this.owner.mqttAttemptEnded(this, 'timeout', 'timeout', elapsedMicros(this.start));
+  };
+
+  constructor(private readonly owner: MqttAttemptOwner) {}
+
+  get pending(): boolean {
+    return this.state === State.Pending;
+  }
+
+  /** Still usable for the next attempt: it ended by its ack, so nothing more can arrive for it. */
+  get reusable(): boolean {
+    return this.state === State.Idle;
+  }
+
+  begin(stats: StatsEntry, timeoutMs: number): void {
+    this.stats = stats;
+    this.state = State.Pending;
+    this.start = process.hrtime.bigint();
+    this.timer = setTimeout(this.onTimeout, timeoutMs);
+  }
+
+  /** Ends it as failed (connection lost, run closed); a later ack is ignored or counted late. */
+  fail(reason: string): void {
+    if (this.state !== State.Pending) return;
+    clearTimeout(this.timer);
+    this.state = State.Retired;
+    this.owner.mqttAttemptEnded(this, 'failure', reason, elapsedMicros(this.start));
+  }
+}
+
+/** `reason 135 Not authorized` for MQTT 5 reason codes, the message otherwise. */
+function ackErrorLabel(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'number') return `reason ${code} ${error.message.replace(/^\w+ error: /u, '')}`.trim();
+  if (typeof code === 'string') return code;
+  return error.message;
+}

@@ -1,0 +1,15 @@
+/** Whether `topic` matches the MQTT subscription `filter` (`+` one level, `#` the rest). */
+export function topicMatches(filter: string, topic: string): boolean {
+  if (filter === topic) return true;
+  const filterLevels = filter.split('/');
+  const topicLevels = topic.split('/');
+  // A filter starting with a wildcard never matches $SYS-style topics (MQTT 4.7.2).
+  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
+  for (let i = 0; i < filterLevels.length; i++) {
+    const level = filterLevels[i];
+    if (level === '#') return true;
+    if (i >= topicLevels.length) return false;
+    if (level !== '+' && level !== topicLevels[i]) return false;
+  }
+  return filterLevels.length === topicLevels.length;
+}
