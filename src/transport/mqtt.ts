@@ -182,6 +182,9 @@ export class MqttSession {
     if (!client) return;
     if (this.connecting) this.listener.connectEnded('failure', 'closed before CONNACK', 0);
     this.connecting = false;
+    // Every attempt still in mqtt.js's outgoing table has already ended for us (timed out or failed);
+    // a graceful end would otherwise wait for acks that may never come before sending DISCONNECT.
+    for (const id of Object.keys(client.outgoing)) delete client.outgoing[Number(id)];
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         client.end(true);

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ProfileError } from '../../../src/errors.ts';
+import { loadRunPlan } from '../../../src/profile/load.ts';
+import type { PublishAction } from '../../../src/profile/types.ts';
+import { profileFor, TempDir } from '../../helpers/temp-files.ts';
+
+let temp: TempDir;
+before(async () => {
+  temp = await TempDir.create();
+});
+after(async () => {
+  await temp.remove();
+});
+
+const LAMP = `kind: device
+name: lamp
+mqtt:
+  version: 5
+  ackTimeout: 2s
+tasks:
+  - repeat: 10
+    publish:
+      topic: devices/{{ device.id }}/lamp/changed
+      qos: 1
+      ackTimeout: 500ms
+      json:
+        brightness: "{{ float(0, 1) }}"
+`;
+
+async function plan(deviceText: string, profileExtra?: string): Promise<Awaited<ReturnType<typeof loadRunPlan>>> {
+  const name = `case-${Math.random().toString(36).slice(2)}`;
+  await temp.write(`${name}.device.yaml`, deviceText);
+  return loadRunPlan(await temp.write(`${name}.yaml`, profileFor(`${name}.device.yaml`, profileExtra)));
+}
+
+async function loadError(deviceText: string, profileExtra?: string): Promise<ProfileError> {
+  try {
+    await plan(deviceText, profileExtra);
+  } catch (error) {
+    assert.ok(error instanceof ProfileError, `expected a ProfileError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('the profile loaded although it is invalid');
+}
+
+describe('MQTT device models', () => {
+  test('a publish task compiles to a burst with its own ack timeout and a topic-shaped name', async () => {
+    const loaded = await plan(LAMP, 'iterations: 1\nbroker: mqtt://127.0.0.1:1883\n');
+    const model = loaded.fleet[0]?.model;
+    assert.ok(model?.mqtt);
+    assert.equal(model.mqtt.protocolVersion, 5);
+    assert.equal(model.mqtt.clean, true);
+    const step = model.tasks[0]?.steps[0];
+    assert.equal(step?.name, 'devices/+/lamp/changed');
+    assert.equal(step?.repeat, 10);
+    const action = step?.action as PublishAction;
+    assert.equal(action.kind, 'publish');
+    assert.equal(action.qos, 1);
+    assert.equal(action.timeoutMs, 500);
+    assert.equal(loaded.broker, 'mqtt://127.0.0.1:1883');
+    // The drain waits at least as long as the longest ack or connect timeout.
+    assert.ok(loaded.drainTimeoutMs >= 10_000);
+  });
+
+  test('a publish topic with a wildcard points at the topic', async () => {
+    const error = await loadError(LAMP.replace('devices/{{ device.id }}/lamp/changed', 'devices/+/lamp'));
+    assert.equal(error.field, 'tasks[0].publish.topic');
+    assert.match(error.message, /cannot contain the wildcards/);
+  });
+
+  test('a step with both http and publish names the second key', async () => {
+    const error = await loadError(LAMP.replace('    publish:\n', '    http: { path: /x }\n    publish:\n'));
+    assert.equal(error.field, 'tasks[0].publish');
+    assert.match(error.message, /a step does one thing/);
+  });
+
+  test('QoS 3 is refused at the value', async () => {
+    const error = await loadError(LAMP.replace('qos: 1', 'qos: 3'));
+    assert.equal(error.field, 'tasks[0].publish.qos');
+    assert.equal(error.line, 10);
+  });
+
+  test('an unknown protocol version is refused', async () => {
+    const error = await loadError(LAMP.replace('version: 5', 'version: 3'));
+    assert.equal(error.field, 'mqtt.version');
+  });
+
+  test('reconnect min above max is refused', async () => {
+    const error = await loadError(LAMP.replace('  ackTimeout: 2s\n', '  ackTimeout: 2s\n  reconnect: { min: 5s, max: 1s }\n'));
+    assert.equal(error.field, 'mqtt.reconnect.min');
+  });
+
+  test('a broker URL with credentials is refused without echoing them', async () => {
+    const error = await loadError(LAMP, 'iterations: 1\nbroker: mqtt://user:hunter2@127.0.0.1:1883\n');
+    assert.equal(error.field, 'broker');
+    assert.doesNotMatch(error.message, /hunter2/);
+  });
+
+  test('an http broker URL is refused by the schema', async () => {
+    const error = await loadError(LAMP, 'iterations: 1\nbroker: http://127.0.0.1:1883\n');
+    assert.equal(error.field, 'broker');
+  });
+
+  test('every-tasks and weights do not mix', async () => {
+    const periodic = `kind: device
+name: sensor
+tasks:
+  - every: 10s
+    publish: { topic: t/a, payload: x }
+  - every: 60s
+    weight: 2
+    publish: { topic: t/b, payload: y }
+`;
+    const error = await loadError(periodic);
+    assert.equal(error.field, 'tasks[1].weight');
+  });
+
+  test('reactions subscribe with a template filter and capture from the message', async () => {
+    const reacting = `kind: device
+name: sensor
+tasks:
+  - every: 10s
+    publish: { topic: "t/{{ device.id }}", payload: x }
+on:
+  - topic: "devices/{{ device.id }}/ota"
+    capture: { job: $.job }
+    steps:
+      - publish: { topic: "devices/{{ device.id }}/ota/progress", json: { job: "{{ vars.job }}" } }
+`;
+    const model = (await plan(reacting, 'iterations: 1\n')).fleet[0]?.model;
+    assert.equal(model?.reactions.length, 1);
+    assert.equal(model?.reactions[0]?.captures[0]?.variable, 'job');
+    assert.equal(model?.reactions[0]?.task.name, 'on devices/+/ota');
+    assert.equal(model?.tasks[0]?.everyMs, 10_000);
+  });
+
+  test('mqtt.tls with a fixed cert path that does not exist fails at load, naming the field', async () => {
+    const error = await loadError(LAMP, 'iterations: 1\nbroker: mqtts://127.0.0.1:8883\nmqtt:\n  tls:\n    cert: missing.pem\n    key: missing.key\n');
+    assert.equal(error.field, 'mqtt.tls.cert');
+    assert.match(error.message, /cannot read missing\.pem/);
+  });
+
+  test('a templated cert path is kept for each device to resolve', async () => {
+    const loaded = await plan(LAMP, 'iterations: 1\nbroker: mqtts://127.0.0.1:8883\nmqtt:\n  tls:\n    cert: "certs/{{ device.id }}.pem"\n    key: "certs/{{ device.id }}.key"\n');
+    assert.equal(loaded.mqtt.tls?.cert?.source, 'certs/{{ device.id }}.pem');
+  });
+});
