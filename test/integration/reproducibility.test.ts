@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { HttpFixture } from '../../broker-fixture/index.ts';
 import { runCli } from '../helpers/cli.ts';
+import { startScriptedBroker } from '../helpers/scripted-broker.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
 let temp: TempDir;
@@ -19,9 +20,9 @@ after(async () => {
 });
 
 /** The reproducible part of each request-log line, sorted: timing and outcome may differ, what was sent may not. */
-async function sentRequests(seed: string, extra: readonly string[] = []): Promise<string[]> {
+async function sentRequests(seed: string, extra: readonly string[] = [], run: readonly string[] = ['profiles/iot-node-flat-out.yaml', '--target', url]): Promise<string[]> {
   const log = temp.file(`log-${seed}-${Math.random().toString(36).slice(2)}.ndjson`);
-  const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '40', '-r', '400', '--iterations', '6', '--seed', seed, '--target', url, '--log-requests', log, '--quiet', ...extra]);
+  const result = await runCli(['run', ...run, '-u', '40', '-r', '400', '--iterations', '6', '--seed', seed, '--log-requests', log, '--quiet', ...extra]);
   assert.equal(result.code, 0, result.stderr);
   const lines = (await readFile(log, 'utf8')).trim().split('\n');
   return lines
@@ -42,4 +43,20 @@ test('same seed and --iterations: identical request logs; another seed differs',
   assert.equal(other.length, first.length);
   const shared = other.filter((line) => first.includes(line));
   assert.equal(shared.length, 0, 'a different seed must change ids and payloads');
+});
+
+test('MQTT lamps: same seed and --iterations give identical request logs, CONNECTs and bursts included', { timeout: 60_000 }, async () => {
+  const broker = await startScriptedBroker({ puback: 'immediate' });
+  try {
+    const lamps = ['profiles/lamp-flat-out.yaml', '--broker', broker.url];
+    const first = await sentRequests('7', [], lamps);
+    const second = await sentRequests('7', ['-r', '13'], lamps);
+    // Each lamp: one CONNECT, then 6 touches of 10 publishes.
+    assert.equal(first.length, 40 * (1 + 6 * 10));
+    assert.deepEqual(second, first);
+    const other = await sentRequests('8', [], lamps);
+    assert.notDeepEqual(other, first);
+  } finally {
+    await broker.close();
+  }
 });

@@ -1,0 +1,148 @@
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { generate, parser } from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
+
+/** How the broker misbehaves; every field defaults to the well-behaved answer. */
+export interface BrokerScript {
+  puback?: 'immediate' | 'never' | { delayMs: number } | { reasonCode: number };
+  connack?: 'accept' | { returnCode: number } | 'never';
+  pubcomp?: 'immediate' | 'never';
+}
+
+export interface ScriptedBroker {
+  readonly url: string;
+  /** PUBLISH packets received, retransmissions included. */
+  readonly publishes: number;
+  readonly connects: number;
+  /** Destroys every client socket, as a lost connection would. */
+  dropAll(): void;
+  close(): Promise<void>;
+}
+
+// mqtt-packet keeps the parse options on the parser; the version is only known once CONNECT arrives.
+interface VersionedParser {
+  settings: { protocolVersion?: number };
+}
+
+/**
+ * A minimal MQTT 3.1.1/5 server for behaviours a real broker will not show on demand
+ * (withheld or failing acknowledgements, refused or unanswered CONNECTs). It routes nothing.
+ */
+export async function startScriptedBroker(script: BrokerScript = {}): Promise<ScriptedBroker> {
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  let publishes = 0;
+  let connects = 0;
+
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    let version = 4;
+    const incoming = parser();
+    const send = (packet: Packet): void => {
+      if (!socket.destroyed) socket.write(generate(packet, { protocolVersion: version }));
+    };
+    const later = (ms: number, action: () => void): void => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        action();
+      }, ms);
+      timers.add(timer);
+    };
+
+    incoming.on('packet', (packet: Packet) => {
+      switch (packet.cmd) {
+        case 'connect': {
+          connects++;
+          version = packet.protocolVersion ?? 4;
+          (incoming as unknown as VersionedParser).settings.protocolVersion = version;
+          const answer = script.connack ?? 'accept';
+          if (answer === 'never') return;
+          const code = answer === 'accept' ? 0 : answer.returnCode;
+          send(version === 5 ? { cmd: 'connack', sessionPresent: false, reasonCode: code } : { cmd: 'connack', sessionPresent: false, returnCode: code });
+          // A refused client must not keep talking to us (MQTT 3.2.2.3 / 5 3.2.2.2).
+          if (code !== 0) socket.end();
+          return;
+        }
+        case 'publish': {
+          publishes++;
+          const { messageId, qos } = packet;
+          if (messageId === undefined) return;
+          if (qos === 2) {
+            send({ cmd: 'pubrec', messageId });
+            return;
+          }
+          if (qos !== 1) return;
+          const plan = script.puback ?? 'immediate';
+          if (plan === 'never') return;
+          if (plan === 'immediate') send({ cmd: 'puback', messageId });
+          else if ('delayMs' in plan) later(plan.delayMs, () => send({ cmd: 'puback', messageId }));
+          // Reason codes do not exist before MQTT 5; a v3 PUBACK can only mean success.
+          else send(version === 5 ? { cmd: 'puback', messageId, reasonCode: plan.reasonCode } : { cmd: 'puback', messageId });
+          return;
+        }
+        case 'pubrel':
+          if ((script.pubcomp ?? 'immediate') === 'immediate' && packet.messageId !== undefined) {
+            send({ cmd: 'pubcomp', messageId: packet.messageId });
+          }
+          return;
+        case 'subscribe':
+          if (packet.messageId !== undefined) {
+            send({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map((sub) => sub.qos) });
+          }
+          return;
+        case 'unsubscribe':
+          if (packet.messageId !== undefined) {
+            send(version === 5
+              ? { cmd: 'unsuback', messageId: packet.messageId, granted: packet.unsubscriptions.map(() => 0) }
+              : { cmd: 'unsuback', messageId: packet.messageId, granted: [] });
+          }
+          return;
+        case 'pingreq':
+          send({ cmd: 'pingresp' });
+          return;
+        case 'disconnect':
+          socket.end();
+          return;
+        default:
+          return;
+      }
+    });
+    incoming.on('error', () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => incoming.parse(chunk));
+    // Clients vanish abruptly in these tests; a reset is expected, not a failure.
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  const dropAll = (): void => {
+    for (const socket of sockets) socket.destroy();
+  };
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    get publishes() {
+      return publishes;
+    },
+    get connects() {
+      return connects;
+    },
+    dropAll,
+    async close(): Promise<void> {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      dropAll();
+      await closed;
+    },
+  };
+}
