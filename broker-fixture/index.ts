@@ -1,18 +1,25 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { FixtureCounts, HttpFixtureOptions } from './http-fixture.ts';
+import type { MqttCounts, MqttFixtureOptions } from './mqtt-fixture.ts';
 
 export { HttpFixture } from './http-fixture.ts';
 export type { FixtureCounts, HttpFixtureOptions, RouteCount } from './http-fixture.ts';
+export { MqttFixture } from './mqtt-fixture.ts';
+export type { MqttCounts, MqttFixtureOptions } from './mqtt-fixture.ts';
 
 export interface RunningFixtures {
   readonly httpUrl: string;
+  readonly brokerUrl: string;
+  /** What the HTTP fixture served, per route. */
   counts(): Promise<FixtureCounts>;
+  mqttCounts(): Promise<MqttCounts>;
   close(): Promise<void>;
 }
 
 export interface FixtureOptions {
   readonly http?: HttpFixtureOptions & { readonly port?: number; readonly host?: string };
+  readonly mqtt?: MqttFixtureOptions & { readonly port?: number; readonly host?: string };
 }
 
 const fromSource = import.meta.url.endsWith('.ts');
@@ -22,7 +29,7 @@ const workerFile = fromSource ? new URL('./ts-worker-bootstrap.mjs', import.meta
 
 /** Starts the embedded fixtures in a worker thread and resolves once they listen. */
 export async function startFixtures(options: FixtureOptions = {}): Promise<RunningFixtures> {
-  const worker = new Worker(workerFile, { workerData: { http: options.http ?? {}, entry: entry.href } });
+  const worker = new Worker(workerFile, { workerData: { http: options.http ?? {}, mqtt: options.mqtt ?? {}, entry: entry.href } });
   // A worker that throws or exits must fail whoever waits on it, never leave them hanging.
   let exited = false;
   const died = new Promise<never>((_, reject) => {
@@ -33,7 +40,7 @@ export async function startFixtures(options: FixtureOptions = {}): Promise<Runni
     });
   });
   died.catch(() => undefined);
-  const [ready] = (await Promise.race([once(worker, 'message'), died])) as [{ httpUrl: string }];
+  const [ready] = (await Promise.race([once(worker, 'message'), died])) as [{ httpUrl: string; brokerUrl: string }];
   const request = async <T>(type: string): Promise<T> => {
     worker.postMessage({ type });
     for (;;) {
@@ -43,7 +50,9 @@ export async function startFixtures(options: FixtureOptions = {}): Promise<Runni
   };
   return {
     httpUrl: ready.httpUrl,
+    brokerUrl: ready.brokerUrl,
     counts: async () => (await request<{ counts: FixtureCounts }>('counts')).counts,
+    mqttCounts: async () => (await request<{ counts: MqttCounts }>('mqttCounts')).counts,
     close: async () => {
       if (exited) return;
       await request('close').catch(() => undefined);

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { HttpFixture } from '../../broker-fixture/index.ts';
+import { HttpFixture, MqttFixture } from '../../broker-fixture/index.ts';
 import { UsageError } from '../errors.ts';
 import { last } from './options.ts';
 import type { FlagValue } from './options.ts';
@@ -7,6 +7,8 @@ import type { Output } from './run-command.ts';
 
 export interface FixtureFlags {
   readonly httpPort: FlagValue;
+  readonly mqttPort: FlagValue;
+  readonly otaAfter: FlagValue;
   readonly host: FlagValue;
   readonly latency: FlagValue;
   readonly errorRate: FlagValue;
@@ -26,20 +28,37 @@ export async function fixtureCommand(flags: FixtureFlags, output: Output, signal
   const port = numberIn('http-port', flags.httpPort, 0, 65_535, true);
   const latencyMs = numberIn('latency', flags.latency, 0, 600_000, false);
   const errorRate = numberIn('error-rate', flags.errorRate, 0, 1, false);
+  const mqttPort = numberIn('mqtt-port', flags.mqttPort, 0, 65_535, true);
+  const otaAfterMs = numberIn('ota-after', flags.otaAfter, 0, 86_400_000, false);
   const host = last(flags.host) ?? '127.0.0.1';
   const http = new HttpFixture({ latencyMs, errorRate });
+  const mqtt = new MqttFixture({ otaAfterMs });
   let url: string;
+  let brokerUrl: string;
   try {
-    url = await http.listen(port, host);
+    url = await listenOn('--http-port', host, port, () => http.listen(port, host));
+    brokerUrl = await listenOn('--mqtt-port', host, mqttPort, () => mqtt.listen(mqttPort, host));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new UsageError(`--http-port: ${host}:${port} is already in use; pick another port (0 picks a free one)`);
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') throw new UsageError(`--host/--http-port: cannot listen on ${host}:${port} (${code})`);
+    await Promise.all([http.close(), mqtt.close()]);
     throw error;
   }
-  output.stderr(`HTTP fixture listening on ${url} (IoT routes GET /greet, POST /data, POST /health, GET /ota; the market API under /api/v1; counts at GET /__fixture/counts). Ctrl-C stops it.`);
+  output.stderr(
+    `HTTP fixture listening on ${url} (IoT routes GET /greet, POST /data, POST /health, GET /ota; the market API under /api/v1; counts at GET /__fixture/counts). ` +
+      `MQTT broker (Aedes, MQTT 3.1.1) on ${brokerUrl}${otaAfterMs > 0 ? `; a device subscribing to devices/<id>/ota gets one OTA command ${otaAfterMs} ms later` : ''}. Ctrl-C stops them.`,
+  );
   await Promise.race([once(signals, 'SIGINT'), once(signals, 'SIGTERM')]);
-  await http.close();
-  output.stdout(JSON.stringify(http.counts, null, 2));
+  await Promise.all([http.close(), mqtt.close()]);
+  output.stdout(JSON.stringify({ http: http.counts, mqtt: mqtt.counts }, null, 2));
   return 0;
+}
+
+async function listenOn(flag: string, host: string, port: number, listen: () => Promise<string>): Promise<string> {
+  try {
+    return await listen();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new UsageError(`${flag}: ${host}:${port} is already in use; pick another port (0 picks a free one)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') throw new UsageError(`--host/${flag}: cannot listen on ${host}:${port} (${code})`);
+    throw error;
+  }
 }

@@ -68,10 +68,12 @@ export async function execute(args: readonly string[], output: Output = processO
     )
     .command(
       'fixture',
-      'run the embedded HTTP fixture standalone',
+      'run the embedded HTTP fixture and MQTT broker standalone',
       (argv) =>
         argv
-          .option('http-port', { ...value, default: '8080', describe: 'port (0 picks a free one)' })
+          .option('http-port', { ...value, default: '8080', describe: 'HTTP port (0 picks a free one)' })
+          .option('mqtt-port', { ...value, default: '1883', describe: 'MQTT port (0 picks a free one)' })
+          .option('ota-after', { ...value, default: '5000', describe: 'ms after a device subscribes to devices/<id>/ota until it gets one OTA command (0: none)' })
           .option('host', { ...value, default: '127.0.0.1' })
           .option('latency', { ...value, default: '0', describe: 'ms added to every answer' })
           .option('error-rate', { ...value, default: '0', describe: 'fraction answered 503 (0 to 1)' }),

@@ -223,7 +223,7 @@ describe('steps, captures and environment references', () => {
 
   test('a task needs a request', async () => {
     const error = await loadError(MINIMAL_DEVICE.replace(/ {4}http:\n(?: {6}.*\n)+/, '    weight: 1\n'));
-    assert.match(error.message, /tasks\[0\]: a task needs 'http' \(one request\) or 'steps'/);
+    assert.match(error.message, /tasks\[0\]: a task needs one action \('http', 'publish' or 'subscribe'\) or 'steps'/);
   });
 
   test('the shipped market-api profile compiles with its credentials from the environment', async () => {
