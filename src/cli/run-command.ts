@@ -8,6 +8,7 @@ import { checkFileLimit, openFileLimit } from '../engine/fd-limit.ts';
 import type { StopReason } from '../engine/events.ts';
 import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
 import { GeneratorMonitor, saturationWarning } from '../metrics/generator-monitor.ts';
+import { nagleWarning } from '../metrics/nagle.ts';
 import { buildResults } from '../metrics/results.ts';
 import type { Results } from '../metrics/results.ts';
 import { loadRunPlan } from '../profile/load.ts';
@@ -197,6 +198,8 @@ async function execute(
     generator,
     warnings,
   });
+  const nagle = nagleWarning(partial.stats);
+  if (nagle) warnings.push(nagle);
   const results: Results = { ...partial, thresholds: evaluateThresholds(partial, plan.thresholds) };
   if (flags.json) {
     try {

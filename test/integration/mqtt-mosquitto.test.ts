@@ -59,6 +59,18 @@ describe('lamps against a real Mosquitto', { skip }, () => {
       assert.ok(connects.every((line) => line.outcome === 'ok' && line.latencyMs > 0));
       assert.equal(row(results, 'CONNECT').requests, 200);
       assert.equal(results.devices.online, 200);
+      assert.doesNotMatch(result.stdout, /Nagle/);
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  test("Mosquitto's default set_tcp_nodelay false: the run says its latencies show Nagle's signature", { timeout: 60_000 }, async () => {
+    const broker = await startMosquitto({ nodelay: false });
+    try {
+      const result = await runCli(['run', 'profiles/lamp-flat-out.yaml', '-u', '20', '-t', '3s', '--broker', broker.url, '--quiet'], 40_000);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /Warning: PUBLISH latencies cluster at about 40 ms: lamp\/changed \(median 4\d(\.\d+)? ms\)\. That is the signature of Nagle's algorithm/);
     } finally {
       await broker.stop();
     }
