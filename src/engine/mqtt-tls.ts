@@ -25,7 +25,7 @@ export class MqttTlsFiles {
       if (!template) continue;
       const file = path.resolve(settings.baseDir, String(template.evaluate(device)));
       const content = this.read(file);
-      if (typeof content === 'string') options.problem = content;
+      if (typeof content === 'string') options.problem ??= content;
       else options[field] = content;
     }
     return options;

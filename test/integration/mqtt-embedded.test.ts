@@ -7,7 +7,7 @@ import { connectAsync } from 'mqtt';
 import { MqttFixture, startFixtures } from '../../broker-fixture/index.ts';
 import { foldTopic } from '../../broker-fixture/mqtt-fixture.ts';
 import type { Results } from '../../src/metrics/results.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, startCli } from '../helpers/cli.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
 let temp: TempDir;
@@ -116,6 +116,84 @@ describe('fleets against the embedded broker', () => {
       assert.match(result.stderr, new RegExp(`--mqtt-port: 127\\.0\\.0\\.1:${port} is already in use`));
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+});
+
+describe('MQTT actions against the embedded broker', () => {
+  let fixture: MqttFixture;
+  let url: string;
+  before(async () => {
+    fixture = new MqttFixture({ otaAfterMs: 0 });
+    url = await fixture.listen(0);
+  });
+  after(async () => {
+    await fixture.close();
+  });
+
+  test('QoS 0 (when written), QoS 2 (to PUBCOMP) and subscribe steps each count once, as the broker saw them', { timeout: 60_000 }, async () => {
+    await temp.write(
+      'qos.device.yaml',
+      `kind: device
+name: probe
+mqtt: { clean: false, keepalive: 10s }
+tasks:
+  - steps:
+      - name: listen
+        subscribe: { topic: "devices/{{ device.id }}/cmd", qos: 1 }
+      - name: fire-and-forget
+        publish: { topic: "devices/{{ device.id }}/q0", payload: "{{ seq }}", qos: 0 }
+      - name: exactly-once
+        repeat: 3
+        publish: { topic: "devices/{{ device.id }}/q2", payload: "{{ repeat.index }}", qos: 2 }
+`,
+    );
+    const profile = await temp.write('qos.yaml', `kind: profile\nseed: 5\nfleet:\n  - device: qos.device.yaml\n    count: 5\n`);
+    const json = temp.file('qos.json');
+    const result = await runCli(['run', profile, '--broker', url, '--iterations', '2', '--json', json, '--quiet'], 40_000);
+    assert.equal(result.code, 0, result.stderr);
+    const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+    const rows = Object.fromEntries(results.stats.map((stat) => [`${stat.type} ${stat.name}`, stat.requests]));
+    assert.deepEqual(rows, { 'CONNECT probe': 5, 'SUBSCRIBE listen': 10, 'PUBLISH fire-and-forget': 10, 'PUBLISH exactly-once': 30 });
+    assert.equal(results.total.failures, 0);
+    // QoS 0 has no ack: poll the broker's count until the last one arrived.
+    const deadline = Date.now() + 5000;
+    while (fixture.counts.publishesByQos[0] < 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(fixture.counts.publishesByQos, { 0: 10, 1: 0, 2: 30 });
+    assert.equal(fixture.counts.subscribes, 10);
+  });
+
+  test("a device's last will reaches the broker's subscribers when the simulator dies", { timeout: 60_000 }, async () => {
+    await temp.write(
+      'will.device.yaml',
+      `kind: device
+name: willing
+mqtt:
+  will: { topic: "devices/{{ device.id }}/status", payload: offline, qos: 1 }
+tasks:
+  - publish: { topic: "devices/{{ device.id }}/beat", payload: "1" }
+wait: { model: constant, time: 200ms }
+`,
+    );
+    const profile = await temp.write('will.yaml', `kind: profile\nseed: 5\nfleet:\n  - device: will.device.yaml\n    count: 2\n`);
+    const watcher = await connectAsync(url, { reconnectPeriod: 0 }, false);
+    try {
+      const wills: string[] = [];
+      const bothWills = new Promise<void>((resolve) =>
+        watcher.on('message', (topic, payload) => {
+          wills.push(`${topic.split('/')[2] ?? ''}=${payload.toString()}`);
+          if (wills.length === 2) resolve();
+        }),
+      );
+      await watcher.subscribeAsync('devices/+/status', { qos: 1 });
+      const run = startCli(['run', profile, '--broker', url, '-t', '1m'], 40_000);
+      await run.waitForStderr(/\[\s+2s\] devices 2\/2/);
+      run.child.kill('SIGKILL');
+      await run.done;
+      await bothWills;
+      assert.deepEqual(wills.sort(), ['status=offline', 'status=offline']);
+    } finally {
+      await watcher.endAsync(true);
     }
   });
 });
