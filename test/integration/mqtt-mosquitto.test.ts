@@ -65,6 +65,24 @@ describe('lamps against a real Mosquitto', { skip }, () => {
     }
   });
 
+  test('MQTT 5 lamps against Mosquitto: every publish acked, and the broker received each one', { timeout: 60_000 }, async () => {
+    const broker = await startMosquitto();
+    try {
+      const device = (await readFile('devices/lamp.yaml', 'utf8')).replace('version: "3.1.1"', 'version: "5"');
+      await temp.write('lamp5.device.yaml', device);
+      const profile = await temp.write('lamp5.yaml', 'kind: profile\nseed: 9\nfleet:\n  - device: lamp5.device.yaml\n    count: 20\nspawnRate: 100\n');
+      const json = temp.file('lamp5.json');
+      const result = await runCli(['run', profile, '--broker', broker.url, '--iterations', '3', '--json', json, '--quiet'], 40_000);
+      assert.equal(result.code, 0, result.stderr);
+      const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+      assert.equal(results.total.failures, 0);
+      assert.equal(row(results, 'PUBLISH').requests, 20 * 3 * 10);
+      assert.equal(await broker.publishesReceived(), 20 * 3 * 10);
+    } finally {
+      await broker.stop();
+    }
+  });
+
   test("Mosquitto's default set_tcp_nodelay false: the run says its latencies show Nagle's signature", { timeout: 60_000 }, async () => {
     const broker = await startMosquitto({ nodelay: false });
     try {
