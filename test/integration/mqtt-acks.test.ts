@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Results } from '../../src/metrics/results.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startScriptedBroker } from '../helpers/scripted-broker.ts';
-import type { BrokerScript } from '../helpers/scripted-broker.ts';
+import type { BrokerScript, ScriptedBroker } from '../helpers/scripted-broker.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
 let temp: TempDir;
@@ -41,7 +41,7 @@ interface Outcome {
   readonly code: number | null;
 }
 
-async function runAgainst(script: BrokerScript, device: string, ends: string[], during?: (broker: { dropAll(): void }) => Promise<void>): Promise<Outcome & { received: number }> {
+async function runAgainst(script: BrokerScript, device: string, ends: string[], during?: (broker: ScriptedBroker) => Promise<void>): Promise<Outcome & { received: number }> {
   const broker = await startScriptedBroker(script);
   try {
     const name = `run-${Math.random().toString(36).slice(2)}`;
@@ -112,8 +112,10 @@ describe('every publish ends as exactly one of acked, timed out, failed', () => 
 
   test('connections dropped mid-run: in-flight publishes fail as lost, devices reconnect and go on', { timeout: 60_000 }, async () => {
     // Acks take 200 ms, so a burst is always in flight when the connections drop.
-    const { results, received } = await runAgainst({ puback: { delayMs: 200 } }, lamp('3.1.1', '1s'), ['--duration', '3s'], async (broker) => {
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+    const { results, received } = await runAgainst({ puback: { delayMs: 200 } }, lamp('3.1.1', '1s'), ['--duration', '4s'], async (broker) => {
+      // Drop once every device is up and bursts are on the wire (acks take 200 ms, so they are in flight).
+      const deadline = Date.now() + 20_000;
+      while ((broker.connects < 4 || broker.publishes < 20) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       broker.dropAll();
     });
     const connect = row(results, 'CONNECT');

@@ -85,7 +85,7 @@ describe('fleets against the embedded broker', () => {
 
   test('mqtt-sensor: HTTP greet on boot, periodic telemetry, and an answer to every OTA command', { timeout: 60_000 }, async () => {
     const json = temp.file('sensors.json');
-    const result = await runCli(['run', 'profiles/mqtt-sensor.yaml', '-u', '10', '-r', '50', '-t', '7s', '--json', json, '--quiet'], 40_000);
+    const result = await runCli(['run', 'profiles/mqtt-sensor.yaml', '-u', '10', '-r', '50', '-t', '8s', '--json', json, '--quiet'], 40_000);
     assert.equal(result.code, 0, result.stderr);
     const results = JSON.parse(await readFile(json, 'utf8')) as Results;
     const count = (type: string, name: string): number | undefined => results.stats.find((stat) => stat.type === type && stat.name === name)?.requests;
