@@ -128,7 +128,8 @@ export class MqttSession {
       client.end(true);
     }, options.connectTimeoutMs);
     client.on('connect', (_connack: IConnackPacket) => {
-      if (!current()) return;
+      // A CONNACK racing our timeout: the attempt already ended and its client is being dropped.
+      if (!current() || !this.connecting) return;
       this.connected = true;
       endAttempt('ok', undefined, onWire);
     });
