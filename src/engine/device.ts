@@ -113,12 +113,14 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private attemptStartedAt = 0;
   private burstPending = 0;
   private burstSize = 0;
+  private sendingBurst = false;
   private readonly httpSent: SentAttempt = { seq: 0, target: '', body: undefined, intendedAt: 0 };
 
   // MQTT.
   link: MqttLink | undefined;
   private readonly mqttAttempts: MqttAttempt[] = [];
   private readonly sideAttempts: MqttAttempt[] = [];
+  private readonly sideWaiters: (() => void)[] = [];
   private readonly reactionFilters: readonly string[];
   private readonly reactionQueue: { reaction: BoundReaction; payload: Buffer }[] = [];
   /** Where the loop resumes once queued reactions ran (clock ms), or -1. */
@@ -278,7 +280,10 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const now = this.host.now();
     this.attemptStartedAt = now;
     const firstRepeat = this.repeatIndex;
+    // QoS 0 completes inside mqtt.js's publish call: the burst is finished after the loop, not in it.
+    this.sendingBurst = true;
     for (let i = 0; i < count; i++) {
+      this.repeatIndex = firstRepeat + i;
       const attempt = this.mqttAttempts[i] as MqttAttempt;
       attempt.first = this.stepIndex === 0 && this.repeatIndex === 0;
       attempt.inTask = true;
@@ -291,10 +296,17 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       this.host.attemptStarted();
       attempt.begin(step.stats, action.timeoutMs);
       this.sendMqtt(attempt, step);
-      this.repeatIndex++;
     }
     // The burst's repeats are counted when it ends, as one HTTP attempt is.
     this.repeatIndex = firstRepeat;
+    this.sendingBurst = false;
+    if (this.burstPending === 0) this.burstEnded();
+  }
+
+  private burstEnded(): void {
+    const step = this.attempt as BoundStep;
+    this.attempt = undefined;
+    this.advance(step, this.burstSize, this.host.now());
   }
 
   private sendMqtt(attempt: MqttAttempt, step: BoundStep): void {
@@ -313,6 +325,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     if (!attempt.inTask) {
       const index = this.sideAttempts.indexOf(attempt);
       if (!attempt.reusable && index >= 0) this.sideAttempts.splice(index, 1);
+      if (this.sideWaiters.length > 0 && !this.sideAttempts.some((side) => side.pending)) for (const resolve of this.sideWaiters.splice(0)) resolve();
       return;
     }
     // An attempt that may still hear from the broker is replaced, so a late ack cannot touch the next one.
@@ -320,10 +333,14 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       const index = this.mqttAttempts.indexOf(attempt);
       if (index >= 0) this.mqttAttempts[index] = new MqttAttempt(this);
     }
-    if (--this.burstPending > 0) return;
-    const step = this.attempt as BoundStep;
-    this.attempt = undefined;
-    this.advance(step, this.burstSize, this.host.now());
+    if (--this.burstPending > 0 || this.sendingBurst) return;
+    this.burstEnded();
+  }
+
+  /** Resolves once the subscriptions made on connect have their answers (each is bounded by its timeout). */
+  sideAttemptsSettled(): Promise<void> {
+    if (!this.sideAttempts.some((side) => side.pending)) return Promise.resolve();
+    return new Promise((resolve) => this.sideWaiters.push(resolve));
   }
 
   /** The session is up: subscribe what the reactions listen to, then resume a parked step. */

@@ -357,8 +357,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const link = device.link;
     if (link) {
       if (!link.connected) this.offlineDevices--;
-      device.sessionDown('the device finished');
-      const closing = link.finish();
+      // Subscriptions still waiting for their SUBACK are in flight like any attempt: they get their
+      // answer (or their timeout) before the session ends.
+      const closing = device.sideAttemptsSettled().then(() => link.finish());
       this.closingLinks.add(closing);
       void closing.then(() => this.closingLinks.delete(closing));
     }

@@ -78,7 +78,7 @@ export class MqttLink implements SessionListener, Schedulable {
     this.connecting = false;
     this.host.connectEnded(this, outcome, error, latencyMicros);
     if (this.finishing) {
-      void this.close(true);
+      if (!this.closed) void this.close(true);
       return;
     }
     if (outcome === 'ok') {

@@ -113,7 +113,19 @@ export class MqttSession {
     if (options.username !== undefined) clientOptions.username = options.username;
     if (options.password !== undefined) clientOptions.password = options.password;
     if (options.will) clientOptions.will = { ...options.will, payload: Buffer.from(options.will.payload) };
-    const client = new MqttClient(build, clientOptions);
+    let client: MqttClient;
+    try {
+      client = new MqttClient(build, clientOptions);
+    } catch (error) {
+      // TLS material that reads but does not parse (a key that does not match its certificate)
+      // throws while the client builds its socket: that device's attempt fails, not the run.
+      const reason = errorLabel(error);
+      process.nextTick(() => {
+        this.connecting = false;
+        this.listener.connectEnded('failure', reason, elapsedMicros(started));
+      });
+      return;
+    }
     this.client = client;
     const current = (): boolean => this.client === client;
     const endAttempt = (outcome: Outcome, error: string | undefined, from: bigint): void => {
@@ -181,8 +193,11 @@ export class MqttSession {
     this.closing = true;
     clearTimeout(this.connectTimer);
     if (!client) return;
-    if (this.connecting) this.listener.connectEnded('failure', 'closed before CONNACK', 0);
+    // Cleared before the listener hears of it, so a listener that closes in turn finds nothing to end.
+    const wasConnecting = this.connecting;
     this.connecting = false;
+    clearTimeout(this.connectTimer);
+    if (wasConnecting) this.listener.connectEnded('failure', 'closed before CONNACK', 0);
     // Every attempt still in mqtt.js's outgoing table has already ended for us (timed out or failed);
     // a graceful end would otherwise wait for acks that may never come before sending DISCONNECT.
     for (const id of Object.keys(client.outgoing)) delete client.outgoing[Number(id)];

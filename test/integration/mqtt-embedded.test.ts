@@ -120,6 +120,24 @@ describe('fleets against the embedded broker', () => {
   });
 });
 
+/** Runs `count` devices of a model against `broker` to completion; returns the results and the request log. */
+async function runModel(name: string, device: string, count: number, broker: string, args: readonly string[], profileExtra = ''): Promise<{ results: Results; log: { name: string; body: string }[] }> {
+  await temp.write(`${name}.device.yaml`, device);
+  const profile = await temp.write(`${name}.yaml`, `kind: profile\nseed: 5\n${profileExtra}fleet:\n  - device: ${name}.device.yaml\n    count: ${count}\n`);
+  const json = temp.file(`${name}.json`);
+  const log = temp.file(`${name}.ndjson`);
+  const result = await runCli(['run', profile, '--broker', broker, ...args, '--json', json, '--log-requests', log, '--quiet'], 40_000);
+  assert.equal(result.code, 0, result.stderr);
+  assert.doesNotMatch(result.stderr, /RangeError|internal error/);
+  const lines = (await readFile(log, 'utf8')).trim();
+  return {
+    results: JSON.parse(await readFile(json, 'utf8')) as Results,
+    log: lines === '' ? [] : lines.split('\n').map((line) => JSON.parse(line) as { name: string; body: string }),
+  };
+}
+
+const requestsByRow = (results: Results): Record<string, number> => Object.fromEntries(results.stats.map((stat) => [`${stat.type} ${stat.name}`, stat.requests]));
+
 describe('MQTT actions against the embedded broker', () => {
   let fixture: MqttFixture;
   let url: string;
@@ -132,8 +150,8 @@ describe('MQTT actions against the embedded broker', () => {
   });
 
   test('QoS 0 (when written), QoS 2 (to PUBCOMP) and subscribe steps each count once, as the broker saw them', { timeout: 60_000 }, async () => {
-    await temp.write(
-      'qos.device.yaml',
+    const { results } = await runModel(
+      'qos',
       `kind: device
 name: probe
 mqtt: { clean: false, keepalive: 10s }
@@ -147,20 +165,78 @@ tasks:
         repeat: 3
         publish: { topic: "devices/{{ device.id }}/q2", payload: "{{ repeat.index }}", qos: 2 }
 `,
+      5,
+      url,
+      ['--iterations', '2'],
     );
-    const profile = await temp.write('qos.yaml', `kind: profile\nseed: 5\nfleet:\n  - device: qos.device.yaml\n    count: 5\n`);
-    const json = temp.file('qos.json');
-    const result = await runCli(['run', profile, '--broker', url, '--iterations', '2', '--json', json, '--quiet'], 40_000);
-    assert.equal(result.code, 0, result.stderr);
-    const results = JSON.parse(await readFile(json, 'utf8')) as Results;
-    const rows = Object.fromEntries(results.stats.map((stat) => [`${stat.type} ${stat.name}`, stat.requests]));
-    assert.deepEqual(rows, { 'CONNECT probe': 5, 'SUBSCRIBE listen': 10, 'PUBLISH fire-and-forget': 10, 'PUBLISH exactly-once': 30 });
+    assert.deepEqual(requestsByRow(results), { 'CONNECT probe': 5, 'SUBSCRIBE listen': 10, 'PUBLISH fire-and-forget': 10, 'PUBLISH exactly-once': 30 });
     assert.equal(results.total.failures, 0);
     // QoS 0 has no ack: poll the broker's count until the last one arrived.
     const deadline = Date.now() + 5000;
     while (fixture.counts.publishesByQos[0] < 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.deepEqual(fixture.counts.publishesByQos, { 0: 10, 1: 0, 2: 30 });
     assert.equal(fixture.counts.subscribes, 10);
+  });
+
+  test('a QoS 0 step with repeat and sleep runs its repeats once, then the next step', { timeout: 60_000 }, async () => {
+    const { results, log } = await runModel(
+      'sleepy',
+      `kind: device
+name: sleepy
+tasks:
+  - steps:
+      - name: q0
+        repeat: 3
+        sleep: 20ms
+        publish: { topic: "devices/{{ device.id }}/q0", payload: "{{ repeat.index }}", qos: 0 }
+      - name: after
+        publish: { topic: "devices/{{ device.id }}/after", payload: x, qos: 1 }
+`,
+      3,
+      url,
+      ['--iterations', '2'],
+    );
+    assert.deepEqual(requestsByRow(results), { 'CONNECT sleepy': 3, 'PUBLISH q0': 18, 'PUBLISH after': 6 });
+    const bodies = log.filter((line) => line.name === 'q0').map((line) => line.body);
+    assert.deepEqual(bodies.filter((body) => body === '0').length, 6, 'repeat.index runs 0, 1, 2 in each task');
+    assert.deepEqual(bodies.filter((body) => body === '2').length, 6);
+  });
+
+  test('subscriptions made on connect are answered, not failed, when devices finish their iterations', { timeout: 60_000 }, async () => {
+    const { results } = await runModel(
+      'listener',
+      `kind: device
+name: listener
+tasks:
+  - publish: { topic: "devices/{{ device.id }}/hello", payload: hi, qos: 0 }
+on:
+  - topic: "devices/{{ device.id }}/cmd"
+    steps:
+      - publish: { topic: "devices/{{ device.id }}/ack", payload: ok }
+`,
+      5,
+      url,
+      ['--iterations', '1'],
+    );
+    const subscribe = results.stats.find((stat) => stat.type === 'SUBSCRIBE');
+    assert.equal(subscribe?.requests, 5);
+    assert.equal(results.total.failures, 0, JSON.stringify(results.failures));
+  });
+
+  test('a CONNECT still unanswered when the drain ends is abandoned; the run ends with its reports', { timeout: 60_000 }, async () => {
+    // A server that reads connections and never answers: every CONNECT waits for its timeout.
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const broker = `mqtt://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const device = `kind: device\nname: stuck\nmqtt: { connectTimeout: 20s }\ntasks:\n  - publish: { topic: t, payload: x }\n`;
+      // The drain (1 s past the longest timeout by default) is cut to 500 ms so the connects are still waiting at its end.
+      const { results } = await runModel('stuck', device, 3, broker, ['-t', '1s'], 'drainTimeout: 500ms\n');
+      assert.equal(results.abandoned, 3);
+      assert.equal(results.total.requests, 0);
+    } finally {
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   test("a device's last will reaches the broker's subscribers when the simulator dies", { timeout: 60_000 }, async () => {

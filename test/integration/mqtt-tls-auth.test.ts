@@ -104,32 +104,51 @@ mqtt:
   }
 });
 
-test('a device whose certificate file is missing fails its CONNECT with the reason; the others run', { timeout: 60_000 }, async () => {
+/** Runs `count` secure lamps for 1.5 s with certificates from `certDir`; returns the results. */
+async function runSecureLamps(name: string, certDir: string, count: number): Promise<Results> {
   const profile = await temp.write(
-    'missing-cert.yaml',
+    `${name}.yaml`,
     `kind: profile
 seed: 3
 broker: ${url}
 fleet:
   - device: secure-lamp.yaml
-    count: 4
+    count: ${count}
 mqtt:
   tls:
     ca: ca.crt
-    cert: "certs/{{ device.id }}.crt"
-    key: "certs/{{ device.id }}.key"
+    cert: "${certDir}/{{ device.id }}.crt"
+    key: "${certDir}/{{ device.id }}.key"
 `,
   );
-  const json = temp.file('missing.json');
+  const json = temp.file(`${name}.json`);
   process.env.LAMP_PASSWORD = SECRET;
   try {
     const result = await runCli(['run', profile, '-t', '1500ms', '--json', json, '--quiet'], 40_000);
-    const results = JSON.parse(await readFile(json, 'utf8')) as Results;
     assert.equal(result.code, 0, result.stderr);
-    const connectFailures = results.failures.filter((failure) => failure.type === 'CONNECT');
-    assert.deepEqual(connectFailures.map((failure) => failure.error), ['cannot read 1e0000000003.crt: ENOENT']);
-    assert.ok(results.stats.some((stat) => stat.type === 'PUBLISH' && stat.requests > 0 && stat.failures === 0));
+    return JSON.parse(await readFile(json, 'utf8')) as Results;
   } finally {
     delete process.env.LAMP_PASSWORD;
   }
+}
+
+test('a device whose certificate file is missing fails its CONNECT with the reason; the others run', { timeout: 60_000 }, async () => {
+  const results = await runSecureLamps('missing-cert', 'certs', 4);
+  const connectFailures = results.failures.filter((failure) => failure.type === 'CONNECT');
+  assert.deepEqual(connectFailures.map((failure) => failure.error), ['cannot read 1e0000000003.crt: ENOENT']);
+  assert.ok(results.stats.some((stat) => stat.type === 'PUBLISH' && stat.requests > 0 && stat.failures === 0));
+});
+
+test('a device whose key does not match its certificate fails its CONNECT with the reason; the run goes on', { timeout: 60_000 }, async () => {
+  await mkdir(temp.file('mismatch'));
+  for (const id of ['1e0000000000', '1e0000000001']) {
+    await copyFile(path.join(tlsDir, 'client.crt'), temp.file(`mismatch/${id}.crt`));
+    // The second device has the server's key beside the client's certificate.
+    await copyFile(path.join(tlsDir, id.endsWith('1') ? 'server.key' : 'client.key'), temp.file(`mismatch/${id}.key`));
+  }
+  const results = await runSecureLamps('mismatch', 'mismatch', 2);
+  const connectFailures = results.failures.filter((failure) => failure.type === 'CONNECT');
+  assert.equal(connectFailures.length, 1);
+  assert.match(connectFailures[0]?.error ?? '', /KEY_VALUES_MISMATCH|key values mismatch/i);
+  assert.ok(results.stats.some((stat) => stat.type === 'PUBLISH' && stat.requests > 0 && stat.failures === 0));
 });
