@@ -49,6 +49,8 @@ function tlsOptions(tls: TlsOptions): ConnectionOptions {
   return options;
 }
 
+const noLog = (): void => undefined;
+
 /** A short, stable label for a failure, as stats group them. */
 function errorLabel(error: unknown): string {
   if (error && typeof error === 'object') {
@@ -109,6 +111,8 @@ export class MqttSession {
       connectTimeout: options.connectTimeoutMs + 60_000,
       resubscribe: false,
       queueQoSZero: false,
+      // mqtt.js logs every packet through `debug`; even disabled, that was ~5% of a flat-out profile.
+      log: noLog,
     };
     if (options.username !== undefined) clientOptions.username = options.username;
     if (options.password !== undefined) clientOptions.password = options.password;
