@@ -1,0 +1,16 @@
+import autocannon from 'autocannon';
+
+/** autocannon, in-process so its CPU can be read: CONNECTIONS connections POSTing /data for SECONDS. */
+const [origin, connectionsText, secondsText] = process.argv.slice(2);
+if (!origin || !connectionsText || !secondsText) throw new Error('usage: autocannon-run.ts ORIGIN CONNECTIONS SECONDS');
+const cpuBefore = process.cpuUsage();
+const result = await autocannon({
+  url: `${origin}/data`,
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ temperature: 21.5, humidity: 40.2 }),
+  connections: Number(connectionsText),
+  duration: Number(secondsText),
+});
+const cpu = process.cpuUsage(cpuBefore);
+console.log(JSON.stringify({ messages: result.requests.total, seconds: result.duration, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
