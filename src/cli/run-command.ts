@@ -200,7 +200,8 @@ async function execute(
   });
   const nagle = nagleWarning(partial.stats);
   if (nagle) warnings.push(nagle);
-  const results: Results = { ...partial, thresholds: evaluateThresholds(partial, plan.thresholds) };
+  const downlink = plan.fleet.some((entry) => entry.model.mqtt !== undefined) ? { downlink: { ...engine.downlink } } : {};
+  const results: Results = { ...partial, ...downlink, thresholds: evaluateThresholds(partial, plan.thresholds) };
   if (flags.json) {
     try {
       await writeFile(path.resolve(flags.json), `${JSON.stringify(results, null, 2)}\n`);

@@ -60,6 +60,16 @@ export interface DeviceHost {
   onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void;
   onStarted(device: VirtualDevice): void;
   onFinished(device: VirtualDevice): void;
+  /** Counts of messages the devices received from their sessions. */
+  readonly downlink: DownlinkCounts;
+}
+
+export interface DownlinkCounts {
+  received: number;
+  /** Messages that matched a reaction and were queued to run it. */
+  reactionsQueued: number;
+  /** Messages that matched a reaction while its device already had a full queue. */
+  reactionsDropped: number;
 }
 
 /** Timers fire a few ms late on a busy loop; a tick counts as late only beyond this. */
@@ -371,10 +381,17 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   }
 
   message(topic: string, payload: Buffer): void {
+    const downlink = this.host.downlink;
+    downlink.received++;
     if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping) return;
     const index = this.reactionFilters.findIndex((filter) => topicMatches(filter, topic));
     const reaction = this.bound.reactions[index];
-    if (!reaction || this.reactionQueue.length >= MAX_QUEUED_REACTIONS) return;
+    if (!reaction) return;
+    if (this.reactionQueue.length >= MAX_QUEUED_REACTIONS) {
+      downlink.reactionsDropped++;
+      return;
+    }
+    downlink.reactionsQueued++;
     this.reactionQueue.push({ reaction, payload });
     // Idle between tasks: react now, and come back to the schedule after.
     if (!this.task && this.heapIndex >= 0) {

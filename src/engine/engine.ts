@@ -13,7 +13,7 @@ import type { LinkHost } from './mqtt-link.ts';
 import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
 import { bindModel, VirtualDevice } from './device.ts';
-import type { BoundModel, DeviceHost } from './device.ts';
+import type { BoundModel, DeviceHost, DownlinkCounts } from './device.ts';
 import type { AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { layoutFleet } from './fleet-layout.ts';
 import { encodePathChars } from './request-path.ts';
@@ -64,6 +64,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Attempts still in flight when the drain timeout ended: aborted, and kept out of the stats. */
   abandoned = 0;
   private abandoning = false;
+  readonly downlink: DownlinkCounts = { received: 0, reactionsQueued: 0, reactionsDropped: 0 };
   /** Started devices whose MQTT session is not up: they count as not online. */
   private offlineDevices = 0;
   private readonly broker: URL | undefined;

@@ -49,6 +49,8 @@ export interface Results {
   /** Attempts still in flight when the drain timeout ended: aborted, and in no stats row. */
   readonly abandoned: number;
   readonly devices: DevicesSummary;
+  /** Messages devices received on their MQTT sessions (runs with MQTT devices only). */
+  readonly downlink?: { readonly received: number; readonly reactionsQueued: number; readonly reactionsDropped: number };
   readonly stats: readonly StatsRow[];
   readonly total: StatsRow;
   readonly failures: readonly { readonly type: string; readonly name: string; readonly error: string; readonly count: number }[];

@@ -60,6 +60,11 @@ export function formatSummary(results: Results): string {
     const online = results.devices.onlineOverTime.map(([, count]) => count);
     out.push('', `Devices online: ${results.devices.online} of ${results.devices.target} when the run began to stop (peak ${Math.max(...online)}).`);
   }
+  const downlink = results.downlink;
+  if (downlink && downlink.received > 0) {
+    const dropped = downlink.reactionsDropped > 0 ? `, ${downlink.reactionsDropped} dropped because the device's reaction queue was full` : '';
+    out.push('', `Downlink: ${downlink.received} messages received by devices, ${downlink.reactionsQueued} ran a reaction${dropped}.`);
+  }
   if (results.abandoned > 0) {
     out.push('', `${results.abandoned} attempts were still in flight when the drain timeout ended; they were aborted and are in no row above.`);
   }

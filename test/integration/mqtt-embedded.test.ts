@@ -95,6 +95,7 @@ describe('fleets against the embedded broker', () => {
     // The embedded broker sends each sensor one OTA command 5 s after it subscribes.
     assert.equal(count('PUBLISH', 'ota/progress'), 10);
     assert.equal(count('POST', '/health'), 10);
+    assert.deepEqual(results.downlink, { received: 10, reactionsQueued: 10, reactionsDropped: 0 });
     assert.ok((count('PUBLISH', 'telemetry') ?? 0) >= 5, 'telemetry from a seeded phase within the first 10 s');
     assert.equal(results.total.failures, 0);
   });
@@ -236,6 +237,35 @@ on:
       assert.equal(results.total.requests, 0);
     } finally {
       await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  test('downlink messages beyond a busy device\'s reaction queue are counted as dropped', { timeout: 60_000 }, async () => {
+    const device = `kind: device
+name: flooded
+identity: { scheme: pattern, pattern: "flood-{index}" }
+tasks:
+  - every: 1h
+    publish: { topic: "devices/{{ device.id }}/idle", payload: x }
+on:
+  - topic: "devices/{{ device.id }}/cmd"
+    steps:
+      - repeat: 2
+        sleep: 2s
+        publish: { topic: "devices/{{ device.id }}/busy", payload: x }
+`;
+    const sender = await connectAsync(url, { reconnectPeriod: 0 }, false);
+    try {
+      const subscribesBefore = fixture.counts.subscribes;
+      const running = runModel('flooded', device, 1, url, ['-t', '3s']);
+      // Once the device has subscribed, 100 commands arrive at once: one runs, 64 wait, 35 are dropped.
+      const deadline = Date.now() + 20_000;
+      while (fixture.counts.subscribes === subscribesBefore && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      await Promise.all(Array.from({ length: 100 }, (_, i) => sender.publishAsync('devices/flood-0/cmd', String(i), { qos: 1 })));
+      const { results } = await running;
+      assert.deepEqual(results.downlink, { received: 100, reactionsQueued: 65, reactionsDropped: 35 });
+    } finally {
+      await sender.endAsync(true);
     }
   });
 
