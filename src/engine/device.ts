@@ -7,7 +7,7 @@ import type { TemplateContext, TemplateValue } from '../template/context.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
 import { applyCaptures, captureFromJson } from './captures.ts';
-import { MqttAttempt } from './mqtt-attempt.ts';
+import { CONNECTION_CLOSED, MqttAttempt } from './mqtt-attempt.ts';
 import type { MqttAttemptOwner, SentAttempt } from './mqtt-attempt.ts';
 import type { LinkedDevice, MqttLink } from './mqtt-link.ts';
 import { encodePathChars } from './request-path.ts';
@@ -124,6 +124,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private burstPending = 0;
   private burstSize = 0;
   private sendingBurst = false;
+  private burstLost = false;
   private readonly httpSent: SentAttempt = { seq: 0, target: '', body: undefined, intendedAt: 0 };
 
   // MQTT.
@@ -316,7 +317,11 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private burstEnded(): void {
     const step = this.attempt as BoundStep;
     this.attempt = undefined;
-    this.advance(step, this.burstSize, this.host.now());
+    // mqtt.js fails a dying connection's acks before it reports the close; the next step waits a
+    // tick, by when the session knows it is down, instead of publishing into the dead socket.
+    const lost = this.burstLost;
+    this.burstLost = false;
+    this.advance(step, this.burstSize, this.host.now(), lost);
   }
 
   private sendMqtt(attempt: MqttAttempt, step: BoundStep): void {
@@ -343,6 +348,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       const index = this.mqttAttempts.indexOf(attempt);
       if (index >= 0) this.mqttAttempts[index] = new MqttAttempt(this);
     }
+    if (error === CONNECTION_CLOSED) this.burstLost = true;
     if (--this.burstPending > 0 || this.sendingBurst) return;
     this.burstEnded();
   }
@@ -442,7 +448,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   }
 
   /** After `attempts` of `step` ended: the next attempt, step, or task. */
-  private advance(step: BoundStep, attempts: number, endedAt: number): void {
+  private advance(step: BoundStep, attempts: number, endedAt: number, deferNext = false): void {
     const task = this.task as BoundTask;
     if (this.host.stopping || this.phase === Phase.Done) return this.finish();
     this.repeatIndex += attempts;
@@ -451,7 +457,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       this.stepIndex++;
     }
     if (this.stepIndex < task.steps.length) {
-      if (step.spec.sleepMs > 0) this.host.schedule(this, endedAt + step.spec.sleepMs);
+      if (step.spec.sleepMs > 0 || deferNext) this.host.schedule(this, endedAt + step.spec.sleepMs);
       else this.startAttempt();
       return;
     }

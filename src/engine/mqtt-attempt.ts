@@ -88,8 +88,12 @@ export class MqttAttempt implements SentAttempt {
   }
 }
 
+/** How mqtt.js's flush of a closing connection's acks is labelled, the same as a loss we see ourselves. */
+export const CONNECTION_CLOSED = 'connection lost: connection closed';
+
 /** `reason 135 Not authorized` for MQTT 5 reason codes, the message otherwise. */
 function ackErrorLabel(error: Error): string {
+  if (error.message === 'Connection closed') return CONNECTION_CLOSED;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'number') return `reason ${code} ${error.message.replace(/^\w+ error: /u, '')}`.trim();
   if (typeof code === 'string') return code;

@@ -8,6 +8,8 @@ export interface BrokerScript {
   puback?: 'immediate' | 'never' | { delayMs: number } | { reasonCode: number };
   connack?: 'accept' | { returnCode: number } | 'never';
   pubcomp?: 'immediate' | 'never';
+  /** 'never' lets a client's keepalive expire, as a broker that hung would. */
+  pingresp?: 'immediate' | 'never';
 }
 
 export interface ScriptedBroker {
@@ -100,7 +102,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           }
           return;
         case 'pingreq':
-          send({ cmd: 'pingresp' });
+          if ((script.pingresp ?? 'immediate') === 'immediate') send({ cmd: 'pingresp' });
           return;
         case 'disconnect':
           socket.end();

@@ -110,6 +110,18 @@ describe('every publish ends as exactly one of acked, timed out, failed', () => 
     assert.match(results.failures[0]?.error ?? '', /reason 5|Not authorized/);
   });
 
+  test('a broker that hangs: the keepalive ends the connection, what waited fails as lost, nothing is sent into the dead socket', { timeout: 60_000 }, async () => {
+    const device = lamp('3.1.1', '20s').replace('  reconnect: { min: 100ms, max: 400ms }\n', '  keepalive: 1s\n  reconnect: { min: 100ms, max: 400ms }\n');
+    const { results, received } = await runAgainst({ puback: 'never', pingresp: 'never' }, device, ['--duration', '4s']);
+    const publish = row(results, 'PUBLISH');
+    assert.ok(publish.requests > 0);
+    assert.equal(publish.timeouts, 0);
+    assert.ok(results.failures.filter((failure) => failure.type === 'PUBLISH').every((failure) => failure.error.startsWith('connection lost')));
+    // Every publish that was attempted reached the broker: none went into a socket mqtt.js had already given up.
+    assert.equal(received, publish.requests);
+    assert.ok(row(results, 'CONNECT').requests > 4, 'devices reconnected after the keepalive expired');
+  });
+
   test('connections dropped mid-run: in-flight publishes fail as lost, devices reconnect and go on', { timeout: 60_000 }, async () => {
     // Acks take 200 ms, so a burst is always in flight when the connections drop.
     const { results, received } = await runAgainst({ puback: { delayMs: 200 } }, lamp('3.1.1', '1s'), ['--duration', '4s'], async (broker) => {
