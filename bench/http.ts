@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Results } from '../src/metrics/results.ts';
-import { freePort, pinned, pinning, run, table } from './run-pinned.ts';
+import { freePort, pinned, pinning, run, runLocust, table } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 
 /**
@@ -54,8 +54,11 @@ async function fleetsim(): Promise<Measured> {
 try {
   await fixtureUp();
   const rows = [await fleetsim(), await peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts'), await peer('undici Pool loop (POST /data)', 'bench/peers/undici-loop.ts')];
+  const locust = await runLocust('bench/locust/iot_node.py', origin, devices, seconds, dir);
+  if (locust) rows.push({ tool: 'Locust FastHttpUser iot-node', ...locust });
+  else console.log('Locust not found (apt-get install python3-locust): its row is left out.');
   console.log(`HTTP, ${devices} devices/connections for ${seconds} s against the standalone fixture; ${pinning ? 'generator on core 0, fixture on core 1' : 'NOT pinned (no taskset or one core): numbers are noisier'}.`);
-  console.log('fleetsim mixes POST /data, POST /health and GET /ota 10:1:1; the peers send POST /data only.');
+  console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
   console.log(table(rows, 'req'));
 } finally {
   fixture.kill('SIGINT');

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 
 /** The generator runs on core 0 and the target on core 1, when the machine has both and taskset. */
 export const pinning = existsSync('/usr/bin/taskset') && os.cpus().length >= 2;
@@ -56,4 +58,19 @@ export function table(rows: readonly Measured[], unit: string): string {
   }
   const widths = (lines[0] ?? []).map((_, i) => Math.max(...lines.map((line) => (line[i] ?? '').length)));
   return lines.map((line) => line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+/** Locust's CSV has no CPU or RSS: it runs under /usr/bin/time, which writes them to a file. */
+export async function runLocust(locustfile: string, host: string, users: number, seconds: number, dir: string): Promise<Omit<Measured, 'tool'> | undefined> {
+  if (!existsSync('/usr/bin/locust') || !existsSync('/usr/bin/time')) return undefined;
+  const prefix = path.join(dir, 'locust');
+  const timeFile = path.join(dir, 'locust.time');
+  await run(0, '/usr/bin/time', ['-o', timeFile, '-f', '%U %S %M', '/usr/bin/locust', '-f', locustfile, '--headless', '-u', String(users), '-r', String(users), '-t', `${seconds}s`, '--host', host, '--csv', prefix, '--only-summary']);
+  const rows = (await readFile(`${prefix}_stats.csv`, 'utf8')).trim().split('\n');
+  const header = (rows[0] ?? '').split(',');
+  const aggregated = rows.find((row) => row.includes(',Aggregated,'))?.split(',') ?? [];
+  const field = (name: string): number => Number(aggregated[header.indexOf(name)]);
+  const [user, system, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()?.split(' ').map(Number) ?? [];
+  const requests = field('Request Count');
+  return { messages: requests, seconds: requests / field('Requests/s'), cpuSeconds: (user ?? 0) + (system ?? 0), maxRssBytes: (rssKb ?? 0) * 1024 };
 }
