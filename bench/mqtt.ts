@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Results } from '../src/metrics/results.ts';
-import { freePort, pinned, pinning, run, table } from './run-pinned.ts';
+import { freePort, pinned, pinning, run, runLocust, table } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 
 /**
@@ -61,6 +61,9 @@ async function fleetsim(): Promise<Measured> {
 try {
   await brokerUp();
   const rows = [await fleetsim(), await plainLoop('burst-10'), await plainLoop('await-each')];
+  const locust = await runLocust('bench/locust/lamp.py', url, devices, seconds, dir);
+  if (locust) rows.push({ tool: 'Locust + paho lamp (bursts of 10)', ...locust });
+  else console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
   console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinning ? 'generator on core 0, broker on core 1' : 'NOT pinned (no taskset or one core): numbers are noisier'}.`);
   console.log(table(rows, 'msg'));
 } finally {
