@@ -71,20 +71,25 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   if (flags.logRequests) await checkWritableDirectory('--log-requests', flags.logRequests);
   const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;
   await requestLog?.opened();
+  const embeddedHttp = plan.target === undefined && needsHttp;
+  const embeddedBroker = plan.broker === undefined && sessions > 0;
   let fixtures: RunningFixtures | undefined;
-  let target = plan.target;
-  let broker = plan.broker;
-  if ((target === undefined && needsHttp) || (broker === undefined && sessions > 0)) {
+  if (embeddedHttp || embeddedBroker) {
     fixtures = await startFixtures();
-    const started: string[] = [];
-    if (target === undefined && needsHttp) started.push(`the embedded HTTP fixture at ${fixtures.httpUrl}`);
-    if (broker === undefined && sessions > 0) started.push(`the embedded MQTT broker (Aedes) at ${fixtures.brokerUrl}`);
-    output.stderr(`No ${started.length > 1 ? 'target or broker' : target === undefined && needsHttp ? 'target' : 'broker'} in the profile or flags: started ${started.join(' and ')} (worker thread).`);
-    target ??= fixtures.httpUrl;
-    broker ??= fixtures.brokerUrl;
+    const missing = [embeddedHttp ? 'target' : '', embeddedBroker ? 'broker' : ''].filter(Boolean).join(' or ');
+    const started = [embeddedHttp ? `the embedded HTTP fixture at ${fixtures.httpUrl}` : '', embeddedBroker ? `the embedded MQTT broker (Aedes) at ${fixtures.brokerUrl}` : ''];
+    output.stderr(`No ${missing} in the profile or flags: started ${started.filter(Boolean).join(' and ')} (worker thread).`);
   }
+  const endpoints: Endpoints = {
+    // A fleet without HTTP steps never sends to the target; the engine still needs an origin to hold.
+    target: plan.target ?? fixtures?.httpUrl ?? 'http://127.0.0.1',
+    broker: plan.broker ?? (embeddedBroker ? fixtures?.brokerUrl : undefined),
+    needsHttp,
+    embeddedHttp,
+    embeddedBroker,
+  };
   try {
-    return await execute(plan, { target: target ?? 'http://127.0.0.1', broker, needsHttp }, flags, output, signals, requestLog, fixtures);
+    return await execute(plan, endpoints, flags, output, signals, requestLog, fixtures);
   } finally {
     await fixtures?.close();
   }
@@ -94,6 +99,9 @@ interface Endpoints {
   readonly target: string;
   readonly broker: string | undefined;
   readonly needsHttp: boolean;
+  /** What the embedded fixtures stand in for, so their counts are shown. */
+  readonly embeddedHttp: boolean;
+  readonly embeddedBroker: boolean;
 }
 
 function modelUsesHttp(model: DeviceModel): boolean {
@@ -198,10 +206,15 @@ async function execute(
     generator,
     warnings,
   });
+  // The Nagle signature is read off the finished rows, so its warning joins them afterwards.
   const nagle = nagleWarning(partial.stats);
-  if (nagle) warnings.push(nagle);
   const downlink = plan.fleet.some((entry) => entry.model.mqtt !== undefined) ? { downlink: { ...engine.downlink } } : {};
-  const results: Results = { ...partial, ...downlink, thresholds: evaluateThresholds(partial, plan.thresholds) };
+  const results: Results = {
+    ...partial,
+    ...downlink,
+    warnings: nagle ? [...partial.warnings, nagle] : partial.warnings,
+    thresholds: evaluateThresholds(partial, plan.thresholds),
+  };
   if (flags.json) {
     try {
       await writeFile(path.resolve(flags.json), `${JSON.stringify(results, null, 2)}\n`);
@@ -211,11 +224,11 @@ async function execute(
   }
 
   if (fixtures && !flags.quiet) {
-    if (endpoints.needsHttp && plan.target === undefined) {
+    if (endpoints.embeddedHttp) {
       const served = Object.entries(await fixtures.counts()).map(([route, count]) => `${route} ${count.requests}`).join(', ');
       output.stderr(`The embedded fixture counted: ${served || 'no requests'}.`);
     }
-    if (endpoints.broker !== undefined && plan.broker === undefined) {
+    if (endpoints.embeddedBroker) {
       const mqtt = await fixtures.mqttCounts();
       const topics = Object.entries(mqtt.topics).map(([topic, count]) => `${topic} ${count}`).join(', ');
       output.stderr(`The embedded broker counted: ${mqtt.connects} connects, ${mqtt.publishesReceived} publishes received${topics ? ` (${topics})` : ''}.`);

@@ -1,13 +1,14 @@
 import type { Random } from '../identity/rng.ts';
 import { weightedIndex } from '../identity/rng.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
-import type { DeviceModel, HttpAction, Reaction, StepSpec, TaskSpec } from '../profile/types.ts';
+import type { DeviceModel, HttpAction, PublishAction, Reaction, StepSpec, SubscribeAction, TaskSpec } from '../profile/types.ts';
 import { actionType } from '../profile/types.ts';
 import type { TemplateContext, TemplateValue } from '../template/context.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
 import { applyCaptures, captureFromJson } from './captures.ts';
-import { CONNECTION_CLOSED, MqttAttempt } from './mqtt-attempt.ts';
+import { CONNECTION_CLOSED } from '../transport/mqtt.ts';
+import { MqttAttempt } from './mqtt-attempt.ts';
 import type { MqttAttemptOwner, SentAttempt } from './mqtt-attempt.ts';
 import type { LinkedDevice, MqttLink } from './mqtt-link.ts';
 import { encodePathChars } from './request-path.ts';
@@ -260,7 +261,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
         this.parked = true;
         return;
       }
-      return this.startMqttAttempts(step);
+      return this.startMqttAttempts(step, action);
     }
     this.attempt = step;
     this.attemptIsFirst = this.stepIndex === 0 && this.repeatIndex === 0;
@@ -281,9 +282,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   }
 
   /** A publish step sends the rest of its repeats at once (a burst) unless it sleeps between them. */
-  private startMqttAttempts(step: BoundStep): void {
+  private startMqttAttempts(step: BoundStep, action: PublishAction | SubscribeAction): void {
     const spec = step.spec;
-    const action = spec.action;
     const count = action.kind === 'publish' && spec.sleepMs === 0 ? spec.repeat - this.repeatIndex : 1;
     this.attempt = step;
     this.burstSize = count;
@@ -299,7 +299,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.first = this.stepIndex === 0 && this.repeatIndex === 0;
       attempt.inTask = true;
       attempt.seq = this.seq;
-      attempt.target = String(action.kind === 'http' ? '' : action.topic.evaluate(this));
+      attempt.target = String(action.topic.evaluate(this));
       attempt.body = action.kind === 'publish' ? action.payload(this) : undefined;
       this.seq++;
       attempt.startedAt = now;
@@ -361,14 +361,18 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
 
   /** The session is up: subscribe what the reactions listen to, then resume a parked step. */
   sessionUp(): void {
-    for (const reaction of this.bound.reactions) {
-      const attempt = this.sideAttempts.find((candidate) => candidate.reusable && !candidate.pending) ?? new MqttAttempt(this);
-      if (!this.sideAttempts.includes(attempt)) this.sideAttempts.push(attempt);
-      const filter = this.reactionFilters[this.bound.reactions.indexOf(reaction)] ?? '';
+    const reactions = this.bound.reactions;
+    for (let i = 0; i < reactions.length; i++) {
+      const reaction = reactions[i] as BoundReaction;
+      let attempt = this.sideAttempts.find((candidate) => candidate.reusable);
+      if (!attempt) {
+        attempt = new MqttAttempt(this);
+        this.sideAttempts.push(attempt);
+      }
       attempt.inTask = false;
       attempt.first = false;
       attempt.seq = this.seq++;
-      attempt.target = filter;
+      attempt.target = this.reactionFilters[i] ?? '';
       attempt.body = undefined;
       attempt.startedAt = attempt.intendedAt = this.host.now();
       this.host.attemptStarted();
@@ -507,7 +511,7 @@ export function bindModel(model: DeviceModel, entryFor: (type: string, name: str
     reaction,
     task: bind(reaction.task),
     subscribe: bindStep({
-      name: reaction.topic.source.replace(/\{\{.*?\}\}/gu, '+'),
+      name: reaction.filterName,
       action: { kind: 'subscribe', topic: reaction.topic, qos: reaction.qos, timeoutMs: reaction.timeoutMs },
       repeat: 1,
       sleepMs: 0,

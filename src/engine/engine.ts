@@ -186,7 +186,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.abandoning = this.inFlight > 0;
     for (const device of this.devices) {
       if (!device?.link) continue;
-      device.sessionDown('abandoned at the end of the drain');
+      if (this.abandoning) device.sessionDown('abandoned at the end of the drain');
       this.closingLinks.add(device.link.close(!this.abandoning));
     }
     // The run is over either way; a connection that fails to close cleanly changes no result.

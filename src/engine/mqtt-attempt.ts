@@ -1,4 +1,5 @@
 import type { StatsEntry } from '../metrics/stats.ts';
+import { errorLabel } from '../transport/mqtt.ts';
 import type { Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
 
@@ -51,7 +52,7 @@ export class MqttAttempt implements SentAttempt {
     if (this.state !== State.Pending) return;
     clearTimeout(this.timer);
     this.state = State.Idle;
-    if (error) this.owner.mqttAttemptEnded(this, 'failure', ackErrorLabel(error), elapsedMicros(this.start));
+    if (error) this.owner.mqttAttemptEnded(this, 'failure', errorLabel(error), elapsedMicros(this.start));
     else this.owner.mqttAttemptEnded(this, 'ok', undefined, elapsedMicros(this.start));
   };
 
@@ -86,16 +87,4 @@ export class MqttAttempt implements SentAttempt {
     this.state = State.Retired;
     this.owner.mqttAttemptEnded(this, 'failure', reason, elapsedMicros(this.start));
   }
-}
-
-/** How mqtt.js's flush of a closing connection's acks is labelled, the same as a loss we see ourselves. */
-export const CONNECTION_CLOSED = 'connection lost: connection closed';
-
-/** `reason 135 Not authorized` for MQTT 5 reason codes, the message otherwise. */
-function ackErrorLabel(error: Error): string {
-  if (error.message === 'Connection closed') return CONNECTION_CLOSED;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'number') return `reason ${code} ${error.message.replace(/^\w+ error: /u, '')}`.trim();
-  if (typeof code === 'string') return code;
-  return error.message;
 }

@@ -77,7 +77,7 @@ class ModelScope implements SlotAllocator {
   }
 }
 
-function templateAt(source: YamlSource, fieldPath: FieldPath, text: string, scope: SlotAllocator): CompiledTemplate {
+export function templateAt(source: YamlSource, fieldPath: FieldPath, text: string, scope: SlotAllocator): CompiledTemplate {
   try {
     return compileTemplate(text, scope);
   } catch (error) {
@@ -198,13 +198,15 @@ function compileAction(context: CompileContext, stepPath: FieldPath, raw: Json):
   const actionPath = [...stepPath, key];
   if (key === 'http') return { action: compileHttpAction(context, actionPath, body), defaultName: defaultStepName(body.path as string) };
   if (key === 'publish') return { action: compilePublish(context, actionPath, body), defaultName: defaultTopicName(body.topic as string) };
-  if (raw.capture !== undefined) throw context.source.error([...stepPath, 'capture'], 'captures read HTTP responses; a subscribe has none (capture from messages in on:)', { atKey: true });
   return { action: compileSubscribe(context, actionPath, body), defaultName: defaultTopicName(body.topic as string) };
 }
 
 function compileStep(context: CompileContext, stepPath: FieldPath, raw: Json): StepSpec {
   const { action, defaultName } = compileAction(context, stepPath, raw);
-  if (action.kind === 'publish' && raw.capture !== undefined) throw context.source.error([...stepPath, 'capture'], 'captures read HTTP responses; a publish has none', { atKey: true });
+  if (action.kind !== 'http' && raw.capture !== undefined) {
+    const hint = action.kind === 'subscribe' ? ' (capture from messages in on:)' : '';
+    throw context.source.error([...stepPath, 'capture'], `captures read HTTP responses; a ${action.kind} has none${hint}`, { atKey: true });
+  }
   const repeat = (raw.repeat as number | undefined) ?? 1;
   if (repeat > MAX_REPEAT) throw context.source.error([...stepPath, 'repeat'], `at most ${MAX_REPEAT}`);
   return {
@@ -237,13 +239,15 @@ function compileTask(context: CompileContext, taskPath: FieldPath, raw: Json): T
 function compileReactions(context: CompileContext, raw: Json[] | undefined): Reaction[] {
   return (raw ?? []).map((reaction, i) => {
     const where = ['on', i];
-    const task = compileTask(context, where, { name: reaction.name, steps: reaction.steps });
+    const filterName = defaultTopicName(reaction.topic as string);
+    const task = compileTask(context, where, { name: reaction.name ?? `on ${filterName}`, steps: reaction.steps });
     return {
       topic: topicAt(context, [...where, 'topic'], reaction.topic as string, true),
       qos: (reaction.qos as QoS | undefined) ?? 1,
       captures: compileCaptures(context, where, reaction.capture as Json | undefined),
-      task: reaction.name === undefined ? { ...task, name: `on ${defaultTopicName(reaction.topic as string)}` } : task,
+      task,
       timeoutMs: context.ackTimeoutMs,
+      filterName,
     };
   });
 }

@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileErrorReason, ProfileError } from '../errors.ts';
+import { ProfileError } from '../errors.ts';
 import { checkedData, DEFAULT_TIMEOUT_MS, durationAt, EnvironmentReader, loadDeviceModel } from './device-model.ts';
 import { profileSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
-import { compileTemplate, TemplateError } from '../template/compile.ts';
-import type { CompiledTemplate } from '../template/compile.ts';
-import type { DeviceModel, FleetEntry, MqttTlsSettings, RunPlan, TlsSettings } from './types.ts';
+import { loadHttpTls, loadMqttTls } from './tls-settings.ts';
+import type { DeviceModel, FleetEntry, RunPlan } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
 
 export { EnvironmentReader, loadDeviceModel } from './device-model.ts';
@@ -26,73 +25,6 @@ export interface RunOverrides {
 }
 
 type Json = Record<string, unknown>;
-
-/** Reads the TLS files a profile names, so a missing one is a load-time error at its line. */
-async function loadTls(source: YamlSource, profileDir: string, raw: Json | undefined): Promise<TlsSettings | undefined> {
-  if (!raw) return undefined;
-  if ((raw.cert === undefined) !== (raw.key === undefined)) {
-    const [given, missing] = raw.cert === undefined ? ['key', 'cert'] : ['cert', 'key'];
-    throw source.error(['http', 'tls', given], `needs '${missing}' too: a client certificate needs both cert and key`, { atKey: true });
-  }
-  const settings: { -readonly [K in keyof TlsSettings]: TlsSettings[K] } = { rejectUnauthorized: raw.insecure !== true };
-  for (const field of ['ca', 'cert', 'key'] as const) {
-    const file = raw[field] as string | undefined;
-    if (file === undefined) continue;
-    try {
-      settings[field] = await readFile(path.resolve(profileDir, file));
-    } catch (error) {
-      throw source.error(['http', 'tls', field], `cannot read ${file}: ${fileErrorReason(error)}`);
-    }
-  }
-  return settings;
-}
-
-/** Device fields only: a certificate path names the device, nothing random or captured. */
-const pathScope = {
-  allocateWalk(): number {
-    throw new Error('a certificate path cannot use walk()');
-  },
-  environment(name: string): string {
-    throw new Error(`a certificate path cannot read env.${name}`);
-  },
-  variable(name: string): number {
-    throw new Error(`a certificate path cannot read vars.${name}`);
-  },
-};
-
-/** MQTT TLS: the CA is read now; cert and key paths that are templates are read per device at connect. */
-async function loadMqttTls(source: YamlSource, profileDir: string, raw: Json | undefined): Promise<MqttTlsSettings | undefined> {
-  if (!raw) return undefined;
-  const at = (field: string): (string | number)[] => ['mqtt', 'tls', field];
-  if ((raw.cert === undefined) !== (raw.key === undefined)) {
-    const [given, missing] = raw.cert === undefined ? ['key', 'cert'] : ['cert', 'key'];
-    throw source.error(at(given), `needs '${missing}' too: a client certificate needs both cert and key`, { atKey: true });
-  }
-  const readAt = async (field: string, file: string): Promise<Buffer> => {
-    try {
-      return await readFile(path.resolve(profileDir, file));
-    } catch (error) {
-      throw source.error(at(field), `cannot read ${file}: ${fileErrorReason(error)}`);
-    }
-  };
-  const settings: { -readonly [K in keyof MqttTlsSettings]: MqttTlsSettings[K] } = { baseDir: profileDir, rejectUnauthorized: raw.insecure !== true };
-  if (raw.ca !== undefined) settings.ca = await readAt('ca', raw.ca as string);
-  for (const field of ['cert', 'key'] as const) {
-    const text = raw[field] as string | undefined;
-    if (text === undefined) continue;
-    let template: CompiledTemplate;
-    try {
-      template = compileTemplate(text, pathScope);
-    } catch (error) {
-      if (error instanceof TemplateError) throw source.error(at(field), `template error: ${error.message}`, { offsetInValue: error.offset });
-      throw error;
-    }
-    // A fixed path is checked now, at its line, rather than failing every device's connect.
-    if (template.constant !== undefined) await readAt(field, String(template.constant));
-    settings[field] = template;
-  }
-  return settings;
-}
 
 /** Splits `total` devices across fleet entries in proportion to their counts (largest remainder). */
 export function apportion(counts: readonly number[], total: number): number[] {
@@ -181,7 +113,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
       connections: (httpRaw.connections as number | undefined) ?? 100,
       connectionPerDevice: (httpRaw.connectionPerDevice as boolean | undefined) ?? false,
       timeoutMs: profileTimeoutMs,
-      tls: await loadTls(source, profileDir, httpRaw.tls as Json | undefined),
+      tls: await loadHttpTls(source, profileDir, httpRaw.tls as Json | undefined),
     },
     mqtt: { tls: await loadMqttTls(source, profileDir, (raw.mqtt as Json | undefined)?.tls as Json | undefined) },
     thresholds,

@@ -215,6 +215,21 @@ export const deviceModelSchema: JsonSchema = {
   additionalProperties: false,
 };
 
+/** The client side of TLS: a CA to trust, a certificate and key to present, or trust anything. */
+function clientTls(description: string, fields: Readonly<Record<'ca' | 'cert' | 'key' | 'insecure', string>>): JsonSchema {
+  return {
+    type: 'object',
+    description,
+    properties: {
+      ca: { type: 'string', description: fields.ca },
+      cert: { type: 'string', description: fields.cert },
+      key: { type: 'string', description: fields.key },
+      insecure: { type: 'boolean', description: fields.insecure },
+    },
+    additionalProperties: false,
+  };
+}
+
 export const profileSchema: JsonSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'fleetsim/profile.schema.json',
@@ -251,34 +266,24 @@ export const profileSchema: JsonSchema = {
         connections: { type: 'integer', minimum: 1, description: 'Connections per origin in the shared pool.' },
         connectionPerDevice: { type: 'boolean' },
         timeout: duration,
-        tls: {
-          type: 'object',
-          description: 'For https:// targets. Paths are relative to this profile.',
-          properties: {
-            ca: { type: 'string', description: 'PEM file of the CA that signed the server certificate (a private CA).' },
-            cert: { type: 'string', description: 'PEM client certificate (mutual TLS); needs key.' },
-            key: { type: 'string', description: 'PEM private key of the client certificate.' },
-            insecure: { type: 'boolean', description: 'Accept any server certificate (testing only).' },
-          },
-          additionalProperties: false,
-        },
+        tls: clientTls('For https:// targets. Paths are relative to this profile.', {
+          ca: 'PEM file of the CA that signed the server certificate (a private CA).',
+          cert: 'PEM client certificate (mutual TLS); needs key.',
+          key: 'PEM private key of the client certificate.',
+          insecure: 'Accept any server certificate (testing only).',
+        }),
       },
       additionalProperties: false,
     },
     mqtt: {
       type: 'object',
       properties: {
-        tls: {
-          type: 'object',
-          description: 'For mqtts:// brokers. Paths are relative to this profile; cert and key may be templates ({{ device.id }}) so each device has its own.',
-          properties: {
-            ca: { type: 'string', description: 'PEM file of the CA that signed the broker certificate.' },
-            cert: { type: 'string', description: 'PEM client certificate path (template); needs key.' },
-            key: { type: 'string', description: 'PEM private key path (template).' },
-            insecure: { type: 'boolean', description: 'Accept any broker certificate (testing only).' },
-          },
-          additionalProperties: false,
-        },
+        tls: clientTls('For mqtts:// brokers. Paths are relative to this profile; cert and key may be templates ({{ device.id }}) so each device has its own.', {
+          ca: 'PEM file of the CA that signed the broker certificate.',
+          cert: 'PEM client certificate path (template); needs key.',
+          key: 'PEM private key path (template).',
+          insecure: 'Accept any broker certificate (testing only).',
+        }),
       },
       additionalProperties: false,
     },

@@ -136,6 +136,8 @@ export interface Reaction {
   readonly task: TaskSpec;
   /** Time allowed for the SUBACK of its subscription. */
   readonly timeoutMs: number;
+  /** The grouping name of that SUBSCRIBE: the filter with its templates as `+`. */
+  readonly filterName: string;
 }
 
 /** An environment value a template used: sent, but never written to logs or reports. */

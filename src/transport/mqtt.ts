@@ -51,8 +51,12 @@ function tlsOptions(tls: TlsOptions): ConnectionOptions {
 
 const noLog = (): void => undefined;
 
-/** A short, stable label for a failure, as stats group them. */
-function errorLabel(error: unknown): string {
+/** How mqtt.js's flush of a closing connection's acks is labelled: the same as a loss the session sees itself. */
+export const CONNECTION_CLOSED = 'connection lost: connection closed';
+
+/** A short, stable label for a failure, as stats group them (`reason 135 Not authorized` for MQTT 5 reason codes). */
+export function errorLabel(error: unknown): string {
+  if (error instanceof Error && error.message === 'Connection closed') return CONNECTION_CLOSED;
   if (error && typeof error === 'object') {
     const { code, message } = error as { code?: unknown; message?: unknown };
     if (typeof code === 'string') return code;

@@ -1,6 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
+import { ProfileError } from '../../src/errors.ts';
+import { loadRunPlan } from '../../src/profile/load.ts';
+import type { RunPlan } from '../../src/profile/types.ts';
 
 /** A scratch directory for profiles and device models written by a test. */
 export class TempDir {
@@ -47,4 +51,22 @@ fleet:
   - device: ${device}
     count: 3
 ${extra}`;
+}
+
+/** Writes a device model and a profile of 3 such devices into `temp`, and loads the run plan. */
+export async function loadPlanFor(temp: TempDir, deviceText: string, profileExtra?: string): Promise<RunPlan> {
+  const name = `case-${Math.random().toString(36).slice(2)}`;
+  await temp.write(`${name}.device.yaml`, deviceText);
+  return loadRunPlan(await temp.write(`${name}.yaml`, profileFor(`${name}.device.yaml`, profileExtra)));
+}
+
+/** As loadPlanFor, for an invalid model or profile: returns the ProfileError it must fail with. */
+export async function loadErrorFor(temp: TempDir, deviceText: string, profileExtra?: string): Promise<ProfileError> {
+  try {
+    await loadPlanFor(temp, deviceText, profileExtra);
+  } catch (error) {
+    assert.ok(error instanceof ProfileError, `expected a ProfileError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('the profile loaded although it is invalid');
 }

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Results } from '../../src/metrics/results.ts';
 import { runCli } from '../helpers/cli.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import { startScriptedBroker } from '../helpers/scripted-broker.ts';
 import type { BrokerScript, ScriptedBroker } from '../helpers/scripted-broker.ts';
 import { TempDir } from '../helpers/temp-files.ts';
@@ -126,8 +127,7 @@ describe('every publish ends as exactly one of acked, timed out, failed', () => 
     // Acks take 200 ms, so a burst is always in flight when the connections drop.
     const { results, received } = await runAgainst({ puback: { delayMs: 200 } }, lamp('3.1.1', '1s'), ['--duration', '4s'], async (broker) => {
       // Drop once every device is up and bursts are on the wire (acks take 200 ms, so they are in flight).
-      const deadline = Date.now() + 20_000;
-      while ((broker.connects < 4 || broker.publishes < 20) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      await pollUntil('every device up with bursts in flight', () => broker.connects >= 4 && broker.publishes >= 20, 20_000);
       broker.dropAll();
     });
     const connect = row(results, 'CONNECT');

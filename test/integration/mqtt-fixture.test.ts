@@ -3,6 +3,7 @@ import { after, describe, test } from 'node:test';
 import { connectAsync } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { MqttFixture } from '../../broker-fixture/index.ts';
+import { pollUntil } from '../helpers/poll.ts';
 
 const clients: MqttClient[] = [];
 after(async () => {
@@ -13,15 +14,6 @@ async function connect(url: string, options: IClientOptions = {}): Promise<MqttC
   const client = await connectAsync(url, { reconnectPeriod: 0, ...options }, false);
   clients.push(client);
   return client;
-}
-
-/** Polls on the event loop (no fixed sleeps): QoS 0 and DISCONNECT have no ack to wait on. */
-async function until(what: string, condition: () => boolean, deadlineMs = 5000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
 
 function nextMessage(client: MqttClient): Promise<{ topic: string; payload: string; qos: number }> {
@@ -56,9 +48,9 @@ describe('MqttFixture', () => {
       assert.deepEqual(JSON.parse(ota.payload), { command: 'update', version: '2.0.1', job: 'job-1' });
       assert.equal((await seenByWildcard).topic, 'devices/abc123def/ota');
 
-      await until('the QoS 0 publishes', () => fixture.counts.publishesReceived >= 6);
+      await pollUntil('the QoS 0 publishes', () => fixture.counts.publishesReceived >= 6);
       await lamp.endAsync();
-      await until('the clean disconnect', () => fixture.counts.disconnects >= 1);
+      await pollUntil('the clean disconnect', () => fixture.counts.disconnects >= 1);
       // Exact: neither the OTA command nor Aedes's own $SYS messages count as received.
       assert.deepEqual(fixture.counts, {
         connects: 2,

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as connectTcp } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { connectAsync } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { mosquittoSkip, startMosquitto } from '../helpers/mosquitto.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import { startScriptedBroker } from '../helpers/scripted-broker.ts';
+import type { ScriptedBroker } from '../helpers/scripted-broker.ts';
 
 async function client(url: string, options: IClientOptions = {}): Promise<MqttClient> {
   return connectAsync(url, { reconnectPeriod: 0, connectTimeout: 2_000, ...options }, false);
@@ -17,14 +18,6 @@ async function publishMany(url: string, count: number): Promise<void> {
     await Promise.all(Array.from({ length: count }, (_, i) => publisher.publishAsync('fleet/probe', `m${i}`, { qos: 1 })));
   } finally {
     await publisher.endAsync();
-  }
-}
-
-async function until(condition: () => boolean, what: string, deadlineMs = 2_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
   }
 }
 
@@ -75,16 +68,21 @@ test('mosquitto: stop after kill is safe, and nodelay can be switched off', { sk
   assert.match(broker.log(), /running/);
 });
 
+/** Publishes once and shows, once the broker has it, that no ack reaches the callback within 300 ms. */
+async function assertNeverAcked(broker: ScriptedBroker, publisher: MqttClient, qos: 1 | 2, ack: string): Promise<void> {
+  let settled = false;
+  publisher.publish('fleet/probe', 'x', { qos }, () => {
+    settled = true;
+  });
+  await pollUntil('the PUBLISH to arrive', () => broker.publishes === 1, 2_000);
+  await assert.rejects(pollUntil(`${ack} that must not come`, () => settled, 300), /timed out/);
+}
+
 test('scripted broker: puback never leaves the QoS 1 publish pending', async () => {
   const broker = await startScriptedBroker({ puback: 'never' });
   const publisher = await client(broker.url);
   try {
-    let settled = false;
-    publisher.publish('fleet/probe', 'x', { qos: 1 }, () => {
-      settled = true;
-    });
-    await until(() => broker.publishes === 1, 'the PUBLISH to arrive');
-    await assert.rejects(until(() => settled, 'a PUBACK that must not come', 300), /timed out/);
+    await assertNeverAcked(broker, publisher, 1, 'a PUBACK');
     assert.equal(broker.publishes, 1);
     assert.equal(broker.connects, 1);
   } finally {
@@ -151,7 +149,7 @@ test('scripted broker: QoS 2 completes, subscribe and ping are answered, on v3.1
       c.on('packetreceive', (packet) => {
         if (packet.cmd === 'pingresp') pong = true;
       });
-      await until(() => pong, 'a PINGRESP (keepalive 1 s)', 3_000);
+      await pollUntil('a PINGRESP (keepalive 1 s)', () => pong, 3_000);
       assert.equal(c.connected, true);
       await c.endAsync();
     }
@@ -167,12 +165,7 @@ test('scripted broker: pubcomp never leaves QoS 2 pending; refused and unanswere
   const mute = await startScriptedBroker({ connack: 'never' });
   const publisher = await client(silent.url);
   try {
-    let settled = false;
-    publisher.publish('fleet/probe', 'x', { qos: 2 }, () => {
-      settled = true;
-    });
-    await until(() => silent.publishes === 1, 'the PUBLISH to arrive');
-    await assert.rejects(until(() => settled, 'a PUBCOMP that must not come', 300), /timed out/);
+    await assertNeverAcked(silent, publisher, 2, 'a PUBCOMP');
     await assert.rejects(client(refusing.url), /Connection refused: Not authorized/);
     await assert.rejects(client(mute.url, { connectTimeout: 300 }), /connack timeout/);
     assert.equal(mute.connects, 1);

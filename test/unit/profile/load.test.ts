@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ProfileError } from '../../../src/errors.ts';
 import { apportion, EnvironmentReader, loadDeviceModel, loadRunPlan } from '../../../src/profile/load.ts';
 import { schemaFiles } from '../../../src/profile/schema-files.ts';
-import { MINIMAL_DEVICE, profileFor, TempDir } from '../../helpers/temp-files.ts';
+import { loadErrorFor, MINIMAL_DEVICE, profileFor, TempDir } from '../../helpers/temp-files.ts';
 
 let temp: TempDir;
 before(async () => {
@@ -16,18 +16,7 @@ after(async () => {
   await temp.remove();
 });
 
-async function loadError(deviceText: string, profileExtra?: string): Promise<ProfileError> {
-  const name = `case-${Math.random().toString(36).slice(2)}`;
-  await temp.write(`${name}.device.yaml`, deviceText);
-  const profile = await temp.write(`${name}.yaml`, profileFor(`${name}.device.yaml`, profileExtra));
-  try {
-    await loadRunPlan(profile);
-  } catch (error) {
-    assert.ok(error instanceof ProfileError, `expected a ProfileError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the profile loaded although it is invalid');
-}
+const loadError = (deviceText: string, profileExtra?: string): Promise<ProfileError> => loadErrorFor(temp, deviceText, profileExtra);
 
 describe('profile errors name the file, line, column and field', () => {
   test('an unknown key points at the key', async () => {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ProfileError } from '../../../src/errors.ts';
-import { loadRunPlan } from '../../../src/profile/load.ts';
-import type { PublishAction } from '../../../src/profile/types.ts';
-import { profileFor, TempDir } from '../../helpers/temp-files.ts';
+import type { ProfileError } from '../../../src/errors.ts';
+import type { PublishAction, RunPlan } from '../../../src/profile/types.ts';
+import { loadErrorFor, loadPlanFor, TempDir } from '../../helpers/temp-files.ts';
 
 let temp: TempDir;
 before(async () => {
@@ -28,21 +27,8 @@ tasks:
         brightness: "{{ float(0, 1) }}"
 `;
 
-async function plan(deviceText: string, profileExtra?: string): Promise<Awaited<ReturnType<typeof loadRunPlan>>> {
-  const name = `case-${Math.random().toString(36).slice(2)}`;
-  await temp.write(`${name}.device.yaml`, deviceText);
-  return loadRunPlan(await temp.write(`${name}.yaml`, profileFor(`${name}.device.yaml`, profileExtra)));
-}
-
-async function loadError(deviceText: string, profileExtra?: string): Promise<ProfileError> {
-  try {
-    await plan(deviceText, profileExtra);
-  } catch (error) {
-    assert.ok(error instanceof ProfileError, `expected a ProfileError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the profile loaded although it is invalid');
-}
+const plan = (deviceText: string, profileExtra?: string): Promise<RunPlan> => loadPlanFor(temp, deviceText, profileExtra);
+const loadError = (deviceText: string, profileExtra?: string): Promise<ProfileError> => loadErrorFor(temp, deviceText, profileExtra);
 
 describe('MQTT device models', () => {
   test('a publish task compiles to a burst with its own ack timeout and a topic-shaped name', async () => {
