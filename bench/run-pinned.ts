@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { Results } from '../src/metrics/results.ts';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -73,4 +74,16 @@ export async function runLocust(locustfile: string, host: string, users: number,
   const [user, system, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()?.split(' ').map(Number) ?? [];
   const requests = field('Request Count');
   return { messages: requests, seconds: requests / field('Requests/s'), cpuSeconds: (user ?? 0) + (system ?? 0), maxRssBytes: (rssKb ?? 0) * 1024 };
+}
+
+/** Runs `fleetsim run` on core 0 with a JSON report in `dir` and returns the results. */
+export async function runFleetsim(dir: string, label: string, args: readonly string[]): Promise<Results> {
+  const json = path.join(dir, `${label}.json`);
+  await run(0, process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'run', ...args, '--json', json, '--quiet']);
+  return JSON.parse(await readFile(json, 'utf8')) as Results;
+}
+
+/** CPU seconds the run's process used, from its reported share of a core over the whole run. */
+export function cpuSecondsOf(results: Results): number {
+  return ((results.generator.processCpuPercent ?? results.generator.cpuPercent) / 100) * results.durationS;
 }

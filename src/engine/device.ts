@@ -4,6 +4,8 @@ import type { StatsEntry } from '../metrics/stats.ts';
 import type { DeviceModel, HttpAction, PublishAction, Reaction, StepSpec, SubscribeAction, TaskSpec } from '../profile/types.ts';
 import { actionType } from '../profile/types.ts';
 import type { TemplateContext, TemplateValue } from '../template/context.ts';
+import { HttpExchange } from '../transport/http-exchange.ts';
+import type { HttpResultSink } from '../transport/http-exchange.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
 import { applyCaptures, captureFromJson } from './captures.ts';
@@ -56,7 +58,8 @@ export interface DeviceHost {
   sinceStart(clockMs: number): number;
   schedule(item: Schedulable, dueAt: number): void;
   unschedule(item: Schedulable): void;
-  sendHttp(device: VirtualDevice, action: HttpAction, path: string, headers: Record<string, string>, body: string | undefined, keepBody: boolean): Promise<AttemptResult>;
+  /** Sends the request the exchange holds; the result comes back through the device's `httpEnded`. */
+  sendHttp(exchange: HttpExchange): void;
   attemptStarted(): void;
   onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void;
   onStarted(device: VirtualDevice): void;
@@ -90,7 +93,7 @@ const enum Phase {
  * attempt at a time, a publish step as a burst. Its state lives in fields and its completion
  * handlers are bound once: an attempt creates no closures here.
  */
-export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptOwner, LinkedDevice {
+export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptOwner, LinkedDevice, HttpResultSink {
   dueAt = 0;
   heapIndex = -1;
   seq = 0;
@@ -127,6 +130,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private sendingBurst = false;
   private burstLost = false;
   private readonly httpSent: SentAttempt = { seq: 0, target: '', body: undefined, intendedAt: 0 };
+  /** Made on the first HTTP step: devices that only speak MQTT carry none. */
+  private exchange: HttpExchange | undefined;
 
   // MQTT.
   link: MqttLink | undefined;
@@ -137,10 +142,6 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private readonly reactionQueue: { reaction: BoundReaction; payload: Buffer }[] = [];
   /** Where the loop resumes once queued reactions ran (clock ms), or -1. */
   private resumeAt = -1;
-
-  private readonly complete = (result: AttemptResult): void => this.onComplete(result);
-  // Transports settle every attempt with a result; a rejection is our bug, still counted so the device goes on.
-  private readonly fail = (error: unknown): void => this.onComplete({ outcome: 'failure', error: `internal error: ${String(error)}`, bytesIn: 0 });
 
   constructor(
     readonly deviceIndex: number,
@@ -268,17 +269,30 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const sent = this.httpSent;
     sent.seq = this.seq;
     const path = encodePathChars(String(action.path.evaluate(this)));
-    const headers: Record<string, string> = {};
-    for (const [name, template] of action.headers) headers[name] = String(template.evaluate(this));
     const body = action.body ? action.body(this) : undefined;
-    if (action.contentType !== undefined && headers['content-type'] === undefined) headers['content-type'] = action.contentType;
+    const exchange = (this.exchange ??= new HttpExchange(this.deviceIndex, this));
+    const request = exchange.request;
+    request.method = action.method;
+    request.path = path;
+    request.headers = action.fixedHeaders ?? this.renderHeaders(action);
+    request.body = body ?? null;
+    request.headersTimeout = request.bodyTimeout = action.timeoutMs;
+    exchange.expectStatus = action.expectStatus;
+    exchange.keepBody = step.spec.captures.length > 0;
     this.seq++;
     sent.target = path;
     sent.body = body;
     this.attemptStartedAt = this.host.now();
     sent.intendedAt = this.attemptIsFirst ? this.taskIntendedAt : this.attemptStartedAt;
     this.attemptStart = process.hrtime.bigint();
-    void this.host.sendHttp(this, action, path, headers, body, step.spec.captures.length > 0).then(this.complete, this.fail);
+    this.host.sendHttp(exchange);
+  }
+
+  private renderHeaders(action: HttpAction): Record<string, string> {
+    const headers: Record<string, string> = {};
+    for (const [name, template] of action.headers) headers[name] = String(template.evaluate(this));
+    if (action.contentType !== undefined && headers['content-type'] === undefined) headers['content-type'] = action.contentType;
+    return headers;
   }
 
   /** A publish step sends the rest of its repeats at once (a burst) unless it sleeps between them. */
@@ -423,7 +437,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.beginTask(next.reaction.task);
   }
 
-  private onComplete(received: AttemptResult): void {
+  httpEnded(received: AttemptResult): void {
     const step = this.attempt as BoundStep;
     const latencyMicros = elapsedMicros(this.attemptStart);
     const endedAt = this.host.now();

@@ -3,8 +3,9 @@ import { compileIdentity } from '../identity/device-id.ts';
 import { deviceRandom } from '../identity/rng.ts';
 import { RunStats } from '../metrics/stats.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
-import type { HttpAction, MqttSessionSpec, RunPlan } from '../profile/types.ts';
+import type { MqttSessionSpec, RunPlan } from '../profile/types.ts';
 import { HttpTransport } from '../transport/http.ts';
+import type { HttpExchange } from '../transport/http-exchange.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { MqttTlsFiles } from './mqtt-tls.ts';
 import type { SentAttempt } from './mqtt-attempt.ts';
@@ -288,18 +289,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     if (!(link.device as VirtualDevice).finished) this.offlineDevices++;
   }
 
-  sendHttp(device: VirtualDevice, action: HttpAction, path: string, headers: Record<string, string>, body: string | undefined, keepBody: boolean): Promise<AttemptResult> {
+  sendHttp(exchange: HttpExchange): void {
     this.inFlight++;
-    return this.transport.send({
-      deviceIndex: device.deviceIndex,
-      method: action.method,
-      path: this.basePath ? this.basePath + path : path,
-      headers,
-      body,
-      timeoutMs: action.timeoutMs,
-      expectStatus: action.expectStatus,
-      keepBody,
-    });
+    if (this.basePath) exchange.request.path = this.basePath + exchange.request.path;
+    this.transport.dispatch(exchange);
   }
 
   onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void {

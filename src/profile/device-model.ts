@@ -132,7 +132,16 @@ function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: J
   const timeoutMs = durationAt(source, [...httpPath, 'timeout'], http.timeout, modelTimeoutMs);
   if (timeoutMs <= 0) throw source.error([...httpPath, 'timeout'], 'must be greater than 0');
   const expectStatus = http.expectStatus === undefined ? undefined : new Set(http.expectStatus as number[]);
-  return { kind: 'http', method, path: pathTemplate, headers, body, contentType, timeoutMs, expectStatus };
+  return { kind: 'http', method, path: pathTemplate, headers, fixedHeaders: fixedHeaders(headers, contentType), body, contentType, timeoutMs, expectStatus };
+}
+
+/** Headers that no template varies are built once per step, not once per request. */
+function fixedHeaders(headers: HttpAction['headers'], contentType: string | undefined): Readonly<Record<string, string>> | undefined {
+  if (headers.some(([, template]) => template.constant === undefined)) return undefined;
+  const fixed: Record<string, string> = {};
+  for (const [name, template] of headers) fixed[name] = String(template.constant);
+  if (contentType !== undefined && fixed['content-type'] === undefined) fixed['content-type'] = contentType;
+  return Object.freeze(fixed);
 }
 
 function payloadAt(context: CompileContext, actionPath: FieldPath, raw: Json): PublishAction['payload'] {

@@ -15,6 +15,8 @@ export interface HttpAction {
   readonly method: string;
   readonly path: CompiledTemplate;
   readonly headers: readonly (readonly [string, CompiledTemplate])[];
+  /** All headers, content type included, when none is a varying template. */
+  readonly fixedHeaders: Readonly<Record<string, string>> | undefined;
   readonly body: JsonBodyRenderer | undefined;
   readonly contentType: string | undefined;
   readonly timeoutMs: number;

@@ -1,6 +1,7 @@
 import { Client, Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { TlsSettings } from '../profile/types.ts';
+import { HttpExchange } from './http-exchange.ts';
 import type { AttemptResult } from './types.ts';
 
 export interface HttpTransportOptions {
@@ -14,6 +15,7 @@ export interface HttpTransportOptions {
   readonly tls?: TlsSettings | undefined;
 }
 
+/** A single request with its own promise: for callers outside the engine's hot path. */
 export interface HttpAttempt {
   readonly deviceIndex: number;
   readonly method: Dispatcher.HttpMethod;
@@ -27,32 +29,10 @@ export interface HttpAttempt {
   readonly keepBody?: boolean;
 }
 
-const NETWORK_ERRORS: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'ECONNREFUSED: connection refused',
-  ECONNRESET: 'ECONNRESET: connection reset by peer',
-  EPIPE: 'EPIPE: connection closed while sending',
-  ENOTFOUND: 'ENOTFOUND: host not found',
-  EHOSTUNREACH: 'EHOSTUNREACH: host unreachable',
-  UND_ERR_SOCKET: 'connection closed by the server',
-  UND_ERR_CLOSED: 'client closed',
-  UND_ERR_DESTROYED: 'request aborted at stop',
-  UND_ERR_ABORTED: 'request aborted',
-  UND_ERR_RESPONSE_STATUS_CODE: 'bad status',
-};
-
-/** Maps an undici or socket error to a short label; timeouts are their own outcome. */
-export function classifyHttpError(error: unknown): AttemptResult {
-  const code = (error as { code?: string }).code ?? '';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: 'timeout', error: 'timeout: no response headers in time', bytesIn: 0 };
-  if (code === 'UND_ERR_BODY_TIMEOUT') return { outcome: 'timeout', error: 'timeout: response body stalled', bytesIn: 0 };
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { outcome: 'timeout', error: 'timeout: connect', bytesIn: 0 };
-  const label = NETWORK_ERRORS[code] ?? (code ? `${code}: ${(error as Error).message}` : (error as Error).message);
-  return { outcome: 'failure', error: label, bytesIn: 0 };
-}
-
 /**
  * HTTP over undici: one Pool per origin shared by the fleet, or one keep-alive Client per device.
- * Latency ends when the body has been read, so the caller times around `send`.
+ * Requests go in at the dispatch level through each device's reusable `HttpExchange`; latency ends
+ * when the body has been read, so the caller times from `dispatch` to its sink.
  */
 export class HttpTransport {
   private readonly pool: Pool | undefined;
@@ -86,31 +66,24 @@ export class HttpTransport {
     return client;
   }
 
-  async send(attempt: HttpAttempt): Promise<AttemptResult> {
-    try {
-      const response = await this.dispatcherFor(attempt.deviceIndex).request({
-        path: attempt.path,
-        method: attempt.method,
-        headers: attempt.headers,
-        body: attempt.body ?? null,
-        headersTimeout: attempt.timeoutMs,
-        bodyTimeout: attempt.timeoutMs,
-      });
-      let bytesIn = 0;
-      let text: string | undefined;
-      if (attempt.keepBody) {
-        text = await response.body.text();
-        bytesIn = Buffer.byteLength(text);
-      } else {
-        for await (const chunk of response.body) bytesIn += (chunk as Buffer).length;
-      }
-      const status = response.statusCode;
-      const expected = attempt.expectStatus ? attempt.expectStatus.has(status) : status >= 200 && status < 300;
-      if (expected) return text === undefined ? { outcome: 'ok', error: undefined, bytesIn } : { outcome: 'ok', error: undefined, bytesIn, body: text };
-      return { outcome: 'failure', error: `HTTP ${status}`, bytesIn };
-    } catch (error) {
-      return classifyHttpError(error);
-    }
+  /** Sends what the exchange holds; its sink hears the result once, never synchronously. */
+  dispatch(exchange: HttpExchange): void {
+    this.dispatcherFor(exchange.deviceIndex).dispatch(exchange.request, exchange);
+  }
+
+  send(attempt: HttpAttempt): Promise<AttemptResult> {
+    return new Promise((resolve) => {
+      const exchange = new HttpExchange(attempt.deviceIndex, { httpEnded: (result) => resolve({ ...result }) });
+      const request = exchange.request;
+      request.method = attempt.method;
+      request.path = attempt.path;
+      request.headers = attempt.headers;
+      request.body = attempt.body ?? null;
+      request.headersTimeout = request.bodyTimeout = attempt.timeoutMs;
+      exchange.expectStatus = attempt.expectStatus;
+      exchange.keepBody = attempt.keepBody ?? false;
+      this.dispatch(exchange);
+    });
   }
 
   /** Waits for in-flight requests, then closes every connection. */

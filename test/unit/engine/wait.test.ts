@@ -9,6 +9,7 @@ import { deviceRandom } from '../../../src/identity/rng.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import { loadDeviceModel } from '../../../src/profile/load.ts';
 import type { DeviceModel, WaitModel } from '../../../src/profile/types.ts';
+import type { HttpExchange } from '../../../src/transport/http-exchange.ts';
 import type { AttemptResult } from '../../../src/transport/types.ts';
 import { TempDir } from '../../helpers/temp-files.ts';
 
@@ -84,10 +85,11 @@ class SimulatedHost implements DeviceHost {
   schedule(_device: VirtualDevice, dueAt: number): void {
     this.wakeAt = dueAt;
   }
-  sendHttp(_device: VirtualDevice, _action: unknown, path: string): Promise<AttemptResult> {
-    this.sends.push({ at: this.time, path });
-    return new Promise((resolve) => (this.respond = resolve));
+  sendHttp(exchange: HttpExchange): void {
+    this.sends.push({ at: this.time, path: exchange.request.path });
+    this.respond = (result) => queueMicrotask(() => this.device?.httpEnded(result));
   }
+  device: VirtualDevice | undefined;
   unschedule(): void {}
   attemptStarted(): void {}
   onAttempt(_device: VirtualDevice, stats: StatsEntry, _sent: unknown, _result: AttemptResult, _latencyMicros: number, intendedMicros: number, late: boolean): void {
@@ -100,6 +102,7 @@ class SimulatedHost implements DeviceHost {
 
   /** Runs the device until it finishes or `maxSends` requests were sent; `serviceMs(n)` is how long request n takes. */
   async drive(device: VirtualDevice, serviceMs: (n: number) => number, maxSends: number): Promise<void> {
+    this.device = device;
     device.wake();
     while (!this.finished && this.sends.length <= maxSends) {
       const respond = this.respond;
@@ -108,7 +111,7 @@ class SimulatedHost implements DeviceHost {
       this.wakeAt = undefined;
       this.time += serviceMs(this.sends.length - 1);
       respond({ outcome: 'ok', error: undefined, bytesIn: 0 });
-      // The device handles the response on a promise reaction; let it run.
+      // The device hears the response on a microtask, as from the transport; let it run.
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.finished || this.sends.length >= maxSends) return;
       assert.ok(this.wakeAt !== undefined, 'the device should have scheduled its next task');

@@ -1,0 +1,154 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Results, StatsRow } from '../src/metrics/results.ts';
+import { pinning, runFleetsim } from './run-pinned.ts';
+import { nginxInstalled, startFixture, startMosquitto, startNginx } from './targets.ts';
+import type { Target } from './targets.ts';
+
+/**
+ * Large fleets in one process, each against a target on the other core:
+ * `npm run bench:scale [lamps|sensors|http|memory|all]`.
+ *   lamps    the seed's 1,000 lamps (bursts of 10, 1-2 s think) against Mosquitto: steady msg/s against the offered rate
+ *   sensors  10,000 mqtt-sensors against Mosquitto (and the fixture for their HTTP greet): all online, timeouts, RSS
+ *   http     50,000 iot-nodes (5 s pacing, 10k req/s) against nginx: p99 and RSS
+ *   memory   idle HTTP and MQTT devices at two fleet sizes: RSS per device from the difference
+ */
+const part = process.argv[2] ?? 'all';
+const parts = ['lamps', 'sensors', 'http', 'memory'];
+if (part !== 'all' && !parts.includes(part)) throw new Error(`usage: bench/scale.ts [${parts.join('|')}|all]`);
+const wanted = (name: string): boolean => part === 'all' || part === name;
+const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-scale-'));
+const MB = 1048576;
+
+const row = (results: Results, type: string): StatsRow | undefined => results.stats.find((stats) => stats.type === type);
+const mb = (bytes: number): string => `${(bytes / MB).toFixed(0)} MB`;
+const cpu = (results: Results): string => `main thread ${results.generator.cpuPercent.toFixed(0)}% of a core, process ${(results.generator.processCpuPercent ?? results.generator.cpuPercent).toFixed(0)}%`;
+const timeouts = (results: Results): number => results.stats.reduce((sum, stats) => sum + stats.timeouts, 0);
+
+async function withTarget<T>(start: () => Promise<Target>, body: (target: Target) => Promise<T>): Promise<T> {
+  const target = await start();
+  try {
+    return await body(target);
+  } finally {
+    target.stop();
+  }
+}
+
+/** PUBLISH attempts per second that started inside [fromS, toS), from the request log. */
+async function publishRate(logFile: string, fromS: number, toS: number): Promise<number> {
+  let count = 0;
+  const lines = createInterface({ input: createReadStream(logFile, 'utf8'), crlfDelay: Infinity });
+  for await (const line of lines) {
+    const record = JSON.parse(line) as { type: string; intendedAtMs: number };
+    const atS = record.intendedAtMs / 1000;
+    if (record.type === 'PUBLISH' && atS >= fromS && atS < toS) count++;
+  }
+  return count / (toS - fromS);
+}
+
+async function lamps(): Promise<void> {
+  const devices = 1000;
+  const spawnRate = 100;
+  const seconds = 40;
+  await withTarget(
+    () => startMosquitto(dir),
+    async (broker) => {
+      const log = path.join(dir, 'lamps.ndjson');
+      const results = await runFleetsim(dir, 'lamps', ['profiles/lamp.yaml', '-u', String(devices), '-r', String(spawnRate), '-t', `${seconds}s`, '--broker', broker.url, '--log-requests', log]);
+      const publish = row(results, 'PUBLISH');
+      // Every lamp is up 10 s in; the steady window starts 2 s after that and ends 1 s before stop.
+      const fromS = devices / spawnRate + 2;
+      const toS = results.activeS - 1;
+      const rate = await publishRate(log, fromS, toS);
+      // A lamp sends 10 publishes, then thinks 1-2 s (1.5 s on average): 10 / 1.5 per lamp per second.
+      const offered = (devices * 10) / 1.5;
+      console.log(`lamps: ${devices} seed lamps (bursts of 10, 1-2 s think) at ${spawnRate}/s for ${seconds} s against Mosquitto`);
+      console.log(`  steady ${rate.toFixed(0)} msg/s from ${fromS.toFixed(0)} s to ${toS.toFixed(0)} s = ${((rate / offered) * 100).toFixed(1)}% of the offered ${offered.toFixed(0)} msg/s (target >= 90%)`);
+      console.log(`  ${publish?.requests ?? 0} publishes, ${publish?.failures ?? 0} failures, ${publish?.timeouts ?? 0} ack timeouts (target 0), p99 ${publish?.latencyMs.p99 ?? '-'} ms; ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)}`);
+    },
+  );
+}
+
+async function sensors(): Promise<void> {
+  const devices = 10_000;
+  const spawnRate = 1000;
+  const seconds = 45;
+  await withTarget(startFixture, (fixture) =>
+    withTarget(
+      () => startMosquitto(dir),
+      async (broker) => {
+        const results = await runFleetsim(dir, 'sensors', ['profiles/mqtt-sensor.yaml', '-u', String(devices), '-r', String(spawnRate), '-t', `${seconds}s`, '--broker', broker.url, '--target', fixture.url]);
+        const connect = row(results, 'CONNECT');
+        console.log(`sensors: ${devices} mqtt-sensors at ${spawnRate}/s for ${seconds} s against Mosquitto, greeting the fixture over HTTP`);
+        console.log(`  online at the end ${results.devices.online} of ${devices}; CONNECT ${connect?.requests ?? 0} (${connect?.failures ?? 0} failed, p99 ${connect?.latencyMs.p99 ?? '-'} ms)`);
+        console.log(`  ${results.total.requests} attempts, ${results.total.failures} failures, ${timeouts(results)} timeouts (target 0); ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)} (target <= 350 MB)`);
+      },
+    ),
+  );
+}
+
+async function http(): Promise<void> {
+  if (!nginxInstalled) {
+    console.log('http: nginx not found (apt-get install nginx-light): left out.');
+    return;
+  }
+  const devices = 50_000;
+  const spawnRate = 5000;
+  const seconds = 45;
+  await withTarget(
+    () => startNginx(dir),
+    async (nginx) => {
+      const results = await runFleetsim(dir, 'iot-nodes', ['profiles/iot-node.yaml', '-u', String(devices), '-r', String(spawnRate), '-t', `${seconds}s`, '--target', nginx.url]);
+      const total = results.total;
+      console.log(`http: ${devices} iot-nodes (5 s pacing) at ${spawnRate}/s for ${seconds} s against nginx (one worker)`);
+      console.log(`  ${total.requests} requests, ${total.rps.toFixed(0)} req/s over the run (10k/s once all are up), ${total.failures} failures, ${total.timeouts} timeouts`);
+      console.log(`  p50 ${total.latencyMs.p50} ms, p99 ${total.latencyMs.p99} ms (target <= 20 ms), intended-time p99 ${total.intendedLatencyMs?.p99 ?? '-'} ms, late ${total.late}; ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)}`);
+    },
+  );
+}
+
+/** A profile of `count` devices of a bench device model, spawned fast and held a while. */
+async function idleProfile(device: string, count: number): Promise<string> {
+  const file = path.join(dir, `${device}-${count}.yaml`);
+  const model = path.resolve('bench/devices', `${device}.yaml`);
+  await writeFile(file, `kind: profile\nname: ${device}-${count}\nseed: 1\nfleet:\n  - device: ${model}\n    count: ${count}\nspawnRate: 2000\nduration: 15s\nhttp:\n  connections: 50\n`);
+  return file;
+}
+
+async function memory(): Promise<void> {
+  const sizes = { 'idle-http': [5_000, 50_000], 'idle-mqtt': [1_000, 10_000] } as const;
+  const rssAt = async (device: keyof typeof sizes, count: number, target: string[]): Promise<Results> => runFleetsim(dir, `${device}-${count}`, [await idleProfile(device, count), ...target]);
+  console.log('memory: idle devices at two fleet sizes; per device = difference in max RSS / difference in devices');
+  await withTarget(
+    () => (nginxInstalled ? startNginx(dir) : startFixture()),
+    async (server) => {
+      const [small, large] = sizes['idle-http'];
+      const a = await rssAt('idle-http', small, ['--target', server.url]);
+      const b = await rssAt('idle-http', large, ['--target', server.url]);
+      console.log(`  HTTP: ${small} devices ${mb(a.generator.maxRssBytes)}, ${large} devices ${mb(b.generator.maxRssBytes)}: ${((b.generator.maxRssBytes - a.generator.maxRssBytes) / (large - small) / 1024).toFixed(2)} KB per device`);
+    },
+  );
+  await withTarget(
+    () => startMosquitto(dir),
+    async (broker) => {
+      const [small, large] = sizes['idle-mqtt'];
+      const a = await rssAt('idle-mqtt', small, ['--broker', broker.url]);
+      const b = await rssAt('idle-mqtt', large, ['--broker', broker.url]);
+      if (a.devices.online !== small || b.devices.online !== large) console.log(`  (online: ${a.devices.online}/${small}, ${b.devices.online}/${large})`);
+      console.log(`  MQTT: ${small} sessions ${mb(a.generator.maxRssBytes)}, ${large} sessions ${mb(b.generator.maxRssBytes)}: ${((b.generator.maxRssBytes - a.generator.maxRssBytes) / (large - small) / 1024).toFixed(2)} KB per connected device`);
+    },
+  );
+}
+
+try {
+  console.log(`fleetsim scale, ${pinning ? 'generator on core 0, target on core 1' : 'NOT pinned (no taskset or one core): numbers are noisier'}.`);
+  if (wanted('lamps')) await lamps();
+  if (wanted('sensors')) await sensors();
+  if (wanted('http')) await http();
+  if (wanted('memory')) await memory();
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

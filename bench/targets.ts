@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import path from 'node:path';
+import { freePort, pinned } from './run-pinned.ts';
+
+/** A target process the benchmark started on core 1, and how to reach it. */
+export interface Target {
+  readonly url: string;
+  stop(): void;
+}
+
+async function listening(port: number, what: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  const exit: { code: number | null } = { code: null };
+  child.once('exit', (code) => (exit.code = code ?? -1));
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      }).on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (exit.code !== null) throw new Error(`${what} exited with ${exit.code} before it listened`);
+    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port} within 20 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Mosquitto with Nagle off (see the README's Nagle note) and no per-client queue limits. */
+export async function startMosquitto(dir: string): Promise<Target> {
+  const port = await freePort();
+  const config = path.join(dir, 'mosquitto.conf');
+  await writeFile(
+    config,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 0\n${process.getuid?.() === 0 ? 'user root\n' : ''}`,
+  );
+  const [file, argv] = pinned(1, 'mosquitto', ['-c', config]);
+  const child = spawn(file, argv, { stdio: 'ignore' }).on('error', () => undefined);
+  await listening(port, 'mosquitto (apt-get install mosquitto)', child);
+  return { url: `mqtt://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+}
+
+/** fleetsim's own HTTP fixture as a standalone process (its MQTT listener off). */
+export async function startFixture(): Promise<Target> {
+  const port = await freePort();
+  const [file, argv] = pinned(1, process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'fixture', '--http-port', String(port), '--mqtt-port', '0']);
+  const child = spawn(file, argv, { stdio: 'ignore' });
+  await listening(port, 'the HTTP fixture', child);
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGINT') };
+}
+
+export const nginxInstalled = existsSync('/usr/sbin/nginx');
+
+/**
+ * nginx with one worker answering the iot-node routes from memory: a target far cheaper per
+ * request than any generator, so what the run reports is the generator's own limit.
+ */
+export async function startNginx(dir: string): Promise<Target> {
+  const port = await freePort();
+  const prefix = path.join(dir, 'nginx');
+  await mkdir(path.join(prefix, 'logs'), { recursive: true });
+  const answer = (route: string, body: string): string => `    location = ${route} { default_type application/json; return 200 '${body}'; }\n`;
+  await writeFile(
+    path.join(prefix, 'nginx.conf'),
+    `daemon off;\nmaster_process off;\nworker_processes 1;\nworker_rlimit_nofile 20000;\npid ${prefix}/nginx.pid;\nerror_log ${prefix}/logs/error.log warn;\n` +
+      `events { worker_connections 16000; }\n` +
+      `http {\n  access_log off;\n  keepalive_requests 10000000;\n  keepalive_timeout 120s;\n  client_body_temp_path ${prefix}/body;\n` +
+      `  server {\n    listen 127.0.0.1:${port} backlog=4096;\n` +
+      answer('/greet', '{"ok":true}') +
+      answer('/data', '{"ok":true}') +
+      answer('/health', '{"ok":true}') +
+      answer('/ota', '{"update":false}') +
+      `    location / { return 404; }\n  }\n}\n`,
+  );
+  const [file, argv] = pinned(1, '/usr/sbin/nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')]);
+  const child = spawn(file, argv, { stdio: 'ignore' });
+  await listening(port, 'nginx', child);
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGQUIT') };
+}

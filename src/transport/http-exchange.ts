@@ -1,0 +1,103 @@
+import type { Dispatcher } from 'undici';
+import type { AttemptResult } from './types.ts';
+
+/** Receives the end of an exchange: exactly one result per dispatched request. */
+export interface HttpResultSink {
+  httpEnded(result: AttemptResult): void;
+}
+
+/** What to send; the fields are rewritten in place for each request, so a device allocates none. */
+export interface HttpRequestSpec {
+  method: Dispatcher.HttpMethod;
+  path: string;
+  headers: Readonly<Record<string, string>>;
+  body: string | null;
+  headersTimeout: number;
+  bodyTimeout: number;
+}
+
+const NETWORK_ERRORS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'ECONNREFUSED: connection refused',
+  ECONNRESET: 'ECONNRESET: connection reset by peer',
+  EPIPE: 'EPIPE: connection closed while sending',
+  ENOTFOUND: 'ENOTFOUND: host not found',
+  EHOSTUNREACH: 'EHOSTUNREACH: host unreachable',
+  UND_ERR_SOCKET: 'connection closed by the server',
+  UND_ERR_CLOSED: 'client closed',
+  UND_ERR_DESTROYED: 'request aborted at stop',
+  UND_ERR_ABORTED: 'request aborted',
+  UND_ERR_RESPONSE_STATUS_CODE: 'bad status',
+};
+
+/** Maps an undici or socket error to a short label; timeouts are their own outcome. */
+export function classifyHttpError(error: unknown): AttemptResult {
+  const code = (error as { code?: string }).code ?? '';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: 'timeout', error: 'timeout: no response headers in time', bytesIn: 0 };
+  if (code === 'UND_ERR_BODY_TIMEOUT') return { outcome: 'timeout', error: 'timeout: response body stalled', bytesIn: 0 };
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { outcome: 'timeout', error: 'timeout: connect', bytesIn: 0 };
+  const label = NETWORK_ERRORS[code] ?? (code ? `${code}: ${(error as Error).message}` : (error as Error).message);
+  return { outcome: 'failure', error: label, bytesIn: 0 };
+}
+
+/**
+ * One device's request/response slot at undici's dispatch level: no promise, response stream or
+ * header object per request. It uses the handler hooks undici 7's HTTP/1 client calls directly
+ * (`onConnect` … `onComplete`); the controller-style hooks are adapted per request by a wrapper
+ * that also parses every response's headers, which a load generator only counts.
+ * A device has at most one HTTP request in flight, so one slot per device is enough.
+ */
+export class HttpExchange implements Dispatcher.DispatchHandler {
+  readonly request: HttpRequestSpec = { method: 'GET', path: '/', headers: {}, body: null, headersTimeout: 0, bodyTimeout: 0 };
+  expectStatus: ReadonlySet<number> | undefined = undefined;
+  keepBody = false;
+  private status = 0;
+  private bytesIn = 0;
+  private chunks: Buffer[] | undefined;
+  private readonly result: AttemptResult = { outcome: 'ok', error: undefined, bytesIn: 0 };
+  // undici may still be inside its own bookkeeping for this response: the sink runs after it.
+  private readonly deliver = (): void => this.sink.httpEnded(this.result);
+
+  constructor(
+    readonly deviceIndex: number,
+    private readonly sink: HttpResultSink,
+  ) {}
+
+  onConnect(): void {
+    this.status = 0;
+    this.bytesIn = 0;
+    this.chunks = undefined;
+  }
+
+  onHeaders(statusCode: number): boolean {
+    this.status = statusCode;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytesIn += chunk.length;
+    if (this.keepBody) (this.chunks ??= []).push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    const status = this.status;
+    const result = this.result;
+    const expected = this.expectStatus ? this.expectStatus.has(status) : status >= 200 && status < 300;
+    result.outcome = expected ? 'ok' : 'failure';
+    result.error = expected ? undefined : `HTTP ${status}`;
+    result.bytesIn = this.bytesIn;
+    // Only exchanges that keep bodies ever carry one, so the result keeps one shape per device.
+    if (this.keepBody) result.body = expected && this.chunks ? Buffer.concat(this.chunks).toString('utf8') : '';
+    queueMicrotask(this.deliver);
+  }
+
+  onError(error: Error): void {
+    const failed = classifyHttpError(error);
+    const result = this.result;
+    result.outcome = failed.outcome;
+    result.error = failed.error;
+    result.bytesIn = this.bytesIn;
+    if (this.keepBody) result.body = '';
+    queueMicrotask(this.deliver);
+  }
+}
