@@ -76,10 +76,21 @@ export async function runLocust(locustfile: string, host: string, users: number,
   return { messages: requests, seconds: requests / field('Requests/s'), cpuSeconds: (user ?? 0) + (system ?? 0), maxRssBytes: (rssKb ?? 0) * 1024 };
 }
 
+let built: Promise<string> | undefined;
+
+/**
+ * Benchmarks run the compiled CLI, as `npx fleetsim` does: no TypeScript loader thread in the
+ * process being measured (it alone holds ~40 MB). Built once per benchmark, from the working tree.
+ */
+export function compiledCli(): Promise<string> {
+  built ??= run(1, process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json']).then(() => 'bin/fleetsim.js');
+  return built;
+}
+
 /** Runs `fleetsim run` on core 0 with a JSON report in `dir` and returns the results. */
 export async function runFleetsim(dir: string, label: string, args: readonly string[]): Promise<Results> {
   const json = path.join(dir, `${label}.json`);
-  await run(0, process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'run', ...args, '--json', json, '--quiet']);
+  await run(0, process.execPath, [await compiledCli(), 'run', ...args, '--json', json, '--quiet']);
   return JSON.parse(await readFile(json, 'utf8')) as Results;
 }
 

@@ -96,8 +96,10 @@ async function http(): Promise<void> {
     return;
   }
   const devices = 50_000;
-  const spawnRate = 5000;
-  const seconds = 45;
+  // 20 s of ramp. At 5000/s the first half second (10k req/s from a cold process: JIT, llhttp,
+  // 50 new connections) queues up to ~150 ms inside the generator, which alone moves the p99.
+  const spawnRate = 2500;
+  const seconds = 60;
   await withTarget(
     () => startNginx(dir),
     async (nginx) => {
@@ -105,7 +107,8 @@ async function http(): Promise<void> {
       const total = results.total;
       console.log(`http: ${devices} iot-nodes (5 s pacing) at ${spawnRate}/s for ${seconds} s against nginx (one worker)`);
       console.log(`  ${total.requests} requests, ${total.rps.toFixed(0)} req/s over the run (10k/s once all are up), ${total.failures} failures, ${total.timeouts} timeouts`);
-      console.log(`  p50 ${total.latencyMs.p50} ms, p99 ${total.latencyMs.p99} ms (target <= 20 ms), intended-time p99 ${total.intendedLatencyMs?.p99 ?? '-'} ms, late ${total.late}; ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)}`);
+      console.log(`  p50 ${total.latencyMs.p50} ms, p99 ${total.latencyMs.p99} ms (target <= 20 ms), from the intended start p99 ${total.intendedLatencyMs?.p99 ?? '-'} ms, late starts ${total.late}; ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)}`);
+      for (const stats of results.stats) console.log(`    ${`${stats.type} ${stats.name}`.padEnd(14)} ${String(stats.requests).padStart(7)} requests  p50 ${stats.latencyMs.p50} ms  p99 ${stats.latencyMs.p99} ms  max ${stats.latencyMs.max} ms`);
     },
   );
 }

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
-import { freePort, pinned } from './run-pinned.ts';
+import { compiledCli, freePort, pinned } from './run-pinned.ts';
 
 /** A target process the benchmark started on core 1, and how to reach it. */
 export interface Target {
@@ -47,7 +47,7 @@ export async function startMosquitto(dir: string): Promise<Target> {
 /** fleetsim's own HTTP fixture as a standalone process (its MQTT listener off). */
 export async function startFixture(): Promise<Target> {
   const port = await freePort();
-  const [file, argv] = pinned(1, process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'fixture', '--http-port', String(port), '--mqtt-port', '0']);
+  const [file, argv] = pinned(1, process.execPath, [await compiledCli(), 'fixture', '--http-port', String(port), '--mqtt-port', '0']);
   const child = spawn(file, argv, { stdio: 'ignore' });
   await listening(port, 'the HTTP fixture', child);
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGINT') };

@@ -19,8 +19,8 @@ interface FunctionSpec {
   readonly build: (args: readonly Literal[], slots: SlotAllocator) => CompiledValue;
 }
 
-function roundTo(value: number, decimals: number): number {
-  const factor = 10 ** decimals;
+/** `factor` is 10 ** decimals, computed once when the template is compiled. */
+function roundTo(value: number, factor: number): number {
   return Math.round(value * factor) / factor;
 }
 
@@ -71,7 +71,8 @@ export const TEMPLATE_FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<str
         checkRange(min, max);
         checkDecimals(decimals);
         const span = max - min;
-        return (context) => roundTo(min + context.random() * span, decimals);
+        const factor = 10 ** decimals;
+        return (context) => roundTo(min + context.random() * span, factor);
       },
     },
   ],
@@ -116,10 +117,11 @@ export const TEMPLATE_FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<str
         checkDecimals(decimals);
         if (step < 0) throw new TypeError('step must not be negative');
         const slot = slots.allocateWalk(min, max);
+        const factor = 10 ** decimals;
         return (context: TemplateContext) => {
           const next = Math.min(max, Math.max(min, (context.walks[slot] ?? min) + (context.random() * 2 - 1) * step));
           context.walks[slot] = next;
-          return roundTo(next, decimals);
+          return roundTo(next, factor);
         };
       },
     },

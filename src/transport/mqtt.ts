@@ -140,6 +140,8 @@ export class MqttSession {
       if (!this.connecting) return;
       this.connecting = false;
       clearTimeout(this.connectTimer);
+      // Dropped, not just cleared: a held Timeout keeps its closure and this attempt's client alive per device.
+      this.connectTimer = undefined;
       this.listener.connectEnded(outcome, error, elapsedMicros(from));
     };
     this.connectTimer = setTimeout(() => {

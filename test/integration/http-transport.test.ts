@@ -5,6 +5,36 @@ import type { Server, Socket } from 'node:net';
 import { HttpFixture } from '../../broker-fixture/index.ts';
 import { HttpTransport } from '../../src/transport/http.ts';
 import type { HttpAttempt } from '../../src/transport/http.ts';
+import { HttpExchange } from '../../src/transport/http-exchange.ts';
+import type { AttemptResult } from '../../src/transport/types.ts';
+
+/** A device's view of an exchange: each result as it arrives, and whether it came inside `dispatch`. */
+class RecordingSink {
+  readonly results: { result: AttemptResult; duringDispatch: boolean }[] = [];
+  dispatching = false;
+  private waiter: (() => void) | undefined;
+  httpEnded(result: AttemptResult): void {
+    // Copied: the exchange reuses its result object for the next request.
+    this.results.push({ result: { ...result }, duringDispatch: this.dispatching });
+    this.waiter?.();
+  }
+  next(count: number): Promise<void> {
+    if (this.results.length >= count) return Promise.resolve();
+    return new Promise((resolve) => (this.waiter = () => this.results.length >= count && resolve()));
+  }
+}
+
+function send(transport: HttpTransport, exchange: HttpExchange, sink: RecordingSink, path: string, body: string | null): void {
+  const request = exchange.request;
+  request.method = body === null ? 'GET' : 'POST';
+  request.path = path;
+  request.headers = { 'content-type': 'application/json' };
+  request.body = body;
+  request.headersTimeout = request.bodyTimeout = 2000;
+  sink.dispatching = true;
+  transport.dispatch(exchange);
+  sink.dispatching = false;
+}
 
 const attempt = (overrides: Partial<HttpAttempt> = {}): HttpAttempt => ({
   deviceIndex: 0,
@@ -58,6 +88,43 @@ describe('HTTP transport over real sockets', () => {
       }
     });
   }
+
+  test('one exchange serves a device request after request: one result each, never inside dispatch, nothing carried over', async () => {
+    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    const sink = new RecordingSink();
+    const exchange = new HttpExchange(0, sink);
+    try {
+      send(transport, exchange, sink, '/data', '{"temperature":21.5,"humidity":40}');
+      await sink.next(1);
+      send(transport, exchange, sink, '/data', '{"temperature":"hot"}');
+      await sink.next(2);
+      exchange.keepBody = true;
+      send(transport, exchange, sink, '/ota?id=00aabbccddee', null);
+      await sink.next(3);
+      assert.deepEqual(
+        sink.results.map(({ result }) => [result.outcome, result.error, result.body]),
+        [
+          ['ok', undefined, undefined],
+          ['failure', 'HTTP 400', undefined],
+          ['ok', undefined, '{"update":false}'],
+        ],
+      );
+      assert.equal(sink.results[2]?.result.bytesIn, '{"update":false}'.length);
+      assert.ok(sink.results.every(({ duringDispatch }) => !duringDispatch));
+    } finally {
+      await transport.close();
+    }
+  });
+
+  test('a dispatch the pool refuses at once (closed transport) still reports later, as a failure', async () => {
+    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    await transport.close();
+    const sink = new RecordingSink();
+    send(transport, new HttpExchange(0, sink), sink, '/data', '{}');
+    assert.equal(sink.results.length, 0, 'the result must not arrive inside dispatch');
+    await sink.next(1);
+    assert.deepEqual([sink.results[0]?.result.outcome, sink.results[0]?.result.error], ['failure', 'request aborted at stop']);
+  });
 
   test('a non-2xx answer is a failure labelled with its status', async () => {
     const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
