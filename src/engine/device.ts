@@ -98,7 +98,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   heapIndex = -1;
   seq = 0;
   repeatIndex = 0;
-  readonly walks: Float64Array;
+  /** Plain arrays, not Float64Arrays: a typed array and its buffer cost ~200 bytes per device before any data. */
+  readonly walks: number[] = [];
   readonly vars: TemplateValue[];
   /** Values captured by the attempt just finished; they replace `vars` only after it is logged, as what it sent. */
   private readonly staged: TemplateValue[];
@@ -109,7 +110,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private intendedAt = 0;
   private readonly tick: NextTick = { startAt: 0, intendedAt: 0, missed: 0 };
   /** Next due time of each periodic task (clock ms); set when the loop starts. */
-  private nextDue: Float64Array | undefined;
+  private nextDue: number[] | undefined;
 
   // The task under way: its steps run in order, each `repeat` times, with `sleep` between attempts.
   private task: BoundTask | undefined;
@@ -151,11 +152,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     private readonly host: DeviceHost,
   ) {
     const ranges = bound.model.walkRanges;
-    this.walks = new Float64Array(ranges.length);
     // Walks start at a seeded point of their range, drawn before anything else so they never depend on task order.
-    ranges.forEach(([min, max], i) => {
-      this.walks[i] = min + random() * (max - min);
-    });
+    for (const [min, max] of ranges) this.walks.push(min + random() * (max - min));
     this.vars = new Array<TemplateValue>(bound.model.variables.length).fill('');
     this.staged = new Array<TemplateValue>(bound.model.variables.length).fill('');
     for (let i = 0; i < bound.maxBurst; i++) this.mqttAttempts.push(new MqttAttempt(this));
@@ -224,8 +222,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const now = this.host.now();
     let due = this.nextDue;
     if (!due) {
-      due = this.nextDue = new Float64Array(tasks.length);
-      for (let i = 0; i < tasks.length; i++) due[i] = now + this.random() * ((tasks[i] as BoundTask).spec.everyMs ?? 0);
+      due = this.nextDue = [];
+      for (const task of tasks) due.push(now + this.random() * (task.spec.everyMs ?? 0));
     }
     let index = 0;
     for (let i = 1; i < due.length; i++) if ((due[i] as number) < (due[index] as number)) index = i;

@@ -95,6 +95,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly secretForms: readonly (readonly [string, string])[];
   /** A target like http://host/api puts every request path under /api. */
   private readonly basePath: string;
+  private readonly backoffSeed: string;
 
   constructor(options: EngineOptions) {
     super();
@@ -105,6 +106,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.snapshotIntervalMs = options.snapshotIntervalMs ?? 1000;
     const target = new URL(options.target);
     this.basePath = target.pathname.replace(/\/+$/, '');
+    this.backoffSeed = `${options.plan.seed}:reconnect`;
     this.transport = new HttpTransport(target.origin, options.plan.http);
     this.devices = new Array<VirtualDevice | undefined>(options.plan.devices);
     this.layout = layoutFleet(options.plan.fleet);
@@ -230,8 +232,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const mqtt = bound.model.mqtt;
     if (mqtt) {
       // Reconnect jitter has its own stream, so a lost connection never shifts what the device sends.
-      const backoffRandom = deviceRandom(`${this.plan.seed}:reconnect`, index);
-      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, this.sessionOptions(device, mqtt), mqtt.reconnect, backoffRandom, this);
+      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, this.sessionOptions(device, mqtt), mqtt.reconnect, this.backoffSeed, this);
       this.offlineDevices++;
     }
     device.wake();

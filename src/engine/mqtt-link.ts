@@ -1,3 +1,4 @@
+import { deviceRandom } from '../identity/rng.ts';
 import type { Random } from '../identity/rng.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 import type { ReconnectPolicy } from '../profile/types.ts';
@@ -9,6 +10,7 @@ import type { Schedulable } from './scheduler.ts';
 
 /** The device side of a link: what it does when its session comes and goes. */
 export interface LinkedDevice {
+  readonly deviceIndex: number;
   seq: number;
   sessionUp(): void;
   sessionDown(reason: string): void;
@@ -48,13 +50,15 @@ export class MqttLink implements SessionListener, Schedulable {
   private finishing = false;
   private connecting = false;
   private closedPromise: Promise<void> | undefined;
+  private random: Random | undefined;
 
   constructor(
     readonly device: LinkedDevice,
     readonly stats: StatsEntry,
     private readonly options: SessionOptions,
     private readonly policy: ReconnectPolicy,
-    private readonly random: Random,
+    /** Seeds this device's backoff stream; the stream itself is made at the first reconnect, as most devices never need one. */
+    private readonly backoffSeed: string,
     private readonly host: LinkHost,
   ) {
     this.sent = { seq: 0, target: options.clientId, body: undefined, intendedAt: 0 };
@@ -124,6 +128,7 @@ export class MqttLink implements SessionListener, Schedulable {
 
   private retryLater(): void {
     if (this.closed || this.host.stopping) return;
+    this.random ??= deviceRandom(this.backoffSeed, this.device.deviceIndex);
     const delay = backoffDelayMs(this.policy, this.failures++, this.random);
     this.host.schedule(this, this.host.now() + delay);
   }

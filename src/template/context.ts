@@ -12,7 +12,7 @@ export interface TemplateContext {
   seq: number;
   readonly random: Random;
   /** Current value of each random walk in the device model, indexed by walk slot. */
-  readonly walks: Float64Array;
+  readonly walks: number[];
   /** Values captured from responses, by variable slot; '' until captured. */
   readonly vars: TemplateValue[];
   /** Which repetition of a `repeat: N` step is being built, from 0. */

@@ -30,8 +30,7 @@ class Slots implements SlotAllocator {
 }
 
 function contextFor(seed: string, index: number, slots = new Slots()): TemplateContext {
-  const walks = new Float64Array(slots.walks.length);
-  slots.walks.forEach((walk, i) => (walks[i] = (walk.min + walk.max) / 2));
+  const walks = slots.walks.map((walk) => (walk.min + walk.max) / 2);
   return { deviceId: `dev-${index}`, deviceIndex: index, deviceModel: 'probe', seq: 7, random: deviceRandom(seed, index), walks, vars: [], repeatIndex: 0 };
 }
 
