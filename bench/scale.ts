@@ -37,6 +37,9 @@ async function withTarget<T>(start: () => Promise<Target>, body: (target: Target
   }
 }
 
+/** `fleetsim run` arguments for `devices` of a profile, spawned at `spawnRate`, for `seconds`. */
+const fleet = (profile: string, devices: number, spawnRate: number, seconds: number, ...extra: string[]): string[] => [profile, '-u', String(devices), '-r', String(spawnRate), '-t', `${seconds}s`, ...extra];
+
 /** PUBLISH attempts per second that started inside [fromS, toS), from the request log. */
 async function publishRate(logFile: string, fromS: number, toS: number): Promise<number> {
   let count = 0;
@@ -57,7 +60,7 @@ async function lamps(): Promise<void> {
     () => startMosquitto(dir),
     async (broker) => {
       const log = path.join(dir, 'lamps.ndjson');
-      const results = await runFleetsim(dir, 'lamps', ['profiles/lamp.yaml', '-u', String(devices), '-r', String(spawnRate), '-t', `${seconds}s`, '--broker', broker.url, '--log-requests', log]);
+      const results = await runFleetsim(dir, 'lamps', fleet('profiles/lamp.yaml', devices, spawnRate, seconds, '--broker', broker.url, '--log-requests', log));
       const publish = row(results, 'PUBLISH');
       // Every lamp is up 10 s in; the steady window starts 2 s after that and ends 1 s before stop.
       const fromS = devices / spawnRate + 2;
@@ -80,7 +83,7 @@ async function sensors(): Promise<void> {
     withTarget(
       () => startMosquitto(dir),
       async (broker) => {
-        const results = await runFleetsim(dir, 'sensors', ['profiles/mqtt-sensor.yaml', '-u', String(devices), '-r', String(spawnRate), '-t', `${seconds}s`, '--broker', broker.url, '--target', fixture.url]);
+        const results = await runFleetsim(dir, 'sensors', fleet('profiles/mqtt-sensor.yaml', devices, spawnRate, seconds, '--broker', broker.url, '--target', fixture.url));
         const connect = row(results, 'CONNECT');
         console.log(`sensors: ${devices} mqtt-sensors at ${spawnRate}/s for ${seconds} s against Mosquitto, greeting the fixture over HTTP`);
         console.log(`  online at the end ${results.devices.online} of ${devices}; CONNECT ${connect?.requests ?? 0} (${connect?.failures ?? 0} failed, p99 ${connect?.latencyMs.p99 ?? '-'} ms)`);
@@ -103,7 +106,7 @@ async function http(): Promise<void> {
   await withTarget(
     () => startNginx(dir),
     async (nginx) => {
-      const results = await runFleetsim(dir, 'iot-nodes', ['profiles/iot-node.yaml', '-u', String(devices), '-r', String(spawnRate), '-t', `${seconds}s`, '--target', nginx.url]);
+      const results = await runFleetsim(dir, 'iot-nodes', fleet('profiles/iot-node.yaml', devices, spawnRate, seconds, '--target', nginx.url));
       const total = results.total;
       console.log(`http: ${devices} iot-nodes (5 s pacing) at ${spawnRate}/s for ${seconds} s against nginx (one worker)`);
       console.log(`  ${total.requests} requests, ${total.rps.toFixed(0)} req/s over the run (10k/s once all are up), ${total.failures} failures, ${total.timeouts} timeouts`);
@@ -113,36 +116,34 @@ async function http(): Promise<void> {
   );
 }
 
-/** A profile of `count` devices of a bench device model, spawned fast and held a while. */
+/** A profile of `count` devices of a bench device model: all spawned, then held 5 s at rest. */
 async function idleProfile(device: string, count: number): Promise<string> {
+  const spawnRate = 2000;
   const file = path.join(dir, `${device}-${count}.yaml`);
   const model = path.resolve('bench/devices', `${device}.yaml`);
-  await writeFile(file, `kind: profile\nname: ${device}-${count}\nseed: 1\nfleet:\n  - device: ${model}\n    count: ${count}\nspawnRate: 2000\nduration: 15s\nhttp:\n  connections: 50\n`);
+  await writeFile(file, `kind: profile\nname: ${device}-${count}\nseed: 1\nfleet:\n  - device: ${model}\n    count: ${count}\nspawnRate: ${spawnRate}\nduration: ${Math.ceil(count / spawnRate) + 5}s\nhttp:\n  connections: 50\n`);
   return file;
 }
 
+/** Max RSS of an idle fleet at two sizes; their difference over the difference in devices is the cost of one. */
+async function perDevice(label: string, device: string, [small, large]: readonly [number, number], endpoint: readonly string[]): Promise<void> {
+  const rssAt = async (count: number): Promise<Results> => runFleetsim(dir, `${device}-${count}`, [await idleProfile(device, count), ...endpoint]);
+  const a = await rssAt(small);
+  const b = await rssAt(large);
+  if (a.devices.online !== small || b.devices.online !== large) console.log(`  (online: ${a.devices.online}/${small}, ${b.devices.online}/${large})`);
+  const kb = (b.generator.maxRssBytes - a.generator.maxRssBytes) / (large - small) / 1024;
+  console.log(`  ${label}: ${small} devices ${mb(a.generator.maxRssBytes)}, ${large} devices ${mb(b.generator.maxRssBytes)}: ${kb.toFixed(2)} KB per device`);
+}
+
 async function memory(): Promise<void> {
-  const sizes = { 'idle-http': [5_000, 50_000], 'idle-mqtt': [1_000, 10_000] } as const;
-  const rssAt = async (device: keyof typeof sizes, count: number, target: string[]): Promise<Results> => runFleetsim(dir, `${device}-${count}`, [await idleProfile(device, count), ...target]);
   console.log('memory: idle devices at two fleet sizes; per device = difference in max RSS / difference in devices');
   await withTarget(
     () => (nginxInstalled ? startNginx(dir) : startFixture()),
-    async (server) => {
-      const [small, large] = sizes['idle-http'];
-      const a = await rssAt('idle-http', small, ['--target', server.url]);
-      const b = await rssAt('idle-http', large, ['--target', server.url]);
-      console.log(`  HTTP: ${small} devices ${mb(a.generator.maxRssBytes)}, ${large} devices ${mb(b.generator.maxRssBytes)}: ${((b.generator.maxRssBytes - a.generator.maxRssBytes) / (large - small) / 1024).toFixed(2)} KB per device`);
-    },
+    (server) => perDevice('HTTP', 'idle-http', [5_000, 50_000], ['--target', server.url]),
   );
   await withTarget(
     () => startMosquitto(dir),
-    async (broker) => {
-      const [small, large] = sizes['idle-mqtt'];
-      const a = await rssAt('idle-mqtt', small, ['--broker', broker.url]);
-      const b = await rssAt('idle-mqtt', large, ['--broker', broker.url]);
-      if (a.devices.online !== small || b.devices.online !== large) console.log(`  (online: ${a.devices.online}/${small}, ${b.devices.online}/${large})`);
-      console.log(`  MQTT: ${small} sessions ${mb(a.generator.maxRssBytes)}, ${large} sessions ${mb(b.generator.maxRssBytes)}: ${((b.generator.maxRssBytes - a.generator.maxRssBytes) / (large - small) / 1024).toFixed(2)} KB per connected device`);
-    },
+    (broker) => perDevice('MQTT (each device with its session up)', 'idle-mqtt', [1_000, 10_000], ['--broker', broker.url]),
   );
 }
 

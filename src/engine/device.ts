@@ -271,14 +271,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const path = encodePathChars(String(action.path.evaluate(this)));
     const body = action.body ? action.body(this) : undefined;
     const exchange = (this.exchange ??= new HttpExchange(this.deviceIndex, this));
-    const request = exchange.request;
-    request.method = action.method;
-    request.path = path;
-    request.headers = action.fixedHeaders ?? this.renderHeaders(action);
-    request.body = body ?? null;
-    request.headersTimeout = request.bodyTimeout = action.timeoutMs;
-    exchange.expectStatus = action.expectStatus;
-    exchange.keepBody = step.spec.captures.length > 0;
+    exchange.prepare(action.method, path, action.fixedHeaders ?? this.renderHeaders(action), body, action.timeoutMs, action.expectStatus, step.spec.captures.length > 0);
     this.seq++;
     sent.target = path;
     sent.body = body;
@@ -291,7 +284,6 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private renderHeaders(action: HttpAction): Record<string, string> {
     const headers: Record<string, string> = {};
     for (const [name, template] of action.headers) headers[name] = String(template.evaluate(this));
-    if (action.contentType !== undefined && headers['content-type'] === undefined) headers['content-type'] = action.contentType;
     return headers;
   }
 

@@ -116,7 +116,7 @@ function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: J
   const mergedHeaders = { ...((defaults.headers as Json | undefined) ?? {}), ...((http.headers as Json | undefined) ?? {}) };
   const headers = Object.entries(mergedHeaders).map(([name, value]) => {
     const where = http.headers && name in (http.headers as Json) ? [...httpPath, 'headers', name] : ['http', 'headers', name];
-    return [name.toLowerCase(), templateAt(source, where, value as string, scope)] as const;
+    return [name.toLowerCase(), templateAt(source, where, value as string, scope)] as [string, CompiledTemplate];
   });
   let body: HttpAction['body'];
   let contentType: string | undefined;
@@ -132,15 +132,19 @@ function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: J
   const timeoutMs = durationAt(source, [...httpPath, 'timeout'], http.timeout, modelTimeoutMs);
   if (timeoutMs <= 0) throw source.error([...httpPath, 'timeout'], 'must be greater than 0');
   const expectStatus = http.expectStatus === undefined ? undefined : new Set(http.expectStatus as number[]);
-  return { kind: 'http', method, path: pathTemplate, headers, fixedHeaders: fixedHeaders(headers, contentType), body, contentType, timeoutMs, expectStatus };
+  // The body's content type is one more header, unless the model sets its own.
+  if (contentType !== undefined && !headers.some(([name]) => name === 'content-type')) {
+    const value = contentType;
+    headers.push(['content-type', { source: value, constant: value, evaluate: () => value }]);
+  }
+  return { kind: 'http', method, path: pathTemplate, headers, fixedHeaders: fixedHeaders(headers), body, timeoutMs, expectStatus };
 }
 
 /** Headers that no template varies are built once per step, not once per request. */
-function fixedHeaders(headers: HttpAction['headers'], contentType: string | undefined): Readonly<Record<string, string>> | undefined {
+function fixedHeaders(headers: HttpAction['headers']): Readonly<Record<string, string>> | undefined {
   if (headers.some(([, template]) => template.constant === undefined)) return undefined;
   const fixed: Record<string, string> = {};
   for (const [name, template] of headers) fixed[name] = String(template.constant);
-  if (contentType !== undefined && fixed['content-type'] === undefined) fixed['content-type'] = contentType;
   return Object.freeze(fixed);
 }
 

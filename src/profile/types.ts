@@ -14,11 +14,11 @@ export interface HttpAction {
   readonly kind: 'http';
   readonly method: string;
   readonly path: CompiledTemplate;
+  /** Every header, the body's content type included unless the model sets its own. */
   readonly headers: readonly (readonly [string, CompiledTemplate])[];
-  /** All headers, content type included, when none is a varying template. */
+  /** All headers, when none is a varying template. */
   readonly fixedHeaders: Readonly<Record<string, string>> | undefined;
   readonly body: JsonBodyRenderer | undefined;
-  readonly contentType: string | undefined;
   readonly timeoutMs: number;
   /** Statuses that count as success; undefined means any 2xx. */
   readonly expectStatus: ReadonlySet<number> | undefined;

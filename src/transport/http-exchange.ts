@@ -48,8 +48,8 @@ export function classifyHttpError(error: unknown): AttemptResult {
  */
 export class HttpExchange implements Dispatcher.DispatchHandler {
   readonly request: HttpRequestSpec = { method: 'GET', path: '/', headers: {}, body: null, headersTimeout: 0, bodyTimeout: 0 };
-  expectStatus: ReadonlySet<number> | undefined = undefined;
-  keepBody = false;
+  private expectStatus: ReadonlySet<number> | undefined = undefined;
+  private keepBody = false;
   private status = 0;
   private bytesIn = 0;
   private chunks: Buffer[] | undefined;
@@ -62,6 +62,24 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     private readonly sink: HttpResultSink,
   ) {}
 
+  /**
+   * Fills the slot for the next request. `timeoutMs` bounds the wait for headers and each body gap;
+   * `expectStatus` undefined means any 2xx; `keepBody` returns the body text (captures need it).
+   */
+  prepare(method: Dispatcher.HttpMethod, path: string, headers: Readonly<Record<string, string>>, body: string | undefined, timeoutMs: number, expectStatus: ReadonlySet<number> | undefined, keepBody: boolean): void {
+    const request = this.request;
+    request.method = method;
+    request.path = path;
+    request.headers = headers;
+    request.body = body ?? null;
+    request.headersTimeout = request.bodyTimeout = timeoutMs;
+    this.expectStatus = expectStatus;
+    this.keepBody = keepBody;
+    // Reset here, not only on connect: a dispatch refused at once reaches onError without onConnect.
+    this.onConnect();
+  }
+
+  /** undici calls this again when it retries the request on a new connection. */
   onConnect(): void {
     this.status = 0;
     this.bytesIn = 0;

@@ -74,14 +74,7 @@ export class HttpTransport {
   send(attempt: HttpAttempt): Promise<AttemptResult> {
     return new Promise((resolve) => {
       const exchange = new HttpExchange(attempt.deviceIndex, { httpEnded: (result) => resolve({ ...result }) });
-      const request = exchange.request;
-      request.method = attempt.method;
-      request.path = attempt.path;
-      request.headers = attempt.headers;
-      request.body = attempt.body ?? null;
-      request.headersTimeout = request.bodyTimeout = attempt.timeoutMs;
-      exchange.expectStatus = attempt.expectStatus;
-      exchange.keepBody = attempt.keepBody ?? false;
+      exchange.prepare(attempt.method, attempt.path, attempt.headers, attempt.body, attempt.timeoutMs, attempt.expectStatus, attempt.keepBody ?? false);
       this.dispatch(exchange);
     });
   }

@@ -24,13 +24,8 @@ class RecordingSink {
   }
 }
 
-function send(transport: HttpTransport, exchange: HttpExchange, sink: RecordingSink, path: string, body: string | null): void {
-  const request = exchange.request;
-  request.method = body === null ? 'GET' : 'POST';
-  request.path = path;
-  request.headers = { 'content-type': 'application/json' };
-  request.body = body;
-  request.headersTimeout = request.bodyTimeout = 2000;
+function send(transport: HttpTransport, exchange: HttpExchange, sink: RecordingSink, path: string, body: string | undefined, keepBody = false): void {
+  exchange.prepare(body === undefined ? 'GET' : 'POST', path, { 'content-type': 'application/json' }, body, 2000, undefined, keepBody);
   sink.dispatching = true;
   transport.dispatch(exchange);
   sink.dispatching = false;
@@ -98,8 +93,7 @@ describe('HTTP transport over real sockets', () => {
       await sink.next(1);
       send(transport, exchange, sink, '/data', '{"temperature":"hot"}');
       await sink.next(2);
-      exchange.keepBody = true;
-      send(transport, exchange, sink, '/ota?id=00aabbccddee', null);
+      send(transport, exchange, sink, '/ota?id=00aabbccddee', undefined, true);
       await sink.next(3);
       assert.deepEqual(
         sink.results.map(({ result }) => [result.outcome, result.error, result.body]),
