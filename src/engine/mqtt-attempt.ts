@@ -1,5 +1,4 @@
 import type { StatsEntry } from '../metrics/stats.ts';
-import { errorLabel } from '../transport/mqtt.ts';
 import type { Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
 
@@ -44,9 +43,9 @@ export class MqttAttempt implements SentAttempt {
   private start = 0n;
   private timer: NodeJS.Timeout | undefined;
 
-  readonly onAck = (error?: Error | null): void => {
+  readonly onAck = (error?: string): void => {
     if (this.state === State.Retired) {
-      if (!error && this.stats) this.stats.lateAcks++;
+      if (error === undefined && this.stats) this.stats.lateAcks++;
       return;
     }
     if (this.state !== State.Pending) return;
@@ -54,7 +53,7 @@ export class MqttAttempt implements SentAttempt {
     // A cleared Timeout kept in the field is ~120 bytes per attempt for nothing.
     this.timer = undefined;
     this.state = State.Idle;
-    if (error) this.owner.mqttAttemptEnded(this, 'failure', errorLabel(error), elapsedMicros(this.start));
+    if (error !== undefined) this.owner.mqttAttemptEnded(this, 'failure', error, elapsedMicros(this.start));
     else this.owner.mqttAttemptEnded(this, 'ok', undefined, elapsedMicros(this.start));
   };
 

@@ -1,0 +1,235 @@
+import { generate } from 'mqtt-packet';
+import type { IConnectPacket } from 'mqtt-packet';
+
+/** MQTT control packet types (the high nibble of the first byte). */
+export const enum PacketType {
+  Connect = 1,
+  Connack = 2,
+  Publish = 3,
+  Puback = 4,
+  Pubrec = 5,
+  Pubrel = 6,
+  Pubcomp = 7,
+  Subscribe = 8,
+  Suback = 9,
+  Unsubscribe = 10,
+  Unsuback = 11,
+  Pingreq = 12,
+  Pingresp = 13,
+  Disconnect = 14,
+  Auth = 15,
+}
+
+export const PINGREQ = Buffer.from([PacketType.Pingreq << 4, 0]);
+/** Reason code 0 may be left out (MQTT 5 3.14.2.1), so one encoding serves both versions. */
+export const DISCONNECT = Buffer.from([PacketType.Disconnect << 4, 0]);
+
+/** The texts MQTT gives its return and reason codes; failures are labelled with them. */
+const REASONS: Readonly<Record<number, string>> = {
+  1: 'Unacceptable protocol version',
+  2: 'Identifier rejected',
+  3: 'Server unavailable',
+  4: 'Bad username or password',
+  5: 'Not authorized',
+  128: 'Unspecified error',
+  129: 'Malformed Packet',
+  130: 'Protocol Error',
+  131: 'Implementation specific error',
+  132: 'Unsupported Protocol Version',
+  133: 'Client Identifier not valid',
+  134: 'Bad User Name or Password',
+  135: 'Not authorized',
+  136: 'Server unavailable',
+  137: 'Server busy',
+  138: 'Banned',
+  139: 'Server shutting down',
+  140: 'Bad authentication method',
+  141: 'Keep Alive timeout',
+  142: 'Session taken over',
+  143: 'Topic Filter invalid',
+  144: 'Topic Name invalid',
+  145: 'Packet identifier in use',
+  146: 'Packet Identifier not found',
+  147: 'Receive Maximum exceeded',
+  148: 'Topic Alias invalid',
+  149: 'Packet too large',
+  150: 'Message rate too high',
+  151: 'Quota exceeded',
+  152: 'Administrative action',
+  153: 'Payload format invalid',
+  154: 'Retain not supported',
+  155: 'QoS not supported',
+  156: 'Use another server',
+  157: 'Server moved',
+  158: 'Shared Subscriptions not supported',
+  159: 'Connection rate exceeded',
+  160: 'Maximum connect time',
+  161: 'Subscription Identifiers not supported',
+  162: 'Wildcard Subscriptions not supported',
+};
+
+/** `reason 135 Not authorized`: the label stats group a refused packet under. */
+export function reasonLabel(code: number, prefix = ''): string {
+  const text = REASONS[code];
+  return text === undefined ? `reason ${code}` : `reason ${code} ${prefix}${text}`;
+}
+
+function varIntSize(value: number): number {
+  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : 4;
+}
+
+function writeVarInt(buffer: Buffer, offset: number, value: number): number {
+  let rest = value;
+  do {
+    let byte = rest & 0x7f;
+    rest >>>= 7;
+    if (rest > 0) byte |= 0x80;
+    buffer[offset++] = byte;
+  } while (rest > 0);
+  return offset;
+}
+
+/** The largest remaining length MQTT can express (four length bytes). */
+export const MAX_REMAINING_LENGTH = 268_435_455;
+
+/**
+ * One PUBLISH as the single buffer written for it: fixed header, topic, packet id, (MQTT 5: an empty
+ * property list) and payload, sized before a byte is written so nothing is copied twice.
+ */
+export function encodePublish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, packetId: number, version5: boolean): Buffer {
+  const topicBytes = Buffer.byteLength(topic);
+  const payloadBytes = Buffer.byteLength(payload);
+  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (version5 ? 1 : 0) + payloadBytes;
+  const buffer = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
+  buffer[0] = (PacketType.Publish << 4) | (qos << 1) | (retain ? 1 : 0);
+  let offset = writeVarInt(buffer, 1, remaining);
+  buffer.writeUInt16BE(topicBytes, offset);
+  offset += 2;
+  offset += buffer.write(topic, offset, topicBytes);
+  if (qos > 0) {
+    buffer.writeUInt16BE(packetId, offset);
+    offset += 2;
+  }
+  if (version5) buffer[offset++] = 0;
+  buffer.write(payload, offset, payloadBytes);
+  return buffer;
+}
+
+/** PUBACK, PUBREC, PUBREL or PUBCOMP for a packet id, reason code 0 left out (valid in both versions). */
+export function encodeAck(type: PacketType.Puback | PacketType.Pubrec | PacketType.Pubrel | PacketType.Pubcomp, packetId: number): Buffer {
+  const buffer = Buffer.allocUnsafe(4);
+  // PUBREL's fixed header carries the reserved flags 0b0010 (MQTT 3.6.1).
+  buffer[0] = (type << 4) | (type === PacketType.Pubrel ? 2 : 0);
+  buffer[1] = 2;
+  buffer.writeUInt16BE(packetId, 2);
+  return buffer;
+}
+
+export function encodeSubscribe(filter: string, qos: 0 | 1 | 2, packetId: number, version5: boolean): Buffer {
+  const filterBytes = Buffer.byteLength(filter);
+  const remaining = 2 + (version5 ? 1 : 0) + 2 + filterBytes + 1;
+  const buffer = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
+  buffer[0] = (PacketType.Subscribe << 4) | 2;
+  let offset = writeVarInt(buffer, 1, remaining);
+  buffer.writeUInt16BE(packetId, offset);
+  offset += 2;
+  if (version5) buffer[offset++] = 0;
+  buffer.writeUInt16BE(filterBytes, offset);
+  offset += 2;
+  offset += buffer.write(filter, offset, filterBytes);
+  buffer[offset] = qos;
+  return buffer;
+}
+
+export interface ConnectFields {
+  readonly clientId: string;
+  readonly protocolVersion: 4 | 5;
+  readonly clean: boolean;
+  readonly keepaliveS: number;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly will: { readonly topic: string; readonly payload: string; readonly qos: 0 | 1 | 2; readonly retain: boolean } | undefined;
+}
+
+/** CONNECT is sent once per connection and has the most optional parts: mqtt-packet encodes it. */
+export function encodeConnect(fields: ConnectFields): Buffer {
+  const packet: IConnectPacket = {
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: fields.protocolVersion,
+    clientId: fields.clientId,
+    clean: fields.clean,
+    keepalive: fields.keepaliveS,
+  };
+  if (fields.username !== undefined) packet.username = fields.username;
+  if (fields.password !== undefined) packet.password = Buffer.from(fields.password);
+  if (fields.will) packet.will = { topic: fields.will.topic, payload: Buffer.from(fields.will.payload), qos: fields.will.qos, retain: fields.will.retain };
+  return generate(packet, { protocolVersion: fields.protocolVersion });
+}
+
+/** Reads a variable byte integer at `offset`: its value and where it ends, or undefined if the bytes run out first. */
+export function readVarInt(buffer: Buffer, offset: number, end: number): { value: number; next: number } | undefined {
+  let value = 0;
+  let multiplier = 1;
+  for (let i = offset; i < end && i < offset + 4; i++) {
+    const byte = buffer[i] as number;
+    value += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) return { value, next: i + 1 };
+    multiplier *= 128;
+  }
+  if (end - offset >= 4) throw new MalformedPacketError('a length longer than four bytes');
+  return undefined;
+}
+
+export class MalformedPacketError extends Error {
+  readonly code = 'MQTT_MALFORMED_PACKET';
+  constructor(what: string) {
+    super(`malformed packet: ${what}`);
+  }
+}
+
+/** Where a complete packet's variable header and payload lie in the buffer handed to the handler. */
+export interface PacketHandler {
+  packet(type: PacketType, flags: number, buffer: Buffer, start: number, end: number): void;
+}
+
+/**
+ * Cuts a byte stream into packets. A chunk usually holds whole packets (a run of PUBACKs); only a
+ * packet split across chunks is kept back and joined with what follows.
+ */
+export class PacketReader {
+  private rest: Buffer | undefined;
+
+  constructor(private readonly handler: PacketHandler) {}
+
+  push(chunk: Buffer): void {
+    let buffer = chunk;
+    if (this.rest) {
+      buffer = Buffer.concat([this.rest, chunk]);
+      this.rest = undefined;
+    }
+    const end = buffer.length;
+    let offset = 0;
+    while (offset < end) {
+      // Two-byte acks are the common case: their length needs no loop.
+      const lengthByte = offset + 1 < end ? (buffer[offset + 1] as number) : 0x80;
+      let remaining: number;
+      let bodyStart: number;
+      if (lengthByte < 0x80) {
+        remaining = lengthByte;
+        bodyStart = offset + 2;
+      } else {
+        const length = readVarInt(buffer, offset + 1, end);
+        if (!length) break;
+        remaining = length.value;
+        bodyStart = length.next;
+      }
+      const packetEnd = bodyStart + remaining;
+      if (packetEnd > end) break;
+      const first = buffer[offset] as number;
+      offset = packetEnd;
+      this.handler.packet(first >> 4, first & 0x0f, buffer, bodyStart, packetEnd);
+    }
+    if (offset < end) this.rest = offset === 0 ? buffer : buffer.subarray(offset);
+  }
+}
