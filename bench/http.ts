@@ -1,18 +1,23 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cpuSecondsOf, pinning, run, runFleetsim, runLocust, table } from './run-pinned.ts';
+import { againstTarget, cpuSecondsOf, pinning, run, runFleetsim, runLocust, table } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
-import { startFixture } from './targets.ts';
+import { nginxInstalled, startFixture, startNginx } from './targets.ts';
 
 /**
- * HTTP throughput against the standalone fixture, fleetsim's iot-node-flat-out side by side with
- * autocannon and plain undici loops, all in this one run: `npm run bench:http [devices] [seconds]`.
+ * HTTP throughput, fleetsim's iot-node-flat-out side by side with autocannon, plain undici loops and
+ * Locust, all in this one run: `npm run bench:http [devices] [seconds] [fixture|nginx]`. Against the
+ * fixture (the default: the peers' reference rates were measured on it) the faster tools take it to
+ * its core's limit; nginx answers far cheaper, so against it the rates compare the generators alone.
  */
 const devices = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
+const targetName = process.argv[4] ?? 'fixture';
+if (targetName !== 'nginx' && targetName !== 'fixture') throw new Error(`unknown target ${targetName}: fixture or nginx`);
+if (targetName === 'nginx' && !nginxInstalled) throw new Error('nginx is not installed (apt-get install nginx-light)');
 const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-bench-'));
-const fixture = await startFixture();
+const fixture = targetName === 'nginx' ? await startNginx(dir) : await startFixture();
 
 async function peer(tool: string, script: string, ...extra: string[]): Promise<Measured> {
   const out = JSON.parse(await run(0, process.execPath, ['--import', 'tsx', script, fixture.url, String(devices), String(seconds), ...extra])) as Omit<Measured, 'tool'>;
@@ -27,15 +32,16 @@ async function fleetsim(): Promise<Measured> {
 
 try {
   const rows = [
-    await fleetsim(),
-    await peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts'),
-    await peer('undici Pool.request loop (POST /data)', 'bench/peers/undici-loop.ts', 'request'),
-    await peer('undici dispatch loop (POST /data)', 'bench/peers/undici-loop.ts', 'dispatch'),
+    await againstTarget(fixture, fleetsim),
+    await againstTarget(fixture, () => peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts')),
+    await againstTarget(fixture, () => peer('undici Pool.request loop (POST /data)', 'bench/peers/undici-loop.ts', 'request')),
+    await againstTarget(fixture, () => peer('undici dispatch loop (POST /data)', 'bench/peers/undici-loop.ts', 'dispatch')),
   ];
-  const locust = await runLocust('bench/locust/iot_node.py', fixture.url, devices, seconds, dir);
-  if (locust) rows.push({ tool: 'Locust FastHttpUser iot-node', ...locust });
+  const locust = await againstTarget(fixture, () => runLocust('Locust FastHttpUser iot-node', 'bench/locust/iot_node.py', fixture.url, devices, seconds, dir));
+  if (locust) rows.push(locust);
   else console.log('Locust not found (apt-get install python3-locust): its row is left out.');
-  console.log(`HTTP, ${devices} devices/connections for ${seconds} s against the standalone fixture; ${pinning ? 'generator on core 0, fixture on core 1' : 'NOT pinned (no taskset or one core): numbers are noisier'}.`);
+  const against = targetName === 'nginx' ? 'nginx (one worker)' : 'the standalone fixture';
+  console.log(`HTTP, ${devices} devices/connections for ${seconds} s against ${against}; ${pinning ? 'generator on core 0, target on core 1' : 'NOT pinned (no taskset or one core): numbers are noisier'}.`);
   console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
   console.log(table(rows, 'req'));
 } finally {

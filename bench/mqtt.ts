@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cpuSecondsOf, pinning, run, runFleetsim, runLocust, table } from './run-pinned.ts';
+import { againstTarget, cpuSecondsOf, pinning, run, runFleetsim, runLocust, table } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 import { startMosquitto } from './targets.ts';
 
@@ -27,9 +27,9 @@ async function fleetsim(): Promise<Measured> {
 }
 
 try {
-  const rows = [await fleetsim(), await plainLoop('burst-10'), await plainLoop('await-each')];
-  const locust = await runLocust('bench/locust/lamp.py', broker.url, devices, seconds, dir);
-  if (locust) rows.push({ tool: 'Locust + paho lamp (bursts of 10)', ...locust });
+  const rows = [await againstTarget(broker, fleetsim), await againstTarget(broker, () => plainLoop('burst-10')), await againstTarget(broker, () => plainLoop('await-each'))];
+  const locust = await againstTarget(broker, () => runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir));
+  if (locust) rows.push(locust);
   else console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
   console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinning ? 'generator on core 0, broker on core 1' : 'NOT pinned (no taskset or one core): numbers are noisier'}.`);
   console.log(table(rows, 'msg'));

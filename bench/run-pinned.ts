@@ -41,13 +41,24 @@ export interface Measured {
   readonly seconds: number;
   readonly cpuSeconds: number;
   readonly maxRssBytes: number;
+  /** The target's share of its core while this tool ran: near 100% means the target, not the tool, set the rate. */
+  readonly targetCorePercent?: number;
+}
+
+/** Runs one tool's measurement and adds how busy the target was meanwhile, over the tool's active seconds. */
+export async function againstTarget<Row extends Measured | undefined>(target: { cpuSeconds(): number }, measure: () => Promise<Row>): Promise<Row> {
+  const before = target.cpuSeconds();
+  const row = await measure();
+  if (!row) return row;
+  const targetCorePercent = ((target.cpuSeconds() - before) / row.seconds) * 100;
+  return { ...row, targetCorePercent };
 }
 
 /** One row per tool: rate, the ratio of fleetsim's rate to it, CPU seconds per 1k messages, RSS. */
 export function table(rows: readonly Measured[], unit: string): string {
   const fleetsim = rows.find((row) => row.tool.startsWith('fleetsim'));
   const rate = (row: Measured): number => row.messages / row.seconds;
-  const lines = [['tool', `${unit}/s`, 'fleetsim ÷ tool', `CPU s per 1k ${unit}`, 'max RSS MB']];
+  const lines = [['tool', `${unit}/s`, 'fleetsim ÷ tool', `CPU s per 1k ${unit}`, 'max RSS MB', 'target core %']];
   for (const row of rows) {
     lines.push([
       row.tool,
@@ -55,6 +66,7 @@ export function table(rows: readonly Measured[], unit: string): string {
       fleetsim ? (rate(fleetsim) / rate(row)).toFixed(2) : '-',
       ((row.cpuSeconds / row.messages) * 1000).toFixed(4),
       (row.maxRssBytes / 1048576).toFixed(0),
+      row.targetCorePercent === undefined ? '-' : row.targetCorePercent.toFixed(0),
     ]);
   }
   const widths = (lines[0] ?? []).map((_, i) => Math.max(...lines.map((line) => (line[i] ?? '').length)));
@@ -62,7 +74,7 @@ export function table(rows: readonly Measured[], unit: string): string {
 }
 
 /** Locust's CSV has no CPU or RSS: it runs under /usr/bin/time, which writes them to a file. */
-export async function runLocust(locustfile: string, host: string, users: number, seconds: number, dir: string): Promise<Omit<Measured, 'tool'> | undefined> {
+export async function runLocust(tool: string, locustfile: string, host: string, users: number, seconds: number, dir: string): Promise<Measured | undefined> {
   if (!existsSync('/usr/bin/locust') || !existsSync('/usr/bin/time')) return undefined;
   const prefix = path.join(dir, 'locust');
   const timeFile = path.join(dir, 'locust.time');
@@ -73,7 +85,7 @@ export async function runLocust(locustfile: string, host: string, users: number,
   const field = (name: string): number => Number(aggregated[header.indexOf(name)]);
   const [user, system, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()?.split(' ').map(Number) ?? [];
   const requests = field('Request Count');
-  return { messages: requests, seconds: requests / field('Requests/s'), cpuSeconds: (user ?? 0) + (system ?? 0), maxRssBytes: (rssKb ?? 0) * 1024 };
+  return { tool, messages: requests, seconds: requests / field('Requests/s'), cpuSeconds: (user ?? 0) + (system ?? 0), maxRssBytes: (rssKb ?? 0) * 1024 };
 }
 
 let built: Promise<string> | undefined;

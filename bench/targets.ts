@@ -4,12 +4,19 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
+import { procCpuMicros } from '../src/metrics/generator-monitor.ts';
 import { compiledCli, freePort, pinned } from './run-pinned.ts';
 
 /** A target process the benchmark started on core 1, and how to reach it. */
 export interface Target {
   readonly url: string;
+  /** CPU seconds the target has used so far: read around a tool's run, it says who was the bottleneck. */
+  cpuSeconds(): number;
   stop(): void;
+}
+
+function target(url: string, child: ChildProcess, signal: NodeJS.Signals): Target {
+  return { url, cpuSeconds: () => (child.pid === undefined ? 0 : (procCpuMicros(`/proc/${child.pid}/stat`) ?? 0) / 1e6), stop: () => child.kill(signal) };
 }
 
 async function listening(port: number, what: string, child: ChildProcess): Promise<void> {
@@ -41,7 +48,7 @@ export async function startMosquitto(dir: string): Promise<Target> {
   const [file, argv] = pinned(1, 'mosquitto', ['-c', config]);
   const child = spawn(file, argv, { stdio: 'ignore' }).on('error', () => undefined);
   await listening(port, 'mosquitto (apt-get install mosquitto)', child);
-  return { url: `mqtt://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return target(`mqtt://127.0.0.1:${port}`, child, 'SIGTERM');
 }
 
 /** fleetsim's own HTTP fixture as a standalone process (its MQTT listener off). */
@@ -50,7 +57,7 @@ export async function startFixture(): Promise<Target> {
   const [file, argv] = pinned(1, process.execPath, [await compiledCli(), 'fixture', '--http-port', String(port), '--mqtt-port', '0']);
   const child = spawn(file, argv, { stdio: 'ignore' });
   await listening(port, 'the HTTP fixture', child);
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGINT') };
+  return target(`http://127.0.0.1:${port}`, child, 'SIGINT');
 }
 
 export const nginxInstalled = existsSync('/usr/sbin/nginx');
@@ -79,5 +86,5 @@ export async function startNginx(dir: string): Promise<Target> {
   const [file, argv] = pinned(1, '/usr/sbin/nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')]);
   const child = spawn(file, argv, { stdio: 'ignore' });
   await listening(port, 'nginx', child);
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGQUIT') };
+  return target(`http://127.0.0.1:${port}`, child, 'SIGQUIT');
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { EventLoopUtilization, IntervalHistogram } from 'node:perf_hooks';
 
 export interface GeneratorHealth {
   /**
@@ -12,6 +12,12 @@ export interface GeneratorHealth {
   readonly processCpuPercent?: number;
   readonly maxRssBytes: number;
   readonly eventLoopLagP99Ms: number;
+  /**
+   * The share of the run the event loop spent running callbacks rather than waiting for I/O. Thread
+   * CPU also counts the kernel's work for the sockets (on loopback, part of the target's receive
+   * path), so this is the plainer answer to "was the generator busy".
+   */
+  readonly eventLoopBusyPercent?: number;
 }
 
 const LAG_RESOLUTION_MS = 10;
@@ -22,10 +28,10 @@ export const SATURATION = { cpuPercent: 90, eventLoopLagP99Ms: 50 } as const;
 /** Linux reports thread times in USER_HZ ticks, which is 100 per second for every user-space interface. */
 const TICK_MICROS = 10_000;
 
-/** User + system CPU time of the main thread in µs, or undefined off Linux. */
-export function mainThreadCpuMicros(): number | undefined {
+/** User + system CPU time in µs from a /proc `stat` file (a process's or one thread's), or undefined off Linux. */
+export function procCpuMicros(statFile: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const stat = readFileSync(statFile, 'utf8');
     // Fields after the parenthesised command name, which may itself contain spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const user = Number(fields[11]);
@@ -36,14 +42,21 @@ export function mainThreadCpuMicros(): number | undefined {
   }
 }
 
+/** User + system CPU time of the main thread in µs, or undefined off Linux. */
+export function mainThreadCpuMicros(): number | undefined {
+  return procCpuMicros(`/proc/self/task/${process.pid}/stat`);
+}
+
 /** Watches the load generator itself: event-loop lag and CPU say whether the results are trustworthy. */
 export class GeneratorMonitor {
   private readonly lag: IntervalHistogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
   private cpuStart: NodeJS.CpuUsage = process.cpuUsage();
   private mainThreadStart = mainThreadCpuMicros();
   private wallStart = process.hrtime.bigint();
+  private loopStart: EventLoopUtilization = performance.eventLoopUtilization();
 
   start(): void {
+    this.loopStart = performance.eventLoopUtilization();
     this.cpuStart = process.cpuUsage();
     this.mainThreadStart = mainThreadCpuMicros();
     this.wallStart = process.hrtime.bigint();
@@ -64,6 +77,7 @@ export class GeneratorMonitor {
       processCpuPercent,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       eventLoopLagP99Ms: Math.round(lagP99 * 100) / 100,
+      eventLoopBusyPercent: Math.round(performance.eventLoopUtilization(this.loopStart).utilization * 1000) / 10,
     };
   }
 

@@ -70,7 +70,7 @@ export function formatSummary(results: Results): string {
   }
   const generator = results.generator;
   const processCpu = generator.processCpuPercent !== undefined && generator.processCpuPercent !== generator.cpuPercent ? ` (whole process ${generator.processCpuPercent}%)` : '';
-  out.push('', `Generator: CPU ${generator.cpuPercent}% of a core${processCpu}, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB, event-loop lag p99 ${generator.eventLoopLagP99Ms} ms.`);
+  out.push('', `Generator: CPU ${generator.cpuPercent}% of a core${processCpu}, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB, event loop ${generator.eventLoopBusyPercent === undefined ? '' : `busy ${generator.eventLoopBusyPercent}%, `}lag p99 ${generator.eventLoopLagP99Ms} ms.`);
   if (results.thresholds.length > 0) {
     out.push('', 'Thresholds:');
     for (const threshold of results.thresholds) out.push(`  ${threshold.ok ? 'ok  ' : 'FAIL'} ${threshold.expr} (${threshold.value === null ? (threshold.reason ?? 'not evaluable') : threshold.value})`);
