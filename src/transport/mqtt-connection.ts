@@ -61,6 +61,12 @@ export class MqttConnection implements PacketHandler {
   private sentSinceTick = false;
   private pingTicks = -1;
   private readonly closeWaiters: (() => void)[] = [];
+  /** QoS 0 publishes waiting for their bytes to leave; the socket calls back in the order written. */
+  private readonly written: AckCallback[] = [];
+  private readonly onWritten = (error?: Error | null): void => {
+    const callback = this.written.shift();
+    if (callback) callback(error ? CONNECTION_CLOSED : undefined);
+  };
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -84,9 +90,12 @@ export class MqttConnection implements PacketHandler {
       if (packetId === 0) return callback(NO_PACKET_IDS);
       this.awaiting.set(packetId, callback);
     }
-    this.write(encodePublish(topic, payload, qos, retain, packetId, this.version5));
-    // Called back after the call returns, as acks are: a device finishing a QoS 0 burst never re-enters itself.
-    if (qos === 0) process.nextTick(callback);
+    const packet = encodePublish(topic, payload, qos, retain, packetId, this.version5);
+    if (qos > 0) return this.write(packet);
+    // QoS 0 ends once the socket has handed the bytes to the kernel: a device publishing QoS 0 flat
+    // out then goes at the pace the broker reads, instead of piling packets up in memory.
+    this.written.push(callback);
+    this.write(packet, this.onWritten);
   }
 
   subscribe(filter: string, qos: 0 | 1 | 2, callback: AckCallback): void {
@@ -314,13 +323,13 @@ export class MqttConnection implements PacketHandler {
     return 0;
   }
 
-  private write(buffer: Buffer): void {
+  private write(buffer: Buffer, written?: (error?: Error | null) => void): void {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       process.nextTick(uncork, this);
     }
-    this.socket.write(buffer);
+    this.socket.write(buffer, written);
     this.sentSinceTick = true;
   }
 }

@@ -10,6 +10,8 @@ export interface BrokerScript {
   pubcomp?: 'immediate' | 'never';
   /** 'never' lets a client's keepalive expire, as a broker that hung would. */
   pingresp?: 'immediate' | 'never';
+  /** 'stalled' stops reading a client once it is connected, until `resumeReading()`: a broker that cannot keep up. */
+  reading?: 'always' | 'stalled';
 }
 
 export interface ScriptedBroker {
@@ -19,6 +21,8 @@ export interface ScriptedBroker {
   readonly connects: number;
   /** Destroys every client socket, as a lost connection would. */
   dropAll(): void;
+  /** Reads again from clients a `reading: 'stalled'` script stopped reading. */
+  resumeReading(): void;
   close(): Promise<void>;
 }
 
@@ -65,6 +69,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           send(version === 5 ? { cmd: 'connack', sessionPresent: false, reasonCode: code } : { cmd: 'connack', sessionPresent: false, returnCode: code });
           // A refused client must not keep talking to us (MQTT 3.2.2.3 / 5 3.2.2.2).
           if (code !== 0) socket.end();
+          else if (script.reading === 'stalled') socket.pause();
           return;
         }
         case 'publish': {
@@ -139,6 +144,9 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
       return connects;
     },
     dropAll,
+    resumeReading(): void {
+      for (const socket of sockets) socket.resume();
+    },
     async close(): Promise<void> {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();

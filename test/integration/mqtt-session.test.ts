@@ -10,6 +10,7 @@ import type { Outcome } from '../../src/transport/types.ts';
 import { mosquittoSkip, startMosquitto } from '../helpers/mosquitto.ts';
 import type { MosquittoBroker } from '../helpers/mosquitto.ts';
 import { pollUntil } from '../helpers/poll.ts';
+import { startScriptedBroker } from '../helpers/scripted-broker.ts';
 
 /** Everything a session told its listener, in order. */
 class Recorder implements SessionListener {
@@ -131,3 +132,29 @@ after(async () => {
   await mosquitto?.stop();
 });
 sessionSuite({ name: 'Mosquitto', url: () => mosquitto?.url ?? '', versions: [4, 5] }, skip);
+
+test('QoS 0 publishes end when their bytes leave, so a broker that stops reading holds them back', { timeout: 30_000 }, async () => {
+  const broker = await startScriptedBroker({ reading: 'stalled' });
+  try {
+    const { session } = await open(broker.url, 'qos0-paced', 4);
+    const payload = 'q'.repeat(64 * 1024);
+    const count = 400;
+    let ended = 0;
+    const failures: string[] = [];
+    for (let i = 0; i < count; i++) {
+      session.publish('paced', payload, 0, false, (error) => {
+        ended++;
+        if (error !== undefined) failures.push(error);
+      });
+    }
+    // 25 MB cannot all fit in the kernel's socket buffers: what the broker does not read stays unended.
+    await delay(1_000);
+    assert.ok(ended < count, `${ended} of ${count} QoS 0 publishes ended while the broker read nothing`);
+    broker.resumeReading();
+    await pollUntil('every QoS 0 publish to end once the broker reads', () => ended === count, 20_000);
+    assert.deepEqual(failures, []);
+    await session.close(true);
+  } finally {
+    await broker.close();
+  }
+});
