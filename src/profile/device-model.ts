@@ -280,6 +280,9 @@ function compileMqttSession(context: CompileContext, raw: Json | undefined): Mqt
   if (minMs > maxMs) throw context.source.error(at('reconnect', 'min'), `min (${minMs} ms) must not exceed max (${maxMs} ms)`);
   const keepaliveMs = durationAt(context.source, at('keepalive'), section.keepalive, 60_000);
   if (keepaliveMs > 65_535_000) throw context.source.error(at('keepalive'), 'at most 65535s (the protocol field is 16 bits of seconds)');
+  if (keepaliveMs > 0 && keepaliveMs < 1000) throw context.source.error(at('keepalive'), 'at least 1s (the protocol counts whole seconds), or 0 to switch keepalive off');
+  // MQTT 3.1.1 forbids a password without a user name (3.1.2.9), and the encoder refuses it for 5 too.
+  if (section.password !== undefined && section.username === undefined) throw context.source.error(at('password'), 'a password needs mqtt.username as well');
   return {
     clientId: template('clientId') ?? templateAt(context.source, at(), '{{ device.id }}', context.scope),
     protocolVersion: PROTOCOL_VERSIONS[String((section.version as string | number | undefined) ?? '3.1.1')] ?? 4,

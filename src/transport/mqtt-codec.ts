@@ -90,16 +90,32 @@ function writeVarInt(buffer: Buffer, offset: number, value: number): number {
 }
 
 /** The largest remaining length MQTT can express (four length bytes). */
-export const MAX_REMAINING_LENGTH = 268_435_455;
+const MAX_REMAINING_LENGTH = 268_435_455;
+
+/** A packet MQTT cannot express; the publish or subscribe fails with its label, nothing is sent. */
+export class UnsendablePacketError extends Error {
+  readonly code = 'MQTT_UNSENDABLE';
+}
+
+function stringBytes(text: string, what: string): number {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > 0xffff) throw new UnsendablePacketError(`${what} longer than 65535 bytes`);
+  return bytes;
+}
+
+function checkedLength(remaining: number): number {
+  if (remaining > MAX_REMAINING_LENGTH) throw new UnsendablePacketError('packet larger than 256 MB');
+  return remaining;
+}
 
 /**
  * One PUBLISH as the single buffer written for it: fixed header, topic, packet id, (MQTT 5: an empty
  * property list) and payload, sized before a byte is written so nothing is copied twice.
  */
 export function encodePublish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, packetId: number, version5: boolean): Buffer {
-  const topicBytes = Buffer.byteLength(topic);
+  const topicBytes = stringBytes(topic, 'topic');
   const payloadBytes = Buffer.byteLength(payload);
-  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (version5 ? 1 : 0) + payloadBytes;
+  const remaining = checkedLength(2 + topicBytes + (qos > 0 ? 2 : 0) + (version5 ? 1 : 0) + payloadBytes);
   const buffer = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
   buffer[0] = (PacketType.Publish << 4) | (qos << 1) | (retain ? 1 : 0);
   let offset = writeVarInt(buffer, 1, remaining);
@@ -126,7 +142,7 @@ export function encodeAck(type: PacketType.Puback | PacketType.Pubrec | PacketTy
 }
 
 export function encodeSubscribe(filter: string, qos: 0 | 1 | 2, packetId: number, version5: boolean): Buffer {
-  const filterBytes = Buffer.byteLength(filter);
+  const filterBytes = stringBytes(filter, 'topic filter');
   const remaining = 2 + (version5 ? 1 : 0) + 2 + filterBytes + 1;
   const buffer = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
   buffer[0] = (PacketType.Subscribe << 4) | 2;
@@ -181,6 +197,60 @@ export function readVarInt(buffer: Buffer, offset: number, end: number): { value
   return undefined;
 }
 
+/** What a CONNACK's MQTT 5 properties ask of the client; absent ones keep the protocol's defaults. */
+export interface ServerLimits {
+  keepaliveS: number | undefined;
+  receiveMaximum: number;
+  maximumQos: 0 | 1 | 2;
+  retainAvailable: boolean;
+  maximumPacketSize: number;
+}
+
+const FIXED_PROPERTY_BYTES: Readonly<Record<number, number>> = {
+  0x01: 1, 0x17: 1, 0x19: 1, 0x24: 1, 0x25: 1, 0x28: 1, 0x29: 1, 0x2a: 1,
+  0x13: 2, 0x21: 2, 0x22: 2, 0x23: 2,
+  0x02: 4, 0x11: 4, 0x18: 4, 0x27: 4,
+};
+const VARIABLE_INTEGER_PROPERTY = 0x0b;
+const STRING_PAIR_PROPERTY = 0x26;
+/** UTF-8 strings and binary data: a two-byte length, then the bytes. */
+const LENGTH_PREFIXED_PROPERTIES = new Set([0x03, 0x08, 0x09, 0x12, 0x15, 0x16, 0x1a, 0x1c, 0x1f]);
+
+/** Reads the property list at `offset` (MQTT 5 2.2.2) into the limits a CONNACK sets; returns where the list ends. */
+export function readServerLimits(buffer: Buffer, offset: number, end: number, limits: ServerLimits): number {
+  const length = readVarInt(buffer, offset, end);
+  if (!length || length.next + length.value > end) throw new MalformedPacketError('properties longer than the packet');
+  const stop = length.next + length.value;
+  let at = length.next;
+  while (at < stop) {
+    const id = buffer[at++] as number;
+    const fixed = FIXED_PROPERTY_BYTES[id];
+    if (fixed !== undefined) {
+      if (at + fixed > stop) throw new MalformedPacketError(`property ${id} cut short`);
+      const value = fixed === 1 ? (buffer[at] as number) : fixed === 2 ? buffer.readUInt16BE(at) : buffer.readUInt32BE(at);
+      if (id === 0x13) limits.keepaliveS = value;
+      else if (id === 0x21) limits.receiveMaximum = value;
+      else if (id === 0x24) limits.maximumQos = value === 0 ? 0 : 1;
+      else if (id === 0x25) limits.retainAvailable = value === 1;
+      else if (id === 0x27) limits.maximumPacketSize = value;
+      at += fixed;
+    } else if (id === VARIABLE_INTEGER_PROPERTY) {
+      const value = readVarInt(buffer, at, stop);
+      if (!value) throw new MalformedPacketError(`property ${id} cut short`);
+      at = value.next;
+    } else if (LENGTH_PREFIXED_PROPERTIES.has(id) || id === STRING_PAIR_PROPERTY) {
+      for (let part = id === STRING_PAIR_PROPERTY ? 2 : 1; part > 0; part--) {
+        if (at + 2 > stop) throw new MalformedPacketError(`property ${id} cut short`);
+        at += 2 + buffer.readUInt16BE(at);
+      }
+    } else {
+      throw new MalformedPacketError(`unknown property ${id}`);
+    }
+  }
+  if (at !== stop) throw new MalformedPacketError('a property runs past the property list');
+  return stop;
+}
+
 export class MalformedPacketError extends Error {
   readonly code = 'MQTT_MALFORMED_PACKET';
   constructor(what: string) {
@@ -198,15 +268,25 @@ export interface PacketHandler {
  * packet split across chunks is kept back and joined with what follows.
  */
 export class PacketReader {
-  private rest: Buffer | undefined;
+  /** The start of a packet that has not fully arrived, and the chunks after it. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** How many bytes the held packet needs in all, once its length is known (0 until then). */
+  private needed = 0;
 
   constructor(private readonly handler: PacketHandler) {}
 
   push(chunk: Buffer): void {
     let buffer = chunk;
-    if (this.rest) {
-      buffer = Buffer.concat([this.rest, chunk]);
-      this.rest = undefined;
+    if (this.held.length > 0) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      // A large packet arrives in many chunks: they are joined once, when the last one is here.
+      if (this.needed > 0 && this.heldBytes < this.needed) return;
+      buffer = Buffer.concat(this.held, this.heldBytes);
+      this.held = [];
+      this.heldBytes = 0;
+      this.needed = 0;
     }
     const end = buffer.length;
     let offset = 0;
@@ -225,11 +305,18 @@ export class PacketReader {
         bodyStart = length.next;
       }
       const packetEnd = bodyStart + remaining;
-      if (packetEnd > end) break;
+      if (packetEnd > end) {
+        this.needed = packetEnd - offset;
+        break;
+      }
       const first = buffer[offset] as number;
       offset = packetEnd;
       this.handler.packet(first >> 4, first & 0x0f, buffer, bodyStart, packetEnd);
     }
-    if (offset < end) this.rest = offset === 0 ? buffer : buffer.subarray(offset);
+    if (offset < end) {
+      const rest = buffer.subarray(offset);
+      this.held.push(rest);
+      this.heldBytes = rest.length;
+    }
   }
 }

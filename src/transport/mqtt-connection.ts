@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { elapsedMicros } from '../engine/clock.ts';
-import { DISCONNECT, PINGREQ, PacketReader, PacketType, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readVarInt, reasonLabel } from './mqtt-codec.ts';
-import type { PacketHandler } from './mqtt-codec.ts';
+import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, UnsendablePacketError, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, readVarInt, reasonLabel } from './mqtt-codec.ts';
+import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
 import type { AckCallback, SessionListener, SessionOptions } from './mqtt.ts';
 import type { Outcome } from './types.ts';
 
@@ -25,6 +25,12 @@ export function errorLabel(error: unknown): string {
 }
 
 const NO_PACKET_IDS = 'no free packet id: 65,535 packets in flight';
+
+/** A packet fleetsim will not send: one MQTT cannot express, or one the broker's CONNACK ruled out. */
+function refusal(error: unknown): string {
+  if (error instanceof UnsendablePacketError) return error.message;
+  throw error;
+}
 
 function uncork(connection: MqttConnection): void {
   connection.uncork();
@@ -60,12 +66,21 @@ export class MqttConnection implements PacketHandler {
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private sentSinceTick = false;
   private pingTicks = -1;
+  /** Set by an MQTT 5 CONNACK with properties; MQTT 3.1.1 brokers set none. */
+  private limits: ServerLimits | undefined;
+  /** QoS 1 and 2 publishes sent and not yet acknowledged, which a v5 broker's Receive Maximum bounds. */
+  private inFlight = 0;
+  /** Publishes held back until the broker's Receive Maximum lets them go. */
+  private queued: Buffer[] | undefined;
+  /** Incoming QoS 2 packet ids delivered and awaiting PUBREL: a resent PUBLISH is not delivered twice. */
+  private releasing: Set<number> | undefined;
   private readonly closeWaiters: (() => void)[] = [];
   /** QoS 0 publishes waiting for their bytes to leave; the socket calls back in the order written. */
   private readonly written: AckCallback[] = [];
   private readonly onWritten = (error?: Error | null): void => {
     const callback = this.written.shift();
-    if (callback) callback(error ? CONNECTION_CLOSED : undefined);
+    // A destroyed socket still reports its corked bytes as written; they never reached the kernel.
+    if (callback) callback(error || this.socket.destroyed ? CONNECTION_CLOSED : undefined);
   };
 
   constructor(
@@ -84,30 +99,53 @@ export class MqttConnection implements PacketHandler {
   }
 
   publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, callback: AckCallback): void {
-    let packetId = 0;
-    if (qos > 0) {
-      packetId = this.allocatePacketId();
-      if (packetId === 0) return callback(NO_PACKET_IDS);
-      this.awaiting.set(packetId, callback);
+    const limits = this.limits;
+    if (limits && qos > limits.maximumQos) return callback(reasonLabel(155));
+    if (limits && retain && !limits.retainAvailable) return callback(reasonLabel(154));
+    const packetId = qos > 0 ? this.allocatePacketId() : 0;
+    if (qos > 0 && packetId === 0) return callback(NO_PACKET_IDS);
+    let packet: Buffer;
+    try {
+      packet = encodePublish(topic, payload, qos, retain, packetId, this.version5);
+    } catch (error) {
+      return callback(refusal(error));
     }
-    const packet = encodePublish(topic, payload, qos, retain, packetId, this.version5);
-    if (qos > 0) return this.write(packet);
-    // QoS 0 ends once the socket has handed the bytes to the kernel: a device publishing QoS 0 flat
-    // out then goes at the pace the broker reads, instead of piling packets up in memory.
-    this.written.push(callback);
-    this.write(packet, this.onWritten);
+    if (limits && packet.length > limits.maximumPacketSize) return callback(reasonLabel(149));
+    if (qos === 0) {
+      // QoS 0 ends once the socket has handed the bytes to the kernel: a device publishing QoS 0 flat
+      // out then goes at the pace the broker reads, instead of piling packets up in memory.
+      this.written.push(callback);
+      return this.write(packet, this.onWritten);
+    }
+    this.awaiting.set(packetId, callback);
+    if (limits && this.inFlight >= limits.receiveMaximum) {
+      (this.queued ??= []).push(packet);
+      return;
+    }
+    this.inFlight++;
+    this.write(packet);
   }
 
   subscribe(filter: string, qos: 0 | 1 | 2, callback: AckCallback): void {
     const packetId = this.allocatePacketId();
     if (packetId === 0) return callback(NO_PACKET_IDS);
+    let packet: Buffer;
+    try {
+      packet = encodeSubscribe(filter, qos, packetId, this.version5);
+    } catch (error) {
+      return callback(refusal(error));
+    }
     this.awaiting.set(packetId, callback);
-    this.write(encodeSubscribe(filter, qos, packetId, this.version5));
+    this.write(packet);
   }
 
   /** Resolves once the socket has closed, or after `timeoutMs` when the broker does not close its side. */
   close(graceful: boolean, timeoutMs: number): Promise<void> {
     this.closing = true;
+    const wasConnected = this.connected;
+    // Nothing more is written but the DISCONNECT: an ack or ping after end() would fail the close.
+    this.connected = false;
+    this.stopKeepalive();
     this.clearConnectTimer();
     // Every ack still awaited has already ended for the engine, so none is called back.
     this.awaiting.clear();
@@ -123,7 +161,7 @@ export class MqttConnection implements PacketHandler {
         clearTimeout(timer);
         resolve();
       });
-      if (graceful && this.connected) {
+      if (graceful && wasConnected) {
         this.socket.write(DISCONNECT);
         this.socket.end();
       } else {
@@ -162,16 +200,20 @@ export class MqttConnection implements PacketHandler {
 
   packet(type: PacketType, flags: number, buffer: Buffer, start: number, end: number): void {
     if (this.ended || this.socket.destroyed) return;
+    // Every packet a client receives but PINGRESP and a v5 DISCONNECT starts with two bytes.
+    if (end - start < 2 && type !== PacketType.Pingresp && type !== PacketType.Disconnect && type !== PacketType.Auth) {
+      throw new MalformedPacketError(`packet type ${type} shorter than 2 bytes`);
+    }
     switch (type) {
       case PacketType.Connack:
-        return this.connack(buffer, start);
+        return this.connack(buffer, start, end);
       case PacketType.Puback:
       case PacketType.Pubcomp:
         return this.publishAcked(buffer, start, end);
       case PacketType.Pubrec:
         return this.publishReceived(buffer, start, end);
       case PacketType.Pubrel:
-        return this.write(encodeAck(PacketType.Pubcomp, buffer.readUInt16BE(start)));
+        return this.released(buffer.readUInt16BE(start));
       case PacketType.Publish:
         return this.message(flags, buffer, start, end);
       case PacketType.Suback:
@@ -180,17 +222,22 @@ export class MqttConnection implements PacketHandler {
         this.pingTicks = -1;
         return;
       case PacketType.Disconnect:
-        this.lastError = `DISCONNECT reason ${end > start ? (buffer[start] as number) : 0}`;
+        this.lastError = `DISCONNECT ${reasonLabel(end > start ? (buffer[start] as number) : 0)}`;
         return;
       default:
         return;
     }
   }
 
-  private connack(buffer: Buffer, start: number): void {
+  private connack(buffer: Buffer, start: number, end: number): void {
     // A CONNACK racing our timeout: the attempt already ended and this socket is being dropped.
     if (!this.connecting) return;
     const code = buffer[start + 1] as number;
+    if (this.version5 && end > start + 3) {
+      const limits: ServerLimits = { keepaliveS: undefined, receiveMaximum: 0xffff, maximumQos: 2, retainAvailable: true, maximumPacketSize: Number.MAX_SAFE_INTEGER };
+      readServerLimits(buffer, start + 2, end, limits);
+      this.limits = limits;
+    }
     if (code === 0) {
       this.connected = true;
       this.startKeepalive();
@@ -207,6 +254,7 @@ export class MqttConnection implements PacketHandler {
     const callback = this.awaiting.get(packetId);
     if (!callback) return;
     this.awaiting.delete(packetId);
+    this.publishEnded();
     const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
     callback(code >= 0x80 ? reasonLabel(code) : undefined);
   }
@@ -216,11 +264,25 @@ export class MqttConnection implements PacketHandler {
     const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
     if (code >= 0x80) {
       const callback = this.awaiting.get(packetId);
+      if (!callback) return;
       this.awaiting.delete(packetId);
-      callback?.(reasonLabel(code));
+      this.publishEnded();
+      callback(reasonLabel(code));
       return;
     }
     this.write(encodeAck(PacketType.Pubrel, packetId));
+  }
+
+  /** A QoS 1 or 2 publish was answered: its place in the broker's Receive Maximum goes to a held one. */
+  private publishEnded(): void {
+    const next = this.queued?.shift();
+    if (next) this.write(next);
+    else this.inFlight--;
+  }
+
+  private released(packetId: number): void {
+    this.releasing?.delete(packetId);
+    this.write(encodeAck(PacketType.Pubcomp, packetId));
   }
 
   private subscribeAcked(buffer: Buffer, start: number, end: number): void {
@@ -241,11 +303,18 @@ export class MqttConnection implements PacketHandler {
     const qos = (flags >> 1) & 3;
     const topicBytes = buffer.readUInt16BE(start);
     let offset = start + 2 + topicBytes;
+    if (offset + (qos > 0 ? 2 : 0) > end) throw new MalformedPacketError('PUBLISH topic longer than the packet');
     const topic = buffer.toString('utf8', start + 2, offset);
     if (qos > 0) {
       const packetId = buffer.readUInt16BE(offset);
       offset += 2;
       this.write(encodeAck(qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId));
+      if (qos === 2) {
+        // Delivered at PUBLISH; the same id again before PUBREL is the broker resending it.
+        this.releasing ??= new Set();
+        if (this.releasing.has(packetId)) return;
+        this.releasing.add(packetId);
+      }
     }
     if (this.version5) offset = this.skipProperties(buffer, offset, end);
     // Copied: a payload kept in a reaction queue must not hold the whole socket chunk alive.
@@ -260,14 +329,23 @@ export class MqttConnection implements PacketHandler {
 
   private opened(): void {
     this.onWire = process.hrtime.bigint();
-    this.write(encodeConnect(this.options));
+    let connect: Buffer;
+    try {
+      connect = encodeConnect(this.options);
+    } catch (error) {
+      // mqtt-packet refuses fields the profile check did not (a client id it cannot encode): this attempt fails.
+      return this.failed(errorLabel(error));
+    }
+    this.write(connect);
   }
 
   private received(chunk: Buffer): void {
     try {
       this.reader.push(chunk);
     } catch (error) {
-      this.failed(errorLabel(error));
+      // Only the broker's bytes end the connection here; the engine's own errors are not hidden as one.
+      if (!(error instanceof MalformedPacketError)) throw error;
+      this.failed(error.message);
     }
   }
 
@@ -281,8 +359,7 @@ export class MqttConnection implements PacketHandler {
   private closed(): void {
     this.ended = true;
     this.clearConnectTimer();
-    clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = undefined;
+    this.stopKeepalive();
     this.endAttempt('failure', this.lastError ?? 'connection closed before CONNACK', this.started);
     const wasConnected = this.connected;
     this.connected = false;
@@ -310,8 +387,14 @@ export class MqttConnection implements PacketHandler {
   }
 
   private startKeepalive(): void {
-    const keepaliveS = this.options.keepaliveS;
+    // An MQTT 5 broker may set the keepalive itself, and the client must use it (MQTT 5 3.2.2.3.14).
+    const keepaliveS = this.limits?.keepaliveS ?? this.options.keepaliveS;
     if (keepaliveS > 0) this.keepaliveTimer = setInterval(keepaliveTick, keepaliveS * 500, this);
+  }
+
+  private stopKeepalive(): void {
+    clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
   }
 
   private allocatePacketId(): number {
@@ -324,6 +407,7 @@ export class MqttConnection implements PacketHandler {
   }
 
   private write(buffer: Buffer, written?: (error?: Error | null) => void): void {
+    if (this.closing) return;
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();

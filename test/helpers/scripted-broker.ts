@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { generate, parser } from 'mqtt-packet';
-import type { Packet } from 'mqtt-packet';
+import type { IConnackPacket, Packet } from 'mqtt-packet';
 
 /** How the broker misbehaves; every field defaults to the well-behaved answer. */
 export interface BrokerScript {
@@ -12,6 +12,8 @@ export interface BrokerScript {
   pingresp?: 'immediate' | 'never';
   /** 'stalled' stops reading a client once it is connected, until `resumeReading()`: a broker that cannot keep up. */
   reading?: 'always' | 'stalled';
+  /** MQTT 5 CONNACK properties (Receive Maximum, Server Keep Alive, Maximum QoS, ...) for v5 clients. */
+  connackProperties?: IConnackPacket['properties'];
 }
 
 export interface ScriptedBroker {
@@ -19,6 +21,9 @@ export interface ScriptedBroker {
   /** PUBLISH packets received, retransmissions included. */
   readonly publishes: number;
   readonly connects: number;
+  /** The most QoS 1 publishes one client had unacknowledged at once. */
+  readonly maxInFlight: number;
+  readonly pings: number;
   /** Destroys every client socket, as a lost connection would. */
   dropAll(): void;
   /** Reads again from clients a `reading: 'stalled'` script stopped reading. */
@@ -40,11 +45,17 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
   const timers = new Set<NodeJS.Timeout>();
   let publishes = 0;
   let connects = 0;
+  let maxInFlight = 0;
+  let pings = 0;
 
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
     let version = 4;
+    let inFlight = 0;
+    const acked = (): void => {
+      inFlight--;
+    };
     const incoming = parser();
     const send = (packet: Packet): void => {
       if (!socket.destroyed) socket.write(generate(packet, { protocolVersion: version }));
@@ -66,7 +77,8 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           const answer = script.connack ?? 'accept';
           if (answer === 'never') return;
           const code = answer === 'accept' ? 0 : answer.returnCode;
-          send(version === 5 ? { cmd: 'connack', sessionPresent: false, reasonCode: code } : { cmd: 'connack', sessionPresent: false, returnCode: code });
+          const properties = script.connackProperties;
+          send(version === 5 ? { cmd: 'connack', sessionPresent: false, reasonCode: code, ...(properties ? { properties } : {}) } : { cmd: 'connack', sessionPresent: false, returnCode: code });
           // A refused client must not keep talking to us (MQTT 3.2.2.3 / 5 3.2.2.2).
           if (code !== 0) socket.end();
           else if (script.reading === 'stalled') socket.pause();
@@ -81,12 +93,20 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
             return;
           }
           if (qos !== 1) return;
+          maxInFlight = Math.max(maxInFlight, ++inFlight);
           const plan = script.puback ?? 'immediate';
           if (plan === 'never') return;
           if (plan === 'immediate') send({ cmd: 'puback', messageId });
-          else if ('delayMs' in plan) later(plan.delayMs, () => send({ cmd: 'puback', messageId }));
+          else if ('delayMs' in plan) {
+            later(plan.delayMs, () => {
+              acked();
+              send({ cmd: 'puback', messageId });
+            });
+            return;
+          }
           // Reason codes do not exist before MQTT 5; a v3 PUBACK can only mean success.
           else send(version === 5 ? { cmd: 'puback', messageId, reasonCode: plan.reasonCode } : { cmd: 'puback', messageId });
+          acked();
           return;
         }
         case 'pubrel':
@@ -107,6 +127,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           }
           return;
         case 'pingreq':
+          pings++;
           if ((script.pingresp ?? 'immediate') === 'immediate') send({ cmd: 'pingresp' });
           return;
         case 'disconnect':
@@ -142,6 +163,12 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
     },
     get connects() {
       return connects;
+    },
+    get maxInFlight() {
+      return maxInFlight;
+    },
+    get pings() {
+      return pings;
     },
     dropAll,
     resumeReading(): void {

@@ -158,3 +158,47 @@ test('QoS 0 publishes end when their bytes leave, so a broker that stops reading
     await broker.close();
   }
 });
+
+describe("an MQTT 5 broker's CONNACK limits", () => {
+  test('Receive Maximum: a burst of 10 goes out 2 at a time, and every publish is acked', { timeout: 30_000 }, async () => {
+    const broker = await startScriptedBroker({ puback: { delayMs: 20 }, connackProperties: { receiveMaximum: 2 } });
+    try {
+      const { session } = await open(broker.url, 'receive-maximum', 5);
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => acked((done) => session.publish('limits', `m${i}`, 1, false, done))));
+      assert.deepEqual(answers, Array.from({ length: 10 }, () => undefined));
+      assert.equal(broker.publishes, 10);
+      assert.equal(broker.maxInFlight, 2);
+      await session.close(true);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  test("Server Keep Alive replaces the client's: a 30 s keepalive cut to 1 s pings within the second", { timeout: 30_000 }, async () => {
+    const broker = await startScriptedBroker({ connackProperties: { serverKeepAlive: 1 } });
+    try {
+      const { session, heard } = await open(broker.url, 'server-keepalive', 5, 30);
+      await pollUntil('a PINGREQ at the broker\'s keepalive', () => broker.pings > 0, 3_000);
+      assert.deepEqual(heard.losses, []);
+      await session.close(true);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  test('Maximum QoS, Retain Available and unencodable topics fail the publish by name and keep the connection', { timeout: 30_000 }, async () => {
+    const broker = await startScriptedBroker({ connackProperties: { maximumQoS: 0, retainAvailable: false } });
+    try {
+      const { session } = await open(broker.url, 'refusals', 5);
+      assert.equal(await acked((done) => session.publish('limits', 'q1', 1, false, done)), 'reason 155 QoS not supported');
+      assert.equal(await acked((done) => session.publish('limits', 'kept', 0, true, done)), 'reason 154 Retain not supported');
+      assert.equal(await acked((done) => session.publish('t'.repeat(70_000), 'long', 0, false, done)), 'topic longer than 65535 bytes');
+      assert.equal(await acked((done) => session.publish('limits', 'fine', 0, false, done)), undefined);
+      await pollUntil('the one valid publish at the broker', () => broker.publishes === 1);
+      assert.equal(session.connected, true);
+      await session.close(true);
+    } finally {
+      await broker.close();
+    }
+  });
+});

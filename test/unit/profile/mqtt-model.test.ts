@@ -49,6 +49,15 @@ describe('MQTT device models', () => {
     assert.ok(loaded.drainTimeoutMs >= 10_000);
   });
 
+  test('a sub-second keepalive and a password without a user name point at their fields', async () => {
+    const keepalive = await loadError(LAMP.replace('  ackTimeout: 2s\n', '  ackTimeout: 2s\n  keepalive: 400ms\n'));
+    assert.equal(keepalive.field, 'mqtt.keepalive');
+    assert.match(keepalive.message, /at least 1s/);
+    const password = await loadError(LAMP.replace('  ackTimeout: 2s\n', '  ackTimeout: 2s\n  password: "{{ env.LAMP_PASSWORD }}"\n'));
+    assert.equal(password.field, 'mqtt.password');
+    assert.match(password.message, /needs mqtt.username/);
+  });
+
   test('a publish topic with a wildcard points at the topic', async () => {
     const error = await loadError(LAMP.replace('devices/{{ device.id }}/lamp/changed', 'devices/+/lamp'));
     assert.equal(error.field, 'tasks[0].publish.topic');

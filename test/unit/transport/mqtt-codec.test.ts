@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { generate, parser } from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
-import { MalformedPacketError, PacketReader, PacketType, encodeAck, encodePublish, encodeSubscribe, reasonLabel } from '../../../src/transport/mqtt-codec.ts';
+import { MalformedPacketError, PacketReader, PacketType, encodeAck, encodePublish, encodeSubscribe, readServerLimits, reasonLabel } from '../../../src/transport/mqtt-codec.ts';
+import type { ServerLimits } from '../../../src/transport/mqtt-codec.ts';
 
 /** What mqtt-packet, the reference codec, reads from bytes we wrote. */
 function parsed(bytes: Buffer, protocolVersion: 4 | 5): Packet[] {
@@ -100,4 +101,37 @@ test('reason codes are labelled with their MQTT texts, unknown ones by number', 
   assert.equal(reasonLabel(135), 'reason 135 Not authorized');
   assert.equal(reasonLabel(5, 'Connection refused: '), 'reason 5 Connection refused: Not authorized');
   assert.equal(reasonLabel(250), 'reason 250');
+});
+
+test("a v5 CONNACK's limits are read from among every other kind of property", () => {
+  const connack = generate(
+    {
+      cmd: 'connack',
+      sessionPresent: false,
+      reasonCode: 0,
+      properties: {
+        sessionExpiryInterval: 300,
+        assignedClientIdentifier: 'given-id',
+        receiveMaximum: 7,
+        reasonString: 'welcome',
+        userProperties: { region: 'eu', tier: ['a', 'b'] },
+        maximumQoS: 0,
+        retainAvailable: false,
+        maximumPacketSize: 4096,
+        topicAliasMaximum: 10,
+        wildcardSubscriptionAvailable: true,
+        serverKeepAlive: 15,
+        responseInformation: 'info',
+        authenticationMethod: 'none',
+        authenticationData: Buffer.from([1, 2, 3]),
+      },
+    },
+    { protocolVersion: 5 },
+  );
+  const limits: ServerLimits = { keepaliveS: undefined, receiveMaximum: 0xffff, maximumQos: 2, retainAvailable: true, maximumPacketSize: Number.MAX_SAFE_INTEGER };
+  // Fixed header (2 bytes for this size), then acknowledge flags and reason code.
+  const end = readServerLimits(connack, 4, connack.length, limits);
+  assert.equal(end, connack.length);
+  assert.deepEqual(limits, { keepaliveS: 15, receiveMaximum: 7, maximumQos: 0, retainAvailable: false, maximumPacketSize: 4096 });
+  assert.throws(() => readServerLimits(Buffer.from([0x03, 0x13, 0x00]), 0, 3, limits), MalformedPacketError);
 });
