@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import { elapsedMicros } from '../engine/clock.ts';
-import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, UnsendablePacketError, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, readVarInt, reasonLabel } from './mqtt-codec.ts';
+import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, readVarInt, reasonLabel } from './mqtt-codec.ts';
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
+import { CONNECTION_CLOSED, NO_PACKET_IDS, errorLabel, refusal } from './mqtt-labels.ts';
 import type { AckCallback, SessionListener, SessionOptions } from './mqtt.ts';
 import type { Outcome } from './types.ts';
 
@@ -9,27 +10,6 @@ export interface ConnectionOwner {
   readonly listener: SessionListener;
   /** The socket closed; `wasConnected` if it had been accepted, `reason` the last failure seen on it. */
   connectionEnded(connection: MqttConnection, wasConnected: boolean, reason: string | undefined): void;
-}
-
-/** How publishes still waiting on a connection that died are labelled: the same as a loss the session sees itself. */
-export const CONNECTION_CLOSED = 'connection lost: connection closed';
-
-/** A short, stable label for a socket or TLS failure, as stats group them (`ECONNREFUSED`). */
-export function errorLabel(error: unknown): string {
-  if (error && typeof error === 'object') {
-    const { code, message } = error as { code?: unknown; message?: unknown };
-    if (typeof code === 'string') return code;
-    if (typeof message === 'string') return message;
-  }
-  return String(error);
-}
-
-const NO_PACKET_IDS = 'no free packet id: 65,535 packets in flight';
-
-/** A packet fleetsim will not send: one MQTT cannot express, or one the broker's CONNACK ruled out. */
-function refusal(error: unknown): string {
-  if (error instanceof UnsendablePacketError) return error.message;
-  throw error;
 }
 
 function uncork(connection: MqttConnection): void {

@@ -3,12 +3,13 @@ import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { connect as tlsConnect } from 'node:tls';
 import { elapsedMicros } from '../engine/clock.ts';
-import { MqttConnection, errorLabel } from './mqtt-connection.ts';
+import { MqttConnection } from './mqtt-connection.ts';
+import { errorLabel } from './mqtt-labels.ts';
 import type { ConnectionOwner } from './mqtt-connection.ts';
 import type { ConnectFields } from './mqtt-codec.ts';
 import type { Outcome } from './types.ts';
 
-export { CONNECTION_CLOSED, errorLabel } from './mqtt-connection.ts';
+export { CONNECTION_CLOSED, errorLabel } from './mqtt-labels.ts';
 
 /** What one connection attempt of a device's session needs; resolved per device by the engine. */
 export interface SessionOptions extends ConnectFields {

@@ -1,0 +1,22 @@
+import { UnsendablePacketError } from './mqtt-codec.ts';
+
+/** How publishes still waiting on a connection that died are labelled: the same as a loss the session sees itself. */
+export const CONNECTION_CLOSED = 'connection lost: connection closed';
+
+/** A short, stable label for a socket or TLS failure, as stats group them (`ECONNREFUSED`). */
+export function errorLabel(error: unknown): string {
+  if (error && typeof error === 'object') {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (typeof code === 'string') return code;
+    if (typeof message === 'string') return message;
+  }
+  return String(error);
+}
+
+export const NO_PACKET_IDS = 'no free packet id: 65,535 packets in flight';
+
+/** A packet fleetsim will not send: one MQTT cannot express, or one the broker's CONNACK ruled out. */
+export function refusal(error: unknown): string {
+  if (error instanceof UnsendablePacketError) return error.message;
+  throw error;
+}
