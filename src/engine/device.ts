@@ -333,7 +333,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private sendMqtt(attempt: MqttAttempt, step: BoundStep): void {
     const session = (this.link as MqttLink).session;
     const action = step.spec.action;
-    if (action.kind === 'publish') session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, attempt.onAck);
+    if (action.kind === 'publish') session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck);
     else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
   }
 

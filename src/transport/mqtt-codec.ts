@@ -131,13 +131,14 @@ export function encodePublish(topic: string, payload: string, qos: 0 | 1 | 2, re
   return buffer;
 }
 
-/** PUBACK, PUBREC, PUBREL or PUBCOMP for a packet id, reason code 0 left out (valid in both versions). */
-export function encodeAck(type: PacketType.Puback | PacketType.Pubrec | PacketType.Pubrel | PacketType.Pubcomp, packetId: number): Buffer {
-  const buffer = Buffer.allocUnsafe(4);
+/** PUBACK, PUBREC, PUBREL or PUBCOMP for a packet id; reason code 0 is left out (valid in both versions), others are MQTT 5 only. */
+export function encodeAck(type: PacketType.Puback | PacketType.Pubrec | PacketType.Pubrel | PacketType.Pubcomp, packetId: number, reasonCode = 0): Buffer {
+  const buffer = Buffer.allocUnsafe(reasonCode === 0 ? 4 : 5);
   // PUBREL's fixed header carries the reserved flags 0b0010 (MQTT 3.6.1).
   buffer[0] = (type << 4) | (type === PacketType.Pubrel ? 2 : 0);
-  buffer[1] = 2;
+  buffer[1] = reasonCode === 0 ? 2 : 3;
   buffer.writeUInt16BE(packetId, 2);
+  if (reasonCode !== 0) buffer[4] = reasonCode;
   return buffer;
 }
 
@@ -248,6 +249,9 @@ export function readServerLimits(buffer: Buffer, offset: number, end: number, li
     }
   }
   if (at !== stop) throw new MalformedPacketError('a property runs past the property list');
+  // Zero is a protocol error for both (MQTT 5 3.2.2.3.3, 3.2.2.3.6), not a broker that accepts nothing.
+  if (limits.receiveMaximum === 0) throw new MalformedPacketError('Receive Maximum 0');
+  if (limits.maximumPacketSize === 0) throw new MalformedPacketError('Maximum Packet Size 0');
   return stop;
 }
 

@@ -2,6 +2,8 @@ import type { Socket } from 'node:net';
 import { elapsedMicros } from '../engine/clock.ts';
 import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, readVarInt, reasonLabel } from './mqtt-codec.ts';
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
+import { Keepalive } from './mqtt-keepalive.ts';
+import type { KeepaliveOwner } from './mqtt-keepalive.ts';
 import { CONNECTION_CLOSED, NO_PACKET_IDS, errorLabel, refusal } from './mqtt-labels.ts';
 import type { AckCallback, SessionListener, SessionOptions } from './mqtt.ts';
 import type { Outcome } from './types.ts';
@@ -12,12 +14,15 @@ export interface ConnectionOwner {
   connectionEnded(connection: MqttConnection, wasConnected: boolean, reason: string | undefined): void;
 }
 
-function uncork(connection: MqttConnection): void {
-  connection.uncork();
+interface HeldPublish {
+  readonly packet: Buffer;
+  readonly packetId: number;
+  /** Date.now() past which the caller has stopped waiting: the publish is dropped unsent. */
+  readonly expiresAt: number;
 }
 
-function keepaliveTick(connection: MqttConnection): void {
-  connection.keepaliveTick();
+function uncork(connection: MqttConnection): void {
+  connection.uncork();
 }
 
 function connectTimedOut(connection: MqttConnection): void {
@@ -29,7 +34,7 @@ function connectTimedOut(connection: MqttConnection): void {
  * written per packet, and every packet written in the same tick leaves in one write (the socket is
  * corked until the tick ends), so a burst of publishes costs one system call.
  */
-export class MqttConnection implements PacketHandler {
+export class MqttConnection implements PacketHandler, KeepaliveOwner {
   connected = false;
   private connecting = true;
   private closing = false;
@@ -43,15 +48,15 @@ export class MqttConnection implements PacketHandler {
   private readonly reader = new PacketReader(this);
   private readonly version5: boolean;
   private connectTimer: NodeJS.Timeout | undefined;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private sentSinceTick = false;
-  private pingTicks = -1;
+  private readonly keepalive = new Keepalive(this);
   /** Set by an MQTT 5 CONNACK with properties; MQTT 3.1.1 brokers set none. */
   private limits: ServerLimits | undefined;
   /** QoS 1 and 2 publishes sent and not yet acknowledged, which a v5 broker's Receive Maximum bounds. */
   private inFlight = 0;
   /** Publishes held back until the broker's Receive Maximum lets them go. */
-  private queued: Buffer[] | undefined;
+  private queued: HeldPublish[] | undefined;
+  /** Packet ids of SUBSCRIBEs awaiting SUBACK, so an ack of the wrong kind cannot end the other. */
+  private subscribing: Set<number> | undefined;
   /** Incoming QoS 2 packet ids delivered and awaiting PUBREL: a resent PUBLISH is not delivered twice. */
   private releasing: Set<number> | undefined;
   private readonly closeWaiters: (() => void)[] = [];
@@ -78,7 +83,7 @@ export class MqttConnection implements PacketHandler {
     socket.once('close', () => this.closed());
   }
 
-  publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, callback: AckCallback): void {
+  publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback): void {
     const limits = this.limits;
     if (limits && qos > limits.maximumQos) return callback(reasonLabel(155));
     if (limits && retain && !limits.retainAvailable) return callback(reasonLabel(154));
@@ -99,7 +104,7 @@ export class MqttConnection implements PacketHandler {
     }
     this.awaiting.set(packetId, callback);
     if (limits && this.inFlight >= limits.receiveMaximum) {
-      (this.queued ??= []).push(packet);
+      (this.queued ??= []).push({ packet, packetId, expiresAt: Date.now() + timeoutMs });
       return;
     }
     this.inFlight++;
@@ -115,7 +120,9 @@ export class MqttConnection implements PacketHandler {
     } catch (error) {
       return callback(refusal(error));
     }
+    if (this.limits && packet.length > this.limits.maximumPacketSize) return callback(reasonLabel(149));
     this.awaiting.set(packetId, callback);
+    (this.subscribing ??= new Set()).add(packetId);
     this.write(packet);
   }
 
@@ -125,7 +132,7 @@ export class MqttConnection implements PacketHandler {
     const wasConnected = this.connected;
     // Nothing more is written but the DISCONNECT: an ack or ping after end() would fail the close.
     this.connected = false;
-    this.stopKeepalive();
+    this.keepalive.stop();
     this.clearConnectTimer();
     // Every ack still awaited has already ended for the engine, so none is called back.
     this.awaiting.clear();
@@ -155,20 +162,13 @@ export class MqttConnection implements PacketHandler {
     this.socket.uncork();
   }
 
-  /** Runs every half keepalive: a PINGREQ when nothing else was sent since the last tick, a timeout when a whole keepalive passed unanswered. */
-  keepaliveTick(): void {
-    if (this.pingTicks >= 0) {
-      if (++this.pingTicks >= 2) {
-        this.lastError = 'Keepalive timeout';
-        this.socket.destroy();
-      }
-      return;
-    }
-    if (!this.sentSinceTick) {
-      this.write(PINGREQ);
-      this.pingTicks = 0;
-    }
-    this.sentSinceTick = false;
+  ping(): void {
+    this.write(PINGREQ);
+  }
+
+  keepaliveExpired(): void {
+    this.lastError = 'Keepalive timeout';
+    this.socket.destroy();
   }
 
   connectTimedOut(): void {
@@ -199,7 +199,7 @@ export class MqttConnection implements PacketHandler {
       case PacketType.Suback:
         return this.subscribeAcked(buffer, start, end);
       case PacketType.Pingresp:
-        this.pingTicks = -1;
+        this.keepalive.answered();
         return;
       case PacketType.Disconnect:
         this.lastError = `DISCONNECT ${reasonLabel(end > start ? (buffer[start] as number) : 0)}`;
@@ -220,7 +220,8 @@ export class MqttConnection implements PacketHandler {
     }
     if (code === 0) {
       this.connected = true;
-      this.startKeepalive();
+      // An MQTT 5 broker may set the keepalive itself, and the client must use it (MQTT 5 3.2.2.3.14).
+      this.keepalive.start(this.limits?.keepaliveS ?? this.options.keepaliveS);
       this.endAttempt('ok', undefined, this.onWire);
       return;
     }
@@ -232,7 +233,7 @@ export class MqttConnection implements PacketHandler {
   private publishAcked(buffer: Buffer, start: number, end: number): void {
     const packetId = buffer.readUInt16BE(start);
     const callback = this.awaiting.get(packetId);
-    if (!callback) return;
+    if (!callback || this.subscribing?.has(packetId)) return;
     this.awaiting.delete(packetId);
     this.publishEnded();
     const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
@@ -242,22 +243,30 @@ export class MqttConnection implements PacketHandler {
   private publishReceived(buffer: Buffer, start: number, end: number): void {
     const packetId = buffer.readUInt16BE(start);
     const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
-    if (code >= 0x80) {
-      const callback = this.awaiting.get(packetId);
-      if (!callback) return;
+    const callback = this.awaiting.get(packetId);
+    if (this.subscribing?.has(packetId)) return;
+    if (callback && code >= 0x80) {
       this.awaiting.delete(packetId);
       this.publishEnded();
       callback(reasonLabel(code));
       return;
     }
-    this.write(encodeAck(PacketType.Pubrel, packetId));
+    // A PUBREC for an id we never sent is still released, so the broker can forget it (MQTT 5: 0x92).
+    this.write(encodeAck(PacketType.Pubrel, packetId, !callback && this.version5 ? 0x92 : 0));
   }
 
   /** A QoS 1 or 2 publish was answered: its place in the broker's Receive Maximum goes to a held one. */
   private publishEnded(): void {
-    const next = this.queued?.shift();
-    if (next) this.write(next);
-    else this.inFlight--;
+    const queued = this.queued;
+    if (queued && queued.length > 0) {
+      const now = Date.now();
+      for (let next = queued.shift(); next; next = queued.shift()) {
+        if (next.expiresAt > now) return this.write(next.packet);
+        // The caller has counted it as timed out; sent now it would only come back as a late ack.
+        this.awaiting.delete(next.packetId);
+      }
+    }
+    this.inFlight--;
   }
 
   private released(packetId: number): void {
@@ -268,7 +277,7 @@ export class MqttConnection implements PacketHandler {
   private subscribeAcked(buffer: Buffer, start: number, end: number): void {
     const packetId = buffer.readUInt16BE(start);
     const callback = this.awaiting.get(packetId);
-    if (!callback) return;
+    if (!callback || !this.subscribing?.delete(packetId)) return;
     this.awaiting.delete(packetId);
     let offset = start + 2;
     if (this.version5) offset = this.skipProperties(buffer, offset, end);
@@ -281,6 +290,7 @@ export class MqttConnection implements PacketHandler {
 
   private message(flags: number, buffer: Buffer, start: number, end: number): void {
     const qos = (flags >> 1) & 3;
+    if (qos === 3) throw new MalformedPacketError('PUBLISH with QoS 3');
     const topicBytes = buffer.readUInt16BE(start);
     let offset = start + 2 + topicBytes;
     if (offset + (qos > 0 ? 2 : 0) > end) throw new MalformedPacketError('PUBLISH topic longer than the packet');
@@ -339,7 +349,7 @@ export class MqttConnection implements PacketHandler {
   private closed(): void {
     this.ended = true;
     this.clearConnectTimer();
-    this.stopKeepalive();
+    this.keepalive.stop();
     this.endAttempt('failure', this.lastError ?? 'connection closed before CONNACK', this.started);
     const wasConnected = this.connected;
     this.connected = false;
@@ -366,17 +376,6 @@ export class MqttConnection implements PacketHandler {
     this.connectTimer = undefined;
   }
 
-  private startKeepalive(): void {
-    // An MQTT 5 broker may set the keepalive itself, and the client must use it (MQTT 5 3.2.2.3.14).
-    const keepaliveS = this.limits?.keepaliveS ?? this.options.keepaliveS;
-    if (keepaliveS > 0) this.keepaliveTimer = setInterval(keepaliveTick, keepaliveS * 500, this);
-  }
-
-  private stopKeepalive(): void {
-    clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = undefined;
-  }
-
   private allocatePacketId(): number {
     for (let tries = 0; tries < 0xffff; tries++) {
       const packetId = this.nextPacketId;
@@ -394,6 +393,6 @@ export class MqttConnection implements PacketHandler {
       process.nextTick(uncork, this);
     }
     this.socket.write(buffer, written);
-    this.sentSinceTick = true;
+    this.keepalive.sentSinceTick = true;
   }
 }

@@ -100,11 +100,15 @@ export class MqttSession implements ConnectionOwner {
     if (wasConnected && !this.closing) this.listener.connectionLost(reason ? `connection lost: ${reason}` : 'connection lost');
   }
 
-  /** QoS 1 calls back at PUBACK, QoS 2 at PUBCOMP, QoS 0 once handed to the socket. */
-  publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, callback: AckCallback): void {
+  /**
+   * QoS 1 calls back at PUBACK, QoS 2 at PUBCOMP, QoS 0 once handed to the socket. `timeoutMs` is
+   * how long the caller waits for it: a publish a v5 broker's Receive Maximum held back that long is
+   * dropped unsent.
+   */
+  publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback): void {
     const connection = this.connection;
     if (!connection?.connected) return callback('not connected');
-    connection.publish(topic, payload, qos, retain, callback);
+    connection.publish(topic, payload, qos, retain, timeoutMs, callback);
   }
 
   subscribe(filter: string, qos: 0 | 1 | 2, callback: AckCallback): void {

@@ -14,6 +14,8 @@ export interface BrokerScript {
   reading?: 'always' | 'stalled';
   /** MQTT 5 CONNACK properties (Receive Maximum, Server Keep Alive, Maximum QoS, ...) for v5 clients. */
   connackProperties?: IConnackPacket['properties'];
+  /** Packets sent to a client right after its SUBACK, as a broker delivering (or resending) messages would. */
+  afterSuback?: Packet[];
 }
 
 export interface ScriptedBroker {
@@ -24,6 +26,8 @@ export interface ScriptedBroker {
   /** The most QoS 1 publishes one client had unacknowledged at once. */
   readonly maxInFlight: number;
   readonly pings: number;
+  /** How many packets of a kind (`pubcomp`, `pubrec`, ...) clients sent. */
+  received(cmd: string): number;
   /** Destroys every client socket, as a lost connection would. */
   dropAll(): void;
   /** Reads again from clients a `reading: 'stalled'` script stopped reading. */
@@ -47,6 +51,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
   let connects = 0;
   let maxInFlight = 0;
   let pings = 0;
+  const counts = new Map<string, number>();
 
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -69,6 +74,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
     };
 
     incoming.on('packet', (packet: Packet) => {
+      counts.set(packet.cmd, (counts.get(packet.cmd) ?? 0) + 1);
       switch (packet.cmd) {
         case 'connect': {
           connects++;
@@ -117,6 +123,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
         case 'subscribe':
           if (packet.messageId !== undefined) {
             send({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map((sub) => sub.qos) });
+            for (const next of script.afterSuback ?? []) send(next);
           }
           return;
         case 'unsubscribe':
@@ -169,6 +176,9 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
     },
     get pings() {
       return pings;
+    },
+    received(cmd: string): number {
+      return counts.get(cmd) ?? 0;
     },
     dropAll,
     resumeReading(): void {

@@ -11,6 +11,7 @@ import { mosquittoSkip, startMosquitto } from '../helpers/mosquitto.ts';
 import type { MosquittoBroker } from '../helpers/mosquitto.ts';
 import { pollUntil } from '../helpers/poll.ts';
 import { startScriptedBroker } from '../helpers/scripted-broker.ts';
+import type { BrokerScript, ScriptedBroker } from '../helpers/scripted-broker.ts';
 
 /** Everything a session told its listener, in order. */
 class Recorder implements SessionListener {
@@ -49,6 +50,15 @@ function acked(call: (callback: (error?: string) => void) => void): Promise<stri
   return new Promise((resolve) => call(resolve));
 }
 
+async function withScriptedBroker(script: BrokerScript, body: (broker: ScriptedBroker) => Promise<void>): Promise<void> {
+  const broker = await startScriptedBroker(script);
+  try {
+    await body(broker);
+  } finally {
+    await broker.close();
+  }
+}
+
 interface Broker {
   readonly name: string;
   url(): string;
@@ -69,7 +79,7 @@ function sessionSuite(broker: Broker, skip: string | false): void {
         const { session, heard } = await open(broker.url(), `acks-${protocolVersion}`, protocolVersion);
         assert.ok((heard.connects[0]?.latencyMicros ?? 0) > 0);
         const answers = await Promise.all([
-          ...[0, 1, 2].map((qos) => acked((done) => session.publish(`acks/${protocolVersion}/${qos}`, `qos ${qos}`, qos as 0 | 1 | 2, false, done))),
+          ...[0, 1, 2].map((qos) => acked((done) => session.publish(`acks/${protocolVersion}/${qos}`, `qos ${qos}`, qos as 0 | 1 | 2, false, 5_000, done))),
           acked((done) => session.subscribe(`acks/${protocolVersion}/#`, 1, done)),
         ]);
         assert.deepEqual(answers, [undefined, undefined, undefined, undefined]);
@@ -105,7 +115,7 @@ function sessionSuite(broker: Broker, skip: string | false): void {
         await delay(3_200);
         assert.equal(session.connected, true);
         assert.deepEqual(heard.losses, []);
-        assert.equal(await acked((done) => session.publish(`idle/${protocolVersion}`, 'still here', 1, false, done)), undefined);
+        assert.equal(await acked((done) => session.publish(`idle/${protocolVersion}`, 'still here', 1, false, 5_000, done)), undefined);
         await session.close(true);
       });
     });
@@ -133,16 +143,15 @@ after(async () => {
 });
 sessionSuite({ name: 'Mosquitto', url: () => mosquitto?.url ?? '', versions: [4, 5] }, skip);
 
-test('QoS 0 publishes end when their bytes leave, so a broker that stops reading holds them back', { timeout: 30_000 }, async () => {
-  const broker = await startScriptedBroker({ reading: 'stalled' });
-  try {
+test('QoS 0 publishes end when their bytes leave, so a broker that stops reading holds them back', { timeout: 30_000 }, () =>
+  withScriptedBroker({ reading: 'stalled' }, async (broker) => {
     const { session } = await open(broker.url, 'qos0-paced', 4);
     const payload = 'q'.repeat(64 * 1024);
     const count = 400;
     let ended = 0;
     const failures: string[] = [];
     for (let i = 0; i < count; i++) {
-      session.publish('paced', payload, 0, false, (error) => {
+      session.publish('paced', payload, 0, false, 5_000, (error) => {
         ended++;
         if (error !== undefined) failures.push(error);
       });
@@ -154,51 +163,79 @@ test('QoS 0 publishes end when their bytes leave, so a broker that stops reading
     await pollUntil('every QoS 0 publish to end once the broker reads', () => ended === count, 20_000);
     assert.deepEqual(failures, []);
     await session.close(true);
-  } finally {
-    await broker.close();
-  }
-});
+  }),
+);
 
 describe("an MQTT 5 broker's CONNACK limits", () => {
-  test('Receive Maximum: a burst of 10 goes out 2 at a time, and every publish is acked', { timeout: 30_000 }, async () => {
-    const broker = await startScriptedBroker({ puback: { delayMs: 20 }, connackProperties: { receiveMaximum: 2 } });
-    try {
+  test('Receive Maximum: a burst of 10 goes out 2 at a time, and every publish is acked', { timeout: 30_000 }, () =>
+    withScriptedBroker({ puback: { delayMs: 20 }, connackProperties: { receiveMaximum: 2 } }, async (broker) => {
       const { session } = await open(broker.url, 'receive-maximum', 5);
-      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => acked((done) => session.publish('limits', `m${i}`, 1, false, done))));
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => acked((done) => session.publish('limits', `m${i}`, 1, false, 5_000, done))));
       assert.deepEqual(answers, Array.from({ length: 10 }, () => undefined));
       assert.equal(broker.publishes, 10);
       assert.equal(broker.maxInFlight, 2);
       await session.close(true);
-    } finally {
-      await broker.close();
-    }
-  });
+    }),
+  );
 
-  test("Server Keep Alive replaces the client's: a 30 s keepalive cut to 1 s pings within the second", { timeout: 30_000 }, async () => {
-    const broker = await startScriptedBroker({ connackProperties: { serverKeepAlive: 1 } });
-    try {
+  test('Receive Maximum: a publish held back past its timeout is dropped unsent, and the next goes out', { timeout: 30_000 }, () =>
+    withScriptedBroker({ puback: { delayMs: 300 }, connackProperties: { receiveMaximum: 1 } }, async (broker) => {
+      const { session } = await open(broker.url, 'held-expiry', 5);
+      const first = acked((done) => session.publish('limits', 'first', 1, false, 5_000, done));
+      // Held behind the first for its 300 ms PUBACK, longer than their 50 ms: the caller has given up on them.
+      for (let i = 0; i < 4; i++) session.publish('limits', `stale ${i}`, 1, false, 50, () => assert.fail('a dropped publish is not called back'));
+      assert.equal(await first, undefined);
+      assert.equal(await acked((done) => session.publish('limits', 'fresh', 1, false, 5_000, done)), undefined);
+      assert.equal(broker.publishes, 2, 'only the first and the fresh publish reached the broker');
+      await session.close(true);
+    }),
+  );
+
+  test('Receive Maximum 0 is a malformed CONNACK: the CONNECT fails by name', { timeout: 30_000 }, () =>
+    withScriptedBroker({ connackProperties: { receiveMaximum: 0 } }, async (broker) => {
+      const heard = new Recorder();
+      const session = new MqttSession(heard);
+      session.connect(options(broker.url, 'receive-zero', 5));
+      await pollUntil('the CONNECT to end', () => heard.connects.length > 0);
+      assert.deepEqual(heard.connects.map(({ outcome, error }) => ({ outcome, error })), [{ outcome: 'failure', error: 'malformed packet: Receive Maximum 0' }]);
+      await session.close(false);
+    }),
+  );
+
+  test("Server Keep Alive replaces the client's: a 30 s keepalive cut to 1 s pings within the second", { timeout: 30_000 }, () =>
+    withScriptedBroker({ connackProperties: { serverKeepAlive: 1 } }, async (broker) => {
       const { session, heard } = await open(broker.url, 'server-keepalive', 5, 30);
       await pollUntil('a PINGREQ at the broker\'s keepalive', () => broker.pings > 0, 3_000);
       assert.deepEqual(heard.losses, []);
       await session.close(true);
-    } finally {
-      await broker.close();
-    }
-  });
+    }),
+  );
 
-  test('Maximum QoS, Retain Available and unencodable topics fail the publish by name and keep the connection', { timeout: 30_000 }, async () => {
-    const broker = await startScriptedBroker({ connackProperties: { maximumQoS: 0, retainAvailable: false } });
-    try {
+  test('Maximum QoS, Retain Available and unencodable topics fail the publish by name and keep the connection', { timeout: 30_000 }, () =>
+    withScriptedBroker({ connackProperties: { maximumQoS: 0, retainAvailable: false } }, async (broker) => {
       const { session } = await open(broker.url, 'refusals', 5);
-      assert.equal(await acked((done) => session.publish('limits', 'q1', 1, false, done)), 'reason 155 QoS not supported');
-      assert.equal(await acked((done) => session.publish('limits', 'kept', 0, true, done)), 'reason 154 Retain not supported');
-      assert.equal(await acked((done) => session.publish('t'.repeat(70_000), 'long', 0, false, done)), 'topic longer than 65535 bytes');
-      assert.equal(await acked((done) => session.publish('limits', 'fine', 0, false, done)), undefined);
+      assert.equal(await acked((done) => session.publish('limits', 'q1', 1, false, 5_000, done)), 'reason 155 QoS not supported');
+      assert.equal(await acked((done) => session.publish('limits', 'kept', 0, true, 5_000, done)), 'reason 154 Retain not supported');
+      assert.equal(await acked((done) => session.publish('t'.repeat(70_000), 'long', 0, false, 5_000, done)), 'topic longer than 65535 bytes');
+      assert.equal(await acked((done) => session.publish('limits', 'fine', 0, false, 5_000, done)), undefined);
       await pollUntil('the one valid publish at the broker', () => broker.publishes === 1);
       assert.equal(session.connected, true);
       await session.close(true);
-    } finally {
-      await broker.close();
-    }
-  });
+    }),
+  );
+});
+
+test('a QoS 2 message the broker sends twice before PUBREL reaches the listener once, and is completed', { timeout: 30_000 }, async () => {
+  const publish = { cmd: 'publish', topic: 'down/twice', payload: Buffer.from('once'), qos: 2, messageId: 77, retain: false, dup: false } as const;
+  const broker = await startScriptedBroker({ afterSuback: [publish, { ...publish, dup: true }, { cmd: 'pubrel', messageId: 77 }] });
+  try {
+    const { session, heard } = await open(broker.url, 'qos2-twice', 4);
+    assert.equal(await acked((done) => session.subscribe('down/#', 2, done)), undefined);
+    await pollUntil('the PUBCOMP for the released message', () => broker.received('pubcomp') === 1);
+    assert.equal(broker.received('pubrec'), 2, 'each copy is answered');
+    assert.deepEqual(heard.messages, [{ topic: 'down/twice', payload: 'once' }]);
+    await session.close(true);
+  } finally {
+    await broker.close();
+  }
 });

@@ -133,5 +133,6 @@ test("a v5 CONNACK's limits are read from among every other kind of property", (
   const end = readServerLimits(connack, 4, connack.length, limits);
   assert.equal(end, connack.length);
   assert.deepEqual(limits, { keepaliveS: 15, receiveMaximum: 7, maximumQos: 0, retainAvailable: false, maximumPacketSize: 4096 });
-  assert.throws(() => readServerLimits(Buffer.from([0x03, 0x13, 0x00]), 0, 3, limits), MalformedPacketError);
+  assert.throws(() => readServerLimits(Buffer.from([0x02, 0x13, 0x00]), 0, 3, limits), /property 19 cut short/);
+  assert.throws(() => readServerLimits(Buffer.from([0x03, 0x21, 0x00, 0x00]), 0, 4, limits), /Receive Maximum 0/);
 });
