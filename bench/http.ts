@@ -1,19 +1,20 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { againstTarget, cpuSecondsOf, pinning, run, runFleetsim, runLocust, table } from './run-pinned.ts';
+import { againstTarget, cpuSecondsOf, pinning, roundsTable, run, runFleetsim, runLocust, table } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 import { nginxInstalled, startFixture, startNginx } from './targets.ts';
 
 /**
  * HTTP throughput, fleetsim's iot-node-flat-out side by side with autocannon, plain undici loops and
- * Locust, all in this one run: `npm run bench:http [devices] [seconds] [fixture|nginx]`. Against the
+ * Locust, all in this one run: `npm run bench:http [devices] [seconds] [fixture|nginx] [rounds]`. Against the
  * fixture (the default: the peers' reference rates were measured on it) the faster tools take it to
  * its core's limit; nginx answers far cheaper, so against it the rates compare the generators alone.
  */
 const devices = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
 const targetName = process.argv[4] ?? 'fixture';
+const rounds = Number(process.argv[5] ?? 3);
 if (targetName !== 'nginx' && targetName !== 'fixture') throw new Error(`unknown target ${targetName}: fixture or nginx`);
 if (targetName === 'nginx' && !nginxInstalled) throw new Error('nginx is not installed (apt-get install nginx-light)');
 const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-bench-'));
@@ -30,7 +31,7 @@ async function fleetsim(): Promise<Measured> {
   return { tool: 'fleetsim iot-node-flat-out', messages: results.total.requests, seconds: results.activeS, cpuSeconds: cpuSecondsOf(results), maxRssBytes: results.generator.maxRssBytes };
 }
 
-try {
+async function round(): Promise<Measured[]> {
   const rows = [
     await againstTarget(fixture, fleetsim),
     await againstTarget(fixture, () => peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts')),
@@ -39,11 +40,17 @@ try {
   ];
   const locust = await againstTarget(fixture, () => runLocust('Locust FastHttpUser iot-node', 'bench/locust/iot_node.py', fixture.url, devices, seconds, dir));
   if (locust) rows.push(locust);
-  else console.log('Locust not found (apt-get install python3-locust): its row is left out.');
+  return rows;
+}
+
+try {
+  const results: Measured[][] = [];
+  for (let i = 0; i < rounds; i++) results.push(await round());
+  if (!results[0]?.some((row) => row.tool.startsWith('Locust'))) console.log('Locust not found (apt-get install python3-locust): its row is left out.');
   const against = targetName === 'nginx' ? 'nginx (one worker)' : 'the standalone fixture';
   console.log(`HTTP, ${devices} devices/connections for ${seconds} s against ${against}; ${pinning ? 'generator on core 0, target on core 1' : 'NOT pinned (no taskset or one core): numbers are noisier'}.`);
   console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
-  console.log(table(rows, 'req'));
+  console.log(results.length === 1 ? table(results[0] ?? [], 'req') : roundsTable(results, 'req'));
 } finally {
   fixture.stop();
   await rm(dir, { recursive: true, force: true });

@@ -1,16 +1,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { againstTarget, cpuSecondsOf, pinning, run, runFleetsim, runLocust, table } from './run-pinned.ts';
+import { againstTarget, cpuSecondsOf, pinning, roundsTable, run, runFleetsim, runLocust, table } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 import { startMosquitto } from './targets.ts';
 
 /**
  * QoS 1 throughput against a real Mosquitto (with set_tcp_nodelay true), fleetsim's lamp-flat-out
- * side by side with plain mqtt.js loops, all in this one run: `npm run bench:mqtt [devices] [seconds]`.
+ * side by side with plain mqtt.js loops and Locust, all in this one run:
+ * `npm run bench:mqtt [devices] [seconds] [rounds]`: 3 rounds by default, reported as medians and ranges.
  */
 const devices = Number(process.argv[2] ?? 100);
 const seconds = Number(process.argv[3] ?? 10);
+const rounds = Number(process.argv[4] ?? 3);
 const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-bench-'));
 const broker = await startMosquitto(dir);
 
@@ -26,13 +28,19 @@ async function fleetsim(): Promise<Measured> {
   return { tool: 'fleetsim lamp-flat-out (bursts of 10)', messages: publish.requests, seconds: results.activeS, cpuSeconds: cpuSecondsOf(results), maxRssBytes: results.generator.maxRssBytes };
 }
 
-try {
+async function round(): Promise<Measured[]> {
   const rows = [await againstTarget(broker, fleetsim), await againstTarget(broker, () => plainLoop('burst-10')), await againstTarget(broker, () => plainLoop('await-each'))];
   const locust = await againstTarget(broker, () => runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir));
   if (locust) rows.push(locust);
-  else console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
+  return rows;
+}
+
+try {
+  const results: Measured[][] = [];
+  for (let i = 0; i < rounds; i++) results.push(await round());
+  if (!results[0]?.some((row) => row.tool.startsWith('Locust'))) console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
   console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinning ? 'generator on core 0, broker on core 1' : 'NOT pinned (no taskset or one core): numbers are noisier'}.`);
-  console.log(table(rows, 'msg'));
+  console.log(results.length === 1 ? table(results[0] ?? [], 'msg') : roundsTable(results, 'msg'));
 } finally {
   broker.stop();
   await rm(dir, { recursive: true, force: true });

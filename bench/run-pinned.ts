@@ -54,23 +54,56 @@ export async function againstTarget<Row extends Measured | undefined>(target: { 
   return { ...row, targetCorePercent };
 }
 
+const rateOf = (row: Measured): number => row.messages / row.seconds;
+
+function aligned(lines: readonly (readonly string[])[]): string {
+  const widths = (lines[0] ?? []).map((_, i) => Math.max(...lines.map((line) => (line[i] ?? '').length)));
+  return lines.map((line) => line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+/** The columns after rate and ratio, from one measurement. */
+function costColumns(row: Measured): string[] {
+  return [((row.cpuSeconds / row.messages) * 1000).toFixed(4), (row.maxRssBytes / 1048576).toFixed(0), row.targetCorePercent === undefined ? '-' : row.targetCorePercent.toFixed(0)];
+}
+
+const COST_HEADERS = (unit: string): string[] => [`CPU s per 1k ${unit}`, 'max RSS MB', 'target core %'];
+
 /** One row per tool: rate, the ratio of fleetsim's rate to it, CPU seconds per 1k messages, RSS. */
 export function table(rows: readonly Measured[], unit: string): string {
   const fleetsim = rows.find((row) => row.tool.startsWith('fleetsim'));
-  const rate = (row: Measured): number => row.messages / row.seconds;
-  const lines = [['tool', `${unit}/s`, 'fleetsim ÷ tool', `CPU s per 1k ${unit}`, 'max RSS MB', 'target core %']];
-  for (const row of rows) {
-    lines.push([
-      row.tool,
-      rate(row).toFixed(0),
-      fleetsim ? (rate(fleetsim) / rate(row)).toFixed(2) : '-',
-      ((row.cpuSeconds / row.messages) * 1000).toFixed(4),
-      (row.maxRssBytes / 1048576).toFixed(0),
-      row.targetCorePercent === undefined ? '-' : row.targetCorePercent.toFixed(0),
-    ]);
+  const lines = [['tool', `${unit}/s`, 'fleetsim ÷ tool', ...COST_HEADERS(unit)]];
+  for (const row of rows) lines.push([row.tool, rateOf(row).toFixed(0), fleetsim ? (rateOf(fleetsim) / rateOf(row)).toFixed(2) : '-', ...costColumns(row)]);
+  return aligned(lines);
+}
+
+function median<T>(values: readonly T[], by: (value: T) => number): T | undefined {
+  return [...values].sort((a, b) => by(a) - by(b))[Math.floor((values.length - 1) / 2)];
+}
+
+/**
+ * Several rounds of the same tools, one after another in each round: per tool the round with the
+ * median rate (its cost columns too), and fleetsim's ratio to it taken within each round, as a
+ * median and a range, so a slow minute on the machine moves both sides of a ratio alike.
+ */
+export function roundsTable(rounds: readonly (readonly Measured[])[], unit: string): string {
+  const lines = [['tool', `median ${unit}/s`, 'range', 'fleetsim ÷ tool', 'range', ...COST_HEADERS(unit)]];
+  for (const tool of rounds[0]?.map((row) => row.tool) ?? []) {
+    const rows: Measured[] = [];
+    const ratios: number[] = [];
+    for (const round of rounds) {
+      const row = round.find((candidate) => candidate.tool === tool);
+      const fleetsim = round.find((candidate) => candidate.tool.startsWith('fleetsim'));
+      if (!row) continue;
+      rows.push(row);
+      if (fleetsim) ratios.push(rateOf(fleetsim) / rateOf(row));
+    }
+    const middle = median(rows, rateOf);
+    if (!middle) continue;
+    const rates = rows.map(rateOf);
+    const range = (values: number[], digits: number): string => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+    lines.push([tool, rateOf(middle).toFixed(0), range(rates, 0), ratios.length > 0 ? (median(ratios, (ratio) => ratio) ?? 0).toFixed(2) : '-', ratios.length > 0 ? range(ratios, 2) : '-', ...costColumns(middle)]);
   }
-  const widths = (lines[0] ?? []).map((_, i) => Math.max(...lines.map((line) => (line[i] ?? '').length)));
-  return lines.map((line) => line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ')).join('\n');
+  return `${rounds.length} rounds\n${aligned(lines)}`;
 }
 
 /** Locust's CSV has no CPU or RSS: it runs under /usr/bin/time, which writes them to a file. */
