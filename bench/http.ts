@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { againstTarget, cpuSecondsOf, pinning, roundsTable, run, runFleetsim, runLocust, table } from './run-pinned.ts';
+import { cpuSecondsOf, fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsim, runLocust } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 import { nginxInstalled, startFixture, startNginx } from './targets.ts';
 
@@ -26,31 +26,24 @@ async function peer(tool: string, script: string, ...extra: string[]): Promise<M
 }
 
 async function fleetsim(): Promise<Measured> {
-  const results = await runFleetsim(dir, 'fleetsim', ['profiles/iot-node-flat-out.yaml', '-u', String(devices), '-r', String(devices * 10), '-t', `${seconds}s`, '--target', fixture.url]);
+  const results = await runFleetsim(dir, 'fleetsim', fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url));
   if (results.total.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
   return { tool: 'fleetsim iot-node-flat-out', messages: results.total.requests, seconds: results.activeS, cpuSeconds: cpuSecondsOf(results), maxRssBytes: results.generator.maxRssBytes };
 }
 
-async function round(): Promise<Measured[]> {
-  const rows = [
-    await againstTarget(fixture, fleetsim),
-    await againstTarget(fixture, () => peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts')),
-    await againstTarget(fixture, () => peer('undici Pool.request loop (POST /data)', 'bench/peers/undici-loop.ts', 'request')),
-    await againstTarget(fixture, () => peer('undici dispatch loop (POST /data)', 'bench/peers/undici-loop.ts', 'dispatch')),
-  ];
-  const locust = await againstTarget(fixture, () => runLocust('Locust FastHttpUser iot-node', 'bench/locust/iot_node.py', fixture.url, devices, seconds, dir));
-  if (locust) rows.push(locust);
-  return rows;
-}
-
 try {
-  const results: Measured[][] = [];
-  for (let i = 0; i < rounds; i++) results.push(await round());
-  if (!results[0]?.some((row) => row.tool.startsWith('Locust'))) console.log('Locust not found (apt-get install python3-locust): its row is left out.');
+  const report = await measureRounds(fixture, rounds, [
+    fleetsim,
+    () => peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts'),
+    () => peer('undici Pool.request loop (POST /data)', 'bench/peers/undici-loop.ts', 'request'),
+    () => peer('undici dispatch loop (POST /data)', 'bench/peers/undici-loop.ts', 'dispatch'),
+    () => runLocust('Locust FastHttpUser iot-node', 'bench/locust/iot_node.py', fixture.url, devices, seconds, dir),
+  ], 'req');
+  if (!locustInstalled) console.log('Locust not found (apt-get install python3-locust): its row is left out.');
   const against = targetName === 'nginx' ? 'nginx (one worker)' : 'the standalone fixture';
-  console.log(`HTTP, ${devices} devices/connections for ${seconds} s against ${against}; ${pinning ? 'generator on core 0, target on core 1' : 'NOT pinned (no taskset or one core): numbers are noisier'}.`);
+  console.log(`HTTP, ${devices} devices/connections for ${seconds} s against ${against}; ${pinningNote()}.`);
   console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
-  console.log(results.length === 1 ? table(results[0] ?? [], 'req') : roundsTable(results, 'req'));
+  console.log(report);
 } finally {
   fixture.stop();
   await rm(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { againstTarget, cpuSecondsOf, pinning, roundsTable, run, runFleetsim, runLocust, table } from './run-pinned.ts';
+import { cpuSecondsOf, fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsim, runLocust } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 import { startMosquitto } from './targets.ts';
 
@@ -22,25 +22,22 @@ async function plainLoop(mode: string): Promise<Measured> {
 }
 
 async function fleetsim(): Promise<Measured> {
-  const results = await runFleetsim(dir, 'fleetsim', ['profiles/lamp-flat-out.yaml', '-u', String(devices), '-r', String(devices * 10), '-t', `${seconds}s`, '--broker', broker.url]);
+  const results = await runFleetsim(dir, 'fleetsim', fleet('profiles/lamp-flat-out.yaml', devices, devices * 10, seconds, '--broker', broker.url));
   const publish = results.stats.find((row) => row.type === 'PUBLISH');
   if (!publish || publish.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
   return { tool: 'fleetsim lamp-flat-out (bursts of 10)', messages: publish.requests, seconds: results.activeS, cpuSeconds: cpuSecondsOf(results), maxRssBytes: results.generator.maxRssBytes };
 }
 
-async function round(): Promise<Measured[]> {
-  const rows = [await againstTarget(broker, fleetsim), await againstTarget(broker, () => plainLoop('burst-10')), await againstTarget(broker, () => plainLoop('await-each'))];
-  const locust = await againstTarget(broker, () => runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir));
-  if (locust) rows.push(locust);
-  return rows;
-}
-
 try {
-  const results: Measured[][] = [];
-  for (let i = 0; i < rounds; i++) results.push(await round());
-  if (!results[0]?.some((row) => row.tool.startsWith('Locust'))) console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
-  console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinning ? 'generator on core 0, broker on core 1' : 'NOT pinned (no taskset or one core): numbers are noisier'}.`);
-  console.log(results.length === 1 ? table(results[0] ?? [], 'msg') : roundsTable(results, 'msg'));
+  const report = await measureRounds(broker, rounds, [
+    fleetsim,
+    () => plainLoop('burst-10'),
+    () => plainLoop('await-each'),
+    () => runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir),
+  ], 'msg');
+  if (!locustInstalled) console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
+  console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinningNote('broker')}.`);
+  console.log(report);
 } finally {
   broker.stop();
   await rm(dir, { recursive: true, force: true });

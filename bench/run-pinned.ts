@@ -10,6 +10,16 @@ import path from 'node:path';
 /** The generator runs on core 0 and the target on core 1, when the machine has both and taskset. */
 export const pinning = existsSync('/usr/bin/taskset') && os.cpus().length >= 2;
 
+/** How the run was placed on the cores, for a benchmark's heading. */
+export function pinningNote(target = 'target'): string {
+  return pinning ? `generator on core 0, ${target} on core 1` : 'NOT pinned (no taskset or one core): numbers are noisier';
+}
+
+/** `fleetsim run` arguments for `devices` of a profile, spawned at `spawnRate`, for `seconds`. */
+export function fleet(profile: string, devices: number, spawnRate: number, seconds: number, ...extra: string[]): string[] {
+  return [profile, '-u', String(devices), '-r', String(spawnRate), '-t', `${seconds}s`, ...extra];
+}
+
 export function pinned(core: 0 | 1, command: string, args: readonly string[]): [string, string[]] {
   return pinning ? ['taskset', ['-c', String(core), command, ...args]] : [command, [...args]];
 }
@@ -46,12 +56,10 @@ export interface Measured {
 }
 
 /** Runs one tool's measurement and adds how busy the target was meanwhile, over the tool's active seconds. */
-export async function againstTarget<Row extends Measured | undefined>(target: { cpuSeconds(): number }, measure: () => Promise<Row>): Promise<Row> {
+async function againstTarget(target: { cpuSeconds(): number }, measure: () => Promise<Measured | undefined>): Promise<Measured | undefined> {
   const before = target.cpuSeconds();
   const row = await measure();
-  if (!row) return row;
-  const targetCorePercent = ((target.cpuSeconds() - before) / row.seconds) * 100;
-  return { ...row, targetCorePercent };
+  return row && { ...row, targetCorePercent: ((target.cpuSeconds() - before) / row.seconds) * 100 };
 }
 
 const rateOf = (row: Measured): number => row.messages / row.seconds;
@@ -69,7 +77,7 @@ function costColumns(row: Measured): string[] {
 const COST_HEADERS = (unit: string): string[] => [`CPU s per 1k ${unit}`, 'max RSS MB', 'target core %'];
 
 /** One row per tool: rate, the ratio of fleetsim's rate to it, CPU seconds per 1k messages, RSS. */
-export function table(rows: readonly Measured[], unit: string): string {
+function table(rows: readonly Measured[], unit: string): string {
   const fleetsim = rows.find((row) => row.tool.startsWith('fleetsim'));
   const lines = [['tool', `${unit}/s`, 'fleetsim ÷ tool', ...COST_HEADERS(unit)]];
   for (const row of rows) lines.push([row.tool, rateOf(row).toFixed(0), fleetsim ? (rateOf(fleetsim) / rateOf(row)).toFixed(2) : '-', ...costColumns(row)]);
@@ -81,11 +89,28 @@ function median<T>(values: readonly T[], by: (value: T) => number): T | undefine
 }
 
 /**
+ * Runs the tools one after another against the target, `rounds` times, and formats one table, or
+ * with several rounds their medians. A tool that is not installed measures nothing and is left out.
+ */
+export async function measureRounds(target: { cpuSeconds(): number }, rounds: number, tools: readonly (() => Promise<Measured | undefined>)[], unit: string): Promise<string> {
+  const results: Measured[][] = [];
+  for (let i = 0; i < rounds; i++) {
+    const rows: Measured[] = [];
+    for (const tool of tools) {
+      const row = await againstTarget(target, tool);
+      if (row) rows.push(row);
+    }
+    results.push(rows);
+  }
+  return results.length === 1 ? table(results[0] ?? [], unit) : roundsTable(results, unit);
+}
+
+/**
  * Several rounds of the same tools, one after another in each round: per tool the round with the
  * median rate (its cost columns too), and fleetsim's ratio to it taken within each round, as a
  * median and a range, so a slow minute on the machine moves both sides of a ratio alike.
  */
-export function roundsTable(rounds: readonly (readonly Measured[])[], unit: string): string {
+function roundsTable(rounds: readonly (readonly Measured[])[], unit: string): string {
   const lines = [['tool', `median ${unit}/s`, 'range', 'fleetsim ÷ tool', 'range', ...COST_HEADERS(unit)]];
   for (const tool of rounds[0]?.map((row) => row.tool) ?? []) {
     const rows: Measured[] = [];
@@ -107,8 +132,10 @@ export function roundsTable(rounds: readonly (readonly Measured[])[], unit: stri
 }
 
 /** Locust's CSV has no CPU or RSS: it runs under /usr/bin/time, which writes them to a file. */
+export const locustInstalled = existsSync('/usr/bin/locust') && existsSync('/usr/bin/time');
+
 export async function runLocust(tool: string, locustfile: string, host: string, users: number, seconds: number, dir: string): Promise<Measured | undefined> {
-  if (!existsSync('/usr/bin/locust') || !existsSync('/usr/bin/time')) return undefined;
+  if (!locustInstalled) return undefined;
   const prefix = path.join(dir, 'locust');
   const timeFile = path.join(dir, 'locust.time');
   await run(0, '/usr/bin/time', ['-o', timeFile, '-f', '%U %S %M', '/usr/bin/locust', '-f', locustfile, '--headless', '-u', String(users), '-r', String(users), '-t', `${seconds}s`, '--host', host, '--csv', prefix, '--only-summary']);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Results, StatsRow } from '../src/metrics/results.ts';
-import { pinning, runFleetsim } from './run-pinned.ts';
+import { fleet, pinningNote, runFleetsim } from './run-pinned.ts';
 import { nginxInstalled, startFixture, startMosquitto, startNginx } from './targets.ts';
 import type { Target } from './targets.ts';
 
@@ -36,9 +36,6 @@ async function withTarget<T>(start: () => Promise<Target>, body: (target: Target
     target.stop();
   }
 }
-
-/** `fleetsim run` arguments for `devices` of a profile, spawned at `spawnRate`, for `seconds`. */
-const fleet = (profile: string, devices: number, spawnRate: number, seconds: number, ...extra: string[]): string[] => [profile, '-u', String(devices), '-r', String(spawnRate), '-t', `${seconds}s`, ...extra];
 
 /** PUBLISH attempts per second that started inside [fromS, toS), from the request log. */
 async function publishRate(logFile: string, fromS: number, toS: number): Promise<number> {
@@ -148,7 +145,7 @@ async function memory(): Promise<void> {
 }
 
 try {
-  console.log(`fleetsim scale, ${pinning ? 'generator on core 0, target on core 1' : 'NOT pinned (no taskset or one core): numbers are noisier'}.`);
+  console.log(`fleetsim scale, ${pinningNote()}.`);
   if (wanted('lamps')) await lamps();
   if (wanted('sensors')) await sensors();
   if (wanted('http')) await http();

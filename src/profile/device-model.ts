@@ -1,7 +1,7 @@
 import { patternHasIndex } from '../identity/device-id.ts';
 import type { IdentityScheme } from '../identity/device-id.ts';
 import { cumulativeWeights } from '../identity/rng.ts';
-import { compileJsonBody, compileTemplate, TemplateError } from '../template/compile.ts';
+import { compileJsonBody, compileTemplate, literalTemplate, TemplateError } from '../template/compile.ts';
 import type { CompiledTemplate } from '../template/compile.ts';
 import type { SlotAllocator } from '../template/functions.ts';
 import { parseCapturePath } from './capture-path.ts';
@@ -133,10 +133,7 @@ function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: J
   if (timeoutMs <= 0) throw source.error([...httpPath, 'timeout'], 'must be greater than 0');
   const expectStatus = http.expectStatus === undefined ? undefined : new Set(http.expectStatus as number[]);
   // The body's content type is one more header, unless the model sets its own.
-  if (contentType !== undefined && !headers.some(([name]) => name === 'content-type')) {
-    const value = contentType;
-    headers.push(['content-type', { source: value, constant: value, evaluate: () => value }]);
-  }
+  if (contentType !== undefined && !headers.some(([name]) => name === 'content-type')) headers.push(['content-type', literalTemplate(contentType)]);
   return { kind: 'http', method, path: pathTemplate, headers, fixedHeaders: fixedHeaders(headers), body, timeoutMs, expectStatus };
 }
 

@@ -154,6 +154,11 @@ function concatenate(parts: readonly Part[]): CompiledValue {
   };
 }
 
+/** A template with nothing to render: `value` every time. */
+export function literalTemplate(value: string, source = value): CompiledTemplate {
+  return { source, constant: value, evaluate: () => value };
+}
+
 /** Compiles `text` once; `{{ expr }}` segments are fields or seeded function calls, everything else is literal. */
 export function compileTemplate(text: string, slots: SlotAllocator): CompiledTemplate {
   const parts: Part[] = [];
@@ -170,9 +175,9 @@ export function compileTemplate(text: string, slots: SlotAllocator): CompiledTem
     parts.push(new ExpressionParser(text, open + 2, close).parse(slots));
     cursor = close + 2;
   }
-  if (parts.length === 0) return { source: text, constant: '', evaluate: () => '' };
+  if (parts.length === 0) return literalTemplate('');
   const only = parts.length === 1 ? parts[0] : undefined;
-  if (typeof only === 'string') return { source: text, constant: only, evaluate: () => only };
+  if (typeof only === 'string') return literalTemplate(only, text);
   if (only !== undefined) return { source: text, constant: undefined, evaluate: only };
   return { source: text, constant: undefined, evaluate: concatenate(parts) };
 }

@@ -207,6 +207,17 @@ export interface ServerLimits {
   maximumPacketSize: number;
 }
 
+/** The limits a broker sets by saying nothing. */
+export function defaultServerLimits(): ServerLimits {
+  return { keepaliveS: undefined, receiveMaximum: 0xffff, maximumQos: 2, retainAvailable: true, maximumPacketSize: Number.MAX_SAFE_INTEGER };
+}
+
+/** Where a property list that starts at `offset` ends, for packets whose properties fleetsim does not use. */
+export function skipProperties(buffer: Buffer, offset: number, end: number): number {
+  const length = readVarInt(buffer, offset, end);
+  return length ? Math.min(end, length.next + length.value) : end;
+}
+
 const FIXED_PROPERTY_BYTES: Readonly<Record<number, number>> = {
   0x01: 1, 0x17: 1, 0x19: 1, 0x24: 1, 0x25: 1, 0x28: 1, 0x29: 1, 0x2a: 1,
   0x13: 2, 0x21: 2, 0x22: 2, 0x23: 2,

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { elapsedMicros } from '../engine/clock.ts';
-import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, readVarInt, reasonLabel } from './mqtt-codec.ts';
+import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, defaultServerLimits, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, reasonLabel, skipProperties } from './mqtt-codec.ts';
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
 import { Keepalive } from './mqtt-keepalive.ts';
 import type { KeepaliveOwner } from './mqtt-keepalive.ts';
@@ -214,7 +214,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (!this.connecting) return;
     const code = buffer[start + 1] as number;
     if (this.version5 && end > start + 3) {
-      const limits: ServerLimits = { keepaliveS: undefined, receiveMaximum: 0xffff, maximumQos: 2, retainAvailable: true, maximumPacketSize: Number.MAX_SAFE_INTEGER };
+      const limits = defaultServerLimits();
       readServerLimits(buffer, start + 2, end, limits);
       this.limits = limits;
     }
@@ -280,7 +280,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (!callback || !this.subscribing?.delete(packetId)) return;
     this.awaiting.delete(packetId);
     let offset = start + 2;
-    if (this.version5) offset = this.skipProperties(buffer, offset, end);
+    if (this.version5) offset = skipProperties(buffer, offset, end);
     for (; offset < end; offset++) {
       const code = buffer[offset] as number;
       if (code >= 0x80) return callback(`SUBACK ${code}`);
@@ -306,15 +306,10 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
         this.releasing.add(packetId);
       }
     }
-    if (this.version5) offset = this.skipProperties(buffer, offset, end);
+    if (this.version5) offset = skipProperties(buffer, offset, end);
     // Copied: a payload kept in a reaction queue must not hold the whole socket chunk alive.
     const payload = Buffer.from(buffer.subarray(offset, end));
     if (this.connected) this.owner.listener.message(topic, payload);
-  }
-
-  private skipProperties(buffer: Buffer, offset: number, end: number): number {
-    const length = readVarInt(buffer, offset, end);
-    return length ? Math.min(end, length.next + length.value) : end;
   }
 
   private opened(): void {

@@ -4,12 +4,12 @@ import type { ConnectionOptions } from 'node:tls';
 import { connect as tlsConnect } from 'node:tls';
 import { elapsedMicros } from '../engine/clock.ts';
 import { MqttConnection } from './mqtt-connection.ts';
-import { errorLabel } from './mqtt-labels.ts';
 import type { ConnectionOwner } from './mqtt-connection.ts';
 import type { ConnectFields } from './mqtt-codec.ts';
+import { errorLabel } from './mqtt-labels.ts';
 import type { Outcome } from './types.ts';
 
-export { CONNECTION_CLOSED, errorLabel } from './mqtt-labels.ts';
+export { CONNECTION_CLOSED } from './mqtt-labels.ts';
 
 /** What one connection attempt of a device's session needs; resolved per device by the engine. */
 export interface SessionOptions extends ConnectFields {
@@ -75,23 +75,21 @@ export class MqttSession implements ConnectionOwner {
     this.closing = false;
     const started = process.hrtime.bigint();
     const problem = options.tls?.problem;
-    let socket: Socket | undefined;
-    let failure = problem;
-    if (failure === undefined) {
-      try {
-        socket = openSocket(options);
-      } catch (error) {
-        // TLS material that reads but does not parse (a key that does not match its certificate)
-        // throws while the socket is made: that device's attempt fails, not the run.
-        failure = errorLabel(error);
-      }
-    }
-    if (!socket) {
-      const reason = failure ?? 'no socket';
-      process.nextTick(() => this.listener.connectEnded('failure', reason, elapsedMicros(started)));
-      return;
+    if (problem !== undefined) return this.failSoon(problem, started);
+    let socket: Socket;
+    try {
+      socket = openSocket(options);
+    } catch (error) {
+      // TLS material that reads but does not parse (a key that does not match its certificate)
+      // throws while the socket is made: that device's attempt fails, not the run.
+      return this.failSoon(errorLabel(error), started);
     }
     this.connection = new MqttConnection(this, socket, options, started);
+  }
+
+  /** An attempt that never got a socket still ends after `connect` returns, as every other does. */
+  private failSoon(reason: string, started: bigint): void {
+    process.nextTick(() => this.listener.connectEnded('failure', reason, elapsedMicros(started)));
   }
 
   connectionEnded(connection: MqttConnection, wasConnected: boolean, reason: string | undefined): void {

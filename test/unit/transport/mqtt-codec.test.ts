@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { generate, parser } from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
-import { MalformedPacketError, PacketReader, PacketType, encodeAck, encodePublish, encodeSubscribe, readServerLimits, reasonLabel } from '../../../src/transport/mqtt-codec.ts';
-import type { ServerLimits } from '../../../src/transport/mqtt-codec.ts';
+import { MalformedPacketError, PacketReader, PacketType, defaultServerLimits, encodeAck, encodePublish, encodeSubscribe, readServerLimits, reasonLabel } from '../../../src/transport/mqtt-codec.ts';
 
 /** What mqtt-packet, the reference codec, reads from bytes we wrote. */
 function parsed(bytes: Buffer, protocolVersion: 4 | 5): Packet[] {
@@ -128,7 +127,7 @@ test("a v5 CONNACK's limits are read from among every other kind of property", (
     },
     { protocolVersion: 5 },
   );
-  const limits: ServerLimits = { keepaliveS: undefined, receiveMaximum: 0xffff, maximumQos: 2, retainAvailable: true, maximumPacketSize: Number.MAX_SAFE_INTEGER };
+  const limits = defaultServerLimits();
   // Fixed header (2 bytes for this size), then acknowledge flags and reason code.
   const end = readServerLimits(connack, 4, connack.length, limits);
   assert.equal(end, connack.length);
