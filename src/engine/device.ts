@@ -1,85 +1,28 @@
 import type { Random } from '../identity/rng.ts';
 import { weightedIndex } from '../identity/rng.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
-import type { DeviceModel, HttpAction, PublishAction, Reaction, StepSpec, SubscribeAction, TaskSpec } from '../profile/types.ts';
-import { actionType } from '../profile/types.ts';
+import type { HttpAction, PublishAction, SubscribeAction } from '../profile/types.ts';
 import type { TemplateContext, TemplateValue } from '../template/context.ts';
 import { HttpExchange } from '../transport/http-exchange.ts';
 import type { HttpResultSink } from '../transport/http-exchange.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
+import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-model.ts';
 import { applyCaptures, captureFromJson } from './captures.ts';
+import type { DeviceHost } from './device-host.ts';
 import { CONNECTION_CLOSED } from '../transport/mqtt.ts';
 import { MqttAttempt } from './mqtt-attempt.ts';
 import type { MqttAttemptOwner, SentAttempt } from './mqtt-attempt.ts';
 import type { LinkedDevice, MqttLink } from './mqtt-link.ts';
 import { encodePathChars } from './request-path.ts';
+import { PeriodicTimetable } from './periodic-timetable.ts';
+import { ReactionInbox } from './reaction-inbox.ts';
 import type { Schedulable } from './scheduler.ts';
-import { topicMatches } from './topic-match.ts';
-import { isPaced, nextTick } from './wait.ts';
+import { nextTick } from './wait.ts';
 import type { NextTick } from './wait.ts';
-
-/** A step with what the engine resolved for it once: its stats entry. */
-export interface BoundStep {
-  readonly spec: StepSpec;
-  readonly stats: StatsEntry;
-}
-
-export interface BoundTask {
-  readonly spec: TaskSpec;
-  readonly steps: readonly BoundStep[];
-}
-
-export interface BoundReaction {
-  readonly reaction: Reaction;
-  readonly task: BoundTask;
-  /** The SUBSCRIBE made for it on every connect. */
-  readonly subscribe: BoundStep;
-}
-
-export interface BoundModel {
-  readonly model: DeviceModel;
-  readonly boot: readonly BoundTask[];
-  readonly tasks: readonly BoundTask[];
-  readonly reactions: readonly BoundReaction[];
-  /** Tasks have intended start times (pacing, or each task on its own period). */
-  readonly paced: boolean;
-  readonly periodic: boolean;
-  /** The largest burst of publishes one step sends. */
-  readonly maxBurst: number;
-}
-
-/** What a device needs from the run it belongs to. */
-export interface DeviceHost {
-  readonly stopping: boolean;
-  readonly iterations: number | undefined;
-  now(): number;
-  /** Ms since run start for a clock time. */
-  sinceStart(clockMs: number): number;
-  schedule(item: Schedulable, dueAt: number): void;
-  unschedule(item: Schedulable): void;
-  /** Sends the request the exchange holds; the result comes back through the device's `httpEnded`. */
-  sendHttp(exchange: HttpExchange): void;
-  attemptStarted(): void;
-  onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void;
-  onStarted(device: VirtualDevice): void;
-  onFinished(device: VirtualDevice): void;
-  /** Counts of messages the devices received from their sessions. */
-  readonly downlink: DownlinkCounts;
-}
-
-export interface DownlinkCounts {
-  received: number;
-  /** Messages that matched a reaction and were queued to run it. */
-  reactionsQueued: number;
-  /** Messages that matched a reaction while its device already had a full queue. */
-  reactionsDropped: number;
-}
 
 /** Timers fire a few ms late on a busy loop; a tick counts as late only beyond this. */
 const LATE_TOLERANCE_MS = 10;
-/** Messages waiting for their reaction beyond this are dropped: a device is not an unbounded queue. */
-const MAX_QUEUED_REACTIONS = 64;
 
 const enum Phase {
   Waiting,
@@ -109,8 +52,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private iterationsDone = 0;
   private intendedAt = 0;
   private readonly tick: NextTick = { startAt: 0, intendedAt: 0, missed: 0 };
-  /** Next due time of each periodic task (clock ms); set when the loop starts. */
-  private nextDue: number[] | undefined;
+  /** Set when the loop starts, for models whose tasks each have their own period. */
+  private timetable: PeriodicTimetable | undefined;
 
   // The task under way: its steps run in order, each `repeat` times, with `sleep` between attempts.
   private task: BoundTask | undefined;
@@ -139,12 +82,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   // Arrays here are built at their final length: one that grows by push reserves 16 slots, and
   // at 10,000 devices each such array costs ~1.7 MB.
   private readonly mqttAttempts: MqttAttempt[];
-  private readonly sideAttempts: MqttAttempt[];
-  private readonly sideWaiters: (() => void)[] = [];
-  private readonly reactionFilters: readonly string[];
-  private readonly reactionQueue: { reaction: BoundReaction; payload: Buffer }[] = [];
-  /** Where the loop resumes once queued reactions ran (clock ms), or -1. */
-  private resumeAt = -1;
+  private readonly inbox: ReactionInbox | undefined;
 
   constructor(
     readonly deviceIndex: number,
@@ -159,8 +97,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.vars = new Array<TemplateValue>(bound.model.variables.length).fill('');
     this.staged = new Array<TemplateValue>(bound.model.variables.length).fill('');
     this.mqttAttempts = Array.from({ length: bound.maxBurst }, () => new MqttAttempt(this));
-    this.sideAttempts = bound.reactions.map(() => new MqttAttempt(this));
-    this.reactionFilters = bound.reactions.map((bound) => String(bound.reaction.topic.evaluate(this)));
+    this.inbox = bound.reactions.length > 0 ? new ReactionInbox(bound.reactions, this) : undefined;
   }
 
   get deviceModel(): string {
@@ -184,7 +121,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     if (this.host.stopping || this.phase === Phase.Done) return this.finish();
     // Woken after a sleep between two attempts of the same task.
     if (this.task) return this.startAttempt();
-    if (this.reactionQueue.length > 0) return this.startReaction(this.host.now());
+    if (this.inbox?.waiting) return this.startReaction(this.host.now());
     let task: BoundTask | undefined;
     this.taskIsBoot = this.phase === Phase.Boot;
     this.taskIsReaction = false;
@@ -216,41 +153,17 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.startAttempt();
   }
 
-  /**
-   * Each periodic task keeps its own timetable from a seeded phase; the earliest due runs next.
-   * Returns undefined (and sleeps until then) when none is due yet.
-   */
+  /** The earliest-due periodic task, or undefined (sleeping until it is due) when none is due yet. */
   private duePeriodicTask(): BoundTask | undefined {
-    const tasks = this.bound.tasks;
     const now = this.host.now();
-    let due = this.nextDue;
-    if (!due) {
-      due = this.nextDue = tasks.map((task) => now + this.random() * (task.spec.everyMs ?? 0));
-    }
-    let index = 0;
-    for (let i = 1; i < due.length; i++) if ((due[i] as number) < (due[index] as number)) index = i;
-    const dueAt = due[index] as number;
+    const timetable = (this.timetable ??= new PeriodicTimetable(this.bound.tasks, now, this.random));
+    const dueAt = timetable.nextDueAt;
     if (dueAt > now + 1) {
       this.host.schedule(this, dueAt);
       return undefined;
     }
-    const task = tasks[index] as BoundTask;
-    const every = task.spec.everyMs ?? 1;
-    let next = dueAt + every;
-    if (now - next >= every) {
-      const missed = Math.floor((now - next) / every);
-      (task.steps[0] as BoundStep).stats.missed += missed;
-      next += missed * every;
-    }
-    due[index] = next;
     this.taskIntendedAt = dueAt;
-    return task;
-  }
-
-  private nextPeriodicDue(): number {
-    let min = Infinity;
-    for (const due of this.nextDue ?? []) if (due < min) min = due;
-    return min;
+    return timetable.take(now);
   }
 
   private startAttempt(): void {
@@ -343,12 +256,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const late = paced && attempt.startedAt - this.taskIntendedAt > LATE_TOLERANCE_MS;
     const intendedMicros = paced ? Math.max(latencyMicros, (this.host.now() - this.taskIntendedAt) * 1000) : -1;
     this.host.onAttempt(this, stats, attempt, { outcome, error, bytesIn: 0 }, latencyMicros, intendedMicros, late);
-    if (!attempt.inTask) {
-      const index = this.sideAttempts.indexOf(attempt);
-      if (!attempt.reusable && index >= 0) this.sideAttempts.splice(index, 1);
-      if (this.sideWaiters.length > 0 && !this.sideAttempts.some((side) => side.pending)) for (const resolve of this.sideWaiters.splice(0)) resolve();
-      return;
-    }
+    if (!attempt.inTask) return this.inbox?.subscriptionEnded(attempt);
     // An attempt that may still hear from the broker is replaced, so a late ack cannot touch the next one.
     if (!attempt.reusable) {
       const index = this.mqttAttempts.indexOf(attempt);
@@ -360,25 +268,21 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   }
 
   /** Resolves once the subscriptions made on connect have their answers (each is bounded by its timeout). */
-  sideAttemptsSettled(): Promise<void> {
-    if (!this.sideAttempts.some((side) => side.pending)) return Promise.resolve();
-    return new Promise((resolve) => this.sideWaiters.push(resolve));
+  subscriptionsSettled(): Promise<void> {
+    return this.inbox?.subscriptionsSettled() ?? Promise.resolve();
   }
 
   /** The session is up: subscribe what the reactions listen to, then resume a parked step. */
   sessionUp(): void {
     const reactions = this.bound.reactions;
-    for (let i = 0; i < reactions.length; i++) {
+    const inbox = this.inbox;
+    for (let i = 0; inbox && i < reactions.length; i++) {
       const reaction = reactions[i] as BoundReaction;
-      let attempt = this.sideAttempts.find((candidate) => candidate.reusable);
-      if (!attempt) {
-        attempt = new MqttAttempt(this);
-        this.sideAttempts.push(attempt);
-      }
+      const attempt = inbox.subscriptionAttempt();
       attempt.inTask = false;
       attempt.first = false;
       attempt.seq = this.seq++;
-      attempt.target = this.reactionFilters[i] ?? '';
+      attempt.target = inbox.filters[i] ?? '';
       attempt.body = undefined;
       attempt.startedAt = attempt.intendedAt = this.host.now();
       this.host.attemptStarted();
@@ -393,34 +297,28 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
 
   /** The session dropped: what waited for an answer on it has failed. */
   sessionDown(reason: string): void {
-    for (const attempt of [...this.mqttAttempts, ...this.sideAttempts]) attempt.fail(reason);
+    for (const attempt of [...this.mqttAttempts]) attempt.fail(reason);
+    this.inbox?.failSubscriptions(reason);
   }
 
   message(topic: string, payload: Buffer): void {
-    const downlink = this.host.downlink;
-    downlink.received++;
+    this.host.downlink.received++;
     if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping) return;
-    const index = this.reactionFilters.findIndex((filter) => topicMatches(filter, topic));
-    const reaction = this.bound.reactions[index];
-    if (!reaction) return;
-    if (this.reactionQueue.length >= MAX_QUEUED_REACTIONS) {
-      downlink.reactionsDropped++;
-      return;
-    }
-    downlink.reactionsQueued++;
-    this.reactionQueue.push({ reaction, payload });
+    const inbox = this.inbox;
+    if (!inbox?.accept(topic, payload, this.host.downlink)) return;
     // Idle between tasks: react now, and come back to the schedule after.
     if (!this.task && this.heapIndex >= 0) {
-      this.resumeAt = this.dueAt;
+      inbox.resumeAt = this.dueAt;
       this.host.unschedule(this);
       this.startReaction(this.host.now());
     }
   }
 
   private startReaction(resumeAt: number): void {
-    const next = this.reactionQueue.shift();
-    if (!next) return;
-    if (this.resumeAt < 0) this.resumeAt = resumeAt;
+    const inbox = this.inbox;
+    const next = inbox?.next();
+    if (!inbox || !next) return;
+    if (inbox.resumeAt < 0) inbox.resumeAt = resumeAt;
     const captures = next.reaction.reaction.captures;
     if (captures.length > 0) applyCaptures(captureFromJson(captures, next.payload.toString('utf8')), this.vars);
     this.taskIsBoot = false;
@@ -473,9 +371,10 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     }
     this.task = undefined;
     if (this.taskIsReaction) {
-      const resumeAt = this.resumeAt;
-      this.resumeAt = -1;
-      if (this.reactionQueue.length > 0) return this.startReaction(resumeAt);
+      const inbox = this.inbox as ReactionInbox;
+      const resumeAt = inbox.resumeAt;
+      inbox.resumeAt = -1;
+      if (inbox.waiting) return this.startReaction(resumeAt);
       this.host.schedule(this, Math.max(resumeAt, endedAt));
       return;
     }
@@ -486,7 +385,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     // The last iteration ends the device now, not after one more wait.
     const limit = this.host.iterations;
     if (limit !== undefined && this.iterationsDone >= limit) return this.finish();
-    if (this.bound.periodic) return this.scheduleNext(Math.max(endedAt, this.nextPeriodicDue()));
+    if (this.timetable) return this.scheduleNext(Math.max(endedAt, this.timetable.nextDueAt));
     // The first looped task starts right after boot; the pacing grid is anchored there.
     const tick = nextTick(this.bound.model.wait, this.random, this.taskIntendedAt, endedAt, this.tick);
     (task.steps[0] as BoundStep).stats.missed += tick.missed;
@@ -496,7 +395,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
 
   /** Messages that arrived during a task are answered before the wait for the next one. */
   private scheduleNext(dueAt: number): void {
-    if (this.reactionQueue.length > 0) return this.startReaction(dueAt);
+    if (this.inbox?.waiting) return this.startReaction(dueAt);
     this.host.schedule(this, dueAt);
   }
 
@@ -505,27 +404,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.phase = Phase.Done;
     this.task = undefined;
     this.parked = false;
-    this.reactionQueue.length = 0;
+    this.inbox?.clear();
     this.host.onFinished(this);
   }
-}
-
-export function bindModel(model: DeviceModel, entryFor: (type: string, name: string) => StatsEntry): BoundModel {
-  const bindStep = (spec: StepSpec): BoundStep => ({ spec, stats: entryFor(actionType(spec.action), spec.name) });
-  const bind = (spec: TaskSpec): BoundTask => ({ spec, steps: spec.steps.map(bindStep) });
-  const reactions = model.reactions.map((reaction) => ({
-    reaction,
-    task: bind(reaction.task),
-    subscribe: bindStep({
-      name: reaction.filterName,
-      action: { kind: 'subscribe', topic: reaction.topic, qos: reaction.qos, timeoutMs: reaction.timeoutMs },
-      repeat: 1,
-      sleepMs: 0,
-      captures: [],
-    }),
-  }));
-  const allSteps = [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)].flatMap((task) => task.steps);
-  const maxBurst = Math.max(1, ...allSteps.map((step) => (step.action.kind === 'publish' && step.sleepMs === 0 ? step.repeat : 1)));
-  const periodic = model.tasks.length > 0 && model.tasks.every((task) => task.everyMs !== undefined);
-  return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), reactions, paced: periodic || isPaced(model.wait), periodic, maxBurst };
 }

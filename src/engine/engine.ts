@@ -13,8 +13,10 @@ import { MqttLink } from './mqtt-link.ts';
 import type { LinkHost } from './mqtt-link.ts';
 import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
-import { bindModel, VirtualDevice } from './device.ts';
-import type { BoundModel, DeviceHost, DownlinkCounts } from './device.ts';
+import { bindModel } from './bound-model.ts';
+import type { BoundModel } from './bound-model.ts';
+import { VirtualDevice } from './device.ts';
+import type { DeviceHost, DownlinkCounts } from './device-host.ts';
 import type { AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { layoutFleet } from './fleet-layout.ts';
 import { encodePathChars } from './request-path.ts';
@@ -354,7 +356,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       if (!link.connected) this.offlineDevices--;
       // Subscriptions still waiting for their SUBACK are in flight like any attempt: they get their
       // answer (or their timeout) before the session ends.
-      const closing = device.sideAttemptsSettled().then(() => link.finish());
+      const closing = device.subscriptionsSettled().then(() => link.finish());
       this.closingLinks.add(closing);
       void closing.then(() => this.closingLinks.delete(closing));
     }

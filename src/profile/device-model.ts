@@ -1,12 +1,12 @@
 import { patternHasIndex } from '../identity/device-id.ts';
 import type { IdentityScheme } from '../identity/device-id.ts';
 import { cumulativeWeights } from '../identity/rng.ts';
-import { compileJsonBody, compileTemplate, literalTemplate, TemplateError } from '../template/compile.ts';
+import { compileJsonBody, literalTemplate } from '../template/compile.ts';
 import type { CompiledTemplate } from '../template/compile.ts';
 import type { SlotAllocator } from '../template/functions.ts';
 import { parseCapturePath } from './capture-path.ts';
-import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDurationMs } from './duration.ts';
-import { deviceModelSchema, validateAgainst } from './schema.ts';
+import { checkedData, durationAt, EnvironmentReader, templateAt } from './field-readers.ts';
+import { deviceModelSchema } from './schema.ts';
 import type { Capture, DeviceModel, HttpAction, MqttSessionSpec, PublishAction, QoS, Reaction, StepSpec, SubscribeAction, TaskAction, TaskSpec, WaitModel } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
 import type { FieldPath } from './yaml-source.ts';
@@ -19,36 +19,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** At most this many attempts in one `repeat`; a larger loop is better written as more iterations. */
 const MAX_REPEAT = 100_000;
-
-export function checkedData(source: YamlSource, schema: Parameters<typeof validateAgainst>[0]): Json {
-  const violation = validateAgainst(schema, source.data);
-  if (violation) throw source.error(violation.path, violation.message, { atKey: violation.atKey ?? false });
-  return source.data as Json;
-}
-
-export function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback: number): number;
-export function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback?: undefined): number | undefined;
-export function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback?: number): number | undefined {
-  if (value === undefined) return fallback;
-  const ms = parseDurationMs(value as string | number);
-  if (ms === undefined) throw source.error(fieldPath, `${JSON.stringify(value)} is not a duration (e.g. 500ms, 5s, 2m)`);
-  if (ms > MAX_DURATION_MS) throw source.error(fieldPath, `${JSON.stringify(value)} is too long: at most ${MAX_DURATION_TEXT}`);
-  return ms;
-}
-
-/** Environment values read while compiling, shared by every model of a run so outputs can redact them. */
-export class EnvironmentReader {
-  readonly used = new Map<string, string>();
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
-
-  read(name: string): string {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`'${name}' is not an environment variable name`);
-    const value = this.env[name];
-    if (value === undefined) throw new Error(`environment variable ${name} is not set`);
-    this.used.set(name, value);
-    return value;
-  }
-}
 
 /** What a device model's templates may reach while it compiles: its walks, the environment, its captures. */
 class ModelScope implements SlotAllocator {
@@ -74,15 +44,6 @@ class ModelScope implements SlotAllocator {
       throw new Error(`no task captures '${name}' (${known})`);
     }
     return slot;
-  }
-}
-
-export function templateAt(source: YamlSource, fieldPath: FieldPath, text: string, scope: SlotAllocator): CompiledTemplate {
-  try {
-    return compileTemplate(text, scope);
-  } catch (error) {
-    if (error instanceof TemplateError) throw source.error(fieldPath, `template error: ${error.message}`, { offsetInValue: error.offset });
-    throw error;
   }
 }
 

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ProfileError } from '../errors.ts';
-import { checkedData, DEFAULT_TIMEOUT_MS, durationAt, EnvironmentReader, loadDeviceModel } from './device-model.ts';
+import { DEFAULT_TIMEOUT_MS, loadDeviceModel } from './device-model.ts';
+import { checkedData, durationAt, EnvironmentReader } from './field-readers.ts';
 import { profileSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
@@ -10,7 +11,8 @@ import { loadHttpTls, loadMqttTls } from './tls-settings.ts';
 import type { DeviceModel, FleetEntry, RunPlan } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
 
-export { EnvironmentReader, loadDeviceModel } from './device-model.ts';
+export { loadDeviceModel } from './device-model.ts';
+export { EnvironmentReader } from './field-readers.ts';
 
 /** Values given on the command line; they win over the profile. */
 export interface RunOverrides {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileErrorReason } from '../errors.ts';
-import { templateAt } from './device-model.ts';
+import { templateAt } from './field-readers.ts';
 import type { MqttTlsSettings, TlsSettings } from './types.ts';
 import type { YamlSource } from './yaml-source.ts';
 

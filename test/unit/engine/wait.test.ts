@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { VirtualDevice, bindModel } from '../../../src/engine/device.ts';
-import type { DeviceHost } from '../../../src/engine/device.ts';
+import { bindModel } from '../../../src/engine/bound-model.ts';
+import { VirtualDevice } from '../../../src/engine/device.ts';
+import type { DeviceHost } from '../../../src/engine/device-host.ts';
 import type { StatsEntry } from '../../../src/metrics/stats.ts';
 import { nextTick } from '../../../src/engine/wait.ts';
 import type { NextTick } from '../../../src/engine/wait.ts';

@@ -1,0 +1,55 @@
+import type { StatsEntry } from '../metrics/stats.ts';
+import type { DeviceModel, Reaction, StepSpec, TaskSpec } from '../profile/types.ts';
+import { actionType } from '../profile/types.ts';
+import { isPaced } from './wait.ts';
+
+/** A step with what the engine resolved for it once: its stats entry. */
+export interface BoundStep {
+  readonly spec: StepSpec;
+  readonly stats: StatsEntry;
+}
+
+export interface BoundTask {
+  readonly spec: TaskSpec;
+  readonly steps: readonly BoundStep[];
+}
+
+export interface BoundReaction {
+  readonly reaction: Reaction;
+  readonly task: BoundTask;
+  /** The SUBSCRIBE made for it on every connect. */
+  readonly subscribe: BoundStep;
+}
+
+/** A device model with its stats entries and the facts every device of it would otherwise work out. */
+export interface BoundModel {
+  readonly model: DeviceModel;
+  readonly boot: readonly BoundTask[];
+  readonly tasks: readonly BoundTask[];
+  readonly reactions: readonly BoundReaction[];
+  /** Tasks have intended start times (pacing, or each task on its own period). */
+  readonly paced: boolean;
+  readonly periodic: boolean;
+  /** The largest burst of publishes one step sends. */
+  readonly maxBurst: number;
+}
+
+export function bindModel(model: DeviceModel, entryFor: (type: string, name: string) => StatsEntry): BoundModel {
+  const bindStep = (spec: StepSpec): BoundStep => ({ spec, stats: entryFor(actionType(spec.action), spec.name) });
+  const bind = (spec: TaskSpec): BoundTask => ({ spec, steps: spec.steps.map(bindStep) });
+  const reactions = model.reactions.map((reaction) => ({
+    reaction,
+    task: bind(reaction.task),
+    subscribe: bindStep({
+      name: reaction.filterName,
+      action: { kind: 'subscribe', topic: reaction.topic, qos: reaction.qos, timeoutMs: reaction.timeoutMs },
+      repeat: 1,
+      sleepMs: 0,
+      captures: [],
+    }),
+  }));
+  const allSteps = [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)].flatMap((task) => task.steps);
+  const maxBurst = Math.max(1, ...allSteps.map((step) => (step.action.kind === 'publish' && step.sleepMs === 0 ? step.repeat : 1)));
+  const periodic = model.tasks.length > 0 && model.tasks.every((task) => task.everyMs !== undefined);
+  return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), reactions, paced: periodic || isPaced(model.wait), periodic, maxBurst };
+}

@@ -1,0 +1,33 @@
+import type { StatsEntry } from '../metrics/stats.ts';
+import type { HttpExchange } from '../transport/http-exchange.ts';
+import type { AttemptResult } from '../transport/types.ts';
+import type { VirtualDevice } from './device.ts';
+import type { SentAttempt } from './mqtt-attempt.ts';
+import type { Schedulable } from './scheduler.ts';
+
+/** What a device needs from the run it belongs to. */
+export interface DeviceHost {
+  readonly stopping: boolean;
+  readonly iterations: number | undefined;
+  now(): number;
+  /** Ms since run start for a clock time. */
+  sinceStart(clockMs: number): number;
+  schedule(item: Schedulable, dueAt: number): void;
+  unschedule(item: Schedulable): void;
+  /** Sends the request the exchange holds; the result comes back through the device's `httpEnded`. */
+  sendHttp(exchange: HttpExchange): void;
+  attemptStarted(): void;
+  onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void;
+  onStarted(device: VirtualDevice): void;
+  onFinished(device: VirtualDevice): void;
+  /** Counts of messages the devices received from their sessions. */
+  readonly downlink: DownlinkCounts;
+}
+
+export interface DownlinkCounts {
+  received: number;
+  /** Messages that matched a reaction and were queued to run it. */
+  reactionsQueued: number;
+  /** Messages that matched a reaction while its device already had a full queue. */
+  reactionsDropped: number;
+}

@@ -1,0 +1,89 @@
+import type { TemplateContext } from '../template/context.ts';
+import type { BoundReaction } from './bound-model.ts';
+import type { DownlinkCounts } from './device-host.ts';
+import { MqttAttempt } from './mqtt-attempt.ts';
+import type { MqttAttemptOwner } from './mqtt-attempt.ts';
+import { topicMatches } from './topic-match.ts';
+
+/** Messages waiting for their reaction beyond this are dropped: a device is not an unbounded queue. */
+const MAX_QUEUED_REACTIONS = 64;
+
+export interface QueuedReaction {
+  readonly reaction: BoundReaction;
+  readonly payload: Buffer;
+}
+
+/**
+ * A device's side of its reactions, for devices whose model has any (the others carry none): the
+ * SUBSCRIBEs made for them on every connect, and the messages received and not yet reacted to.
+ * Reactions run one at a time between the device's tasks.
+ */
+export class ReactionInbox {
+  /** Each reaction's topic filter as this device subscribes it, rendered once. */
+  readonly filters: readonly string[];
+  private readonly queue: QueuedReaction[] = [];
+  /** Where the loop resumes once queued reactions ran (clock ms), or -1. */
+  resumeAt = -1;
+  private readonly subscriptions: MqttAttempt[];
+  private readonly settledWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly reactions: readonly BoundReaction[],
+    private readonly device: TemplateContext & MqttAttemptOwner,
+  ) {
+    this.filters = reactions.map((bound) => String(bound.reaction.topic.evaluate(device)));
+    this.subscriptions = reactions.map(() => new MqttAttempt(device));
+  }
+
+  /** An attempt for a reaction's SUBSCRIBE: one that ended by its ack is reused. */
+  subscriptionAttempt(): MqttAttempt {
+    let attempt = this.subscriptions.find((candidate) => candidate.reusable);
+    if (!attempt) {
+      attempt = new MqttAttempt(this.device);
+      this.subscriptions.push(attempt);
+    }
+    return attempt;
+  }
+
+  /** A SUBSCRIBE ended: one that may still hear from the broker is let go, so a late SUBACK cannot touch the next. */
+  subscriptionEnded(attempt: MqttAttempt): void {
+    const index = this.subscriptions.indexOf(attempt);
+    if (!attempt.reusable && index >= 0) this.subscriptions.splice(index, 1);
+    if (this.settledWaiters.length > 0 && !this.subscriptions.some((side) => side.pending)) for (const resolve of this.settledWaiters.splice(0)) resolve();
+  }
+
+  /** Resolves once the SUBSCRIBEs made on connect have their answers (each is bounded by its timeout). */
+  subscriptionsSettled(): Promise<void> {
+    if (!this.subscriptions.some((side) => side.pending)) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  failSubscriptions(reason: string): void {
+    for (const attempt of [...this.subscriptions]) attempt.fail(reason);
+  }
+
+  /** Queues the message for the first reaction whose filter matches it; returns whether it was queued. */
+  accept(topic: string, payload: Buffer, downlink: DownlinkCounts): boolean {
+    const reaction = this.reactions[this.filters.findIndex((filter) => topicMatches(filter, topic))];
+    if (!reaction) return false;
+    if (this.queue.length >= MAX_QUEUED_REACTIONS) {
+      downlink.reactionsDropped++;
+      return false;
+    }
+    downlink.reactionsQueued++;
+    this.queue.push({ reaction, payload });
+    return true;
+  }
+
+  get waiting(): boolean {
+    return this.queue.length > 0;
+  }
+
+  next(): QueuedReaction | undefined {
+    return this.queue.shift();
+  }
+
+  clear(): void {
+    this.queue.length = 0;
+  }
+}
