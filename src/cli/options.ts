@@ -18,7 +18,7 @@ export interface RunFlags {
 
 export type FlagValue = string | number | readonly (string | number)[] | undefined;
 
-/** More devices than one process can hold; beyond it, shard the fleet. */
+/** More devices than one process can hold. */
 export const MAX_DEVICES = 1_000_000;
 
 /** A scalar flag given twice arrives as an array; as in most CLIs, the last one wins. */

@@ -93,5 +93,5 @@ export function saturationWarning(health: GeneratorHealth): string | undefined {
   if (health.cpuPercent >= SATURATION.cpuPercent) reasons.push(`main thread CPU at ${health.cpuPercent}% of a core`);
   if (health.eventLoopLagP99Ms >= SATURATION.eventLoopLagP99Ms) reasons.push(`event-loop lag p99 ${health.eventLoopLagP99Ms} ms`);
   if (reasons.length === 0) return undefined;
-  return `the load generator was saturated (${reasons.join(', ')}): latencies include its own delay; use fewer devices per process, --workers, or shards`;
+  return `the load generator was saturated (${reasons.join(', ')}): latencies include its own delay and rates may be its ceiling, not the target's; run fewer devices or a lower rate per process`;
 }

@@ -28,3 +28,9 @@ test('the saturation warning names what is saturated', () => {
   assert.match(saturationWarning({ cpuPercent: 97, processCpuPercent: 130, maxRssBytes: 1, eventLoopLagP99Ms: 2 }) ?? '', /main thread CPU at 97% of a core/);
   assert.match(saturationWarning({ cpuPercent: 20, maxRssBytes: 1, eventLoopLagP99Ms: 80 }) ?? '', /event-loop lag p99 80 ms/);
 });
+
+test('the saturation warning advises only what the CLI has', () => {
+  const warning = saturationWarning({ cpuPercent: 97, maxRssBytes: 1, eventLoopLagP99Ms: 80 }) ?? '';
+  assert.match(warning, /run fewer devices or a lower rate per process$/);
+  assert.doesNotMatch(warning, /--workers|shard/);
+});
