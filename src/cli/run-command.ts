@@ -207,7 +207,7 @@ async function execute(
     warnings,
   });
   // The Nagle signature is read off the finished rows, so its warning joins them afterwards.
-  const nagle = nagleWarning(partial.stats);
+  const nagle = nagleWarning(partial.stats, generator);
   const downlink = plan.fleet.some((entry) => entry.model.mqtt !== undefined) ? { downlink: { ...engine.downlink } } : {};
   const results: Results = {
     ...partial,
