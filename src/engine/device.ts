@@ -210,7 +210,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const now = this.host.now();
     this.attemptStartedAt = now;
     const firstRepeat = this.repeatIndex;
-    // QoS 0 completes inside mqtt.js's publish call: the burst is finished after the loop, not in it.
+    // A publish the session refuses at once (not connected, over a broker's limit) calls back inside
+    // the call: the burst is finished after the loop, not in it.
     this.sendingBurst = true;
     for (let i = 0; i < count; i++) {
       this.repeatIndex = firstRepeat + i;
@@ -236,8 +237,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private burstEnded(): void {
     const step = this.attempt as BoundStep;
     this.attempt = undefined;
-    // mqtt.js fails a dying connection's acks before it reports the close; the next step waits a
-    // tick, by when the session knows it is down, instead of publishing into the dead socket.
+    // A dying connection fails its acks before it reports the close; the next step waits a tick, by
+    // when the session knows it is down, instead of publishing into the dead socket.
     const lost = this.burstLost;
     this.burstLost = false;
     this.advance(step, this.burstSize, this.host.now(), lost);

@@ -37,7 +37,7 @@ export function backoffDelayMs(policy: ReconnectPolicy, failures: number, random
 /**
  * Keeps one device's MQTT session up: connects when the device starts, and after a loss or a failed
  * attempt reconnects with seeded exponential backoff, so a fleet that lost its broker comes back
- * spread out instead of in mqtt.js's fixed one-second lockstep. Every attempt is a CONNECT attempt.
+ * spread out instead of in lockstep on a fixed reconnect period. Every attempt is a CONNECT attempt.
  */
 export class MqttLink implements SessionListener, Schedulable {
   dueAt = 0;

@@ -118,7 +118,7 @@ describe('every publish ends as exactly one of acked, timed out, failed', () => 
     assert.ok(publish.requests > 0);
     assert.equal(publish.timeouts, 0);
     assert.ok(results.failures.filter((failure) => failure.type === 'PUBLISH').every((failure) => failure.error.startsWith('connection lost')));
-    // Every publish that was attempted reached the broker: none went into a socket mqtt.js had already given up.
+    // Every publish that was attempted reached the broker: none went into a socket the client had already given up.
     assert.equal(received, publish.requests);
     assert.ok(row(results, 'CONNECT').requests > 4, 'devices reconnected after the keepalive expired');
   });
