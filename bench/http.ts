@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cpuSecondsOf, fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsim, runLocust } from './run-pinned.ts';
+import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 import { nginxInstalled, startFixture, startNginx } from './targets.ts';
 
@@ -15,6 +15,7 @@ const devices = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
 const targetName = process.argv[4] ?? 'fixture';
 const rounds = Number(process.argv[5] ?? 3);
+const PROFILE_CONNECTIONS = 200;
 if (targetName !== 'nginx' && targetName !== 'fixture') throw new Error(`unknown target ${targetName}: fixture or nginx`);
 if (targetName === 'nginx' && !nginxInstalled) throw new Error('nginx is not installed (apt-get install nginx-light)');
 const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-bench-'));
@@ -26,9 +27,9 @@ async function peer(tool: string, script: string, ...extra: string[]): Promise<M
 }
 
 async function fleetsim(): Promise<Measured> {
-  const results = await runFleetsim(dir, 'fleetsim', fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url));
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, 'fleetsim', fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url));
   if (results.total.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
-  return { tool: 'fleetsim iot-node-flat-out', messages: results.total.requests, seconds: results.activeS, cpuSeconds: cpuSecondsOf(results), maxRssBytes: results.generator.maxRssBytes };
+  return { tool: 'fleetsim iot-node-flat-out', messages: results.total.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
 }
 
 try {
@@ -41,7 +42,8 @@ try {
   ], 'req');
   if (!locustInstalled) console.log('Locust not found (apt-get install python3-locust): its row is left out.');
   const against = targetName === 'nginx' ? 'nginx (one worker)' : 'the standalone fixture';
-  console.log(`HTTP, ${devices} devices/connections for ${seconds} s against ${against}; ${pinningNote()}.`);
+  const connections = devices === PROFILE_CONNECTIONS ? 'devices/connections' : `devices (fleetsim's pool: the profile's ${PROFILE_CONNECTIONS} connections; the peers: ${devices})`;
+  console.log(`HTTP, ${devices} ${connections} for ${seconds} s against ${against}; ${pinningNote()}.`);
   console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
   console.log(report);
 } finally {

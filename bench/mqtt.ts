@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cpuSecondsOf, fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsim, runLocust } from './run-pinned.ts';
+import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 import { startMosquitto } from './targets.ts';
 
@@ -22,10 +22,10 @@ async function plainLoop(mode: string): Promise<Measured> {
 }
 
 async function fleetsim(): Promise<Measured> {
-  const results = await runFleetsim(dir, 'fleetsim', fleet('profiles/lamp-flat-out.yaml', devices, devices * 10, seconds, '--broker', broker.url));
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, 'fleetsim', fleet('profiles/lamp-flat-out.yaml', devices, devices * 10, seconds, '--broker', broker.url));
   const publish = results.stats.find((row) => row.type === 'PUBLISH');
   if (!publish || publish.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
-  return { tool: 'fleetsim lamp-flat-out (bursts of 10)', messages: publish.requests, seconds: results.activeS, cpuSeconds: cpuSecondsOf(results), maxRssBytes: results.generator.maxRssBytes };
+  return { tool: 'fleetsim lamp-flat-out (bursts of 10)', messages: publish.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
 }
 
 try {

@@ -131,21 +131,33 @@ function roundsTable(rounds: readonly (readonly Measured[])[], unit: string): st
   return `${rounds.length} rounds\n${aligned(lines)}`;
 }
 
-/** Locust's CSV has no CPU or RSS: it runs under /usr/bin/time, which writes them to a file. */
-export const locustInstalled = existsSync('/usr/bin/locust') && existsSync('/usr/bin/time');
+/** Whole-process CPU and peak RSS come from GNU time, so a tool is charged for its start-up and shutdown too. */
+const timeInstalled = existsSync('/usr/bin/time');
+
+export const locustInstalled = existsSync('/usr/bin/locust') && timeInstalled;
+
+interface ProcessCost {
+  readonly cpuSeconds: number;
+  readonly maxRssBytes: number;
+}
+
+/** Runs a command on `core` under /usr/bin/time: the whole process's user + system CPU and its max RSS. */
+async function runTimed(core: 0 | 1, command: string, args: readonly string[], timeFile: string): Promise<ProcessCost> {
+  await run(core, '/usr/bin/time', ['-o', timeFile, '-f', '%U %S %M', command, ...args]);
+  const [user, system, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()?.split(' ').map(Number) ?? [];
+  return { cpuSeconds: (user ?? 0) + (system ?? 0), maxRssBytes: (rssKb ?? 0) * 1024 };
+}
 
 export async function runLocust(tool: string, locustfile: string, host: string, users: number, seconds: number, dir: string): Promise<Measured | undefined> {
   if (!locustInstalled) return undefined;
   const prefix = path.join(dir, 'locust');
-  const timeFile = path.join(dir, 'locust.time');
-  await run(0, '/usr/bin/time', ['-o', timeFile, '-f', '%U %S %M', '/usr/bin/locust', '-f', locustfile, '--headless', '-u', String(users), '-r', String(users), '-t', `${seconds}s`, '--host', host, '--csv', prefix, '--only-summary']);
+  const cost = await runTimed(0, '/usr/bin/locust', ['-f', locustfile, '--headless', '-u', String(users), '-r', String(users), '-t', `${seconds}s`, '--host', host, '--csv', prefix, '--only-summary'], path.join(dir, 'locust.time'));
   const rows = (await readFile(`${prefix}_stats.csv`, 'utf8')).trim().split('\n');
   const header = (rows[0] ?? '').split(',');
   const aggregated = rows.find((row) => row.includes(',Aggregated,'))?.split(',') ?? [];
   const field = (name: string): number => Number(aggregated[header.indexOf(name)]);
-  const [user, system, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()?.split(' ').map(Number) ?? [];
   const requests = field('Request Count');
-  return { tool, messages: requests, seconds: requests / field('Requests/s'), cpuSeconds: (user ?? 0) + (system ?? 0), maxRssBytes: (rssKb ?? 0) * 1024 };
+  return { tool, messages: requests, seconds: requests / field('Requests/s'), ...cost };
 }
 
 let built: Promise<string> | undefined;
@@ -161,12 +173,20 @@ export function compiledCli(): Promise<string> {
 
 /** Runs `fleetsim run` on core 0 with a JSON report in `dir` and returns the results. */
 export async function runFleetsim(dir: string, label: string, args: readonly string[]): Promise<Results> {
-  const json = path.join(dir, `${label}.json`);
-  await run(0, process.execPath, [await compiledCli(), 'run', ...args, '--json', json, '--quiet']);
-  return JSON.parse(await readFile(json, 'utf8')) as Results;
+  return (await runFleetsimMeasured(dir, label, args)).results;
 }
 
-/** CPU seconds the run's process used, from its reported share of a core over the whole run. */
-export function cpuSecondsOf(results: Results): number {
-  return ((results.generator.processCpuPercent ?? results.generator.cpuPercent) / 100) * results.durationS;
+/**
+ * Runs `fleetsim run` as `runFleetsim` does and also returns what the whole process cost, measured
+ * as Locust's is (start-up, profile compiling and writing results included), so their CPU per 1k
+ * compares like with like. Without /usr/bin/time, the run's own report of its process CPU stands in.
+ */
+export async function runFleetsimMeasured(dir: string, label: string, args: readonly string[]): Promise<{ results: Results } & ProcessCost> {
+  const json = path.join(dir, `${label}.json`);
+  const argv = [await compiledCli(), 'run', ...args, '--json', json, '--quiet'];
+  const cost = timeInstalled ? await runTimed(0, process.execPath, argv, path.join(dir, `${label}.time`)) : undefined;
+  if (!cost) await run(0, process.execPath, argv);
+  const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+  const reported = { cpuSeconds: ((results.generator.processCpuPercent ?? results.generator.cpuPercent) / 100) * results.durationS, maxRssBytes: results.generator.maxRssBytes };
+  return { results, ...(cost ?? reported) };
 }

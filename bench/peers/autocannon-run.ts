@@ -13,4 +13,8 @@ const result = await autocannon({
   duration: Number(secondsText),
 });
 const cpu = process.cpuUsage(cpuBefore);
+// autocannon counts any answer as a request; its rate stands only if every one was a 2xx.
+if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+  throw new Error(`autocannon had ${result.non2xx} non-2xx answers, ${result.errors} errors and ${result.timeouts} timeouts`);
+}
 console.log(JSON.stringify({ messages: result.requests.total, seconds: result.duration, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));

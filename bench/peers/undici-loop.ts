@@ -13,19 +13,29 @@ const pool = new Pool(origin, { connections: clients });
 const body = JSON.stringify({ temperature: 21.5, humidity: 40.2 });
 const headers = { 'content-type': 'application/json' };
 
+// A peer's rate counts only answered requests, as fleetsim's does: any other status ends the run.
+function unexpected(status: number): Error {
+  return new Error(`POST /data answered ${status}`);
+}
+
 async function viaRequest(): Promise<number> {
   const response = await pool.request({ method: 'POST', path: '/data', body, headers });
   await response.body.text();
+  if (response.statusCode < 200 || response.statusCode >= 300) throw unexpected(response.statusCode);
   return 1;
 }
 
 function viaDispatch(): Promise<number> {
   return new Promise((resolve, reject) => {
+    let status = 0;
     const handler: Dispatcher.DispatchHandler = {
       onConnect: () => undefined,
-      onHeaders: () => true,
+      onHeaders: (statusCode) => {
+        status = statusCode;
+        return true;
+      },
       onData: () => true,
-      onComplete: () => resolve(1),
+      onComplete: () => (status >= 200 && status < 300 ? resolve(1) : reject(unexpected(status))),
       onError: reject,
     };
     pool.dispatch({ method: 'POST', path: '/data', body, headers }, handler);
