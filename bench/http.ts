@@ -42,7 +42,8 @@ try {
   ], 'req');
   if (!locustInstalled) console.log('Locust not found (apt-get install python3-locust): its row is left out.');
   const against = targetName === 'nginx' ? 'nginx (one worker)' : 'the standalone fixture';
-  const connections = devices === PROFILE_CONNECTIONS ? 'devices/connections' : `devices (fleetsim's pool: the profile's ${PROFILE_CONNECTIONS} connections; the peers: ${devices})`;
+  // A device holds one connection at a time, so the pool differs from the peers only above its size.
+  const connections = devices <= PROFILE_CONNECTIONS ? 'devices/connections' : `devices (fleetsim's pool: the profile's ${PROFILE_CONNECTIONS} connections; the peers: ${devices})`;
   console.log(`HTTP, ${devices} ${connections} for ${seconds} s against ${against}; ${pinningNote()}.`);
   console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
   console.log(report);

@@ -45,12 +45,16 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export interface Measured {
+/** What running a tool cost: user + system CPU seconds and peak RSS. */
+interface ProcessCost {
+  readonly cpuSeconds: number;
+  readonly maxRssBytes: number;
+}
+
+export interface Measured extends ProcessCost {
   readonly tool: string;
   readonly messages: number;
   readonly seconds: number;
-  readonly cpuSeconds: number;
-  readonly maxRssBytes: number;
   /** The target's share of its core while this tool ran: near 100% means the target, not the tool, set the rate. */
   readonly targetCorePercent?: number;
 }
@@ -136,11 +140,6 @@ const timeInstalled = existsSync('/usr/bin/time');
 
 export const locustInstalled = existsSync('/usr/bin/locust') && timeInstalled;
 
-interface ProcessCost {
-  readonly cpuSeconds: number;
-  readonly maxRssBytes: number;
-}
-
 /** Runs a command on `core` under /usr/bin/time: the whole process's user + system CPU and its max RSS. */
 async function runTimed(core: 0 | 1, command: string, args: readonly string[], timeFile: string): Promise<ProcessCost> {
   await run(core, '/usr/bin/time', ['-o', timeFile, '-f', '%U %S %M', command, ...args]);
@@ -171,9 +170,21 @@ export function compiledCli(): Promise<string> {
   return built;
 }
 
+/** `fleetsim run` arguments that write the results JSON to `dir`, and where it goes. */
+async function fleetsimRun(dir: string, label: string, args: readonly string[]): Promise<{ argv: string[]; json: string }> {
+  const json = path.join(dir, `${label}.json`);
+  return { argv: [await compiledCli(), 'run', ...args, '--json', json, '--quiet'], json };
+}
+
+async function readResults(json: string): Promise<Results> {
+  return JSON.parse(await readFile(json, 'utf8')) as Results;
+}
+
 /** Runs `fleetsim run` on core 0 with a JSON report in `dir` and returns the results. */
 export async function runFleetsim(dir: string, label: string, args: readonly string[]): Promise<Results> {
-  return (await runFleetsimMeasured(dir, label, args)).results;
+  const { argv, json } = await fleetsimRun(dir, label, args);
+  await run(0, process.execPath, argv);
+  return readResults(json);
 }
 
 /**
@@ -182,11 +193,12 @@ export async function runFleetsim(dir: string, label: string, args: readonly str
  * compares like with like. Without /usr/bin/time, the run's own report of its process CPU stands in.
  */
 export async function runFleetsimMeasured(dir: string, label: string, args: readonly string[]): Promise<{ results: Results } & ProcessCost> {
-  const json = path.join(dir, `${label}.json`);
-  const argv = [await compiledCli(), 'run', ...args, '--json', json, '--quiet'];
-  const cost = timeInstalled ? await runTimed(0, process.execPath, argv, path.join(dir, `${label}.time`)) : undefined;
-  if (!cost) await run(0, process.execPath, argv);
-  const results = JSON.parse(await readFile(json, 'utf8')) as Results;
-  const reported = { cpuSeconds: ((results.generator.processCpuPercent ?? results.generator.cpuPercent) / 100) * results.durationS, maxRssBytes: results.generator.maxRssBytes };
-  return { results, ...(cost ?? reported) };
+  if (!timeInstalled) {
+    const results = await runFleetsim(dir, label, args);
+    const generator = results.generator;
+    return { results, cpuSeconds: ((generator.processCpuPercent ?? generator.cpuPercent) / 100) * results.durationS, maxRssBytes: generator.maxRssBytes };
+  }
+  const { argv, json } = await fleetsimRun(dir, label, args);
+  const cost = await runTimed(0, process.execPath, argv, path.join(dir, `${label}.time`));
+  return { results: await readResults(json), ...cost };
 }

@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { printPeerResult } from './timed-loops.ts';
 
 /** autocannon, in-process so its CPU can be read: CONNECTIONS connections POSTing /data for SECONDS. */
 const [origin, connectionsText, secondsText] = process.argv.slice(2);
@@ -12,9 +13,8 @@ const result = await autocannon({
   connections: Number(connectionsText),
   duration: Number(secondsText),
 });
-const cpu = process.cpuUsage(cpuBefore);
 // autocannon counts any answer as a request; its rate stands only if every one was a 2xx.
 if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
   throw new Error(`autocannon had ${result.non2xx} non-2xx answers, ${result.errors} errors and ${result.timeouts} timeouts`);
 }
-console.log(JSON.stringify({ messages: result.requests.total, seconds: result.duration, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+printPeerResult(result.requests.total, result.duration, cpuBefore);

@@ -17,7 +17,11 @@ export async function runTimedLoops(count: number, seconds: number, step: (loop:
       }
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
+  printPeerResult(done, (performance.now() - started) / 1000, cpuBefore);
+}
+
+/** The one JSON line every peer prints: what it did, in how long, the CPU since `cpuBefore`, and max RSS. */
+export function printPeerResult(messages: number, seconds: number, cpuBefore: NodeJS.CpuUsage): void {
   const cpu = process.cpuUsage(cpuBefore);
-  console.log(JSON.stringify({ messages: done, seconds: elapsed, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+  console.log(JSON.stringify({ messages, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
 }

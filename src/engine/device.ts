@@ -5,12 +5,12 @@ import type { HttpAction, PublishAction, SubscribeAction } from '../profile/type
 import type { TemplateContext, TemplateValue } from '../template/context.ts';
 import { HttpExchange } from '../transport/http-exchange.ts';
 import type { HttpResultSink } from '../transport/http-exchange.ts';
+import { CONNECTION_CLOSED } from '../transport/mqtt-labels.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
 import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-model.ts';
 import { applyCaptures, captureFromJson } from './captures.ts';
 import type { DeviceHost } from './device-host.ts';
-import { CONNECTION_CLOSED } from '../transport/mqtt.ts';
 import { MqttAttempt } from './mqtt-attempt.ts';
 import type { MqttAttemptOwner, SentAttempt } from './mqtt-attempt.ts';
 import type { LinkedDevice, MqttLink } from './mqtt-link.ts';

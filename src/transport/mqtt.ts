@@ -9,8 +9,6 @@ import type { ConnectFields } from './mqtt-codec.ts';
 import { errorLabel } from './mqtt-labels.ts';
 import type { Outcome } from './types.ts';
 
-export { CONNECTION_CLOSED } from './mqtt-labels.ts';
-
 /** What one connection attempt of a device's session needs; resolved per device by the engine. */
 export interface SessionOptions extends ConnectFields {
   readonly host: string;

@@ -11,3 +11,15 @@ export async function pollUntil(what: string, condition: () => boolean, deadline
     await delay(5);
   }
 }
+
+/**
+ * Checks every few ms that `condition` keeps holding for `forMs`, and fails naming `what` the moment
+ * it stops: for absences (no disconnect, no ack) that have no event to wait on.
+ */
+export async function holdsFor(what: string, condition: () => boolean, forMs: number): Promise<void> {
+  const until = Date.now() + forMs;
+  while (Date.now() < until) {
+    if (!condition()) throw new Error(`${what} stopped holding after ${forMs - (until - Date.now())} ms`);
+    await delay(5);
+  }
+}

@@ -25,7 +25,6 @@ export interface ScriptedBroker {
   readonly connects: number;
   /** The most QoS 1 publishes one client had unacknowledged at once. */
   readonly maxInFlight: number;
-  readonly pings: number;
   /** How many packets of a kind (`pubcomp`, `pubrec`, ...) clients sent. */
   received(cmd: string): number;
   /** Destroys every client socket, as a lost connection would. */
@@ -50,7 +49,6 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
   let publishes = 0;
   let connects = 0;
   let maxInFlight = 0;
-  let pings = 0;
   const counts = new Map<string, number>();
 
   const server = createServer((socket) => {
@@ -58,9 +56,6 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
     socket.setNoDelay(true);
     let version = 4;
     let inFlight = 0;
-    const acked = (): void => {
-      inFlight--;
-    };
     const incoming = parser();
     const send = (packet: Packet): void => {
       if (!socket.destroyed) socket.write(generate(packet, { protocolVersion: version }));
@@ -105,14 +100,14 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           if (plan === 'immediate') send({ cmd: 'puback', messageId });
           else if ('delayMs' in plan) {
             later(plan.delayMs, () => {
-              acked();
+              inFlight--;
               send({ cmd: 'puback', messageId });
             });
             return;
           }
           // Reason codes do not exist before MQTT 5; a v3 PUBACK can only mean success.
           else send(version === 5 ? { cmd: 'puback', messageId, reasonCode: plan.reasonCode } : { cmd: 'puback', messageId });
-          acked();
+          inFlight--;
           return;
         }
         case 'pubrel':
@@ -134,7 +129,6 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           }
           return;
         case 'pingreq':
-          pings++;
           if ((script.pingresp ?? 'immediate') === 'immediate') send({ cmd: 'pingresp' });
           return;
         case 'disconnect':
@@ -173,9 +167,6 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
     },
     get maxInFlight() {
       return maxInFlight;
-    },
-    get pings() {
-      return pings;
     },
     received(cmd: string): number {
       return counts.get(cmd) ?? 0;
