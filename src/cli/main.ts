@@ -7,10 +7,30 @@ import { EXIT, runCommand } from './run-command.ts';
 import type { Output } from './run-command.ts';
 import { validateCommand } from './validate-command.ts';
 
-const processOutput: Output = {
-  stdout: (text) => void process.stdout.write(`${text}\n`),
-  stderr: (text) => void process.stderr.write(`${text}\n`),
-};
+/** On a terminal the progress line is redrawn in place; piped, it is a plain line each time. */
+function processOutput(): Output {
+  let drawn = false;
+  const endLine = (): void => {
+    if (drawn) process.stderr.write('\n');
+    drawn = false;
+  };
+  return {
+    stdout: (text) => {
+      endLine();
+      process.stdout.write(`${text}\n`);
+    },
+    stderr: (text) => {
+      endLine();
+      process.stderr.write(`${text}\n`);
+    },
+    progress: (line) => {
+      if (!process.stderr.isTTY) return void process.stderr.write(`${line}\n`);
+      process.stderr.write(`\r\x1b[2K${line}`);
+      drawn = true;
+    },
+    endProgress: endLine,
+  };
+}
 
 // Values are read as text with exactly one argument each, so `--duration -5s` reaches our check
 // (instead of becoming flags -5 and -s), `--threshold EXPR profile.yaml` leaves the profile alone,
@@ -33,7 +53,7 @@ function runOptions<T>(argv: Argv<T>) {
 const COMMANDS = ['run', 'validate', 'fixture'];
 
 /** Parses argv, runs the command, and returns the exit code. The only place that knows about process exit codes. */
-export async function execute(args: readonly string[], output: Output = processOutput): Promise<number> {
+export async function execute(args: readonly string[], output: Output = processOutput()): Promise<number> {
   let exitCode: number = EXIT.ok;
   const cli = yargs([...args])
     .scriptName('fleetsim')

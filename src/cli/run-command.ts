@@ -1,5 +1,3 @@
-import { constants } from 'node:fs';
-import { access, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startFixtures } from '../../broker-fixture/index.ts';
 import type { RunningFixtures } from '../../broker-fixture/index.ts';
@@ -13,9 +11,13 @@ import { buildResults } from '../metrics/results.ts';
 import type { Results } from '../metrics/results.ts';
 import { loadRunPlan } from '../profile/load.ts';
 import type { DeviceModel, RunPlan } from '../profile/types.ts';
-import { formatProgress, formatSummary } from '../report/console.ts';
+import { formatSummary } from '../report/console.ts';
+import { jsonReporter } from '../report/json-report.ts';
+import { checkWritableFile } from '../report/output-path.ts';
+import { ProgressReporter } from '../report/progress.ts';
+import type { ProgressSink } from '../report/progress.ts';
+import type { Reporter } from '../report/reporter.ts';
 import { RequestLog } from '../report/request-log.ts';
-import { fileErrorReason, UsageError } from '../errors.ts';
 import { toolVersion } from '../version.ts';
 import { outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
@@ -34,25 +36,12 @@ interface RunSettings {
   readonly quiet: boolean;
 }
 
-export interface Output {
+export interface Output extends ProgressSink {
   stdout(text: string): void;
   stderr(text: string): void;
 }
 
-async function checkWritableDirectory(flag: string, file: string): Promise<void> {
-  const existing = await stat(file).catch(() => undefined);
-  if (existing?.isDirectory()) throw new UsageError(`${flag}: ${file} is a directory; name a file`);
-  const dir = path.dirname(path.resolve(file));
-  try {
-    await access(dir, constants.W_OK);
-  } catch {
-    throw new UsageError(`${flag}: cannot write ${file}: directory ${dir} does not exist or is not writable`);
-  }
-}
-
 export const EXIT = { ok: 0, internal: 1, usage: 2, thresholds: 99, interrupted: 130 } as const;
-
-const PROGRESS_EVERY_INTERVALS = 2;
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
@@ -67,8 +56,10 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
     httpConnections === 0 ? '' : http.connectionPerDevice ? `one HTTP connection per device for ${plan.devices} devices` : `an HTTP pool of up to ${http.connections} connections`,
   ];
   checkFileLimit(sessions + httpConnections, uses.filter(Boolean).join(' and ') || 'no connections', openFileLimit());
-  if (flags.json) await checkWritableDirectory('--json', flags.json);
-  if (flags.logRequests) await checkWritableDirectory('--log-requests', flags.logRequests);
+  const reporters: Reporter[] = [];
+  if (flags.json) reporters.push(jsonReporter(flags.json));
+  for (const reporter of reporters) await reporter.prepare?.();
+  if (flags.logRequests) await checkWritableFile('--log-requests', flags.logRequests);
   const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;
   await requestLog?.opened();
   const embeddedHttp = plan.target === undefined && needsHttp;
@@ -89,8 +80,9 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
     embeddedBroker,
   };
   try {
-    return await execute(plan, endpoints, flags, output, signals, requestLog, fixtures);
+    return await execute(plan, endpoints, flags, output, signals, requestLog, reporters, fixtures);
   } finally {
+    for (const reporter of reporters) await reporter.close?.();
     await fixtures?.close();
   }
 }
@@ -116,33 +108,16 @@ async function execute(
   output: Output,
   signals: NodeJS.EventEmitter,
   requestLog: RequestLog | undefined,
+  reporters: readonly Reporter[],
   fixtures: RunningFixtures | undefined,
 ): Promise<number> {
-  const engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker });
   const monitor = new GeneratorMonitor();
+  const engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker, generator: monitor });
   requestLog?.attach(engine);
+  for (const reporter of reporters) reporter.attach?.(engine);
 
-  let intervals = 0;
-  let lastProgress = { atMs: 0, requests: 0 };
-  if (!flags.quiet) {
-    engine.on('interval', (snapshot) => {
-      if (++intervals % PROGRESS_EVERY_INTERVALS !== 0 || engine.stopping) return;
-      const seconds = Math.max(0.001, (snapshot.atMs - lastProgress.atMs) / 1000);
-      const rps = (snapshot.total.requests - lastProgress.requests) / seconds;
-      lastProgress = { atMs: snapshot.atMs, requests: snapshot.total.requests };
-      output.stderr(
-        formatProgress({
-          elapsedMs: snapshot.atMs,
-          devicesOnline: snapshot.devicesOnline,
-          devicesTarget: plan.devices,
-          requests: snapshot.total.requests,
-          failures: snapshot.total.failures,
-          intervalRps: rps,
-          intervalP95Ms: snapshot.total.intervalRequests > 0 ? snapshot.total.p95Ms : undefined,
-        }),
-      );
-    });
-  }
+  const progress = flags.quiet ? undefined : new ProgressReporter(output, plan.durationMs);
+  progress?.attach(engine);
   let stopReason = 'requested' as StopReason;
   let onlineAtStop = 0;
   engine.on('stopping', (reason) => {
@@ -175,6 +150,7 @@ async function execute(
   try {
     times = await engine.run();
   } finally {
+    progress?.end();
     signals.off('SIGINT', onInterrupt);
     signals.off('SIGTERM', onInterrupt);
   }
@@ -200,9 +176,11 @@ async function execute(
       target: plan.devices,
       started: engine.started,
       online: onlineAtStop,
-      onlineOverTime: engine.stats.history.map((snapshot) => [Math.round(snapshot.atMs) / 1000, snapshot.devicesOnline] as const),
+      onlineOverTime: engine.stats.history.points.map((point) => [point.atS, point.devicesOnline] as const),
     },
     entries: engine.stats.entries,
+    history: engine.stats.history.points,
+    saturation: engine.stats.saturation,
     generator,
     warnings,
   });
@@ -215,11 +193,11 @@ async function execute(
     warnings: nagle ? [...partial.warnings, nagle] : partial.warnings,
     thresholds: evaluateThresholds(partial, plan.thresholds),
   };
-  if (flags.json) {
+  for (const reporter of reporters) {
     try {
-      await writeFile(path.resolve(flags.json), `${JSON.stringify(results, null, 2)}\n`);
+      await reporter.finish?.(results);
     } catch (error) {
-      writeProblems.push(`--json: cannot write ${flags.json}: ${fileErrorReason(error)}`);
+      writeProblems.push(`${reporter.flag}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { compileIdentity } from '../identity/device-id.ts';
 import { deviceRandom } from '../identity/rng.ts';
+import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
+import type { IntervalHealth } from '../metrics/history.ts';
 import { RunStats } from '../metrics/stats.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 import type { MqttSessionSpec, RunPlan } from '../profile/types.ts';
@@ -33,6 +35,12 @@ export interface EngineOptions {
   readonly clock?: Clock;
   readonly timers?: TimerApi;
   readonly snapshotIntervalMs?: number;
+  /** Reads the generator's health per interval for the history; the engine watches itself when not given. */
+  readonly generator?: IntervalSampler;
+}
+
+export interface IntervalSampler {
+  sampleInterval(): IntervalHealth;
 }
 
 export interface RunTimes {
@@ -93,6 +101,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private failRun: ((error: unknown) => void) | undefined;
   private stoppedClock: number | undefined;
   private readonly snapshotIntervalMs: number;
+  private readonly generator: IntervalSampler;
+  private readonly ownMonitor: GeneratorMonitor | undefined;
   /** Every form of every secret, longest first, with the reference that replaces it in the request log. */
   private readonly secretForms: readonly (readonly [string, string])[];
   /** A target like http://host/api puts every request path under /api. */
@@ -106,6 +116,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.clock = options.clock ?? systemClock;
     this.scheduler = new Scheduler(this.clock, options.timers);
     this.snapshotIntervalMs = options.snapshotIntervalMs ?? 1000;
+    this.ownMonitor = options.generator ? undefined : new GeneratorMonitor();
+    this.generator = options.generator ?? (this.ownMonitor as GeneratorMonitor);
     const target = new URL(options.target);
     this.basePath = target.pathname.replace(/\/+$/, '');
     this.backoffSeed = `${options.plan.seed}:reconnect`;
@@ -146,7 +158,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     if (this.plan.durationMs !== undefined) {
       this.durationTimer = setTimeout(() => this.stop('duration'), this.plan.durationMs);
     }
-    this.snapshotTimer = setInterval(() => this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online)), this.snapshotIntervalMs);
+    this.ownMonitor?.start();
+    this.snapshotTimer = setInterval(() => this.snapshot(), this.snapshotIntervalMs);
     this.scheduler.schedule(this.spawner, this.startClock);
     return done;
   }
@@ -203,7 +216,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   private finishUp(): void {
     clearInterval(this.snapshotTimer);
-    this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online));
+    this.snapshot();
+    this.ownMonitor?.stop();
     const endedAt = new Date();
     this.emit('done', this.stopReason);
     this.finishRun?.({
@@ -212,6 +226,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       durationMs: endedAt.getTime() - this.startedAt.getTime(),
       activeMs: (this.stoppedClock ?? this.clock.now()) - this.startClock,
     });
+  }
+
+  private snapshot(): void {
+    this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online, this.plan.devices, this.generator.sampleInterval()));
   }
 
   private spawnDue(): void {

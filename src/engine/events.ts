@@ -1,5 +1,5 @@
 import type { Outcome } from '../transport/types.ts';
-import type { IntervalSnapshot } from '../metrics/stats.ts';
+import type { HistoryPoint } from '../metrics/history.ts';
 
 /** One finished attempt. Emitted only when someone listens (the request log), so the hot path stays lean. */
 export interface AttemptRecord {
@@ -26,7 +26,7 @@ export interface EngineEvents {
   /** A device started (boot begins). */
   spawn: [deviceIndex: number, started: number];
   attempt: [record: AttemptRecord];
-  interval: [snapshot: IntervalSnapshot];
+  interval: [point: HistoryPoint];
   /** No new tasks start from here; in-flight ones are being drained. */
   stopping: [reason: StopReason];
   done: [reason: StopReason];

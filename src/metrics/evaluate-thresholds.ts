@@ -2,12 +2,22 @@ import { compare, isCountMetric, parseThreshold } from '../profile/thresholds.ts
 import type { Threshold } from '../profile/thresholds.ts';
 import type { Results, StatsRow, ThresholdResult } from './results.ts';
 
-function rowFor(results: Omit<Results, 'thresholds'>, selector: string | undefined): StatsRow | undefined {
-  if (selector === undefined) return results.total;
-  return results.stats.find((row) => row.name === selector || `${row.type} ${row.name}` === selector);
+type Evaluated = Omit<Results, 'thresholds'>;
+
+/**
+ * A bare threshold reads the row the results name for it; `PUBLISH:` or `PUBLISH Aggregated:`
+ * selects a type's aggregate, `Aggregated:` the whole run; anything else a stats row by name or
+ * by `TYPE name`.
+ */
+function rowFor(results: Evaluated, selector: string | undefined): StatsRow | undefined {
+  const wanted = selector ?? results.bareThresholdsRead;
+  if (wanted === 'Aggregated') return results.total;
+  const type = results.types.find((row) => row.name === wanted || row.type === wanted);
+  if (type) return type;
+  return results.stats.find((row) => row.name === wanted || `${row.type} ${row.name}` === wanted);
 }
 
-function valueOf(row: StatsRow, threshold: Threshold): number {
+function valueOf(row: StatsRow, threshold: Threshold): number | null {
   switch (threshold.metric) {
     case 'failures':
       return row.failures;
@@ -30,13 +40,19 @@ function valueOf(row: StatsRow, threshold: Threshold): number {
  * A threshold that cannot be evaluated fails: a selector that matches no stats row (a typo) or a
  * latency or rate over zero requests (a run that sent nothing must not pass `p95 < 200ms`).
  */
-export function evaluateThresholds(results: Omit<Results, 'thresholds'>, expressions: readonly string[]): ThresholdResult[] {
+export function evaluateThresholds(results: Evaluated, expressions: readonly string[]): ThresholdResult[] {
   return expressions.map((expr) => {
     const threshold = parseThreshold(expr);
     const row = rowFor(results, threshold.selector);
     if (!row) return { expr: threshold.expr, ok: false, value: null, reason: 'no such stats row' };
-    if (row.requests === 0 && !isCountMetric(threshold.metric)) return { expr: threshold.expr, ok: false, value: null, reason: 'no requests to measure' };
+    const read = { expr: threshold.expr, row: rowLabel(row) };
+    if (row.requests === 0 && !isCountMetric(threshold.metric)) return { ...read, ok: false, value: null, reason: 'no requests to measure' };
     const value = valueOf(row, threshold);
-    return { expr: threshold.expr, ok: compare(value, threshold.operator, threshold.value), value: Math.round(value * 1e6) / 1e6 };
+    if (value === null) return { ...read, ok: false, value: null, reason: 'no latency samples to measure' };
+    return { ...read, ok: compare(value, threshold.operator, threshold.value), value: Math.round(value * 1e6) / 1e6 };
   });
+}
+
+function rowLabel(row: StatsRow): string {
+  return row.type === '' || row.name.endsWith(' Aggregated') ? row.name : `${row.type} ${row.name}`;
 }

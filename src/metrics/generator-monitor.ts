@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization, IntervalHistogram } from 'node:perf_hooks';
+import type { IntervalHealth } from './history.ts';
 
 export interface GeneratorHealth {
   /**
@@ -54,6 +55,11 @@ export class GeneratorMonitor {
   private mainThreadStart = mainThreadCpuMicros();
   private wallStart = process.hrtime.bigint();
   private loopStart: EventLoopUtilization = performance.eventLoopUtilization();
+  /** Per-interval readings, for the history: a second delay histogram reset at every interval. */
+  private readonly intervalLag: IntervalHistogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  private intervalLoop: EventLoopUtilization = performance.eventLoopUtilization();
+  private intervalThread = mainThreadCpuMicros();
+  private intervalWall = process.hrtime.bigint();
 
   start(): void {
     this.loopStart = performance.eventLoopUtilization();
@@ -61,6 +67,26 @@ export class GeneratorMonitor {
     this.mainThreadStart = mainThreadCpuMicros();
     this.wallStart = process.hrtime.bigint();
     this.lag.enable();
+    this.intervalLoop = this.loopStart;
+    this.intervalThread = this.mainThreadStart;
+    this.intervalWall = this.wallStart;
+    this.intervalLag.enable();
+  }
+
+  /** The generator's health since the previous call (or the start), and a fresh interval from here. */
+  sampleInterval(): IntervalHealth {
+    const loop = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(loop, this.intervalLoop).utilization;
+    const wall = process.hrtime.bigint();
+    const wallMicros = Number(wall - this.intervalWall) / 1000;
+    const thread = mainThreadCpuMicros();
+    const cpu = thread !== undefined && this.intervalThread !== undefined && wallMicros > 0 ? Math.round(((thread - this.intervalThread) / wallMicros) * 1000) / 10 : undefined;
+    const lag = this.intervalLag.count > 0 ? Math.max(0, this.intervalLag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) : 0;
+    this.intervalLag.reset();
+    this.intervalLoop = loop;
+    this.intervalThread = thread;
+    this.intervalWall = wall;
+    return { busyPercent: Math.round(busy * 1000) / 10, lagP99Ms: Math.round(lag * 100) / 100, ...(cpu === undefined ? {} : { cpuPercent: cpu }) };
   }
 
   read(): GeneratorHealth {
@@ -84,6 +110,7 @@ export class GeneratorMonitor {
   stop(): GeneratorHealth {
     const health = this.read();
     this.lag.disable();
+    this.intervalLag.disable();
     return health;
   }
 }

@@ -1,5 +1,5 @@
 import * as hdr from 'hdr-histogram-js';
-import type { Histogram } from 'hdr-histogram-js';
+import type { Histogram, JsHistogram } from 'hdr-histogram-js';
 
 /** One hour in microseconds: anything slower is clamped, never dropped. */
 const HIGHEST_MICROS = 3_600_000_000;
@@ -47,18 +47,53 @@ export const PERCENTILES = [
 
 export type PercentileKey = (typeof PERCENTILES)[number][0];
 
-export type LatencySummary = { min: number; mean: number; max: number } & Record<PercentileKey, number>;
+/** Milliseconds; every field is null when nothing was recorded (a row without samples has no latency, not 0). */
+export type LatencySummary = { min: number | null; mean: number | null; max: number | null } & Record<PercentileKey, number | null>;
+
+/** A summary of a histogram that has samples: every field is a number. */
+export type RecordedLatency = { min: number; mean: number; max: number } & Record<PercentileKey, number>;
 
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
-/** Milliseconds with microsecond resolution; zeros when nothing was recorded. */
+const EMPTY: LatencySummary = Object.freeze({
+  min: null, mean: null, max: null, p50: null, p66: null, p75: null, p80: null, p90: null, p95: null, p98: null, p99: null, p999: null, p9999: null,
+});
+
+/**
+ * Milliseconds with microsecond resolution, every percentile in one pass over the counts (the
+ * history summarises every row every second). A percentile is the highest value equivalent to
+ * its bucket, as HdrHistogram reports it, clamped to the largest value recorded, so no percentile
+ * ever reads above the row's max.
+ */
 export function summarize(histogram: LatencyHistogram): LatencySummary {
-  const empty = histogram.totalCount === 0;
-  const summary = {
-    min: empty ? 0 : round3(histogram.minNonZeroValue / 1000),
-    mean: empty ? 0 : round3(histogram.mean / 1000),
-    max: empty ? 0 : round3(histogram.maxValue / 1000),
-  } as LatencySummary;
-  for (const [key, percentile] of PERCENTILES) summary[key] = empty ? 0 : round3(histogram.getValueAtPercentile(percentile) / 1000);
+  return histogram.totalCount === 0 ? EMPTY : summarizeRecorded(histogram);
+}
+
+/** `summarize` for a histogram known to hold samples. */
+export function summarizeRecorded(histogram: LatencyHistogram): RecordedLatency {
+  const js = histogram as JsHistogram;
+  const total = js.totalCount;
+  const max = js.maxValue;
+  const summary = { min: round3(js.minNonZeroValue / 1000), mean: round3(js.mean / 1000), max: round3(max / 1000) } as RecordedLatency;
+  let next = 0;
+  let wanted = countAt(PERCENTILES[0][1], total);
+  let seen = 0;
+  const length = js.countsArrayLength;
+  for (let i = js.countsArrayIndex(js.minNonZeroValue); i < length && next < PERCENTILES.length; i++) {
+    const count = js.getCountAtIndex(i);
+    if (count === 0) continue;
+    seen += count;
+    while (seen >= wanted && next < PERCENTILES.length) {
+      const value = Math.min(max, js.highestEquivalentValue(js.valueFromIndex(i)));
+      summary[(PERCENTILES[next] as (typeof PERCENTILES)[number])[0]] = round3(value / 1000);
+      next++;
+      if (next < PERCENTILES.length) wanted = countAt((PERCENTILES[next] as (typeof PERCENTILES)[number])[1], total);
+    }
+  }
   return summary;
+}
+
+/** The sample count a percentile reaches, as HdrHistogram rounds it (up, and at least the first sample). */
+function countAt(percentile: number, total: number): number {
+  return Math.max(1, Math.ceil((percentile / 100) * total - 1e-9));
 }

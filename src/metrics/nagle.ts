@@ -18,6 +18,7 @@ export function nagleWarning(rows: readonly StatsRow[], generator: GeneratorHeal
   const suspect = rows.filter((row) => {
     if (row.type !== 'PUBLISH' || row.requests < 100) return false;
     const { p50, p90, min } = row.latencyMs;
+    if (p50 === null || p90 === null || min === null) return false;
     return p50 >= BAND_MS[0] && p50 <= BAND_MS[1] && p90 - p50 < 10 && min < 5;
   });
   if (suspect.length === 0) return undefined;

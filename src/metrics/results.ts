@@ -2,7 +2,10 @@ import { encodeHistogram, summarize } from './histogram.ts';
 import type { LatencyHistogram, LatencySummary } from './histogram.ts';
 import { createHistogram } from './histogram.ts';
 import type { GeneratorHealth } from './generator-monitor.ts';
-import type { StatsEntry } from './stats.ts';
+import { INTERVAL_SATURATION } from './history.ts';
+import type { HistoryPoint } from './history.ts';
+import { rowTypeGroup } from './stats.ts';
+import type { SaturationSplit, StatsEntry } from './stats.ts';
 
 /** `fleetsim.results/v1`, as DESIGN.md specifies; fields are only ever added. */
 export interface StatsRow {
@@ -28,6 +31,8 @@ export interface StatsRow {
 
 export interface ThresholdResult {
   readonly expr: string;
+  /** The row the threshold read, e.g. `PUBLISH Aggregated` for a bare `p99 < 50ms` on an MQTT fleet. */
+  readonly row?: string;
   readonly ok: boolean;
   readonly value: number | null;
   /** Why a threshold could not be evaluated (value null). */
@@ -53,10 +58,34 @@ export interface Results {
   readonly downlink?: { readonly received: number; readonly reactionsQueued: number; readonly reactionsDropped: number };
   readonly stats: readonly StatsRow[];
   readonly total: StatsRow;
+  /** One aggregate per row type (`HTTP` for every method, `CONNECT`, `PUBLISH`, `SUBSCRIBE`). */
+  readonly types: readonly StatsRow[];
+  /**
+   * The row a threshold without a selector reads: `Aggregated` when every row is traffic; when the
+   * fleet keeps MQTT sessions, the aggregate of its traffic (HTTP and PUBLISH), so CONNECT and
+   * SUBSCRIBE latencies never decide a bare `p95 < 500ms`.
+   */
+  readonly bareThresholdsRead: string;
+  /** Per interval: counts, rates and latency per row, per type and in total, devices and the generator's health. */
+  readonly history: readonly HistoryPoint[];
+  /** Intervals in which the generator itself was saturated, and the latency without them. */
+  readonly saturation: Saturation;
   readonly failures: readonly { readonly type: string; readonly name: string; readonly error: string; readonly count: number }[];
   readonly generator: GeneratorHealth;
   readonly thresholds: readonly ThresholdResult[];
   readonly warnings: readonly string[];
+}
+
+export interface Saturation {
+  /** An interval is saturated when the generator's event loop was at least this busy, or this late. */
+  readonly limits: typeof INTERVAL_SATURATION;
+  readonly intervals: number;
+  readonly seconds: number;
+  /** Attempts that finished in saturated intervals. */
+  readonly requests: number;
+  /** The whole run's latency (the `total` row's), beside the same without the saturated intervals. */
+  readonly latencyMs: LatencySummary;
+  readonly latencyMsExcludingSaturated: LatencySummary;
 }
 
 export interface DevicesSummary {
@@ -81,6 +110,8 @@ export interface ResultsInput {
   readonly abandoned?: number;
   readonly devices: Results['devices'];
   readonly entries: readonly StatsEntry[];
+  readonly history: readonly HistoryPoint[];
+  readonly saturation: SaturationSplit;
   readonly generator: GeneratorHealth;
   readonly warnings: readonly string[];
 }
@@ -116,27 +147,53 @@ function row(type: string, name: string, counters: Counters, latency: LatencyHis
   return intended.totalCount > 0 ? { ...base, intendedLatencyMs: summarize(intended) } : base;
 }
 
+/** Counters and histograms summed over several entries: the run's total, a type's, the traffic's. */
+class RowSum {
+  readonly latency = createHistogram();
+  readonly intended = createHistogram();
+  readonly counters: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0 };
+
+  add(entry: StatsEntry): void {
+    this.latency.add(entry.latency);
+    this.intended.add(entry.intendedLatency);
+    for (const key of Object.keys(this.counters) as (keyof Counters)[]) this.counters[key] += entry[key];
+  }
+
+  row(type: string, name: string, seconds: number): StatsRow {
+    return row(type, name, this.counters, this.latency, this.intended, seconds);
+  }
+}
+
+const SESSION_TYPES = new Set(['CONNECT', 'SUBSCRIBE']);
+
 export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
   const wallSeconds = Math.max(0.001, (input.endedAt.getTime() - input.startedAt.getTime()) / 1000);
   const seconds = input.activeMs === undefined ? wallSeconds : Math.max(0.001, Math.min(wallSeconds, input.activeMs / 1000));
   const sorted = [...input.entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
-  const totalLatency = createHistogram();
-  const totalIntended = createHistogram();
-  const totals: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0 };
-  const stats = sorted.map((entry) => {
-    totalLatency.add(entry.latency);
-    totalIntended.add(entry.intendedLatency);
-    totals.requests += entry.requests;
-    totals.failures += entry.failures;
-    totals.timeouts += entry.timeouts;
-    totals.bytesIn += entry.bytesIn;
-    totals.late += entry.late;
-    totals.missed += entry.missed;
-    totals.lateAcks += entry.lateAcks;
-    return row(entry.type, entry.name, entry, entry.latency, entry.intendedLatency, seconds);
-  });
+  const total = new RowSum();
+  const groups = new Map<string, RowSum>();
+  const traffic = new RowSum();
+  for (const entry of sorted) {
+    total.add(entry);
+    const group = rowTypeGroup(entry.type);
+    let sum = groups.get(group);
+    if (!sum) groups.set(group, (sum = new RowSum()));
+    sum.add(entry);
+    if (!SESSION_TYPES.has(entry.type)) traffic.add(entry);
+  }
+  const stats = sorted.map((entry) => row(entry.type, entry.name, entry, entry.latency, entry.intendedLatency, seconds));
+  const types = [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([group, sum]) => sum.row(group, `${group} Aggregated`, seconds));
+  const trafficGroups = [...groups.keys()].filter((group) => !SESSION_TYPES.has(group));
+  let bareThresholdsRead = 'Aggregated';
+  if (trafficGroups.length < groups.size && trafficGroups.length === 1) bareThresholdsRead = `${trafficGroups[0] ?? ''} Aggregated`;
+  else if (trafficGroups.length < groups.size && trafficGroups.length > 1) {
+    const name = trafficGroups.sort().join('+');
+    types.push(traffic.row(name, `${name} Aggregated`, seconds));
+    bareThresholdsRead = `${name} Aggregated`;
+  }
   const failures = sorted.flatMap((entry) => [...entry.errors].map(([error, count]) => ({ type: entry.type, name: entry.name, error, count })));
   failures.sort((a, b) => b.count - a.count);
+  const totalRow = total.row('', 'Aggregated', seconds);
   return {
     schema: 'fleetsim.results/v1',
     tool: { name: 'fleetsim', version: input.version },
@@ -151,9 +208,20 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
     abandoned: input.abandoned ?? 0,
     devices: input.devices,
     stats,
-    total: row('', 'Aggregated', totals, totalLatency, totalIntended, seconds),
+    total: totalRow,
+    types,
+    bareThresholdsRead,
     failures,
     generator: input.generator,
     warnings: input.warnings,
+    history: input.history,
+    saturation: {
+      limits: INTERVAL_SATURATION,
+      intervals: input.saturation.intervals,
+      seconds: input.saturation.seconds,
+      requests: input.saturation.requests,
+      latencyMs: totalRow.latencyMs,
+      latencyMsExcludingSaturated: summarize(input.saturation.unsaturatedLatency),
+    },
   };
 }

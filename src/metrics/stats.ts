@@ -1,5 +1,7 @@
-import { createHistogram, recordMicros } from './histogram.ts';
+import { createHistogram, recordMicros, summarize } from './histogram.ts';
 import type { LatencyHistogram } from './histogram.ts';
+import { History, isSaturated } from './history.ts';
+import type { CumulativeCounts, HistoryLimits, HistoryPoint, HistoryRow, IntervalHealth } from './history.ts';
 import type { Outcome } from '../transport/types.ts';
 
 /** Everything measured for one (type, name) pair, e.g. (`POST`, `/data`). */
@@ -21,6 +23,8 @@ export class StatsEntry {
   readonly intervalLatency: LatencyHistogram = createHistogram();
   intervalRequests = 0;
   intervalFailures = 0;
+  intervalTimeouts = 0;
+  intervalBytesIn = 0;
   readonly errors = new Map<string, number>();
 
   constructor(
@@ -32,6 +36,7 @@ export class StatsEntry {
     this.requests++;
     this.intervalRequests++;
     this.bytesIn += bytesIn;
+    this.intervalBytesIn += bytesIn;
     if (late) this.late++;
     recordMicros(this.latency, latencyMicros);
     recordMicros(this.intervalLatency, latencyMicros);
@@ -39,7 +44,10 @@ export class StatsEntry {
     if (outcome !== 'ok') {
       this.failures++;
       this.intervalFailures++;
-      if (outcome === 'timeout') this.timeouts++;
+      if (outcome === 'timeout') {
+        this.timeouts++;
+        this.intervalTimeouts++;
+      }
       const label = error ?? outcome;
       this.errors.set(label, (this.errors.get(label) ?? 0) + 1);
     }
@@ -49,40 +57,80 @@ export class StatsEntry {
     this.intervalLatency.reset();
     this.intervalRequests = 0;
     this.intervalFailures = 0;
+    this.intervalTimeouts = 0;
+    this.intervalBytesIn = 0;
   }
 }
 
-/** A point of the run's history: what happened in the interval ending at `atMs`. */
-export interface IntervalSnapshot {
-  readonly atMs: number;
-  readonly timestamp: number;
-  readonly devicesOnline: number;
-  readonly entries: readonly IntervalEntry[];
-  readonly total: IntervalEntry;
+/** The aggregate a row belongs to: MQTT rows by packet, every HTTP method under `HTTP`. */
+export function rowTypeGroup(type: string): string {
+  return type === 'CONNECT' || type === 'PUBLISH' || type === 'SUBSCRIBE' ? type : 'HTTP';
 }
 
-export interface IntervalEntry {
-  readonly type: string;
-  readonly name: string;
+/** An aggregate over several rows, fed once per interval. */
+class Aggregate {
+  readonly interval = createHistogram();
+  readonly cumulative = createHistogram();
+  requests = 0;
+  failures = 0;
+  timeouts = 0;
+  bytesIn = 0;
+  intervalRequests = 0;
+  intervalFailures = 0;
+  intervalTimeouts = 0;
+
+  constructor(
+    readonly type: string,
+    readonly name: string,
+  ) {}
+
+  add(entry: StatsEntry): void {
+    this.interval.add(entry.intervalLatency);
+    this.intervalRequests += entry.intervalRequests;
+    this.intervalFailures += entry.intervalFailures;
+    this.intervalTimeouts += entry.intervalTimeouts;
+    this.requests += entry.intervalRequests;
+    this.failures += entry.intervalFailures;
+    this.timeouts += entry.intervalTimeouts;
+    this.bytesIn += entry.intervalBytesIn;
+  }
+
+  close(seconds: number): HistoryRow {
+    this.cumulative.add(this.interval);
+    const row = historyRow(this.type, this.name, this.intervalRequests, this.intervalFailures, this.intervalTimeouts, seconds, this.interval, this.requests, this.failures, this.bytesIn, this.cumulative);
+    this.interval.reset();
+    this.intervalRequests = 0;
+    this.intervalFailures = 0;
+    this.intervalTimeouts = 0;
+    return row;
+  }
+}
+
+/** Requests and latency of the intervals in which the generator was saturated, and of the rest. */
+export interface SaturationSplit {
+  readonly intervals: number;
+  readonly seconds: number;
   readonly requests: number;
-  readonly failures: number;
-  readonly intervalRequests: number;
-  readonly intervalFailures: number;
-  readonly intervalSeconds: number;
-  readonly p50Ms: number;
-  readonly p95Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-  readonly meanMs: number;
+  /** Latency of every attempt that finished outside saturated intervals. */
+  readonly unsaturatedLatency: LatencyHistogram;
 }
 
 /** Stats per (type, name). Entries are resolved once per task so recording does no lookup. */
 export class RunStats {
   private readonly byKey = new Map<string, StatsEntry>();
   readonly entries: StatsEntry[] = [];
-  readonly history: IntervalSnapshot[] = [];
-  private readonly intervalTotal = createHistogram();
+  readonly history: History;
+  private readonly total = new Aggregate('', 'Aggregated');
+  private readonly types = new Map<string, Aggregate>();
+  private readonly unsaturated = createHistogram();
+  private saturatedIntervals = 0;
+  private saturatedSeconds = 0;
+  private saturatedRequests = 0;
   private lastSnapshotMs = 0;
+
+  constructor(limits?: HistoryLimits) {
+    this.history = new History(limits);
+  }
 
   entryFor(type: string, name: string): StatsEntry {
     const key = `${type} ${name}`;
@@ -95,56 +143,91 @@ export class RunStats {
     return entry;
   }
 
-  /** Closes the current interval; `atMs` is ms since run start. */
-  snapshot(atMs: number, devicesOnline: number): IntervalSnapshot {
+  get saturation(): SaturationSplit {
+    return { intervals: this.saturatedIntervals, seconds: Math.round(this.saturatedSeconds * 1000) / 1000, requests: this.saturatedRequests, unsaturatedLatency: this.unsaturated };
+  }
+
+  /** Closes the current interval into a history point; `atMs` is ms since run start. */
+  snapshot(atMs: number, devicesOnline: number, devicesTarget: number, generator: IntervalHealth): HistoryPoint {
     const seconds = Math.max(0.001, (atMs - this.lastSnapshotMs) / 1000);
     this.lastSnapshotMs = atMs;
-    this.intervalTotal.reset();
-    let requests = 0;
-    let failures = 0;
-    let intervalRequests = 0;
-    let intervalFailures = 0;
-    const entries = this.entries.map((entry) => {
-      this.intervalTotal.add(entry.intervalLatency);
-      requests += entry.requests;
-      failures += entry.failures;
-      intervalRequests += entry.intervalRequests;
-      intervalFailures += entry.intervalFailures;
-      const snapshot = intervalEntry(entry.type, entry.name, entry.requests, entry.failures, entry.intervalRequests, entry.intervalFailures, seconds, entry.intervalLatency);
+    const saturated = isSaturated(generator);
+    const rows = this.entries.map((entry) => {
+      this.total.add(entry);
+      const group = rowTypeGroup(entry.type);
+      let aggregate = this.types.get(group);
+      if (!aggregate) {
+        aggregate = new Aggregate(group, `${group} Aggregated`);
+        this.types.set(group, aggregate);
+      }
+      aggregate.add(entry);
+      const row = historyRow(entry.type, entry.name, entry.intervalRequests, entry.intervalFailures, entry.intervalTimeouts, seconds, entry.intervalLatency, entry.requests, entry.failures, entry.bytesIn, entry.latency);
       entry.resetInterval();
-      return snapshot;
+      return row;
     });
-    const total = intervalEntry('', 'Aggregated', requests, failures, intervalRequests, intervalFailures, seconds, this.intervalTotal);
-    const snapshot: IntervalSnapshot = { atMs, timestamp: Date.now(), devicesOnline, entries, total };
-    this.history.push(snapshot);
-    return snapshot;
+    if (saturated) {
+      this.saturatedIntervals++;
+      this.saturatedSeconds += seconds;
+      this.saturatedRequests += this.total.intervalRequests;
+    } else {
+      this.unsaturated.add(this.total.interval);
+    }
+    const types = [...this.types.values()].map((aggregate) => aggregate.close(seconds));
+    const point: HistoryPoint = {
+      atS: Math.round(atMs) / 1000,
+      timestamp: Date.now(),
+      intervalS: Math.round(seconds * 1000) / 1000,
+      folded: 1,
+      devicesOnline,
+      devicesTarget,
+      generator,
+      saturated,
+      total: this.total.close(seconds),
+      types,
+      rows,
+    };
+    this.history.push(point);
+    return point;
   }
 }
 
-function intervalEntry(
+const round3 = (value: number): number => Math.round(value * 1000) / 1000;
+
+function historyRow(
   type: string,
   name: string,
   requests: number,
   failures: number,
-  intervalRequests: number,
-  intervalFailures: number,
-  intervalSeconds: number,
-  histogram: LatencyHistogram,
-): IntervalEntry {
-  const empty = histogram.totalCount === 0;
-  const ms = (micros: number): number => (empty ? 0 : Math.round(micros) / 1000);
+  timeouts: number,
+  seconds: number,
+  interval: LatencyHistogram,
+  totalRequests: number,
+  totalFailures: number,
+  totalBytesIn: number,
+  cumulative: LatencyHistogram,
+): HistoryRow {
+  const whole = summarizeSome(cumulative);
   return {
     type,
     name,
     requests,
     failures,
-    intervalRequests,
-    intervalFailures,
-    intervalSeconds,
-    p50Ms: ms(histogram.getValueAtPercentile(50)),
-    p95Ms: ms(histogram.getValueAtPercentile(95)),
-    p99Ms: ms(histogram.getValueAtPercentile(99)),
-    maxMs: ms(histogram.maxValue),
-    meanMs: ms(histogram.mean),
+    timeouts,
+    rps: round3(requests / seconds),
+    failuresPerS: round3(failures / seconds),
+    latencyMs: summarize(interval),
+    cumulative: { requests: totalRequests, failures: totalFailures, bytesIn: totalBytesIn, latencyMs: whole },
+  };
+}
+
+/** The median, mean, min and max that Locust's history repeats for the run so far. */
+function summarizeSome(histogram: LatencyHistogram): CumulativeCounts['latencyMs'] {
+  if (histogram.totalCount === 0) return { p50: null, mean: null, min: null, max: null };
+  const ms = (micros: number): number => Math.round(micros) / 1000;
+  return {
+    p50: ms(Math.min(histogram.maxValue, histogram.getValueAtPercentile(50))),
+    mean: ms(histogram.mean),
+    min: ms(histogram.minNonZeroValue),
+    max: ms(histogram.maxValue),
   };
 }

@@ -4,7 +4,9 @@ function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
 }
 
-function formatMs(ms: number): string {
+/** A latency in ms as the tables show it; `-` for a row with no samples. */
+export function formatMs(ms: number | null): string {
+  if (ms === null) return '-';
   if (ms >= 100) return String(Math.round(ms));
   if (ms >= 10) return ms.toFixed(1);
   return ms.toFixed(2);
@@ -30,17 +32,54 @@ function cells(row: StatsRow): string[] {
   ];
 }
 
-/** A Locust-style end-of-run table (latencies in ms), then failures, generator health, thresholds and warnings. */
+function thresholdLines(results: Results): string[] {
+  if (results.thresholds.length === 0) return [];
+  const out = ['Thresholds:'];
+  for (const threshold of results.thresholds) {
+    const read = threshold.row && threshold.row !== 'Aggregated' ? ` on ${threshold.row}` : '';
+    const value = threshold.value === null ? (threshold.reason ?? 'not evaluable') : String(threshold.value);
+    out.push(`  ${threshold.ok ? 'ok  ' : 'FAIL'} ${threshold.expr} (${value}${read})`);
+  }
+  return out;
+}
+
+/** `2 thresholds: 1 failed`, the run's last line when it has thresholds. */
+export function thresholdVerdict(results: Results): string | undefined {
+  const count = results.thresholds.length;
+  if (count === 0) return undefined;
+  const failed = results.thresholds.filter((threshold) => !threshold.ok).length;
+  return `${count} threshold${count === 1 ? '' : 's'}: ${failed === 0 ? 'all passed' : `${failed} failed`}`;
+}
+
+function saturationLine(results: Results): string | undefined {
+  const split = results.saturation;
+  if (split.intervals === 0) return undefined;
+  const share = results.total.requests === 0 ? 0 : (split.requests / results.total.requests) * 100;
+  const all = split.latencyMs;
+  const clean = split.latencyMsExcludingSaturated;
+  return (
+    `Generator saturated in ${split.intervals} interval${split.intervals === 1 ? '' : 's'} (${split.seconds}s; event loop >= ${split.limits.busyPercent}% busy or lag >= ${split.limits.lagP99Ms} ms): ` +
+    `${split.requests} requests (${share.toFixed(1)}%) finished then, and their latency includes the generator's own delay. ` +
+    `p50/p95/p99 ${formatMs(all.p50)}/${formatMs(all.p95)}/${formatMs(all.p99)} ms with them, ${formatMs(clean.p50)}/${formatMs(clean.p95)}/${formatMs(clean.p99)} ms without.`
+  );
+}
+
+/**
+ * A Locust-style end-of-run table (latencies in ms), then failures and generator health; the
+ * thresholds come last, ending with one verdict line.
+ */
 export function formatSummary(results: Results): string {
-  const rows = [...results.stats.map(cells), cells(results.total)];
+  const typeRows = results.types.length > 1 || results.bareThresholdsRead !== 'Aggregated' ? results.types : [];
+  const rows = [...results.stats.map(cells), ...typeRows.map(cells), cells(results.total)];
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (values: readonly string[]): string => values.map((value, i) => pad(value, widths[i] ?? 0, i >= 2)).join('  ').trimEnd();
   const rule = '-'.repeat(widths.reduce((a, b) => a + b + 2, -2));
   const out: string[] = [line(COLUMNS), rule];
-  for (const row of rows.slice(0, -1)) out.push(line(row));
-  out.push(rule, line(rows[rows.length - 1] ?? []));
+  for (const row of rows.slice(0, results.stats.length)) out.push(line(row));
+  out.push(rule);
+  for (const row of rows.slice(results.stats.length)) out.push(line(row));
   const drained = results.durationS - results.activeS >= 0.1 ? ` (${results.activeS}s of load, then draining)` : '';
-  out.push('', `Latencies in ms (HDR histograms, microsecond resolution). ${results.durationS}s${drained}, seed ${results.seed}, ${results.devices.started}/${results.devices.target} devices started.`);
+  out.push('', `Latencies in ms (HDR histograms, microsecond resolution; '-' where a row has no samples). ${results.durationS}s${drained}, seed ${results.seed}, ${results.devices.started}/${results.devices.target} devices started.`);
   const paced = results.stats.filter((row) => row.intendedLatencyMs);
   if (paced.length > 0) {
     const late = paced.reduce((sum, row) => sum + row.late, 0);
@@ -71,27 +110,37 @@ export function formatSummary(results: Results): string {
   const generator = results.generator;
   const processCpu = generator.processCpuPercent !== undefined && generator.processCpuPercent !== generator.cpuPercent ? ` (whole process ${generator.processCpuPercent}%)` : '';
   out.push('', `Generator: CPU ${generator.cpuPercent}% of a core${processCpu}, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB, event loop ${generator.eventLoopBusyPercent === undefined ? '' : `busy ${generator.eventLoopBusyPercent}%, `}lag p99 ${generator.eventLoopLagP99Ms} ms.`);
-  if (results.thresholds.length > 0) {
-    out.push('', 'Thresholds:');
-    for (const threshold of results.thresholds) out.push(`  ${threshold.ok ? 'ok  ' : 'FAIL'} ${threshold.expr} (${threshold.value === null ? (threshold.reason ?? 'not evaluable') : threshold.value})`);
-  }
+  const saturated = saturationLine(results);
+  if (saturated) out.push('', saturated);
   for (const warning of results.warnings) out.push('', `Warning: ${warning}`);
+  const thresholds = thresholdLines(results);
+  if (thresholds.length > 0) {
+    if (results.bareThresholdsRead !== 'Aggregated') out.push('', `A threshold without a selector reads ${results.bareThresholdsRead} (CONNECT and SUBSCRIBE rows are session setup, not traffic).`);
+    out.push('', ...thresholds, thresholdVerdict(results) ?? '');
+  }
   return out.join('\n');
 }
 
 export interface ProgressState {
   readonly elapsedMs: number;
+  /** The run's planned length, when it has one. */
+  readonly totalMs: number | undefined;
   readonly devicesOnline: number;
   readonly devicesTarget: number;
-  readonly requests: number;
-  readonly failures: number;
-  readonly intervalRps: number;
-  /** Undefined when nothing finished in the interval. */
-  readonly intervalP95Ms: number | undefined;
+  /** The window that rates and percentiles cover, in seconds. */
+  readonly windowS: number;
+  readonly rps: number;
+  readonly failuresPerS: number;
+  readonly latencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
+  /** The most frequent failure so far, if any. */
+  readonly topError: { readonly label: string; readonly count: number } | undefined;
 }
 
-/** One line for stderr every couple of seconds. */
+/** One progress line: rates and percentiles over the same window. */
 export function formatProgress(state: ProgressState): string {
-  const seconds = (state.elapsedMs / 1000).toFixed(0).padStart(4);
-  return `[${seconds}s] devices ${state.devicesOnline}/${state.devicesTarget}  requests ${state.requests}  failures ${state.failures}  ${state.intervalRps.toFixed(1)} req/s  p95 ${state.intervalP95Ms === undefined ? '-' : `${formatMs(state.intervalP95Ms)} ms`}`;
+  const seconds = (ms: number): string => `${Math.round(ms / 1000)}s`;
+  const elapsed = state.totalMs === undefined ? seconds(state.elapsedMs) : `${seconds(state.elapsedMs)}/${seconds(state.totalMs)}`;
+  const latency = state.latencyMs;
+  const error = state.topError ? `  top error: ${state.topError.label} ×${state.topError.count}` : '';
+  return `[${elapsed}] devices ${state.devicesOnline}/${state.devicesTarget}  ${state.rps.toFixed(1)} req/s  ${state.failuresPerS.toFixed(1)} fail/s  p50/p95/p99 ${formatMs(latency.p50)}/${formatMs(latency.p95)}/${formatMs(latency.p99)} ms (last ${state.windowS}s)${error}`;
 }

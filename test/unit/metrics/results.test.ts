@@ -24,6 +24,8 @@ function sampleResults(): ReturnType<typeof buildResults> {
     stopReason: 'duration',
     devices: { target: 3, started: 3, online: 3 },
     entries: stats.entries,
+    history: stats.history.points,
+    saturation: stats.saturation,
     generator: { cpuPercent: 10, maxRssBytes: 1, eventLoopLagP99Ms: 1 },
     warnings: [],
   });
@@ -43,15 +45,15 @@ test('results follow fleetsim.results/v1: counts, rates, percentiles in ms, fail
   assert.equal(data.failuresPerS, 0.2);
   assert.equal(data.bytesIn, 11_020);
   // 1..1000 × 10 µs: the median is ~5 ms, within HDR's 3 significant digits.
-  assert.ok(Math.abs(data.latencyMs.p50 - 5) < 0.01, String(data.latencyMs.p50));
-  assert.ok(Math.abs(data.latencyMs.max - 10_000) < 10);
+  assert.ok(Math.abs((data.latencyMs.p50 ?? Number.NaN) - 5) < 0.01, String(data.latencyMs.p50));
+  assert.ok(Math.abs((data.latencyMs.max ?? Number.NaN) - 10_000) < 10);
   assert.equal(results.total.name, 'Aggregated');
   assert.equal(results.total.requests, 1003);
   assert.deepEqual(results.failures.map((f) => [f.error, f.count]).sort(), [['HTTP 503', 1], ['timeout: no response headers in time', 1]]);
   // The encoded histogram decodes to the same distribution.
   const decoded = decodeHistogram(data.histogram);
   assert.equal(decoded.totalCount, 1002);
-  assert.equal(decoded.getValueAtPercentile(50), Math.round(data.latencyMs.p50 * 1000));
+  assert.equal(decoded.getValueAtPercentile(50), Math.round((data.latencyMs.p50 ?? Number.NaN) * 1000));
 });
 
 test('thresholds parse k6-style expressions', () => {
@@ -93,6 +95,8 @@ function resultsOver(stats: RunStats, wallMs: number, activeMs: number): ReturnT
     stopReason: 'duration',
     devices: { target: 1, started: 1, online: 1 },
     entries: stats.entries,
+    history: stats.history.points,
+    saturation: stats.saturation,
     generator: { cpuPercent: 1, maxRssBytes: 1, eventLoopLagP99Ms: 1 },
     warnings: [],
   });

@@ -35,6 +35,10 @@ const results: Results = {
   devices: { target: 2, started: 2, online: 2 },
   stats: [row('POST', '/data', 100, 1)],
   total: row('', 'Aggregated', 100, 1),
+  types: [row('HTTP', 'HTTP Aggregated', 100, 1)],
+  bareThresholdsRead: 'Aggregated',
+  history: [],
+  saturation: { limits: { busyPercent: 90, lagP99Ms: 50 }, intervals: 0, seconds: 0, requests: 0, latencyMs: latency, latencyMsExcludingSaturated: latency },
   failures: [{ type: 'POST', name: '/data', error: 'HTTP 503', count: 1 }],
   generator: { cpuPercent: 95, maxRssBytes: 50 * 1048576, eventLoopLagP99Ms: 3 },
   thresholds: [{ expr: 'p95 < 2ms', ok: false, value: 3 }],
@@ -55,8 +59,40 @@ test('the summary is a Locust-style table with Aggregated last, then failures, g
   assert.match(text, /3 attempts were still in flight when the drain timeout ended/);
 });
 
-test('the progress line', () => {
-  const line = formatProgress({ elapsedMs: 12_000, devicesOnline: 7, devicesTarget: 10, requests: 300, failures: 2, intervalRps: 25, intervalP95Ms: 4.5 });
-  assert.equal(line, '[  12s] devices 7/10  requests 300  failures 2  25.0 req/s  p95 4.50 ms');
-  assert.match(formatProgress({ elapsedMs: 0, devicesOnline: 0, devicesTarget: 1, requests: 0, failures: 0, intervalRps: 0, intervalP95Ms: undefined }), /p95 -$/);
+test('thresholds come last, ending with one verdict line; a bare threshold says which aggregate it read', () => {
+  const mqtt: Results = {
+    ...results,
+    bareThresholdsRead: 'PUBLISH Aggregated',
+    thresholds: [
+      { expr: 'p95 < 500ms', row: 'PUBLISH Aggregated', ok: true, value: 15.3 },
+      { expr: 'CONNECT: p95 < 50ms', row: 'CONNECT Aggregated', ok: false, value: 85.7 },
+    ],
+  };
+  const lines = formatSummary(mqtt).split('\n');
+  assert.equal(lines.at(-1), '2 thresholds: 1 failed');
+  assert.equal(lines.at(-2), '  FAIL CONNECT: p95 < 50ms (85.7 on CONNECT Aggregated)');
+  assert.equal(lines.at(-3), '  ok   p95 < 500ms (15.3 on PUBLISH Aggregated)');
+  assert.ok(lines.indexOf('Thresholds:') > lines.findIndex((line) => line.startsWith('Warning:')));
+  assert.ok(lines.some((line) => line.startsWith('A threshold without a selector reads PUBLISH Aggregated')));
+});
+
+test('a row with no samples shows - for every latency, not 0.00', () => {
+  const empty = { ...row('GET', '/ota', 0, 0), latencyMs: { min: null, mean: null, max: null, p50: null, p66: null, p75: null, p80: null, p90: null, p95: null, p98: null, p99: null, p999: null, p9999: null } };
+  const text = formatSummary({ ...results, stats: [...results.stats, empty] });
+  const line = text.split('\n').find((candidate) => candidate.startsWith('GET'));
+  assert.match(line ?? '', /^GET\s+\/ota\s+0\s+0\(0\.00%\)\s+-\s+-\s+-\s+-\s+-\s+-\s+-\s+0\.00$/);
+});
+
+test('the summary gives latency with and without the intervals in which the generator was saturated', () => {
+  const clean = { ...latency, p50: 0.9, p95: 2.5, p99: 3.1 };
+  const text = formatSummary({ ...results, saturation: { ...results.saturation, intervals: 2, seconds: 2, requests: 40, latencyMsExcludingSaturated: clean } });
+  assert.match(text, /Generator saturated in 2 intervals \(2s; event loop >= 90% busy or lag >= 50 ms\): 40 requests \(40\.0%\)/);
+  assert.match(text, /p50\/p95\/p99 1\.00\/3\.00\/5\.00 ms with them, 0\.90\/2\.50\/3\.10 ms without/);
+});
+
+test('the progress line gives rates and percentiles over one window, and the top error', () => {
+  const line = formatProgress({ elapsedMs: 12_000, totalMs: 30_000, devicesOnline: 7, devicesTarget: 10, windowS: 1, rps: 25, failuresPerS: 0.5, latencyMs: { p50: 1.2, p95: 4.5, p99: 9 }, topError: { label: 'HTTP 503', count: 4 } });
+  assert.equal(line, '[12s/30s] devices 7/10  25.0 req/s  0.5 fail/s  p50/p95/p99 1.20/4.50/9.00 ms (last 1s)  top error: HTTP 503 ×4');
+  const idle = formatProgress({ elapsedMs: 2000, totalMs: undefined, devicesOnline: 0, devicesTarget: 1, windowS: 1, rps: 0, failuresPerS: 0, latencyMs: { p50: null, p95: null, p99: null }, topError: undefined });
+  assert.equal(idle, '[2s] devices 0/1  0.0 req/s  0.0 fail/s  p50/p95/p99 -/-/- ms (last 1s)');
 });

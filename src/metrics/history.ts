@@ -1,0 +1,166 @@
+import type { LatencySummary } from './histogram.ts';
+
+/** The generator's own health over one interval: what says whether that interval's numbers are the target's. */
+export interface IntervalHealth {
+  /** Share of the interval the event loop spent running callbacks (event-loop utilisation), in percent. */
+  readonly busyPercent: number;
+  /** Event-loop delay p99 over the interval, beyond the monitor's own sampling resolution. */
+  readonly lagP99Ms: number;
+  /** Main-thread CPU over the interval as a percentage of one core, where the OS says. */
+  readonly cpuPercent?: number;
+}
+
+/**
+ * An interval in which the generator's event loop was this busy or this late measured its own
+ * delay as much as the target's: it is marked saturated, and the summary gives percentiles with
+ * and without such intervals.
+ */
+export const INTERVAL_SATURATION = { busyPercent: 90, lagP99Ms: 50 } as const;
+
+export function isSaturated(health: IntervalHealth): boolean {
+  return health.busyPercent >= INTERVAL_SATURATION.busyPercent || health.lagP99Ms >= INTERVAL_SATURATION.lagP99Ms;
+}
+
+/** What one row did so far, for Locust's "Total …" history columns. */
+export interface CumulativeCounts {
+  readonly requests: number;
+  readonly failures: number;
+  readonly bytesIn: number;
+  readonly latencyMs: { readonly p50: number | null; readonly mean: number | null; readonly min: number | null; readonly max: number | null };
+}
+
+/** One row (a (type, name) pair, a type's aggregate, or the run's) over one interval. */
+export interface HistoryRow {
+  readonly type: string;
+  readonly name: string;
+  /** Finished attempts in the interval (failures and timeouts included). */
+  readonly requests: number;
+  readonly failures: number;
+  readonly timeouts: number;
+  readonly rps: number;
+  readonly failuresPerS: number;
+  /** Latency of the attempts that finished in the interval; nulls when none did. */
+  readonly latencyMs: LatencySummary;
+  readonly cumulative: CumulativeCounts;
+}
+
+/** What happened in the interval that ended `atS` seconds after the start. */
+export interface HistoryPoint {
+  readonly atS: number;
+  /** Wall-clock end of the interval (epoch ms): shards' histories align on it. */
+  readonly timestamp: number;
+  readonly intervalS: number;
+  /** Intervals folded into this point (1 at full resolution); a folded point's percentiles are the worst of its intervals'. */
+  readonly folded: number;
+  readonly devicesOnline: number;
+  readonly devicesTarget: number;
+  readonly generator: IntervalHealth;
+  readonly saturated: boolean;
+  readonly total: HistoryRow;
+  /** One aggregate per row type: `HTTP` (every method), `CONNECT`, `PUBLISH`, `SUBSCRIBE`. */
+  readonly types: readonly HistoryRow[];
+  readonly rows: readonly HistoryRow[];
+}
+
+export interface HistoryLimits {
+  /** Points at full resolution kept at the recent end. */
+  readonly recent: number;
+  /** Points at most; past it, older points are folded pairwise. */
+  readonly max: number;
+}
+
+/** 20 minutes at full resolution and at most 1,200 points, whatever the run's length. */
+export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { recent: 600, max: 1200 };
+
+/**
+ * The run's history, bounded: the most recent points stay at full resolution, and whenever the
+ * count passes the limit the older ones are folded pairwise, so a day-long run keeps a fixed number
+ * of points whose resolution coarsens with age.
+ */
+export class History {
+  private readonly list: HistoryPoint[] = [];
+
+  constructor(private readonly limits: HistoryLimits = DEFAULT_HISTORY_LIMITS) {
+    if (limits.recent < 1 || limits.max < limits.recent + 2) throw new Error('history limits: max must exceed recent by at least 2');
+  }
+
+  get points(): readonly HistoryPoint[] {
+    return this.list;
+  }
+
+  push(point: HistoryPoint): void {
+    this.list.push(point);
+    if (this.list.length > this.limits.max) this.foldOlder();
+  }
+
+  private foldOlder(): void {
+    const older = this.list.length - this.limits.recent;
+    const folded: HistoryPoint[] = [];
+    for (let i = 0; i + 1 < older; i += 2) folded.push(foldPoints(this.list[i] as HistoryPoint, this.list[i + 1] as HistoryPoint));
+    if (older % 2 === 1) folded.push(this.list[older - 1] as HistoryPoint);
+    this.list.splice(0, older, ...folded);
+  }
+}
+
+function foldPoints(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
+  const intervalS = round3(a.intervalS + b.intervalS);
+  const weight = (x: number, y: number): number => round1((x * a.intervalS + y * b.intervalS) / (a.intervalS + b.intervalS));
+  const generator: IntervalHealth = {
+    busyPercent: weight(a.generator.busyPercent, b.generator.busyPercent),
+    lagP99Ms: Math.max(a.generator.lagP99Ms, b.generator.lagP99Ms),
+    ...(a.generator.cpuPercent !== undefined && b.generator.cpuPercent !== undefined ? { cpuPercent: weight(a.generator.cpuPercent, b.generator.cpuPercent) } : {}),
+  };
+  return {
+    atS: b.atS,
+    timestamp: b.timestamp,
+    intervalS,
+    folded: a.folded + b.folded,
+    devicesOnline: b.devicesOnline,
+    devicesTarget: b.devicesTarget,
+    generator,
+    saturated: a.saturated || b.saturated,
+    total: foldRows(a.total, b.total, intervalS),
+    types: foldRowLists(a.types, b.types, intervalS),
+    rows: foldRowLists(a.rows, b.rows, intervalS),
+  };
+}
+
+function foldRowLists(a: readonly HistoryRow[], b: readonly HistoryRow[], intervalS: number): HistoryRow[] {
+  const earlier = new Map(a.map((row) => [`${row.type} ${row.name}`, row]));
+  return b.map((row) => {
+    const before = earlier.get(`${row.type} ${row.name}`);
+    return before ? foldRows(before, row, intervalS) : { ...row, rps: round3(row.requests / intervalS), failuresPerS: round3(row.failures / intervalS) };
+  });
+}
+
+function foldRows(a: HistoryRow, b: HistoryRow, intervalS: number): HistoryRow {
+  const requests = a.requests + b.requests;
+  const failures = a.failures + b.failures;
+  return {
+    type: b.type,
+    name: b.name,
+    requests,
+    failures,
+    timeouts: a.timeouts + b.timeouts,
+    rps: round3(requests / intervalS),
+    failuresPerS: round3(failures / intervalS),
+    latencyMs: foldLatency(a.latencyMs, a.requests, b.latencyMs, b.requests),
+    cumulative: b.cumulative,
+  };
+}
+
+/** Percentiles of two intervals cannot be merged exactly without their histograms: take the worse. */
+function foldLatency(a: LatencySummary, aCount: number, b: LatencySummary, bCount: number): LatencySummary {
+  if (a.max === null) return b;
+  if (b.max === null) return a;
+  const out = {} as Record<keyof LatencySummary, number | null>;
+  for (const key of Object.keys(a) as (keyof LatencySummary)[]) {
+    const x = a[key] as number;
+    const y = b[key] as number;
+    out[key] = key === 'min' ? Math.min(x, y) : key === 'mean' ? round3((x * aCount + y * bCount) / (aCount + bCount)) : Math.max(x, y);
+  }
+  return out;
+}
+
+const round3 = (value: number): number => Math.round(value * 1000) / 1000;
+const round1 = (value: number): number => Math.round(value * 10) / 10;

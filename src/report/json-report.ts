@@ -1,0 +1,13 @@
+import type { Results } from '../metrics/results.ts';
+import { writeReportFile } from './atomic-write.ts';
+import { checkWritableFile } from './output-path.ts';
+import type { Reporter } from './reporter.ts';
+
+/** `--json FILE`: the results as `fleetsim.results/v1`. */
+export function jsonReporter(file: string): Reporter {
+  return {
+    flag: '--json',
+    prepare: () => checkWritableFile('--json', file),
+    finish: (results: Results) => writeReportFile(file, `${JSON.stringify(results, null, 2)}\n`),
+  };
+}

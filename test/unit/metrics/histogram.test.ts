@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import seedrandom from 'seedrandom';
+import { createHistogram, PERCENTILES, recordMicros, summarize } from '../../../src/metrics/histogram.ts';
+
+test('one pass gives every percentile HdrHistogram gives, clamped to the largest value recorded', () => {
+  const random = seedrandom('histogram');
+  for (const shape of ['uniform', 'long tail', 'few samples', 'one value']) {
+    const histogram = createHistogram();
+    const count = shape === 'few samples' ? 7 : shape === 'one value' ? 50 : 20_000;
+    for (let i = 0; i < count; i++) {
+      const micros = shape === 'one value' ? 4627 : shape === 'long tail' ? Math.exp(random() * 14) : 1 + random() * 50_000;
+      recordMicros(histogram, micros);
+    }
+    const summary = summarize(histogram);
+    const max = histogram.maxValue;
+    for (const [key, percentile] of PERCENTILES) {
+      const expected = Math.round(Math.min(max, histogram.getValueAtPercentile(percentile))) / 1000;
+      assert.equal(summary[key], expected, `${shape} ${key}`);
+      assert.ok((summary[key] ?? Infinity) <= (summary.max ?? -Infinity), `${shape}: ${key} above max`);
+    }
+  }
+});
+
+test('a bucket whose upper edge lies above the max does not lift a percentile over it', () => {
+  const histogram = createHistogram();
+  // 4,624 µs lies in a bucket whose highest equivalent value is above it: unclamped, p95 reads above max.
+  for (let i = 0; i < 100; i++) recordMicros(histogram, 4624);
+  assert.ok(histogram.getValueAtPercentile(95) > histogram.maxValue);
+  const summary = summarize(histogram);
+  assert.equal(summary.p95, summary.max);
+  assert.equal(summary.max, 4.624);
+});
+
+test('an empty histogram summarises to nulls, never zeros', () => {
+  const summary = summarize(createHistogram());
+  assert.deepEqual(new Set(Object.values(summary)), new Set([null]));
+  assert.equal(Object.keys(summary).length, PERCENTILES.length + 3);
+});
