@@ -1,15 +1,13 @@
 import { compare, isCountMetric, parseThreshold } from '../profile/thresholds.ts';
 import type { Threshold } from '../profile/thresholds.ts';
-import type { Results, StatsRow, ThresholdResult } from './results.ts';
-
-type Evaluated = Omit<Results, 'thresholds'>;
+import type { RowSet, StatsRow, ThresholdResult } from './results.ts';
 
 /**
  * A bare threshold reads the row the results name for it; `PUBLISH:` or `PUBLISH Aggregated:`
  * selects a type's aggregate, `Aggregated:` the whole run; anything else a stats row by name or
  * by `TYPE name`.
  */
-function rowFor(results: Evaluated, selector: string | undefined): StatsRow | undefined {
+function rowFor(results: RowSet, selector: string | undefined): StatsRow | undefined {
   const wanted = selector ?? results.bareThresholdsRead;
   if (wanted === 'Aggregated') return results.total;
   const type = results.types.find((row) => row.name === wanted || row.type === wanted);
@@ -40,7 +38,7 @@ function valueOf(row: StatsRow, threshold: Threshold): number | null {
  * A threshold that cannot be evaluated fails: a selector that matches no stats row (a typo) or a
  * latency or rate over zero requests (a run that sent nothing must not pass `p95 < 200ms`).
  */
-export function evaluateThresholds(results: Evaluated, expressions: readonly string[]): ThresholdResult[] {
+export function evaluateThresholds(results: RowSet, expressions: readonly string[]): ThresholdResult[] {
   return expressions.map((expr) => {
     const threshold = parseThreshold(expr);
     const row = rowFor(results, threshold.selector);

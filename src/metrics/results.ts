@@ -166,10 +166,11 @@ class RowSum {
 
 const SESSION_TYPES = new Set(['CONNECT', 'SUBSCRIBE']);
 
-export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
-  const wallSeconds = Math.max(0.001, (input.endedAt.getTime() - input.startedAt.getTime()) / 1000);
-  const seconds = input.activeMs === undefined ? wallSeconds : Math.max(0.001, Math.min(wallSeconds, input.activeMs / 1000));
-  const sorted = [...input.entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
+/** The rows a set of entries yields over `seconds`: per (type, name), per type, the total, and which one a bare threshold reads. */
+export type RowSet = Pick<Results, 'stats' | 'total' | 'types' | 'bareThresholdsRead'>;
+
+export function buildRows(entries: readonly StatsEntry[], seconds: number): RowSet {
+  const sorted = [...entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
   const total = new RowSum();
   const groups = new Map<string, RowSum>();
   const traffic = new RowSum();
@@ -191,9 +192,16 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
     types.push(traffic.row(name, `${name} Aggregated`, seconds));
     bareThresholdsRead = `${name} Aggregated`;
   }
+  return { stats, total: total.row('', 'Aggregated', seconds), types, bareThresholdsRead };
+}
+
+export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
+  const wallSeconds = Math.max(0.001, (input.endedAt.getTime() - input.startedAt.getTime()) / 1000);
+  const seconds = input.activeMs === undefined ? wallSeconds : Math.max(0.001, Math.min(wallSeconds, input.activeMs / 1000));
+  const sorted = [...input.entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
+  const { stats, total: totalRow, types, bareThresholdsRead } = buildRows(input.entries, seconds);
   const failures = sorted.flatMap((entry) => [...entry.errors].map(([error, count]) => ({ type: entry.type, name: entry.name, error, count })));
   failures.sort((a, b) => b.count - a.count);
-  const totalRow = total.row('', 'Aggregated', seconds);
   return {
     schema: 'fleetsim.results/v1',
     tool: { name: 'fleetsim', version: input.version },

@@ -53,6 +53,15 @@ export class StatsEntry {
     }
   }
 
+  /** Takes in what `source` measured in its current interval (a window's copy of a row). */
+  absorbInterval(source: StatsEntry): void {
+    this.latency.add(source.intervalLatency);
+    this.requests += source.intervalRequests;
+    this.failures += source.intervalFailures;
+    this.timeouts += source.intervalTimeouts;
+    this.bytesIn += source.intervalBytesIn;
+  }
+
   resetInterval(): void {
     this.intervalLatency.reset();
     this.intervalRequests = 0;
@@ -115,6 +124,47 @@ export interface SaturationSplit {
   readonly unsaturatedLatency: LatencyHistogram;
 }
 
+/**
+ * Stats over a run of whole intervals (a capacity step after its settle time): each row's interval
+ * is added in at every snapshot while the window is open, so its percentiles are exact for the
+ * window, not read off the cumulative numbers.
+ */
+export class StatsWindow {
+  private readonly byKey = new Map<StatsEntry, StatsEntry>();
+  readonly entries: StatsEntry[] = [];
+  seconds = 0;
+  intervals = 0;
+  saturatedIntervals = 0;
+  /** The busiest interval's event-loop share and the worst interval's lag. */
+  maxBusyPercent = 0;
+  maxLagP99Ms = 0;
+  private busyWeighted = 0;
+
+  /** Event-loop busy share over the window, weighted by interval length. */
+  get busyPercent(): number {
+    return this.seconds === 0 ? 0 : Math.round((this.busyWeighted / this.seconds) * 10) / 10;
+  }
+
+  add(source: StatsEntry): void {
+    let copy = this.byKey.get(source);
+    if (!copy) {
+      copy = new StatsEntry(source.type, source.name);
+      this.byKey.set(source, copy);
+      this.entries.push(copy);
+    }
+    copy.absorbInterval(source);
+  }
+
+  closeInterval(seconds: number, generator: IntervalHealth, saturated: boolean): void {
+    this.seconds += seconds;
+    this.intervals++;
+    if (saturated) this.saturatedIntervals++;
+    this.busyWeighted += generator.busyPercent * seconds;
+    this.maxBusyPercent = Math.max(this.maxBusyPercent, generator.busyPercent);
+    this.maxLagP99Ms = Math.max(this.maxLagP99Ms, generator.lagP99Ms);
+  }
+}
+
 /** Stats per (type, name). Entries are resolved once per task so recording does no lookup. */
 export class RunStats {
   private readonly byKey = new Map<string, StatsEntry>();
@@ -127,6 +177,7 @@ export class RunStats {
   private saturatedSeconds = 0;
   private saturatedRequests = 0;
   private lastSnapshotMs = 0;
+  private readonly windows = new Set<StatsWindow>();
 
   constructor(limits?: HistoryLimits) {
     this.history = new History(limits);
@@ -141,6 +192,18 @@ export class RunStats {
       this.entries.push(entry);
     }
     return entry;
+  }
+
+  /** Opens a window that takes in every interval closed from now until `closeWindow`. */
+  openWindow(): StatsWindow {
+    const window = new StatsWindow();
+    this.windows.add(window);
+    return window;
+  }
+
+  closeWindow(window: StatsWindow): StatsWindow {
+    this.windows.delete(window);
+    return window;
   }
 
   get saturation(): SaturationSplit {
@@ -161,6 +224,7 @@ export class RunStats {
         this.types.set(group, aggregate);
       }
       aggregate.add(entry);
+      for (const window of this.windows) window.add(entry);
       const row = historyRow(entry.type, entry.name, entry.intervalRequests, entry.intervalFailures, entry.intervalTimeouts, seconds, entry.intervalLatency, entry.requests, entry.failures, entry.bytesIn, entry.latency);
       entry.resetInterval();
       return row;
@@ -172,6 +236,7 @@ export class RunStats {
     } else {
       this.unsaturated.add(this.total.interval);
     }
+    for (const window of this.windows) window.closeInterval(seconds, generator, saturated);
     const types = [...this.types.values()].map((aggregate) => aggregate.close(seconds));
     const point: HistoryPoint = {
       atS: Math.round(atMs) / 1000,

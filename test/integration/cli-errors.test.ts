@@ -111,7 +111,7 @@ test('Ctrl-C: exit 130 with the results and request log written', { timeout: 30_
   const json = temp.file('interrupted.json');
   const log = temp.file('interrupted.ndjson');
   const run = startCli(['run', 'profiles/iot-node.yaml', '-u', '20', '-r', '50', '-t', '10m', '--target', url, '--json', json, '--log-requests', log]);
-  await run.waitForStderr(/\[\s+2s\] devices 20\/20/);
+  await run.waitForStderr(/\[2s\S*\] devices 20\/20/);
   run.child.kill('SIGINT');
   const result = await run.done;
   assert.equal(result.code, 130, result.stderr);
@@ -130,7 +130,7 @@ test('a second Ctrl-C abandons in-flight requests and still writes the results a
     const json = temp.file('abandoned.json');
     const log = temp.file('abandoned.ndjson');
     const run = startCli(['run', 'profiles/iot-node.yaml', '-u', '5', '-r', '100', '-t', '10m', '--target', slowUrl, '--json', json, '--log-requests', log]);
-    await run.waitForStderr(/\[\s+2s\] devices 5\/5/);
+    await run.waitForStderr(/\[2s\S*\] devices 5\/5/);
     run.child.kill('SIGINT');
     await run.waitForStderr(/Interrupted: draining/);
     const secondAt = Date.now();

@@ -268,7 +268,7 @@ wait: { model: constant, time: 200ms }
       );
       await watcher.subscribeAsync('devices/+/status', { qos: 1 });
       const run = startCli(['run', profile, '--broker', url, '-t', '1m'], 40_000);
-      await run.waitForStderr(/\[\s+2s\] devices 2\/2/);
+      await run.waitForStderr(/\[2s\S*\] devices 2\/2/);
       run.child.kill('SIGKILL');
       await run.done;
       await bothWills;

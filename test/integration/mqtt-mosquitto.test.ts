@@ -100,7 +100,7 @@ describe('lamps against a real Mosquitto', { skip }, () => {
       const json = temp.file('restart.json');
       const log = temp.file('restart.ndjson');
       const run = startCli(['run', 'profiles/lamp.yaml', '-u', '50', '-r', '50', '-t', '12s', '--broker', broker.url, '--json', json, '--log-requests', log], 90_000);
-      await run.waitForStderr(/\[\s+2s\] devices 50\/50/);
+      await run.waitForStderr(/\[2s\S*\] devices 50\/50/);
       await broker.kill();
       await run.waitForStderr(/devices 0\/50/);
       await broker.restart();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateThresholds } from '../../../src/metrics/evaluate-thresholds.ts';
-import { buildResults } from '../../../src/metrics/results.ts';
+import { buildResults, buildRows } from '../../../src/metrics/results.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import type { IntervalHealth } from '../../../src/metrics/history.ts';
 
@@ -105,4 +105,29 @@ test('each row type has its own aggregate, and a bare threshold reads the traffi
       ['PUBLISH lamp/changed', true, 100],
     ],
   );
+});
+
+test('a window holds exactly the intervals closed while it was open, with the generator at its worst', () => {
+  const stats = new RunStats();
+  const data = stats.entryFor('GET', '/x');
+  for (let i = 0; i < 10; i++) data.record('ok', undefined, 900_000, -1, 0, false);
+  stats.snapshot(1000, 1, 1, calm);
+  const window = stats.openWindow();
+  for (let i = 0; i < 30; i++) data.record(i < 3 ? 'failure' : 'ok', i < 3 ? 'HTTP 503' : undefined, 2000, -1, 0, false);
+  stats.snapshot(2000, 1, 1, calm);
+  for (let i = 0; i < 20; i++) data.record('ok', undefined, 4000, -1, 0, false);
+  stats.snapshot(3000, 1, 1, { busyPercent: 95, lagP99Ms: 12 });
+  stats.closeWindow(window);
+  data.record('ok', undefined, 700_000, -1, 0, false);
+  stats.snapshot(4000, 1, 1, calm);
+  const rows = buildRows(window.entries, window.seconds);
+  assert.equal(rows.total.requests, 50);
+  assert.equal(rows.total.failures, 3);
+  assert.equal(rows.total.rps, 25);
+  assert.equal(rows.total.latencyMs.max, 4);
+  assert.equal(window.intervals, 2);
+  assert.equal(window.saturatedIntervals, 1);
+  assert.equal(window.maxBusyPercent, 95);
+  assert.equal(window.busyPercent, 57.5);
+  assert.equal(evaluateThresholds(rows, ['failures < 5%'])[0]?.value, 0.06);
 });

@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Results } from '../src/metrics/results.ts';
+import { compiledCli, fleet, pinned, pinningNote } from './run-pinned.ts';
+import { nginxInstalled, startFixture, startNginx } from './targets.ts';
+
+/**
+ * Does a long run's memory stay flat while it keeps its history? `npm run bench:history [minutes]`
+ * runs 1,000 iot-nodes (5 s pacing, ~200 req/s) for 30 minutes by default against nginx (or the
+ * fixture without it), samples the generator's RSS every 5 s, and compares the end with the
+ * 2-minute mark.
+ */
+const minutes = Number(process.argv[2] ?? 30);
+const devices = 1000;
+const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-history-'));
+const target = nginxInstalled ? await startNginx(dir) : await startFixture();
+const json = path.join(dir, 'history.json');
+const [file, argv] = pinned(0, process.execPath, [await compiledCli(), 'run', ...fleet('profiles/iot-node.yaml', devices, 100, minutes * 60, '--target', target.url, '--json', json, '--quiet')]);
+console.log(`bench:history: ${devices} iot-nodes for ${minutes} min against ${nginxInstalled ? 'nginx' : 'the fixture'} (${pinningNote()})`);
+
+const rssMb = (pid: number): number | undefined => {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
+const samples: { atS: number; mb: number }[] = [];
+const started = Date.now();
+const sampler = setInterval(() => {
+  const mb = child.pid === undefined ? undefined : rssMb(child.pid);
+  if (mb !== undefined) samples.push({ atS: (Date.now() - started) / 1000, mb });
+}, 5000);
+const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+clearInterval(sampler);
+target.stop();
+if (code !== 0) throw new Error(`fleetsim exited ${code}`);
+
+const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+const afterWarmUp = samples.filter((sample) => sample.atS >= 120);
+const atTwoMinutes = afterWarmUp[0]?.mb ?? Number.NaN;
+const peak = Math.max(...afterWarmUp.map((sample) => sample.mb));
+const last = afterWarmUp.at(-1)?.mb ?? Number.NaN;
+for (const minute of [1, 2, 5, 10, 15, 20, 25, 30, 45, 60]) {
+  const sample = samples.find((candidate) => candidate.atS >= minute * 60);
+  if (sample) console.log(`  RSS at ${String(minute).padStart(2)} min: ${sample.mb.toFixed(1)} MB`);
+}
+console.log(`  RSS after 2 min ${atTwoMinutes.toFixed(1)} MB, peak since ${peak.toFixed(1)} MB (+${(((peak - atTwoMinutes) / atTwoMinutes) * 100).toFixed(1)}%), at the end ${last.toFixed(1)} MB (target: within +10%)`);
+console.log(`  ${results.total.requests} requests, ${results.total.failures} failures; history: ${results.history.length} points (${results.history.filter((point) => point.folded > 1).length} folded), results JSON ${(Buffer.byteLength(JSON.stringify(results)) / 1048576).toFixed(1)} MB`);
