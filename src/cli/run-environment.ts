@@ -1,0 +1,176 @@
+import { startFixtures } from '../../broker-fixture/index.ts';
+import type { RunningFixtures } from '../../broker-fixture/index.ts';
+import type { Engine, RunTimes } from '../engine/engine.ts';
+import { checkFileLimit, openFileLimit } from '../engine/fd-limit.ts';
+import type { StopReason } from '../engine/events.ts';
+import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
+import { saturationWarning } from '../metrics/generator-monitor.ts';
+import type { GeneratorHealth } from '../metrics/generator-monitor.ts';
+import { nagleWarning } from '../metrics/nagle.ts';
+import { buildResults } from '../metrics/results.ts';
+import type { Results } from '../metrics/results.ts';
+import type { DeviceModel, RunPlan } from '../profile/types.ts';
+import type { ProgressSink } from '../report/progress.ts';
+import { toolVersion } from '../version.ts';
+
+export interface Output extends ProgressSink {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export const EXIT = { ok: 0, internal: 1, usage: 2, thresholds: 99, interrupted: 130 } as const;
+
+export interface Endpoints {
+  readonly target: string;
+  readonly broker: string | undefined;
+  readonly needsHttp: boolean;
+  /** What the embedded fixtures stand in for, so their counts are shown. */
+  readonly embeddedHttp: boolean;
+  readonly embeddedBroker: boolean;
+}
+
+/** Where a run sends its load, with the embedded fixtures it started in place of a missing target or broker. */
+export interface RunEnvironment {
+  readonly endpoints: Endpoints;
+  readonly fixtures: RunningFixtures | undefined;
+}
+
+function modelUsesHttp(model: DeviceModel): boolean {
+  const tasks = [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)];
+  return tasks.some((task) => task.steps.some((step) => step.action.kind === 'http'));
+}
+
+/** Refuses a run that would open more sockets than the process may (exit 2, naming the limit). */
+export function checkConnections(plan: RunPlan): void {
+  const http = plan.http;
+  const sessions = mqttSessions(plan);
+  const needsHttp = planUsesHttp(plan);
+  const httpConnections = !needsHttp ? 0 : http.connectionPerDevice ? plan.devices : Math.min(http.connections, plan.devices);
+  const uses = [
+    sessions > 0 ? `one MQTT connection per device for ${sessions} devices` : '',
+    httpConnections === 0 ? '' : http.connectionPerDevice ? `one HTTP connection per device for ${plan.devices} devices` : `an HTTP pool of up to ${http.connections} connections`,
+  ];
+  checkFileLimit(sessions + httpConnections, uses.filter(Boolean).join(' and ') || 'no connections', openFileLimit());
+}
+
+function mqttSessions(plan: RunPlan): number {
+  return plan.fleet.reduce((sum, entry) => sum + (entry.model.mqtt ? entry.count : 0), 0);
+}
+
+function planUsesHttp(plan: RunPlan): boolean {
+  return plan.fleet.some((entry) => entry.count > 0 && modelUsesHttp(entry.model));
+}
+
+/** Resolves the target and broker, starting the embedded fixtures (off the main loop) for what the profile and flags leave out. */
+export async function openEnvironment(plan: RunPlan, output: Output): Promise<RunEnvironment> {
+  const needsHttp = planUsesHttp(plan);
+  const embeddedHttp = plan.target === undefined && needsHttp;
+  const embeddedBroker = plan.broker === undefined && mqttSessions(plan) > 0;
+  let fixtures: RunningFixtures | undefined;
+  if (embeddedHttp || embeddedBroker) {
+    fixtures = await startFixtures();
+    const missing = [embeddedHttp ? 'target' : '', embeddedBroker ? 'broker' : ''].filter(Boolean).join(' or ');
+    const started = [embeddedHttp ? `the embedded HTTP fixture at ${fixtures.httpUrl}` : '', embeddedBroker ? `the embedded MQTT broker (Aedes) at ${fixtures.brokerUrl}` : ''];
+    output.stderr(`No ${missing} in the profile or flags: started ${started.filter(Boolean).join(' and ')} (worker thread).`);
+  }
+  return {
+    endpoints: {
+      // A fleet without HTTP steps never sends to the target; the engine still needs an origin to hold.
+      target: plan.target ?? fixtures?.httpUrl ?? 'http://127.0.0.1',
+      broker: plan.broker ?? (embeddedBroker ? fixtures?.brokerUrl : undefined),
+      needsHttp,
+      embeddedHttp,
+      embeddedBroker,
+    },
+    fixtures,
+  };
+}
+
+/** Prints what the embedded fixtures themselves counted, beside fleetsim's own numbers. */
+export async function reportFixtureCounts(environment: RunEnvironment, output: Output): Promise<void> {
+  const { fixtures, endpoints } = environment;
+  if (!fixtures) return;
+  if (endpoints.embeddedHttp) {
+    const served = Object.entries(await fixtures.counts()).map(([route, count]) => `${route} ${count.requests}`).join(', ');
+    output.stderr(`The embedded fixture counted: ${served || 'no requests'}.`);
+  }
+  if (endpoints.embeddedBroker) {
+    const mqtt = await fixtures.mqttCounts();
+    const topics = Object.entries(mqtt.topics).map(([topic, count]) => `${topic} ${count}`).join(', ');
+    output.stderr(`The embedded broker counted: ${mqtt.connects} connects, ${mqtt.publishesReceived} publishes received${topics ? ` (${topics})` : ''}.`);
+  }
+}
+
+/**
+ * First Ctrl-C (or SIGTERM) drains, the second abandons what is in flight; reports are written
+ * either way. Only a third leaves at once, for a run wedged somewhere we did not foresee. Returns
+ * the function that stops listening.
+ */
+export function handleInterrupts(engine: Engine, signals: NodeJS.EventEmitter, output: Output, quiet: boolean): () => void {
+  let interrupts = 0;
+  const onInterrupt = (): void => {
+    interrupts++;
+    if (interrupts === 1) engine.stop('interrupted');
+    else if (interrupts === 2) {
+      if (!quiet) output.stderr('Abandoning in-flight requests; writing reports (Ctrl-C again to quit without them).');
+      engine.abandonDrain();
+    } else process.exit(EXIT.interrupted);
+  };
+  engine.on('stopping', (reason) => {
+    if (reason === 'interrupted' && !quiet) output.stderr('Interrupted: draining in-flight requests, then writing reports (Ctrl-C again to abandon them).');
+  });
+  signals.on('SIGINT', onInterrupt);
+  signals.on('SIGTERM', onInterrupt);
+  return () => {
+    signals.off('SIGINT', onInterrupt);
+    signals.off('SIGTERM', onInterrupt);
+  };
+}
+
+export interface FinishedRun {
+  readonly plan: RunPlan;
+  readonly engine: Engine;
+  readonly times: RunTimes;
+  readonly generator: GeneratorHealth;
+  readonly stopReason: StopReason;
+  readonly onlineAtStop: number;
+}
+
+/** The results of a finished run: rows, history, warnings, and the thresholds judged. */
+export function resultsOf(run: FinishedRun): Results {
+  const { plan, engine, times, generator } = run;
+  const warnings: string[] = [];
+  const saturated = saturationWarning(generator);
+  if (saturated) warnings.push(saturated);
+  const partial = buildResults({
+    version: toolVersion(),
+    seed: plan.seed,
+    profilePath: plan.profilePath,
+    profileSha256: plan.profileSha256,
+    startedAt: times.startedAt,
+    endedAt: times.endedAt,
+    activeMs: times.activeMs,
+    stopReason: run.stopReason,
+    abandoned: engine.abandoned,
+    devices: {
+      target: plan.devices,
+      started: engine.started,
+      online: run.onlineAtStop,
+      onlineOverTime: engine.stats.history.points.map((point) => [point.atS, point.devicesOnline] as const),
+    },
+    entries: engine.stats.entries,
+    history: engine.stats.history.points,
+    saturation: engine.stats.saturation,
+    generator,
+    warnings,
+  });
+  // The Nagle signature is read off the finished rows, so its warning joins them afterwards.
+  const nagle = nagleWarning(partial.stats, generator);
+  const downlink = plan.fleet.some((entry) => entry.model.mqtt !== undefined) ? { downlink: { ...engine.downlink } } : {};
+  return {
+    ...partial,
+    ...downlink,
+    warnings: nagle ? [...partial.warnings, nagle] : partial.warnings,
+    thresholds: evaluateThresholds(partial, plan.thresholds),
+  };
+}
