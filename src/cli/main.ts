@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import { isUserError, UsageError } from '../errors.ts';
 import { toolVersion } from '../version.ts';
+import { capacityCommand } from './capacity-command.ts';
 import { fixtureCommand } from './fixture-command.ts';
 import { EXIT, runCommand } from './run-command.ts';
 import type { Output } from './run-command.ts';
@@ -50,7 +51,7 @@ function runOptions<T>(argv: Argv<T>) {
     .option('threshold', { ...value, describe: "pass/fail criterion, e.g. 'p95 < 200ms' (repeatable)" });
 }
 
-const COMMANDS = ['run', 'validate', 'fixture'];
+const COMMANDS = ['run', 'validate', 'capacity', 'fixture'];
 
 /** Parses argv, runs the command, and returns the exit code. The only place that knows about process exit codes. */
 export async function execute(args: readonly string[], output: Output = processOutput()): Promise<number> {
@@ -84,6 +85,31 @@ export async function execute(args: readonly string[], output: Output = processO
       (argv) => runOptions(argv),
       async (argv) => {
         exitCode = await validateCommand(argv, output);
+      },
+    )
+    .command(
+      'capacity <profile>',
+      'step one fleet up until an SLO breaks: the largest passing step, and whose limit it was',
+      (argv) =>
+        argv
+          .positional('profile', { type: 'string', demandOption: true, describe: 'run profile (YAML)' })
+          .option('slo', { ...value, describe: "service level each step must meet, threshold grammar, e.g. 'p95 < 250ms', 'PUBLISH: timeouts < 0.1%' (repeatable, required)" })
+          .option('start', { ...value, describe: 'devices at the first step (default 10)' })
+          .option('step', { ...value, describe: 'devices added per step (default: --start)' })
+          .option('factor', { ...value, describe: 'grow the device count by this factor per step instead (geometric)' })
+          .option('step-duration', { ...value, describe: 'time each step is judged over, whole seconds (default 10s)' })
+          .option('settle', { ...value, describe: 'time after a step\'s ramp before its window opens (default 3s)' })
+          .option('max-devices', { ...value, describe: 'the largest step (default: the profile\'s fleet size)' })
+          .option('refine', { type: 'boolean', default: false, describe: 'bisect between the last passing and the first failing step' })
+          .option('spawn-rate', { ...value, alias: 'r', describe: 'devices started per second while stepping up' })
+          .option('seed', { ...value, describe: 'seed for identities, task picks, waits and payloads' })
+          .option('target', { ...value, describe: 'HTTP base URL (overrides the profile)' })
+          .option('broker', { ...value, describe: 'MQTT broker URL, mqtt:// or mqtts:// (overrides the profile)' })
+          .option('json', { ...value, describe: 'write the capacity result (fleetsim.capacity/v1) to FILE' })
+          .option('results', { ...value, describe: 'write the whole run\'s results JSON (with its history) to FILE' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
+      async (argv) => {
+        exitCode = await capacityCommand(argv, output);
       },
     )
     .command(

@@ -1,0 +1,115 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import type { CapacityReport } from '../../src/cli/capacity-command.ts';
+import { capacityCommand } from '../../src/cli/capacity-command.ts';
+import { runCli } from '../helpers/cli.ts';
+import { startChildServer } from '../helpers/child-server.ts';
+import type { ChildServer } from '../helpers/child-server.ts';
+import { TempDir } from '../helpers/temp-files.ts';
+
+const run = promisify(execFile);
+let temp: TempDir;
+let server: ChildServer;
+let profile: string;
+
+// A device that posts a reading, waits 50 ms, and posts again: against a server that serves one
+// request at a time in 5 ms, about 10 devices fill it and every device past that only queues.
+const DEVICE = `kind: device
+name: poster
+tasks:
+  - name: /data
+    http: { method: POST, path: /data, json: { value: "{{ int(1, 100) }}" } }
+wait: { model: constant, time: 50ms }
+`;
+
+before(async () => {
+  temp = await TempDir.create();
+  await temp.write('poster.device.yaml', DEVICE);
+  profile = await temp.write('poster.yaml', `kind: profile\nname: poster\nseed: 7\nfleet:\n  - device: poster.device.yaml\n    count: 10\nspawnRate: 100\nduration: 10s\nhttp: { connections: 500 }\n`);
+  server = await startChildServer('test/helpers/serial-server.ts');
+});
+after(async () => {
+  await server.stop();
+  await temp.remove();
+});
+
+function wrkSkip(): string | false {
+  if (existsSync('/usr/bin/wrk')) return false;
+  if (process.env.CI === 'true') throw new Error('wrk is not installed (apt-get install wrk); CI must run the capacity test against it');
+  return 'wrk not installed: SKIPPED (apt-get install wrk)';
+}
+
+test('capacity against a server of known capacity: the rate wrk measures, limited by the target', { timeout: 150_000, skip: wrkSkip() }, async () => {
+  const { stdout: wrkOut } = await run('/usr/bin/wrk', ['-t1', '-c8', '-d4s', `${server.url}/data`]);
+  const wrkRate = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrkOut)?.[1]);
+  assert.ok(wrkRate > 100 && wrkRate < 260, `wrk measured ${wrkRate} req/s against a ~200 req/s server`);
+
+  const json = temp.file('capacity.json');
+  const args = ['capacity', profile, '--target', server.url, '--slo', 'p95 < 250ms', '--start', '10', '--step', '20', '--max-devices', '200', '--step-duration', '3s', '--settle', '1s', '--json', json];
+  const result = await runCli(args, 140_000);
+  assert.equal(result.code, 0, result.stderr);
+  const report = JSON.parse(await readFile(json, 'utf8')) as CapacityReport;
+  assert.equal(report.schema, 'fleetsim.capacity/v1');
+  assert.equal(report.limitedBy, 'target', result.stdout);
+  assert.ok(report.capacity, 'a step passed');
+  const ratio = report.capacity.rps / wrkRate;
+  assert.ok(ratio >= 0.75 && ratio <= 1.1, `capacity ${report.capacity.rps} req/s is ${ratio.toFixed(2)}x wrk's ${wrkRate}`);
+  // The search stopped at the first failing step, and every step before it passed.
+  const failing = report.steps.filter((step) => !step.ok);
+  assert.equal(failing.length, 1);
+  assert.equal(report.steps.at(-1)?.ok, false);
+  assert.deepEqual(failing[0]?.failedSlos, ['p95 < 250ms']);
+  assert.ok(report.steps.every((step, i) => i === 0 || step.devices > (report.steps[i - 1]?.devices ?? 0)));
+  assert.equal(report.capacity.devices, report.steps.at(-2)?.devices);
+  for (const step of report.steps) assert.equal(step.generator.saturatedIntervals, 0, `the generator was saturated at ${step.devices} devices`);
+  assert.match(result.stdout, /<- knee/);
+  assert.match(result.stdout, /Limited by the target/);
+});
+
+test('a generator starved by a busy loop in its own process is named as the limit, not the target', { timeout: 90_000 }, async () => {
+  const json = temp.file('starved.json');
+  const stderr: string[] = [];
+  let stdout = '';
+  // 80 ms of every 100 ms spent in a busy loop: the event loop is saturated and late, whatever the target does.
+  const hog = setInterval(() => {
+    const until = Date.now() + 80;
+    while (Date.now() < until);
+  }, 100);
+  try {
+    const code = await capacityCommand(
+      { profile, target: server.url, slo: 'p95 < 20ms', start: '5', step: '5', maxDevices: '20', stepDuration: '3s', settle: '1s', json, quiet: true },
+      { stdout: (text) => (stdout += text), stderr: (text) => stderr.push(text) },
+    );
+    assert.equal(code, 0, stderr.join('\n'));
+  } finally {
+    clearInterval(hog);
+  }
+  const report = JSON.parse(await readFile(json, 'utf8')) as CapacityReport;
+  assert.equal(report.limitedBy, 'generator', stdout);
+  const failing = report.steps.find((step) => !step.ok);
+  assert.ok(failing && failing.generator.saturatedIntervals / failing.generator.intervals >= 0.25);
+  assert.match(stdout, /Limited by the generator/);
+  assert.doesNotMatch(stdout, /Limited by the target/);
+});
+
+test('bad capacity input exits 2 with one message naming the flag', async () => {
+  const cases: [string[], RegExp][] = [
+    [[], /--slo: name at least one SLO/],
+    [['--slo', 'p97 < 1ms'], /--slo: .*unknown metric 'p97'/],
+    [['--slo', 'p95 < 1s', '--step', '0'], /--step: expected a whole number/],
+    [['--slo', 'p95 < 1s', '--factor', '1'], /--factor: expected a number above 1/],
+    [['--slo', 'p95 < 1s', '--step-duration', '500ms'], /--step-duration: '500ms' is not a duration of at least 1s/],
+    [['--slo', 'p95 < 1s', '--start', '50', '--max-devices', '10'], /--max-devices: 10 is below --start 50/],
+  ];
+  for (const [extra, message] of cases) {
+    const result = await runCli(['capacity', profile, '--target', server.url, ...extra]);
+    assert.equal(result.code, 2, `${extra.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
+  }
+});
