@@ -6,11 +6,13 @@ import type { RunningFixtures } from '../../broker-fixture/index.ts';
 import { Engine } from '../engine/engine.ts';
 import { checkFileLimit, openFileLimit } from '../engine/fd-limit.ts';
 import type { StopReason } from '../engine/events.ts';
+import { describeStages } from '../engine/stages.ts';
 import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
 import { GeneratorMonitor, saturationWarning } from '../metrics/generator-monitor.ts';
 import { nagleWarning } from '../metrics/nagle.ts';
 import { buildResults } from '../metrics/results.ts';
 import type { Results } from '../metrics/results.ts';
+import { formatDuration } from '../profile/duration.ts';
 import { loadRunPlan } from '../profile/load.ts';
 import type { DeviceModel, RunPlan } from '../profile/types.ts';
 import { formatProgress, formatSummary } from '../report/console.ts';
@@ -134,7 +136,7 @@ async function execute(
         formatProgress({
           elapsedMs: snapshot.atMs,
           devicesOnline: snapshot.devicesOnline,
-          devicesTarget: plan.devices,
+          devicesTarget: engine.targetDevices,
           requests: snapshot.total.requests,
           failures: snapshot.total.failures,
           intervalRps: rps,
@@ -168,7 +170,11 @@ async function execute(
     const ending = plan.iterations !== undefined ? `${plan.iterations} iterations per device` : '';
     const duration = plan.durationMs !== undefined ? `${plan.durationMs / 1000}s` : '';
     const against = [endpoints.needsHttp ? endpoints.target : '', endpoints.broker ?? ''].filter(Boolean).join(' and ');
-    output.stderr(`Running ${plan.name}: ${plan.devices} devices at ${plan.spawnRate}/s against ${against}, ${[duration, ending].filter(Boolean).join(' or ')}, seed ${plan.seed}.`);
+    const shape = plan.stages
+      ? `${plan.stages.length} stages up to ${plan.devices} devices`
+      : `${plan.devices} devices ${plan.spawnMode === 'all-at-once' ? 'all at once' : `at ${plan.spawnRate}/s`}`;
+    output.stderr(`Running ${plan.name}: ${shape} against ${against}, ${[duration, ending].filter(Boolean).join(' or ')}, seed ${plan.seed}.`);
+    if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) output.stderr(`  ${line}`);
   }
   monitor.start();
   let times;
@@ -201,6 +207,7 @@ async function execute(
       started: engine.started,
       online: onlineAtStop,
       onlineOverTime: engine.stats.history.map((snapshot) => [Math.round(snapshot.atMs) / 1000, snapshot.devicesOnline] as const),
+      timeToAllOnlineMs: engine.timeToAllOnlineMs === undefined ? null : Math.round(engine.timeToAllOnlineMs),
     },
     entries: engine.stats.entries,
     generator,
