@@ -159,11 +159,13 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
    * Moves the running device count linearly from where it is to `devices` over `overMs` (0: at
    * once). Raising it starts the next indices; lowering it stops the highest first: each ends its
    * current task, then closes its connections. The fleet's size (`plan.devices`) is the ceiling.
+   * For load models, a capacity search or a UI while the run goes on; stopping ignores it.
    */
   rampTo(devices: number, overMs = 0): void {
     if (!Number.isSafeInteger(devices) || devices < 0 || devices > this.plan.devices) {
       throw new RangeError(`rampTo: expected 0 to ${this.plan.devices} devices (the fleet's size), got ${devices}`);
     }
+    if (this.finishRun === undefined) throw new Error('rampTo: the run has not started');
     this.ramp.rampTo(devices, overMs);
   }
 

@@ -186,3 +186,30 @@ test('spawn mode all-at-once: 200 devices start in one tick and the time until a
   assert.ok((engine.timeToAllOnlineMs ?? Infinity) < 1500);
   assert.equal(engine.stats.entryFor('POST', '/data').requests, fixture.counts['POST /data']?.requests);
 });
+
+test('the runtime API: rampTo moves a running engine, targetDevices says where it heads, the fleet size is the ceiling', { timeout: 30_000 }, async () => {
+  const plan = await planFor('api', 50, 'duration: 2s\nspawn: { mode: all-at-once }\n');
+  const fixture = new HttpFixture();
+  const engine = new Engine({ plan, target: await fixture.listen(0) });
+  assert.throws(() => engine.rampTo(1, 0), /the run has not started/);
+  const retired: number[] = [];
+  engine.on('retire', (index) => retired.push(index));
+  let reason: StopReason = 'requested';
+  engine.on('done', (r) => (reason = r));
+  const run = engine.run();
+  try {
+    assert.equal(engine.runningDevices, 1);
+    assert.throws(() => engine.rampTo(2, 0), RangeError);
+    engine.rampTo(0, 0);
+    assert.equal(engine.targetDevices, 0);
+    assert.equal(engine.runningDevices, 0);
+    assert.deepEqual(retired, [0]);
+    engine.rampTo(1, 200);
+    assert.equal(engine.targetDevices, 1);
+    assert.equal(engine.runningDevices, 1, 'a ramp from 0 starts its first device at once');
+  } finally {
+    await run.finally(() => fixture.close());
+  }
+  assert.equal(reason, 'duration');
+  assert.equal(engine.started, 2);
+});
