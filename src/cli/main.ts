@@ -48,7 +48,8 @@ function runOptions<T>(argv: Argv<T>) {
     .option('seed', { ...value, describe: 'seed for identities, task picks, waits and payloads' })
     .option('target', { ...value, describe: 'HTTP base URL (overrides the profile)' })
     .option('broker', { ...value, describe: 'MQTT broker URL, mqtt:// or mqtts:// (overrides the profile)' })
-    .option('threshold', { ...value, describe: "pass/fail criterion, e.g. 'p95 < 200ms' (repeatable)" });
+    .option('threshold', { ...value, describe: "pass/fail criterion, e.g. 'p95 < 200ms' (repeatable)" })
+    .option('stage', { ...value, describe: 'load stage DURATION:DEVICES, e.g. 30s:200 (repeatable; replaces the profile\'s shape and end)' });
 }
 
 const COMMANDS = ['run', 'validate', 'capacity', 'fixture'];

@@ -2,6 +2,7 @@ import { UsageError } from '../errors.ts';
 import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDurationMs } from '../profile/duration.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
 import type { RunOverrides } from '../profile/load.ts';
+import type { Stage } from '../profile/types.ts';
 import { checkBrokerUrl, checkTargetUrl } from '../profile/target-url.ts';
 
 /** Flags shared by `run` and `validate`, as yargs hands them over: raw text, so errors can echo it. */
@@ -14,6 +15,7 @@ export interface RunFlags {
   readonly target?: FlagValue;
   readonly broker?: FlagValue;
   readonly threshold?: FlagValue;
+  readonly stage?: FlagValue;
 }
 
 export type FlagValue = string | number | readonly (string | number)[] | undefined;
@@ -38,6 +40,45 @@ function wholeNumber(flag: string, text: string | undefined, max: number): numbe
   if (!Number.isSafeInteger(value) || value < 1) throw new UsageError(`--${flag}: expected a whole number of at least 1, got '${text}'`);
   if (value > max) throw new UsageError(`--${flag}: at most ${max} in one process, got ${text}`);
   return value;
+}
+
+const STAGE = /^([^:]+):([^:]+)$/;
+
+/** One `--stage DURATION:DEVICES` (k6's grammar): `30s:200` ramps to 200 devices over 30 s. */
+export function parseStage(text: string): Stage {
+  const bad = (problem: string): UsageError => new UsageError(`--stage: '${text}' ${problem}`);
+  const match = STAGE.exec(text.trim());
+  if (!match) throw bad('is not DURATION:DEVICES (e.g. 30s:200)');
+  const durationMs = parseDurationMs(match[1] ?? '');
+  if (durationMs === undefined) throw bad(`has no duration before the ':' (e.g. 30s:200, 5m:0)`);
+  if (durationMs <= 0) throw bad('lasts no time: a stage needs a duration above 0');
+  if (durationMs > MAX_DURATION_MS) throw bad(`is too long: at most ${MAX_DURATION_TEXT}`);
+  const countText = (match[2] ?? '').trim();
+  const devices = /^\d+$/.test(countText) ? Number(countText) : Number.NaN;
+  if (!Number.isSafeInteger(devices)) throw bad(`needs a whole number of devices (0 or more) after the ':'`);
+  if (devices > MAX_DEVICES) throw bad(`asks for more than ${MAX_DEVICES} devices in one process`);
+  return { durationMs, devices };
+}
+
+/** `--stage` sets the whole shape and the end; the one-stage flags would contradict it. */
+const SHAPE_FLAGS = [
+  ['devices', 'devices'],
+  ['spawn-rate', 'spawnRate'],
+  ['duration', 'duration'],
+  ['iterations', 'iterations'],
+] as const;
+
+function stagesFromFlags(flags: RunFlags): Stage[] | undefined {
+  const texts = all(flags.stage);
+  if (texts === undefined) return undefined;
+  const stages = texts.map(parseStage);
+  for (const [flag, key] of SHAPE_FLAGS) {
+    if (flags[key] !== undefined) throw new UsageError(`--stage: cannot be combined with --${flag}: the stages set the device count and the run's length`);
+  }
+  const total = stages.reduce((sum, stage) => sum + stage.durationMs, 0);
+  if (total > MAX_DURATION_MS) throw new UsageError(`--stage: the stages last longer than ${MAX_DURATION_TEXT}`);
+  if (stages.every((stage) => stage.devices === 0)) throw new UsageError('--stage: no stage runs a device: at least one needs devices above 0');
+  return stages;
 }
 
 /** Turns flags into profile overrides, rejecting malformed values with a message naming the flag. */
@@ -80,6 +121,8 @@ export function overridesFromFlags(flags: RunFlags): RunOverrides {
     }
     overrides.thresholds = thresholds;
   }
+  const stages = stagesFromFlags(flags);
+  if (stages !== undefined) overrides.stages = stages;
   return overrides;
 }
 

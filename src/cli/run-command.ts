@@ -2,6 +2,8 @@ import path from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import type { StopReason } from '../engine/events.ts';
 import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
+import { describeStages } from '../engine/stages.ts';
+import { formatDuration } from '../profile/duration.ts';
 import { loadRunPlan } from '../profile/load.ts';
 import type { RunPlan } from '../profile/types.ts';
 import { formatSummary } from '../report/console.ts';
@@ -81,7 +83,11 @@ async function execute(
     const ending = plan.iterations !== undefined ? `${plan.iterations} iterations per device` : '';
     const duration = plan.durationMs !== undefined ? `${plan.durationMs / 1000}s` : '';
     const against = [endpoints.needsHttp ? endpoints.target : '', endpoints.broker ?? ''].filter(Boolean).join(' and ');
-    output.stderr(`Running ${plan.name}: ${plan.devices} devices at ${plan.spawnRate}/s against ${against}, ${[duration, ending].filter(Boolean).join(' or ')}, seed ${plan.seed}.`);
+    const shape = plan.stages
+      ? `${plan.stages.length} stages up to ${plan.devices} devices`
+      : `${plan.devices} devices ${plan.spawnMode === 'all-at-once' ? 'all at once' : `at ${plan.spawnRate}/s`}`;
+    output.stderr(`Running ${plan.name}: ${shape} against ${against}, ${[duration, ending].filter(Boolean).join(' or ')}, seed ${plan.seed}.`);
+    if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) output.stderr(`  ${line}`);
   }
   monitor.start();
   let times;

@@ -157,6 +157,7 @@ export function resultsOf(run: FinishedRun): Results {
       started: engine.started,
       online: run.onlineAtStop,
       onlineOverTime: engine.stats.history.points.map((point) => [point.atS, point.devicesOnline] as const),
+      timeToAllOnlineMs: engine.timeToAllOnlineMs === undefined ? null : Math.round(engine.timeToAllOnlineMs),
     },
     entries: engine.stats.entries,
     history: engine.stats.history.points,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { loadRunPlan } from '../profile/load.ts';
 import { actionType } from '../profile/types.ts';
 import type { RunPlan, TaskSpec, WaitModel } from '../profile/types.ts';
+import { describeStages } from '../engine/stages.ts';
 import { formatDuration } from '../profile/duration.ts';
 import { overridesFromFlags } from './options.ts';
 import type { RunFlags } from './options.ts';
@@ -30,7 +31,8 @@ function describeTask(task: TaskSpec): string {
 }
 
 export function describePlan(plan: RunPlan): string {
-  const lines = [`${plan.profilePath}: valid. ${plan.devices} devices, spawn rate ${plan.spawnRate}/s, seed ${plan.seed}.`];
+  const spawn = plan.stages ? `${plan.stages.length} stages` : plan.spawnMode === 'all-at-once' ? 'all started at once' : `spawn rate ${plan.spawnRate}/s`;
+  const lines = [`${plan.profilePath}: valid. ${plan.devices} devices, ${spawn}, seed ${plan.seed}.`];
   for (const { model, count } of plan.fleet) {
     const tasks = model.tasks.map((task) => `${describeTask(task)} ${task.everyMs === undefined ? `×${task.weight}` : `every ${formatDuration(task.everyMs)}`}`).join(', ');
     const boot = model.boot.map(describeTask).join(', ');
@@ -44,6 +46,7 @@ export function describePlan(plan: RunPlan): string {
   const ends = [plan.durationMs !== undefined ? formatDuration(plan.durationMs) : '', plan.iterations !== undefined ? `${plan.iterations} iterations` : ''];
   const sessions = plan.fleet.some((entry) => entry.model.mqtt !== undefined);
   const broker = sessions ? `; broker ${plan.broker ?? 'the embedded Aedes broker'}` : '';
+  if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) lines.push(`  ${line[0]?.toUpperCase() ?? ''}${line.slice(1)}.`);
   lines.push(`  Ends after ${ends.filter(Boolean).join(' or ')}; target ${plan.target ?? 'the embedded fixture'}${broker}.`);
   if (plan.thresholds.length > 0) lines.push(`  Thresholds: ${plan.thresholds.join('; ')}.`);
   return lines.join('\n');

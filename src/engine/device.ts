@@ -48,6 +48,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private readonly staged: TemplateValue[];
   private readonly stagedSlots: number[] = [];
   private phase = Phase.Waiting;
+  /** The load shape stopped this device: it ends its current task and starts nothing more. */
+  private retired = false;
   private bootStep = 0;
   private iterationsDone = 0;
   private intendedAt = 0;
@@ -118,7 +120,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       this.intendedAt = this.host.now();
       this.host.onStarted(this);
     }
-    if (this.host.stopping || this.phase === Phase.Done) return this.finish();
+    if (this.host.stopping || this.phase === Phase.Done || this.retired) return this.finish();
     // Woken after a sleep between two attempts of the same task.
     if (this.task) return this.startAttempt();
     if (this.inbox?.waiting) return this.startReaction(this.host.now());
@@ -304,7 +306,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
 
   message(topic: string, payload: Buffer): void {
     this.host.downlink.received++;
-    if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping) return;
+    if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping || this.retired) return;
     const inbox = this.inbox;
     if (!inbox?.accept(topic, payload, this.host.downlink)) return;
     // Idle between tasks: react now, and come back to the schedule after.
@@ -359,7 +361,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   /** After `attempts` of `step` ended: the next attempt, step, or task. */
   private advance(step: BoundStep, attempts: number, endedAt: number, deferNext = false): void {
     const task = this.task as BoundTask;
-    if (this.host.stopping || this.phase === Phase.Done) return this.finish();
+    if (this.host.stopping || this.phase === Phase.Done || this.retired) return this.finish();
     this.repeatIndex += attempts;
     if (this.repeatIndex >= step.spec.repeat) {
       this.repeatIndex = 0;
@@ -398,6 +400,18 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private scheduleNext(dueAt: number): void {
     if (this.inbox?.waiting) return this.startReaction(dueAt);
     this.host.schedule(this, dueAt);
+  }
+
+  /**
+   * Stops the device before the run ends (the load shape lowered the count): what is in flight ends
+   * and counts as usual, then the device finishes; idle, waiting or parked, it finishes now.
+   */
+  retire(): void {
+    if (this.phase === Phase.Done) return;
+    this.retired = true;
+    if (this.attempt !== undefined) return;
+    this.host.unschedule(this);
+    this.finish();
   }
 
   finish(): void {

@@ -23,6 +23,10 @@ import type { AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { layoutFleet } from './fleet-layout.ts';
 import { encodePathChars } from './request-path.ts';
 import { Scheduler } from './scheduler.ts';
+import { Ramp } from './ramp.ts';
+import type { RampHost } from './ramp.ts';
+import { StageDriver } from './stages.ts';
+import type { RampControl } from './stages.ts';
 import type { SessionOptions } from '../transport/mqtt.ts';
 import type { Schedulable, TimerApi } from './scheduler.ts';
 
@@ -35,6 +39,8 @@ export interface EngineOptions {
   readonly clock?: Clock;
   readonly timers?: TimerApi;
   readonly snapshotIntervalMs?: number;
+  /** The caller drives the device count through `rampTo` (a capacity search, a UI): the run starts with none. */
+  readonly steered?: boolean;
   /** Reads the generator's health per interval for the history; the engine watches itself when not given. */
   readonly generator?: IntervalSampler;
 }
@@ -60,11 +66,12 @@ function sentForms(value: string): string[] {
 }
 
 /**
- * Runs one fleet: spawns devices at the spawn rate, drives them through boot tasks and the task
- * loop, stops at the duration or when every device has done its iterations, and drains in-flight
- * attempts (bounded). It reports through events and `stats`; it never prints.
+ * Runs one fleet: ramps the running devices to a target (at the spawn rate, all at once, or as the
+ * stages say), drives them through boot tasks and the task loop, stops at the duration or when every
+ * device has done its iterations, and drains in-flight attempts (bounded). It reports through events
+ * and `stats`; it never prints.
  */
-export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, LinkHost {
+export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, LinkHost, RampControl, RampHost {
   readonly stats = new RunStats();
   readonly plan: RunPlan;
   readonly iterations: number | undefined;
@@ -92,8 +99,12 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly idOf: ((index: number) => string)[];
   private startClock = 0;
   private startedAt = new Date();
-  private spawned = 0;
-  private readonly spawner: Schedulable;
+  private readonly ramp = new Ramp(this);
+  /** Devices stopped by the shape that are still finishing an attempt; the drain must reach them too. */
+  private readonly retiring = new Set<VirtualDevice>();
+  /** The count at which every device is online: the first stage's target that starts any, or the fleet. */
+  private readonly onlineGoal: number;
+  private allOnlineAtMs: number | undefined;
   private durationTimer: NodeJS.Timeout | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
   private drained: (() => void) | undefined;
@@ -102,6 +113,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private stoppedClock: number | undefined;
   private readonly snapshotIntervalMs: number;
   private readonly generator: IntervalSampler;
+  private readonly steered: boolean;
   private readonly ownMonitor: GeneratorMonitor | undefined;
   /** Every form of every secret, longest first, with the reference that replaces it in the request log. */
   private readonly secretForms: readonly (readonly [string, string])[];
@@ -116,6 +128,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.clock = options.clock ?? systemClock;
     this.scheduler = new Scheduler(this.clock, options.timers);
     this.snapshotIntervalMs = options.snapshotIntervalMs ?? 1000;
+    this.steered = options.steered === true;
     this.ownMonitor = options.generator ? undefined : new GeneratorMonitor();
     this.generator = options.generator ?? (this.ownMonitor as GeneratorMonitor);
     const target = new URL(options.target);
@@ -132,7 +145,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     if (needsBroker && options.broker === undefined) throw new Error('a device model keeps an MQTT session but no broker was given');
     this.broker = options.broker === undefined ? undefined : new URL(options.broker);
     this.tlsFiles = this.broker?.protocol === 'mqtts:' ? new MqttTlsFiles(options.plan.mqtt.tls) : undefined;
-    this.spawner = { dueAt: 0, heapIndex: -1, wake: () => this.spawnDue() };
+    this.onlineGoal = options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices;
     this.secretForms = options.plan.secrets
       .flatMap((secret) => sentForms(secret.value).map((form) => [form, `{{ env.${secret.name} }}`] as const))
       .sort((a, b) => b[0].length - a[0].length);
@@ -141,6 +154,35 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Devices started and not finished, less those whose MQTT session is down. */
   get online(): number {
     return this.started - this.finished - this.offlineDevices;
+  }
+
+  /** Where the device count is heading: the current ramp's target. */
+  get targetDevices(): number {
+    return this.ramp.goal;
+  }
+
+  /** Devices in the population now (indices 0..n-1), whatever their sessions are doing. */
+  get runningDevices(): number {
+    return this.ramp.population;
+  }
+
+  /** Ms from the start until the devices online first reached the first target; undefined if never. */
+  get timeToAllOnlineMs(): number | undefined {
+    return this.allOnlineAtMs;
+  }
+
+  /**
+   * Moves the running device count linearly from where it is to `devices` over `overMs` (0: at
+   * once). Raising it starts the next indices; lowering it stops the highest first: each ends its
+   * current task, then closes its connections. The fleet's size (`plan.devices`) is the ceiling.
+   * For load models, a capacity search or a UI while the run goes on; stopping ignores it.
+   */
+  rampTo(devices: number, overMs = 0): void {
+    if (!Number.isSafeInteger(devices) || devices < 0 || devices > this.plan.devices) {
+      throw new RangeError(`rampTo: expected 0 to ${this.plan.devices} devices (the fleet's size), got ${devices}`);
+    }
+    if (this.finishRun === undefined) throw new Error('rampTo: the run has not started');
+    this.ramp.rampTo(devices, overMs);
   }
 
   /** Elapsed ms since the run started. */
@@ -160,7 +202,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     }
     this.ownMonitor?.start();
     this.snapshotTimer = setInterval(() => this.snapshot(), this.snapshotIntervalMs);
-    this.scheduler.schedule(this.spawner, this.startClock);
+    const plan = this.plan;
+    if (this.steered) return done;
+    if (plan.stages) new StageDriver(this, plan.stages).start();
+    else this.rampTo(plan.devices, plan.spawnMode === 'all-at-once' ? 0 : (plan.devices * 1000) / plan.spawnRate);
     return done;
   }
 
@@ -202,7 +247,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     // What is still in flight now is abandoned: destroying the connections settles those attempts
     // at once, and onAttempt counts them apart instead of as failures of the target.
     this.abandoning = this.inFlight > 0;
-    for (const device of this.devices) {
+    for (const device of [...this.devices, ...this.retiring]) {
       if (!device?.link) continue;
       if (this.abandoning) device.sessionDown('abandoned at the end of the drain');
       this.closingLinks.add(device.link.close(!this.abandoning));
@@ -229,24 +274,22 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   }
 
   private snapshot(): void {
-    this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online, this.plan.devices, this.generator.sampleInterval()));
+    this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online, this.targetDevices, this.generator.sampleInterval()));
   }
 
-  private spawnDue(): void {
-    if (this.stopping) return;
-    const total = this.plan.devices;
-    const interval = 1000 / this.plan.spawnRate;
-    const now = this.clock.now();
-    while (this.spawned < total && this.startClock + this.spawned * interval <= now + 1) {
-      this.spawnDevice(this.spawned++);
-    }
-    if (this.spawned < total) this.scheduler.schedule(this.spawner, this.startClock + this.spawned * interval);
+  stopDevice(index: number, running: number): void {
+    this.emit('retire', index, running);
+    const device = this.devices[index];
+    if (!device || device.finished) return;
+    this.retiring.add(device);
+    device.retire();
   }
 
-  private spawnDevice(index: number): void {
+  startDevice(index: number): void {
     const entry = this.layout[index] ?? 0;
     const bound = this.bound[entry] as BoundModel;
     const idOf = this.idOf[entry] as (index: number) => string;
+    // A device started again after the shape stopped it is a new one with the same identity and stream.
     const device = new VirtualDevice(index, idOf(index), bound, deviceRandom(this.plan.seed, index), this);
     this.devices[index] = device;
     const mqtt = bound.model.mqtt;
@@ -303,7 +346,13 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   }
 
   sessionOnline(link: MqttLink): void {
-    if (!(link.device as VirtualDevice).finished) this.offlineDevices--;
+    if ((link.device as VirtualDevice).finished) return;
+    this.offlineDevices--;
+    this.noteOnline();
+  }
+
+  private noteOnline(): void {
+    if (this.allOnlineAtMs === undefined && this.online >= this.onlineGoal) this.allOnlineAtMs = this.elapsedMs();
   }
 
   sessionOffline(link: MqttLink): void {
@@ -362,13 +411,15 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     return out;
   }
 
-  onStarted(): void {
+  onStarted(device: VirtualDevice): void {
     this.started++;
-    this.emit('spawn', this.started - 1, this.started);
+    this.emit('spawn', device.deviceIndex, this.started);
+    if (!device.link) this.noteOnline();
   }
 
   onFinished(device: VirtualDevice): void {
     this.finished++;
+    if (this.retiring.delete(device) && this.devices[device.deviceIndex] === device) this.transport.release(device.deviceIndex);
     const link = device.link;
     if (link) {
       if (!link.connected) this.offlineDevices--;
@@ -378,6 +429,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       this.closingLinks.add(closing);
       void closing.then(() => this.closingLinks.delete(closing));
     }
-    if (!this.stopping && this.spawned === this.plan.devices && this.finished === this.plan.devices) this.stop('iterations');
+    // Only devices that ran out of iterations end the run: never ones the shape stopped.
+    if (!this.stopping && this.iterations !== undefined && this.ramp.settled && this.retiring.size === 0 && this.finished === this.started) this.stop('iterations');
   }
 }

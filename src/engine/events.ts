@@ -25,6 +25,8 @@ export type StopReason = 'duration' | 'iterations' | 'interrupted' | 'requested'
 export interface EngineEvents {
   /** A device started (boot begins). */
   spawn: [deviceIndex: number, started: number];
+  /** The load shape lowered the count: this device ends its current task, then stops. `running` is the count left. */
+  retire: [deviceIndex: number, running: number];
   attempt: [record: AttemptRecord];
   interval: [point: HistoryPoint];
   /** No new tasks start from here; in-flight ones are being drained. */

@@ -95,6 +95,8 @@ export interface DevicesSummary {
   readonly online: number;
   /** Devices online at each progress interval: [seconds since start, devices]. */
   readonly onlineOverTime?: readonly (readonly [number, number])[];
+  /** Ms from the start until the devices online first reached the target (the first stage's, with stages); null if they never did. */
+  readonly timeToAllOnlineMs?: number | null;
 }
 
 export interface ResultsInput {

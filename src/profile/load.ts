@@ -4,6 +4,8 @@ import path from 'node:path';
 import { ProfileError } from '../errors.ts';
 import { DEFAULT_TIMEOUT_MS, loadDeviceModel } from './device-model.ts';
 import { checkedData, durationAt, EnvironmentReader } from './field-readers.ts';
+import { loadShape } from './load-shape.ts';
+import type { ShapeOverrides } from './load-shape.ts';
 import { profileSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
@@ -15,11 +17,7 @@ export { loadDeviceModel } from './device-model.ts';
 export { EnvironmentReader } from './field-readers.ts';
 
 /** Values given on the command line; they win over the profile. */
-export interface RunOverrides {
-  readonly devices?: number;
-  readonly spawnRate?: number;
-  readonly durationMs?: number;
-  readonly iterations?: number;
+export interface RunOverrides extends ShapeOverrides {
   readonly seed?: string;
   readonly target?: string;
   readonly broker?: string;
@@ -66,20 +64,12 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     }
   }
   const counts = fleetRaw.map((entry) => entry.count as number);
-  const total = overrides.devices ?? counts.reduce((a, b) => a + b, 0);
-  const apportioned = overrides.devices === undefined ? counts : apportion(counts, total);
+  const fleetTotal = counts.reduce((a, b) => a + b, 0);
+  const shape = loadShape(source, raw, overrides, fleetTotal);
+  const total = shape.devices;
+  const apportioned = total === fleetTotal ? counts : apportion(counts, total);
   const fleet: FleetEntry[] = loaded.map((model, i) => ({ model, count: apportioned[i] ?? 0 }));
   if (total === 0) throw source.error(['fleet'], 'the fleet has no devices (every count is 0)');
-
-  // An end given on the command line replaces the profile's: `--iterations 20` on a 60 s profile
-  // runs 20 iterations however long they take, as the flag promises.
-  const flagEnds = overrides.durationMs !== undefined || overrides.iterations !== undefined;
-  const durationMs = flagEnds ? overrides.durationMs : durationAt(source, ['duration'], raw.duration);
-  const iterations = flagEnds ? overrides.iterations : (raw.iterations as number | undefined);
-  if (durationMs === 0) throw source.error(['duration'], 'must be greater than 0');
-  if (durationMs === undefined && iterations === undefined) {
-    throw source.error([], "a run needs an end: set 'duration' or 'iterations' (or pass --duration / --iterations)");
-  }
   const thresholds = [...((raw.thresholds as string[] | undefined) ?? []), ...(overrides.thresholds ?? [])];
   const profileThresholdCount = (raw.thresholds as string[] | undefined)?.length ?? 0;
   thresholds.forEach((expr, i) => {
@@ -93,7 +83,6 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const bytes = await readFile(profileFile);
   const rawSeed = raw.seed as string | number | undefined;
   const seed = overrides.seed ?? (rawSeed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(rawSeed));
-  const spawnRate = overrides.spawnRate ?? (raw.spawnRate as number | undefined) ?? Math.max(1, total);
   const maxTaskTimeout = Math.max(
     ...loaded.flatMap((model) => [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)].flatMap((task) => task.steps.map((step) => step.action.timeoutMs))),
     ...loaded.flatMap((model) => (model.mqtt ? [model.mqtt.connectTimeoutMs] : [])),
@@ -107,9 +96,11 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     broker: overrides.broker ?? (raw.broker === undefined ? undefined : checkBrokerUrl(raw.broker as string, (problem) => source.error(['broker'], problem))),
     fleet,
     devices: total,
-    spawnRate,
-    durationMs,
-    iterations,
+    spawnRate: shape.spawnRate,
+    spawnMode: shape.spawnMode,
+    stages: shape.stages,
+    durationMs: shape.durationMs,
+    iterations: shape.iterations,
     drainTimeoutMs: durationAt(source, ['drainTimeout'], raw.drainTimeout, maxTaskTimeout + 1000),
     http: {
       connections: (httpRaw.connections as number | undefined) ?? 100,

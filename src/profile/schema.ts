@@ -256,7 +256,30 @@ export const profileSchema: JsonSchema = {
         additionalProperties: false,
       },
     },
-    spawnRate: { type: 'number', exclusiveMinimum: 0, description: 'Devices started per second.' },
+    spawnRate: { type: 'number', exclusiveMinimum: 0, description: 'Devices started per second (shorthand for spawn.rate).' },
+    spawn: {
+      type: 'object',
+      description: 'How the devices start: at a rate, or all in the same tick (a boot storm).',
+      properties: {
+        rate: { type: 'number', exclusiveMinimum: 0, description: 'Devices started per second (mode rate).' },
+        mode: { type: 'string', enum: ['rate', 'all-at-once'], description: 'rate (default) or all-at-once: every device starts in the same tick.' },
+      },
+      additionalProperties: false,
+    },
+    stages: {
+      type: 'array',
+      minItems: 1,
+      description: "The load shape, k6 style: each stage moves the device count linearly to its target over its duration; the run lasts their sum. Replaces duration, iterations and spawn.",
+      items: {
+        type: 'object',
+        properties: {
+          duration: { ...duration, description: 'How long the stage lasts (above 0).' },
+          devices: { type: 'integer', minimum: 0, description: 'Devices running at the end of the stage.' },
+        },
+        required: ['duration', 'devices'],
+        additionalProperties: false,
+      },
+    },
     duration,
     iterations: { type: 'integer', minimum: 1, description: 'Tasks each device runs after boot, then stops.' },
     drainTimeout: duration,

@@ -180,6 +180,15 @@ export interface TlsSettings {
   readonly rejectUnauthorized: boolean;
 }
 
+/** One stage of the load shape: move the device count linearly to `devices` over `durationMs`. */
+export interface Stage {
+  readonly durationMs: number;
+  readonly devices: number;
+}
+
+/** `rate`: devices start one after another at the spawn rate; `all-at-once`: every one in the same tick (a fleet back from a power cut). */
+export type SpawnMode = 'rate' | 'all-at-once';
+
 /** A validated run: every field resolved, every template compiled; the engine needs nothing else. */
 export interface RunPlan {
   readonly profilePath: string;
@@ -190,8 +199,12 @@ export interface RunPlan {
   /** mqtt:// or mqtts:// URL; undefined starts the embedded broker when a device needs one. */
   readonly broker: string | undefined;
   readonly fleet: readonly FleetEntry[];
+  /** The fleet's size: the most devices ever running (with stages, the highest target). */
   readonly devices: number;
   readonly spawnRate: number;
+  readonly spawnMode: SpawnMode;
+  /** The load shape when given as stages; then `durationMs` is their sum and `iterations` is unset. */
+  readonly stages: readonly Stage[] | undefined;
   readonly durationMs: number | undefined;
   readonly iterations: number | undefined;
   readonly drainTimeoutMs: number;

@@ -98,6 +98,7 @@ export function formatSummary(results: Results): string {
   if (mqttRows.length > 0 && results.devices.onlineOverTime && results.devices.onlineOverTime.length > 0) {
     const online = results.devices.onlineOverTime.map(([, count]) => count);
     out.push('', `Devices online: ${results.devices.online} of ${results.devices.target} when the run began to stop (peak ${Math.max(...online)}).`);
+    if (typeof results.devices.timeToAllOnlineMs === 'number') out.push(`All devices of the first target were online ${results.devices.timeToAllOnlineMs / 1000}s after the start.`);
   }
   const downlink = results.downlink;
   if (downlink && downlink.received > 0) {

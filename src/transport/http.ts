@@ -79,6 +79,15 @@ export class HttpTransport {
     });
   }
 
+  /** A device that stopped before the run's end: closes its own connection, if it has one (a pool is shared). */
+  release(deviceIndex: number): void {
+    const client = this.clients[deviceIndex];
+    if (!client) return;
+    this.clients[deviceIndex] = undefined;
+    // Nothing of the device's is in flight any more; a close that fails changes no result.
+    client.close().catch(() => undefined);
+  }
+
   /** Waits for in-flight requests, then closes every connection. */
   async close(): Promise<void> {
     await Promise.all(this.dispatchers().map((dispatcher) => dispatcher.close()));
