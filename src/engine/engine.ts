@@ -274,7 +274,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   }
 
   private snapshot(): void {
-    this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online, this.targetDevices, this.generator.sampleInterval()));
+    this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online, this.runningDevices, this.generator.sampleInterval()));
   }
 
   stopDevice(index: number, running: number): void {

@@ -53,6 +53,7 @@ export interface HistoryPoint {
   /** Intervals folded into this point (1 at full resolution); a folded point's percentiles are the worst of its intervals'. */
   readonly folded: number;
   readonly devicesOnline: number;
+  /** Devices the load shape has running now (the population 0..n-1), whatever their sessions are doing. */
   readonly devicesTarget: number;
   readonly generator: IntervalHealth;
   readonly saturated: boolean;

@@ -124,7 +124,7 @@ test('stages 0→40 over 4 s, hold 2 s, 40→10 over 2 s: starts and stops on pl
   for (const point of history) {
     const [low, high] = plannedRange(stages, point.atS * 1000);
     assert.ok(point.devicesOnline >= low && point.devicesOnline <= high, `${point.devicesOnline} online at ${point.atS} s, planned ${low}–${high}`);
-    assert.ok(point.devicesTarget >= low, `target ${point.devicesTarget} at ${point.atS} s below the planned ${low}`);
+    assert.ok(point.devicesTarget >= low && point.devicesTarget <= high, `population ${point.devicesTarget} at ${point.atS} s, planned ${low}–${high}`);
   }
   assert.equal(engine.targetDevices, 10);
   assert.equal(engine.timeToAllOnlineMs !== undefined && Math.abs(engine.timeToAllOnlineMs - 3900) <= 1000, true, `all online at ${engine.timeToAllOnlineMs} ms`);
