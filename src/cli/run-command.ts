@@ -12,6 +12,7 @@ import type { Results } from '../metrics/results.ts';
 import { loadRunPlan } from '../profile/load.ts';
 import type { DeviceModel, RunPlan } from '../profile/types.ts';
 import { formatSummary } from '../report/console.ts';
+import { csvReporter } from '../report/csv-report.ts';
 import { jsonReporter } from '../report/json-report.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import { ProgressReporter } from '../report/progress.ts';
@@ -25,6 +26,7 @@ import type { FlagValue, RunFlags } from './options.ts';
 export interface RunCommandFlags extends RunFlags {
   readonly profile: string;
   readonly json?: FlagValue;
+  readonly csv?: FlagValue;
   readonly logRequests?: FlagValue;
   readonly quiet?: boolean | undefined;
 }
@@ -58,6 +60,8 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   checkFileLimit(sessions + httpConnections, uses.filter(Boolean).join(' and ') || 'no connections', openFileLimit());
   const reporters: Reporter[] = [];
   if (flags.json) reporters.push(jsonReporter(flags.json));
+  const csv = outputFile('csv', given.csv);
+  if (csv) reporters.push(csvReporter(csv));
   for (const reporter of reporters) await reporter.prepare?.();
   if (flags.logRequests) await checkWritableFile('--log-requests', flags.logRequests);
   const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;
