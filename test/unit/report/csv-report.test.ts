@@ -39,7 +39,7 @@ function results(): Results {
   return { ...partial, thresholds: [] };
 }
 
-const read = (text: string): string[][] => parse<string[]>(text, {});
+const read = (text: string): string[][] => parse(text);
 
 test('stats CSV: Locust header, a row per stat, Aggregated with an empty type, null for a latency-free row', () => {
   const run = results();
