@@ -120,3 +120,10 @@ test('--csv writes Locust-shaped stats, history and failures whose numbers match
   );
   assert.ok(failures.some((line) => line.Method === 'GET' && line.Name === '/missing'));
 });
+
+test('--csv into a missing directory is a usage error before the run starts', { timeout: 20_000 }, async () => {
+  const result = await runCli(['run', 'profiles/iot-node.yaml', '--duration', '10m', '--csv', temp.file('missing-dir/run'), '--quiet'], 15_000);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /--csv: cannot write .*missing-dir\/run_stats\.csv: directory .*missing-dir does not exist or is not writable/);
+  assert.doesNotMatch(result.stderr, /Running|embedded/);
+});

@@ -128,3 +128,9 @@ test('--html: a self-contained page that draws its charts from a real run with t
     await browser.close();
   }
 });
+
+test('--html naming a directory is a usage error before the run starts', { timeout: 20_000 }, async () => {
+  const result = await runCli(['run', 'profiles/iot-node.yaml', '--duration', '10m', '--html', temp.dir, '--quiet'], 15_000);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /--html: .* is a directory; name a file/);
+});
