@@ -74,6 +74,8 @@ export async function execute(args: readonly string[], output: Output = processO
       (argv) =>
         runOptions(argv)
           .option('json', { ...value, describe: 'write results JSON to FILE' })
+          .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv' })
+          .option('html', { ...value, describe: 'write a self-contained HTML report with charts to FILE' })
           .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {

@@ -7,6 +7,8 @@ import { formatDuration } from '../profile/duration.ts';
 import { loadRunPlan } from '../profile/load.ts';
 import type { RunPlan } from '../profile/types.ts';
 import { formatSummary } from '../report/console.ts';
+import { csvReporter } from '../report/csv-report.ts';
+import { htmlReporter } from '../report/html-report.ts';
 import { jsonReporter } from '../report/json-report.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import { ProgressReporter } from '../report/progress.ts';
@@ -23,6 +25,8 @@ export type { Output } from './run-environment.ts';
 export interface RunCommandFlags extends RunFlags {
   readonly profile: string;
   readonly json?: FlagValue;
+  readonly csv?: FlagValue;
+  readonly html?: FlagValue;
   readonly logRequests?: FlagValue;
   readonly quiet?: boolean | undefined;
 }
@@ -41,6 +45,10 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   checkConnections(plan);
   const reporters: Reporter[] = [];
   if (flags.json) reporters.push(jsonReporter(flags.json));
+  const csv = outputFile('csv', given.csv);
+  if (csv) reporters.push(csvReporter(csv));
+  const html = outputFile('html', given.html);
+  if (html) reporters.push(htmlReporter(html));
   for (const reporter of reporters) await reporter.prepare?.();
   if (flags.logRequests) await checkWritableFile('--log-requests', flags.logRequests);
   const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;

@@ -1,0 +1,187 @@
+/**
+ * The HTML report's in-page parts: its style and the script that draws the charts with uPlot from
+ * the results embedded in the page. Kept as plain ES5-ish text (no template literals inside) so it
+ * runs in any browser without a build step and nothing here is evaluated in Node.
+ */
+
+export const PAGE_STYLE = `
+:root { --fg: #1f2933; --muted: #616e7c; --line: #d9e2ec; --ok: #1f7a3a; --bad: #b42318; --warn: #9a6700; --bg: #f7f9fb; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); margin: 0; padding: 24px 32px 48px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 28px 0 10px; }
+.sub { color: var(--muted); margin: 0 0 16px; }
+.meta { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 8px 24px; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; }
+.meta div { display: flex; flex-direction: column; }
+.meta dt { color: var(--muted); font-size: 12px; }
+.meta dd { margin: 0; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+table.grid { border-collapse: collapse; background: #fff; border: 1px solid var(--line); font-variant-numeric: tabular-nums; }
+.grid th, .grid td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+.grid th { background: #eef2f6; font-weight: 600; }
+.grid td.text, .grid th.text { text-align: left; white-space: pre-wrap; }
+.grid tr.aggregate td { background: #f3f6f9; font-weight: 600; }
+.grid tr.type td { background: #f9fbfc; font-style: italic; }
+.ok { color: var(--ok); font-weight: 600; }
+.fail { color: var(--bad); font-weight: 600; }
+.warnings li { color: var(--warn); margin-bottom: 4px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
+.chart { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; min-width: 0; }
+.chart h3 { font-size: 14px; margin: 0 0 2px; }
+.chart p { color: var(--muted); font-size: 12px; margin: 0 0 6px; }
+.chart .plot { min-height: 40px; }
+.chart .empty { color: var(--muted); padding: 24px 0; }
+footer { color: var(--muted); font-size: 12px; margin-top: 32px; }
+`;
+
+export const PAGE_SCRIPT = String.raw`
+(function () {
+  'use strict';
+  var source = document.getElementById('fleetsim-data');
+  var data = JSON.parse(source ? source.textContent : '{}');
+  var results = data.results;
+  var history = (results && results.history) || [];
+  var drawn = [];
+  var plots = [];
+  window.__charts = drawn;
+  var COLORS = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#be185d', '#4d7c0f'];
+  var DASH = { p50: [], p95: [6, 4], p99: [2, 3] };
+
+  function countPoints(columns) {
+    var count = 0;
+    for (var s = 1; s < columns.length; s++) {
+      for (var i = 0; i < columns[s].length; i++) if (typeof columns[s][i] === 'number') count++;
+    }
+    return count;
+  }
+
+  function container(id) {
+    return document.querySelector('[data-chart="' + id + '"] .plot');
+  }
+
+  function draw(id, series, columns, extra) {
+    var el = container(id);
+    if (!el) return;
+    var points = countPoints(columns);
+    if (columns[0].length === 0 || points === 0) {
+      el.innerHTML = '<div class="empty">No data recorded.</div>';
+      drawn.push({ id: id, points: 0 });
+      return;
+    }
+    var opts = {
+      width: Math.max(320, el.clientWidth),
+      height: 260,
+      scales: { x: { time: false } },
+      series: [{ label: extra.xLabel || 's' }].concat(series),
+      axes: [{ label: extra.xLabel || 'seconds since start' }].concat(extra.axes || [{}]),
+      hooks: extra.hooks || {},
+      legend: { live: true },
+    };
+    if (extra.scales) for (var key in extra.scales) opts.scales[key] = extra.scales[key];
+    try {
+      var plot = new uPlot(opts, columns, el);
+      plots.push({ plot: plot, el: el });
+      drawn.push({ id: id, points: points, series: series.length });
+    } catch (error) {
+      el.textContent = 'Chart failed: ' + error;
+      drawn.push({ id: id, points: 0, error: String(error) });
+    }
+  }
+
+  var x = history.map(function (p) { return p.atS; });
+
+  function rps() {
+    draw('rps', [
+      { label: 'requests/s', stroke: COLORS[0], width: 2 },
+      { label: 'failures/s', stroke: COLORS[1], width: 2 },
+    ], [x, history.map(function (p) { return p.total.rps; }), history.map(function (p) { return p.total.failuresPerS; })],
+    { axes: [{ label: 'per second' }] });
+  }
+
+  /** Every row (or type) seen in any interval, in first-seen order. */
+  function keysOf(pick) {
+    var seen = {};
+    var keys = [];
+    history.forEach(function (p) {
+      pick(p).forEach(function (row) {
+        var key = row.type + ' ' + row.name;
+        if (!seen[key]) { seen[key] = true; keys.push({ key: key, label: row.type ? row.type + ' ' + row.name : row.name }); }
+      });
+    });
+    return keys;
+  }
+
+  function latency() {
+    var pick = function (p) { return p.rows; };
+    var rows = keysOf(pick);
+    var note = document.querySelector('[data-chart="latency"] p');
+    // Past a handful of rows the lines would be unreadable: draw each type's aggregate instead.
+    if (rows.length > 4) {
+      pick = function (p) { return p.types; };
+      rows = keysOf(pick);
+      if (note) note.textContent = 'p50 (solid), p95 (dashed), p99 (dotted) per type, in ms; rows without samples in an interval leave a gap.';
+    }
+    var series = [];
+    var columns = [x];
+    rows.forEach(function (row, i) {
+      ['p50', 'p95', 'p99'].forEach(function (q) {
+        series.push({ label: row.label + ' ' + q, stroke: COLORS[i % COLORS.length], width: q === 'p50' ? 2 : 1.5, dash: DASH[q], spanGaps: false });
+        columns.push(history.map(function (p) {
+          var found = pick(p).filter(function (r) { return r.type + ' ' + r.name === row.key; })[0];
+          return found ? found.latencyMs[q] : null;
+        }));
+      });
+    });
+    draw('latency', series, columns, { axes: [{ label: 'ms' }] });
+  }
+
+  function devices() {
+    draw('devices', [
+      { label: 'online', stroke: COLORS[2], width: 2 },
+      { label: 'target', stroke: COLORS[3], width: 1.5, dash: [6, 4] },
+    ], [x, history.map(function (p) { return p.devicesOnline; }), history.map(function (p) { return p.devicesTarget; })],
+    { axes: [{ label: 'devices' }] });
+  }
+
+  function generator() {
+    var shade = function (u) {
+      var ctx = u.ctx;
+      ctx.save();
+      ctx.fillStyle = 'rgba(220, 38, 38, 0.16)';
+      history.forEach(function (p) {
+        if (!p.saturated) return;
+        var left = u.valToPos(p.atS - p.intervalS, 'x', true);
+        var right = u.valToPos(p.atS, 'x', true);
+        ctx.fillRect(left, u.bbox.top, Math.max(2, right - left), u.bbox.height);
+      });
+      ctx.restore();
+    };
+    draw('generator', [
+      { label: 'event loop busy %', stroke: COLORS[4], width: 2, scale: '%' },
+      { label: 'lag p99 ms', stroke: COLORS[5], width: 1.5, scale: 'ms' },
+    ], [x, history.map(function (p) { return p.generator.busyPercent; }), history.map(function (p) { return p.generator.lagP99Ms; })], {
+      scales: { '%': { range: [0, 100] } },
+      axes: [{ scale: '%', label: 'busy %' }, { scale: 'ms', side: 1, label: 'lag ms', grid: { show: false } }],
+      hooks: { drawClear: [shade] },
+    });
+  }
+
+  function capacity() {
+    var steps = data.capacity && data.capacity.steps;
+    if (!steps || !steps.length) return;
+    var cx = steps.map(function (s) { return s.devices; });
+    draw('capacity', [
+      { label: 'requests/s', stroke: COLORS[0], width: 2, scale: 'rps', points: { show: true } },
+      { label: 'p95 ms', stroke: COLORS[1], width: 2, scale: 'ms', points: { show: true } },
+    ], [cx, steps.map(function (s) { return s.rps; }), steps.map(function (s) { return s.latencyMs.p95; })], {
+      xLabel: 'devices',
+      axes: [{ scale: 'rps', label: 'requests/s' }, { scale: 'ms', side: 1, label: 'p95 ms', grid: { show: false } }],
+    });
+  }
+
+  [rps, latency, devices, generator, capacity].forEach(function (chart) { chart(); });
+  window.addEventListener('resize', function () {
+    plots.forEach(function (entry) { entry.plot.setSize({ width: Math.max(320, entry.el.clientWidth), height: 260 }); });
+  });
+  document.body.setAttribute('data-charts-ready', String(drawn.length));
+})();
+`;
