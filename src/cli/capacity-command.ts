@@ -8,7 +8,8 @@ import type { Results } from '../metrics/results.ts';
 import { MAX_DURATION_MS } from '../profile/duration.ts';
 import { loadRunPlan } from '../profile/load.ts';
 import { writeReportFile } from '../report/atomic-write.ts';
-import { formatCapacity, formatStep } from '../report/capacity-console.ts';
+import { capacityVerdict, formatCapacity, formatStep } from '../report/capacity-console.ts';
+import { htmlReport, loadPageAssets } from '../report/html-report.ts';
 import { jsonReporter } from '../report/json-report.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import type { Reporter } from '../report/reporter.ts';
@@ -23,6 +24,7 @@ export interface CapacityCommandFlags extends RunFlags, CapacityFlags {
   readonly profile: string;
   readonly json?: FlagValue;
   readonly results?: FlagValue;
+  readonly html?: FlagValue;
   readonly quiet?: boolean | undefined;
 }
 
@@ -57,6 +59,7 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
   const quiet = given.quiet === true;
   const jsonFile = outputFile('json', given.json);
   const resultsFile = outputFile('results', given.results);
+  const htmlFile = outputFile('html', given.html);
   const overrides = overridesFromFlags(given);
   const plan = await loadRunPlan(path.resolve(given.profile), {
     ...overrides,
@@ -69,6 +72,7 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
   const reporters: Reporter[] = [];
   if (resultsFile) reporters.push({ ...jsonReporter(resultsFile), flag: '--results' });
   await capacityJson?.reporter.prepare?.();
+  if (htmlFile) await checkWritableFile('--html', htmlFile);
   for (const reporter of reporters) await reporter.prepare?.();
   const environment = await openEnvironment(plan, output);
   try {
@@ -126,6 +130,9 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
     };
     const writes: [string, () => Promise<void>][] = [
       ...(capacityJson ? [['--json', () => capacityJson.write(report)] as [string, () => Promise<void>]] : []),
+      ...(htmlFile
+        ? [['--html', async () => writeReportFile(htmlFile, htmlReport({ results, capacity: { steps: result.steps, verdict: capacityVerdict(result) } }, await loadPageAssets()))] as [string, () => Promise<void>]]
+        : []),
       ...reporters.map((reporter) => [reporter.flag, () => reporter.finish?.(results) ?? Promise.resolve()] as [string, () => Promise<void>]),
     ];
     for (const [flag, write] of writes) {

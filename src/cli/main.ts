@@ -110,6 +110,7 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('broker', { ...value, describe: 'MQTT broker URL, mqtt:// or mqtts:// (overrides the profile)' })
           .option('json', { ...value, describe: 'write the capacity result (fleetsim.capacity/v1) to FILE' })
           .option('results', { ...value, describe: 'write the whole run\'s results JSON (with its history) to FILE' })
+          .option('html', { ...value, describe: 'write a self-contained HTML report of the run and its steps, knee marked, to FILE' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await capacityCommand(argv, output);

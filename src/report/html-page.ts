@@ -5,6 +5,7 @@
  */
 
 export const PAGE_STYLE = `
+.verdict { font-weight: 600; }
 :root { --fg: #1f2933; --muted: #616e7c; --line: #d9e2ec; --ok: #1f7a3a; --bad: #b42318; --warn: #9a6700; --bg: #f7f9fb; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); margin: 0; padding: 24px 32px 48px; }

@@ -28,7 +28,8 @@ export interface CapacityStepView {
 
 export interface HtmlReportInput {
   readonly results: Results;
-  readonly capacity?: { readonly steps: readonly CapacityStepView[] };
+  /** A capacity search's steps, and its verdict when the search produced one. */
+  readonly capacity?: { readonly steps: readonly CapacityStepView[]; readonly verdict?: string };
 }
 
 /** Read from the installed package at report time, so the repository never carries a second copy. */
@@ -146,13 +147,21 @@ ${chart('generator', "The generator's own load", `Event-loop busy share and lag;
 </div>`;
 }
 
+/** Steps in device order (a refining search measures them out of order), as the chart's x axis needs. */
+function stepsByDevices(input: HtmlReportInput): readonly CapacityStepView[] {
+  return [...(input.capacity?.steps ?? [])].sort((a, b) => a.devices - b.devices);
+}
+
 function capacitySection(input: HtmlReportInput): string {
-  const steps = input.capacity?.steps;
-  if (!steps || steps.length === 0) return '';
+  const steps = stepsByDevices(input);
+  if (steps.length === 0) return '';
+  const knee = steps.find((step) => !step.ok)?.devices;
   const rows = steps.map(
-    (step) => `<tr>${cell(step.devices)}${cell(step.rps.toFixed(2))}${cell(formatMs(step.latencyMs.p95))}${cell(formatMs(step.latencyMs.p99))}${cell(`${(step.failureRate * 100).toFixed(2)}%`)}${cell(step.ok ? 'ok' : 'FAIL', step.ok ? 'ok' : 'fail')}</tr>`,
+    (step) =>
+      `<tr>${cell(step.devices)}${cell(step.rps.toFixed(2))}${cell(formatMs(step.latencyMs.p95))}${cell(formatMs(step.latencyMs.p99))}${cell(`${(step.failureRate * 100).toFixed(2)}%`)}${cell(step.ok ? 'ok' : step.devices === knee ? 'FAIL (knee)' : 'FAIL', step.ok ? 'ok' : 'fail')}</tr>`,
   );
-  return `<section id="capacity"><h2>Capacity steps</h2><div class="charts">${chart('capacity', 'Throughput and p95 by devices', 'One point per step.')}</div>
+  const verdict = input.capacity?.verdict === undefined ? '' : `<p class="verdict">${escapeHtml(input.capacity.verdict)}</p>`;
+  return `<section id="capacity"><h2>Capacity steps</h2>${verdict}<div class="charts">${chart('capacity', 'Throughput and p95 by devices', 'One point per step; the first failing step is the knee.')}</div>
 <table class="grid">${head(['Devices', 'req/s', 'p95', 'p99', 'Failures', 'SLOs'])}${rows.join('')}</table></section>`;
 }
 
@@ -160,7 +169,7 @@ function capacitySection(input: HtmlReportInput): string {
 export function htmlReport(input: HtmlReportInput, assets: PageAssets): string {
   const { results } = input;
   const title = `fleetsim report: ${results.profile.path}`;
-  const data = { results, ...(input.capacity ? { capacity: input.capacity } : {}) };
+  const data = { results, ...(input.capacity ? { capacity: { ...input.capacity, steps: stepsByDevices(input) } } : {}) };
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { CapacityReport } from '../../src/cli/capacity-command.ts';
 import { capacityCommand } from '../../src/cli/capacity-command.ts';
+import { pathToFileURL } from 'node:url';
+import { chromiumSkip, launchChromium } from '../helpers/chromium.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startChildServer } from '../helpers/child-server.ts';
 import type { ChildServer } from '../helpers/child-server.ts';
@@ -49,7 +51,8 @@ test('capacity against a server of known capacity: the rate wrk measures, limite
   assert.ok(wrkRate > 100 && wrkRate < 260, `wrk measured ${wrkRate} req/s against a ~200 req/s server`);
 
   const json = temp.file('capacity.json');
-  const args = ['capacity', profile, '--target', server.url, '--slo', 'p95 < 250ms', '--start', '10', '--step', '20', '--max-devices', '200', '--step-duration', '3s', '--settle', '1s', '--json', json];
+  const html = temp.file('capacity.html');
+  const args = ['capacity', profile, '--target', server.url, '--slo', 'p95 < 250ms', '--start', '10', '--step', '20', '--max-devices', '200', '--step-duration', '3s', '--settle', '1s', '--json', json, '--html', html];
   const result = await runCli(args, 140_000);
   assert.equal(result.code, 0, result.stderr);
   const report = JSON.parse(await readFile(json, 'utf8')) as CapacityReport;
@@ -68,6 +71,24 @@ test('capacity against a server of known capacity: the rate wrk measures, limite
   for (const step of report.steps) assert.equal(step.generator.saturatedIntervals, 0, `the generator was saturated at ${step.devices} devices`);
   assert.match(result.stdout, /<- knee/);
   assert.match(result.stdout, /Limited by the target/);
+
+  // The HTML report draws the steps, marks the knee, and states the verdict.
+  if (chromiumSkip() !== false) return;
+  const browser = await launchChromium();
+  try {
+    const tab = await browser.newPage();
+    await tab.route('**/*', (route) => (route.request().url().startsWith('file:') ? route.continue() : route.abort()));
+    await tab.goto(pathToFileURL(html).href, { waitUntil: 'load' });
+    await tab.waitForSelector('body[data-charts-ready]', { timeout: 10_000 });
+    const charts = await tab.evaluate<{ id: string; points: number; series: number }[]>('window.__charts');
+    const capacity = charts.find((chart) => chart.id === 'capacity');
+    assert.equal(capacity && capacity.points / capacity.series, report.steps.length, JSON.stringify(charts));
+    const rows = await tab.locator('#capacity tr').allInnerTexts();
+    assert.ok(rows.some((row) => row.startsWith(`${failing[0]?.devices}\t`) && row.includes('FAIL (knee)')), rows.join('\n'));
+    assert.match(await tab.locator('#capacity .verdict').innerText(), /Limited by the target/);
+  } finally {
+    await browser.close();
+  }
 });
 
 test('a generator starved by a busy loop in its own process is named as the limit, not the target', { timeout: 90_000 }, async () => {
