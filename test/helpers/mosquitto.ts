@@ -23,6 +23,8 @@ export interface MosquittoBroker {
 
 export interface MosquittoOptions {
   nodelay?: boolean;
+  /** A command the broker runs under, e.g. `['taskset', '-c', '1', 'nice', '-n', '19']` for a broker of known, small capacity. */
+  wrap?: readonly string[];
 }
 
 const SKIP_REASON = 'mosquitto not installed: real-broker tests SKIPPED (apt-get install mosquitto)';
@@ -100,10 +102,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function spawnBroker(bin: string, dir: string): Running {
+function spawnBroker(bin: string, dir: string, wrap: readonly string[] = []): Running {
   // A file, not a pipe: nothing to drain, and a forgotten broker cannot hold the event loop open.
   const out = openSync(path.join(dir, 'stdio.log'), 'a');
-  const child = spawn(bin, ['-c', path.join(dir, 'mosquitto.conf')], { stdio: ['ignore', out, out] });
+  const command = [...wrap, bin, '-c', path.join(dir, 'mosquitto.conf')];
+  const child = spawn(command[0] ?? bin, command.slice(1), { stdio: ['ignore', out, out] });
   closeSync(out);
   child.unref();
   liveChildren.add(child);
@@ -224,7 +227,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   for (let attempt = 1; attempt <= BIND_ATTEMPTS && current === undefined; attempt++) {
     port = await freePort();
     writeConfig(dir, port, options.nodelay ?? true);
-    const candidate = spawnBroker(bin, dir);
+    const candidate = spawnBroker(bin, dir, options.wrap);
     try {
       await waitReady(`mqtt://127.0.0.1:${port}`, candidate);
       current = candidate;
@@ -257,7 +260,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     async restart(): Promise<void> {
       if (stopping !== undefined) throw new Error('mosquitto was stopped; start a new one');
       await kill();
-      running = spawnBroker(bin, dir);
+      running = spawnBroker(bin, dir, options.wrap);
       try {
         await waitReady(url, running);
       } catch (error) {
