@@ -12,6 +12,11 @@ export interface HttpFixtureOptions {
   readonly latencyMs?: number;
   /** Fraction of requests answered 503, from 0 to 1. */
   readonly errorRate?: number;
+  /**
+   * Serve one request at a time, each taking this many ms, the rest waiting in arrival order: a
+   * server of known capacity (1000 / serviceMs requests per second) for capacity searches.
+   */
+  readonly serviceMs?: number;
 }
 
 export interface RouteCount {
@@ -49,6 +54,9 @@ export class HttpFixture {
   readonly counts: FixtureCounts = {};
   readonly server: Server;
   private readonly market = new MarketApi();
+  /** Requests waiting for the one server slot, when `serviceMs` is set. */
+  private readonly waiting: (() => void)[] = [];
+  private serving = false;
 
   constructor(private readonly options: HttpFixtureOptions = {}) {
     this.server = createServer((request, response) => this.handle(request, response));
@@ -84,9 +92,26 @@ export class HttpFixture {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const latency = this.options.latencyMs ?? 0;
-      if (latency > 0) setTimeout(() => this.answer(request, response, chunks), latency);
-      else this.answer(request, response, chunks);
+      const answer = (): void => this.answer(request, response, chunks);
+      if ((this.options.serviceMs ?? 0) > 0) this.enqueue(latency > 0 ? () => setTimeout(answer, latency) : answer);
+      else if (latency > 0) setTimeout(answer, latency);
+      else answer();
     });
+  }
+
+  private enqueue(answer: () => void): void {
+    this.waiting.push(answer);
+    if (!this.serving) this.serveNext();
+  }
+
+  private serveNext(): void {
+    const answer = this.waiting.shift();
+    this.serving = answer !== undefined;
+    if (!answer) return;
+    setTimeout(() => {
+      answer();
+      this.serveNext();
+    }, this.options.serviceMs);
   }
 
   private answer(request: IncomingMessage, response: ServerResponse, chunks: Buffer[]): void {

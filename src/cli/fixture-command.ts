@@ -12,6 +12,7 @@ export interface FixtureFlags {
   readonly host: FlagValue;
   readonly latency: FlagValue;
   readonly errorRate: FlagValue;
+  readonly serviceTime: FlagValue;
 }
 
 function numberIn(flag: string, given: FlagValue, min: number, max: number, integer: boolean): number {
@@ -28,10 +29,11 @@ export async function fixtureCommand(flags: FixtureFlags, output: Output, signal
   const port = numberIn('http-port', flags.httpPort, 0, 65_535, true);
   const latencyMs = numberIn('latency', flags.latency, 0, 600_000, false);
   const errorRate = numberIn('error-rate', flags.errorRate, 0, 1, false);
+  const serviceMs = numberIn('service-time', flags.serviceTime, 0, 60_000, false);
   const mqttPort = numberIn('mqtt-port', flags.mqttPort, 0, 65_535, true);
   const otaAfterMs = numberIn('ota-after', flags.otaAfter, 0, 86_400_000, false);
   const host = last(flags.host) ?? '127.0.0.1';
-  const http = new HttpFixture({ latencyMs, errorRate });
+  const http = new HttpFixture({ latencyMs, errorRate, serviceMs });
   const mqtt = new MqttFixture({ otaAfterMs });
   let url: string;
   let brokerUrl: string;

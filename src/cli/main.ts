@@ -126,7 +126,8 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('ota-after', { ...value, default: '5000', describe: 'ms after a device subscribes to devices/<id>/ota until it gets one OTA command (0: none)' })
           .option('host', { ...value, default: '127.0.0.1' })
           .option('latency', { ...value, default: '0', describe: 'ms added to every answer' })
-          .option('error-rate', { ...value, default: '0', describe: 'fraction answered 503 (0 to 1)' }),
+          .option('error-rate', { ...value, default: '0', describe: 'fraction answered 503 (0 to 1)' })
+          .option('service-time', { ...value, default: '0', describe: 'serve one request at a time, each taking MS: a known capacity of 1000/MS req/s (0: off)' }),
       async (argv) => {
         exitCode = await fixtureCommand(argv, output);
       },

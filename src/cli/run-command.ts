@@ -92,7 +92,7 @@ async function execute(
     const duration = plan.durationMs !== undefined ? `${plan.durationMs / 1000}s` : '';
     const against = [endpoints.needsHttp ? endpoints.target : '', endpoints.broker ?? ''].filter(Boolean).join(' and ');
     const shape = plan.stages
-      ? `${plan.stages.length} stages up to ${plan.devices} devices`
+      ? `${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'} up to ${plan.devices} devices`
       : `${plan.devices} devices ${plan.spawnMode === 'all-at-once' ? 'all at once' : `at ${plan.spawnRate}/s`}`;
     output.stderr(`Running ${plan.name}: ${shape} against ${against}, ${[duration, ending].filter(Boolean).join(' or ')}, seed ${plan.seed}.`);
     if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) output.stderr(`  ${line}`);

@@ -143,5 +143,5 @@ export function formatProgress(state: ProgressState): string {
   const elapsed = state.totalMs === undefined ? seconds(state.elapsedMs) : `${seconds(state.elapsedMs)}/${seconds(state.totalMs)}`;
   const latency = state.latencyMs;
   const error = state.topError ? `  top error: ${state.topError.label} ×${state.topError.count}` : '';
-  return `[${elapsed}] devices ${state.devicesOnline}/${state.devicesTarget}  ${state.rps.toFixed(1)} req/s  ${state.failuresPerS.toFixed(1)} fail/s  p50/p95/p99 ${formatMs(latency.p50)}/${formatMs(latency.p95)}/${formatMs(latency.p99)} ms (last ${state.windowS}s)${error}`;
+  return `[${elapsed}] devices ${state.devicesOnline}/${state.devicesTarget}  ${state.rps.toFixed(1)} req/s  ${state.failuresPerS.toFixed(1)} fail/s  p50/p95/p99 ${formatMs(latency.p50)}/${formatMs(latency.p95)}/${formatMs(latency.p99)} ms (last ${Number(state.windowS.toFixed(1))}s)${error}`;
 }

@@ -24,7 +24,7 @@ const DEVICE = `kind: device
 name: poster
 tasks:
   - name: /data
-    http: { method: POST, path: /data, json: { value: "{{ int(1, 100) }}" } }
+    http: { method: POST, path: /data, json: { temperature: "{{ int(1, 40) }}", humidity: "{{ int(1, 99) }}" } }
 wait: { model: constant, time: 50ms }
 `;
 
@@ -46,7 +46,7 @@ function wrkSkip(): string | false {
 }
 
 test('capacity against a server of known capacity: the rate wrk measures, limited by the target', { timeout: 150_000, skip: wrkSkip() }, async () => {
-  const { stdout: wrkOut } = await run('/usr/bin/wrk', ['-t1', '-c8', '-d4s', `${server.url}/data`]);
+  const { stdout: wrkOut } = await run('/usr/bin/wrk', ['-t1', '-c8', '-d4s', `${server.url}/health`]);
   const wrkRate = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrkOut)?.[1]);
   assert.ok(wrkRate > 100 && wrkRate < 260, `wrk measured ${wrkRate} req/s against a ~200 req/s server`);
 
