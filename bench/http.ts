@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
+import { fleet, locustInstalled, measureRounds, pinningNote, REPORTS_NOTE, reportFlags, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 import { nginxInstalled, startFixture, startNginx } from './targets.ts';
 
@@ -26,15 +26,18 @@ async function peer(tool: string, script: string, ...extra: string[]): Promise<M
   return { tool, ...out };
 }
 
-async function fleetsim(): Promise<Measured> {
-  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, 'fleetsim', fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url));
+async function fleetsim(withReports = false): Promise<Measured> {
+  const label = withReports ? 'reports' : 'fleetsim';
+  const reports = withReports ? reportFlags(dir, label) : [];
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url, ...reports));
   if (results.total.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
-  return { tool: 'fleetsim iot-node-flat-out', messages: results.total.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
+  return { tool: withReports ? `with ${REPORTS_NOTE}` : 'fleetsim iot-node-flat-out', messages: results.total.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
 }
 
 try {
   const report = await measureRounds(fixture, rounds, [
-    fleetsim,
+    () => fleetsim(),
+    () => fleetsim(true),
     () => peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts'),
     () => peer('undici Pool.request loop (POST /data)', 'bench/peers/undici-loop.ts', 'request'),
     () => peer('undici dispatch loop (POST /data)', 'bench/peers/undici-loop.ts', 'dispatch'),

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
+import { fleet, locustInstalled, measureRounds, pinningNote, REPORTS_NOTE, reportFlags, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 import { startMosquitto } from './targets.ts';
 
@@ -21,16 +21,19 @@ async function plainLoop(mode: string): Promise<Measured> {
   return { tool: `mqtt.js loop, ${mode}`, ...out };
 }
 
-async function fleetsim(): Promise<Measured> {
-  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, 'fleetsim', fleet('profiles/lamp-flat-out.yaml', devices, devices * 10, seconds, '--broker', broker.url));
+async function fleetsim(withReports = false): Promise<Measured> {
+  const label = withReports ? 'reports' : 'fleetsim';
+  const reports = withReports ? reportFlags(dir, label) : [];
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet('profiles/lamp-flat-out.yaml', devices, devices * 10, seconds, '--broker', broker.url, ...reports));
   const publish = results.stats.find((row) => row.type === 'PUBLISH');
   if (!publish || publish.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
-  return { tool: 'fleetsim lamp-flat-out (bursts of 10)', messages: publish.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
+  return { tool: withReports ? `with ${REPORTS_NOTE}` : 'fleetsim lamp-flat-out (bursts of 10)', messages: publish.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
 }
 
 try {
   const report = await measureRounds(broker, rounds, [
-    fleetsim,
+    () => fleetsim(),
+    () => fleetsim(true),
     () => plainLoop('burst-10'),
     () => plainLoop('await-each'),
     () => runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir),

@@ -15,6 +15,13 @@ export function pinningNote(target = 'target'): string {
   return pinning ? `generator on core 0, ${target} on core 1` : 'NOT pinned (no taskset or one core): numbers are noisier';
 }
 
+/** The reports a second fleetsim row writes, to show what they cost the rate (its ratio row: plain ÷ with reports). */
+export const REPORTS_NOTE = 'fleetsim + --csv --html';
+
+export function reportFlags(dir: string, label: string): string[] {
+  return ['--csv', path.join(dir, label), '--html', path.join(dir, `${label}.html`)];
+}
+
 /** `fleetsim run` arguments for `devices` of a profile, spawned at `spawnRate`, for `seconds`. */
 export function fleet(profile: string, devices: number, spawnRate: number, seconds: number, ...extra: string[]): string[] {
   return [profile, '-u', String(devices), '-r', String(spawnRate), '-t', `${seconds}s`, ...extra];
