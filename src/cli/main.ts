@@ -73,6 +73,8 @@ export async function execute(args: readonly string[], output: Output = processO
         runOptions(argv)
           .option('json', { ...value, describe: 'write results JSON to FILE' })
           .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE' })
+          .option('metrics-port', { ...value, describe: 'serve Prometheus metrics at /metrics on PORT during the run (0 picks a free one)' })
+          .option('metrics-host', { ...value, describe: 'address the metrics endpoint listens on (default 127.0.0.1)' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await runCommand(argv, output);

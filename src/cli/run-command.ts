@@ -13,6 +13,7 @@ import { loadRunPlan } from '../profile/load.ts';
 import type { DeviceModel, RunPlan } from '../profile/types.ts';
 import { formatSummary } from '../report/console.ts';
 import { jsonReporter } from '../report/json-report.ts';
+import { metricsEndpointFromFlags, PrometheusReporter } from '../report/prometheus.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import { ProgressReporter } from '../report/progress.ts';
 import type { ProgressSink } from '../report/progress.ts';
@@ -27,6 +28,8 @@ export interface RunCommandFlags extends RunFlags {
   readonly json?: FlagValue;
   readonly logRequests?: FlagValue;
   readonly quiet?: boolean | undefined;
+  readonly metricsPort?: FlagValue;
+  readonly metricsHost?: FlagValue;
 }
 
 /** The flags `execute` works with: output files resolved to one name each. */
@@ -46,6 +49,7 @@ export const EXIT = { ok: 0, internal: 1, usage: 2, thresholds: 99, interrupted:
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
   const flags: RunSettings = { json: outputFile('json', given.json), logRequests: outputFile('log-requests', given.logRequests), quiet: given.quiet === true };
+  const metrics = metricsEndpointFromFlags(given.metricsPort, given.metricsHost);
   const plan = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
   const http = plan.http;
   const sessions = plan.fleet.reduce((sum, entry) => sum + (entry.model.mqtt ? entry.count : 0), 0);
@@ -58,6 +62,7 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   checkFileLimit(sessions + httpConnections, uses.filter(Boolean).join(' and ') || 'no connections', openFileLimit());
   const reporters: Reporter[] = [];
   if (flags.json) reporters.push(jsonReporter(flags.json));
+  if (metrics) reporters.push(new PrometheusReporter(metrics, (line) => output.stderr(line)));
   for (const reporter of reporters) await reporter.prepare?.();
   if (flags.logRequests) await checkWritableFile('--log-requests', flags.logRequests);
   const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;
