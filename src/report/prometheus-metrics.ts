@@ -1,5 +1,7 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { cumulativeBuckets, PROMETHEUS_BOUNDS_MICROS } from '../metrics/histogram-buckets.ts';
+import type { CumulativeBuckets } from '../metrics/histogram-buckets.ts';
 import type { IntervalHealth } from '../metrics/history.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 
@@ -23,9 +25,83 @@ export const METRIC_NAMES = {
 
 const BOUNDS_SECONDS = PROMETHEUS_BOUNDS_MICROS.map((micros) => micros / 1e6);
 
+/** A scrape reads rows for at most this long before it lets the devices' callbacks run. */
+const SLICE_MS = 2;
+
+interface RowLabels {
+  readonly type: string;
+  readonly name: string;
+}
+
+/** One row as one scrape reads it: its counters and its buckets at the same instant, so `_count` equals `requests`. */
+interface RowReading {
+  readonly labels: RowLabels;
+  readonly requests: number;
+  readonly failures: number;
+  readonly timeouts: number;
+  readonly buckets: CumulativeBuckets;
+}
+
+/**
+ * Reads every row once per scrape, shared by the counter and the histogram. The HDR pass is the
+ * scrape's main cost (about 0.1 ms per row with samples from 1 ms to 5 s), so it runs in slices of
+ * SLICE_MS between which the event loop serves the devices, and a row that recorded nothing since
+ * the last scrape is not read again.
+ */
+class RowReader {
+  private pending: Promise<readonly RowReading[]> | undefined;
+  private readonly last = new WeakMap<StatsEntry, RowReading>();
+
+  constructor(private readonly source: () => MetricsSource | undefined) {}
+
+  /** The current scrape's readings: every metric collected in one scrape gets the same ones. */
+  readings(): Promise<readonly RowReading[]> {
+    this.pending ??= this.readAll().finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  private async readAll(): Promise<readonly RowReading[]> {
+    const entries = [...(this.source()?.entries ?? [])];
+    const readings: RowReading[] = [];
+    let sliceStart = performance.now();
+    for (const entry of entries) {
+      readings.push(this.read(entry));
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
+    }
+    return readings;
+  }
+
+  private read(entry: StatsEntry): RowReading {
+    const previous = this.last.get(entry);
+    if (previous && previous.requests === entry.requests) return previous;
+    const reading: RowReading = {
+      // The same labels object every scrape: prom-client caches a shared-labels object's formatting.
+      labels: previous?.labels ?? { type: entry.type, name: entry.name },
+      requests: entry.requests,
+      failures: entry.failures,
+      timeouts: entry.timeouts,
+      buckets: cumulativeBuckets(entry.latency, PROMETHEUS_BOUNDS_MICROS),
+    };
+    this.last.set(entry, reading);
+    return reading;
+  }
+}
+
 type LatencyLabel = 'type' | 'name' | 'le';
 type HistogramSnapshot = Awaited<ReturnType<Histogram<LatencyLabel>['get']>>;
-type SnapshotValue = HistogramSnapshot['values'][number];
+
+/** A sample line as prom-client's registry formats it: `sharedLabels` is formatted once per object and reused. */
+interface SampleLine {
+  readonly metricName: string;
+  readonly labels: { le?: number | string };
+  readonly sharedLabels: RowLabels;
+  readonly value: number;
+}
 
 /**
  * A Prometheus histogram whose buckets are read from the rows' HDR histograms at scrape time.
@@ -33,9 +109,10 @@ type SnapshotValue = HistogramSnapshot['values'][number];
  * reading the HDR counts once per row per scrape costs the scrape alone.
  */
 class HdrLatencyHistogram extends Histogram<LatencyLabel> {
-  private readonly read: () => MetricsSource | undefined;
-
-  constructor(registry: Registry, read: () => MetricsSource | undefined) {
+  constructor(
+    registry: Registry,
+    private readonly rows: RowReader,
+  ) {
     super({
       name: METRIC_NAMES.latency,
       help: 'Latency of finished attempts per (type, name), failures and timeouts included, read from the HDR histograms',
@@ -43,33 +120,41 @@ class HdrLatencyHistogram extends Histogram<LatencyLabel> {
       buckets: BOUNDS_SECONDS,
       registers: [registry],
     });
-    this.read = read;
   }
 
-  override get(): Promise<HistogramSnapshot> {
-    return Promise.resolve(this.snapshot());
+  override async get(): Promise<HistogramSnapshot> {
+    const snapshot = await this.snapshot();
+    // prom-client's JSON form carries every label on the sample itself.
+    snapshot.values = snapshot.values.map((line) => ({ ...line, labels: { ...(line as SampleLine).sharedLabels, ...line.labels }, sharedLabels: {} }));
+    return snapshot;
   }
 
   /** The registry prefers this to `get()` when it writes the text format; prom-client's own would read its (empty) observations. */
   getForPromString(): Promise<HistogramSnapshot> {
-    return Promise.resolve(this.snapshot());
+    return this.snapshot();
   }
 
-  private snapshot(): HistogramSnapshot {
+  private async snapshot(): Promise<HistogramSnapshot> {
     // name, help, type and aggregator are set at runtime by prom-client's Metric; its typings omit them.
     const own = this as unknown as Pick<HistogramSnapshot, 'name' | 'help' | 'type' | 'aggregator' | 'collect'>;
-    const values: SnapshotValue[] = [];
-    for (const entry of this.read()?.entries ?? []) {
-      const buckets = cumulativeBuckets(entry.latency, PROMETHEUS_BOUNDS_MICROS);
-      const bucket = `${own.name}_bucket`;
+    const bucket = `${own.name}_bucket`;
+    const sum = `${own.name}_sum`;
+    const count = `${own.name}_count`;
+    const readings = await this.rows.readings();
+    // prom-client formats each metric in the turn its values arrive: the counter's lines go out in
+    // this one, so the histogram's (most of the text) wait for the next.
+    await nextTurn();
+    const lines: SampleLine[] = [];
+    for (const row of readings) {
+      const shared = row.labels;
       for (let i = 0; i < BOUNDS_SECONDS.length; i++) {
-        values.push({ metricName: bucket, labels: { type: entry.type, name: entry.name, le: BOUNDS_SECONDS[i] as number }, value: buckets.cumulative[i] ?? 0 });
+        lines.push({ metricName: bucket, labels: { le: BOUNDS_SECONDS[i] as number }, sharedLabels: shared, value: row.buckets.cumulative[i] ?? 0 });
       }
-      values.push({ metricName: bucket, labels: { type: entry.type, name: entry.name, le: '+Inf' }, value: buckets.count });
-      values.push({ metricName: `${own.name}_sum`, labels: { type: entry.type, name: entry.name }, value: buckets.sumMicros / 1e6 });
-      values.push({ metricName: `${own.name}_count`, labels: { type: entry.type, name: entry.name }, value: buckets.count });
+      lines.push({ metricName: bucket, labels: { le: '+Inf' }, sharedLabels: shared, value: row.buckets.count });
+      lines.push({ metricName: sum, labels: {}, sharedLabels: shared, value: row.buckets.sumMicros / 1e6 });
+      lines.push({ metricName: count, labels: {}, sharedLabels: shared, value: row.buckets.count });
     }
-    return { name: own.name, help: own.help, type: own.type, aggregator: own.aggregator, collect: own.collect, values };
+    return { name: own.name, help: own.help, type: own.type, aggregator: own.aggregator, collect: own.collect, values: lines };
   }
 }
 
@@ -81,22 +166,24 @@ export interface RegistryOptions {
 /** A private registry (never prom-client's global one) whose every value is read from `read()` at scrape time. */
 export function createFleetRegistry(read: () => MetricsSource | undefined, options: RegistryOptions): Registry {
   const registry = new Registry();
+  const rows = new RowReader(read);
   new Counter<'type' | 'name' | 'outcome'>({
     name: METRIC_NAMES.requests,
     help: 'Finished attempts per (type, name) by outcome: ok, failure (not a timeout), timeout',
     labelNames: ['type', 'name', 'outcome'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const readings = await rows.readings();
       this.reset();
-      for (const entry of read()?.entries ?? []) {
-        const labels = { type: entry.type, name: entry.name };
-        this.inc({ ...labels, outcome: 'ok' }, entry.requests - entry.failures);
-        this.inc({ ...labels, outcome: 'failure' }, entry.failures - entry.timeouts);
-        this.inc({ ...labels, outcome: 'timeout' }, entry.timeouts);
+      for (const row of readings) {
+        const { type, name } = row.labels;
+        this.inc({ type, name, outcome: 'ok' }, row.requests - row.failures);
+        this.inc({ type, name, outcome: 'failure' }, row.failures - row.timeouts);
+        this.inc({ type, name, outcome: 'timeout' }, row.timeouts);
       }
     },
   });
-  new HdrLatencyHistogram(registry, read);
+  new HdrLatencyHistogram(registry, rows);
   const gauge = (name: string, help: string, value: (source: MetricsSource) => number | undefined): void => {
     new Gauge({
       name,
@@ -104,8 +191,7 @@ export function createFleetRegistry(read: () => MetricsSource | undefined, optio
       registers: [registry],
       collect() {
         const source = read();
-        const current = source === undefined ? undefined : value(source);
-        this.set(current ?? 0);
+        this.set((source === undefined ? undefined : value(source)) ?? 0);
       },
     });
   };
