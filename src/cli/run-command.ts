@@ -13,13 +13,14 @@ import { loadRunPlan } from '../profile/load.ts';
 import type { DeviceModel, RunPlan } from '../profile/types.ts';
 import { formatSummary } from '../report/console.ts';
 import { jsonReporter } from '../report/json-report.ts';
-import { metricsEndpointFromFlags, PrometheusReporter } from '../report/prometheus.ts';
+import { PrometheusReporter } from '../report/prometheus.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import { ProgressReporter } from '../report/progress.ts';
 import type { ProgressSink } from '../report/progress.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { RequestLog } from '../report/request-log.ts';
 import { toolVersion } from '../version.ts';
+import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
 

@@ -16,29 +16,6 @@ export interface MetricsEndpoint {
   readonly host: string;
 }
 
-export const DEFAULT_METRICS_HOST = '127.0.0.1';
-
-type FlagText = string | number | readonly (string | number)[] | undefined;
-
-const lastOf = (value: FlagText): string | undefined => {
-  const one = Array.isArray(value) ? (value as readonly (string | number)[]).at(-1) : (value as string | number | undefined);
-  return one === undefined ? undefined : String(one);
-};
-
-/** `--metrics-port` and `--metrics-host` as typed, or undefined when no endpoint was asked for. */
-export function metricsEndpointFromFlags(port: FlagText, host: FlagText): MetricsEndpoint | undefined {
-  const portText = lastOf(port);
-  const hostText = lastOf(host);
-  if (portText === undefined) {
-    if (hostText !== undefined) throw new UsageError('--metrics-host: only with --metrics-port');
-    return undefined;
-  }
-  const value = /^\s*\d+\s*$/.test(portText) ? Number(portText) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value > 65_535) throw new UsageError(`--metrics-port: expected a whole number from 0 to 65535 (0 picks a free port), got '${portText}'`);
-  if (hostText !== undefined && hostText.trim() === '') throw new UsageError('--metrics-host: name an address to listen on, e.g. 127.0.0.1 or 0.0.0.0');
-  return { port: value, host: hostText?.trim() ?? DEFAULT_METRICS_HOST };
-}
-
 /** What subscribers of `FINAL_SCRAPE_CHANNEL` receive. */
 export interface FinalScrapeMessage {
   /** The endpoint, still serving the final counters. */

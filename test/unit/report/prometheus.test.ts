@@ -7,7 +7,8 @@ import type { AddressInfo, Server } from 'node:net';
 import { execute } from '../../../src/cli/main.ts';
 import { UsageError } from '../../../src/errors.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
-import { FINAL_SCRAPE_CHANNEL, metricsEndpointFromFlags, PrometheusReporter } from '../../../src/report/prometheus.ts';
+import { metricsEndpointFromFlags } from '../../../src/cli/metrics-flags.ts';
+import { FINAL_SCRAPE_CHANNEL, PrometheusReporter } from '../../../src/report/prometheus.ts';
 import type { FinalScrapeMessage } from '../../../src/report/prometheus.ts';
 import { createFleetRegistry, METRIC_NAMES } from '../../../src/report/prometheus-metrics.ts';
 import { histogramSeries, parseExposition, sampleOf } from '../../helpers/prometheus-text.ts';
@@ -101,6 +102,12 @@ test('the endpoint serves /metrics, 404 elsewhere, 405 for other methods, prints
 test('a port in use is a usage error naming --metrics-port', async () => {
   const reporter = new PrometheusReporter({ port: busyPort, host: '127.0.0.1' }, () => undefined, false);
   await assert.rejects(reporter.prepare(), (error: unknown) => error instanceof UsageError && /^--metrics-port: 127\.0\.0\.1:\d+ is already in use/.test(error.message));
+});
+
+test('an address not of this machine is a usage error naming --metrics-host', async () => {
+  // 192.0.2.0/24 is TEST-NET-1: never assigned to a local interface.
+  const reporter = new PrometheusReporter({ port: 0, host: '192.0.2.1' }, () => undefined, false);
+  await assert.rejects(reporter.prepare(), (error: unknown) => error instanceof UsageError && /^--metrics-host: cannot listen on 192\.0\.2\.1 \(EADDRNOTAVAIL\)/.test(error.message));
 });
 
 test('metricsEndpointFromFlags: off by default, 127.0.0.1 unless told, the last value wins', () => {
