@@ -73,7 +73,8 @@ export class PrometheusReporter implements Reporter {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw new UsageError(`--metrics-port: ${host}:${port} is already in use; pick another port (0 picks a free one)`);
       if (code === 'EACCES') throw new UsageError(`--metrics-port: no permission to listen on ${host}:${port}; use a port above 1023`);
-      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw new UsageError(`--metrics-host: cannot listen on ${host} (${code}): not an address of this machine`);
+      if (code === 'EADDRNOTAVAIL') throw new UsageError(`--metrics-host: cannot listen on ${host} (${code}): not an address of this machine`);
+      if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw new UsageError(`--metrics-host: cannot listen on ${host} (${code}): the name does not resolve`);
       throw error;
     }
     this.address = this.server.address() as AddressInfo;

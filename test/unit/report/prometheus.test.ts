@@ -56,6 +56,10 @@ test('the registry exposes counters by outcome, valid histograms whose _count is
   assert.ok(Math.abs(row.sum - data.latency.mean * 100 / 1e6) < 1e-9, `_sum ${row.sum} is mean × count`);
   assert.equal(series.find((one) => one.labels.name === 'lamp "status"')?.count, 0);
 
+  // prom-client's JSON form (getMetricsAsJSON) carries every label on each sample, le included.
+  const json = (await registry.getMetricsAsJSON()).find((metric) => metric.name === METRIC_NAMES.latency);
+  assert.deepEqual(json?.values.find((value) => value.labels.le === '+Inf')?.labels, { type: 'POST', name: '/data', le: '+Inf' });
+
   assert.equal(sampleOf(families, METRIC_NAMES.devicesOnline).value, 7);
   assert.equal(sampleOf(families, METRIC_NAMES.devicesTarget).value, 10);
   assert.equal(sampleOf(families, METRIC_NAMES.busy).value, 0.375);
