@@ -77,6 +77,8 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv' })
           .option('html', { ...value, describe: 'write a self-contained HTML report with charts to FILE' })
           .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE' })
+          .option('metrics-port', { ...value, describe: 'serve Prometheus metrics at /metrics on PORT during the run (0 picks a free one)' })
+          .option('metrics-host', { ...value, describe: 'address the metrics endpoint listens on (default 127.0.0.1)' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await runCommand(argv, output);

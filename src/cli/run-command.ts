@@ -10,10 +10,12 @@ import { formatSummary } from '../report/console.ts';
 import { csvReporter } from '../report/csv-report.ts';
 import { htmlReporter } from '../report/html-report.ts';
 import { jsonReporter } from '../report/json-report.ts';
+import { PrometheusReporter } from '../report/prometheus.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import { ProgressReporter } from '../report/progress.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { RequestLog } from '../report/request-log.ts';
+import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
 import { checkConnections, EXIT, handleInterrupts, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
@@ -29,6 +31,8 @@ export interface RunCommandFlags extends RunFlags {
   readonly html?: FlagValue;
   readonly logRequests?: FlagValue;
   readonly quiet?: boolean | undefined;
+  readonly metricsPort?: FlagValue;
+  readonly metricsHost?: FlagValue;
 }
 
 /** The flags `execute` works with: output files resolved to one name each. */
@@ -41,6 +45,7 @@ interface RunSettings {
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
   const flags: RunSettings = { json: outputFile('json', given.json), logRequests: outputFile('log-requests', given.logRequests), quiet: given.quiet === true };
+  const metrics = metricsEndpointFromFlags(given.metricsPort, given.metricsHost);
   const plan = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
   checkConnections(plan);
   const reporters: Reporter[] = [];
@@ -49,6 +54,7 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   if (csv) reporters.push(csvReporter(csv));
   const html = outputFile('html', given.html);
   if (html) reporters.push(htmlReporter(html));
+  if (metrics) reporters.push(new PrometheusReporter(metrics, (line) => output.stderr(line)));
   for (const reporter of reporters) await reporter.prepare?.();
   if (flags.logRequests) await checkWritableFile('--log-requests', flags.logRequests);
   const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;
