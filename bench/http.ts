@@ -28,8 +28,10 @@ async function peer(tool: string, script: string, ...extra: string[]): Promise<M
 
 async function fleetsim(withReports = false): Promise<Measured> {
   const label = withReports ? 'reports' : 'fleetsim';
-  const reports = withReports ? reportFlags(dir, label) : [];
-  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url, ...reports));
+  const reports = withReports ? await reportFlags(dir, label) : undefined;
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url, ...(reports?.flags ?? [])));
+  const scrapes = reports?.scraper.stop();
+  if (scrapes === 0) throw new Error('the reporting run was never scraped');
   if (results.total.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
   return { tool: withReports ? `with ${REPORTS_NOTE}` : 'fleetsim iot-node-flat-out', messages: results.total.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
 }

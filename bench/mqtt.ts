@@ -23,8 +23,10 @@ async function plainLoop(mode: string): Promise<Measured> {
 
 async function fleetsim(withReports = false): Promise<Measured> {
   const label = withReports ? 'reports' : 'fleetsim';
-  const reports = withReports ? reportFlags(dir, label) : [];
-  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet('profiles/lamp-flat-out.yaml', devices, devices * 10, seconds, '--broker', broker.url, ...reports));
+  const reports = withReports ? await reportFlags(dir, label) : undefined;
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet('profiles/lamp-flat-out.yaml', devices, devices * 10, seconds, '--broker', broker.url, ...(reports?.flags ?? [])));
+  const scrapes = reports?.scraper.stop();
+  if (scrapes === 0) throw new Error('the reporting run was never scraped');
   const publish = results.stats.find((row) => row.type === 'PUBLISH');
   if (!publish || publish.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
   return { tool: withReports ? `with ${REPORTS_NOTE}` : 'fleetsim lamp-flat-out (bursts of 10)', messages: publish.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };

@@ -16,10 +16,33 @@ export function pinningNote(target = 'target'): string {
 }
 
 /** The reports a second fleetsim row writes, to show what they cost the rate (its ratio row: plain ÷ with reports). */
-export const REPORTS_NOTE = 'fleetsim + --csv --html';
+export const REPORTS_NOTE = 'fleetsim + --csv --html --metrics-port, scraped every 1 s';
 
-export function reportFlags(dir: string, label: string): string[] {
-  return ['--csv', path.join(dir, label), '--html', path.join(dir, `${label}.html`)];
+export async function reportFlags(dir: string, label: string): Promise<{ flags: string[]; scraper: Scraper }> {
+  const port = await freePort();
+  return { flags: ['--csv', path.join(dir, label), '--html', path.join(dir, `${label}.html`), '--metrics-port', String(port)], scraper: new Scraper(`http://127.0.0.1:${port}/metrics`) };
+}
+
+/** Scrapes a run's /metrics every second, as a (busy) Prometheus would, until stopped. */
+export class Scraper {
+  scrapes = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(url: string) {
+    this.timer = setInterval(() => {
+      fetch(url)
+        .then(async (response) => {
+          await response.text();
+          if (response.ok) this.scrapes++;
+        })
+        .catch(() => undefined);
+    }, 1000);
+  }
+
+  stop(): number {
+    clearInterval(this.timer);
+    return this.scrapes;
+  }
 }
 
 /** `fleetsim run` arguments for `devices` of a profile, spawned at `spawnRate`, for `seconds`. */
