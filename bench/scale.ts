@@ -14,10 +14,12 @@ import type { Target } from './targets.ts';
  *   lamps    the seed's 1,000 lamps (bursts of 10, 1-2 s think) against Mosquitto: steady msg/s against the offered rate
  *   sensors  10,000 mqtt-sensors against Mosquitto (and the fixture for their HTTP greet): all online, timeouts, RSS
  *   http     50,000 iot-nodes (5 s pacing, 10k req/s) against nginx: p99 and RSS
+ *   coldstart 50,000 iot-nodes spawned at 5,000/s against nginx: what the cold first seconds do to
+ *            the percentiles, and how the saturated intervals the results mark account for it
  *   memory   idle HTTP and MQTT devices at two fleet sizes: RSS per device from the difference
  */
 const part = process.argv[2] ?? 'all';
-const parts = ['lamps', 'sensors', 'http', 'memory'];
+const parts = ['lamps', 'sensors', 'http', 'coldstart', 'memory'];
 if (part !== 'all' && !parts.includes(part)) throw new Error(`usage: bench/scale.ts [${parts.join('|')}|all]`);
 const wanted = (name: string): boolean => part === 'all' || part === name;
 const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-scale-'));
@@ -113,6 +115,32 @@ async function http(): Promise<void> {
   );
 }
 
+async function coldStart(): Promise<void> {
+  if (!nginxInstalled) {
+    console.log('coldstart: nginx not found (apt-get install nginx-light): left out.');
+    return;
+  }
+  const devices = 50_000;
+  const spawnRate = 5000;
+  const seconds = 20;
+  await withTarget(
+    () => startNginx(dir),
+    async (nginx) => {
+      const results = await runFleetsim(dir, 'coldstart', fleet('profiles/iot-node.yaml', devices, spawnRate, seconds, '--target', nginx.url));
+      const { total, saturation, history } = results;
+      console.log(`coldstart: ${devices} iot-nodes at ${spawnRate}/s for ${seconds} s against nginx (one worker)`);
+      console.log(`  ${total.requests} requests, ${total.failures} failures; the whole run's p50/p99 ${total.latencyMs.p50}/${total.latencyMs.p99} ms`);
+      const share = total.requests === 0 ? 0 : (saturation.requests / total.requests) * 100;
+      console.log(`  saturated intervals: ${saturation.intervals} (${saturation.requests} requests, ${share.toFixed(1)}%); p50/p99 without them ${saturation.latencyMsExcludingSaturated.p50}/${saturation.latencyMsExcludingSaturated.p99} ms`);
+      for (const point of history.slice(0, 4)) {
+        console.log(`  second ${point.atS.toFixed(0)}: ${point.total.requests} requests, p50/p99 ${point.total.latencyMs.p50}/${point.total.latencyMs.p99} ms, event loop ${point.generator.busyPercent}% busy, lag p99 ${point.generator.lagP99Ms} ms${point.saturated ? ', saturated' : ''}`);
+      }
+      const later = history.slice(4).map((point) => point.total.latencyMs.p99 ?? 0);
+      if (later.length > 0) console.log(`  later seconds: p99 ${Math.min(...later)}–${Math.max(...later)} ms`);
+    },
+  );
+}
+
 /** A profile of `count` devices of a bench device model: all spawned, then held 5 s at rest. */
 async function idleProfile(device: string, count: number): Promise<string> {
   const spawnRate = 2000;
@@ -149,6 +177,7 @@ try {
   if (wanted('lamps')) await lamps();
   if (wanted('sensors')) await sensors();
   if (wanted('http')) await http();
+  if (wanted('coldstart')) await coldStart();
   if (wanted('memory')) await memory();
 } finally {
   await rm(dir, { recursive: true, force: true });
