@@ -71,6 +71,9 @@ export class StatsEntry {
   }
 }
 
+/** Intervals shorter than this are not judged saturated. */
+const MIN_JUDGED_INTERVAL_S = 0.25;
+
 /** The aggregate a row belongs to: MQTT rows by packet, every HTTP method under `HTTP`. */
 export function rowTypeGroup(type: string): string {
   return type === 'CONNECT' || type === 'PUBLISH' || type === 'SUBSCRIBE' ? type : 'HTTP';
@@ -214,7 +217,8 @@ export class RunStats {
   snapshot(atMs: number, devicesOnline: number, devicesTarget: number, generator: IntervalHealth): HistoryPoint {
     const seconds = Math.max(0.001, (atMs - this.lastSnapshotMs) / 1000);
     this.lastSnapshotMs = atMs;
-    const saturated = isSaturated(generator);
+    // A busy share over a few ms (the last interval, cut short by the stop) says nothing.
+    const saturated = seconds >= MIN_JUDGED_INTERVAL_S && isSaturated(generator);
     const rows = this.entries.map((entry) => {
       this.total.add(entry);
       const group = rowTypeGroup(entry.type);

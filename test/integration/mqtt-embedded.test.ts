@@ -56,6 +56,31 @@ describe('fleets against the embedded broker', () => {
     assert.equal(Number(counted[1]), publish.requests);
   });
 
+  test('lamps: a bare threshold reads PUBLISH Aggregated, CONNECT has its own aggregate, and a threshold can select a type', { timeout: 60_000 }, async () => {
+    const json = temp.file('lamp-thresholds.json');
+    const thresholds = ['p95 < 500ms', 'PUBLISH: p99 < 1s', 'CONNECT: requests == 20', 'Aggregated: requests > 0'];
+    const result = await runCli(['run', 'profiles/lamp.yaml', '-u', '20', '-r', '100', '-t', '4s', '--json', json, ...thresholds.flatMap((threshold) => ['--threshold', threshold])], 40_000);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+    assert.equal(results.bareThresholdsRead, 'PUBLISH Aggregated');
+    const publish = results.types.find((row) => row.name === 'PUBLISH Aggregated');
+    const connect = results.types.find((row) => row.name === 'CONNECT Aggregated');
+    assert.ok(publish && connect);
+    assert.equal(connect.requests, 20);
+    assert.equal(publish.requests + connect.requests, results.total.requests);
+    // The bare threshold's value is PUBLISH's p95, not the total's, which CONNECT times pull up.
+    const find = (expr: string): Results['thresholds'][number] | undefined => results.thresholds.find((threshold) => threshold.expr === expr);
+    const [bare, byType, connects, whole] = thresholds.map(find);
+    assert.deepEqual([bare?.row, bare?.value], ['PUBLISH Aggregated', publish.latencyMs.p95]);
+    assert.deepEqual([byType?.row, byType?.value], ['PUBLISH Aggregated', publish.latencyMs.p99]);
+    assert.deepEqual([connects?.row, connects?.value], ['CONNECT Aggregated', 20]);
+    assert.deepEqual([whole?.row, whole?.value], ['Aggregated', results.total.requests]);
+    assert.match(result.stdout, /A threshold without a selector reads PUBLISH Aggregated/);
+    assert.match(result.stdout, /^\s+ok {3}p95 < 500ms \([\d.]+ on PUBLISH Aggregated\)$/m);
+    assert.match(result.stdout, /^CONNECT\s+CONNECT Aggregated\s+20\s/m);
+    assert.match(result.stdout, /\n\d+ thresholds: all passed\n?$/);
+  });
+
   test('mqtt-sensor: HTTP greet on boot, periodic telemetry, and an answer to every OTA command', { timeout: 60_000 }, async () => {
     const json = temp.file('sensors.json');
     const result = await runCli(['run', 'profiles/mqtt-sensor.yaml', '-u', '10', '-r', '50', '-t', '8s', '--json', json, '--quiet'], 40_000);

@@ -44,6 +44,8 @@ test('saturated intervals are marked, counted, and left out of the unsaturated l
   for (let i = 0; i < 50; i++) data.record('ok', undefined, 300_000, -1, 0, false);
   assert.equal(stats.snapshot(2000, 1, 1, saturated).saturated, true);
   assert.equal(stats.snapshot(2500, 1, 1, { busyPercent: 10, lagP99Ms: 55 }).saturated, true);
+  // The stop cuts the last interval short: a busy share over 100 ms is not judged.
+  assert.equal(stats.snapshot(2600, 1, 1, saturated).saturated, false);
   const split = stats.saturation;
   assert.equal(split.intervals, 2);
   assert.equal(split.seconds, 1.5);
