@@ -4,6 +4,7 @@ import { isUserError, UsageError } from '../errors.ts';
 import { toolVersion } from '../version.ts';
 import { capacityCommand } from './capacity-command.ts';
 import { fixtureCommand } from './fixture-command.ts';
+import { idsCommand } from './ids-command.ts';
 import { EXIT, runCommand } from './run-command.ts';
 import type { Output } from './run-command.ts';
 import { validateCommand } from './validate-command.ts';
@@ -52,7 +53,7 @@ function runOptions<T>(argv: Argv<T>) {
     .option('stage', { ...value, describe: 'load stage DURATION:DEVICES, e.g. 30s:200 (repeatable; replaces the profile\'s shape and end)' });
 }
 
-const COMMANDS = ['run', 'validate', 'capacity', 'fixture'];
+const COMMANDS = ['run', 'validate', 'capacity', 'ids', 'fixture'];
 
 /** Parses argv, runs the command, and returns the exit code. The only place that knows about process exit codes. */
 export async function execute(args: readonly string[], output: Output = processOutput()): Promise<number> {
@@ -116,6 +117,19 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await capacityCommand(argv, output);
+      },
+    )
+    .command(
+      'ids <profile>',
+      'the fleet\'s devices as CSV (index,id,model[,clientId]), derived from the seed as a run derives them',
+      (argv) =>
+        argv
+          .positional('profile', { type: 'string', demandOption: true, describe: 'run profile (YAML)' })
+          .option('devices', { ...value, alias: 'u', describe: 'total devices (split across the fleet in proportion)' })
+          .option('seed', { ...value, describe: 'seed the ids derive from (default: the profile\'s)' })
+          .option('csv', { ...value, describe: 'write to FILE instead of stdout' }),
+      async (argv) => {
+        exitCode = await idsCommand(argv, output);
       },
     )
     .command(
