@@ -45,7 +45,7 @@ function runOptions<T>(argv: Argv<T>) {
     .option('devices', { ...value, alias: 'u', describe: 'total devices (split across the fleet in proportion)' })
     .option('spawn-rate', { ...value, alias: 'r', describe: 'devices started per second' })
     .option('duration', { ...value, alias: 't', describe: 'run time, e.g. 30s, 5m (replaces the profile\'s end)' })
-    .option('iterations', { ...value, describe: 'tasks each device runs after boot, then stops (replaces the profile\'s end)' })
+    .option('iterations', { ...value, alias: 'i', describe: 'tasks each device runs after boot, then stops (replaces the profile\'s end)' })
     .option('seed', { ...value, describe: 'seed for identities, task picks, waits and payloads' })
     .option('target', { ...value, describe: 'HTTP base URL (overrides the profile)' })
     .option('broker', { ...value, describe: 'MQTT broker URL, mqtt:// or mqtts:// (overrides the profile)' })

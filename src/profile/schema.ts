@@ -1,3 +1,5 @@
+import { DURATION_PATTERN } from './duration.ts';
+
 /**
  * The JSON Schemas of device models and run profiles. They are the single source for both the
  * validator and the published `schema/*.schema.json` files editors use for completion.
@@ -20,13 +22,11 @@ export interface JsonSchema {
   readonly maximum?: number;
 }
 
-const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$';
-
 const duration: JsonSchema = {
   type: ['string', 'number'],
   pattern: DURATION_PATTERN,
   minimum: 0,
-  description: 'A duration: seconds as a number, or a string such as 500ms, 5s, 2m, 1h, 2d.',
+  description: 'A duration: seconds as a number, or a string such as 500ms, 5s, 2m, 1h, 2d, 1m30s.',
 };
 
 const headers: JsonSchema = {

@@ -27,9 +27,19 @@ export function isCountMetric(metric: ThresholdMetric): boolean {
 }
 const EXPRESSION = /^\s*(?:(.+?)\s*:\s*)?([a-z0-9_]+)\s*(<=|>=|==|<|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|%)?\s*$/;
 
-/** Parses one threshold; throws an Error whose message says what is wrong. */
+/** k6's spellings of the percentiles fleetsim keeps: `p(95)`, `p(99.9)`, and `med`. */
+const K6_PERCENTILES: Readonly<Record<string, string>> = { '50': 'p50', '66': 'p66', '75': 'p75', '80': 'p80', '90': 'p90', '95': 'p95', '98': 'p98', '99': 'p99', '99.9': 'p999', '99.99': 'p9999', '100': 'max' };
+
+function fromK6(expr: string): string {
+  return expr.replace(/\bp\(\s*(\d+(?:\.\d+)?)\s*\)/g, (whole, percentile: string) => K6_PERCENTILES[percentile] ?? whole).replace(/\bmed\b(?=\s*(?:<|>|=))/g, 'p50');
+}
+
+/** Parses one threshold (k6's `p(95)<200` spelling too); throws an Error whose message says what is wrong. */
 export function parseThreshold(expr: string): Threshold {
-  const match = EXPRESSION.exec(expr);
+  const normalized = fromK6(expr);
+  const unknown = /\bp\(\s*([\d.]+)\s*\)/.exec(normalized);
+  if (unknown) throw new Error(`threshold '${expr}': p(${unknown[1]}) is not a percentile fleetsim keeps (${Object.keys(K6_PERCENTILES).map((key) => `p(${key})`).join(', ')})`);
+  const match = EXPRESSION.exec(normalized);
   if (!match) throw new Error(`cannot parse threshold '${expr}' (expected e.g. 'p95 < 200ms', 'POST /data: failures < 1%', 'rps >= 19')`);
   const [, selector, rawMetric = '', operator = '<', number = '0', unit] = match;
   let metric = rawMetric === 'mean' ? 'avg' : rawMetric;

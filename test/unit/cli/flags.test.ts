@@ -58,6 +58,16 @@ test('--iterations replaces the profile duration', async () => {
   assert.match(result.stdout, /Ends after 20 iterations;/);
 });
 
+test("Locust's and k6's habits: -i for --iterations, compound durations, p(95) thresholds", async () => {
+  const iterations = await cli(['validate', 'profiles/iot-node.yaml', '-i', '7']);
+  assert.equal(iterations.code, 0, iterations.stderr);
+  assert.match(iterations.stdout, /Ends after 7 iterations;/);
+  const compound = await cli(['validate', 'profiles/iot-node.yaml', '-t', '1m30s', '--threshold', 'p(95)<200']);
+  assert.equal(compound.code, 0, compound.stderr);
+  assert.match(compound.stdout, /Ends after 90s;/);
+  assert.match(compound.stdout, /Thresholds: .*p\(95\)<200\./);
+});
+
 test('fixture on a port already in use: exit 2 naming the port', async () => {
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
