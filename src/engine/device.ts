@@ -44,6 +44,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   /** Plain arrays, not Float64Arrays: a typed array and its buffer cost ~200 bytes per device before any data. */
   readonly walks: number[];
   readonly vars: TemplateValue[];
+  /** The device's row of its fleet entry's data file (set when it starts), by data slot. */
+  data: readonly string[] = [];
   /** Values captured by the attempt just finished; they replace `vars` only after it is logged, as what it sent. */
   private readonly staged: TemplateValue[];
   private readonly stagedSlots: number[] = [];

@@ -1,11 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { compileIdentity } from '../identity/device-id.ts';
 import { deviceRandom } from '../identity/rng.ts';
 import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
 import type { IntervalHealth } from '../metrics/history.ts';
 import { RunStats } from '../metrics/stats.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
-import type { MqttSessionSpec, RunPlan } from '../profile/types.ts';
+import type { FleetEntry, MqttSessionSpec, RunPlan } from '../profile/types.ts';
 import { HttpTransport } from '../transport/http.ts';
 import type { HttpExchange } from '../transport/http-exchange.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
@@ -20,7 +19,7 @@ import type { BoundModel } from './bound-model.ts';
 import { VirtualDevice } from './device.ts';
 import type { DeviceHost, DownlinkCounts } from './device-host.ts';
 import type { AttemptRecord, EngineEvents, StopReason } from './events.ts';
-import { layoutFleet } from './fleet-layout.ts';
+import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet-layout.ts';
 import { encodePathChars } from './request-path.ts';
 import { Scheduler } from './scheduler.ts';
 import { Ramp } from './ramp.ts';
@@ -97,6 +96,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly layout: Uint16Array;
   private readonly bound: BoundModel[];
   private readonly idOf: ((index: number) => string)[];
+  /** Each device's place in its fleet entry: its row of the entry's data file. */
+  private readonly ordinals: Uint32Array;
   private startClock = 0;
   private startedAt = new Date();
   private readonly ramp = new Ramp(this);
@@ -139,7 +140,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.layout = layoutFleet(options.plan.fleet);
     const entryFor = this.stats.entryFor.bind(this.stats);
     this.bound = options.plan.fleet.map((entry) => bindModel(entry.model, entryFor));
-    this.idOf = options.plan.fleet.map((entry) => compileIdentity(entry.model.identity, options.plan.seed));
+    this.ordinals = entryOrdinals(this.layout, options.plan.fleet.length);
+    this.idOf = fleetIdFunctions(options.plan.fleet, this.ordinals, options.plan.seed);
     this.connectStats = options.plan.fleet.map((entry) => (entry.model.mqtt ? this.stats.entryFor('CONNECT', entry.model.name) : undefined));
     const needsBroker = options.plan.fleet.some((entry) => entry.model.mqtt !== undefined && entry.count > 0);
     if (needsBroker && options.broker === undefined) throw new Error('a device model keeps an MQTT session but no broker was given');
@@ -291,6 +293,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const idOf = this.idOf[entry] as (index: number) => string;
     // A device started again after the shape stopped it is a new one with the same identity and stream.
     const device = new VirtualDevice(index, idOf(index), bound, deviceRandom(this.plan.seed, index), this);
+    device.data = dataRow(this.plan.fleet[entry] as FleetEntry, this.ordinals[index] ?? 0);
     this.devices[index] = device;
     const mqtt = bound.model.mqtt;
     if (mqtt) {
@@ -395,13 +398,21 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   }
 
   /**
-   * Secrets stay out of the request log: environment values, and captured strings long enough to be
+   * Secrets stay out of the request log: environment values, data columns named secret, and captured strings long enough to be
    * tokens or session ids, appear as the reference that produced them. That also keeps logs of runs
    * against a server that issues fresh tokens identical.
    */
   private redact(text: string, device: VirtualDevice): string {
     let out = text;
     for (const [form, placeholder] of this.secretForms) if (out.includes(form)) out = out.replaceAll(form, placeholder);
+    const secretSlots = this.plan.fleet[this.layout[device.deviceIndex] ?? 0]?.data?.secretSlots;
+    if (secretSlots) {
+      for (const slot of secretSlots) {
+        const value = device.data[slot];
+        if (!value) continue;
+        for (const form of sentForms(value)) if (out.includes(form)) out = out.replaceAll(form, `{{ data.${device.bound.model.dataColumns[slot] ?? slot} }}`);
+      }
+    }
     const vars = device.vars;
     for (let i = 0; i < vars.length; i++) {
       const value = vars[i];

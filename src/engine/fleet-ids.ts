@@ -1,8 +1,7 @@
-import { compileIdentity } from '../identity/device-id.ts';
 import { deviceRandom } from '../identity/rng.ts';
 import type { RunPlan } from '../profile/types.ts';
 import type { TemplateContext, TemplateValue } from '../template/context.ts';
-import { layoutFleet } from './fleet-layout.ts';
+import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet-layout.ts';
 
 /** Who device `index` is: what a registry or a certificate authority must know before the run. */
 export interface DeviceIdentity {
@@ -21,11 +20,13 @@ export interface DeviceIdentity {
  */
 export function* fleetIdentities(plan: RunPlan): Generator<DeviceIdentity> {
   const layout = layoutFleet(plan.fleet);
-  const ids = plan.fleet.map((entry) => compileIdentity(entry.model.identity, plan.seed));
+  const ordinals = entryOrdinals(layout, plan.fleet.length);
+  const ids = fleetIdFunctions(plan.fleet, ordinals, plan.seed);
   for (let index = 0; index < layout.length; index++) {
     const entry = layout[index] ?? 0;
-    const model = (plan.fleet[entry] ?? plan.fleet[0])?.model;
-    if (!model) return;
+    const fleetEntry = plan.fleet[entry];
+    if (!fleetEntry) return;
+    const model = fleetEntry.model;
     const id = (ids[entry] as (index: number) => string)(index);
     let clientId: string | undefined;
     if (model.mqtt) {
@@ -39,6 +40,7 @@ export function* fleetIdentities(plan: RunPlan): Generator<DeviceIdentity> {
         walks: model.walkRanges.map(([min, max]) => min + random() * (max - min)),
         vars: new Array<TemplateValue>(model.variables.length).fill(''),
         repeatIndex: 0,
+        data: dataRow(fleetEntry, ordinals[index] ?? 0),
       };
       clientId = String(model.mqtt.clientId.evaluate(context));
     }

@@ -1,3 +1,4 @@
+import { compileIdentity } from '../identity/device-id.ts';
 import type { FleetEntry } from '../profile/types.ts';
 
 /**
@@ -22,4 +23,35 @@ export function layoutFleet(fleet: readonly FleetEntry[]): Uint16Array {
     layout[i] = best;
   }
   return layout;
+}
+
+/** Each device's place within its own fleet entry: row i of an entry's data file is its device i. */
+export function entryOrdinals(layout: Uint16Array, entries: number): Uint32Array {
+  const ordinals = new Uint32Array(layout.length);
+  const next = new Uint32Array(Math.max(1, entries));
+  for (let i = 0; i < layout.length; i++) {
+    const entry = layout[i] ?? 0;
+    ordinals[i] = next[entry] ?? 0;
+    next[entry] = (next[entry] ?? 0) + 1;
+  }
+  return ordinals;
+}
+
+const NO_DATA: readonly string[] = Object.freeze([]);
+
+/** The values a device's templates read from its data row, by the model's data slot. */
+export function dataRow(entry: FleetEntry, ordinal: number): readonly string[] {
+  const data = entry.data;
+  if (!data || data.columnOfSlot.length === 0) return NO_DATA;
+  return data.columnOfSlot.map((column) => data.table.value(ordinal, column));
+}
+
+/** Per fleet entry, the function naming a device from its global index (and, for the data scheme, its row). */
+export function fleetIdFunctions(fleet: readonly FleetEntry[], ordinals: Uint32Array, seed: string): ((index: number) => string)[] {
+  return fleet.map((entry) => {
+    const data = entry.data;
+    const column = data?.idColumn;
+    const fromData = data && column !== undefined ? (index: number): string => data.table.value(ordinals[index] ?? 0, column) : undefined;
+    return compileIdentity(entry.model.identity, seed, fromData);
+  });
 }

@@ -4,7 +4,9 @@ import { createHash } from 'node:crypto';
 export type IdentityScheme =
   | { readonly scheme: 'hex48'; readonly prefix: string }
   | { readonly scheme: 'sequential-hex'; readonly base: bigint; readonly width: number; readonly prefix: string }
-  | { readonly scheme: 'pattern'; readonly pattern: string };
+  | { readonly scheme: 'pattern'; readonly pattern: string }
+  /** Ids from a column of the fleet entry's data file: the registry's own ids. */
+  | { readonly scheme: 'data'; readonly column: string };
 
 const HALF_BITS = 24;
 const HALF_MASK = 0xffffff;
@@ -49,9 +51,15 @@ export function patternHasIndex(pattern: string): boolean {
   return /\{index(?::\d+)?\}/.test(pattern);
 }
 
-/** Builds the id function for a scheme once; the returned function is called once per device. */
-export function compileIdentity(identity: IdentityScheme, seed: string): (index: number) => string {
+/**
+ * Builds the id function for a scheme once; the returned function is called once per device. The
+ * data scheme reads the id through `fromData` (the device's row of its data file).
+ */
+export function compileIdentity(identity: IdentityScheme, seed: string, fromData?: (index: number) => string): (index: number) => string {
   switch (identity.scheme) {
+    case 'data':
+      if (!fromData) throw new Error(`identity from data column '${identity.column}' needs a data file`);
+      return fromData;
     case 'hex48': {
       const keys = feistelKeys(seed);
       const prefix = identity.prefix;

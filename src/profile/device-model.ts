@@ -23,6 +23,8 @@ const MAX_REPEAT = 100_000;
 /** What a device model's templates may reach while it compiles: its walks, the environment, its captures. */
 class ModelScope implements SlotAllocator {
   readonly ranges: (readonly [number, number])[] = [];
+  /** The data columns the model's templates read, by slot; the profile maps them to its data file. */
+  readonly dataColumns: string[] = [];
   constructor(
     readonly variables: readonly string[],
     private readonly environmentReader: EnvironmentReader,
@@ -44,6 +46,13 @@ class ModelScope implements SlotAllocator {
       throw new Error(`no task captures '${name}' (${known})`);
     }
     return slot;
+  }
+
+  data(name: string): number {
+    const slot = this.dataColumns.indexOf(name);
+    if (slot >= 0) return slot;
+    this.dataColumns.push(name);
+    return this.dataColumns.length - 1;
   }
 }
 
@@ -328,7 +337,12 @@ function compileIdentityScheme(source: YamlSource, raw: Json | undefined): Ident
   if (!raw) return { scheme: 'hex48', prefix: '' };
   const prefix = (raw.prefix as string | undefined) ?? '';
   const scheme = raw.scheme as string;
-  rejectUnusedKeys(source, 'identity', raw, 'scheme', { hex48: ['prefix'], 'sequential-hex': ['prefix', 'base', 'width'], pattern: ['pattern'] }, (variant) => `not used by the ${variant} scheme`);
+  rejectUnusedKeys(source, 'identity', raw, 'scheme', { hex48: ['prefix'], 'sequential-hex': ['prefix', 'base', 'width'], pattern: ['pattern'], data: ['column'] }, (variant) => `not used by the ${variant} scheme`);
+  if (scheme === 'data') {
+    const column = raw.column as string | undefined;
+    if (column === undefined) throw source.error(['identity'], "the data scheme needs 'column': the data file's column holding each device's id");
+    return { scheme: 'data', column };
+  }
   if (scheme === 'pattern') {
     const pattern = raw.pattern as string | undefined;
     if (pattern === undefined) throw source.error(['identity'], "the pattern scheme needs 'pattern', e.g. \"node-{index:6}\"");
@@ -397,6 +411,7 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
     wait: compileWait(source, raw.wait as Json | undefined),
     walkRanges: scope.ranges,
     variables: scope.variables,
+    dataColumns: scope.dataColumns,
     mqtt: needsSession ? compileMqttSession(context, mqttRaw) : undefined,
     reactions,
   };

@@ -8,6 +8,8 @@ import { loadShape } from './load-shape.ts';
 import type { ShapeOverrides } from './load-shape.ts';
 import { profileSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
+import type { DataTable } from './data-file.ts';
+import { loadFleetData } from './fleet-data.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
 import { loadHttpTls, loadMqttTls } from './tls-settings.ts';
 import type { DeviceModel, FleetEntry, RunPlan } from './types.ts';
@@ -68,7 +70,13 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const shape = loadShape(source, raw, overrides, fleetTotal);
   const total = shape.devices;
   const apportioned = total === fleetTotal ? counts : apportion(counts, total);
-  const fleet: FleetEntry[] = loaded.map((model, i) => ({ model, count: apportioned[i] ?? 0 }));
+  const tables = new Map<string, Promise<DataTable>>();
+  const fleet: FleetEntry[] = [];
+  for (const [i, model] of loaded.entries()) {
+    const count = apportioned[i] ?? 0;
+    const data = await loadFleetData(source, i, fleetRaw[i]?.data as Json | undefined, model, count, profileDir, tables);
+    fleet.push(data ? { model, count, data } : { model, count });
+  }
   if (total === 0) throw source.error(['fleet'], 'the fleet has no devices (every count is 0)');
   const thresholds = [...((raw.thresholds as string[] | undefined) ?? []), ...(overrides.thresholds ?? [])];
   const profileThresholdCount = (raw.thresholds as string[] | undefined)?.length ?? 0;

@@ -178,7 +178,8 @@ export const deviceModelSchema: JsonSchema = {
     identity: {
       type: 'object',
       properties: {
-        scheme: { type: 'string', enum: ['hex48', 'sequential-hex', 'pattern'] },
+        scheme: { type: 'string', enum: ['hex48', 'sequential-hex', 'pattern', 'data'] },
+        column: { type: 'string', description: "The data scheme: the column of the fleet entry's data file that holds each device's id." },
         prefix: { type: 'string' },
         base: { type: 'string', pattern: '^0x[0-9a-fA-F]{1,12}$' },
         width: { type: 'integer', minimum: 1, maximum: 16 },
@@ -251,6 +252,16 @@ export const profileSchema: JsonSchema = {
         properties: {
           device: { type: 'string', description: 'Path of a device model, relative to this profile.' },
           count: { type: 'integer', minimum: 0 },
+          data: {
+            type: 'object',
+            description: "Per-device data: row i of the file goes to this entry's device i; templates read {{ data.COLUMN }}.",
+            properties: {
+              file: { type: 'string', description: 'A .csv file with a header line, or .ndjson with one JSON object a line; relative to this profile.' },
+              secret: { type: 'array', items: { type: 'string' }, description: 'Columns whose values are secrets: the request log shows {{ data.COLUMN }} in their place.' },
+            },
+            required: ['file'],
+            additionalProperties: false,
+          },
         },
         required: ['device', 'count'],
         additionalProperties: false,

@@ -16,6 +16,9 @@ const pathScope = {
   environment(name: string): string {
     throw new Error(`a certificate path cannot read env.${name}`);
   },
+  data(name: string): number {
+    throw new Error(`a certificate path cannot read data.${name}`);
+  },
   variable(name: string): number {
     throw new Error(`a certificate path cannot read vars.${name}`);
   },

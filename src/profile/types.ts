@@ -1,4 +1,5 @@
 import type { IdentityScheme } from '../identity/device-id.ts';
+import type { DataTable } from './data-file.ts';
 import type { CompiledTemplate, JsonBodyRenderer } from '../template/compile.ts';
 
 /** How long a device waits between tasks (Locust's wait_time). */
@@ -94,6 +95,8 @@ export interface DeviceModel {
   readonly walkRanges: readonly (readonly [number, number])[];
   /** Names of the captured variables, by slot. */
   readonly variables: readonly string[];
+  /** Columns of the data file its templates read (`{{ data.NAME }}`), by slot. */
+  readonly dataColumns: readonly string[];
   /** Present when the device keeps an MQTT session (it publishes, subscribes or reacts to messages). */
   readonly mqtt: MqttSessionSpec | undefined;
   /** Tasks run when a downlink message arrives on a topic; their topics are subscribed on every connect. */
@@ -151,6 +154,18 @@ export interface Secret {
 export interface FleetEntry {
   readonly model: DeviceModel;
   readonly count: number;
+  /** Per-device rows: row i goes to the entry's device i (in the fleet's interleaved order). */
+  readonly data?: FleetData;
+}
+
+export interface FleetData {
+  readonly table: DataTable;
+  /** For each of the model's data slots, the table's column. */
+  readonly columnOfSlot: readonly number[];
+  /** Data slots whose values are secrets: the request log shows `{{ data.NAME }}` in their place. */
+  readonly secretSlots: readonly number[];
+  /** The identity scheme `data` reads the id from this column. */
+  readonly idColumn: number | undefined;
 }
 
 export interface HttpSettings {

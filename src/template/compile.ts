@@ -45,12 +45,16 @@ class ExpressionParser {
     if (this.peek() !== '(') {
       this.expectEnd();
       if (name.startsWith('env.')) return this.scoped(() => constantValue(slots.environment(name.slice(4))), nameStart);
+      if (name.startsWith('data.')) {
+        const slot = this.scoped(() => slots.data(name.slice(5)), nameStart);
+        return (context) => context.data[slot] ?? '';
+      }
       if (name.startsWith('vars.')) {
         const slot = this.scoped(() => slots.variable(name.slice(5)), nameStart);
         return (context) => context.vars[slot] ?? '';
       }
       const field = TEMPLATE_FIELDS.get(name);
-      if (!field) throw new TemplateError(`unknown field '${name}' (known: ${[...TEMPLATE_FIELDS.keys(), 'vars.NAME', 'env.NAME'].join(', ')})`, nameStart);
+      if (!field) throw new TemplateError(`unknown field '${name}' (known: ${[...TEMPLATE_FIELDS.keys(), 'vars.NAME', 'env.NAME', 'data.NAME'].join(', ')})`, nameStart);
       return field;
     }
     const spec = TEMPLATE_FUNCTIONS.get(name);

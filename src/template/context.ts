@@ -17,6 +17,8 @@ export interface TemplateContext {
   readonly vars: TemplateValue[];
   /** Which repetition of a `repeat: N` step is being built, from 0. */
   readonly repeatIndex: number;
+  /** The device's row of its fleet entry's data file, by the model's data slot; empty without one. */
+  readonly data: readonly string[];
 }
 
 export type TemplateValue = string | number | boolean;

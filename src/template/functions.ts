@@ -10,6 +10,8 @@ export interface SlotAllocator {
   environment(name: string): string;
   /** The per-device variable slot a task captures into; throws when no task captures `name`. */
   variable(name: string): number;
+  /** The slot of a column of the device's data row (`{{ data.NAME }}`); the profile's data file must have it. */
+  data(name: string): number;
 }
 
 interface FunctionSpec {

@@ -27,11 +27,16 @@ class Slots implements SlotAllocator {
     if (slot < 0) throw new Error(`no task captures '${name}'`);
     return slot;
   }
+  readonly columns: string[] = [];
+  data(name: string): number {
+    if (!this.columns.includes(name)) this.columns.push(name);
+    return this.columns.indexOf(name);
+  }
 }
 
 function contextFor(seed: string, index: number, slots = new Slots()): TemplateContext {
   const walks = slots.walks.map((walk) => (walk.min + walk.max) / 2);
-  return { deviceId: `dev-${index}`, deviceIndex: index, deviceModel: 'probe', seq: 7, random: deviceRandom(seed, index), walks, vars: [], repeatIndex: 0 };
+  return { deviceId: `dev-${index}`, deviceIndex: index, deviceModel: 'probe', seq: 7, random: deviceRandom(seed, index), walks, vars: [], repeatIndex: 0, data: [] };
 }
 
 function compile(text: string, slots = new Slots()): CompiledTemplate {
