@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
+import { closest } from '../did-you-mean.ts';
 import { isUserError, UsageError } from '../errors.ts';
 import { toolVersion } from '../version.ts';
 import { capacityCommand } from './capacity-command.ts';
@@ -53,6 +54,20 @@ function runOptions<T>(argv: Argv<T>) {
     .option('stage', { ...value, describe: 'load stage DURATION:DEVICES, e.g. 30s:200 (repeatable; replaces the profile\'s shape and end)' });
 }
 
+/** yargs's "Unknown argument: durtion" gains "did you mean --duration?" from the command's own flags. */
+function withFlagSuggestions(message: string, instance: unknown): string {
+  const unknown = /^Unknown arguments?: (.+)$/.exec(message);
+  if (!unknown) return message;
+  // getOptions is yargs's own (public on the instance, missing from its typings): the flags the command declared.
+  const options = (instance as { getOptions?: () => { key: Record<string, unknown> } }).getOptions?.().key ?? {};
+  const known = Object.keys(options).filter((key) => key.length > 1 && !/[A-Z]/.test(key));
+  const hints = (unknown[1] ?? '').split(', ').flatMap((name) => {
+    const guess = closest(name, known);
+    return guess ? [`--${name}: did you mean --${guess}?`] : [];
+  });
+  return hints.length > 0 ? `${message} (${hints.join('; ')})` : message;
+}
+
 const COMMANDS = ['run', 'validate', 'capacity', 'ids', 'fixture'];
 
 /** Parses argv, runs the command, and returns the exit code. The only place that knows about process exit codes. */
@@ -64,10 +79,12 @@ export async function execute(args: readonly string[], output: Output = processO
     .strict()
     .demandCommand(1, `Name a command: ${COMMANDS.join(', ')}.`)
     .exitProcess(false)
+    // Every flag can also come from the environment, FLEETSIM_DURATION=5m for --duration; a flag wins.
+    .env('FLEETSIM')
     .fail((message: string | undefined, error: Error | undefined) => {
       // yargs reports its own validation problems (a flag missing its value) as YError: usage, not a crash.
       if (error && error.name !== 'YError') throw error;
-      throw new UsageError(message ?? 'invalid usage');
+      throw new UsageError(withFlagSuggestions(message ?? 'invalid usage', cli));
     })
     .command(
       'run <profile>',

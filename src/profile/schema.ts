@@ -1,3 +1,4 @@
+import { closest } from '../did-you-mean.ts';
 import { DURATION_PATTERN } from './duration.ts';
 
 /**
@@ -382,7 +383,8 @@ export function validateAgainst(schema: JsonSchema, value: unknown, path: (strin
         if (found) return found;
       } else if (schema.additionalProperties === false) {
         const known = Object.keys(properties);
-        return { path: [...path, key], atKey: true, message: `unknown field '${key}'${known.length ? ` (expected one of: ${known.join(', ')})` : ''}` };
+        const guess = closest(key, known);
+        return { path: [...path, key], atKey: true, message: guess ? `unknown field '${key}': did you mean '${guess}'?` : `unknown field '${key}'${known.length ? ` (expected one of: ${known.join(', ')})` : ''}` };
       } else if (typeof schema.additionalProperties === 'object') {
         const found = validateAgainst(schema.additionalProperties, item, [...path, key]);
         if (found) return found;

@@ -1,4 +1,5 @@
 import type { CompiledValue, TemplateContext, TemplateValue } from './context.ts';
+import { didYouMean } from '../did-you-mean.ts';
 import { TEMPLATE_FIELDS, TEMPLATE_FUNCTIONS } from './functions.ts';
 import type { Literal, SlotAllocator } from './functions.ts';
 
@@ -39,6 +40,8 @@ class ExpressionParser {
   parse(slots: SlotAllocator): CompiledValue {
     this.skipSpace();
     const nameStart = this.pos;
+    // k6 users write $env.NAME; it is env.NAME.
+    if (this.text.startsWith('$env.', this.pos)) this.pos++;
     const name = this.match(IDENT);
     if (name === undefined) throw new TemplateError('expected a field (device.id, device.index, seq, vars.NAME, env.NAME, ...) or a function call', this.pos);
     this.skipSpace();
@@ -54,11 +57,11 @@ class ExpressionParser {
         return (context) => context.vars[slot] ?? '';
       }
       const field = TEMPLATE_FIELDS.get(name);
-      if (!field) throw new TemplateError(`unknown field '${name}' (known: ${[...TEMPLATE_FIELDS.keys(), 'vars.NAME', 'env.NAME', 'data.NAME'].join(', ')})`, nameStart);
+      if (!field) throw new TemplateError(`unknown field '${name}'${didYouMean(name, TEMPLATE_FIELDS.keys()) || ` (known: ${[...TEMPLATE_FIELDS.keys(), 'vars.NAME', 'env.NAME', 'data.NAME'].join(', ')})`}`, nameStart);
       return field;
     }
     const spec = TEMPLATE_FUNCTIONS.get(name);
-    if (!spec) throw new TemplateError(`unknown function '${name}' (known: ${[...TEMPLATE_FUNCTIONS.keys()].join(', ')})`, nameStart);
+    if (!spec) throw new TemplateError(`unknown function '${name}'${didYouMean(name, TEMPLATE_FUNCTIONS.keys()) || ` (known: ${[...TEMPLATE_FUNCTIONS.keys()].join(', ')})`}`, nameStart);
     this.pos++;
     const args = this.parseArguments();
     this.expectEnd();

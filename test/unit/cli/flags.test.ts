@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { execute } from '../../../src/cli/main.ts';
 
 async function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -56,6 +59,29 @@ test('--iterations replaces the profile duration', async () => {
   const result = await cli(['validate', 'profiles/iot-node.yaml', '--iterations', '20']);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /Ends after 20 iterations;/);
+});
+
+test('a misspelt flag or profile key is answered with the likely name; FLEETSIM_* variables stand in for flags', async () => {
+  const flag = await cli(['validate', 'profiles/iot-node.yaml', '--durtion', '5s']);
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr.trim(), /^fleetsim: Unknown argument: durtion \(--durtion: did you mean --duration\?\)$/);
+  const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-flags-'));
+  try {
+    const profile = path.join(dir, 'typo.yaml');
+    await writeFile(profile, `kind: profile\nname: typo\nfleet:\n  - device: ${path.resolve('devices/iot-node.yaml')}\n    count: 1\ndurtion: 5s\n`);
+    const key = await cli(['validate', profile]);
+    assert.equal(key.code, 2);
+    assert.match(key.stderr, /typo\.yaml:6:1: durtion: unknown field 'durtion': did you mean 'duration'\?/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  process.env.FLEETSIM_DURATION = '7m';
+  try {
+    assert.match((await cli(['validate', 'profiles/iot-node.yaml'])).stdout, /Ends after 7m;/);
+    assert.match((await cli(['validate', 'profiles/iot-node.yaml', '-t', '9s'])).stdout, /Ends after 9s;/, 'the flag wins');
+  } finally {
+    delete process.env.FLEETSIM_DURATION;
+  }
 });
 
 test("Locust's and k6's habits: -i for --iterations, compound durations, p(95) thresholds", async () => {

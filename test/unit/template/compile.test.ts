@@ -259,6 +259,7 @@ describe('environment references, captured variables and repetitions', () => {
     const slots = new Slots({ TOKEN: 's3cret' }, ['access', 'count']);
     const context = { ...contextFor('1', 0, slots), vars: ['tok-1', 42], repeatIndex: 4 };
     assert.equal(compile('Bearer {{ env.TOKEN }}', slots).evaluate(context), 'Bearer s3cret');
+    assert.equal(compile('Bearer {{ $env.TOKEN }}', slots).evaluate(context), 'Bearer s3cret', "k6's spelling");
     assert.equal(compile('Bearer {{ vars.access }}', slots).evaluate(context), 'Bearer tok-1');
     // A captured number stays a number in a single-template JSON leaf.
     assert.equal(compile('{{ vars.count }}', slots).evaluate(context), 42);
@@ -269,5 +270,15 @@ describe('environment references, captured variables and repetitions', () => {
     const slots = new Slots({}, ['access']);
     assert.throws(() => compile('x {{ env.NOPE }}', slots), (error: unknown) => error instanceof TemplateError && error.offset === 5 && /environment variable NOPE is not set/.test(error.message));
     assert.throws(() => compile('{{ vars.refresh }}', slots), /no task captures 'refresh'/);
+  });
+
+  test('data.NAME reads the device row by slot; a misspelt function or field is answered with the likely name', () => {
+    const slots = new Slots();
+    const template = compile('{{ data.site }}/{{ data.key }}', slots);
+    assert.deepEqual(slots.columns, ['site', 'key']);
+    assert.equal(template.evaluate({ ...contextFor('1', 0, slots), data: ['north', 'k-1'] }), 'north/k-1');
+    assert.throws(() => compile('{{ flaot(0, 1, 2) }}', slots), /unknown function 'flaot' \(did you mean 'float'\?\)/);
+    assert.throws(() => compile('{{ device.idx }}', slots), /unknown field 'device\.idx' \(did you mean 'device\.id'\?\)/);
+    assert.throws(() => compile('{{ zzz() }}', slots), /unknown function 'zzz' \(known: int, /);
   });
 });
