@@ -91,7 +91,8 @@ export async function execute(args: readonly string[], output: Output = processO
       'run a fleet (starts the embedded fixture when no target is given)',
       (argv) =>
         runOptions(argv)
-          .option('json', { ...value, describe: 'write results JSON to FILE' })
+          .option('json', { ...value, describe: 'write results JSON to FILE (- for stdout; the summary then goes to stderr)' })
+          .option('exit-code-on-error', { ...value, describe: "exit with this code when any attempt failed (Locust's flag; thresholds and interrupts take precedence)" })
           .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv' })
           .option('html', { ...value, describe: 'write a self-contained HTML report with charts to FILE' })
           .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE' })

@@ -16,7 +16,8 @@ import { ProgressReporter } from '../report/progress.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { RequestLog } from '../report/request-log.ts';
 import { metricsEndpointFromFlags } from './metrics-flags.ts';
-import { outputFile, overridesFromFlags } from './options.ts';
+import { UsageError } from '../errors.ts';
+import { last, outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
 import { checkConnections, EXIT, handleInterrupts, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
 import type { Output, RunEnvironment } from './run-environment.ts';
@@ -27,6 +28,7 @@ export type { Output } from './run-environment.ts';
 export interface RunCommandFlags extends RunFlags {
   readonly profile: string;
   readonly json?: FlagValue;
+  readonly exitCodeOnError?: FlagValue;
   readonly csv?: FlagValue;
   readonly html?: FlagValue;
   readonly logRequests?: FlagValue;
@@ -40,16 +42,23 @@ interface RunSettings {
   readonly json: string | undefined;
   readonly logRequests: string | undefined;
   readonly quiet: boolean;
+  /** Locust's --exit-code-on-error: the exit code when any attempt failed (thresholds and interrupts take precedence). */
+  readonly exitCodeOnError: number | undefined;
 }
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
-  const flags: RunSettings = { json: outputFile('json', given.json), logRequests: outputFile('log-requests', given.logRequests), quiet: given.quiet === true };
+  const flags: RunSettings = {
+    json: outputFile('json', given.json),
+    logRequests: outputFile('log-requests', given.logRequests),
+    quiet: given.quiet === true,
+    exitCodeOnError: exitCodeFlag(given.exitCodeOnError),
+  };
   const metrics = metricsEndpointFromFlags(given.metricsPort, given.metricsHost);
   const plan = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
   checkConnections(plan);
   const reporters: Reporter[] = [];
-  if (flags.json) reporters.push(jsonReporter(flags.json));
+  if (flags.json) reporters.push(jsonReporter(flags.json, (text) => output.stdout(text)));
   const csv = outputFile('csv', given.csv);
   if (csv) reporters.push(csvReporter(csv));
   const html = outputFile('html', given.html);
@@ -126,10 +135,21 @@ async function execute(
   }
 
   if (!flags.quiet) await reportFixtureCounts(environment, output);
-  output.stdout(formatSummary(results));
+  // With the results JSON on stdout, the summary for people goes to stderr.
+  if (flags.json === '-') output.stderr(formatSummary(results));
+  else output.stdout(formatSummary(results));
   for (const problem of writeProblems) output.stderr(`fleetsim: ${problem}`);
   if (writeProblems.length > 0) return EXIT.usage;
   if (stopReason === 'interrupted') return EXIT.interrupted;
   if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
+  if (flags.exitCodeOnError !== undefined && results.total.failures > 0) return flags.exitCodeOnError;
   return EXIT.ok;
+}
+
+function exitCodeFlag(value: FlagValue): number | undefined {
+  const text = last(value);
+  if (text === undefined) return undefined;
+  const code = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(code) || code < 0 || code > 255) throw new UsageError(`--exit-code-on-error: expected an exit code from 0 to 255, got '${text}'`);
+  return code;
 }
