@@ -253,12 +253,12 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
   }
 
-  mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number): void {
+  mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
     const stats = attempt.stats as StatsEntry;
     const paced = attempt.inTask && attempt.first && this.bound.paced && !this.taskIsBoot && !this.taskIsReaction;
     const late = paced && attempt.startedAt - this.taskIntendedAt > LATE_TOLERANCE_MS;
     const intendedMicros = paced ? Math.max(latencyMicros, (this.host.now() - this.taskIntendedAt) * 1000) : -1;
-    this.host.onAttempt(this, stats, attempt, { outcome, error, bytesIn: 0 }, latencyMicros, intendedMicros, late);
+    this.host.onAttempt(this, stats, attempt, { outcome, error, bytesIn: 0, answered }, latencyMicros, intendedMicros, late);
     if (!attempt.inTask) return this.inbox?.subscriptionEnded(attempt);
     // An attempt that may still hear from the broker is replaced, so a late ack cannot touch the next one.
     if (!attempt.reusable) {
@@ -338,7 +338,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     let result = received;
     if (captures.length > 0 && received.outcome === 'ok') {
       const captured = captureFromJson(captures, received.body ?? '');
-      if (typeof captured === 'string') result = { outcome: 'failure', error: captured, bytesIn: received.bytesIn };
+      if (typeof captured === 'string') result = { outcome: 'failure', error: captured, bytesIn: received.bytesIn, answered: true };
       else for (const [slot, value] of captured) this.stage(slot, value);
     }
     // Pacing promises when a task starts, so only its first attempt can be late.

@@ -341,8 +341,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     };
   }
 
-  connectEnded(link: MqttLink, outcome: Outcome, error: string | undefined, latencyMicros: number): void {
-    this.onAttempt(link.device as VirtualDevice, link.stats, link.sent, { outcome, error, bytesIn: 0 }, latencyMicros, -1, false);
+  connectEnded(link: MqttLink, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
+    this.onAttempt(link.device as VirtualDevice, link.stats, link.sent, { outcome, error, bytesIn: 0, answered }, latencyMicros, -1, false);
   }
 
   sessionOnline(link: MqttLink): void {
@@ -371,7 +371,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       this.abandoned++;
       this.emitAttempt(device, stats, sent, 'abandoned', 'still in flight when the drain timeout ended', latencyMicros);
     } else {
-      stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late);
+      stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late, result.answered);
       this.emitAttempt(device, stats, sent, result.outcome, result.error, latencyMicros);
     }
     if (this.stopping && this.inFlight === 0) this.drained?.();

@@ -17,7 +17,10 @@ export interface StatsRow {
   readonly rps: number;
   readonly failuresPerS: number;
   readonly bytesIn: number;
+  /** Latency of answers (any HTTP status that arrived, any MQTT ack); null fields when nothing was answered. */
   readonly latencyMs: LatencySummary;
+  /** Time spent by attempts that got no answer (refused, reset, timed out, connection lost). */
+  readonly failedLatencyMs: LatencySummary;
   readonly histogram: string;
   /** Paced attempts that started after their intended time. */
   readonly late: number;
@@ -130,7 +133,7 @@ interface Counters {
   lateAcks: number;
 }
 
-function row(type: string, name: string, counters: Counters, latency: LatencyHistogram, intended: LatencyHistogram, seconds: number): StatsRow {
+function row(type: string, name: string, counters: Counters, latency: LatencyHistogram, failed: LatencyHistogram, intended: LatencyHistogram, seconds: number): StatsRow {
   const base: StatsRow = {
     type,
     name,
@@ -141,6 +144,7 @@ function row(type: string, name: string, counters: Counters, latency: LatencyHis
     failuresPerS: round(counters.failures / seconds),
     bytesIn: counters.bytesIn,
     latencyMs: summarize(latency),
+    failedLatencyMs: summarize(failed),
     histogram: encodeHistogram(latency),
     late: counters.late,
     missed: counters.missed,
@@ -152,17 +156,19 @@ function row(type: string, name: string, counters: Counters, latency: LatencyHis
 /** Counters and histograms summed over several entries: the run's total, a type's, the traffic's. */
 class RowSum {
   readonly latency = createHistogram();
+  readonly failed = createHistogram();
   readonly intended = createHistogram();
   readonly counters: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0 };
 
   add(entry: StatsEntry): void {
     this.latency.add(entry.latency);
+    this.failed.add(entry.failedLatency);
     this.intended.add(entry.intendedLatency);
     for (const key of Object.keys(this.counters) as (keyof Counters)[]) this.counters[key] += entry[key];
   }
 
   row(type: string, name: string, seconds: number): StatsRow {
-    return row(type, name, this.counters, this.latency, this.intended, seconds);
+    return row(type, name, this.counters, this.latency, this.failed, this.intended, seconds);
   }
 }
 
@@ -184,7 +190,7 @@ export function buildRows(entries: readonly StatsEntry[], seconds: number): RowS
     sum.add(entry);
     if (!SESSION_TYPES.has(entry.type)) traffic.add(entry);
   }
-  const stats = sorted.map((entry) => row(entry.type, entry.name, entry, entry.latency, entry.intendedLatency, seconds));
+  const stats = sorted.map((entry) => row(entry.type, entry.name, entry, entry.latency, entry.failedLatency, entry.intendedLatency, seconds));
   const types = [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([group, sum]) => sum.row(group, `${group} Aggregated`, seconds));
   const trafficGroups = [...groups.keys()].filter((group) => !SESSION_TYPES.has(group));
   let bareThresholdsRead = 'Aggregated';

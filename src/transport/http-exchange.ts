@@ -32,11 +32,11 @@ const NETWORK_ERRORS: Readonly<Record<string, string>> = {
 /** Maps an undici or socket error to a short label; timeouts are their own outcome. */
 export function classifyHttpError(error: unknown): AttemptResult {
   const code = (error as { code?: string }).code ?? '';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: 'timeout', error: 'timeout: no response headers in time', bytesIn: 0 };
-  if (code === 'UND_ERR_BODY_TIMEOUT') return { outcome: 'timeout', error: 'timeout: response body stalled', bytesIn: 0 };
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { outcome: 'timeout', error: 'timeout: connect', bytesIn: 0 };
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: 'timeout', error: 'timeout: no response headers in time', bytesIn: 0, answered: false };
+  if (code === 'UND_ERR_BODY_TIMEOUT') return { outcome: 'timeout', error: 'timeout: response body stalled', bytesIn: 0, answered: false };
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { outcome: 'timeout', error: 'timeout: connect', bytesIn: 0, answered: false };
   const label = NETWORK_ERRORS[code] ?? (code ? `${code}: ${(error as Error).message}` : (error as Error).message);
-  return { outcome: 'failure', error: label, bytesIn: 0 };
+  return { outcome: 'failure', error: label, bytesIn: 0, answered: false };
 }
 
 /**
@@ -53,7 +53,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
   private status = 0;
   private bytesIn = 0;
   private chunks: Buffer[] | undefined;
-  private readonly result: AttemptResult = { outcome: 'ok', error: undefined, bytesIn: 0 };
+  private readonly result: AttemptResult = { outcome: 'ok', error: undefined, bytesIn: 0, answered: true };
   // undici may still be inside its own bookkeeping for this response: the sink runs after it.
   private readonly deliver = (): void => this.sink.httpEnded(this.result);
 
@@ -104,6 +104,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     result.outcome = expected ? 'ok' : 'failure';
     result.error = expected ? undefined : `HTTP ${status}`;
     result.bytesIn = this.bytesIn;
+    // A 4xx or 5xx that arrived is the target's answer, timed like any other (as Locust and k6 do).
+    result.answered = true;
     // Only exchanges that keep bodies ever carry one, so the result keeps one shape per device.
     if (this.keepBody) result.body = expected && this.chunks ? Buffer.concat(this.chunks).toString('utf8') : '';
     queueMicrotask(this.deliver);
@@ -115,6 +117,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     result.outcome = failed.outcome;
     result.error = failed.error;
     result.bytesIn = this.bytesIn;
+    result.answered = false;
     if (this.keepBody) result.body = '';
     queueMicrotask(this.deliver);
   }

@@ -77,7 +77,7 @@ describe('HTTP transport over real sockets', () => {
       const transport = new HttpTransport(url, { connections: 4, connectionPerDevice, timeoutMs: 5000 });
       try {
         const results = await Promise.all([0, 1, 2, 3].map((deviceIndex) => transport.send(attempt({ deviceIndex }))));
-        for (const result of results) assert.deepEqual(result, { outcome: 'ok', error: undefined, bytesIn: '{"ok":true}'.length });
+        for (const result of results) assert.deepEqual(result, { outcome: 'ok', error: undefined, bytesIn: '{"ok":true}'.length, answered: true });
       } finally {
         await transport.close();
       }
@@ -96,11 +96,12 @@ describe('HTTP transport over real sockets', () => {
       send(transport, exchange, sink, '/ota?id=00aabbccddee', undefined, true);
       await sink.next(3);
       assert.deepEqual(
-        sink.results.map(({ result }) => [result.outcome, result.error, result.body]),
+        sink.results.map(({ result }) => [result.outcome, result.error, result.body, result.answered]),
         [
-          ['ok', undefined, undefined],
-          ['failure', 'HTTP 400', undefined],
-          ['ok', undefined, '{"update":false}'],
+          ['ok', undefined, undefined, true],
+          // A 400 that arrived is a failure the target answered: its time is latency.
+          ['failure', 'HTTP 400', undefined, true],
+          ['ok', undefined, '{"update":false}', true],
         ],
       );
       assert.equal(sink.results[2]?.result.bytesIn, '{"update":false}'.length);
@@ -117,7 +118,7 @@ describe('HTTP transport over real sockets', () => {
     send(transport, new HttpExchange(0, sink), sink, '/data', '{}');
     assert.equal(sink.results.length, 0, 'the result must not arrive inside dispatch');
     await sink.next(1);
-    assert.deepEqual([sink.results[0]?.result.outcome, sink.results[0]?.result.error], ['failure', 'request aborted at stop']);
+    assert.deepEqual([sink.results[0]?.result.outcome, sink.results[0]?.result.error, sink.results[0]?.result.answered], ['failure', 'request aborted at stop', false]);
   });
 
   test('a non-2xx answer is a failure labelled with its status', async () => {

@@ -111,7 +111,7 @@ class SimulatedHost implements DeviceHost {
       this.respond = undefined;
       this.wakeAt = undefined;
       this.time += serviceMs(this.sends.length - 1);
-      respond({ outcome: 'ok', error: undefined, bytesIn: 0 });
+      respond({ outcome: 'ok', error: undefined, bytesIn: 0, answered: true });
       // The device hears the response on a microtask, as from the transport; let it run.
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.finished || this.sends.length >= maxSends) return;
