@@ -18,7 +18,7 @@ import { RequestLog } from '../report/request-log.ts';
 import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
-import { checkConnections, EXIT, handleInterrupts, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
+import { checkConnections, EXIT, handleInterrupts, signalExit, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
 import type { Output, RunEnvironment } from './run-environment.ts';
 
 export { EXIT } from './run-environment.ts';
@@ -129,7 +129,8 @@ async function execute(
   output.stdout(formatSummary(results));
   for (const problem of writeProblems) output.stderr(`fleetsim: ${problem}`);
   if (writeProblems.length > 0) return EXIT.usage;
-  if (stopReason === 'interrupted') return EXIT.interrupted;
+  const signalled = signalExit(stopReason);
+  if (signalled !== undefined) return signalled;
   if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
   return EXIT.ok;
 }

@@ -19,7 +19,7 @@ import { bindModel } from './bound-model.ts';
 import type { BoundModel } from './bound-model.ts';
 import { VirtualDevice } from './device.ts';
 import type { DeviceHost, DownlinkCounts } from './device-host.ts';
-import type { AttemptRecord, EngineEvents, StopReason } from './events.ts';
+import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { layoutFleet } from './fleet-layout.ts';
 import { encodePathChars } from './request-path.ts';
 import { Scheduler } from './scheduler.ts';
@@ -59,6 +59,8 @@ export interface RunTimes {
 
 /** Captured strings at least this long are treated as tokens in the request log. */
 const MIN_REDACTED_CAPTURE = 8;
+const ABANDONED_AT_TIMEOUT = 'still in flight when the drain timeout ended';
+const ABANDONED_AT_INTERRUPT = 'abandoned at second interrupt';
 
 /** A value as it can appear in what was sent: as is, escaped inside a JSON string, encoded in a path. */
 function sentForms(value: string): string[] {
@@ -81,6 +83,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   inFlight = 0;
   /** Attempts still in flight when the drain timeout ended: aborted, and kept out of the stats. */
   abandoned = 0;
+  /** Why the drain ended with attempts in flight: its timeout, or a second interrupt cutting it short. */
+  abandonCause: AbandonCause = 'drain timeout';
   private abandoning = false;
   readonly downlink: DownlinkCounts = { received: 0, reactionsQueued: 0, reactionsDropped: 0 };
   /** Started devices whose MQTT session is not up: they count as not online. */
@@ -224,7 +228,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   /** Ends the drain now: what is still in flight is abandoned (a second Ctrl-C). */
   abandonDrain(): void {
-    if (this.stopping) this.drained?.();
+    if (!this.stopping) return;
+    this.abandonCause = 'second interrupt';
+    this.drained?.();
   }
 
   /** Resolves when nothing is in flight, or after `ms`. */
@@ -249,7 +255,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.abandoning = this.inFlight > 0;
     for (const device of [...this.devices, ...this.retiring]) {
       if (!device?.link) continue;
-      if (this.abandoning) device.sessionDown('abandoned at the end of the drain');
+      if (this.abandoning) device.sessionDown(this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT);
       this.closingLinks.add(device.link.close(!this.abandoning));
     }
     // The run is over either way; a connection that fails to close cleanly changes no result.
@@ -369,7 +375,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.inFlight--;
     if (this.abandoning) {
       this.abandoned++;
-      this.emitAttempt(device, stats, sent, 'abandoned', 'still in flight when the drain timeout ended', latencyMicros);
+      this.emitAttempt(device, stats, sent, 'abandoned', this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT, latencyMicros);
     } else {
       stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late, result.answered);
       this.emitAttempt(device, stats, sent, result.outcome, result.error, latencyMicros);

@@ -1,6 +1,7 @@
 import { encodeHistogram, summarize } from './histogram.ts';
 import type { LatencyHistogram, LatencySummary } from './histogram.ts';
 import { createHistogram } from './histogram.ts';
+import type { AbandonCause } from '../engine/events.ts';
 import type { GeneratorHealth } from './generator-monitor.ts';
 import { INTERVAL_SATURATION } from './history.ts';
 import type { HistoryPoint } from './history.ts';
@@ -54,8 +55,10 @@ export interface Results {
   /** Seconds from the start until stop began (durationS less the drain); rates divide by this. */
   readonly activeS: number;
   readonly stopReason: string;
-  /** Attempts still in flight when the drain timeout ended: aborted, and in no stats row. */
+  /** Attempts still in flight when the drain ended: aborted, and in no stats row. */
   readonly abandoned: number;
+  /** What ended the drain with them in flight: its timeout, or a second interrupt (Ctrl-C or SIGTERM). */
+  readonly abandonCause: AbandonCause;
   readonly devices: DevicesSummary;
   /** Messages devices received on their MQTT sessions (runs with MQTT devices only). */
   readonly downlink?: { readonly received: number; readonly reactionsQueued: number; readonly reactionsDropped: number };
@@ -113,6 +116,7 @@ export interface ResultsInput {
   readonly activeMs?: number;
   readonly stopReason: string;
   readonly abandoned?: number;
+  readonly abandonCause?: AbandonCause;
   readonly devices: Results['devices'];
   readonly entries: readonly StatsEntry[];
   readonly history: readonly HistoryPoint[];
@@ -222,6 +226,7 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
     activeS: round(seconds),
     stopReason: input.stopReason,
     abandoned: input.abandoned ?? 0,
+    abandonCause: input.abandonCause ?? 'drain timeout',
     devices: input.devices,
     stats,
     total: totalRow,

@@ -106,7 +106,8 @@ export function formatSummary(results: Results): string {
     out.push('', `Downlink: ${downlink.received} messages received by devices, ${downlink.reactionsQueued} ran a reaction${dropped}.`);
   }
   if (results.abandoned > 0) {
-    out.push('', `${results.abandoned} attempts were still in flight when the drain timeout ended; they were aborted and are in no row above.`);
+    const when = results.abandonCause === 'second interrupt' ? 'when a second interrupt ended the drain' : 'when the drain timeout ended';
+    out.push('', `${results.abandoned} attempts were still in flight ${when}; they were aborted and are in no row above.`);
   }
   const generator = results.generator;
   const processCpu = generator.processCpuPercent !== undefined && generator.processCpuPercent !== generator.cpuPercent ? ` (whole process ${generator.processCpuPercent}%)` : '';

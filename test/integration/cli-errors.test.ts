@@ -142,9 +142,10 @@ test('a second Ctrl-C abandons in-flight requests and still writes the results a
     assert.equal(results.abandoned, 5);
     assert.equal(results.total.requests, 0);
     assert.equal(results.total.failures, 0);
-    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { outcome: string });
-    assert.deepEqual(lines.map((line) => line.outcome), Array<string>(5).fill('abandoned'));
-    assert.match(result.stdout, /5 attempts were still in flight when the drain timeout ended/);
+    assert.equal(results.abandonCause, 'second interrupt');
+    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { outcome: string; error: string });
+    assert.deepEqual(lines.map((line) => [line.outcome, line.error]), Array<string[]>(5).fill(['abandoned', 'abandoned at second interrupt']));
+    assert.match(result.stdout, /5 attempts were still in flight when a second interrupt ended the drain/);
   } finally {
     await slow.close();
   }

@@ -34,6 +34,7 @@ const results: Results = {
   activeS: 10,
   stopReason: 'duration',
   abandoned: 3,
+  abandonCause: 'drain timeout',
   devices: { target: 2, started: 2, online: 2 },
   stats: [row('POST', '/data', 100, 1)],
   total: row('', 'Aggregated', 100, 1),
