@@ -77,6 +77,22 @@ describe('bad input: exit 2 with one message naming file, line and field', () =>
     assertOneCleanMessage(result.stderr, /--log-requests: cannot write .*log\.ndjson: directory .*missing-dir does not exist or is not writable/);
   });
 
+  for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+    test(`a profile key named after an Object member: ${key}`, async () => {
+      const profile = await temp.write(`proto-${key}.yaml`, `${profileFor('bad.device.yaml').replace('bad.device.yaml', 'proto.device.yaml')}${key}: 1\n`);
+      await temp.write('proto.device.yaml', MINIMAL_DEVICE);
+      const result = await runCli(['validate', profile]);
+      assert.equal(result.code, 2, result.stdout);
+      assertOneCleanMessage(result.stderr, new RegExp(`proto-${key}\\.yaml:8:1: ${key}: unknown field '${key}' \\(expected one of: kind, name`));
+    });
+  }
+
+  test('a target without its scheme is echoed, with the URL it probably meant', async () => {
+    const result = await runCli(['validate', 'profiles/iot-node.yaml', '--target', 'localhost:8080']);
+    assert.equal(result.code, 2);
+    assertOneCleanMessage(result.stderr, /^fleetsim: --target: 'localhost:8080' has no scheme: did you mean 'http:\/\/localhost:8080'\?$/);
+  });
+
   test('a bad --threshold', async () => {
     const result = await runCli(['run', 'profiles/iot-node.yaml', '--threshold', 'p95 <<< 3']);
     assert.equal(result.code, 2);
