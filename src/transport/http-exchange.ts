@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { tlsErrorLabel } from './tls-labels.ts';
 import type { AttemptResult } from './types.ts';
 
 /** Receives the end of an exchange: exactly one result per dispatched request. */
@@ -35,7 +36,8 @@ export function classifyHttpError(error: unknown): AttemptResult {
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: 'timeout', error: 'timeout: no response headers in time', bytesIn: 0, answered: false };
   if (code === 'UND_ERR_BODY_TIMEOUT') return { outcome: 'timeout', error: 'timeout: response body stalled', bytesIn: 0, answered: false };
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return { outcome: 'timeout', error: 'timeout: connect', bytesIn: 0, answered: false };
-  const label = NETWORK_ERRORS[code] ?? (code ? `${code}: ${(error as Error).message}` : (error as Error).message);
+  const known = Object.hasOwn(NETWORK_ERRORS, code) ? NETWORK_ERRORS[code] : tlsErrorLabel(code, error, 'plain HTTP');
+  const label = known ?? (code ? `${code}: ${(error as Error).message}` : (error as Error).message);
   return { outcome: 'failure', error: label, bytesIn: 0, answered: false };
 }
 

@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import type { Server, Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { HttpFixture } from '../../broker-fixture/index.ts';
 import { HttpTransport } from '../../src/transport/http.ts';
 import type { HttpAttempt } from '../../src/transport/http.ts';
@@ -185,8 +186,24 @@ describe('HTTP transport over real sockets', () => {
       const result = await transport.send(attempt());
       assert.equal(result.outcome, 'failure');
       assert.match(result.error ?? '', /^ECONNREFUSED/);
+      assert.equal(result.answered, false);
     } finally {
       await transport.destroy();
+    }
+  });
+
+  test('an https:// target that speaks plain HTTP fails with a readable label, not OpenSSL\'s text', async () => {
+    const plain = createHttpServer((_request, response) => response.end('plain'));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const { port } = plain.address() as AddressInfo;
+    const transport = new HttpTransport(`https://127.0.0.1:${port}`, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    try {
+      const result = await transport.send(attempt());
+      assert.deepEqual([result.outcome, result.error, result.answered], ['failure', 'TLS: the server answered in plain HTTP', false]);
+    } finally {
+      await transport.destroy();
+      plain.closeAllConnections();
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
     }
   });
 });
