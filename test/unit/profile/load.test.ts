@@ -252,3 +252,10 @@ test('a capture name that cannot be referenced is refused at its key', async () 
   assert.equal(error.field, 'tasks[0].capture.bad name');
   assert.match(error.message, /'bad name' is not a variable name/);
 });
+
+test('--threshold adds to the profile\'s thresholds (as in k6 and Locust), never replacing them', async () => {
+  await temp.write('thresholds.device.yaml', MINIMAL_DEVICE);
+  const file = await temp.write('thresholds.yaml', profileFor('thresholds.device.yaml', 'iterations: 1\nthresholds:\n  - "p95 < 200ms"\n'));
+  const plan = await loadRunPlan(file, { thresholds: ['failures < 1%'] });
+  assert.deepEqual(plan.thresholds, ['p95 < 200ms', 'failures < 1%']);
+});
