@@ -194,7 +194,10 @@ export function resultsOf(run: FinishedRun): Results {
   });
   // The Nagle signature is read off the finished rows, so its warning joins them afterwards.
   const nagle = nagleWarning(partial.stats, generator);
-  const downlink = plan.fleet.some((entry) => entry.model.mqtt !== undefined) ? { downlink: { ...engine.downlink } } : {};
+  const counts = engine.downlink;
+  const reactionFailures = [...counts.reactionFailures].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count);
+  const { received, reactionsQueued, reactionsDropped, reactionsFailed } = counts;
+  const downlink = plan.fleet.some((entry) => entry.model.mqtt !== undefined) ? { downlink: { received, reactionsQueued, reactionsDropped, reactionsFailed, reactionFailures } } : {};
   return {
     ...partial,
     ...downlink,

@@ -30,4 +30,8 @@ export interface DownlinkCounts {
   reactionsQueued: number;
   /** Messages that matched a reaction while its device already had a full queue. */
   reactionsDropped: number;
+  /** Queued reactions that could not run: their message did not yield every capture. */
+  reactionsFailed: number;
+  /** Why they could not, with how often (`capture job: $.job is not in the message`). */
+  readonly reactionFailures: Map<string, number>;
 }

@@ -319,15 +319,34 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
 
   private startReaction(resumeAt: number): void {
     const inbox = this.inbox;
-    const next = inbox?.next();
-    if (!inbox || !next) return;
+    if (!inbox) return;
     if (inbox.resumeAt < 0) inbox.resumeAt = resumeAt;
-    const captures = next.reaction.reaction.captures;
-    if (captures.length > 0) applyCaptures(captureFromJson(captures, next.payload.toString('utf8')), this.vars);
-    this.taskIsBoot = false;
-    this.taskIsReaction = true;
-    this.taskIntendedAt = this.host.now();
-    this.beginTask(next.reaction.task);
+    for (let next = inbox.next(); next; next = inbox.next()) {
+      const captures = next.reaction.reaction.captures;
+      if (captures.length > 0) {
+        const captured = captureFromJson(captures, next.payload.toString('utf8'), 'message');
+        // A reaction whose message lacks its captures would run on stale variables: it fails, counted with why.
+        if (typeof captured === 'string') {
+          this.reactionFailed(captured);
+          continue;
+        }
+        applyCaptures(captured, this.vars);
+      }
+      this.taskIsBoot = false;
+      this.taskIsReaction = true;
+      this.taskIntendedAt = this.host.now();
+      return this.beginTask(next.reaction.task);
+    }
+    // Nothing queued could run: back to the schedule, as after a reaction.
+    const resume = inbox.resumeAt;
+    inbox.resumeAt = -1;
+    this.host.schedule(this, Math.max(resume, this.host.now()));
+  }
+
+  private reactionFailed(reason: string): void {
+    const downlink = this.host.downlink;
+    downlink.reactionsFailed++;
+    downlink.reactionFailures.set(reason, (downlink.reactionFailures.get(reason) ?? 0) + 1);
   }
 
   httpEnded(received: AttemptResult): void {

@@ -86,7 +86,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Why the drain ended with attempts in flight: its timeout, or a second interrupt cutting it short. */
   abandonCause: AbandonCause = 'drain timeout';
   private abandoning = false;
-  readonly downlink: DownlinkCounts = { received: 0, reactionsQueued: 0, reactionsDropped: 0 };
+  readonly downlink: DownlinkCounts = { received: 0, reactionsQueued: 0, reactionsDropped: 0, reactionsFailed: 0, reactionFailures: new Map() };
   /** Started devices whose MQTT session is not up: they count as not online. */
   private offlineDevices = 0;
   private readonly broker: URL | undefined;

@@ -61,7 +61,7 @@ export interface Results {
   readonly abandonCause: AbandonCause;
   readonly devices: DevicesSummary;
   /** Messages devices received on their MQTT sessions (runs with MQTT devices only). */
-  readonly downlink?: { readonly received: number; readonly reactionsQueued: number; readonly reactionsDropped: number };
+  readonly downlink?: DownlinkSummary;
   readonly stats: readonly StatsRow[];
   readonly total: StatsRow;
   /** One aggregate per row type (`HTTP` for every method, `CONNECT`, `PUBLISH`, `SUBSCRIBE`). */
@@ -80,6 +80,15 @@ export interface Results {
   readonly generator: GeneratorHealth;
   readonly thresholds: readonly ThresholdResult[];
   readonly warnings: readonly string[];
+}
+
+export interface DownlinkSummary {
+  readonly received: number;
+  readonly reactionsQueued: number;
+  readonly reactionsDropped: number;
+  /** Queued reactions that did not run because their message did not yield every capture. */
+  readonly reactionsFailed: number;
+  readonly reactionFailures: readonly { readonly reason: string; readonly count: number }[];
 }
 
 export interface Saturation {
