@@ -241,7 +241,7 @@ describe('TLS settings', () => {
     const error = await loadError(MINIMAL_DEVICE, 'iterations: 1\nhttp:\n  tls:\n    ca: no-such-ca.pem\n');
     assert.equal(error.field, 'http.tls.ca');
     assert.equal(error.line, 10);
-    assert.match(error.message, /cannot read no-such-ca\.pem: ENOENT/);
+    assert.match(error.message, /cannot read no-such-ca\.pem: no such file or directory \(ENOENT\)/);
     const half = await loadError(MINIMAL_DEVICE, 'iterations: 1\nhttp:\n  tls:\n    cert: client.crt\n');
     assert.match(half.message, /:10:5: http\.tls\.cert: needs 'key' too: a client certificate needs both cert and key/);
   });
