@@ -7,6 +7,7 @@ import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
 import { saturationWarning } from '../metrics/generator-monitor.ts';
 import type { GeneratorHealth } from '../metrics/generator-monitor.ts';
 import { nagleWarning } from '../metrics/nagle.ts';
+import { poolQueueWarning } from '../metrics/pool-queue.ts';
 import { buildResults } from '../metrics/results.ts';
 import type { Results } from '../metrics/results.ts';
 import type { DeviceModel, RunPlan } from '../profile/types.ts';
@@ -194,6 +195,7 @@ export function resultsOf(run: FinishedRun): Results {
   });
   // The Nagle signature is read off the finished rows, so its warning joins them afterwards.
   const nagle = nagleWarning(partial.stats, generator);
+  const pool = plan.http.connectionPerDevice ? undefined : poolQueueWarning(partial.types, plan.http.connections);
   const counts = engine.downlink;
   const reactionFailures = [...counts.reactionFailures].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count);
   const { received, reactionsQueued, reactionsDropped, reactionsFailed } = counts;
@@ -201,7 +203,7 @@ export function resultsOf(run: FinishedRun): Results {
   return {
     ...partial,
     ...downlink,
-    warnings: nagle ? [...partial.warnings, nagle] : partial.warnings,
+    warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : [])],
     thresholds: evaluateThresholds(partial, plan.thresholds),
   };
 }

@@ -351,8 +351,16 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
 
   httpEnded(received: AttemptResult): void {
     const step = this.attempt as BoundStep;
-    const latencyMicros = elapsedMicros(this.attemptStart);
+    let latencyMicros = elapsedMicros(this.attemptStart);
     const endedAt = this.host.now();
+    // In a shared pool, the wait for a free connection is fleetsim's queue, not the target's time:
+    // it is measured apart and the latency runs from when the request got its connection.
+    const connectedAt = (this.exchange as HttpExchange).connectedAt;
+    let queuedMicros = -1;
+    if (this.host.sharedHttpPool && connectedAt > 0n) {
+      queuedMicros = Math.min(latencyMicros, Number(connectedAt - this.attemptStart) / 1000);
+      latencyMicros -= queuedMicros;
+    }
     const captures = step.spec.captures;
     let result = received;
     if (captures.length > 0 && received.outcome === 'ok') {
@@ -366,7 +374,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     // A wake can come up to a millisecond before its due time; never report less than the service time.
     const intendedMicros = paced ? Math.max(latencyMicros, (endedAt - this.taskIntendedAt) * 1000) : -1;
     this.attempt = undefined;
-    this.host.onAttempt(this, step.stats, this.httpSent, result, latencyMicros, intendedMicros, late);
+    this.host.onAttempt(this, step.stats, this.httpSent, result, latencyMicros, intendedMicros, late, queuedMicros);
     for (const slot of this.stagedSlots) this.vars[slot] = this.staged[slot] as TemplateValue;
     this.stagedSlots.length = 0;
     this.advance(step, 1, endedAt);

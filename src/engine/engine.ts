@@ -77,6 +77,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   readonly stats = new RunStats();
   readonly plan: RunPlan;
   readonly iterations: number | undefined;
+  readonly sharedHttpPool: boolean;
   stopping = false;
   started = 0;
   finished = 0;
@@ -129,6 +130,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     super();
     this.plan = options.plan;
     this.iterations = options.plan.iterations;
+    this.sharedHttpPool = !options.plan.http.connectionPerDevice;
     this.clock = options.clock ?? systemClock;
     this.scheduler = new Scheduler(this.clock, options.timers);
     this.snapshotIntervalMs = options.snapshotIntervalMs ?? 1000;
@@ -371,13 +373,14 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.transport.dispatch(exchange);
   }
 
-  onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void {
+  onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean, queuedMicros = -1): void {
     this.inFlight--;
     if (this.abandoning) {
       this.abandoned++;
       this.emitAttempt(device, stats, sent, 'abandoned', this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT, latencyMicros);
     } else {
       stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late, result.answered);
+      if (queuedMicros >= 0) stats.recordQueued(queuedMicros);
       this.emitAttempt(device, stats, sent, result.outcome, result.error, latencyMicros);
     }
     if (this.stopping && this.inFlight === 0) this.drained?.();

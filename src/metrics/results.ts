@@ -31,6 +31,8 @@ export interface StatsRow {
   readonly lateAcks: number;
   /** Latency measured from the intended start (pacing only): what a saturated generator cannot hide. */
   readonly intendedLatencyMs?: LatencySummary;
+  /** HTTP through the shared pool: each request's wait for a free connection, kept out of `latencyMs`. */
+  readonly queuedMs?: LatencySummary;
 }
 
 export interface ThresholdResult {
@@ -146,7 +148,15 @@ interface Counters {
   lateAcks: number;
 }
 
-function row(type: string, name: string, counters: Counters, latency: LatencyHistogram, failed: LatencyHistogram, intended: LatencyHistogram, seconds: number): StatsRow {
+interface RowHistograms {
+  readonly latency: LatencyHistogram;
+  readonly failedLatency: LatencyHistogram;
+  readonly intendedLatency: LatencyHistogram;
+  readonly queued: LatencyHistogram;
+}
+
+function row(type: string, name: string, counters: Counters, histograms: RowHistograms, seconds: number): StatsRow {
+  const { latency, failedLatency: failed, intendedLatency: intended, queued } = histograms;
   const base: StatsRow = {
     type,
     name,
@@ -163,25 +173,31 @@ function row(type: string, name: string, counters: Counters, latency: LatencyHis
     missed: counters.missed,
     lateAcks: counters.lateAcks,
   };
-  return intended.totalCount > 0 ? { ...base, intendedLatencyMs: summarize(intended) } : base;
+  return {
+    ...base,
+    ...(intended.totalCount > 0 ? { intendedLatencyMs: summarize(intended) } : {}),
+    ...(queued.totalCount > 0 ? { queuedMs: summarize(queued) } : {}),
+  };
 }
 
 /** Counters and histograms summed over several entries: the run's total, a type's, the traffic's. */
 class RowSum {
   readonly latency = createHistogram();
-  readonly failed = createHistogram();
-  readonly intended = createHistogram();
+  readonly failedLatency = createHistogram();
+  readonly intendedLatency = createHistogram();
+  readonly queued = createHistogram();
   readonly counters: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0 };
 
   add(entry: StatsEntry): void {
     this.latency.add(entry.latency);
-    this.failed.add(entry.failedLatency);
-    this.intended.add(entry.intendedLatency);
+    this.failedLatency.add(entry.failedLatency);
+    this.intendedLatency.add(entry.intendedLatency);
+    this.queued.add(entry.queued);
     for (const key of Object.keys(this.counters) as (keyof Counters)[]) this.counters[key] += entry[key];
   }
 
   row(type: string, name: string, seconds: number): StatsRow {
-    return row(type, name, this.counters, this.latency, this.failed, this.intended, seconds);
+    return row(type, name, this.counters, this, seconds);
   }
 }
 
@@ -203,7 +219,7 @@ export function buildRows(entries: readonly StatsEntry[], seconds: number): RowS
     sum.add(entry);
     if (!SESSION_TYPES.has(entry.type)) traffic.add(entry);
   }
-  const stats = sorted.map((entry) => row(entry.type, entry.name, entry, entry.latency, entry.failedLatency, entry.intendedLatency, seconds));
+  const stats = sorted.map((entry) => row(entry.type, entry.name, entry, entry, seconds));
   const types = [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([group, sum]) => sum.row(group, `${group} Aggregated`, seconds));
   const trafficGroups = [...groups.keys()].filter((group) => !SESSION_TYPES.has(group));
   let bareThresholdsRead = 'Aggregated';

@@ -20,6 +20,8 @@ export class StatsEntry {
   readonly latency: LatencyHistogram = createHistogram();
   /** Time spent by attempts that got no answer (refused, reset, timed out, lost): never the target's latency. */
   readonly failedLatency: LatencyHistogram = createHistogram();
+  /** HTTP through a shared pool: each request's wait for a free connection, fleetsim's own queue. */
+  readonly queued: LatencyHistogram = createHistogram();
   /** Time from the intended start (pacing), which a saturated generator cannot hide; answers only. */
   readonly intendedLatency: LatencyHistogram = createHistogram();
   /** Latency since the last interval snapshot, for the history. */
@@ -61,6 +63,10 @@ export class StatsEntry {
       const label = error ?? outcome;
       this.errors.set(label, (this.errors.get(label) ?? 0) + 1);
     }
+  }
+
+  recordQueued(micros: number): void {
+    recordMicros(this.queued, micros);
   }
 
   /** Takes in what `source` measured in its current interval (a window's copy of a row). */

@@ -56,6 +56,11 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
   private bytesIn = 0;
   private chunks: Buffer[] | undefined;
   private readonly result: AttemptResult = { outcome: 'ok', error: undefined, bytesIn: 0, answered: true };
+  /**
+   * When undici first wrote the request onto a socket (`process.hrtime.bigint()`), or 0n while it
+   * waited in the pool's queue for a free connection (or for a new one to open).
+   */
+  connectedAt = 0n;
   // undici may still be inside its own bookkeeping for this response: the sink runs after it.
   private readonly deliver = (): void => this.sink.httpEnded(this.result);
 
@@ -77,12 +82,21 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     request.headersTimeout = request.bodyTimeout = timeoutMs;
     this.expectStatus = expectStatus;
     this.keepBody = keepBody;
+    this.connectedAt = 0n;
     // Reset here, not only on connect: a dispatch refused at once reaches onError without onConnect.
-    this.onConnect();
+    this.resetResponse();
   }
 
-  /** undici calls this again when it retries the request on a new connection. */
+  /**
+   * undici calls this as it writes the request onto a connection (client-h1's writeH1), after any
+   * wait for a free one; again when it retries the request on a new connection.
+   */
   onConnect(): void {
+    if (this.connectedAt === 0n) this.connectedAt = process.hrtime.bigint();
+    this.resetResponse();
+  }
+
+  private resetResponse(): void {
     this.status = 0;
     this.bytesIn = 0;
     this.chunks = undefined;

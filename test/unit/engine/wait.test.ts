@@ -68,6 +68,7 @@ describe('nextTick', () => {
 class SimulatedHost implements DeviceHost {
   time = 0;
   stopping = false;
+  readonly sharedHttpPool = false;
   readonly downlink = { received: 0, reactionsQueued: 0, reactionsDropped: 0, reactionsFailed: 0, reactionFailures: new Map<string, number>() };
   wakeAt: number | undefined;
   readonly sends: { at: number; path: string }[] = [];
