@@ -39,9 +39,27 @@ export class UsageError extends FleetsimError {
   }
 }
 
-/** The short reason a file operation failed: its errno code (`ENOENT`, `ENOSPC`), else its message. */
+const FILE_ERRORS = new Map([
+  ['ENOSPC', 'disk full'],
+  ['EDQUOT', 'disk quota exceeded'],
+  ['EFBIG', 'file too large (ulimit -f)'],
+  ['EACCES', 'permission denied'],
+  ['EPERM', 'operation not permitted'],
+  ['EROFS', 'read-only file system'],
+  ['ENOENT', 'no such file or directory'],
+  ['ENOTDIR', 'a parent is not a directory'],
+  ['EISDIR', 'is a directory'],
+  ['EIO', 'input/output error'],
+  ['EMFILE', 'too many open files'],
+  ['ENAMETOOLONG', 'name too long'],
+]);
+
+/** Why a file operation failed, in words with its errno code (`disk full (ENOSPC)`), else its message. */
 export function fileErrorReason(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === undefined) return (error as Error).message;
+  const words = FILE_ERRORS.get(code);
+  return words === undefined ? code : `${words} (${code})`;
 }
 
 export function isUserError(error: unknown): error is FleetsimError {

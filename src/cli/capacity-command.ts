@@ -17,7 +17,7 @@ import { capacitySettings, stepPlan } from './capacity-options.ts';
 import type { CapacityFlags } from './capacity-options.ts';
 import { outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
-import { checkConnections, EXIT, handleInterrupts, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
+import { checkConnections, EXIT, handleInterrupts, signalExit, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
 import type { Output } from './run-environment.ts';
 
 export interface CapacityCommandFlags extends RunFlags, CapacityFlags {
@@ -146,7 +146,7 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
     output.stdout(formatCapacity(result));
     for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
     if (problems.length > 0) return EXIT.usage;
-    return stopReason === 'interrupted' ? EXIT.interrupted : EXIT.ok;
+    return signalExit(stopReason) ?? EXIT.ok;
   } finally {
     for (const reporter of reporters) await reporter.close?.();
     await environment.fixtures?.close();

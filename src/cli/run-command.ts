@@ -19,7 +19,7 @@ import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { UsageError } from '../errors.ts';
 import { last, outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
-import { checkConnections, EXIT, handleInterrupts, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
+import { checkConnections, EXIT, handleInterrupts, signalExit, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
 import type { Output, RunEnvironment } from './run-environment.ts';
 
 export { EXIT } from './run-environment.ts';
@@ -140,7 +140,8 @@ async function execute(
   else output.stdout(formatSummary(results));
   for (const problem of writeProblems) output.stderr(`fleetsim: ${problem}`);
   if (writeProblems.length > 0) return EXIT.usage;
-  if (stopReason === 'interrupted') return EXIT.interrupted;
+  const signalled = signalExit(stopReason);
+  if (signalled !== undefined) return signalled;
   if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
   if (flags.exitCodeOnError !== undefined && results.total.failures > 0) return flags.exitCodeOnError;
   return EXIT.ok;

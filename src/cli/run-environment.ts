@@ -7,6 +7,7 @@ import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
 import { saturationWarning } from '../metrics/generator-monitor.ts';
 import type { GeneratorHealth } from '../metrics/generator-monitor.ts';
 import { nagleWarning } from '../metrics/nagle.ts';
+import { poolQueueWarning } from '../metrics/pool-queue.ts';
 import { buildResults } from '../metrics/results.ts';
 import type { Results } from '../metrics/results.ts';
 import type { DeviceModel, RunPlan } from '../profile/types.ts';
@@ -18,7 +19,14 @@ export interface Output extends ProgressSink {
   stderr(text: string): void;
 }
 
-export const EXIT = { ok: 0, internal: 1, usage: 2, thresholds: 99, interrupted: 130 } as const;
+export const EXIT = { ok: 0, internal: 1, usage: 2, thresholds: 99, interrupted: 130, terminated: 143 } as const;
+
+/** The exit code of a run that ended for `reason`, when nothing else (a failed write) decides it. */
+export function signalExit(reason: StopReason): number | undefined {
+  if (reason === 'interrupted') return EXIT.interrupted;
+  if (reason === 'terminated') return EXIT.terminated;
+  return undefined;
+}
 
 export interface Endpoints {
   readonly target: string;
@@ -101,29 +109,48 @@ export async function reportFixtureCounts(environment: RunEnvironment, output: O
   }
 }
 
+/** How each stopping signal is named to the user, and what sending it again is called. */
+const SIGNAL_WORDS = {
+  interrupted: { stopped: 'Interrupted', again: 'Ctrl-C again' },
+  terminated: { stopped: 'Terminated (SIGTERM)', again: 'another SIGTERM or Ctrl-C' },
+} as const;
+
 /**
- * First Ctrl-C (or SIGTERM) drains, the second abandons what is in flight; reports are written
- * either way. Only a third leaves at once, for a run wedged somewhere we did not foresee. Returns
- * the function that stops listening.
+ * The first Ctrl-C (SIGINT) or SIGTERM drains, the second of either abandons what is in flight;
+ * reports are written either way, and the exit code is the first signal's (130 or 143). Only a third
+ * leaves at once, for a run wedged somewhere we did not foresee. SIGHUP (a closed terminal) is
+ * ignored: the run goes on and writes its reports, where Node's default would end it unreported.
+ * Returns the function that stops listening.
  */
 export function handleInterrupts(engine: Engine, signals: NodeJS.EventEmitter, output: Output, quiet: boolean): () => void {
   let interrupts = 0;
-  const onInterrupt = (): void => {
+  let first: keyof typeof SIGNAL_WORDS = 'interrupted';
+  const onSignal = (reason: keyof typeof SIGNAL_WORDS): void => {
     interrupts++;
-    if (interrupts === 1) engine.stop('interrupted');
-    else if (interrupts === 2) {
-      if (!quiet) output.stderr('Abandoning in-flight requests; writing reports (Ctrl-C again to quit without them).');
+    if (interrupts === 1) {
+      first = reason;
+      engine.stop(reason);
+    } else if (interrupts === 2) {
+      if (!quiet) output.stderr(`Abandoning in-flight requests; writing reports (${SIGNAL_WORDS[first].again} to quit without them).`);
       engine.abandonDrain();
-    } else process.exit(EXIT.interrupted);
+    } else process.exit(first === 'terminated' ? EXIT.terminated : EXIT.interrupted);
   };
+  const onInterrupt = (): void => onSignal('interrupted');
+  const onTerminate = (): void => onSignal('terminated');
+  const onHangUp = (): void => undefined;
   engine.on('stopping', (reason) => {
-    if (reason === 'interrupted' && !quiet) output.stderr('Interrupted: draining in-flight requests, then writing reports (Ctrl-C again to abandon them).');
+    if ((reason === 'interrupted' || reason === 'terminated') && !quiet) {
+      const words = SIGNAL_WORDS[reason];
+      output.stderr(`${words.stopped}: draining in-flight requests, then writing reports (${words.again} to abandon them).`);
+    }
   });
   signals.on('SIGINT', onInterrupt);
-  signals.on('SIGTERM', onInterrupt);
+  signals.on('SIGTERM', onTerminate);
+  signals.on('SIGHUP', onHangUp);
   return () => {
     signals.off('SIGINT', onInterrupt);
-    signals.off('SIGTERM', onInterrupt);
+    signals.off('SIGTERM', onTerminate);
+    signals.off('SIGHUP', onHangUp);
   };
 }
 
@@ -152,6 +179,7 @@ export function resultsOf(run: FinishedRun): Results {
     activeMs: times.activeMs,
     stopReason: run.stopReason,
     abandoned: engine.abandoned,
+    abandonCause: engine.abandonCause,
     devices: {
       target: plan.devices,
       started: engine.started,
@@ -167,11 +195,15 @@ export function resultsOf(run: FinishedRun): Results {
   });
   // The Nagle signature is read off the finished rows, so its warning joins them afterwards.
   const nagle = nagleWarning(partial.stats, generator);
-  const downlink = plan.fleet.some((entry) => entry.model.mqtt !== undefined) ? { downlink: { ...engine.downlink } } : {};
+  const pool = plan.http.connectionPerDevice ? undefined : poolQueueWarning(partial.types, plan.http.connections);
+  const counts = engine.downlink;
+  const reactionFailures = [...counts.reactionFailures].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count);
+  const { received, reactionsQueued, reactionsDropped, reactionsFailed } = counts;
+  const downlink = plan.fleet.some((entry) => entry.model.mqtt !== undefined) ? { downlink: { received, reactionsQueued, reactionsDropped, reactionsFailed, reactionFailures } } : {};
   return {
     ...partial,
     ...downlink,
-    warnings: nagle ? [...partial.warnings, nagle] : partial.warnings,
+    warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : [])],
     thresholds: evaluateThresholds(partial, plan.thresholds),
   };
 }

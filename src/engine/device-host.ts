@@ -17,7 +17,10 @@ export interface DeviceHost {
   /** Sends the request the exchange holds; the result comes back through the device's `httpEnded`. */
   sendHttp(exchange: HttpExchange): void;
   attemptStarted(): void;
-  onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void;
+  /** HTTP goes through one pool shared by the fleet (not a connection per device): requests may queue for a connection. */
+  readonly sharedHttpPool: boolean;
+  /** `queuedMicros`: an HTTP request's wait for a pool connection (-1: not measured), kept out of `latencyMicros`. */
+  onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean, queuedMicros?: number): void;
   onStarted(device: VirtualDevice): void;
   onFinished(device: VirtualDevice): void;
   /** Counts of messages the devices received from their sessions. */
@@ -30,4 +33,8 @@ export interface DownlinkCounts {
   reactionsQueued: number;
   /** Messages that matched a reaction while its device already had a full queue. */
   reactionsDropped: number;
+  /** Queued reactions that could not run: their message did not yield every capture. */
+  reactionsFailed: number;
+  /** Why they could not, with how often (`capture job: $.job is not in the message`). */
+  readonly reactionFailures: Map<string, number>;
 }

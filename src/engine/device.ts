@@ -255,12 +255,12 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
   }
 
-  mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number): void {
+  mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
     const stats = attempt.stats as StatsEntry;
     const paced = attempt.inTask && attempt.first && this.bound.paced && !this.taskIsBoot && !this.taskIsReaction;
     const late = paced && attempt.startedAt - this.taskIntendedAt > LATE_TOLERANCE_MS;
     const intendedMicros = paced ? Math.max(latencyMicros, (this.host.now() - this.taskIntendedAt) * 1000) : -1;
-    this.host.onAttempt(this, stats, attempt, { outcome, error, bytesIn: 0 }, latencyMicros, intendedMicros, late);
+    this.host.onAttempt(this, stats, attempt, { outcome, error, bytesIn: 0, answered }, latencyMicros, intendedMicros, late);
     if (!attempt.inTask) return this.inbox?.subscriptionEnded(attempt);
     // An attempt that may still hear from the broker is replaced, so a late ack cannot touch the next one.
     if (!attempt.reusable) {
@@ -321,26 +321,53 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
 
   private startReaction(resumeAt: number): void {
     const inbox = this.inbox;
-    const next = inbox?.next();
-    if (!inbox || !next) return;
+    if (!inbox) return;
     if (inbox.resumeAt < 0) inbox.resumeAt = resumeAt;
-    const captures = next.reaction.reaction.captures;
-    if (captures.length > 0) applyCaptures(captureFromJson(captures, next.payload.toString('utf8')), this.vars);
-    this.taskIsBoot = false;
-    this.taskIsReaction = true;
-    this.taskIntendedAt = this.host.now();
-    this.beginTask(next.reaction.task);
+    for (let next = inbox.next(); next; next = inbox.next()) {
+      const captures = next.reaction.reaction.captures;
+      if (captures.length > 0) {
+        const captured = captureFromJson(captures, next.payload.toString('utf8'), 'message');
+        // A reaction whose message lacks its captures would run on stale variables: it fails, counted with why.
+        if (typeof captured === 'string') {
+          this.reactionFailed(captured);
+          continue;
+        }
+        applyCaptures(captured, this.vars);
+      }
+      this.taskIsBoot = false;
+      this.taskIsReaction = true;
+      this.taskIntendedAt = this.host.now();
+      return this.beginTask(next.reaction.task);
+    }
+    // Nothing queued could run: back to the schedule, as after a reaction.
+    const resume = inbox.resumeAt;
+    inbox.resumeAt = -1;
+    this.host.schedule(this, Math.max(resume, this.host.now()));
+  }
+
+  private reactionFailed(reason: string): void {
+    const downlink = this.host.downlink;
+    downlink.reactionsFailed++;
+    downlink.reactionFailures.set(reason, (downlink.reactionFailures.get(reason) ?? 0) + 1);
   }
 
   httpEnded(received: AttemptResult): void {
     const step = this.attempt as BoundStep;
-    const latencyMicros = elapsedMicros(this.attemptStart);
+    let latencyMicros = elapsedMicros(this.attemptStart);
     const endedAt = this.host.now();
+    // In a shared pool, the wait for a free connection is fleetsim's queue, not the target's time:
+    // it is measured apart and the latency runs from when the request got its connection.
+    const connectedAt = (this.exchange as HttpExchange).connectedAt;
+    let queuedMicros = -1;
+    if (this.host.sharedHttpPool && connectedAt > 0n) {
+      queuedMicros = Math.min(latencyMicros, Number(connectedAt - this.attemptStart) / 1000);
+      latencyMicros -= queuedMicros;
+    }
     const captures = step.spec.captures;
     let result = received;
     if (captures.length > 0 && received.outcome === 'ok') {
       const captured = captureFromJson(captures, received.body ?? '');
-      if (typeof captured === 'string') result = { outcome: 'failure', error: captured, bytesIn: received.bytesIn };
+      if (typeof captured === 'string') result = { outcome: 'failure', error: captured, bytesIn: received.bytesIn, answered: true };
       else for (const [slot, value] of captured) this.stage(slot, value);
     }
     // Pacing promises when a task starts, so only its first attempt can be late.
@@ -349,7 +376,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     // A wake can come up to a millisecond before its due time; never report less than the service time.
     const intendedMicros = paced ? Math.max(latencyMicros, (endedAt - this.taskIntendedAt) * 1000) : -1;
     this.attempt = undefined;
-    this.host.onAttempt(this, step.stats, this.httpSent, result, latencyMicros, intendedMicros, late);
+    this.host.onAttempt(this, step.stats, this.httpSent, result, latencyMicros, intendedMicros, late, queuedMicros);
     for (const slot of this.stagedSlots) this.vars[slot] = this.staged[slot] as TemplateValue;
     this.stagedSlots.length = 0;
     this.advance(step, 1, endedAt);

@@ -18,7 +18,7 @@ import { bindModel } from './bound-model.ts';
 import type { BoundModel } from './bound-model.ts';
 import { VirtualDevice } from './device.ts';
 import type { DeviceHost, DownlinkCounts } from './device-host.ts';
-import type { AttemptRecord, EngineEvents, StopReason } from './events.ts';
+import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet-layout.ts';
 import { encodePathChars } from './request-path.ts';
 import { Scheduler } from './scheduler.ts';
@@ -58,6 +58,8 @@ export interface RunTimes {
 
 /** Captured strings at least this long are treated as tokens in the request log. */
 const MIN_REDACTED_CAPTURE = 8;
+const ABANDONED_AT_TIMEOUT = 'still in flight when the drain timeout ended';
+const ABANDONED_AT_INTERRUPT = 'abandoned at second interrupt';
 
 /** A value as it can appear in what was sent: as is, escaped inside a JSON string, encoded in a path. */
 function sentForms(value: string): string[] {
@@ -74,14 +76,17 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   readonly stats = new RunStats();
   readonly plan: RunPlan;
   readonly iterations: number | undefined;
+  readonly sharedHttpPool: boolean;
   stopping = false;
   started = 0;
   finished = 0;
   inFlight = 0;
   /** Attempts still in flight when the drain timeout ended: aborted, and kept out of the stats. */
   abandoned = 0;
+  /** Why the drain ended with attempts in flight: its timeout, or a second interrupt cutting it short. */
+  abandonCause: AbandonCause = 'drain timeout';
   private abandoning = false;
-  readonly downlink: DownlinkCounts = { received: 0, reactionsQueued: 0, reactionsDropped: 0 };
+  readonly downlink: DownlinkCounts = { received: 0, reactionsQueued: 0, reactionsDropped: 0, reactionsFailed: 0, reactionFailures: new Map() };
   /** Started devices whose MQTT session is not up: they count as not online. */
   private offlineDevices = 0;
   private readonly broker: URL | undefined;
@@ -126,6 +131,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     super();
     this.plan = options.plan;
     this.iterations = options.plan.iterations;
+    this.sharedHttpPool = !options.plan.http.connectionPerDevice;
     this.clock = options.clock ?? systemClock;
     this.scheduler = new Scheduler(this.clock, options.timers);
     this.snapshotIntervalMs = options.snapshotIntervalMs ?? 1000;
@@ -226,7 +232,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   /** Ends the drain now: what is still in flight is abandoned (a second Ctrl-C). */
   abandonDrain(): void {
-    if (this.stopping) this.drained?.();
+    if (!this.stopping) return;
+    this.abandonCause = 'second interrupt';
+    this.drained?.();
   }
 
   /** Resolves when nothing is in flight, or after `ms`. */
@@ -251,7 +259,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.abandoning = this.inFlight > 0;
     for (const device of [...this.devices, ...this.retiring]) {
       if (!device?.link) continue;
-      if (this.abandoning) device.sessionDown('abandoned at the end of the drain');
+      if (this.abandoning) device.sessionDown(this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT);
       this.closingLinks.add(device.link.close(!this.abandoning));
     }
     // The run is over either way; a connection that fails to close cleanly changes no result.
@@ -344,8 +352,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     };
   }
 
-  connectEnded(link: MqttLink, outcome: Outcome, error: string | undefined, latencyMicros: number): void {
-    this.onAttempt(link.device as VirtualDevice, link.stats, link.sent, { outcome, error, bytesIn: 0 }, latencyMicros, -1, false);
+  connectEnded(link: MqttLink, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
+    this.onAttempt(link.device as VirtualDevice, link.stats, link.sent, { outcome, error, bytesIn: 0, answered }, latencyMicros, -1, false);
   }
 
   sessionOnline(link: MqttLink): void {
@@ -368,13 +376,14 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.transport.dispatch(exchange);
   }
 
-  onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean): void {
+  onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean, queuedMicros = -1): void {
     this.inFlight--;
     if (this.abandoning) {
       this.abandoned++;
-      this.emitAttempt(device, stats, sent, 'abandoned', 'still in flight when the drain timeout ended', latencyMicros);
+      this.emitAttempt(device, stats, sent, 'abandoned', this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT, latencyMicros);
     } else {
-      stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late);
+      stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late, result.answered);
+      if (queuedMicros >= 0) stats.recordQueued(queuedMicros);
       this.emitAttempt(device, stats, sent, result.outcome, result.error, latencyMicros);
     }
     if (this.stopping && this.inFlight === 0) this.drained?.();

@@ -12,7 +12,7 @@ export interface AttemptRecord {
   readonly target: string;
   /** The exact payload sent, or null for none. */
   readonly body: string | null;
-  /** `abandoned`: still in flight when the drain timeout ended; not in the stats. */
+  /** `abandoned`: still in flight when the drain ended (its timeout, or a second interrupt); not in the stats. */
   readonly outcome: Outcome | 'abandoned';
   readonly error: string | undefined;
   readonly latencyMs: number;
@@ -20,7 +20,11 @@ export interface AttemptRecord {
   readonly intendedAtMs: number;
 }
 
-export type StopReason = 'duration' | 'iterations' | 'interrupted' | 'requested';
+/** `interrupted`: SIGINT (Ctrl-C); `terminated`: SIGTERM. */
+export type StopReason = 'duration' | 'iterations' | 'interrupted' | 'terminated' | 'requested';
+
+/** Why attempts still in flight at the end of a run were abandoned. */
+export type AbandonCause = 'drain timeout' | 'second interrupt';
 
 export interface EngineEvents {
   /** A device started (boot begins). */

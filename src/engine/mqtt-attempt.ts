@@ -13,7 +13,7 @@ export interface SentAttempt {
 }
 
 export interface MqttAttemptOwner {
-  mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number): void;
+  mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void;
 }
 
 const enum State {
@@ -43,7 +43,7 @@ export class MqttAttempt implements SentAttempt {
   private start = 0n;
   private timer: NodeJS.Timeout | undefined;
 
-  readonly onAck = (error?: string): void => {
+  readonly onAck = (error?: string, answered?: boolean): void => {
     if (this.state === State.Retired) {
       if (error === undefined && this.stats) this.stats.lateAcks++;
       return;
@@ -53,14 +53,14 @@ export class MqttAttempt implements SentAttempt {
     // A cleared Timeout kept in the field is ~120 bytes per attempt for nothing.
     this.timer = undefined;
     this.state = State.Idle;
-    if (error !== undefined) this.owner.mqttAttemptEnded(this, 'failure', error, elapsedMicros(this.start));
-    else this.owner.mqttAttemptEnded(this, 'ok', undefined, elapsedMicros(this.start));
+    if (error !== undefined) this.owner.mqttAttemptEnded(this, 'failure', error, elapsedMicros(this.start), answered === true);
+    else this.owner.mqttAttemptEnded(this, 'ok', undefined, elapsedMicros(this.start), true);
   };
 
   private readonly onTimeout = (): void => {
     if (this.state !== State.Pending) return;
     this.state = State.Retired;
-    this.owner.mqttAttemptEnded(this, 'timeout', 'timeout', elapsedMicros(this.start));
+    this.owner.mqttAttemptEnded(this, 'timeout', 'timeout', elapsedMicros(this.start), false);
   };
 
   constructor(private readonly owner: MqttAttemptOwner) {}
@@ -86,6 +86,6 @@ export class MqttAttempt implements SentAttempt {
     if (this.state !== State.Pending) return;
     clearTimeout(this.timer);
     this.state = State.Retired;
-    this.owner.mqttAttemptEnded(this, 'failure', reason, elapsedMicros(this.start));
+    this.owner.mqttAttemptEnded(this, 'failure', reason, elapsedMicros(this.start), false);
   }
 }

@@ -23,7 +23,7 @@ export interface LinkHost {
   schedule(item: Schedulable, dueAt: number): void;
   unschedule(item: Schedulable): void;
   attemptStarted(): void;
-  connectEnded(link: MqttLink, outcome: Outcome, error: string | undefined, latencyMicros: number): void;
+  connectEnded(link: MqttLink, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void;
   sessionOnline(link: MqttLink): void;
   sessionOffline(link: MqttLink): void;
 }
@@ -78,9 +78,9 @@ export class MqttLink implements SessionListener, Schedulable {
     this.session.connect(this.options);
   }
 
-  connectEnded(outcome: Outcome, error: string | undefined, latencyMicros: number): void {
+  connectEnded(outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
     this.connecting = false;
-    this.host.connectEnded(this, outcome, error, latencyMicros);
+    this.host.connectEnded(this, outcome, error, latencyMicros, answered);
     if (this.finishing) {
       if (!this.closed) void this.close(true);
       return;

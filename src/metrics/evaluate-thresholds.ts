@@ -46,9 +46,15 @@ export function evaluateThresholds(results: RowSet, expressions: readonly string
     const read = { expr: threshold.expr, row: rowLabel(row) };
     if (row.requests === 0 && !isCountMetric(threshold.metric)) return { ...read, ok: false, value: null, reason: 'no requests to measure' };
     const value = valueOf(row, threshold);
-    if (value === null) return { ...read, ok: false, value: null, reason: 'no latency samples to measure' };
+    if (value === null) return { ...read, ok: false, value: null, reason: noLatencyReason(row) };
     return { ...read, ok: compare(value, threshold.operator, threshold.value), value: Math.round(value * 1e6) / 1e6 };
   });
+}
+
+/** A latency over no answers is no pass: say how the attempts ended instead. */
+function noLatencyReason(row: StatsRow): string {
+  if (row.failures === 0) return 'no latency samples to measure';
+  return `no latency samples to measure: none of ${row.requests} request${row.requests === 1 ? '' : 's'} got an answer (${row.failures} failed, ${row.timeouts} timed out)`;
 }
 
 function rowLabel(row: StatsRow): string {

@@ -55,7 +55,8 @@ export type RecordedLatency = { min: number; mean: number; max: number } & Recor
 
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
-const EMPTY: LatencySummary = Object.freeze({
+/** A summary of an empty histogram: no samples, so no latency (not 0). */
+export const NO_LATENCY: LatencySummary = Object.freeze({
   min: null, mean: null, max: null, p50: null, p66: null, p75: null, p80: null, p90: null, p95: null, p98: null, p99: null, p999: null, p9999: null,
 });
 
@@ -66,7 +67,7 @@ const EMPTY: LatencySummary = Object.freeze({
  * ever reads above the row's max.
  */
 export function summarize(histogram: LatencyHistogram): LatencySummary {
-  return histogram.totalCount === 0 ? EMPTY : summarizeRecorded(histogram);
+  return histogram.totalCount === 0 ? NO_LATENCY : summarizeRecorded(histogram);
 }
 
 /** `summarize` for a histogram known to hold samples. */

@@ -1,6 +1,7 @@
 import { encodeHistogram, summarize } from './histogram.ts';
 import type { LatencyHistogram, LatencySummary } from './histogram.ts';
 import { createHistogram } from './histogram.ts';
+import type { AbandonCause } from '../engine/events.ts';
 import type { GeneratorHealth } from './generator-monitor.ts';
 import { INTERVAL_SATURATION } from './history.ts';
 import type { HistoryPoint } from './history.ts';
@@ -17,7 +18,10 @@ export interface StatsRow {
   readonly rps: number;
   readonly failuresPerS: number;
   readonly bytesIn: number;
+  /** Latency of answers (any HTTP status that arrived, any MQTT ack); null fields when nothing was answered. */
   readonly latencyMs: LatencySummary;
+  /** Time spent by attempts that got no answer (refused, reset, timed out, connection lost). */
+  readonly failedLatencyMs: LatencySummary;
   readonly histogram: string;
   /** Paced attempts that started after their intended time. */
   readonly late: number;
@@ -27,6 +31,8 @@ export interface StatsRow {
   readonly lateAcks: number;
   /** Latency measured from the intended start (pacing only): what a saturated generator cannot hide. */
   readonly intendedLatencyMs?: LatencySummary;
+  /** HTTP through the shared pool: each request's wait for a free connection, kept out of `latencyMs`. */
+  readonly queuedMs?: LatencySummary;
 }
 
 export interface ThresholdResult {
@@ -51,11 +57,13 @@ export interface Results {
   /** Seconds from the start until stop began (durationS less the drain); rates divide by this. */
   readonly activeS: number;
   readonly stopReason: string;
-  /** Attempts still in flight when the drain timeout ended: aborted, and in no stats row. */
+  /** Attempts still in flight when the drain ended: aborted, and in no stats row. */
   readonly abandoned: number;
+  /** What ended the drain with them in flight: its timeout, or a second interrupt (Ctrl-C or SIGTERM). */
+  readonly abandonCause: AbandonCause;
   readonly devices: DevicesSummary;
   /** Messages devices received on their MQTT sessions (runs with MQTT devices only). */
-  readonly downlink?: { readonly received: number; readonly reactionsQueued: number; readonly reactionsDropped: number };
+  readonly downlink?: DownlinkSummary;
   readonly stats: readonly StatsRow[];
   readonly total: StatsRow;
   /** One aggregate per row type (`HTTP` for every method, `CONNECT`, `PUBLISH`, `SUBSCRIBE`). */
@@ -74,6 +82,15 @@ export interface Results {
   readonly generator: GeneratorHealth;
   readonly thresholds: readonly ThresholdResult[];
   readonly warnings: readonly string[];
+}
+
+export interface DownlinkSummary {
+  readonly received: number;
+  readonly reactionsQueued: number;
+  readonly reactionsDropped: number;
+  /** Queued reactions that did not run because their message did not yield every capture. */
+  readonly reactionsFailed: number;
+  readonly reactionFailures: readonly { readonly reason: string; readonly count: number }[];
 }
 
 export interface Saturation {
@@ -110,6 +127,7 @@ export interface ResultsInput {
   readonly activeMs?: number;
   readonly stopReason: string;
   readonly abandoned?: number;
+  readonly abandonCause?: AbandonCause;
   readonly devices: Results['devices'];
   readonly entries: readonly StatsEntry[];
   readonly history: readonly HistoryPoint[];
@@ -130,7 +148,15 @@ interface Counters {
   lateAcks: number;
 }
 
-function row(type: string, name: string, counters: Counters, latency: LatencyHistogram, intended: LatencyHistogram, seconds: number): StatsRow {
+interface RowHistograms {
+  readonly latency: LatencyHistogram;
+  readonly failedLatency: LatencyHistogram;
+  readonly intendedLatency: LatencyHistogram;
+  readonly queued: LatencyHistogram;
+}
+
+function row(type: string, name: string, counters: Counters, histograms: RowHistograms, seconds: number): StatsRow {
+  const { latency, failedLatency: failed, intendedLatency: intended, queued } = histograms;
   const base: StatsRow = {
     type,
     name,
@@ -141,28 +167,37 @@ function row(type: string, name: string, counters: Counters, latency: LatencyHis
     failuresPerS: round(counters.failures / seconds),
     bytesIn: counters.bytesIn,
     latencyMs: summarize(latency),
+    failedLatencyMs: summarize(failed),
     histogram: encodeHistogram(latency),
     late: counters.late,
     missed: counters.missed,
     lateAcks: counters.lateAcks,
   };
-  return intended.totalCount > 0 ? { ...base, intendedLatencyMs: summarize(intended) } : base;
+  return {
+    ...base,
+    ...(intended.totalCount > 0 ? { intendedLatencyMs: summarize(intended) } : {}),
+    ...(queued.totalCount > 0 ? { queuedMs: summarize(queued) } : {}),
+  };
 }
 
 /** Counters and histograms summed over several entries: the run's total, a type's, the traffic's. */
 class RowSum {
   readonly latency = createHistogram();
-  readonly intended = createHistogram();
+  readonly failedLatency = createHistogram();
+  readonly intendedLatency = createHistogram();
+  readonly queued = createHistogram();
   readonly counters: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0 };
 
   add(entry: StatsEntry): void {
     this.latency.add(entry.latency);
-    this.intended.add(entry.intendedLatency);
+    this.failedLatency.add(entry.failedLatency);
+    this.intendedLatency.add(entry.intendedLatency);
+    this.queued.add(entry.queued);
     for (const key of Object.keys(this.counters) as (keyof Counters)[]) this.counters[key] += entry[key];
   }
 
   row(type: string, name: string, seconds: number): StatsRow {
-    return row(type, name, this.counters, this.latency, this.intended, seconds);
+    return row(type, name, this.counters, this, seconds);
   }
 }
 
@@ -184,7 +219,7 @@ export function buildRows(entries: readonly StatsEntry[], seconds: number): RowS
     sum.add(entry);
     if (!SESSION_TYPES.has(entry.type)) traffic.add(entry);
   }
-  const stats = sorted.map((entry) => row(entry.type, entry.name, entry, entry.latency, entry.intendedLatency, seconds));
+  const stats = sorted.map((entry) => row(entry.type, entry.name, entry, entry, seconds));
   const types = [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([group, sum]) => sum.row(group, `${group} Aggregated`, seconds));
   const trafficGroups = [...groups.keys()].filter((group) => !SESSION_TYPES.has(group));
   let bareThresholdsRead = 'Aggregated';
@@ -216,6 +251,7 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
     activeS: round(seconds),
     stopReason: input.stopReason,
     abandoned: input.abandoned ?? 0,
+    abandonCause: input.abandonCause ?? 'drain timeout',
     devices: input.devices,
     stats,
     total: totalRow,

@@ -16,11 +16,17 @@ export class StatsEntry {
   missed = 0;
   /** MQTT acks that arrived after their attempt had timed out: counted here, never as successes. */
   lateAcks = 0;
+  /** Latency of answers: every attempt the target answered, a 4xx or an MQTT refusal included. */
   readonly latency: LatencyHistogram = createHistogram();
-  /** Time from the intended start (pacing), which a saturated generator cannot hide. */
+  /** Time spent by attempts that got no answer (refused, reset, timed out, lost): never the target's latency. */
+  readonly failedLatency: LatencyHistogram = createHistogram();
+  /** HTTP through a shared pool: each request's wait for a free connection, fleetsim's own queue. */
+  readonly queued: LatencyHistogram = createHistogram();
+  /** Time from the intended start (pacing), which a saturated generator cannot hide; answers only. */
   readonly intendedLatency: LatencyHistogram = createHistogram();
   /** Latency since the last interval snapshot, for the history. */
   readonly intervalLatency: LatencyHistogram = createHistogram();
+  readonly intervalFailedLatency: LatencyHistogram = createHistogram();
   intervalRequests = 0;
   intervalFailures = 0;
   intervalTimeouts = 0;
@@ -32,15 +38,21 @@ export class StatsEntry {
     readonly name: string,
   ) {}
 
-  record(outcome: Outcome, error: string | undefined, latencyMicros: number, intendedMicros: number, bytesIn: number, late: boolean): void {
+  /** `answered` false: the attempt's time goes to `failedLatency`, not to the latency of answers. */
+  record(outcome: Outcome, error: string | undefined, latencyMicros: number, intendedMicros: number, bytesIn: number, late: boolean, answered = outcome !== 'timeout'): void {
     this.requests++;
     this.intervalRequests++;
     this.bytesIn += bytesIn;
     this.intervalBytesIn += bytesIn;
     if (late) this.late++;
-    recordMicros(this.latency, latencyMicros);
-    recordMicros(this.intervalLatency, latencyMicros);
-    if (intendedMicros >= 0) recordMicros(this.intendedLatency, intendedMicros);
+    if (answered || outcome === 'ok') {
+      recordMicros(this.latency, latencyMicros);
+      recordMicros(this.intervalLatency, latencyMicros);
+      if (intendedMicros >= 0) recordMicros(this.intendedLatency, intendedMicros);
+    } else {
+      recordMicros(this.failedLatency, latencyMicros);
+      recordMicros(this.intervalFailedLatency, latencyMicros);
+    }
     if (outcome !== 'ok') {
       this.failures++;
       this.intervalFailures++;
@@ -53,9 +65,14 @@ export class StatsEntry {
     }
   }
 
+  recordQueued(micros: number): void {
+    recordMicros(this.queued, micros);
+  }
+
   /** Takes in what `source` measured in its current interval (a window's copy of a row). */
   absorbInterval(source: StatsEntry): void {
     this.latency.add(source.intervalLatency);
+    this.failedLatency.add(source.intervalFailedLatency);
     this.requests += source.intervalRequests;
     this.failures += source.intervalFailures;
     this.timeouts += source.intervalTimeouts;
@@ -64,6 +81,7 @@ export class StatsEntry {
 
   resetInterval(): void {
     this.intervalLatency.reset();
+    this.intervalFailedLatency.reset();
     this.intervalRequests = 0;
     this.intervalFailures = 0;
     this.intervalTimeouts = 0;

@@ -35,7 +35,8 @@ export class EnvironmentReader {
 
   read(name: string): string {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`'${name}' is not an environment variable name`);
-    const value = this.env[name];
+    // Own variables only: `env.toString` must be unset, not Object.prototype's function.
+    const value = Object.hasOwn(this.env, name) ? this.env[name] : undefined;
     if (value === undefined) throw new Error(`environment variable ${name} is not set`);
     this.used.set(name, value);
     return value;

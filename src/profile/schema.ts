@@ -377,7 +377,8 @@ export function validateAgainst(schema: JsonSchema, value: unknown, path: (strin
     const record = value as Record<string, unknown>;
     const properties = schema.properties ?? {};
     for (const [key, item] of Object.entries(record)) {
-      const propertySchema = properties[key];
+      // Own keys only: `constructor` or `__proto__` must not find Object.prototype's members.
+      const propertySchema = Object.hasOwn(properties, key) ? properties[key] : undefined;
       if (propertySchema) {
         const found = validateAgainst(propertySchema, item, [...path, key]);
         if (found) return found;
@@ -391,7 +392,7 @@ export function validateAgainst(schema: JsonSchema, value: unknown, path: (strin
       }
     }
     for (const key of schema.required ?? []) {
-      if (!(key in record)) return { path, message: `missing required field '${key}'` };
+      if (!Object.hasOwn(record, key)) return { path, message: `missing required field '${key}'` };
     }
   }
   return undefined;

@@ -1,11 +1,17 @@
+/** `host`, or `host:port` / `[::1]:port` perhaps with a path or query: a URL without its `scheme://`. */
+const HOST_WITHOUT_SCHEME = /^(?:[^/@]*@)?(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d+(?:[/?#]|$)|$)/i;
+
 /** Parses a URL of one of `schemes`, refusing credentials in it; never echoes them in a message. */
 function parseEndpoint(text: string, schemes: readonly string[], example: string, credentialsAdvice: string, fail: (problem: string) => Error): URL {
+  // Even a malformed URL may hold credentials; never echo them.
+  const shown = text.replace(/\/\/[^/@]*@/, '//***@').replace(/^[^/@]*@/, '***@');
+  // `localhost:8080` parses as a URL of scheme `localhost:`: say what was typed, and what was meant.
+  if (HOST_WITHOUT_SCHEME.test(text)) throw fail(`'${shown}' has no scheme: did you mean '${schemes[0] ?? ''}//${shown}'?`);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    // Even a malformed URL may hold credentials; never echo them.
-    throw fail(`'${text.replace(/\/\/[^/@]*@/, '//***@')}' is not a URL (e.g. ${example})`);
+    throw fail(`'${shown}' is not a URL (e.g. ${example})`);
   }
   if (!schemes.includes(url.protocol)) throw fail(`expected an ${schemes.map((scheme) => `${scheme}//`).join(' or ')} URL, got '${url.protocol}//…'`);
   if (url.username || url.password) throw fail(credentialsAdvice);

@@ -19,11 +19,11 @@ export async function writeFileAtomic(file: string, data: string): Promise<void>
   }
 }
 
-/** `writeFileAtomic`, failing with a message that names the file and the reason (`cannot write out.json: EACCES`). */
+/** `writeFileAtomic`, failing with a message that says what failed and where (`disk full (ENOSPC) writing out.json`). */
 export async function writeReportFile(file: string, data: string): Promise<void> {
   try {
     await writeFileAtomic(file, data);
   } catch (error) {
-    throw new Error(`cannot write ${file}: ${fileErrorReason(error)}`, { cause: error });
+    throw new Error(`${fileErrorReason(error)} writing ${file}`, { cause: error });
   }
 }

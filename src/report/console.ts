@@ -103,10 +103,12 @@ export function formatSummary(results: Results): string {
   const downlink = results.downlink;
   if (downlink && downlink.received > 0) {
     const dropped = downlink.reactionsDropped > 0 ? `, ${downlink.reactionsDropped} dropped because the device's reaction queue was full` : '';
-    out.push('', `Downlink: ${downlink.received} messages received by devices, ${downlink.reactionsQueued} ran a reaction${dropped}.`);
+    const failed = downlink.reactionsFailed > 0 ? `, ${downlink.reactionsFailed} failed before running (${downlink.reactionFailures.map((failure) => `${failure.reason}: ${failure.count}`).join('; ')})` : '';
+    out.push('', `Downlink: ${downlink.received} messages received by devices, ${downlink.reactionsQueued - downlink.reactionsFailed} ran a reaction${failed}${dropped}.`);
   }
   if (results.abandoned > 0) {
-    out.push('', `${results.abandoned} attempts were still in flight when the drain timeout ended; they were aborted and are in no row above.`);
+    const when = results.abandonCause === 'second interrupt' ? 'when a second interrupt ended the drain' : 'when the drain timeout ended';
+    out.push('', `${results.abandoned} attempts were still in flight ${when}; they were aborted and are in no row above.`);
   }
   const generator = results.generator;
   const processCpu = generator.processCpuPercent !== undefined && generator.processCpuPercent !== generator.cpuPercent ? ` (whole process ${generator.processCpuPercent}%)` : '';

@@ -80,7 +80,7 @@ function metadata(results: Results): string {
     ['Generator', `CPU ${generator.cpuPercent}% of a core${processCpu}${busy}, lag p99 ${generator.eventLoopLagP99Ms} ms, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB`],
     ['Generator saturation', saturated],
   ];
-  if (results.abandoned > 0) items.push(['Abandoned at the drain timeout', String(results.abandoned)]);
+  if (results.abandoned > 0) items.push([results.abandonCause === 'second interrupt' ? 'Abandoned at a second interrupt' : 'Abandoned at the drain timeout', String(results.abandoned)]);
   if (results.shard.count > 1) items.push(['Shard', `${results.shard.index + 1} of ${results.shard.count}`]);
   return `<dl class="meta">${items.map(([term, value]) => `<div><dt>${escapeHtml(term)}</dt><dd>${escapeHtml(value)}</dd></div>`).join('')}</dl>`;
 }

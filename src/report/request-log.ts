@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { truncate } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
@@ -29,6 +30,8 @@ export class RequestLog {
   private engine: Engine | undefined;
   /** The first write error (a full disk, say); from then on lines are dropped and `close` reports it. */
   private failure: NodeJS.ErrnoException | undefined;
+  /** Bytes of the flushes the file took whole: each ends a line, so a failed log is cut back to here. */
+  private committed = 0;
   private readonly onAttempt = (record: AttemptRecord): void => {
     if (this.failure) return;
     this.pending += requestLogLine(record);
@@ -54,11 +57,17 @@ export class RequestLog {
   }
 
   private problem(failure: Error): string {
-    return `--log-requests: cannot write ${this.file}: ${fileErrorReason(failure)}`;
+    return `--log-requests: ${fileErrorReason(failure)} writing ${this.file}`;
   }
 
   private flush(): void {
-    if (this.pending && !this.failure) this.stream.write(this.pending);
+    if (this.pending && !this.failure) {
+      // Once per 64 KB, not per line: counted in bytes, as the file holds them.
+      const bytes = Buffer.byteLength(this.pending);
+      this.stream.write(this.pending, (error) => {
+        if (!error) this.committed += bytes;
+      });
+    }
     this.pending = '';
   }
 
@@ -70,6 +79,10 @@ export class RequestLog {
       this.stream.end();
       await finished(this.stream).catch(() => undefined);
     }
-    return this.failure ? this.problem(this.failure) : undefined;
+    if (!this.failure) return undefined;
+    // A write that failed part-way left half a line: the log ends on the last whole one. (A device
+    // such as /dev/full cannot be truncated, and has nothing to cut.)
+    await truncate(this.file, this.committed).catch(() => undefined);
+    return this.problem(this.failure);
   }
 }

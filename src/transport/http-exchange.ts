@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { tlsErrorLabel } from './tls-labels.ts';
 import type { AttemptResult } from './types.ts';
 
 /** Receives the end of an exchange: exactly one result per dispatched request. */
@@ -32,11 +33,12 @@ const NETWORK_ERRORS: Readonly<Record<string, string>> = {
 /** Maps an undici or socket error to a short label; timeouts are their own outcome. */
 export function classifyHttpError(error: unknown): AttemptResult {
   const code = (error as { code?: string }).code ?? '';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: 'timeout', error: 'timeout: no response headers in time', bytesIn: 0 };
-  if (code === 'UND_ERR_BODY_TIMEOUT') return { outcome: 'timeout', error: 'timeout: response body stalled', bytesIn: 0 };
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { outcome: 'timeout', error: 'timeout: connect', bytesIn: 0 };
-  const label = NETWORK_ERRORS[code] ?? (code ? `${code}: ${(error as Error).message}` : (error as Error).message);
-  return { outcome: 'failure', error: label, bytesIn: 0 };
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: 'timeout', error: 'timeout: no response headers in time', bytesIn: 0, answered: false };
+  if (code === 'UND_ERR_BODY_TIMEOUT') return { outcome: 'timeout', error: 'timeout: response body stalled', bytesIn: 0, answered: false };
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { outcome: 'timeout', error: 'timeout: connect', bytesIn: 0, answered: false };
+  const known = Object.hasOwn(NETWORK_ERRORS, code) ? NETWORK_ERRORS[code] : tlsErrorLabel(code, error, 'plain HTTP');
+  const label = known ?? (code ? `${code}: ${(error as Error).message}` : (error as Error).message);
+  return { outcome: 'failure', error: label, bytesIn: 0, answered: false };
 }
 
 /**
@@ -53,7 +55,12 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
   private status = 0;
   private bytesIn = 0;
   private chunks: Buffer[] | undefined;
-  private readonly result: AttemptResult = { outcome: 'ok', error: undefined, bytesIn: 0 };
+  private readonly result: AttemptResult = { outcome: 'ok', error: undefined, bytesIn: 0, answered: true };
+  /**
+   * When undici first wrote the request onto a socket (`process.hrtime.bigint()`), or 0n while it
+   * waited in the pool's queue for a free connection (or for a new one to open).
+   */
+  connectedAt = 0n;
   // undici may still be inside its own bookkeeping for this response: the sink runs after it.
   private readonly deliver = (): void => this.sink.httpEnded(this.result);
 
@@ -75,12 +82,21 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     request.headersTimeout = request.bodyTimeout = timeoutMs;
     this.expectStatus = expectStatus;
     this.keepBody = keepBody;
+    this.connectedAt = 0n;
     // Reset here, not only on connect: a dispatch refused at once reaches onError without onConnect.
-    this.onConnect();
+    this.resetResponse();
   }
 
-  /** undici calls this again when it retries the request on a new connection. */
+  /**
+   * undici calls this as it writes the request onto a connection (client-h1's writeH1), after any
+   * wait for a free one; again when it retries the request on a new connection.
+   */
   onConnect(): void {
+    if (this.connectedAt === 0n) this.connectedAt = process.hrtime.bigint();
+    this.resetResponse();
+  }
+
+  private resetResponse(): void {
     this.status = 0;
     this.bytesIn = 0;
     this.chunks = undefined;
@@ -104,6 +120,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     result.outcome = expected ? 'ok' : 'failure';
     result.error = expected ? undefined : `HTTP ${status}`;
     result.bytesIn = this.bytesIn;
+    // A 4xx or 5xx that arrived is the target's answer, timed like any other (as Locust and k6 do).
+    result.answered = true;
     // Only exchanges that keep bodies ever carry one, so the result keeps one shape per device.
     if (this.keepBody) result.body = expected && this.chunks ? Buffer.concat(this.chunks).toString('utf8') : '';
     queueMicrotask(this.deliver);
@@ -115,6 +133,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     result.outcome = failed.outcome;
     result.error = failed.error;
     result.bytesIn = this.bytesIn;
+    result.answered = false;
     if (this.keepBody) result.body = '';
     queueMicrotask(this.deliver);
   }

@@ -139,7 +139,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (this.connecting) {
       // Ended before the listener hears of it, so a listener that closes in turn finds nothing to end.
       this.connecting = false;
-      this.owner.listener.connectEnded('failure', 'closed before CONNACK', 0);
+      this.owner.listener.connectEnded('failure', 'closed before CONNACK', 0, false);
     }
     if (this.ended) return Promise.resolve();
     return new Promise((resolve) => {
@@ -226,7 +226,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       return;
     }
     this.lastError = reasonLabel(code, 'Connection refused: ');
-    this.endAttempt('failure', this.lastError, this.onWire);
+    this.endAttempt('failure', this.lastError, this.onWire, true);
     this.socket.destroy();
   }
 
@@ -237,7 +237,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.awaiting.delete(packetId);
     this.publishEnded();
     const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
-    callback(code >= 0x80 ? reasonLabel(code) : undefined);
+    callback(code >= 0x80 ? reasonLabel(code) : undefined, true);
   }
 
   private publishReceived(buffer: Buffer, start: number, end: number): void {
@@ -248,7 +248,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (callback && code >= 0x80) {
       this.awaiting.delete(packetId);
       this.publishEnded();
-      callback(reasonLabel(code));
+      callback(reasonLabel(code), true);
       return;
     }
     // A PUBREC for an id we never sent is still released, so the broker can forget it (MQTT 5: 0x92).
@@ -283,7 +283,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (this.version5) offset = skipProperties(buffer, offset, end);
     for (; offset < end; offset++) {
       const code = buffer[offset] as number;
-      if (code >= 0x80) return callback(`SUBACK ${code}`);
+      if (code >= 0x80) return callback(`SUBACK ${code}`, true);
     }
     callback();
   }
@@ -358,11 +358,11 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.owner.connectionEnded(this, wasConnected, this.lastError);
   }
 
-  private endAttempt(outcome: Outcome, error: string | undefined, from: bigint): void {
+  private endAttempt(outcome: Outcome, error: string | undefined, from: bigint, answered = outcome === 'ok'): void {
     if (!this.connecting) return;
     this.connecting = false;
     this.clearConnectTimer();
-    this.owner.listener.connectEnded(outcome, error, elapsedMicros(from));
+    this.owner.listener.connectEnded(outcome, error, elapsedMicros(from), answered);
   }
 
   private clearConnectTimer(): void {

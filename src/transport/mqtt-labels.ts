@@ -1,4 +1,5 @@
 import { UnsendablePacketError } from './mqtt-codec.ts';
+import { tlsErrorLabel } from './tls-labels.ts';
 
 /** How publishes still waiting on a connection that died are labelled: the same as a loss the session sees itself. */
 export const CONNECTION_CLOSED = 'connection lost: connection closed';
@@ -7,7 +8,7 @@ export const CONNECTION_CLOSED = 'connection lost: connection closed';
 export function errorLabel(error: unknown): string {
   if (error && typeof error === 'object') {
     const { code, message } = error as { code?: unknown; message?: unknown };
-    if (typeof code === 'string') return code;
+    if (typeof code === 'string') return tlsErrorLabel(code, error, 'plain MQTT') ?? code;
     if (typeof message === 'string') return message;
   }
   return String(error);

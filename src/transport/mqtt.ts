@@ -29,14 +29,16 @@ export interface TlsOptions {
 /** How a session reports to its owner; called synchronously from socket events. */
 export interface SessionListener {
   /** A connection attempt ended. `latencyMicros` runs from CONNECT on the wire to CONNACK, or to the failure. */
-  connectEnded(outcome: Outcome, error: string | undefined, latencyMicros: number): void;
+  /** `answered`: a CONNACK came back (a refusal is the broker's answer); false when none did. */
+  connectEnded(outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void;
   /** An established connection ended without being asked to. */
   connectionLost(reason: string): void;
   message(topic: string, payload: Buffer): void;
 }
 
 /** Called once per PUBLISH or SUBSCRIBE: with nothing when it succeeded, else with the failure's label. */
-export type AckCallback = (error?: string) => void;
+/** `answered` is true when the broker itself sent the failing reason code (not a local refusal or a lost connection). */
+export type AckCallback = (error?: string, answered?: boolean) => void;
 
 function tlsOptions(tls: TlsOptions): ConnectionOptions {
   const options: ConnectionOptions = { rejectUnauthorized: tls.rejectUnauthorized };
@@ -87,7 +89,7 @@ export class MqttSession implements ConnectionOwner {
 
   /** An attempt that never got a socket still ends after `connect` returns, as every other does. */
   private failSoon(reason: string, started: bigint): void {
-    process.nextTick(() => this.listener.connectEnded('failure', reason, elapsedMicros(started)));
+    process.nextTick(() => this.listener.connectEnded('failure', reason, elapsedMicros(started), false));
   }
 
   connectionEnded(connection: MqttConnection, wasConnected: boolean, reason: string | undefined): void {

@@ -19,11 +19,16 @@ export interface CliRun {
   waitForStderr(text: string | RegExp, deadlineMs?: number): Promise<void>;
 }
 
-/** Starts the real CLI in a child process (its own event loop, as a user runs it), killed at the deadline. */
-export function startCli(args: readonly string[], deadlineMs = 60_000, openFileLimit?: number): CliRun {
+/**
+ * Starts the real CLI in a child process (its own event loop, as a user runs it), killed at the
+ * deadline. `fileSizeLimitBlocks` caps every file it writes (`ulimit -f`, 512-byte blocks): writes
+ * past it fail with EFBIG, as on a full disk.
+ */
+export function startCli(args: readonly string[], deadlineMs = 60_000, openFileLimit?: number, fileSizeLimitBlocks?: number): CliRun {
   const command = [process.execPath, '--import', 'tsx', path.join(ROOT, 'src/cli/bin.ts'), ...args];
-  // A lower open-file limit is set by the shell that execs node, as a user's `ulimit -n` would.
-  const [file, argv] = openFileLimit === undefined ? [process.execPath, command.slice(1)] : ['/bin/sh', ['-c', `ulimit -n ${openFileLimit} && exec "$@"`, 'sh', ...command]];
+  // Lower limits are set by the shell that execs node, as a user's `ulimit -n` would.
+  const limits = [openFileLimit === undefined ? '' : `ulimit -n ${openFileLimit} && `, fileSizeLimitBlocks === undefined ? '' : `ulimit -f ${fileSizeLimitBlocks} && `].join('');
+  const [file, argv] = limits === '' ? [process.execPath, command.slice(1)] : ['/bin/sh', ['-c', `${limits}exec "$@"`, 'sh', ...command]];
   const child = spawn(file, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -77,6 +77,22 @@ describe('bad input: exit 2 with one message naming file, line and field', () =>
     assertOneCleanMessage(result.stderr, /--log-requests: cannot write .*log\.ndjson: directory .*missing-dir does not exist or is not writable/);
   });
 
+  for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+    test(`a profile key named after an Object member: ${key}`, async () => {
+      const profile = await temp.write(`proto-${key}.yaml`, `${profileFor('bad.device.yaml').replace('bad.device.yaml', 'proto.device.yaml')}${key}: 1\n`);
+      await temp.write('proto.device.yaml', MINIMAL_DEVICE);
+      const result = await runCli(['validate', profile]);
+      assert.equal(result.code, 2, result.stdout);
+      assertOneCleanMessage(result.stderr, new RegExp(`proto-${key}\\.yaml:8:1: ${key}: unknown field '${key}' \\(expected one of: kind, name`));
+    });
+  }
+
+  test('a target without its scheme is echoed, with the URL it probably meant', async () => {
+    const result = await runCli(['validate', 'profiles/iot-node.yaml', '--target', 'localhost:8080']);
+    assert.equal(result.code, 2);
+    assertOneCleanMessage(result.stderr, /^fleetsim: --target: 'localhost:8080' has no scheme: did you mean 'http:\/\/localhost:8080'\?$/);
+  });
+
   test('a bad --threshold', async () => {
     const result = await runCli(['run', 'profiles/iot-node.yaml', '--threshold', 'p95 <<< 3']);
     assert.equal(result.code, 2);
@@ -142,9 +158,10 @@ test('a second Ctrl-C abandons in-flight requests and still writes the results a
     assert.equal(results.abandoned, 5);
     assert.equal(results.total.requests, 0);
     assert.equal(results.total.failures, 0);
-    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { outcome: string });
-    assert.deepEqual(lines.map((line) => line.outcome), Array<string>(5).fill('abandoned'));
-    assert.match(result.stdout, /5 attempts were still in flight when the drain timeout ended/);
+    assert.equal(results.abandonCause, 'second interrupt');
+    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { outcome: string; error: string });
+    assert.deepEqual(lines.map((line) => [line.outcome, line.error]), Array<string[]>(5).fill(['abandoned', 'abandoned at second interrupt']));
+    assert.match(result.stdout, /5 attempts were still in flight when a second interrupt ended the drain/);
   } finally {
     await slow.close();
   }
@@ -154,7 +171,7 @@ test('a request log that fails mid-run (disk full) still leaves the results JSON
   const json = temp.file('full.json');
   const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '4', '--iterations', '2', '--target', url, '--log-requests', '/dev/full', '--json', json, '--quiet']);
   assert.equal(result.code, 2, result.stderr);
-  assert.match(result.stderr, /fleetsim: --log-requests: cannot write \/dev\/full: ENOSPC/);
+  assert.match(result.stderr, /fleetsim: --log-requests: disk full \(ENOSPC\) writing \/dev\/full/);
   assert.doesNotMatch(result.stderr, /^\s+at /m);
   const results = JSON.parse(await readFile(json, 'utf8')) as Results;
   assert.equal(results.total.requests, 12);

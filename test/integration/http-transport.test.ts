@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import type { Server, Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { HttpFixture } from '../../broker-fixture/index.ts';
 import { HttpTransport } from '../../src/transport/http.ts';
 import type { HttpAttempt } from '../../src/transport/http.ts';
@@ -77,7 +78,7 @@ describe('HTTP transport over real sockets', () => {
       const transport = new HttpTransport(url, { connections: 4, connectionPerDevice, timeoutMs: 5000 });
       try {
         const results = await Promise.all([0, 1, 2, 3].map((deviceIndex) => transport.send(attempt({ deviceIndex }))));
-        for (const result of results) assert.deepEqual(result, { outcome: 'ok', error: undefined, bytesIn: '{"ok":true}'.length });
+        for (const result of results) assert.deepEqual(result, { outcome: 'ok', error: undefined, bytesIn: '{"ok":true}'.length, answered: true });
       } finally {
         await transport.close();
       }
@@ -96,11 +97,12 @@ describe('HTTP transport over real sockets', () => {
       send(transport, exchange, sink, '/ota?id=00aabbccddee', undefined, true);
       await sink.next(3);
       assert.deepEqual(
-        sink.results.map(({ result }) => [result.outcome, result.error, result.body]),
+        sink.results.map(({ result }) => [result.outcome, result.error, result.body, result.answered]),
         [
-          ['ok', undefined, undefined],
-          ['failure', 'HTTP 400', undefined],
-          ['ok', undefined, '{"update":false}'],
+          ['ok', undefined, undefined, true],
+          // A 400 that arrived is a failure the target answered: its time is latency.
+          ['failure', 'HTTP 400', undefined, true],
+          ['ok', undefined, '{"update":false}', true],
         ],
       );
       assert.equal(sink.results[2]?.result.bytesIn, '{"update":false}'.length);
@@ -117,7 +119,7 @@ describe('HTTP transport over real sockets', () => {
     send(transport, new HttpExchange(0, sink), sink, '/data', '{}');
     assert.equal(sink.results.length, 0, 'the result must not arrive inside dispatch');
     await sink.next(1);
-    assert.deepEqual([sink.results[0]?.result.outcome, sink.results[0]?.result.error], ['failure', 'request aborted at stop']);
+    assert.deepEqual([sink.results[0]?.result.outcome, sink.results[0]?.result.error, sink.results[0]?.result.answered], ['failure', 'request aborted at stop', false]);
   });
 
   test('a non-2xx answer is a failure labelled with its status', async () => {
@@ -184,8 +186,24 @@ describe('HTTP transport over real sockets', () => {
       const result = await transport.send(attempt());
       assert.equal(result.outcome, 'failure');
       assert.match(result.error ?? '', /^ECONNREFUSED/);
+      assert.equal(result.answered, false);
     } finally {
       await transport.destroy();
+    }
+  });
+
+  test('an https:// target that speaks plain HTTP fails with a readable label, not OpenSSL\'s text', async () => {
+    const plain = createHttpServer((_request, response) => response.end('plain'));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const { port } = plain.address() as AddressInfo;
+    const transport = new HttpTransport(`https://127.0.0.1:${port}`, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    try {
+      const result = await transport.send(attempt());
+      assert.deepEqual([result.outcome, result.error, result.answered], ['failure', 'TLS: the server answered in plain HTTP', false]);
+    } finally {
+      await transport.destroy();
+      plain.closeAllConnections();
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
     }
   });
 });

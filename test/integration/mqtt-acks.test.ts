@@ -79,6 +79,9 @@ describe('every publish ends as exactly one of acked, timed out, failed', () => 
     assert.equal(published.length, publish.requests);
     assert.ok(published.every((line) => line.outcome === 'timeout'));
     assert.equal(row(results, 'CONNECT').failures, 0);
+    // No ack is no answer: the waits are failed time, and PUBLISH has no latency to judge.
+    assert.equal(publish.latencyMs.p50, null);
+    assert.ok((publish.failedLatencyMs.p50 ?? 0) >= 200, String(publish.failedLatencyMs.p50));
   });
 
   test('PUBACKs that come after the timeout are counted as late, never as successes', { timeout: 60_000 }, async () => {
@@ -99,6 +102,9 @@ describe('every publish ends as exactly one of acked, timed out, failed', () => 
     assert.equal(publish.timeouts, 0);
     const reasons = results.failures.filter((failure) => failure.type === 'PUBLISH');
     assert.deepEqual(reasons.map((failure) => failure.error), ['reason 135 Not authorized']);
+    // A refusing PUBACK is the broker's answer: it is timed as latency, not as failed time.
+    assert.equal(typeof publish.latencyMs.p50, 'number');
+    assert.equal(publish.failedLatencyMs.p50, null);
   });
 
   test('a refused CONNACK is a CONNECT failure with its code, retried with backoff', { timeout: 60_000 }, async () => {

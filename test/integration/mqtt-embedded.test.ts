@@ -93,7 +93,7 @@ describe('fleets against the embedded broker', () => {
     // The embedded broker sends each sensor one OTA command 5 s after it subscribes.
     assert.equal(count('PUBLISH', 'ota/progress'), 10);
     assert.equal(count('POST', '/health'), 10);
-    assert.deepEqual(results.downlink, { received: 10, reactionsQueued: 10, reactionsDropped: 0 });
+    assert.deepEqual(results.downlink, { received: 10, reactionsQueued: 10, reactionsDropped: 0, reactionsFailed: 0, reactionFailures: [] });
     assert.ok((count('PUBLISH', 'telemetry') ?? 0) >= 5, 'telemetry from a seeded phase within the first 10 s');
     assert.equal(results.total.failures, 0);
   });
@@ -263,7 +263,7 @@ on:
       await pollUntil('the device to subscribe', () => fixture.counts.subscribes > subscribesBefore, 20_000);
       await Promise.all(Array.from({ length: 100 }, (_, i) => sender.publishAsync('devices/flood-0/cmd', String(i), { qos: 1 })));
       const { results } = await running;
-      assert.deepEqual(results.downlink, { received: 100, reactionsQueued: 65, reactionsDropped: 35 });
+      assert.deepEqual(results.downlink, { received: 100, reactionsQueued: 65, reactionsDropped: 35, reactionsFailed: 0, reactionFailures: [] });
     } finally {
       await sender.endAsync(true);
     }

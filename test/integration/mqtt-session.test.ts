@@ -18,7 +18,7 @@ class Recorder implements SessionListener {
   readonly losses: string[] = [];
   readonly messages: { topic: string; payload: string }[] = [];
 
-  connectEnded(outcome: Outcome, error: string | undefined, latencyMicros: number): void {
+  connectEnded(outcome: Outcome, error: string | undefined, latencyMicros: number, _answered: boolean): void {
     this.connects.push({ outcome, error, latencyMicros });
   }
 

@@ -68,7 +68,8 @@ describe('nextTick', () => {
 class SimulatedHost implements DeviceHost {
   time = 0;
   stopping = false;
-  readonly downlink = { received: 0, reactionsQueued: 0, reactionsDropped: 0 };
+  readonly sharedHttpPool = false;
+  readonly downlink = { received: 0, reactionsQueued: 0, reactionsDropped: 0, reactionsFailed: 0, reactionFailures: new Map<string, number>() };
   wakeAt: number | undefined;
   readonly sends: { at: number; path: string }[] = [];
   readonly attempts: { task: string; late: boolean; intendedMs: number }[] = [];
@@ -111,7 +112,7 @@ class SimulatedHost implements DeviceHost {
       this.respond = undefined;
       this.wakeAt = undefined;
       this.time += serviceMs(this.sends.length - 1);
-      respond({ outcome: 'ok', error: undefined, bytesIn: 0 });
+      respond({ outcome: 'ok', error: undefined, bytesIn: 0, answered: true });
       // The device hears the response on a microtask, as from the transport; let it run.
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.finished || this.sends.length >= maxSends) return;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GeneratorHealth } from '../../../src/metrics/generator-monitor.ts';
 import type { LatencySummary } from '../../../src/metrics/histogram.ts';
+import { NO_LATENCY } from '../../../src/metrics/histogram.ts';
 import { nagleWarning } from '../../../src/metrics/nagle.ts';
 import type { StatsRow } from '../../../src/metrics/results.ts';
 
@@ -10,7 +11,7 @@ function latencies(min: number, p50: number, p90: number): LatencySummary {
 }
 
 function row(type: string, requests: number, latencyMs: LatencySummary): StatsRow {
-  return { type, name: 'lamp/changed', requests, failures: 0, timeouts: 0, rps: 0, failuresPerS: 0, bytesIn: 0, latencyMs, histogram: '', late: 0, missed: 0, lateAcks: 0 };
+  return { type, name: 'lamp/changed', requests, failures: 0, timeouts: 0, rps: 0, failuresPerS: 0, bytesIn: 0, latencyMs, failedLatencyMs: NO_LATENCY, histogram: '', late: 0, missed: 0, lateAcks: 0 };
 }
 
 const idle: GeneratorHealth = { cpuPercent: 12, maxRssBytes: 1, eventLoopLagP99Ms: 1, eventLoopBusyPercent: 10 };

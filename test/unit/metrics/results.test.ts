@@ -46,13 +46,18 @@ test('results follow fleetsim.results/v1: counts, rates, percentiles in ms, fail
   assert.equal(data.bytesIn, 11_020);
   // 1..1000 × 10 µs: the median is ~5 ms, within HDR's 3 significant digits.
   assert.ok(Math.abs((data.latencyMs.p50 ?? Number.NaN) - 5) < 0.01, String(data.latencyMs.p50));
-  assert.ok(Math.abs((data.latencyMs.max ?? Number.NaN) - 10_000) < 10);
+  // The timeout is no answer: its 10 s stay out of the latency and are the failed attempts' time; the
+  // 503 arrived, so it is an answer and counts in the latency, as in Locust and k6.
+  assert.ok(Math.abs((data.latencyMs.max ?? Number.NaN) - 10) < 0.01, String(data.latencyMs.max));
+  assert.ok(Math.abs((data.failedLatencyMs.max ?? Number.NaN) - 10_000) < 10);
+  assert.equal(results.stats[1]?.failedLatencyMs.max, null);
+  assert.ok(Math.abs((results.total.failedLatencyMs.p50 ?? Number.NaN) - 10_000) < 10, 'the total row carries the failed time too');
   assert.equal(results.total.name, 'Aggregated');
   assert.equal(results.total.requests, 1003);
   assert.deepEqual(results.failures.map((f) => [f.error, f.count]).sort(), [['HTTP 503', 1], ['timeout: no response headers in time', 1]]);
   // The encoded histogram decodes to the same distribution.
   const decoded = decodeHistogram(data.histogram);
-  assert.equal(decoded.totalCount, 1002);
+  assert.equal(decoded.totalCount, 1001);
   assert.equal(decoded.getValueAtPercentile(50), Math.round((data.latencyMs.p50 ?? Number.NaN) * 1000));
 });
 

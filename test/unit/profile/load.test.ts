@@ -241,7 +241,7 @@ describe('TLS settings', () => {
     const error = await loadError(MINIMAL_DEVICE, 'iterations: 1\nhttp:\n  tls:\n    ca: no-such-ca.pem\n');
     assert.equal(error.field, 'http.tls.ca');
     assert.equal(error.line, 10);
-    assert.match(error.message, /cannot read no-such-ca\.pem: ENOENT/);
+    assert.match(error.message, /cannot read no-such-ca\.pem: no such file or directory \(ENOENT\)/);
     const half = await loadError(MINIMAL_DEVICE, 'iterations: 1\nhttp:\n  tls:\n    cert: client.crt\n');
     assert.match(half.message, /:10:5: http\.tls\.cert: needs 'key' too: a client certificate needs both cert and key/);
   });
@@ -251,4 +251,11 @@ test('a capture name that cannot be referenced is refused at its key', async () 
   const error = await loadError(MINIMAL_DEVICE.replace('    http:\n      method: POST', '    capture: { "bad name": $.a }\n    http:\n      method: POST'));
   assert.equal(error.field, 'tasks[0].capture.bad name');
   assert.match(error.message, /'bad name' is not a variable name/);
+});
+
+test('--threshold adds to the profile\'s thresholds (as in k6 and Locust), never replacing them', async () => {
+  await temp.write('thresholds.device.yaml', MINIMAL_DEVICE);
+  const file = await temp.write('thresholds.yaml', profileFor('thresholds.device.yaml', 'iterations: 1\nthresholds:\n  - "p95 < 200ms"\n'));
+  const plan = await loadRunPlan(file, { thresholds: ['failures < 1%'] });
+  assert.deepEqual(plan.thresholds, ['p95 < 200ms', 'failures < 1%']);
 });

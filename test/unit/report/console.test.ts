@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatProgress, formatSummary } from '../../../src/report/console.ts';
+import { NO_LATENCY } from '../../../src/metrics/histogram.ts';
 import type { Results, StatsRow } from '../../../src/metrics/results.ts';
 
 const latency = { min: 0.5, mean: 1.25, max: 20, p50: 1, p66: 1.1, p75: 1.2, p80: 1.3, p90: 2, p95: 3, p98: 4, p99: 5, p999: 9, p9999: 20 };
@@ -14,6 +15,7 @@ const row = (type: string, name: string, requests: number, failures: number): St
   failuresPerS: failures / 10,
   bytesIn: 0,
   latencyMs: latency,
+  failedLatencyMs: NO_LATENCY,
   histogram: '',
   late: 0,
   missed: 0,
@@ -32,6 +34,7 @@ const results: Results = {
   activeS: 10,
   stopReason: 'duration',
   abandoned: 3,
+  abandonCause: 'drain timeout',
   devices: { target: 2, started: 2, online: 2 },
   stats: [row('POST', '/data', 100, 1)],
   total: row('', 'Aggregated', 100, 1),
