@@ -5,7 +5,7 @@ import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
 import { describeStages } from '../engine/stages.ts';
 import { formatDuration } from '../profile/duration.ts';
 import { loadRunPlan } from '../profile/load.ts';
-import type { RunPlan } from '../profile/types.ts';
+import type { RunPlan, Shard } from '../profile/types.ts';
 import { formatSummary } from '../report/console.ts';
 import { csvReporter } from '../report/csv-report.ts';
 import { htmlReporter } from '../report/html-report.ts';
@@ -16,7 +16,7 @@ import { ProgressReporter } from '../report/progress.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { RequestLog } from '../report/request-log.ts';
 import { metricsEndpointFromFlags } from './metrics-flags.ts';
-import { outputFile, overridesFromFlags } from './options.ts';
+import { outputFile, overridesFromFlags, parseShard, parseStartAt } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
 import { checkConnections, EXIT, handleInterrupts, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
 import type { Output, RunEnvironment } from './run-environment.ts';
@@ -33,6 +33,8 @@ export interface RunCommandFlags extends RunFlags {
   readonly quiet?: boolean | undefined;
   readonly metricsPort?: FlagValue;
   readonly metricsHost?: FlagValue;
+  readonly shard?: FlagValue;
+  readonly startAt?: FlagValue;
 }
 
 /** The flags `execute` works with: output files resolved to one name each. */
@@ -40,13 +42,22 @@ interface RunSettings {
   readonly json: string | undefined;
   readonly logRequests: string | undefined;
   readonly quiet: boolean;
+  /** Epoch ms to start at (`--start-at`), so separately launched shards begin together. */
+  readonly startAt: number | undefined;
 }
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
-  const flags: RunSettings = { json: outputFile('json', given.json), logRequests: outputFile('log-requests', given.logRequests), quiet: given.quiet === true };
+  const flags: RunSettings = {
+    json: outputFile('json', given.json),
+    logRequests: outputFile('log-requests', given.logRequests),
+    quiet: given.quiet === true,
+    startAt: parseStartAt(given.startAt, Date.now()),
+  };
   const metrics = metricsEndpointFromFlags(given.metricsPort, given.metricsHost);
-  const plan = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
+  const shard = parseShard(given.shard);
+  const loaded = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
+  const plan: RunPlan = shard ? { ...loaded, shard } : loaded;
   checkConnections(plan);
   const reporters: Reporter[] = [];
   if (flags.json) reporters.push(jsonReporter(flags.json));
@@ -78,6 +89,7 @@ async function execute(
   reporters: readonly Reporter[],
 ): Promise<number> {
   const { endpoints } = environment;
+  if (flags.startAt !== undefined) await waitForStart(flags.startAt, output, flags.quiet);
   const monitor = new GeneratorMonitor();
   const engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker, generator: monitor });
   requestLog?.attach(engine);
@@ -101,6 +113,7 @@ async function execute(
       ? `${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'} up to ${plan.devices} devices`
       : `${plan.devices} devices ${plan.spawnMode === 'all-at-once' ? 'all at once' : `at ${plan.spawnRate}/s`}`;
     output.stderr(`Running ${plan.name}: ${shape} against ${against}, ${[duration, ending].filter(Boolean).join(' or ')}, seed ${plan.seed}.`);
+    if (plan.shard) output.stderr(describeShard(plan.shard, engine.ownedDevices, plan));
     if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) output.stderr(`  ${line}`);
   }
   monitor.start();
@@ -132,4 +145,22 @@ async function execute(
   if (stopReason === 'interrupted') return EXIT.interrupted;
   if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
   return EXIT.ok;
+}
+
+/** What a shard runs, for its opening lines. */
+function describeShard(shard: Shard, owned: number, plan: RunPlan): string {
+  const rate = plan.stages || plan.spawnMode === 'all-at-once' ? '' : `, spawning at ${Math.round((plan.spawnRate / shard.count) * 1000) / 1000}/s`;
+  return `  shard ${shard.index}/${shard.count}: ${owned} of the ${plan.devices} devices (global indices ≡ ${shard.index} mod ${shard.count})${rate}; the shape's device counts are the whole fleet's.`;
+}
+
+/** `--start-at`: waits (at most an hour, checked when parsed) so shards launched apart begin together. */
+async function waitForStart(startAt: number, output: Output, quiet: boolean): Promise<void> {
+  const waitMs = startAt - Date.now();
+  const when = new Date(startAt).toISOString();
+  if (waitMs <= 0) {
+    output.stderr(`fleetsim: warning: --start-at ${when} was ${(-waitMs / 1000).toFixed(1)} s ago: starting now, out of step with shards that started on time.`);
+    return;
+  }
+  if (!quiet) output.stderr(`Waiting ${(waitMs / 1000).toFixed(1)} s for --start-at ${when}.`);
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
 }

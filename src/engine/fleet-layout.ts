@@ -1,4 +1,4 @@
-import type { FleetEntry } from '../profile/types.ts';
+import type { FleetEntry, Shard } from '../profile/types.ts';
 
 /**
  * Which fleet entry each device index belongs to, interleaved by smooth weighted round robin so a
@@ -22,4 +22,16 @@ export function layoutFleet(fleet: readonly FleetEntry[]): Uint16Array {
     layout[i] = best;
   }
   return layout;
+}
+
+/** Devices of each fleet entry that a shard owns (every `count`-th index from `index`). */
+export function ownedByEntry(fleet: readonly FleetEntry[], shard: Shard): number[] {
+  if (shard.count === 1) return fleet.map((entry) => entry.count);
+  const layout = layoutFleet(fleet);
+  const owned = fleet.map(() => 0);
+  for (let i = shard.index; i < layout.length; i += shard.count) {
+    const entry = layout[i] ?? 0;
+    owned[entry] = (owned[entry] ?? 0) + 1;
+  }
+  return owned;
 }

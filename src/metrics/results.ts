@@ -110,6 +110,8 @@ export interface ResultsInput {
   readonly activeMs?: number;
   readonly stopReason: string;
   readonly abandoned?: number;
+  /** The shard this process ran; the whole run when not given. */
+  readonly shard?: Results['shard'];
   readonly devices: Results['devices'];
   readonly entries: readonly StatsEntry[];
   readonly history: readonly HistoryPoint[];
@@ -209,7 +211,7 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
     tool: { name: 'fleetsim', version: input.version },
     seed: input.seed,
     profile: { path: input.profilePath, sha256: input.profileSha256 },
-    shard: { index: 0, count: 1 },
+    shard: input.shard ? { index: input.shard.index, count: input.shard.count } : { index: 0, count: 1 },
     startedAt: input.startedAt.toISOString(),
     endedAt: input.endedAt.toISOString(),
     durationS: round(wallSeconds),
