@@ -4,6 +4,7 @@ import { isUserError, UsageError } from '../errors.ts';
 import { toolVersion } from '../version.ts';
 import { capacityCommand } from './capacity-command.ts';
 import { fixtureCommand } from './fixture-command.ts';
+import { mergeCommand } from './merge-command.ts';
 import { EXIT, runCommand } from './run-command.ts';
 import type { Output } from './run-command.ts';
 import { validateCommand } from './validate-command.ts';
@@ -52,7 +53,7 @@ function runOptions<T>(argv: Argv<T>) {
     .option('stage', { ...value, describe: 'load stage DURATION:DEVICES, e.g. 30s:200 (repeatable; replaces the profile\'s shape and end)' });
 }
 
-const COMMANDS = ['run', 'validate', 'capacity', 'fixture'];
+const COMMANDS = ['run', 'validate', 'capacity', 'merge', 'fixture'];
 
 /** Parses argv, runs the command, and returns the exit code. The only place that knows about process exit codes. */
 export async function execute(args: readonly string[], output: Output = processOutput()): Promise<number> {
@@ -118,6 +119,21 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await capacityCommand(argv, output);
+      },
+    )
+    .command(
+      'merge <results..>',
+      "merge the results JSON of a run's shards (--shard I/N) into the run's results",
+      (argv) =>
+        argv
+          .positional('results', { type: 'string', array: true, demandOption: true, describe: 'results JSON files, one per shard' })
+          .option('json', { ...value, describe: 'write the merged results JSON to FILE' })
+          .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv' })
+          .option('html', { ...value, describe: 'write a self-contained HTML report to FILE' })
+          .option('partial', { type: 'boolean', default: false, describe: 'merge even with shards missing (said in the output and the merged JSON)' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'only the summary' }),
+      async (argv) => {
+        exitCode = await mergeCommand(argv, output);
       },
     )
     .command(

@@ -27,6 +27,8 @@ export interface StatsRow {
   readonly lateAcks: number;
   /** Latency measured from the intended start (pacing only): what a saturated generator cannot hide. */
   readonly intendedLatencyMs?: LatencySummary;
+  /** The encoded histogram behind `intendedLatencyMs`, so `merge` recomputes it exactly. */
+  readonly intendedHistogram?: string;
 }
 
 export interface ThresholdResult {
@@ -86,6 +88,8 @@ export interface Saturation {
   /** The whole run's latency (the `total` row's), beside the same without the saturated intervals. */
   readonly latencyMs: LatencySummary;
   readonly latencyMsExcludingSaturated: LatencySummary;
+  /** The encoded histogram behind `latencyMsExcludingSaturated`, when any interval was saturated (else it is the total's). */
+  readonly histogramExcludingSaturated?: string;
 }
 
 export interface DevicesSummary {
@@ -148,7 +152,7 @@ function row(type: string, name: string, counters: Counters, latency: LatencyHis
     missed: counters.missed,
     lateAcks: counters.lateAcks,
   };
-  return intended.totalCount > 0 ? { ...base, intendedLatencyMs: summarize(intended) } : base;
+  return intended.totalCount > 0 ? { ...base, intendedLatencyMs: summarize(intended), intendedHistogram: encodeHistogram(intended) } : base;
 }
 
 /** Counters and histograms summed over several entries: the run's total, a type's, the traffic's. */
@@ -234,6 +238,7 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
       requests: input.saturation.requests,
       latencyMs: totalRow.latencyMs,
       latencyMsExcludingSaturated: summarize(input.saturation.unsaturatedLatency),
+      ...(input.saturation.intervals > 0 ? { histogramExcludingSaturated: encodeHistogram(input.saturation.unsaturatedLatency) } : {}),
     },
   };
 }

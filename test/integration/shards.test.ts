@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { HttpFixture } from '../../broker-fixture/index.ts';
 import type { Results } from '../../src/metrics/results.ts';
+import { execute } from '../../src/cli/main.ts';
+import type { MergedResults } from '../../src/distributed/merge.ts';
+import { PERCENTILES } from '../../src/metrics/histogram.ts';
 import { runCli } from '../helpers/cli.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
@@ -63,18 +66,64 @@ function assertShardsUniteIntoSingle(single: ShardRun, shards: readonly ShardRun
   assert.equal(sum((run) => run.results.total.requests), single.results.total.requests);
 }
 
-test('iot-node: the request logs of --shard 0/3, 1/3, 2/3 unite into exactly the single-process log', { timeout: 60_000 }, async () => {
+/** `fleetsim merge` in this process (the CLI's own code path), returning its exit code and output. */
+async function merge(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await execute(['merge', ...args], { stdout: (text) => (stdout += `${text}\n`), stderr: (text) => (stderr += `${text}\n`) });
+  return { code, stdout, stderr };
+}
+
+/** The shards' results merge into the single run's counts; the max is the largest shard max, and percentiles are ordered. */
+async function assertMergeMatchesSingle(name: string, single: ShardRun, shards: readonly ShardRun[]): Promise<void> {
+  const out = temp.file(`${name}-merged.json`);
+  const result = await merge([...shards.map((shard) => shard.json), '--json', out, '--csv', temp.file(`${name}-merged`)]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /^Merged 3 of 3 shards/);
+  assert.match(result.stdout, /Aggregated/);
+  const merged = JSON.parse(await readFile(out, 'utf8')) as MergedResults;
+  const counts = (results: Results): unknown[] => results.stats.map((row) => [row.type, row.name, row.requests, row.failures, row.bytesIn]);
+  assert.deepEqual(counts(merged), counts(single.results));
+  assert.equal(merged.total.requests, single.results.total.requests);
+  assert.equal(merged.devices.started, single.results.devices.started);
+  assert.equal(merged.total.latencyMs.max, Math.max(...shards.map((shard) => shard.results.total.latencyMs.max ?? 0)));
+  for (const row of [merged.total, ...merged.stats, ...merged.types]) {
+    const values = [row.latencyMs.min, ...PERCENTILES.map(([key]) => row.latencyMs[key]), row.latencyMs.max] as number[];
+    assert.deepEqual(values, [...values].sort((a, b) => a - b), `${row.type} ${row.name}`);
+  }
+  assert.deepEqual(merged.shards.map((shard) => shard.index), [0, 1, 2]);
+  const csv = await readFile(temp.file(`${name}-merged_stats.csv`), 'utf8');
+  assert.match(csv, new RegExp(`\r\n,Aggregated,${merged.total.requests},`));
+
+  const twoOfThree = [shards[0]?.json ?? '', shards[2]?.json ?? ''];
+  const refused = await merge([...twoOfThree, '--json', temp.file(`${name}-refused.json`)]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /^fleetsim: merge: missing shard 1\/3 \(have 2 of 3\); pass --partial/);
+  const partial = await merge([...twoOfThree, '--partial', '--json', temp.file(`${name}-partial.json`)]);
+  assert.equal(partial.code, 0, partial.stderr);
+  assert.match(partial.stderr, /Partial: shard 1\/3 missing/);
+  const partialResults = JSON.parse(await readFile(temp.file(`${name}-partial.json`), 'utf8')) as MergedResults;
+  assert.equal(partialResults.merged.partial, true);
+  assert.equal(partialResults.total.requests, (shards[0]?.results.total.requests ?? 0) + (shards[2]?.results.total.requests ?? 0));
+  const duplicate = await merge([shards[0]?.json ?? '', shards[0]?.json ?? '', shards[1]?.json ?? '']);
+  assert.equal(duplicate.code, 2);
+  assert.match(duplicate.stderr, /shard 0\/3 again/);
+}
+
+test('iot-node: the request logs of --shard 0/3, 1/3, 2/3 unite into exactly the single-process log, and merge into its counts', { timeout: 60_000 }, async () => {
   const { single, shards } = await singleAndShards('iot', ['profiles/iot-node-flat-out.yaml', '--target', url, '-u', '40', '-r', '400', '--iterations', '5', '--seed', '11']);
   assert.equal(single.lines.length, 40 * 6);
   assertShardsUniteIntoSingle(single, shards);
+  await assertMergeMatchesSingle('iot', single, shards);
   // 40 devices striped over 3: 14, 13, 13.
   assert.deepEqual(shards.map((shard) => shard.results.devices.target), [14, 13, 13]);
 });
 
-test('lamp against the embedded broker: shards unite into the single-process log, CONNECTs included', { timeout: 60_000 }, async () => {
+test('lamp against the embedded broker: shards unite into the single-process log and counts, CONNECTs included', { timeout: 60_000 }, async () => {
   const { single, shards } = await singleAndShards('lamp', ['profiles/lamp-flat-out.yaml', '-u', '20', '-r', '200', '--iterations', '3', '--seed', '11']);
   // Each lamp: one CONNECT, then 3 touches of 10 publishes.
   assert.equal(single.lines.length, 20 * (1 + 3 * 10));
   assertShardsUniteIntoSingle(single, shards);
+  await assertMergeMatchesSingle('lamp', single, shards);
   for (const shard of shards) assert.match(shard.stderr, /embedded MQTT broker/);
 });
