@@ -1,4 +1,5 @@
-import { foldLatency } from '../metrics/history.ts';
+import { PERCENTILES } from '../metrics/histogram.ts';
+import type { LatencySummary } from '../metrics/histogram.ts';
 import type { CumulativeCounts, HistoryPoint, HistoryRow, IntervalHealth } from '../metrics/history.ts';
 
 /**
@@ -81,37 +82,42 @@ const TOTAL = '\u0000total';
 
 /** One interval's total, type and (type, name) rows across the shards present, with every shard's run-so-far counts. */
 function mergeRows(slot: readonly (HistoryPoint | undefined)[], carried: Map<string, HistoryRow>[]): Pick<HistoryPoint, 'total' | 'types' | 'rows'> {
-  const interval = new Map<string, HistoryRow[]>();
+  const interval = new Map<string, RowSum>();
   const note = (key: string, row: HistoryRow, shard: number): void => {
-    let rows = interval.get(key);
-    if (!rows) interval.set(key, (rows = []));
-    rows.push(row);
-    carried[shard]?.set(key, row);
+    let sum = interval.get(key);
+    if (!sum) interval.set(key, (sum = new RowSum(row)));
+    sum.add(row);
+    (carried[shard] as Map<string, HistoryRow>).set(key, row);
   };
-  slot.forEach((point, shard) => {
-    if (!point) return;
+  for (let shard = 0; shard < slot.length; shard++) {
+    const point = slot[shard];
+    if (!point) continue;
     note(TOTAL, point.total, shard);
-    for (const row of point.types) note(`T ${row.type}`, row, shard);
-    for (const row of point.rows) note(`R ${row.type} ${row.name}`, row, shard);
-  });
-  const merge = (key: string): HistoryRow | undefined => {
-    const rows = interval.get(key);
-    const cumulative = carried.flatMap((rowsSoFar) => {
-      const row = rowsSoFar.get(key);
-      return row ? [row.cumulative] : [];
-    });
-    if (rows) return addRows(rows, cumulative);
-    // Only earlier intervals had this row: it ran nothing now, and keeps its totals.
-    const last = carried.find((rowsSoFar) => rowsSoFar.has(key))?.get(key);
-    return last && addRows([{ ...last, requests: 0, failures: 0, timeouts: 0, rps: 0, failuresPerS: 0, latencyMs: EMPTY_LATENCY }], cumulative);
-  };
-  const keys = new Set(carried.flatMap((rowsSoFar) => [...rowsSoFar.keys()]));
-  const pick = (prefix: string): HistoryRow[] =>
-    [...keys].filter((key) => key.startsWith(prefix)).flatMap((key) => merge(key) ?? []).sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
-  return { total: merge(TOTAL) ?? EMPTY_TOTAL, types: pick('T '), rows: pick('R ') };
+    for (const row of point.types) note(`T${row.type}`, row, shard);
+    for (const row of point.rows) note(`R${row.type}\u0000${row.name}`, row, shard);
+  }
+  // Every shard's latest run-so-far counts per row, including rows that ran nothing this interval.
+  const totals = new Map<string, CumulativeSum>();
+  for (const rowsSoFar of carried) {
+    for (const [key, row] of rowsSoFar) {
+      let sum = totals.get(key);
+      if (!sum) totals.set(key, (sum = new CumulativeSum(row)));
+      sum.add(row.cumulative);
+    }
+  }
+  const types: HistoryRow[] = [];
+  const rows: HistoryRow[] = [];
+  let total = EMPTY_TOTAL;
+  for (const [key, cumulative] of totals) {
+    const row = (interval.get(key) ?? new RowSum(cumulative.first)).row(cumulative.counts());
+    if (key === TOTAL) total = row;
+    else (key.startsWith('T') ? types : rows).push(row);
+  }
+  const order = (a: HistoryRow, b: HistoryRow): number => a.name.localeCompare(b.name) || a.type.localeCompare(b.type);
+  return { total, types: types.sort(order), rows: rows.sort(order) };
 }
 
-const EMPTY_LATENCY: HistoryRow['latencyMs'] = { min: null, mean: null, max: null, p50: null, p66: null, p75: null, p80: null, p90: null, p95: null, p98: null, p99: null, p999: null, p9999: null };
+const EMPTY_LATENCY: LatencySummary = { min: null, mean: null, max: null, p50: null, p66: null, p75: null, p80: null, p90: null, p95: null, p98: null, p99: null, p999: null, p9999: null };
 
 const EMPTY_TOTAL: HistoryRow = {
   type: '',
@@ -127,48 +133,97 @@ const EMPTY_TOTAL: HistoryRow = {
 
 const round3 = (value: number): number => Math.round(value * 1000) / 1000;
 
-/** Rows of one interval from several shards, with the run-so-far counts of every shard that has them. */
-function addRows(rows: readonly HistoryRow[], cumulative: readonly CumulativeCounts[]): HistoryRow {
-  const first = rows[0] as HistoryRow;
-  let latency = first.latencyMs;
-  let count = first.requests;
-  for (let i = 1; i < rows.length; i++) {
-    const row = rows[i] as HistoryRow;
-    latency = foldLatency(latency, count, row.latencyMs, row.requests);
-    count += row.requests;
+/** The summary fields a worst-of takes the largest of (every one but min and mean). */
+const WORST_KEYS = ['max', ...PERCENTILES.map(([key]) => key)] as const;
+
+/** One row of one interval over the shards that have it: counts and rates add, percentiles the worst, the mean weighted. */
+class RowSum {
+  private requests = 0;
+  private failures = 0;
+  private timeouts = 0;
+  private rps = 0;
+  private failuresPerS = 0;
+  private sampled = 0;
+  private weightedMean = 0;
+  private min = Infinity;
+  private readonly worst = new Float64Array(WORST_KEYS.length);
+
+  constructor(private readonly first: HistoryRow) {}
+
+  add(row: HistoryRow): void {
+    this.requests += row.requests;
+    this.failures += row.failures;
+    this.timeouts += row.timeouts;
+    this.rps += row.rps;
+    this.failuresPerS += row.failuresPerS;
+    const latency = row.latencyMs;
+    if (latency.max === null) return;
+    this.sampled += row.requests;
+    this.weightedMean += (latency.mean ?? 0) * row.requests;
+    this.min = Math.min(this.min, latency.min ?? Infinity);
+    for (let i = 0; i < WORST_KEYS.length; i++) this.worst[i] = Math.max(this.worst[i] as number, latency[WORST_KEYS[i] as (typeof WORST_KEYS)[number]] ?? 0);
   }
-  return {
-    type: first.type,
-    name: first.name,
-    requests: count,
-    failures: rows.reduce((sum, row) => sum + row.failures, 0),
-    timeouts: rows.reduce((sum, row) => sum + row.timeouts, 0),
-    rps: round3(rows.reduce((sum, row) => sum + row.rps, 0)),
-    failuresPerS: round3(rows.reduce((sum, row) => sum + row.failuresPerS, 0)),
-    latencyMs: latency,
-    cumulative: addCumulative(cumulative),
-  };
+
+  private latency(): LatencySummary {
+    if (this.sampled === 0) return EMPTY_LATENCY;
+    const out = { min: this.min, mean: round3(this.weightedMean / this.sampled) } as Record<keyof LatencySummary, number>;
+    for (let i = 0; i < WORST_KEYS.length; i++) out[WORST_KEYS[i] as (typeof WORST_KEYS)[number]] = this.worst[i] as number;
+    return out;
+  }
+
+  row(cumulative: CumulativeCounts): HistoryRow {
+    return {
+      type: this.first.type,
+      name: this.first.name,
+      requests: this.requests,
+      failures: this.failures,
+      timeouts: this.timeouts,
+      rps: round3(this.rps),
+      failuresPerS: round3(this.failuresPerS),
+      latencyMs: this.latency(),
+      cumulative,
+    };
+  }
 }
 
-function addCumulative(parts: readonly CumulativeCounts[]): CumulativeCounts {
-  const requests = parts.reduce((sum, part) => sum + part.requests, 0);
-  const numbers = (pick: (part: CumulativeCounts) => number | null): number[] => parts.flatMap((part) => {
-    const value = pick(part);
-    return value === null ? [] : [value];
-  });
-  const weighted = parts.reduce((sum, part) => sum + (part.latencyMs.mean ?? 0) * part.requests, 0);
-  const p50 = numbers((part) => part.latencyMs.p50);
-  const min = numbers((part) => part.latencyMs.min);
-  const max = numbers((part) => part.latencyMs.max);
-  return {
-    requests,
-    failures: parts.reduce((sum, part) => sum + part.failures, 0),
-    bytesIn: parts.reduce((sum, part) => sum + part.bytesIn, 0),
-    latencyMs: {
-      p50: p50.length === 0 ? null : Math.max(...p50),
-      mean: requests === 0 || min.length === 0 ? null : round3(weighted / requests),
-      min: min.length === 0 ? null : Math.min(...min),
-      max: max.length === 0 ? null : Math.max(...max),
-    },
-  };
+/** The run-so-far counts of one row summed over the shards; its latency figures the worst shard's, the mean weighted. */
+class CumulativeSum {
+  private requests = 0;
+  private failures = 0;
+  private bytesIn = 0;
+  private weightedMean = 0;
+  private p50: number | null = null;
+  private min: number | null = null;
+  private max: number | null = null;
+
+  constructor(readonly first: HistoryRow) {}
+
+  add(part: CumulativeCounts): void {
+    this.requests += part.requests;
+    this.failures += part.failures;
+    this.bytesIn += part.bytesIn;
+    const latency = part.latencyMs;
+    this.weightedMean += (latency.mean ?? 0) * part.requests;
+    if (latency.p50 !== null) this.p50 = this.p50 === null ? latency.p50 : Math.max(this.p50, latency.p50);
+    if (latency.min !== null) this.min = this.min === null ? latency.min : Math.min(this.min, latency.min);
+    if (latency.max !== null) this.max = this.max === null ? latency.max : Math.max(this.max, latency.max);
+  }
+
+  counts(): CumulativeCounts {
+    return {
+      requests: this.requests,
+      failures: this.failures,
+      bytesIn: this.bytesIn,
+      latencyMs: { p50: this.p50, mean: this.requests === 0 || this.min === null ? null : round3(this.weightedMean / this.requests), min: this.min, max: this.max },
+    };
+  }
+}
+
+/** Two points' rows of one shard in one second, as one interval (fold). */
+function addRows(rows: readonly HistoryRow[], cumulative: readonly CumulativeCounts[]): HistoryRow {
+  const sum = new RowSum(rows[0] as HistoryRow);
+  for (const row of rows) sum.add(row);
+  const total = new CumulativeSum(rows[0] as HistoryRow);
+  for (const part of cumulative) total.add(part);
+  return sum.row(total.counts());
 }

@@ -98,11 +98,6 @@ function countAt(percentile: number, total: number): number {
   return Math.max(1, Math.ceil((percentile / 100) * total - 1e-9));
 }
 
-/** Adds an encoded histogram's counts into `target` without an intermediate copy (merging many shards). */
-export function addEncoded(target: LatencyHistogram, encoded: string): void {
-  target.add(hdr.decodeFromCompressedBase64(encoded, 32, false));
-}
-
 /**
  * The encoding keeps bucket counts, not the exact extremes: decoded, a histogram's max reads as
  * its bucket's highest value. Merging shards, the extremes their summaries give (whole
