@@ -150,11 +150,8 @@ function foldRows(a: HistoryRow, b: HistoryRow, intervalS: number): HistoryRow {
   };
 }
 
-/**
- * Percentiles of two intervals (or two shards' same interval) cannot be merged exactly without their
- * histograms: take the worse; the mean is weighted by the counts.
- */
-export function foldLatency(a: LatencySummary, aCount: number, b: LatencySummary, bCount: number): LatencySummary {
+/** Percentiles of two intervals cannot be merged exactly without their histograms: take the worse. */
+function foldLatency(a: LatencySummary, aCount: number, b: LatencySummary, bCount: number): LatencySummary {
   if (a.max === null) return b;
   if (b.max === null) return a;
   const out = {} as Record<keyof LatencySummary, number | null>;
