@@ -16,8 +16,10 @@ npm ci --omit=dev "${quiet[@]}"
 echo "check-package: npm ci, then npm pack"
 npm ci "${quiet[@]}" >/dev/null
 tarball="$(npm pack --silent --pack-destination "$work")"
-tar -tzf "$work/$tarball" | grep -qx 'package/dist/src/cli/main.js' || { echo "check-package: $tarball has no dist/src/cli/main.js" >&2; exit 1; }
-tar -tzf "$work/$tarball" | grep -qx 'package/dist/src/index.js' || { echo "check-package: $tarball has no dist/src/index.js" >&2; exit 1; }
+listing="$(tar -tzf "$work/$tarball")"
+for file in dist/src/cli/main.js dist/src/index.js dist/broker-fixture/fixture-worker.js; do
+  grep -qx "package/$file" <<<"$listing" || { echo "check-package: $tarball has no $file" >&2; exit 1; }
+done
 
 echo "check-package: install $tarball into an empty folder with --omit=dev and run it"
 mkdir "$work/user" && cd "$work/user"
