@@ -20,8 +20,10 @@ const target = nginxInstalled ? await startNginx(dir) : await startFixture();
 const json = path.join(dir, 'history.json');
 // --trace-gc prints the heap left after every full collection: what the process really retains,
 // which RSS (young-generation growth, allocator slack) only bounds from above.
-const [file, argv] = pinned(0, process.execPath, ['--trace-gc', await compiledCli(), 'run', ...fleet('profiles/iot-node.yaml', devices, 100, minutes * 60, '--target', target.url, '--json', json, '--quiet')]);
-console.log(`bench:history: ${devices} iot-nodes for ${minutes} min against ${nginxInstalled ? 'nginx' : 'the fixture'} (${pinningNote()})`);
+// BENCH_NODE_FLAGS adds V8 flags to the generator (e.g. --max-semi-space-size=2) to see what RSS is made of.
+const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const [file, argv] = pinned(0, process.execPath, ['--trace-gc', ...nodeFlags, await compiledCli(), 'run', ...fleet('profiles/iot-node.yaml', devices, 100, minutes * 60, '--target', target.url, '--json', json, '--quiet')]);
+console.log(`bench:history: ${devices} iot-nodes for ${minutes} min against ${nginxInstalled ? 'nginx' : 'the fixture'} (${pinningNote()})${nodeFlags.length > 0 ? `, node ${nodeFlags.join(' ')}` : ''}`);
 
 const rssMb = (pid: number): number | undefined => {
   try {

@@ -6,6 +6,7 @@ import { toolVersion } from '../version.ts';
 import { capacityCommand } from './capacity-command.ts';
 import { fixtureCommand } from './fixture-command.ts';
 import { idsCommand } from './ids-command.ts';
+import { mergeCommand } from './merge-command.ts';
 import { EXIT, runCommand } from './run-command.ts';
 import type { Output } from './run-command.ts';
 import { validateCommand } from './validate-command.ts';
@@ -68,7 +69,7 @@ function withFlagSuggestions(message: string, instance: unknown): string {
   return hints.length > 0 ? `${message} (${hints.join('; ')})` : message;
 }
 
-const COMMANDS = ['run', 'validate', 'capacity', 'ids', 'fixture'];
+const COMMANDS = ['run', 'validate', 'capacity', 'merge', 'ids', 'fixture'];
 
 /** Parses argv, runs the command, and returns the exit code. The only place that knows about process exit codes. */
 export async function execute(args: readonly string[], output: Output = processOutput()): Promise<number> {
@@ -98,6 +99,8 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE' })
           .option('metrics-port', { ...value, describe: 'serve Prometheus metrics at /metrics on PORT during the run (0 picks a free one)' })
           .option('metrics-host', { ...value, describe: 'address the metrics endpoint listens on (default 127.0.0.1)' })
+          .option('shard', { ...value, describe: 'run shard I (0-based) of N: the devices whose index is I mod N, e.g. 0/3' })
+          .option('start-at', { ...value, describe: 'wait until this ISO time (e.g. 2026-05-01T12:00:00Z) to start, so shards begin together' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await runCommand(argv, output);
@@ -148,6 +151,21 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('csv', { ...value, describe: 'write to FILE instead of stdout' }),
       async (argv) => {
         exitCode = await idsCommand(argv, output);
+      },
+    )
+    .command(
+      'merge <results..>',
+      "merge the results JSON of a run's shards (--shard I/N) into the run's results",
+      (argv) =>
+        argv
+          .positional('results', { type: 'string', array: true, demandOption: true, describe: 'results JSON files, one per shard' })
+          .option('json', { ...value, describe: 'write the merged results JSON to FILE' })
+          .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv' })
+          .option('html', { ...value, describe: 'write a self-contained HTML report to FILE' })
+          .option('partial', { type: 'boolean', default: false, describe: 'merge even with shards missing (said in the output and the merged JSON)' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'only the summary' }),
+      async (argv) => {
+        exitCode = await mergeCommand(argv, output);
       },
     )
     .command(

@@ -2,7 +2,7 @@ import { UsageError } from '../errors.ts';
 import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDurationMs } from '../profile/duration.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
 import type { RunOverrides } from '../profile/load.ts';
-import type { Stage } from '../profile/types.ts';
+import type { Shard, Stage } from '../profile/types.ts';
 import { checkBrokerUrl, checkTargetUrl } from '../profile/target-url.ts';
 
 /** Flags shared by `run` and `validate`, as yargs hands them over: raw text, so errors can echo it. */
@@ -131,4 +131,33 @@ export function outputFile(flag: string, value: FlagValue): string | undefined {
   const file = last(value);
   if (file !== undefined && file.trim() === '') throw new UsageError(`--${flag}: name a file`);
   return file;
+}
+
+/** `--shard I/N`: shard I (0-based) of N owns the device indices ≡ I (mod N). */
+export function parseShard(value: FlagValue): Shard | undefined {
+  const text = last(value);
+  if (text === undefined) return undefined;
+  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  const index = Number(match?.[1] ?? Number.NaN);
+  const count = Number(match?.[2] ?? Number.NaN);
+  if (!match || !Number.isSafeInteger(index) || !Number.isSafeInteger(count)) {
+    throw new UsageError(`--shard: expected I/N, shard I (0-based) of N, e.g. 0/3 for the first of three; got '${text}'`);
+  }
+  if (count < 1 || count > MAX_DEVICES) throw new UsageError(`--shard: N must be 1 to ${MAX_DEVICES} shards, got '${text}'`);
+  if (index >= count) throw new UsageError(`--shard: I counts from 0 and must be below N (0/${count} to ${count - 1}/${count}), got '${text}'`);
+  return { index, count };
+}
+
+/** How far ahead `--start-at` may be: shards are launched together, not scheduled for later. */
+export const MAX_START_WAIT_MS = 60 * 60 * 1000;
+
+/** `--start-at TIME`: an ISO 8601 time (with a zone, or UTC with `Z`), at most an hour ahead of `nowMs`. */
+export function parseStartAt(value: FlagValue, nowMs: number): number | undefined {
+  const text = last(value);
+  if (text === undefined) return undefined;
+  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(text.trim());
+  const at = iso ? Date.parse(text.trim()) : Number.NaN;
+  if (Number.isNaN(at)) throw new UsageError(`--start-at: expected an ISO 8601 time with its zone, e.g. 2026-05-01T12:00:00Z; got '${text}'`);
+  if (at - nowMs > MAX_START_WAIT_MS) throw new UsageError(`--start-at: '${text}' is more than an hour away; launch the shards closer to their start`);
+  return at;
 }

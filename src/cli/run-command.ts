@@ -5,7 +5,7 @@ import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
 import { describeStages } from '../engine/stages.ts';
 import { formatDuration } from '../profile/duration.ts';
 import { loadRunPlan } from '../profile/load.ts';
-import type { RunPlan } from '../profile/types.ts';
+import type { RunPlan, Shard } from '../profile/types.ts';
 import { formatSummary } from '../report/console.ts';
 import { csvReporter } from '../report/csv-report.ts';
 import { htmlReporter } from '../report/html-report.ts';
@@ -17,7 +17,7 @@ import type { Reporter } from '../report/reporter.ts';
 import { RequestLog } from '../report/request-log.ts';
 import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { UsageError } from '../errors.ts';
-import { last, outputFile, overridesFromFlags } from './options.ts';
+import { last, outputFile, overridesFromFlags, parseShard, parseStartAt } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
 import { checkConnections, EXIT, handleInterrupts, signalExit, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
 import type { Output, RunEnvironment } from './run-environment.ts';
@@ -35,6 +35,8 @@ export interface RunCommandFlags extends RunFlags {
   readonly quiet?: boolean | undefined;
   readonly metricsPort?: FlagValue;
   readonly metricsHost?: FlagValue;
+  readonly shard?: FlagValue;
+  readonly startAt?: FlagValue;
 }
 
 /** The flags `execute` works with: output files resolved to one name each. */
@@ -44,6 +46,8 @@ interface RunSettings {
   readonly quiet: boolean;
   /** Locust's --exit-code-on-error: the exit code when any attempt failed (thresholds and interrupts take precedence). */
   readonly exitCodeOnError: number | undefined;
+  /** Epoch ms to start at (`--start-at`), so separately launched shards begin together. */
+  readonly startAt: number | undefined;
 }
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
@@ -53,9 +57,12 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
     logRequests: outputFile('log-requests', given.logRequests),
     quiet: given.quiet === true,
     exitCodeOnError: exitCodeFlag(given.exitCodeOnError),
+    startAt: parseStartAt(given.startAt, Date.now()),
   };
   const metrics = metricsEndpointFromFlags(given.metricsPort, given.metricsHost);
-  const plan = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
+  const shard = parseShard(given.shard);
+  const loaded = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
+  const plan: RunPlan = shard ? { ...loaded, shard } : loaded;
   checkConnections(plan);
   const reporters: Reporter[] = [];
   if (flags.json) reporters.push(jsonReporter(flags.json, (text) => output.stdout(text)));
@@ -87,6 +94,7 @@ async function execute(
   reporters: readonly Reporter[],
 ): Promise<number> {
   const { endpoints } = environment;
+  if (flags.startAt !== undefined) await waitForStart(flags.startAt, output, flags.quiet);
   const monitor = new GeneratorMonitor();
   const engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker, generator: monitor });
   requestLog?.attach(engine);
@@ -110,6 +118,7 @@ async function execute(
       ? `${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'} up to ${plan.devices} devices`
       : `${plan.devices} devices ${plan.spawnMode === 'all-at-once' ? 'all at once' : `at ${plan.spawnRate}/s`}`;
     output.stderr(`Running ${plan.name}: ${shape} against ${against}, ${[duration, ending].filter(Boolean).join(' or ')}, seed ${plan.seed}.`);
+    if (plan.shard) output.stderr(describeShard(plan.shard, engine.ownedDevices, plan));
     if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) output.stderr(`  ${line}`);
   }
   monitor.start();
@@ -153,4 +162,22 @@ function exitCodeFlag(value: FlagValue): number | undefined {
   const code = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(code) || code < 0 || code > 255) throw new UsageError(`--exit-code-on-error: expected an exit code from 0 to 255, got '${text}'`);
   return code;
+}
+
+/** What a shard runs, for its opening lines. */
+function describeShard(shard: Shard, owned: number, plan: RunPlan): string {
+  const rate = plan.stages || plan.spawnMode === 'all-at-once' ? '' : `, spawning at ${Math.round((plan.spawnRate / shard.count) * 1000) / 1000}/s`;
+  return `  shard ${shard.index}/${shard.count}: ${owned} of the ${plan.devices} devices (global indices ≡ ${shard.index} mod ${shard.count})${rate}; the shape's device counts are the whole fleet's.`;
+}
+
+/** `--start-at`: waits (at most an hour, checked when parsed) so shards launched apart begin together. */
+async function waitForStart(startAt: number, output: Output, quiet: boolean): Promise<void> {
+  const waitMs = startAt - Date.now();
+  const when = new Date(startAt).toISOString();
+  if (waitMs <= 0) {
+    output.stderr(`fleetsim: warning: --start-at ${when} was ${(-waitMs / 1000).toFixed(1)} s ago: starting now, out of step with shards that started on time.`);
+    return;
+  }
+  if (!quiet) output.stderr(`Waiting ${(waitMs / 1000).toFixed(1)} s for --start-at ${when}.`);
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
 }

@@ -2,6 +2,8 @@ import { startFixtures } from '../../broker-fixture/index.ts';
 import type { RunningFixtures } from '../../broker-fixture/index.ts';
 import type { Engine, RunTimes } from '../engine/engine.ts';
 import { checkFileLimit, openFileLimit } from '../engine/fd-limit.ts';
+import { ownedByEntry } from '../engine/fleet-layout.ts';
+import { WHOLE_RUN } from '../engine/shard.ts';
 import type { StopReason } from '../engine/events.ts';
 import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
 import { saturationWarning } from '../metrics/generator-monitor.ts';
@@ -51,12 +53,15 @@ function modelUsesHttp(model: DeviceModel): boolean {
 /** Refuses a run that would open more sockets than the process may (exit 2, naming the limit). */
 export function checkConnections(plan: RunPlan): void {
   const http = plan.http;
-  const sessions = mqttSessions(plan);
+  // A shard holds only its own devices' sockets: that is what sharding is for.
+  const owned = ownedByEntry(plan.fleet, plan.shard ?? WHOLE_RUN);
+  const devices = owned.reduce((sum, count) => sum + count, 0);
+  const sessions = plan.fleet.reduce((sum, entry, i) => sum + (entry.model.mqtt ? (owned[i] ?? 0) : 0), 0);
   const needsHttp = planUsesHttp(plan);
-  const httpConnections = !needsHttp ? 0 : http.connectionPerDevice ? plan.devices : Math.min(http.connections, plan.devices);
+  const httpConnections = !needsHttp ? 0 : http.connectionPerDevice ? devices : Math.min(http.connections, devices);
   const uses = [
     sessions > 0 ? `one MQTT connection per device for ${sessions} devices` : '',
-    httpConnections === 0 ? '' : http.connectionPerDevice ? `one HTTP connection per device for ${plan.devices} devices` : `an HTTP pool of up to ${http.connections} connections`,
+    httpConnections === 0 ? '' : http.connectionPerDevice ? `one HTTP connection per device for ${devices} devices` : `an HTTP pool of up to ${http.connections} connections`,
   ];
   checkFileLimit(sessions + httpConnections, uses.filter(Boolean).join(' and ') || 'no connections', openFileLimit());
 }
@@ -180,8 +185,10 @@ export function resultsOf(run: FinishedRun): Results {
     stopReason: run.stopReason,
     abandoned: engine.abandoned,
     abandonCause: engine.abandonCause,
+    shard: engine.shard,
     devices: {
-      target: plan.devices,
+      // A shard's target is its own part of the fleet, so the shards' targets add up to the fleet.
+      target: engine.ownedDevices,
       started: engine.started,
       online: run.onlineAtStop,
       onlineOverTime: engine.stats.history.points.map((point) => [point.atS, point.devicesOnline] as const),

@@ -22,6 +22,8 @@ import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './ev
 import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet-layout.ts';
 import { encodePathChars } from './request-path.ts';
 import { Scheduler } from './scheduler.ts';
+import { globalIndex, localIndex, ownedBelow, WHOLE_RUN } from './shard.ts';
+import type { Shard } from './shard.ts';
 import { Ramp } from './ramp.ts';
 import type { RampHost } from './ramp.ts';
 import { StageDriver } from './stages.ts';
@@ -77,6 +79,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   readonly plan: RunPlan;
   readonly iterations: number | undefined;
   readonly sharedHttpPool: boolean;
+  /** Which devices this process runs: all of them, or one stripe of the global indices. */
+  readonly shard: Shard;
+  /** Devices this process owns: the fleet's size, or the shard's stripe of it. */
+  readonly ownedDevices: number;
   stopping = false;
   started = 0;
   finished = 0;
@@ -97,6 +103,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
   private readonly transport: HttpTransport;
+  /** By local index (the shard's own numbering); a device keeps its global index as `deviceIndex`. */
   private readonly devices: (VirtualDevice | undefined)[];
   private readonly layout: Uint16Array;
   private readonly bound: BoundModel[];
@@ -132,6 +139,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.plan = options.plan;
     this.iterations = options.plan.iterations;
     this.sharedHttpPool = !options.plan.http.connectionPerDevice;
+    this.shard = options.plan.shard ?? WHOLE_RUN;
+    this.ownedDevices = ownedBelow(options.plan.devices, this.shard);
     this.clock = options.clock ?? systemClock;
     this.scheduler = new Scheduler(this.clock, options.timers);
     this.snapshotIntervalMs = options.snapshotIntervalMs ?? 1000;
@@ -142,7 +151,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.basePath = target.pathname.replace(/\/+$/, '');
     this.backoffSeed = `${options.plan.seed}:reconnect`;
     this.transport = new HttpTransport(target.origin, options.plan.http);
-    this.devices = new Array<VirtualDevice | undefined>(options.plan.devices);
+    this.devices = new Array<VirtualDevice | undefined>(this.ownedDevices);
     this.layout = layoutFleet(options.plan.fleet);
     const entryFor = this.stats.entryFor.bind(this.stats);
     this.bound = options.plan.fleet.map((entry) => bindModel(entry.model, entryFor));
@@ -153,7 +162,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     if (needsBroker && options.broker === undefined) throw new Error('a device model keeps an MQTT session but no broker was given');
     this.broker = options.broker === undefined ? undefined : new URL(options.broker);
     this.tlsFiles = this.broker?.protocol === 'mqtts:' ? new MqttTlsFiles(options.plan.mqtt.tls) : undefined;
-    this.onlineGoal = options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices;
+    this.onlineGoal = ownedBelow(options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices, this.shard);
     this.secretForms = options.plan.secrets
       .flatMap((secret) => sentForms(secret.value).map((form) => [form, `{{ env.${secret.name} }}`] as const))
       .sort((a, b) => b[0].length - a[0].length);
@@ -164,12 +173,12 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     return this.started - this.finished - this.offlineDevices;
   }
 
-  /** Where the device count is heading: the current ramp's target. */
+  /** Where this process's device count is heading: the current ramp's target (the shard's part of it). */
   get targetDevices(): number {
     return this.ramp.goal;
   }
 
-  /** Devices in the population now (indices 0..n-1), whatever their sessions are doing. */
+  /** This process's devices in the population now (its part of indices 0..n-1), whatever their sessions are doing. */
   get runningDevices(): number {
     return this.ramp.population;
   }
@@ -184,13 +193,15 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
    * once). Raising it starts the next indices; lowering it stops the highest first: each ends its
    * current task, then closes its connections. The fleet's size (`plan.devices`) is the ceiling.
    * For load models, a capacity search or a UI while the run goes on; stopping ignores it.
+   * `devices` counts the whole fleet: a shard runs its own indices below it, over the same time,
+   * so the shards together follow the shape and each spawns at its part of the rate.
    */
   rampTo(devices: number, overMs = 0): void {
     if (!Number.isSafeInteger(devices) || devices < 0 || devices > this.plan.devices) {
       throw new RangeError(`rampTo: expected 0 to ${this.plan.devices} devices (the fleet's size), got ${devices}`);
     }
     if (this.finishRun === undefined) throw new Error('rampTo: the run has not started');
-    this.ramp.rampTo(devices, overMs);
+    this.ramp.rampTo(ownedBelow(devices, this.shard), overMs);
   }
 
   /** Elapsed ms since the run started. */
@@ -214,6 +225,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     if (this.steered) return done;
     if (plan.stages) new StageDriver(this, plan.stages).start();
     else this.rampTo(plan.devices, plan.spawnMode === 'all-at-once' ? 0 : (plan.devices * 1000) / plan.spawnRate);
+    // A shard with no devices (more shards than devices) has nothing to wait for.
+    if (this.ownedDevices === 0 && this.iterations !== undefined) this.stop('iterations');
     return done;
   }
 
@@ -287,22 +300,23 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online, this.runningDevices, this.generator.sampleInterval()));
   }
 
-  stopDevice(index: number, running: number): void {
-    this.emit('retire', index, running);
-    const device = this.devices[index];
+  stopDevice(local: number, running: number): void {
+    this.emit('retire', globalIndex(local, this.shard), running);
+    const device = this.devices[local];
     if (!device || device.finished) return;
     this.retiring.add(device);
     device.retire();
   }
 
-  startDevice(index: number): void {
+  startDevice(local: number): void {
+    const index = globalIndex(local, this.shard);
     const entry = this.layout[index] ?? 0;
     const bound = this.bound[entry] as BoundModel;
     const idOf = this.idOf[entry] as (index: number) => string;
     // A device started again after the shape stopped it is a new one with the same identity and stream.
     const device = new VirtualDevice(index, idOf(index), bound, deviceRandom(this.plan.seed, index), this);
     device.data = dataRow(this.plan.fleet[entry] as FleetEntry, this.ordinals[index] ?? 0);
-    this.devices[index] = device;
+    this.devices[local] = device;
     const mqtt = bound.model.mqtt;
     if (mqtt) {
       // Reconnect jitter has its own stream, so a lost connection never shifts what the device sends.
@@ -439,7 +453,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   onFinished(device: VirtualDevice): void {
     this.finished++;
-    if (this.retiring.delete(device) && this.devices[device.deviceIndex] === device) this.transport.release(device.deviceIndex);
+    if (this.retiring.delete(device) && this.devices[localIndex(device.deviceIndex, this.shard)] === device) this.transport.release(device.deviceIndex);
     const link = device.link;
     if (link) {
       if (!link.connected) this.offlineDevices--;

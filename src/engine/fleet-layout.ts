@@ -1,5 +1,5 @@
 import { compileIdentity } from '../identity/device-id.ts';
-import type { FleetEntry } from '../profile/types.ts';
+import type { FleetEntry, Shard } from '../profile/types.ts';
 
 /**
  * Which fleet entry each device index belongs to, interleaved by smooth weighted round robin so a
@@ -54,4 +54,16 @@ export function fleetIdFunctions(fleet: readonly FleetEntry[], ordinals: Uint32A
     const fromData = data && column !== undefined ? (index: number): string => data.table.value(ordinals[index] ?? 0, column) : undefined;
     return compileIdentity(entry.model.identity, seed, fromData);
   });
+}
+
+/** Devices of each fleet entry that a shard owns (every `count`-th index from `index`). */
+export function ownedByEntry(fleet: readonly FleetEntry[], shard: Shard): number[] {
+  if (shard.count === 1) return fleet.map((entry) => entry.count);
+  const layout = layoutFleet(fleet);
+  const owned = fleet.map(() => 0);
+  for (let i = shard.index; i < layout.length; i += shard.count) {
+    const entry = layout[i] ?? 0;
+    owned[entry] = (owned[entry] ?? 0) + 1;
+  }
+  return owned;
 }

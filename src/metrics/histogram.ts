@@ -98,3 +98,15 @@ export function summarizeRecorded(histogram: LatencyHistogram): RecordedLatency 
 function countAt(percentile: number, total: number): number {
   return Math.max(1, Math.ceil((percentile / 100) * total - 1e-9));
 }
+
+/**
+ * The encoding keeps bucket counts, not the exact extremes: decoded, a histogram's max reads as
+ * its bucket's highest value. Merging shards, the extremes their summaries give (whole
+ * microseconds) are put back, so a merged max is the largest shard max exactly.
+ */
+export function restoreExtremes(histogram: LatencyHistogram, minMs: number, maxMs: number): void {
+  const js = histogram as JsHistogram;
+  if (js.totalCount === 0) return;
+  js.maxValue = Math.round(maxMs * 1000);
+  js.minNonZeroValue = Math.round(minMs * 1000);
+}

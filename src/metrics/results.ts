@@ -33,6 +33,8 @@ export interface StatsRow {
   readonly intendedLatencyMs?: LatencySummary;
   /** HTTP through the shared pool: each request's wait for a free connection, kept out of `latencyMs`. */
   readonly queuedMs?: LatencySummary;
+  /** The encoded histogram behind `intendedLatencyMs`, so `merge` recomputes it exactly. */
+  readonly intendedHistogram?: string;
 }
 
 export interface ThresholdResult {
@@ -103,6 +105,8 @@ export interface Saturation {
   /** The whole run's latency (the `total` row's), beside the same without the saturated intervals. */
   readonly latencyMs: LatencySummary;
   readonly latencyMsExcludingSaturated: LatencySummary;
+  /** The encoded histogram behind `latencyMsExcludingSaturated`, when any interval was saturated (else it is the total's). */
+  readonly histogramExcludingSaturated?: string;
 }
 
 export interface DevicesSummary {
@@ -128,6 +132,8 @@ export interface ResultsInput {
   readonly stopReason: string;
   readonly abandoned?: number;
   readonly abandonCause?: AbandonCause;
+  /** The shard this process ran; the whole run when not given. */
+  readonly shard?: Results['shard'];
   readonly devices: Results['devices'];
   readonly entries: readonly StatsEntry[];
   readonly history: readonly HistoryPoint[];
@@ -175,7 +181,7 @@ function row(type: string, name: string, counters: Counters, histograms: RowHist
   };
   return {
     ...base,
-    ...(intended.totalCount > 0 ? { intendedLatencyMs: summarize(intended) } : {}),
+    ...(intended.totalCount > 0 ? { intendedLatencyMs: summarize(intended), intendedHistogram: encodeHistogram(intended) } : {}),
     ...(queued.totalCount > 0 ? { queuedMs: summarize(queued) } : {}),
   };
 }
@@ -244,7 +250,7 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
     tool: { name: 'fleetsim', version: input.version },
     seed: input.seed,
     profile: { path: input.profilePath, sha256: input.profileSha256 },
-    shard: { index: 0, count: 1 },
+    shard: input.shard ? { index: input.shard.index, count: input.shard.count } : { index: 0, count: 1 },
     startedAt: input.startedAt.toISOString(),
     endedAt: input.endedAt.toISOString(),
     durationS: round(wallSeconds),
@@ -268,6 +274,7 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
       requests: input.saturation.requests,
       latencyMs: totalRow.latencyMs,
       latencyMsExcludingSaturated: summarize(input.saturation.unsaturatedLatency),
+      ...(input.saturation.intervals > 0 ? { histogramExcludingSaturated: encodeHistogram(input.saturation.unsaturatedLatency) } : {}),
     },
   };
 }

@@ -228,4 +228,12 @@ export interface RunPlan {
   readonly thresholds: readonly string[];
   /** Environment values the templates read, so outputs can redact them. */
   readonly secrets: readonly Secret[];
+  /** Run only this stripe of the fleet (`--shard I/N`, see engine/shard.ts); undefined runs all of it. */
+  readonly shard?: Shard | undefined;
+}
+
+/** Shard `index` (0-based) of `count` owns the global device indices ≡ index (mod count). */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
 }

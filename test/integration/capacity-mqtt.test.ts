@@ -63,8 +63,9 @@ test('MQTT broker sizing: the lamps a one-core Mosquitto carries, limited by the
       profile: 'profiles/lamp.yaml',
       broker: broker.url,
       slo: ['PUBLISH: p99 < 50ms', 'PUBLISH: timeouts < 0.1%'],
-      start: '50',
-      step: '50',
+      // Small first steps, so a slower machine (a smaller sliver of core 1) still has a passing step.
+      start: '10',
+      step: '40',
       maxDevices: '1500',
       stepDuration: '4s',
       settle: '1s',
@@ -78,7 +79,7 @@ test('MQTT broker sizing: the lamps a one-core Mosquitto carries, limited by the
   assert.equal(code, 0, stderr.join('\n'));
   const report = JSON.parse(await readFile(json, 'utf8')) as CapacityReport;
   assert.equal(report.limitedBy, 'target', stdout);
-  assert.ok(report.capacity && report.capacity.devices >= 50 && report.capacity.devices < 1500, stdout);
+  assert.ok(report.capacity && report.capacity.devices >= 10 && report.capacity.devices < 1500, stdout);
   assert.match(stdout, /<- knee/);
   const knee = report.steps.at(-1);
   assert.ok(knee && !knee.ok && knee.failedSlos.length > 0);

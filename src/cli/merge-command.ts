@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import { mergeResults, MergeError } from '../distributed/merge.ts';
+import type { MergedResults, ShardResults } from '../distributed/merge.ts';
+import { fileErrorReason } from '../errors.ts';
+import type { Results } from '../metrics/results.ts';
+import { formatSummary } from '../report/console.ts';
+import { csvReporter } from '../report/csv-report.ts';
+import { htmlReporter } from '../report/html-report.ts';
+import { jsonReporter } from '../report/json-report.ts';
+import type { Reporter } from '../report/reporter.ts';
+import { toolVersion } from '../version.ts';
+import { outputFile } from './options.ts';
+import type { FlagValue } from './options.ts';
+import { EXIT } from './run-environment.ts';
+import type { Output } from './run-environment.ts';
+
+export interface MergeCommandFlags {
+  readonly results?: readonly (string | number)[] | undefined;
+  readonly json?: FlagValue;
+  readonly csv?: FlagValue;
+  readonly html?: FlagValue;
+  readonly partial?: boolean | undefined;
+  readonly quiet?: boolean | undefined;
+}
+
+async function readShard(file: string): Promise<ShardResults> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new MergeError(`${file}: cannot read it (${fileErrorReason(error)})`);
+  }
+  try {
+    return { source: file, results: JSON.parse(text) as Results };
+  } catch (error) {
+    throw new MergeError(`${file}: not JSON (${(error as Error).message})`);
+  }
+}
+
+/** `fleetsim merge A.json B.json ...`: one run's results from its shards' results. Returns the exit code. */
+export async function mergeCommand(flags: MergeCommandFlags, output: Output): Promise<number> {
+  const files = (flags.results ?? []).map(String);
+  const reporters: Reporter[] = [];
+  const json = outputFile('json', flags.json);
+  if (json) reporters.push(jsonReporter(json));
+  const csv = outputFile('csv', flags.csv);
+  if (csv) reporters.push(csvReporter(csv));
+  const html = outputFile('html', flags.html);
+  if (html) reporters.push(htmlReporter(html));
+  for (const reporter of reporters) await reporter.prepare?.();
+  const inputs = await Promise.all(files.map(readShard));
+  const merged: MergedResults = mergeResults(inputs, { partial: flags.partial === true, version: toolVersion() });
+  const problems: string[] = [];
+  for (const reporter of reporters) {
+    try {
+      await reporter.finish?.(merged);
+    } catch (error) {
+      problems.push(`${reporter.flag}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const { count, present, missing } = merged.merged;
+  if (!flags.quiet) {
+    output.stderr(`Merged ${present.length} of ${count} shard${count === 1 ? '' : 's'} (seed ${merged.seed}, ${merged.profile.path}).`);
+    if (missing.length > 0) output.stderr(`Partial: shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')} missing (--partial); the numbers are those of the shards present.`);
+    output.stderr(`Note on the ${merged.merged.note}`);
+  }
+  output.stdout(formatSummary(merged));
+  for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
+  if (problems.length > 0) return EXIT.usage;
+  if (merged.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
+  return EXIT.ok;
+}

@@ -1,0 +1,34 @@
+/**
+ * fleetsim as a library (`import { loadRunPlan, Engine } from 'fleetsim'`): load a profile, run
+ * it, follow the engine's events, and get the results the CLI writes. A minimal run:
+ *
+ *   const plan = await loadRunPlan('profiles/iot-node.yaml', { devices: 10, durationMs: 5000 });
+ *   const monitor = new GeneratorMonitor();
+ *   const engine = new Engine({ plan, target: 'http://127.0.0.1:8080', generator: monitor });
+ *   engine.on('attempt', (record) => ...);   // one per request, publish, connect
+ *   let stopReason: StopReason = 'requested';
+ *   engine.on('stopping', (reason) => (stopReason = reason));
+ *   monitor.start();
+ *   const times = await engine.run();
+ *   const results = resultsOf({ plan, engine, times, generator: monitor.stop(), stopReason, onlineAtStop: engine.online });
+ *
+ * `startFixtures()` starts the embedded HTTP fixture and MQTT broker for a self-contained run;
+ * `mergeResults` merges the results of a run's shards (`plan.shard`).
+ */
+export { loadRunPlan, EnvironmentReader } from './profile/load.ts';
+export type { RunOverrides } from './profile/load.ts';
+export type { RunPlan, Shard } from './profile/types.ts';
+export { Engine } from './engine/engine.ts';
+export type { EngineOptions, RunTimes } from './engine/engine.ts';
+export type { AttemptRecord, EngineEvents, StopReason } from './engine/events.ts';
+export { GeneratorMonitor } from './metrics/generator-monitor.ts';
+export type { GeneratorHealth } from './metrics/generator-monitor.ts';
+export { buildResults } from './metrics/results.ts';
+export type { Results, StatsRow } from './metrics/results.ts';
+export { resultsOf } from './cli/run-environment.ts';
+export type { FinishedRun } from './cli/run-environment.ts';
+export { mergeResults, MergeError } from './distributed/merge.ts';
+export type { MergedResults, ShardResults } from './distributed/merge.ts';
+export { formatSummary } from './report/console.ts';
+export { startFixtures } from '../broker-fixture/index.ts';
+export type { RunningFixtures } from '../broker-fixture/index.ts';

@@ -1,0 +1,131 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mergeResults, MergeError } from '../../../src/distributed/merge.ts';
+import type { ShardResults } from '../../../src/distributed/merge.ts';
+import { evaluateThresholds } from '../../../src/metrics/evaluate-thresholds.ts';
+import { PERCENTILES } from '../../../src/metrics/histogram.ts';
+import { buildResults } from '../../../src/metrics/results.ts';
+import type { Results } from '../../../src/metrics/results.ts';
+import { RunStats } from '../../../src/metrics/stats.ts';
+import { seededSamples } from '../../helpers/samples.ts';
+
+const START = Date.parse('2026-05-01T12:00:00Z');
+const GENERATOR = { cpuPercent: 20, maxRssBytes: 1e8, eventLoopLagP99Ms: 2 };
+const HEALTH = { busyPercent: 10, lagP99Ms: 1 };
+
+interface Options {
+  readonly shard?: { index: number; count: number };
+  readonly seed?: string;
+  readonly sha256?: string;
+  readonly thresholds?: readonly string[];
+  readonly generator?: Results['generator'];
+  /** Ms the shard's clock is off from the others' (its history timestamps). */
+  readonly skewMs?: number;
+}
+
+/**
+ * A run's results from per-second samples: `seconds[s][row]` are the latencies (µs) of row `row`
+ * that finished in second s. The same samples split over shards must merge into the same rows.
+ */
+function resultsOf(seconds: readonly (readonly (readonly number[])[])[], options: Options = {}): Results {
+  const stats = new RunStats();
+  const rows = [stats.entryFor('POST', '/data'), stats.entryFor('GET', '/ota'), stats.entryFor('PUBLISH', 'touch')];
+  seconds.forEach((second, s) => {
+    second.forEach((samples, r) => {
+      for (const [i, micros] of samples.entries()) rows[r]?.record(i % 17 === 3 ? 'timeout' : 'ok', i % 17 === 3 ? 'ack timeout' : undefined, micros, micros + 50, 100, false);
+    });
+    stats.snapshot((s + 1) * 1000, 5, 5, HEALTH);
+  });
+  const history = stats.history.points.map((point, s) => ({ ...point, timestamp: START + (s + 1) * 1000 + (options.skewMs ?? 0) }));
+  const partial = buildResults({
+    version: 'test',
+    seed: options.seed ?? '7',
+    profilePath: 'profiles/x.yaml',
+    profileSha256: options.sha256 ?? 'a'.repeat(64),
+    startedAt: new Date(START),
+    endedAt: new Date(START + seconds.length * 1000),
+    stopReason: 'iterations',
+    shard: options.shard ?? { index: 0, count: 1 },
+    devices: { target: 5, started: 5, online: 5, timeToAllOnlineMs: 100 },
+    entries: stats.entries,
+    history,
+    saturation: stats.saturation,
+    generator: options.generator ?? GENERATOR,
+    warnings: [],
+  });
+  return { ...partial, thresholds: evaluateThresholds(partial, options.thresholds ?? ['p95 < 100ms', 'POST /data: failures < 1']) };
+}
+
+/** Three seconds of three rows, dealt to `count` shards round robin per sample. */
+function splitRun(count: number): { single: Results; shards: ShardResults[] } {
+  const random = seededSamples(42);
+  const seconds = [0, 1, 2].map(() => [0, 1, 2].map((row) => Array.from({ length: 200 + row * 50 }, () => random(row))));
+  const deal = (index: number): number[][][] => seconds.map((second) => second.map((samples) => samples.filter((_, i) => i % count === index)));
+  return {
+    single: resultsOf(seconds),
+    shards: Array.from({ length: count }, (_, index) => ({ source: `shard${index}.json`, results: resultsOf(deal(index), { shard: { index, count }, skewMs: index * 37 }) })),
+  };
+}
+
+test('merged rows equal the single run: counts summed, every percentile from the merged histograms', () => {
+  const { single, shards } = splitRun(3);
+  const merged = mergeResults(shards, { version: 'test' });
+  for (const key of ['requests', 'failures', 'timeouts', 'bytesIn'] as const) assert.equal(merged.total[key], single.total[key], key);
+  assert.deepEqual(merged.total.latencyMs, single.total.latencyMs);
+  assert.deepEqual(merged.stats.map((row) => [row.type, row.name, row.requests, row.latencyMs]), single.stats.map((row) => [row.type, row.name, row.requests, row.latencyMs]));
+  assert.deepEqual(merged.types.map((row) => [row.name, row.latencyMs]), single.types.map((row) => [row.name, row.latencyMs]));
+  assert.deepEqual(merged.stats.map((row) => row.intendedLatencyMs), single.stats.map((row) => row.intendedLatencyMs));
+  assert.deepEqual(merged.failures, single.failures);
+  const shardMax = Math.max(...shards.map((shard) => shard.results.total.latencyMs.max ?? 0));
+  assert.equal(merged.total.latencyMs.max, shardMax);
+  const ordered = PERCENTILES.map(([key]) => merged.total.latencyMs[key] as number);
+  assert.deepEqual(ordered, [...ordered].sort((a, b) => a - b));
+  assert.ok((ordered.at(-1) ?? Infinity) <= shardMax);
+  assert.deepEqual(merged.thresholds.map((t) => [t.expr, t.ok, t.value]), single.thresholds.map((t) => [t.expr, t.ok, t.value]));
+  assert.deepEqual(merged.devices.target, 15);
+  assert.deepEqual(merged.merged, { count: 3, present: [0, 1, 2], missing: [], partial: false, note: merged.merged.note });
+});
+
+test('history: aligned by wall-clock second, counts summed, percentiles the worst shard', () => {
+  const { single, shards } = splitRun(2);
+  const merged = mergeResults(shards, { version: 'test' });
+  assert.equal(merged.history.length, 3);
+  merged.history.forEach((point, s) => {
+    const reference = single.history[s];
+    assert.equal(point.timestamp, START + (s + 1) * 1000);
+    assert.equal(point.total.requests, reference?.total.requests);
+    assert.equal(point.total.cumulative.requests, reference?.total.cumulative.requests);
+    assert.equal(point.devicesOnline, 10);
+    const worstP95 = Math.max(...shards.map((shard) => shard.results.history[s]?.total.latencyMs.p95 ?? 0));
+    assert.equal(point.total.latencyMs.p95, worstP95);
+    assert.equal(point.total.latencyMs.max, reference?.total.latencyMs.max);
+    assert.deepEqual(point.rows.map((row) => row.requests), reference?.rows.map((row) => row.requests));
+  });
+});
+
+test('generator health is kept per shard; the merged one is the most strained shard', () => {
+  const { shards } = splitRun(3);
+  const strained = { cpuPercent: 40, maxRssBytes: 1e8, eventLoopLagP99Ms: 60 };
+  const withStrain = shards.map((shard, i) => (i === 1 ? { ...shard, results: { ...shard.results, generator: strained } } : shard));
+  const merged = mergeResults(withStrain, { version: 'test' });
+  assert.deepEqual(merged.generator, strained);
+  assert.deepEqual(merged.shards.map((shard) => [shard.index, shard.generator.eventLoopLagP99Ms]), [[0, 2], [1, 60], [2, 2]]);
+});
+
+test('refuses results of different runs, duplicated and missing shards; --partial says so', () => {
+  const { shards } = splitRun(3);
+  const [a, b, c] = shards as [ShardResults, ShardResults, ShardResults];
+  const refuse = (inputs: ShardResults[], pattern: RegExp): void => assert.throws(() => mergeResults(inputs, { version: 'test' }), (error: unknown) => error instanceof MergeError && pattern.test(error.message));
+  const changed = (shard: ShardResults, results: Partial<Results>): ShardResults => ({ ...shard, results: { ...shard.results, ...results } });
+  refuse([a, changed(b, { profile: { path: 'p', sha256: 'b'.repeat(64) } }), c], /^shard1\.json: profile sha256 bbbbbbbbbbbb differs from shard0\.json's/);
+  refuse([a, changed(b, { seed: '8' }), c], /^shard1\.json: seed 8 differs/);
+  refuse([a, changed(b, { shard: { index: 1, count: 4 } }), c], /shard count 4 differs/);
+  refuse([a, b, changed(c, { thresholds: [] })], /^shard2\.json: thresholds \[\] differs/);
+  refuse([a, b, { ...b, source: 'again.json' }], /^again\.json: shard 1\/3 again \(also shard1\.json\)/);
+  refuse([a, c], /missing shard 1\/3 \(have 2 of 3\); pass --partial/);
+  refuse([changed(a, { schema: 'other' as 'fleetsim.results/v1' })], /^shard0\.json: not a fleetsim results file/);
+  const partial = mergeResults([a, c], { version: 'test', partial: true });
+  assert.deepEqual([partial.merged.partial, partial.merged.missing], [true, [1]]);
+  assert.match(partial.warnings[0] ?? '', /^partial merge: shard 1\/3 missing/);
+  assert.equal(partial.total.requests, a.results.total.requests + c.results.total.requests);
+});
