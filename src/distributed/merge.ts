@@ -128,6 +128,14 @@ function mergeEntries(inputs: readonly ShardResults[]): StatsEntry[] {
         addEncoded(entry.intendedLatency, row.intendedHistogram);
         noteExtremes(entry.intendedLatency, row.intendedLatencyMs);
       }
+      if (row.failedHistogram !== undefined) {
+        addEncoded(entry.failedLatency, row.failedHistogram);
+        noteExtremes(entry.failedLatency, row.failedLatencyMs);
+      }
+      if (row.queuedHistogram !== undefined) {
+        addEncoded(entry.queued, row.queuedHistogram);
+        noteExtremes(entry.queued, row.queuedMs);
+      }
     }
     for (const failure of results.failures) {
       const errors = entryFor(failure.type, failure.name).errors;

@@ -35,6 +35,9 @@ export interface StatsRow {
   readonly queuedMs?: LatencySummary;
   /** The encoded histogram behind `intendedLatencyMs`, so `merge` recomputes it exactly. */
   readonly intendedHistogram?: string;
+  /** The encoded histograms behind `failedLatencyMs` and `queuedMs`, so `merge` recomputes them exactly. */
+  readonly failedHistogram?: string;
+  readonly queuedHistogram?: string;
 }
 
 export interface ThresholdResult {
@@ -182,7 +185,8 @@ function row(type: string, name: string, counters: Counters, histograms: RowHist
   return {
     ...base,
     ...(intended.totalCount > 0 ? { intendedLatencyMs: summarize(intended), intendedHistogram: encodeHistogram(intended) } : {}),
-    ...(queued.totalCount > 0 ? { queuedMs: summarize(queued) } : {}),
+    ...(failed.totalCount > 0 ? { failedHistogram: encodeHistogram(failed) } : {}),
+    ...(queued.totalCount > 0 ? { queuedMs: summarize(queued), queuedHistogram: encodeHistogram(queued) } : {}),
   };
 }
 

@@ -32,7 +32,8 @@ function resultsOf(seconds: readonly (readonly (readonly number[])[])[], options
   const rows = [stats.entryFor('POST', '/data'), stats.entryFor('GET', '/ota'), stats.entryFor('PUBLISH', 'touch')];
   seconds.forEach((second, s) => {
     second.forEach((samples, r) => {
-      for (const [i, micros] of samples.entries()) rows[r]?.record(i % 17 === 3 ? 'timeout' : 'ok', i % 17 === 3 ? 'ack timeout' : undefined, micros, micros + 50, 100, false);
+      // Whether a sample timed out follows from the sample, not its position, so a shard's split of them keeps the same ones.
+      for (const micros of samples) rows[r]?.record(micros % 17 === 3 ? 'timeout' : 'ok', micros % 17 === 3 ? 'ack timeout' : undefined, micros, micros + 50, 100, false);
     });
     stats.snapshot((s + 1) * 1000, 5, 5, HEALTH);
   });
@@ -75,6 +76,10 @@ test('merged rows equal the single run: counts summed, every percentile from the
   assert.deepEqual(merged.stats.map((row) => [row.type, row.name, row.requests, row.latencyMs]), single.stats.map((row) => [row.type, row.name, row.requests, row.latencyMs]));
   assert.deepEqual(merged.types.map((row) => [row.name, row.latencyMs]), single.types.map((row) => [row.name, row.latencyMs]));
   assert.deepEqual(merged.stats.map((row) => row.intendedLatencyMs), single.stats.map((row) => row.intendedLatencyMs));
+  // The timed-out attempts' own latency merges as exactly.
+  assert.ok(single.total.failedLatencyMs.max !== null);
+  assert.deepEqual(merged.stats.map((row) => row.failedLatencyMs), single.stats.map((row) => row.failedLatencyMs));
+  assert.deepEqual(merged.total.failedLatencyMs, single.total.failedLatencyMs);
   assert.deepEqual(merged.failures, single.failures);
   const shardMax = Math.max(...shards.map((shard) => shard.results.total.latencyMs.max ?? 0));
   assert.equal(merged.total.latencyMs.max, shardMax);
