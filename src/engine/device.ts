@@ -5,7 +5,7 @@ import type { HttpAction, PublishAction, SubscribeAction } from '../profile/type
 import type { TemplateContext, TemplateValue } from '../template/context.ts';
 import { HttpExchange } from '../transport/http-exchange.ts';
 import type { HttpResultSink } from '../transport/http-exchange.ts';
-import { CONNECTION_CLOSED } from '../transport/mqtt-labels.ts';
+import { isConnectionLoss } from '../transport/mqtt-labels.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
 import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-model.ts';
@@ -265,7 +265,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       const index = this.mqttAttempts.indexOf(attempt);
       if (index >= 0) this.mqttAttempts[index] = new MqttAttempt(this);
     }
-    if (error === CONNECTION_CLOSED) this.burstLost = true;
+    if (error !== undefined && isConnectionLoss(error)) this.burstLost = true;
     if (--this.burstPending > 0 || this.sendingBurst) return;
     this.burstEnded();
   }

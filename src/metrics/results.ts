@@ -25,6 +25,8 @@ export interface StatsRow {
   readonly missed: number;
   /** MQTT acks that arrived after their attempt had timed out (each already counted as a timeout). */
   readonly lateAcks: number;
+  /** SUBSCRIBEs granted at a lower QoS than asked (successes all); present only when some were. */
+  readonly qosDowngrades?: number;
   /** Latency measured from the intended start (pacing only): what a saturated generator cannot hide. */
   readonly intendedLatencyMs?: LatencySummary;
 }
@@ -128,6 +130,7 @@ interface Counters {
   late: number;
   missed: number;
   lateAcks: number;
+  qosDowngrades: number;
 }
 
 function row(type: string, name: string, counters: Counters, latency: LatencyHistogram, intended: LatencyHistogram, seconds: number): StatsRow {
@@ -145,6 +148,7 @@ function row(type: string, name: string, counters: Counters, latency: LatencyHis
     late: counters.late,
     missed: counters.missed,
     lateAcks: counters.lateAcks,
+    ...(counters.qosDowngrades > 0 ? { qosDowngrades: counters.qosDowngrades } : {}),
   };
   return intended.totalCount > 0 ? { ...base, intendedLatencyMs: summarize(intended) } : base;
 }
@@ -153,7 +157,7 @@ function row(type: string, name: string, counters: Counters, latency: LatencyHis
 class RowSum {
   readonly latency = createHistogram();
   readonly intended = createHistogram();
-  readonly counters: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0 };
+  readonly counters: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0, qosDowngrades: 0 };
 
   add(entry: StatsEntry): void {
     this.latency.add(entry.latency);

@@ -16,6 +16,8 @@ export class StatsEntry {
   missed = 0;
   /** MQTT acks that arrived after their attempt had timed out: counted here, never as successes. */
   lateAcks = 0;
+  /** SUBSCRIBEs the broker granted at a lower QoS than asked (each still a success). */
+  qosDowngrades = 0;
   readonly latency: LatencyHistogram = createHistogram();
   /** Time from the intended start (pacing), which a saturated generator cannot hide. */
   readonly intendedLatency: LatencyHistogram = createHistogram();

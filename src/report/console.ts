@@ -94,6 +94,8 @@ export function formatSummary(results: Results): string {
   if (results.total.lateAcks > 0) {
     out.push('', `${results.total.lateAcks} MQTT acks arrived after their timeout; those attempts count as timeouts, not successes.`);
   }
+  const downgraded = results.stats.filter((row) => (row.qosDowngrades ?? 0) > 0);
+  for (const row of downgraded) out.push('', `${row.qosDowngrades} × SUBSCRIBE ${row.name}: the broker granted a lower QoS than asked (counted as successes).`);
   const mqttRows = results.stats.filter((row) => row.type === 'CONNECT');
   if (mqttRows.length > 0 && results.devices.onlineOverTime && results.devices.onlineOverTime.length > 0) {
     const online = results.devices.onlineOverTime.map(([, count]) => count);

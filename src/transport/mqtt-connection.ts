@@ -4,7 +4,7 @@ import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, de
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
 import { Keepalive } from './mqtt-keepalive.ts';
 import type { KeepaliveOwner } from './mqtt-keepalive.ts';
-import { CONNECTION_CLOSED, NO_PACKET_IDS, errorLabel, refusal } from './mqtt-labels.ts';
+import { CONNECTION_CLOSED, NO_PACKET_IDS, UNSUPPORTED_AUTH, errorLabel, lostLabel, refusal } from './mqtt-labels.ts';
 import type { AckCallback, SessionListener, SessionOptions } from './mqtt.ts';
 import type { Outcome } from './types.ts';
 
@@ -36,6 +36,8 @@ function connectTimedOut(connection: MqttConnection): void {
  */
 export class MqttConnection implements PacketHandler, KeepaliveOwner {
   connected = false;
+  /** CONNACK accepted this connection; it stays set when a server DISCONNECT ends `connected` early. */
+  private accepted = false;
   private connecting = true;
   private closing = false;
   private ended = false;
@@ -55,8 +57,12 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
   private inFlight = 0;
   /** Publishes held back until the broker's Receive Maximum lets them go. */
   private queued: HeldPublish[] | undefined;
-  /** Packet ids of SUBSCRIBEs awaiting SUBACK, so an ack of the wrong kind cannot end the other. */
-  private subscribing: Set<number> | undefined;
+  /** Packet ids of SUBSCRIBEs awaiting SUBACK, with the QoS asked for, so an ack of the wrong kind cannot end the other. */
+  private subscribing: Map<number, number> | undefined;
+  /** Packet ids of QoS 2 publishes awaiting PUBREC or PUBCOMP: a PUBACK for one is a protocol error. */
+  private exactlyOnce: Set<number> | undefined;
+  /** QoS 2 packet ids whose PUBREC came and PUBREL went: only these may end at PUBCOMP. */
+  private releasedIds: Set<number> | undefined;
   /** Incoming QoS 2 packet ids delivered and awaiting PUBREL: a resent PUBLISH is not delivered twice. */
   private releasing: Set<number> | undefined;
   private readonly closeWaiters: (() => void)[] = [];
@@ -103,6 +109,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       return this.write(packet, this.onWritten);
     }
     this.awaiting.set(packetId, callback);
+    if (qos === 2) (this.exactlyOnce ??= new Set()).add(packetId);
     if (limits && this.inFlight >= limits.receiveMaximum) {
       (this.queued ??= []).push({ packet, packetId, expiresAt: Date.now() + timeoutMs });
       return;
@@ -122,7 +129,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     }
     if (this.limits && packet.length > this.limits.maximumPacketSize) return callback(reasonLabel(149));
     this.awaiting.set(packetId, callback);
-    (this.subscribing ??= new Set()).add(packetId);
+    (this.subscribing ??= new Map()).set(packetId, qos);
     this.write(packet);
   }
 
@@ -188,8 +195,9 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       case PacketType.Connack:
         return this.connack(buffer, start, end);
       case PacketType.Puback:
+        return this.puback(buffer, start, end);
       case PacketType.Pubcomp:
-        return this.publishAcked(buffer, start, end);
+        return this.pubcomp(buffer, start, end);
       case PacketType.Pubrec:
         return this.publishReceived(buffer, start, end);
       case PacketType.Pubrel:
@@ -202,8 +210,10 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
         this.keepalive.answered();
         return;
       case PacketType.Disconnect:
-        this.lastError = `DISCONNECT ${reasonLabel(end > start ? (buffer[start] as number) : 0)}`;
-        return;
+        return this.serverDisconnect(buffer, start, end);
+      case PacketType.Auth:
+        // Enhanced authentication is not implemented: fail by name instead of waiting out the CONNECT timeout.
+        return this.failed(UNSUPPORTED_AUTH);
       default:
         return;
     }
@@ -220,6 +230,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     }
     if (code === 0) {
       this.connected = true;
+      this.accepted = true;
       // An MQTT 5 broker may set the keepalive itself, and the client must use it (MQTT 5 3.2.2.3.14).
       this.keepalive.start(this.limits?.keepaliveS ?? this.options.keepaliveS);
       this.endAttempt('ok', undefined, this.onWire);
@@ -230,10 +241,24 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.socket.destroy();
   }
 
-  private publishAcked(buffer: Buffer, start: number, end: number): void {
+  private puback(buffer: Buffer, start: number, end: number): void {
     const packetId = buffer.readUInt16BE(start);
     const callback = this.awaiting.get(packetId);
     if (!callback || this.subscribing?.has(packetId)) return;
+    if (this.exactlyOnce?.has(packetId)) return this.protocolError(packetId, callback, 'PUBACK for a QoS 2 publish');
+    this.publishAcked(packetId, callback, buffer, start, end);
+  }
+
+  private pubcomp(buffer: Buffer, start: number, end: number): void {
+    const packetId = buffer.readUInt16BE(start);
+    const callback = this.awaiting.get(packetId);
+    if (!callback || this.subscribing?.has(packetId)) return;
+    if (!this.releasedIds?.delete(packetId)) return this.protocolError(packetId, callback, this.exactlyOnce?.has(packetId) ? 'PUBCOMP without PUBREL' : 'PUBCOMP for a QoS 1 publish');
+    this.exactlyOnce?.delete(packetId);
+    this.publishAcked(packetId, callback, buffer, start, end);
+  }
+
+  private publishAcked(packetId: number, callback: AckCallback, buffer: Buffer, start: number, end: number): void {
     this.awaiting.delete(packetId);
     this.publishEnded();
     const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
@@ -245,14 +270,40 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
     const callback = this.awaiting.get(packetId);
     if (this.subscribing?.has(packetId)) return;
+    if (callback && !this.exactlyOnce?.has(packetId)) return this.protocolError(packetId, callback, 'PUBREC for a QoS 1 publish');
     if (callback && code >= 0x80) {
       this.awaiting.delete(packetId);
+      this.exactlyOnce?.delete(packetId);
       this.publishEnded();
       callback(reasonLabel(code));
       return;
     }
+    if (callback) (this.releasedIds ??= new Set()).add(packetId);
     // A PUBREC for an id we never sent is still released, so the broker can forget it (MQTT 5: 0x92).
     this.write(encodeAck(PacketType.Pubrel, packetId, !callback && this.version5 ? 0x92 : 0));
+  }
+
+  /**
+   * An ack of the wrong kind for a publish (MQTT 4.13): that publish fails by name, never as a
+   * success, and the connection is closed as the protocol requires; what else waited on it is lost.
+   */
+  private protocolError(packetId: number, callback: AckCallback, what: string): void {
+    this.awaiting.delete(packetId);
+    this.exactlyOnce?.delete(packetId);
+    this.releasedIds?.delete(packetId);
+    const label = `protocol error: ${what}`;
+    callback(label);
+    this.failed(label);
+  }
+
+  /**
+   * A v5 broker ends the connection (Session taken over, Server shutting down, ...): nothing more is
+   * sent on it, so a QoS 0 publish after this point cannot count as written; what waited fails with
+   * the broker's reason when the socket closes, and the device reconnects with backoff.
+   */
+  private serverDisconnect(buffer: Buffer, start: number, end: number): void {
+    this.connected = false;
+    this.failed(`server DISCONNECT ${reasonLabel(end > start ? (buffer[start] as number) : 0)}`);
   }
 
   /** A QoS 1 or 2 publish was answered: its place in the broker's Receive Maximum goes to a held one. */
@@ -264,6 +315,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
         if (next.expiresAt > now) return this.write(next.packet);
         // The caller has counted it as timed out; sent now it would only come back as a late ack.
         this.awaiting.delete(next.packetId);
+        this.exactlyOnce?.delete(next.packetId);
       }
     }
     this.inFlight--;
@@ -277,15 +329,22 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
   private subscribeAcked(buffer: Buffer, start: number, end: number): void {
     const packetId = buffer.readUInt16BE(start);
     const callback = this.awaiting.get(packetId);
-    if (!callback || !this.subscribing?.delete(packetId)) return;
+    const requested = this.subscribing?.get(packetId);
+    if (!callback || requested === undefined) return;
+    this.subscribing?.delete(packetId);
     this.awaiting.delete(packetId);
     let offset = start + 2;
     if (this.version5) offset = skipProperties(buffer, offset, end);
+    let granted = requested;
     for (; offset < end; offset++) {
       const code = buffer[offset] as number;
-      if (code >= 0x80) return callback(`SUBACK ${code}`);
+      // v3.1.1's only failure code is 0x80, which MQTT 5 names Unspecified error.
+      if (code >= 0x80) return callback(reasonLabel(code));
+      granted = Math.min(granted, code);
     }
-    callback();
+    // Accepted at a lower QoS than asked: a success, and the caller is told what it got.
+    if (granted < requested) callback(undefined, granted);
+    else callback();
   }
 
   private message(flags: number, buffer: Buffer, start: number, end: number): void {
@@ -346,13 +405,14 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.clearConnectTimer();
     this.keepalive.stop();
     this.endAttempt('failure', this.lastError ?? 'connection closed before CONNACK', this.started);
-    const wasConnected = this.connected;
+    const wasConnected = this.accepted;
     this.connected = false;
     if (!this.closing) {
       // The acks this connection owed fail before the loss is reported, as a device learns of both.
       const callbacks = [...this.awaiting.values()];
       this.awaiting.clear();
-      for (const callback of callbacks) callback(CONNECTION_CLOSED);
+      const label = this.lastError === undefined ? CONNECTION_CLOSED : lostLabel(this.lastError);
+      for (const callback of callbacks) callback(label);
     }
     for (const resolve of this.closeWaiters.splice(0)) resolve();
     this.owner.connectionEnded(this, wasConnected, this.lastError);

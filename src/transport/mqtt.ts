@@ -6,7 +6,7 @@ import { elapsedMicros } from '../engine/clock.ts';
 import { MqttConnection } from './mqtt-connection.ts';
 import type { ConnectionOwner } from './mqtt-connection.ts';
 import type { ConnectFields } from './mqtt-codec.ts';
-import { errorLabel } from './mqtt-labels.ts';
+import { errorLabel, lostLabel } from './mqtt-labels.ts';
 import type { Outcome } from './types.ts';
 
 /** What one connection attempt of a device's session needs; resolved per device by the engine. */
@@ -35,8 +35,11 @@ export interface SessionListener {
   message(topic: string, payload: Buffer): void;
 }
 
-/** Called once per PUBLISH or SUBSCRIBE: with nothing when it succeeded, else with the failure's label. */
-export type AckCallback = (error?: string) => void;
+/**
+ * Called once per PUBLISH or SUBSCRIBE: with nothing when it succeeded, else with the failure's
+ * label. A SUBSCRIBE the broker accepted at a lower QoS than asked also gets the QoS it granted.
+ */
+export type AckCallback = (error?: string, grantedQos?: number) => void;
 
 function tlsOptions(tls: TlsOptions): ConnectionOptions {
   const options: ConnectionOptions = { rejectUnauthorized: tls.rejectUnauthorized };
@@ -93,7 +96,7 @@ export class MqttSession implements ConnectionOwner {
   connectionEnded(connection: MqttConnection, wasConnected: boolean, reason: string | undefined): void {
     if (this.connection !== connection) return;
     this.connection = undefined;
-    if (wasConnected && !this.closing) this.listener.connectionLost(reason ? `connection lost: ${reason}` : 'connection lost');
+    if (wasConnected && !this.closing) this.listener.connectionLost(reason ? lostLabel(reason) : 'connection lost');
   }
 
   /**
