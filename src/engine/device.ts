@@ -54,6 +54,10 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private iterationsDone = 0;
   private intendedAt = 0;
   private readonly tick: NextTick = { startAt: 0, intendedAt: 0, missed: 0 };
+  /** What templates and waits draw from: the task stream, or the reaction stream while a reaction runs. */
+  random: Random;
+  /** Made when the first reaction runs: most devices never react. */
+  private reactionRandom: Random | undefined;
   /** Set when the loop starts, for models whose tasks each have their own period. */
   private timetable: PeriodicTimetable | undefined;
 
@@ -90,9 +94,12 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     readonly deviceIndex: number,
     readonly deviceId: string,
     readonly bound: BoundModel,
-    readonly random: Random,
+    /** The task stream: task choice, waits and the payloads of tasks, whatever the session does. */
+    private readonly taskRandom: Random,
     private readonly host: DeviceHost,
   ) {
+    this.random = taskRandom;
+    const random = taskRandom;
     const ranges = bound.model.walkRanges;
     // Walks start at a seeded point of their range, drawn before anything else so they never depend on task order.
     this.walks = ranges.map(([min, max]) => min + random() * (max - min));
@@ -284,7 +291,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       const attempt = inbox.subscriptionAttempt();
       attempt.inTask = false;
       attempt.first = false;
-      attempt.seq = this.seq++;
+      // Numbered apart from the device's tasks: a reconnect's SUBSCRIBEs never shift what the tasks send.
+      attempt.seq = inbox.subscribeSeq++;
       attempt.target = inbox.filters[i] ?? '';
       attempt.body = undefined;
       attempt.startedAt = attempt.intendedAt = this.host.now();
@@ -325,9 +333,23 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const captures = next.reaction.reaction.captures;
     if (captures.length > 0) applyCaptures(captureFromJson(captures, next.payload.toString('utf8')), this.vars);
     this.taskIsBoot = false;
+    // Messages come when the broker sends them: what a reaction draws and how many attempts it makes
+    // must not shift what the tasks send, so it has its own stream and its own seq.
+    if (this.random === this.taskRandom) {
+      this.random = this.reactionRandom ??= this.host.reactionStream(this.deviceIndex);
+      inbox.taskSeq = this.seq;
+      this.seq = inbox.reactionSeq;
+    }
     this.taskIsReaction = true;
     this.taskIntendedAt = this.host.now();
     this.beginTask(next.reaction.task);
+  }
+
+  /** The queued reactions ran: the tasks' stream and seq are back. */
+  private endReactions(inbox: ReactionInbox): void {
+    inbox.reactionSeq = this.seq;
+    this.seq = inbox.taskSeq;
+    this.random = this.taskRandom;
   }
 
   httpEnded(received: AttemptResult): void {
@@ -378,6 +400,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       const resumeAt = inbox.resumeAt;
       inbox.resumeAt = -1;
       if (inbox.waiting) return this.startReaction(resumeAt);
+      this.endReactions(inbox);
       this.host.schedule(this, Math.max(resumeAt, endedAt));
       return;
     }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { compileIdentity } from '../identity/device-id.ts';
-import { deviceRandom } from '../identity/rng.ts';
+import { deviceRandom, reactionRandom } from '../identity/rng.ts';
+import type { Random } from '../identity/rng.ts';
 import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
 import type { IntervalHealth } from '../metrics/history.ts';
 import { RunStats } from '../metrics/stats.ts';
@@ -119,7 +120,6 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly secretForms: readonly (readonly [string, string])[];
   /** A target like http://host/api puts every request path under /api. */
   private readonly basePath: string;
-  private readonly backoffSeed: string;
 
   constructor(options: EngineOptions) {
     super();
@@ -133,7 +133,6 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.generator = options.generator ?? (this.ownMonitor as GeneratorMonitor);
     const target = new URL(options.target);
     this.basePath = target.pathname.replace(/\/+$/, '');
-    this.backoffSeed = `${options.plan.seed}:reconnect`;
     this.transport = new HttpTransport(target.origin, options.plan.http);
     this.devices = new Array<VirtualDevice | undefined>(options.plan.devices);
     this.layout = layoutFleet(options.plan.fleet);
@@ -295,7 +294,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const mqtt = bound.model.mqtt;
     if (mqtt) {
       // Reconnect jitter has its own stream, so a lost connection never shifts what the device sends.
-      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, this.sessionOptions(device, mqtt), mqtt.reconnect, this.backoffSeed, this);
+      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, this.sessionOptions(device, mqtt), mqtt.reconnect, this.plan.seed, this);
       this.offlineDevices++;
     }
     device.wake();
@@ -415,6 +414,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.started++;
     this.emit('spawn', device.deviceIndex, this.started);
     if (!device.link) this.noteOnline();
+  }
+
+  reactionStream(deviceIndex: number): Random {
+    return reactionRandom(this.plan.seed, deviceIndex);
   }
 
   onFinished(device: VirtualDevice): void {
