@@ -306,9 +306,12 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     }
   }
 
-  /** The session dropped: what waited for an answer on it has failed. */
-  sessionDown(reason: string): void {
-    for (const attempt of [...this.mqttAttempts]) attempt.fail(reason);
+  /**
+   * The session dropped: what waited for an answer on it has failed, except publishes a persistent
+   * session carries to the next connection (they end at their ack, or their timeout, as usual).
+   */
+  sessionDown(reason: string, carried: boolean): void {
+    if (!carried || this.attempt?.spec.action.kind !== 'publish') for (const attempt of [...this.mqttAttempts]) attempt.fail(reason);
     this.inbox?.failSubscriptions(reason);
   }
 

@@ -248,7 +248,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.abandoning = this.inFlight > 0;
     for (const device of [...this.devices, ...this.retiring]) {
       if (!device?.link) continue;
-      if (this.abandoning) device.sessionDown('abandoned at the end of the drain');
+      if (this.abandoning) device.sessionDown('abandoned at the end of the drain', false);
       this.closingLinks.add(device.link.close(!this.abandoning));
     }
     // The run is over either way; a connection that fails to close cleanly changes no result.
@@ -332,6 +332,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       clientId: String(spec.clientId.evaluate(device)),
       protocolVersion: spec.protocolVersion,
       clean: spec.clean,
+      sessionExpiryS: spec.sessionExpiryS,
       keepaliveS: spec.keepaliveS,
       username: text(spec.username),
       password: text(spec.password),

@@ -12,7 +12,8 @@ import type { Schedulable } from './scheduler.ts';
 export interface LinkedDevice {
   readonly deviceIndex: number;
   sessionUp(): void;
-  sessionDown(reason: string): void;
+  /** `carried`: a persistent session keeps the publishes in flight and resends them after reconnecting. */
+  sessionDown(reason: string, carried: boolean): void;
   message(topic: string, payload: Buffer): void;
 }
 
@@ -98,7 +99,7 @@ export class MqttLink implements SessionListener, Schedulable {
   connectionLost(reason: string): void {
     if (this.finishing) return;
     this.host.sessionOffline(this);
-    this.device.sessionDown(reason);
+    this.device.sessionDown(reason, !this.options.clean);
     this.retryLater();
   }
 

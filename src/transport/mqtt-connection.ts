@@ -4,21 +4,16 @@ import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, de
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
 import { Keepalive } from './mqtt-keepalive.ts';
 import type { KeepaliveOwner } from './mqtt-keepalive.ts';
+import { ConnectionAcks } from './mqtt-acks.ts';
 import { CONNECTION_CLOSED, NO_PACKET_IDS, UNSUPPORTED_AUTH, errorLabel, lostLabel, refusal } from './mqtt-labels.ts';
 import type { AckCallback, SessionListener, SessionOptions } from './mqtt.ts';
+import type { SessionState } from './mqtt-session-state.ts';
 import type { Outcome } from './types.ts';
 
 export interface ConnectionOwner {
   readonly listener: SessionListener;
   /** The socket closed; `wasConnected` if it had been accepted, `reason` the last failure seen on it. */
   connectionEnded(connection: MqttConnection, wasConnected: boolean, reason: string | undefined): void;
-}
-
-interface HeldPublish {
-  readonly packet: Buffer;
-  readonly packetId: number;
-  /** Date.now() past which the caller has stopped waiting: the publish is dropped unsent. */
-  readonly expiresAt: number;
 }
 
 function uncork(connection: MqttConnection): void {
@@ -44,27 +39,13 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
   private corked = false;
   private onWire: bigint;
   private lastError: string | undefined;
-  private nextPacketId = 1;
-  /** Acks awaited by packet id; an attempt the engine has given up on stays here, so its late ack is still told. */
-  private readonly awaiting = new Map<number, AckCallback>();
+  private readonly acks: ConnectionAcks;
   private readonly reader = new PacketReader(this);
   private readonly version5: boolean;
   private connectTimer: NodeJS.Timeout | undefined;
   private readonly keepalive = new Keepalive(this);
   /** Set by an MQTT 5 CONNACK with properties; MQTT 3.1.1 brokers set none. */
   private limits: ServerLimits | undefined;
-  /** QoS 1 and 2 publishes sent and not yet acknowledged, which a v5 broker's Receive Maximum bounds. */
-  private inFlight = 0;
-  /** Publishes held back until the broker's Receive Maximum lets them go. */
-  private queued: HeldPublish[] | undefined;
-  /** Packet ids of SUBSCRIBEs awaiting SUBACK, with the QoS asked for, so an ack of the wrong kind cannot end the other. */
-  private subscribing: Map<number, number> | undefined;
-  /** Packet ids of QoS 2 publishes awaiting PUBREC or PUBCOMP: a PUBACK for one is a protocol error. */
-  private exactlyOnce: Set<number> | undefined;
-  /** QoS 2 packet ids whose PUBREC came and PUBREL went: only these may end at PUBCOMP. */
-  private releasedIds: Set<number> | undefined;
-  /** Incoming QoS 2 packet ids delivered and awaiting PUBREL: a resent PUBLISH is not delivered twice. */
-  private releasing: Set<number> | undefined;
   private readonly closeWaiters: (() => void)[] = [];
   /** QoS 0 publishes waiting for their bytes to leave; the socket calls back in the order written. */
   private readonly written: AckCallback[] = [];
@@ -79,7 +60,9 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     private readonly socket: Socket,
     private readonly options: SessionOptions,
     private readonly started: bigint,
+    private readonly state: SessionState,
   ) {
+    this.acks = new ConnectionAcks(this, state, options.protocolVersion === 5);
     this.onWire = started;
     this.version5 = options.protocolVersion === 5;
     this.connectTimer = setTimeout(connectTimedOut, options.connectTimeoutMs, this);
@@ -93,7 +76,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     const limits = this.limits;
     if (limits && qos > limits.maximumQos) return callback(reasonLabel(155));
     if (limits && retain && !limits.retainAvailable) return callback(reasonLabel(154));
-    const packetId = qos > 0 ? this.allocatePacketId() : 0;
+    const packetId = qos > 0 ? this.state.allocatePacketId() : 0;
     if (qos > 0 && packetId === 0) return callback(NO_PACKET_IDS);
     let packet: Buffer;
     try {
@@ -108,18 +91,11 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       this.written.push(callback);
       return this.write(packet, this.onWritten);
     }
-    this.awaiting.set(packetId, callback);
-    if (qos === 2) (this.exactlyOnce ??= new Set()).add(packetId);
-    if (limits && this.inFlight >= limits.receiveMaximum) {
-      (this.queued ??= []).push({ packet, packetId, expiresAt: Date.now() + timeoutMs });
-      return;
-    }
-    this.inFlight++;
-    this.write(packet);
+    this.acks.publish(packet, packetId, qos, timeoutMs, callback);
   }
 
   subscribe(filter: string, qos: 0 | 1 | 2, callback: AckCallback): void {
-    const packetId = this.allocatePacketId();
+    const packetId = this.state.allocatePacketId();
     if (packetId === 0) return callback(NO_PACKET_IDS);
     let packet: Buffer;
     try {
@@ -128,9 +104,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       return callback(refusal(error));
     }
     if (this.limits && packet.length > this.limits.maximumPacketSize) return callback(reasonLabel(149));
-    this.awaiting.set(packetId, callback);
-    (this.subscribing ??= new Map()).set(packetId, qos);
-    this.write(packet);
+    this.acks.subscribe(packet, packetId, qos, callback);
   }
 
   /** Resolves once the socket has closed, or after `timeoutMs` when the broker does not close its side. */
@@ -142,7 +116,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.keepalive.stop();
     this.clearConnectTimer();
     // Every ack still awaited has already ended for the engine, so none is called back.
-    this.awaiting.clear();
+    this.state.discard();
     if (this.connecting) {
       // Ended before the listener hears of it, so a listener that closes in turn finds nothing to end.
       this.connecting = false;
@@ -195,17 +169,17 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       case PacketType.Connack:
         return this.connack(buffer, start, end);
       case PacketType.Puback:
-        return this.puback(buffer, start, end);
+        return this.acks.puback(buffer, start, end);
       case PacketType.Pubcomp:
-        return this.pubcomp(buffer, start, end);
+        return this.acks.pubcomp(buffer, start, end);
       case PacketType.Pubrec:
-        return this.publishReceived(buffer, start, end);
+        return this.acks.pubrec(buffer, start, end);
       case PacketType.Pubrel:
-        return this.released(buffer.readUInt16BE(start));
+        return this.acks.pubrel(buffer.readUInt16BE(start));
       case PacketType.Publish:
         return this.message(flags, buffer, start, end);
       case PacketType.Suback:
-        return this.subscribeAcked(buffer, start, end);
+        return this.acks.suback(buffer, start, end);
       case PacketType.Pingresp:
         this.keepalive.answered();
         return;
@@ -227,73 +201,21 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       const limits = defaultServerLimits();
       readServerLimits(buffer, start + 2, end, limits);
       this.limits = limits;
+      this.acks.receiveMaximum = limits.receiveMaximum;
     }
     if (code === 0) {
       this.connected = true;
       this.accepted = true;
       // An MQTT 5 broker may set the keepalive itself, and the client must use it (MQTT 5 3.2.2.3.14).
       this.keepalive.start(this.limits?.keepaliveS ?? this.options.keepaliveS);
+      // Before the device hears it is connected, so what the session carried goes out ahead of anything new.
+      if (this.state.persistent) this.acks.resume(((buffer[start] as number) & 1) === 1, this.options.connectTimeoutMs);
       this.endAttempt('ok', undefined, this.onWire);
       return;
     }
     this.lastError = reasonLabel(code, 'Connection refused: ');
     this.endAttempt('failure', this.lastError, this.onWire);
     this.socket.destroy();
-  }
-
-  private puback(buffer: Buffer, start: number, end: number): void {
-    const packetId = buffer.readUInt16BE(start);
-    const callback = this.awaiting.get(packetId);
-    if (!callback || this.subscribing?.has(packetId)) return;
-    if (this.exactlyOnce?.has(packetId)) return this.protocolError(packetId, callback, 'PUBACK for a QoS 2 publish');
-    this.publishAcked(packetId, callback, buffer, start, end);
-  }
-
-  private pubcomp(buffer: Buffer, start: number, end: number): void {
-    const packetId = buffer.readUInt16BE(start);
-    const callback = this.awaiting.get(packetId);
-    if (!callback || this.subscribing?.has(packetId)) return;
-    if (!this.releasedIds?.delete(packetId)) return this.protocolError(packetId, callback, this.exactlyOnce?.has(packetId) ? 'PUBCOMP without PUBREL' : 'PUBCOMP for a QoS 1 publish');
-    this.exactlyOnce?.delete(packetId);
-    this.publishAcked(packetId, callback, buffer, start, end);
-  }
-
-  private publishAcked(packetId: number, callback: AckCallback, buffer: Buffer, start: number, end: number): void {
-    this.awaiting.delete(packetId);
-    this.publishEnded();
-    const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
-    callback(code >= 0x80 ? reasonLabel(code) : undefined);
-  }
-
-  private publishReceived(buffer: Buffer, start: number, end: number): void {
-    const packetId = buffer.readUInt16BE(start);
-    const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
-    const callback = this.awaiting.get(packetId);
-    if (this.subscribing?.has(packetId)) return;
-    if (callback && !this.exactlyOnce?.has(packetId)) return this.protocolError(packetId, callback, 'PUBREC for a QoS 1 publish');
-    if (callback && code >= 0x80) {
-      this.awaiting.delete(packetId);
-      this.exactlyOnce?.delete(packetId);
-      this.publishEnded();
-      callback(reasonLabel(code));
-      return;
-    }
-    if (callback) (this.releasedIds ??= new Set()).add(packetId);
-    // A PUBREC for an id we never sent is still released, so the broker can forget it (MQTT 5: 0x92).
-    this.write(encodeAck(PacketType.Pubrel, packetId, !callback && this.version5 ? 0x92 : 0));
-  }
-
-  /**
-   * An ack of the wrong kind for a publish (MQTT 4.13): that publish fails by name, never as a
-   * success, and the connection is closed as the protocol requires; what else waited on it is lost.
-   */
-  private protocolError(packetId: number, callback: AckCallback, what: string): void {
-    this.awaiting.delete(packetId);
-    this.exactlyOnce?.delete(packetId);
-    this.releasedIds?.delete(packetId);
-    const label = `protocol error: ${what}`;
-    callback(label);
-    this.failed(label);
   }
 
   /**
@@ -304,47 +226,6 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
   private serverDisconnect(buffer: Buffer, start: number, end: number): void {
     this.connected = false;
     this.failed(`server DISCONNECT ${reasonLabel(end > start ? (buffer[start] as number) : 0)}`);
-  }
-
-  /** A QoS 1 or 2 publish was answered: its place in the broker's Receive Maximum goes to a held one. */
-  private publishEnded(): void {
-    const queued = this.queued;
-    if (queued && queued.length > 0) {
-      const now = Date.now();
-      for (let next = queued.shift(); next; next = queued.shift()) {
-        if (next.expiresAt > now) return this.write(next.packet);
-        // The caller has counted it as timed out; sent now it would only come back as a late ack.
-        this.awaiting.delete(next.packetId);
-        this.exactlyOnce?.delete(next.packetId);
-      }
-    }
-    this.inFlight--;
-  }
-
-  private released(packetId: number): void {
-    this.releasing?.delete(packetId);
-    this.write(encodeAck(PacketType.Pubcomp, packetId));
-  }
-
-  private subscribeAcked(buffer: Buffer, start: number, end: number): void {
-    const packetId = buffer.readUInt16BE(start);
-    const callback = this.awaiting.get(packetId);
-    const requested = this.subscribing?.get(packetId);
-    if (!callback || requested === undefined) return;
-    this.subscribing?.delete(packetId);
-    this.awaiting.delete(packetId);
-    let offset = start + 2;
-    if (this.version5) offset = skipProperties(buffer, offset, end);
-    let granted = requested;
-    for (; offset < end; offset++) {
-      const code = buffer[offset] as number;
-      // v3.1.1's only failure code is 0x80, which MQTT 5 names Unspecified error.
-      if (code >= 0x80) return callback(reasonLabel(code));
-      granted = Math.min(granted, code);
-    }
-    // Accepted at a lower QoS than asked: a success, and the caller is told what it got.
-    if (granted < requested) callback(undefined, granted);
-    else callback();
   }
 
   private message(flags: number, buffer: Buffer, start: number, end: number): void {
@@ -360,9 +241,9 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       this.write(encodeAck(qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId));
       if (qos === 2) {
         // Delivered at PUBLISH; the same id again before PUBREL is the broker resending it.
-        this.releasing ??= new Set();
-        if (this.releasing.has(packetId)) return;
-        this.releasing.add(packetId);
+        const releasing = (this.state.releasing ??= new Set());
+        if (releasing.has(packetId)) return;
+        releasing.add(packetId);
       }
     }
     if (this.version5) offset = skipProperties(buffer, offset, end);
@@ -393,7 +274,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     }
   }
 
-  private failed(label: string): void {
+  failed(label: string): void {
     this.lastError = label;
     // A socket error while connecting ends the attempt; an established one ends at close.
     if (this.connecting) this.endAttempt('failure', label, this.onWire);
@@ -409,10 +290,8 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.connected = false;
     if (!this.closing) {
       // The acks this connection owed fail before the loss is reported, as a device learns of both.
-      const callbacks = [...this.awaiting.values()];
-      this.awaiting.clear();
-      const label = this.lastError === undefined ? CONNECTION_CLOSED : lostLabel(this.lastError);
-      for (const callback of callbacks) callback(label);
+      // A persistent session carries its publishes to the next connection; SUBSCRIBEs are never resent.
+      this.acks.connectionLost(this.lastError === undefined ? CONNECTION_CLOSED : lostLabel(this.lastError));
     }
     for (const resolve of this.closeWaiters.splice(0)) resolve();
     this.owner.connectionEnded(this, wasConnected, this.lastError);
@@ -431,16 +310,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.connectTimer = undefined;
   }
 
-  private allocatePacketId(): number {
-    for (let tries = 0; tries < 0xffff; tries++) {
-      const packetId = this.nextPacketId;
-      this.nextPacketId = packetId === 0xffff ? 1 : packetId + 1;
-      if (!this.awaiting.has(packetId)) return packetId;
-    }
-    return 0;
-  }
-
-  private write(buffer: Buffer, written?: (error?: Error | null) => void): void {
+  write(buffer: Buffer, written?: (error?: Error | null) => void): void {
     if (this.closing) return;
     if (!this.corked) {
       this.corked = true;

@@ -7,6 +7,7 @@ import { MqttConnection } from './mqtt-connection.ts';
 import type { ConnectionOwner } from './mqtt-connection.ts';
 import type { ConnectFields } from './mqtt-codec.ts';
 import { errorLabel, lostLabel } from './mqtt-labels.ts';
+import { SessionState } from './mqtt-session-state.ts';
 import type { Outcome } from './types.ts';
 
 /** What one connection attempt of a device's session needs; resolved per device by the engine. */
@@ -65,6 +66,8 @@ function openSocket(options: SessionOptions): Socket {
 export class MqttSession implements ConnectionOwner {
   private connection: MqttConnection | undefined;
   private closing = false;
+  /** Kept across connections when the session is persistent (`clean: false`). */
+  private state: SessionState | undefined;
 
   constructor(readonly listener: SessionListener) {}
 
@@ -85,7 +88,8 @@ export class MqttSession implements ConnectionOwner {
       // throws while the socket is made: that device's attempt fails, not the run.
       return this.failSoon(errorLabel(error), started);
     }
-    this.connection = new MqttConnection(this, socket, options, started);
+    if (options.clean || !this.state) this.state = new SessionState(!options.clean);
+    this.connection = new MqttConnection(this, socket, options, started, this.state);
   }
 
   /** An attempt that never got a socket still ends after `connect` returns, as every other does. */

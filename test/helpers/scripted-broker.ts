@@ -27,6 +27,18 @@ export interface BrokerScript {
   afterSuback?: Packet[];
 }
 
+/** A packet as the broker received it; CONNECTs note `clean` and the MQTT 5 Session Expiry Interval. */
+export interface LoggedPacket {
+  readonly cmd: string;
+  readonly messageId?: number;
+  readonly dup?: boolean;
+  readonly qos?: number;
+  readonly payload?: string;
+  readonly clean?: boolean;
+  readonly sessionExpiry?: number;
+  readonly at: number;
+}
+
 export interface ScriptedBroker {
   readonly url: string;
   /** PUBLISH packets received, retransmissions included. */
@@ -41,7 +53,7 @@ export interface ScriptedBroker {
   /** Sends every MQTT 5 client a DISCONNECT with this reason code and stops answering it (the socket stays open until the client closes it). */
   disconnectAll(reasonCode: number): void;
   /** Packets received, in order, with the fields tests look at. */
-  readonly log: readonly { readonly cmd: string; readonly messageId?: number; readonly dup?: boolean; readonly qos?: number; readonly payload?: string; readonly at: number }[];
+  readonly log: readonly LoggedPacket[];
   /** Reads again from clients a `reading: 'stalled'` script stopped reading. */
   resumeReading(): void;
   close(): Promise<void>;
@@ -63,7 +75,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
   let connects = 0;
   let maxInFlight = 0;
   const counts = new Map<string, number>();
-  const log: { cmd: string; messageId?: number; dup?: boolean; qos?: number; payload?: string; at: number }[] = [];
+  const log: LoggedPacket[] = [];
   const disconnectors = new Set<(reasonCode: number) => void>();
   const sessions = new Set<string>();
 
@@ -94,9 +106,14 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
 
     incoming.on('packet', (packet: Packet) => {
       counts.set(packet.cmd, (counts.get(packet.cmd) ?? 0) + 1);
-      const entry: (typeof log)[number] = { cmd: packet.cmd, at: Date.now() };
+      const entry: { -readonly [K in keyof LoggedPacket]: LoggedPacket[K] } = { cmd: packet.cmd, at: Date.now() };
       if ('messageId' in packet && packet.messageId !== undefined) entry.messageId = packet.messageId;
       if (packet.cmd === 'publish') Object.assign(entry, { dup: packet.dup, qos: packet.qos, payload: packet.payload.toString() });
+      if (packet.cmd === 'connect') {
+        entry.clean = packet.clean ?? true;
+        const expiry = packet.properties?.sessionExpiryInterval;
+        if (expiry !== undefined) entry.sessionExpiry = expiry;
+      }
       log.push(entry);
       if (silenced) return;
       switch (packet.cmd) {
