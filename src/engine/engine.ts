@@ -66,6 +66,9 @@ function sentForms(value: string): string[] {
   return [...new Set([value, JSON.stringify(value).slice(1, -1), encodePathChars(value)])].filter((form) => form.length > 0);
 }
 
+/** The port a broker URL without one means. */
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'mqtts:': 8883, 'ws:': 80, 'wss:': 443 };
+
 /**
  * Runs one fleet: ramps the running devices to a target (at the spawn rate, all at once, or as the
  * stages say), drives them through boot tasks and the task loop, stops at the duration or when every
@@ -143,7 +146,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const needsBroker = options.plan.fleet.some((entry) => entry.model.mqtt !== undefined && entry.count > 0);
     if (needsBroker && options.broker === undefined) throw new Error('a device model keeps an MQTT session but no broker was given');
     this.broker = options.broker === undefined ? undefined : new URL(options.broker);
-    this.tlsFiles = this.broker?.protocol === 'mqtts:' ? new MqttTlsFiles(options.plan.mqtt.tls) : undefined;
+    this.tlsFiles = this.broker?.protocol === 'mqtts:' || this.broker?.protocol === 'wss:' ? new MqttTlsFiles(options.plan.mqtt.tls) : undefined;
     this.onlineGoal = options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices;
     this.secretForms = options.plan.secrets
       .flatMap((secret) => sentForms(secret.value).map((form) => [form, `{{ env.${secret.name} }}`] as const))
@@ -323,11 +326,13 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   private sessionOptions(device: VirtualDevice, spec: MqttSessionSpec): SessionOptions {
     const broker = this.broker as URL;
-    const secure = broker.protocol === 'mqtts:';
+    const secure = broker.protocol === 'mqtts:' || broker.protocol === 'wss:';
+    const webSocket = broker.protocol === 'ws:' || broker.protocol === 'wss:';
     const text = (template: MqttSessionSpec['username']): string | undefined => (template === undefined ? undefined : String(template.evaluate(device)));
     return {
       host: broker.hostname.replace(/^\[(.*)\]$/u, '$1'),
-      port: broker.port === '' ? (secure ? 8883 : 1883) : Number(broker.port),
+      port: broker.port === '' ? DEFAULT_PORTS[broker.protocol] ?? 1883 : Number(broker.port),
+      webSocketUrl: webSocket ? broker.href : undefined,
       tls: secure ? (this.tlsFiles as MqttTlsFiles).forDevice(device) : undefined,
       clientId: String(spec.clientId.evaluate(device)),
       protocolVersion: spec.protocolVersion,

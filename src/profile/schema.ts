@@ -243,7 +243,7 @@ export const profileSchema: JsonSchema = {
     description: { type: 'string' },
     seed: { type: ['string', 'integer'] },
     target: { type: 'string', pattern: '^https?://', description: 'HTTP base URL; omitted, the embedded fixture is started.' },
-    broker: { type: 'string', pattern: '^mqtts?://', description: 'MQTT broker URL (mqtt:// or mqtts://); omitted, the embedded broker is started.' },
+    broker: { type: 'string', pattern: '^(mqtts?|wss?)://', description: 'MQTT broker URL (mqtt://, mqtts://, or ws:// / wss:// with a path for MQTT over WebSocket); omitted, the embedded broker is started.' },
     fleet: {
       type: 'array',
       minItems: 1,

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { elapsedMicros } from '../engine/clock.ts';
 import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, defaultServerLimits, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, reasonLabel, skipProperties } from './mqtt-codec.ts';
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
@@ -6,7 +6,7 @@ import { Keepalive } from './mqtt-keepalive.ts';
 import type { KeepaliveOwner } from './mqtt-keepalive.ts';
 import { ConnectionAcks } from './mqtt-acks.ts';
 import { CONNECTION_CLOSED, NO_PACKET_IDS, UNSUPPORTED_AUTH, errorLabel, lostLabel, refusal } from './mqtt-labels.ts';
-import type { AckCallback, SessionListener, SessionOptions } from './mqtt.ts';
+import type { AckCallback, OpenedStream, SessionListener, SessionOptions } from './mqtt.ts';
 import type { SessionState } from './mqtt-session-state.ts';
 import type { Outcome } from './types.ts';
 
@@ -40,6 +40,8 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
   private onWire: bigint;
   private lastError: string | undefined;
   private readonly acks: ConnectionAcks;
+  /** A TCP or TLS socket, or a WebSocket's stream. */
+  private readonly socket: Duplex;
   private readonly reader = new PacketReader(this);
   private readonly version5: boolean;
   private connectTimer: NodeJS.Timeout | undefined;
@@ -57,7 +59,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
 
   constructor(
     private readonly owner: ConnectionOwner,
-    private readonly socket: Socket,
+    opened: OpenedStream,
     private readonly options: SessionOptions,
     private readonly started: bigint,
     private readonly state: SessionState,
@@ -66,7 +68,8 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.onWire = started;
     this.version5 = options.protocolVersion === 5;
     this.connectTimer = setTimeout(connectTimedOut, options.connectTimeoutMs, this);
-    socket.once(options.tls ? 'secureConnect' : 'connect', () => this.opened());
+    const socket = (this.socket = opened.stream);
+    socket.once(opened.ready, () => this.opened());
     socket.on('data', (chunk: Buffer) => this.received(chunk));
     socket.on('error', (error: Error) => this.failed(errorLabel(error)));
     socket.once('close', () => this.closed());

@@ -1,5 +1,6 @@
 import { createConnection, isIP } from 'node:net';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { connect as tlsConnect } from 'node:tls';
 import { elapsedMicros } from '../engine/clock.ts';
@@ -7,6 +8,7 @@ import { MqttConnection } from './mqtt-connection.ts';
 import type { ConnectionOwner } from './mqtt-connection.ts';
 import type { ConnectFields } from './mqtt-codec.ts';
 import { errorLabel, lostLabel } from './mqtt-labels.ts';
+import { openWebSocket } from './mqtt-websocket.ts';
 import { SessionState } from './mqtt-session-state.ts';
 import type { Outcome } from './types.ts';
 
@@ -14,6 +16,8 @@ import type { Outcome } from './types.ts';
 export interface SessionOptions extends ConnectFields {
   readonly host: string;
   readonly port: number;
+  /** ws:// or wss:// URL (its path the broker's endpoint): MQTT over a WebSocket, subprotocol `mqtt`. */
+  readonly webSocketUrl?: string | undefined;
   readonly tls: TlsOptions | undefined;
   readonly connectTimeoutMs: number;
 }
@@ -50,12 +54,19 @@ function tlsOptions(tls: TlsOptions): ConnectionOptions {
   return options;
 }
 
-function openSocket(options: SessionOptions): Socket {
+/** The byte stream a connection speaks MQTT over, and the event that says it is open. */
+export interface OpenedStream {
+  readonly stream: Duplex;
+  readonly ready: 'connect' | 'secureConnect';
+}
+
+function openSocket(options: SessionOptions): OpenedStream {
+  if (options.webSocketUrl !== undefined) return { stream: openWebSocket(options.webSocketUrl, options.tls && tlsOptions(options.tls)), ready: 'connect' };
   // Without noDelay, a burst's publishes wait on Nagle and every latency measures that instead.
-  if (!options.tls) return createConnection({ host: options.host, port: options.port, noDelay: true });
-  const socket = tlsConnect({ host: options.host, port: options.port, servername: isIP(options.host) ? '' : options.host, ...tlsOptions(options.tls) });
+  if (!options.tls) return { stream: createConnection({ host: options.host, port: options.port, noDelay: true }), ready: 'connect' };
+  const socket: Socket = tlsConnect({ host: options.host, port: options.port, servername: isIP(options.host) ? '' : options.host, ...tlsOptions(options.tls) });
   socket.setNoDelay(true);
-  return socket;
+  return { stream: socket, ready: 'secureConnect' };
 }
 
 /**
@@ -80,7 +91,7 @@ export class MqttSession implements ConnectionOwner {
     const started = process.hrtime.bigint();
     const problem = options.tls?.problem;
     if (problem !== undefined) return this.failSoon(problem, started);
-    let socket: Socket;
+    let socket: OpenedStream;
     try {
       socket = openSocket(options);
     } catch (error) {
