@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { connect as tcpConnect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
 import { connectAsync } from 'mqtt';
+import { WebSocketServer, createWebSocketStream } from 'ws';
 import { MqttFixture } from '../../broker-fixture/index.ts';
 import type { Results } from '../../src/metrics/results.ts';
 import { checkBrokerUrl } from '../../src/profile/target-url.ts';
 import { MqttSession } from '../../src/transport/mqtt.ts';
 import type { SessionListener } from '../../src/transport/mqtt.ts';
 import { runCli } from '../helpers/cli.ts';
+import { mosquittoSkip, startMosquitto } from '../helpers/mosquitto.ts';
 import { pollUntil } from '../helpers/poll.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
@@ -99,6 +104,62 @@ wait: { model: constant, time: 20ms }
     assert.equal(results.total.failures, 0, JSON.stringify(results.failures));
     assert.equal(fixture.counts.publishesReceived - publishesBefore, publish.requests - publish.failures);
     assert.equal(fixture.counts.connects - connectsBefore, 20);
+  });
+});
+
+/**
+ * A WebSocket-to-TCP gateway, as a load balancer terminating WebSocket in front of a broker would be:
+ * Debian's Mosquitto 2.0.11 cannot open a websockets listener here, so the WebSocket ends at the gateway.
+ */
+async function startGateway(brokerPort: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/mqtt', perMessageDeflate: false, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false) });
+  server.on('connection', (socket) => {
+    const upstream = tcpConnect({ host: '127.0.0.1', port: brokerPort, noDelay: true });
+    const stream = createWebSocketStream(socket);
+    pipeline(stream, upstream, stream, () => undefined);
+  });
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}/mqtt`,
+    close: async () => {
+      for (const client of server.clients) client.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const skip = mosquittoSkip();
+
+describe('MQTT over WebSocket into Mosquitto, through a WebSocket-to-TCP gateway', { skip }, () => {
+  test('lamps over ws:// on MQTT 5: the broker received what fleetsim counted as acked', { timeout: 60_000 }, async () => {
+    const broker = await startMosquitto();
+    const gateway = await startGateway(broker.port);
+    try {
+      const device = `kind: device
+name: lamp
+identity: { scheme: sequential-hex, base: "0x1e0000000000", width: 12 }
+mqtt: { version: "5" }
+tasks:
+  - name: lamp/changed
+    repeat: 10
+    publish: { topic: "devices/{{ device.id }}/lamp/changed", qos: 1, json: { brightness: "{{ float(0, 1) }}" } }
+wait: { model: constant, time: 20ms }
+`;
+      await temp.write('gw-lamp.device.yaml', device);
+      const profile = await temp.write('gw-lamps.yaml', 'kind: profile\nseed: 5\nfleet:\n  - device: gw-lamp.device.yaml\n    count: 20\nspawnRate: 200\n');
+      const json = temp.file('gw-lamps.json');
+      const result = await runCli(['run', profile, '--broker', gateway.url, '--iterations', '10', '--json', json, '--quiet'], 50_000);
+      assert.equal(result.code, 0, result.stderr);
+      const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+      const publish = results.stats.find((row) => row.type === 'PUBLISH');
+      assert.equal(publish?.requests, 20 * 10 * 10);
+      assert.equal(results.total.failures, 0, JSON.stringify(results.failures));
+      assert.equal(await broker.publishesReceived(), publish.requests - publish.failures);
+    } finally {
+      await gateway.close();
+      await broker.stop();
+    }
   });
 });
 
