@@ -79,6 +79,7 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE' })
           .option('metrics-port', { ...value, describe: 'serve Prometheus metrics at /metrics on PORT during the run (0 picks a free one)' })
           .option('metrics-host', { ...value, describe: 'address the metrics endpoint listens on (default 127.0.0.1)' })
+          .option('broker-stats', { type: 'boolean', default: false, describe: "record the broker's own $SYS figures (Mosquitto) beside fleetsim's" })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await runCommand(argv, output);

@@ -15,6 +15,7 @@ import { checkWritableFile } from '../report/output-path.ts';
 import { ProgressReporter } from '../report/progress.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { RequestLog } from '../report/request-log.ts';
+import { startBrokerStats } from './broker-stats-flag.ts';
 import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
@@ -33,6 +34,7 @@ export interface RunCommandFlags extends RunFlags {
   readonly quiet?: boolean | undefined;
   readonly metricsPort?: FlagValue;
   readonly metricsHost?: FlagValue;
+  readonly brokerStats?: boolean | undefined;
 }
 
 /** The flags `execute` works with: output files resolved to one name each. */
@@ -40,11 +42,12 @@ interface RunSettings {
   readonly json: string | undefined;
   readonly logRequests: string | undefined;
   readonly quiet: boolean;
+  readonly brokerStats: boolean;
 }
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
-  const flags: RunSettings = { json: outputFile('json', given.json), logRequests: outputFile('log-requests', given.logRequests), quiet: given.quiet === true };
+  const flags: RunSettings = { json: outputFile('json', given.json), logRequests: outputFile('log-requests', given.logRequests), quiet: given.quiet === true, brokerStats: given.brokerStats === true };
   const metrics = metricsEndpointFromFlags(given.metricsPort, given.metricsHost);
   const plan = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
   checkConnections(plan);
@@ -103,6 +106,7 @@ async function execute(
     output.stderr(`Running ${plan.name}: ${shape} against ${against}, ${[duration, ending].filter(Boolean).join(' or ')}, seed ${plan.seed}.`);
     if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) output.stderr(`  ${line}`);
   }
+  const probe = flags.brokerStats ? await startBrokerStats(endpoints.broker) : undefined;
   monitor.start();
   let times;
   try {
@@ -116,7 +120,9 @@ async function execute(
   const logProblem = await requestLog?.close();
   if (logProblem) writeProblems.push(logProblem);
 
-  const results = resultsOf({ plan, engine, times, generator, stopReason, onlineAtStop });
+  const broker = await probe?.finish();
+  const measured = resultsOf({ plan, engine, times, generator, stopReason, onlineAtStop });
+  const results = broker ? { ...measured, broker } : measured;
   for (const reporter of reporters) {
     try {
       await reporter.finish?.(results);

@@ -31,6 +31,24 @@ export interface StatsRow {
   readonly intendedLatencyMs?: LatencySummary;
 }
 
+/** What a broker said of itself in `$SYS` during one run (Mosquitto's names; brokers without them give nulls). */
+export interface BrokerStats {
+  readonly source: '$SYS';
+  /** PUBLISH packets the broker received from clients during the run (the change in `$SYS/broker/publish/messages/received`). */
+  readonly publishReceived: number | null;
+  readonly publishSent: number | null;
+  readonly publishDropped: number | null;
+  /** All MQTT packets received and sent during the run. */
+  readonly messagesReceived: number | null;
+  readonly messagesSent: number | null;
+  /** `$SYS/broker/clients/connected`: the most seen, and the last (this probe's own connection included). */
+  readonly clientsConnected: { readonly peak: number | null; readonly last: number | null };
+  /** The broker's own 1-minute load averages at the end (`$SYS/broker/load/.../1min`), per second. */
+  readonly load1min: Readonly<Record<string, number>>;
+  /** Whether a `$SYS` tick after the run ended was seen; if not, the counts may be up to one `$SYS` interval old. */
+  readonly fresh: boolean;
+}
+
 export interface ThresholdResult {
   readonly expr: string;
   /** The row the threshold read, e.g. `PUBLISH Aggregated` for a bare `p99 < 50ms` on an MQTT fleet. */
@@ -58,6 +76,8 @@ export interface Results {
   readonly devices: DevicesSummary;
   /** Messages devices received on their MQTT sessions (runs with MQTT devices only). */
   readonly downlink?: { readonly received: number; readonly reactionsQueued: number; readonly reactionsDropped: number };
+  /** The broker's own `$SYS` figures for the run (`--broker-stats`). */
+  readonly broker?: BrokerStats;
   readonly stats: readonly StatsRow[];
   readonly total: StatsRow;
   /** One aggregate per row type (`HTTP` for every method, `CONNECT`, `PUBLISH`, `SUBSCRIBE`). */

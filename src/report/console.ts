@@ -107,6 +107,7 @@ export function formatSummary(results: Results): string {
     const dropped = downlink.reactionsDropped > 0 ? `, ${downlink.reactionsDropped} dropped because the device's reaction queue was full` : '';
     out.push('', `Downlink: ${downlink.received} messages received by devices, ${downlink.reactionsQueued} ran a reaction${dropped}.`);
   }
+  if (results.broker) out.push('', ...brokerLines(results));
   if (results.abandoned > 0) {
     out.push('', `${results.abandoned} attempts were still in flight when the drain timeout ended; they were aborted and are in no row above.`);
   }
@@ -146,4 +147,20 @@ export function formatProgress(state: ProgressState): string {
   const latency = state.latencyMs;
   const error = state.topError ? `  top error: ${state.topError.label} ×${state.topError.count}` : '';
   return `[${elapsed}] devices ${state.devicesOnline}/${state.devicesTarget}  ${state.rps.toFixed(1)} req/s  ${state.failuresPerS.toFixed(1)} fail/s  p50/p95/p99 ${formatMs(latency.p50)}/${formatMs(latency.p95)}/${formatMs(latency.p99)} ms (last ${Number(state.windowS.toFixed(1))}s)${error}`;
+}
+
+/** The broker's own view of the run (`--broker-stats`), beside fleetsim's acked count. */
+function brokerLines(results: Results): string[] {
+  const broker = results.broker;
+  if (!broker) return [];
+  const count = (value: number | null): string => (value === null ? 'n/a' : value.toLocaleString('en-US'));
+  const acked = results.stats.filter((row) => row.type === 'PUBLISH').reduce((sum, row) => sum + row.requests - row.failures, 0);
+  if (broker.publishReceived === null) return ["Broker ($SYS): the broker published no Mosquitto-style $SYS figures; nothing to compare."];
+  const lines = [
+    `Broker ($SYS): received ${count(broker.publishReceived)} publishes during the run (fleetsim acked ${count(acked)}), sent ${count(broker.publishSent)}, dropped ${count(broker.publishDropped)}; clients connected: peak ${count(broker.clientsConnected.peak)}, this probe included.`,
+  ];
+  const load = Object.entries(broker.load1min).map(([name, value]) => `${name} ${value}`);
+  if (load.length > 0) lines.push(`  Broker 1-min load (per s): ${load.join(', ')}.`);
+  if (!broker.fresh) lines.push('  No $SYS update came after the run ended: these counts may be up to one $SYS interval old.');
+  return lines;
 }
