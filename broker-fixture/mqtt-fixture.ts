@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import type { Client, PublishPacket, Subscription } from 'aedes';
@@ -43,6 +44,7 @@ export class MqttFixture {
   private readonly sockets = new Set<Socket>();
   private broker: Aedes | undefined;
   private server: Server | undefined;
+  private webSocketServer: WebSocketServer | undefined;
   private jobs = 0;
 
   constructor(options: MqttFixtureOptions = {}) {
@@ -93,6 +95,28 @@ export class MqttFixture {
     return `mqtt://${shownHost}:${address.port}`;
   }
 
+  /**
+   * Also serves MQTT over WebSocket (subprotocol `mqtt`) at `path`, for the same broker: Aedes takes
+   * any duplex stream. Call after `listen`. Returns the ws:// URL.
+   */
+  async listenWebSocket(port = 0, host = '127.0.0.1', path = '/mqtt'): Promise<string> {
+    const broker = this.broker;
+    if (!broker) throw new Error('listen() first: the WebSocket listener serves the same broker');
+    const server = new WebSocketServer({ host, port, path, perMessageDeflate: false, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false) });
+    this.webSocketServer = server;
+    server.on('connection', (socket) => broker.handle(createWebSocketStream(socket)));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.once('listening', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `ws://${shownHost}:${address.port}${path}`;
+  }
+
   private sendOtaLater(topic: string): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
@@ -109,6 +133,12 @@ export class MqttFixture {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     for (const socket of this.sockets) socket.destroy();
+    const webSocketServer = this.webSocketServer;
+    if (webSocketServer) {
+      for (const client of webSocketServer.clients) client.terminate();
+      await new Promise<void>((resolve) => webSocketServer.close(() => resolve()));
+      this.webSocketServer = undefined;
+    }
     const server = this.server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     const broker = this.broker;

@@ -15,6 +15,7 @@ import { checkWritableFile } from '../report/output-path.ts';
 import { ProgressReporter } from '../report/progress.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { RequestLog } from '../report/request-log.ts';
+import { startBrokerStats } from './broker-stats-flag.ts';
 import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { UsageError } from '../errors.ts';
 import { last, outputFile, overridesFromFlags, parseShard, parseStartAt } from './options.ts';
@@ -37,6 +38,7 @@ export interface RunCommandFlags extends RunFlags {
   readonly metricsHost?: FlagValue;
   readonly shard?: FlagValue;
   readonly startAt?: FlagValue;
+  readonly brokerStats?: boolean | undefined;
 }
 
 /** The flags `execute` works with: output files resolved to one name each. */
@@ -48,6 +50,8 @@ interface RunSettings {
   readonly exitCodeOnError: number | undefined;
   /** Epoch ms to start at (`--start-at`), so separately launched shards begin together. */
   readonly startAt: number | undefined;
+  /** Record the broker's own $SYS figures beside fleetsim's (`--broker-stats`). */
+  readonly brokerStats: boolean;
 }
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
@@ -58,6 +62,7 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
     quiet: given.quiet === true,
     exitCodeOnError: exitCodeFlag(given.exitCodeOnError),
     startAt: parseStartAt(given.startAt, Date.now()),
+    brokerStats: given.brokerStats === true,
   };
   const metrics = metricsEndpointFromFlags(given.metricsPort, given.metricsHost);
   const shard = parseShard(given.shard);
@@ -121,6 +126,7 @@ async function execute(
     if (plan.shard) output.stderr(describeShard(plan.shard, engine.ownedDevices, plan));
     if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) output.stderr(`  ${line}`);
   }
+  const probe = flags.brokerStats ? await startBrokerStats(endpoints.broker) : undefined;
   monitor.start();
   let times;
   try {
@@ -134,7 +140,9 @@ async function execute(
   const logProblem = await requestLog?.close();
   if (logProblem) writeProblems.push(logProblem);
 
-  const results = resultsOf({ plan, engine, times, generator, stopReason, onlineAtStop });
+  const broker = await probe?.finish();
+  const measured = resultsOf({ plan, engine, times, generator, stopReason, onlineAtStop });
+  const results = broker ? { ...measured, broker } : measured;
   for (const reporter of reporters) {
     try {
       await reporter.finish?.(results);

@@ -1,3 +1,4 @@
+import type { Random } from '../identity/rng.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 import type { HttpExchange } from '../transport/http-exchange.ts';
 import type { AttemptResult } from '../transport/types.ts';
@@ -23,6 +24,8 @@ export interface DeviceHost {
   onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean, queuedMicros?: number): void;
   onStarted(device: VirtualDevice): void;
   onFinished(device: VirtualDevice): void;
+  /** The stream a device's downlink reactions draw from, apart from its task stream; made when the first reaction runs. */
+  reactionStream(deviceIndex: number): Random;
   /** Counts of messages the devices received from their sessions. */
   readonly downlink: DownlinkCounts;
 }

@@ -5,7 +5,7 @@ import type { HttpAction, PublishAction, SubscribeAction } from '../profile/type
 import type { TemplateContext, TemplateValue } from '../template/context.ts';
 import { HttpExchange } from '../transport/http-exchange.ts';
 import type { HttpResultSink } from '../transport/http-exchange.ts';
-import { CONNECTION_CLOSED } from '../transport/mqtt-labels.ts';
+import { isConnectionLoss } from '../transport/mqtt-labels.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
 import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-model.ts';
@@ -56,6 +56,10 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private iterationsDone = 0;
   private intendedAt = 0;
   private readonly tick: NextTick = { startAt: 0, intendedAt: 0, missed: 0 };
+  /** What templates and waits draw from: the task stream, or the reaction stream while a reaction runs. */
+  random: Random;
+  /** Made when the first reaction runs: most devices never react. */
+  private reactionRandom: Random | undefined;
   /** Set when the loop starts, for models whose tasks each have their own period. */
   private timetable: PeriodicTimetable | undefined;
 
@@ -92,9 +96,12 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     readonly deviceIndex: number,
     readonly deviceId: string,
     readonly bound: BoundModel,
-    readonly random: Random,
+    /** The task stream: task choice, waits and the payloads of tasks, whatever the session does. */
+    private readonly taskRandom: Random,
     private readonly host: DeviceHost,
   ) {
+    this.random = taskRandom;
+    const random = taskRandom;
     const ranges = bound.model.walkRanges;
     // Walks start at a seeded point of their range, drawn before anything else so they never depend on task order.
     this.walks = ranges.map(([min, max]) => min + random() * (max - min));
@@ -267,7 +274,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       const index = this.mqttAttempts.indexOf(attempt);
       if (index >= 0) this.mqttAttempts[index] = new MqttAttempt(this);
     }
-    if (error === CONNECTION_CLOSED) this.burstLost = true;
+    if (error !== undefined && isConnectionLoss(error)) this.burstLost = true;
     if (--this.burstPending > 0 || this.sendingBurst) return;
     this.burstEnded();
   }
@@ -286,7 +293,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       const attempt = inbox.subscriptionAttempt();
       attempt.inTask = false;
       attempt.first = false;
-      attempt.seq = this.seq++;
+      // Numbered apart from the device's tasks: a reconnect's SUBSCRIBEs never shift what the tasks send.
+      attempt.seq = inbox.subscribeSeq++;
       attempt.target = inbox.filters[i] ?? '';
       attempt.body = undefined;
       attempt.startedAt = attempt.intendedAt = this.host.now();
@@ -300,9 +308,12 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     }
   }
 
-  /** The session dropped: what waited for an answer on it has failed. */
-  sessionDown(reason: string): void {
-    for (const attempt of [...this.mqttAttempts]) attempt.fail(reason);
+  /**
+   * The session dropped: what waited for an answer on it has failed, except publishes a persistent
+   * session carries to the next connection (they end at their ack, or their timeout, as usual).
+   */
+  sessionDown(reason: string, carried: boolean): void {
+    if (!carried || this.attempt?.spec.action.kind !== 'publish') for (const attempt of [...this.mqttAttempts]) attempt.fail(reason);
     this.inbox?.failSubscriptions(reason);
   }
 
@@ -335,13 +346,21 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
         applyCaptures(captured, this.vars);
       }
       this.taskIsBoot = false;
+      // Messages come when the broker sends them: what a reaction draws and how many attempts it makes
+      // must not shift what the tasks send, so it has its own stream and its own seq.
+      if (this.random === this.taskRandom) {
+        this.random = this.reactionRandom ??= this.host.reactionStream(this.deviceIndex);
+        inbox.taskSeq = this.seq;
+        this.seq = inbox.reactionSeq;
+      }
       this.taskIsReaction = true;
       this.taskIntendedAt = this.host.now();
       return this.beginTask(next.reaction.task);
     }
-    // Nothing queued could run: back to the schedule, as after a reaction.
+    // Nothing queued could run: back to the schedule (and the tasks' stream), as after a reaction.
     const resume = inbox.resumeAt;
     inbox.resumeAt = -1;
+    if (this.random !== this.taskRandom) this.endReactions(inbox);
     this.host.schedule(this, Math.max(resume, this.host.now()));
   }
 
@@ -349,6 +368,13 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const downlink = this.host.downlink;
     downlink.reactionsFailed++;
     downlink.reactionFailures.set(reason, (downlink.reactionFailures.get(reason) ?? 0) + 1);
+  }
+
+  /** The queued reactions ran: the tasks' stream and seq are back. */
+  private endReactions(inbox: ReactionInbox): void {
+    inbox.reactionSeq = this.seq;
+    this.seq = inbox.taskSeq;
+    this.random = this.taskRandom;
   }
 
   httpEnded(received: AttemptResult): void {
@@ -407,6 +433,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       const resumeAt = inbox.resumeAt;
       inbox.resumeAt = -1;
       if (inbox.waiting) return this.startReaction(resumeAt);
+      this.endReactions(inbox);
       this.host.schedule(this, Math.max(resumeAt, endedAt));
       return;
     }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { deviceRandom } from '../identity/rng.ts';
+import { deviceRandom, reactionRandom } from '../identity/rng.ts';
+import type { Random } from '../identity/rng.ts';
 import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
 import type { IntervalHealth } from '../metrics/history.ts';
 import { RunStats } from '../metrics/stats.ts';
@@ -68,6 +69,9 @@ function sentForms(value: string): string[] {
   return [...new Set([value, JSON.stringify(value).slice(1, -1), encodePathChars(value)])].filter((form) => form.length > 0);
 }
 
+/** The port a broker URL without one means. */
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'mqtts:': 8883, 'ws:': 80, 'wss:': 443 };
+
 /**
  * Runs one fleet: ramps the running devices to a target (at the spawn rate, all at once, or as the
  * stages say), drives them through boot tasks and the task loop, stops at the duration or when every
@@ -132,7 +136,6 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly secretForms: readonly (readonly [string, string])[];
   /** A target like http://host/api puts every request path under /api. */
   private readonly basePath: string;
-  private readonly backoffSeed: string;
 
   constructor(options: EngineOptions) {
     super();
@@ -149,7 +152,6 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.generator = options.generator ?? (this.ownMonitor as GeneratorMonitor);
     const target = new URL(options.target);
     this.basePath = target.pathname.replace(/\/+$/, '');
-    this.backoffSeed = `${options.plan.seed}:reconnect`;
     this.transport = new HttpTransport(target.origin, options.plan.http);
     this.devices = new Array<VirtualDevice | undefined>(this.ownedDevices);
     this.layout = layoutFleet(options.plan.fleet);
@@ -161,7 +163,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const needsBroker = options.plan.fleet.some((entry) => entry.model.mqtt !== undefined && entry.count > 0);
     if (needsBroker && options.broker === undefined) throw new Error('a device model keeps an MQTT session but no broker was given');
     this.broker = options.broker === undefined ? undefined : new URL(options.broker);
-    this.tlsFiles = this.broker?.protocol === 'mqtts:' ? new MqttTlsFiles(options.plan.mqtt.tls) : undefined;
+    this.tlsFiles = this.broker?.protocol === 'mqtts:' || this.broker?.protocol === 'wss:' ? new MqttTlsFiles(options.plan.mqtt.tls) : undefined;
     this.onlineGoal = ownedBelow(options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices, this.shard);
     this.secretForms = options.plan.secrets
       .flatMap((secret) => sentForms(secret.value).map((form) => [form, `{{ env.${secret.name} }}`] as const))
@@ -272,7 +274,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.abandoning = this.inFlight > 0;
     for (const device of [...this.devices, ...this.retiring]) {
       if (!device?.link) continue;
-      if (this.abandoning) device.sessionDown(this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT);
+      if (this.abandoning) device.sessionDown(this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT, false);
       this.closingLinks.add(device.link.close(!this.abandoning));
     }
     // The run is over either way; a connection that fails to close cleanly changes no result.
@@ -320,7 +322,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const mqtt = bound.model.mqtt;
     if (mqtt) {
       // Reconnect jitter has its own stream, so a lost connection never shifts what the device sends.
-      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, this.sessionOptions(device, mqtt), mqtt.reconnect, this.backoffSeed, this);
+      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, this.sessionOptions(device, mqtt), mqtt.reconnect, this.plan.seed, this);
       this.offlineDevices++;
     }
     device.wake();
@@ -349,15 +351,18 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   private sessionOptions(device: VirtualDevice, spec: MqttSessionSpec): SessionOptions {
     const broker = this.broker as URL;
-    const secure = broker.protocol === 'mqtts:';
+    const secure = broker.protocol === 'mqtts:' || broker.protocol === 'wss:';
+    const webSocket = broker.protocol === 'ws:' || broker.protocol === 'wss:';
     const text = (template: MqttSessionSpec['username']): string | undefined => (template === undefined ? undefined : String(template.evaluate(device)));
     return {
       host: broker.hostname.replace(/^\[(.*)\]$/u, '$1'),
-      port: broker.port === '' ? (secure ? 8883 : 1883) : Number(broker.port),
+      port: broker.port === '' ? DEFAULT_PORTS[broker.protocol] ?? 1883 : Number(broker.port),
+      webSocketUrl: webSocket ? broker.href : undefined,
       tls: secure ? (this.tlsFiles as MqttTlsFiles).forDevice(device) : undefined,
       clientId: String(spec.clientId.evaluate(device)),
       protocolVersion: spec.protocolVersion,
       clean: spec.clean,
+      sessionExpiryS: spec.sessionExpiryS,
       keepaliveS: spec.keepaliveS,
       username: text(spec.username),
       password: text(spec.password),
@@ -449,6 +454,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.started++;
     this.emit('spawn', device.deviceIndex, this.started);
     if (!device.link) this.noteOnline();
+  }
+
+  reactionStream(deviceIndex: number): Random {
+    return reactionRandom(this.plan.seed, deviceIndex);
   }
 
   onFinished(device: VirtualDevice): void {

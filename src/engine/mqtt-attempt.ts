@@ -43,7 +43,9 @@ export class MqttAttempt implements SentAttempt {
   private start = 0n;
   private timer: NodeJS.Timeout | undefined;
 
-  readonly onAck = (error?: string, answered?: boolean): void => {
+  readonly onAck = (error?: string, answered?: boolean, grantedQos?: number): void => {
+    // A SUBSCRIBE granted below the QoS asked for still succeeded; the downgrade is counted beside it.
+    if (grantedQos !== undefined && this.stats) this.stats.qosDowngrades++;
     if (this.state === State.Retired) {
       if (error === undefined && this.stats) this.stats.lateAcks++;
       return;

@@ -1,4 +1,4 @@
-import { deviceRandom } from '../identity/rng.ts';
+import { reconnectRandom } from '../identity/rng.ts';
 import type { Random } from '../identity/rng.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 import type { ReconnectPolicy } from '../profile/types.ts';
@@ -11,9 +11,9 @@ import type { Schedulable } from './scheduler.ts';
 /** The device side of a link: what it does when its session comes and goes. */
 export interface LinkedDevice {
   readonly deviceIndex: number;
-  seq: number;
   sessionUp(): void;
-  sessionDown(reason: string): void;
+  /** `carried`: a persistent session keeps the publishes in flight and resends them after reconnecting. */
+  sessionDown(reason: string, carried: boolean): void;
   message(topic: string, payload: Buffer): void;
 }
 
@@ -51,14 +51,16 @@ export class MqttLink implements SessionListener, Schedulable {
   private connecting = false;
   private closedPromise: Promise<void> | undefined;
   private random: Random | undefined;
+  /** Numbers this link's CONNECT attempts in the request log: the device's `seq` belongs to its tasks. */
+  private attempts = 0;
 
   constructor(
     readonly device: LinkedDevice,
     readonly stats: StatsEntry,
     private readonly options: SessionOptions,
     private readonly policy: ReconnectPolicy,
-    /** Seeds this device's backoff stream; the stream itself is made at the first reconnect, as most devices never need one. */
-    private readonly backoffSeed: string,
+    /** The run's seed; the device's backoff stream is made at its first reconnect, as most devices never need one. */
+    private readonly seed: string,
     private readonly host: LinkHost,
   ) {
     this.sent = { seq: 0, target: options.clientId, body: undefined, intendedAt: 0 };
@@ -71,7 +73,7 @@ export class MqttLink implements SessionListener, Schedulable {
   /** The reconnect timer fired (or the device started). */
   wake(): void {
     if (this.closed || this.host.stopping) return;
-    this.sent.seq = this.device.seq++;
+    this.sent.seq = this.attempts++;
     this.sent.intendedAt = this.host.now();
     this.host.attemptStarted();
     this.connecting = true;
@@ -97,7 +99,7 @@ export class MqttLink implements SessionListener, Schedulable {
   connectionLost(reason: string): void {
     if (this.finishing) return;
     this.host.sessionOffline(this);
-    this.device.sessionDown(reason);
+    this.device.sessionDown(reason, !this.options.clean);
     this.retryLater();
   }
 
@@ -128,7 +130,7 @@ export class MqttLink implements SessionListener, Schedulable {
 
   private retryLater(): void {
     if (this.closed || this.host.stopping) return;
-    this.random ??= deviceRandom(this.backoffSeed, this.device.deviceIndex);
+    this.random ??= reconnectRandom(this.seed, this.device.deviceIndex);
     const delay = backoffDelayMs(this.policy, this.failures++, this.random);
     this.host.schedule(this, this.host.now() + delay);
   }

@@ -22,6 +22,12 @@ export class ReactionInbox {
   /** Each reaction's topic filter as this device subscribes it, rendered once. */
   readonly filters: readonly string[];
   private readonly queue: QueuedReaction[] = [];
+  /** The request log's seq for the next SUBSCRIBE made on connect, counted apart from the device's tasks. */
+  subscribeSeq = 0;
+  /** The seq of the next attempt a reaction makes: reactions are numbered apart from the device's tasks. */
+  reactionSeq = 0;
+  /** The device's task seq, kept aside while a reaction runs. */
+  taskSeq = 0;
   /** Where the loop resumes once queued reactions ran (clock ms), or -1. */
   resumeAt = -1;
   private readonly subscriptions: MqttAttempt[];

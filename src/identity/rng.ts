@@ -11,6 +11,19 @@ export function deviceRandom(seed: string, deviceIndex: number): Random {
   return seedrandom.alea(`fleetsim:${seed}:${deviceIndex}`);
 }
 
+/**
+ * The device's streams besides its task stream: each purpose draws from its own, so reconnect
+ * jitter or a downlink reaction never shifts what the device's tasks send. Changing a derivation
+ * changes every seeded run; test/unit/identity/rng.test.ts pins their first draws.
+ */
+export function reconnectRandom(seed: string, deviceIndex: number): Random {
+  return deviceRandom(`${seed}:reconnect`, deviceIndex);
+}
+
+export function reactionRandom(seed: string, deviceIndex: number): Random {
+  return deviceRandom(`${seed}:reactions`, deviceIndex);
+}
+
 /** Inclusive integer in [min, max]. */
 export function randomInt(random: Random, min: number, max: number): number {
   return min + Math.floor(random() * (max - min + 1));

@@ -29,6 +29,8 @@ export interface StatsRow {
   readonly missed: number;
   /** MQTT acks that arrived after their attempt had timed out (each already counted as a timeout). */
   readonly lateAcks: number;
+  /** SUBSCRIBEs granted at a lower QoS than asked (successes all); present only when some were. */
+  readonly qosDowngrades?: number;
   /** Latency measured from the intended start (pacing only): what a saturated generator cannot hide. */
   readonly intendedLatencyMs?: LatencySummary;
   /** HTTP through the shared pool: each request's wait for a free connection, kept out of `latencyMs`. */
@@ -38,6 +40,24 @@ export interface StatsRow {
   /** The encoded histograms behind `failedLatencyMs` and `queuedMs`, so `merge` recomputes them exactly. */
   readonly failedHistogram?: string;
   readonly queuedHistogram?: string;
+}
+
+/** What a broker said of itself in `$SYS` during one run (Mosquitto's names; brokers without them give nulls). */
+export interface BrokerStats {
+  readonly source: '$SYS';
+  /** PUBLISH packets the broker received from clients during the run (the change in `$SYS/broker/publish/messages/received`). */
+  readonly publishReceived: number | null;
+  readonly publishSent: number | null;
+  readonly publishDropped: number | null;
+  /** All MQTT packets received and sent during the run. */
+  readonly messagesReceived: number | null;
+  readonly messagesSent: number | null;
+  /** `$SYS/broker/clients/connected`: the most seen, and the last (this probe's own connection included). */
+  readonly clientsConnected: { readonly peak: number | null; readonly last: number | null };
+  /** The broker's own 1-minute load averages at the end (`$SYS/broker/load/.../1min`), per second. */
+  readonly load1min: Readonly<Record<string, number>>;
+  /** Whether a `$SYS` tick after the run ended was seen; if not, the counts may be up to one `$SYS` interval old. */
+  readonly fresh: boolean;
 }
 
 export interface ThresholdResult {
@@ -69,6 +89,8 @@ export interface Results {
   readonly devices: DevicesSummary;
   /** Messages devices received on their MQTT sessions (runs with MQTT devices only). */
   readonly downlink?: DownlinkSummary;
+  /** The broker's own `$SYS` figures for the run (`--broker-stats`). */
+  readonly broker?: BrokerStats;
   readonly stats: readonly StatsRow[];
   readonly total: StatsRow;
   /** One aggregate per row type (`HTTP` for every method, `CONNECT`, `PUBLISH`, `SUBSCRIBE`). */
@@ -155,6 +177,7 @@ interface Counters {
   late: number;
   missed: number;
   lateAcks: number;
+  qosDowngrades: number;
 }
 
 interface RowHistograms {
@@ -181,6 +204,7 @@ function row(type: string, name: string, counters: Counters, histograms: RowHist
     late: counters.late,
     missed: counters.missed,
     lateAcks: counters.lateAcks,
+    ...(counters.qosDowngrades > 0 ? { qosDowngrades: counters.qosDowngrades } : {}),
   };
   return {
     ...base,
@@ -196,7 +220,7 @@ class RowSum {
   readonly failedLatency = createHistogram();
   readonly intendedLatency = createHistogram();
   readonly queued = createHistogram();
-  readonly counters: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0 };
+  readonly counters: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0, qosDowngrades: 0 };
 
   add(entry: StatsEntry): void {
     this.latency.add(entry.latency);

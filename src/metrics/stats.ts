@@ -16,6 +16,8 @@ export class StatsEntry {
   missed = 0;
   /** MQTT acks that arrived after their attempt had timed out: counted here, never as successes. */
   lateAcks = 0;
+  /** SUBSCRIBEs the broker granted at a lower QoS than asked (each still a success). */
+  qosDowngrades = 0;
   /** Latency of answers: every attempt the target answered, a 4xx or an MQTT refusal included. */
   readonly latency: LatencyHistogram = createHistogram();
   /** Time spent by attempts that got no answer (refused, reset, timed out, lost): never the target's latency. */

@@ -232,6 +232,9 @@ function compileReactions(context: CompileContext, raw: Json[] | undefined): Rea
   });
 }
 
+/** How long an MQTT 5 broker keeps a persistent session after its connection ends, unless the model says. */
+const DEFAULT_SESSION_EXPIRY_MS = 86_400_000;
+
 const PROTOCOL_VERSIONS: Readonly<Record<string, 4 | 5>> = { '3.1.1': 4, '5': 5 };
 
 /** The session a device keeps when any of its steps or reactions speaks MQTT. */
@@ -248,12 +251,16 @@ function compileMqttSession(context: CompileContext, raw: Json | undefined): Mqt
   const keepaliveMs = durationAt(context.source, at('keepalive'), section.keepalive, 60_000);
   if (keepaliveMs > 65_535_000) throw context.source.error(at('keepalive'), 'at most 65535s (the protocol field is 16 bits of seconds)');
   if (keepaliveMs > 0 && keepaliveMs < 1000) throw context.source.error(at('keepalive'), 'at least 1s (the protocol counts whole seconds), or 0 to switch keepalive off');
+  const clean = (section.clean as boolean | undefined) ?? true;
+  // Without an expiry an MQTT 5 broker ends the session with the connection, and clean: false would keep nothing.
+  const expiryMs = durationAt(context.source, at('sessionExpiry'), section.sessionExpiry, clean ? 0 : DEFAULT_SESSION_EXPIRY_MS);
   // MQTT 3.1.1 forbids a password without a user name (3.1.2.9), and the encoder refuses it for 5 too.
   if (section.password !== undefined && section.username === undefined) throw context.source.error(at('password'), 'a password needs mqtt.username as well');
   return {
     clientId: template('clientId') ?? templateAt(context.source, at(), '{{ device.id }}', context.scope),
     protocolVersion: PROTOCOL_VERSIONS[String((section.version as string | number | undefined) ?? '3.1.1')] ?? 4,
-    clean: (section.clean as boolean | undefined) ?? true,
+    clean,
+    sessionExpiryS: Math.ceil(expiryMs / 1000),
     keepaliveS: Math.round(keepaliveMs / 1000),
     username: template('username'),
     password: template('password'),

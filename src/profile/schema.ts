@@ -141,6 +141,7 @@ const mqttSession: JsonSchema = {
     version: { type: ['string', 'number'], enum: ['3.1.1', '5', 5], description: 'MQTT protocol version (default 3.1.1).' },
     clean: { type: 'boolean', description: 'Clean session (3.1.1) / clean start (5); default true.' },
     keepalive: duration,
+    sessionExpiry: { ...duration, description: 'MQTT 5 Session Expiry Interval: how long the broker keeps the session after a disconnect (default 1d with clean: false, else 0).' },
     username: { type: 'string', description: 'Template; use {{ env.NAME }} for secrets.' },
     password: { type: 'string', description: 'Template; use {{ env.NAME }} so it never sits in the file.' },
     will: {
@@ -244,7 +245,7 @@ export const profileSchema: JsonSchema = {
     description: { type: 'string' },
     seed: { type: ['string', 'integer'] },
     target: { type: 'string', pattern: '^https?://', description: 'HTTP base URL; omitted, the embedded fixture is started.' },
-    broker: { type: 'string', pattern: '^mqtts?://', description: 'MQTT broker URL (mqtt:// or mqtts://); omitted, the embedded broker is started.' },
+    broker: { type: 'string', pattern: '^(mqtts?|wss?)://', description: 'MQTT broker URL (mqtt://, mqtts://, or ws:// / wss:// with a path for MQTT over WebSocket); omitted, the embedded broker is started.' },
     fleet: {
       type: 'array',
       minItems: 1,

@@ -34,8 +34,13 @@ export function checkTargetUrl(text: string, fail: (problem: string) => Error): 
  */
 export function checkBrokerUrl(text: string, fail: (problem: string) => Error): string {
   const advice = 'credentials in the URL would be printed; set mqtt.username / mqtt.password in the device model (from {{ env.NAME }})';
-  const url = parseEndpoint(text, ['mqtt:', 'mqtts:'], 'mqtt://127.0.0.1:1883', advice, fail);
+  const url = parseEndpoint(text, ['mqtt:', 'mqtts:', 'ws:', 'wss:'], 'mqtt://127.0.0.1:1883', advice, fail);
   if (url.hostname === '') throw fail(`'${text}' names no host`);
-  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) throw fail(`a broker URL is just scheme, host and port, got '${text}'`);
+  // Over WebSocket the path is the broker's endpoint (often /mqtt); over TCP there is none.
+  if (url.protocol === 'ws:' || url.protocol === 'wss:') {
+    if (url.search || url.hash) throw fail(`a WebSocket broker URL is scheme, host, port and path, without query or fragment, got '${text}'`);
+  } else if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) {
+    throw fail(`an mqtt:// broker URL is just scheme, host and port (a path is for ws:// and wss://), got '${text}'`);
+  }
   return text;
 }

@@ -124,6 +124,8 @@ export interface MqttSessionSpec {
   /** 4 is MQTT 3.1.1, 5 is MQTT 5. */
   readonly protocolVersion: 4 | 5;
   readonly clean: boolean;
+  /** MQTT 5 Session Expiry Interval in seconds; 0 ends the session with the connection. */
+  readonly sessionExpiryS: number;
   readonly keepaliveS: number;
   readonly username: CompiledTemplate | undefined;
   readonly password: CompiledTemplate | undefined;

@@ -94,6 +94,8 @@ export function formatSummary(results: Results): string {
   if (results.total.lateAcks > 0) {
     out.push('', `${results.total.lateAcks} MQTT acks arrived after their timeout; those attempts count as timeouts, not successes.`);
   }
+  const downgraded = results.stats.filter((row) => (row.qosDowngrades ?? 0) > 0);
+  for (const row of downgraded) out.push('', `${row.qosDowngrades} × SUBSCRIBE ${row.name}: the broker granted a lower QoS than asked (counted as successes).`);
   const mqttRows = results.stats.filter((row) => row.type === 'CONNECT');
   if (mqttRows.length > 0 && results.devices.onlineOverTime && results.devices.onlineOverTime.length > 0) {
     const online = results.devices.onlineOverTime.map(([, count]) => count);
@@ -106,6 +108,7 @@ export function formatSummary(results: Results): string {
     const failed = downlink.reactionsFailed > 0 ? `, ${downlink.reactionsFailed} failed before running (${downlink.reactionFailures.map((failure) => `${failure.reason}: ${failure.count}`).join('; ')})` : '';
     out.push('', `Downlink: ${downlink.received} messages received by devices, ${downlink.reactionsQueued - downlink.reactionsFailed} ran a reaction${failed}${dropped}.`);
   }
+  if (results.broker) out.push('', ...brokerLines(results));
   if (results.abandoned > 0) {
     const when = results.abandonCause === 'second interrupt' ? 'when a second interrupt ended the drain' : 'when the drain timeout ended';
     out.push('', `${results.abandoned} attempts were still in flight ${when}; they were aborted and are in no row above.`);
@@ -146,4 +149,20 @@ export function formatProgress(state: ProgressState): string {
   const latency = state.latencyMs;
   const error = state.topError ? `  top error: ${state.topError.label} ×${state.topError.count}` : '';
   return `[${elapsed}] devices ${state.devicesOnline}/${state.devicesTarget}  ${state.rps.toFixed(1)} req/s  ${state.failuresPerS.toFixed(1)} fail/s  p50/p95/p99 ${formatMs(latency.p50)}/${formatMs(latency.p95)}/${formatMs(latency.p99)} ms (last ${Number(state.windowS.toFixed(1))}s)${error}`;
+}
+
+/** The broker's own view of the run (`--broker-stats`), beside fleetsim's acked count. */
+function brokerLines(results: Results): string[] {
+  const broker = results.broker;
+  if (!broker) return [];
+  const count = (value: number | null): string => (value === null ? 'n/a' : value.toLocaleString('en-US'));
+  const acked = results.stats.filter((row) => row.type === 'PUBLISH').reduce((sum, row) => sum + row.requests - row.failures, 0);
+  if (broker.publishReceived === null) return ["Broker ($SYS): the broker published no Mosquitto-style $SYS figures; nothing to compare."];
+  const lines = [
+    `Broker ($SYS): received ${count(broker.publishReceived)} publishes during the run (fleetsim acked ${count(acked)}), sent ${count(broker.publishSent)}, dropped ${count(broker.publishDropped)}; clients connected: peak ${count(broker.clientsConnected.peak)}, this probe included.`,
+  ];
+  const load = Object.entries(broker.load1min).map(([name, value]) => `${name} ${value}`);
+  if (load.length > 0) lines.push(`  Broker 1-min load (per s): ${load.join(', ')}.`);
+  if (!broker.fresh) lines.push('  No $SYS update came after the run ended: these counts may be up to one $SYS interval old.');
+  return lines;
 }

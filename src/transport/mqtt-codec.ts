@@ -162,6 +162,8 @@ export interface ConnectFields {
   readonly clientId: string;
   readonly protocolVersion: 4 | 5;
   readonly clean: boolean;
+  /** MQTT 5 Session Expiry Interval (s); left out when 0 or absent, as the protocol's default is 0. */
+  readonly sessionExpiryS?: number;
   readonly keepaliveS: number;
   readonly username: string | undefined;
   readonly password: string | undefined;
@@ -178,6 +180,7 @@ export function encodeConnect(fields: ConnectFields): Buffer {
     clean: fields.clean,
     keepalive: fields.keepaliveS,
   };
+  if (fields.protocolVersion === 5 && fields.sessionExpiryS) packet.properties = { sessionExpiryInterval: fields.sessionExpiryS };
   if (fields.username !== undefined) packet.username = fields.username;
   if (fields.password !== undefined) packet.password = Buffer.from(fields.password);
   if (fields.will) packet.will = { topic: fields.will.topic, payload: Buffer.from(fields.will.payload), qos: fields.will.qos, retain: fields.will.retain };

@@ -1,24 +1,19 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { elapsedMicros } from '../engine/clock.ts';
 import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, defaultServerLimits, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, reasonLabel, skipProperties } from './mqtt-codec.ts';
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
 import { Keepalive } from './mqtt-keepalive.ts';
 import type { KeepaliveOwner } from './mqtt-keepalive.ts';
-import { CONNECTION_CLOSED, NO_PACKET_IDS, errorLabel, refusal } from './mqtt-labels.ts';
-import type { AckCallback, SessionListener, SessionOptions } from './mqtt.ts';
+import { ConnectionAcks } from './mqtt-acks.ts';
+import { CONNECTION_CLOSED, NO_PACKET_IDS, UNSUPPORTED_AUTH, errorLabel, lostLabel, refusal } from './mqtt-labels.ts';
+import type { AckCallback, OpenedStream, SessionListener, SessionOptions } from './mqtt.ts';
+import type { SessionState } from './mqtt-session-state.ts';
 import type { Outcome } from './types.ts';
 
 export interface ConnectionOwner {
   readonly listener: SessionListener;
   /** The socket closed; `wasConnected` if it had been accepted, `reason` the last failure seen on it. */
   connectionEnded(connection: MqttConnection, wasConnected: boolean, reason: string | undefined): void;
-}
-
-interface HeldPublish {
-  readonly packet: Buffer;
-  readonly packetId: number;
-  /** Date.now() past which the caller has stopped waiting: the publish is dropped unsent. */
-  readonly expiresAt: number;
 }
 
 function uncork(connection: MqttConnection): void {
@@ -36,29 +31,23 @@ function connectTimedOut(connection: MqttConnection): void {
  */
 export class MqttConnection implements PacketHandler, KeepaliveOwner {
   connected = false;
+  /** CONNACK accepted this connection; it stays set when a server DISCONNECT ends `connected` early. */
+  private accepted = false;
   private connecting = true;
   private closing = false;
   private ended = false;
   private corked = false;
   private onWire: bigint;
   private lastError: string | undefined;
-  private nextPacketId = 1;
-  /** Acks awaited by packet id; an attempt the engine has given up on stays here, so its late ack is still told. */
-  private readonly awaiting = new Map<number, AckCallback>();
+  private readonly acks: ConnectionAcks;
+  /** A TCP or TLS socket, or a WebSocket's stream. */
+  private readonly socket: Duplex;
   private readonly reader = new PacketReader(this);
   private readonly version5: boolean;
   private connectTimer: NodeJS.Timeout | undefined;
   private readonly keepalive = new Keepalive(this);
   /** Set by an MQTT 5 CONNACK with properties; MQTT 3.1.1 brokers set none. */
   private limits: ServerLimits | undefined;
-  /** QoS 1 and 2 publishes sent and not yet acknowledged, which a v5 broker's Receive Maximum bounds. */
-  private inFlight = 0;
-  /** Publishes held back until the broker's Receive Maximum lets them go. */
-  private queued: HeldPublish[] | undefined;
-  /** Packet ids of SUBSCRIBEs awaiting SUBACK, so an ack of the wrong kind cannot end the other. */
-  private subscribing: Set<number> | undefined;
-  /** Incoming QoS 2 packet ids delivered and awaiting PUBREL: a resent PUBLISH is not delivered twice. */
-  private releasing: Set<number> | undefined;
   private readonly closeWaiters: (() => void)[] = [];
   /** QoS 0 publishes waiting for their bytes to leave; the socket calls back in the order written. */
   private readonly written: AckCallback[] = [];
@@ -70,14 +59,17 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
 
   constructor(
     private readonly owner: ConnectionOwner,
-    private readonly socket: Socket,
+    opened: OpenedStream,
     private readonly options: SessionOptions,
     private readonly started: bigint,
+    private readonly state: SessionState,
   ) {
+    this.acks = new ConnectionAcks(this, state, options.protocolVersion === 5);
     this.onWire = started;
     this.version5 = options.protocolVersion === 5;
     this.connectTimer = setTimeout(connectTimedOut, options.connectTimeoutMs, this);
-    socket.once(options.tls ? 'secureConnect' : 'connect', () => this.opened());
+    const socket = (this.socket = opened.stream);
+    socket.once(opened.ready, () => this.opened());
     socket.on('data', (chunk: Buffer) => this.received(chunk));
     socket.on('error', (error: Error) => this.failed(errorLabel(error)));
     socket.once('close', () => this.closed());
@@ -87,7 +79,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     const limits = this.limits;
     if (limits && qos > limits.maximumQos) return callback(reasonLabel(155));
     if (limits && retain && !limits.retainAvailable) return callback(reasonLabel(154));
-    const packetId = qos > 0 ? this.allocatePacketId() : 0;
+    const packetId = qos > 0 ? this.state.allocatePacketId() : 0;
     if (qos > 0 && packetId === 0) return callback(NO_PACKET_IDS);
     let packet: Buffer;
     try {
@@ -102,17 +94,11 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       this.written.push(callback);
       return this.write(packet, this.onWritten);
     }
-    this.awaiting.set(packetId, callback);
-    if (limits && this.inFlight >= limits.receiveMaximum) {
-      (this.queued ??= []).push({ packet, packetId, expiresAt: Date.now() + timeoutMs });
-      return;
-    }
-    this.inFlight++;
-    this.write(packet);
+    this.acks.publish(packet, packetId, qos, timeoutMs, callback);
   }
 
   subscribe(filter: string, qos: 0 | 1 | 2, callback: AckCallback): void {
-    const packetId = this.allocatePacketId();
+    const packetId = this.state.allocatePacketId();
     if (packetId === 0) return callback(NO_PACKET_IDS);
     let packet: Buffer;
     try {
@@ -121,9 +107,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       return callback(refusal(error));
     }
     if (this.limits && packet.length > this.limits.maximumPacketSize) return callback(reasonLabel(149));
-    this.awaiting.set(packetId, callback);
-    (this.subscribing ??= new Set()).add(packetId);
-    this.write(packet);
+    this.acks.subscribe(packet, packetId, qos, callback);
   }
 
   /** Resolves once the socket has closed, or after `timeoutMs` when the broker does not close its side. */
@@ -135,7 +119,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.keepalive.stop();
     this.clearConnectTimer();
     // Every ack still awaited has already ended for the engine, so none is called back.
-    this.awaiting.clear();
+    this.state.discard();
     if (this.connecting) {
       // Ended before the listener hears of it, so a listener that closes in turn finds nothing to end.
       this.connecting = false;
@@ -188,22 +172,25 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       case PacketType.Connack:
         return this.connack(buffer, start, end);
       case PacketType.Puback:
+        return this.acks.puback(buffer, start, end);
       case PacketType.Pubcomp:
-        return this.publishAcked(buffer, start, end);
+        return this.acks.pubcomp(buffer, start, end);
       case PacketType.Pubrec:
-        return this.publishReceived(buffer, start, end);
+        return this.acks.pubrec(buffer, start, end);
       case PacketType.Pubrel:
-        return this.released(buffer.readUInt16BE(start));
+        return this.acks.pubrel(buffer.readUInt16BE(start));
       case PacketType.Publish:
         return this.message(flags, buffer, start, end);
       case PacketType.Suback:
-        return this.subscribeAcked(buffer, start, end);
+        return this.acks.suback(buffer, start, end);
       case PacketType.Pingresp:
         this.keepalive.answered();
         return;
       case PacketType.Disconnect:
-        this.lastError = `DISCONNECT ${reasonLabel(end > start ? (buffer[start] as number) : 0)}`;
-        return;
+        return this.serverDisconnect(buffer, start, end);
+      case PacketType.Auth:
+        // Enhanced authentication is not implemented: fail by name instead of waiting out the CONNECT timeout.
+        return this.failed(UNSUPPORTED_AUTH);
       default:
         return;
     }
@@ -217,11 +204,15 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       const limits = defaultServerLimits();
       readServerLimits(buffer, start + 2, end, limits);
       this.limits = limits;
+      this.acks.receiveMaximum = limits.receiveMaximum;
     }
     if (code === 0) {
       this.connected = true;
+      this.accepted = true;
       // An MQTT 5 broker may set the keepalive itself, and the client must use it (MQTT 5 3.2.2.3.14).
       this.keepalive.start(this.limits?.keepaliveS ?? this.options.keepaliveS);
+      // Before the device hears it is connected, so what the session carried goes out ahead of anything new.
+      if (this.state.persistent) this.acks.resume(((buffer[start] as number) & 1) === 1, this.options.connectTimeoutMs);
       this.endAttempt('ok', undefined, this.onWire);
       return;
     }
@@ -230,62 +221,14 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.socket.destroy();
   }
 
-  private publishAcked(buffer: Buffer, start: number, end: number): void {
-    const packetId = buffer.readUInt16BE(start);
-    const callback = this.awaiting.get(packetId);
-    if (!callback || this.subscribing?.has(packetId)) return;
-    this.awaiting.delete(packetId);
-    this.publishEnded();
-    const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
-    callback(code >= 0x80 ? reasonLabel(code) : undefined, true);
-  }
-
-  private publishReceived(buffer: Buffer, start: number, end: number): void {
-    const packetId = buffer.readUInt16BE(start);
-    const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
-    const callback = this.awaiting.get(packetId);
-    if (this.subscribing?.has(packetId)) return;
-    if (callback && code >= 0x80) {
-      this.awaiting.delete(packetId);
-      this.publishEnded();
-      callback(reasonLabel(code), true);
-      return;
-    }
-    // A PUBREC for an id we never sent is still released, so the broker can forget it (MQTT 5: 0x92).
-    this.write(encodeAck(PacketType.Pubrel, packetId, !callback && this.version5 ? 0x92 : 0));
-  }
-
-  /** A QoS 1 or 2 publish was answered: its place in the broker's Receive Maximum goes to a held one. */
-  private publishEnded(): void {
-    const queued = this.queued;
-    if (queued && queued.length > 0) {
-      const now = Date.now();
-      for (let next = queued.shift(); next; next = queued.shift()) {
-        if (next.expiresAt > now) return this.write(next.packet);
-        // The caller has counted it as timed out; sent now it would only come back as a late ack.
-        this.awaiting.delete(next.packetId);
-      }
-    }
-    this.inFlight--;
-  }
-
-  private released(packetId: number): void {
-    this.releasing?.delete(packetId);
-    this.write(encodeAck(PacketType.Pubcomp, packetId));
-  }
-
-  private subscribeAcked(buffer: Buffer, start: number, end: number): void {
-    const packetId = buffer.readUInt16BE(start);
-    const callback = this.awaiting.get(packetId);
-    if (!callback || !this.subscribing?.delete(packetId)) return;
-    this.awaiting.delete(packetId);
-    let offset = start + 2;
-    if (this.version5) offset = skipProperties(buffer, offset, end);
-    for (; offset < end; offset++) {
-      const code = buffer[offset] as number;
-      if (code >= 0x80) return callback(`SUBACK ${code}`, true);
-    }
-    callback();
+  /**
+   * A v5 broker ends the connection (Session taken over, Server shutting down, ...): nothing more is
+   * sent on it, so a QoS 0 publish after this point cannot count as written; what waited fails with
+   * the broker's reason when the socket closes, and the device reconnects with backoff.
+   */
+  private serverDisconnect(buffer: Buffer, start: number, end: number): void {
+    this.connected = false;
+    this.failed(`server DISCONNECT ${reasonLabel(end > start ? (buffer[start] as number) : 0)}`);
   }
 
   private message(flags: number, buffer: Buffer, start: number, end: number): void {
@@ -301,9 +244,9 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       this.write(encodeAck(qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId));
       if (qos === 2) {
         // Delivered at PUBLISH; the same id again before PUBREL is the broker resending it.
-        this.releasing ??= new Set();
-        if (this.releasing.has(packetId)) return;
-        this.releasing.add(packetId);
+        const releasing = (this.state.releasing ??= new Set());
+        if (releasing.has(packetId)) return;
+        releasing.add(packetId);
       }
     }
     if (this.version5) offset = skipProperties(buffer, offset, end);
@@ -334,7 +277,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     }
   }
 
-  private failed(label: string): void {
+  failed(label: string): void {
     this.lastError = label;
     // A socket error while connecting ends the attempt; an established one ends at close.
     if (this.connecting) this.endAttempt('failure', label, this.onWire);
@@ -346,13 +289,12 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.clearConnectTimer();
     this.keepalive.stop();
     this.endAttempt('failure', this.lastError ?? 'connection closed before CONNACK', this.started);
-    const wasConnected = this.connected;
+    const wasConnected = this.accepted;
     this.connected = false;
     if (!this.closing) {
       // The acks this connection owed fail before the loss is reported, as a device learns of both.
-      const callbacks = [...this.awaiting.values()];
-      this.awaiting.clear();
-      for (const callback of callbacks) callback(CONNECTION_CLOSED);
+      // A persistent session carries its publishes to the next connection; SUBSCRIBEs are never resent.
+      this.acks.connectionLost(this.lastError === undefined ? CONNECTION_CLOSED : lostLabel(this.lastError));
     }
     for (const resolve of this.closeWaiters.splice(0)) resolve();
     this.owner.connectionEnded(this, wasConnected, this.lastError);
@@ -371,16 +313,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.connectTimer = undefined;
   }
 
-  private allocatePacketId(): number {
-    for (let tries = 0; tries < 0xffff; tries++) {
-      const packetId = this.nextPacketId;
-      this.nextPacketId = packetId === 0xffff ? 1 : packetId + 1;
-      if (!this.awaiting.has(packetId)) return packetId;
-    }
-    return 0;
-  }
-
-  private write(buffer: Buffer, written?: (error?: Error | null) => void): void {
+  write(buffer: Buffer, written?: (error?: Error | null) => void): void {
     if (this.closing) return;
     if (!this.corked) {
       this.corked = true;

@@ -4,6 +4,19 @@ import { tlsErrorLabel } from './tls-labels.ts';
 /** How publishes still waiting on a connection that died are labelled: the same as a loss the session sees itself. */
 export const CONNECTION_CLOSED = 'connection lost: connection closed';
 
+/** `connection lost: <why>`: how a session's loss and what failed with it are labelled. */
+export function lostLabel(reason: string): string {
+  return `connection lost: ${reason}`;
+}
+
+/** Whether an attempt failed because its connection went away (not because the broker refused it). */
+export function isConnectionLoss(error: string): boolean {
+  return error.startsWith('connection lost');
+}
+
+/** An MQTT 5 AUTH packet asks for enhanced authentication, which fleetsim does not do. */
+export const UNSUPPORTED_AUTH = 'unsupported AUTH packet: MQTT 5 enhanced authentication is not implemented';
+
 /** A short, stable label for a socket or TLS failure, as stats group them (`ECONNREFUSED`). */
 export function errorLabel(error: unknown): string {
   if (error && typeof error === 'object') {

@@ -1,18 +1,23 @@
 import { createConnection, isIP } from 'node:net';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { connect as tlsConnect } from 'node:tls';
 import { elapsedMicros } from '../engine/clock.ts';
 import { MqttConnection } from './mqtt-connection.ts';
 import type { ConnectionOwner } from './mqtt-connection.ts';
 import type { ConnectFields } from './mqtt-codec.ts';
-import { errorLabel } from './mqtt-labels.ts';
+import { errorLabel, lostLabel } from './mqtt-labels.ts';
+import { openWebSocket } from './mqtt-websocket.ts';
+import { SessionState } from './mqtt-session-state.ts';
 import type { Outcome } from './types.ts';
 
 /** What one connection attempt of a device's session needs; resolved per device by the engine. */
 export interface SessionOptions extends ConnectFields {
   readonly host: string;
   readonly port: number;
+  /** ws:// or wss:// URL (its path the broker's endpoint): MQTT over a WebSocket, subprotocol `mqtt`. */
+  readonly webSocketUrl?: string | undefined;
   readonly tls: TlsOptions | undefined;
   readonly connectTimeoutMs: number;
 }
@@ -36,9 +41,13 @@ export interface SessionListener {
   message(topic: string, payload: Buffer): void;
 }
 
-/** Called once per PUBLISH or SUBSCRIBE: with nothing when it succeeded, else with the failure's label. */
-/** `answered` is true when the broker itself sent the failing reason code (not a local refusal or a lost connection). */
-export type AckCallback = (error?: string, answered?: boolean) => void;
+/**
+ * Called once per PUBLISH or SUBSCRIBE: with nothing when it succeeded, else with the failure's
+ * label. `answered` is true when the broker itself sent the reason (not a local refusal, a lost
+ * connection or a protocol error). A SUBSCRIBE the broker accepted at a lower QoS than asked also
+ * gets the QoS it granted.
+ */
+export type AckCallback = (error?: string, answered?: boolean, grantedQos?: number) => void;
 
 function tlsOptions(tls: TlsOptions): ConnectionOptions {
   const options: ConnectionOptions = { rejectUnauthorized: tls.rejectUnauthorized };
@@ -48,12 +57,19 @@ function tlsOptions(tls: TlsOptions): ConnectionOptions {
   return options;
 }
 
-function openSocket(options: SessionOptions): Socket {
+/** The byte stream a connection speaks MQTT over, and the event that says it is open. */
+export interface OpenedStream {
+  readonly stream: Duplex;
+  readonly ready: 'connect' | 'secureConnect';
+}
+
+function openSocket(options: SessionOptions): OpenedStream {
+  if (options.webSocketUrl !== undefined) return { stream: openWebSocket(options.webSocketUrl, options.tls && tlsOptions(options.tls)), ready: 'connect' };
   // Without noDelay, a burst's publishes wait on Nagle and every latency measures that instead.
-  if (!options.tls) return createConnection({ host: options.host, port: options.port, noDelay: true });
-  const socket = tlsConnect({ host: options.host, port: options.port, servername: isIP(options.host) ? '' : options.host, ...tlsOptions(options.tls) });
+  if (!options.tls) return { stream: createConnection({ host: options.host, port: options.port, noDelay: true }), ready: 'connect' };
+  const socket: Socket = tlsConnect({ host: options.host, port: options.port, servername: isIP(options.host) ? '' : options.host, ...tlsOptions(options.tls) });
   socket.setNoDelay(true);
-  return socket;
+  return { stream: socket, ready: 'secureConnect' };
 }
 
 /**
@@ -64,6 +80,8 @@ function openSocket(options: SessionOptions): Socket {
 export class MqttSession implements ConnectionOwner {
   private connection: MqttConnection | undefined;
   private closing = false;
+  /** Kept across connections when the session is persistent (`clean: false`). */
+  private state: SessionState | undefined;
 
   constructor(readonly listener: SessionListener) {}
 
@@ -76,7 +94,7 @@ export class MqttSession implements ConnectionOwner {
     const started = process.hrtime.bigint();
     const problem = options.tls?.problem;
     if (problem !== undefined) return this.failSoon(problem, started);
-    let socket: Socket;
+    let socket: OpenedStream;
     try {
       socket = openSocket(options);
     } catch (error) {
@@ -84,7 +102,8 @@ export class MqttSession implements ConnectionOwner {
       // throws while the socket is made: that device's attempt fails, not the run.
       return this.failSoon(errorLabel(error), started);
     }
-    this.connection = new MqttConnection(this, socket, options, started);
+    if (options.clean || !this.state) this.state = new SessionState(!options.clean);
+    this.connection = new MqttConnection(this, socket, options, started, this.state);
   }
 
   /** An attempt that never got a socket still ends after `connect` returns, as every other does. */
@@ -95,7 +114,7 @@ export class MqttSession implements ConnectionOwner {
   connectionEnded(connection: MqttConnection, wasConnected: boolean, reason: string | undefined): void {
     if (this.connection !== connection) return;
     this.connection = undefined;
-    if (wasConnected && !this.closing) this.listener.connectionLost(reason ? `connection lost: ${reason}` : 'connection lost');
+    if (wasConnected && !this.closing) this.listener.connectionLost(reason ? lostLabel(reason) : 'connection lost');
   }
 
   /**

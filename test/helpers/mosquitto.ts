@@ -16,6 +16,10 @@ export interface MosquittoBroker {
   /** `$SYS/broker/publish/messages/received`, fresh as of a $SYS tick after the call (takes up to ~2 s). */
   publishesReceived(): Promise<number>;
   kill(): Promise<void>;
+  /** SIGSTOP: the broker reads and answers nothing until killed, so what clients send meanwhile stays in flight. */
+  freeze(): void;
+  /** Bytes clients sent that sit unread in the broker's socket receive queues (from /proc/net/tcp). */
+  unreadBytes(): number;
   restart(): Promise<void>;
   stop(): Promise<void>;
   log(): string;
@@ -25,6 +29,12 @@ export interface MosquittoOptions {
   nodelay?: boolean;
   /** A command the broker runs under, e.g. `['taskset', '-c', '1', 'nice', '-n', '19']` for a broker of known, small capacity. */
   wrap?: readonly string[];
+  /** Sessions and messages saved to disk every second, and read back on restart (`persistence true`). */
+  persistence?: boolean;
+  /** `log_type all`: every packet in the log, e.g. `Received PUBLISH from <client> (d1, q1, r0, m3, '<topic>', ... (5 bytes))`. */
+  logAll?: boolean;
+  /** `max_inflight_messages`: QoS 1 and 2 messages in flight per client, and the Receive Maximum an MQTT 5 CONNACK announces (default 20). */
+  maxInflight?: number;
 }
 
 const SKIP_REASON = 'mosquitto not installed: real-broker tests SKIPPED (apt-get install mosquitto)';
@@ -192,16 +202,30 @@ async function readPublishesReceived(url: string): Promise<number> {
   }
 }
 
-function writeConfig(dir: string, port: number, nodelay: boolean): void {
+function unreadBytes(port: number): number {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let total = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    // sl local_address rem_address st tx_queue:rx_queue ...
+    const [, localAddress, , , queues] = line.trim().split(/\s+/);
+    if (!localAddress?.endsWith(local) || queues === undefined) continue;
+    total += Number.parseInt(queues.split(':')[1] ?? '0', 16);
+  }
+  return total;
+}
+
+function writeConfig(dir: string, port: number, options: MosquittoOptions): void {
   const lines = [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
-    `set_tcp_nodelay ${nodelay}`,
+    `set_tcp_nodelay ${options.nodelay ?? true}`,
     'sys_interval 1',
-    'persistence false',
+    // A SIGKILLed broker keeps what it saved last: with a one-second autosave, sessions older than that survive.
+    ...(options.persistence === true ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : ['persistence false']),
     'max_connections -1',
+    ...(options.maxInflight === undefined ? [] : [`max_inflight_messages ${options.maxInflight}`]),
     `log_dest file ${path.join(dir, 'mosquitto.log')}`,
-    ...['error', 'warning', 'notice', 'information'].map((type) => `log_type ${type}`),
+    ...(options.logAll === true ? ['all'] : ['error', 'warning', 'notice', 'information']).map((type) => `log_type ${type}`),
     'connection_messages true',
   ];
   // As root, mosquitto drops to user "mosquitto", which cannot write the log into our 0700 temp dir.
@@ -226,7 +250,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   // The port is free when listen(0) hands it out but may be taken before mosquitto binds it.
   for (let attempt = 1; attempt <= BIND_ATTEMPTS && current === undefined; attempt++) {
     port = await freePort();
-    writeConfig(dir, port, options.nodelay ?? true);
+    writeConfig(dir, port, options);
     const candidate = spawnBroker(bin, dir, options.wrap);
     try {
       await waitReady(`mqtt://127.0.0.1:${port}`, candidate);
@@ -257,6 +281,10 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     port,
     publishesReceived: () => readPublishesReceived(url),
     kill,
+    freeze(): void {
+      if (!running.done) running.child.kill('SIGSTOP');
+    },
+    unreadBytes: () => unreadBytes(port),
     async restart(): Promise<void> {
       if (stopping !== undefined) throw new Error('mosquitto was stopped; start a new one');
       await kill();

@@ -6,7 +6,16 @@ import type { IConnackPacket, Packet } from 'mqtt-packet';
 /** How the broker misbehaves; every field defaults to the well-behaved answer. */
 export interface BrokerScript {
   puback?: 'immediate' | 'never' | { delayMs: number } | { reasonCode: number };
-  connack?: 'accept' | { returnCode: number } | 'never';
+  /** 'auth' answers CONNECT with an MQTT 5 AUTH packet (Continue authentication), as a broker wanting enhanced auth would. */
+  connack?: 'accept' | { returnCode: number } | 'never' | 'auth';
+  /** The ack a QoS 1 publish gets: the right one, or the wrong kind (a broker with a protocol bug). */
+  qos1Ack?: 'puback' | 'pubrec';
+  /** The first ack a QoS 2 publish gets: PUBREC as the protocol says, or a wrong PUBACK or PUBCOMP. */
+  qos2Ack?: 'pubrec' | 'puback' | 'pubcomp';
+  /** SUBACK return codes per subscription instead of the QoS asked for (e.g. `[0]` or `[0x87]`). */
+  granted?: number[];
+  /** Sessions the broker claims to hold: CONNACK's Session Present for a client id that connected before (only when `clean: false`). */
+  keepSessions?: boolean;
   pubcomp?: 'immediate' | 'never';
   /** 'never' lets a client's keepalive expire, as a broker that hung would. */
   pingresp?: 'immediate' | 'never';
@@ -16,6 +25,18 @@ export interface BrokerScript {
   connackProperties?: IConnackPacket['properties'];
   /** Packets sent to a client right after its SUBACK, as a broker delivering (or resending) messages would. */
   afterSuback?: Packet[];
+}
+
+/** A packet as the broker received it; CONNECTs note `clean` and the MQTT 5 Session Expiry Interval. */
+export interface LoggedPacket {
+  readonly cmd: string;
+  readonly messageId?: number;
+  readonly dup?: boolean;
+  readonly qos?: number;
+  readonly payload?: string;
+  readonly clean?: boolean;
+  readonly sessionExpiry?: number;
+  readonly at: number;
 }
 
 export interface ScriptedBroker {
@@ -29,6 +50,10 @@ export interface ScriptedBroker {
   received(cmd: string): number;
   /** Destroys every client socket, as a lost connection would. */
   dropAll(): void;
+  /** Sends every MQTT 5 client a DISCONNECT with this reason code and stops answering it (the socket stays open until the client closes it). */
+  disconnectAll(reasonCode: number): void;
+  /** Packets received, in order, with the fields tests look at. */
+  readonly log: readonly LoggedPacket[];
   /** Reads again from clients a `reading: 'stalled'` script stopped reading. */
   resumeReading(): void;
   close(): Promise<void>;
@@ -50,16 +75,27 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
   let connects = 0;
   let maxInFlight = 0;
   const counts = new Map<string, number>();
+  const log: LoggedPacket[] = [];
+  const disconnectors = new Set<(reasonCode: number) => void>();
+  const sessions = new Set<string>();
 
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
     let version = 4;
     let inFlight = 0;
+    let silenced = false;
     const incoming = parser();
     const send = (packet: Packet): void => {
-      if (!socket.destroyed) socket.write(generate(packet, { protocolVersion: version }));
+      if (!socket.destroyed && !silenced) socket.write(generate(packet, { protocolVersion: version }));
     };
+    const disconnect = (reasonCode: number): void => {
+      if (version !== 5) return;
+      send({ cmd: 'disconnect', reasonCode });
+      silenced = true;
+    };
+    disconnectors.add(disconnect);
+    socket.on('close', () => disconnectors.delete(disconnect));
     const later = (ms: number, action: () => void): void => {
       const timer = setTimeout(() => {
         timers.delete(timer);
@@ -70,6 +106,16 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
 
     incoming.on('packet', (packet: Packet) => {
       counts.set(packet.cmd, (counts.get(packet.cmd) ?? 0) + 1);
+      const entry: { -readonly [K in keyof LoggedPacket]: LoggedPacket[K] } = { cmd: packet.cmd, at: Date.now() };
+      if ('messageId' in packet && packet.messageId !== undefined) entry.messageId = packet.messageId;
+      if (packet.cmd === 'publish') Object.assign(entry, { dup: packet.dup, qos: packet.qos, payload: packet.payload.toString() });
+      if (packet.cmd === 'connect') {
+        entry.clean = packet.clean ?? true;
+        const expiry = packet.properties?.sessionExpiryInterval;
+        if (expiry !== undefined) entry.sessionExpiry = expiry;
+      }
+      log.push(entry);
+      if (silenced) return;
       switch (packet.cmd) {
         case 'connect': {
           connects++;
@@ -77,9 +123,15 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           (incoming as unknown as VersionedParser).settings.protocolVersion = version;
           const answer = script.connack ?? 'accept';
           if (answer === 'never') return;
+          if (answer === 'auth') {
+            send({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'SCRAM-SHA-1' } });
+            return;
+          }
           const code = answer === 'accept' ? 0 : answer.returnCode;
           const properties = script.connackProperties;
-          send(version === 5 ? { cmd: 'connack', sessionPresent: false, reasonCode: code, ...(properties ? { properties } : {}) } : { cmd: 'connack', sessionPresent: false, returnCode: code });
+          const sessionPresent = script.keepSessions === true && !packet.clean && sessions.has(packet.clientId);
+          if (script.keepSessions === true && code === 0) sessions.add(packet.clientId);
+          send(version === 5 ? { cmd: 'connack', sessionPresent, reasonCode: code, ...(properties ? { properties } : {}) } : { cmd: 'connack', sessionPresent, returnCode: code });
           // A refused client must not keep talking to us (MQTT 3.2.2.3 / 5 3.2.2.2).
           if (code !== 0) socket.end();
           else if (script.reading === 'stalled') socket.pause();
@@ -90,10 +142,14 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           const { messageId, qos } = packet;
           if (messageId === undefined) return;
           if (qos === 2) {
-            send({ cmd: 'pubrec', messageId });
+            send({ cmd: script.qos2Ack ?? 'pubrec', messageId });
             return;
           }
           if (qos !== 1) return;
+          if (script.qos1Ack === 'pubrec') {
+            send({ cmd: 'pubrec', messageId });
+            return;
+          }
           maxInFlight = Math.max(maxInFlight, ++inFlight);
           const plan = script.puback ?? 'immediate';
           if (plan === 'never') return;
@@ -117,7 +173,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           return;
         case 'subscribe':
           if (packet.messageId !== undefined) {
-            send({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map((sub) => sub.qos) });
+            send({ cmd: 'suback', messageId: packet.messageId, granted: script.granted ?? packet.subscriptions.map((sub) => sub.qos) });
             for (const next of script.afterSuback ?? []) send(next);
           }
           return;
@@ -172,6 +228,10 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
       return counts.get(cmd) ?? 0;
     },
     dropAll,
+    disconnectAll(reasonCode: number): void {
+      for (const disconnect of disconnectors) disconnect(reasonCode);
+    },
+    log,
     resumeReading(): void {
       for (const socket of sockets) socket.resume();
     },

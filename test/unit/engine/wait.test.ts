@@ -7,6 +7,7 @@ import type { StatsEntry } from '../../../src/metrics/stats.ts';
 import { nextTick } from '../../../src/engine/wait.ts';
 import type { NextTick } from '../../../src/engine/wait.ts';
 import { deviceRandom } from '../../../src/identity/rng.ts';
+import type { Random } from '../../../src/identity/rng.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import { loadDeviceModel } from '../../../src/profile/load.ts';
 import type { DeviceModel, WaitModel } from '../../../src/profile/types.ts';
@@ -77,6 +78,10 @@ class SimulatedHost implements DeviceHost {
   private respond: ((result: AttemptResult) => void) | undefined;
 
   constructor(readonly iterations: number | undefined) {}
+
+  reactionStream(): Random {
+    return () => 0.5;
+  }
 
   now(): number {
     return this.time;

@@ -49,6 +49,15 @@ describe('MQTT device models', () => {
     assert.ok(loaded.drainTimeoutMs >= 10_000);
   });
 
+  test('Session Expiry Interval: 0 for a clean session, a day for a persistent one, or as set', async () => {
+    const expiry = async (extra: string): Promise<number | undefined> => (await plan(LAMP.replace('  ackTimeout: 2s\n', `  ackTimeout: 2s\n${extra}`)))?.fleet[0]?.model.mqtt?.sessionExpiryS;
+    assert.equal(await expiry(''), 0);
+    assert.equal(await expiry('  clean: false\n'), 86_400);
+    assert.equal(await expiry('  clean: false\n  sessionExpiry: 90m\n'), 5_400);
+    const bad = await loadError(LAMP.replace('  ackTimeout: 2s\n', '  ackTimeout: 2s\n  sessionExpiry: soon\n'));
+    assert.equal(bad.field, 'mqtt.sessionExpiry');
+  });
+
   test('a sub-second keepalive and a password without a user name point at their fields', async () => {
     const keepalive = await loadError(LAMP.replace('  ackTimeout: 2s\n', '  ackTimeout: 2s\n  keepalive: 400ms\n'));
     assert.equal(keepalive.field, 'mqtt.keepalive');
