@@ -1,10 +1,10 @@
 import type { Dispatcher } from 'undici';
 import { RequestDeadline } from './request-deadline.ts';
 import { tlsErrorLabel } from './tls-labels.ts';
+import type { AttemptResult } from './types.ts';
 
 /** undici's own timeouts, kept as a backstop this far behind ours. */
 const UNDICI_TIMEOUT_BACKSTOP_MS = 1000;
-import type { AttemptResult } from './types.ts';
 
 /** Receives the end of an exchange: exactly one result per dispatched request. */
 export interface HttpResultSink {
