@@ -202,7 +202,8 @@ export function resultsOf(run: FinishedRun): Results {
   });
   // The Nagle signature is read off the finished rows, so its warning joins them afterwards.
   const nagle = nagleWarning(partial.stats, generator);
-  const pool = plan.http.connectionPerDevice ? undefined : poolQueueWarning(partial.types, plan.http.connections);
+  const httpDevices = plan.fleet.reduce((sum, entry) => sum + (modelUsesHttp(entry.model) ? entry.count : 0), 0);
+  const pool = plan.http.connectionPerDevice ? undefined : poolQueueWarning(partial.types, plan.http.connections, httpDevices);
   const counts = engine.downlink;
   const reactionFailures = [...counts.reactionFailures].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count);
   const { received, reactionsQueued, reactionsDropped, reactionsFailed } = counts;

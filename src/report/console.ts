@@ -109,6 +109,10 @@ export function formatSummary(results: Results): string {
     out.push('', `Downlink: ${downlink.received} messages received by devices, ${downlink.reactionsQueued - downlink.reactionsFailed} ran a reaction${failed}${dropped}.`);
   }
   if (results.broker) out.push('', ...brokerLines(results));
+  const unanswered = results.total.failedLatencyMs;
+  if (unanswered.max !== null) {
+    out.push('', `Attempts with no answer (refused, reset, timed out, lost) are failures whose time is not latency: they took p50 ${unanswered.p50} ms, max ${unanswered.max} ms (failedLatencyMs).`);
+  }
   if (results.abandoned > 0) {
     const when = results.abandonCause === 'second interrupt' ? 'when a second interrupt ended the drain' : 'when the drain timeout ended';
     out.push('', `${results.abandoned} attempts were still in flight ${when}; they were aborted and are in no row above.`);

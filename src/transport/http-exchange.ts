@@ -1,6 +1,10 @@
 import type { Dispatcher } from 'undici';
+import { RequestDeadline } from './request-deadline.ts';
 import { tlsErrorLabel } from './tls-labels.ts';
 import type { AttemptResult } from './types.ts';
+
+/** undici's own timeouts, kept as a backstop this far behind ours. */
+const UNDICI_TIMEOUT_BACKSTOP_MS = 1000;
 
 /** Receives the end of an exchange: exactly one result per dispatched request. */
 export interface HttpResultSink {
@@ -61,6 +65,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
    * waited in the pool's queue for a free connection (or for a new one to open).
    */
   connectedAt = 0n;
+  private timeoutMs = 0;
+  private readonly deadline = new RequestDeadline();
   // undici may still be inside its own bookkeeping for this response: the sink runs after it.
   private readonly deliver = (): void => this.sink.httpEnded(this.result);
 
@@ -79,7 +85,9 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     request.path = path;
     request.headers = headers;
     request.body = body ?? null;
-    request.headersTimeout = request.bodyTimeout = timeoutMs;
+    // Ours fires on time (see RequestDeadline); undici's coarse ones stay behind it as a backstop.
+    this.timeoutMs = timeoutMs;
+    request.headersTimeout = request.bodyTimeout = timeoutMs + UNDICI_TIMEOUT_BACKSTOP_MS;
     this.expectStatus = expectStatus;
     this.keepBody = keepBody;
     this.connectedAt = 0n;
@@ -91,9 +99,10 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
    * undici calls this as it writes the request onto a connection (client-h1's writeH1), after any
    * wait for a free one; again when it retries the request on a new connection.
    */
-  onConnect(): void {
+  onConnect(abort: (error?: Error) => void): void {
     if (this.connectedAt === 0n) this.connectedAt = process.hrtime.bigint();
     this.resetResponse();
+    this.deadline.start(this.timeoutMs, abort);
   }
 
   private resetResponse(): void {
@@ -104,16 +113,19 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number): boolean {
     this.status = statusCode;
+    this.deadline.headers();
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    this.deadline.data();
     this.bytesIn += chunk.length;
     if (this.keepBody) (this.chunks ??= []).push(chunk);
     return true;
   }
 
   onComplete(): void {
+    this.deadline.stop();
     const status = this.status;
     const result = this.result;
     const expected = this.expectStatus ? this.expectStatus.has(status) : status >= 200 && status < 300;
@@ -128,6 +140,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
   }
 
   onError(error: Error): void {
+    this.deadline.stop();
     const failed = classifyHttpError(error);
     const result = this.result;
     result.outcome = failed.outcome;

@@ -43,4 +43,5 @@ test('a dead target with only a latency threshold exits 99 and says no request g
   assert.match(threshold?.reason ?? '', /none of 15 requests got an answer \(15 failed, 0 timed out\)/);
   assert.match(result.stdout, /FAIL p95 < 200ms \(no latency samples to measure: none of 15 requests got an answer/);
   assert.match(result.stdout, /1 threshold: 1 failed/);
+  assert.match(result.stdout, /Attempts with no answer \(refused, reset, timed out, lost\) are failures whose time is not latency: they took p50 [\d.]+ ms/);
 });

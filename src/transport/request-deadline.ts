@@ -1,0 +1,63 @@
+/** Errors undici's own timeouts carry, so `classifyHttpError` labels ours the same; only their code is read. */
+const HEADERS_TIMEOUT = Object.assign(new Error('no response headers in time'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+const BODY_TIMEOUT = Object.assign(new Error('response body stalled'), { code: 'UND_ERR_BODY_TIMEOUT' });
+
+const enum Phase {
+  Idle,
+  Headers,
+  Body,
+}
+
+/**
+ * A request's timeout on a native timer. undici runs timeouts over 1 s on its own coarse timers,
+ * which tick every ~0.5 s, so a 2 s timeout fired anywhere from 2.0 to 2.5 s; this one fires at its
+ * deadline (plus the event loop's lag). Like undici's, it bounds the wait for the response headers
+ * from when the request is written, then each gap while the body arrives.
+ *
+ * One timer per exchange, re-armed with `refresh()` for every request: nothing is allocated per
+ * request. It is not cleared when a request ends (a cleared timer cannot be refreshed): a firing
+ * with nothing in flight does nothing, and the timer is unref'd so it never holds the process.
+ */
+export class RequestDeadline {
+  private timer: NodeJS.Timeout | undefined;
+  private timerMs = 0;
+  private phase = Phase.Idle;
+  private abort: ((error?: Error) => void) | undefined;
+  private readonly fire = (): void => {
+    const abort = this.abort;
+    if (this.phase === Phase.Idle || !abort) return;
+    const error = this.phase === Phase.Headers ? HEADERS_TIMEOUT : BODY_TIMEOUT;
+    this.stop();
+    abort(error);
+  };
+
+  /** The request was written onto a connection (undici's `onConnect`): the wait for headers begins. */
+  start(ms: number, abort: (error?: Error) => void): void {
+    this.abort = abort;
+    this.phase = Phase.Headers;
+    if (this.timer && this.timerMs === ms) {
+      this.timer.refresh();
+      return;
+    }
+    // A step with another timeout than the last: the only case that makes a new timer.
+    clearTimeout(this.timer);
+    this.timerMs = ms;
+    this.timer = setTimeout(this.fire, ms).unref();
+  }
+
+  /** Headers arrived: from now on the deadline bounds each gap in the body. */
+  headers(): void {
+    if (this.phase === Phase.Idle) return;
+    this.phase = Phase.Body;
+    this.timer?.refresh();
+  }
+
+  data(): void {
+    if (this.phase === Phase.Body) this.timer?.refresh();
+  }
+
+  stop(): void {
+    this.phase = Phase.Idle;
+    this.abort = undefined;
+  }
+}
