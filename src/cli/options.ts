@@ -161,3 +161,8 @@ export function parseStartAt(value: FlagValue, nowMs: number): number | undefine
   if (at - nowMs > MAX_START_WAIT_MS) throw new UsageError(`--start-at: '${text}' is more than an hour away; launch the shards closer to their start`);
   return at;
 }
+
+/** `--workers N`: the run's shards in N local child processes; 1 (the default) runs in this process. */
+export function parseWorkers(value: FlagValue): number | undefined {
+  return wholeNumber('workers', last(value), 256);
+}

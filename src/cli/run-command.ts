@@ -18,7 +18,10 @@ import { RequestLog } from '../report/request-log.ts';
 import { startBrokerStats } from './broker-stats-flag.ts';
 import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { UsageError } from '../errors.ts';
-import { last, outputFile, overridesFromFlags, parseShard, parseStartAt } from './options.ts';
+import { last, outputFile, overridesFromFlags, parseShard, parseStartAt, parseWorkers } from './options.ts';
+import { runWorkersCommand } from './workers-command.ts';
+import { WORKER_ENV } from '../distributed/workers.ts';
+import type { WorkerInterval } from '../distributed/workers.ts';
 import type { FlagValue, RunFlags } from './options.ts';
 import { checkConnections, EXIT, handleInterrupts, signalExit, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
 import type { Output, RunEnvironment } from './run-environment.ts';
@@ -37,6 +40,7 @@ export interface RunCommandFlags extends RunFlags {
   readonly metricsPort?: FlagValue;
   readonly metricsHost?: FlagValue;
   readonly shard?: FlagValue;
+  readonly workers?: FlagValue;
   readonly startAt?: FlagValue;
   readonly brokerStats?: boolean | undefined;
 }
@@ -56,6 +60,8 @@ interface RunSettings {
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const workers = parseWorkers(given.workers);
+  if (workers !== undefined && workers > 1) return runWorkersCommand(given, workers, output, signals);
   const flags: RunSettings = {
     json: outputFile('json', given.json),
     logRequests: outputFile('log-requests', given.logRequests),
@@ -103,6 +109,7 @@ async function execute(
   const monitor = new GeneratorMonitor();
   const engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker, generator: monitor });
   requestLog?.attach(engine);
+  if (process.env[WORKER_ENV] === '1' && process.send) reportToParent(engine);
   for (const reporter of reporters) reporter.attach?.(engine);
 
   const progress = flags.quiet ? undefined : new ProgressReporter(output, plan.durationMs);
@@ -188,4 +195,30 @@ async function waitForStart(startAt: number, output: Output, quiet: boolean): Pr
   }
   if (!quiet) output.stderr(`Waiting ${(waitMs / 1000).toFixed(1)} s for --start-at ${when}.`);
   await new Promise((resolve) => setTimeout(resolve, waitMs));
+}
+
+/** A worker of `--workers`: each interval's numbers go to the parent for its one live line. */
+function reportToParent(engine: Engine): void {
+  // A parent that is gone cannot merge anything: stop (drain and write) rather than run on orphaned.
+  // The listener keeps the IPC channel (and so the process) alive: it goes when the run is done.
+  const orphaned = (): void => engine.stop('interrupted');
+  process.once('disconnect', orphaned);
+  engine.once('done', () => process.off('disconnect', orphaned));
+  engine.on('interval', (point) => {
+    const total = point.total;
+    const message: WorkerInterval = {
+      kind: 'interval',
+      atS: point.atS,
+      intervalS: point.intervalS,
+      devicesOnline: point.devicesOnline,
+      devicesTarget: point.devicesTarget,
+      rps: total.rps,
+      failuresPerS: total.failuresPerS,
+      p50: total.latencyMs.p50,
+      p95: total.latencyMs.p95,
+      p99: total.latencyMs.p99,
+    };
+    // The parent may be gone (it is being killed too): a lost progress message changes nothing.
+    if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
+  });
 }

@@ -1,0 +1,187 @@
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { mergeResults } from '../distributed/merge.ts';
+import type { ShardResults } from '../distributed/merge.ts';
+import { WorkerPool } from '../distributed/workers.ts';
+import type { WorkerEnd, WorkerInterval } from '../distributed/workers.ts';
+import { UsageError } from '../errors.ts';
+import { loadRunPlan } from '../profile/load.ts';
+import type { RunPlan } from '../profile/types.ts';
+import { formatProgress, formatSummary } from '../report/console.ts';
+import { csvReporter } from '../report/csv-report.ts';
+import { htmlReporter } from '../report/html-report.ts';
+import { jsonReporter } from '../report/json-report.ts';
+import { checkWritableFile } from '../report/output-path.ts';
+import type { Reporter } from '../report/reporter.ts';
+import type { Results } from '../metrics/results.ts';
+import { toolVersion } from '../version.ts';
+import { last, outputFile, overridesFromFlags } from './options.ts';
+import type { FlagValue } from './options.ts';
+import type { RunCommandFlags } from './run-command.ts';
+import { EXIT, openEnvironment, reportFixtureCounts } from './run-environment.ts';
+import type { Output } from './run-environment.ts';
+
+const fromSource = import.meta.url.endsWith('.ts');
+const WORKER_ENTRY = new URL(fromSource ? './bin.ts' : './bin.js', import.meta.url);
+
+/** The flags a worker gets as given, so it loads the same plan (the shape flags, seed and thresholds). */
+function passThrough(given: RunCommandFlags, plan: RunPlan): string[] {
+  const args: string[] = [];
+  const one = (flag: string, value: FlagValue): void => {
+    const text = last(value);
+    if (text !== undefined) args.push(`--${flag}`, text);
+  };
+  const each = (flag: string, value: FlagValue): void => {
+    if (value === undefined) return;
+    for (const text of Array.isArray(value) ? (value as readonly (string | number)[]) : [value as string | number]) args.push(`--${flag}`, String(text));
+  };
+  one('devices', given.devices);
+  one('spawn-rate', given.spawnRate);
+  one('duration', given.duration);
+  one('iterations', given.iterations);
+  each('threshold', given.threshold);
+  each('stage', given.stage);
+  // A profile without a seed gets a random one: every worker must share the one drawn here.
+  args.push('--seed', plan.seed);
+  return args;
+}
+
+/** The live line over every worker: their latest intervals, devices and rates summed, percentiles the worst. */
+function progressLine(latest: readonly (WorkerInterval | undefined)[], totalMs: number | undefined): string | undefined {
+  const reported = latest.filter((interval): interval is WorkerInterval => interval !== undefined);
+  if (reported.length === 0) return undefined;
+  const worst = (pick: (interval: WorkerInterval) => number | null): number | null => {
+    const values = reported.flatMap((interval) => pick(interval) ?? []);
+    return values.length === 0 ? null : Math.max(...values);
+  };
+  const sum = (pick: (interval: WorkerInterval) => number): number => reported.reduce((total, interval) => total + pick(interval), 0);
+  return `${formatProgress({
+    elapsedMs: Math.max(...reported.map((interval) => interval.atS)) * 1000,
+    totalMs,
+    devicesOnline: sum((interval) => interval.devicesOnline),
+    devicesTarget: sum((interval) => interval.devicesTarget),
+    windowS: Math.max(...reported.map((interval) => interval.intervalS)),
+    rps: sum((interval) => interval.rps),
+    failuresPerS: sum((interval) => interval.failuresPerS),
+    latencyMs: { p50: worst((interval) => interval.p50), p95: worst((interval) => interval.p95), p99: worst((interval) => interval.p99) },
+    topError: undefined,
+  })}  (${reported.length}/${latest.length} workers)`;
+}
+
+function describeEnd(end: WorkerEnd, count: number): string {
+  const how = end.signal ? `was killed by ${end.signal}` : end.code === null ? 'could not start' : `exited with code ${end.code}`;
+  return `worker ${end.index} (shard ${end.index}/${count}) ${how}: its shard is missing from the results`;
+}
+
+/** `fleetsim run --workers N`: the run's shards in N local child processes, one live line, one merged result. */
+export async function runWorkersCommand(given: RunCommandFlags, workers: number, output: Output, signals: NodeJS.EventEmitter): Promise<number> {
+  if (given.shard !== undefined) throw new UsageError('--workers: cannot be combined with --shard: the workers are the shards');
+  if (given.metricsPort !== undefined) throw new UsageError('--workers: cannot be combined with --metrics-port yet: each worker would need its own port');
+  const quiet = given.quiet === true;
+  const reporters: Reporter[] = [];
+  const json = outputFile('json', given.json);
+  if (json) reporters.push(jsonReporter(json));
+  const csv = outputFile('csv', given.csv);
+  if (csv) reporters.push(csvReporter(csv));
+  const html = outputFile('html', given.html);
+  if (html) reporters.push(htmlReporter(html));
+  const logRequests = outputFile('log-requests', given.logRequests);
+  const profile = path.resolve(given.profile);
+  const plan = await loadRunPlan(profile, overridesFromFlags(given));
+  for (const reporter of reporters) await reporter.prepare?.();
+  if (logRequests) await checkWritableFile('--log-requests', logRequests);
+  const environment = await openEnvironment(plan, output);
+  const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-workers-'));
+  const pool = new WorkerPool(WORKER_ENTRY, fromSource ? ['--import', 'tsx'] : []);
+  const latest = new Array<WorkerInterval | undefined>(workers);
+  let interrupts = 0;
+  const onInterrupt = (): void => {
+    interrupts++;
+    if (interrupts === 1 && !quiet) output.stderr('Interrupted: the workers drain in-flight requests, then write their results (Ctrl-C again to abandon them).');
+    pool.signal('SIGINT');
+  };
+  signals.on('SIGINT', onInterrupt);
+  signals.on('SIGTERM', onInterrupt);
+  const ticker = quiet
+    ? undefined
+    : setInterval(() => {
+        const line = progressLine(latest, plan.durationMs);
+        if (line === undefined) return;
+        if (output.progress) output.progress(line);
+        else output.stderr(line);
+      }, 2000);
+  try {
+    pool.on('started', (index, pid) => {
+      if (!quiet) output.stderr(`worker ${index}: shard ${index}/${workers}, pid ${pid}`);
+    });
+    pool.on('interval', (index, interval) => (latest[index] = interval));
+    pool.on('stderr', (index, line) => output.stderr(`worker ${index}: ${line}`));
+    pool.on('exit', (end) => {
+      latest[end.index] = undefined;
+      if (end.code !== EXIT.ok && end.code !== EXIT.thresholds && end.code !== EXIT.interrupted) {
+        output.endProgress?.();
+        output.stderr(`fleetsim: ${describeEnd(end, workers)}.`);
+      }
+    });
+    const { endpoints } = environment;
+    const shared = [...passThrough(given, plan), ...(endpoints.needsHttp ? ['--target', endpoints.target] : []), ...(endpoints.broker ? ['--broker', endpoints.broker] : [])];
+    if (!quiet) output.stderr(`Running ${plan.name} in ${workers} workers (--shard i/${workers} each), seed ${plan.seed}.`);
+    await pool.start(workers, (i) => ['run', profile, ...shared, '--shard', `${i}/${workers}`, '--json', path.join(dir, `${i}.json`), '--quiet', ...(logRequests ? ['--log-requests', path.join(dir, `${i}.ndjson`)] : [])]);
+    clearInterval(ticker);
+    output.endProgress?.();
+    const inputs: ShardResults[] = [];
+    for (let i = 0; i < workers; i++) {
+      const file = path.join(dir, `${i}.json`);
+      if (existsSync(file)) inputs.push({ source: `worker ${i}`, results: JSON.parse(await readFile(file, 'utf8')) as Results });
+    }
+    if (inputs.length === 0) {
+      output.stderr('fleetsim: no worker wrote results: nothing to report.');
+      return EXIT.internal;
+    }
+    const merged = mergeResults(inputs, { partial: true, version: toolVersion() });
+    const problems: string[] = [];
+    if (logRequests) {
+      try {
+        await concatenate(inputs.map(({ results }) => path.join(dir, `${results.shard.index}.ndjson`)), path.resolve(logRequests));
+      } catch (error) {
+        problems.push(`--log-requests: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    for (const reporter of reporters) {
+      try {
+        await reporter.finish?.(merged);
+      } catch (error) {
+        problems.push(`${reporter.flag}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    if (!quiet) await reportFixtureCounts(environment, output);
+    output.stdout(formatSummary(merged));
+    for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
+    if (merged.merged.missing.length > 0) {
+      output.stderr(`fleetsim: ${merged.merged.missing.length} of ${workers} shards missing (${merged.merged.missing.map((i) => `${i}/${workers}`).join(', ')}): the results cover the others only.`);
+      return EXIT.internal;
+    }
+    if (problems.length > 0) return EXIT.usage;
+    if (interrupts > 0) return EXIT.interrupted;
+    if (merged.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
+    return EXIT.ok;
+  } finally {
+    clearInterval(ticker);
+    signals.off('SIGINT', onInterrupt);
+    signals.off('SIGTERM', onInterrupt);
+    pool.signal('SIGKILL');
+    for (const reporter of reporters) await reporter.close?.();
+    await environment.fixtures?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The workers' request logs, one after another, into the run's log. */
+async function concatenate(files: readonly string[], target: string): Promise<void> {
+  const out = createWriteStream(target);
+  for (const file of files) if (existsSync(file)) await pipeline(createReadStream(file), out, { end: false });
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}

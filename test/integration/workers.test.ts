@@ -1,0 +1,72 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { HttpFixture } from '../../broker-fixture/index.ts';
+import type { MergedResults } from '../../src/distributed/merge.ts';
+import type { Results } from '../../src/metrics/results.ts';
+import { runCli, startCli } from '../helpers/cli.ts';
+import { TempDir } from '../helpers/temp-files.ts';
+
+let temp: TempDir;
+let server: HttpFixture;
+let url: string;
+before(async () => {
+  temp = await TempDir.create();
+  server = new HttpFixture();
+  url = await server.listen(0);
+});
+after(async () => {
+  await server.close();
+  await temp.remove();
+});
+
+const sentLines = async (file: string): Promise<string[]> =>
+  (await readFile(file, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const { device, seq, type, name, target, body } = JSON.parse(line) as Record<string, unknown>;
+      return JSON.stringify([device, seq, type, name, target, body]);
+    })
+    .sort();
+
+test('--workers 2: one result and one request log, equal to a one-process run with the same seed', { timeout: 60_000 }, async () => {
+  const args = ['run', 'profiles/iot-node-flat-out.yaml', '--target', url, '-u', '30', '--iterations', '4', '--seed', '21'];
+  const single = await runCli([...args, '--quiet', '--json', temp.file('single.json'), '--log-requests', temp.file('single.ndjson')]);
+  assert.equal(single.code, 0, single.stderr);
+  const workers = await runCli([...args, '--workers', '2', '--json', temp.file('workers.json'), '--log-requests', temp.file('workers.ndjson')]);
+  assert.equal(workers.code, 0, workers.stderr);
+  assert.match(workers.stderr, /worker 0: shard 0\/2, pid \d+/);
+  assert.match(workers.stderr, /worker 1: shard 1\/2, pid \d+/);
+  const one = JSON.parse(await readFile(temp.file('single.json'), 'utf8')) as Results;
+  const merged = JSON.parse(await readFile(temp.file('workers.json'), 'utf8')) as MergedResults;
+  assert.deepEqual(merged.merged.missing, []);
+  assert.equal(merged.devices.started, one.devices.started);
+  assert.deepEqual(merged.stats.map((row) => [row.type, row.name, row.requests, row.failures]), one.stats.map((row) => [row.type, row.name, row.requests, row.failures]));
+  assert.deepEqual(await sentLines(temp.file('workers.ndjson')), await sentLines(temp.file('single.ndjson')));
+  assert.equal(merged.shards.length, 2);
+});
+
+test('a worker killed mid-run is reported and its shard marked missing; the run still ends', { timeout: 60_000 }, async () => {
+  const json = temp.file('killed.json');
+  const run = startCli(['run', 'profiles/iot-node-flat-out.yaml', '--target', url, '-u', '20', '-r', '20', '-t', '6s', '--seed', '3', '--workers', '2', '--json', json]);
+  let stderr = '';
+  run.child.stderr?.on('data', (chunk: string) => (stderr += chunk));
+  await run.waitForStderr(/worker 1: shard 1\/2, pid \d+/);
+  // Both workers are running once the live line counts them.
+  await run.waitForStderr('(2/2 workers)');
+  const pid = Number(/worker 1: shard 1\/2, pid (\d+)/.exec(stderr)?.[1]);
+  assert.ok(Number.isSafeInteger(pid), stderr);
+  const killedAt = Date.now();
+  process.kill(pid, 'SIGKILL');
+  const result = await run.done;
+  // The other worker ends at its 6 s duration (plus its drain), not later.
+  assert.ok(Date.now() - killedAt < 20_000);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /worker 1 \(shard 1\/2\) was killed by SIGKILL: its shard is missing from the results/);
+  assert.match(result.stderr, /1 of 2 shards missing \(1\/2\)/);
+  const merged = JSON.parse(await readFile(json, 'utf8')) as MergedResults;
+  assert.deepEqual([merged.merged.partial, merged.merged.missing, merged.merged.present], [true, [1], [0]]);
+  assert.ok(merged.total.requests > 0);
+  assert.match(merged.warnings[0] ?? '', /^partial merge: shard 1\/2 missing/);
+});
