@@ -238,9 +238,10 @@ describe('a fleet run', () => {
     assert.ok(publish.requests - publish.failures > publishesAtDisconnect, 'publishing went on after the reconnect');
     // Every publish counted ok was read by the broker: none was written into the ended connection.
     assert.ok(publish.requests - publish.failures <= broker.log.filter((packet) => packet.cmd === 'publish').length);
-    // Only what was already on its way when the DISCONNECT left (a burst of 5 per device at most) reaches
-    // the ended connections; a client that ignored it would go on publishing there for the rest of the run.
-    assert.ok(broker.publishesAfterDisconnect <= 4 * 5, `${broker.publishesAfterDisconnect} publishes after the DISCONNECT`);
+    // Only what was already on its way when the DISCONNECT left reaches the ended connections: a burst of
+    // 5 per device, or two on a loop stalled past the 50 ms wait (timers run before I/O is read). A client
+    // that ignored the DISCONNECT would go on publishing there for the rest of the run (some 300 more).
+    assert.ok(broker.publishesAfterDisconnect <= 4 * 5 * 2, `${broker.publishesAfterDisconnect} publishes after the DISCONNECT`);
   });
 
   test('a QoS 2 publish answered with PUBACK is a failure in the results, never a success', { timeout: 60_000 }, async () => {
