@@ -240,7 +240,7 @@ describe('a fleet run', () => {
     assert.ok(publish.requests - publish.failures <= broker.log.filter((packet) => packet.cmd === 'publish').length);
     // Only what was already on its way when the DISCONNECT left reaches the ended connections: a burst of
     // 5 per device, or two on a loop stalled past the 50 ms wait (timers run before I/O is read). A client
-    // that ignored the DISCONNECT would go on publishing there for the rest of the run (some 300 more).
+    // that ignored the DISCONNECT would go on publishing there for the rest of the run (hundreds more).
     assert.ok(broker.publishesAfterDisconnect <= 4 * 5 * 2, `${broker.publishesAfterDisconnect} publishes after the DISCONNECT`);
   });
 
