@@ -58,8 +58,6 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private readonly tick: NextTick = { startAt: 0, intendedAt: 0, missed: 0 };
   /** What templates and waits draw from: the task stream, or the reaction stream while a reaction runs. */
   random: Random;
-  /** Made when the first reaction runs: most devices never react. */
-  private reactionRandom: Random | undefined;
   /** Set when the loop starts, for models whose tasks each have their own period. */
   private timetable: PeriodicTimetable | undefined;
 
@@ -97,18 +95,17 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     readonly deviceId: string,
     readonly bound: BoundModel,
     /** The task stream: task choice, waits and the payloads of tasks, whatever the session does. */
-    private readonly taskRandom: Random,
+    random: Random,
     private readonly host: DeviceHost,
   ) {
-    this.random = taskRandom;
-    const random = taskRandom;
+    this.random = random;
     const ranges = bound.model.walkRanges;
     // Walks start at a seeded point of their range, drawn before anything else so they never depend on task order.
     this.walks = ranges.map(([min, max]) => min + random() * (max - min));
     this.vars = new Array<TemplateValue>(bound.model.variables.length).fill('');
     this.staged = new Array<TemplateValue>(bound.model.variables.length).fill('');
     this.mqttAttempts = Array.from({ length: bound.maxBurst }, () => new MqttAttempt(this));
-    this.inbox = bound.reactions.length > 0 ? new ReactionInbox(bound.reactions, this) : undefined;
+    this.inbox = bound.reactions.length > 0 ? new ReactionInbox(bound.reactions, this, host) : undefined;
   }
 
   get deviceModel(): string {
@@ -346,21 +343,15 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
         applyCaptures(captured, this.vars);
       }
       this.taskIsBoot = false;
-      // Messages come when the broker sends them: what a reaction draws and how many attempts it makes
-      // must not shift what the tasks send, so it has its own stream and its own seq.
-      if (this.random === this.taskRandom) {
-        this.random = this.reactionRandom ??= this.host.reactionStream(this.deviceIndex);
-        inbox.taskSeq = this.seq;
-        this.seq = inbox.reactionSeq;
-      }
+      inbox.enter();
       this.taskIsReaction = true;
       this.taskIntendedAt = this.host.now();
       return this.beginTask(next.reaction.task);
     }
-    // Nothing queued could run: back to the schedule (and the tasks' stream), as after a reaction.
+    // Nothing queued could run: back to the schedule (and the tasks' seq and stream), as after a reaction.
     const resume = inbox.resumeAt;
     inbox.resumeAt = -1;
-    if (this.random !== this.taskRandom) this.endReactions(inbox);
+    inbox.leave();
     this.host.schedule(this, Math.max(resume, this.host.now()));
   }
 
@@ -368,13 +359,6 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const downlink = this.host.downlink;
     downlink.reactionsFailed++;
     downlink.reactionFailures.set(reason, (downlink.reactionFailures.get(reason) ?? 0) + 1);
-  }
-
-  /** The queued reactions ran: the tasks' stream and seq are back. */
-  private endReactions(inbox: ReactionInbox): void {
-    inbox.reactionSeq = this.seq;
-    this.seq = inbox.taskSeq;
-    this.random = this.taskRandom;
   }
 
   httpEnded(received: AttemptResult): void {
@@ -433,7 +417,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       const resumeAt = inbox.resumeAt;
       inbox.resumeAt = -1;
       if (inbox.waiting) return this.startReaction(resumeAt);
-      this.endReactions(inbox);
+      inbox.leave();
       this.host.schedule(this, Math.max(resumeAt, endedAt));
       return;
     }

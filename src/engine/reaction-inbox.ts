@@ -1,12 +1,16 @@
 import type { TemplateContext } from '../template/context.ts';
+import type { Random } from '../identity/rng.ts';
 import type { BoundReaction } from './bound-model.ts';
-import type { DownlinkCounts } from './device-host.ts';
+import type { DeviceHost, DownlinkCounts } from './device-host.ts';
 import { MqttAttempt } from './mqtt-attempt.ts';
 import type { MqttAttemptOwner } from './mqtt-attempt.ts';
 import { topicMatches } from './topic-match.ts';
 
 /** Messages waiting for their reaction beyond this are dropped: a device is not an unbounded queue. */
 const MAX_QUEUED_REACTIONS = 64;
+
+/** The device as its reactions see it: templates, attempts, and the seq and stream they swap. */
+export type ReactingDevice = TemplateContext & MqttAttemptOwner & { seq: number; random: Random; readonly deviceIndex: number };
 
 export interface QueuedReaction {
   readonly reaction: BoundReaction;
@@ -25,9 +29,12 @@ export class ReactionInbox {
   /** The request log's seq for the next SUBSCRIBE made on connect, counted apart from the device's tasks. */
   subscribeSeq = 0;
   /** The seq of the next attempt a reaction makes: reactions are numbered apart from the device's tasks. */
-  reactionSeq = 0;
-  /** The device's task seq, kept aside while a reaction runs. */
-  taskSeq = 0;
+  private reactionSeq = 0;
+  /** Made when the first reaction runs. */
+  private reactionRandom: Random | undefined;
+  /** The device's task seq and stream, kept aside while reactions run (undefined when none does). */
+  private taskSeq = 0;
+  private taskRandom: Random | undefined;
   /** Where the loop resumes once queued reactions ran (clock ms), or -1. */
   resumeAt = -1;
   private readonly subscriptions: MqttAttempt[];
@@ -35,7 +42,8 @@ export class ReactionInbox {
 
   constructor(
     private readonly reactions: readonly BoundReaction[],
-    private readonly device: TemplateContext & MqttAttemptOwner,
+    private readonly device: ReactingDevice,
+    private readonly host: Pick<DeviceHost, 'reactionStream'>,
   ) {
     this.filters = reactions.map((bound) => String(bound.reaction.topic.evaluate(device)));
     this.subscriptions = reactions.map(() => new MqttAttempt(device));
@@ -79,6 +87,29 @@ export class ReactionInbox {
     downlink.reactionsQueued++;
     this.queue.push({ reaction, payload });
     return true;
+  }
+
+  /**
+   * Reactions are about to run: messages come when the broker sends them, so what a reaction draws
+   * and how many attempts it makes must not shift what the tasks send. It gets its own seq and stream.
+   */
+  enter(): void {
+    const device = this.device;
+    if (this.taskRandom !== undefined) return;
+    this.taskRandom = device.random;
+    this.taskSeq = device.seq;
+    device.random = this.reactionRandom ??= this.host.reactionStream(device.deviceIndex);
+    device.seq = this.reactionSeq;
+  }
+
+  /** The queued reactions ran: the tasks' seq and stream are back. */
+  leave(): void {
+    const device = this.device;
+    if (this.taskRandom === undefined) return;
+    this.reactionSeq = device.seq;
+    device.seq = this.taskSeq;
+    device.random = this.taskRandom;
+    this.taskRandom = undefined;
   }
 
   get waiting(): boolean {

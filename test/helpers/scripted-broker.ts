@@ -44,6 +44,8 @@ export interface ScriptedBroker {
   /** PUBLISH packets received, retransmissions included. */
   readonly publishes: number;
   readonly connects: number;
+  /** PUBLISH packets that arrived on a connection after the broker sent it a DISCONNECT. */
+  readonly publishesAfterDisconnect: number;
   /** The most QoS 1 publishes one client had unacknowledged at once. */
   readonly maxInFlight: number;
   /** How many packets of a kind (`pubcomp`, `pubrec`, ...) clients sent. */
@@ -73,6 +75,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
   const timers = new Set<NodeJS.Timeout>();
   let publishes = 0;
   let connects = 0;
+  let publishesAfterDisconnect = 0;
   let maxInFlight = 0;
   const counts = new Map<string, number>();
   const log: LoggedPacket[] = [];
@@ -115,7 +118,10 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
         if (expiry !== undefined) entry.sessionExpiry = expiry;
       }
       log.push(entry);
-      if (silenced) return;
+      if (silenced) {
+        if (packet.cmd === 'publish') publishesAfterDisconnect++;
+        return;
+      }
       switch (packet.cmd) {
         case 'connect': {
           connects++;
@@ -220,6 +226,9 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
     },
     get connects() {
       return connects;
+    },
+    get publishesAfterDisconnect() {
+      return publishesAfterDisconnect;
     },
     get maxInFlight() {
       return maxInFlight;

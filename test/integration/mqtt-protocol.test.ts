@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Results } from '../../src/metrics/results.ts';
 import { MqttSession } from '../../src/transport/mqtt.ts';
 import type { SessionListener, SessionOptions } from '../../src/transport/mqtt.ts';
-import { UNSUPPORTED_AUTH } from '../../src/transport/mqtt-labels.ts';
+import { NO_PACKET_IDS, UNSUPPORTED_AUTH } from '../../src/transport/mqtt-labels.ts';
 import type { Outcome } from '../../src/transport/types.ts';
 import { runCli } from '../helpers/cli.ts';
 import { pollUntil } from '../helpers/poll.ts';
@@ -29,9 +29,9 @@ class Recorder implements SessionListener {
   message(): void {}
 }
 
-function options(url: string, clientId: string, protocolVersion: 4 | 5): SessionOptions {
+function options(url: string, clientId: string, protocolVersion: 4 | 5, connectTimeoutMs = 5_000): SessionOptions {
   const { hostname, port } = new URL(url);
-  return { host: hostname, port: Number(port), tls: undefined, clientId, protocolVersion, clean: true, keepaliveS: 30, username: undefined, password: undefined, will: undefined, connectTimeoutMs: 5_000 };
+  return { host: hostname, port: Number(port), tls: undefined, clientId, protocolVersion, clean: true, keepaliveS: 30, username: undefined, password: undefined, will: undefined, connectTimeoutMs };
 }
 
 async function withSession(script: BrokerScript, protocolVersion: 4 | 5, body: (session: MqttSession, heard: Recorder, broker: ScriptedBroker) => Promise<void>): Promise<void> {
@@ -128,6 +128,51 @@ describe('CONNECT and SUBACK answers', () => {
   );
 });
 
+describe('client paths at their limits', () => {
+  test('a CONNECT the broker never answers ends as a timeout at connectTimeout', { timeout: 20_000 }, async () => {
+    const broker = await startScriptedBroker({ connack: 'never' });
+    const heard = new Recorder();
+    const session = new MqttSession(heard);
+    try {
+      const started = Date.now();
+      session.connect(options(broker.url, 'silent', 4, 300));
+      await pollUntil('the CONNECT to end', () => heard.connects.length > 0);
+      assert.deepEqual(heard.connects, [{ outcome: 'timeout', error: 'timeout' }]);
+      assert.ok(Date.now() - started >= 290, 'not before the timeout');
+    } finally {
+      await session.close(false);
+      await broker.close();
+    }
+  });
+
+  test("a publish over the broker's Maximum Packet Size fails as reason 149 and is not sent", { timeout: 20_000 }, () =>
+    withSession({ connackProperties: { maximumPacketSize: 200 } }, 5, async (session, _heard, broker) => {
+      assert.deepEqual(await acked((done) => session.publish('t', 'x'.repeat(300), 1, false, 5_000, done)), { error: 'reason 149 Packet too large', grantedQos: undefined });
+      assert.deepEqual(await acked((done) => session.publish('t', 'small', 1, false, 5_000, done)), { error: undefined, grantedQos: undefined });
+      assert.equal(broker.publishes, 1);
+    }),
+  );
+
+  test('a 2.5 MB payload (a four-byte remaining length) arrives intact', { timeout: 20_000 }, () =>
+    withSession({}, 4, async (session, _heard, broker) => {
+      const payload = 'abcdefghij'.repeat(250_000);
+      assert.deepEqual(await acked((done) => session.publish('big', payload, 1, false, 10_000, done)), { error: undefined, grantedQos: undefined });
+      assert.equal(broker.log.find((packet) => packet.cmd === 'publish')?.payload, payload);
+    }),
+  );
+
+  test('65,535 publishes in flight take every packet id (never 0); the next fails by name', { timeout: 60_000 }, () =>
+    withSession({ puback: 'never' }, 4, async (session, _heard, broker) => {
+      for (let i = 0; i < 65_535; i++) session.publish('t', '', 1, false, 60_000, () => assert.fail('nothing is acked'));
+      assert.deepEqual(await acked((done) => session.publish('t', 'one too many', 1, false, 5_000, done)), { error: NO_PACKET_IDS, grantedQos: undefined });
+      await pollUntil('every publish at the broker', () => broker.publishes === 65_535, 40_000);
+      const ids = new Set(broker.log.filter((packet) => packet.cmd === 'publish').map((packet) => packet.messageId));
+      assert.equal(ids.size, 65_535);
+      assert.ok(!ids.has(0), 'packet id 0 is never used');
+    }),
+  );
+});
+
 let temp: TempDir;
 before(async () => {
   temp = await TempDir.create();
@@ -193,6 +238,10 @@ describe('a fleet run', () => {
     assert.ok(publish.requests - publish.failures > publishesAtDisconnect, 'publishing went on after the reconnect');
     // Every publish counted ok was read by the broker: none was written into the ended connection.
     assert.ok(publish.requests - publish.failures <= broker.log.filter((packet) => packet.cmd === 'publish').length);
+    // Only what was already on its way when the DISCONNECT left reaches the ended connections: a burst of
+    // 5 per device, or two on a loop stalled past the 50 ms wait (timers run before I/O is read). A client
+    // that ignored the DISCONNECT would go on publishing there for the rest of the run (hundreds more).
+    assert.ok(broker.publishesAfterDisconnect <= 4 * 5 * 2, `${broker.publishesAfterDisconnect} publishes after the DISCONNECT`);
   });
 
   test('a QoS 2 publish answered with PUBACK is a failure in the results, never a success', { timeout: 60_000 }, async () => {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { connect as tcpConnect } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +14,8 @@ import type { Results } from '../../src/metrics/results.ts';
 import { checkBrokerUrl } from '../../src/profile/target-url.ts';
 import { MqttSession } from '../../src/transport/mqtt.ts';
 import type { SessionListener } from '../../src/transport/mqtt.ts';
-import { runCli } from '../helpers/cli.ts';
+import { Aedes } from 'aedes';
+import { ROOT, runCli } from '../helpers/cli.ts';
 import { mosquittoSkip, startMosquitto } from '../helpers/mosquitto.ts';
 import { pollUntil } from '../helpers/poll.ts';
 import { TempDir } from '../helpers/temp-files.ts';
@@ -159,6 +163,69 @@ wait: { model: constant, time: 20ms }
     } finally {
       await gateway.close();
       await broker.stop();
+    }
+  });
+});
+
+describe('MQTT over wss://', () => {
+  test('lamps over wss:// with a private CA and a client certificate per device: every publish acked and counted', { timeout: 60_000 }, async () => {
+    const tlsDir = path.join(ROOT, 'test/fixtures/tls');
+    const pem = (name: string): Promise<Buffer> => readFile(path.join(tlsDir, name));
+    const broker = await Aedes.createBroker();
+    let publishes = 0;
+    const certificates = new Set<string>();
+    broker.on('publish', (_packet, client) => {
+      if (client) publishes++;
+    });
+    // The TLS handshake demands a client certificate signed by the CA before the upgrade is even read.
+    const https = createHttpsServer({ key: await pem('server.key'), cert: await pem('server.crt'), ca: await pem('ca.crt'), requestCert: true, rejectUnauthorized: true });
+    const server = new WebSocketServer({ server: https, path: '/mqtt', handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false) });
+    server.on('connection', (socket, request) => {
+      const subject = (request.socket as TLSSocket).getPeerCertificate().subject?.CN;
+      certificates.add(String(subject));
+      broker.handle(createWebSocketStream(socket));
+    });
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    const url = `wss://127.0.0.1:${(https.address() as AddressInfo).port}/mqtt`;
+    try {
+      await mkdir(temp.file('wss-certs'), { recursive: true });
+      for (const id of ['1e0000000000', '1e0000000001', '1e0000000002']) {
+        await copyFile(path.join(tlsDir, 'client.crt'), temp.file(`wss-certs/${id}.crt`));
+        await copyFile(path.join(tlsDir, 'client.key'), temp.file(`wss-certs/${id}.key`));
+      }
+      await copyFile(path.join(tlsDir, 'ca.crt'), temp.file('wss-ca.crt'));
+      await temp.write('wss-lamp.device.yaml', `kind: device
+name: lamp
+identity: { scheme: sequential-hex, base: "0x1e0000000000", width: 12 }
+tasks:
+  - name: lamp/changed
+    repeat: 5
+    publish: { topic: "devices/{{ device.id }}/lamp/changed", qos: 1, payload: "{{ float(0, 1) }}" }
+`);
+      const profile = await temp.write('wss-lamps.yaml', `kind: profile
+seed: 3
+fleet:
+  - device: wss-lamp.device.yaml
+    count: 3
+mqtt:
+  tls:
+    ca: wss-ca.crt
+    cert: "wss-certs/{{ device.id }}.crt"
+    key: "wss-certs/{{ device.id }}.key"
+`);
+      const json = temp.file('wss-lamps.json');
+      const result = await runCli(['run', profile, '--broker', url, '--iterations', '4', '--json', json, '--quiet'], 40_000);
+      assert.equal(result.code, 0, result.stderr);
+      const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+      assert.equal(results.total.failures, 0, JSON.stringify(results.failures));
+      assert.equal(results.stats.find((row) => row.type === 'PUBLISH')?.requests, 3 * 4 * 5);
+      assert.equal(publishes, 3 * 4 * 5);
+      assert.deepEqual([...certificates], ['device-client']);
+    } finally {
+      for (const client of server.clients) client.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => https.close(() => resolve()));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
     }
   });
 });
