@@ -18,6 +18,8 @@ export interface MosquittoBroker {
   kill(): Promise<void>;
   /** SIGSTOP: the broker reads and answers nothing until killed, so what clients send meanwhile stays in flight. */
   freeze(): void;
+  /** Lets a frozen broker run again. */
+  thaw(): void;
   /** Bytes clients sent that sit unread in the broker's socket receive queues (from /proc/net/tcp). */
   unreadBytes(): number;
   restart(): Promise<void>;
@@ -283,6 +285,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     kill,
     freeze(): void {
       if (!running.done) running.child.kill('SIGSTOP');
+    },
+    thaw(): void {
+      if (!running.done) running.child.kill('SIGCONT');
     },
     unreadBytes: () => unreadBytes(port),
     async restart(): Promise<void> {

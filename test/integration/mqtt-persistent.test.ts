@@ -147,17 +147,33 @@ describe('persistent sessions against Mosquitto killed mid-burst (persistence on
         const json = temp.file(`persistent-${version}.json`);
         const watcher = await connectAsync(broker.url, { reconnectPeriod: 100 }, false);
         let firstAt = Number.POSITIVE_INFINITY;
+        let seen = 0;
         watcher.on('message', () => {
           firstAt = Math.min(firstAt, Date.now());
+          seen++;
         });
         await watcher.subscribeAsync('devices/#', { qos: 0 });
-        const running = runCli(['run', profile, '--broker', broker.url, '--iterations', '120', '--json', json, '--quiet'], 80_000);
+        // Enough iterations that the fleet is still publishing after a few freezes that found nothing unread.
+        const iterations = 300;
+        const running = runCli(['run', profile, '--broker', broker.url, '--iterations', String(iterations), '--json', json, '--quiet'], 80_000);
         // Sessions older than the broker's one-second autosave are on disk. Frozen, the broker answers
         // nothing while the devices' bursts pile up unread in its sockets; killed, it loses them.
         await pollUntil('the fleet publishing for 2 s', () => Date.now() - firstAt >= 2_000, 30_000);
-        broker.freeze();
         // PUBRELs alone come to at most 8 devices x 50 x 4 bytes: beyond that, PUBLISHes are unread, and must go again.
-        await pollUntil('publishes unread by the frozen broker', () => broker.unreadBytes() > 4_000, 10_000);
+        // A freeze can land just after the broker read every burst; then it runs on a moment and freezes again.
+        let unread = false;
+        for (let attempt = 0; attempt < 20 && !unread; attempt++) {
+          broker.freeze();
+          unread = await pollUntil('publishes unread by the frozen broker', () => broker.unreadBytes() > 4_000, 1_500).then(
+            () => true,
+            () => false,
+          );
+          if (unread) break;
+          broker.thaw();
+          const before = seen;
+          await pollUntil('the fleet publishing again', () => seen > before + 100, 10_000);
+        }
+        assert.ok(unread, 'publishes were left unread by the frozen broker');
         await broker.restart();
         const result = await running;
         await watcher.endAsync(true);
@@ -166,7 +182,7 @@ describe('persistent sessions against Mosquitto killed mid-burst (persistence on
         const rows = results.stats.filter((row) => row.type === 'PUBLISH');
         const requests = rows.reduce((sum, row) => sum + row.requests, 0);
         const failures = rows.reduce((sum, row) => sum + row.failures, 0);
-        assert.equal(requests, devices * 120 * 50);
+        assert.equal(requests, devices * iterations * 50);
         assert.deepEqual(results.failures.filter((failure) => failure.type === 'PUBLISH'), [], 'a publish the session carried is not a failure');
         const connects = results.stats.find((row) => row.type === 'CONNECT');
         assert.ok((connects?.requests ?? 0) > devices, 'the devices reconnected');
