@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { connectAsync } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { Results } from '../../src/metrics/results.ts';
 import { MqttSession } from '../../src/transport/mqtt.ts';
 import type { SessionListener, SessionOptions } from '../../src/transport/mqtt.ts';
@@ -140,12 +141,14 @@ describe('persistent sessions against Mosquitto killed mid-burst (persistence on
       // Mosquitto 2.0.11 checks a v5 client's quota before it recognises a DUP as a message it holds, so
       // resends after a restart can use two places each: the Receive Maximum is set above twice a burst.
       const broker = await startMosquitto({ persistence: true, logAll: true, maxInflight: 120 });
+      // A watcher left reconnecting to a stopped broker would keep this file's process alive forever.
+      let watcher: MqttClient | undefined;
       try {
         const devices = 8;
         await temp.write(`lamp-${version}.device.yaml`, lamp(version));
         const profile = await temp.write(`lamps-${version}.yaml`, `kind: profile\nseed: 3\nfleet:\n  - device: lamp-${version}.device.yaml\n    count: ${devices}\nspawnRate: 200\n`);
         const json = temp.file(`persistent-${version}.json`);
-        const watcher = await connectAsync(broker.url, { reconnectPeriod: 100 }, false);
+        watcher = await connectAsync(broker.url, { reconnectPeriod: 100 }, false);
         let firstAt = Number.POSITIVE_INFINITY;
         let seen = 0;
         watcher.on('message', () => {
@@ -176,7 +179,6 @@ describe('persistent sessions against Mosquitto killed mid-burst (persistence on
         assert.ok(unread, 'publishes were left unread by the frozen broker');
         await broker.restart();
         const result = await running;
-        await watcher.endAsync(true);
         assert.equal(result.code, 0, result.stderr);
         const results = JSON.parse(await readFile(json, 'utf8')) as Results;
         const rows = results.stats.filter((row) => row.type === 'PUBLISH');
@@ -195,6 +197,7 @@ describe('persistent sessions against Mosquitto killed mid-burst (persistence on
         t.diagnostic(`acked ${requests - failures}; broker received ${received.length} PUBLISHes, ${distinct.size} distinct, ${resent.length} with DUP; ${connects?.requests} CONNECTs`);
         assert.equal(distinct.size, requests - failures, `broker received ${received.length} PUBLISHes, ${distinct.size} distinct, ${resent.length} with DUP`);
       } finally {
+        await watcher?.endAsync(true);
         await broker.stop();
       }
     });
