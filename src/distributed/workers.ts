@@ -30,8 +30,11 @@ export interface WorkerPoolEvents {
   stderr: [index: number, line: string];
 }
 
-/** Tells a worker process it reports to a parent (run-command sends its intervals then). */
-export const WORKER_ENV = 'FLEETSIM_WORKER';
+/**
+ * Tells a worker process it reports to a parent (run-command sends its intervals then). Not
+ * starting with FLEETSIM: every such variable is read as a flag.
+ */
+export const WORKER_ENV = 'WORKER_OF_A_FLEETSIM_RUN';
 
 export function isWorkerInterval(message: unknown): message is WorkerInterval {
   return typeof message === 'object' && message !== null && (message as { kind?: unknown }).kind === 'interval';
