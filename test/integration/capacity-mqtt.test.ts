@@ -90,7 +90,10 @@ test('MQTT broker sizing: the lamps a one-core Mosquitto carries, limited by the
   // the lowest priority), so a tick's count is placed late in time: the bound allows four ticks'
   // worth at the edges. The whole run, below, must agree exactly.
   const startedAt = Date.parse(report.run.startedAt);
-  for (const step of report.steps) {
+  // Only steps with enough publishes that a few late ticks are a small share of them are compared.
+  const compared = report.steps.filter((step) => step.requests * (1 - step.failureRate) >= 1_000);
+  assert.ok(compared.length > 0, 'at least one step carried 1,000 publishes');
+  for (const step of compared) {
     const acked = Math.round(step.requests * (1 - step.failureRate));
     const [from, to] = step.windowS;
     const counted = receivedAt(startedAt + to * 1000) - receivedAt(startedAt + from * 1000);
