@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import seedrandom from 'seedrandom';
-import { createHistogram, PERCENTILES, recordMicros, summarize } from '../../../src/metrics/histogram.ts';
+import { createHistogram, meanMicros, PERCENTILES, recordMicros, summarize } from '../../../src/metrics/histogram.ts';
 
 test('one pass gives every percentile HdrHistogram gives, clamped to the largest value recorded', () => {
   const random = seedrandom('histogram');
@@ -19,7 +19,11 @@ test('one pass gives every percentile HdrHistogram gives, clamped to the largest
       assert.equal(summary[key], expected, `${shape} ${key}`);
       assert.ok((summary[key] ?? Infinity) <= (summary.max ?? -Infinity), `${shape}: ${key} above max`);
     }
+    // The same pass gives HdrHistogram's own mean, to the last bit, without its iterator.
+    assert.equal(meanMicros(histogram), histogram.mean, `${shape} mean`);
+    assert.equal(summary.mean, Math.round(histogram.mean) / 1000, `${shape} summary mean`);
   }
+  assert.equal(meanMicros(createHistogram()), 0);
 });
 
 test('a bucket whose upper edge lies above the max does not lift a percentile over it', () => {
