@@ -101,6 +101,7 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
       search.on('stepStarted', (devices, refined) => output.stderr(`${refined ? 'refining' : 'stepping'} to ${devices} devices`));
       search.on('step', (step) => output.stderr(formatStep(step)));
     }
+    await engine.prepare();
     monitor.start();
     const running = engine.run();
     let result: CapacityResult;

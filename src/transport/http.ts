@@ -2,6 +2,7 @@ import { Client, Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { TlsSettings } from '../profile/types.ts';
 import { HttpExchange } from './http-exchange.ts';
+import { PreopenedConnector } from './http-preconnect.ts';
 import type { AttemptResult } from './types.ts';
 
 export interface HttpTransportOptions {
@@ -38,6 +39,7 @@ export class HttpTransport {
   private readonly pool: Pool | undefined;
   private readonly clients: (Client | undefined)[] = [];
   private readonly connect: NonNullable<Client.Options['connect']>;
+  private readonly preopened: PreopenedConnector | undefined;
 
   constructor(
     private readonly origin: string,
@@ -52,7 +54,8 @@ export class HttpTransport {
       rejectUnauthorized: tls?.rejectUnauthorized ?? true,
     };
     if (!options.connectionPerDevice) {
-      this.pool = new Pool(origin, { connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: this.connect });
+      this.preopened = new PreopenedConnector(this.connect, new URL(origin));
+      this.pool = new Pool(origin, { connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: this.preopened.connect });
     }
   }
 
@@ -64,6 +67,20 @@ export class HttpTransport {
       this.clients[deviceIndex] = client;
     }
     return client;
+  }
+
+  /**
+   * Opens up to `count` of the shared pool's connections ahead of its first requests (see
+   * PreopenedConnector); a device's own connections open with its first request. Resolves with how
+   * many opened within `withinMs`.
+   */
+  preconnect(count: number, withinMs: number): Promise<number> {
+    return this.preopened ? this.preopened.open(Math.min(count, this.options.connections), withinMs) : Promise.resolve(0);
+  }
+
+  /** The run's clock started: connections opened ahead and still unused a few seconds on are closed. */
+  runStarted(): void {
+    this.preopened?.started();
   }
 
   /** Sends what the exchange holds; its sink hears the result once, never synchronously. */
@@ -90,11 +107,13 @@ export class HttpTransport {
 
   /** Waits for in-flight requests, then closes every connection. */
   async close(): Promise<void> {
+    this.preopened?.close();
     await Promise.all(this.dispatchers().map((dispatcher) => dispatcher.close()));
   }
 
   /** Aborts in-flight requests and closes every connection at once. */
   async destroy(): Promise<void> {
+    this.preopened?.close();
     await Promise.all(this.dispatchers().map((dispatcher) => dispatcher.destroy()));
   }
 
