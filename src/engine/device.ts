@@ -46,6 +46,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   readonly vars: TemplateValue[];
   /** The device's row of its fleet entry's data file (set when it starts), by data slot. */
   data: readonly string[] = [];
+  timeMs = 0;
   /** Values captured by the attempt just finished; they replace `vars` only after it is logged, as what it sent. */
   private readonly staged: TemplateValue[];
   private readonly stagedSlots: number[] = [];
@@ -79,7 +80,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private burstSize = 0;
   private sendingBurst = false;
   private burstLost = false;
-  private readonly httpSent: SentAttempt = { seq: 0, target: '', body: undefined, intendedAt: 0 };
+  private readonly httpSent: SentAttempt = { seq: 0, target: '', body: undefined, intendedAt: 0, timeMs: 0 };
   /** Made on the first HTTP step: devices that only speak MQTT carry none. */
   private exchange: HttpExchange | undefined;
 
@@ -189,6 +190,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.attemptIsFirst = this.stepIndex === 0 && this.repeatIndex === 0;
     const sent = this.httpSent;
     sent.seq = this.seq;
+    this.timeMs = 0;
     const path = encodePathChars(String(action.path.evaluate(this)));
     const body = action.body ? action.body(this) : undefined;
     const exchange = (this.exchange ??= new HttpExchange(this.deviceIndex, this));
@@ -196,6 +198,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.seq++;
     sent.target = path;
     sent.body = body;
+    sent.timeMs = this.timeMs;
     this.attemptStartedAt = this.host.now();
     sent.intendedAt = this.attemptIsFirst ? this.taskIntendedAt : this.attemptStartedAt;
     this.attemptStart = process.hrtime.bigint();
@@ -221,6 +224,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     // A publish the session refuses at once (not connected, over a broker's limit) calls back inside
     // the call: the burst is finished after the loop, not in it.
     this.sendingBurst = true;
+    // One time for the whole burst, as one sensor reading sent several times.
+    this.timeMs = 0;
     for (let i = 0; i < count; i++) {
       this.repeatIndex = firstRepeat + i;
       const attempt = this.mqttAttempts[i] as MqttAttempt;
@@ -229,6 +234,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.seq = this.seq;
       attempt.target = String(action.topic.evaluate(this));
       attempt.body = action.kind === 'publish' ? action.payload(this) : undefined;
+      attempt.timeMs = this.timeMs;
       this.seq++;
       attempt.startedAt = now;
       attempt.intendedAt = attempt.first ? this.taskIntendedAt : now;
@@ -294,6 +300,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.seq = inbox.subscribeSeq++;
       attempt.target = inbox.filters[i] ?? '';
       attempt.body = undefined;
+      attempt.timeMs = 0;
       attempt.startedAt = attempt.intendedAt = this.host.now();
       this.host.attemptStarted();
       attempt.begin(reaction.subscribe.stats, reaction.subscribe.spec.action.timeoutMs);
