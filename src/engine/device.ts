@@ -9,6 +9,7 @@ import { isConnectionLoss } from '../transport/mqtt-labels.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
 import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-model.ts';
+import { AuthLifecycle } from './auth-lifecycle.ts';
 import { applyCaptures, captureFromJson } from './captures.ts';
 import type { DeviceHost } from './device-host.ts';
 import { MqttAttempt } from './mqtt-attempt.ts';
@@ -90,6 +91,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   // at 10,000 devices each such array costs ~1.7 MB.
   private readonly mqttAttempts: MqttAttempt[];
   private readonly inbox: ReactionInbox | undefined;
+  /** The token lifecycle, for models that declare `auth`. */
+  private readonly auth: AuthLifecycle | undefined;
 
   constructor(
     readonly deviceIndex: number,
@@ -107,6 +110,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.staged = new Array<TemplateValue>(bound.model.variables.length).fill('');
     this.mqttAttempts = Array.from({ length: bound.maxBurst }, () => new MqttAttempt(this));
     this.inbox = bound.reactions.length > 0 ? new ReactionInbox(bound.reactions, this, host) : undefined;
+    this.auth = bound.auth && new AuthLifecycle(bound.auth);
   }
 
   get deviceModel(): string {
@@ -186,8 +190,15 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       }
       return this.startMqttAttempts(step, action);
     }
+    const renewal = this.auth?.before(step, this.host.now());
+    this.sendHttpStep(renewal ?? step, renewal === undefined && this.stepIndex === 0 && this.repeatIndex === 0);
+  }
+
+  /** Sends one HTTP attempt of `step`: the task's own, or one the token lifecycle put in. */
+  private sendHttpStep(step: BoundStep, first: boolean): void {
+    const action = step.spec.action as HttpAction;
     this.attempt = step;
-    this.attemptIsFirst = this.stepIndex === 0 && this.repeatIndex === 0;
+    this.attemptIsFirst = first;
     const sent = this.httpSent;
     sent.seq = this.seq;
     this.timeMs = 0;
@@ -396,7 +407,10 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.host.onAttempt(this, step.stats, this.httpSent, result, latencyMicros, intendedMicros, late, queuedMicros);
     for (const slot of this.stagedSlots) this.vars[slot] = this.staged[slot] as TemplateValue;
     this.stagedSlots.length = 0;
-    this.advance(step, 1, endedAt);
+    const taskStep = this.task?.steps[this.stepIndex] ?? step;
+    const next = this.auth && !this.host.stopping && !this.retired ? this.auth.after(step, result, this.attemptStartedAt, endedAt, this.vars) : undefined;
+    if (next) return this.sendHttpStep(next, next === taskStep && this.stepIndex === 0 && this.repeatIndex === 0);
+    this.advance(taskStep, 1, endedAt);
   }
 
   private stage(slot: number, value: TemplateValue): void {
