@@ -2,6 +2,7 @@ import path from 'node:path';
 import { loadRunPlan } from '../profile/load.ts';
 import { actionType } from '../profile/types.ts';
 import type { AuthSpec, RunPlan, TaskSpec, WaitModel } from '../profile/types.ts';
+import { describeHttpConnections } from '../engine/http-options.ts';
 import { describeStages } from '../engine/stages.ts';
 import { formatDuration } from '../profile/duration.ts';
 import { overridesFromFlags } from './options.ts';
@@ -56,6 +57,7 @@ export function describePlan(plan: RunPlan): string {
   const broker = sessions ? `; broker ${plan.broker ?? 'the embedded Aedes broker'}` : '';
   if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) lines.push(`  ${line[0]?.toUpperCase() ?? ''}${line.slice(1)}.`);
   lines.push(`  Ends after ${ends.filter(Boolean).join(' or ')}; target ${plan.target ?? 'the embedded fixture'}${broker}.`);
+  if (plan.http.tls || plan.http.connectionPerDevice) lines.push(`  HTTP: ${describeHttpConnections(plan.http)}.`);
   if (plan.thresholds.length > 0) lines.push(`  Thresholds: ${plan.thresholds.join('; ')}.`);
   return lines.join('\n');
 }

@@ -9,7 +9,8 @@ import type { FleetEntry, MqttSessionSpec, RunPlan } from '../profile/types.ts';
 import { HttpTransport } from '../transport/http.ts';
 import type { HttpExchange } from '../transport/http-exchange.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
-import { MqttTlsFiles } from './mqtt-tls.ts';
+import { httpTransportOptions } from './http-options.ts';
+import { DeviceTlsResolver } from './tls-files.ts';
 import type { SentAttempt } from './mqtt-attempt.ts';
 import { MqttLink } from './mqtt-link.ts';
 import type { LinkHost } from './mqtt-link.ts';
@@ -108,7 +109,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Started devices whose MQTT session is not up: they count as not online. */
   private offlineDevices = 0;
   private readonly broker: URL | undefined;
-  private readonly tlsFiles: MqttTlsFiles | undefined;
+  private readonly mqttTls: DeviceTlsResolver | undefined;
   private readonly connectStats: (StatsEntry | undefined)[];
   private readonly closingLinks = new Set<Promise<void>>();
   private stopReason: StopReason = 'requested';
@@ -160,18 +161,19 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.generator = options.generator ?? (this.ownMonitor as GeneratorMonitor);
     const target = new URL(options.target);
     this.basePath = target.pathname.replace(/\/+$/, '');
-    this.transport = new HttpTransport(target.origin, options.plan.http);
     this.devices = new Array<VirtualDevice | undefined>(this.ownedDevices);
     this.layout = layoutFleet(options.plan.fleet);
     const entryFor = this.stats.entryFor.bind(this.stats);
     this.bound = options.plan.fleet.map((entry) => bindModel(entry.model, entryFor));
     this.ordinals = entryOrdinals(this.layout, options.plan.fleet.length);
     this.idOf = fleetIdFunctions(options.plan.fleet, this.ordinals, options.plan.seed);
+    const tlsSource = { fleet: options.plan.fleet, layout: this.layout, ordinals: this.ordinals, idOf: this.idOf };
+    this.transport = new HttpTransport(target.origin, httpTransportOptions(options.plan.http, target, tlsSource));
     this.connectStats = options.plan.fleet.map((entry) => (entry.model.mqtt ? this.stats.entryFor('CONNECT', entry.model.name) : undefined));
     const needsBroker = options.plan.fleet.some((entry) => entry.model.mqtt !== undefined && entry.count > 0);
     if (needsBroker && options.broker === undefined) throw new Error('a device model keeps an MQTT session but no broker was given');
     this.broker = options.broker === undefined ? undefined : new URL(options.broker);
-    this.tlsFiles = this.broker?.protocol === 'mqtts:' || this.broker?.protocol === 'wss:' ? new MqttTlsFiles(options.plan.mqtt.tls) : undefined;
+    this.mqttTls = this.broker?.protocol === 'mqtts:' || this.broker?.protocol === 'wss:' ? new DeviceTlsResolver(options.plan.mqtt.tls, tlsSource) : undefined;
     this.onlineGoal = ownedBelow(options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices, this.shard);
     this.secretForms = options.plan.secrets
       .flatMap((secret) => sentForms(secret.value).map((form) => [form, `{{ env.${secret.name} }}`] as const))
@@ -366,7 +368,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       host: broker.hostname.replace(/^\[(.*)\]$/u, '$1'),
       port: broker.port === '' ? DEFAULT_PORTS[broker.protocol] ?? 1883 : Number(broker.port),
       webSocketUrl: webSocket ? broker.href : undefined,
-      tls: secure ? (this.tlsFiles as MqttTlsFiles).forDevice(device) : undefined,
+      tls: secure ? (this.mqttTls as DeviceTlsResolver).forDevice(device.deviceIndex) : undefined,
       clientId: String(spec.clientId.evaluate(device)),
       protocolVersion: spec.protocolVersion,
       clean: spec.clean,

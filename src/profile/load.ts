@@ -11,7 +11,7 @@ import { parseThreshold } from './thresholds.ts';
 import type { DataTable } from './data-file.ts';
 import { loadFleetData } from './fleet-data.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
-import { loadHttpTls, loadMqttTls } from './tls-settings.ts';
+import { loadClientTls } from './tls-settings.ts';
 import type { DeviceModel, FleetEntry, RunPlan } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
 
@@ -114,9 +114,9 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
       connections: (httpRaw.connections as number | undefined) ?? 100,
       connectionPerDevice: (httpRaw.connectionPerDevice as boolean | undefined) ?? false,
       timeoutMs: profileTimeoutMs,
-      tls: await loadHttpTls(source, profileDir, httpRaw.tls as Json | undefined),
+      tls: await loadClientTls(source, profileDir, 'http', httpRaw.tls as Json | undefined, fleet),
     },
-    mqtt: { tls: await loadMqttTls(source, profileDir, (raw.mqtt as Json | undefined)?.tls as Json | undefined) },
+    mqtt: { tls: await loadClientTls(source, profileDir, 'mqtt', (raw.mqtt as Json | undefined)?.tls as Json | undefined, fleet) },
     thresholds,
     secrets: [...environment.used].map(([name, value]) => ({ name, value })),
   };

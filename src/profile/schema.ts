@@ -316,10 +316,10 @@ export const profileSchema: JsonSchema = {
         connections: { type: 'integer', minimum: 1, description: 'Connections per origin in the shared pool.' },
         connectionPerDevice: { type: 'boolean' },
         timeout: duration,
-        tls: clientTls('For https:// targets. Paths are relative to this profile.', {
+        tls: clientTls('For https:// targets. Paths are relative to this profile; cert and key may be templates ({{ device.id }}, {{ data.cert }}) so each device presents its own certificate, over its own connections.', {
           ca: 'PEM file of the CA that signed the server certificate (a private CA).',
-          cert: 'PEM client certificate (mutual TLS); needs key.',
-          key: 'PEM private key of the client certificate.',
+          cert: 'PEM client certificate path (mutual TLS; a template); needs key.',
+          key: 'PEM private key path of the client certificate (a template).',
           insecure: 'Accept any server certificate (testing only).',
         }),
       },
@@ -328,7 +328,7 @@ export const profileSchema: JsonSchema = {
     mqtt: {
       type: 'object',
       properties: {
-        tls: clientTls('For mqtts:// brokers. Paths are relative to this profile; cert and key may be templates ({{ device.id }}) so each device has its own.', {
+        tls: clientTls('For mqtts:// brokers. Paths are relative to this profile; cert and key may be templates ({{ device.id }}, {{ data.cert }}) so each device has its own.', {
           ca: 'PEM file of the CA that signed the broker certificate.',
           cert: 'PEM client certificate path (template); needs key.',
           key: 'PEM private key path (template).',

@@ -199,25 +199,27 @@ export interface HttpSettings {
   /** Give every device its own keep-alive connection, as real devices have. */
   readonly connectionPerDevice: boolean;
   readonly timeoutMs: number;
-  readonly tls: TlsSettings | undefined;
+  readonly tls: ClientTlsSettings | undefined;
 }
 
-/** TLS for mqtts:// brokers: cert and key paths may be templates, so each device has its own. */
-export interface MqttTlsSettings {
+/**
+ * The client side of TLS (`http.tls`, `mqtt.tls`): cert and key paths may be templates of the
+ * device's fields and data columns, so each device presents its own certificate.
+ */
+export interface ClientTlsSettings {
   readonly ca?: Buffer;
   readonly cert?: CompiledTemplate;
   readonly key?: CompiledTemplate;
   /** Where relative cert and key paths are resolved from (the profile's folder). */
   readonly baseDir: string;
   readonly rejectUnauthorized: boolean;
+  /** The data columns the cert and key templates read (`{{ data.cert }}`), by their slot in those templates. */
+  readonly dataColumns: readonly string[];
 }
 
-export interface TlsSettings {
-  readonly ca?: Buffer;
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
-  /** False only when the profile says `insecure: true`. */
-  readonly rejectUnauthorized: boolean;
+/** True when devices may present different certificates: their connections cannot be shared. */
+export function certificatePerDevice(tls: ClientTlsSettings | undefined): boolean {
+  return (tls?.cert !== undefined && tls.cert.constant === undefined) || (tls?.key !== undefined && tls.key.constant === undefined);
 }
 
 /** One stage of the load shape: move the device count linearly to `devices` over `durationMs`. */
@@ -249,7 +251,7 @@ export interface RunPlan {
   readonly iterations: number | undefined;
   readonly drainTimeoutMs: number;
   readonly http: HttpSettings;
-  readonly mqtt: { readonly tls: MqttTlsSettings | undefined };
+  readonly mqtt: { readonly tls: ClientTlsSettings | undefined };
   readonly thresholds: readonly string[];
   /** Environment values the templates read, so outputs can redact them. */
   readonly secrets: readonly Secret[];

@@ -1,8 +1,7 @@
 import { Client, Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import type { TlsSettings } from '../profile/types.ts';
 import { HttpExchange } from './http-exchange.ts';
-import type { AttemptResult } from './types.ts';
+import type { AttemptResult, DeviceTls, TlsOptions } from './types.ts';
 
 export interface HttpTransportOptions {
   /** Connections per origin in the shared pool. */
@@ -11,8 +10,13 @@ export interface HttpTransportOptions {
   readonly connectionPerDevice: boolean;
   /** Connection set-up (TCP and TLS) limit; per-request limits cover waiting for headers and each body gap. */
   readonly timeoutMs: number;
-  /** CA, client certificate and verification for https:// origins. */
-  readonly tls?: TlsSettings | undefined;
+  /** CA, client certificate and verification for https:// origins, the same for every device. */
+  readonly tls?: TlsOptions | undefined;
+  /**
+   * Each device's own TLS material (per-device client certificates), asked once per device. Devices
+   * presenting the same files share a pool; different certificates never share a connection.
+   */
+  readonly tlsFor?: ((deviceIndex: number) => DeviceTls) | undefined;
 }
 
 /** A single request with its own promise: for callers outside the engine's hot path. */
@@ -29,46 +33,68 @@ export interface HttpAttempt {
   readonly keepBody?: boolean;
 }
 
+/** undici's connect options for a TLS client: `timeout` bounds TCP and TLS set-up. */
+function connectOptions(timeoutMs: number, tls: TlsOptions | undefined): NonNullable<Client.Options['connect']> {
+  return {
+    timeout: timeoutMs,
+    ...(tls?.ca ? { ca: tls.ca } : {}),
+    ...(tls?.cert ? { cert: tls.cert } : {}),
+    ...(tls?.key ? { key: tls.key } : {}),
+    rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+  };
+}
+
 /**
  * HTTP over undici: one Pool per origin shared by the fleet, or one keep-alive Client per device.
+ * With per-device client certificates, one Pool per distinct certificate (a device with its own
+ * certificate gets its own connection), or still one Client per device.
  * Requests go in at the dispatch level through each device's reusable `HttpExchange`; latency ends
  * when the body has been read, so the caller times from `dispatch` to its sink.
  */
 export class HttpTransport {
   private readonly pool: Pool | undefined;
-  private readonly clients: (Client | undefined)[] = [];
+  /** Per device: its own Client, its certificate's Pool, or why it has no TLS material. */
+  private readonly byDevice: (Dispatcher | string | undefined)[] = [];
+  /** Per-certificate pools, by the files presented. */
+  private readonly certificatePools = new Map<string, Pool>();
   private readonly connect: NonNullable<Client.Options['connect']>;
 
   constructor(
     private readonly origin: string,
     private readonly options: HttpTransportOptions,
   ) {
-    const tls = options.tls;
-    this.connect = {
-      timeout: options.timeoutMs,
-      ...(tls?.ca ? { ca: tls.ca } : {}),
-      ...(tls?.cert ? { cert: tls.cert } : {}),
-      ...(tls?.key ? { key: tls.key } : {}),
-      rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-    };
-    if (!options.connectionPerDevice) {
+    this.connect = connectOptions(options.timeoutMs, options.tls);
+    if (!options.connectionPerDevice && !options.tlsFor) {
       this.pool = new Pool(origin, { connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: this.connect });
     }
   }
 
-  private dispatcherFor(deviceIndex: number): Dispatcher {
-    if (this.pool) return this.pool;
-    let client = this.clients[deviceIndex];
-    if (!client) {
-      client = new Client(this.origin, { pipelining: 1, keepAliveTimeout: 30_000, connect: this.connect });
-      this.clients[deviceIndex] = client;
+  /** A device's dispatcher the first time it sends. */
+  private open(deviceIndex: number): Dispatcher | string {
+    const tls = this.options.tlsFor?.(deviceIndex);
+    let dispatcher: Dispatcher | string;
+    if (tls?.problem !== undefined) dispatcher = tls.problem;
+    else if (this.options.connectionPerDevice) {
+      dispatcher = new Client(this.origin, { pipelining: 1, keepAliveTimeout: 30_000, connect: tls ? connectOptions(this.options.timeoutMs, tls) : this.connect });
+    } else {
+      const id = tls?.id ?? '';
+      let pool = this.certificatePools.get(id);
+      if (!pool) {
+        pool = new Pool(this.origin, { connections: this.options.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: connectOptions(this.options.timeoutMs, tls) });
+        this.certificatePools.set(id, pool);
+      }
+      dispatcher = pool;
     }
-    return client;
+    this.byDevice[deviceIndex] = dispatcher;
+    return dispatcher;
   }
 
   /** Sends what the exchange holds; its sink hears the result once, never synchronously. */
   dispatch(exchange: HttpExchange): void {
-    this.dispatcherFor(exchange.deviceIndex).dispatch(exchange.request, exchange);
+    const dispatcher = this.pool ?? this.byDevice[exchange.deviceIndex] ?? this.open(exchange.deviceIndex);
+    // Its certificate or key could not be read: the request fails with why, as a connect would.
+    if (typeof dispatcher === 'string') exchange.onError(new Error(dispatcher));
+    else dispatcher.dispatch(exchange.request, exchange);
   }
 
   send(attempt: HttpAttempt): Promise<AttemptResult> {
@@ -81,11 +107,10 @@ export class HttpTransport {
 
   /** A device that stopped before the run's end: closes its own connection, if it has one (a pool is shared). */
   release(deviceIndex: number): void {
-    const client = this.clients[deviceIndex];
-    if (!client) return;
-    this.clients[deviceIndex] = undefined;
+    const dispatcher = this.byDevice[deviceIndex];
+    this.byDevice[deviceIndex] = undefined;
     // Nothing of the device's is in flight any more; a close that fails changes no result.
-    client.close().catch(() => undefined);
+    if (dispatcher instanceof Client) dispatcher.close().catch(() => undefined);
   }
 
   /** Waits for in-flight requests, then closes every connection. */
@@ -99,8 +124,14 @@ export class HttpTransport {
   }
 
   private dispatchers(): Dispatcher[] {
-    const all: Dispatcher[] = this.pool ? [this.pool] : [];
-    for (const client of this.clients) if (client) all.push(client);
-    return all;
+    const all = new Set<Dispatcher>(this.certificatePools.values());
+    if (this.pool) all.add(this.pool);
+    for (const dispatcher of this.byDevice) if (dispatcher && typeof dispatcher !== 'string') all.add(dispatcher);
+    return [...all];
+  }
+
+  /** Connections are opened per certificate (for tests and `validate`): how many pools or clients exist. */
+  get dispatcherCount(): number {
+    return this.dispatchers().length;
   }
 }

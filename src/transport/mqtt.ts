@@ -22,14 +22,8 @@ export interface SessionOptions extends ConnectFields {
   readonly connectTimeoutMs: number;
 }
 
-export interface TlsOptions {
-  readonly ca?: Buffer;
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
-  readonly rejectUnauthorized: boolean;
-  /** Why this device's TLS material is missing: its connect attempts fail with this. */
-  readonly problem?: string;
-}
+export type { TlsOptions } from './types.ts';
+import type { TlsOptions } from './types.ts';
 
 /** How a session reports to its owner; called synchronously from socket events. */
 export interface SessionListener {
