@@ -35,6 +35,7 @@ const cases: [string[], RegExp][] = [
   [['frob'], /^fleetsim: unknown command 'frob' \(commands: run, validate, capacity, merge, ids, fixture/],
   [['fixture', '--error-rate', '2'], /--error-rate: expected a number from 0 to 1, got '2'$/],
   [['fixture', '--http-port', 'abc'], /--http-port: expected a whole number from 0 to 65535, got 'abc'$/],
+  [['fixture', '--token-ttl', 'soon'], /--token-ttl: expected a duration such as 10s or 15m \(0: tokens never expire\), got 'soon'$/],
 ];
 
 for (const [args, message] of cases) {
