@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AuthLifecycle, BoundAuth } from '../../../src/engine/auth-lifecycle.ts';
+import { AuthLifecycle } from '../../../src/engine/auth-lifecycle.ts';
+import type { BoundAuth } from '../../../src/engine/auth-lifecycle.ts';
 import type { BoundStep } from '../../../src/engine/bound-model.ts';
 import { bindModel } from '../../../src/engine/bound-model.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
@@ -47,7 +48,7 @@ describe('token lifecycle', () => {
     const retry = auth.after(login, ok(), 0, 0, []);
     assert.equal(retry?.spec, product.spec);
     assert.equal(retry?.stats, stats.entryFor('GET', 'product (re-auth)'));
-    assert.equal(auth.after(retry as BoundStep, unauthorized, 0, 0, []), undefined, 'no second retry');
+    assert.equal(auth.after(retry, unauthorized, 0, 0, []), undefined, 'no second retry');
     // A login that fails: no retry.
     assert.equal(auth.after(product, unauthorized, 0, 0, []), login);
     assert.equal(auth.after(login, refused, 0, 0, []), undefined);
