@@ -22,7 +22,7 @@ import { VirtualDevice } from './device.ts';
 import type { DeviceHost, DownlinkCounts } from './device-host.ts';
 import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet-layout.ts';
-import { encodePathChars } from './request-path.ts';
+import { RequestLogRedactor } from './redaction.ts';
 import { Scheduler } from './scheduler.ts';
 import { globalIndex, localIndex, ownedBelow, WHOLE_RUN } from './shard.ts';
 import type { Shard } from './shard.ts';
@@ -60,23 +60,8 @@ export interface RunTimes {
   readonly activeMs: number;
 }
 
-/** Captured strings at least this long are treated as tokens in the request log. */
-const MIN_REDACTED_CAPTURE = 8;
 const ABANDONED_AT_TIMEOUT = 'still in flight when the drain timeout ended';
 const ABANDONED_AT_INTERRUPT = 'abandoned at second interrupt';
-
-/** A value as it can appear in what was sent: as is, escaped inside a JSON string, encoded in a path. */
-function sentForms(value: string): string[] {
-  return [...new Set([value, JSON.stringify(value).slice(1, -1), encodePathChars(value)])].filter((form) => form.length > 0);
-}
-
-/** Puts `{{ now() }}` and `{{ nowMs() }}` back where their values were rendered. */
-function redactTime(text: string, timeMs: number): string {
-  let out = text;
-  for (const form of sentForms(new Date(timeMs).toISOString())) if (out.includes(form)) out = out.replaceAll(form, '{{ now() }}');
-  const ms = String(timeMs);
-  return out.includes(ms) ? out.replaceAll(ms, '{{ nowMs() }}') : out;
-}
 
 /** The port a broker URL without one means. */
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'mqtts:': 8883, 'ws:': 80, 'wss:': 443 };
@@ -141,8 +126,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly generator: IntervalSampler;
   private readonly steered: boolean;
   private readonly ownMonitor: GeneratorMonitor | undefined;
-  /** Every form of every secret, longest first, with the reference that replaces it in the request log. */
-  private readonly secretForms: readonly (readonly [string, string])[];
+  private readonly redactor: RequestLogRedactor;
   /** A target like http://host/api puts every request path under /api. */
   private readonly basePath: string;
 
@@ -175,9 +159,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.broker = options.broker === undefined ? undefined : new URL(options.broker);
     this.mqttTls = this.broker?.protocol === 'mqtts:' || this.broker?.protocol === 'wss:' ? new DeviceTlsResolver(options.plan.mqtt.tls, tlsSource) : undefined;
     this.onlineGoal = ownedBelow(options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices, this.shard);
-    this.secretForms = options.plan.secrets
-      .flatMap((secret) => sentForms(secret.value).map((form) => [form, `{{ env.${secret.name} }}`] as const))
-      .sort((a, b) => b[0].length - a[0].length);
+    this.redactor = new RequestLogRedactor(options.plan, this.layout);
   }
 
   /** Devices started and not finished, less those whose MQTT session is down. */
@@ -426,40 +408,13 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       seq: sent.seq,
       type: stats.type,
       name: stats.name,
-      target: this.redact(sent.target, device, sent.timeMs),
-      body: sent.body === undefined ? null : this.redact(sent.body, device, sent.timeMs),
+      target: this.redactor.redact(sent.target, device, sent.timeMs),
+      body: sent.body === undefined ? null : this.redactor.redact(sent.body, device, sent.timeMs),
       outcome,
       error,
       latencyMs: Math.round(latencyMicros) / 1000,
       intendedAtMs: Math.round(this.sinceStart(sent.intendedAt) * 1000) / 1000,
     });
-  }
-
-  /**
-   * Secrets stay out of the request log: environment values, data columns named secret, and captured strings long enough to be
-   * tokens or session ids, appear as the reference that produced them. That also keeps logs of runs
-   * against a server that issues fresh tokens identical. The wall-clock time the attempt rendered
-   * (`now()`, `nowMs()`) is the one unseeded value: it goes back to its call for the same reason.
-   */
-  private redact(text: string, device: VirtualDevice, timeMs: number): string {
-    let out = text;
-    if (timeMs > 0) out = redactTime(out, timeMs);
-    for (const [form, placeholder] of this.secretForms) if (out.includes(form)) out = out.replaceAll(form, placeholder);
-    const secretSlots = this.plan.fleet[this.layout[device.deviceIndex] ?? 0]?.data?.secretSlots;
-    if (secretSlots) {
-      for (const slot of secretSlots) {
-        const value = device.data[slot];
-        if (!value) continue;
-        for (const form of sentForms(value)) if (out.includes(form)) out = out.replaceAll(form, `{{ data.${device.bound.model.dataColumns[slot] ?? slot} }}`);
-      }
-    }
-    const vars = device.vars;
-    for (let i = 0; i < vars.length; i++) {
-      const value = vars[i];
-      if (typeof value !== 'string' || value.length < MIN_REDACTED_CAPTURE) continue;
-      for (const form of sentForms(value)) if (out.includes(form)) out = out.replaceAll(form, `{{ vars.${device.bound.model.variables[i] ?? i} }}`);
-    }
-    return out;
   }
 
   onStarted(device: VirtualDevice): void {
