@@ -23,6 +23,8 @@ export interface MosquittoBroker {
   /** Bytes clients sent that sit unread in the broker's socket receive queues (from /proc/net/tcp). */
   unreadBytes(): number;
   restart(): Promise<void>;
+  /** When the persistence file was last written (ms since the epoch), 0 before the first save. */
+  savedAt(): number;
   stop(): Promise<void>;
   log(): string;
 }
@@ -222,7 +224,8 @@ function writeConfig(dir: string, port: number, options: MosquittoOptions): void
     'allow_anonymous true',
     `set_tcp_nodelay ${options.nodelay ?? true}`,
     'sys_interval 1',
-    // A SIGKILLed broker keeps what it saved last: with a one-second autosave, sessions older than that survive.
+    // A SIGKILLed broker keeps what it saved last. Mosquitto saves when more than autosave_interval whole
+    // seconds have passed, so "1" means every two seconds: wait on savedAt(), not on a clock.
     ...(options.persistence === true ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : ['persistence false']),
     'max_connections -1',
     ...(options.maxInflight === undefined ? [] : [`max_inflight_messages ${options.maxInflight}`]),
@@ -290,6 +293,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       if (!running.done) running.child.kill('SIGCONT');
     },
     unreadBytes: () => unreadBytes(port),
+    savedAt(): number {
+      try {
+        return statSync(path.join(dir, 'mosquitto.db')).mtimeMs;
+      } catch {
+        return 0;
+      }
+    },
     async restart(): Promise<void> {
       if (stopping !== undefined) throw new Error('mosquitto was stopped; start a new one');
       await kill();
