@@ -181,7 +181,8 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('host', { ...value, default: '127.0.0.1' })
           .option('latency', { ...value, default: '0', describe: 'ms added to every answer' })
           .option('error-rate', { ...value, default: '0', describe: 'fraction answered 503 (0 to 1)' })
-          .option('service-time', { ...value, default: '0', describe: 'serve one request at a time, each taking MS: a known capacity of 1000/MS req/s (0: off)' }),
+          .option('service-time', { ...value, default: '0', describe: 'serve one request at a time, each taking MS: a known capacity of 1000/MS req/s (0: off)' })
+          .option('token-ttl', { ...value, default: '0', describe: 'market API: access tokens expire after this long (10s, 15m) and are then answered 401 (0: never)' }),
       async (argv) => {
         exitCode = await fixtureCommand(argv, output);
       },

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { loadRunPlan } from '../profile/load.ts';
 import { actionType } from '../profile/types.ts';
-import type { RunPlan, TaskSpec, WaitModel } from '../profile/types.ts';
+import type { AuthSpec, RunPlan, TaskSpec, WaitModel } from '../profile/types.ts';
 import { describeStages } from '../engine/stages.ts';
 import { formatDuration } from '../profile/duration.ts';
 import { overridesFromFlags } from './options.ts';
@@ -30,6 +30,13 @@ function describeTask(task: TaskSpec): string {
   return steps.length === 1 ? (steps[0] ?? '') : `${task.name} (${steps.join(' then ')})`;
 }
 
+function describeAuth(auth: AuthSpec): string {
+  const expiry = auth.expiry;
+  const when = !expiry ? '' : expiry.kind === 'fixed' ? `every ${formatDuration(expiry.ms)}` : expiry.kind === 'jwt' ? `before the exp of the JWT in vars.${expiry.variable}` : `before the ${expiry.expression} seconds the server gives`;
+  const renew = !expiry ? '' : `, renews ${when} with ${auth.refresh ? `${actionType(auth.refresh.action)} ${auth.refresh.name}` : 'a new login'}`;
+  return `    Token lifecycle: logs in with ${actionType(auth.login.action)} ${auth.login.name}${renew}; after an HTTP 401 logs in again and retries once (rows "NAME (re-auth)").`;
+}
+
 export function describePlan(plan: RunPlan): string {
   const spawn = plan.stages ? `${plan.stages.length} stages` : plan.spawnMode === 'all-at-once' ? 'all started at once' : `spawn rate ${plan.spawnRate}/s`;
   const lines = [`${plan.profilePath}: valid. ${plan.devices} devices, ${spawn}, seed ${plan.seed}.`];
@@ -42,6 +49,7 @@ export function describePlan(plan: RunPlan): string {
     lines.push(
       `  ${count} × ${model.name} (${model.identity.scheme} ids): ${session}${boot ? `boot ${boot}; ` : ''}tasks ${tasks}${periodic ? '' : `; wait ${describeWait(model.wait)}`}${reactions ? `; on ${reactions}` : ''}.`,
     );
+    if (model.auth) lines.push(describeAuth(model.auth));
   }
   const ends = [plan.durationMs !== undefined ? formatDuration(plan.durationMs) : '', plan.iterations !== undefined ? `${plan.iterations} iterations` : ''];
   const sessions = plan.fleet.some((entry) => entry.model.mqtt !== undefined);

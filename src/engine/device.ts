@@ -9,6 +9,7 @@ import { isConnectionLoss } from '../transport/mqtt-labels.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
 import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-model.ts';
+import { AuthLifecycle } from './auth-lifecycle.ts';
 import { applyCaptures, captureFromJson } from './captures.ts';
 import type { DeviceHost } from './device-host.ts';
 import { MqttAttempt } from './mqtt-attempt.ts';
@@ -46,6 +47,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   readonly vars: TemplateValue[];
   /** The device's row of its fleet entry's data file (set when it starts), by data slot. */
   data: readonly string[] = [];
+  timeMs = 0;
   /** Values captured by the attempt just finished; they replace `vars` only after it is logged, as what it sent. */
   private readonly staged: TemplateValue[];
   private readonly stagedSlots: number[] = [];
@@ -79,7 +81,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private burstSize = 0;
   private sendingBurst = false;
   private burstLost = false;
-  private readonly httpSent: SentAttempt = { seq: 0, target: '', body: undefined, intendedAt: 0 };
+  private readonly httpSent: SentAttempt = { seq: 0, target: '', body: undefined, intendedAt: 0, timeMs: 0 };
   /** Made on the first HTTP step: devices that only speak MQTT carry none. */
   private exchange: HttpExchange | undefined;
 
@@ -89,6 +91,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   // at 10,000 devices each such array costs ~1.7 MB.
   private readonly mqttAttempts: MqttAttempt[];
   private readonly inbox: ReactionInbox | undefined;
+  /** The token lifecycle, for models that declare `auth`. */
+  private readonly auth: AuthLifecycle | undefined;
 
   constructor(
     readonly deviceIndex: number,
@@ -106,6 +110,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.staged = new Array<TemplateValue>(bound.model.variables.length).fill('');
     this.mqttAttempts = Array.from({ length: bound.maxBurst }, () => new MqttAttempt(this));
     this.inbox = bound.reactions.length > 0 ? new ReactionInbox(bound.reactions, this, host) : undefined;
+    this.auth = bound.auth && new AuthLifecycle(bound.auth);
   }
 
   get deviceModel(): string {
@@ -185,10 +190,18 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       }
       return this.startMqttAttempts(step, action);
     }
+    const renewal = this.auth?.before(step, this.host.now());
+    this.sendHttpStep(renewal ?? step, renewal === undefined && this.stepIndex === 0 && this.repeatIndex === 0);
+  }
+
+  /** Sends one HTTP attempt of `step`: the task's own, or one the token lifecycle put in. */
+  private sendHttpStep(step: BoundStep, first: boolean): void {
+    const action = step.spec.action as HttpAction;
     this.attempt = step;
-    this.attemptIsFirst = this.stepIndex === 0 && this.repeatIndex === 0;
+    this.attemptIsFirst = first;
     const sent = this.httpSent;
     sent.seq = this.seq;
+    this.timeMs = 0;
     const path = encodePathChars(String(action.path.evaluate(this)));
     const body = action.body ? action.body(this) : undefined;
     const exchange = (this.exchange ??= new HttpExchange(this.deviceIndex, this));
@@ -196,6 +209,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.seq++;
     sent.target = path;
     sent.body = body;
+    sent.timeMs = this.timeMs;
     this.attemptStartedAt = this.host.now();
     sent.intendedAt = this.attemptIsFirst ? this.taskIntendedAt : this.attemptStartedAt;
     this.attemptStart = process.hrtime.bigint();
@@ -221,6 +235,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     // A publish the session refuses at once (not connected, over a broker's limit) calls back inside
     // the call: the burst is finished after the loop, not in it.
     this.sendingBurst = true;
+    // One time for the whole burst, as one sensor reading sent several times.
+    this.timeMs = 0;
     for (let i = 0; i < count; i++) {
       this.repeatIndex = firstRepeat + i;
       const attempt = this.mqttAttempts[i] as MqttAttempt;
@@ -229,6 +245,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.seq = this.seq;
       attempt.target = String(action.topic.evaluate(this));
       attempt.body = action.kind === 'publish' ? action.payload(this) : undefined;
+      attempt.timeMs = this.timeMs;
       this.seq++;
       attempt.startedAt = now;
       attempt.intendedAt = attempt.first ? this.taskIntendedAt : now;
@@ -294,6 +311,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.seq = inbox.subscribeSeq++;
       attempt.target = inbox.filters[i] ?? '';
       attempt.body = undefined;
+      attempt.timeMs = 0;
       attempt.startedAt = attempt.intendedAt = this.host.now();
       this.host.attemptStarted();
       attempt.begin(reaction.subscribe.stats, reaction.subscribe.spec.action.timeoutMs);
@@ -389,7 +407,10 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.host.onAttempt(this, step.stats, this.httpSent, result, latencyMicros, intendedMicros, late, queuedMicros);
     for (const slot of this.stagedSlots) this.vars[slot] = this.staged[slot] as TemplateValue;
     this.stagedSlots.length = 0;
-    this.advance(step, 1, endedAt);
+    const taskStep = this.task?.steps[this.stepIndex] ?? step;
+    const next = this.auth && !this.host.stopping && !this.retired ? this.auth.after(step, result, this.attemptStartedAt, endedAt, this.vars) : undefined;
+    if (next) return this.sendHttpStep(next, next === taskStep && this.stepIndex === 0 && this.repeatIndex === 0);
+    this.advance(taskStep, 1, endedAt);
   }
 
   private stage(slot: number, value: TemplateValue): void {

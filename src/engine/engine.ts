@@ -69,6 +69,14 @@ function sentForms(value: string): string[] {
   return [...new Set([value, JSON.stringify(value).slice(1, -1), encodePathChars(value)])].filter((form) => form.length > 0);
 }
 
+/** Puts `{{ now() }}` and `{{ nowMs() }}` back where their values were rendered. */
+function redactTime(text: string, timeMs: number): string {
+  let out = text;
+  for (const form of sentForms(new Date(timeMs).toISOString())) if (out.includes(form)) out = out.replaceAll(form, '{{ now() }}');
+  const ms = String(timeMs);
+  return out.includes(ms) ? out.replaceAll(ms, '{{ nowMs() }}') : out;
+}
+
 /** The port a broker URL without one means. */
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'mqtts:': 8883, 'ws:': 80, 'wss:': 443 };
 
@@ -416,8 +424,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       seq: sent.seq,
       type: stats.type,
       name: stats.name,
-      target: this.redact(sent.target, device),
-      body: sent.body === undefined ? null : this.redact(sent.body, device),
+      target: this.redact(sent.target, device, sent.timeMs),
+      body: sent.body === undefined ? null : this.redact(sent.body, device, sent.timeMs),
       outcome,
       error,
       latencyMs: Math.round(latencyMicros) / 1000,
@@ -428,10 +436,12 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /**
    * Secrets stay out of the request log: environment values, data columns named secret, and captured strings long enough to be
    * tokens or session ids, appear as the reference that produced them. That also keeps logs of runs
-   * against a server that issues fresh tokens identical.
+   * against a server that issues fresh tokens identical. The wall-clock time the attempt rendered
+   * (`now()`, `nowMs()`) is the one unseeded value: it goes back to its call for the same reason.
    */
-  private redact(text: string, device: VirtualDevice): string {
+  private redact(text: string, device: VirtualDevice, timeMs: number): string {
     let out = text;
+    if (timeMs > 0) out = redactTime(out, timeMs);
     for (const [form, placeholder] of this.secretForms) if (out.includes(form)) out = out.replaceAll(form, placeholder);
     const secretSlots = this.plan.fleet[this.layout[device.deviceIndex] ?? 0]?.data?.secretSlots;
     if (secretSlots) {

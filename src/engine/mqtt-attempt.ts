@@ -10,6 +10,8 @@ export interface SentAttempt {
   body: string | undefined;
   /** Clock ms the attempt was meant to start (the pacing tick for a task's first attempt). */
   intendedAt: number;
+  /** The wall-clock ms its `now()`/`nowMs()` rendered (0: none used), which the request log shows as the call. */
+  timeMs: number;
 }
 
 export interface MqttAttemptOwner {
@@ -33,6 +35,7 @@ export class MqttAttempt implements SentAttempt {
   target = '';
   body: string | undefined;
   intendedAt = 0;
+  timeMs = 0;
   startedAt = 0;
   /** The first attempt of a task, whose lateness pacing measures. */
   first = false;

@@ -63,7 +63,7 @@ export class MqttLink implements SessionListener, Schedulable {
     private readonly seed: string,
     private readonly host: LinkHost,
   ) {
-    this.sent = { seq: 0, target: options.clientId, body: undefined, intendedAt: 0 };
+    this.sent = { seq: 0, target: options.clientId, body: undefined, intendedAt: 0, timeMs: 0 };
   }
 
   get connected(): boolean {

@@ -4,6 +4,7 @@ import { cumulativeWeights } from '../identity/rng.ts';
 import { compileJsonBody, literalTemplate } from '../template/compile.ts';
 import type { CompiledTemplate } from '../template/compile.ts';
 import type { SlotAllocator } from '../template/functions.ts';
+import { compileAuth } from './auth-spec.ts';
 import { parseCapturePath } from './capture-path.ts';
 import { checkedData, durationAt, EnvironmentReader, templateAt } from './field-readers.ts';
 import { deviceModelSchema } from './schema.ts';
@@ -421,5 +422,6 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
     dataColumns: scope.dataColumns,
     mqtt: needsSession ? compileMqttSession(context, mqttRaw) : undefined,
     reactions,
+    auth: compileAuth(source, raw.auth as Json | undefined, boot, tasks, scope.variables),
   };
 }

@@ -83,6 +83,27 @@ export interface TaskSpec {
   readonly steps: readonly StepSpec[];
 }
 
+/** Where the device learns when its credentials expire. */
+export type TokenExpiry =
+  /** Seconds in the login or refresh response (`$.expires_in`). */
+  | { readonly kind: 'response'; readonly expression: string; readonly path: readonly (string | number)[] }
+  /** The `exp` claim of the JWT a captured variable holds. */
+  | { readonly kind: 'jwt'; readonly variable: string; readonly slot: number }
+  /** A lifetime the model states. */
+  | { readonly kind: 'fixed'; readonly ms: number };
+
+/** A token lifecycle: log in, renew before expiry, and on an HTTP 401 log in again and retry once. */
+export interface AuthSpec {
+  /** The step whose captures are the device's credentials. */
+  readonly login: StepSpec;
+  /** Renews them before they expire; without it the device logs in again instead. */
+  readonly refresh: StepSpec | undefined;
+  /** Undefined: the device renews nothing ahead and relies on re-authenticating after a 401. */
+  readonly expiry: TokenExpiry | undefined;
+  /** How long before expiry to renew; undefined means a fifth of the lifetime, at least 1 s (and at most half of it). */
+  readonly refreshBeforeMs: number | undefined;
+}
+
 export interface DeviceModel {
   readonly name: string;
   readonly file: string;
@@ -101,6 +122,8 @@ export interface DeviceModel {
   readonly mqtt: MqttSessionSpec | undefined;
   /** Tasks run when a downlink message arrives on a topic; their topics are subscribed on every connect. */
   readonly reactions: readonly Reaction[];
+  /** Present when the model declares a token lifecycle (`auth`). */
+  readonly auth: AuthSpec | undefined;
 }
 
 /** Seeded exponential backoff with jitter between reconnect attempts. */
