@@ -102,6 +102,7 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('shard', { ...value, describe: 'run shard I (0-based) of N: the devices whose index is I mod N, e.g. 0/3' })
           .option('workers', { ...value, describe: 'run the shards of the run in N local child processes, one merged result (default 1: this process)' })
           .option('start-at', { ...value, describe: 'wait until this ISO time (e.g. 2026-05-01T12:00:00Z) to start, so shards begin together' })
+          .option('local-ips', { ...value, describe: "connect from these source addresses of this host, round-robin by device index, e.g. 10.0.0.5,10.0.0.6 (past one address's ~28k ephemeral ports toward one broker port)" })
           .option('broker-stats', { type: 'boolean', default: false, describe: "record the broker's own $SYS figures (Mosquitto) beside fleetsim's" })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {

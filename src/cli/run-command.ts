@@ -19,6 +19,7 @@ import { startBrokerStats } from './broker-stats-flag.ts';
 import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { UsageError } from '../errors.ts';
 import { last, outputFile, overridesFromFlags, parseShard, parseStartAt, parseWorkers } from './options.ts';
+import { parseLocalIps } from './local-ips.ts';
 import { runWorkersCommand } from './workers-command.ts';
 import { WORKER_ENV } from '../distributed/workers.ts';
 import type { WorkerInterval } from '../distributed/workers.ts';
@@ -42,6 +43,7 @@ export interface RunCommandFlags extends RunFlags {
   readonly shard?: FlagValue;
   readonly workers?: FlagValue;
   readonly startAt?: FlagValue;
+  readonly localIps?: FlagValue;
   readonly brokerStats?: boolean | undefined;
 }
 
@@ -72,8 +74,9 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   };
   const metrics = metricsEndpointFromFlags(given.metricsPort, given.metricsHost);
   const shard = parseShard(given.shard);
+  const localAddresses = parseLocalIps(given.localIps);
   const loaded = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
-  const plan: RunPlan = shard ? { ...loaded, shard } : loaded;
+  const plan: RunPlan = { ...loaded, ...(shard ? { shard } : {}), ...(localAddresses ? { localAddresses } : {}) };
   checkConnections(plan);
   const reporters: Reporter[] = [];
   if (flags.json) reporters.push(jsonReporter(flags.json, (text) => output.stdout(text)));

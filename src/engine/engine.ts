@@ -160,7 +160,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.generator = options.generator ?? (this.ownMonitor as GeneratorMonitor);
     const target = new URL(options.target);
     this.basePath = target.pathname.replace(/\/+$/, '');
-    this.transport = new HttpTransport(target.origin, options.plan.http);
+    this.transport = new HttpTransport(target.origin, options.plan.http, options.plan.localAddresses);
     this.devices = new Array<VirtualDevice | undefined>(this.ownedDevices);
     this.layout = layoutFleet(options.plan.fleet);
     const entryFor = this.stats.entryFor.bind(this.stats);
@@ -362,6 +362,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const secure = broker.protocol === 'mqtts:' || broker.protocol === 'wss:';
     const webSocket = broker.protocol === 'ws:' || broker.protocol === 'wss:';
     const text = (template: MqttSessionSpec['username']): string | undefined => (template === undefined ? undefined : String(template.evaluate(device)));
+    const sources = this.plan.localAddresses ?? [];
     return {
       host: broker.hostname.replace(/^\[(.*)\]$/u, '$1'),
       port: broker.port === '' ? DEFAULT_PORTS[broker.protocol] ?? 1883 : Number(broker.port),
@@ -376,6 +377,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       password: text(spec.password),
       will: spec.will && { topic: String(spec.will.topic.evaluate(device)), payload: String(spec.will.payload.evaluate(device)), qos: spec.will.qos, retain: spec.will.retain },
       connectTimeoutMs: spec.connectTimeoutMs,
+      localAddress: sources[device.deviceIndex % sources.length],
     };
   }
 

@@ -255,6 +255,8 @@ export interface RunPlan {
   readonly secrets: readonly Secret[];
   /** Run only this stripe of the fleet (`--shard I/N`, see engine/shard.ts); undefined runs all of it. */
   readonly shard?: Shard | undefined;
+  /** Source addresses devices connect from, device i from address i mod their count (`--local-ips`). */
+  readonly localAddresses?: readonly string[] | undefined;
 }
 
 /** Shard `index` (0-based) of `count` owns the global device indices ≡ index (mod count). */

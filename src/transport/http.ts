@@ -31,17 +31,23 @@ export interface HttpAttempt {
 
 /**
  * HTTP over undici: one Pool per origin shared by the fleet, or one keep-alive Client per device.
+ * With source addresses (`--local-ips`), device i connects from address i mod k: one Pool per
+ * address, the pool's connections split among them, or each device's Client bound to its address.
  * Requests go in at the dispatch level through each device's reusable `HttpExchange`; latency ends
  * when the body has been read, so the caller times from `dispatch` to its sink.
  */
 export class HttpTransport {
-  private readonly pool: Pool | undefined;
+  /** One per source address (one in all without any), by device index mod their count. */
+  private readonly pools: Pool[] = [];
   private readonly clients: (Client | undefined)[] = [];
   private readonly connect: NonNullable<Client.Options['connect']>;
+  /** Source addresses, or one undefined (the system's choice) without any. */
+  private readonly sources: readonly (string | undefined)[];
 
   constructor(
     private readonly origin: string,
-    private readonly options: HttpTransportOptions,
+    options: HttpTransportOptions,
+    localAddresses: readonly string[] = [],
   ) {
     const tls = options.tls;
     this.connect = {
@@ -51,16 +57,28 @@ export class HttpTransport {
       ...(tls?.key ? { key: tls.key } : {}),
       rejectUnauthorized: tls?.rejectUnauthorized ?? true,
     };
+    this.sources = localAddresses.length === 0 ? [undefined] : localAddresses;
     if (!options.connectionPerDevice) {
-      this.pool = new Pool(origin, { connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: this.connect });
+      // The profile's `connections` stays the fleet's total, whatever the number of addresses.
+      const connections = Math.max(1, Math.ceil(options.connections / this.sources.length));
+      for (const source of this.sources) this.pools.push(new Pool(origin, { ...this.clientOptions(source), connections }));
     }
   }
 
+  /**
+   * undici's own `localAddress` option, not the connector's: the client passes its own (null when
+   * unset) to the connector, over whatever the connect options held.
+   */
+  private clientOptions(localAddress: string | undefined): Client.Options {
+    return { pipelining: 1, keepAliveTimeout: 30_000, connect: this.connect, ...(localAddress === undefined ? {} : { localAddress }) };
+  }
+
   private dispatcherFor(deviceIndex: number): Dispatcher {
-    if (this.pool) return this.pool;
+    const pool = this.pools[deviceIndex % this.pools.length];
+    if (pool) return pool;
     let client = this.clients[deviceIndex];
     if (!client) {
-      client = new Client(this.origin, { pipelining: 1, keepAliveTimeout: 30_000, connect: this.connect });
+      client = new Client(this.origin, this.clientOptions(this.sources[deviceIndex % this.sources.length]));
       this.clients[deviceIndex] = client;
     }
     return client;
@@ -99,7 +117,7 @@ export class HttpTransport {
   }
 
   private dispatchers(): Dispatcher[] {
-    const all: Dispatcher[] = this.pool ? [this.pool] : [];
+    const all: Dispatcher[] = [...this.pools];
     for (const client of this.clients) if (client) all.push(client);
     return all;
   }

@@ -20,6 +20,8 @@ export interface SessionOptions extends ConnectFields {
   readonly webSocketUrl?: string | undefined;
   readonly tls: TlsOptions | undefined;
   readonly connectTimeoutMs: number;
+  /** The source address to connect from (`--local-ips`); the system's choice when undefined. */
+  readonly localAddress?: string | undefined;
 }
 
 export interface TlsOptions {
@@ -64,10 +66,11 @@ export interface OpenedStream {
 }
 
 function openSocket(options: SessionOptions): OpenedStream {
-  if (options.webSocketUrl !== undefined) return { stream: openWebSocket(options.webSocketUrl, options.tls && tlsOptions(options.tls)), ready: 'connect' };
+  const source = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
+  if (options.webSocketUrl !== undefined) return { stream: openWebSocket(options.webSocketUrl, { ...(options.tls && tlsOptions(options.tls)), ...source }), ready: 'connect' };
   // Without noDelay, a burst's publishes wait on Nagle and every latency measures that instead.
-  if (!options.tls) return { stream: createConnection({ host: options.host, port: options.port, noDelay: true }), ready: 'connect' };
-  const socket: Socket = tlsConnect({ host: options.host, port: options.port, servername: isIP(options.host) ? '' : options.host, ...tlsOptions(options.tls) });
+  if (!options.tls) return { stream: createConnection({ host: options.host, port: options.port, noDelay: true, ...source }), ready: 'connect' };
+  const socket: Socket = tlsConnect({ host: options.host, port: options.port, servername: isIP(options.host) ? '' : options.host, ...tlsOptions(options.tls), ...source });
   socket.setNoDelay(true);
   return { stream: socket, ready: 'secureConnect' };
 }
