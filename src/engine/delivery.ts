@@ -55,12 +55,13 @@ class DeliveryGroup {
    * (the broker orders by when it reads, not when we sent): it counts if it arrived, and is not lost if not.
    */
   start: Uint32Array | undefined;
+  /** Its DELIVER row, made at the first receipt: a subscription that gets no measured message adds none. */
+  stats: StatsEntry | undefined;
 
   constructor(
     readonly name: string,
     readonly filter: string,
     readonly shared: boolean,
-    readonly stats: StatsEntry,
   ) {}
 }
 
@@ -124,7 +125,7 @@ export class DeliveryTracker {
     const shared = sharedGroup(filter) !== undefined;
     const key = shared ? filter : `${subscriber} ${filter}`;
     let group = this.groups.get(key);
-    if (!group) this.groups.set(key, (group = new DeliveryGroup(name, matchingFilter(filter), shared, this.entryFor('DELIVER', name))));
+    if (!group) this.groups.set(key, (group = new DeliveryGroup(name, matchingFilter(filter), shared)));
     group.start ??= this.nextSeqs.slice();
     if (group.subscribers.has(subscriber)) return;
     group.subscribers.add(subscriber);
@@ -159,7 +160,7 @@ export class DeliveryTracker {
     const now = epochMs();
     this.lastArrival = now;
     const group = this.bySubscriber.get(subscriber)?.find((candidate) => topicMatches(candidate.filter, topic));
-    const stats = group?.stats ?? (this.stray ??= this.entryFor('DELIVER', '(no measured subscription)'));
+    const stats = group ? (group.stats ??= this.entryFor('DELIVER', group.name)) : (this.stray ??= this.entryFor('DELIVER', '(no measured subscription)'));
     stats.record('ok', undefined, (now - sentMs) * 1000, -1, payload.length, false, true);
     if (group) this.count(group, subscriber, topic, publisher, seq);
     return body;

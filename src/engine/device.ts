@@ -238,12 +238,13 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.seq = this.seq;
       attempt.target = String(action.topic.evaluate(this));
       attempt.body = action.kind === 'publish' ? action.payload(this) : undefined;
-      this.seq++;
       attempt.startedAt = now;
       attempt.intendedAt = attempt.first ? this.taskIntendedAt : now;
       this.host.attemptStarted();
       attempt.begin(step.stats, action.timeoutMs);
+      // Properties are rendered as the publish is sent, from the same seq as its topic and payload.
       this.sendMqtt(attempt, step);
+      this.seq++;
     }
     // The burst's repeats are counted when it ends, as one HTTP attempt is.
     this.repeatIndex = firstRepeat;
