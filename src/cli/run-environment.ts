@@ -46,7 +46,7 @@ export interface RunEnvironment {
 }
 
 function modelUsesHttp(model: DeviceModel): boolean {
-  const tasks = [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)];
+  const tasks = [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))];
   return tasks.some((task) => task.steps.some((step) => step.action.kind === 'http'));
 }
 
@@ -211,6 +211,7 @@ export function resultsOf(run: FinishedRun): Results {
   return {
     ...partial,
     ...downlink,
+    ...(engine.delivery ? { delivery: engine.delivery.summary() } : {}),
     warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : [])],
     thresholds: evaluateThresholds(partial, plan.thresholds),
   };

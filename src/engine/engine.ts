@@ -17,6 +17,7 @@ import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
 import { bindModel } from './bound-model.ts';
 import type { BoundModel } from './bound-model.ts';
+import { DeliveryTracker, measuresDelivery } from './delivery.ts';
 import { VirtualDevice } from './device.ts';
 import type { DeviceHost, DownlinkCounts } from './device-host.ts';
 import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
@@ -104,6 +105,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Why the drain ended with attempts in flight: its timeout, or a second interrupt cutting it short. */
   abandonCause: AbandonCause = 'drain timeout';
   private abandoning = false;
+  /** End-to-end delivery, when some publish carries a delivery header. */
+  readonly delivery: DeliveryTracker | undefined;
+  /** Started devices that only listen and have not finished: they stay until the run ends. */
+  private listening = 0;
   readonly downlink: DownlinkCounts = { received: 0, reactionsQueued: 0, reactionsDropped: 0, reactionsFailed: 0, reactionFailures: new Map() };
   /** Started devices whose MQTT session is not up: they count as not online. */
   private offlineDevices = 0;
@@ -167,6 +172,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.bound = options.plan.fleet.map((entry) => bindModel(entry.model, entryFor));
     this.ordinals = entryOrdinals(this.layout, options.plan.fleet.length);
     this.idOf = fleetIdFunctions(options.plan.fleet, this.ordinals, options.plan.seed);
+    this.delivery = measuresDelivery(options.plan) ? new DeliveryTracker(options.plan.devices, entryFor, (index) => (this.idOf[this.layout[index] ?? 0] as (index: number) => string)(index)) : undefined;
     this.connectStats = options.plan.fleet.map((entry) => (entry.model.mqtt ? this.stats.entryFor('CONNECT', entry.model.name) : undefined));
     const needsBroker = options.plan.fleet.some((entry) => entry.model.mqtt !== undefined && entry.count > 0);
     if (needsBroker && options.broker === undefined) throw new Error('a device model keeps an MQTT session but no broker was given');
@@ -249,7 +255,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     clearTimeout(this.durationTimer);
     this.scheduler.clear();
     this.emit('stopping', reason);
-    for (const device of this.devices) if (device && !device.inFlight) device.finish();
+    // Devices that only listen stay subscribed through the drain, to receive what is still on its way.
+    for (const device of this.devices) if (device && !device.inFlight && !device.listening) device.finish();
     this.drainAndFinish().catch((error: unknown) => this.failRun?.(error));
   }
 
@@ -277,6 +284,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   private async drainAndFinish(): Promise<void> {
     await this.waitForDrain(this.plan.drainTimeoutMs);
+    await this.delivery?.settle(this.plan.drainTimeoutMs);
+    for (const device of this.devices) if (device?.listening) device.finish();
     // What is still in flight now is abandoned: destroying the connections settles those attempts
     // at once, and onAttempt counts them apart instead of as failures of the target.
     this.abandoning = this.inFlight > 0;
@@ -369,6 +378,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       webSocketUrl: webSocket ? broker.href : undefined,
       tls: secure ? (this.tlsFiles as MqttTlsFiles).forDevice(device) : undefined,
       clientId: String(spec.clientId.evaluate(device)),
+      userProperties: spec.userProperties.map(([name, value]) => [name, String(value.evaluate(device))] as const),
+      receiveMaximum: spec.receiveMaximum,
+      processingMs: spec.processingMs,
       protocolVersion: spec.protocolVersion,
       clean: spec.clean,
       sessionExpiryS: spec.sessionExpiryS,
@@ -464,6 +476,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   onStarted(device: VirtualDevice): void {
     this.started++;
+    if (device.listening) this.listening++;
     this.emit('spawn', device.deviceIndex, this.started);
     if (!device.link) this.noteOnline();
   }
@@ -474,6 +487,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   onFinished(device: VirtualDevice): void {
     this.finished++;
+    if (device.listening) this.listening--;
     if (this.retiring.delete(device) && this.devices[localIndex(device.deviceIndex, this.shard)] === device) this.transport.release(device.deviceIndex);
     const link = device.link;
     if (link) {
@@ -485,6 +499,6 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       void closing.then(() => this.closingLinks.delete(closing));
     }
     // Only devices that ran out of iterations end the run: never ones the shape stopped.
-    if (!this.stopping && this.iterations !== undefined && this.ramp.settled && this.retiring.size === 0 && this.finished === this.started) this.stop('iterations');
+    if (!this.stopping && this.iterations !== undefined && this.ramp.settled && this.retiring.size === 0 && this.finished + this.listening === this.started) this.stop('iterations');
   }
 }

@@ -5,6 +5,7 @@ import type { AbandonCause } from '../engine/events.ts';
 import type { GeneratorHealth } from './generator-monitor.ts';
 import { INTERVAL_SATURATION } from './history.ts';
 import type { HistoryPoint } from './history.ts';
+import type { DeliverySummary } from './delivery.ts';
 import { rowTypeGroup } from './stats.ts';
 import type { SaturationSplit, StatsEntry } from './stats.ts';
 
@@ -89,6 +90,8 @@ export interface Results {
   readonly devices: DevicesSummary;
   /** Messages devices received on their MQTT sessions (runs with MQTT devices only). */
   readonly downlink?: DownlinkSummary;
+  /** End-to-end delivery of publishes sent with a delivery header: expected, delivered, lost, duplicated, out of order. */
+  readonly delivery?: DeliverySummary;
   /** The broker's own `$SYS` figures for the run (`--broker-stats`). */
   readonly broker?: BrokerStats;
   readonly stats: readonly StatsRow[];
@@ -235,7 +238,8 @@ class RowSum {
   }
 }
 
-const SESSION_TYPES = new Set(['CONNECT', 'SUBSCRIBE']);
+/** Rows a bare threshold never reads: session setup, and DELIVER (the same messages again, seen by subscribers). */
+const SESSION_TYPES = new Set(['CONNECT', 'SUBSCRIBE', 'DELIVER']);
 
 /** The rows a set of entries yields over `seconds`: per (type, name), per type, the total, and which one a bare threshold reads. */
 export type RowSet = Pick<Results, 'stats' | 'total' | 'types' | 'bareThresholdsRead'>;

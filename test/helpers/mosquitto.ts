@@ -39,6 +39,8 @@ export interface MosquittoOptions {
   logAll?: boolean;
   /** `max_inflight_messages`: QoS 1 and 2 messages in flight per client, and the Receive Maximum an MQTT 5 CONNACK announces (default 20). */
   maxInflight?: number;
+  /** `max_queued_messages`: QoS 1 and 2 messages queued per client beyond those in flight; more are dropped (default 1000). */
+  maxQueued?: number;
 }
 
 const SKIP_REASON = 'mosquitto not installed: real-broker tests SKIPPED (apt-get install mosquitto)';
@@ -229,6 +231,7 @@ function writeConfig(dir: string, port: number, options: MosquittoOptions): void
     ...(options.persistence === true ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : ['persistence false']),
     'max_connections -1',
     ...(options.maxInflight === undefined ? [] : [`max_inflight_messages ${options.maxInflight}`]),
+    ...(options.maxQueued === undefined ? [] : [`max_queued_messages ${options.maxQueued}`]),
     `log_dest file ${path.join(dir, 'mosquitto.log')}`,
     ...(options.logAll === true ? ['all'] : ['error', 'warning', 'notice', 'information']).map((type) => `log_type ${type}`),
     'connection_messages true',
