@@ -1,0 +1,176 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import type { Results } from '../../src/metrics/results.ts';
+import { pollUntil } from '../helpers/poll.ts';
+import { TempDir } from '../helpers/temp-files.ts';
+import { quitUi, startUi } from '../helpers/ui.ts';
+
+const DEVICE = `kind: device
+name: ui-api
+tasks:
+  - name: /data
+    http: { method: POST, path: /data, json: { value: "{{ int(1, 9) }}" } }
+wait:
+  model: pacing
+  interval: 200ms
+`;
+
+const PROFILE = `kind: profile
+name: ui-api
+seed: 5
+fleet:
+  - device: ui-api.device.yaml
+    count: 10
+spawnRate: 20
+duration: 60s
+`;
+
+let temp: TempDir;
+let profile: string;
+before(async () => {
+  temp = await TempDir.create();
+  await temp.write('ui-api.device.yaml', DEVICE);
+  profile = await temp.write('ui-api.yaml', PROFILE);
+});
+after(async () => {
+  await temp.remove();
+});
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** A raw request, so the test sets exactly the headers a browser or a script would (Host and Origin included). */
+function call(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${path}`, { method, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+interface StateReply {
+  readonly status: string;
+  readonly run?: { readonly devices: { readonly online: number; readonly target: number } };
+}
+
+/** Polls GET /api/state, as a script would, until `condition` holds; the last state at the deadline. */
+async function stateWhen(base: string, condition: (state: StateReply) => boolean, deadlineMs: number): Promise<StateReply> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const state = JSON.parse((await call(base, 'GET', '/api/state')).body) as StateReply;
+    if (condition(state) || Date.now() > deadline) return state;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('--ui-host 0.0.0.0: a token is generated, and nothing is served or changed without it', { timeout: 60_000 }, async () => {
+  const ui = await startUi(['ui', profile, '--ui-host', '0.0.0.0', '--quiet']);
+  try {
+    assert.ok(ui.token && ui.token.length >= 20, `a generated token in the printed URL: ${ui.cli.stderrSoFar()}`);
+    const auth = { 'x-fleetsim-token': ui.token };
+    assert.equal((await call(ui.base, 'GET', '/')).status, 401, 'the page needs the token');
+    assert.equal((await call(ui.base, 'GET', '/api/state')).status, 401);
+    assert.equal((await call(ui.base, 'GET', '/api/events')).status, 401);
+    assert.equal((await call(ui.base, 'GET', '/api/download/stats.csv')).status, 401);
+    assert.equal((await call(ui.base, 'POST', '/api/start', JSON_TYPE, '{"devices":2}')).status, 401, 'a start without the token');
+    assert.equal((await call(ui.base, 'GET', '/api/state', { 'x-fleetsim-token': `${ui.token}x` })).status, 401, 'a wrong token');
+    assert.equal((await call(ui.base, 'GET', `/?token=${ui.token}`)).status, 200, 'the printed URL opens the page');
+    assert.equal((await call(ui.base, 'GET', '/api/state', { authorization: `Bearer ${ui.token}` })).status, 200);
+
+    // A cross-site form can post text/plain or a urlencoded body, never application/json.
+    const form = await call(ui.base, 'POST', '/api/start', { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, 'devices=2');
+    assert.equal(form.status, 415, form.body);
+    const plain = await call(ui.base, 'POST', '/api/start', { ...auth, 'content-type': 'text/plain' }, '{"devices":2}');
+    assert.equal(plain.status, 415, plain.body);
+    const foreign = await call(ui.base, 'POST', '/api/start', { ...auth, ...JSON_TYPE, origin: 'http://evil.example' }, '{"devices":2}');
+    assert.equal(foreign.status, 403, foreign.body);
+    const state = JSON.parse((await call(ui.base, 'GET', '/api/state', auth)).body) as { status: string };
+    assert.equal(state.status, 'idle', 'none of the refused requests started a run');
+  } finally {
+    const exit = await quitUi(ui);
+    assert.equal(exit.code, 0, exit.stderr);
+  }
+});
+
+test('on loopback: a foreign Host (DNS rebinding) is refused; the API starts, steers, refuses and stops a run', { timeout: 60_000 }, async () => {
+  const ui = await startUi(['ui', profile, '--quiet']);
+  try {
+    assert.equal(ui.token, undefined, 'no token on loopback');
+    assert.equal((await call(ui.base, 'GET', '/api/state', { host: 'rebound.example:8089' })).status, 403);
+    assert.equal((await call(ui.base, 'GET', '/api/state')).status, 200);
+    const bad = await call(ui.base, 'POST', '/api/start', JSON_TYPE, '{"devices":"many"}');
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /devices: expected a whole number/);
+    const over = await call(ui.base, 'POST', '/api/start', JSON_TYPE, '{"devices":5,"maxDevices":3}');
+    assert.match(over.body, /maxDevices: 3 is below the 5 devices/);
+    const started = await call(ui.base, 'POST', '/api/start', JSON_TYPE, '{"devices":2,"spawnRate":50,"maxDevices":6,"duration":""}');
+    assert.equal(started.status, 201, started.body);
+    assert.equal((await call(ui.base, 'POST', '/api/start', JSON_TYPE, '{}')).status, 409, 'one run at a time');
+    assert.equal((await call(ui.base, 'POST', '/api/devices', JSON_TYPE, '{"devices":7}')).status, 400, 'above the ceiling');
+    const raised = await call(ui.base, 'POST', '/api/devices', JSON_TYPE, '{"devices":6}');
+    assert.equal(raised.status, 200, raised.body);
+    const grown = await stateWhen(ui.base, (state) => state.run?.devices.online === 6, 20_000);
+    assert.equal(grown.run?.devices.online, 6, 'the fleet grew to the count set');
+    assert.equal(grown.run?.devices.target, 6);
+    assert.equal((await call(ui.base, 'POST', '/api/stop', JSON_TYPE, '{}')).status, 200);
+    assert.equal((await stateWhen(ui.base, (state) => state.status === 'finished', 20_000)).status, 'finished');
+    const results = JSON.parse((await call(ui.base, 'GET', '/api/download/results.json')).body) as Results;
+    assert.equal(results.stopReason, 'requested');
+    assert.equal(results.devices.target, 6, 'the highest count asked for');
+    assert.ok(results.total.requests > 0);
+    const csv = await call(ui.base, 'GET', '/api/download/stats.csv');
+    assert.match(csv.body, /^Type,Name,Request Count,/);
+    assert.equal((await call(ui.base, 'GET', '/api/download/requests.ndjson')).status, 404, 'no request log was asked for');
+  } finally {
+    const exit = await quitUi(ui);
+    assert.equal(exit.code, 0, exit.stderr);
+  }
+});
+
+test('the live feed: an interval pushed about every second while the run goes, then the final results', { timeout: 60_000 }, async () => {
+  const ui = await startUi(['ui', profile, '--quiet']);
+  try {
+    const arrivals: number[] = [];
+    const events: string[] = [];
+    let done: { table: { total: { requests: number } } } | undefined;
+    const feed = request(`${ui.base}/api/events`);
+    feed.on('response', (res) => {
+      let buffer = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => {
+        buffer += chunk;
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const message = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.+)$/m.exec(message)?.[1];
+          const data = /^data: (.+)$/m.exec(message)?.[1];
+          if (!event) continue;
+          events.push(event);
+          if (event === 'interval') arrivals.push(Date.now());
+          if (event === 'done' && data) done = JSON.parse(data) as typeof done;
+        }
+      });
+    });
+    feed.end();
+    await pollUntil('the first state message', () => events.includes('state'), 10_000);
+    assert.equal((await call(ui.base, 'POST', '/api/start', JSON_TYPE, '{"devices":4,"spawnRate":40,"duration":"6s"}')).status, 201);
+    await pollUntil('the finished run', () => done !== undefined, 40_000);
+    feed.destroy();
+    assert.ok(arrivals.length >= 5, `about one interval a second over 6 s, got ${arrivals.length}`);
+    const gaps = arrivals.slice(1).map((at, i) => at - (arrivals[i] ?? at));
+    assert.ok(Math.max(...gaps) <= 2_000, `every gap within 2 s: ${gaps.join(', ')} ms`);
+    const results = JSON.parse((await call(ui.base, 'GET', '/api/download/results.json')).body) as Results;
+    assert.equal(done?.table.total.requests, results.total.requests, 'the final message carries the results\' numbers');
+  } finally {
+    await quitUi(ui);
+  }
+});
