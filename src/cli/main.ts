@@ -143,7 +143,7 @@ export async function execute(args: readonly string[], output: Output = processO
       'capacity <profile>',
       'step one fleet up until an SLO breaks: the largest passing step, and whose limit it was',
       (argv) =>
-        argv
+        uiOptions(argv)
           .positional('profile', { type: 'string', demandOption: true, describe: 'run profile (YAML)' })
           .option('slo', { ...value, describe: "service level each step must meet, threshold grammar, e.g. 'p95 < 250ms', 'PUBLISH: timeouts < 0.1%' (repeatable, required)" })
           .option('start', { ...value, describe: 'devices at the first step (default 10)' })
@@ -160,6 +160,7 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('json', { ...value, describe: 'write the capacity result (fleetsim.capacity/v1) to FILE' })
           .option('results', { ...value, describe: 'write the whole run\'s results JSON (with its history) to FILE' })
           .option('html', { ...value, describe: 'write a self-contained HTML report of the run and its steps, knee marked, to FILE' })
+          .option('ui', { type: 'boolean', default: false, describe: 'follow the search on the live web UI (steps, knee), served until Ctrl-C' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await capacityCommand(argv, output);

@@ -12,6 +12,7 @@ import { UiController } from '../ui/ui-controller.ts';
 import { uiPage } from '../ui/ui-page.ts';
 import { UiServer } from '../ui/ui-server.ts';
 import type { UiEndpoint } from '../ui/ui-server.ts';
+import type { UiBackend } from '../ui/ui-backend.ts';
 import { last, outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
 import { EXIT } from './run-environment.ts';
@@ -46,6 +47,19 @@ export function uiEndpointFromFlags(flags: UiFlags): UiEndpoint {
   return { port, host: host?.trim() ?? DEFAULT_UI_HOST };
 }
 
+/** Serves `backend` at the flags' address and says where (with the token when one was generated). */
+export async function startUiServer(backend: UiBackend, flags: UiFlags, output: Output): Promise<UiServer> {
+  const endpoint = uiEndpointFromFlags(flags);
+  const { access, generated } = uiAccess(endpoint.host, last(flags.uiToken));
+  const server = new UiServer(backend, access, await uiPage());
+  await server.listen(endpoint);
+  const link = access.token !== undefined && generated ? `${server.url}?token=${access.token}` : server.url;
+  output.stderr(`fleetsim UI at ${link} (Ctrl-C to quit)`);
+  if (access.token !== undefined && !generated) output.stderr('The UI and its API need the token from FLEETSIM_UI_TOKEN (--ui-token): ?token= on the page URL, or the X-Fleetsim-Token header.');
+  if (generated) output.stderr('Off loopback the UI and its API need that token (?token= or the X-Fleetsim-Token header); set FLEETSIM_UI_TOKEN to choose it.');
+  return server;
+}
+
 /** What every run of the UI keeps from the command line; the shape and the endpoints are the form's defaults instead. */
 function keptOverrides(overrides: RunOverrides): RunOverrides {
   return {
@@ -61,7 +75,7 @@ function keptOverrides(overrides: RunOverrides): RunOverrides {
  * the exit code is the last run's, as `run` would have returned it (0 when none finished).
  */
 export async function uiCommand(given: UiCommandFlags, output: Output, signals: NodeJS.EventEmitter, startNow: boolean): Promise<number> {
-  const endpoint = uiEndpointFromFlags(given);
+  uiEndpointFromFlags(given);
   const overrides = overridesFromFlags(given);
   const plan = await loadRunPlan(path.resolve(given.profile), overrides);
   const json = outputFile('json', given.json);
@@ -74,14 +88,8 @@ export async function uiCommand(given: UiCommandFlags, output: Output, signals: 
   if (logRequests) await checkWritableFile('--log-requests', logRequests);
   const quiet = given.quiet === true;
   const controller = new UiController({ profilePath: given.profile, base: keptOverrides(overrides), plan, reporters, logRequests, output, quiet });
-  const { access, generated } = uiAccess(endpoint.host, last(given.uiToken));
-  const server = new UiServer(controller, access, await uiPage());
-  await server.listen(endpoint);
+  const server = await startUiServer(controller, given, output);
   try {
-    const link = access.token !== undefined && generated ? `${server.url}?token=${access.token}` : server.url;
-    output.stderr(`fleetsim UI at ${link} (Ctrl-C to quit)`);
-    if (access.token !== undefined && !generated) output.stderr('The UI and its API need the token from FLEETSIM_UI_TOKEN (--ui-token): ?token= on the page URL, or the X-Fleetsim-Token header.');
-    if (generated) output.stderr('Off loopback the UI and its API need that token (?token= or the X-Fleetsim-Token header); set FLEETSIM_UI_TOKEN to choose it.');
     const watch = watchSignals(signals, controller, output, quiet);
     try {
       if (startNow) await controller.start({});
@@ -96,11 +104,19 @@ export async function uiCommand(given: UiCommandFlags, output: Output, signals: 
   }
 }
 
+/** What a signal stops: the run going, if any. */
+export interface Interruptible {
+  /** Stops the run going (drain, reports); true when there was one. */
+  interrupt(reason: 'interrupted' | 'terminated'): boolean;
+  /** Abandons what is still in flight. */
+  abandon(): void;
+}
+
 /**
  * `first` resolves at the first SIGINT or SIGTERM, having stopped the run going (drain, reports); a
  * second abandons what is still in flight; a third leaves at once. SIGHUP is ignored, as `run` does.
  */
-function watchSignals(signals: NodeJS.EventEmitter, controller: UiController, output: Output, quiet: boolean): { first: Promise<void>; dispose(): void } {
+export function watchSignals(signals: NodeJS.EventEmitter, controller: Interruptible, output: Output, quiet: boolean): { first: Promise<void>; dispose(): void } {
   let count = 0;
   let first: 'interrupted' | 'terminated' = 'interrupted';
   let resolveFirst = (): void => undefined;

@@ -10,7 +10,7 @@ const DEVICE = `kind: device
 name: ui-api
 tasks:
   - name: /data
-    http: { method: POST, path: /data, json: { value: "{{ int(1, 9) }}" } }
+    http: { method: POST, path: /data, json: { temperature: "{{ int(1, 40) }}", humidity: "{{ int(1, 99) }}" } }
 wait:
   model: pacing
   interval: 200ms
@@ -173,4 +173,32 @@ test('the live feed: an interval pushed about every second while the run goes, t
   } finally {
     await quitUi(ui);
   }
+});
+
+test('capacity --ui: each step as it completes, the knee marked, the search not steerable from the page', { timeout: 60_000 }, async () => {
+  // 200 ms pacing: 1 device sends about 5 req/s (passes 'rps < 12'), 4 devices about 20 (the knee).
+  const args = ['capacity', profile, '--slo', 'rps < 12', '--start', '1', '--step', '3', '--max-devices', '7', '--step-duration', '2s', '--settle', '1s', '--quiet', '--ui'];
+  const ui = await startUi(args);
+  let exit: Awaited<ReturnType<typeof quitUi>>;
+  try {
+    const running = JSON.parse((await call(ui.base, 'GET', '/api/state')).body) as { mode: string };
+    assert.equal(running.mode, 'capacity');
+    assert.equal((await call(ui.base, 'POST', '/api/start', JSON_TYPE, '{}')).status, 409, 'no other run starts');
+    assert.equal((await call(ui.base, 'POST', '/api/devices', JSON_TYPE, '{"devices":3}')).status, 409, 'the search sets the count');
+    interface CapacityState extends StateReply {
+      readonly capacity: { readonly steps: readonly { devices: number; ok: boolean }[]; readonly verdict?: string; readonly limitedBy?: string };
+    }
+    const first = await stateWhen(ui.base, (state) => (state as CapacityState).capacity.steps.length >= 1, 30_000);
+    assert.equal((first as CapacityState).capacity.steps[0]?.devices, 1, 'the first step is pushed as soon as it is judged');
+    const done = (await stateWhen(ui.base, (state) => state.status === 'finished', 40_000)) as CapacityState;
+    assert.deepEqual(done.capacity.steps.map((step) => [step.devices, step.ok]), [[1, true], [4, false]]);
+    // On a loaded machine the generator's own saturation may be what the search names: either way a knee.
+    assert.ok(['target', 'generator'].includes(done.capacity.limitedBy ?? ''), done.capacity.limitedBy);
+    assert.match(done.capacity.verdict ?? '', /Capacity: 1 devices/);
+    const report = await call(ui.base, 'GET', '/api/download/report.html');
+    assert.match(report.body, /FAIL \(knee\)/, 'the HTML report marks the knee');
+  } finally {
+    exit = await quitUi(ui);
+  }
+  assert.equal(exit.code, 0, exit.stderr);
 });
