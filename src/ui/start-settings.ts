@@ -69,9 +69,9 @@ export function settingsOf(form: StartForm): { settings: StartSettings; override
   const stageTexts = form.stages === '' ? undefined : form.stages.split(/[,\s]+/).filter(Boolean);
   let parsed: RunOverrides;
   try {
-    parsed = stageTexts
-      ? overridesFromFlags({ stage: stageTexts, spawnRate: form.spawnRate || undefined, target: form.target || undefined, broker: form.broker || undefined })
-      : overridesFromFlags({ devices: form.devices, spawnRate: form.spawnRate || undefined, duration: form.duration || undefined, target: form.target || undefined, broker: form.broker || undefined });
+    const common = overridesFromFlags({ spawnRate: form.spawnRate || undefined, target: form.target || undefined, broker: form.broker || undefined });
+    // Stages set the count and the length; the spawn rate still paces a raise while running.
+    parsed = { ...common, ...(stageTexts ? overridesFromFlags({ stage: stageTexts }) : overridesFromFlags({ devices: form.devices, duration: form.duration || undefined })) };
   } catch (error) {
     fieldError(error);
   }

@@ -136,7 +136,7 @@ test('on loopback: a foreign Host (DNS rebinding) is refused; the API starts, st
   }
 });
 
-test('the live feed: an interval pushed about every second while the run goes, then the final results', { timeout: 60_000 }, async () => {
+test('the live feed: an interval pushed about every second while a staged run goes, then the final results', { timeout: 60_000 }, async () => {
   const ui = await startUi(['ui', profile, '--quiet']);
   try {
     const arrivals: number[] = [];
@@ -162,7 +162,8 @@ test('the live feed: an interval pushed about every second while the run goes, t
     });
     feed.end();
     await pollUntil('the first state message', () => events.includes('state'), 10_000);
-    assert.equal((await call(ui.base, 'POST', '/api/start', JSON_TYPE, '{"devices":4,"spawnRate":40,"duration":"6s"}')).status, 201);
+    const started = await call(ui.base, 'POST', '/api/start', JSON_TYPE, '{"stages":"2s:2, 4s:4","spawnRate":40}');
+    assert.equal(started.status, 201, started.body);
     await pollUntil('the finished run', () => done !== undefined, 40_000);
     feed.destroy();
     assert.ok(arrivals.length >= 5, `about one interval a second over 6 s, got ${arrivals.length}`);
@@ -170,6 +171,9 @@ test('the live feed: an interval pushed about every second while the run goes, t
     assert.ok(Math.max(...gaps) <= 2_000, `every gap within 2 s: ${gaps.join(', ')} ms`);
     const results = JSON.parse((await call(ui.base, 'GET', '/api/download/results.json')).body) as Results;
     assert.equal(done?.table.total.requests, results.total.requests, 'the final message carries the results\' numbers');
+    assert.equal(results.stopReason, 'duration', 'the stages\' 6 s ended it');
+    assert.equal(results.devices.target, 4, 'the highest stage');
+    assert.equal(Math.max(...results.history.map((point) => point.devicesTarget)), 4);
   } finally {
     await quitUi(ui);
   }
