@@ -10,6 +10,36 @@ import { launchChromium } from '../test/helpers/chromium.ts';
 import { compiledCli, fleet, measureRounds, pinned, pinningNote, runFleetsim } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
 import { startFixture } from './targets.ts';
+import { RunStats } from '../src/metrics/stats.ts';
+import { liveTable, TABLE_EVERY_INTERVALS } from '../src/ui/live-feed.ts';
+
+/**
+ * `cost`: the main-thread time the UI adds per interval with a page listening, timed directly, so a
+ * loaded machine cannot hide it in the noise of two throughput runs: the table (bench:http's rows,
+ * filled as a 20k req/s run fills them in a minute) and the message serialised once for all pages.
+ */
+function printCost(): void {
+  const stats = new RunStats();
+  const rows = [['POST', '/data', 10], ['POST', '/health', 1], ['GET', '/ota', 1], ['GET', '/greet', 0.02]] as const;
+  let point;
+  for (let second = 1; second <= 60; second++) {
+    for (const [type, name, weight] of rows) {
+      const entry = stats.entryFor(type, name);
+      for (let i = 0; i < 20_000 * (weight / 12); i++) entry.record('ok', undefined, 800 + ((i * 7919) % 9000), -1, 40, false);
+    }
+    point = stats.snapshot(second * 1000, devices, devices, { busyPercent: 80, lagP99Ms: 3 });
+  }
+  const times: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const start = process.hrtime.bigint();
+    const message = { point, table: liveTable(stats.entries, 60, ['p95 < 500ms', 'failures < 1%']), devices: { online: devices, target: devices, running: devices, ceiling: devices } };
+    JSON.stringify(message);
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number): string => (times[Math.floor(q * (times.length - 1))] ?? 0).toFixed(3);
+  console.log(`UI work per table, sent every ${TABLE_EVERY_INTERVALS} s (over ${rows.length} rows + 1 type + total, thresholds, one JSON message), 200 samples: median ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms of main thread: ${(Number(at(0.5)) / TABLE_EVERY_INTERVALS / 10).toFixed(2)}% of a core at the median.`);
+}
 
 /**
  * What the live UI costs the generator: `npm run bench:ui [devices] [seconds] [rounds] [sse|page]`.
@@ -21,7 +51,11 @@ const devices = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
 const rounds = Number(process.argv[4] ?? 3);
 const mode = process.argv[5] ?? 'sse';
-if (mode !== 'sse' && mode !== 'page') throw new Error(`unknown mode ${mode}: sse or page`);
+if (mode !== 'sse' && mode !== 'page' && mode !== 'cost') throw new Error(`unknown mode ${mode}: sse, page or cost`);
+if (mode === 'cost') {
+  printCost();
+  process.exit(0);
+}
 const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-bench-ui-'));
 const fixture = await startFixture();
 let browser: Browser | undefined;

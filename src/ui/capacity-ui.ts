@@ -7,7 +7,7 @@ import type { RunPlan } from '../profile/types.ts';
 import { capacityVerdict } from '../report/capacity-console.ts';
 import { downloadNames, renderDownload } from './downloads.ts';
 import type { Download } from './downloads.ts';
-import { finalTable, liveTable, runSummary } from './live-feed.ts';
+import { finalTable, liveTable, runSummary, TABLE_EVERY_INTERVALS } from './live-feed.ts';
 import type { DevicesView, IntervalMessage } from './live-feed.ts';
 import { ConflictError } from './ui-backend.ts';
 import type { UiBackend, UiMessages } from './ui-backend.ts';
@@ -25,6 +25,7 @@ function stepView(step: CapacityStep): object {
 export class CapacityUi extends EventEmitter<UiMessages> implements UiBackend {
   private readonly steps: CapacityStep[] = [];
   private current: number | undefined;
+  private intervals = 0;
   private finished: { results: Results; result: CapacityResult; exitCode: number } | undefined;
   listening: () => boolean = () => true;
 
@@ -109,7 +110,8 @@ export class CapacityUi extends EventEmitter<UiMessages> implements UiBackend {
 
   private onInterval(point: HistoryPoint): void {
     if (!this.listening() || this.engine.stopping) return;
-    const message: IntervalMessage = { point, table: this.table(), devices: this.devices() };
+    const withTable = ++this.intervals % TABLE_EVERY_INTERVALS === 0;
+    const message: IntervalMessage = { point, ...(withTable ? { table: this.table() } : {}), devices: this.devices() };
     this.emit('message', 'interval', message);
   }
 }

@@ -50,7 +50,7 @@ export function failuresOf(entries: readonly StatsEntry[]): FailureView[] {
 
 /** The run so far: every row over the seconds since the start, with the thresholds judged on it now. */
 export function liveTable(entries: readonly StatsEntry[], seconds: number, thresholds: readonly string[]): TableView {
-  const rows = buildRows(entries, Math.max(0.001, seconds));
+  const rows = buildRows(entries, Math.max(0.001, seconds), false);
   return {
     stats: rows.stats.map(rowView),
     types: rows.types.map(rowView),
@@ -83,10 +83,16 @@ export interface DevicesView {
   readonly ceiling: number;
 }
 
-/** One interval as pushed: the history point the reports get, and the table so far. */
+/**
+ * Intervals between two tables: a table sums and summarises every row's histograms (milliseconds
+ * of main thread), so it goes out every 2 s, the cadence asked for; the points go out every second.
+ */
+export const TABLE_EVERY_INTERVALS = 2;
+
+/** One interval as pushed: the history point the reports get, and every other interval the table so far. */
 export interface IntervalMessage {
   readonly point: HistoryPoint;
-  readonly table: TableView;
+  readonly table?: TableView;
   readonly devices: DevicesView;
 }
 

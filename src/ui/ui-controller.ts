@@ -11,7 +11,7 @@ import { RequestLog } from '../report/request-log.ts';
 import { UsageError } from '../errors.ts';
 import { checkConnections, openEnvironment, reportFixtureCounts, runExitCode } from '../cli/run-environment.ts';
 import type { Output } from '../cli/run-environment.ts';
-import { finalTable, liveTable, runSummary } from './live-feed.ts';
+import { finalTable, liveTable, runSummary, TABLE_EVERY_INTERVALS } from './live-feed.ts';
 import type { DoneMessage, IntervalMessage, RunSummary, TableView } from './live-feed.ts';
 import { LiveRun } from './live-run.ts';
 import { formDefaults, mergeForm, settingsOf } from './start-settings.ts';
@@ -52,6 +52,7 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
   private last: Finished | undefined;
   private lastError: string | undefined;
   private starting = false;
+  private intervals = 0;
   private readonly defaults: StartForm;
   /** Whether a page is listening: the table is built for each interval only then. */
   listening: () => boolean = () => true;
@@ -178,7 +179,8 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
 
   private onInterval(run: LiveRun, point: HistoryPoint): void {
     if (!this.listening() || run.stopping) return;
-    const message: IntervalMessage = { point, table: this.table(run), devices: run.devices() };
+    const withTable = ++this.intervals % TABLE_EVERY_INTERVALS === 0;
+    const message: IntervalMessage = { point, ...(withTable ? { table: this.table(run) } : {}), devices: run.devices() };
     this.emit('message', 'interval', message);
   }
 

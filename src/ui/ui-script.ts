@@ -249,10 +249,18 @@ export const UI_SCRIPT = String.raw`
     renderCapacity(state.capacity);
   }
 
+  /** The server folds its history past 1,200 points; past a little more, the page takes the folded copy. */
+  function refold() {
+    fetch('/api/state' + query).then(function (response) { return response.json(); }).then(function (state) {
+      if (state.run) { history = state.run.history.slice(); drawCharts(); }
+    }, function () {});
+  }
+
   function onInterval(message) {
     ui.intervals++;
     history.push(message.point);
-    renderTable(message.table);
+    if (history.length > 1500) refold();
+    if (message.table) renderTable(message.table);
     renderDevices(message.devices);
     renderPoint(message.point);
     drawCharts();
