@@ -102,7 +102,8 @@ test('--ui-host 0.0.0.0: a token is generated, and nothing is served or changed 
 });
 
 test('on loopback: a foreign Host (DNS rebinding) is refused; the API starts, steers, refuses and stops a run', { timeout: 60_000 }, async () => {
-  const ui = await startUi(['ui', profile, '--quiet']);
+  const log = temp.file('requests.ndjson');
+  const ui = await startUi(['ui', profile, '--quiet', '--log-requests', log]);
   try {
     assert.equal(ui.token, undefined, 'no token on loopback');
     assert.equal((await call(ui.base, 'GET', '/api/state', { host: 'rebound.example:8089' })).status, 403);
@@ -129,7 +130,18 @@ test('on loopback: a foreign Host (DNS rebinding) is refused; the API starts, st
     assert.ok(results.total.requests > 0);
     const csv = await call(ui.base, 'GET', '/api/download/stats.csv');
     assert.match(csv.body, /^Type,Name,Request Count,/);
-    assert.equal((await call(ui.base, 'GET', '/api/download/requests.ndjson')).status, 404, 'no request log was asked for');
+    const lines = (await call(ui.base, 'GET', '/api/download/requests.ndjson')).body.trim().split('\n');
+    assert.equal(lines.length, results.total.requests, 'the request log: one line per attempt');
+
+    // Another run, with other settings, in the same process.
+    const again = await call(ui.base, 'POST', '/api/start', JSON_TYPE, '{"devices":3,"spawnRate":50,"maxDevices":3,"duration":"2s"}');
+    assert.equal(again.status, 201, again.body);
+    const second = await stateWhen(ui.base, (state) => state.status === 'finished', 30_000);
+    assert.equal(second.status, 'finished');
+    const secondResults = JSON.parse((await call(ui.base, 'GET', '/api/download/results.json')).body) as Results;
+    assert.equal(secondResults.stopReason, 'duration');
+    assert.equal(secondResults.devices.target, 3);
+    assert.notEqual(secondResults.startedAt, results.startedAt, 'the downloads are the last run\'s');
   } finally {
     const exit = await quitUi(ui);
     assert.equal(exit.code, 0, exit.stderr);
