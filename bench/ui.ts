@@ -30,15 +30,19 @@ function printCost(): void {
     point = stats.snapshot(second * 1000, devices, devices, { busyPercent: 80, lagP99Ms: 3 });
   }
   const times: number[] = [];
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < 200; i++) {
     const start = process.hrtime.bigint();
     const message = { point, table: liveTable(stats.entries, 60, ['p95 < 500ms', 'failures < 1%']), devices: { online: devices, target: devices, running: devices, ceiling: devices } };
     JSON.stringify(message);
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
+  const cpu = process.cpuUsage(cpuBefore);
+  // CPU time, unlike wall time, does not grow while another process holds the core.
+  const cpuMs = (cpu.user + cpu.system) / 1000 / times.length;
   times.sort((a, b) => a - b);
   const at = (q: number): string => (times[Math.floor(q * (times.length - 1))] ?? 0).toFixed(3);
-  console.log(`UI work per table, sent every ${TABLE_EVERY_INTERVALS} s (over ${rows.length} rows + 1 type + total, thresholds, one JSON message), 200 samples: median ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms of main thread: ${(Number(at(0.5)) / TABLE_EVERY_INTERVALS / 10).toFixed(2)}% of a core at the median.`);
+  console.log(`UI work per table, sent every ${TABLE_EVERY_INTERVALS} s (over ${rows.length} rows + 1 type + total, thresholds, one JSON message), 200 samples: median ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms wall; ${cpuMs.toFixed(3)} ms of CPU on average: ${(cpuMs / TABLE_EVERY_INTERVALS / 10).toFixed(2)}% of a core.`);
 }
 
 /**
@@ -114,6 +118,8 @@ async function followPage(base: string): Promise<number> {
 }
 
 async function withUi(): Promise<Measured> {
+  // Started before the run, so the page is open from its first seconds.
+  if (mode === 'page') browser ??= await launchChromium();
   const json = path.join(dir, 'ui.json');
   const args = [await compiledCli(), 'run', ...fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url), '--ui', '--ui-port', '0', '--json', json, '--quiet'];
   const [file, argv] = pinned(0, process.execPath, args);
@@ -128,7 +134,7 @@ async function withUi(): Promise<Measured> {
     child.once('exit', (code) => reject(new Error(`fleetsim --ui exited with ${code ?? 'a signal'}: ${stderr}`)));
   });
   const messages = await (mode === 'page' ? followPage(base) : followFeed(base));
-  if (messages < seconds - 1) throw new Error(`only ${messages} messages reached the ${mode}`);
+  if (messages < seconds / 2) throw new Error(`only ${messages} messages reached the ${mode}`);
   child.kill('SIGINT');
   await once(child, 'exit');
   return measured(`with --ui and ${mode === 'page' ? 'the page open (Chromium)' : 'an SSE client'}`, JSON.parse(await readFile(json, 'utf8')) as Results);
