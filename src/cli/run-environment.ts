@@ -30,6 +30,15 @@ export function signalExit(reason: StopReason): number | undefined {
   return undefined;
 }
 
+/** A finished run's exit code once its reports are written: a signal's, a failed threshold's, or `--exit-code-on-error`'s. */
+export function runExitCode(results: Results, reason: StopReason, exitCodeOnError: number | undefined): number {
+  const signalled = signalExit(reason);
+  if (signalled !== undefined) return signalled;
+  if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
+  if (exitCodeOnError !== undefined && results.total.failures > 0) return exitCodeOnError;
+  return EXIT.ok;
+}
+
 export interface Endpoints {
   readonly target: string;
   readonly broker: string | undefined;
