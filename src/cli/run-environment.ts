@@ -30,6 +30,15 @@ export function signalExit(reason: StopReason): number | undefined {
   return undefined;
 }
 
+/** A finished run's exit code once its reports are written: a signal's, a failed threshold's, or `--exit-code-on-error`'s. */
+export function runExitCode(results: Results, reason: StopReason, exitCodeOnError: number | undefined): number {
+  const signalled = signalExit(reason);
+  if (signalled !== undefined) return signalled;
+  if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
+  if (exitCodeOnError !== undefined && results.total.failures > 0) return exitCodeOnError;
+  return EXIT.ok;
+}
+
 export interface Endpoints {
   readonly target: string;
   readonly broker: string | undefined;
@@ -46,7 +55,7 @@ export interface RunEnvironment {
 }
 
 function modelUsesHttp(model: DeviceModel): boolean {
-  const tasks = [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)];
+  const tasks = [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))];
   return tasks.some((task) => task.steps.some((step) => step.action.kind === 'http'));
 }
 
@@ -211,6 +220,7 @@ export function resultsOf(run: FinishedRun): Results {
   return {
     ...partial,
     ...downlink,
+    ...(engine.delivery ? { delivery: engine.delivery.summary() } : {}),
     warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : [])],
     thresholds: evaluateThresholds(partial, plan.thresholds),
   };

@@ -46,9 +46,9 @@ export function describePlan(plan: RunPlan): string {
     const boot = model.boot.map(describeTask).join(', ');
     const periodic = model.tasks.some((task) => task.everyMs !== undefined);
     const session = model.mqtt ? `MQTT ${model.mqtt.protocolVersion === 5 ? '5' : '3.1.1'} session; ` : '';
-    const reactions = model.reactions.map((reaction) => `${reaction.topic.source} → ${describeTask(reaction.task)}`).join(', ');
+    const reactions = model.reactions.map((reaction) => `${reaction.topic.source} → ${reaction.task ? describeTask(reaction.task) : 'received and measured'}`).join(', ');
     lines.push(
-      `  ${count} × ${model.name} (${model.identity.scheme} ids): ${session}${boot ? `boot ${boot}; ` : ''}tasks ${tasks}${periodic ? '' : `; wait ${describeWait(model.wait)}`}${reactions ? `; on ${reactions}` : ''}.`,
+      `  ${count} × ${model.name} (${model.identity.scheme} ids): ${session}${boot ? `boot ${boot}; ` : ''}${tasks ? `tasks ${tasks}` : 'no tasks'}${periodic ? '' : `; wait ${describeWait(model.wait)}`}${reactions ? `; on ${reactions}` : ''}.`,
     );
     if (model.auth) lines.push(describeAuth(model.auth));
   }

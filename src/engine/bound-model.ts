@@ -18,7 +18,8 @@ export interface BoundTask {
 
 export interface BoundReaction {
   readonly reaction: Reaction;
-  readonly task: BoundTask;
+  /** Undefined for a plain subscription: its messages are received and measured, nothing runs. */
+  readonly task: BoundTask | undefined;
   /** The SUBSCRIBE made for it on every connect. */
   readonly subscribe: BoundStep;
 }
@@ -45,7 +46,7 @@ export function bindModel(model: DeviceModel, entryFor: (type: string, name: str
   const bind = (spec: TaskSpec): BoundTask => ({ spec, steps: spec.steps.map(bindStep) });
   const reactions = model.reactions.map((reaction) => ({
     reaction,
-    task: bind(reaction.task),
+    task: reaction.task && bind(reaction.task),
     subscribe: bindStep({
       name: reaction.filterName,
       action: { kind: 'subscribe', topic: reaction.topic, qos: reaction.qos, timeoutMs: reaction.timeoutMs },
@@ -55,7 +56,7 @@ export function bindModel(model: DeviceModel, entryFor: (type: string, name: str
     }),
   }));
   const boundAuth = auth && new BoundAuth(auth, bindStep, entryFor);
-  const allSteps = [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)].flatMap((task) => task.steps);
+  const allSteps = [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))].flatMap((task) => task.steps);
   const maxBurst = Math.max(1, ...allSteps.map((step) => (step.action.kind === 'publish' && step.sleepMs === 0 ? step.repeat : 1)));
   const periodic = model.tasks.length > 0 && model.tasks.every((task) => task.everyMs !== undefined);
   return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), reactions, paced: periodic || isPaced(model.wait), periodic, maxBurst, auth: boundAuth };

@@ -12,7 +12,9 @@ import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-mo
 import { AuthLifecycle } from './auth-lifecycle.ts';
 import { applyCaptures, captureFromJson } from './captures.ts';
 import type { DeviceHost } from './device-host.ts';
+import type { DeliveryTracker } from './delivery.ts';
 import { MqttAttempt } from './mqtt-attempt.ts';
+import { publishExtras } from './publish-extras.ts';
 import type { MqttAttemptOwner, SentAttempt } from './mqtt-attempt.ts';
 import type { LinkedDevice, MqttLink } from './mqtt-link.ts';
 import { encodePathChars } from './request-path.ts';
@@ -117,6 +119,11 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     return this.bound.model.name;
   }
 
+  /** No tasks: the device only receives on its subscriptions (a backend consumer). */
+  get listening(): boolean {
+    return this.bound.tasks.length === 0;
+  }
+
   get inFlight(): boolean {
     return this.attempt !== undefined;
   }
@@ -142,6 +149,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       task = this.bound.boot[this.bootStep++];
       if (this.bootStep >= this.bound.boot.length) this.phase = Phase.Loop;
     } else {
+      // A device without tasks only listens: it idles until the run ends it.
+      if (this.listening) return;
       const limit = this.host.iterations;
       if (limit !== undefined && this.iterationsDone >= limit) return this.finish();
       if (this.bound.periodic) {
@@ -246,12 +255,13 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.target = String(action.topic.evaluate(this));
       attempt.body = action.kind === 'publish' ? action.payload(this) : undefined;
       attempt.timeMs = this.timeMs;
-      this.seq++;
       attempt.startedAt = now;
       attempt.intendedAt = attempt.first ? this.taskIntendedAt : now;
       this.host.attemptStarted();
       attempt.begin(step.stats, action.timeoutMs);
+      // Properties are rendered as the publish is sent, from the same seq as its topic and payload.
       this.sendMqtt(attempt, step);
+      this.seq++;
     }
     // The burst's repeats are counted when it ends, as one HTTP attempt is.
     this.repeatIndex = firstRepeat;
@@ -272,8 +282,11 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private sendMqtt(attempt: MqttAttempt, step: BoundStep): void {
     const session = (this.link as MqttLink).session;
     const action = step.spec.action;
-    if (action.kind === 'publish') session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck);
-    else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
+    if (action.kind === 'publish') {
+      // Properties and delivery headers are built only for the publishes that have them.
+      if (action.properties === undefined && action.delivery === undefined) session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck);
+      else session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck, publishExtras(action, this, this.host.delivery, attempt));
+    } else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
   }
 
   mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
@@ -282,6 +295,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const late = paced && attempt.startedAt - this.taskIntendedAt > LATE_TOLERANCE_MS;
     const intendedMicros = paced ? Math.max(latencyMicros, (this.host.now() - this.taskIntendedAt) * 1000) : -1;
     this.host.onAttempt(this, stats, attempt, { outcome, error, bytesIn: 0, answered }, latencyMicros, intendedMicros, late);
+    const delivery = this.host.delivery;
+    if (delivery) this.deliveryNoted(delivery, attempt, outcome === 'ok');
     if (!attempt.inTask) return this.inbox?.subscriptionEnded(attempt);
     // An attempt that may still hear from the broker is replaced, so a late ack cannot touch the next one.
     if (!attempt.reusable) {
@@ -291,6 +306,16 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     if (error !== undefined && isConnectionLoss(error)) this.burstLost = true;
     if (--this.burstPending > 0 || this.sendingBurst) return;
     this.burstEnded();
+  }
+
+  /** A measured publish was acked, or a subscription granted: delivery counts from it. */
+  private deliveryNoted(delivery: DeliveryTracker, attempt: MqttAttempt, ok: boolean): void {
+    if (attempt.inTask) {
+      if (ok && attempt.deliverySeq >= 0) delivery.acked(this.deviceIndex, attempt.target, attempt.deliverySeq);
+      attempt.deliverySeq = -1;
+    } else if (ok) {
+      delivery.subscribed(this.deviceIndex, attempt.target, (attempt.stats as StatsEntry).name);
+    }
   }
 
   /** Resolves once the subscriptions made on connect have their answers (each is bounded by its timeout). */
@@ -332,8 +357,9 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.inbox?.failSubscriptions(reason);
   }
 
-  message(topic: string, payload: Buffer): void {
+  message(topic: string, received: Buffer, properties?: Buffer): void {
     this.host.downlink.received++;
+    const payload = this.host.delivery ? this.host.delivery.received(this.deviceIndex, topic, received, properties) : received;
     if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping || this.retired) return;
     const inbox = this.inbox;
     if (!inbox?.accept(topic, payload, this.host.downlink)) return;
@@ -364,7 +390,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       inbox.enter();
       this.taskIsReaction = true;
       this.taskIntendedAt = this.host.now();
-      return this.beginTask(next.reaction.task);
+      return this.beginTask(next.reaction.task as BoundTask);
     }
     // Nothing queued could run: back to the schedule (and the tasks' seq and stream), as after a reaction.
     const resume = inbox.resumeAt;

@@ -18,6 +18,7 @@ import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
 import { bindModel } from './bound-model.ts';
 import type { BoundModel } from './bound-model.ts';
+import { DeliveryTracker, measuresDelivery } from './delivery.ts';
 import { VirtualDevice } from './device.ts';
 import type { DeviceHost, DownlinkCounts } from './device-host.ts';
 import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
@@ -90,6 +91,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Why the drain ended with attempts in flight: its timeout, or a second interrupt cutting it short. */
   abandonCause: AbandonCause = 'drain timeout';
   private abandoning = false;
+  /** End-to-end delivery, when some publish carries a delivery header. */
+  readonly delivery: DeliveryTracker | undefined;
+  /** Started devices that only listen and have not finished: they stay until the run ends. */
+  private listening = 0;
   readonly downlink: DownlinkCounts = { received: 0, reactionsQueued: 0, reactionsDropped: 0, reactionsFailed: 0, reactionFailures: new Map() };
   /** Started devices whose MQTT session is not up: they count as not online. */
   private offlineDevices = 0;
@@ -152,7 +157,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.ordinals = entryOrdinals(this.layout, options.plan.fleet.length);
     this.idOf = fleetIdFunctions(options.plan.fleet, this.ordinals, options.plan.seed);
     const tlsSource = { fleet: options.plan.fleet, layout: this.layout, ordinals: this.ordinals, idOf: this.idOf };
-    this.transport = new HttpTransport(target.origin, httpTransportOptions(options.plan.http, target, tlsSource));
+    this.transport = new HttpTransport(target.origin, httpTransportOptions(options.plan.http, target, tlsSource), options.plan.localAddresses);
+    this.delivery = measuresDelivery(options.plan) ? new DeliveryTracker(options.plan.devices, entryFor, (index) => (this.idOf[this.layout[index] ?? 0] as (index: number) => string)(index)) : undefined;
     this.connectStats = options.plan.fleet.map((entry) => (entry.model.mqtt ? this.stats.entryFor('CONNECT', entry.model.name) : undefined));
     const needsBroker = options.plan.fleet.some((entry) => entry.model.mqtt !== undefined && entry.count > 0);
     if (needsBroker && options.broker === undefined) throw new Error('a device model keeps an MQTT session but no broker was given');
@@ -233,7 +239,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     clearTimeout(this.durationTimer);
     this.scheduler.clear();
     this.emit('stopping', reason);
-    for (const device of this.devices) if (device && !device.inFlight) device.finish();
+    // Devices that only listen stay subscribed through the drain, to receive what is still on its way.
+    for (const device of this.devices) if (device && !device.inFlight && !device.listening) device.finish();
     this.drainAndFinish().catch((error: unknown) => this.failRun?.(error));
   }
 
@@ -261,6 +268,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   private async drainAndFinish(): Promise<void> {
     await this.waitForDrain(this.plan.drainTimeoutMs);
+    await this.delivery?.settle(this.plan.drainTimeoutMs);
+    for (const device of this.devices) if (device?.listening) device.finish();
     // What is still in flight now is abandoned: destroying the connections settles those attempts
     // at once, and onAttempt counts them apart instead of as failures of the target.
     this.abandoning = this.inFlight > 0;
@@ -346,12 +355,16 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const secure = broker.protocol === 'mqtts:' || broker.protocol === 'wss:';
     const webSocket = broker.protocol === 'ws:' || broker.protocol === 'wss:';
     const text = (template: MqttSessionSpec['username']): string | undefined => (template === undefined ? undefined : String(template.evaluate(device)));
+    const sources = this.plan.localAddresses ?? [];
     return {
       host: broker.hostname.replace(/^\[(.*)\]$/u, '$1'),
       port: broker.port === '' ? DEFAULT_PORTS[broker.protocol] ?? 1883 : Number(broker.port),
       webSocketUrl: webSocket ? broker.href : undefined,
       tls: secure ? (this.mqttTls as DeviceTlsResolver).forDevice(device.deviceIndex) : undefined,
       clientId: String(spec.clientId.evaluate(device)),
+      userProperties: spec.userProperties.map(([name, value]) => [name, String(value.evaluate(device))] as const),
+      receiveMaximum: spec.receiveMaximum,
+      processingMs: spec.processingMs,
       protocolVersion: spec.protocolVersion,
       clean: spec.clean,
       sessionExpiryS: spec.sessionExpiryS,
@@ -360,6 +373,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       password: text(spec.password),
       will: spec.will && { topic: String(spec.will.topic.evaluate(device)), payload: String(spec.will.payload.evaluate(device)), qos: spec.will.qos, retain: spec.will.retain },
       connectTimeoutMs: spec.connectTimeoutMs,
+      localAddress: sources[device.deviceIndex % sources.length],
     };
   }
 
@@ -419,6 +433,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   onStarted(device: VirtualDevice): void {
     this.started++;
+    if (device.listening) this.listening++;
     this.emit('spawn', device.deviceIndex, this.started);
     if (!device.link) this.noteOnline();
   }
@@ -429,6 +444,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   onFinished(device: VirtualDevice): void {
     this.finished++;
+    if (device.listening) this.listening--;
     if (this.retiring.delete(device) && this.devices[localIndex(device.deviceIndex, this.shard)] === device) this.transport.release(device.deviceIndex);
     const link = device.link;
     if (link) {
@@ -440,6 +456,6 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       void closing.then(() => this.closingLinks.delete(closing));
     }
     // Only devices that ran out of iterations end the run: never ones the shape stopped.
-    if (!this.stopping && this.iterations !== undefined && this.ramp.settled && this.retiring.size === 0 && this.finished === this.started) this.stop('iterations');
+    if (!this.stopping && this.iterations !== undefined && this.ramp.settled && this.retiring.size === 0 && this.finished + this.listening === this.started) this.stop('iterations');
   }
 }

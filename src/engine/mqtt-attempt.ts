@@ -41,6 +41,8 @@ export class MqttAttempt implements SentAttempt {
   first = false;
   /** Part of the device's running task (not a subscription made on connect). */
   inTask = false;
+  /** The delivery seq of a measured publish, or -1. */
+  deliverySeq = -1;
   stats: StatsEntry | undefined;
   private state = State.Idle;
   private start = 0n;

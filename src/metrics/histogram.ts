@@ -75,7 +75,7 @@ export function summarizeRecorded(histogram: LatencyHistogram): RecordedLatency 
   const js = histogram as JsHistogram;
   const total = js.totalCount;
   const max = js.maxValue;
-  const summary = { min: round3(js.minNonZeroValue / 1000), mean: round3(js.mean / 1000), max: round3(max / 1000) } as RecordedLatency;
+  const summary = { min: round3(js.minNonZeroValue / 1000), mean: round3(meanMicros(js) / 1000), max: round3(max / 1000) } as RecordedLatency;
   let next = 0;
   let wanted = countAt(PERCENTILES[0][1], total);
   let seen = 0;
@@ -92,6 +92,27 @@ export function summarizeRecorded(histogram: LatencyHistogram): RecordedLatency 
     }
   }
   return summary;
+}
+
+/**
+ * The histogram's mean in microseconds, exactly as the library's `mean` computes it (the same
+ * values summed in the same order), in one pass over the counts: the library walks every bucket
+ * through its iterator, several times slower than all the percentiles together.
+ */
+export function meanMicros(histogram: LatencyHistogram): number {
+  const js = histogram as JsHistogram;
+  const total = js.totalCount;
+  if (total === 0) return 0;
+  let seen = 0;
+  let sum = 0;
+  const length = js.countsArrayLength;
+  for (let i = js.countsArrayIndex(js.minNonZeroValue); i < length && seen < total; i++) {
+    const count = js.getCountAtIndex(i);
+    if (count === 0) continue;
+    seen += count;
+    sum += js.medianEquivalentValue(js.highestEquivalentValue(js.valueFromIndex(i))) * count;
+  }
+  return sum / total;
 }
 
 /** The sample count a percentile reaches, as HdrHistogram rounds it (up, and at least the first sample). */

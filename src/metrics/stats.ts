@@ -1,4 +1,4 @@
-import { createHistogram, recordMicros, summarize } from './histogram.ts';
+import { createHistogram, meanMicros, recordMicros, summarize } from './histogram.ts';
 import type { LatencyHistogram } from './histogram.ts';
 import { History, isSaturated } from './history.ts';
 import type { CumulativeCounts, HistoryLimits, HistoryPoint, HistoryRow, IntervalHealth } from './history.ts';
@@ -94,9 +94,9 @@ export class StatsEntry {
 /** Intervals shorter than this are not judged saturated. */
 const MIN_JUDGED_INTERVAL_S = 0.25;
 
-/** The aggregate a row belongs to: MQTT rows by packet, every HTTP method under `HTTP`. */
+/** The aggregate a row belongs to: MQTT rows by packet (DELIVER: messages subscribers received), every HTTP method under `HTTP`. */
 export function rowTypeGroup(type: string): string {
-  return type === 'CONNECT' || type === 'PUBLISH' || type === 'SUBSCRIBE' ? type : 'HTTP';
+  return type === 'CONNECT' || type === 'PUBLISH' || type === 'SUBSCRIBE' || type === 'DELIVER' ? type : 'HTTP';
 }
 
 /** An aggregate over several rows, fed once per interval. */
@@ -315,7 +315,7 @@ function summarizeSome(histogram: LatencyHistogram): CumulativeCounts['latencyMs
   const ms = (micros: number): number => Math.round(micros) / 1000;
   return {
     p50: ms(Math.min(histogram.maxValue, histogram.getValueAtPercentile(50))),
-    mean: ms(histogram.mean),
+    mean: ms(meanMicros(histogram)),
     min: ms(histogram.minNonZeroValue),
     max: ms(histogram.maxValue),
   };

@@ -92,7 +92,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const rawSeed = raw.seed as string | number | undefined;
   const seed = overrides.seed ?? (rawSeed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(rawSeed));
   const maxTaskTimeout = Math.max(
-    ...loaded.flatMap((model) => [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)].flatMap((task) => task.steps.map((step) => step.action.timeoutMs))),
+    ...loaded.flatMap((model) => [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))].flatMap((task) => task.steps.map((step) => step.action.timeoutMs))),
     ...loaded.flatMap((model) => (model.mqtt ? [model.mqtt.connectTimeoutMs] : [])),
   );
   return {

@@ -59,6 +59,12 @@ const httpAction: JsonSchema = {
 
 const qos: JsonSchema = { type: 'integer', enum: [0, 1, 2], description: 'MQTT quality of service.' };
 
+const userProperties: JsonSchema = {
+  type: 'object',
+  additionalProperties: { type: 'string' },
+  description: 'MQTT 5 user properties: name to template.',
+};
+
 const publishAction: JsonSchema = {
   type: 'object',
   description: "An MQTT PUBLISH on the device's session. With repeat, the publishes go out back to back (a burst) and the step ends when each is acked, timed out or failed.",
@@ -69,6 +75,23 @@ const publishAction: JsonSchema = {
     qos,
     retain: { type: 'boolean' },
     ackTimeout: { ...duration, description: 'QoS 1/2: time allowed for PUBACK/PUBCOMP before the publish counts as timed out (default: the model\'s mqtt.ackTimeout).' },
+    delivery: {
+      type: 'string',
+      enum: ['payload', 'property'],
+      description: 'Measure delivery to subscribers: a header (device, seq, send time) as a 20-byte payload prefix, or (MQTT 5) as the user property fleetsim-delivery. Subscribers in the run report DELIVER rows and lost, duplicated and out-of-order counts.',
+    },
+    properties: {
+      type: 'object',
+      description: 'MQTT 5 PUBLISH properties; string values are templates rendered per publish.',
+      properties: {
+        messageExpiry: { ...duration, description: 'Message Expiry Interval (whole seconds).' },
+        contentType: { type: 'string' },
+        responseTopic: { type: 'string' },
+        correlationData: { type: 'string', description: 'Sent as binary data (the UTF-8 bytes of the rendered template).' },
+        user: userProperties,
+      },
+      additionalProperties: false,
+    },
   },
   required: ['topic'],
   additionalProperties: false,
@@ -127,9 +150,9 @@ const reaction: JsonSchema = {
     qos,
     name: { type: 'string' },
     capture: { ...stepProperties.capture, description: 'Variables taken from the JSON message payload, used as {{ vars.NAME }}.' },
-    steps: { type: 'array', items: step, minItems: 1 },
+    steps: { type: 'array', items: step, minItems: 1, description: 'What runs per message; without steps the subscription only receives (and measures delivery), as a backend consumer does.' },
   },
-  required: ['topic', 'steps'],
+  required: ['topic'],
   additionalProperties: false,
 };
 
@@ -151,6 +174,9 @@ const mqttSession: JsonSchema = {
       additionalProperties: false,
     },
     ackTimeout: { ...duration, description: 'Default time allowed for PUBACK/PUBCOMP/SUBACK (default 5s).' },
+    userProperties: { ...userProperties, description: 'MQTT 5 CONNECT user properties: name to template, rendered per device.' },
+    receiveMaximum: { type: 'integer', minimum: 1, maximum: 65535, description: 'MQTT 5 Receive Maximum: QoS 1/2 messages the broker may have unacknowledged to this device.' },
+    processing: { ...duration, description: 'Time spent on each QoS 1/2 message received before acknowledging it, one message at a time: a slow consumer (default 0).' },
     connectTimeout: { ...duration, description: 'Time allowed from CONNECT to CONNACK, connection included (default 10s).' },
     reconnect: {
       type: 'object',
@@ -212,7 +238,7 @@ export const deviceModelSchema: JsonSchema = {
       additionalProperties: false,
     },
     boot: { type: 'array', items: task, description: "Tasks run once, in order, when the device starts (Locust's on_start)." },
-    tasks: { type: 'array', items: task, minItems: 1 },
+    tasks: { type: 'array', items: task, minItems: 1, description: 'What the device does, picked by weight or each on its own period. A device without tasks only listens (its on: subscriptions).' },
     on: { type: 'array', items: reaction, description: 'Reactions to downlink messages.' },
     wait: {
       type: 'object',
@@ -228,7 +254,7 @@ export const deviceModelSchema: JsonSchema = {
       additionalProperties: false,
     },
   },
-  required: ['name', 'tasks'],
+  required: ['name'],
   additionalProperties: false,
 };
 

@@ -34,6 +34,22 @@ export interface PublishAction {
   readonly retain: boolean;
   /** QoS 1/2: how long to wait for PUBACK/PUBCOMP before the publish counts as timed out. */
   readonly timeoutMs: number;
+  /** MQTT 5 PUBLISH properties; undefined (the common case) costs nothing per publish. */
+  readonly properties: PublishProperties | undefined;
+  /** Delivery measurement: where the header (device, seq, send time) goes; undefined sends none. */
+  readonly delivery: DeliveryHeaderMode | undefined;
+}
+
+/** `payload`: a 20-byte binary prefix to the payload; `property`: an MQTT 5 user property. */
+export type DeliveryHeaderMode = 'payload' | 'property';
+
+/** MQTT 5 properties a device sets on its PUBLISHes; templates are rendered per publish. */
+export interface PublishProperties {
+  readonly messageExpiryS: number | undefined;
+  readonly contentType: CompiledTemplate | undefined;
+  readonly responseTopic: CompiledTemplate | undefined;
+  readonly correlationData: CompiledTemplate | undefined;
+  readonly userProperties: readonly (readonly [string, CompiledTemplate])[];
 }
 
 /** An MQTT SUBSCRIBE on the device's session, timed to its SUBACK. */
@@ -155,6 +171,12 @@ export interface MqttSessionSpec {
   readonly will: WillSpec | undefined;
   readonly connectTimeoutMs: number;
   readonly reconnect: ReconnectPolicy;
+  /** MQTT 5 CONNECT user properties, rendered per device. */
+  readonly userProperties: readonly (readonly [string, CompiledTemplate])[];
+  /** MQTT 5 Receive Maximum the device announces: QoS 1/2 messages the broker may have in flight to it. */
+  readonly receiveMaximum: number | undefined;
+  /** Time the device spends on each QoS 1/2 message it receives before acknowledging it, one at a time (0: at once). */
+  readonly processingMs: number;
 }
 
 export interface Reaction {
@@ -163,7 +185,8 @@ export interface Reaction {
   readonly qos: QoS;
   /** Values taken from the message's JSON payload before the task runs. */
   readonly captures: readonly Capture[];
-  readonly task: TaskSpec;
+  /** Undefined for a plain subscription (a backend consumer): messages are received and measured, nothing runs. */
+  readonly task: TaskSpec | undefined;
   /** Time allowed for the SUBACK of its subscription. */
   readonly timeoutMs: number;
   /** The grouping name of that SUBSCRIBE: the filter with its templates as `+`. */
@@ -257,6 +280,8 @@ export interface RunPlan {
   readonly secrets: readonly Secret[];
   /** Run only this stripe of the fleet (`--shard I/N`, see engine/shard.ts); undefined runs all of it. */
   readonly shard?: Shard | undefined;
+  /** Source addresses devices connect from, device i from address i mod their count (`--local-ips`). */
+  readonly localAddresses?: readonly string[] | undefined;
 }
 
 /** Shard `index` (0-based) of `count` owns the global device indices ≡ index (mod count). */

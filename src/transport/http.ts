@@ -46,41 +46,61 @@ function connectOptions(timeoutMs: number, tls: TlsOptions | undefined): NonNull
 
 /**
  * HTTP over undici: one Pool per origin shared by the fleet, or one keep-alive Client per device.
- * With per-device client certificates, one Pool per distinct certificate (a device with its own
- * certificate gets its own connection), or still one Client per device.
+ * With source addresses (`--local-ips`), device i connects from address i mod k: one Pool per
+ * address, the pool's connections split among them, or each device's Client bound to its address.
+ * With per-device client certificates, one Pool per distinct certificate (and address): a device
+ * with its own certificate gets its own connection; or still one Client per device.
  * Requests go in at the dispatch level through each device's reusable `HttpExchange`; latency ends
  * when the body has been read, so the caller times from `dispatch` to its sink.
  */
 export class HttpTransport {
-  private readonly pool: Pool | undefined;
+  /** One per source address (one in all without any), by device index mod their count; none with per-device certificates. */
+  private readonly pools: Pool[] = [];
   /** Per device: its own Client, its certificate's Pool, or why it has no TLS material. */
   private readonly byDevice: (Dispatcher | string | undefined)[] = [];
-  /** Per-certificate pools, by the files presented. */
+  /** Per-certificate pools, by source address and the files presented. */
   private readonly certificatePools = new Map<string, Pool>();
   private readonly connect: NonNullable<Client.Options['connect']>;
+  /** Source addresses, or one undefined (the system's choice) without any. */
+  private readonly sources: readonly (string | undefined)[];
+  /** Connections of each pool: the profile's `connections` stays the fleet's total, whatever the number of addresses. */
+  private readonly poolConnections: number;
 
   constructor(
     private readonly origin: string,
     private readonly options: HttpTransportOptions,
+    localAddresses: readonly string[] = [],
   ) {
     this.connect = connectOptions(options.timeoutMs, options.tls);
+    this.sources = localAddresses.length === 0 ? [undefined] : localAddresses;
+    this.poolConnections = Math.max(1, Math.ceil(options.connections / this.sources.length));
     if (!options.connectionPerDevice && !options.tlsFor) {
-      this.pool = new Pool(origin, { connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: this.connect });
+      for (const source of this.sources) this.pools.push(new Pool(origin, { ...this.clientOptions(source, this.connect), connections: this.poolConnections }));
     }
   }
 
-  /** A device's dispatcher the first time it sends. */
+  /**
+   * undici's own `localAddress` option, not the connector's: the client passes its own (null when
+   * unset) to the connector, over whatever the connect options held.
+   */
+  private clientOptions(localAddress: string | undefined, connect: NonNullable<Client.Options['connect']>): Client.Options {
+    return { pipelining: 1, keepAliveTimeout: 30_000, connect, ...(localAddress === undefined ? {} : { localAddress }) };
+  }
+
+  /** A device's dispatcher the first time it sends (without shared pools). */
   private open(deviceIndex: number): Dispatcher | string {
     const tls = this.options.tlsFor?.(deviceIndex);
+    const sourceIndex = deviceIndex % this.sources.length;
+    const source = this.sources[sourceIndex];
+    const connect = tls ? connectOptions(this.options.timeoutMs, tls) : this.connect;
     let dispatcher: Dispatcher | string;
     if (tls?.problem !== undefined) dispatcher = tls.problem;
-    else if (this.options.connectionPerDevice) {
-      dispatcher = new Client(this.origin, { pipelining: 1, keepAliveTimeout: 30_000, connect: tls ? connectOptions(this.options.timeoutMs, tls) : this.connect });
-    } else {
-      const id = tls?.id ?? '';
+    else if (this.options.connectionPerDevice) dispatcher = new Client(this.origin, this.clientOptions(source, connect));
+    else {
+      const id = `${sourceIndex}\n${tls?.id ?? ''}`;
       let pool = this.certificatePools.get(id);
       if (!pool) {
-        pool = new Pool(this.origin, { connections: this.options.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: connectOptions(this.options.timeoutMs, tls) });
+        pool = new Pool(this.origin, { ...this.clientOptions(source, connect), connections: this.poolConnections });
         this.certificatePools.set(id, pool);
       }
       dispatcher = pool;
@@ -91,9 +111,10 @@ export class HttpTransport {
 
   /** Sends what the exchange holds; its sink hears the result once, never synchronously. */
   dispatch(exchange: HttpExchange): void {
-    const dispatcher = this.pool ?? this.byDevice[exchange.deviceIndex] ?? this.open(exchange.deviceIndex);
+    const index = exchange.deviceIndex;
+    const dispatcher = this.pools[index % this.pools.length] ?? this.byDevice[index] ?? this.open(index);
     // Its certificate or key could not be read: the request fails with why, as a connect would.
-    if (typeof dispatcher === 'string') exchange.onError(new Error(dispatcher));
+    if (typeof dispatcher === 'string') exchange.onResponseError(undefined, new Error(dispatcher));
     else dispatcher.dispatch(exchange.request, exchange);
   }
 
@@ -124,14 +145,8 @@ export class HttpTransport {
   }
 
   private dispatchers(): Dispatcher[] {
-    const all = new Set<Dispatcher>(this.certificatePools.values());
-    if (this.pool) all.add(this.pool);
+    const all = new Set<Dispatcher>([...this.pools, ...this.certificatePools.values()]);
     for (const dispatcher of this.byDevice) if (dispatcher && typeof dispatcher !== 'string') all.add(dispatcher);
     return [...all];
-  }
-
-  /** Connections are opened per certificate (for tests and `validate`): how many pools or clients exist. */
-  get dispatcherCount(): number {
-    return this.dispatchers().length;
   }
 }
