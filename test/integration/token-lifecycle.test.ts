@@ -1,10 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { HttpFixture } from '../../broker-fixture/index.ts';
+import { jwtExpiry } from '../../src/engine/auth-lifecycle.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import type { AttemptRecord } from '../../src/engine/events.ts';
 import { EnvironmentReader, loadRunPlan } from '../../src/profile/load.ts';
 import { MARKET_ENV, MARKET_LOGIN, refreshTask } from '../helpers/market-user.ts';
+import { startCli } from '../helpers/cli.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
 
@@ -89,5 +92,32 @@ describe('credentials renewed ahead of expiry: no request is refused', () => {
       // Renewals come between a task's requests, not after a failure.
       assert.ok(log.some((record) => record.name === '/auth/token/refresh/'));
     });
+  }
+});
+
+test('fleetsim fixture --token-ttl: JWT access tokens with exp and expires_in, answered 401 once expired', { timeout: 30_000 }, async () => {
+  const fixture = startCli(['fixture', '--http-port', '0', '--mqtt-port', '0', '--token-ttl', '1s'], 25_000);
+  try {
+    await fixture.waitForStderr(/access tokens valid for 1s/);
+    const base = /HTTP fixture listening on (http:\/\/[\d.:]+)/.exec(fixture.stderrSoFar())?.[1] ?? '';
+    const issuedAt = Date.now();
+    const login = await fetch(`${base}/api/v1/auth/token/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a@b.c', password: 'pw' }) });
+    const tokens = (await login.json()) as { access: string; expires_in: number };
+    assert.equal(tokens.expires_in, 1);
+    const exp = jwtExpiry(tokens.access) ?? 0;
+    assert.ok(exp * 1000 <= issuedAt + 2000 && exp * 1000 >= issuedAt - 1000, `exp ${exp} about a second after ${issuedAt}`);
+    const products = (): Promise<number> => fetch(`${base}/api/v1/products/`, { headers: { authorization: `Bearer ${tokens.access}` } }).then((response) => response.status);
+    assert.equal(await products(), 200);
+    const deadline = Date.now() + 5000;
+    let status = 200;
+    while (status === 200 && Date.now() < deadline) {
+      await delay(50);
+      status = await products();
+    }
+    assert.equal(status, 401);
+    assert.ok(Date.now() - issuedAt >= 1000, 'not before the token lived its second');
+  } finally {
+    fixture.child.kill('SIGINT');
+    await fixture.done;
   }
 });
