@@ -13,7 +13,9 @@ import { startFixture } from './targets.ts';
  * 1. Does `--workers 2` cost throughput against the same run as two `--shard i/2` processes launched
  *    by hand? iot-node-flat-out for `seconds`, each round both ways, in alternating order (A,B then
  *    B,A) so a busy minute on the shared machine weighs on both alike; per round the merged req/s
- *    over the sum of the two shards' req/s. The goal is at least 0.9×.
+ *    over the sum of the two shards' req/s. The goal is at least 0.9×. Each way's requests per CPU
+ *    second of its generator processes are printed beside: on a core shared with other work the
+ *    rates follow the share each run happened to get, the cost per request does not.
  * 2. What does the parent cost? One `--workers 2` run of `aggregation` iot-nodes (5 s pacing; the
  *    HTTP pool, not a socket per device) while its own CPU (not its children's: /proc/PID/stat) is
  *    sampled: over the whole run, and over the steady part (the load's last two thirds), as a share
@@ -38,11 +40,27 @@ const median = (values: readonly number[]): number => {
 };
 
 /** Two shards started together; their req/s summed (each over its own active time, as each reports it). */
-async function separateShards(label: string, args: readonly string[]): Promise<{ rps: number; parts: number[]; failures: number }> {
+async function separateShards(label: string, args: readonly string[]): Promise<{ rps: number; parts: number[]; failures: number; perCpuS: number }> {
   const files = [0, 1].map((i) => path.join(dir, `${label}-shard${i}.json`));
   await Promise.all(files.map((json, i) => run(0, process.execPath, [cli, 'run', ...args, '--shard', `${i}/2`, '--json', json])));
   const shards = await Promise.all(files.map(read));
-  return { rps: shards.reduce((sum, results) => sum + results.total.rps, 0), parts: shards.map((results) => results.total.rps), failures: shards.reduce((sum, results) => sum + results.total.failures, 0) };
+  const requests = shards.reduce((sum, results) => sum + results.total.requests, 0);
+  const cpuS = shards.reduce((sum, results) => sum + cpuSeconds(results.generator, results.startedAt, results.endedAt), 0);
+  return { rps: shards.reduce((sum, results) => sum + results.total.rps, 0), parts: shards.map((results) => results.total.rps), failures: shards.reduce((sum, results) => sum + results.total.failures, 0), perCpuS: requests / cpuS };
+}
+
+/**
+ * CPU seconds a shard's process used over its run, from its own report (all its threads). Requests
+ * per CPU second compare the two ways even when the shared core hands out different shares.
+ */
+function cpuSeconds(generator: Results['generator'], startedAt: string, endedAt: string): number {
+  return (((generator.processCpuPercent ?? generator.cpuPercent) / 100) * (Date.parse(endedAt) - Date.parse(startedAt))) / 1000;
+}
+
+/** The workers' requests per CPU second of theirs (the parent's share is part 2's measurement). */
+function workersPerCpuS(merged: Results): number {
+  const shards = (merged as Results & { shards: readonly { generator: Results['generator']; startedAt: string; endedAt: string }[] }).shards;
+  return merged.total.requests / shards.reduce((sum, shard) => sum + cpuSeconds(shard.generator, shard.startedAt, shard.endedAt), 0);
 }
 
 async function workersRun(label: string, args: readonly string[]): Promise<Results> {
@@ -80,6 +98,7 @@ console.log(`bench:workers: ${pinningNote('fixture')}; the machine is shared wit
 try {
   console.log(`1. ${devices} iot-node-flat-out devices for ${seconds} s, ${rounds} rounds, order alternating`);
   const ratios: number[] = [];
+  const efficiencies: number[] = [];
   for (let round = 1; round <= rounds; round++) {
     const args = fleet('profiles/iot-node-flat-out.yaml', devices, devices, seconds, '--target', target.url, '--seed', '1', '--quiet');
     const workersFirst = round % 2 === 0;
@@ -88,12 +107,15 @@ try {
     const workers = first ?? (await workersRun(`r${round}`, args));
     const ratio = workers.total.rps / shards.rps;
     ratios.push(ratio);
+    const efficiency = workersPerCpuS(workers) / shards.perCpuS;
+    efficiencies.push(efficiency);
     const failures = workers.total.failures + shards.failures;
     console.log(
-      `  round ${round} (${workersFirst ? 'workers first' : 'shards first'}): --workers 2 ${workers.total.rps.toFixed(0)} req/s, two shards ${shards.rps.toFixed(0)} req/s (${shards.parts.map((rps) => rps.toFixed(0)).join(' + ')}): ${ratio.toFixed(2)}×${failures > 0 ? `, ${failures} failures` : ''}`,
+      `  round ${round} (${workersFirst ? 'workers first' : 'shards first'}): --workers 2 ${workers.total.rps.toFixed(0)} req/s, two shards ${shards.rps.toFixed(0)} req/s (${shards.parts.map((rps) => rps.toFixed(0)).join(' + ')}): ${ratio.toFixed(2)}×; per CPU second ${workersPerCpuS(workers).toFixed(0)} against ${shards.perCpuS.toFixed(0)} requests: ${efficiency.toFixed(2)}×${failures > 0 ? `, ${failures} failures` : ''}`,
     );
   }
-  console.log(`  median ${median(ratios).toFixed(2)}×, range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} (goal ≥ 0.90×)`);
+  console.log(`  req/s: median ${median(ratios).toFixed(2)}×, range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} (goal ≥ 0.90×)`);
+  console.log(`  requests per CPU second: median ${median(efficiencies).toFixed(2)}×, range ${Math.min(...efficiencies).toFixed(2)}–${Math.max(...efficiencies).toFixed(2)} (what each way costs, whatever share of the core it got)`);
 
   if (aggregationDevices > 0) {
     const spawnRate = Math.ceil(aggregationDevices / 10);
