@@ -13,7 +13,8 @@ import { nginxInstalled, startFixture, startNginx } from './targets.ts';
  * second. Each directory is built once; each round runs every variant once, in an order that turns
  * round by round (A B, then B A) so a machine that slows down during a round charges neither side
  * alone. Prints per variant the median rate and its range, and its ratio to the first variant taken
- * within each round (median and range).
+ * within each round (median and range), and CPU per 1k requests: the whole process's (start-up
+ * included) and the main thread's over the run alone, which a loaded machine moves less than the rate.
  */
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -37,12 +38,14 @@ interface Variant {
   readonly reports: boolean;
   readonly rates: number[];
   readonly cpuPer1k: number[];
+  /** Main-thread CPU over the run only, per 1k requests: start-up left out, and less moved by a busy machine than the rate. */
+  readonly runCpuPer1k: number[];
 }
 
 const variants: Variant[] = positionals.map((text) => {
   const reports = text.endsWith('+reports');
   const dir = path.resolve(reports ? text.slice(0, -'+reports'.length) : text);
-  return { label: text, dir, reports, rates: [], cpuPer1k: [] };
+  return { label: text, dir, reports, rates: [], cpuPer1k: [], runCpuPer1k: [] };
 });
 
 /** Builds each checkout's CLI once, on the target's core, and returns its path. */
@@ -64,6 +67,7 @@ async function measure(variant: Variant, round: number): Promise<number> {
   if (reports?.scraper.stop() === 0) throw new Error(`${variant.label}: never scraped`);
   if (results.total.failures > 0) throw new Error(`${variant.label} had failures: ${JSON.stringify(results.failures)}`);
   variant.cpuPer1k.push((cpuSeconds / results.total.requests) * 1000);
+  variant.runCpuPer1k.push(((results.generator.cpuPercent / 100) * results.durationS * 1000) / results.total.requests);
   return results.total.requests / results.activeS;
 }
 
@@ -92,7 +96,8 @@ try {
     const ratio = ratios[i] ?? [];
     console.log(
       `  ${variant.label}: median ${median(variant.rates).toFixed(0)} req/s (${range(variant.rates, 0)}), ` +
-        `÷ ${variants[0]?.label ?? ''} within each round ${median(ratio).toFixed(3)} (${range(ratio, 3)}), CPU ${median(variant.cpuPer1k).toFixed(4)} s per 1k requests`,
+        `÷ ${variants[0]?.label ?? ''} within each round ${median(ratio).toFixed(3)} (${range(ratio, 3)}); CPU s per 1k requests: process ${median(variant.cpuPer1k).toFixed(4)}, ` +
+        `main thread over the run ${median(variant.runCpuPer1k).toFixed(4)} (${range(variant.runCpuPer1k, 4)})`,
     );
   }
 } finally {

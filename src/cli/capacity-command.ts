@@ -108,6 +108,7 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
       search.on('stepStarted', (devices, refined) => output.stderr(`${refined ? 'refining' : 'stepping'} to ${devices} devices`));
       search.on('step', (step) => output.stderr(formatStep(step)));
     }
+    await engine.prepare();
     const ui = given.ui === true ? new CapacityUi(engine, plan, search) : undefined;
     if (ui) server = await startUiServer(ui, given, output);
     monitor.start();

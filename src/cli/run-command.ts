@@ -141,6 +141,7 @@ async function execute(
     if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) output.stderr(`  ${line}`);
   }
   const probe = flags.brokerStats ? await startBrokerStats(endpoints.broker) : undefined;
+  await engine.prepare();
   monitor.start();
   let times;
   try {

@@ -3,6 +3,7 @@ import type { RunningFixtures } from '../../broker-fixture/index.ts';
 import type { Engine, RunTimes } from '../engine/engine.ts';
 import { checkFileLimit, openFileLimit } from '../engine/fd-limit.ts';
 import { ownedByEntry } from '../engine/fleet-layout.ts';
+import { modelUsesHttp, planUsesHttp } from '../engine/http-warm-start.ts';
 import { WHOLE_RUN } from '../engine/shard.ts';
 import type { StopReason } from '../engine/events.ts';
 import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
@@ -12,7 +13,7 @@ import { nagleWarning } from '../metrics/nagle.ts';
 import { poolQueueWarning } from '../metrics/pool-queue.ts';
 import { buildResults } from '../metrics/results.ts';
 import type { Results } from '../metrics/results.ts';
-import type { DeviceModel, RunPlan } from '../profile/types.ts';
+import type { RunPlan } from '../profile/types.ts';
 import type { ProgressSink } from '../report/progress.ts';
 import { toolVersion } from '../version.ts';
 
@@ -54,10 +55,6 @@ export interface RunEnvironment {
   readonly fixtures: RunningFixtures | undefined;
 }
 
-function modelUsesHttp(model: DeviceModel): boolean {
-  const tasks = [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))];
-  return tasks.some((task) => task.steps.some((step) => step.action.kind === 'http'));
-}
 
 /** Refuses a run that would open more sockets than the process may (exit 2, naming the limit). */
 export function checkConnections(plan: RunPlan): void {
@@ -77,10 +74,6 @@ export function checkConnections(plan: RunPlan): void {
 
 function mqttSessions(plan: RunPlan): number {
   return plan.fleet.reduce((sum, entry) => sum + (entry.model.mqtt ? entry.count : 0), 0);
-}
-
-function planUsesHttp(plan: RunPlan): boolean {
-  return plan.fleet.some((entry) => entry.count > 0 && modelUsesHttp(entry.model));
 }
 
 /** Resolves the target and broker, starting the embedded fixtures (off the main loop) for what the profile and flags leave out. */

@@ -17,6 +17,7 @@ import type { LinkHost } from './mqtt-link.ts';
 import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
 import { bindModel } from './bound-model.ts';
+import { warmStart } from './http-warm-start.ts';
 import type { BoundModel } from './bound-model.ts';
 import { DeliveryTracker, measuresDelivery } from './delivery.ts';
 import { VirtualDevice } from './device.ts';
@@ -209,6 +210,11 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     return this.clock.now() - this.startClock;
   }
 
+  /** Optional, before `run`: warms the HTTP path and opens the pool's first connections (see warmStart). */
+  async prepare(): Promise<void> {
+    await warmStart(this.plan, this.transport, this.ownedDevices);
+  }
+
   async run(): Promise<RunTimes> {
     const done = new Promise<RunTimes>((resolve, reject) => {
       this.finishRun = resolve;
@@ -216,6 +222,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     });
     this.startClock = this.clock.now();
     this.startedAt = new Date();
+    this.transport.runStarted();
     if (this.plan.durationMs !== undefined) {
       this.durationTimer = setTimeout(() => this.stop('duration'), this.plan.durationMs);
     }

@@ -1,6 +1,8 @@
 import { Client, Pool } from 'undici';
+import type { buildConnector } from 'undici';
 import type { Dispatcher } from 'undici';
 import { HttpExchange } from './http-exchange.ts';
+import { PreopenedConnector, SPARE_LIFETIME_MS } from './http-preconnect.ts';
 import type { AttemptResult, DeviceTls, TlsOptions } from './types.ts';
 
 export interface HttpTransportOptions {
@@ -34,7 +36,7 @@ export interface HttpAttempt {
 }
 
 /** undici's connect options for a TLS client: `timeout` bounds TCP and TLS set-up. */
-function connectOptions(timeoutMs: number, tls: TlsOptions | undefined): NonNullable<Client.Options['connect']> {
+function connectOptions(timeoutMs: number, tls: TlsOptions | undefined): buildConnector.BuildOptions {
   return {
     timeout: timeoutMs,
     ...(tls?.ca ? { ca: tls.ca } : {}),
@@ -60,11 +62,13 @@ export class HttpTransport {
   private readonly byDevice: (Dispatcher | string | undefined)[] = [];
   /** Per-certificate pools, by source address and the files presented. */
   private readonly certificatePools = new Map<string, Pool>();
-  private readonly connect: NonNullable<Client.Options['connect']>;
+  private readonly connect: buildConnector.BuildOptions;
   /** Source addresses, or one undefined (the system's choice) without any. */
   private readonly sources: readonly (string | undefined)[];
   /** Connections of each pool: the profile's `connections` stays the fleet's total, whatever the number of addresses. */
   private readonly poolConnections: number;
+  /** The shared pools' connectors, each able to open its pool's connections before the run. */
+  private readonly preopened: PreopenedConnector[] = [];
 
   constructor(
     private readonly origin: string,
@@ -75,7 +79,11 @@ export class HttpTransport {
     this.sources = localAddresses.length === 0 ? [undefined] : localAddresses;
     this.poolConnections = Math.max(1, Math.ceil(options.connections / this.sources.length));
     if (!options.connectionPerDevice && !options.tlsFor) {
-      for (const source of this.sources) this.pools.push(new Pool(origin, { ...this.clientOptions(source, this.connect), connections: this.poolConnections }));
+      for (const source of this.sources) {
+        const preopened = new PreopenedConnector(this.connect, new URL(origin), SPARE_LIFETIME_MS, source ?? null);
+        this.preopened.push(preopened);
+        this.pools.push(new Pool(origin, { ...this.clientOptions(source, preopened.connect), connections: this.poolConnections }));
+      }
     }
   }
 
@@ -109,6 +117,23 @@ export class HttpTransport {
     return dispatcher;
   }
 
+  /**
+   * Opens up to `count` of the shared pools' connections ahead of their first requests (see
+   * PreopenedConnector); a device's own connections open with its first request. Resolves with how
+   * many opened within `withinMs`.
+   */
+  async preconnect(count: number, withinMs: number): Promise<number> {
+    if (this.preopened.length === 0) return 0;
+    const each = Math.ceil(Math.min(count, this.options.connections) / this.preopened.length);
+    const opened = await Promise.all(this.preopened.map((connector) => connector.open(Math.min(each, this.poolConnections), withinMs)));
+    return opened.reduce((sum, n) => sum + n, 0);
+  }
+
+  /** The run's clock started: connections opened ahead and still unused a few seconds on are closed. */
+  runStarted(): void {
+    for (const connector of this.preopened) connector.started();
+  }
+
   /** Sends what the exchange holds; its sink hears the result once, never synchronously. */
   dispatch(exchange: HttpExchange): void {
     const index = exchange.deviceIndex;
@@ -136,11 +161,13 @@ export class HttpTransport {
 
   /** Waits for in-flight requests, then closes every connection. */
   async close(): Promise<void> {
+    for (const connector of this.preopened) connector.close();
     await Promise.all(this.dispatchers().map((dispatcher) => dispatcher.close()));
   }
 
   /** Aborts in-flight requests and closes every connection at once. */
   async destroy(): Promise<void> {
+    for (const connector of this.preopened) connector.close();
     await Promise.all(this.dispatchers().map((dispatcher) => dispatcher.destroy()));
   }
 
