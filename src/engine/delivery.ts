@@ -3,6 +3,7 @@ import { addCounts, emptyCounts, SeqSet } from '../metrics/delivery.ts';
 import type { DeliveryCounts, DeliveryPublisher, DeliverySubscription, DeliverySummary } from '../metrics/delivery.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 import type { RunPlan } from '../profile/types.ts';
+import type { MqttAttempt } from './mqtt-attempt.ts';
 import { readUserProperty } from '../transport/mqtt-publish-extras.ts';
 import { matchingFilter, sharedGroup, topicMatches } from './topic-match.ts';
 
@@ -121,6 +122,16 @@ export class DeliveryTracker {
     let seqs = record.acked.get(topic);
     if (!seqs) record.acked.set(topic, (seqs = new SeqSet()));
     seqs.add(seq);
+  }
+
+  /** A device's MQTT attempt ended: a measured publish acked, or a subscription granted, counts from here. */
+  attemptEnded(device: number, attempt: MqttAttempt, ok: boolean): void {
+    if (attempt.inTask) {
+      if (ok && attempt.deliverySeq >= 0) this.acked(device, attempt.target, attempt.deliverySeq);
+      attempt.deliverySeq = -1;
+    } else if (ok && attempt.stats) {
+      this.subscribed(device, attempt.target, attempt.stats.name);
+    }
   }
 
   /** A subscriber's SUBSCRIBE was granted; its messages count from the first grant on. */
