@@ -171,6 +171,9 @@ export interface FinishedRun {
 }
 
 /** The results of a finished run: rows, history, warnings, and the thresholds judged. */
+const SHARDED_DELIVERY =
+  "delivery counts (expected, lost, duplicates) cover only this shard's publishers and subscribers: a message from another shard's publisher counts as received but never as expected. The DELIVER rows' latencies merge exactly.";
+
 export function resultsOf(run: FinishedRun): Results {
   const { plan, engine, times, generator } = run;
   const warnings: string[] = [];
@@ -214,7 +217,7 @@ export function resultsOf(run: FinishedRun): Results {
     ...partial,
     ...downlink,
     ...(engine.delivery ? { delivery: engine.delivery.summary() } : {}),
-    warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : [])],
+    warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : []), ...(engine.delivery && engine.shard.count > 1 ? [SHARDED_DELIVERY] : [])],
     thresholds: evaluateThresholds(partial, plan.thresholds),
   };
 }

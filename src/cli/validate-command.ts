@@ -48,7 +48,7 @@ export function describePlan(plan: RunPlan): string {
     const session = model.mqtt ? `MQTT ${model.mqtt.protocolVersion === 5 ? '5' : '3.1.1'} session; ` : '';
     const reactions = model.reactions.map((reaction) => `${reaction.topic.source} → ${reaction.task ? describeTask(reaction.task) : 'received and measured'}`).join(', ');
     lines.push(
-      `  ${count} × ${model.name} (${model.identity.scheme} ids): ${session}${boot ? `boot ${boot}; ` : ''}${tasks ? `tasks ${tasks}` : 'no tasks'}${periodic ? '' : `; wait ${describeWait(model.wait)}`}${reactions ? `; on ${reactions}` : ''}.`,
+      `  ${count} × ${model.name} (${model.identity.scheme} ids): ${session}${boot ? `boot ${boot}; ` : ''}${tasks ? `tasks ${tasks}` : 'no tasks'}${periodic || !tasks ? '' : `; wait ${describeWait(model.wait)}`}${reactions ? `; on ${reactions}` : ''}.`,
     );
     if (model.auth) lines.push(describeAuth(model.auth));
   }

@@ -3,6 +3,7 @@ import { addCounts, emptyCounts, SeqSet } from '../metrics/delivery.ts';
 import type { DeliveryCounts, DeliveryPublisher, DeliverySubscription, DeliverySummary } from '../metrics/delivery.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 import type { RunPlan } from '../profile/types.ts';
+import type { MqttAttempt } from './mqtt-attempt.ts';
 import { readUserProperty } from '../transport/mqtt-publish-extras.ts';
 import { matchingFilter, sharedGroup, topicMatches } from './topic-match.ts';
 
@@ -54,7 +55,7 @@ class DeliveryGroup {
    * expected. One sent earlier may have reached the broker before or after it took the subscription
    * (the broker orders by when it reads, not when we sent): it counts if it arrived, and is not lost if not.
    */
-  start: Uint32Array | undefined;
+  start: Map<number, number> | undefined;
   /** Its DELIVER row, made at the first receipt: a subscription that gets no measured message adds none. */
   stats: StatsEntry | undefined;
 
@@ -72,6 +73,8 @@ class DeliveryGroup {
  */
 export class DeliveryTracker {
   private readonly nextSeqs: Uint32Array;
+  /** Publishers that have sent a measured publish, in the order they first did. */
+  private readonly active: number[] = [];
   private readonly publishers = new Map<number, PublisherRecord>();
   private readonly groups = new Map<string, DeliveryGroup>();
   private readonly bySubscriber = new Map<number, DeliveryGroup[]>();
@@ -92,6 +95,7 @@ export class DeliveryTracker {
   /** Numbers a measured publish of `publisher`. */
   nextSeq(publisher: number): number {
     const seq = this.nextSeqs[publisher] as number;
+    if (seq === 0) this.active.push(publisher);
     this.nextSeqs[publisher] = seq + 1;
     return seq;
   }
@@ -120,13 +124,24 @@ export class DeliveryTracker {
     seqs.add(seq);
   }
 
+  /** A device's MQTT attempt ended: a measured publish acked, or a subscription granted, counts from here. */
+  attemptEnded(device: number, attempt: MqttAttempt, ok: boolean): void {
+    if (attempt.inTask) {
+      if (ok && attempt.deliverySeq >= 0) this.acked(device, attempt.target, attempt.deliverySeq);
+      attempt.deliverySeq = -1;
+    } else if (ok && attempt.stats) {
+      this.subscribed(device, attempt.target, attempt.stats.name);
+    }
+  }
+
   /** A subscriber's SUBSCRIBE was granted; its messages count from the first grant on. */
   subscribed(subscriber: number, filter: string, name: string): void {
     const shared = sharedGroup(filter) !== undefined;
     const key = shared ? filter : `${subscriber} ${filter}`;
     let group = this.groups.get(key);
     if (!group) this.groups.set(key, (group = new DeliveryGroup(name, matchingFilter(filter), shared)));
-    group.start ??= this.nextSeqs.slice();
+    // Only publishers that have sent: a fleet of subscribers each with its own snapshot of every device would not fit.
+    group.start ??= new Map(this.active.map((index) => [index, this.nextSeqs[index] as number]));
     if (group.subscribers.has(subscriber)) return;
     group.subscribers.add(subscriber);
     let own = this.bySubscriber.get(subscriber);
@@ -180,7 +195,7 @@ export class DeliveryTracker {
   }
 
   private wasExpected(group: DeliveryGroup, publisher: number, topic: string, seq: number): boolean {
-    return seq >= (group.start?.[publisher] ?? 0) && (this.publishers.get(publisher)?.acked.get(topic)?.has(seq) ?? false);
+    return seq >= (group.start?.get(publisher) ?? 0) && (this.publishers.get(publisher)?.acked.get(topic)?.has(seq) ?? false);
   }
 
   /**
@@ -228,9 +243,8 @@ export class DeliveryTracker {
     }
     const total = { published: 0, acked: 0, ...emptyCounts() };
     const publishers: DeliveryPublisher[] = [];
-    for (let index = 0; index < this.nextSeqs.length; index++) {
+    for (const index of [...this.active].sort((a, b) => a - b)) {
       const published = this.nextSeqs[index] as number;
-      if (published === 0) continue;
       const acked = [...(this.publishers.get(index)?.acked.values() ?? [])].reduce((sum, seqs) => sum + seqs.size, 0);
       const counts = byPublisher.get(index) ?? emptyCounts();
       publishers.push({ device: this.idOf(index), deviceIndex: index, published, acked, ...counts });
@@ -248,7 +262,7 @@ export class DeliveryTracker {
       const from = group.from.get(index);
       const own = emptyCounts();
       let received = 0;
-      const start = group.start?.[index] ?? 0;
+      const start = group.start?.get(index) ?? 0;
       for (const [topic, acked] of this.publishers.get(index)?.acked ?? []) {
         if (!topicMatches(group.filter, topic)) continue;
         for (const seq of acked.from(0)) {

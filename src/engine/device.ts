@@ -12,9 +12,8 @@ import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-mo
 import { AuthLifecycle } from './auth-lifecycle.ts';
 import { applyCaptures, captureFromJson } from './captures.ts';
 import type { DeviceHost } from './device-host.ts';
-import type { DeliveryTracker } from './delivery.ts';
 import { MqttAttempt } from './mqtt-attempt.ts';
-import { publishExtras } from './publish-extras.ts';
+import { publishWithExtras } from './publish-extras.ts';
 import type { MqttAttemptOwner, SentAttempt } from './mqtt-attempt.ts';
 import type { LinkedDevice, MqttLink } from './mqtt-link.ts';
 import { encodePathChars } from './request-path.ts';
@@ -285,7 +284,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     if (action.kind === 'publish') {
       // Properties and delivery headers are built only for the publishes that have them.
       if (action.properties === undefined && action.delivery === undefined) session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck);
-      else session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck, publishExtras(action, this, this.host.delivery, attempt));
+      else publishWithExtras(session, attempt, action, this, this.host.delivery);
     } else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
   }
 
@@ -296,7 +295,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const intendedMicros = paced ? Math.max(latencyMicros, (this.host.now() - this.taskIntendedAt) * 1000) : -1;
     this.host.onAttempt(this, stats, attempt, { outcome, error, bytesIn: 0, answered }, latencyMicros, intendedMicros, late);
     const delivery = this.host.delivery;
-    if (delivery) this.deliveryNoted(delivery, attempt, outcome === 'ok');
+    if (delivery) delivery.attemptEnded(this.deviceIndex, attempt, outcome === 'ok');
     if (!attempt.inTask) return this.inbox?.subscriptionEnded(attempt);
     // An attempt that may still hear from the broker is replaced, so a late ack cannot touch the next one.
     if (!attempt.reusable) {
@@ -306,16 +305,6 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     if (error !== undefined && isConnectionLoss(error)) this.burstLost = true;
     if (--this.burstPending > 0 || this.sendingBurst) return;
     this.burstEnded();
-  }
-
-  /** A measured publish was acked, or a subscription granted: delivery counts from it. */
-  private deliveryNoted(delivery: DeliveryTracker, attempt: MqttAttempt, ok: boolean): void {
-    if (attempt.inTask) {
-      if (ok && attempt.deliverySeq >= 0) delivery.acked(this.deviceIndex, attempt.target, attempt.deliverySeq);
-      attempt.deliverySeq = -1;
-    } else if (ok) {
-      delivery.subscribed(this.deviceIndex, attempt.target, (attempt.stats as StatsEntry).name);
-    }
   }
 
   /** Resolves once the subscriptions made on connect have their answers (each is bounded by its timeout). */

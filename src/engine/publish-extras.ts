@@ -2,6 +2,9 @@ import type { PublishAction, PublishProperties } from '../profile/types.ts';
 import type { TemplateContext } from '../template/context.ts';
 import { PropertyWriter, PublishProperty } from '../transport/mqtt-publish-extras.ts';
 import type { PublishExtras } from '../transport/mqtt-publish-extras.ts';
+import type { MqttSession } from '../transport/mqtt.ts';
+import { refusal } from '../transport/mqtt-labels.ts';
+import type { MqttAttempt } from './mqtt-attempt.ts';
 import { DELIVERY_PROPERTY } from './delivery.ts';
 import type { DeliveryTracker } from './delivery.ts';
 
@@ -54,4 +57,15 @@ export function publishExtras(action: PublishAction, device: ExtrasSource, deliv
     }
   }
   return { prefix, properties };
+}
+
+/** Sends a publish that has properties or a delivery header; one MQTT cannot carry (a value over 64 KB) fails, not the run. */
+export function publishWithExtras(session: MqttSession, attempt: MqttAttempt, action: PublishAction, device: ExtrasSource, delivery: DeliveryTracker | undefined): void {
+  let extras: PublishExtras;
+  try {
+    extras = publishExtras(action, device, delivery, attempt);
+  } catch (error) {
+    return attempt.onAck(refusal(error));
+  }
+  session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck, extras);
 }

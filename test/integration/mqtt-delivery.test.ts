@@ -162,3 +162,22 @@ describe('delivery to subscribers, against a real Mosquitto', { skip, concurrenc
     assert.equal(row(results, 'DELIVER').requests, publish.requests);
   });
 });
+
+describe('delivery against the embedded Aedes broker (no Mosquitto needed)', () => {
+  test('20 lamps and 2 consumers started by fleetsim itself: delivered = published × 2, none lost', { timeout: 120_000 }, async () => {
+    const name = `aedes-${Math.random().toString(36).slice(2)}`;
+    await temp.write(`${name}.lamp.yaml`, lamp('3.1.1', 'payload', 5));
+    await temp.write(`${name}.consumer.yaml`, consumer('backend', 'devices/+/lamp/changed'));
+    const profile = await temp.write(`${name}.yaml`, `kind: profile\nseed: 3\nfleet:\n  - device: ${name}.lamp.yaml\n    count: 20\n  - device: ${name}.consumer.yaml\n    count: 2\n`);
+    const json = temp.file(`${name}.json`);
+    const result = await runCli(['run', profile, '--json', json, '--quiet', '--stage', '300ms:2', '--stage', '2s:2', '--stage', '1s:22', '--stage', '3s:22'], 110_000);
+    assert.equal(result.code, 0, result.stderr);
+    const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+    const publish = row(results, 'PUBLISH');
+    assert.equal(publish.failures, 0, JSON.stringify(results.failures));
+    const counts = subscription(results, 'devices/+/lamp/changed');
+    assert.equal(counts.delivered, publish.requests * 2);
+    assert.equal(counts.lost, 0);
+    assert.equal(row(results, 'DELIVER').requests, publish.requests * 2);
+  });
+});
