@@ -120,7 +120,13 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
     const requestLog = log ? new RequestLog(path.resolve(log)) : undefined;
     await requestLog?.opened();
     const environment = await openEnvironment(plan, this.options.output);
-    const run = new LiveRun(plan, settings, environment.endpoints);
+    let run: LiveRun;
+    try {
+      run = new LiveRun(plan, settings, environment.endpoints);
+    } catch (error) {
+      await environment.fixtures?.close();
+      throw error;
+    }
     this.current = run;
     this.lastError = undefined;
     requestLog?.attach(run.engine);
