@@ -9,7 +9,7 @@ test('the live table has the results\' numbers for every row, without encoding a
   const data = stats.entryFor('POST', '/data');
   const publish = stats.entryFor('PUBLISH', 'telemetry');
   const connect = stats.entryFor('CONNECT', 'lamp');
-  for (let i = 0; i < 2_000; i++) data.record(i % 50 === 0 ? 'error' : 'ok', i % 50 === 0 ? 'HTTP 503' : undefined, 500 + ((i * 7919) % 20_000), -1, 10, false);
+  for (let i = 0; i < 2_000; i++) data.record(i % 50 === 0 ? 'failure' : 'ok', i % 50 === 0 ? 'HTTP 503' : undefined, 500 + ((i * 7919) % 20_000), -1, 10, false);
   for (let i = 0; i < 500; i++) publish.record(i % 100 === 0 ? 'timeout' : 'ok', undefined, 1_000 + i * 13, -1, 0, false);
   for (let i = 0; i < 20; i++) connect.record('ok', undefined, 3_000 + i, -1, 0, false);
   const full = buildRows(stats.entries, 10);
