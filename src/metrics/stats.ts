@@ -1,4 +1,4 @@
-import { createHistogram, recordMicros, summarize } from './histogram.ts';
+import { createHistogram, histogramMean, recordMicros, summarize } from './histogram.ts';
 import type { LatencyHistogram } from './histogram.ts';
 import { History, isSaturated } from './history.ts';
 import type { CumulativeCounts, HistoryLimits, HistoryPoint, HistoryRow, IntervalHealth } from './history.ts';
@@ -315,7 +315,7 @@ function summarizeSome(histogram: LatencyHistogram): CumulativeCounts['latencyMs
   const ms = (micros: number): number => Math.round(micros) / 1000;
   return {
     p50: ms(Math.min(histogram.maxValue, histogram.getValueAtPercentile(50))),
-    mean: ms(histogram.mean),
+    mean: ms(histogramMean(histogram)),
     min: ms(histogram.minNonZeroValue),
     max: ms(histogram.maxValue),
   };
