@@ -54,7 +54,8 @@ export async function startUiServer(backend: UiBackend, flags: UiFlags, output: 
   const server = new UiServer(backend, access, await uiPage());
   await server.listen(endpoint);
   const link = access.token !== undefined && generated ? `${server.url}?token=${access.token}` : server.url;
-  output.stderr(`fleetsim UI at ${link} (Ctrl-C to quit)`);
+  const elsewhere = server.everyAddress ? `; listening on ${endpoint.host}, so from other machines use this one's address` : '';
+  output.stderr(`fleetsim UI at ${link} (Ctrl-C to quit${elsewhere})`);
   if (access.token !== undefined && !generated) output.stderr('The UI and its API need the token from FLEETSIM_UI_TOKEN (--ui-token): ?token= on the page URL, or the X-Fleetsim-Token header.');
   if (generated) output.stderr('Off loopback the UI and its API need that token (?token= or the X-Fleetsim-Token header); set FLEETSIM_UI_TOKEN to choose it.');
   return server;

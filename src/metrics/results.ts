@@ -225,11 +225,16 @@ class RowSum {
   readonly queued = createHistogram();
   readonly counters: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0, qosDowngrades: 0 };
 
+  /** `full: false` sums only the answers' latency: what a live view reads, at a quarter of the copying. */
+  constructor(private readonly full = true) {}
+
   add(entry: StatsEntry): void {
     this.latency.add(entry.latency);
-    this.failedLatency.add(entry.failedLatency);
-    this.intendedLatency.add(entry.intendedLatency);
-    this.queued.add(entry.queued);
+    if (this.full) {
+      this.failedLatency.add(entry.failedLatency);
+      this.intendedLatency.add(entry.intendedLatency);
+      this.queued.add(entry.queued);
+    }
     for (const key of Object.keys(this.counters) as (keyof Counters)[]) this.counters[key] += entry[key];
   }
 
@@ -244,17 +249,20 @@ const SESSION_TYPES = new Set(['CONNECT', 'SUBSCRIBE', 'DELIVER']);
 /** The rows a set of entries yields over `seconds`: per (type, name), per type, the total, and which one a bare threshold reads. */
 export type RowSet = Pick<Results, 'stats' | 'total' | 'types' | 'bareThresholdsRead'>;
 
-/** `encode: false` leaves the encoded histograms empty: for a live view, which only reads the summaries. */
+/**
+ * `encode: false` is a live view's: the encoded histograms are left empty and the aggregates sum only
+ * the answers' latency (their failed, intended and queued summaries stay empty).
+ */
 export function buildRows(entries: readonly StatsEntry[], seconds: number, encode = true): RowSet {
   const sorted = [...entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
-  const total = new RowSum();
+  const total = new RowSum(encode);
   const groups = new Map<string, RowSum>();
-  const traffic = new RowSum();
+  const traffic = new RowSum(encode);
   for (const entry of sorted) {
     total.add(entry);
     const group = rowTypeGroup(entry.type);
     let sum = groups.get(group);
-    if (!sum) groups.set(group, (sum = new RowSum()));
+    if (!sum) groups.set(group, (sum = new RowSum(encode)));
     sum.add(entry);
     if (!SESSION_TYPES.has(entry.type)) traffic.add(entry);
   }

@@ -7,6 +7,7 @@ import type { RunOverrides } from '../profile/load.ts';
 import type { RunPlan } from '../profile/types.ts';
 import { formatSummary } from '../report/console.ts';
 import type { Reporter } from '../report/reporter.ts';
+import { ProgressReporter } from '../report/progress.ts';
 import { RequestLog } from '../report/request-log.ts';
 import { UsageError } from '../errors.ts';
 import { checkConnections, openEnvironment, reportFixtureCounts, runExitCode } from '../cli/run-environment.ts';
@@ -120,15 +121,25 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
     const requestLog = log ? new RequestLog(path.resolve(log)) : undefined;
     await requestLog?.opened();
     const environment = await openEnvironment(plan, this.options.output);
-    const run = new LiveRun(plan, settings, environment.endpoints);
+    let run: LiveRun;
+    try {
+      run = new LiveRun(plan, settings, environment.endpoints);
+    } catch (error) {
+      await environment.fixtures?.close();
+      throw error;
+    }
     this.current = run;
     this.lastError = undefined;
     requestLog?.attach(run.engine);
+    // The console follows a run started from the page as it follows `fleetsim run`.
+    const progress = this.options.quiet ? undefined : new ProgressReporter(this.options.output, settings.durationMs);
+    progress?.attach(run.engine);
     for (const reporter of reporters) reporter.attach?.(run.engine);
     run.engine.on('interval', (point) => this.onInterval(run, point));
     run.engine.on('stopping', () => this.emit('message', 'state', this.state()));
     if (!this.options.quiet) this.options.output.stderr(`Run started from the UI: ${describe(settings)}.`);
     this.running = this.finish(run, run.run(), reporters, requestLog, async () => {
+      progress?.end();
       if (!this.options.quiet) await reportFixtureCounts(environment, this.options.output);
       await environment.fixtures?.close();
     });

@@ -42,12 +42,17 @@ export class UiServer {
     backend.on('message', this.forward);
   }
 
-  /** The address as a browser would open it. */
+  /** The address as a browser on this machine would open it (loopback for a server on every address). */
   get url(): string {
     const address = this.address;
     if (!address) return '';
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const host = this.everyAddress ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return `http://${host}:${address.port}/`;
+  }
+
+  /** Listening on 0.0.0.0 or ::, which browsers do not open as an address. */
+  get everyAddress(): boolean {
+    return this.address?.address === '0.0.0.0' || this.address?.address === '::';
   }
 
   async listen(endpoint: UiEndpoint): Promise<void> {

@@ -93,6 +93,8 @@ test('--ui-host 0.0.0.0: a token is generated, and nothing is served or changed 
     assert.equal(plain.status, 415, plain.body);
     const foreign = await call(ui.base, 'POST', '/api/start', { ...auth, ...JSON_TYPE, origin: 'http://evil.example' }, '{"devices":2}');
     assert.equal(foreign.status, 403, foreign.body);
+    const crossSiteForm = await call(ui.base, 'POST', '/api/stop', { ...auth, 'content-type': 'text/plain', origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' }, '{}');
+    assert.equal(crossSiteForm.status, 403, 'a cross-origin POST without JSON, even with the token');
     const state = JSON.parse((await call(ui.base, 'GET', '/api/state', auth)).body) as { status: string };
     assert.equal(state.status, 'idle', 'none of the refused requests started a run');
   } finally {

@@ -201,3 +201,30 @@ async function waitForResults(ui: RunningUi, deadlineMs: number): Promise<Result
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+test('capacity --ui: the page shows each step as it is judged and marks the knee', { timeout: 60_000, skip: chromiumSkip() }, async () => {
+  // 200 ms pacing: 1 device sends about 5 req/s (passes 'rps < 12'), 4 devices about 20 (the knee).
+  const args = ['capacity', profile, '--slo', 'rps < 12', '--start', '1', '--step', '3', '--max-devices', '7', '--step-duration', '2s', '--settle', '1s', '--quiet', '--ui'];
+  const ui = await startUi(args, 58_000);
+  const browser = await launchChromium();
+  const errors: string[] = [];
+  let exit: Awaited<ReturnType<typeof quitUi>>;
+  try {
+    const tab = await browser.newPage();
+    tab.on('pageerror', (error) => errors.push(error.message));
+    await tab.goto(`${ui.base}/`, { waitUntil: 'load' });
+    await tab.locator('#capacity-steps tr[data-step="1"]').waitFor({ timeout: 30_000 });
+    assert.equal(await tab.locator('#start-panel').isHidden(), true, 'no start form: the search runs from the command line');
+    await untilUi(tab, 'the finished search', (state) => state.status === 'finished', 40_000);
+    const knee = tab.locator('#capacity-steps tr.knee');
+    assert.equal(await knee.getAttribute('data-step'), '4');
+    assert.match(await knee.innerText(), /FAIL \(knee\)/);
+    assert.match(await tab.locator('#capacity-verdict').innerText(), /^Capacity: 1 devices/);
+    assert.ok((await pageUi(tab)).charts.capacity, 'the steps chart drew');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    exit = await quitUi(ui);
+  }
+  assert.equal(exit.code, 0, exit.stderr);
+});
