@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Results } from '../src/metrics/results.ts';
+import { followGcTrace, rssMb } from './process-memory.ts';
 import { compiledCli, fleet, pinned, pinningNote } from './run-pinned.ts';
 import { nginxInstalled, startFixture, startNginx } from './targets.ts';
 
@@ -25,27 +25,9 @@ const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean
 const [file, argv] = pinned(0, process.execPath, ['--trace-gc', ...nodeFlags, await compiledCli(), 'run', ...fleet('profiles/iot-node.yaml', devices, 100, minutes * 60, '--target', target.url, '--json', json, '--quiet')]);
 console.log(`bench:history: ${devices} iot-nodes for ${minutes} min against ${nginxInstalled ? 'nginx' : 'the fixture'} (${pinningNote()})${nodeFlags.length > 0 ? `, node ${nodeFlags.join(' ')}` : ''}`);
 
-const rssMb = (pid: number): number | undefined => {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
 const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
 const heapAfterFullGc: { atS: number; mb: number }[] = [];
-let pending = '';
-child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-  pending += chunk;
-  const lines = pending.split('\n');
-  pending = lines.pop() ?? '';
-  for (const line of lines) {
-    const match = /\s(\d+) ms: Mark-Compact.*?-> ([\d.]+) \(/.exec(line);
-    if (match) heapAfterFullGc.push({ atS: Number(match[1]) / 1000, mb: Number(match[2]) });
-  }
-});
+followGcTrace(child.stdout, (gc) => heapAfterFullGc.push({ atS: gc.atMs / 1000, mb: gc.liveMb }));
 const samples: { atS: number; mb: number }[] = [];
 const started = Date.now();
 const sampler = setInterval(() => {

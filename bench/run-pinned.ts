@@ -180,7 +180,7 @@ async function runTimed(core: 0 | 1, command: string, args: readonly string[], t
 export async function runLocust(tool: string, locustfile: string, host: string, users: number, seconds: number, dir: string): Promise<Measured | undefined> {
   if (!locustInstalled) return undefined;
   const prefix = path.join(dir, 'locust');
-  const cost = await runTimed(0, '/usr/bin/locust', ['-f', locustfile, '--headless', '-u', String(users), '-r', String(users), '-t', `${seconds}s`, '--host', host, '--csv', prefix, '--only-summary'], path.join(dir, 'locust.time'));
+  const cost = await runTimed(0, '/usr/bin/locust', ['-f', locustfile, '--headless', '-u', String(users), '-r', String(users), '-t', `${seconds}s`, '--host', host, '--csv', prefix, '--only-summary', '--exit-code-on-error', '0'], path.join(dir, 'locust.time'));
   const rows = (await readFile(`${prefix}_stats.csv`, 'utf8')).trim().split('\n');
   const header = (rows[0] ?? '').split(',');
   const aggregated = rows.find((row) => row.includes(',Aggregated,'))?.split(',') ?? [];
@@ -200,10 +200,10 @@ export function compiledCli(): Promise<string> {
   return built;
 }
 
-/** `fleetsim run` arguments that write the results JSON to `dir`, and where it goes. */
-async function fleetsimRun(dir: string, label: string, args: readonly string[]): Promise<{ argv: string[]; json: string }> {
+/** `fleetsim run` arguments that write the results JSON to `dir`, and where it goes; `cli` is another build's, or this tree's. */
+async function fleetsimRun(dir: string, label: string, args: readonly string[], cli?: string): Promise<{ argv: string[]; json: string }> {
   const json = path.join(dir, `${label}.json`);
-  return { argv: [await compiledCli(), 'run', ...args, '--json', json, '--quiet'], json };
+  return { argv: [cli ?? (await compiledCli()), 'run', ...args, '--json', json, '--quiet'], json };
 }
 
 async function readResults(json: string): Promise<Results> {
@@ -211,8 +211,8 @@ async function readResults(json: string): Promise<Results> {
 }
 
 /** Runs `fleetsim run` on core 0 with a JSON report in `dir` and returns the results. */
-export async function runFleetsim(dir: string, label: string, args: readonly string[]): Promise<Results> {
-  const { argv, json } = await fleetsimRun(dir, label, args);
+export async function runFleetsim(dir: string, label: string, args: readonly string[], cli?: string): Promise<Results> {
+  const { argv, json } = await fleetsimRun(dir, label, args, cli);
   await run(0, process.execPath, argv);
   return readResults(json);
 }
@@ -221,14 +221,15 @@ export async function runFleetsim(dir: string, label: string, args: readonly str
  * Runs `fleetsim run` as `runFleetsim` does and also returns what the whole process cost, measured
  * as Locust's is (start-up, profile compiling and writing results included), so their CPU per 1k
  * compares like with like. Without /usr/bin/time, the run's own report of its process CPU stands in.
+ * `cli` runs another build (bench/compare-commits.ts), this tree's by default.
  */
-export async function runFleetsimMeasured(dir: string, label: string, args: readonly string[]): Promise<{ results: Results } & ProcessCost> {
+export async function runFleetsimMeasured(dir: string, label: string, args: readonly string[], cli?: string): Promise<{ results: Results } & ProcessCost> {
   if (!timeInstalled) {
-    const results = await runFleetsim(dir, label, args);
+    const results = await runFleetsim(dir, label, args, cli);
     const generator = results.generator;
     return { results, cpuSeconds: ((generator.processCpuPercent ?? generator.cpuPercent) / 100) * results.durationS, maxRssBytes: generator.maxRssBytes };
   }
-  const { argv, json } = await fleetsimRun(dir, label, args);
+  const { argv, json } = await fleetsimRun(dir, label, args, cli);
   const cost = await runTimed(0, process.execPath, argv, path.join(dir, `${label}.time`));
   return { results: await readResults(json), ...cost };
 }

@@ -3,6 +3,7 @@ import type { RunningFixtures } from '../../broker-fixture/index.ts';
 import type { Engine, RunTimes } from '../engine/engine.ts';
 import { checkFileLimit, openFileLimit } from '../engine/fd-limit.ts';
 import { ownedByEntry } from '../engine/fleet-layout.ts';
+import { modelUsesHttp, planUsesHttp } from '../engine/http-warm-start.ts';
 import { WHOLE_RUN } from '../engine/shard.ts';
 import type { StopReason } from '../engine/events.ts';
 import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
@@ -12,7 +13,7 @@ import { nagleWarning } from '../metrics/nagle.ts';
 import { poolQueueWarning } from '../metrics/pool-queue.ts';
 import { buildResults } from '../metrics/results.ts';
 import type { Results } from '../metrics/results.ts';
-import type { DeviceModel, RunPlan } from '../profile/types.ts';
+import type { RunPlan } from '../profile/types.ts';
 import type { ProgressSink } from '../report/progress.ts';
 import { toolVersion } from '../version.ts';
 
@@ -30,6 +31,15 @@ export function signalExit(reason: StopReason): number | undefined {
   return undefined;
 }
 
+/** A finished run's exit code once its reports are written: a signal's, a failed threshold's, or `--exit-code-on-error`'s. */
+export function runExitCode(results: Results, reason: StopReason, exitCodeOnError: number | undefined): number {
+  const signalled = signalExit(reason);
+  if (signalled !== undefined) return signalled;
+  if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
+  if (exitCodeOnError !== undefined && results.total.failures > 0) return exitCodeOnError;
+  return EXIT.ok;
+}
+
 export interface Endpoints {
   readonly target: string;
   readonly broker: string | undefined;
@@ -45,10 +55,6 @@ export interface RunEnvironment {
   readonly fixtures: RunningFixtures | undefined;
 }
 
-function modelUsesHttp(model: DeviceModel): boolean {
-  const tasks = [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)];
-  return tasks.some((task) => task.steps.some((step) => step.action.kind === 'http'));
-}
 
 /** Refuses a run that would open more sockets than the process may (exit 2, naming the limit). */
 export function checkConnections(plan: RunPlan): void {
@@ -68,10 +74,6 @@ export function checkConnections(plan: RunPlan): void {
 
 function mqttSessions(plan: RunPlan): number {
   return plan.fleet.reduce((sum, entry) => sum + (entry.model.mqtt ? entry.count : 0), 0);
-}
-
-function planUsesHttp(plan: RunPlan): boolean {
-  return plan.fleet.some((entry) => entry.count > 0 && modelUsesHttp(entry.model));
 }
 
 /** Resolves the target and broker, starting the embedded fixtures (off the main loop) for what the profile and flags leave out. */
@@ -169,6 +171,9 @@ export interface FinishedRun {
 }
 
 /** The results of a finished run: rows, history, warnings, and the thresholds judged. */
+const SHARDED_DELIVERY =
+  "delivery counts (expected, lost, duplicates) cover only this shard's publishers and subscribers: a message from another shard's publisher counts as received but never as expected. The DELIVER rows' latencies merge exactly.";
+
 export function resultsOf(run: FinishedRun): Results {
   const { plan, engine, times, generator } = run;
   const warnings: string[] = [];
@@ -211,7 +216,8 @@ export function resultsOf(run: FinishedRun): Results {
   return {
     ...partial,
     ...downlink,
-    warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : [])],
+    ...(engine.delivery ? { delivery: engine.delivery.summary() } : {}),
+    warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : []), ...(engine.delivery && engine.shard.count > 1 ? [SHARDED_DELIVERY] : [])],
     thresholds: evaluateThresholds(partial, plan.thresholds),
   };
 }

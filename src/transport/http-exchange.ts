@@ -46,10 +46,11 @@ export function classifyHttpError(error: unknown): AttemptResult {
 }
 
 /**
- * One device's request/response slot at undici's dispatch level: no promise, response stream or
- * header object per request. It uses the handler hooks undici 7's HTTP/1 client calls directly
- * (`onConnect` … `onComplete`); the controller-style hooks are adapted per request by a wrapper
- * that also parses every response's headers, which a load generator only counts.
+ * One device's request/response slot at undici's dispatch level, on its controller-style handler
+ * API (`onRequestStart` … `onResponseEnd`): no promise or response stream per request, and the
+ * body is counted as it streams, never buffered unless a capture needs it. undici 7's HTTP/1
+ * client still calls the legacy hooks it deprecates and adapts these to them per request (a small
+ * controller and the parsed response headers); bench/README.md logs what that costs.
  * A device has at most one HTTP request in flight, so one slot per device is enough.
  */
 export class HttpExchange implements Dispatcher.DispatchHandler {
@@ -91,7 +92,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     this.expectStatus = expectStatus;
     this.keepBody = keepBody;
     this.connectedAt = 0n;
-    // Reset here, not only on connect: a dispatch refused at once reaches onError without onConnect.
+    // Reset here, not only on start: a dispatch refused at once reaches onResponseError without onRequestStart.
     this.resetResponse();
   }
 
@@ -99,10 +100,10 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
    * undici calls this as it writes the request onto a connection (client-h1's writeH1), after any
    * wait for a free one; again when it retries the request on a new connection.
    */
-  onConnect(abort: (error?: Error) => void): void {
+  onRequestStart(controller: Dispatcher.DispatchController): void {
     if (this.connectedAt === 0n) this.connectedAt = process.hrtime.bigint();
     this.resetResponse();
-    this.deadline.start(this.timeoutMs, abort);
+    this.deadline.start(this.timeoutMs, controller);
   }
 
   private resetResponse(): void {
@@ -111,20 +112,18 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     this.chunks = undefined;
   }
 
-  onHeaders(statusCode: number): boolean {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
     this.status = statusCode;
     this.deadline.headers();
-    return true;
   }
 
-  onData(chunk: Buffer): boolean {
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.deadline.data();
     this.bytesIn += chunk.length;
     if (this.keepBody) (this.chunks ??= []).push(chunk);
-    return true;
   }
 
-  onComplete(): void {
+  onResponseEnd(): void {
     this.deadline.stop();
     const status = this.status;
     const result = this.result;
@@ -139,7 +138,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     queueMicrotask(this.deliver);
   }
 
-  onError(error: Error): void {
+  /** Also called with no controller when undici refuses the dispatch before any connection (a closed pool). */
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
     this.deadline.stop();
     const failed = classifyHttpError(error);
     const result = this.result;

@@ -2,6 +2,11 @@
 const HEADERS_TIMEOUT = Object.assign(new Error('no response headers in time'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
 const BODY_TIMEOUT = Object.assign(new Error('response body stalled'), { code: 'UND_ERR_BODY_TIMEOUT' });
 
+/** What a deadline ends: the request's undici controller (`DispatchController.abort`). */
+export interface Abortable {
+  abort(reason: Error): void;
+}
+
 const enum Phase {
   Idle,
   Headers,
@@ -22,18 +27,18 @@ export class RequestDeadline {
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
   private phase = Phase.Idle;
-  private abort: ((error?: Error) => void) | undefined;
+  private controller: Abortable | undefined;
   private readonly fire = (): void => {
-    const abort = this.abort;
-    if (this.phase === Phase.Idle || !abort) return;
+    const controller = this.controller;
+    if (this.phase === Phase.Idle || !controller) return;
     const error = this.phase === Phase.Headers ? HEADERS_TIMEOUT : BODY_TIMEOUT;
     this.stop();
-    abort(error);
+    controller.abort(error);
   };
 
-  /** The request was written onto a connection (undici's `onConnect`): the wait for headers begins. */
-  start(ms: number, abort: (error?: Error) => void): void {
-    this.abort = abort;
+  /** The request was written onto a connection (undici's `onRequestStart`): the wait for headers begins. */
+  start(ms: number, controller: Abortable): void {
+    this.controller = controller;
     this.phase = Phase.Headers;
     if (this.timer && this.timerMs === ms) {
       this.timer.refresh();
@@ -58,6 +63,6 @@ export class RequestDeadline {
 
   stop(): void {
     this.phase = Phase.Idle;
-    this.abort = undefined;
+    this.controller = undefined;
   }
 }

@@ -1,0 +1,106 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fleet, pinningNote, reportFlags, run, runFleetsimMeasured } from './run-pinned.ts';
+import { nginxInstalled, startFixture, startNginx } from './targets.ts';
+
+/**
+ * fleetsim's flat-out HTTP rate, build against build, interleaved in one run:
+ * `npm run bench:compare -- VARIANT... [--rounds 5] [--devices 200] [--seconds 10] [--target fixture|nginx]`.
+ * A VARIANT is a checkout's directory (another commit: `git worktree add /work/wt-base <sha> && npm ci`
+ * there), optionally suffixed `+reports` to run it with `--csv --html --metrics-port`, scraped every
+ * second. Each directory is built once; each round runs every variant once, in an order that turns
+ * round by round (A B, then B A) so a machine that slows down during a round charges neither side
+ * alone. Prints per variant the median rate and its range, and its ratio to the first variant taken
+ * within each round (median and range), and CPU per 1k requests: the whole process's (start-up
+ * included) and the main thread's over the run alone, which a loaded machine moves less than the rate.
+ */
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rounds: { type: 'string', default: '5' },
+    devices: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '10' },
+    target: { type: 'string', default: 'fixture' },
+  },
+});
+const rounds = Number(values.rounds);
+const devices = Number(values.devices);
+const seconds = Number(values.seconds);
+if (positionals.length < 2) throw new Error('usage: bench/compare-commits.ts DIR[+reports] DIR[+reports]... [--rounds N] [--devices N] [--seconds N] [--target fixture|nginx]');
+if (values.target !== 'fixture' && values.target !== 'nginx') throw new Error(`--target: fixture or nginx, got ${values.target}`);
+if (values.target === 'nginx' && !nginxInstalled) throw new Error('nginx is not installed (apt-get install nginx-light)');
+
+interface Variant {
+  readonly label: string;
+  readonly dir: string;
+  readonly reports: boolean;
+  readonly rates: number[];
+  readonly cpuPer1k: number[];
+  /** Main-thread CPU over the run only, per 1k requests: start-up left out, and less moved by a busy machine than the rate. */
+  readonly runCpuPer1k: number[];
+}
+
+const variants: Variant[] = positionals.map((text) => {
+  const reports = text.endsWith('+reports');
+  const dir = path.resolve(reports ? text.slice(0, -'+reports'.length) : text);
+  return { label: text, dir, reports, rates: [], cpuPer1k: [], runCpuPer1k: [] };
+});
+
+/** Builds each checkout's CLI once, on the target's core, and returns its path. */
+async function build(dir: string): Promise<string> {
+  await run(1, process.execPath, [path.join(dir, 'node_modules/typescript/bin/tsc'), '-p', path.join(dir, 'tsconfig.build.json')]);
+  return path.join(dir, 'bin/fleetsim.js');
+}
+
+const clis = new Map<string, string>();
+for (const variant of variants) if (!clis.has(variant.dir)) clis.set(variant.dir, await build(variant.dir));
+const work = await mkdtemp(path.join(tmpdir(), 'fleetsim-compare-'));
+const target = values.target === 'nginx' ? await startNginx(work) : await startFixture();
+
+async function measure(variant: Variant, round: number): Promise<number> {
+  const label = `r${round}-${variants.indexOf(variant)}`;
+  const reports = variant.reports ? await reportFlags(work, label) : undefined;
+  const profile = path.join(variant.dir, 'profiles/iot-node-flat-out.yaml');
+  const { results, cpuSeconds } = await runFleetsimMeasured(work, label, fleet(profile, devices, devices * 10, seconds, '--target', target.url, ...(reports?.flags ?? [])), clis.get(variant.dir));
+  if (reports?.scraper.stop() === 0) throw new Error(`${variant.label}: never scraped`);
+  if (results.total.failures > 0) throw new Error(`${variant.label} had failures: ${JSON.stringify(results.failures)}`);
+  variant.cpuPer1k.push((cpuSeconds / results.total.requests) * 1000);
+  variant.runCpuPer1k.push(((results.generator.cpuPercent / 100) * results.durationS * 1000) / results.total.requests);
+  return results.total.requests / results.activeS;
+}
+
+const median = (list: readonly number[]): number => {
+  const sorted = [...list].sort((a, b) => a - b);
+  return ((sorted[(sorted.length - 1) >> 1] ?? 0) + (sorted[sorted.length >> 1] ?? 0)) / 2;
+};
+const range = (list: readonly number[], digits: number): string => `${Math.min(...list).toFixed(digits)}–${Math.max(...list).toFixed(digits)}`;
+
+try {
+  const ratios: number[][] = variants.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? variants : [...variants].reverse();
+    const rate = new Map<Variant, number>();
+    for (const variant of order) rate.set(variant, await measure(variant, round));
+    const first = rate.get(variants[0] as Variant) ?? Number.NaN;
+    variants.forEach((variant, i) => {
+      const value = rate.get(variant) ?? Number.NaN;
+      variant.rates.push(value);
+      ratios[i]?.push(value / first);
+    });
+    console.error(`round ${round + 1}/${rounds}: ${variants.map((variant) => `${variant.label} ${(rate.get(variant) ?? 0).toFixed(0)}`).join(', ')} req/s`);
+  }
+  console.log(`fleetsim iot-node-flat-out, ${devices} devices for ${seconds} s against ${values.target === 'nginx' ? 'nginx (one worker)' : 'the standalone fixture'}, ${rounds} rounds interleaved; ${pinningNote()}`);
+  for (const [i, variant] of variants.entries()) {
+    const ratio = ratios[i] ?? [];
+    console.log(
+      `  ${variant.label}: median ${median(variant.rates).toFixed(0)} req/s (${range(variant.rates, 0)}), ` +
+        `÷ ${variants[0]?.label ?? ''} within each round ${median(ratio).toFixed(3)} (${range(ratio, 3)}); CPU s per 1k requests: process ${median(variant.cpuPer1k).toFixed(4)}, ` +
+        `main thread over the run ${median(variant.runCpuPer1k).toFixed(4)} (${range(variant.runCpuPer1k, 4)})`,
+    );
+  }
+} finally {
+  target.stop();
+  await rm(work, { recursive: true, force: true });
+}

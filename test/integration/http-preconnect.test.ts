@@ -1,0 +1,110 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { HttpTransport } from '../../src/transport/http.ts';
+import { PreopenedConnector } from '../../src/transport/http-preconnect.ts';
+import { pollUntil } from '../helpers/poll.ts';
+
+/** An HTTP server that counts the connections it accepted, those still open, and the requests. */
+class CountingServer {
+  connections = 0;
+  requests = 0;
+  readonly open = new Set<Socket>();
+  readonly server: Server = createServer((request, response) => {
+    this.requests++;
+    request.resume();
+    request.on('end', () => response.end('{"ok":true}'));
+  });
+  url = '';
+
+  async listen(): Promise<void> {
+    this.server.on('connection', (socket: Socket) => {
+      this.connections++;
+      this.open.add(socket);
+      socket.on('close', () => this.open.delete(socket));
+    });
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    this.server.close();
+    await once(this.server, 'close');
+  }
+}
+
+const post = (deviceIndex: number) => ({ deviceIndex, method: 'POST' as const, path: '/data', headers: { 'content-type': 'application/json' }, body: '{"t":1}', timeoutMs: 2000 });
+
+describe('the shared pool opens its first connections ahead', () => {
+  let target: CountingServer;
+  before(async () => {
+    target = new CountingServer();
+    await target.listen();
+  });
+  after(() => target.close());
+
+  test('opened connections carry the first requests: no request ahead, no new connection after', async () => {
+    const connectionsBefore = target.connections;
+    const requestsBefore = target.requests;
+    const transport = new HttpTransport(target.url, { connections: 4, connectionPerDevice: false, timeoutMs: 2000 });
+    try {
+      assert.equal(await transport.preconnect(10, 2000), 4, 'at most the pool size');
+      await pollUntil('the server to accept 4 connections', () => target.connections - connectionsBefore === 4);
+      assert.equal(target.requests, requestsBefore, 'opening sends no request');
+      transport.runStarted();
+      const results = await Promise.all([0, 1, 2, 3].map((device) => transport.send(post(device))));
+      for (const result of results) assert.equal(result.outcome, 'ok');
+      assert.equal(target.requests - requestsBefore, 4);
+      assert.equal(target.connections - connectionsBefore, 4, 'the pool used the connections opened ahead');
+    } finally {
+      await transport.destroy();
+    }
+  });
+
+  test('a connection the server closed while it waited is not used: the request opens its own and succeeds', async () => {
+    const transport = new HttpTransport(target.url, { connections: 2, connectionPerDevice: false, timeoutMs: 2000 });
+    try {
+      const before = new Set(target.open);
+      assert.equal(await transport.preconnect(2, 2000), 2);
+      await pollUntil('both connections at the server', () => [...target.open].filter((socket) => !before.has(socket)).length === 2);
+      const opened = [...target.open].filter((socket) => !before.has(socket));
+      for (const socket of opened) socket.destroy();
+      await pollUntil('the server to drop them', () => opened.every((socket) => !target.open.has(socket)));
+      // Let the client read the FIN first, as it has when the pool takes a connection later in a run.
+      await new Promise((resolve) => setImmediate(resolve));
+      const results = await Promise.all([0, 1].map((device) => transport.send(post(device))));
+      assert.deepEqual(results.map((result) => result.outcome), ['ok', 'ok']);
+    } finally {
+      await transport.destroy();
+    }
+  });
+
+  test('connections still unused a while after the start are closed', async () => {
+    const connector = new PreopenedConnector({ timeout: 2000 }, new URL(target.url), 50);
+    const before = new Set(target.open);
+    const opened = (): Socket[] => [...target.open].filter((socket) => !before.has(socket));
+    assert.equal(await connector.open(3, 2000), 3);
+    await pollUntil('3 connections open at the server', () => opened().length === 3);
+    const ahead = opened();
+    connector.started();
+    await pollUntil('the unused connections to close', () => ahead.every((socket) => !target.open.has(socket)));
+  });
+
+  test('a target that refuses connections only leaves none opened ahead', async () => {
+    const closed = new CountingServer();
+    await closed.listen();
+    const url = closed.url;
+    await closed.close();
+    const transport = new HttpTransport(url, { connections: 3, connectionPerDevice: false, timeoutMs: 2000 });
+    try {
+      assert.equal(await transport.preconnect(3, 2000), 0);
+    } finally {
+      await transport.destroy();
+    }
+  });
+});
