@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fleet, locustInstalled, measureRounds, pinningNote, REPORTS_NOTE, reportFlags, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
-import { startMosquitto } from './targets.ts';
+import { startMosquitto, startWsGateway } from './targets.ts';
 
 /**
  * QoS 1 throughput against a real Mosquitto (with set_tcp_nodelay true), fleetsim's lamp-flat-out
@@ -15,27 +15,30 @@ const seconds = Number(process.argv[3] ?? 10);
 const rounds = Number(process.argv[4] ?? 3);
 const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-bench-'));
 const broker = await startMosquitto(dir);
+const gateway = await startWsGateway(broker);
 
 async function plainLoop(mode: string): Promise<Measured> {
   const out = JSON.parse(await run(0, process.execPath, ['--import', 'tsx', 'bench/peers/mqtt-loop.ts', broker.url, String(devices), String(seconds), mode])) as Omit<Measured, 'tool'>;
   return { tool: `mqtt.js loop, ${mode}`, ...out };
 }
 
-async function fleetsim(withReports = false): Promise<Measured> {
-  const label = withReports ? 'reports' : 'fleetsim';
+async function fleetsim(withReports = false, url = broker.url): Promise<Measured> {
+  const label = withReports ? 'reports' : url.startsWith('ws:') ? 'ws' : 'fleetsim';
   const reports = withReports ? await reportFlags(dir, label) : undefined;
-  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet('profiles/lamp-flat-out.yaml', devices, devices * 10, seconds, '--broker', broker.url, ...(reports?.flags ?? [])));
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet('profiles/lamp-flat-out.yaml', devices, devices * 10, seconds, '--broker', url, ...(reports?.flags ?? [])));
   const scrapes = reports?.scraper.stop();
   if (scrapes === 0) throw new Error('the reporting run was never scraped');
   const publish = results.stats.find((row) => row.type === 'PUBLISH');
   if (!publish || publish.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
-  return { tool: withReports ? `with ${REPORTS_NOTE}` : 'fleetsim lamp-flat-out (bursts of 10)', messages: publish.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
+  const tool = withReports ? `with ${REPORTS_NOTE}` : url.startsWith('ws:') ? 'fleetsim over ws:// (a ws-to-TCP gateway on the broker core)' : 'fleetsim lamp-flat-out (bursts of 10)';
+  return { tool, messages: publish.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
 }
 
 try {
   const report = await measureRounds(broker, rounds, [
     () => fleetsim(),
     () => fleetsim(true),
+    () => fleetsim(false, gateway.url),
     () => plainLoop('burst-10'),
     () => plainLoop('await-each'),
     () => runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir),
@@ -44,6 +47,7 @@ try {
   console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinningNote('broker')}.`);
   console.log(report);
 } finally {
+  gateway.stop();
   broker.stop();
   await rm(dir, { recursive: true, force: true });
 }

@@ -51,6 +51,18 @@ export async function startMosquitto(dir: string): Promise<Target> {
   return target(`mqtt://127.0.0.1:${port}`, child, 'SIGTERM');
 }
 
+/**
+ * A WebSocket-to-TCP gateway (bench/peers/ws-gateway.ts) in front of a broker, on the broker's core:
+ * the ws:// row goes through it, so that row's rate includes the gateway's cost as a real load balancer's would.
+ */
+export async function startWsGateway(broker: Target): Promise<Target> {
+  const port = await freePort();
+  const [file, argv] = pinned(1, process.execPath, ['--import', 'tsx', 'bench/peers/ws-gateway.ts', String(port), new URL(broker.url).port]);
+  const child = spawn(file, argv, { stdio: 'ignore' });
+  await listening(port, 'the WebSocket gateway', child);
+  return target(`ws://127.0.0.1:${port}/mqtt`, child, 'SIGTERM');
+}
+
 /** fleetsim's own HTTP fixture as a standalone process (its MQTT listener off). */
 export async function startFixture(): Promise<Target> {
   const port = await freePort();

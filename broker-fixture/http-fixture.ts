@@ -1,13 +1,14 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { MarketApi } from './market-api.ts';
+import type { MarketApiOptions } from './market-api.ts';
 
 /**
  * An HTTP IoT backend with the endpoints of the classic Locust IoT-node write-up: `/greet`, `/data`,
  * `/health`, `/ota`, and the JWT market API under `/api/v1`. It validates what clients send and
  * counts every request per route, so a run's own counts can be checked against the server's.
  */
-export interface HttpFixtureOptions {
+export interface HttpFixtureOptions extends MarketApiOptions {
   /** Added before every answer, in ms. */
   readonly latencyMs?: number;
   /** Fraction of requests answered 503, from 0 to 1. */
@@ -53,12 +54,13 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 export class HttpFixture {
   readonly counts: FixtureCounts = {};
   readonly server: Server;
-  private readonly market = new MarketApi();
+  private readonly market: MarketApi;
   /** Requests waiting for the one server slot, when `serviceMs` is set. */
   private readonly waiting: (() => void)[] = [];
   private serving = false;
 
   constructor(private readonly options: HttpFixtureOptions = {}) {
+    this.market = new MarketApi(options);
     this.server = createServer((request, response) => this.handle(request, response));
     this.server.keepAliveTimeout = 60_000;
   }
@@ -71,6 +73,11 @@ export class HttpFixture {
     const address = this.server.address();
     if (address === null || typeof address === 'string') throw new Error('fixture has no TCP address');
     return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  }
+
+  /** The market API's access and refresh tokens it still remembers (for tests that check none leaked). */
+  issuedTokens(): string[] {
+    return this.market.issuedTokens();
   }
 
   async close(): Promise<void> {

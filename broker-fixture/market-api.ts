@@ -22,28 +22,66 @@ const PRODUCT_COUNT = 100;
 /** Tokens kept before the oldest are forgotten, so a long run cannot grow the fixture without bound. */
 const MAX_TOKENS = 200_000;
 
-const token = (kind: string): string => `${kind}.${randomBytes(18).toString('base64url')}`;
+export interface MarketApiOptions {
+  /**
+   * How long an access token is accepted, in ms (0: for ever). With a lifetime, access tokens are
+   * JWTs whose `exp` claim says when they expire, and the token answers carry `expires_in` (seconds),
+   * so clients can renew them in time; refresh tokens do not expire.
+   */
+  readonly tokenTtlMs?: number;
+}
+
+const base64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+const JWT_HEADER = base64url({ alg: 'HS256', typ: 'JWT' });
 
 class TokenSet {
-  private readonly tokens = new Set<string>();
-  add(value: string): string {
+  /** Token to the clock ms it expires at (Infinity: never). */
+  private readonly tokens = new Map<string, number>();
+  constructor(
+    private readonly kind: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  issue(): string {
     if (this.tokens.size >= MAX_TOKENS) {
-      const oldest = this.tokens.values().next().value;
+      const oldest = this.tokens.keys().next().value;
       if (oldest !== undefined) this.tokens.delete(oldest);
     }
-    this.tokens.add(value);
+    const id = randomBytes(18).toString('base64url');
+    const expiresAt = this.ttlMs > 0 ? Date.now() + this.ttlMs : Infinity;
+    // `exp` is in whole seconds, rounded down: a client that trusts it renews early, never late.
+    const value = this.ttlMs > 0 ? `${JWT_HEADER}.${base64url({ typ: this.kind, jti: id, exp: Math.floor(expiresAt / 1000) })}.${randomBytes(16).toString('base64url')}` : `${this.kind}.${id}`;
+    this.tokens.set(value, expiresAt);
     return value;
   }
+
+  values(): IterableIterator<string> {
+    return this.tokens.keys();
+  }
+
   has(value: unknown): boolean {
-    return typeof value === 'string' && this.tokens.has(value);
+    if (typeof value !== 'string') return false;
+    const expiresAt = this.tokens.get(value);
+    return expiresAt !== undefined && Date.now() < expiresAt;
   }
 }
 
 const isFilled = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
 
 export class MarketApi {
-  private readonly access = new TokenSet();
-  private readonly refresh = new TokenSet();
+  private readonly access: TokenSet;
+  private readonly refresh = new TokenSet('refresh', 0);
+  private readonly ttlMs: number;
+
+  constructor(options: MarketApiOptions = {}) {
+    this.ttlMs = options.tokenTtlMs ?? 0;
+    this.access = new TokenSet('access', this.ttlMs);
+  }
+
+  /** Every token still remembered, so a test can look for them where they must not be. */
+  issuedTokens(): string[] {
+    return [...this.access.values(), ...this.refresh.values()];
+  }
 
   /** The route for a request, or undefined when it is not a market API path. */
   routeFor(method: string, pathname: string): MarketRoute | undefined {
@@ -70,14 +108,19 @@ export class MarketApi {
   private login(body: unknown): MarketAnswer {
     const credentials = (body ?? {}) as { email?: unknown; password?: unknown };
     if (!isFilled(credentials.email) || !isFilled(credentials.password)) return { status: 400, body: { errors: 'email and password are required' } };
-    return { status: 200, body: { access: this.access.add(token('access')), refresh: this.refresh.add(token('refresh')) } };
+    return this.tokens();
+  }
+
+  private tokens(): MarketAnswer {
+    const body = { access: this.access.issue(), refresh: this.refresh.issue() };
+    return { status: 200, body: this.ttlMs > 0 ? { ...body, expires_in: this.ttlMs / 1000 } : body };
   }
 
   private renew(body: unknown): MarketAnswer {
     const refresh = (body as { refresh?: unknown } | undefined)?.refresh;
     if (!this.refresh.has(refresh)) return { status: 401, body: { detail: 'Token is invalid or expired' } };
     // A rotated refresh token comes back too; the old one stays valid, as without a blacklist.
-    return { status: 200, body: { access: this.access.add(token('access')), refresh: this.refresh.add(token('refresh')) } };
+    return this.tokens();
   }
 
   private authorized(headers: IncomingHttpHeaders, answer: () => MarketAnswer): MarketAnswer {

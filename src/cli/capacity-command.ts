@@ -19,9 +19,14 @@ import { outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
 import { checkConnections, EXIT, handleInterrupts, signalExit, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
 import type { Output } from './run-environment.ts';
+import { CapacityUi } from '../ui/capacity-ui.ts';
+import type { UiServer } from '../ui/ui-server.ts';
+import { startUiServer, uiEndpointFromFlags, watchSignals } from './ui-command.ts';
+import type { UiFlags } from './ui-command.ts';
 
-export interface CapacityCommandFlags extends RunFlags, CapacityFlags {
+export interface CapacityCommandFlags extends RunFlags, CapacityFlags, UiFlags {
   readonly profile: string;
+  readonly ui?: boolean | undefined;
   readonly json?: FlagValue;
   readonly results?: FlagValue;
   readonly html?: FlagValue;
@@ -61,6 +66,7 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
   const resultsFile = outputFile('results', given.results);
   const htmlFile = outputFile('html', given.html);
   const overrides = overridesFromFlags(given);
+  if (given.ui === true) uiEndpointFromFlags(given);
   const plan = await loadRunPlan(path.resolve(given.profile), {
     ...overrides,
     ...(settings.maxDevices === undefined ? {} : { devices: settings.maxDevices }),
@@ -75,6 +81,7 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
   if (htmlFile) await checkWritableFile('--html', htmlFile);
   for (const reporter of reporters) await reporter.prepare?.();
   const environment = await openEnvironment(plan, output);
+  let server: UiServer | undefined;
   try {
     const { endpoints } = environment;
     const monitor = new GeneratorMonitor();
@@ -102,6 +109,8 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
       search.on('step', (step) => output.stderr(formatStep(step)));
     }
     await engine.prepare();
+    const ui = given.ui === true ? new CapacityUi(engine, plan, search) : undefined;
+    if (ui) server = await startUiServer(ui, given, output);
     monitor.start();
     const running = engine.run();
     let result: CapacityResult;
@@ -146,10 +155,26 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
     if (!quiet) await reportFixtureCounts(environment, output);
     output.stdout(formatCapacity(result));
     for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
-    if (problems.length > 0) return EXIT.usage;
-    return signalExit(stopReason) ?? EXIT.ok;
+    const exitCode = problems.length > 0 ? EXIT.usage : (signalExit(stopReason) ?? EXIT.ok);
+    if (ui) {
+      ui.finish(results, result, exitCode);
+      // Interrupted, it quits now; finished, the page stays up for its downloads until Ctrl-C.
+      if (signalExit(stopReason) === undefined) await quitSignal(signals, output, quiet);
+    }
+    return exitCode;
   } finally {
+    await server?.close();
     for (const reporter of reporters) await reporter.close?.();
     await environment.fixtures?.close();
+  }
+}
+
+/** Resolves at Ctrl-C or SIGTERM, when nothing is left running. */
+async function quitSignal(signals: NodeJS.EventEmitter, output: Output, quiet: boolean): Promise<void> {
+  const watch = watchSignals(signals, { interrupt: () => false, abandon: () => undefined }, output, quiet);
+  try {
+    await watch.first;
+  } finally {
+    watch.dispose();
   }
 }

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { HttpFixture, MqttFixture } from '../../broker-fixture/index.ts';
 import { UsageError } from '../errors.ts';
+import { formatDuration, MAX_DURATION_MS, parseDurationMs } from '../profile/duration.ts';
 import { last } from './options.ts';
 import type { FlagValue } from './options.ts';
 import type { Output } from './run-command.ts';
@@ -13,6 +14,7 @@ export interface FixtureFlags {
   readonly latency: FlagValue;
   readonly errorRate: FlagValue;
   readonly serviceTime: FlagValue;
+  readonly tokenTtl: FlagValue;
 }
 
 function numberIn(flag: string, given: FlagValue, min: number, max: number, integer: boolean): number {
@@ -33,7 +35,10 @@ export async function fixtureCommand(flags: FixtureFlags, output: Output, signal
   const mqttPort = numberIn('mqtt-port', flags.mqttPort, 0, 65_535, true);
   const otaAfterMs = numberIn('ota-after', flags.otaAfter, 0, 86_400_000, false);
   const host = last(flags.host) ?? '127.0.0.1';
-  const http = new HttpFixture({ latencyMs, errorRate, serviceMs });
+  const ttlText = last(flags.tokenTtl) ?? '0';
+  const tokenTtlMs = parseDurationMs(ttlText);
+  if (tokenTtlMs === undefined || tokenTtlMs > MAX_DURATION_MS) throw new UsageError(`--token-ttl: expected a duration such as 10s or 15m (0: tokens never expire), got '${ttlText}'`);
+  const http = new HttpFixture({ latencyMs, errorRate, serviceMs, tokenTtlMs });
   const mqtt = new MqttFixture({ otaAfterMs });
   let url: string;
   let brokerUrl: string;
@@ -45,7 +50,7 @@ export async function fixtureCommand(flags: FixtureFlags, output: Output, signal
     throw error;
   }
   output.stderr(
-    `HTTP fixture listening on ${url} (IoT routes GET /greet, POST /data, POST /health, GET /ota; the market API under /api/v1; counts at GET /__fixture/counts). ` +
+    `HTTP fixture listening on ${url} (IoT routes GET /greet, POST /data, POST /health, GET /ota; the market API under /api/v1${tokenTtlMs > 0 ? `, access tokens valid for ${formatDuration(tokenTtlMs)}` : ''}; counts at GET /__fixture/counts). ` +
       `MQTT broker (Aedes, MQTT 3.1.1) on ${brokerUrl}${otaAfterMs > 0 ? `; a device subscribing to devices/<id>/ota gets one OTA command ${otaAfterMs} ms later` : ''}. Ctrl-C stops them.`,
   );
   await Promise.race([once(signals, 'SIGINT'), once(signals, 'SIGTERM')]);

@@ -9,6 +9,7 @@ import { idsCommand } from './ids-command.ts';
 import { mergeCommand } from './merge-command.ts';
 import { EXIT, runCommand } from './run-command.ts';
 import type { Output } from './run-command.ts';
+import { uiCommand } from './ui-command.ts';
 import { validateCommand } from './validate-command.ts';
 
 /** On a terminal the progress line is redrawn in place; piped, it is a plain line each time. */
@@ -55,6 +56,13 @@ function runOptions<T>(argv: Argv<T>) {
     .option('stage', { ...value, describe: 'load stage DURATION:DEVICES, e.g. 30s:200 (repeatable; replaces the profile\'s shape and end)' });
 }
 
+function uiOptions<T>(argv: Argv<T>) {
+  return argv
+    .option('ui-port', { ...value, describe: 'port of the live web UI (default 8089; 0 picks a free one)' })
+    .option('ui-host', { ...value, describe: 'address the UI listens on (default 127.0.0.1; any other needs the token)' })
+    .option('ui-token', { ...value, describe: 'token the UI and its API require (better: FLEETSIM_UI_TOKEN); generated and printed when off loopback' });
+}
+
 /** yargs's "Unknown argument: durtion" gains "did you mean --duration?" from the command's own flags. */
 function withFlagSuggestions(message: string, instance: unknown): string {
   const unknown = /^Unknown arguments?: (.+)$/.exec(message);
@@ -69,7 +77,7 @@ function withFlagSuggestions(message: string, instance: unknown): string {
   return hints.length > 0 ? `${message} (${hints.join('; ')})` : message;
 }
 
-const COMMANDS = ['run', 'validate', 'capacity', 'merge', 'ids', 'fixture'];
+const COMMANDS = ['run', 'ui', 'validate', 'capacity', 'merge', 'ids', 'fixture'];
 
 /** Parses argv, runs the command, and returns the exit code. The only place that knows about process exit codes. */
 export async function execute(args: readonly string[], output: Output = processOutput()): Promise<number> {
@@ -91,7 +99,7 @@ export async function execute(args: readonly string[], output: Output = processO
       'run <profile>',
       'run a fleet (starts the embedded fixture when no target is given)',
       (argv) =>
-        runOptions(argv)
+        uiOptions(runOptions(argv))
           .option('json', { ...value, describe: 'write results JSON to FILE (- for stdout; the summary then goes to stderr)' })
           .option('exit-code-on-error', { ...value, describe: "exit with this code when any attempt failed (Locust's flag; thresholds and interrupts take precedence)" })
           .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv' })
@@ -102,10 +110,26 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('shard', { ...value, describe: 'run shard I (0-based) of N: the devices whose index is I mod N, e.g. 0/3' })
           .option('workers', { ...value, describe: 'run the shards of the run in N local child processes, one merged result (default 1: this process)' })
           .option('start-at', { ...value, describe: 'wait until this ISO time (e.g. 2026-05-01T12:00:00Z) to start, so shards begin together' })
+          .option('local-ips', { ...value, describe: "connect from these source addresses of this host, round-robin by device index, e.g. 10.0.0.5,10.0.0.6 (past one address's ~28k ephemeral ports toward one broker port)" })
           .option('broker-stats', { type: 'boolean', default: false, describe: "record the broker's own $SYS figures (Mosquitto) beside fleetsim's" })
+          .option('ui', { type: 'boolean', default: false, describe: 'serve the live web UI while running, and after, until Ctrl-C' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await runCommand(argv, output);
+      },
+    )
+    .command(
+      'ui <profile>',
+      'serve the live web UI: set devices, rate and duration, start, watch, steer, stop and download runs',
+      (argv) =>
+        uiOptions(runOptions(argv))
+          .option('json', { ...value, describe: 'also write each run\'s results JSON to FILE' })
+          .option('csv', { ...value, describe: 'also write each run\'s Locust-style CSVs to PREFIX_*.csv' })
+          .option('html', { ...value, describe: 'also write each run\'s HTML report to FILE' })
+          .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE (downloadable from the page)' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
+      async (argv) => {
+        exitCode = await uiCommand(argv, output, process, false);
       },
     )
     .command(
@@ -120,7 +144,7 @@ export async function execute(args: readonly string[], output: Output = processO
       'capacity <profile>',
       'step one fleet up until an SLO breaks: the largest passing step, and whose limit it was',
       (argv) =>
-        argv
+        uiOptions(argv)
           .positional('profile', { type: 'string', demandOption: true, describe: 'run profile (YAML)' })
           .option('slo', { ...value, describe: "service level each step must meet, threshold grammar, e.g. 'p95 < 250ms', 'PUBLISH: timeouts < 0.1%' (repeatable, required)" })
           .option('start', { ...value, describe: 'devices at the first step (default 10)' })
@@ -137,6 +161,7 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('json', { ...value, describe: 'write the capacity result (fleetsim.capacity/v1) to FILE' })
           .option('results', { ...value, describe: 'write the whole run\'s results JSON (with its history) to FILE' })
           .option('html', { ...value, describe: 'write a self-contained HTML report of the run and its steps, knee marked, to FILE' })
+          .option('ui', { type: 'boolean', default: false, describe: 'follow the search on the live web UI (steps, knee), served until Ctrl-C' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await capacityCommand(argv, output);
@@ -181,7 +206,8 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('host', { ...value, default: '127.0.0.1' })
           .option('latency', { ...value, default: '0', describe: 'ms added to every answer' })
           .option('error-rate', { ...value, default: '0', describe: 'fraction answered 503 (0 to 1)' })
-          .option('service-time', { ...value, default: '0', describe: 'serve one request at a time, each taking MS: a known capacity of 1000/MS req/s (0: off)' }),
+          .option('service-time', { ...value, default: '0', describe: 'serve one request at a time, each taking MS: a known capacity of 1000/MS req/s (0: off)' })
+          .option('token-ttl', { ...value, default: '0', describe: 'market API: access tokens expire after this long (10s, 15m) and are then answered 401 (0: never)' }),
       async (argv) => {
         exitCode = await fixtureCommand(argv, output);
       },

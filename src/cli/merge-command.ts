@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mergeResults, MergeError } from '../distributed/merge.ts';
+import { MergeError, ShardMerger } from '../distributed/merge.ts';
 import type { MergedResults, ShardResults } from '../distributed/merge.ts';
 import { fileErrorReason } from '../errors.ts';
 import type { Results } from '../metrics/results.ts';
@@ -52,8 +52,10 @@ export async function mergeCommand(flags: MergeCommandFlags, output: Output): Pr
   const html = outputFile('html', flags.html);
   if (html) reporters.push(htmlReporter(html));
   for (const reporter of reporters) await reporter.prepare?.();
-  const inputs = files.map(readShard);
-  const merged: MergedResults = mergeResults(inputs, { partial: flags.partial === true, version: toolVersion() });
+  // Each file is folded in as soon as it is parsed, so what it parsed into is garbage young.
+  const merger = new ShardMerger();
+  for (const file of files) merger.add(readShard(file));
+  const merged: MergedResults = merger.finish({ partial: flags.partial === true, version: toolVersion() });
   const problems: string[] = [];
   for (const reporter of reporters) {
     try {

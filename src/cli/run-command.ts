@@ -19,17 +19,20 @@ import { startBrokerStats } from './broker-stats-flag.ts';
 import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { UsageError } from '../errors.ts';
 import { last, outputFile, overridesFromFlags, parseShard, parseStartAt, parseWorkers } from './options.ts';
+import { parseLocalIps } from './local-ips.ts';
 import { runWorkersCommand } from './workers-command.ts';
+import { uiCommand } from './ui-command.ts';
+import type { UiFlags } from './ui-command.ts';
 import { WORKER_ENV } from '../distributed/workers.ts';
 import type { WorkerInterval } from '../distributed/workers.ts';
 import type { FlagValue, RunFlags } from './options.ts';
-import { checkConnections, EXIT, handleInterrupts, signalExit, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
+import { checkConnections, EXIT, handleInterrupts, openEnvironment, reportFixtureCounts, resultsOf, runExitCode } from './run-environment.ts';
 import type { Output, RunEnvironment } from './run-environment.ts';
 
 export { EXIT } from './run-environment.ts';
 export type { Output } from './run-environment.ts';
 
-export interface RunCommandFlags extends RunFlags {
+export interface RunCommandFlags extends RunFlags, UiFlags {
   readonly profile: string;
   readonly json?: FlagValue;
   readonly exitCodeOnError?: FlagValue;
@@ -42,7 +45,9 @@ export interface RunCommandFlags extends RunFlags {
   readonly shard?: FlagValue;
   readonly workers?: FlagValue;
   readonly startAt?: FlagValue;
+  readonly localIps?: FlagValue;
   readonly brokerStats?: boolean | undefined;
+  readonly ui?: boolean | undefined;
 }
 
 /** The flags `execute` works with: output files resolved to one name each. */
@@ -60,6 +65,7 @@ interface RunSettings {
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
+  if (given.ui === true) return runWithUi(given, output, signals);
   const workers = parseWorkers(given.workers);
   if (workers !== undefined && workers > 1) return runWorkersCommand(given, workers, output, signals);
   const flags: RunSettings = {
@@ -72,8 +78,9 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   };
   const metrics = metricsEndpointFromFlags(given.metricsPort, given.metricsHost);
   const shard = parseShard(given.shard);
+  const localAddresses = parseLocalIps(given.localIps);
   const loaded = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
-  const plan: RunPlan = shard ? { ...loaded, shard } : loaded;
+  const plan: RunPlan = { ...loaded, ...(shard ? { shard } : {}), ...(localAddresses ? { localAddresses } : {}) };
   checkConnections(plan);
   const reporters: Reporter[] = [];
   if (flags.json) reporters.push(jsonReporter(flags.json, (text) => output.stdout(text)));
@@ -165,11 +172,21 @@ async function execute(
   else output.stdout(formatSummary(results));
   for (const problem of writeProblems) output.stderr(`fleetsim: ${problem}`);
   if (writeProblems.length > 0) return EXIT.usage;
-  const signalled = signalExit(stopReason);
-  if (signalled !== undefined) return signalled;
-  if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
-  if (flags.exitCodeOnError !== undefined && results.total.failures > 0) return flags.exitCodeOnError;
-  return EXIT.ok;
+  return runExitCode(results, stopReason, flags.exitCodeOnError);
+}
+
+/** `run --ui`: the UI's run, started at once; the flags that shape a run elsewhere do not apply to it. */
+function runWithUi(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter): Promise<number> {
+  const refused = [
+    ['workers', given.workers],
+    ['shard', given.shard],
+    ['metrics-port', given.metricsPort],
+    ['start-at', given.startAt],
+    ['exit-code-on-error', given.exitCodeOnError],
+  ].find(([, value]) => value !== undefined);
+  if (refused) throw new UsageError(`--${String(refused[0])}: not with --ui (the UI runs one process's fleet)`);
+  if (given.brokerStats === true) throw new UsageError('--broker-stats: not with --ui');
+  return uiCommand(given, output, signals, true);
 }
 
 function exitCodeFlag(value: FlagValue): number | undefined {

@@ -31,6 +31,15 @@ export function signalExit(reason: StopReason): number | undefined {
   return undefined;
 }
 
+/** A finished run's exit code once its reports are written: a signal's, a failed threshold's, or `--exit-code-on-error`'s. */
+export function runExitCode(results: Results, reason: StopReason, exitCodeOnError: number | undefined): number {
+  const signalled = signalExit(reason);
+  if (signalled !== undefined) return signalled;
+  if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
+  if (exitCodeOnError !== undefined && results.total.failures > 0) return exitCodeOnError;
+  return EXIT.ok;
+}
+
 export interface Endpoints {
   readonly target: string;
   readonly broker: string | undefined;
@@ -162,6 +171,9 @@ export interface FinishedRun {
 }
 
 /** The results of a finished run: rows, history, warnings, and the thresholds judged. */
+const SHARDED_DELIVERY =
+  "delivery counts (expected, lost, duplicates) cover only this shard's publishers and subscribers: a message from another shard's publisher counts as received but never as expected. The DELIVER rows' latencies merge exactly.";
+
 export function resultsOf(run: FinishedRun): Results {
   const { plan, engine, times, generator } = run;
   const warnings: string[] = [];
@@ -204,7 +216,8 @@ export function resultsOf(run: FinishedRun): Results {
   return {
     ...partial,
     ...downlink,
-    warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : [])],
+    ...(engine.delivery ? { delivery: engine.delivery.summary() } : {}),
+    warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : []), ...(engine.delivery && engine.shard.count > 1 ? [SHARDED_DELIVERY] : [])],
     thresholds: evaluateThresholds(partial, plan.thresholds),
   };
 }

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { loadRunPlan } from '../profile/load.ts';
 import { actionType } from '../profile/types.ts';
-import type { RunPlan, TaskSpec, WaitModel } from '../profile/types.ts';
+import type { AuthSpec, RunPlan, TaskSpec, WaitModel } from '../profile/types.ts';
+import { describeHttpConnections } from '../engine/http-options.ts';
 import { describeStages } from '../engine/stages.ts';
 import { formatDuration } from '../profile/duration.ts';
 import { overridesFromFlags } from './options.ts';
@@ -30,6 +31,13 @@ function describeTask(task: TaskSpec): string {
   return steps.length === 1 ? (steps[0] ?? '') : `${task.name} (${steps.join(' then ')})`;
 }
 
+function describeAuth(auth: AuthSpec): string {
+  const expiry = auth.expiry;
+  const when = !expiry ? '' : expiry.kind === 'fixed' ? `every ${formatDuration(expiry.ms)}` : expiry.kind === 'jwt' ? `before the exp of the JWT in vars.${expiry.variable}` : `before the ${expiry.expression} seconds the server gives`;
+  const renew = !expiry ? '' : `, renews ${when} with ${auth.refresh ? `${actionType(auth.refresh.action)} ${auth.refresh.name}` : 'a new login'}`;
+  return `    Token lifecycle: logs in with ${actionType(auth.login.action)} ${auth.login.name}${renew}; after an HTTP 401 logs in again and retries once (rows "NAME (re-auth)").`;
+}
+
 export function describePlan(plan: RunPlan): string {
   const spawn = plan.stages ? `${plan.stages.length} stages` : plan.spawnMode === 'all-at-once' ? 'all started at once' : `spawn rate ${plan.spawnRate}/s`;
   const lines = [`${plan.profilePath}: valid. ${plan.devices} devices, ${spawn}, seed ${plan.seed}.`];
@@ -38,16 +46,18 @@ export function describePlan(plan: RunPlan): string {
     const boot = model.boot.map(describeTask).join(', ');
     const periodic = model.tasks.some((task) => task.everyMs !== undefined);
     const session = model.mqtt ? `MQTT ${model.mqtt.protocolVersion === 5 ? '5' : '3.1.1'} session; ` : '';
-    const reactions = model.reactions.map((reaction) => `${reaction.topic.source} → ${describeTask(reaction.task)}`).join(', ');
+    const reactions = model.reactions.map((reaction) => `${reaction.topic.source} → ${reaction.task ? describeTask(reaction.task) : 'received and measured'}`).join(', ');
     lines.push(
-      `  ${count} × ${model.name} (${model.identity.scheme} ids): ${session}${boot ? `boot ${boot}; ` : ''}tasks ${tasks}${periodic ? '' : `; wait ${describeWait(model.wait)}`}${reactions ? `; on ${reactions}` : ''}.`,
+      `  ${count} × ${model.name} (${model.identity.scheme} ids): ${session}${boot ? `boot ${boot}; ` : ''}${tasks ? `tasks ${tasks}` : 'no tasks'}${periodic || !tasks ? '' : `; wait ${describeWait(model.wait)}`}${reactions ? `; on ${reactions}` : ''}.`,
     );
+    if (model.auth) lines.push(describeAuth(model.auth));
   }
   const ends = [plan.durationMs !== undefined ? formatDuration(plan.durationMs) : '', plan.iterations !== undefined ? `${plan.iterations} iterations` : ''];
   const sessions = plan.fleet.some((entry) => entry.model.mqtt !== undefined);
   const broker = sessions ? `; broker ${plan.broker ?? 'the embedded Aedes broker'}` : '';
   if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) lines.push(`  ${line[0]?.toUpperCase() ?? ''}${line.slice(1)}.`);
   lines.push(`  Ends after ${ends.filter(Boolean).join(' or ')}; target ${plan.target ?? 'the embedded fixture'}${broker}.`);
+  if (plan.http.tls || plan.http.connectionPerDevice) lines.push(`  HTTP: ${describeHttpConnections(plan.http)}.`);
   if (plan.thresholds.length > 0) lines.push(`  Thresholds: ${plan.thresholds.join('; ')}.`);
   return lines.join('\n');
 }

@@ -8,6 +8,7 @@ import type { ShardResults } from '../distributed/merge.ts';
 import { WorkerPool } from '../distributed/workers.ts';
 import type { WorkerEnd, WorkerInterval } from '../distributed/workers.ts';
 import { UsageError } from '../errors.ts';
+import { parseLocalIps } from './local-ips.ts';
 import { loadRunPlan } from '../profile/load.ts';
 import type { RunPlan } from '../profile/types.ts';
 import { formatProgress, formatSummary } from '../report/console.ts';
@@ -44,6 +45,7 @@ function passThrough(given: RunCommandFlags, plan: RunPlan): string[] {
   one('iterations', given.iterations);
   each('threshold', given.threshold);
   each('stage', given.stage);
+  one('local-ips', given.localIps);
   // A profile without a seed gets a random one: every worker must share the one drawn here.
   args.push('--seed', plan.seed);
   return args;
@@ -80,6 +82,8 @@ function describeEnd(end: WorkerEnd, count: number): string {
 export async function runWorkersCommand(given: RunCommandFlags, workers: number, output: Output, signals: NodeJS.EventEmitter): Promise<number> {
   if (given.shard !== undefined) throw new UsageError('--workers: cannot be combined with --shard: the workers are the shards');
   if (given.metricsPort !== undefined) throw new UsageError('--workers: cannot be combined with --metrics-port yet: each worker would need its own port');
+  // Checked here so a wrong address stops the run once, not in every worker.
+  parseLocalIps(given.localIps);
   const quiet = given.quiet === true;
   const reporters: Reporter[] = [];
   const json = outputFile('json', given.json);

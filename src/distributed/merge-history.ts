@@ -1,6 +1,11 @@
-import { PERCENTILES } from '../metrics/histogram.ts';
 import type { LatencySummary } from '../metrics/histogram.ts';
 import type { CumulativeCounts, HistoryPoint, HistoryRow, IntervalHealth } from '../metrics/history.ts';
+import { CELL, HistoryTable, LATENCY_KEYS, TOTAL_KEY, writeRow } from './history-table.ts';
+
+/** A shard's history as `mergeHistories` takes it: one table per shard, made as each file is read. */
+export function historyTable(history: readonly HistoryPoint[]): HistoryTable {
+  return new HistoryTable(history, foldShardPoints);
+}
 
 /**
  * Shards' histories aligned by wall-clock interval: points whose `timestamp` rounds to the same
@@ -8,26 +13,25 @@ import type { CumulativeCounts, HistoryPoint, HistoryRow, IntervalHealth } from 
  * summaries, not histograms, so each interval's percentiles are the worst shard's (the rows and
  * totals of the merged results are exact: they come from the shards' histograms).
  */
-export function mergeHistories(histories: readonly (readonly HistoryPoint[])[], startedAtMs: number): HistoryPoint[] {
-  const bySecond = new Map<number, (HistoryPoint | undefined)[]>();
-  histories.forEach((points, shard) => {
-    for (const point of points) {
-      const second = Math.round(point.timestamp / 1000);
-      let slot = bySecond.get(second);
-      if (!slot) bySecond.set(second, (slot = new Array<HistoryPoint | undefined>(histories.length)));
-      const earlier = slot[shard];
-      // Timer jitter can put two of a shard's points in one second: the pair is one interval there.
-      slot[shard] = earlier ? foldShardPoints(earlier, point) : point;
-    }
+export function mergeHistories(tables: readonly HistoryTable[], startedAtMs: number): HistoryPoint[] {
+  const bySecond = new Map<number, Int32Array>();
+  tables.forEach((table, shard) => {
+    table.points.forEach((point, p) => {
+      let slot = bySecond.get(point.second);
+      if (!slot) bySecond.set(point.second, (slot = new Int32Array(tables.length).fill(-1)));
+      slot[shard] = p;
+    });
   });
-  const lastOf = histories.map((points) => Math.round((points.at(-1)?.timestamp ?? 0) / 1000));
-  const carried = histories.map(() => new Map<string, HistoryRow>());
-  const devices = histories.map(() => ({ online: 0, target: 0 }));
+  const rows = new RowRegistry(tables);
+  const lastOf = tables.map((table) => table.points.at(-1)?.second ?? 0);
+  const carried = tables.map((table) => new Int32Array(table.keys.length).fill(-1));
+  const devices = tables.map(() => ({ online: 0, target: 0 }));
   const merged: HistoryPoint[] = [];
   for (const second of [...bySecond.keys()].sort((a, b) => a - b)) {
-    const slot = bySecond.get(second) as (HistoryPoint | undefined)[];
-    const present = slot.filter((point): point is HistoryPoint => point !== undefined);
-    slot.forEach((point, shard) => {
+    const slot = bySecond.get(second) as Int32Array;
+    const present = tables.flatMap((table, shard) => ((slot[shard] as number) < 0 ? [] : [table.points[slot[shard] as number] as PointMeta]));
+    slot.forEach((p, shard) => {
+      const point = p < 0 ? undefined : tables[shard]?.points[p];
       if (point) devices[shard] = { online: point.devicesOnline, target: point.devicesTarget };
       // A shard with a gap (no point this second) still has its devices; one that has ended has none.
       else if (second > (lastOf[shard] ?? 0)) devices[shard] = { online: 0, target: 0 };
@@ -41,10 +45,33 @@ export function mergeHistories(histories: readonly (readonly HistoryPoint[])[], 
       devicesTarget: devices.reduce((sum, d) => sum + d.target, 0),
       generator: worstHealth(present.map((point) => point.generator)),
       saturated: present.some((point) => point.saturated),
-      ...mergeRows(slot, carried),
+      ...mergeRows(tables, slot, carried, rows),
     });
   }
   return merged;
+}
+
+type PointMeta = HistoryTable['points'][number];
+
+/** The rows of every shard under one numbering, with the type and name each is shown with. */
+class RowRegistry {
+  readonly keys: { readonly key: string; readonly type: string; readonly name: string }[] = [];
+  /** Per shard, its row k's number here. */
+  readonly ofShard: Int32Array[];
+
+  constructor(tables: readonly HistoryTable[]) {
+    const index = new Map<string, number>();
+    this.ofShard = tables.map((table) =>
+      Int32Array.from(table.keys, (row) => {
+        let id = index.get(row.key);
+        if (id === undefined) {
+          index.set(row.key, (id = this.keys.length));
+          this.keys.push(row);
+        }
+        return id;
+      }),
+    );
+  }
 }
 
 /** Two points of one shard that fall in the same second: counts add, percentiles the worse. */
@@ -54,7 +81,7 @@ function foldShardPoints(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
     for (const row of y) {
       const key = `${row.type} ${row.name}`;
       const before = byKey.get(key);
-      byKey.set(key, before ? addRows([before, row], [row.cumulative]) : row);
+      byKey.set(key, before ? addRows([before, row], [row]) : row);
     }
     return [...byKey.values()];
   };
@@ -63,7 +90,7 @@ function foldShardPoints(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
     intervalS: Math.round((a.intervalS + b.intervalS) * 1000) / 1000,
     generator: worstHealth([a.generator, b.generator]),
     saturated: a.saturated || b.saturated,
-    total: addRows([a.total, b.total], [b.total.cumulative]),
+    total: addRows([a.total, b.total], [b.total]),
     types: fold(a.types, b.types),
     rows: fold(a.rows, b.rows),
   };
@@ -78,44 +105,54 @@ function worstHealth(healths: readonly IntervalHealth[]): IntervalHealth {
   };
 }
 
-const TOTAL = '\u0000total';
-
 /** One interval's total, type and (type, name) rows across the shards present, with every shard's run-so-far counts. */
-function mergeRows(slot: readonly (HistoryPoint | undefined)[], carried: Map<string, HistoryRow>[]): Pick<HistoryPoint, 'total' | 'types' | 'rows'> {
-  const interval = new Map<string, RowSum>();
-  const note = (key: string, row: HistoryRow, shard: number): void => {
-    let sum = interval.get(key);
-    if (!sum) interval.set(key, (sum = new RowSum(row)));
-    sum.add(row);
-    (carried[shard] as Map<string, HistoryRow>).set(key, row);
-  };
-  for (let shard = 0; shard < slot.length; shard++) {
-    const point = slot[shard];
-    if (!point) continue;
-    note(TOTAL, point.total, shard);
-    for (const row of point.types) note(`T${row.type}`, row, shard);
-    for (const row of point.rows) note(`R${row.type}\u0000${row.name}`, row, shard);
+function mergeRows(tables: readonly HistoryTable[], slot: Int32Array, carried: readonly Int32Array[], registry: RowRegistry): Pick<HistoryPoint, 'total' | 'types' | 'rows'> {
+  const interval = new Map<number, RowSum>();
+  for (let shard = 0; shard < tables.length; shard++) {
+    const p = slot[shard] as number;
+    if (p < 0) continue;
+    const table = tables[shard] as HistoryTable;
+    const ids = registry.ofShard[shard] as Int32Array;
+    const latest = carried[shard] as Int32Array;
+    for (let k = 0; k < table.keys.length; k++) {
+      const at = table.offset(p, k);
+      if (Number.isNaN(table.cells[at + CELL.requests])) continue;
+      const id = ids[k] as number;
+      let sum = interval.get(id);
+      if (!sum) interval.set(id, (sum = new RowSum()));
+      sum.add(table.cells, at);
+      latest[k] = p;
+    }
   }
   // Every shard's latest run-so-far counts per row, including rows that ran nothing this interval.
-  const totals = new Map<string, CumulativeSum>();
-  for (const rowsSoFar of carried) {
-    for (const [key, row] of rowsSoFar) {
-      let sum = totals.get(key);
-      if (!sum) totals.set(key, (sum = new CumulativeSum(row)));
-      sum.add(row.cumulative);
+  const totals = new Map<number, CumulativeSum>();
+  for (let shard = 0; shard < tables.length; shard++) {
+    const table = tables[shard] as HistoryTable;
+    const ids = registry.ofShard[shard] as Int32Array;
+    const latest = carried[shard] as Int32Array;
+    for (let k = 0; k < table.keys.length; k++) {
+      const p = latest[k] as number;
+      if (p < 0) continue;
+      const id = ids[k] as number;
+      let sum = totals.get(id);
+      if (!sum) totals.set(id, (sum = new CumulativeSum()));
+      sum.add(table.cells, table.offset(p, k));
     }
   }
   const types: HistoryRow[] = [];
   const rows: HistoryRow[] = [];
   let total = EMPTY_TOTAL;
-  for (const [key, cumulative] of totals) {
-    const row = (interval.get(key) ?? new RowSum(cumulative.first)).row(cumulative.counts());
-    if (key === TOTAL) total = row;
+  for (const [id, cumulative] of totals) {
+    const { key, type, name } = registry.keys[id] as RowKey;
+    const row = (interval.get(id) ?? new RowSum()).row(type, name, cumulative.counts());
+    if (key === TOTAL_KEY) total = row;
     else (key.startsWith('T') ? types : rows).push(row);
   }
   const order = (a: HistoryRow, b: HistoryRow): number => a.name.localeCompare(b.name) || a.type.localeCompare(b.type);
   return { total, types: types.sort(order), rows: rows.sort(order) };
 }
+
+type RowKey = RowRegistry['keys'][number];
 
 const EMPTY_LATENCY: LatencySummary = { min: null, mean: null, max: null, p50: null, p66: null, p75: null, p80: null, p90: null, p95: null, p98: null, p99: null, p999: null, p9999: null };
 
@@ -133,8 +170,17 @@ const EMPTY_TOTAL: HistoryRow = {
 
 const round3 = (value: number): number => Math.round(value * 1000) / 1000;
 
-/** The summary fields a worst-of takes the largest of (every one but min and mean). */
-const WORST_KEYS = ['max', ...PERCENTILES.map(([key]) => key)] as const;
+/** Where in a cell the summary fields a worst-of takes the largest of sit (every one but min and mean). */
+const WORST_AT = LATENCY_KEYS.flatMap((key, i) => (key === 'min' || key === 'mean' ? [] : [CELL.latency + i]));
+const WORST_KEYS = LATENCY_KEYS.filter((key) => key !== 'min' && key !== 'mean');
+const MIN_AT = CELL.latency + LATENCY_KEYS.indexOf('min');
+const MEAN_AT = CELL.latency + LATENCY_KEYS.indexOf('mean');
+const MAX_AT = CELL.latency + LATENCY_KEYS.indexOf('max');
+
+/** A cell's number, null where the row had none. */
+const orNull = (value: number): number | null => (Number.isNaN(value) ? null : value);
+/** A cell's number, `fallback` where the row had none. */
+const or = (value: number, fallback: number): number => (Number.isNaN(value) ? fallback : value);
 
 /** One row of one interval over the shards that have it: counts and rates add, percentiles the worst, the mean weighted. */
 class RowSum {
@@ -146,22 +192,20 @@ class RowSum {
   private sampled = 0;
   private weightedMean = 0;
   private min = Infinity;
-  private readonly worst = new Float64Array(WORST_KEYS.length);
+  private readonly worst = new Float64Array(WORST_AT.length);
 
-  constructor(private readonly first: HistoryRow) {}
-
-  add(row: HistoryRow): void {
-    this.requests += row.requests;
-    this.failures += row.failures;
-    this.timeouts += row.timeouts;
-    this.rps += row.rps;
-    this.failuresPerS += row.failuresPerS;
-    const latency = row.latencyMs;
-    if (latency.max === null) return;
-    this.sampled += row.requests;
-    this.weightedMean += (latency.mean ?? 0) * row.requests;
-    this.min = Math.min(this.min, latency.min ?? Infinity);
-    for (let i = 0; i < WORST_KEYS.length; i++) this.worst[i] = Math.max(this.worst[i] as number, latency[WORST_KEYS[i] as (typeof WORST_KEYS)[number]] ?? 0);
+  add(cells: Float64Array, at: number): void {
+    const requests = cells[at + CELL.requests] as number;
+    this.requests += requests;
+    this.failures += cells[at + CELL.failures] as number;
+    this.timeouts += cells[at + CELL.timeouts] as number;
+    this.rps += cells[at + CELL.rps] as number;
+    this.failuresPerS += cells[at + CELL.failuresPerS] as number;
+    if (Number.isNaN(cells[at + MAX_AT])) return;
+    this.sampled += requests;
+    this.weightedMean += or(cells[at + MEAN_AT] as number, 0) * requests;
+    this.min = Math.min(this.min, or(cells[at + MIN_AT] as number, Infinity));
+    for (let i = 0; i < WORST_AT.length; i++) this.worst[i] = Math.max(this.worst[i] as number, or(cells[at + (WORST_AT[i] as number)] as number, 0));
   }
 
   private latency(): LatencySummary {
@@ -171,10 +215,10 @@ class RowSum {
     return out;
   }
 
-  row(cumulative: CumulativeCounts): HistoryRow {
+  row(type: string, name: string, cumulative: CumulativeCounts): HistoryRow {
     return {
-      type: this.first.type,
-      name: this.first.name,
+      type,
+      name,
       requests: this.requests,
       failures: this.failures,
       timeouts: this.timeouts,
@@ -196,17 +240,18 @@ class CumulativeSum {
   private min: number | null = null;
   private max: number | null = null;
 
-  constructor(readonly first: HistoryRow) {}
-
-  add(part: CumulativeCounts): void {
-    this.requests += part.requests;
-    this.failures += part.failures;
-    this.bytesIn += part.bytesIn;
-    const latency = part.latencyMs;
-    this.weightedMean += (latency.mean ?? 0) * part.requests;
-    if (latency.p50 !== null) this.p50 = this.p50 === null ? latency.p50 : Math.max(this.p50, latency.p50);
-    if (latency.min !== null) this.min = this.min === null ? latency.min : Math.min(this.min, latency.min);
-    if (latency.max !== null) this.max = this.max === null ? latency.max : Math.max(this.max, latency.max);
+  add(cells: Float64Array, at: number): void {
+    const requests = cells[at + CELL.cumRequests] as number;
+    this.requests += requests;
+    this.failures += cells[at + CELL.cumFailures] as number;
+    this.bytesIn += cells[at + CELL.cumBytesIn] as number;
+    this.weightedMean += or(cells[at + CELL.cumMean] as number, 0) * requests;
+    const p50 = orNull(cells[at + CELL.cumP50] as number);
+    const min = orNull(cells[at + CELL.cumMin] as number);
+    const max = orNull(cells[at + CELL.cumMax] as number);
+    if (p50 !== null) this.p50 = this.p50 === null ? p50 : Math.max(this.p50, p50);
+    if (min !== null) this.min = this.min === null ? min : Math.min(this.min, min);
+    if (max !== null) this.max = this.max === null ? max : Math.max(this.max, max);
   }
 
   counts(): CumulativeCounts {
@@ -220,10 +265,18 @@ class CumulativeSum {
 }
 
 /** Two points' rows of one shard in one second, as one interval (fold). */
-function addRows(rows: readonly HistoryRow[], cumulative: readonly CumulativeCounts[]): HistoryRow {
-  const sum = new RowSum(rows[0] as HistoryRow);
-  for (const row of rows) sum.add(row);
-  const total = new CumulativeSum(rows[0] as HistoryRow);
-  for (const part of cumulative) total.add(part);
-  return sum.row(total.counts());
+function addRows(rows: readonly HistoryRow[], cumulative: readonly HistoryRow[]): HistoryRow {
+  const cells = new Float64Array(CELL.size);
+  const sum = new RowSum();
+  for (const row of rows) {
+    writeRow(cells, 0, row);
+    sum.add(cells, 0);
+  }
+  const total = new CumulativeSum();
+  for (const row of cumulative) {
+    writeRow(cells, 0, row);
+    total.add(cells, 0);
+  }
+  const first = rows[0] as HistoryRow;
+  return sum.row(first.type, first.name, total.counts());
 }

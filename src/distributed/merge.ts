@@ -9,7 +9,8 @@ import { buildResults } from '../metrics/results.ts';
 import type { Results } from '../metrics/results.ts';
 import { StatsEntry } from '../metrics/stats.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
-import { mergeHistories } from './merge-history.ts';
+import type { HistoryTable } from './history-table.ts';
+import { historyTable, mergeHistories } from './merge-history.ts';
 
 /** Shard results that cannot be merged (different runs, a duplicate, a missing shard): exit 2. */
 export class MergeError extends FleetsimError {
@@ -56,29 +57,39 @@ export const HISTORY_NOTE =
 
 const sameText = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((text, i) => text === b[i]);
 
-/** Refuses what cannot be one run's shards; returns them by shard index. */
-function checkShards(inputs: readonly ShardResults[], partial: boolean): { count: number; present: number[]; missing: number[] } {
+/** A shard's results as merge keeps them while it reads the rest: all but the history, which becomes a table. */
+interface KeptShard {
+  readonly source: string;
+  readonly results: Omit<Results, 'history'>;
+  readonly history: HistoryTable;
+}
+
+/** Refuses a file that cannot be a shard of the same run as the first one. */
+function checkShard({ source, results }: ShardResults, first: KeptShard | undefined): void {
+  if (results.schema !== 'fleetsim.results/v1' || !Array.isArray(results.stats) || !Array.isArray(results.history)) throw new MergeError(`${source}: not a fleetsim results file (schema fleetsim.results/v1)`);
+  if ('merged' in results) throw new MergeError(`${source}: already a merged result; merge the shards' own results`);
+  const exprs = results.thresholds.map((threshold) => threshold.expr);
+  for (const expr of exprs) {
+    try {
+      parseThreshold(expr);
+    } catch (error) {
+      throw new MergeError(`${source}: thresholds: ${(error as Error).message}`);
+    }
+  }
+  if (!first) return;
+  const differs = (what: string, mine: string, theirs: string): MergeError =>
+    new MergeError(`${source}: ${what} ${mine} differs from ${first.source}'s ${theirs}: shards of one run share it`);
+  if (results.profile.sha256 !== first.results.profile.sha256) throw differs('profile sha256', results.profile.sha256.slice(0, 12), first.results.profile.sha256.slice(0, 12));
+  if (results.seed !== first.results.seed) throw differs('seed', results.seed, first.results.seed);
+  if (results.shard.count !== first.results.shard.count) throw differs('shard count', String(results.shard.count), String(first.results.shard.count));
+  const firstExprs = first.results.thresholds.map((threshold) => threshold.expr);
+  if (!sameText(exprs, firstExprs)) throw differs('thresholds', `[${exprs.join('; ')}]`, `[${firstExprs.join('; ')}]`);
+}
+
+/** Refuses a shard given twice, or one missing unless `partial`; returns which are present and missing. */
+function checkCoverage(inputs: readonly KeptShard[], partial: boolean): { count: number; present: number[]; missing: number[] } {
   const first = inputs[0];
   if (!first) throw new MergeError('merge: name at least one results file');
-  for (const { source, results } of inputs) {
-    if (results.schema !== 'fleetsim.results/v1' || !Array.isArray(results.stats)) throw new MergeError(`${source}: not a fleetsim results file (schema fleetsim.results/v1)`);
-    if ('merged' in results) throw new MergeError(`${source}: already a merged result; merge the shards' own results`);
-    const differs = (what: string, mine: string, theirs: string): MergeError =>
-      new MergeError(`${source}: ${what} ${mine} differs from ${first.source}'s ${theirs}: shards of one run share it`);
-    if (results.profile.sha256 !== first.results.profile.sha256) throw differs('profile sha256', results.profile.sha256.slice(0, 12), first.results.profile.sha256.slice(0, 12));
-    if (results.seed !== first.results.seed) throw differs('seed', results.seed, first.results.seed);
-    if (results.shard.count !== first.results.shard.count) throw differs('shard count', String(results.shard.count), String(first.results.shard.count));
-    const exprs = results.thresholds.map((threshold) => threshold.expr);
-    for (const expr of exprs) {
-      try {
-        parseThreshold(expr);
-      } catch (error) {
-        throw new MergeError(`${source}: thresholds: ${(error as Error).message}`);
-      }
-    }
-    const firstExprs = first.results.thresholds.map((threshold) => threshold.expr);
-    if (!sameText(exprs, firstExprs)) throw differs('thresholds', `[${exprs.join('; ')}]`, `[${firstExprs.join('; ')}]`);
-  }
   const count = first.results.shard.count;
   const seen = new Map<number, string>();
   for (const { source, results } of inputs) {
@@ -94,11 +105,41 @@ function checkShards(inputs: readonly ShardResults[], partial: boolean): { count
   return { count, present, missing };
 }
 
+/**
+ * Merges shard results one at a time as they are read (`add`), keeping each one's history as a
+ * table rather than as the objects parsed, then the run's results (`finish`).
+ */
+export class ShardMerger {
+  private readonly kept: KeptShard[] = [];
+
+  add(input: ShardResults): void {
+    checkShard(input, this.kept[0]);
+    const { history, ...results } = input.results;
+    this.kept.push({ source: input.source, results, history: historyTable(history) });
+  }
+
+  finish(options: { readonly partial?: boolean; readonly version: string }): MergedResults {
+    return mergeKept(this.kept, options);
+  }
+}
+
+/**
+ * Merges the results of a run's shards into the run's results: exact where histograms exist (rows,
+ * per-type aggregates, total, and every percentile recomputed from the merged histograms), summed
+ * counts, histories aligned by wall-clock second, each shard's generator health kept, thresholds
+ * judged again on the merged rows. Pure: it reads nothing and writes nothing.
+ */
+export function mergeResults(inputs: readonly ShardResults[], options: { readonly partial?: boolean; readonly version: string }): MergedResults {
+  const merger = new ShardMerger();
+  for (const input of inputs) merger.add(input);
+  return merger.finish(options);
+}
+
 /** How close a generator came to saturation: its CPU or its lag, against the limits, whichever is worse. */
 const strain = (health: GeneratorHealth): number => Math.max(health.cpuPercent / SATURATION.cpuPercent, health.eventLoopLagP99Ms / SATURATION.eventLoopLagP99Ms);
 
 /** The stats rows' (type, name) entries rebuilt from every shard: counts summed, histograms merged from their encodings. */
-function mergeEntries(inputs: readonly ShardResults[]): StatsEntry[] {
+function mergeEntries(inputs: readonly KeptShard[]): StatsEntry[] {
   const byKey = new Map<string, StatsEntry>();
   const extremes = new Map<LatencyHistogram, Extremes>();
   const entryFor = (type: string, name: string): StatsEntry => {
@@ -151,21 +192,15 @@ interface Extremes {
   readonly max: number;
 }
 
-/**
- * Merges the results of a run's shards into the run's results: exact where histograms exist (rows,
- * per-type aggregates, total, and every percentile recomputed from the merged histograms), summed
- * counts, histories aligned by wall-clock second, each shard's generator health kept, thresholds
- * judged again on the merged rows. Pure: it reads nothing and writes nothing.
- */
-export function mergeResults(inputs: readonly ShardResults[], options: { readonly partial?: boolean; readonly version: string }): MergedResults {
-  const { count, present, missing } = checkShards(inputs, options.partial === true);
+function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: boolean; readonly version: string }): MergedResults {
+  const { count, present, missing } = checkCoverage(inputs, options.partial === true);
   const shards = [...inputs].sort((a, b) => a.results.shard.index - b.results.shard.index);
-  const first = (shards[0] as ShardResults).results;
+  const first = (shards[0] as KeptShard).results;
   const startedAtMs = Math.min(...shards.map(({ results }) => Date.parse(results.startedAt)));
   const endedAtMs = Math.max(...shards.map(({ results }) => Date.parse(results.endedAt)));
   // Load ran from the first shard's start until the last one began to stop: rates divide by that.
   const activeMs = Math.max(...shards.map(({ results }) => Date.parse(results.startedAt) + results.activeS * 1000)) - startedAtMs;
-  const history = mergeHistories(shards.map(({ results }) => results.history), startedAtMs);
+  const history = mergeHistories(shards.map(({ history }) => history), startedAtMs);
   const unsaturated = createHistogram();
   let unsaturatedExact = true;
   for (const { results } of shards) {

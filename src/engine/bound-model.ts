@@ -2,11 +2,13 @@ import type { StatsEntry } from '../metrics/stats.ts';
 import type { DeviceModel, Reaction, StepSpec, TaskSpec } from '../profile/types.ts';
 import { actionType } from '../profile/types.ts';
 import { isPaced } from './wait.ts';
+import { AuthRole, BoundAuth } from './auth-lifecycle.ts';
 
-/** A step with what the engine resolved for it once: its stats entry. */
+/** A step with what the engine resolved for it once: its stats entry, and its part in a token lifecycle. */
 export interface BoundStep {
   readonly spec: StepSpec;
   readonly stats: StatsEntry;
+  readonly role: AuthRole;
 }
 
 export interface BoundTask {
@@ -16,7 +18,8 @@ export interface BoundTask {
 
 export interface BoundReaction {
   readonly reaction: Reaction;
-  readonly task: BoundTask;
+  /** Undefined for a plain subscription: its messages are received and measured, nothing runs. */
+  readonly task: BoundTask | undefined;
   /** The SUBSCRIBE made for it on every connect. */
   readonly subscribe: BoundStep;
 }
@@ -32,14 +35,18 @@ export interface BoundModel {
   readonly periodic: boolean;
   /** The largest burst of publishes one step sends. */
   readonly maxBurst: number;
+  readonly auth: BoundAuth | undefined;
 }
 
 export function bindModel(model: DeviceModel, entryFor: (type: string, name: string) => StatsEntry): BoundModel {
-  const bindStep = (spec: StepSpec): BoundStep => ({ spec, stats: entryFor(actionType(spec.action), spec.name) });
+  const auth = model.auth;
+  // Every step of the login's (or the refresh's) name does what it does: a login task in the mix renews the credentials too.
+  const roleOf = (spec: StepSpec): AuthRole => (spec.action.kind !== 'http' ? AuthRole.None : spec.name === auth?.login.name ? AuthRole.Login : spec.name === auth?.refresh?.name ? AuthRole.Refresh : AuthRole.None);
+  const bindStep = (spec: StepSpec): BoundStep => ({ spec, stats: entryFor(actionType(spec.action), spec.name), role: roleOf(spec) });
   const bind = (spec: TaskSpec): BoundTask => ({ spec, steps: spec.steps.map(bindStep) });
   const reactions = model.reactions.map((reaction) => ({
     reaction,
-    task: bind(reaction.task),
+    task: reaction.task && bind(reaction.task),
     subscribe: bindStep({
       name: reaction.filterName,
       action: { kind: 'subscribe', topic: reaction.topic, qos: reaction.qos, timeoutMs: reaction.timeoutMs },
@@ -48,8 +55,9 @@ export function bindModel(model: DeviceModel, entryFor: (type: string, name: str
       captures: [],
     }),
   }));
-  const allSteps = [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)].flatMap((task) => task.steps);
+  const boundAuth = auth && new BoundAuth(auth, bindStep, entryFor);
+  const allSteps = [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))].flatMap((task) => task.steps);
   const maxBurst = Math.max(1, ...allSteps.map((step) => (step.action.kind === 'publish' && step.sleepMs === 0 ? step.repeat : 1)));
   const periodic = model.tasks.length > 0 && model.tasks.every((task) => task.everyMs !== undefined);
-  return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), reactions, paced: periodic || isPaced(model.wait), periodic, maxBurst };
+  return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), reactions, paced: periodic || isPaced(model.wait), periodic, maxBurst, auth: boundAuth };
 }

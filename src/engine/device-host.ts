@@ -2,6 +2,7 @@ import type { Random } from '../identity/rng.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 import type { HttpExchange } from '../transport/http-exchange.ts';
 import type { AttemptResult } from '../transport/types.ts';
+import type { DeliveryTracker } from './delivery.ts';
 import type { VirtualDevice } from './device.ts';
 import type { SentAttempt } from './mqtt-attempt.ts';
 import type { Schedulable } from './scheduler.ts';
@@ -26,6 +27,8 @@ export interface DeviceHost {
   onFinished(device: VirtualDevice): void;
   /** The stream a device's downlink reactions draw from, apart from its task stream; made when the first reaction runs. */
   reactionStream(deviceIndex: number): Random;
+  /** End-to-end delivery measurement, in runs where some publish carries a delivery header. */
+  readonly delivery?: DeliveryTracker | undefined;
   /** Counts of messages the devices received from their sessions. */
   readonly downlink: DownlinkCounts;
 }

@@ -9,9 +9,11 @@ import { isConnectionLoss } from '../transport/mqtt-labels.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { elapsedMicros } from './clock.ts';
 import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-model.ts';
+import { AuthLifecycle } from './auth-lifecycle.ts';
 import { applyCaptures, captureFromJson } from './captures.ts';
 import type { DeviceHost } from './device-host.ts';
 import { MqttAttempt } from './mqtt-attempt.ts';
+import { publishWithExtras } from './publish-extras.ts';
 import type { MqttAttemptOwner, SentAttempt } from './mqtt-attempt.ts';
 import type { LinkedDevice, MqttLink } from './mqtt-link.ts';
 import { encodePathChars } from './request-path.ts';
@@ -46,6 +48,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   readonly vars: TemplateValue[];
   /** The device's row of its fleet entry's data file (set when it starts), by data slot. */
   data: readonly string[] = [];
+  timeMs = 0;
   /** Values captured by the attempt just finished; they replace `vars` only after it is logged, as what it sent. */
   private readonly staged: TemplateValue[];
   private readonly stagedSlots: number[] = [];
@@ -79,7 +82,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private burstSize = 0;
   private sendingBurst = false;
   private burstLost = false;
-  private readonly httpSent: SentAttempt = { seq: 0, target: '', body: undefined, intendedAt: 0 };
+  private readonly httpSent: SentAttempt = { seq: 0, target: '', body: undefined, intendedAt: 0, timeMs: 0 };
   /** Made on the first HTTP step: devices that only speak MQTT carry none. */
   private exchange: HttpExchange | undefined;
 
@@ -89,6 +92,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   // at 10,000 devices each such array costs ~1.7 MB.
   private readonly mqttAttempts: MqttAttempt[];
   private readonly inbox: ReactionInbox | undefined;
+  /** The token lifecycle, for models that declare `auth`. */
+  private readonly auth: AuthLifecycle | undefined;
 
   constructor(
     readonly deviceIndex: number,
@@ -106,10 +111,16 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.staged = new Array<TemplateValue>(bound.model.variables.length).fill('');
     this.mqttAttempts = Array.from({ length: bound.maxBurst }, () => new MqttAttempt(this));
     this.inbox = bound.reactions.length > 0 ? new ReactionInbox(bound.reactions, this, host) : undefined;
+    this.auth = bound.auth && new AuthLifecycle(bound.auth);
   }
 
   get deviceModel(): string {
     return this.bound.model.name;
+  }
+
+  /** No tasks: the device only receives on its subscriptions (a backend consumer). */
+  get listening(): boolean {
+    return this.bound.tasks.length === 0;
   }
 
   get inFlight(): boolean {
@@ -137,6 +148,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       task = this.bound.boot[this.bootStep++];
       if (this.bootStep >= this.bound.boot.length) this.phase = Phase.Loop;
     } else {
+      // A device without tasks only listens: it idles until the run ends it.
+      if (this.listening) return;
       const limit = this.host.iterations;
       if (limit !== undefined && this.iterationsDone >= limit) return this.finish();
       if (this.bound.periodic) {
@@ -185,10 +198,18 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       }
       return this.startMqttAttempts(step, action);
     }
+    const renewal = this.auth?.before(step, this.host.now());
+    this.sendHttpStep(renewal ?? step, renewal === undefined && this.stepIndex === 0 && this.repeatIndex === 0);
+  }
+
+  /** Sends one HTTP attempt of `step`: the task's own, or one the token lifecycle put in. */
+  private sendHttpStep(step: BoundStep, first: boolean): void {
+    const action = step.spec.action as HttpAction;
     this.attempt = step;
-    this.attemptIsFirst = this.stepIndex === 0 && this.repeatIndex === 0;
+    this.attemptIsFirst = first;
     const sent = this.httpSent;
     sent.seq = this.seq;
+    this.timeMs = 0;
     const path = encodePathChars(String(action.path.evaluate(this)));
     const body = action.body ? action.body(this) : undefined;
     const exchange = (this.exchange ??= new HttpExchange(this.deviceIndex, this));
@@ -196,6 +217,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.seq++;
     sent.target = path;
     sent.body = body;
+    sent.timeMs = this.timeMs;
     this.attemptStartedAt = this.host.now();
     sent.intendedAt = this.attemptIsFirst ? this.taskIntendedAt : this.attemptStartedAt;
     this.attemptStart = process.hrtime.bigint();
@@ -221,6 +243,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     // A publish the session refuses at once (not connected, over a broker's limit) calls back inside
     // the call: the burst is finished after the loop, not in it.
     this.sendingBurst = true;
+    // One time for the whole burst, as one sensor reading sent several times.
+    this.timeMs = 0;
     for (let i = 0; i < count; i++) {
       this.repeatIndex = firstRepeat + i;
       const attempt = this.mqttAttempts[i] as MqttAttempt;
@@ -229,12 +253,14 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.seq = this.seq;
       attempt.target = String(action.topic.evaluate(this));
       attempt.body = action.kind === 'publish' ? action.payload(this) : undefined;
-      this.seq++;
+      attempt.timeMs = this.timeMs;
       attempt.startedAt = now;
       attempt.intendedAt = attempt.first ? this.taskIntendedAt : now;
       this.host.attemptStarted();
       attempt.begin(step.stats, action.timeoutMs);
+      // Properties are rendered as the publish is sent, from the same seq as its topic and payload.
       this.sendMqtt(attempt, step);
+      this.seq++;
     }
     // The burst's repeats are counted when it ends, as one HTTP attempt is.
     this.repeatIndex = firstRepeat;
@@ -255,8 +281,11 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private sendMqtt(attempt: MqttAttempt, step: BoundStep): void {
     const session = (this.link as MqttLink).session;
     const action = step.spec.action;
-    if (action.kind === 'publish') session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck);
-    else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
+    if (action.kind === 'publish') {
+      // Properties and delivery headers are built only for the publishes that have them.
+      if (action.properties === undefined && action.delivery === undefined) session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck);
+      else publishWithExtras(session, attempt, action, this, this.host.delivery);
+    } else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
   }
 
   mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
@@ -265,6 +294,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const late = paced && attempt.startedAt - this.taskIntendedAt > LATE_TOLERANCE_MS;
     const intendedMicros = paced ? Math.max(latencyMicros, (this.host.now() - this.taskIntendedAt) * 1000) : -1;
     this.host.onAttempt(this, stats, attempt, { outcome, error, bytesIn: 0, answered }, latencyMicros, intendedMicros, late);
+    const delivery = this.host.delivery;
+    if (delivery) delivery.attemptEnded(this.deviceIndex, attempt, outcome === 'ok');
     if (!attempt.inTask) return this.inbox?.subscriptionEnded(attempt);
     // An attempt that may still hear from the broker is replaced, so a late ack cannot touch the next one.
     if (!attempt.reusable) {
@@ -294,6 +325,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.seq = inbox.subscribeSeq++;
       attempt.target = inbox.filters[i] ?? '';
       attempt.body = undefined;
+      attempt.timeMs = 0;
       attempt.startedAt = attempt.intendedAt = this.host.now();
       this.host.attemptStarted();
       attempt.begin(reaction.subscribe.stats, reaction.subscribe.spec.action.timeoutMs);
@@ -314,8 +346,9 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.inbox?.failSubscriptions(reason);
   }
 
-  message(topic: string, payload: Buffer): void {
+  message(topic: string, received: Buffer, properties?: Buffer): void {
     this.host.downlink.received++;
+    const payload = this.host.delivery ? this.host.delivery.received(this.deviceIndex, topic, received, properties) : received;
     if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping || this.retired) return;
     const inbox = this.inbox;
     if (!inbox?.accept(topic, payload, this.host.downlink)) return;
@@ -346,7 +379,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       inbox.enter();
       this.taskIsReaction = true;
       this.taskIntendedAt = this.host.now();
-      return this.beginTask(next.reaction.task);
+      return this.beginTask(next.reaction.task as BoundTask);
     }
     // Nothing queued could run: back to the schedule (and the tasks' seq and stream), as after a reaction.
     const resume = inbox.resumeAt;
@@ -389,7 +422,10 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.host.onAttempt(this, step.stats, this.httpSent, result, latencyMicros, intendedMicros, late, queuedMicros);
     for (const slot of this.stagedSlots) this.vars[slot] = this.staged[slot] as TemplateValue;
     this.stagedSlots.length = 0;
-    this.advance(step, 1, endedAt);
+    const taskStep = this.task?.steps[this.stepIndex] ?? step;
+    const next = this.auth && !this.host.stopping && !this.retired ? this.auth.after(step, result, this.attemptStartedAt, endedAt, this.vars) : undefined;
+    if (next) return this.sendHttpStep(next, next === taskStep && this.stepIndex === 0 && this.repeatIndex === 0);
+    this.advance(taskStep, 1, endedAt);
   }
 
   private stage(slot: number, value: TemplateValue): void {

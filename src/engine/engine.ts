@@ -9,7 +9,8 @@ import type { FleetEntry, MqttSessionSpec, RunPlan } from '../profile/types.ts';
 import { HttpTransport } from '../transport/http.ts';
 import type { HttpExchange } from '../transport/http-exchange.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
-import { MqttTlsFiles } from './mqtt-tls.ts';
+import { httpTransportOptions } from './http-options.ts';
+import { DeviceTlsResolver } from './tls-files.ts';
 import type { SentAttempt } from './mqtt-attempt.ts';
 import { MqttLink } from './mqtt-link.ts';
 import type { LinkHost } from './mqtt-link.ts';
@@ -18,11 +19,12 @@ import type { Clock } from './clock.ts';
 import { bindModel } from './bound-model.ts';
 import { warmStart } from './http-warm-start.ts';
 import type { BoundModel } from './bound-model.ts';
+import { DeliveryTracker, measuresDelivery } from './delivery.ts';
 import { VirtualDevice } from './device.ts';
 import type { DeviceHost, DownlinkCounts } from './device-host.ts';
 import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet-layout.ts';
-import { encodePathChars } from './request-path.ts';
+import { RequestLogRedactor } from './redaction.ts';
 import { Scheduler } from './scheduler.ts';
 import { globalIndex, localIndex, ownedBelow, WHOLE_RUN } from './shard.ts';
 import type { Shard } from './shard.ts';
@@ -60,15 +62,8 @@ export interface RunTimes {
   readonly activeMs: number;
 }
 
-/** Captured strings at least this long are treated as tokens in the request log. */
-const MIN_REDACTED_CAPTURE = 8;
 const ABANDONED_AT_TIMEOUT = 'still in flight when the drain timeout ended';
 const ABANDONED_AT_INTERRUPT = 'abandoned at second interrupt';
-
-/** A value as it can appear in what was sent: as is, escaped inside a JSON string, encoded in a path. */
-function sentForms(value: string): string[] {
-  return [...new Set([value, JSON.stringify(value).slice(1, -1), encodePathChars(value)])].filter((form) => form.length > 0);
-}
 
 /** The port a broker URL without one means. */
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'mqtts:': 8883, 'ws:': 80, 'wss:': 443 };
@@ -97,11 +92,15 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Why the drain ended with attempts in flight: its timeout, or a second interrupt cutting it short. */
   abandonCause: AbandonCause = 'drain timeout';
   private abandoning = false;
+  /** End-to-end delivery, when some publish carries a delivery header. */
+  readonly delivery: DeliveryTracker | undefined;
+  /** Started devices that only listen and have not finished: they stay until the run ends. */
+  private listening = 0;
   readonly downlink: DownlinkCounts = { received: 0, reactionsQueued: 0, reactionsDropped: 0, reactionsFailed: 0, reactionFailures: new Map() };
   /** Started devices whose MQTT session is not up: they count as not online. */
   private offlineDevices = 0;
   private readonly broker: URL | undefined;
-  private readonly tlsFiles: MqttTlsFiles | undefined;
+  private readonly mqttTls: DeviceTlsResolver | undefined;
   private readonly connectStats: (StatsEntry | undefined)[];
   private readonly closingLinks = new Set<Promise<void>>();
   private stopReason: StopReason = 'requested';
@@ -133,8 +132,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly generator: IntervalSampler;
   private readonly steered: boolean;
   private readonly ownMonitor: GeneratorMonitor | undefined;
-  /** Every form of every secret, longest first, with the reference that replaces it in the request log. */
-  private readonly secretForms: readonly (readonly [string, string])[];
+  private readonly redactor: RequestLogRedactor;
   /** A target like http://host/api puts every request path under /api. */
   private readonly basePath: string;
 
@@ -153,22 +151,22 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.generator = options.generator ?? (this.ownMonitor as GeneratorMonitor);
     const target = new URL(options.target);
     this.basePath = target.pathname.replace(/\/+$/, '');
-    this.transport = new HttpTransport(target.origin, options.plan.http);
     this.devices = new Array<VirtualDevice | undefined>(this.ownedDevices);
     this.layout = layoutFleet(options.plan.fleet);
     const entryFor = this.stats.entryFor.bind(this.stats);
     this.bound = options.plan.fleet.map((entry) => bindModel(entry.model, entryFor));
     this.ordinals = entryOrdinals(this.layout, options.plan.fleet.length);
     this.idOf = fleetIdFunctions(options.plan.fleet, this.ordinals, options.plan.seed);
+    const tlsSource = { fleet: options.plan.fleet, layout: this.layout, ordinals: this.ordinals, idOf: this.idOf };
+    this.transport = new HttpTransport(target.origin, httpTransportOptions(options.plan.http, target, tlsSource), options.plan.localAddresses);
+    this.delivery = measuresDelivery(options.plan) ? new DeliveryTracker(options.plan.devices, entryFor, (index) => (this.idOf[this.layout[index] ?? 0] as (index: number) => string)(index)) : undefined;
     this.connectStats = options.plan.fleet.map((entry) => (entry.model.mqtt ? this.stats.entryFor('CONNECT', entry.model.name) : undefined));
     const needsBroker = options.plan.fleet.some((entry) => entry.model.mqtt !== undefined && entry.count > 0);
     if (needsBroker && options.broker === undefined) throw new Error('a device model keeps an MQTT session but no broker was given');
     this.broker = options.broker === undefined ? undefined : new URL(options.broker);
-    this.tlsFiles = this.broker?.protocol === 'mqtts:' || this.broker?.protocol === 'wss:' ? new MqttTlsFiles(options.plan.mqtt.tls) : undefined;
+    this.mqttTls = this.broker?.protocol === 'mqtts:' || this.broker?.protocol === 'wss:' ? new DeviceTlsResolver(options.plan.mqtt.tls, tlsSource) : undefined;
     this.onlineGoal = ownedBelow(options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices, this.shard);
-    this.secretForms = options.plan.secrets
-      .flatMap((secret) => sentForms(secret.value).map((form) => [form, `{{ env.${secret.name} }}`] as const))
-      .sort((a, b) => b[0].length - a[0].length);
+    this.redactor = new RequestLogRedactor(options.plan, this.layout);
   }
 
   /** Devices started and not finished, less those whose MQTT session is down. */
@@ -248,7 +246,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     clearTimeout(this.durationTimer);
     this.scheduler.clear();
     this.emit('stopping', reason);
-    for (const device of this.devices) if (device && !device.inFlight) device.finish();
+    // Devices that only listen stay subscribed through the drain, to receive what is still on its way.
+    for (const device of this.devices) if (device && !device.inFlight && !device.listening) device.finish();
     this.drainAndFinish().catch((error: unknown) => this.failRun?.(error));
   }
 
@@ -276,6 +275,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   private async drainAndFinish(): Promise<void> {
     await this.waitForDrain(this.plan.drainTimeoutMs);
+    await this.delivery?.settle(this.plan.drainTimeoutMs);
+    for (const device of this.devices) if (device?.listening) device.finish();
     // What is still in flight now is abandoned: destroying the connections settles those attempts
     // at once, and onAttempt counts them apart instead of as failures of the target.
     this.abandoning = this.inFlight > 0;
@@ -361,12 +362,16 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const secure = broker.protocol === 'mqtts:' || broker.protocol === 'wss:';
     const webSocket = broker.protocol === 'ws:' || broker.protocol === 'wss:';
     const text = (template: MqttSessionSpec['username']): string | undefined => (template === undefined ? undefined : String(template.evaluate(device)));
+    const sources = this.plan.localAddresses ?? [];
     return {
       host: broker.hostname.replace(/^\[(.*)\]$/u, '$1'),
       port: broker.port === '' ? DEFAULT_PORTS[broker.protocol] ?? 1883 : Number(broker.port),
       webSocketUrl: webSocket ? broker.href : undefined,
-      tls: secure ? (this.tlsFiles as MqttTlsFiles).forDevice(device) : undefined,
+      tls: secure ? (this.mqttTls as DeviceTlsResolver).forDevice(device.deviceIndex) : undefined,
       clientId: String(spec.clientId.evaluate(device)),
+      userProperties: spec.userProperties.map(([name, value]) => [name, String(value.evaluate(device))] as const),
+      receiveMaximum: spec.receiveMaximum,
+      processingMs: spec.processingMs,
       protocolVersion: spec.protocolVersion,
       clean: spec.clean,
       sessionExpiryS: spec.sessionExpiryS,
@@ -375,6 +380,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       password: text(spec.password),
       will: spec.will && { topic: String(spec.will.topic.evaluate(device)), payload: String(spec.will.payload.evaluate(device)), qos: spec.will.qos, retain: spec.will.retain },
       connectTimeoutMs: spec.connectTimeoutMs,
+      localAddress: sources[device.deviceIndex % sources.length],
     };
   }
 
@@ -423,8 +429,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       seq: sent.seq,
       type: stats.type,
       name: stats.name,
-      target: this.redact(sent.target, device),
-      body: sent.body === undefined ? null : this.redact(sent.body, device),
+      target: this.redactor.redact(sent.target, device, sent.timeMs),
+      body: sent.body === undefined ? null : this.redactor.redact(sent.body, device, sent.timeMs),
       outcome,
       error,
       latencyMs: Math.round(latencyMicros) / 1000,
@@ -432,33 +438,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     });
   }
 
-  /**
-   * Secrets stay out of the request log: environment values, data columns named secret, and captured strings long enough to be
-   * tokens or session ids, appear as the reference that produced them. That also keeps logs of runs
-   * against a server that issues fresh tokens identical.
-   */
-  private redact(text: string, device: VirtualDevice): string {
-    let out = text;
-    for (const [form, placeholder] of this.secretForms) if (out.includes(form)) out = out.replaceAll(form, placeholder);
-    const secretSlots = this.plan.fleet[this.layout[device.deviceIndex] ?? 0]?.data?.secretSlots;
-    if (secretSlots) {
-      for (const slot of secretSlots) {
-        const value = device.data[slot];
-        if (!value) continue;
-        for (const form of sentForms(value)) if (out.includes(form)) out = out.replaceAll(form, `{{ data.${device.bound.model.dataColumns[slot] ?? slot} }}`);
-      }
-    }
-    const vars = device.vars;
-    for (let i = 0; i < vars.length; i++) {
-      const value = vars[i];
-      if (typeof value !== 'string' || value.length < MIN_REDACTED_CAPTURE) continue;
-      for (const form of sentForms(value)) if (out.includes(form)) out = out.replaceAll(form, `{{ vars.${device.bound.model.variables[i] ?? i} }}`);
-    }
-    return out;
-  }
-
   onStarted(device: VirtualDevice): void {
     this.started++;
+    if (device.listening) this.listening++;
     this.emit('spawn', device.deviceIndex, this.started);
     if (!device.link) this.noteOnline();
   }
@@ -469,6 +451,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   onFinished(device: VirtualDevice): void {
     this.finished++;
+    if (device.listening) this.listening--;
     if (this.retiring.delete(device) && this.devices[localIndex(device.deviceIndex, this.shard)] === device) this.transport.release(device.deviceIndex);
     const link = device.link;
     if (link) {
@@ -480,6 +463,6 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       void closing.then(() => this.closingLinks.delete(closing));
     }
     // Only devices that ran out of iterations end the run: never ones the shape stopped.
-    if (!this.stopping && this.iterations !== undefined && this.ramp.settled && this.retiring.size === 0 && this.finished === this.started) this.stop('iterations');
+    if (!this.stopping && this.iterations !== undefined && this.ramp.settled && this.retiring.size === 0 && this.finished + this.listening === this.started) this.stop('iterations');
   }
 }

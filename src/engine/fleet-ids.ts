@@ -41,6 +41,7 @@ export function* fleetIdentities(plan: RunPlan): Generator<DeviceIdentity> {
         vars: new Array<TemplateValue>(model.variables.length).fill(''),
         repeatIndex: 0,
         data: dataRow(fleetEntry, ordinals[index] ?? 0),
+        timeMs: 0,
       };
       clientId = String(model.mqtt.clientId.evaluate(context));
     }

@@ -3,9 +3,24 @@ import type { FleetEntry, Shard } from '../profile/types.ts';
 
 /**
  * Which fleet entry each device index belongs to, interleaved by smooth weighted round robin so a
- * partial spawn (or a shard) gets the fleet's mix rather than all of one model first.
+ * partial spawn (or a shard) gets the fleet's mix rather than all of one model first. Devices that
+ * only listen (no tasks: backend consumers) take the first indices, so they start, and subscribe,
+ * before the devices whose messages they receive.
  */
 export function layoutFleet(fleet: readonly FleetEntry[]): Uint16Array {
+  const listens = fleet.map((entry) => entry.model.tasks.length === 0);
+  if (!listens.some(Boolean) || listens.every(Boolean)) return interleave(fleet);
+  const first = fleet.flatMap((entry, index) => (listens[index] ? [index] : []));
+  const rest = fleet.flatMap((entry, index) => (listens[index] ? [] : [index]));
+  const head = interleave(first.map((index) => fleet[index] as FleetEntry));
+  const tail = interleave(rest.map((index) => fleet[index] as FleetEntry));
+  const layout = new Uint16Array(head.length + tail.length);
+  head.forEach((entry, i) => (layout[i] = first[entry] ?? 0));
+  tail.forEach((entry, i) => (layout[head.length + i] = rest[entry] ?? 0));
+  return layout;
+}
+
+function interleave(fleet: readonly Pick<FleetEntry, 'count'>[]): Uint16Array {
   const total = fleet.reduce((sum, entry) => sum + entry.count, 0);
   const layout = new Uint16Array(total);
   if (fleet.length === 1) return layout;

@@ -6,7 +6,7 @@ import { warmUpHttp } from '../transport/http-warmup.ts';
 const PRECONNECT_WITHIN_MS = 1000;
 
 export function modelUsesHttp(model: DeviceModel): boolean {
-  const tasks = [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)];
+  const tasks = [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))];
   return tasks.some((task) => task.steps.some((step) => step.action.kind === 'http'));
 }
 

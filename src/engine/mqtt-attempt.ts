@@ -10,6 +10,8 @@ export interface SentAttempt {
   body: string | undefined;
   /** Clock ms the attempt was meant to start (the pacing tick for a task's first attempt). */
   intendedAt: number;
+  /** The wall-clock ms its `now()`/`nowMs()` rendered (0: none used), which the request log shows as the call. */
+  timeMs: number;
 }
 
 export interface MqttAttemptOwner {
@@ -33,11 +35,14 @@ export class MqttAttempt implements SentAttempt {
   target = '';
   body: string | undefined;
   intendedAt = 0;
+  timeMs = 0;
   startedAt = 0;
   /** The first attempt of a task, whose lateness pacing measures. */
   first = false;
   /** Part of the device's running task (not a subscription made on connect). */
   inTask = false;
+  /** The delivery seq of a measured publish, or -1. */
+  deliverySeq = -1;
   stats: StatsEntry | undefined;
   private state = State.Idle;
   private start = 0n;

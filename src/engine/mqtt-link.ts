@@ -14,7 +14,7 @@ export interface LinkedDevice {
   sessionUp(): void;
   /** `carried`: a persistent session keeps the publishes in flight and resends them after reconnecting. */
   sessionDown(reason: string, carried: boolean): void;
-  message(topic: string, payload: Buffer): void;
+  message(topic: string, payload: Buffer, properties?: Buffer): void;
 }
 
 export interface LinkHost {
@@ -63,7 +63,7 @@ export class MqttLink implements SessionListener, Schedulable {
     private readonly seed: string,
     private readonly host: LinkHost,
   ) {
-    this.sent = { seq: 0, target: options.clientId, body: undefined, intendedAt: 0 };
+    this.sent = { seq: 0, target: options.clientId, body: undefined, intendedAt: 0, timeMs: 0 };
   }
 
   get connected(): boolean {
@@ -103,8 +103,8 @@ export class MqttLink implements SessionListener, Schedulable {
     this.retryLater();
   }
 
-  message(topic: string, payload: Buffer): void {
-    this.device.message(topic, payload);
+  message(topic: string, payload: Buffer, properties?: Buffer): void {
+    this.device.message(topic, payload, properties);
   }
 
   /**

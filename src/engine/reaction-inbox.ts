@@ -4,7 +4,7 @@ import type { BoundReaction } from './bound-model.ts';
 import type { DeviceHost, DownlinkCounts } from './device-host.ts';
 import { MqttAttempt } from './mqtt-attempt.ts';
 import type { MqttAttemptOwner } from './mqtt-attempt.ts';
-import { topicMatches } from './topic-match.ts';
+import { matchingFilter, topicMatches } from './topic-match.ts';
 
 /** Messages waiting for their reaction beyond this are dropped: a device is not an unbounded queue. */
 const MAX_QUEUED_REACTIONS = 64;
@@ -25,6 +25,8 @@ export interface QueuedReaction {
 export class ReactionInbox {
   /** Each reaction's topic filter as this device subscribes it, rendered once. */
   readonly filters: readonly string[];
+  /** What topics are matched against: a shared subscription's filter without its `$share/GROUP/`. */
+  private readonly matchFilters: readonly string[];
   private readonly queue: QueuedReaction[] = [];
   /** The request log's seq for the next SUBSCRIBE made on connect, counted apart from the device's tasks. */
   subscribeSeq = 0;
@@ -46,6 +48,7 @@ export class ReactionInbox {
     private readonly host: Pick<DeviceHost, 'reactionStream'>,
   ) {
     this.filters = reactions.map((bound) => String(bound.reaction.topic.evaluate(device)));
+    this.matchFilters = this.filters.map(matchingFilter);
     this.subscriptions = reactions.map(() => new MqttAttempt(device));
   }
 
@@ -78,8 +81,9 @@ export class ReactionInbox {
 
   /** Queues the message for the first reaction whose filter matches it; returns whether it was queued. */
   accept(topic: string, payload: Buffer, downlink: DownlinkCounts): boolean {
-    const reaction = this.reactions[this.filters.findIndex((filter) => topicMatches(filter, topic))];
-    if (!reaction) return false;
+    const reaction = this.reactions[this.matchFilters.findIndex((filter) => topicMatches(filter, topic))];
+    // A plain subscription (no steps) has nothing to run: the message was received, and that is all.
+    if (!reaction?.task) return false;
     if (this.queue.length >= MAX_QUEUED_REACTIONS) {
       downlink.reactionsDropped++;
       return false;

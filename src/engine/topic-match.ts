@@ -13,3 +13,15 @@ export function topicMatches(filter: string, topic: string): boolean {
   }
   return filterLevels.length === topicLevels.length;
 }
+
+const SHARED = /^\$share\/[^/]+\//u;
+
+/** The filter a subscription matches topics with: `$share/GROUP/f` matches as `f` (MQTT 5 4.8.2). */
+export function matchingFilter(filter: string): string {
+  return filter.startsWith('$share/') ? filter.replace(SHARED, '') : filter;
+}
+
+/** The shared subscription's group, or undefined for an ordinary one. */
+export function sharedGroup(filter: string): string | undefined {
+  return SHARED.test(filter) ? filter.split('/')[1] : undefined;
+}

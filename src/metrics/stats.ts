@@ -94,9 +94,9 @@ export class StatsEntry {
 /** Intervals shorter than this are not judged saturated. */
 const MIN_JUDGED_INTERVAL_S = 0.25;
 
-/** The aggregate a row belongs to: MQTT rows by packet, every HTTP method under `HTTP`. */
+/** The aggregate a row belongs to: MQTT rows by packet (DELIVER: messages subscribers received), every HTTP method under `HTTP`. */
 export function rowTypeGroup(type: string): string {
-  return type === 'CONNECT' || type === 'PUBLISH' || type === 'SUBSCRIBE' ? type : 'HTTP';
+  return type === 'CONNECT' || type === 'PUBLISH' || type === 'SUBSCRIBE' || type === 'DELIVER' ? type : 'HTTP';
 }
 
 /** An aggregate over several rows, fed once per interval. */

@@ -4,8 +4,10 @@ import { cumulativeWeights } from '../identity/rng.ts';
 import { compileJsonBody, literalTemplate } from '../template/compile.ts';
 import type { CompiledTemplate } from '../template/compile.ts';
 import type { SlotAllocator } from '../template/functions.ts';
+import { compileAuth } from './auth-spec.ts';
 import { parseCapturePath } from './capture-path.ts';
 import { checkedData, durationAt, EnvironmentReader, templateAt } from './field-readers.ts';
+import { deliveryModeAt, publishPropertiesAt, sessionExtrasAt } from './mqtt-properties.ts';
 import { deviceModelSchema } from './schema.ts';
 import type { Capture, DeviceModel, HttpAction, MqttSessionSpec, PublishAction, QoS, Reaction, StepSpec, SubscribeAction, TaskAction, TaskSpec, WaitModel } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
@@ -73,6 +75,8 @@ interface CompileContext {
   readonly fallbackTimeoutMs: number;
   /** The model's `mqtt.ackTimeout`, or the default. */
   readonly ackTimeoutMs: number;
+  /** The model's `mqtt.version` is 5: MQTT 5 properties are allowed. */
+  readonly version5: boolean;
 }
 
 function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: Json): HttpAction {
@@ -143,6 +147,8 @@ function compilePublish(context: CompileContext, actionPath: FieldPath, raw: Jso
     qos: ((raw.qos as QoS | undefined) ?? 0),
     retain: (raw.retain as boolean | undefined) ?? false,
     timeoutMs: positiveDuration(context, [...actionPath, 'ackTimeout'], raw.ackTimeout, context.ackTimeoutMs),
+    properties: publishPropertiesAt(context, actionPath, raw.properties as Json | undefined),
+    delivery: deliveryModeAt(context, actionPath, raw.delivery),
   };
 }
 
@@ -220,7 +226,8 @@ function compileReactions(context: CompileContext, raw: Json[] | undefined): Rea
   return (raw ?? []).map((reaction, i) => {
     const where = ['on', i];
     const filterName = defaultTopicName(reaction.topic as string);
-    const task = compileTask(context, where, { name: reaction.name ?? `on ${filterName}`, steps: reaction.steps });
+    const task = reaction.steps === undefined ? undefined : compileTask(context, where, { name: reaction.name ?? `on ${filterName}`, steps: reaction.steps });
+    if (!task && reaction.capture !== undefined) throw context.source.error([...where, 'capture'], 'captures are for steps; this subscription has none', { atKey: true });
     return {
       topic: topicAt(context, [...where, 'topic'], reaction.topic as string, true),
       qos: (reaction.qos as QoS | undefined) ?? 1,
@@ -272,6 +279,7 @@ function compileMqttSession(context: CompileContext, raw: Json | undefined): Mqt
     },
     connectTimeoutMs: positiveDuration(context, at('connectTimeout'), section.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS),
     reconnect: { minMs, maxMs, multiplier: (reconnect.multiplier as number | undefined) ?? 2, jitter: (reconnect.jitter as number | undefined) ?? 0.5 },
+    ...sessionExtrasAt(context, section),
   };
 }
 
@@ -398,6 +406,7 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
     scope,
     fallbackTimeoutMs: options.fallbackTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     ackTimeoutMs: durationAt(source, ['mqtt', 'ackTimeout'], mqttRaw?.ackTimeout, DEFAULT_ACK_TIMEOUT_MS),
+    version5: mqttRaw?.version === '5' || mqttRaw?.version === 5,
   };
   if (context.ackTimeoutMs <= 0) throw source.error(['mqtt', 'ackTimeout'], 'must be greater than 0');
   const compileTasks = (key: 'boot' | 'tasks'): TaskSpec[] => ((raw[key] as Json[] | undefined) ?? []).map((task, i) => compileTask(context, [key, i], task));
@@ -406,7 +415,8 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
   const reactions = compileReactions(context, raw.on as Json[] | undefined);
   const periodic = checkPeriodic(source, tasks, raw);
   const weights = tasks.map((task) => task.weight);
-  if (!periodic && !weights.some((weight) => weight > 0)) throw source.error(['tasks'], 'at least one task needs a weight above 0');
+  if (tasks.length === 0 && reactions.length === 0) throw source.error([], "a device needs tasks, or subscriptions under 'on' (a device that only listens)");
+  if (!periodic && tasks.length > 0 && !weights.some((weight) => weight > 0)) throw source.error(['tasks'], 'at least one task needs a weight above 0');
   const needsSession = mqttRaw !== undefined || reactions.length > 0 || usesMqtt(boot) || usesMqtt(tasks);
   return {
     name: raw.name as string,
@@ -421,5 +431,6 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
     dataColumns: scope.dataColumns,
     mqtt: needsSession ? compileMqttSession(context, mqttRaw) : undefined,
     reactions,
+    auth: compileAuth(source, raw.auth as Json | undefined, boot, tasks, scope.variables),
   };
 }

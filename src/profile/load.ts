@@ -11,7 +11,7 @@ import { parseThreshold } from './thresholds.ts';
 import type { DataTable } from './data-file.ts';
 import { loadFleetData } from './fleet-data.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
-import { loadHttpTls, loadMqttTls } from './tls-settings.ts';
+import { loadClientTls } from './tls-settings.ts';
 import type { DeviceModel, FleetEntry, RunPlan } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
 
@@ -92,7 +92,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const rawSeed = raw.seed as string | number | undefined;
   const seed = overrides.seed ?? (rawSeed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(rawSeed));
   const maxTaskTimeout = Math.max(
-    ...loaded.flatMap((model) => [...model.boot, ...model.tasks, ...model.reactions.map((reaction) => reaction.task)].flatMap((task) => task.steps.map((step) => step.action.timeoutMs))),
+    ...loaded.flatMap((model) => [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))].flatMap((task) => task.steps.map((step) => step.action.timeoutMs))),
     ...loaded.flatMap((model) => (model.mqtt ? [model.mqtt.connectTimeoutMs] : [])),
   );
   return {
@@ -114,9 +114,9 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
       connections: (httpRaw.connections as number | undefined) ?? 100,
       connectionPerDevice: (httpRaw.connectionPerDevice as boolean | undefined) ?? false,
       timeoutMs: profileTimeoutMs,
-      tls: await loadHttpTls(source, profileDir, httpRaw.tls as Json | undefined),
+      tls: await loadClientTls(source, profileDir, 'http', httpRaw.tls as Json | undefined, fleet),
     },
-    mqtt: { tls: await loadMqttTls(source, profileDir, (raw.mqtt as Json | undefined)?.tls as Json | undefined) },
+    mqtt: { tls: await loadClientTls(source, profileDir, 'mqtt', (raw.mqtt as Json | undefined)?.tls as Json | undefined, fleet) },
     thresholds,
     secrets: [...environment.used].map(([name, value]) => ({ name, value })),
   };

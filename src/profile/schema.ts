@@ -59,6 +59,12 @@ const httpAction: JsonSchema = {
 
 const qos: JsonSchema = { type: 'integer', enum: [0, 1, 2], description: 'MQTT quality of service.' };
 
+const userProperties: JsonSchema = {
+  type: 'object',
+  additionalProperties: { type: 'string' },
+  description: 'MQTT 5 user properties: name to template.',
+};
+
 const publishAction: JsonSchema = {
   type: 'object',
   description: "An MQTT PUBLISH on the device's session. With repeat, the publishes go out back to back (a burst) and the step ends when each is acked, timed out or failed.",
@@ -69,6 +75,23 @@ const publishAction: JsonSchema = {
     qos,
     retain: { type: 'boolean' },
     ackTimeout: { ...duration, description: 'QoS 1/2: time allowed for PUBACK/PUBCOMP before the publish counts as timed out (default: the model\'s mqtt.ackTimeout).' },
+    delivery: {
+      type: 'string',
+      enum: ['payload', 'property'],
+      description: 'Measure delivery to subscribers: a header (device, seq, send time) as a 20-byte payload prefix, or (MQTT 5) as the user property fleetsim-delivery. Subscribers in the run report DELIVER rows and lost, duplicated and out-of-order counts.',
+    },
+    properties: {
+      type: 'object',
+      description: 'MQTT 5 PUBLISH properties; string values are templates rendered per publish.',
+      properties: {
+        messageExpiry: { ...duration, description: 'Message Expiry Interval (whole seconds).' },
+        contentType: { type: 'string' },
+        responseTopic: { type: 'string' },
+        correlationData: { type: 'string', description: 'Sent as binary data (the UTF-8 bytes of the rendered template).' },
+        user: userProperties,
+      },
+      additionalProperties: false,
+    },
   },
   required: ['topic'],
   additionalProperties: false,
@@ -127,9 +150,9 @@ const reaction: JsonSchema = {
     qos,
     name: { type: 'string' },
     capture: { ...stepProperties.capture, description: 'Variables taken from the JSON message payload, used as {{ vars.NAME }}.' },
-    steps: { type: 'array', items: step, minItems: 1 },
+    steps: { type: 'array', items: step, minItems: 1, description: 'What runs per message; without steps the subscription only receives (and measures delivery), as a backend consumer does.' },
   },
-  required: ['topic', 'steps'],
+  required: ['topic'],
   additionalProperties: false,
 };
 
@@ -151,6 +174,9 @@ const mqttSession: JsonSchema = {
       additionalProperties: false,
     },
     ackTimeout: { ...duration, description: 'Default time allowed for PUBACK/PUBCOMP/SUBACK (default 5s).' },
+    userProperties: { ...userProperties, description: 'MQTT 5 CONNECT user properties: name to template, rendered per device.' },
+    receiveMaximum: { type: 'integer', minimum: 1, maximum: 65535, description: 'MQTT 5 Receive Maximum: QoS 1/2 messages the broker may have unacknowledged to this device.' },
+    processing: { ...duration, description: 'Time spent on each QoS 1/2 message received before acknowledging it, one message at a time: a slow consumer (default 0).' },
     connectTimeout: { ...duration, description: 'Time allowed from CONNECT to CONNACK, connection included (default 10s).' },
     reconnect: {
       type: 'object',
@@ -197,8 +223,22 @@ export const deviceModelSchema: JsonSchema = {
       additionalProperties: false,
     },
     mqtt: mqttSession,
+    auth: {
+      type: 'object',
+      description: "A token lifecycle: the login step's captures are the device's credentials; on an HTTP 401 the device logs in again once and retries the request once (counted as NAME (re-auth)); with an expiry it renews them ahead of time.",
+      properties: {
+        login: { type: 'string', description: 'The name of the HTTP step (in boot or tasks) that logs in; it must capture the credentials.' },
+        refresh: { type: 'string', description: 'The name of the HTTP step that renews the credentials before they expire (needs expiresIn, jwt or ttl). Without it the device logs in again instead.' },
+        expiresIn: { type: 'string', pattern: '^\\$', description: 'Path into the login/refresh response giving the lifetime in seconds, e.g. $.expires_in.' },
+        jwt: { type: 'string', description: "A captured variable holding a JWT: its exp claim says when it expires." },
+        ttl: { ...duration, description: 'The credentials\' lifetime, when the server does not say.' },
+        refreshBefore: { ...duration, description: 'Renew this long before expiry (default: a fifth of the lifetime, at least 1s, at most half of it).' },
+      },
+      required: ['login'],
+      additionalProperties: false,
+    },
     boot: { type: 'array', items: task, description: "Tasks run once, in order, when the device starts (Locust's on_start)." },
-    tasks: { type: 'array', items: task, minItems: 1 },
+    tasks: { type: 'array', items: task, minItems: 1, description: 'What the device does, picked by weight or each on its own period. A device without tasks only listens (its on: subscriptions).' },
     on: { type: 'array', items: reaction, description: 'Reactions to downlink messages.' },
     wait: {
       type: 'object',
@@ -214,7 +254,7 @@ export const deviceModelSchema: JsonSchema = {
       additionalProperties: false,
     },
   },
-  required: ['name', 'tasks'],
+  required: ['name'],
   additionalProperties: false,
 };
 
@@ -302,10 +342,10 @@ export const profileSchema: JsonSchema = {
         connections: { type: 'integer', minimum: 1, description: 'Connections per origin in the shared pool.' },
         connectionPerDevice: { type: 'boolean' },
         timeout: duration,
-        tls: clientTls('For https:// targets. Paths are relative to this profile.', {
+        tls: clientTls('For https:// targets. Paths are relative to this profile; cert and key may be templates ({{ device.id }}, {{ data.cert }}) so each device presents its own certificate, over its own connections.', {
           ca: 'PEM file of the CA that signed the server certificate (a private CA).',
-          cert: 'PEM client certificate (mutual TLS); needs key.',
-          key: 'PEM private key of the client certificate.',
+          cert: 'PEM client certificate path (mutual TLS; a template); needs key.',
+          key: 'PEM private key path of the client certificate (a template).',
           insecure: 'Accept any server certificate (testing only).',
         }),
       },
@@ -314,7 +354,7 @@ export const profileSchema: JsonSchema = {
     mqtt: {
       type: 'object',
       properties: {
-        tls: clientTls('For mqtts:// brokers. Paths are relative to this profile; cert and key may be templates ({{ device.id }}) so each device has its own.', {
+        tls: clientTls('For mqtts:// brokers. Paths are relative to this profile; cert and key may be templates ({{ device.id }}, {{ data.cert }}) so each device has its own.', {
           ca: 'PEM file of the CA that signed the broker certificate.',
           cert: 'PEM client certificate path (template); needs key.',
           key: 'PEM private key path (template).',

@@ -34,6 +34,22 @@ export interface PublishAction {
   readonly retain: boolean;
   /** QoS 1/2: how long to wait for PUBACK/PUBCOMP before the publish counts as timed out. */
   readonly timeoutMs: number;
+  /** MQTT 5 PUBLISH properties; undefined (the common case) costs nothing per publish. */
+  readonly properties: PublishProperties | undefined;
+  /** Delivery measurement: where the header (device, seq, send time) goes; undefined sends none. */
+  readonly delivery: DeliveryHeaderMode | undefined;
+}
+
+/** `payload`: a 20-byte binary prefix to the payload; `property`: an MQTT 5 user property. */
+export type DeliveryHeaderMode = 'payload' | 'property';
+
+/** MQTT 5 properties a device sets on its PUBLISHes; templates are rendered per publish. */
+export interface PublishProperties {
+  readonly messageExpiryS: number | undefined;
+  readonly contentType: CompiledTemplate | undefined;
+  readonly responseTopic: CompiledTemplate | undefined;
+  readonly correlationData: CompiledTemplate | undefined;
+  readonly userProperties: readonly (readonly [string, CompiledTemplate])[];
 }
 
 /** An MQTT SUBSCRIBE on the device's session, timed to its SUBACK. */
@@ -83,6 +99,27 @@ export interface TaskSpec {
   readonly steps: readonly StepSpec[];
 }
 
+/** Where the device learns when its credentials expire. */
+export type TokenExpiry =
+  /** Seconds in the login or refresh response (`$.expires_in`). */
+  | { readonly kind: 'response'; readonly expression: string; readonly path: readonly (string | number)[] }
+  /** The `exp` claim of the JWT a captured variable holds. */
+  | { readonly kind: 'jwt'; readonly variable: string; readonly slot: number }
+  /** A lifetime the model states. */
+  | { readonly kind: 'fixed'; readonly ms: number };
+
+/** A token lifecycle: log in, renew before expiry, and on an HTTP 401 log in again and retry once. */
+export interface AuthSpec {
+  /** The step whose captures are the device's credentials. */
+  readonly login: StepSpec;
+  /** Renews them before they expire; without it the device logs in again instead. */
+  readonly refresh: StepSpec | undefined;
+  /** Undefined: the device renews nothing ahead and relies on re-authenticating after a 401. */
+  readonly expiry: TokenExpiry | undefined;
+  /** How long before expiry to renew; undefined means a fifth of the lifetime, at least 1 s (and at most half of it). */
+  readonly refreshBeforeMs: number | undefined;
+}
+
 export interface DeviceModel {
   readonly name: string;
   readonly file: string;
@@ -101,6 +138,8 @@ export interface DeviceModel {
   readonly mqtt: MqttSessionSpec | undefined;
   /** Tasks run when a downlink message arrives on a topic; their topics are subscribed on every connect. */
   readonly reactions: readonly Reaction[];
+  /** Present when the model declares a token lifecycle (`auth`). */
+  readonly auth: AuthSpec | undefined;
 }
 
 /** Seeded exponential backoff with jitter between reconnect attempts. */
@@ -132,6 +171,12 @@ export interface MqttSessionSpec {
   readonly will: WillSpec | undefined;
   readonly connectTimeoutMs: number;
   readonly reconnect: ReconnectPolicy;
+  /** MQTT 5 CONNECT user properties, rendered per device. */
+  readonly userProperties: readonly (readonly [string, CompiledTemplate])[];
+  /** MQTT 5 Receive Maximum the device announces: QoS 1/2 messages the broker may have in flight to it. */
+  readonly receiveMaximum: number | undefined;
+  /** Time the device spends on each QoS 1/2 message it receives before acknowledging it, one at a time (0: at once). */
+  readonly processingMs: number;
 }
 
 export interface Reaction {
@@ -140,7 +185,8 @@ export interface Reaction {
   readonly qos: QoS;
   /** Values taken from the message's JSON payload before the task runs. */
   readonly captures: readonly Capture[];
-  readonly task: TaskSpec;
+  /** Undefined for a plain subscription (a backend consumer): messages are received and measured, nothing runs. */
+  readonly task: TaskSpec | undefined;
   /** Time allowed for the SUBACK of its subscription. */
   readonly timeoutMs: number;
   /** The grouping name of that SUBSCRIBE: the filter with its templates as `+`. */
@@ -176,25 +222,27 @@ export interface HttpSettings {
   /** Give every device its own keep-alive connection, as real devices have. */
   readonly connectionPerDevice: boolean;
   readonly timeoutMs: number;
-  readonly tls: TlsSettings | undefined;
+  readonly tls: ClientTlsSettings | undefined;
 }
 
-/** TLS for mqtts:// brokers: cert and key paths may be templates, so each device has its own. */
-export interface MqttTlsSettings {
+/**
+ * The client side of TLS (`http.tls`, `mqtt.tls`): cert and key paths may be templates of the
+ * device's fields and data columns, so each device presents its own certificate.
+ */
+export interface ClientTlsSettings {
   readonly ca?: Buffer;
   readonly cert?: CompiledTemplate;
   readonly key?: CompiledTemplate;
   /** Where relative cert and key paths are resolved from (the profile's folder). */
   readonly baseDir: string;
   readonly rejectUnauthorized: boolean;
+  /** The data columns the cert and key templates read (`{{ data.cert }}`), by their slot in those templates. */
+  readonly dataColumns: readonly string[];
 }
 
-export interface TlsSettings {
-  readonly ca?: Buffer;
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
-  /** False only when the profile says `insecure: true`. */
-  readonly rejectUnauthorized: boolean;
+/** True when devices may present different certificates: their connections cannot be shared. */
+export function certificatePerDevice(tls: ClientTlsSettings | undefined): boolean {
+  return (tls?.cert !== undefined && tls.cert.constant === undefined) || (tls?.key !== undefined && tls.key.constant === undefined);
 }
 
 /** One stage of the load shape: move the device count linearly to `devices` over `durationMs`. */
@@ -226,12 +274,14 @@ export interface RunPlan {
   readonly iterations: number | undefined;
   readonly drainTimeoutMs: number;
   readonly http: HttpSettings;
-  readonly mqtt: { readonly tls: MqttTlsSettings | undefined };
+  readonly mqtt: { readonly tls: ClientTlsSettings | undefined };
   readonly thresholds: readonly string[];
   /** Environment values the templates read, so outputs can redact them. */
   readonly secrets: readonly Secret[];
   /** Run only this stripe of the fleet (`--shard I/N`, see engine/shard.ts); undefined runs all of it. */
   readonly shard?: Shard | undefined;
+  /** Source addresses devices connect from, device i from address i mod their count (`--local-ips`). */
+  readonly localAddresses?: readonly string[] | undefined;
 }
 
 /** Shard `index` (0-based) of `count` owns the global device indices ≡ index (mod count). */

@@ -1,4 +1,5 @@
 import type { Results, StatsRow } from '../metrics/results.ts';
+import { deliveryLines } from './delivery-console.ts';
 
 function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
@@ -108,6 +109,7 @@ export function formatSummary(results: Results): string {
     const failed = downlink.reactionsFailed > 0 ? `, ${downlink.reactionsFailed} failed before running (${downlink.reactionFailures.map((failure) => `${failure.reason}: ${failure.count}`).join('; ')})` : '';
     out.push('', `Downlink: ${downlink.received} messages received by devices, ${downlink.reactionsQueued - downlink.reactionsFailed} ran a reaction${failed}${dropped}.`);
   }
+  if (results.delivery) out.push('', ...deliveryLines(results.delivery));
   if (results.broker) out.push('', ...brokerLines(results));
   const unanswered = results.total.failedLatencyMs;
   if (unanswered.max !== null) {

@@ -19,6 +19,11 @@ export interface TemplateContext {
   readonly repeatIndex: number;
   /** The device's row of its fleet entry's data file, by the model's data slot; empty without one. */
   readonly data: readonly string[];
+  /**
+   * Wall-clock ms that `now()` and `nowMs()` render for the attempt being built, taken at its first
+   * use (0 until then): one attempt carries one time, and the request log can put the reference back.
+   */
+  timeMs: number;
 }
 
 export type TemplateValue = string | number | boolean;

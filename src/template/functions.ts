@@ -43,6 +43,18 @@ function checkDecimals(decimals: number): void {
 
 const HEX = '0123456789abcdef';
 
+/** The attempt's time, taken once: every `now()`/`nowMs()` of one request or payload agree. */
+function attemptTime(context: TemplateContext): number {
+  if (context.timeMs === 0) context.timeMs = Date.now();
+  return context.timeMs;
+}
+
+/** The wall clock: the one value no seed decides. The request log shows these calls, not their values. */
+const CLOCK_FUNCTIONS: readonly (readonly [string, FunctionSpec])[] = [
+  ['now', { signature: 'now()', minArgs: 0, maxArgs: 0, build: () => (context) => new Date(attemptTime(context)).toISOString() }],
+  ['nowMs', { signature: 'nowMs()', minArgs: 0, maxArgs: 0, build: () => attemptTime }],
+];
+
 export const TEMPLATE_FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<string, FunctionSpec>([
   [
     'int',
@@ -167,6 +179,7 @@ export const TEMPLATE_FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<str
       },
     },
   ],
+  ...CLOCK_FUNCTIONS,
 ]);
 
 export const TEMPLATE_FIELDS: ReadonlyMap<string, CompiledValue> = new Map<string, CompiledValue>([

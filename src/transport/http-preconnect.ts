@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { buildConnector } from 'undici';
 
 /** Sockets opened before the run that no pool connection took by then are closed this long after it starts. */
-const SPARE_LIFETIME_MS = 5000;
+export const SPARE_LIFETIME_MS = 5000;
 
 /**
  * The shared pool's connector, with TCP (and TLS) connections opened ahead: undici's Pool opens a
@@ -35,6 +35,8 @@ export class PreopenedConnector {
     options: buildConnector.BuildOptions,
     private readonly origin: URL,
     private readonly spareLifetimeMs = SPARE_LIFETIME_MS,
+    /** The source address its pool connects from (`--local-ips`); the system's choice when null. */
+    private readonly localAddress: string | null = null,
   ) {
     this.base = buildConnector(options);
   }
@@ -46,7 +48,7 @@ export class PreopenedConnector {
     const hostname = this.origin.hostname.startsWith('[') ? this.origin.hostname.slice(1, -1) : this.origin.hostname;
     const opened = Array.from({ length: count }, () =>
       new Promise<boolean>((resolve) => {
-        this.base({ host, hostname, protocol, port, localAddress: null }, (error, socket) => {
+        this.base({ host, hostname, protocol, port, localAddress: this.localAddress }, (error, socket) => {
           if (error || !socket) return resolve(false);
           this.keep(socket);
           resolve(true);

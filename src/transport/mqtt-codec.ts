@@ -74,11 +74,11 @@ export function reasonLabel(code: number, prefix = ''): string {
   return text === undefined ? `reason ${code}` : `reason ${code} ${prefix}${text}`;
 }
 
-function varIntSize(value: number): number {
+export function varIntSize(value: number): number {
   return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : 4;
 }
 
-function writeVarInt(buffer: Buffer, offset: number, value: number): number {
+export function writeVarInt(buffer: Buffer, offset: number, value: number): number {
   let rest = value;
   do {
     let byte = rest & 0x7f;
@@ -168,6 +168,20 @@ export interface ConnectFields {
   readonly username: string | undefined;
   readonly password: string | undefined;
   readonly will: { readonly topic: string; readonly payload: string; readonly qos: 0 | 1 | 2; readonly retain: boolean } | undefined;
+  /** MQTT 5 Receive Maximum: how many QoS 1/2 messages the broker may have unacknowledged to this client. */
+  readonly receiveMaximum?: number | undefined;
+  /** MQTT 5 CONNECT user properties, in order. */
+  readonly userProperties?: readonly (readonly [string, string])[] | undefined;
+}
+
+/** mqtt-packet takes user properties as an object; a name given twice becomes a list, sent in order. */
+function userPropertyObject(pairs: readonly (readonly [string, string])[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of pairs) {
+    const had = out[name];
+    out[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
+  }
+  return out;
 }
 
 /** CONNECT is sent once per connection and has the most optional parts: mqtt-packet encodes it. */
@@ -180,7 +194,13 @@ export function encodeConnect(fields: ConnectFields): Buffer {
     clean: fields.clean,
     keepalive: fields.keepaliveS,
   };
-  if (fields.protocolVersion === 5 && fields.sessionExpiryS) packet.properties = { sessionExpiryInterval: fields.sessionExpiryS };
+  if (fields.protocolVersion === 5) {
+    const properties: NonNullable<IConnectPacket['properties']> = {};
+    if (fields.sessionExpiryS) properties.sessionExpiryInterval = fields.sessionExpiryS;
+    if (fields.receiveMaximum !== undefined) properties.receiveMaximum = fields.receiveMaximum;
+    if (fields.userProperties && fields.userProperties.length > 0) properties.userProperties = userPropertyObject(fields.userProperties);
+    if (Object.keys(properties).length > 0) packet.properties = properties;
+  }
   if (fields.username !== undefined) packet.username = fields.username;
   if (fields.password !== undefined) packet.password = Buffer.from(fields.password);
   if (fields.will) packet.will = { topic: fields.will.topic, payload: Buffer.from(fields.will.payload), qos: fields.will.qos, retain: fields.will.retain };

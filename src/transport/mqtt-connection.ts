@@ -5,6 +5,9 @@ import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
 import { Keepalive } from './mqtt-keepalive.ts';
 import type { KeepaliveOwner } from './mqtt-keepalive.ts';
 import { ConnectionAcks } from './mqtt-acks.ts';
+import { InboundProcessing } from './mqtt-inbound-processing.ts';
+import { encodePublishWith } from './mqtt-publish-extras.ts';
+import type { PublishExtras } from './mqtt-publish-extras.ts';
 import { CONNECTION_CLOSED, NO_PACKET_IDS, UNSUPPORTED_AUTH, errorLabel, lostLabel, refusal } from './mqtt-labels.ts';
 import type { AckCallback, OpenedStream, SessionListener, SessionOptions } from './mqtt.ts';
 import type { SessionState } from './mqtt-session-state.ts';
@@ -46,6 +49,8 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
   private readonly version5: boolean;
   private connectTimer: NodeJS.Timeout | undefined;
   private readonly keepalive = new Keepalive(this);
+  /** Set when the device takes time over each message it receives: its acks go out one per `processingMs`. */
+  private readonly processing: InboundProcessing | undefined;
   /** Set by an MQTT 5 CONNACK with properties; MQTT 3.1.1 brokers set none. */
   private limits: ServerLimits | undefined;
   private readonly closeWaiters: (() => void)[] = [];
@@ -68,6 +73,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.onWire = started;
     this.version5 = options.protocolVersion === 5;
     this.connectTimer = setTimeout(connectTimedOut, options.connectTimeoutMs, this);
+    this.processing = options.processingMs ? new InboundProcessing(this, options.processingMs) : undefined;
     const socket = (this.socket = opened.stream);
     socket.once(opened.ready, () => this.opened());
     socket.on('data', (chunk: Buffer) => this.received(chunk));
@@ -75,7 +81,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     socket.once('close', () => this.closed());
   }
 
-  publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback): void {
+  publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback, extras?: PublishExtras): void {
     const limits = this.limits;
     if (limits && qos > limits.maximumQos) return callback(reasonLabel(155));
     if (limits && retain && !limits.retainAvailable) return callback(reasonLabel(154));
@@ -83,7 +89,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (qos > 0 && packetId === 0) return callback(NO_PACKET_IDS);
     let packet: Buffer;
     try {
-      packet = encodePublish(topic, payload, qos, retain, packetId, this.version5);
+      packet = extras === undefined ? encodePublish(topic, payload, qos, retain, packetId, this.version5) : encodePublishWith(topic, payload, qos, retain, packetId, this.version5, extras);
     } catch (error) {
       return callback(refusal(error));
     }
@@ -241,7 +247,9 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (qos > 0) {
       const packetId = buffer.readUInt16BE(offset);
       offset += 2;
-      this.write(encodeAck(qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId));
+      const ack = encodeAck(qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId);
+      if (this.processing) this.processing.ack(ack);
+      else this.write(ack);
       if (qos === 2) {
         // Delivered at PUBLISH; the same id again before PUBREL is the broker resending it.
         const releasing = (this.state.releasing ??= new Set());
@@ -249,10 +257,16 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
         releasing.add(packetId);
       }
     }
-    if (this.version5) offset = skipProperties(buffer, offset, end);
+    let properties: Buffer | undefined;
+    if (this.version5) {
+      const listStart = offset;
+      offset = skipProperties(buffer, offset, end);
+      // One byte is an empty list: most publishes carry none, and nothing is handed on for them.
+      if (offset - listStart > 1) properties = buffer.subarray(listStart, offset);
+    }
     // Copied: a payload kept in a reaction queue must not hold the whole socket chunk alive.
     const payload = Buffer.from(buffer.subarray(offset, end));
-    if (this.connected) this.owner.listener.message(topic, payload);
+    if (this.connected) this.owner.listener.message(topic, payload, properties);
   }
 
   private opened(): void {
@@ -288,6 +302,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.ended = true;
     this.clearConnectTimer();
     this.keepalive.stop();
+    this.processing?.stop();
     this.endAttempt('failure', this.lastError ?? 'connection closed before CONNACK', this.started);
     const wasConnected = this.accepted;
     this.connected = false;

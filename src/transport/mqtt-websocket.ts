@@ -8,9 +8,10 @@ import { WebSocket, createWebSocketStream } from 'ws';
  * only its byte stream differs. The stream emits `connect` once the upgrade is done, as a socket
  * would, so the connection writes its CONNECT then.
  */
-export function openWebSocket(url: string, tls: ConnectionOptions | undefined): Duplex {
+export function openWebSocket(url: string, options: ConnectionOptions & { readonly localAddress?: string }): Duplex {
   // ws sets noDelay on its socket; compression would only spend CPU on small binary packets.
-  const socket = new WebSocket(url, ['mqtt'], { ...tls, perMessageDeflate: false });
+  // TLS options and `localAddress` go on to the http(s) request that opens the connection.
+  const socket = new WebSocket(url, ['mqtt'], { ...options, perMessageDeflate: false });
   const stream = createWebSocketStream(socket);
   socket.once('open', () => stream.emit('connect'));
   return stream;

@@ -10,6 +10,7 @@ import type { ConnectFields } from './mqtt-codec.ts';
 import { errorLabel, lostLabel } from './mqtt-labels.ts';
 import { openWebSocket } from './mqtt-websocket.ts';
 import { SessionState } from './mqtt-session-state.ts';
+import type { PublishExtras } from './mqtt-publish-extras.ts';
 import type { Outcome } from './types.ts';
 
 /** What one connection attempt of a device's session needs; resolved per device by the engine. */
@@ -20,16 +21,14 @@ export interface SessionOptions extends ConnectFields {
   readonly webSocketUrl?: string | undefined;
   readonly tls: TlsOptions | undefined;
   readonly connectTimeoutMs: number;
+  /** The source address to connect from (`--local-ips`); the system's choice when undefined. */
+  readonly localAddress?: string | undefined;
+  /** Time taken over each QoS 1/2 message received before its ack goes out, one at a time (a slow consumer). */
+  readonly processingMs?: number | undefined;
 }
 
-export interface TlsOptions {
-  readonly ca?: Buffer;
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
-  readonly rejectUnauthorized: boolean;
-  /** Why this device's TLS material is missing: its connect attempts fail with this. */
-  readonly problem?: string;
-}
+export type { TlsOptions } from './types.ts';
+import type { TlsOptions } from './types.ts';
 
 /** How a session reports to its owner; called synchronously from socket events. */
 export interface SessionListener {
@@ -38,7 +37,11 @@ export interface SessionListener {
   connectEnded(outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void;
   /** An established connection ended without being asked to. */
   connectionLost(reason: string): void;
-  message(topic: string, payload: Buffer): void;
+  /**
+   * A PUBLISH from the broker. `properties` (MQTT 5, when it had any) is its property list, length
+   * first, a view into the socket's chunk: read it before returning, never keep it.
+   */
+  message(topic: string, payload: Buffer, properties?: Buffer): void;
 }
 
 /**
@@ -64,10 +67,11 @@ export interface OpenedStream {
 }
 
 function openSocket(options: SessionOptions): OpenedStream {
-  if (options.webSocketUrl !== undefined) return { stream: openWebSocket(options.webSocketUrl, options.tls && tlsOptions(options.tls)), ready: 'connect' };
+  const source = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
+  if (options.webSocketUrl !== undefined) return { stream: openWebSocket(options.webSocketUrl, { ...(options.tls && tlsOptions(options.tls)), ...source }), ready: 'connect' };
   // Without noDelay, a burst's publishes wait on Nagle and every latency measures that instead.
-  if (!options.tls) return { stream: createConnection({ host: options.host, port: options.port, noDelay: true }), ready: 'connect' };
-  const socket: Socket = tlsConnect({ host: options.host, port: options.port, servername: isIP(options.host) ? '' : options.host, ...tlsOptions(options.tls) });
+  if (!options.tls) return { stream: createConnection({ host: options.host, port: options.port, noDelay: true, ...source }), ready: 'connect' };
+  const socket: Socket = tlsConnect({ host: options.host, port: options.port, servername: isIP(options.host) ? '' : options.host, ...tlsOptions(options.tls), ...source });
   socket.setNoDelay(true);
   return { stream: socket, ready: 'secureConnect' };
 }
@@ -122,10 +126,10 @@ export class MqttSession implements ConnectionOwner {
    * how long the caller waits for it: a publish a v5 broker's Receive Maximum held back that long is
    * dropped unsent.
    */
-  publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback): void {
+  publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback, extras?: PublishExtras): void {
     const connection = this.connection;
     if (!connection?.connected) return callback('not connected');
-    connection.publish(topic, payload, qos, retain, timeoutMs, callback);
+    connection.publish(topic, payload, qos, retain, timeoutMs, callback, extras);
   }
 
   subscribe(filter: string, qos: 0 | 1 | 2, callback: AckCallback): void {

@@ -15,3 +15,18 @@ export interface AttemptResult {
   /** The response body, when the attempt asked to keep it (for captures). */
   body?: string;
 }
+
+/** The client side of one TLS connection. */
+export interface TlsOptions {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly rejectUnauthorized: boolean;
+  /** Why this device's TLS material is missing: its connect attempts fail with this. */
+  readonly problem?: string;
+}
+
+/** A device's TLS material; `id` names the files, so devices presenting the same ones can share connections. */
+export interface DeviceTls extends TlsOptions {
+  readonly id: string;
+}

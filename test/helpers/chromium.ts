@@ -24,9 +24,9 @@ export function chromiumSkip(): string | false {
 }
 
 /** The system Chromium, headless, with nothing of its own reaching the network. */
-export function launchChromium(): Promise<Browser> {
+export function launchChromium(executablePath = CHROMIUM_PATH): Promise<Browser> {
   return chromium.launch({
-    executablePath: CHROMIUM_PATH,
+    executablePath,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
   });
 }

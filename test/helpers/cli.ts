@@ -17,6 +17,8 @@ export interface CliRun {
   readonly done: Promise<CliResult>;
   /** Resolves when stderr contains `text`, rejects at the deadline. */
   waitForStderr(text: string | RegExp, deadlineMs?: number): Promise<void>;
+  /** What the child wrote to stderr so far. */
+  stderrSoFar(): string;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface CliRun {
  * deadline. `fileSizeLimitBlocks` caps every file it writes (`ulimit -f`, 512-byte blocks): writes
  * past it fail with EFBIG, as on a full disk.
  */
-export function startCli(args: readonly string[], deadlineMs = 60_000, openFileLimit?: number, fileSizeLimitBlocks?: number): CliRun {
+export function startCli(args: readonly string[], deadlineMs = 60_000, openFileLimit?: number, fileSizeLimitBlocks?: number, env?: NodeJS.ProcessEnv): CliRun {
   const command = [process.execPath, '--import', 'tsx', path.join(ROOT, 'src/cli/bin.ts'), ...args];
   // Lower limits are set by the shell that execs node, as a user's `ulimit -n` would.
   const limits = [openFileLimit === undefined ? '' : `ulimit -n ${openFileLimit} && `, fileSizeLimitBlocks === undefined ? '' : `ulimit -f ${fileSizeLimitBlocks} && `].join('');
@@ -32,7 +34,7 @@ export function startCli(args: readonly string[], deadlineMs = 60_000, openFileL
   const child = spawn(file, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', ...env },
   });
   let stdout = '';
   let stderr = '';
@@ -61,7 +63,7 @@ export function startCli(args: readonly string[], deadlineMs = 60_000, openFileL
         }
       });
     });
-  return { child, done, waitForStderr };
+  return { child, done, waitForStderr, stderrSoFar: () => stderr };
 }
 
 export function runCli(args: readonly string[], deadlineMs?: number, openFileLimit?: number): Promise<CliResult> {

@@ -23,6 +23,8 @@ export interface MosquittoBroker {
   /** Bytes clients sent that sit unread in the broker's socket receive queues (from /proc/net/tcp). */
   unreadBytes(): number;
   restart(): Promise<void>;
+  /** When the persistence file was last written (ms since the epoch), 0 before the first save. */
+  savedAt(): number;
   stop(): Promise<void>;
   log(): string;
 }
@@ -37,6 +39,8 @@ export interface MosquittoOptions {
   logAll?: boolean;
   /** `max_inflight_messages`: QoS 1 and 2 messages in flight per client, and the Receive Maximum an MQTT 5 CONNACK announces (default 20). */
   maxInflight?: number;
+  /** `max_queued_messages`: QoS 1 and 2 messages queued per client beyond those in flight; more are dropped (default 1000). */
+  maxQueued?: number;
 }
 
 const SKIP_REASON = 'mosquitto not installed: real-broker tests SKIPPED (apt-get install mosquitto)';
@@ -222,10 +226,12 @@ function writeConfig(dir: string, port: number, options: MosquittoOptions): void
     'allow_anonymous true',
     `set_tcp_nodelay ${options.nodelay ?? true}`,
     'sys_interval 1',
-    // A SIGKILLed broker keeps what it saved last: with a one-second autosave, sessions older than that survive.
+    // A SIGKILLed broker keeps what it saved last. Mosquitto saves when more than autosave_interval whole
+    // seconds have passed, so "1" means every two seconds: wait on savedAt(), not on a clock.
     ...(options.persistence === true ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : ['persistence false']),
     'max_connections -1',
     ...(options.maxInflight === undefined ? [] : [`max_inflight_messages ${options.maxInflight}`]),
+    ...(options.maxQueued === undefined ? [] : [`max_queued_messages ${options.maxQueued}`]),
     `log_dest file ${path.join(dir, 'mosquitto.log')}`,
     ...(options.logAll === true ? ['all'] : ['error', 'warning', 'notice', 'information']).map((type) => `log_type ${type}`),
     'connection_messages true',
@@ -290,6 +296,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       if (!running.done) running.child.kill('SIGCONT');
     },
     unreadBytes: () => unreadBytes(port),
+    savedAt(): number {
+      try {
+        return statSync(path.join(dir, 'mosquitto.db')).mtimeMs;
+      } catch {
+        return 0;
+      }
+    },
     async restart(): Promise<void> {
       if (stopping !== undefined) throw new Error('mosquitto was stopped; start a new one');
       await kill();

@@ -36,6 +36,10 @@ export interface LoggedPacket {
   readonly payload?: string;
   readonly clean?: boolean;
   readonly sessionExpiry?: number;
+  /** PUBLISH: its topic. */
+  readonly topic?: string;
+  /** CONNECT and PUBLISH: the MQTT 5 properties as mqtt-packet parsed them. */
+  readonly properties?: Readonly<Record<string, unknown>>;
   readonly at: number;
 }
 
@@ -111,7 +115,8 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
       counts.set(packet.cmd, (counts.get(packet.cmd) ?? 0) + 1);
       const entry: { -readonly [K in keyof LoggedPacket]: LoggedPacket[K] } = { cmd: packet.cmd, at: Date.now() };
       if ('messageId' in packet && packet.messageId !== undefined) entry.messageId = packet.messageId;
-      if (packet.cmd === 'publish') Object.assign(entry, { dup: packet.dup, qos: packet.qos, payload: packet.payload.toString() });
+      if (packet.cmd === 'publish') Object.assign(entry, { dup: packet.dup, qos: packet.qos, payload: packet.payload.toString(), topic: packet.topic });
+      if ((packet.cmd === 'publish' || packet.cmd === 'connect') && packet.properties) entry.properties = packet.properties;
       if (packet.cmd === 'connect') {
         entry.clean = packet.clean ?? true;
         const expiry = packet.properties?.sessionExpiryInterval;

@@ -1,27 +1,15 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { HttpFixture } from '../../broker-fixture/index.ts';
 import type { CapacityReport } from '../../src/cli/capacity-command.ts';
 import { startCli } from '../helpers/cli.ts';
-import { TempDir } from '../helpers/temp-files.ts';
+import { useHttpFixture } from '../helpers/http-fixture-suite.ts';
 
-let temp: TempDir;
-let server: HttpFixture;
-let url: string;
-before(async () => {
-  temp = await TempDir.create();
-  server = new HttpFixture();
-  url = await server.listen(0);
-});
-after(async () => {
-  await server.close();
-  await temp.remove();
-});
+const suite = useHttpFixture();
 
 test('capacity: SIGTERM ends the search, writes its report, and exits 143', { timeout: 30_000 }, async () => {
-  const json = temp.file('capacity.json');
-  const run = startCli(['capacity', 'profiles/iot-node-flat-out.yaml', '--target', url, '--slo', 'p95 < 5s', '--start', '5', '--step', '5', '--max-devices', '50', '--step-duration', '2s', '--settle', '1s', '-r', '100', '--json', json]);
+  const json = suite.temp.file('capacity.json');
+  const run = startCli(['capacity', 'profiles/iot-node-flat-out.yaml', '--target', suite.url, '--slo', 'p95 < 5s', '--start', '5', '--step', '5', '--max-devices', '50', '--step-duration', '2s', '--settle', '1s', '-r', '100', '--json', json]);
   await run.waitForStderr(/stepping to 10 devices/);
   run.child.kill('SIGTERM');
   const result = await run.done;

@@ -1,30 +1,18 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { HttpFixture } from '../../broker-fixture/index.ts';
 import { startCli } from '../helpers/cli.ts';
-import { TempDir } from '../helpers/temp-files.ts';
+import { useHttpFixture } from '../helpers/http-fixture-suite.ts';
 
-let temp: TempDir;
-let server: HttpFixture;
-let url: string;
-before(async () => {
-  temp = await TempDir.create();
-  server = new HttpFixture();
-  url = await server.listen(0);
-});
-after(async () => {
-  await server.close();
-  await temp.remove();
-});
+const suite = useHttpFixture();
 
 test('reports that hit the file-size limit leave no partial file, and say what failed in words', { timeout: 30_000 }, async () => {
-  const json = temp.file('results.json');
-  const html = temp.file('report.html');
-  const log = temp.file('requests.ndjson');
+  const json = suite.temp.file('results.json');
+  const html = suite.temp.file('report.html');
+  const log = suite.temp.file('requests.ndjson');
   // 16 blocks of 512 bytes: the results JSON, the HTML report and the request log all outgrow it.
-  const run = startCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '10', '--iterations', '30', '--target', url, '--json', json, '--html', html, '--log-requests', log, '--quiet'], 30_000, undefined, 16);
+  const run = startCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '10', '--iterations', '30', '--target', suite.url, '--json', json, '--html', html, '--log-requests', log, '--quiet'], 30_000, undefined, 16);
   const result = await run.done;
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /^fleetsim: --json: file too large \(ulimit -f\) \(EFBIG\) writing \S*results\.json$/m);
@@ -36,15 +24,15 @@ test('reports that hit the file-size limit leave no partial file, and say what f
   // Whole files or none: no results, no report, no temporary file left beside them.
   assert.equal(existsSync(json), false, 'no partial results.json');
   assert.equal(existsSync(html), false, 'no partial report.html');
-  assert.deepEqual((await readdir(temp.dir)).filter((name) => name.endsWith('.tmp')), []);
+  assert.deepEqual((await readdir(suite.temp.dir)).filter((name) => name.endsWith('.tmp')), []);
   // The log's first 64 KB flush already failed part-way: what it wrote was cut back to nothing.
   assert.equal(await readFile(log, 'utf8'), '');
 });
 
 test('a request log that fills up mid-run ends on its last whole line', { timeout: 30_000 }, async () => {
-  const log = temp.file('long.ndjson');
+  const log = suite.temp.file('long.ndjson');
   // 80 KB: the first 64 KB flush fits, the second is cut off part-way.
-  const run = startCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '10', '--iterations', '60', '--target', url, '--log-requests', log, '--quiet'], 30_000, undefined, 160);
+  const run = startCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '10', '--iterations', '60', '--target', suite.url, '--log-requests', log, '--quiet'], 30_000, undefined, 160);
   const result = await run.done;
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /^fleetsim: --log-requests: file too large \(ulimit -f\) \(EFBIG\) writing \S*long\.ndjson$/m);

@@ -6,7 +6,7 @@ import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { HttpTransport } from '../../src/transport/http.ts';
-import type { TlsSettings } from '../../src/profile/types.ts';
+import type { TlsOptions } from '../../src/transport/types.ts';
 import { ROOT } from '../helpers/cli.ts';
 
 const tlsFile = (name: string): Buffer => readFileSync(path.join(ROOT, 'test/fixtures/tls', name));
@@ -34,7 +34,7 @@ after(async () => {
   }
 });
 
-async function outcomeOf(url: string, tls: TlsSettings | undefined): Promise<[string, string | undefined]> {
+async function outcomeOf(url: string, tls: TlsOptions | undefined): Promise<[string, string | undefined]> {
   const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000, tls });
   try {
     const result = await transport.send({ deviceIndex: 0, method: 'GET', path: '/', headers: {}, body: undefined, timeoutMs: 5000 });

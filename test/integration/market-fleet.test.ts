@@ -4,6 +4,7 @@ import { HttpFixture } from '../../broker-fixture/index.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import type { AttemptRecord } from '../../src/engine/events.ts';
 import { EnvironmentReader, loadRunPlan } from '../../src/profile/load.ts';
+import { MARKET_ENV, MARKET_LOGIN, refreshTask } from '../helpers/market-user.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
 /** The shipped market-user model with the think times shortened, so a test runs in seconds. */
@@ -12,17 +13,7 @@ name: market-user
 identity:
   scheme: pattern
   pattern: "user-{index:4}"
-http:
-  headers:
-    authorization: "Bearer {{ vars.access }}"
-boot:
-  - name: /auth/token/
-    http:
-      method: POST
-      path: /api/v1/auth/token/
-      json: { email: "{{ env.MARKET_EMAIL }}", password: "{{ env.MARKET_PASSWORD }}" }
-    capture: { access: $.access, refresh: $.refresh }
-tasks:
+${MARKET_LOGIN}tasks:
   - name: list items
     weight: 2
     steps:
@@ -35,17 +26,8 @@ tasks:
     repeat: 5
     sleep: 2ms
     http: { path: "/api/v1/products/{{ repeat.number }}/" }
-  - name: /auth/token/refresh/
-    weight: 4
-    http:
-      method: POST
-      path: /api/v1/auth/token/refresh/
-      json: { refresh: "{{ vars.refresh }}" }
-    capture: { access: $.access }
-wait: { model: between, min: 0s, max: 5ms }
+${refreshTask(4, 'access: $.access')}wait: { model: between, min: 0s, max: 5ms }
 `;
-
-const ENV = { MARKET_EMAIL: 'ops@example.com', MARKET_PASSWORD: 'correct-horse-battery' };
 
 let temp: TempDir;
 before(async () => {
@@ -61,7 +43,7 @@ async function runMarket(device: string, seed: string): Promise<{ engine: Engine
   const profile = await temp.write(`market-${device}`, `fleet:\n  - device: ${device}\n    count: 12\nspawnRate: 500\niterations: 6\nseed: ${seed}\n`);
   const fixture = new HttpFixture();
   const url = await fixture.listen(0);
-  const plan = await loadRunPlan(profile, { target: url }, new EnvironmentReader(ENV));
+  const plan = await loadRunPlan(profile, { target: url }, new EnvironmentReader(MARKET_ENV));
   const engine = new Engine({ plan, target: url });
   const log: AttemptRecord[] = [];
   engine.on('attempt', (record) => log.push(record));
@@ -123,7 +105,7 @@ test('secrets with quotes, backslashes and spaces, and a token rotated by the re
   const fixture = new HttpFixture();
   const url = await fixture.listen(0);
   const password = 'p"w\\ dé 12345';
-  const plan = await loadRunPlan(profile, { target: url }, new EnvironmentReader({ ...ENV, MARKET_PASSWORD: password }));
+  const plan = await loadRunPlan(profile, { target: url }, new EnvironmentReader({ ...MARKET_ENV, MARKET_PASSWORD: password }));
   const engine = new Engine({ plan, target: url });
   const log: AttemptRecord[] = [];
   engine.on('attempt', (record) => log.push(record));

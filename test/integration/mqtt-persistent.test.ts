@@ -149,19 +149,24 @@ describe('persistent sessions against Mosquitto killed mid-burst (persistence on
         const profile = await temp.write(`lamps-${version}.yaml`, `kind: profile\nseed: 3\nfleet:\n  - device: lamp-${version}.device.yaml\n    count: ${devices}\nspawnRate: 200\n`);
         const json = temp.file(`persistent-${version}.json`);
         watcher = await connectAsync(broker.url, { reconnectPeriod: 100 }, false);
-        let firstAt = Number.POSITIVE_INFINITY;
+        const publishers = new Set<string>();
+        let allPublishingAt = Number.POSITIVE_INFINITY;
         let seen = 0;
-        watcher.on('message', () => {
-          firstAt = Math.min(firstAt, Date.now());
+        watcher.on('message', (topic) => {
           seen++;
+          if (publishers.size === devices) return;
+          publishers.add(topic.split('/')[1] ?? topic);
+          if (publishers.size === devices) allPublishingAt = Date.now();
         });
         await watcher.subscribeAsync('devices/#', { qos: 0 });
         // Enough iterations that the fleet is still publishing after a few freezes that found nothing unread.
         const iterations = 300;
         const running = runCli(['run', profile, '--broker', broker.url, '--iterations', String(iterations), '--json', json, '--quiet'], 80_000);
-        // Sessions older than the broker's one-second autosave are on disk. Frozen, the broker answers
-        // nothing while the devices' bursts pile up unread in its sockets; killed, it loses them.
-        await pollUntil('the fleet publishing for 2 s', () => Date.now() - firstAt >= 2_000, 30_000);
+        // Every device's session must be on disk before the kill: wait for a save that began after the
+        // last device was publishing. Frozen, the broker answers nothing while the devices' bursts pile up
+        // unread in its sockets; killed, it loses them.
+        await pollUntil('every device publishing', () => publishers.size === devices, 30_000);
+        await pollUntil('a save of every session', () => broker.savedAt() > allPublishingAt + 1_000, 30_000);
         // PUBRELs alone come to at most 8 devices x 50 x 4 bytes: beyond that, PUBLISHes are unread, and must go again.
         // A freeze can land just after the broker read every burst; then it runs on a moment and freezes again.
         let unread = false;

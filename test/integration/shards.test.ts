@@ -1,26 +1,14 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { HttpFixture } from '../../broker-fixture/index.ts';
 import type { Results } from '../../src/metrics/results.ts';
 import { execute } from '../../src/cli/main.ts';
 import type { MergedResults } from '../../src/distributed/merge.ts';
 import { PERCENTILES } from '../../src/metrics/histogram.ts';
 import { runCli } from '../helpers/cli.ts';
-import { TempDir } from '../helpers/temp-files.ts';
+import { useHttpFixture } from '../helpers/http-fixture-suite.ts';
 
-let temp: TempDir;
-let server: HttpFixture;
-let url: string;
-before(async () => {
-  temp = await TempDir.create();
-  server = new HttpFixture();
-  url = await server.listen(0);
-});
-after(async () => {
-  await server.close();
-  await temp.remove();
-});
+const suite = useHttpFixture();
 
 interface ShardRun {
   readonly lines: string[];
@@ -31,8 +19,8 @@ interface ShardRun {
 
 /** One run (or one shard of it): its request log's reproducible part, and its results. */
 async function runShard(name: string, args: readonly string[]): Promise<ShardRun> {
-  const log = temp.file(`${name}.ndjson`);
-  const json = temp.file(`${name}.json`);
+  const log = suite.temp.file(`${name}.ndjson`);
+  const json = suite.temp.file(`${name}.json`);
   const result = await runCli(['run', ...args, '--log-requests', log, '--json', json, '--quiet']);
   assert.equal(result.code, 0, result.stderr);
   const text = (await readFile(log, 'utf8')).trim();
@@ -76,8 +64,8 @@ async function merge(args: readonly string[]): Promise<{ code: number; stdout: s
 
 /** The shards' results merge into the single run's counts; the max is the largest shard max, and percentiles are ordered. */
 async function assertMergeMatchesSingle(name: string, single: ShardRun, shards: readonly ShardRun[]): Promise<void> {
-  const out = temp.file(`${name}-merged.json`);
-  const result = await merge([...shards.map((shard) => shard.json), '--json', out, '--csv', temp.file(`${name}-merged`)]);
+  const out = suite.temp.file(`${name}-merged.json`);
+  const result = await merge([...shards.map((shard) => shard.json), '--json', out, '--csv', suite.temp.file(`${name}-merged`)]);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stderr, /^Merged 3 of 3 shards/);
   assert.match(result.stdout, /Aggregated/);
@@ -92,17 +80,17 @@ async function assertMergeMatchesSingle(name: string, single: ShardRun, shards: 
     assert.deepEqual(values, [...values].sort((a, b) => a - b), `${row.type} ${row.name}`);
   }
   assert.deepEqual(merged.shards.map((shard) => shard.index), [0, 1, 2]);
-  const csv = await readFile(temp.file(`${name}-merged_stats.csv`), 'utf8');
+  const csv = await readFile(suite.temp.file(`${name}-merged_stats.csv`), 'utf8');
   assert.match(csv, new RegExp(`\r\n,Aggregated,${merged.total.requests},`));
 
   const twoOfThree = [shards[0]?.json ?? '', shards[2]?.json ?? ''];
-  const refused = await merge([...twoOfThree, '--json', temp.file(`${name}-refused.json`)]);
+  const refused = await merge([...twoOfThree, '--json', suite.temp.file(`${name}-refused.json`)]);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /^fleetsim: merge: missing shard 1\/3 \(have 2 of 3\); pass --partial/);
-  const partial = await merge([...twoOfThree, '--partial', '--json', temp.file(`${name}-partial.json`)]);
+  const partial = await merge([...twoOfThree, '--partial', '--json', suite.temp.file(`${name}-partial.json`)]);
   assert.equal(partial.code, 0, partial.stderr);
   assert.match(partial.stderr, /Partial: shard 1\/3 missing/);
-  const partialResults = JSON.parse(await readFile(temp.file(`${name}-partial.json`), 'utf8')) as MergedResults;
+  const partialResults = JSON.parse(await readFile(suite.temp.file(`${name}-partial.json`), 'utf8')) as MergedResults;
   assert.equal(partialResults.merged.partial, true);
   assert.equal(partialResults.total.requests, (shards[0]?.results.total.requests ?? 0) + (shards[2]?.results.total.requests ?? 0));
   const duplicate = await merge([shards[0]?.json ?? '', shards[0]?.json ?? '', shards[1]?.json ?? '']);
@@ -111,7 +99,7 @@ async function assertMergeMatchesSingle(name: string, single: ShardRun, shards: 
 }
 
 test('iot-node: the request logs of --shard 0/3, 1/3, 2/3 unite into exactly the single-process log, and merge into its counts', { timeout: 60_000 }, async () => {
-  const { single, shards } = await singleAndShards('iot', ['profiles/iot-node-flat-out.yaml', '--target', url, '-u', '40', '-r', '400', '--iterations', '5', '--seed', '11']);
+  const { single, shards } = await singleAndShards('iot', ['profiles/iot-node-flat-out.yaml', '--target', suite.url, '-u', '40', '-r', '400', '--iterations', '5', '--seed', '11']);
   assert.equal(single.lines.length, 40 * 6);
   assertShardsUniteIntoSingle(single, shards);
   await assertMergeMatchesSingle('iot', single, shards);

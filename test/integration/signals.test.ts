@@ -1,23 +1,12 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { HttpFixture } from '../../broker-fixture/index.ts';
 import type { Results } from '../../src/metrics/results.ts';
 import { startCli } from '../helpers/cli.ts';
-import { TempDir } from '../helpers/temp-files.ts';
+import { HttpFixture } from '../../broker-fixture/index.ts';
+import { useHttpFixture } from '../helpers/http-fixture-suite.ts';
 
-let temp: TempDir;
-let server: HttpFixture;
-let url: string;
-before(async () => {
-  temp = await TempDir.create();
-  server = new HttpFixture();
-  url = await server.listen(0);
-});
-after(async () => {
-  await server.close();
-  await temp.remove();
-});
+const suite = useHttpFixture();
 
 interface LogLine {
   readonly outcome: string;
@@ -29,11 +18,11 @@ async function logLines(file: string): Promise<LogLine[]> {
 }
 
 test('SIGTERM drains, writes every report, exits 143, and does not speak of Ctrl-C; SIGHUP before it changes nothing', { timeout: 30_000 }, async () => {
-  const json = temp.file('terminated.json');
-  const log = temp.file('terminated.ndjson');
-  const csv = temp.file('terminated');
-  const html = temp.file('terminated.html');
-  const run = startCli(['run', 'profiles/iot-node.yaml', '-u', '20', '-r', '50', '-t', '10m', '--target', url, '--json', json, '--log-requests', log, '--csv', csv, '--html', html]);
+  const json = suite.temp.file('terminated.json');
+  const log = suite.temp.file('terminated.ndjson');
+  const csv = suite.temp.file('terminated');
+  const html = suite.temp.file('terminated.html');
+  const run = startCli(['run', 'profiles/iot-node.yaml', '-u', '20', '-r', '50', '-t', '10m', '--target', suite.url, '--json', json, '--log-requests', log, '--csv', csv, '--html', html]);
   await run.waitForStderr(/\[2s\S*\] devices 20\/20/);
   // A closed terminal sends SIGHUP: the run must go on (Node's default would end it, unreported).
   run.child.kill('SIGHUP');
@@ -56,7 +45,7 @@ test('SIGTERM drains, writes every report, exits 143, and does not speak of Ctrl
   assert.equal(stats.length, 1 + results.stats.length + 1, 'header, each row, Aggregated');
   assert.match(await readFile(html, 'utf8'), /<\/html>\s*$/);
   // What the server counted is what fleetsim counted: the drain let every request finish.
-  const served = Object.values(server.counts).reduce((sum, count) => sum + count.requests, 0);
+  const served = Object.values(suite.server.counts).reduce((sum, count) => sum + count.requests, 0);
   assert.equal(served, results.total.requests);
 });
 
@@ -64,8 +53,8 @@ test('a second SIGTERM abandons what is in flight, labelled as such, and still e
   const slow = new HttpFixture({ latencyMs: 20_000 });
   const slowUrl = await slow.listen(0);
   try {
-    const json = temp.file('terminated-twice.json');
-    const log = temp.file('terminated-twice.ndjson');
+    const json = suite.temp.file('terminated-twice.json');
+    const log = suite.temp.file('terminated-twice.ndjson');
     const run = startCli(['run', 'profiles/iot-node.yaml', '-u', '4', '-r', '100', '-t', '10m', '--target', slowUrl, '--json', json, '--log-requests', log]);
     await run.waitForStderr(/\[2s\S*\] devices 4\/4/);
     run.child.kill('SIGTERM');

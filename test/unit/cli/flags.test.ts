@@ -32,9 +32,16 @@ const cases: [string[], RegExp][] = [
   [['run', 'profiles/iot-node.yaml', '--json'], /Not enough arguments following: json/],
   [['run', 'profiles/iot-node.yaml', '--log-requests', ''], /--log-requests: name a file/],
   [['fixture', '--http-port', '0', '--http-port', 'x'], /--http-port: expected a whole number from 0 to 65535, got 'x'$/],
-  [['frob'], /^fleetsim: unknown command 'frob' \(commands: run, validate, capacity, merge, ids, fixture/],
+  [['frob'], /^fleetsim: unknown command 'frob' \(commands: run, ui, validate, capacity, merge, ids, fixture/],
   [['fixture', '--error-rate', '2'], /--error-rate: expected a number from 0 to 1, got '2'$/],
   [['fixture', '--http-port', 'abc'], /--http-port: expected a whole number from 0 to 65535, got 'abc'$/],
+  [['ui', 'profiles/iot-node.yaml', '--ui-port', '70000'], /^fleetsim: --ui-port: expected a whole number from 0 to 65535 \(0 picks a free port\), got '70000'$/],
+  [['ui', 'profiles/iot-node.yaml', '--ui-host', ' '], /--ui-host: name an address to listen on/],
+  [['ui', 'profiles/iot-node.yaml', '--json', '-'], /--json: with the UI, name a file/],
+  [['run', 'profiles/iot-node.yaml', '--ui', '--workers', '2'], /^fleetsim: --workers: not with --ui/],
+  [['run', 'profiles/iot-node.yaml', '--ui', '--ui-port', 'x'], /--ui-port: expected a whole number/],
+  [['capacity', 'profiles/iot-node.yaml', '--slo', 'p95 < 1s', '--ui', '--ui-port', '-1'], /--ui-port: expected a whole number/],
+  [['fixture', '--token-ttl', 'soon'], /--token-ttl: expected a duration such as 10s or 15m \(0: tokens never expire\), got 'soon'$/],
 ];
 
 for (const [args, message] of cases) {

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { mergeResults, MergeError } from '../../../src/distributed/merge.ts';
 import type { ShardResults } from '../../../src/distributed/merge.ts';
 import { evaluateThresholds } from '../../../src/metrics/evaluate-thresholds.ts';
-import { PERCENTILES } from '../../../src/metrics/histogram.ts';
+import { historyTable, mergeHistories } from '../../../src/distributed/merge-history.ts';
+import { NO_LATENCY, PERCENTILES } from '../../../src/metrics/histogram.ts';
+import type { LatencySummary } from '../../../src/metrics/histogram.ts';
+import type { HistoryPoint, HistoryRow } from '../../../src/metrics/history.ts';
 import { buildResults } from '../../../src/metrics/results.ts';
 import type { Results } from '../../../src/metrics/results.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
@@ -133,4 +136,39 @@ test('refuses results of different runs, duplicated and missing shards; --partia
   assert.deepEqual([partial.merged.partial, partial.merged.missing], [true, [1]]);
   assert.match(partial.warnings[0] ?? '', /^partial merge: shard 1\/3 missing/);
   assert.equal(partial.total.requests, a.results.total.requests + c.results.total.requests);
+});
+
+/** A history row with `requests` in its interval and `soFar` in the run, every latency figure `ms`. */
+function historyRow(type: string, name: string, requests: number, soFar: number, ms: number): HistoryRow {
+  const latency = Object.fromEntries([['min', ms], ['mean', ms], ['max', ms], ...PERCENTILES.map(([key]) => [key, ms])]) as LatencySummary;
+  return { type, name, requests, failures: 0, timeouts: 0, rps: requests, failuresPerS: 0, latencyMs: requests > 0 ? latency : NO_LATENCY, cumulative: { requests: soFar, failures: 0, bytesIn: soFar * 10, latencyMs: { p50: ms, mean: ms, min: ms, max: ms } } };
+}
+
+function historyPoint(timestamp: number, devices: number, rows: readonly HistoryRow[]): HistoryPoint {
+  const requests = rows.reduce((sum, row) => sum + row.requests, 0);
+  const soFar = rows.reduce((sum, row) => sum + row.cumulative.requests, 0);
+  return { atS: 0, timestamp, intervalS: 1, folded: 1, devicesOnline: devices, devicesTarget: devices, generator: HEALTH, saturated: false, total: historyRow('', 'Aggregated', requests, soFar, 5), types: [], rows };
+}
+
+test('history: a shard\'s two points in one second fold, a gap carries its run-so-far counts, an ended shard has no devices', () => {
+  const a = [
+    historyPoint(START + 1000, 3, [historyRow('POST', '/a', 10, 10, 4)]),
+    historyPoint(START + 2000, 3, [historyRow('POST', '/a', 5, 15, 6)]),
+    historyPoint(START + 2400, 3, [historyRow('POST', '/a', 3, 18, 2), historyRow('GET', '/b', 2, 2, 9)]),
+    historyPoint(START + 3000, 3, []),
+  ];
+  const b = [historyPoint(START + 1000, 2, [historyRow('POST', '/a', 4, 4, 7)])];
+  const merged = mergeHistories([historyTable(a), historyTable(b)], START);
+  assert.deepEqual(merged.map((point) => [point.atS, point.devicesOnline]), [[1, 5], [2, 3], [3, 3]]);
+  const rows = merged.map((point) => point.rows.map((row) => [row.type, row.name, row.requests, row.cumulative.requests, row.latencyMs.max]));
+  assert.deepEqual(rows, [
+    [['POST', '/a', 14, 14, 7]],
+    // A's points at 2.0 and 2.4 s are one interval; B's run-so-far 4 is carried.
+    [['POST', '/a', 8, 22, 6], ['GET', '/b', 2, 2, 9]],
+    [['POST', '/a', 0, 22, null], ['GET', '/b', 0, 2, null]],
+  ]);
+  const second = merged[1];
+  assert.equal(second?.intervalS, 2);
+  assert.equal(second?.rows[0]?.latencyMs.mean, 4.5);
+  assert.equal(second?.total.requests, 10);
 });

@@ -49,8 +49,8 @@ describe('profile errors name the file, line, column and field', () => {
   });
 
   test('a missing required field points at its parent', async () => {
-    const error = await loadError('kind: device\nname: x\n');
-    assert.match(error.message, /missing required field 'tasks'/);
+    const error = await loadError('kind: device\ntasks:\n  - http: { path: /x }\n');
+    assert.match(error.message, /missing required field 'name'/);
     assert.equal(error.line, 1);
   });
 

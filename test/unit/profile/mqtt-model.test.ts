@@ -135,7 +135,7 @@ on:
     const model = (await plan(reacting, 'iterations: 1\n')).fleet[0]?.model;
     assert.equal(model?.reactions.length, 1);
     assert.equal(model?.reactions[0]?.captures[0]?.variable, 'job');
-    assert.equal(model?.reactions[0]?.task.name, 'on devices/+/ota');
+    assert.equal(model?.reactions[0]?.task?.name, 'on devices/+/ota');
     assert.equal(model?.tasks[0]?.everyMs, 10_000);
   });
 

@@ -36,7 +36,7 @@ class Slots implements SlotAllocator {
 
 function contextFor(seed: string, index: number, slots = new Slots()): TemplateContext {
   const walks = slots.walks.map((walk) => (walk.min + walk.max) / 2);
-  return { deviceId: `dev-${index}`, deviceIndex: index, deviceModel: 'probe', seq: 7, random: deviceRandom(seed, index), walks, vars: [], repeatIndex: 0, data: [] };
+  return { deviceId: `dev-${index}`, deviceIndex: index, deviceModel: 'probe', seq: 7, random: deviceRandom(seed, index), walks, vars: [], repeatIndex: 0, data: [], timeMs: 0 };
 }
 
 function compile(text: string, slots = new Slots()): CompiledTemplate {
@@ -280,5 +280,25 @@ describe('environment references, captured variables and repetitions', () => {
     assert.throws(() => compile('{{ flaot(0, 1, 2) }}', slots), /unknown function 'flaot' \(did you mean 'float'\?\)/);
     assert.throws(() => compile('{{ device.idx }}', slots), /unknown field 'device\.idx' \(did you mean 'device\.id'\?\)/);
     assert.throws(() => compile('{{ zzz() }}', slots), /unknown function 'zzz' \(known: int, /);
+  });
+});
+
+describe('wall-clock time', () => {
+  test('now() and nowMs() render one time per attempt, taken at first use, and draw nothing from the stream', () => {
+    const context = contextFor('1', 0);
+    const before = Date.now();
+    const rendered = compile('{{ now() }}|{{ nowMs() }}|{{ now() }}').evaluate(context) as string;
+    const [iso, ms, again] = rendered.split('|');
+    assert.ok(context.timeMs >= before && context.timeMs <= Date.now());
+    assert.equal(ms, String(context.timeMs));
+    assert.equal(iso, new Date(context.timeMs).toISOString());
+    assert.equal(again, iso);
+    assert.equal(compile('{{ nowMs() }}').evaluate(context), context.timeMs, 'a lone nowMs() keeps its number type');
+    // The seeded stream is untouched: the next draw is the stream's first.
+    assert.equal(context.random(), deviceRandom('1', 0)());
+    context.timeMs = 0;
+    assert.equal(compile('{{ nowMs() }}').evaluate(context), context.timeMs);
+    assert.throws(() => compile('{{ now(1) }}'), /now\(\) takes 0 arguments, got 1/);
+    assert.throws(() => compile('{{ nowms() }}'), /did you mean 'nowMs'/);
   });
 });

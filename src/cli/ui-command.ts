@@ -1,0 +1,148 @@
+import path from 'node:path';
+import { UsageError } from '../errors.ts';
+import { loadRunPlan } from '../profile/load.ts';
+import type { RunOverrides } from '../profile/load.ts';
+import { csvReporter } from '../report/csv-report.ts';
+import { htmlReporter } from '../report/html-report.ts';
+import { jsonReporter } from '../report/json-report.ts';
+import { checkWritableFile } from '../report/output-path.ts';
+import type { Reporter } from '../report/reporter.ts';
+import { uiAccess } from '../ui/access.ts';
+import { UiController } from '../ui/ui-controller.ts';
+import { uiPage } from '../ui/ui-page.ts';
+import { UiServer } from '../ui/ui-server.ts';
+import type { UiEndpoint } from '../ui/ui-server.ts';
+import type { UiBackend } from '../ui/ui-backend.ts';
+import { last, outputFile, overridesFromFlags } from './options.ts';
+import type { FlagValue, RunFlags } from './options.ts';
+import { EXIT } from './run-environment.ts';
+import type { Output } from './run-environment.ts';
+
+export interface UiFlags {
+  readonly uiPort?: FlagValue;
+  readonly uiHost?: FlagValue;
+  /** Also FLEETSIM_UI_TOKEN, through the CLI's environment prefix. */
+  readonly uiToken?: FlagValue;
+}
+
+export interface UiCommandFlags extends RunFlags, UiFlags {
+  readonly profile: string;
+  readonly json?: FlagValue;
+  readonly csv?: FlagValue;
+  readonly html?: FlagValue;
+  readonly logRequests?: FlagValue;
+  readonly quiet?: boolean | undefined;
+}
+
+export const DEFAULT_UI_PORT = 8089;
+export const DEFAULT_UI_HOST = '127.0.0.1';
+
+/** `--ui-port` (default 8089, 0 picks a free one) and `--ui-host` (default loopback). */
+export function uiEndpointFromFlags(flags: UiFlags): UiEndpoint {
+  const portText = last(flags.uiPort) ?? String(DEFAULT_UI_PORT);
+  const port = /^\s*\d+\s*$/.test(portText) ? Number(portText) : Number.NaN;
+  if (!Number.isSafeInteger(port) || port > 65_535) throw new UsageError(`--ui-port: expected a whole number from 0 to 65535 (0 picks a free port), got '${portText}'`);
+  const host = last(flags.uiHost);
+  if (host !== undefined && host.trim() === '') throw new UsageError('--ui-host: name an address to listen on, e.g. 127.0.0.1 or 0.0.0.0');
+  return { port, host: host?.trim() ?? DEFAULT_UI_HOST };
+}
+
+/** Serves `backend` at the flags' address and says where (with the token when one was generated). */
+export async function startUiServer(backend: UiBackend, flags: UiFlags, output: Output): Promise<UiServer> {
+  const endpoint = uiEndpointFromFlags(flags);
+  const { access, generated } = uiAccess(endpoint.host, last(flags.uiToken));
+  const server = new UiServer(backend, access, await uiPage());
+  await server.listen(endpoint);
+  const link = access.token !== undefined && generated ? `${server.url}?token=${access.token}` : server.url;
+  const elsewhere = server.everyAddress ? `; listening on ${endpoint.host}, so from other machines use this one's address` : '';
+  output.stderr(`fleetsim UI at ${link} (Ctrl-C to quit${elsewhere})`);
+  if (access.token !== undefined && !generated) output.stderr('The UI and its API need the token from FLEETSIM_UI_TOKEN (--ui-token): ?token= on the page URL, or the X-Fleetsim-Token header.');
+  if (generated) output.stderr('Off loopback the UI and its API need that token (?token= or the X-Fleetsim-Token header); set FLEETSIM_UI_TOKEN to choose it.');
+  return server;
+}
+
+/** What every run of the UI keeps from the command line; the shape and the endpoints are the form's defaults instead. */
+function keptOverrides(overrides: RunOverrides): RunOverrides {
+  return {
+    ...(overrides.seed === undefined ? {} : { seed: overrides.seed }),
+    ...(overrides.thresholds === undefined ? {} : { thresholds: overrides.thresholds }),
+    ...(overrides.iterations === undefined ? {} : { iterations: overrides.iterations }),
+  };
+}
+
+/**
+ * `fleetsim ui <profile>` (and `run --ui`, which starts a run at once): serves the live page and its
+ * control API until Ctrl-C. A run going then is drained and its reports written, as `run` does;
+ * the exit code is the last run's, as `run` would have returned it (0 when none finished).
+ */
+export async function uiCommand(given: UiCommandFlags, output: Output, signals: NodeJS.EventEmitter, startNow: boolean): Promise<number> {
+  uiEndpointFromFlags(given);
+  const overrides = overridesFromFlags(given);
+  const plan = await loadRunPlan(path.resolve(given.profile), overrides);
+  const json = outputFile('json', given.json);
+  if (json === '-') throw new UsageError('--json: with the UI, name a file (the results are also downloadable from the page)');
+  const csv = outputFile('csv', given.csv);
+  const html = outputFile('html', given.html);
+  const logRequests = outputFile('log-requests', given.logRequests);
+  const reporters = (): Reporter[] => [...(json ? [jsonReporter(json)] : []), ...(csv ? [csvReporter(csv)] : []), ...(html ? [htmlReporter(html)] : [])];
+  for (const reporter of reporters()) await reporter.prepare?.();
+  if (logRequests) await checkWritableFile('--log-requests', logRequests);
+  const quiet = given.quiet === true;
+  const controller = new UiController({ profilePath: given.profile, base: keptOverrides(overrides), plan, reporters, logRequests, output, quiet });
+  const server = await startUiServer(controller, given, output);
+  try {
+    const watch = watchSignals(signals, controller, output, quiet);
+    try {
+      if (startNow) await controller.start({});
+      await watch.first;
+      await controller.idle();
+    } finally {
+      watch.dispose();
+    }
+    return controller.exitCode ?? EXIT.ok;
+  } finally {
+    await server.close();
+  }
+}
+
+/** What a signal stops: the run going, if any. */
+export interface Interruptible {
+  /** Stops the run going (drain, reports); true when there was one. */
+  interrupt(reason: 'interrupted' | 'terminated'): boolean;
+  /** Abandons what is still in flight. */
+  abandon(): void;
+}
+
+/**
+ * `first` resolves at the first SIGINT or SIGTERM, having stopped the run going (drain, reports); a
+ * second abandons what is still in flight; a third leaves at once. SIGHUP is ignored, as `run` does.
+ */
+export function watchSignals(signals: NodeJS.EventEmitter, controller: Interruptible, output: Output, quiet: boolean): { first: Promise<void>; dispose(): void } {
+  let count = 0;
+  let first: 'interrupted' | 'terminated' = 'interrupted';
+  let resolveFirst = (): void => undefined;
+  const firstSignal = new Promise<void>((resolve) => (resolveFirst = resolve));
+  const on = (reason: 'interrupted' | 'terminated') => (): void => {
+    count++;
+    if (count === 1) {
+      first = reason;
+      if (controller.interrupt(reason) && !quiet) output.stderr(`${reason === 'terminated' ? 'Terminated (SIGTERM)' : 'Interrupted'}: draining in-flight requests, then writing reports and quitting (again to abandon them).`);
+      resolveFirst();
+    } else if (count === 2) controller.abandon();
+    else process.exit(first === 'terminated' ? EXIT.terminated : EXIT.interrupted);
+  };
+  const onInterrupt = on('interrupted');
+  const onTerminate = on('terminated');
+  const onHangUp = (): void => undefined;
+  signals.on('SIGINT', onInterrupt);
+  signals.on('SIGTERM', onTerminate);
+  signals.on('SIGHUP', onHangUp);
+  return {
+    first: firstSignal,
+    dispose: () => {
+      signals.off('SIGINT', onInterrupt);
+      signals.off('SIGTERM', onTerminate);
+      signals.off('SIGHUP', onHangUp);
+    },
+  };
+}

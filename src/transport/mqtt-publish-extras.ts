@@ -1,0 +1,125 @@
+import { MalformedPacketError, PacketType, readVarInt, UnsendablePacketError, varIntSize, writeVarInt } from './mqtt-codec.ts';
+
+/**
+ * What a PUBLISH carries beyond topic and payload, for the publishes that need it: bytes ahead of
+ * the payload (a delivery header) and an MQTT 5 property list. Publishes without them never build one.
+ */
+export interface PublishExtras {
+  readonly prefix: Buffer | undefined;
+  /** The property list's contents, without its length; sent on MQTT 5 only. */
+  readonly properties: Buffer | undefined;
+}
+
+/** MQTT 5 property identifiers (MQTT 5 2.2.2.2) that a PUBLISH may carry. */
+export const PublishProperty = {
+  MessageExpiry: 0x02,
+  ContentType: 0x03,
+  ResponseTopic: 0x08,
+  CorrelationData: 0x09,
+  User: 0x26,
+} as const;
+
+type PropertyId = (typeof PublishProperty)[keyof typeof PublishProperty];
+
+function lengthChecked(bytes: Buffer, what: string): Buffer {
+  if (bytes.length > 0xffff) throw new UnsendablePacketError(`${what} longer than 65535 bytes`);
+  return bytes;
+}
+
+/** Builds a property list's contents, one property at a time. */
+export class PropertyWriter {
+  private readonly parts: Buffer[] = [];
+
+  uint32(id: PropertyId, value: number): this {
+    const part = Buffer.allocUnsafe(5);
+    part[0] = id;
+    part.writeUInt32BE(value, 1);
+    this.parts.push(part);
+    return this;
+  }
+
+  /** A UTF-8 string or binary data property: a two-byte length, then the bytes. */
+  bytes(id: PropertyId, value: string | Buffer, what: string): this {
+    const data = lengthChecked(typeof value === 'string' ? Buffer.from(value) : value, what);
+    const part = Buffer.allocUnsafe(3 + data.length);
+    part[0] = id;
+    part.writeUInt16BE(data.length, 1);
+    data.copy(part, 3);
+    this.parts.push(part);
+    return this;
+  }
+
+  user(name: string, value: string): this {
+    const key = lengthChecked(Buffer.from(name), 'user property name');
+    const text = lengthChecked(Buffer.from(value), `user property ${name}`);
+    const part = Buffer.allocUnsafe(5 + key.length + text.length);
+    part[0] = PublishProperty.User;
+    part.writeUInt16BE(key.length, 1);
+    key.copy(part, 3);
+    part.writeUInt16BE(text.length, 3 + key.length);
+    text.copy(part, 5 + key.length);
+    this.parts.push(part);
+    return this;
+  }
+
+  finish(): Buffer | undefined {
+    return this.parts.length === 0 ? undefined : Buffer.concat(this.parts);
+  }
+}
+
+/** `encodePublish` with a payload prefix and (MQTT 5) properties: the path of publishes that set either. */
+export function encodePublishWith(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, packetId: number, version5: boolean, extras: PublishExtras): Buffer {
+  const topicBytes = Buffer.byteLength(topic);
+  if (topicBytes > 0xffff) throw new UnsendablePacketError('topic longer than 65535 bytes');
+  const prefix = extras.prefix;
+  const properties = version5 ? extras.properties : undefined;
+  const propertyBytes = properties?.length ?? 0;
+  const payloadBytes = Buffer.byteLength(payload) + (prefix?.length ?? 0);
+  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (version5 ? varIntSize(propertyBytes) + propertyBytes : 0) + payloadBytes;
+  if (remaining > 268_435_455) throw new UnsendablePacketError('packet larger than 256 MB');
+  const buffer = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
+  buffer[0] = (PacketType.Publish << 4) | (qos << 1) | (retain ? 1 : 0);
+  let offset = writeVarInt(buffer, 1, remaining);
+  buffer.writeUInt16BE(topicBytes, offset);
+  offset += 2;
+  offset += buffer.write(topic, offset, topicBytes);
+  if (qos > 0) {
+    buffer.writeUInt16BE(packetId, offset);
+    offset += 2;
+  }
+  if (version5) {
+    offset = writeVarInt(buffer, offset, propertyBytes);
+    if (properties) offset += properties.copy(buffer, offset);
+  }
+  if (prefix) offset += prefix.copy(buffer, offset);
+  buffer.write(payload, offset);
+  return buffer;
+}
+
+/**
+ * The value of the first user property named `name` in a property list (its length first, as it
+ * arrived), or undefined. Other properties are stepped over by their identifier's encoding.
+ */
+export function readUserProperty(list: Buffer, name: string): string | undefined {
+  const length = readVarInt(list, 0, list.length);
+  if (!length) return undefined;
+  const stop = Math.min(list.length, length.next + length.value);
+  let at = length.next;
+  while (at < stop) {
+    const id = list[at++] as number;
+    if (id === PublishProperty.User) {
+      const keyLength = list.readUInt16BE(at);
+      const key = list.toString('utf8', at + 2, at + 2 + keyLength);
+      at += 2 + keyLength;
+      const valueLength = list.readUInt16BE(at);
+      if (key === name) return list.toString('utf8', at + 2, at + 2 + valueLength);
+      at += 2 + valueLength;
+    } else if (id === 0x01) at += 1;
+    else if (id === PublishProperty.MessageExpiry) at += 4;
+    else if (id === 0x23) at += 2;
+    else if (id === 0x0b) at = (readVarInt(list, at, stop) ?? { next: stop }).next;
+    else if (id === PublishProperty.ContentType || id === PublishProperty.ResponseTopic || id === PublishProperty.CorrelationData) at += 2 + list.readUInt16BE(at);
+    else throw new MalformedPacketError(`property ${id} in a PUBLISH`);
+  }
+  return undefined;
+}

@@ -1,0 +1,125 @@
+import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
+import type { LatencySummary } from '../metrics/histogram.ts';
+import type { HistoryPoint } from '../metrics/history.ts';
+import { buildRows } from '../metrics/results.ts';
+import type { Results, StatsRow, ThresholdResult } from '../metrics/results.ts';
+import type { StatsEntry } from '../metrics/stats.ts';
+
+/**
+ * What the page is sent: the rows, failures and thresholds as the results compute them, without
+ * the encoded histograms (which only `merge` needs), so a browser tab costs the run little.
+ */
+export interface RowView {
+  readonly type: string;
+  readonly name: string;
+  readonly requests: number;
+  readonly failures: number;
+  readonly timeouts: number;
+  readonly rps: number;
+  readonly failuresPerS: number;
+  readonly latencyMs: LatencySummary;
+}
+
+export interface FailureView {
+  readonly type: string;
+  readonly name: string;
+  readonly error: string;
+  readonly count: number;
+}
+
+export interface TableView {
+  readonly stats: readonly RowView[];
+  readonly types: readonly RowView[];
+  readonly total: RowView;
+  readonly failures: readonly FailureView[];
+  readonly thresholds: readonly ThresholdResult[];
+  /** Seconds the rates divide by: the run so far, or its active time once finished. */
+  readonly seconds: number;
+}
+
+export function rowView(row: StatsRow): RowView {
+  const { type, name, requests, failures, timeouts, rps, failuresPerS, latencyMs } = row;
+  return { type, name, requests, failures, timeouts, rps, failuresPerS, latencyMs };
+}
+
+/** Failures per (type, name, reason), most frequent first, as the results list them. */
+export function failuresOf(entries: readonly StatsEntry[]): FailureView[] {
+  const failures = entries.flatMap((entry) => [...entry.errors].map(([error, count]) => ({ type: entry.type, name: entry.name, error, count })));
+  return failures.sort((a, b) => b.count - a.count || a.name.localeCompare(b.name) || a.error.localeCompare(b.error));
+}
+
+/** The run so far: every row over the seconds since the start, with the thresholds judged on it now. */
+export function liveTable(entries: readonly StatsEntry[], seconds: number, thresholds: readonly string[]): TableView {
+  const rows = buildRows(entries, Math.max(0.001, seconds), false);
+  return {
+    stats: rows.stats.map(rowView),
+    types: rows.types.map(rowView),
+    total: rowView(rows.total),
+    failures: failuresOf(entries),
+    thresholds: evaluateThresholds(rows, thresholds),
+    seconds: Math.round(seconds * 1000) / 1000,
+  };
+}
+
+/** The finished run's table: exactly the results' numbers, so the page and the results JSON agree. */
+export function finalTable(results: Results): TableView {
+  return {
+    stats: results.stats.map(rowView),
+    types: results.types.map(rowView),
+    total: rowView(results.total),
+    failures: results.failures,
+    thresholds: results.thresholds,
+    seconds: results.activeS,
+  };
+}
+
+export interface DevicesView {
+  readonly online: number;
+  /** Where the count is heading (the ramp's goal). */
+  readonly target: number;
+  /** Devices in the population now. */
+  readonly running: number;
+  /** The most the run can be raised to: the fleet it was started with. */
+  readonly ceiling: number;
+}
+
+/**
+ * Intervals between two tables: a table sums and summarises every row's histograms (milliseconds
+ * of main thread), so it goes out every 2 s, the cadence asked for; the points go out every second.
+ */
+export const TABLE_EVERY_INTERVALS = 2;
+
+/** One interval as pushed: the history point the reports get, and every other interval the table so far. */
+export interface IntervalMessage {
+  readonly point: HistoryPoint;
+  readonly table?: TableView;
+  readonly devices: DevicesView;
+}
+
+/** A finished run as pushed: the final table and history, and what can be downloaded. */
+export interface DoneMessage {
+  readonly table: TableView;
+  readonly history: readonly HistoryPoint[];
+  readonly summary: RunSummary;
+  readonly downloads: readonly string[];
+}
+
+export interface RunSummary {
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly durationS: number;
+  readonly activeS: number;
+  readonly stopReason: string;
+  readonly devices: Results['devices'];
+  readonly generator: Results['generator'];
+  readonly saturatedIntervals: number;
+  readonly warnings: readonly string[];
+  readonly exitCode: number;
+}
+
+export function runSummary(results: Results, exitCode: number): RunSummary {
+  const { startedAt, endedAt, durationS, activeS, stopReason, generator, warnings } = results;
+  // The online count over time is in the history already.
+  const { target, started, online } = results.devices;
+  return { startedAt, endedAt, durationS, activeS, stopReason, devices: { target, started, online }, generator, saturatedIntervals: results.saturation.intervals, warnings, exitCode };
+}

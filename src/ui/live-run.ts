@@ -1,0 +1,106 @@
+import { Engine } from '../engine/engine.ts';
+import type { StopReason } from '../engine/events.ts';
+import { StageDriver } from '../engine/stages.ts';
+import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
+import type { Results } from '../metrics/results.ts';
+import type { RunPlan, Stage } from '../profile/types.ts';
+import { UsageError } from '../errors.ts';
+import type { Endpoints } from '../cli/run-environment.ts';
+import { resultsOf } from '../cli/run-environment.ts';
+import type { DevicesView } from './live-feed.ts';
+
+/** What a run from the UI was started with. */
+export interface StartSettings {
+  /** Devices to ramp to at the start (without stages). */
+  readonly devices: number;
+  readonly spawnRate: number;
+  /** The fleet's size: the most the count can be raised to while running. */
+  readonly maxDevices: number;
+  readonly durationMs: number | undefined;
+  readonly stages: readonly Stage[] | undefined;
+  readonly target: string | undefined;
+  readonly broker: string | undefined;
+}
+
+/**
+ * One run started from the UI: the engine is steered (the run starts with no devices) so the page
+ * can move the count anywhere up to the fleet's size, as a stage does; its own shape (a ramp at the
+ * spawn rate, or the stages) is driven the same way.
+ */
+export class LiveRun {
+  readonly engine: Engine;
+  readonly startedAt = new Date();
+  private readonly monitor = new GeneratorMonitor();
+  private stopReason: StopReason = 'requested';
+  private onlineAtStop = 0;
+  /** The highest count asked for: the results' device target, as a run's is its largest stage. */
+  private peakTarget = 0;
+
+  constructor(
+    readonly plan: RunPlan,
+    readonly settings: StartSettings,
+    endpoints: Endpoints,
+  ) {
+    this.engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker, generator: this.monitor, steered: true });
+    this.engine.on('stopping', (reason) => {
+      this.stopReason = reason;
+      this.onlineAtStop = this.engine.online;
+    });
+  }
+
+  get stopping(): boolean {
+    return this.engine.stopping;
+  }
+
+  get reason(): StopReason {
+    return this.stopReason;
+  }
+
+  devices(): DevicesView {
+    return { online: this.engine.online, target: this.engine.targetDevices, running: this.engine.runningDevices, ceiling: this.plan.devices };
+  }
+
+  /** Runs to the end (duration, iterations, or a stop) and returns the results. */
+  async run(): Promise<Results> {
+    this.monitor.start();
+    const running = this.engine.run();
+    const { stages, devices, spawnRate } = this.settings;
+    if (stages) {
+      this.peakTarget = Math.max(...stages.map((stage) => stage.devices));
+      new StageDriver(this.engine, stages).start();
+    } else {
+      this.peakTarget = devices;
+      this.engine.rampTo(devices, this.plan.spawnMode === 'all-at-once' ? 0 : (devices * 1000) / spawnRate);
+    }
+    const times = await running;
+    return this.results(times, this.monitor.stop(), this.stopReason);
+  }
+
+  /** Moves the count to `devices` at the run's spawn rate, up or down, as a stage would. */
+  setDevices(devices: number): void {
+    if (this.engine.stopping) throw new UsageError('devices: the run is stopping');
+    if (!Number.isSafeInteger(devices) || devices < 0 || devices > this.plan.devices) {
+      throw new UsageError(`devices: expected a whole number from 0 to ${this.plan.devices} (the fleet's size, set at start as max devices), got ${String(devices)}`);
+    }
+    const steps = Math.abs(devices - this.engine.runningDevices);
+    this.peakTarget = Math.max(this.peakTarget, devices);
+    this.engine.rampTo(devices, this.plan.spawnMode === 'all-at-once' ? 0 : (steps * 1000) / this.settings.spawnRate);
+  }
+
+  stop(): void {
+    this.engine.stop('requested');
+  }
+
+  /** The results so far, for a download while the run goes on: marked `running`, not a stop reason. */
+  interim(): Results {
+    const now = new Date();
+    const elapsed = this.engine.elapsedMs();
+    const times = { startedAt: this.startedAt, endedAt: now, durationMs: elapsed, activeMs: elapsed };
+    return { ...this.results(times, this.monitor.read(), 'requested'), stopReason: 'running' };
+  }
+
+  private results(times: Parameters<typeof resultsOf>[0]['times'], generator: Results['generator'], stopReason: StopReason): Results {
+    const results = resultsOf({ plan: this.plan, engine: this.engine, times, generator, stopReason, onlineAtStop: this.engine.stopping ? this.onlineAtStop : this.engine.online });
+    return { ...results, devices: { ...results.devices, target: this.peakTarget } };
+  }
+}

@@ -1,0 +1,31 @@
+import type { Download } from './downloads.ts';
+
+/** What the page is pushed: an SSE event name and its JSON data. */
+export interface UiMessages {
+  message: [event: string, data: unknown];
+}
+
+/** A request that cannot be served in the run's present state (a start while one runs): HTTP 409. */
+export class ConflictError extends Error {
+  readonly code = 'FLEETSIM_UI_CONFLICT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+/**
+ * What the UI server serves: the state, the controls and the downloads of whatever drives the run
+ * (the UI's own runs, or a capacity search). Controls a backend does not offer throw ConflictError.
+ */
+export interface UiBackend {
+  state(): object;
+  start(body: unknown): Promise<object>;
+  stop(): object;
+  setDevices(body: unknown): object;
+  download(name: string): Promise<Download | undefined>;
+  on(event: 'message', listener: (event: string, data: unknown) => void): unknown;
+  off(event: 'message', listener: (event: string, data: unknown) => void): unknown;
+  /** Set by the server: whether any page listens, so per-interval tables are built only then. */
+  listening: () => boolean;
+}

@@ -1,0 +1,238 @@
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import type { HistoryPoint } from '../metrics/history.ts';
+import type { Results } from '../metrics/results.ts';
+import { loadRunPlan } from '../profile/load.ts';
+import type { RunOverrides } from '../profile/load.ts';
+import type { RunPlan } from '../profile/types.ts';
+import { formatSummary } from '../report/console.ts';
+import type { Reporter } from '../report/reporter.ts';
+import { ProgressReporter } from '../report/progress.ts';
+import { RequestLog } from '../report/request-log.ts';
+import { UsageError } from '../errors.ts';
+import { checkConnections, openEnvironment, reportFixtureCounts, runExitCode } from '../cli/run-environment.ts';
+import type { Output } from '../cli/run-environment.ts';
+import { finalTable, liveTable, runSummary, TABLE_EVERY_INTERVALS } from './live-feed.ts';
+import type { DoneMessage, IntervalMessage, RunSummary, TableView } from './live-feed.ts';
+import { LiveRun } from './live-run.ts';
+import { formDefaults, mergeForm, settingsOf } from './start-settings.ts';
+import type { StartForm } from './start-settings.ts';
+import { downloadNames, renderDownload } from './downloads.ts';
+import type { Download } from './downloads.ts';
+import type { UiBackend, UiMessages } from './ui-backend.ts';
+import { ConflictError } from './ui-backend.ts';
+
+export type RunStatus = 'idle' | 'running' | 'stopping' | 'finished';
+
+export interface UiControllerOptions {
+  readonly profilePath: string;
+  /** Overrides from the command line that every run keeps (seed, thresholds, iterations). */
+  readonly base: RunOverrides;
+  /** The plan as the profile and the command line give it: the form's defaults. */
+  readonly plan: RunPlan;
+  /** Report files asked for on the command line, written at the end of every run. */
+  readonly reporters: () => Reporter[];
+  readonly logRequests: string | undefined;
+  readonly output: Output;
+  readonly quiet: boolean;
+}
+
+interface Finished {
+  readonly results: Results;
+  readonly summary: RunSummary;
+}
+
+/**
+ * The UI's runs of one profile: starts one at a time with the page's settings, steers and stops
+ * it, and keeps the last finished run's results for the page and its downloads. It pushes what
+ * the page shows as messages; the server only carries them.
+ */
+export class UiController extends EventEmitter<UiMessages> implements UiBackend {
+  private current: LiveRun | undefined;
+  private running: Promise<void> | undefined;
+  private last: Finished | undefined;
+  private lastError: string | undefined;
+  private starting = false;
+  private intervals = 0;
+  private readonly defaults: StartForm;
+  /** Whether a page is listening: the table is built for each interval only then. */
+  listening: () => boolean = () => true;
+
+  constructor(private readonly options: UiControllerOptions) {
+    super();
+    this.defaults = formDefaults(options.plan);
+  }
+
+  get status(): RunStatus {
+    if (this.current) return this.current.stopping ? 'stopping' : 'running';
+    return this.last ? 'finished' : 'idle';
+  }
+
+  /** The last finished run's exit code, as `fleetsim run` would have returned it; undefined before one. */
+  get exitCode(): number | undefined {
+    return this.last?.summary.exitCode;
+  }
+
+  /** Resolves when no run is going. */
+  async idle(): Promise<void> {
+    await this.running;
+  }
+
+  state(): object {
+    const plan = this.options.plan;
+    const run = this.current;
+    return {
+      mode: 'run',
+      status: this.status,
+      profile: { name: plan.name, path: plan.profilePath, models: plan.fleet.map((entry) => ({ name: entry.model.name, count: entry.count })), thresholds: plan.thresholds },
+      defaults: this.defaults,
+      run: run && {
+        settings: run.settings,
+        startedAt: run.startedAt.toISOString(),
+        elapsedS: run.engine.elapsedMs() / 1000,
+        devices: run.devices(),
+        history: run.engine.stats.history.points,
+        table: this.table(run),
+      },
+      last: this.last && this.doneMessage(this.last),
+      error: this.lastError,
+      downloads: this.downloads(),
+    };
+  }
+
+  /** Starts a run with the form's fields over the defaults; refuses while one is going. */
+  async start(body: unknown): Promise<object> {
+    if (this.current || this.starting) throw new ConflictError('a run is already going: stop it first');
+    this.starting = true;
+    try {
+      return await this.startRun(body);
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private async startRun(body: unknown): Promise<object> {
+    const { settings, overrides } = settingsOf(mergeForm(this.defaults, body));
+    const plan = await loadRunPlan(path.resolve(this.options.profilePath), { ...this.options.base, ...overrides });
+    checkConnections(plan);
+    const reporters = this.options.reporters();
+    for (const reporter of reporters) await reporter.prepare?.();
+    const log = this.options.logRequests;
+    const requestLog = log ? new RequestLog(path.resolve(log)) : undefined;
+    await requestLog?.opened();
+    const environment = await openEnvironment(plan, this.options.output);
+    let run: LiveRun;
+    try {
+      run = new LiveRun(plan, settings, environment.endpoints);
+    } catch (error) {
+      await environment.fixtures?.close();
+      throw error;
+    }
+    this.current = run;
+    this.lastError = undefined;
+    requestLog?.attach(run.engine);
+    // The console follows a run started from the page as it follows `fleetsim run`.
+    const progress = this.options.quiet ? undefined : new ProgressReporter(this.options.output, settings.durationMs);
+    progress?.attach(run.engine);
+    for (const reporter of reporters) reporter.attach?.(run.engine);
+    run.engine.on('interval', (point) => this.onInterval(run, point));
+    run.engine.on('stopping', () => this.emit('message', 'state', this.state()));
+    if (!this.options.quiet) this.options.output.stderr(`Run started from the UI: ${describe(settings)}.`);
+    this.running = this.finish(run, run.run(), reporters, requestLog, async () => {
+      progress?.end();
+      if (!this.options.quiet) await reportFixtureCounts(environment, this.options.output);
+      await environment.fixtures?.close();
+    });
+    this.emit('message', 'state', this.state());
+    return this.state();
+  }
+
+  stop(): object {
+    if (!this.current) throw new ConflictError('no run is going');
+    this.current.stop();
+    return this.state();
+  }
+
+  /** Ctrl-C or SIGTERM: stops the run going (drain, reports); true when there was one. */
+  interrupt(reason: 'interrupted' | 'terminated'): boolean {
+    this.current?.engine.stop(reason);
+    return this.current !== undefined;
+  }
+
+  /** A second signal: what is still in flight is abandoned. */
+  abandon(): void {
+    this.current?.engine.abandonDrain();
+  }
+
+  setDevices(body: unknown): object {
+    const run = this.current;
+    if (!run) throw new ConflictError('no run is going');
+    const devices = (body as { devices?: unknown } | null)?.devices;
+    if (typeof devices !== 'number') throw new UsageError('devices: expected {"devices": N}, N a whole number');
+    run.setDevices(devices);
+    if (!this.options.quiet) this.options.output.stderr(`UI: devices → ${devices}.`);
+    return this.state();
+  }
+
+  downloads(): string[] {
+    return downloadNames(this.options.logRequests !== undefined, this.current !== undefined || this.last !== undefined);
+  }
+
+  async download(name: string): Promise<Download | undefined> {
+    const results = this.current ? this.current.interim() : this.last?.results;
+    if (!results) return undefined;
+    return renderDownload(name, results, this.options.logRequests);
+  }
+
+  private table(run: LiveRun): TableView {
+    return liveTable(run.engine.stats.entries, run.engine.elapsedMs() / 1000, run.plan.thresholds);
+  }
+
+  private onInterval(run: LiveRun, point: HistoryPoint): void {
+    if (!this.listening() || run.stopping) return;
+    const withTable = ++this.intervals % TABLE_EVERY_INTERVALS === 0;
+    const message: IntervalMessage = { point, ...(withTable ? { table: this.table(run) } : {}), devices: run.devices() };
+    this.emit('message', 'interval', message);
+  }
+
+  private doneMessage(finished: Finished): DoneMessage {
+    return { table: finalTable(finished.results), history: finished.results.history, summary: finished.summary, downloads: this.downloads() };
+  }
+
+  private async finish(run: LiveRun, running: Promise<Results>, reporters: Reporter[], requestLog: RequestLog | undefined, cleanup: () => Promise<void>): Promise<void> {
+    const output = this.options.output;
+    const problems: string[] = [];
+    try {
+      const results = await running;
+      const logProblem = await requestLog?.close();
+      if (logProblem) problems.push(logProblem);
+      for (const reporter of reporters) {
+        try {
+          await reporter.finish?.(results);
+        } catch (error) {
+          problems.push(`${reporter.flag}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+      await cleanup();
+      output.stdout(formatSummary(results));
+      for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
+      const exitCode = problems.length > 0 ? 2 : runExitCode(results, run.reason, undefined);
+      this.last = { results, summary: runSummary(results, exitCode) };
+    } catch (error) {
+      this.lastError = error instanceof Error ? error.message : String(error);
+      output.stderr(`fleetsim: the run failed: ${this.lastError}`);
+      await cleanup().catch(() => undefined);
+    } finally {
+      for (const reporter of reporters) await reporter.close?.();
+      this.current = undefined;
+    }
+    if (this.last) this.emit('message', 'done', this.doneMessage(this.last));
+    this.emit('message', 'state', this.state());
+  }
+}
+
+function describe(settings: LiveRun['settings']): string {
+  const shape = settings.stages ? `${settings.stages.length} stages` : `${settings.devices} devices at ${settings.spawnRate}/s`;
+  const end = settings.durationMs === undefined ? 'until stopped' : `for ${settings.durationMs / 1000}s`;
+  return `${shape} (up to ${settings.maxDevices}), ${end}`;
+}

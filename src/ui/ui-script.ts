@@ -1,0 +1,297 @@
+/**
+ * The live page's script: follows the run over Server-Sent Events, draws the tables and the uPlot
+ * charts, and sends the controls to the JSON API. Plain ES5-ish text (no template literals) that
+ * runs in any browser as served; nothing here is evaluated in Node.
+ */
+export const UI_SCRIPT = String.raw`
+(function () {
+  'use strict';
+  var token = new URLSearchParams(location.search).get('token');
+  var query = token ? '?token=' + encodeURIComponent(token) : '';
+  var headers = { 'Content-Type': 'application/json' };
+  if (token) headers['X-Fleetsim-Token'] = token;
+  var COLORS = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#be185d', '#4d7c0f'];
+  var DASH = { p50: [], p95: [6, 4], p99: [2, 3] };
+  var history = [];
+  var steps = [];
+  var plots = {};
+  var formFilled = false;
+  var ui = window.__ui = { status: 'connecting', intervals: 0, charts: {}, table: null, devices: null, mode: null };
+
+  function $(id) { return document.getElementById(id); }
+  function esc(text) {
+    return String(text).replace(/[&<>"']/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]; });
+  }
+  /** As the console prints a latency: '-' without samples. */
+  function ms(value) {
+    if (value === null || value === undefined) return '-';
+    if (value >= 100) return String(Math.round(value));
+    if (value >= 10) return value.toFixed(1);
+    return value.toFixed(2);
+  }
+  function showError(message) { $('error').textContent = message || ''; }
+
+  function post(path, body) {
+    showError('');
+    return fetch(path, { method: 'POST', headers: headers, body: JSON.stringify(body || {}) }).then(function (response) {
+      return response.json().then(function (json) {
+        if (!response.ok) throw new Error(json.error || response.statusText);
+        return json;
+      });
+    }).catch(function (error) { showError(String(error.message || error)); throw error; });
+  }
+
+  var COLUMNS = ['Type', 'Name', '# reqs', '# fails', 'Median', 'Avg', 'Min', 'Max', '90%ile', '95%ile', '99%ile', 'req/s'];
+  function statsRow(row, className) {
+    var pct = row.requests === 0 ? 0 : (row.failures / row.requests) * 100;
+    var l = row.latencyMs;
+    var cells = [
+      ['type', row.type, 'text'], ['name', row.name, 'text'], ['requests', String(row.requests)],
+      ['failures', row.failures + '(' + pct.toFixed(2) + '%)'],
+      ['p50', ms(l.p50)], ['mean', ms(l.mean)], ['min', ms(l.min)], ['max', ms(l.max)],
+      ['p90', ms(l.p90)], ['p95', ms(l.p95)], ['p99', ms(l.p99)], ['rps', row.rps.toFixed(2)],
+    ];
+    return '<tr data-row="' + esc(row.type + ' ' + row.name) + '"' + (className ? ' class="' + className + '"' : '') + '>' +
+      cells.map(function (c) { return '<td data-k="' + c[0] + '"' + (c[2] ? ' class="text"' : '') + '>' + esc(c[1]) + '</td>'; }).join('') + '</tr>';
+  }
+  function head(titles, textColumns) {
+    return '<tr>' + titles.map(function (t, i) { return '<th' + (i < textColumns ? ' class="text"' : '') + '>' + esc(t) + '</th>'; }).join('') + '</tr>';
+  }
+
+  function renderTable(table) {
+    ui.table = table;
+    if (!table) { $('stats').innerHTML = ''; return; }
+    var typeRows = table.types.length > 1 ? table.types : [];
+    $('stats').innerHTML = head(COLUMNS, 2) + table.stats.map(function (r) { return statsRow(r, ''); }).join('') +
+      typeRows.map(function (r) { return statsRow(r, 'type'); }).join('') + statsRow(table.total, 'aggregate');
+    $('failures').innerHTML = table.failures.length === 0 ? '<tr><td class="text">No failures.</td></tr>' :
+      head(['Type', 'Name', 'Error', 'Count'], 3) + table.failures.map(function (f) {
+        return '<tr><td class="text">' + esc(f.type) + '</td><td class="text">' + esc(f.name) + '</td><td class="text">' + esc(f.error) + '</td><td>' + f.count + '</td></tr>';
+      }).join('');
+    $('thresholds').innerHTML = table.thresholds.length === 0 ? '<tr><td class="text">No thresholds set.</td></tr>' :
+      head(['Verdict', 'Threshold', 'Row read', 'Value now'], 3) + table.thresholds.map(function (t) {
+        var value = t.value === null ? (t.reason || 'not evaluable') : String(t.value);
+        return '<tr><td class="' + (t.ok ? 'ok' : 'fail') + '">' + (t.ok ? 'ok' : 'FAIL') + '</td><td class="text">' + esc(t.expr) + '</td><td class="text">' + esc(t.row || '') + '</td><td>' + esc(value) + '</td></tr>';
+      }).join('');
+  }
+
+  function renderDevices(devices) {
+    ui.devices = devices;
+    if (!devices) return;
+    $('n-devices').textContent = devices.online + ' / ' + devices.target;
+    $('ceiling').textContent = devices.running + ' running; up to ' + devices.ceiling + ' (max devices)';
+  }
+
+  function renderPoint(point) {
+    if (!point) return;
+    var t = point.total;
+    $('n-elapsed').textContent = Math.round(point.atS) + ' s';
+    $('n-rps').textContent = t.rps.toFixed(1);
+    $('n-fails').textContent = t.failuresPerS.toFixed(1);
+    $('n-latency').textContent = ms(t.latencyMs.p50) + ' / ' + ms(t.latencyMs.p95) + ' / ' + ms(t.latencyMs.p99);
+    $('n-generator').textContent = point.generator.busyPercent + '%, ' + point.generator.lagP99Ms + ' ms';
+    var banner = $('banner');
+    if (point.saturated) {
+      banner.textContent = 'The generator is saturated (event loop ' + point.generator.busyPercent + '% busy, lag p99 ' + point.generator.lagP99Ms +
+        ' ms): latencies now include its own delay and the rate may be its ceiling, not the target\'s. Run fewer devices per process.';
+      banner.className = 'on';
+    } else banner.className = '';
+  }
+
+  // --- charts -----------------------------------------------------------------------------
+  function plotBox(id) { return document.querySelector('[data-chart="' + id + '"] .plot'); }
+  function count(columns) {
+    var n = 0;
+    for (var s = 1; s < columns.length; s++) for (var i = 0; i < columns[s].length; i++) if (typeof columns[s][i] === 'number') n++;
+    return n;
+  }
+  /** Draws or updates a chart; a chart whose series changed (a new row) is drawn anew. */
+  function chart(id, key, series, columns, extra) {
+    var box = plotBox(id);
+    if (!box) return;
+    var existing = plots[id];
+    if (existing && existing.key !== key) { existing.plot.destroy(); existing = null; delete plots[id]; }
+    if (columns[0].length === 0) return;
+    if (existing) existing.plot.setData(columns);
+    else {
+      var opts = {
+        width: Math.max(320, box.clientWidth), height: 240,
+        scales: { x: { time: false } },
+        series: [{ label: extra.xLabel || 's' }].concat(series),
+        axes: [{ label: extra.xLabel || 'seconds since start' }].concat(extra.axes || [{}]),
+        legend: { live: true },
+      };
+      if (extra.scales) for (var k in extra.scales) opts.scales[k] = extra.scales[k];
+      box.innerHTML = '';
+      plots[id] = { key: key, plot: new uPlot(opts, columns, box) };
+    }
+    ui.charts[id] = { points: count(columns), series: series.length };
+  }
+
+  function rowKeys() {
+    var seen = {};
+    var keys = [];
+    var pick = function (p) { return p.rows; };
+    history.forEach(function (p) { p.rows.forEach(function (r) { var k = r.type + ' ' + r.name; if (!seen[k]) { seen[k] = 1; keys.push(k); } }); });
+    if (keys.length > 4) {
+      seen = {}; keys = []; pick = function (p) { return p.types; };
+      history.forEach(function (p) { p.types.forEach(function (r) { var k = r.type + ' ' + r.name; if (!seen[k]) { seen[k] = 1; keys.push(k); } }); });
+    }
+    return { keys: keys, pick: pick };
+  }
+
+  function drawCharts() {
+    var x = history.map(function (p) { return p.atS; });
+    chart('rps', 'rps', [
+      { label: 'requests/s', stroke: COLORS[0], width: 2 },
+      { label: 'failures/s', stroke: COLORS[1], width: 2 },
+    ], [x, history.map(function (p) { return p.total.rps; }), history.map(function (p) { return p.total.failuresPerS; })], { axes: [{ label: 'per second' }] });
+
+    var rows = rowKeys();
+    var series = [];
+    var columns = [x];
+    rows.keys.forEach(function (key, i) {
+      ['p50', 'p95', 'p99'].forEach(function (q) {
+        series.push({ label: key + ' ' + q, stroke: COLORS[i % COLORS.length], width: q === 'p50' ? 2 : 1.5, dash: DASH[q], spanGaps: false });
+        columns.push(history.map(function (p) {
+          var found = rows.pick(p).filter(function (r) { return r.type + ' ' + r.name === key; })[0];
+          return found ? found.latencyMs[q] : null;
+        }));
+      });
+    });
+    if (series.length > 0) chart('latency', rows.keys.join('|'), series, columns, { axes: [{ label: 'ms' }] });
+
+    chart('devices', 'devices', [
+      { label: 'online', stroke: COLORS[2], width: 2 },
+      { label: 'target', stroke: COLORS[3], width: 1.5, dash: [6, 4] },
+    ], [x, history.map(function (p) { return p.devicesOnline; }), history.map(function (p) { return p.devicesTarget; })], { axes: [{ label: 'devices' }] });
+
+    chart('generator', 'generator', [
+      { label: 'event loop busy %', stroke: COLORS[4], width: 2, scale: '%' },
+      { label: 'lag p99 ms', stroke: COLORS[5], width: 1.5, scale: 'ms' },
+    ], [x, history.map(function (p) { return p.generator.busyPercent; }), history.map(function (p) { return p.generator.lagP99Ms; })], {
+      scales: { '%': { range: [0, 100] } },
+      axes: [{ scale: '%', label: 'busy %' }, { scale: 'ms', side: 1, label: 'lag ms', grid: { show: false } }],
+    });
+  }
+
+  // --- capacity ---------------------------------------------------------------------------
+  function renderCapacity(capacity) {
+    if (!capacity) return;
+    $('capacity').hidden = false;
+    steps = capacity.steps.slice().sort(function (a, b) { return a.devices - b.devices; });
+    var knee = steps.filter(function (s) { return !s.ok; })[0];
+    $('capacity-verdict').textContent = capacity.verdict || (capacity.current ? 'Measuring ' + capacity.current + ' devices…' : '');
+    $('capacity-steps').innerHTML = head(['Devices', 'req/s', 'p95', 'p99', 'Failures', 'SLOs'], 0) + steps.map(function (s) {
+      var isKnee = knee && s.devices === knee.devices;
+      return '<tr data-step="' + s.devices + '"' + (isKnee ? ' class="knee"' : '') + '><td>' + s.devices + '</td><td>' + s.rps.toFixed(2) + '</td><td>' + ms(s.latencyMs.p95) + '</td><td>' + ms(s.latencyMs.p99) +
+        '</td><td>' + (s.failureRate * 100).toFixed(2) + '%</td><td class="' + (s.ok ? 'ok' : 'fail') + '">' + (s.ok ? 'ok' : isKnee ? 'FAIL (knee)' : 'FAIL') + '</td></tr>';
+    }).join('');
+    chart('capacity', 'capacity', [
+      { label: 'requests/s', stroke: COLORS[0], width: 2, scale: 'rps', points: { show: true } },
+      { label: 'p95 ms', stroke: COLORS[1], width: 2, scale: 'ms', points: { show: true } },
+    ], [steps.map(function (s) { return s.devices; }), steps.map(function (s) { return s.rps; }), steps.map(function (s) { return s.latencyMs.p95; })], {
+      xLabel: 'devices',
+      axes: [{ scale: 'rps', label: 'requests/s' }, { scale: 'ms', side: 1, label: 'p95 ms', grid: { show: false } }],
+    });
+  }
+
+  // --- state ------------------------------------------------------------------------------
+  function fillForm(defaults) {
+    if (formFilled || !defaults) return;
+    formFilled = true;
+    Object.keys(defaults).forEach(function (key) { var input = $('f-' + key); if (input) input.value = defaults[key]; });
+  }
+
+  function renderDownloads(names) {
+    $('downloads').innerHTML = !names || names.length === 0 ? 'No run yet.' : names.map(function (name) {
+      return '<a href="/api/download/' + encodeURIComponent(name) + query + '" download data-download="' + esc(name) + '">' + esc(name) + '</a>';
+    }).join('');
+  }
+
+  function setStatus(status) {
+    ui.status = status;
+    document.body.setAttribute('data-status', status);
+    $('status').textContent = status;
+    var active = status === 'running' || status === 'stopping';
+    $('start-panel').hidden = active || ui.mode !== 'run';
+    $('run-panel').hidden = !active;
+    $('stop').disabled = status !== 'running';
+    $('apply-devices').disabled = status !== 'running' || ui.mode !== 'run';
+  }
+
+  function renderDone(done) {
+    history = done.history.slice();
+    renderTable(done.table);
+    renderPoint(history[history.length - 1]);
+    $('n-elapsed').textContent = done.summary.durationS + ' s (' + done.summary.stopReason + ')';
+    $('n-devices').textContent = done.summary.devices.online + ' / ' + done.summary.devices.target;
+    renderDownloads(done.downloads);
+    drawCharts();
+  }
+
+  function onState(state) {
+    ui.mode = state.mode;
+    $('profile').textContent = state.profile.name;
+    $('models').textContent = state.profile.models.map(function (m) { return m.name + ' ×' + m.count; }).join(', ');
+    fillForm(state.defaults);
+    setStatus(state.status);
+    if (state.error) showError(state.error);
+    if (state.run) {
+      history = state.run.history.slice();
+      renderTable(state.run.table);
+      renderDevices(state.run.devices);
+      renderPoint(history[history.length - 1]);
+      if (document.activeElement !== $('set-devices')) $('set-devices').value = state.run.devices.target;
+      drawCharts();
+    } else if (state.last) renderDone(state.last);
+    renderDownloads(state.downloads);
+    renderCapacity(state.capacity);
+  }
+
+  /** The server folds its history past 1,200 points; past a little more, the page takes the folded copy. */
+  function refold() {
+    fetch('/api/state' + query).then(function (response) { return response.json(); }).then(function (state) {
+      if (state.run) { history = state.run.history.slice(); drawCharts(); }
+    }, function () {});
+  }
+
+  function onInterval(message) {
+    ui.intervals++;
+    history.push(message.point);
+    if (history.length > 1500) refold();
+    if (message.table) renderTable(message.table);
+    renderDevices(message.devices);
+    renderPoint(message.point);
+    drawCharts();
+  }
+
+  function listen() {
+    var events = new EventSource('/api/events' + query);
+    events.addEventListener('state', function (e) { onState(JSON.parse(e.data)); });
+    events.addEventListener('interval', function (e) { onInterval(JSON.parse(e.data)); });
+    events.addEventListener('done', function (e) { renderDone(JSON.parse(e.data)); ui.done = (ui.done || 0) + 1; });
+    events.addEventListener('capacity', function (e) { renderCapacity(JSON.parse(e.data)); });
+    events.onerror = function () { if (ui.status !== 'disconnected') setStatus('disconnected'); };
+  }
+
+  $('start-form').addEventListener('submit', function (event) {
+    event.preventDefault();
+    var body = {};
+    ['devices', 'spawnRate', 'maxDevices', 'duration', 'stages', 'target', 'broker'].forEach(function (key) { body[key] = $('f-' + key).value.trim(); });
+    // Stages replace the single ramp; devices then only sizes nothing.
+    if (body.stages) delete body.devices;
+    $('start').disabled = true;
+    history = [];
+    post('/api/start', body).then(function () {}, function () {}).then(function () { $('start').disabled = false; });
+  });
+  $('apply-devices').addEventListener('click', function () {
+    post('/api/devices', { devices: Number($('set-devices').value) }).then(function () {}, function () {});
+  });
+  $('stop').addEventListener('click', function () { post('/api/stop', {}).then(function () {}, function () {}); });
+  window.addEventListener('resize', function () {
+    Object.keys(plots).forEach(function (id) { var box = plotBox(id); plots[id].plot.setSize({ width: Math.max(320, box.clientWidth), height: 240 }); });
+  });
+  listen();
+})();
+`;

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import type { Results } from '../../src/metrics/results.ts';
+import { runCli } from '../helpers/cli.ts';
+import { startScriptedBroker } from '../helpers/scripted-broker.ts';
+import type { LoggedPacket } from '../helpers/scripted-broker.ts';
+import { TempDir } from '../helpers/temp-files.ts';
+
+/** MQTT 5 properties a device model sets, as the broker receives them from fleetsim's own client. */
+
+let temp: TempDir;
+before(async () => {
+  temp = await TempDir.create();
+});
+after(async () => {
+  await temp.remove();
+});
+
+const DEVICE = `kind: device
+name: thermostat
+identity: { scheme: pattern, pattern: "th-{index:2}" }
+mqtt:
+  version: "5"
+  receiveMaximum: 7
+  userProperties:
+    site: plant-{{ device.id }}
+    fw: "1.4"
+tasks:
+  - name: reading
+    publish:
+      topic: t/{{ device.id }}/reading
+      qos: 1
+      payload: "{{ seq }}"
+      properties:
+        messageExpiry: 90s
+        contentType: text/plain
+        responseTopic: t/{{ device.id }}/reply
+        correlationData: "req-{{ seq }}"
+        user:
+          device: "{{ device.id }}"
+          kind: reading
+  - name: plain
+    publish:
+      topic: t/{{ device.id }}/plain
+      qos: 1
+      payload: x
+wait: { model: constant, time: 20ms }
+`;
+
+async function runAgainstScripted(device: string): Promise<{ results: Results; log: readonly LoggedPacket[] }> {
+  const broker = await startScriptedBroker({});
+  try {
+    const model = await temp.write(`props-${Math.random().toString(36).slice(2)}.device.yaml`, device);
+    const profile = await temp.write(`props-${Math.random().toString(36).slice(2)}.yaml`, `kind: profile\nseed: 5\nfleet:\n  - device: ${model}\n    count: 3\nspawnRate: 100\n`);
+    const json = temp.file(`props-${Math.random().toString(36).slice(2)}.json`);
+    const result = await runCli(['run', profile, '--broker', broker.url, '--iterations', '6', '--json', json, '--quiet'], 60_000);
+    assert.equal(result.code, 0, result.stderr);
+    return { results: JSON.parse(await readFile(json, 'utf8')) as Results, log: [...broker.log] };
+  } finally {
+    await broker.close();
+  }
+}
+
+describe('MQTT 5 properties from the device model', () => {
+  test('CONNECT and PUBLISH carry the properties rendered per device; a publish without them carries none', { timeout: 60_000 }, async () => {
+    const { results, log } = await runAgainstScripted(DEVICE);
+    assert.equal(results.total.failures, 0, JSON.stringify(results.failures));
+    const connects = log.filter((packet) => packet.cmd === 'connect');
+    assert.equal(connects.length, 3);
+    for (const connect of connects) {
+      const properties = connect.properties as { userProperties?: Record<string, string>; receiveMaximum?: number };
+      assert.equal(properties.receiveMaximum, 7);
+      assert.match(properties.userProperties?.site ?? '', /^plant-th-\d\d$/);
+      assert.equal(properties.userProperties?.fw, '1.4');
+    }
+    assert.equal(new Set(connects.map((connect) => (connect.properties as { userProperties: Record<string, string> }).userProperties.site)).size, 3, 'rendered per device');
+    const readings = log.filter((packet) => packet.cmd === 'publish' && packet.topic?.endsWith('/reading'));
+    assert.ok(readings.length > 0, 'some readings were published');
+    for (const reading of readings) {
+      const id = /^t\/(th-\d\d)\/reading$/.exec(reading.topic ?? '')?.[1];
+      assert.ok(id, reading.topic);
+      const properties = reading.properties as { messageExpiryInterval: number; contentType: string; responseTopic: string; correlationData: Buffer; userProperties: Record<string, string> };
+      assert.equal(properties.messageExpiryInterval, 90);
+      assert.equal(properties.contentType, 'text/plain');
+      assert.equal(properties.responseTopic, `t/${id}/reply`);
+      // The payload is the device's seq, and the correlation data was rendered from the same seq.
+      assert.equal(properties.correlationData.toString(), `req-${reading.payload ?? ''}`);
+      assert.deepEqual({ ...properties.userProperties }, { device: id, kind: 'reading' });
+    }
+    const plain = log.filter((packet) => packet.cmd === 'publish' && packet.topic?.endsWith('/plain'));
+    assert.ok(plain.length > 0);
+    assert.ok(plain.every((packet) => packet.properties === undefined || Object.keys(packet.properties).length === 0), 'no properties where none are set');
+  });
+});
