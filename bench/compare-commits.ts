@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fleet, pinningNote, reportFlags, run, runFleetsimMeasured } from './run-pinned.ts';
-import { nginxInstalled, startFixture, startNginx } from './targets.ts';
+import { nginxInstalled, startFixture, startMosquitto, startNginx } from './targets.ts';
 
 /**
  * fleetsim's flat-out HTTP rate, build against build, interleaved in one run:
- * `npm run bench:compare -- VARIANT... [--rounds 5] [--devices 200] [--seconds 10] [--target fixture|nginx]`.
+ * `npm run bench:compare -- VARIANT... [--rounds 5] [--devices 200] [--seconds 10] [--target fixture|nginx|mosquitto]`
+ * (mosquitto: lamp-flat-out's QoS 1 publishes instead of iot-node-flat-out's requests).
  * A VARIANT is a checkout's directory (another commit: `git worktree add /work/wt-base <sha> && npm ci`
  * there), optionally suffixed `+reports` to run it with `--csv --html --metrics-port`, scraped every
  * second. Each directory is built once; each round runs every variant once, in an order that turns
@@ -28,8 +29,11 @@ const { values, positionals } = parseArgs({
 const rounds = Number(values.rounds);
 const devices = Number(values.devices);
 const seconds = Number(values.seconds);
-if (positionals.length < 2) throw new Error('usage: bench/compare-commits.ts DIR[+reports] DIR[+reports]... [--rounds N] [--devices N] [--seconds N] [--target fixture|nginx]');
-if (values.target !== 'fixture' && values.target !== 'nginx') throw new Error(`--target: fixture or nginx, got ${values.target}`);
+if (positionals.length < 2) throw new Error('usage: bench/compare-commits.ts DIR[+reports] DIR[+reports]... [--rounds N] [--devices N] [--seconds N] [--target fixture|nginx|mosquitto]');
+if (values.target !== 'fixture' && values.target !== 'nginx' && values.target !== 'mosquitto') throw new Error(`--target: fixture, nginx or mosquitto, got ${values.target}`);
+const mqtt = values.target === 'mosquitto';
+const profileName = mqtt ? 'lamp-flat-out' : 'iot-node-flat-out';
+const unit = mqtt ? 'msg/s' : 'req/s';
 if (values.target === 'nginx' && !nginxInstalled) throw new Error('nginx is not installed (apt-get install nginx-light)');
 
 interface Variant {
@@ -57,13 +61,13 @@ async function build(dir: string): Promise<string> {
 const clis = new Map<string, string>();
 for (const variant of variants) if (!clis.has(variant.dir)) clis.set(variant.dir, await build(variant.dir));
 const work = await mkdtemp(path.join(tmpdir(), 'fleetsim-compare-'));
-const target = values.target === 'nginx' ? await startNginx(work) : await startFixture();
+const target = values.target === 'nginx' ? await startNginx(work) : mqtt ? await startMosquitto(work) : await startFixture();
 
 async function measure(variant: Variant, round: number): Promise<number> {
   const label = `r${round}-${variants.indexOf(variant)}`;
   const reports = variant.reports ? await reportFlags(work, label) : undefined;
-  const profile = path.join(variant.dir, 'profiles/iot-node-flat-out.yaml');
-  const { results, cpuSeconds } = await runFleetsimMeasured(work, label, fleet(profile, devices, devices * 10, seconds, '--target', target.url, ...(reports?.flags ?? [])), clis.get(variant.dir));
+  const profile = path.join(variant.dir, `profiles/${profileName}.yaml`);
+  const { results, cpuSeconds } = await runFleetsimMeasured(work, label, fleet(profile, devices, devices * 10, seconds, mqtt ? '--broker' : '--target', target.url, ...(reports?.flags ?? [])), clis.get(variant.dir));
   if (reports?.scraper.stop() === 0) throw new Error(`${variant.label}: never scraped`);
   if (results.total.failures > 0) throw new Error(`${variant.label} had failures: ${JSON.stringify(results.failures)}`);
   variant.cpuPer1k.push((cpuSeconds / results.total.requests) * 1000);
@@ -89,14 +93,14 @@ try {
       variant.rates.push(value);
       ratios[i]?.push(value / first);
     });
-    console.error(`round ${round + 1}/${rounds}: ${variants.map((variant) => `${variant.label} ${(rate.get(variant) ?? 0).toFixed(0)}`).join(', ')} req/s`);
+    console.error(`round ${round + 1}/${rounds}: ${variants.map((variant) => `${variant.label} ${(rate.get(variant) ?? 0).toFixed(0)}`).join(', ')} ${unit}`);
   }
-  console.log(`fleetsim iot-node-flat-out, ${devices} devices for ${seconds} s against ${values.target === 'nginx' ? 'nginx (one worker)' : 'the standalone fixture'}, ${rounds} rounds interleaved; ${pinningNote()}`);
+  console.log(`fleetsim ${profileName}, ${devices} devices for ${seconds} s against ${values.target === 'nginx' ? 'nginx (one worker)' : mqtt ? 'Mosquitto' : 'the standalone fixture'}, ${rounds} rounds interleaved; ${pinningNote()}`);
   for (const [i, variant] of variants.entries()) {
     const ratio = ratios[i] ?? [];
     console.log(
-      `  ${variant.label}: median ${median(variant.rates).toFixed(0)} req/s (${range(variant.rates, 0)}), ` +
-        `÷ ${variants[0]?.label ?? ''} within each round ${median(ratio).toFixed(3)} (${range(ratio, 3)}); CPU s per 1k requests: process ${median(variant.cpuPer1k).toFixed(4)}, ` +
+      `  ${variant.label}: median ${median(variant.rates).toFixed(0)} ${unit} (${range(variant.rates, 0)}), ` +
+        `÷ ${variants[0]?.label ?? ''} within each round ${median(ratio).toFixed(3)} (${range(ratio, 3)}); CPU s per 1k ${mqtt ? 'messages' : 'requests'}: process ${median(variant.cpuPer1k).toFixed(4)}, ` +
         `main thread over the run ${median(variant.runCpuPer1k).toFixed(4)} (${range(variant.runCpuPer1k, 4)})`,
     );
   }
