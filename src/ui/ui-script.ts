@@ -263,7 +263,8 @@ export const UI_SCRIPT = String.raw`
     if (message.table) renderTable(message.table);
     renderDevices(message.devices);
     renderPoint(message.point);
-    drawCharts();
+    // Redrawn with each table (every 2 s): the browser often shares the generator's machine.
+    if (message.table || history.length < 4) drawCharts();
   }
 
   function listen() {
