@@ -5,12 +5,13 @@ import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
 import type { IntervalHealth } from '../metrics/history.ts';
 import { RunStats } from '../metrics/stats.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
-import type { FleetEntry, MqttSessionSpec, RunPlan } from '../profile/types.ts';
+import type { FleetEntry, RunPlan } from '../profile/types.ts';
 import { HttpTransport } from '../transport/http.ts';
 import type { HttpExchange } from '../transport/http-exchange.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { httpTransportOptions } from './http-options.ts';
 import { DeviceTlsResolver } from './tls-files.ts';
+import { sessionOptionsFor } from './session-options.ts';
 import type { SentAttempt } from './mqtt-attempt.ts';
 import { MqttLink } from './mqtt-link.ts';
 import type { LinkHost } from './mqtt-link.ts';
@@ -32,7 +33,6 @@ import { Ramp } from './ramp.ts';
 import type { RampHost } from './ramp.ts';
 import { StageDriver } from './stages.ts';
 import type { RampControl } from './stages.ts';
-import type { SessionOptions } from '../transport/mqtt.ts';
 import type { Schedulable, TimerApi } from './scheduler.ts';
 
 export interface EngineOptions {
@@ -64,9 +64,6 @@ export interface RunTimes {
 
 const ABANDONED_AT_TIMEOUT = 'still in flight when the drain timeout ended';
 const ABANDONED_AT_INTERRUPT = 'abandoned at second interrupt';
-
-/** The port a broker URL without one means. */
-const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'mqtts:': 8883, 'ws:': 80, 'wss:': 443 };
 
 /**
  * Runs one fleet: ramps the running devices to a target (at the spawn rate, all at once, or as the
@@ -330,7 +327,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const mqtt = bound.model.mqtt;
     if (mqtt) {
       // Reconnect jitter has its own stream, so a lost connection never shifts what the device sends.
-      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, this.sessionOptions(device, mqtt), mqtt.reconnect, this.plan.seed, this);
+      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, sessionOptionsFor(this.broker as URL, this.mqttTls, this.plan.localAddresses ?? [], device, mqtt), mqtt.reconnect, this.plan.seed, this);
       this.offlineDevices++;
     }
     device.wake();
@@ -355,33 +352,6 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   attemptStarted(): void {
     this.inFlight++;
-  }
-
-  private sessionOptions(device: VirtualDevice, spec: MqttSessionSpec): SessionOptions {
-    const broker = this.broker as URL;
-    const secure = broker.protocol === 'mqtts:' || broker.protocol === 'wss:';
-    const webSocket = broker.protocol === 'ws:' || broker.protocol === 'wss:';
-    const text = (template: MqttSessionSpec['username']): string | undefined => (template === undefined ? undefined : String(template.evaluate(device)));
-    const sources = this.plan.localAddresses ?? [];
-    return {
-      host: broker.hostname.replace(/^\[(.*)\]$/u, '$1'),
-      port: broker.port === '' ? DEFAULT_PORTS[broker.protocol] ?? 1883 : Number(broker.port),
-      webSocketUrl: webSocket ? broker.href : undefined,
-      tls: secure ? (this.mqttTls as DeviceTlsResolver).forDevice(device.deviceIndex) : undefined,
-      clientId: String(spec.clientId.evaluate(device)),
-      userProperties: spec.userProperties.map(([name, value]) => [name, String(value.evaluate(device))] as const),
-      receiveMaximum: spec.receiveMaximum,
-      processingMs: spec.processingMs,
-      protocolVersion: spec.protocolVersion,
-      clean: spec.clean,
-      sessionExpiryS: spec.sessionExpiryS,
-      keepaliveS: spec.keepaliveS,
-      username: text(spec.username),
-      password: text(spec.password),
-      will: spec.will && { topic: String(spec.will.topic.evaluate(device)), payload: String(spec.will.payload.evaluate(device)), qos: spec.will.qos, retain: spec.will.retain },
-      connectTimeoutMs: spec.connectTimeoutMs,
-      localAddress: sources[device.deviceIndex % sources.length],
-    };
   }
 
   connectEnded(link: MqttLink, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
