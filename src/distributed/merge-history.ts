@@ -1,4 +1,5 @@
 import type { LatencySummary } from '../metrics/histogram.ts';
+import { NO_LATENCY } from '../metrics/histogram.ts';
 import type { CumulativeCounts, HistoryPoint, HistoryRow, IntervalHealth } from '../metrics/history.ts';
 import { CELL, HistoryTable, LATENCY_KEYS, TOTAL_KEY, writeRow } from './history-table.ts';
 
@@ -154,7 +155,6 @@ function mergeRows(tables: readonly HistoryTable[], slot: Int32Array, carried: r
 
 type RowKey = RowRegistry['keys'][number];
 
-const EMPTY_LATENCY: LatencySummary = { min: null, mean: null, max: null, p50: null, p66: null, p75: null, p80: null, p90: null, p95: null, p98: null, p99: null, p999: null, p9999: null };
 
 const EMPTY_TOTAL: HistoryRow = {
   type: '',
@@ -164,7 +164,7 @@ const EMPTY_TOTAL: HistoryRow = {
   timeouts: 0,
   rps: 0,
   failuresPerS: 0,
-  latencyMs: EMPTY_LATENCY,
+  latencyMs: NO_LATENCY,
   cumulative: { requests: 0, failures: 0, bytesIn: 0, latencyMs: { p50: null, mean: null, min: null, max: null } },
 };
 
@@ -209,7 +209,7 @@ class RowSum {
   }
 
   private latency(): LatencySummary {
-    if (this.sampled === 0) return EMPTY_LATENCY;
+    if (this.sampled === 0) return NO_LATENCY;
     const out = { min: this.min, mean: round3(this.weightedMean / this.sampled) } as Record<keyof LatencySummary, number>;
     for (let i = 0; i < WORST_KEYS.length; i++) out[WORST_KEYS[i] as (typeof WORST_KEYS)[number]] = this.worst[i] as number;
     return out;

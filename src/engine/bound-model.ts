@@ -1,6 +1,6 @@
 import type { StatsEntry } from '../metrics/stats.ts';
 import type { DeviceModel, Reaction, StepSpec, TaskSpec } from '../profile/types.ts';
-import { actionType } from '../profile/types.ts';
+import { actionType, modelTasks } from '../profile/types.ts';
 import { isPaced } from './wait.ts';
 import { AuthRole, BoundAuth } from './auth-lifecycle.ts';
 
@@ -56,7 +56,7 @@ export function bindModel(model: DeviceModel, entryFor: (type: string, name: str
     }),
   }));
   const boundAuth = auth && new BoundAuth(auth, bindStep, entryFor);
-  const allSteps = [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))].flatMap((task) => task.steps);
+  const allSteps = modelTasks(model).flatMap((task) => task.steps);
   const maxBurst = Math.max(1, ...allSteps.map((step) => (step.action.kind === 'publish' && step.sleepMs === 0 ? step.repeat : 1)));
   const periodic = model.tasks.length > 0 && model.tasks.every((task) => task.everyMs !== undefined);
   return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), reactions, paced: periodic || isPaced(model.wait), periodic, maxBurst, auth: boundAuth };

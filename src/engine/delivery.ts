@@ -3,6 +3,7 @@ import { addCounts, emptyCounts, SeqSet } from '../metrics/delivery.ts';
 import type { DeliveryCounts, DeliveryPublisher, DeliverySubscription, DeliverySummary } from '../metrics/delivery.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 import type { RunPlan } from '../profile/types.ts';
+import { modelTasks } from '../profile/types.ts';
 import type { MqttAttempt } from './mqtt-attempt.ts';
 import { readUserProperty } from '../transport/mqtt-publish-extras.ts';
 import { matchingFilter, sharedGroup, topicMatches } from './topic-match.ts';
@@ -18,12 +19,12 @@ const POLL_MS = 50;
 
 /** Whether some publish of the run carries a delivery header: only then is delivery tracked. */
 export function measuresDelivery(plan: RunPlan): boolean {
-  const tasks = plan.fleet.flatMap(({ model }) => [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))]);
+  const tasks = plan.fleet.flatMap(({ model }) => modelTasks(model));
   return tasks.some((task) => task.steps.some((step) => step.action.kind === 'publish' && step.action.delivery !== undefined));
 }
 
 /** Milliseconds since the epoch with sub-microsecond resolution: comparable across processes on one host. */
-export function epochMs(): number {
+function epochMs(): number {
   return performance.timeOrigin + performance.now();
 }
 

@@ -248,6 +248,11 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.drainAndFinish().catch((error: unknown) => this.failRun?.(error));
   }
 
+  /** How the request log labels an attempt the drain abandoned. */
+  private get abandonLabel(): string {
+    return this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT;
+  }
+
   /** Ends the drain now: what is still in flight is abandoned (a second Ctrl-C). */
   abandonDrain(): void {
     if (!this.stopping) return;
@@ -279,7 +284,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.abandoning = this.inFlight > 0;
     for (const device of [...this.devices, ...this.retiring]) {
       if (!device?.link) continue;
-      if (this.abandoning) device.sessionDown(this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT, false);
+      if (this.abandoning) device.sessionDown(this.abandonLabel, false);
       this.closingLinks.add(device.link.close(!this.abandoning));
     }
     // The run is over either way; a connection that fails to close cleanly changes no result.
@@ -382,7 +387,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.inFlight--;
     if (this.abandoning) {
       this.abandoned++;
-      this.emitAttempt(device, stats, sent, 'abandoned', this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT, latencyMicros);
+      this.emitAttempt(device, stats, sent, 'abandoned', this.abandonLabel, latencyMicros);
     } else {
       stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late, result.answered);
       if (queuedMicros >= 0) stats.recordQueued(queuedMicros);

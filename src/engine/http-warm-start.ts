@@ -1,4 +1,5 @@
 import type { DeviceModel, RunPlan } from '../profile/types.ts';
+import { modelTasks } from '../profile/types.ts';
 import type { HttpTransport } from '../transport/http.ts';
 import { warmUpHttp } from '../transport/http-warmup.ts';
 
@@ -6,7 +7,7 @@ import { warmUpHttp } from '../transport/http-warmup.ts';
 const PRECONNECT_WITHIN_MS = 1000;
 
 export function modelUsesHttp(model: DeviceModel): boolean {
-  const tasks = [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))];
+  const tasks = modelTasks(model);
   return tasks.some((task) => task.steps.some((step) => step.action.kind === 'http'));
 }
 

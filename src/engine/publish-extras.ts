@@ -44,7 +44,7 @@ export interface ExtrasSource extends TemplateContext {
  * sent (the header's time is the send time). `seqOut.deliverySeq` gets the delivery seq, or -1 for none.
  * Publishes without either never come here.
  */
-export function publishExtras(action: PublishAction, device: ExtrasSource, delivery: DeliveryTracker | undefined, seqOut: { deliverySeq: number }): PublishExtras {
+function publishExtras(action: PublishAction, device: ExtrasSource, delivery: DeliveryTracker | undefined, seqOut: { deliverySeq: number }): PublishExtras {
   let prefix: Buffer | undefined;
   let properties = action.properties && propertyList(action.properties, device);
   seqOut.deliverySeq = -1;

@@ -12,7 +12,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * may name the device, so they are read per device, once per distinct file; a file that cannot be
  * read fails that device's connection with the reason, instead of the whole run.
  */
-export class TlsFiles {
+class TlsFiles {
   private readonly files = new Map<string, Buffer | string>();
 
   constructor(private readonly settings: ClientTlsSettings | undefined) {}

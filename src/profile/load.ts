@@ -13,6 +13,7 @@ import { loadFleetData } from './fleet-data.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
 import { loadClientTls } from './tls-settings.ts';
 import type { DeviceModel, FleetEntry, RunPlan } from './types.ts';
+import { modelTasks } from './types.ts';
 import { YamlSource } from './yaml-source.ts';
 
 export { loadDeviceModel } from './device-model.ts';
@@ -92,7 +93,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const rawSeed = raw.seed as string | number | undefined;
   const seed = overrides.seed ?? (rawSeed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(rawSeed));
   const maxTaskTimeout = Math.max(
-    ...loaded.flatMap((model) => [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))].flatMap((task) => task.steps.map((step) => step.action.timeoutMs))),
+    ...loaded.flatMap((model) => modelTasks(model).flatMap((task) => task.steps.map((step) => step.action.timeoutMs))),
     ...loaded.flatMap((model) => (model.mqtt ? [model.mqtt.connectTimeoutMs] : [])),
   );
   return {

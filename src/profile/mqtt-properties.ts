@@ -19,7 +19,7 @@ function needsVersion5(where: PropertyScope, fieldPath: FieldPath, what: string)
 }
 
 /** `name: template` pairs, in the order written (user properties are an ordered list in MQTT 5). */
-export function userPropertiesAt(where: PropertyScope, fieldPath: FieldPath, raw: Json | undefined): (readonly [string, CompiledTemplate])[] {
+function userPropertiesAt(where: PropertyScope, fieldPath: FieldPath, raw: Json | undefined): (readonly [string, CompiledTemplate])[] {
   if (raw === undefined) return [];
   needsVersion5(where, fieldPath, 'user properties');
   return Object.entries(raw).map(([name, value]) => [name, templateAt(where.source, [...fieldPath, name], value as string, where.scope)] as const);

@@ -289,3 +289,8 @@ export interface Shard {
   readonly index: number;
   readonly count: number;
 }
+
+/** Every task a model can run: boot tasks, loop tasks, and the reactions that have steps (a plain subscription has none). */
+export function modelTasks(model: DeviceModel): TaskSpec[] {
+  return [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))];
+}

@@ -97,13 +97,13 @@ export class UnsendablePacketError extends Error {
   readonly code = 'MQTT_UNSENDABLE';
 }
 
-function stringBytes(text: string, what: string): number {
+export function stringBytes(text: string, what: string): number {
   const bytes = Buffer.byteLength(text);
   if (bytes > 0xffff) throw new UnsendablePacketError(`${what} longer than 65535 bytes`);
   return bytes;
 }
 
-function checkedLength(remaining: number): number {
+export function checkedLength(remaining: number): number {
   if (remaining > MAX_REMAINING_LENGTH) throw new UnsendablePacketError('packet larger than 256 MB');
   return remaining;
 }
@@ -117,6 +117,14 @@ export function encodePublish(topic: string, payload: string, qos: 0 | 1 | 2, re
   const payloadBytes = Buffer.byteLength(payload);
   const remaining = checkedLength(2 + topicBytes + (qos > 0 ? 2 : 0) + (version5 ? 1 : 0) + payloadBytes);
   const buffer = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
+  let offset = writePublishHead(buffer, topic, topicBytes, qos, retain, packetId, remaining);
+  if (version5) buffer[offset++] = 0;
+  buffer.write(payload, offset, payloadBytes);
+  return buffer;
+}
+
+/** A PUBLISH's fixed header, topic and packet id into a buffer sized for the whole packet; returns where the rest goes. */
+export function writePublishHead(buffer: Buffer, topic: string, topicBytes: number, qos: 0 | 1 | 2, retain: boolean, packetId: number, remaining: number): number {
   buffer[0] = (PacketType.Publish << 4) | (qos << 1) | (retain ? 1 : 0);
   let offset = writeVarInt(buffer, 1, remaining);
   buffer.writeUInt16BE(topicBytes, offset);
@@ -126,9 +134,7 @@ export function encodePublish(topic: string, payload: string, qos: 0 | 1 | 2, re
     buffer.writeUInt16BE(packetId, offset);
     offset += 2;
   }
-  if (version5) buffer[offset++] = 0;
-  buffer.write(payload, offset, payloadBytes);
-  return buffer;
+  return offset;
 }
 
 /** PUBACK, PUBREC, PUBREL or PUBCOMP for a packet id; reason code 0 is left out (valid in both versions), others are MQTT 5 only. */

@@ -1,4 +1,4 @@
-import { MalformedPacketError, PacketType, readVarInt, UnsendablePacketError, varIntSize, writeVarInt } from './mqtt-codec.ts';
+import { checkedLength, MalformedPacketError, readVarInt, stringBytes, UnsendablePacketError, varIntSize, writePublishHead, writeVarInt } from './mqtt-codec.ts';
 
 /**
  * What a PUBLISH carries beyond topic and payload, for the publishes that need it: bytes ahead of
@@ -69,24 +69,14 @@ export class PropertyWriter {
 
 /** `encodePublish` with a payload prefix and (MQTT 5) properties: the path of publishes that set either. */
 export function encodePublishWith(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, packetId: number, version5: boolean, extras: PublishExtras): Buffer {
-  const topicBytes = Buffer.byteLength(topic);
-  if (topicBytes > 0xffff) throw new UnsendablePacketError('topic longer than 65535 bytes');
+  const topicBytes = stringBytes(topic, 'topic');
   const prefix = extras.prefix;
   const properties = version5 ? extras.properties : undefined;
   const propertyBytes = properties?.length ?? 0;
   const payloadBytes = Buffer.byteLength(payload) + (prefix?.length ?? 0);
-  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (version5 ? varIntSize(propertyBytes) + propertyBytes : 0) + payloadBytes;
-  if (remaining > 268_435_455) throw new UnsendablePacketError('packet larger than 256 MB');
+  const remaining = checkedLength(2 + topicBytes + (qos > 0 ? 2 : 0) + (version5 ? varIntSize(propertyBytes) + propertyBytes : 0) + payloadBytes);
   const buffer = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
-  buffer[0] = (PacketType.Publish << 4) | (qos << 1) | (retain ? 1 : 0);
-  let offset = writeVarInt(buffer, 1, remaining);
-  buffer.writeUInt16BE(topicBytes, offset);
-  offset += 2;
-  offset += buffer.write(topic, offset, topicBytes);
-  if (qos > 0) {
-    buffer.writeUInt16BE(packetId, offset);
-    offset += 2;
-  }
+  let offset = writePublishHead(buffer, topic, topicBytes, qos, retain, packetId, remaining);
   if (version5) {
     offset = writeVarInt(buffer, offset, propertyBytes);
     if (properties) offset += properties.copy(buffer, offset);

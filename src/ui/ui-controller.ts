@@ -10,7 +10,7 @@ import type { Reporter } from '../report/reporter.ts';
 import { ProgressReporter } from '../report/progress.ts';
 import { RequestLog } from '../report/request-log.ts';
 import { UsageError } from '../errors.ts';
-import { checkConnections, openEnvironment, reportFixtureCounts, runExitCode } from '../cli/run-environment.ts';
+import { checkConnections, EXIT, openEnvironment, reportFixtureCounts, runExitCode } from '../cli/run-environment.ts';
 import type { Output } from '../cli/run-environment.ts';
 import { finalTable, liveTable, runSummary, TABLE_EVERY_INTERVALS } from './live-feed.ts';
 import type { DoneMessage, IntervalMessage, RunSummary, TableView } from './live-feed.ts';
@@ -216,7 +216,7 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
       await cleanup();
       output.stdout(formatSummary(results));
       for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
-      const exitCode = problems.length > 0 ? 2 : runExitCode(results, run.reason, undefined);
+      const exitCode = problems.length > 0 ? EXIT.usage : runExitCode(results, run.reason, undefined);
       this.last = { results, summary: runSummary(results, exitCode) };
     } catch (error) {
       this.lastError = error instanceof Error ? error.message : String(error);

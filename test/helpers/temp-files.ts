@@ -1,3 +1,4 @@
+import { after, before } from 'node:test';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -69,4 +70,28 @@ export async function loadErrorFor(temp: TempDir, deviceText: string, profileExt
     return error;
   }
   assert.fail('the profile loaded although it is invalid');
+}
+
+/** A test file's scratch directory holding one device model and its profile (`NAME.device.yaml`, `NAME.yaml`), for its tests to run. */
+export function useProfileFiles(name: string, device: string, profile: string): { readonly temp: TempDir; readonly profile: string } {
+  let temp: TempDir | undefined;
+  let file: string | undefined;
+  before(async () => {
+    temp = await TempDir.create();
+    await temp.write(`${name}.device.yaml`, device);
+    file = await temp.write(`${name}.yaml`, profile);
+  });
+  after(async () => {
+    await temp?.remove();
+  });
+  return {
+    get temp() {
+      if (temp === undefined) throw new Error('the temp dir is made in before(); read it inside a test');
+      return temp;
+    },
+    get profile() {
+      if (file === undefined) throw new Error('the profile is written in before(); read it inside a test');
+      return file;
+    },
+  };
 }

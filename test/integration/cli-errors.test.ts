@@ -1,24 +1,14 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { HttpFixture } from '../../broker-fixture/index.ts';
 import type { Results } from '../../src/metrics/results.ts';
 import { runCli, startCli } from '../helpers/cli.ts';
-import { MINIMAL_DEVICE, profileFor, TempDir } from '../helpers/temp-files.ts';
+import { MINIMAL_DEVICE, profileFor } from '../helpers/temp-files.ts';
+import { useHttpFixture } from '../helpers/http-fixture-suite.ts';
 
-let temp: TempDir;
-let server: HttpFixture;
-let url: string;
-before(async () => {
-  temp = await TempDir.create();
-  server = new HttpFixture();
-  url = await server.listen(0);
-});
-after(async () => {
-  await server.close();
-  await temp.remove();
-});
+const suite = useHttpFixture();
 
 function assertOneCleanMessage(stderr: string, pattern: RegExp): void {
   const lines = stderr.split('\n').filter((line) => line.trim() && !line.includes('npm warn'));
@@ -29,15 +19,15 @@ function assertOneCleanMessage(stderr: string, pattern: RegExp): void {
 
 describe('bad input: exit 2 with one message naming file, line and field', () => {
   test('an invalid device model', async () => {
-    await temp.write('bad.device.yaml', MINIMAL_DEVICE.replace('weight', 'wieght').replace('    http:\n', '    weight: heavy\n    http:\n'));
-    const profile = await temp.write('bad.yaml', profileFor('bad.device.yaml'));
-    const result = await runCli(['run', profile, '--target', url]);
+    await suite.temp.write('bad.device.yaml', MINIMAL_DEVICE.replace('weight', 'wieght').replace('    http:\n', '    weight: heavy\n    http:\n'));
+    const profile = await suite.temp.write('bad.yaml', profileFor('bad.device.yaml'));
+    const result = await runCli(['run', profile, '--target', suite.url]);
     assert.equal(result.code, 2);
     assertOneCleanMessage(result.stderr, /^fleetsim: .*bad\.device\.yaml:5:13: tasks\[0\]\.weight: must be a number, got string$/);
   });
 
   test('validate reports the same error', async () => {
-    const profile = await temp.write('bad2.yaml', profileFor('bad.device.yaml'));
+    const profile = await suite.temp.write('bad2.yaml', profileFor('bad.device.yaml'));
     const result = await runCli(['validate', profile]);
     assert.equal(result.code, 2);
     assertOneCleanMessage(result.stderr, /bad\.device\.yaml:5:13: tasks\[0\]\.weight/);
@@ -63,24 +53,24 @@ describe('bad input: exit 2 with one message naming file, line and field', () =>
   });
 
   test('more connections than the open-file limit allows: exit 2 before connecting, naming the limit', async () => {
-    await temp.write('fd.device.yaml', MINIMAL_DEVICE);
-    const profile = await temp.write('fd.yaml', `${profileFor('fd.device.yaml')}http:\n  connectionPerDevice: true\n`);
-    const result = await runCli(['run', profile, '-u', '1000', '--target', url], 30_000, 512);
+    await suite.temp.write('fd.device.yaml', MINIMAL_DEVICE);
+    const profile = await suite.temp.write('fd.yaml', `${profileFor('fd.device.yaml')}http:\n  connectionPerDevice: true\n`);
+    const result = await runCli(['run', profile, '-u', '1000', '--target', suite.url], 30_000, 512);
     assert.equal(result.code, 2, result.stderr);
     assertOneCleanMessage(result.stderr, /needs about 1064 open files \(one HTTP connection per device for 1000 devices\) but the process limit is 512 \(ulimit -n\): raise it/);
-    assert.equal(server.counts['POST /data'], undefined, 'nothing was sent');
+    assert.equal(suite.server.counts['POST /data'], undefined, 'nothing was sent');
   });
 
   test('an output path that cannot be written fails before the run', async () => {
-    const result = await runCli(['run', 'profiles/iot-node.yaml', '--target', url, '--log-requests', temp.file('missing-dir/log.ndjson')]);
+    const result = await runCli(['run', 'profiles/iot-node.yaml', '--target', suite.url, '--log-requests', suite.temp.file('missing-dir/log.ndjson')]);
     assert.equal(result.code, 2);
     assertOneCleanMessage(result.stderr, /--log-requests: cannot write .*log\.ndjson: directory .*missing-dir does not exist or is not writable/);
   });
 
   for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
     test(`a profile key named after an Object member: ${key}`, async () => {
-      const profile = await temp.write(`proto-${key}.yaml`, `${profileFor('bad.device.yaml').replace('bad.device.yaml', 'proto.device.yaml')}${key}: 1\n`);
-      await temp.write('proto.device.yaml', MINIMAL_DEVICE);
+      const profile = await suite.temp.write(`proto-${key}.yaml`, `${profileFor('bad.device.yaml').replace('bad.device.yaml', 'proto.device.yaml')}${key}: 1\n`);
+      await suite.temp.write('proto.device.yaml', MINIMAL_DEVICE);
       const result = await runCli(['validate', profile]);
       assert.equal(result.code, 2, result.stdout);
       assertOneCleanMessage(result.stderr, new RegExp(`proto-${key}\\.yaml:8:1: ${key}: unknown field '${key}' \\(expected one of: kind, name`));
@@ -108,8 +98,8 @@ test('validate describes a valid profile and exits 0', async () => {
 });
 
 test('a failed threshold exits 99 and is in the results', { timeout: 30_000 }, async () => {
-  const json = temp.file('threshold.json');
-  const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '5', '--iterations', '3', '--target', url, '--threshold', 'p50 < 0.001ms', '--threshold', 'failures < 1%', '--json', json, '--quiet']);
+  const json = suite.temp.file('threshold.json');
+  const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '5', '--iterations', '3', '--target', suite.url, '--threshold', 'p50 < 0.001ms', '--threshold', 'failures < 1%', '--json', json, '--quiet']);
   assert.equal(result.code, 99, result.stderr);
   const results = JSON.parse(await readFile(json, 'utf8')) as Results;
   assert.deepEqual(results.thresholds.map((t) => [t.expr, t.ok]), [['p50 < 0.001ms', false], ['failures < 1%', true]]);
@@ -124,9 +114,9 @@ test('with no target anywhere the embedded fixture is started and said so', { ti
 });
 
 test('Ctrl-C: exit 130 with the results and request log written', { timeout: 30_000 }, async () => {
-  const json = temp.file('interrupted.json');
-  const log = temp.file('interrupted.ndjson');
-  const run = startCli(['run', 'profiles/iot-node.yaml', '-u', '20', '-r', '50', '-t', '10m', '--target', url, '--json', json, '--log-requests', log]);
+  const json = suite.temp.file('interrupted.json');
+  const log = suite.temp.file('interrupted.ndjson');
+  const run = startCli(['run', 'profiles/iot-node.yaml', '-u', '20', '-r', '50', '-t', '10m', '--target', suite.url, '--json', json, '--log-requests', log]);
   await run.waitForStderr(/\[2s\S*\] devices 20\/20/);
   run.child.kill('SIGINT');
   const result = await run.done;
@@ -143,8 +133,8 @@ test('a second Ctrl-C abandons in-flight requests and still writes the results a
   const slow = new HttpFixture({ latencyMs: 20_000 });
   const slowUrl = await slow.listen(0);
   try {
-    const json = temp.file('abandoned.json');
-    const log = temp.file('abandoned.ndjson');
+    const json = suite.temp.file('abandoned.json');
+    const log = suite.temp.file('abandoned.ndjson');
     const run = startCli(['run', 'profiles/iot-node.yaml', '-u', '5', '-r', '100', '-t', '10m', '--target', slowUrl, '--json', json, '--log-requests', log]);
     await run.waitForStderr(/\[2s\S*\] devices 5\/5/);
     run.child.kill('SIGINT');
@@ -168,8 +158,8 @@ test('a second Ctrl-C abandons in-flight requests and still writes the results a
 });
 
 test('a request log that fails mid-run (disk full) still leaves the results JSON and the summary, then exit 2', { timeout: 30_000, skip: !existsSync('/dev/full') }, async () => {
-  const json = temp.file('full.json');
-  const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '4', '--iterations', '2', '--target', url, '--log-requests', '/dev/full', '--json', json, '--quiet']);
+  const json = suite.temp.file('full.json');
+  const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '4', '--iterations', '2', '--target', suite.url, '--log-requests', '/dev/full', '--json', json, '--quiet']);
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /fleetsim: --log-requests: disk full \(ENOSPC\) writing \/dev\/full/);
   assert.doesNotMatch(result.stderr, /^\s+at /m);
@@ -179,7 +169,7 @@ test('a request log that fails mid-run (disk full) still leaves the results JSON
 });
 
 test('--json naming a directory fails before the run', async () => {
-  const result = await runCli(['run', 'profiles/iot-node.yaml', '--target', url, '--json', temp.file('')]);
+  const result = await runCli(['run', 'profiles/iot-node.yaml', '--target', suite.url, '--json', suite.temp.file('')]);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--json: .* is a directory; name a file/);
 });

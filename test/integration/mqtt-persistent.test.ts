@@ -198,7 +198,6 @@ describe('persistent sessions against Mosquitto killed mid-burst (persistence on
         const distinct = new Set(received.map((match) => `${match[1]} ${match[4]}`));
         const resent = received.filter((match) => match[2] === '1');
         assert.ok(resent.length > 0, 'the kill caught publishes in flight, and they were sent again with DUP');
-        for (const match of resent) assert.ok(distinct.has(`${match[1]} ${match[4]}`));
         t.diagnostic(`acked ${requests - failures}; broker received ${received.length} PUBLISHes, ${distinct.size} distinct, ${resent.length} with DUP; ${connects?.requests} CONNECTs`);
         assert.equal(distinct.size, requests - failures, `broker received ${received.length} PUBLISHes, ${distinct.size} distinct, ${resent.length} with DUP`);
       } finally {

@@ -1,27 +1,15 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { HttpFixture } from '../../broker-fixture/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startScriptedBroker } from '../helpers/scripted-broker.ts';
-import { TempDir } from '../helpers/temp-files.ts';
+import { useHttpFixture } from '../helpers/http-fixture-suite.ts';
 
-let temp: TempDir;
-let server: HttpFixture;
-let url: string;
-before(async () => {
-  temp = await TempDir.create();
-  server = new HttpFixture();
-  url = await server.listen(0);
-});
-after(async () => {
-  await server.close();
-  await temp.remove();
-});
+const suite = useHttpFixture();
 
 /** The reproducible part of each request-log line, sorted: timing and outcome may differ, what was sent may not. */
-async function sentRequests(seed: string, extra: readonly string[] = [], run: readonly string[] = ['profiles/iot-node-flat-out.yaml', '--target', url]): Promise<string[]> {
-  const log = temp.file(`log-${seed}-${Math.random().toString(36).slice(2)}.ndjson`);
+async function sentRequests(seed: string, extra: readonly string[] = [], run: readonly string[] = ['profiles/iot-node-flat-out.yaml', '--target', suite.url]): Promise<string[]> {
+  const log = suite.temp.file(`log-${seed}-${Math.random().toString(36).slice(2)}.ndjson`);
   const result = await runCli(['run', ...run, '-u', '40', '-r', '400', '--iterations', '6', '--seed', seed, '--log-requests', log, '--quiet', ...extra]);
   assert.equal(result.code, 0, result.stderr);
   const lines = (await readFile(log, 'utf8')).trim().split('\n');

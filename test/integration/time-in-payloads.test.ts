@@ -87,6 +87,7 @@ test('now() and nowMs(): the server gets real, differing times; seeded request l
     assert.equal(request.at, new Date(request.ms).toISOString());
     assert.equal(request.label, `at ${request.at}`);
   }
+  assert.equal(firstSeen.length, 20);
   assert.equal(secondSeen.length, 20);
   assert.ok(Math.min(...secondSeen.map((request) => request.ms)) > Math.max(...firstSeen.map((request) => request.ms)), 'the second run sent later times');
 });

@@ -1,9 +1,9 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { Results } from '../../src/metrics/results.ts';
 import { pollUntil } from '../helpers/poll.ts';
-import { TempDir } from '../helpers/temp-files.ts';
+import { useProfileFiles } from '../helpers/temp-files.ts';
 import { quitUi, startUi } from '../helpers/ui.ts';
 
 const DEVICE = `kind: device
@@ -26,16 +26,7 @@ spawnRate: 20
 duration: 60s
 `;
 
-let temp: TempDir;
-let profile: string;
-before(async () => {
-  temp = await TempDir.create();
-  await temp.write('ui-api.device.yaml', DEVICE);
-  profile = await temp.write('ui-api.yaml', PROFILE);
-});
-after(async () => {
-  await temp.remove();
-});
+const files = useProfileFiles('ui-api', DEVICE, PROFILE);
 
 interface Reply {
   readonly status: number;
@@ -73,7 +64,7 @@ async function stateWhen(base: string, condition: (state: StateReply) => boolean
 }
 
 test('--ui-host 0.0.0.0: a token is generated, and nothing is served or changed without it', { timeout: 60_000 }, async () => {
-  const ui = await startUi(['ui', profile, '--ui-host', '0.0.0.0', '--quiet']);
+  const ui = await startUi(['ui', files.profile, '--ui-host', '0.0.0.0', '--quiet']);
   try {
     assert.ok(ui.token && ui.token.length >= 20, `a generated token in the printed URL: ${ui.cli.stderrSoFar()}`);
     const auth = { 'x-fleetsim-token': ui.token };
@@ -104,8 +95,8 @@ test('--ui-host 0.0.0.0: a token is generated, and nothing is served or changed 
 });
 
 test('on loopback: a foreign Host (DNS rebinding) is refused; the API starts, steers, refuses and stops a run', { timeout: 60_000 }, async () => {
-  const log = temp.file('requests.ndjson');
-  const ui = await startUi(['ui', profile, '--quiet', '--log-requests', log]);
+  const log = files.temp.file('requests.ndjson');
+  const ui = await startUi(['ui', files.profile, '--quiet', '--log-requests', log]);
   try {
     assert.equal(ui.token, undefined, 'no token on loopback');
     assert.equal((await call(ui.base, 'GET', '/api/state', { host: 'rebound.example:8089' })).status, 403);
@@ -151,7 +142,7 @@ test('on loopback: a foreign Host (DNS rebinding) is refused; the API starts, st
 });
 
 test('the live feed: an interval pushed about every second while a staged run goes, then the final results', { timeout: 60_000 }, async () => {
-  const ui = await startUi(['ui', profile, '--quiet']);
+  const ui = await startUi(['ui', files.profile, '--quiet']);
   try {
     const arrivals: number[] = [];
     const events: string[] = [];
@@ -195,7 +186,7 @@ test('the live feed: an interval pushed about every second while a staged run go
 
 test('capacity --ui: each step as it completes, the knee marked, the search not steerable from the page', { timeout: 60_000 }, async () => {
   // 200 ms pacing: 1 device sends about 5 req/s (passes 'rps < 12'), 4 devices about 20 (the knee).
-  const args = ['capacity', profile, '--slo', 'rps < 12', '--start', '1', '--step', '3', '--max-devices', '7', '--step-duration', '2s', '--settle', '1s', '--quiet', '--ui'];
+  const args = ['capacity', files.profile, '--slo', 'rps < 12', '--start', '1', '--step', '3', '--max-devices', '7', '--step-duration', '2s', '--settle', '1s', '--quiet', '--ui'];
   const ui = await startUi(args);
   let exit: Awaited<ReturnType<typeof quitUi>>;
   try {

@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
@@ -6,7 +6,7 @@ import type { Page } from 'playwright-core';
 import type { Results } from '../../src/metrics/results.ts';
 import { formatMs } from '../../src/report/console.ts';
 import { chromiumSkip, launchChromium } from '../helpers/chromium.ts';
-import { TempDir } from '../helpers/temp-files.ts';
+import { useProfileFiles } from '../helpers/temp-files.ts';
 import { quitUi, startUi } from '../helpers/ui.ts';
 import type { RunningUi } from '../helpers/ui.ts';
 
@@ -37,16 +37,7 @@ spawnRate: 20
 duration: 60s
 `;
 
-let temp: TempDir;
-let profile: string;
-before(async () => {
-  temp = await TempDir.create();
-  await temp.write('web-ui.device.yaml', DEVICE);
-  profile = await temp.write('web-ui.yaml', PROFILE);
-});
-after(async () => {
-  await temp.remove();
-});
+const files = useProfileFiles('web-ui', DEVICE, PROFILE);
 
 interface PageUi {
   status: string;
@@ -89,7 +80,7 @@ async function openPage(tab: Page, ui: RunningUi, leaving: string[], errors: str
 }
 
 test('the page of `fleetsim ui`: start, watch, raise the devices, stop, download; its numbers are the results\'', { timeout: 60_000, skip: chromiumSkip() }, async () => {
-  const ui = await startUi(['ui', profile, '--quiet'], 58_000);
+  const ui = await startUi(['ui', files.profile, '--quiet'], 58_000);
   const browser = await launchChromium();
   const leaving: string[] = [];
   const errors: string[] = [];
@@ -127,7 +118,7 @@ test('the page of `fleetsim ui`: start, watch, raise the devices, stop, download
 
     const download = tab.waitForEvent('download');
     await tab.click('[data-download="stats.csv"]');
-    const csvFile = temp.file('downloaded_stats.csv');
+    const csvFile = files.temp.file('downloaded_stats.csv');
     await (await download).saveAs(csvFile);
     const results = (await (await tab.request.get(`${ui.base}/api/download/results.json`)).json()) as Results;
     assert.equal(results.stopReason, 'requested');
@@ -153,7 +144,7 @@ test('the page of `fleetsim ui`: start, watch, raise the devices, stop, download
     const aggregated = csv.find((line) => line.Name === 'Aggregated');
     assert.equal(aggregated?.['Request Count'], String(results.total.requests), 'the downloaded CSV is the same run');
 
-    const screenshot = process.env.WEB_UI_SHOT ?? temp.file('web-ui.png');
+    const screenshot = process.env.WEB_UI_SHOT ?? files.temp.file('web-ui.png');
     await tab.screenshot({ path: screenshot, fullPage: true });
     assert.ok((await stat(screenshot)).size > 0, 'the screenshot was saved');
     assert.deepEqual(errors, [], 'the page ran without errors');
@@ -166,8 +157,8 @@ test('the page of `fleetsim ui`: start, watch, raise the devices, stop, download
 });
 
 test('closing the browser mid-run leaves `run --ui` going; its results are complete at the end', { timeout: 60_000, skip: chromiumSkip() }, async () => {
-  const json = temp.file('closed.json');
-  const ui = await startUi(['run', profile, '--ui', '--devices', '4', '--duration', '5s', '--json', json, '--quiet'], 58_000);
+  const json = files.temp.file('closed.json');
+  const ui = await startUi(['run', files.profile, '--ui', '--devices', '4', '--duration', '5s', '--json', json, '--quiet'], 58_000);
   let exit: Awaited<ReturnType<typeof quitUi>>;
   try {
     const browser = await launchChromium();
@@ -204,7 +195,7 @@ async function waitForResults(ui: RunningUi, deadlineMs: number): Promise<Result
 
 test('capacity --ui: the page shows each step as it is judged and marks the knee', { timeout: 60_000, skip: chromiumSkip() }, async () => {
   // 200 ms pacing: 1 device sends about 5 req/s (passes 'rps < 12'), 4 devices about 20 (the knee).
-  const args = ['capacity', profile, '--slo', 'rps < 12', '--start', '1', '--step', '3', '--max-devices', '7', '--step-duration', '2s', '--settle', '1s', '--quiet', '--ui'];
+  const args = ['capacity', files.profile, '--slo', 'rps < 12', '--start', '1', '--step', '3', '--max-devices', '7', '--step-duration', '2s', '--settle', '1s', '--quiet', '--ui'];
   const ui = await startUi(args, 58_000);
   const browser = await launchChromium();
   const errors: string[] = [];

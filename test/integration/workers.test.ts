@@ -1,25 +1,13 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { HttpFixture } from '../../broker-fixture/index.ts';
 import type { MergedResults } from '../../src/distributed/merge.ts';
 import type { Results } from '../../src/metrics/results.ts';
 import { ROOT, runCli, startCli } from '../helpers/cli.ts';
-import { TempDir } from '../helpers/temp-files.ts';
+import { useHttpFixture } from '../helpers/http-fixture-suite.ts';
 
-let temp: TempDir;
-let server: HttpFixture;
-let url: string;
-before(async () => {
-  temp = await TempDir.create();
-  server = new HttpFixture();
-  url = await server.listen(0);
-});
-after(async () => {
-  await server.close();
-  await temp.remove();
-});
+const suite = useHttpFixture();
 
 const sentLines = async (file: string): Promise<string[]> =>
   (await readFile(file, 'utf8'))
@@ -32,27 +20,27 @@ const sentLines = async (file: string): Promise<string[]> =>
     .sort();
 
 test('--workers 2: one result and one request log, equal to a one-process run with the same seed', { timeout: 60_000 }, async () => {
-  const args = ['run', 'profiles/iot-node-flat-out.yaml', '--target', url, '-u', '30', '--iterations', '4', '--seed', '21'];
-  const single = await runCli([...args, '--quiet', '--json', temp.file('single.json'), '--log-requests', temp.file('single.ndjson')]);
+  const args = ['run', 'profiles/iot-node-flat-out.yaml', '--target', suite.url, '-u', '30', '--iterations', '4', '--seed', '21'];
+  const single = await runCli([...args, '--quiet', '--json', suite.temp.file('single.json'), '--log-requests', suite.temp.file('single.ndjson')]);
   assert.equal(single.code, 0, single.stderr);
-  const workers = await runCli([...args, '--workers', '2', '--json', temp.file('workers.json'), '--log-requests', temp.file('workers.ndjson')]);
+  const workers = await runCli([...args, '--workers', '2', '--json', suite.temp.file('workers.json'), '--log-requests', suite.temp.file('workers.ndjson')]);
   assert.equal(workers.code, 0, workers.stderr);
   assert.match(workers.stderr, /worker 0: shard 0\/2, pid \d+/);
   assert.match(workers.stderr, /worker 1: shard 1\/2, pid \d+/);
-  const one = JSON.parse(await readFile(temp.file('single.json'), 'utf8')) as Results;
-  const merged = JSON.parse(await readFile(temp.file('workers.json'), 'utf8')) as MergedResults;
+  const one = JSON.parse(await readFile(suite.temp.file('single.json'), 'utf8')) as Results;
+  const merged = JSON.parse(await readFile(suite.temp.file('workers.json'), 'utf8')) as MergedResults;
   assert.deepEqual(merged.merged.missing, []);
   assert.equal(merged.devices.started, one.devices.started);
   assert.deepEqual(merged.stats.map((row) => [row.type, row.name, row.requests, row.failures]), one.stats.map((row) => [row.type, row.name, row.requests, row.failures]));
-  assert.deepEqual(await sentLines(temp.file('workers.ndjson')), await sentLines(temp.file('single.ndjson')));
+  assert.deepEqual(await sentLines(suite.temp.file('workers.ndjson')), await sentLines(suite.temp.file('single.ndjson')));
   assert.equal(merged.shards.length, 2);
 });
 
 test('a worker killed mid-run is reported and its shard marked missing; the run ends when the other drains, within its drain timeout', { timeout: 60_000 }, async () => {
   // The flat-out iot-node with a short drain timeout, so "within the drain timeout" is a tight bound.
-  const profile = await temp.write('drain.yaml', `kind: profile\nname: drain\nseed: 3\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 20\nspawnRate: 20\nduration: 6s\ndrainTimeout: 2s\n`);
-  const json = temp.file('killed.json');
-  const run = startCli(['run', profile, '--target', url, '--workers', '2', '--json', json]);
+  const profile = await suite.temp.write('drain.yaml', `kind: profile\nname: drain\nseed: 3\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 20\nspawnRate: 20\nduration: 6s\ndrainTimeout: 2s\n`);
+  const json = suite.temp.file('killed.json');
+  const run = startCli(['run', profile, '--target', suite.url, '--workers', '2', '--json', json]);
   let stderr = '';
   run.child.stderr?.on('data', (chunk: string) => (stderr += chunk));
   await run.waitForStderr(/worker 1: shard 1\/2, pid \d+/);
