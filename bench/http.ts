@@ -1,8 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fleet, locustInstalled, measureRounds, pinningNote, REPORTS_NOTE, reportFlags, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
+import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
+import type { Results } from '../src/metrics/results.ts';
 import type { Measured } from './run-pinned.ts';
+import { reportsOverhead } from './side-by-side.ts';
 import { nginxInstalled, startFixture, startNginx } from './targets.ts';
 
 /**
@@ -26,20 +28,17 @@ async function peer(tool: string, script: string, ...extra: string[]): Promise<M
   return { tool, ...out };
 }
 
-async function fleetsim(withReports = false): Promise<Measured> {
-  const label = withReports ? 'reports' : 'fleetsim';
-  const reports = withReports ? await reportFlags(dir, label) : undefined;
-  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url, ...(reports?.flags ?? [])));
-  const scrapes = reports?.scraper.stop();
-  if (scrapes === 0) throw new Error('the reporting run was never scraped');
+const requestRate = (results: Results): number => results.total.requests / results.activeS;
+
+async function fleetsim(): Promise<Measured> {
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, 'fleetsim', fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url));
   if (results.total.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
-  return { tool: withReports ? `with ${REPORTS_NOTE}` : 'fleetsim iot-node-flat-out', messages: results.total.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
+  return { tool: 'fleetsim iot-node-flat-out', messages: results.total.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
 }
 
 try {
   const report = await measureRounds(fixture, rounds, [
     () => fleetsim(),
-    () => fleetsim(true),
     () => peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts'),
     () => peer('undici Pool.request loop (POST /data)', 'bench/peers/undici-loop.ts', 'request'),
     () => peer('undici dispatch loop (POST /data)', 'bench/peers/undici-loop.ts', 'dispatch'),
@@ -52,6 +51,7 @@ try {
   console.log(`HTTP, ${devices} ${connections} for ${seconds} s against ${against}; ${pinningNote()}.`);
   console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
   console.log(report);
+  console.log(await reportsOverhead(dir, Math.max(5, rounds), fleet('profiles/iot-node-flat-out.yaml', devices * 2, devices * 20, seconds, '--target', fixture.url), 'req', requestRate));
 } finally {
   fixture.stop();
   await rm(dir, { recursive: true, force: true });

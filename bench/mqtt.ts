@@ -1,8 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fleet, locustInstalled, measureRounds, pinningNote, REPORTS_NOTE, reportFlags, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
+import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
+import type { Results } from '../src/metrics/results.ts';
 import type { Measured } from './run-pinned.ts';
+import { reportsOverhead } from './side-by-side.ts';
 import { startMosquitto, startWsGateway } from './targets.ts';
 
 /**
@@ -22,23 +24,24 @@ async function plainLoop(mode: string): Promise<Measured> {
   return { tool: `mqtt.js loop, ${mode}`, ...out };
 }
 
-async function fleetsim(withReports = false, url = broker.url): Promise<Measured> {
-  const label = withReports ? 'reports' : url.startsWith('ws:') ? 'ws' : 'fleetsim';
-  const reports = withReports ? await reportFlags(dir, label) : undefined;
-  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet('profiles/lamp-flat-out.yaml', devices, devices * 10, seconds, '--broker', url, ...(reports?.flags ?? [])));
-  const scrapes = reports?.scraper.stop();
-  if (scrapes === 0) throw new Error('the reporting run was never scraped');
+/** The rate of acked publishes: lamp-flat-out's CONNECTs are not what it measures. */
+function publishRate(results: Results): number {
   const publish = results.stats.find((row) => row.type === 'PUBLISH');
   if (!publish || publish.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
-  const tool = withReports ? `with ${REPORTS_NOTE}` : url.startsWith('ws:') ? 'fleetsim over ws:// (a ws-to-TCP gateway on the broker core)' : 'fleetsim lamp-flat-out (bursts of 10)';
-  return { tool, messages: publish.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
+  return publish.requests / results.activeS;
+}
+
+async function fleetsim(url = broker.url): Promise<Measured> {
+  const ws = url.startsWith('ws:');
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, ws ? 'ws' : 'fleetsim', fleet('profiles/lamp-flat-out.yaml', devices, devices * 10, seconds, '--broker', url));
+  const tool = ws ? 'fleetsim over ws:// (a ws-to-TCP gateway on the broker core)' : 'fleetsim lamp-flat-out (bursts of 10)';
+  return { tool, messages: publishRate(results) * results.activeS, seconds: results.activeS, cpuSeconds, maxRssBytes };
 }
 
 try {
   const report = await measureRounds(broker, rounds, [
     () => fleetsim(),
-    () => fleetsim(true),
-    () => fleetsim(false, gateway.url),
+    () => fleetsim(gateway.url),
     () => plainLoop('burst-10'),
     () => plainLoop('await-each'),
     () => runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir),
@@ -46,6 +49,7 @@ try {
   if (!locustInstalled) console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
   console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinningNote('broker')}.`);
   console.log(report);
+  console.log(await reportsOverhead(dir, Math.max(5, rounds), fleet('profiles/lamp-flat-out.yaml', devices * 2, devices * 20, seconds, '--broker', broker.url), 'msg', publishRate));
 } finally {
   gateway.stop();
   broker.stop();

@@ -15,9 +15,7 @@ export function pinningNote(target = 'target'): string {
   return pinning ? `generator on core 0, ${target} on core 1` : 'NOT pinned (no taskset or one core): numbers are noisier';
 }
 
-/** The reports a second fleetsim row writes, to show what they cost the rate (its ratio row: plain ÷ with reports). */
-export const REPORTS_NOTE = 'fleetsim + --csv --html --metrics-port, scraped every 1 s';
-
+/** The flags of a run with every report on (`--csv --html --metrics-port`), and a scraper reading its /metrics every second. */
 export async function reportFlags(dir: string, label: string): Promise<{ flags: string[]; scraper: Scraper }> {
   const port = await freePort();
   return { flags: ['--csv', path.join(dir, label), '--html', path.join(dir, `${label}.html`), '--metrics-port', String(port)], scraper: new Scraper(`http://127.0.0.1:${port}/metrics`) };

@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Results } from '../src/metrics/results.ts';
+import { compiledCli, pinned, reportFlags } from './run-pinned.ts';
+
+/** Long enough for both processes to load and compile their profile before the shared start. */
+const START_LEAD_MS = 2500;
+
+/** What one round's pair of runs did. */
+interface Pair {
+  readonly first: number;
+  readonly second: number;
+}
+
+/** Runs `fleetsim run` on core 0 with its JSON report in `dir`, and resolves with the results. */
+async function runOnGeneratorCore(dir: string, label: string, args: readonly string[]): Promise<Results> {
+  const json = path.join(dir, `${label}.json`);
+  const [file, argv] = pinned(0, process.execPath, [await compiledCli(), 'run', ...args, '--json', json, '--quiet']);
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`fleetsim ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`))));
+  });
+  return JSON.parse(await readFile(json, 'utf8')) as Results;
+}
+
+/**
+ * Two runs started at one instant (`--start-at`) on the generator's core: the kernel gives two
+ * always-busy processes equal shares of it, and a slow second on this machine slows both alike, so
+ * the ratio of their rates is the ratio of their costs per message, free of the 10–15% that
+ * separates identical runs made one after the other.
+ */
+async function runTogether(dir: string, label: string, args: readonly string[], withReports: boolean, round: number, rateOf: (results: Results) => number): Promise<Pair> {
+  const startAt = ['--start-at', new Date(Date.now() + START_LEAD_MS).toISOString()];
+  const reports = withReports ? await reportFlags(dir, `${label}-reports`) : undefined;
+  // Two shards of one fleet, so no device id (an MQTT client id) is used twice; the reports go to
+  // each shard in turn, should the two halves differ.
+  const [plainShard, secondShard] = round % 2 === 0 ? ['0/2', '1/2'] : ['1/2', '0/2'];
+  const runs = Promise.all([
+    runOnGeneratorCore(dir, `${label}-a`, [...args, ...startAt, '--shard', plainShard]),
+    runOnGeneratorCore(dir, `${label}-b`, [...args, ...startAt, '--shard', secondShard, ...(reports?.flags ?? [])]),
+  ]);
+  const [first, second] = await runs.finally(() => reports?.scraper.stop());
+  if (reports?.scraper.scrapes === 0) throw new Error(`${label}: the reporting run was never scraped`);
+  return { first: rateOf(first), second: rateOf(second) };
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return ((sorted[(sorted.length - 1) >> 1] ?? 0) + (sorted[sorted.length >> 1] ?? 0)) / 2;
+};
+const spread = (values: readonly number[]): string => `${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}`;
+
+/**
+ * What `--csv --html --metrics-port` (scraped every second) cost the rate, measured side by side:
+ * each round runs plain beside plain (the method's own noise) and plain beside the reports, and
+ * prints both ratios' medians and ranges, and the verdict against the 5% budget. `args` describe the
+ * whole fleet of both runs: each runs half of it, as one of two shards.
+ */
+export async function reportsOverhead(dir: string, rounds: number, args: readonly string[], unit: string, rateOf: (results: Results) => number): Promise<string> {
+  const calibration: number[] = [];
+  const overhead: number[] = [];
+  const rates: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const same = await runTogether(dir, `same-${round}`, args, false, round, rateOf);
+    calibration.push(same.second / same.first);
+    const paired = await runTogether(dir, `reports-${round}`, args, true, round, rateOf);
+    overhead.push(paired.second / paired.first);
+    rates.push(paired.first, paired.second);
+  }
+  const ratio = median(overhead);
+  const verdict = ratio >= 0.95 ? 'within the 5% budget' : 'OVER the 5% budget';
+  return [
+    `What the reports cost, side by side (two runs started together on the generator's core, ${rounds} rounds; each a shard of half the fleet at ~${median(rates).toFixed(0)} ${unit}/s on half the core):`,
+    `  plain beside plain (the method's noise)          ${median(calibration).toFixed(3)}  (${spread(calibration)})`,
+    `  with --csv --html --metrics-port ÷ plain         ${ratio.toFixed(3)}  (${spread(overhead)})  ${verdict}`,
+  ].join('\n');
+}
