@@ -2,9 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
-import type { Results } from '../src/metrics/results.ts';
 import type { Measured } from './run-pinned.ts';
-import { reportsOverhead } from './side-by-side.ts';
+import { reportsOverhead, requestRate } from './side-by-side.ts';
 import { nginxInstalled, startFixture, startNginx } from './targets.ts';
 
 /**
@@ -28,7 +27,6 @@ async function peer(tool: string, script: string, ...extra: string[]): Promise<M
   return { tool, ...out };
 }
 
-const requestRate = (results: Results): number => results.total.requests / results.activeS;
 
 async function fleetsim(): Promise<Measured> {
   const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, 'fleetsim', fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url));
@@ -51,7 +49,7 @@ try {
   console.log(`HTTP, ${devices} ${connections} for ${seconds} s against ${against}; ${pinningNote()}.`);
   console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
   console.log(report);
-  console.log(await reportsOverhead(dir, Math.max(5, rounds), fleet('profiles/iot-node-flat-out.yaml', devices * 2, devices * 20, seconds, '--target', fixture.url), 'req', requestRate));
+  console.log(await reportsOverhead(fixture, dir, Math.max(5, rounds), fleet('profiles/iot-node-flat-out.yaml', devices * 2, devices * 20, seconds, '--target', fixture.url), 'req', requestRate));
 } finally {
   fixture.stop();
   await rm(dir, { recursive: true, force: true });

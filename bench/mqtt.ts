@@ -2,9 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
-import type { Results } from '../src/metrics/results.ts';
 import type { Measured } from './run-pinned.ts';
-import { reportsOverhead } from './side-by-side.ts';
+import { publishRate, reportsOverhead } from './side-by-side.ts';
 import { startMosquitto, startWsGateway } from './targets.ts';
 
 /**
@@ -22,13 +21,6 @@ const gateway = await startWsGateway(broker);
 async function plainLoop(mode: string): Promise<Measured> {
   const out = JSON.parse(await run(0, process.execPath, ['--import', 'tsx', 'bench/peers/mqtt-loop.ts', broker.url, String(devices), String(seconds), mode])) as Omit<Measured, 'tool'>;
   return { tool: `mqtt.js loop, ${mode}`, ...out };
-}
-
-/** The rate of acked publishes: lamp-flat-out's CONNECTs are not what it measures. */
-function publishRate(results: Results): number {
-  const publish = results.stats.find((row) => row.type === 'PUBLISH');
-  if (!publish || publish.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
-  return publish.requests / results.activeS;
 }
 
 async function fleetsim(url = broker.url): Promise<Measured> {
@@ -49,7 +41,7 @@ try {
   if (!locustInstalled) console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
   console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinningNote('broker')}.`);
   console.log(report);
-  console.log(await reportsOverhead(dir, Math.max(5, rounds), fleet('profiles/lamp-flat-out.yaml', devices * 2, devices * 20, seconds, '--broker', broker.url), 'msg', publishRate));
+  console.log(await reportsOverhead(broker, dir, Math.max(5, rounds), fleet('profiles/lamp-flat-out.yaml', devices * 2, devices * 20, seconds, '--broker', broker.url), 'msg', publishRate));
 } finally {
   gateway.stop();
   broker.stop();
