@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MergedResults } from '../../src/distributed/merge.ts';
 import type { Results } from '../../src/metrics/results.ts';
+import { pathToFileURL } from 'node:url';
 import { ROOT, runCli, startCli } from '../helpers/cli.ts';
 import { useHttpFixture } from '../helpers/http-fixture-suite.ts';
 
@@ -66,3 +67,31 @@ test('a worker killed mid-run is reported and its shard marked missing; the run 
   assert.ok(drainMs <= 2_000 + 250, `drained for ${drainMs} ms`);
   assert.ok(endedAt - Date.parse(survivor.endedAt) < 10_000, `the parent ended ${endedAt - Date.parse(survivor.endedAt)} ms after the surviving worker`);
 });
+
+/**
+ * Loaded into every process of the run (NODE_OPTIONS): worker 1, once it has written its results,
+ * spoils them as a crashed or foreign writer would, before the parent reads them.
+ */
+const SPOIL_SHARD_1 = `import { readFileSync, writeFileSync } from 'node:fs';
+const argv = process.argv;
+if (process.env.WORKER_OF_A_FLEETSIM_RUN && argv[argv.indexOf('--shard') + 1] === '1/2') {
+  process.on('exit', () => {
+    const file = argv[argv.indexOf('--json') + 1];
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, process.env.SPOIL === 'truncate' ? text.slice(0, text.length >> 1) : '{"schema":"someone-else/v3","rows":[]}');
+  });
+}
+`;
+
+for (const [spoil, reason] of [['truncate', /: not JSON \(/], ['foreign', /: not a fleetsim results file/]] as const) {
+  test(`a worker whose results file is ${spoil === 'truncate' ? 'truncated' : 'foreign JSON'}: the merge's own message naming the file, exit 2`, { timeout: 60_000 }, async () => {
+    const hook = await suite.temp.write('spoil-shard-1.mjs', SPOIL_SHARD_1);
+    const args = ['run', 'profiles/iot-node-flat-out.yaml', '--target', suite.url, '-u', '4', '--iterations', '2', '--seed', '5', '--workers', '2', '--json', suite.temp.file(`spoiled-${spoil}.json`)];
+    const env = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(hook).href}`, SPOIL: spoil };
+    const result = await startCli(args, 60_000, undefined, undefined, env).done;
+    assert.equal(result.code, 2, result.stderr);
+    const message = result.stderr.split('\n').find((line) => reason.test(line)) ?? '';
+    assert.match(message, /^fleetsim: worker 1 \(.*[/\\]1\.json\): /, result.stderr);
+    assert.doesNotMatch(result.stderr, /internal error|^\s+at /m);
+  });
+}

@@ -172,3 +172,45 @@ test('history: a shard\'s two points in one second fold, a gap carries its run-s
   assert.equal(second?.rows[0]?.latencyMs.mean, 4.5);
   assert.equal(second?.total.requests, 10);
 });
+
+test('every stats row counter is summed, qosDowngrades included, in the rows and the aggregates', () => {
+  const { shards } = splitRun(2);
+  const downgraded = shards.map((shard, i) => ({
+    ...shard,
+    results: { ...shard.results, stats: shard.results.stats.map((row) => (row.type === 'PUBLISH' ? { ...row, qosDowngrades: i + 2, late: i + 1, missed: 1, lateAcks: 3 } : row)) },
+  }));
+  const merged = mergeResults(downgraded, { version: 'test' });
+  const publish = merged.stats.find((row) => row.type === 'PUBLISH');
+  assert.deepEqual([publish?.qosDowngrades, publish?.late, publish?.missed, publish?.lateAcks], [5, 3, 2, 6]);
+  assert.equal(merged.total.qosDowngrades, 5);
+  assert.equal(merged.types.find((row) => row.type === 'PUBLISH')?.qosDowngrades, 5);
+  // A row with none has no such field, as a run's own results leave it out.
+  assert.equal(merged.stats.find((row) => row.type === 'POST')?.qosDowngrades, undefined);
+});
+
+test("each shard's abandon cause is carried through: one when all agree, each shard's when they differ", () => {
+  const { shards } = splitRun(3);
+  const [a, b, c] = shards as [ShardResults, ShardResults, ShardResults];
+  const abandon = (shard: ShardResults, abandoned: number, abandonCause: Results['abandonCause']): ShardResults => ({ ...shard, results: { ...shard.results, abandoned, abandonCause } });
+  const interrupted = mergeResults([abandon(a, 2, 'second interrupt'), abandon(b, 1, 'second interrupt'), abandon(c, 0, 'second interrupt')], { version: 'test' });
+  assert.deepEqual([interrupted.abandoned, interrupted.abandonCause], [3, 'second interrupt']);
+  // A shard that abandoned nothing has no say in what abandoned the rest.
+  const one = mergeResults([abandon(a, 0, 'drain timeout'), abandon(b, 4, 'second interrupt'), abandon(c, 0, 'drain timeout')], { version: 'test' });
+  assert.deepEqual([one.abandoned, one.abandonCause], [4, 'second interrupt']);
+  const mixed = mergeResults([abandon(a, 2, 'second interrupt'), abandon(b, 0, 'drain timeout'), abandon(c, 5, 'drain timeout')], { version: 'test' });
+  assert.deepEqual([mixed.abandoned, mixed.abandonCause], [7, 'shard 0: second interrupt; shard 2: drain timeout']);
+});
+
+test("history: a shard's two points in one second give the rate over both intervals, not the sum of their rates", () => {
+  const point = (timestamp: number, intervalS: number, requests: number): HistoryPoint => {
+    const row = { ...historyRow('POST', '/a', requests, requests, 5), rps: requests / intervalS, failures: 1, failuresPerS: 1 / intervalS };
+    return { ...historyPoint(timestamp, 1, [row]), intervalS, total: { ...row, type: '', name: 'Aggregated' } };
+  };
+  // Timer jitter: one interval ends at 1.05 s, the next, cut short, at 1.45 s; both round to second 1.
+  const merged = mergeHistories([historyTable([point(START + 1050, 0.6, 60), point(START + 1450, 0.4, 40)])], START);
+  assert.equal(merged.length, 1);
+  const only = merged[0];
+  assert.equal(only?.intervalS, 1);
+  assert.deepEqual([only?.total.requests, only?.total.rps, only?.total.failuresPerS], [100, 100, 2]);
+  assert.deepEqual([only?.rows[0]?.requests, only?.rows[0]?.rps], [100, 100]);
+});
