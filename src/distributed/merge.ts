@@ -6,6 +6,7 @@ import { createHistogram, restoreExtremes } from '../metrics/histogram.ts';
 import { addEncoded } from '../metrics/histogram-decode.ts';
 import type { LatencyHistogram, LatencySummary } from '../metrics/histogram.ts';
 import { buildResults } from '../metrics/results.ts';
+import { addCounters } from '../metrics/row-counters.ts';
 import type { Results } from '../metrics/results.ts';
 import { StatsEntry } from '../metrics/stats.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
@@ -156,13 +157,7 @@ function mergeEntries(inputs: readonly KeptShard[]): StatsEntry[] {
   for (const { results } of inputs) {
     for (const row of results.stats) {
       const entry = entryFor(row.type, row.name);
-      entry.requests += row.requests;
-      entry.failures += row.failures;
-      entry.timeouts += row.timeouts;
-      entry.bytesIn += row.bytesIn;
-      entry.late += row.late;
-      entry.missed += row.missed;
-      entry.lateAcks += row.lateAcks;
+      addCounters(entry, row);
       addEncoded(entry.latency, row.histogram);
       noteExtremes(entry.latency, row.latencyMs);
       if (row.intendedHistogram !== undefined) {

@@ -6,6 +6,8 @@ import type { GeneratorHealth } from './generator-monitor.ts';
 import { INTERVAL_SATURATION } from './history.ts';
 import type { HistoryPoint } from './history.ts';
 import type { DeliverySummary } from './delivery.ts';
+import { addCounters, zeroCounters } from './row-counters.ts';
+import type { Counters } from './row-counters.ts';
 import { rowTypeGroup } from './stats.ts';
 import type { SaturationSplit, StatsEntry } from './stats.ts';
 
@@ -172,17 +174,6 @@ export interface ResultsInput {
 
 const round = (value: number, digits = 3): number => Math.round(value * 10 ** digits) / 10 ** digits;
 
-interface Counters {
-  requests: number;
-  failures: number;
-  timeouts: number;
-  bytesIn: number;
-  late: number;
-  missed: number;
-  lateAcks: number;
-  qosDowngrades: number;
-}
-
 interface RowHistograms {
   readonly latency: LatencyHistogram;
   readonly failedLatency: LatencyHistogram;
@@ -223,7 +214,7 @@ class RowSum {
   readonly failedLatency = createHistogram();
   readonly intendedLatency = createHistogram();
   readonly queued = createHistogram();
-  readonly counters: Counters = { requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0, qosDowngrades: 0 };
+  readonly counters: Counters = zeroCounters();
 
   /** `full: false` sums only the answers' latency: what a live view reads, at a quarter of the copying. */
   constructor(private readonly full = true) {}
@@ -235,7 +226,7 @@ class RowSum {
       this.intendedLatency.add(entry.intendedLatency);
       this.queued.add(entry.queued);
     }
-    for (const key of Object.keys(this.counters) as (keyof Counters)[]) this.counters[key] += entry[key];
+    addCounters(this.counters, entry);
   }
 
   row(type: string, name: string, seconds: number, encode = true): StatsRow {
