@@ -7,7 +7,7 @@ import { addEncoded } from '../metrics/histogram-decode.ts';
 import type { LatencyHistogram, LatencySummary } from '../metrics/histogram.ts';
 import { buildResults } from '../metrics/results.ts';
 import { addCounters } from '../metrics/row-counters.ts';
-import type { Results } from '../metrics/results.ts';
+import type { MixedAbandonCause, Results } from '../metrics/results.ts';
 import { StatsEntry } from '../metrics/stats.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
 import type { HistoryTable } from './history-table.ts';
@@ -34,6 +34,8 @@ export interface ShardSummary {
   readonly startedAt: string;
   readonly endedAt: string;
   readonly stopReason: string;
+  readonly abandoned: number;
+  readonly abandonCause: Results['abandonCause'];
   readonly devices: Results['devices'];
   readonly requests: number;
   readonly failures: number;
@@ -206,6 +208,10 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
   const worst = shards.reduce((a, b) => (strain(b.results.generator) > strain(a.results.generator) ? b : a));
   const timesToOnline = shards.map(({ results }) => results.devices.timeToAllOnlineMs);
   const stopReasons = [...new Set(shards.map(({ results }) => results.stopReason))];
+  // A shard that abandoned nothing has no say in what abandoned the others' attempts.
+  const abandoning = shards.filter(({ results }) => results.abandoned > 0);
+  const causeShards = abandoning.length > 0 ? abandoning : shards;
+  const causes = [...new Set(causeShards.map(({ results }) => results.abandonCause))];
   const warnings = [
     ...(missing.length > 0 ? [`partial merge: shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')} missing; these numbers are those of ${present.length} of ${count} shards`] : []),
     ...shards.flatMap(({ results }) => results.warnings.map((warning) => `shard ${results.shard.index}/${count}: ${warning}`)),
@@ -221,6 +227,7 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
     activeMs,
     stopReason: stopReasons.length === 1 ? (stopReasons[0] as string) : shards.map(({ results }) => `${results.shard.index}:${results.stopReason}`).join(' '),
     abandoned: shards.reduce((sum, { results }) => sum + results.abandoned, 0),
+    abandonCause: causes.length === 1 ? (causes[0] as Results['abandonCause']) : (causeShards.map(({ results }) => `shard ${results.shard.index}: ${results.abandonCause}`).join('; ') as MixedAbandonCause),
     devices: {
       target: shards.reduce((sum, { results }) => sum + results.devices.target, 0),
       started: shards.reduce((sum, { results }) => sum + results.devices.started, 0),
@@ -263,6 +270,8 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
       startedAt: results.startedAt,
       endedAt: results.endedAt,
       stopReason: results.stopReason,
+      abandoned: results.abandoned,
+      abandonCause: results.abandonCause,
       devices: { target: results.devices.target, started: results.devices.started, online: results.devices.online },
       requests: results.total.requests,
       failures: results.total.failures,

@@ -87,8 +87,11 @@ export interface Results {
   readonly stopReason: string;
   /** Attempts still in flight when the drain ended: aborted, and in no stats row. */
   readonly abandoned: number;
-  /** What ended the drain with them in flight: its timeout, or a second interrupt (Ctrl-C or SIGTERM). */
-  readonly abandonCause: AbandonCause;
+  /**
+   * What ended the drain with them in flight: its timeout, or a second interrupt (Ctrl-C or SIGTERM).
+   * Merged shards that differ give each one's that abandoned any: `shard 0: second interrupt; shard 2: drain timeout`.
+   */
+  readonly abandonCause: AbandonCause | MixedAbandonCause;
   readonly devices: DevicesSummary;
   /** Messages devices received on their MQTT sessions (runs with MQTT devices only). */
   readonly downlink?: DownlinkSummary;
@@ -115,6 +118,9 @@ export interface Results {
   readonly thresholds: readonly ThresholdResult[];
   readonly warnings: readonly string[];
 }
+
+/** Shards' differing abandon causes, each as `shard I: cause`, joined by `; `. */
+export type MixedAbandonCause = `shard ${number}: ${string}`;
 
 export interface DownlinkSummary {
   readonly received: number;
@@ -161,7 +167,7 @@ export interface ResultsInput {
   readonly activeMs?: number;
   readonly stopReason: string;
   readonly abandoned?: number;
-  readonly abandonCause?: AbandonCause;
+  readonly abandonCause?: Results['abandonCause'];
   /** The shard this process ran; the whole run when not given. */
   readonly shard?: Results['shard'];
   readonly devices: Results['devices'];

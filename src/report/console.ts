@@ -116,7 +116,8 @@ export function formatSummary(results: Results): string {
     out.push('', `Attempts with no answer (refused, reset, timed out, lost) are failures whose time is not latency: they took p50 ${unanswered.p50} ms, max ${unanswered.max} ms (failedLatencyMs).`);
   }
   if (results.abandoned > 0) {
-    const when = results.abandonCause === 'second interrupt' ? 'when a second interrupt ended the drain' : 'when the drain timeout ended';
+    const cause = results.abandonCause;
+    const when = cause === 'second interrupt' ? 'when a second interrupt ended the drain' : cause === 'drain timeout' ? 'when the drain timeout ended' : `when their shards' drains ended (${cause})`;
     out.push('', `${results.abandoned} attempts were still in flight ${when}; they were aborted and are in no row above.`);
   }
   const generator = results.generator;

@@ -80,7 +80,8 @@ function metadata(results: Results): string {
     ['Generator', `CPU ${generator.cpuPercent}% of a core${processCpu}${busy}, lag p99 ${generator.eventLoopLagP99Ms} ms, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB`],
     ['Generator saturation', saturated],
   ];
-  if (results.abandoned > 0) items.push([results.abandonCause === 'second interrupt' ? 'Abandoned at a second interrupt' : 'Abandoned at the drain timeout', String(results.abandoned)]);
+  const cause = results.abandonCause;
+  if (results.abandoned > 0) items.push([cause === 'second interrupt' ? 'Abandoned at a second interrupt' : cause === 'drain timeout' ? 'Abandoned at the drain timeout' : `Abandoned (${cause})`, String(results.abandoned)]);
   if (results.shard.count > 1) items.push(['Shard', `${results.shard.index + 1} of ${results.shard.count}`]);
   return `<dl class="meta">${items.map(([term, value]) => `<div><dt>${escapeHtml(term)}</dt><dd>${escapeHtml(value)}</dd></div>`).join('')}</dl>`;
 }

@@ -199,6 +199,7 @@ test("each shard's abandon cause is carried through: one when all agree, each sh
   assert.deepEqual([one.abandoned, one.abandonCause], [4, 'second interrupt']);
   const mixed = mergeResults([abandon(a, 2, 'second interrupt'), abandon(b, 0, 'drain timeout'), abandon(c, 5, 'drain timeout')], { version: 'test' });
   assert.deepEqual([mixed.abandoned, mixed.abandonCause], [7, 'shard 0: second interrupt; shard 2: drain timeout']);
+  assert.deepEqual(mixed.shards.map((shard) => [shard.abandoned, shard.abandonCause]), [[2, 'second interrupt'], [0, 'drain timeout'], [5, 'drain timeout']]);
 });
 
 test("history: a shard's two points in one second give the rate over both intervals, not the sum of their rates", () => {

@@ -99,3 +99,9 @@ test('the progress line gives rates and percentiles over one window, and the top
   const idle = formatProgress({ elapsedMs: 2000, totalMs: undefined, devicesOnline: 0, devicesTarget: 1, windowS: 1, rps: 0, failuresPerS: 0, latencyMs: { p50: null, p95: null, p99: null }, topError: undefined });
   assert.equal(idle, '[2s] devices 0/1  0.0 req/s  0.0 fail/s  p50/p95/p99 -/-/- ms (last 1s)');
 });
+
+test("merged shards that abandoned attempts for different causes: the summary gives each shard's", () => {
+  const text = formatSummary({ ...results, abandoned: 7, abandonCause: 'shard 0: second interrupt; shard 2: drain timeout' });
+  assert.match(text, /7 attempts were still in flight when their shards' drains ended \(shard 0: second interrupt; shard 2: drain timeout\)/);
+  assert.match(formatSummary({ ...results, abandonCause: 'second interrupt' }), /3 attempts were still in flight when a second interrupt ended the drain/);
+});

@@ -61,3 +61,9 @@ test('capacity steps, when given, get their own section and chart', async () => 
   assert.ok(page.includes('data-chart="capacity"'));
   assert.match(page, /<td>200<\/td><td>38\.50<\/td><td>40\.0<\/td><td>-<\/td><td>2\.00%<\/td>/);
 });
+
+test("merged shards that abandoned attempts for different causes: the page gives each shard's", async () => {
+  const assets = await loadPageAssets();
+  const page = htmlReport({ results: { ...results(), abandoned: 7, abandonCause: 'shard 0: second interrupt; shard 2: drain timeout' } }, assets);
+  assert.ok(page.includes('<dt>Abandoned (shard 0: second interrupt; shard 2: drain timeout)</dt><dd>7</dd>'));
+});
