@@ -1,11 +1,12 @@
 import type { LatencySummary } from '../metrics/histogram.ts';
 import { NO_LATENCY } from '../metrics/histogram.ts';
+import { foldPoints } from '../metrics/history.ts';
 import type { CumulativeCounts, HistoryPoint, HistoryRow, IntervalHealth } from '../metrics/history.ts';
-import { CELL, HistoryTable, LATENCY_KEYS, TOTAL_KEY, writeRow } from './history-table.ts';
+import { CELL, HistoryTable, LATENCY_KEYS, TOTAL_KEY } from './history-table.ts';
 
 /** A shard's history as `mergeHistories` takes it: one table per shard, made as each file is read. */
 export function historyTable(history: readonly HistoryPoint[]): HistoryTable {
-  return new HistoryTable(history, foldShardPoints);
+  return new HistoryTable(history, foldPoints);
 }
 
 /**
@@ -73,28 +74,6 @@ class RowRegistry {
       }),
     );
   }
-}
-
-/** Two points of one shard that fall in the same second: counts add, percentiles the worse. */
-function foldShardPoints(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
-  const fold = (x: readonly HistoryRow[], y: readonly HistoryRow[]): HistoryRow[] => {
-    const byKey = new Map(x.map((row) => [`${row.type} ${row.name}`, row]));
-    for (const row of y) {
-      const key = `${row.type} ${row.name}`;
-      const before = byKey.get(key);
-      byKey.set(key, before ? addRows([before, row], [row]) : row);
-    }
-    return [...byKey.values()];
-  };
-  return {
-    ...b,
-    intervalS: Math.round((a.intervalS + b.intervalS) * 1000) / 1000,
-    generator: worstHealth([a.generator, b.generator]),
-    saturated: a.saturated || b.saturated,
-    total: addRows([a.total, b.total], [b.total]),
-    types: fold(a.types, b.types),
-    rows: fold(a.rows, b.rows),
-  };
 }
 
 function worstHealth(healths: readonly IntervalHealth[]): IntervalHealth {
@@ -262,21 +241,4 @@ class CumulativeSum {
       latencyMs: { p50: this.p50, mean: this.requests === 0 || this.min === null ? null : round3(this.weightedMean / this.requests), min: this.min, max: this.max },
     };
   }
-}
-
-/** Two points' rows of one shard in one second, as one interval (fold). */
-function addRows(rows: readonly HistoryRow[], cumulative: readonly HistoryRow[]): HistoryRow {
-  const cells = new Float64Array(CELL.size);
-  const sum = new RowSum();
-  for (const row of rows) {
-    writeRow(cells, 0, row);
-    sum.add(cells, 0);
-  }
-  const total = new CumulativeSum();
-  for (const row of cumulative) {
-    writeRow(cells, 0, row);
-    total.add(cells, 0);
-  }
-  const first = rows[0] as HistoryRow;
-  return sum.row(first.type, first.name, total.counts());
 }

@@ -103,7 +103,12 @@ export class History {
   }
 }
 
-function foldPoints(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
+/**
+ * Two consecutive points of one run as one interval: counts add and rates are the summed counts over
+ * the summed interval. The history folds its older points so; merge folds a shard's two points that
+ * end in the same wall-clock second so.
+ */
+export function foldPoints(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
   const intervalS = round3(a.intervalS + b.intervalS);
   const weight = (x: number, y: number): number => round1((x * a.intervalS + y * b.intervalS) / (a.intervalS + b.intervalS));
   const generator: IntervalHealth = {
@@ -126,12 +131,19 @@ function foldPoints(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
   };
 }
 
+/** A row in only one of the two points (a results file need not list every row in every point) is kept, its rates over both. */
 function foldRowLists(a: readonly HistoryRow[], b: readonly HistoryRow[], intervalS: number): HistoryRow[] {
-  const earlier = new Map(a.map((row) => [`${row.type} ${row.name}`, row]));
-  return b.map((row) => {
-    const before = earlier.get(`${row.type} ${row.name}`);
-    return before ? foldRows(before, row, intervalS) : { ...row, rps: round3(row.requests / intervalS), failuresPerS: round3(row.failures / intervalS) };
-  });
+  const key = (row: HistoryRow): string => `${row.type} ${row.name}`;
+  const earlier = new Map(a.map((row) => [key(row), row]));
+  const later = new Set(b.map(key));
+  const alone = (row: HistoryRow): HistoryRow => ({ ...row, rps: round3(row.requests / intervalS), failuresPerS: round3(row.failures / intervalS) });
+  return [
+    ...b.map((row) => {
+      const before = earlier.get(key(row));
+      return before ? foldRows(before, row, intervalS) : alone(row);
+    }),
+    ...a.filter((row) => !later.has(key(row))).map(alone),
+  ];
 }
 
 function foldRows(a: HistoryRow, b: HistoryRow, intervalS: number): HistoryRow {

@@ -208,10 +208,13 @@ test("history: a shard's two points in one second give the rate over both interv
     return { ...historyPoint(timestamp, 1, [row]), intervalS, total: { ...row, type: '', name: 'Aggregated' } };
   };
   // Timer jitter: one interval ends at 1.05 s, the next, cut short, at 1.45 s; both round to second 1.
-  const merged = mergeHistories([historyTable([point(START + 1050, 0.6, 60), point(START + 1450, 0.4, 40)])], START);
+  const early = point(START + 1050, 0.6, 60);
+  // A row only the earlier point lists is kept, its rate over both intervals too.
+  const withOther = { ...early, rows: [...early.rows, { ...historyRow('GET', '/c', 30, 30, 5), rps: 50 }] };
+  const merged = mergeHistories([historyTable([withOther, point(START + 1450, 0.4, 40)])], START);
   assert.equal(merged.length, 1);
   const only = merged[0];
   assert.equal(only?.intervalS, 1);
   assert.deepEqual([only?.total.requests, only?.total.rps, only?.total.failuresPerS], [100, 100, 2]);
-  assert.deepEqual([only?.rows[0]?.requests, only?.rows[0]?.rps], [100, 100]);
+  assert.deepEqual(only?.rows.map((row) => [row.type, row.name, row.requests, row.rps]), [['POST', '/a', 100, 100], ['GET', '/c', 30, 30]]);
 });
