@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { MergeError, ShardMerger } from '../distributed/merge.ts';
-import type { MergedResults, ShardResults } from '../distributed/merge.ts';
-import { fileErrorReason } from '../errors.ts';
-import type { Results } from '../metrics/results.ts';
+import { ShardMerger } from '../distributed/merge.ts';
+import type { MergedResults } from '../distributed/merge.ts';
+import { readShard } from '../distributed/read-shard.ts';
 import { formatSummary } from '../report/console.ts';
 import { csvReporter } from '../report/csv-report.ts';
 import { htmlReporter } from '../report/html-report.ts';
@@ -21,24 +19,6 @@ export interface MergeCommandFlags {
   readonly html?: FlagValue;
   readonly partial?: boolean | undefined;
   readonly quiet?: boolean | undefined;
-}
-
-/**
- * Read one after another, synchronously: merge has nothing to do meanwhile, and a hundred parallel
- * reads through the thread pool took half as long again as this (bench:merge).
- */
-function readShard(file: string): ShardResults {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new MergeError(`${file}: cannot read it (${fileErrorReason(error)})`);
-  }
-  try {
-    return { source: file, results: JSON.parse(text) as Results };
-  } catch (error) {
-    throw new MergeError(`${file}: not JSON (${(error as Error).message})`);
-  }
 }
 
 /** `fleetsim merge A.json B.json ...`: one run's results from its shards' results. Returns the exit code. */

@@ -1,10 +1,10 @@
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { mergeResults } from '../distributed/merge.ts';
-import type { ShardResults } from '../distributed/merge.ts';
+import { MergeError, ShardMerger } from '../distributed/merge.ts';
+import { readShard } from '../distributed/read-shard.ts';
 import { WorkerPool } from '../distributed/workers.ts';
 import type { WorkerEnd, WorkerInterval } from '../distributed/workers.ts';
 import { UsageError } from '../errors.ts';
@@ -17,7 +17,6 @@ import { htmlReporter } from '../report/html-report.ts';
 import { jsonReporter } from '../report/json-report.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import type { Reporter } from '../report/reporter.ts';
-import type { Results } from '../metrics/results.ts';
 import { toolVersion } from '../version.ts';
 import { last, outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue } from './options.ts';
@@ -99,6 +98,7 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
   if (logRequests) await checkWritableFile('--log-requests', logRequests);
   const environment = await openEnvironment(plan, output);
   const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-workers-'));
+  let keepDir = false;
   const pool = new WorkerPool(WORKER_ENTRY, fromSource ? ['--import', 'tsx'] : []);
   const latest = new Array<WorkerInterval | undefined>(workers);
   let interrupts = 0;
@@ -136,20 +136,30 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
     await pool.start(workers, (i) => ['run', profile, ...shared, '--shard', `${i}/${workers}`, '--json', path.join(dir, `${i}.json`), '--quiet', ...(logRequests ? ['--log-requests', path.join(dir, `${i}.ndjson`)] : [])]);
     clearInterval(ticker);
     output.endProgress?.();
-    const inputs: ShardResults[] = [];
-    for (let i = 0; i < workers; i++) {
-      const file = path.join(dir, `${i}.json`);
-      if (existsSync(file)) inputs.push({ source: `worker ${i}`, results: JSON.parse(await readFile(file, 'utf8')) as Results });
+    // Read as `merge` reads shard files, so a truncated or foreign one is the same clear error.
+    const merger = new ShardMerger();
+    const wrote: number[] = [];
+    try {
+      for (let i = 0; i < workers; i++) {
+        const file = path.join(dir, `${i}.json`);
+        if (!existsSync(file)) continue;
+        merger.add(readShard(file, `worker ${i} (${file})`));
+        wrote.push(i);
+      }
+    } catch (error) {
+      if (!(error instanceof MergeError)) throw error;
+      keepDir = true;
+      throw new MergeError(`${error.message}; the workers' files are kept in ${dir}`);
     }
-    if (inputs.length === 0) {
+    if (wrote.length === 0) {
       output.stderr('fleetsim: no worker wrote results: nothing to report.');
       return EXIT.internal;
     }
-    const merged = mergeResults(inputs, { partial: true, version: toolVersion() });
+    const merged = merger.finish({ partial: true, version: toolVersion() });
     const problems: string[] = [];
     if (logRequests) {
       try {
-        await concatenate(inputs.map(({ results }) => path.join(dir, `${results.shard.index}.ndjson`)), path.resolve(logRequests));
+        await concatenate(wrote.map((i) => path.join(dir, `${i}.ndjson`)), path.resolve(logRequests));
       } catch (error) {
         problems.push(`--log-requests: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -179,7 +189,7 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
     pool.signal('SIGKILL');
     for (const reporter of reporters) await reporter.close?.();
     await environment.fixtures?.close();
-    await rm(dir, { recursive: true, force: true });
+    if (!keepDir) await rm(dir, { recursive: true, force: true });
   }
 }
 

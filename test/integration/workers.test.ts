@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { MergedResults } from '../../src/distributed/merge.ts';
 import type { Results } from '../../src/metrics/results.ts';
@@ -91,7 +91,16 @@ for (const [spoil, reason] of [['truncate', /: not JSON \(/], ['foreign', /: not
     const result = await startCli(args, 60_000, undefined, undefined, env).done;
     assert.equal(result.code, 2, result.stderr);
     const message = result.stderr.split('\n').find((line) => reason.test(line)) ?? '';
-    assert.match(message, /^fleetsim: worker 1 \(.*[/\\]1\.json\): /, result.stderr);
+    const [, file, what, kept] = /^fleetsim: worker 1 \((.*[/\\]1\.json)\): (.*); the workers' files are kept in (.*)$/.exec(message) ?? [];
+    assert.ok(file !== undefined && what !== undefined && kept !== undefined, result.stderr);
     assert.doesNotMatch(result.stderr, /internal error|^\s+at /m);
+    try {
+      // `merge` given the same file says the same of it.
+      const merge = await runCli(['merge', file]);
+      assert.equal(merge.code, 2, merge.stderr);
+      assert.equal(merge.stderr.trim(), `fleetsim: ${file}: ${what}`);
+    } finally {
+      await rm(kept, { recursive: true, force: true });
+    }
   });
 }
