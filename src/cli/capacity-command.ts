@@ -14,6 +14,7 @@ import { jsonReporter } from '../report/json-report.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { capacitySettings, stepPlan } from './capacity-options.ts';
+import { attemptWrites, closeReporters, prepareReporters } from './report-files.ts';
 import type { CapacityFlags } from './capacity-options.ts';
 import { outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
@@ -79,7 +80,7 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
   if (resultsFile) reporters.push({ ...jsonReporter(resultsFile), flag: '--results' });
   await capacityJson?.reporter.prepare?.();
   if (htmlFile) await checkWritableFile('--html', htmlFile);
-  for (const reporter of reporters) await reporter.prepare?.();
+  await prepareReporters(reporters);
   const environment = await openEnvironment(plan, output);
   let server: UiServer | undefined;
   try {
@@ -124,7 +125,6 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
     }
     const generator = monitor.stop();
     const results = resultsOf({ plan, engine, times, generator, stopReason, onlineAtStop });
-    const problems: string[] = [];
     const report: CapacityReport = {
       ...result,
       run: {
@@ -145,13 +145,7 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
         : []),
       ...reporters.map((reporter) => [reporter.flag, () => reporter.finish?.(results) ?? Promise.resolve()] as [string, () => Promise<void>]),
     ];
-    for (const [flag, write] of writes) {
-      try {
-        await write();
-      } catch (error) {
-        problems.push(`${flag}: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+    const problems = await attemptWrites(writes);
     if (!quiet) await reportFixtureCounts(environment, output);
     output.stdout(formatCapacity(result));
     for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
@@ -164,7 +158,7 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
     return exitCode;
   } finally {
     await server?.close();
-    for (const reporter of reporters) await reporter.close?.();
+    await closeReporters(reporters);
     await environment.fixtures?.close();
   }
 }

@@ -2,13 +2,9 @@ import { ShardMerger } from '../distributed/merge.ts';
 import type { MergedResults } from '../distributed/merge.ts';
 import { readShard } from '../distributed/read-shard.ts';
 import { formatSummary } from '../report/console.ts';
-import { csvReporter } from '../report/csv-report.ts';
-import { htmlReporter } from '../report/html-report.ts';
-import { jsonReporter } from '../report/json-report.ts';
-import type { Reporter } from '../report/reporter.ts';
 import { toolVersion } from '../version.ts';
-import { outputFile } from './options.ts';
 import type { FlagValue } from './options.ts';
+import { fileReporters, finishReporters, prepareReporters } from './report-files.ts';
 import { EXIT } from './run-environment.ts';
 import type { Output } from './run-environment.ts';
 
@@ -24,26 +20,13 @@ export interface MergeCommandFlags {
 /** `fleetsim merge A.json B.json ...`: one run's results from its shards' results. Returns the exit code. */
 export async function mergeCommand(flags: MergeCommandFlags, output: Output): Promise<number> {
   const files = (flags.results ?? []).map(String);
-  const reporters: Reporter[] = [];
-  const json = outputFile('json', flags.json);
-  if (json) reporters.push(jsonReporter(json));
-  const csv = outputFile('csv', flags.csv);
-  if (csv) reporters.push(csvReporter(csv));
-  const html = outputFile('html', flags.html);
-  if (html) reporters.push(htmlReporter(html));
-  for (const reporter of reporters) await reporter.prepare?.();
+  const reporters = fileReporters(flags);
+  await prepareReporters(reporters);
   // Each file is folded in as soon as it is parsed, so what it parsed into is garbage young.
   const merger = new ShardMerger();
   for (const file of files) merger.add(readShard(file));
   const merged: MergedResults = merger.finish({ partial: flags.partial === true, version: toolVersion() });
-  const problems: string[] = [];
-  for (const reporter of reporters) {
-    try {
-      await reporter.finish?.(merged);
-    } catch (error) {
-      problems.push(`${reporter.flag}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
+  const problems = await finishReporters(reporters, merged);
   const { count, present, missing } = merged.merged;
   if (!flags.quiet) {
     output.stderr(`Merged ${present.length} of ${count} shard${count === 1 ? '' : 's'} (seed ${merged.seed}, ${merged.profile.path}).`);

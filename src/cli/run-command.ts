@@ -7,9 +7,6 @@ import { formatDuration } from '../profile/duration.ts';
 import { loadRunPlan } from '../profile/load.ts';
 import type { RunPlan, Shard } from '../profile/types.ts';
 import { formatSummary } from '../report/console.ts';
-import { csvReporter } from '../report/csv-report.ts';
-import { htmlReporter } from '../report/html-report.ts';
-import { jsonReporter } from '../report/json-report.ts';
 import { PrometheusReporter } from '../report/prometheus.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import { ProgressReporter } from '../report/progress.ts';
@@ -20,6 +17,7 @@ import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { UsageError } from '../errors.ts';
 import { last, outputFile, overridesFromFlags, parseShard, parseStartAt, parseWorkers } from './options.ts';
 import { parseLocalIps } from './local-ips.ts';
+import { closeReporters, fileReporters, finishReporters, prepareReporters } from './report-files.ts';
 import { runWorkersCommand } from './workers-command.ts';
 import { uiCommand } from './ui-command.ts';
 import type { UiFlags } from './ui-command.ts';
@@ -82,14 +80,9 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   const loaded = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
   const plan: RunPlan = { ...loaded, ...(shard ? { shard } : {}), ...(localAddresses ? { localAddresses } : {}) };
   checkConnections(plan);
-  const reporters: Reporter[] = [];
-  if (flags.json) reporters.push(jsonReporter(flags.json, (text) => output.stdout(text)));
-  const csv = outputFile('csv', given.csv);
-  if (csv) reporters.push(csvReporter(csv));
-  const html = outputFile('html', given.html);
-  if (html) reporters.push(htmlReporter(html));
+  const reporters = fileReporters(given, (text) => output.stdout(text));
   if (metrics) reporters.push(new PrometheusReporter(metrics, (line) => output.stderr(line)));
-  for (const reporter of reporters) await reporter.prepare?.();
+  await prepareReporters(reporters);
   if (flags.logRequests) await checkWritableFile('--log-requests', flags.logRequests);
   const requestLog = flags.logRequests ? new RequestLog(path.resolve(flags.logRequests)) : undefined;
   await requestLog?.opened();
@@ -97,7 +90,7 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   try {
     return await execute(plan, environment, flags, output, signals, requestLog, reporters);
   } finally {
-    for (const reporter of reporters) await reporter.close?.();
+    await closeReporters(reporters);
     await environment.fixtures?.close();
   }
 }
@@ -158,13 +151,7 @@ async function execute(
   const broker = await probe?.finish();
   const measured = resultsOf({ plan, engine, times, generator, stopReason, onlineAtStop });
   const results = broker ? { ...measured, broker } : measured;
-  for (const reporter of reporters) {
-    try {
-      await reporter.finish?.(results);
-    } catch (error) {
-      writeProblems.push(`${reporter.flag}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
+  writeProblems.push(...(await finishReporters(reporters, results)));
 
   if (!flags.quiet) await reportFixtureCounts(environment, output);
   // With the results JSON on stdout, the summary for people goes to stderr.

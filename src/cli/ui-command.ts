@@ -2,9 +2,6 @@ import path from 'node:path';
 import { UsageError } from '../errors.ts';
 import { loadRunPlan } from '../profile/load.ts';
 import type { RunOverrides } from '../profile/load.ts';
-import { csvReporter } from '../report/csv-report.ts';
-import { htmlReporter } from '../report/html-report.ts';
-import { jsonReporter } from '../report/json-report.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { uiAccess } from '../ui/access.ts';
@@ -15,6 +12,7 @@ import type { UiEndpoint } from '../ui/ui-server.ts';
 import type { UiBackend } from '../ui/ui-backend.ts';
 import { last, outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue, RunFlags } from './options.ts';
+import { fileReporters, prepareReporters } from './report-files.ts';
 import { EXIT } from './run-environment.ts';
 import type { Output } from './run-environment.ts';
 
@@ -81,11 +79,11 @@ export async function uiCommand(given: UiCommandFlags, output: Output, signals: 
   const plan = await loadRunPlan(path.resolve(given.profile), overrides);
   const json = outputFile('json', given.json);
   if (json === '-') throw new UsageError('--json: with the UI, name a file (the results are also downloadable from the page)');
-  const csv = outputFile('csv', given.csv);
-  const html = outputFile('html', given.html);
+  // Built once here, so a bad --csv or --html is refused before the UI starts; each run gets its own.
+  const reporters = (): Reporter[] => fileReporters(given);
+  const checked = reporters();
   const logRequests = outputFile('log-requests', given.logRequests);
-  const reporters = (): Reporter[] => [...(json ? [jsonReporter(json)] : []), ...(csv ? [csvReporter(csv)] : []), ...(html ? [htmlReporter(html)] : [])];
-  for (const reporter of reporters()) await reporter.prepare?.();
+  await prepareReporters(checked);
   if (logRequests) await checkWritableFile('--log-requests', logRequests);
   const quiet = given.quiet === true;
   const controller = new UiController({ profilePath: given.profile, base: keptOverrides(overrides), plan, reporters, logRequests, output, quiet });

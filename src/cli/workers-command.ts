@@ -12,14 +12,11 @@ import { parseLocalIps } from './local-ips.ts';
 import { loadRunPlan } from '../profile/load.ts';
 import type { RunPlan } from '../profile/types.ts';
 import { formatProgress, formatSummary } from '../report/console.ts';
-import { csvReporter } from '../report/csv-report.ts';
-import { htmlReporter } from '../report/html-report.ts';
-import { jsonReporter } from '../report/json-report.ts';
 import { checkWritableFile } from '../report/output-path.ts';
-import type { Reporter } from '../report/reporter.ts';
 import { toolVersion } from '../version.ts';
 import { last, outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue } from './options.ts';
+import { closeReporters, fileReporters, finishReporters, prepareReporters } from './report-files.ts';
 import type { RunCommandFlags } from './run-command.ts';
 import { EXIT, openEnvironment, reportFixtureCounts } from './run-environment.ts';
 import type { Output } from './run-environment.ts';
@@ -84,17 +81,11 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
   // Checked here so a wrong address stops the run once, not in every worker.
   parseLocalIps(given.localIps);
   const quiet = given.quiet === true;
-  const reporters: Reporter[] = [];
-  const json = outputFile('json', given.json);
-  if (json) reporters.push(jsonReporter(json));
-  const csv = outputFile('csv', given.csv);
-  if (csv) reporters.push(csvReporter(csv));
-  const html = outputFile('html', given.html);
-  if (html) reporters.push(htmlReporter(html));
+  const reporters = fileReporters(given);
   const logRequests = outputFile('log-requests', given.logRequests);
   const profile = path.resolve(given.profile);
   const plan = await loadRunPlan(profile, overridesFromFlags(given));
-  for (const reporter of reporters) await reporter.prepare?.();
+  await prepareReporters(reporters);
   if (logRequests) await checkWritableFile('--log-requests', logRequests);
   const environment = await openEnvironment(plan, output);
   const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-workers-'));
@@ -164,13 +155,7 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
         problems.push(`--log-requests: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    for (const reporter of reporters) {
-      try {
-        await reporter.finish?.(merged);
-      } catch (error) {
-        problems.push(`${reporter.flag}: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+    problems.push(...(await finishReporters(reporters, merged)));
     if (!quiet) await reportFixtureCounts(environment, output);
     output.stdout(formatSummary(merged));
     for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
@@ -187,7 +172,7 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
     signals.off('SIGINT', onInterrupt);
     signals.off('SIGTERM', onInterrupt);
     pool.signal('SIGKILL');
-    for (const reporter of reporters) await reporter.close?.();
+    await closeReporters(reporters);
     await environment.fixtures?.close();
     if (!keepDir) await rm(dir, { recursive: true, force: true });
   }

@@ -12,6 +12,7 @@ import { RequestLog } from '../report/request-log.ts';
 import { UsageError } from '../errors.ts';
 import { checkConnections, EXIT, openEnvironment, reportFixtureCounts, runExitCode } from '../cli/run-environment.ts';
 import type { Output } from '../cli/run-environment.ts';
+import { closeReporters, finishReporters, prepareReporters } from '../cli/report-files.ts';
 import { finalTable, liveTable, runSummary, TABLE_EVERY_INTERVALS } from './live-feed.ts';
 import type { DoneMessage, IntervalMessage, RunSummary, TableView } from './live-feed.ts';
 import { LiveRun } from './live-run.ts';
@@ -116,7 +117,7 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
     const plan = await loadRunPlan(path.resolve(this.options.profilePath), { ...this.options.base, ...overrides });
     checkConnections(plan);
     const reporters = this.options.reporters();
-    for (const reporter of reporters) await reporter.prepare?.();
+    await prepareReporters(reporters);
     const log = this.options.logRequests;
     const requestLog = log ? new RequestLog(path.resolve(log)) : undefined;
     await requestLog?.opened();
@@ -206,13 +207,7 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
       const results = await running;
       const logProblem = await requestLog?.close();
       if (logProblem) problems.push(logProblem);
-      for (const reporter of reporters) {
-        try {
-          await reporter.finish?.(results);
-        } catch (error) {
-          problems.push(`${reporter.flag}: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      }
+      problems.push(...(await finishReporters(reporters, results)));
       await cleanup();
       output.stdout(formatSummary(results));
       for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
@@ -223,7 +218,7 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
       output.stderr(`fleetsim: the run failed: ${this.lastError}`);
       await cleanup().catch(() => undefined);
     } finally {
-      for (const reporter of reporters) await reporter.close?.();
+      await closeReporters(reporters);
       this.current = undefined;
     }
     if (this.last) this.emit('message', 'done', this.doneMessage(this.last));
