@@ -6,6 +6,8 @@ import type { GeneratorHealth } from './generator-monitor.ts';
 import { INTERVAL_SATURATION } from './history.ts';
 import type { HistoryPoint } from './history.ts';
 import type { DeliverySummary } from './delivery.ts';
+import { failuresOf } from './failure-list.ts';
+import type { FailureCount } from './failure-list.ts';
 import { rowTypeGroup } from './stats.ts';
 import type { SaturationSplit, StatsEntry } from './stats.ts';
 
@@ -108,7 +110,7 @@ export interface Results {
   readonly history: readonly HistoryPoint[];
   /** Intervals in which the generator itself was saturated, and the latency without them. */
   readonly saturation: Saturation;
-  readonly failures: readonly { readonly type: string; readonly name: string; readonly error: string; readonly count: number }[];
+  readonly failures: readonly FailureCount[];
   readonly generator: GeneratorHealth;
   readonly thresholds: readonly ThresholdResult[];
   readonly warnings: readonly string[];
@@ -282,10 +284,8 @@ export function buildRows(entries: readonly StatsEntry[], seconds: number, encod
 export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
   const wallSeconds = Math.max(0.001, (input.endedAt.getTime() - input.startedAt.getTime()) / 1000);
   const seconds = input.activeMs === undefined ? wallSeconds : Math.max(0.001, Math.min(wallSeconds, input.activeMs / 1000));
-  const sorted = [...input.entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
   const { stats, total: totalRow, types, bareThresholdsRead } = buildRows(input.entries, seconds);
-  const failures = sorted.flatMap((entry) => [...entry.errors].map(([error, count]) => ({ type: entry.type, name: entry.name, error, count })));
-  failures.sort((a, b) => b.count - a.count);
+  const failures = failuresOf(input.entries);
   return {
     schema: 'fleetsim.results/v1',
     tool: { name: 'fleetsim', version: input.version },

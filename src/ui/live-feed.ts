@@ -1,4 +1,6 @@
 import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
+import { failuresOf } from '../metrics/failure-list.ts';
+import type { FailureCount } from '../metrics/failure-list.ts';
 import type { LatencySummary } from '../metrics/histogram.ts';
 import type { HistoryPoint } from '../metrics/history.ts';
 import { buildRows } from '../metrics/results.ts';
@@ -20,18 +22,11 @@ export interface RowView {
   readonly latencyMs: LatencySummary;
 }
 
-export interface FailureView {
-  readonly type: string;
-  readonly name: string;
-  readonly error: string;
-  readonly count: number;
-}
-
 export interface TableView {
   readonly stats: readonly RowView[];
   readonly types: readonly RowView[];
   readonly total: RowView;
-  readonly failures: readonly FailureView[];
+  readonly failures: readonly FailureCount[];
   readonly thresholds: readonly ThresholdResult[];
   /** Seconds the rates divide by: the run so far, or its active time once finished. */
   readonly seconds: number;
@@ -40,12 +35,6 @@ export interface TableView {
 export function rowView(row: StatsRow): RowView {
   const { type, name, requests, failures, timeouts, rps, failuresPerS, latencyMs } = row;
   return { type, name, requests, failures, timeouts, rps, failuresPerS, latencyMs };
-}
-
-/** Failures per (type, name, reason), most frequent first, as the results list them. */
-export function failuresOf(entries: readonly StatsEntry[]): FailureView[] {
-  const failures = entries.flatMap((entry) => [...entry.errors].map(([error, count]) => ({ type: entry.type, name: entry.name, error, count })));
-  return failures.sort((a, b) => b.count - a.count || a.name.localeCompare(b.name) || a.error.localeCompare(b.error));
 }
 
 /** The run so far: every row over the seconds since the start, with the thresholds judged on it now. */

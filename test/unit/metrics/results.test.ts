@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeHistogram } from '../../../src/metrics/histogram.ts';
 import { evaluateThresholds } from '../../../src/metrics/evaluate-thresholds.ts';
-import { buildResults } from '../../../src/metrics/results.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import { parseThreshold } from '../../../src/profile/thresholds.ts';
+import { resultsOfStats } from '../../helpers/results.ts';
 
-function sampleResults(): ReturnType<typeof buildResults> {
+function sampleResults(): ReturnType<typeof resultsOfStats> {
   const stats = new RunStats();
   const data = stats.entryFor('POST', '/data');
   for (let i = 1; i <= 1000; i++) data.record('ok', undefined, i * 10, -1, 11, false);
@@ -14,20 +14,13 @@ function sampleResults(): ReturnType<typeof buildResults> {
   data.record('failure', 'HTTP 503', 500, -1, 20, false);
   const greet = stats.entryFor('GET', '/greet');
   greet.record('ok', undefined, 2000, -1, 5, false);
-  return buildResults({
+  return resultsOfStats(stats, {
     version: '1.2.3',
     seed: '42',
     profilePath: 'profiles/p.yaml',
     profileSha256: 'abc',
-    startedAt: new Date('2026-01-01T00:00:00Z'),
-    endedAt: new Date('2026-01-01T00:00:10Z'),
-    stopReason: 'duration',
     devices: { target: 3, started: 3, online: 3 },
-    entries: stats.entries,
-    history: stats.history.points,
-    saturation: stats.saturation,
     generator: { cpuPercent: 10, maxRssBytes: 1, eventLoopLagP99Ms: 1 },
-    warnings: [],
   });
 }
 
@@ -87,24 +80,9 @@ test('thresholds evaluate against rows; an unknown selector fails rather than pa
 });
 
 /** Results of a run that lasted `wallMs`, of which `activeMs` applied load. */
-function resultsOver(stats: RunStats, wallMs: number, activeMs: number): ReturnType<typeof buildResults> {
+function resultsOver(stats: RunStats, wallMs: number, activeMs: number): ReturnType<typeof resultsOfStats> {
   const startedAt = new Date('2026-01-01T00:00:00Z');
-  return buildResults({
-    version: '1',
-    seed: '1',
-    profilePath: 'p.yaml',
-    profileSha256: '',
-    startedAt,
-    endedAt: new Date(startedAt.getTime() + wallMs),
-    activeMs,
-    stopReason: 'duration',
-    devices: { target: 1, started: 1, online: 1 },
-    entries: stats.entries,
-    history: stats.history.points,
-    saturation: stats.saturation,
-    generator: { cpuPercent: 1, maxRssBytes: 1, eventLoopLagP99Ms: 1 },
-    warnings: [],
-  });
+  return resultsOfStats(stats, { startedAt, endedAt: new Date(startedAt.getTime() + wallMs), activeMs });
 }
 
 test('a run that measured nothing fails latency and rate thresholds instead of passing them with zeros', () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { buildRows } from '../../../src/metrics/results.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import { liveTable } from '../../../src/ui/live-feed.ts';
+import { resultsOfStats } from '../../helpers/results.ts';
 
 test('the live table has the results\' numbers for every row, without encoding any histogram', () => {
   const stats = new RunStats();
@@ -21,4 +22,23 @@ test('the live table has the results\' numbers for every row, without encoding a
   assert.ok(!('histogram' in live.total), 'no encoded histogram goes to the page');
   assert.deepEqual(live.failures, [{ type: 'POST', name: '/data', error: 'HTTP 503', count: 40 }, { type: 'PUBLISH', name: 'telemetry', error: 'timeout', count: 5 }]);
   assert.deepEqual(live.thresholds.map((threshold) => [threshold.expr, threshold.ok]), [['p95 < 50ms', true], ['PUBLISH: timeouts < 1', false], ['failures < 1%', false]]);
+});
+
+test('failures with equal counts stand in the same order on the live page and in the results', () => {
+  const stats = new RunStats();
+  const fail = (type: string, name: string, error: string, times: number): void => {
+    const entry = stats.entryFor(type, name);
+    for (let i = 0; i < times; i++) entry.record('failure', error, 1_000, -1, 0, false);
+  };
+  // Reasons first seen out of order, and one name under two types: ties the order of occurrence must not decide.
+  fail('POST', '/data', 'HTTP 503', 3);
+  fail('POST', '/data', 'HTTP 500', 3);
+  fail('PUBLISH', 'alarm', 'timeout', 3);
+  fail('GET', '/data', 'HTTP 500', 3);
+  fail('GET', '/ota', 'HTTP 404', 5);
+  const results = resultsOfStats(stats);
+  const live = liveTable(stats.entries, 10, []);
+  const listed = (failures: typeof live.failures): string[] => failures.map((failure) => `${failure.count} ${failure.type} ${failure.name} ${failure.error}`);
+  assert.deepEqual(listed(live.failures), ['5 GET /ota HTTP 404', '3 GET /data HTTP 500', '3 POST /data HTTP 500', '3 POST /data HTTP 503', '3 PUBLISH alarm timeout']);
+  assert.deepEqual(listed(results.failures), listed(live.failures));
 });
