@@ -56,12 +56,3 @@ test('a live threshold on a percentile the page does not show is judged on the s
   for (const threshold of live.thresholds) assert.equal(typeof threshold.value, 'number', threshold.expr);
   assert.deepEqual(live.thresholds.map((threshold) => threshold.ok), [false, true, true, true]);
 });
-
-test('results of one type: its aggregate row is the total under the type\'s name, encoded alike', () => {
-  const stats = new RunStats();
-  for (let i = 0; i < 300; i++) stats.entryFor(i % 3 === 0 ? 'GET' : 'POST', i % 2 === 0 ? '/a' : '/b').record(i % 17 === 0 ? 'failure' : 'ok', i % 17 === 0 ? 'HTTP 500' : undefined, 700 + i * 31, 600 + i * 31, 5, false);
-  const rows = buildRows(stats.entries, 10);
-  assert.equal(rows.types.length, 1);
-  assert.deepEqual(rows.types[0], { ...rows.total, type: 'HTTP', name: 'HTTP Aggregated' });
-  assert.ok(rows.total.histogram.length > 0 && rows.total.intendedLatencyMs !== undefined, 'the full rows: encoded, with the intended latency');
-});
