@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fleet, pinningNote } from './run-pinned.ts';
-import { publishRate, reportsOverhead, requestRate } from './side-by-side.ts';
+import { publishesIn, publishRate, requestRate, requestsIn, sideBySide } from './side-by-side.ts';
 import { startFixture, startMosquitto } from './targets.ts';
 
 /**
@@ -19,9 +19,12 @@ const seconds = Number(process.argv[5] ?? 10);
 const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-overhead-'));
 const target = mqtt ? await startMosquitto(dir) : await startFixture();
 try {
-  const args = fleet(mqtt ? 'profiles/lamp-flat-out.yaml' : 'profiles/iot-node-flat-out.yaml', devices * 2, devices * 20, seconds, mqtt ? '--broker' : '--target', target.url);
+  // MQTT runs are two shards of one fleet twice the size, so their client ids differ.
+  const pairing = mqtt
+    ? { args: fleet('profiles/lamp-flat-out.yaml', devices * 2, devices * 20, seconds, '--broker', target.url), sharded: true, unit: 'msg', rateOf: publishRate, countOf: publishesIn }
+    : { args: fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', target.url), sharded: false, unit: 'req', rateOf: requestRate, countOf: requestsIn };
   console.log(`${mqtt ? 'lamp-flat-out against Mosquitto' : 'iot-node-flat-out against the standalone fixture'}, ${devices} devices a run for ${seconds} s; ${pinningNote()}.`);
-  console.log(await reportsOverhead(target, dir, rounds, args, mqtt ? 'msg' : 'req', mqtt ? publishRate : requestRate));
+  console.log(await sideBySide(target, dir, rounds, pairing));
 } finally {
   target.stop();
   await rm(dir, { recursive: true, force: true });

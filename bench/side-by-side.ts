@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { HistoryPoint } from '../src/metrics/history.ts';
 import type { Results } from '../src/metrics/results.ts';
 import { compiledCli, pinned, reportFlags } from './run-pinned.ts';
 
@@ -23,7 +24,7 @@ interface Target {
 }
 
 /** Runs `fleetsim run` on core 0 with its JSON report in `dir`, and resolves with the results. */
-async function runOnGeneratorCore(dir: string, label: string, args: readonly string[]): Promise<Results> {
+export async function runOnGeneratorCore(dir: string, label: string, args: readonly string[]): Promise<Results> {
   const json = path.join(dir, `${label}.json`);
   const [file, argv] = pinned(0, process.execPath, [await compiledCli(), 'run', ...args, '--json', json, '--quiet']);
   await new Promise<void>((resolve, reject) => {
@@ -35,39 +36,124 @@ async function runOnGeneratorCore(dir: string, label: string, args: readonly str
   return JSON.parse(await readFile(json, 'utf8')) as Results;
 }
 
+/** How the two runs of a pair are made and measured. */
+export interface Pairing {
+  /**
+   * `fleetsim run` arguments: with `sharded`, the whole fleet of both runs, each running one of its
+   * two shards, so no device id (an MQTT client id, which a broker would take over) is used twice;
+   * without, each run's own fleet (HTTP devices' ids collide nowhere).
+   */
+  readonly args: readonly string[];
+  readonly sharded: boolean;
+  /** Messages or requests, for the printout. */
+  readonly unit: string;
+  /** Checks a run and returns its rate, from which the pair's ratio is taken when the runs started together. */
+  readonly rateOf: (results: Results) => number;
+  /** What one history point counts: requests, or acked publishes. */
+  readonly countOf: (point: HistoryPoint) => number;
+}
+
+/** What the second run of a pair adds to a plain run: its flags and whatever follows it (a scraper, a page). */
+export interface Variant {
+  /** Named in the printout, e.g. `with --csv --html --metrics-port`. */
+  readonly label: string;
+  /** Its name in a sentence: `the reports`. */
+  readonly noun: string;
+  /** False when the variant's run cannot take `--start-at` (`run --ui`): both are launched at once, and their common seconds compared. */
+  readonly startAt?: boolean;
+  /** Runs fleetsim on the generator's core with `args` and the variant's own flags, to its results. */
+  run(dir: string, label: string, args: readonly string[]): Promise<Results>;
+}
+
+/** `--csv --html --metrics-port`, with /metrics scraped every second as a busy Prometheus would. */
+export const WITH_REPORTS: Variant = {
+  label: 'with --csv --html --metrics-port',
+  noun: 'the reports',
+  async run(dir, label, args) {
+    const reports = await reportFlags(dir, label);
+    const results = await runOnGeneratorCore(dir, label, [...args, ...reports.flags]).finally(() => reports.scraper.stop());
+    if (reports.scraper.scrapes === 0) throw new Error(`${label}: the reporting run was never scraped`);
+    return results;
+  },
+};
+
+const PLAIN: Variant = { label: 'plain', noun: 'nothing', run: runOnGeneratorCore };
+
 /**
  * Two runs started at one instant (`--start-at`) on the generator's core: the kernel gives two
  * always-busy processes equal shares of it, and a slow second on this machine slows both alike, so
  * the ratio of their rates is the ratio of their costs per message, free of the 10–15% that
  * separates identical runs made one after the other.
  */
-async function runTogether(target: Target, dir: string, label: string, args: readonly string[], withReports: boolean, round: number, rateOf: (results: Results) => number): Promise<Pair> {
-  const startAt = ['--start-at', new Date(Date.now() + START_LEAD_MS).toISOString()];
-  const reports = withReports ? await reportFlags(dir, `${label}-reports`) : undefined;
-  // Two shards of one fleet, so no device id (an MQTT client id) is used twice; the reports go to
-  // each shard in turn, should the two halves differ.
-  const [plainShard, secondShard] = round % 2 === 0 ? ['0/2', '1/2'] : ['1/2', '0/2'];
+async function runTogether(target: Target, dir: string, label: string, pairing: Pairing, variant: Variant, round: number, startTogether: boolean): Promise<Pair> {
+  const { args, rateOf } = pairing;
+  const startAt = !startTogether ? [] : ['--start-at', new Date(Date.now() + START_LEAD_MS).toISOString()];
+  // Sharded, the variant goes to each shard in turn, should the two halves differ.
+  const [plainShard, variantShard] = !pairing.sharded ? [[], []] : round % 2 === 0 ? [['--shard', '0/2'], ['--shard', '1/2']] : [['--shard', '1/2'], ['--shard', '0/2']];
   const targetBefore = target.cpuSeconds();
-  const runs = Promise.all([
-    runOnGeneratorCore(dir, `${label}-a`, [...args, ...startAt, '--shard', plainShard]),
-    runOnGeneratorCore(dir, `${label}-b`, [...args, ...startAt, '--shard', secondShard, ...(reports?.flags ?? [])]),
+  const [first, second] = await Promise.all([
+    runOnGeneratorCore(dir, `${label}-a`, [...args, ...startAt, ...plainShard]),
+    variant.run(dir, `${label}-b`, [...args, ...startAt, ...variantShard]),
   ]);
-  const [first, second] = await runs.finally(() => reports?.scraper.stop());
-  if (reports?.scraper.scrapes === 0) throw new Error(`${label}: the reporting run was never scraped`);
   const processPercent = (results: Results): number => results.generator.processCpuPercent ?? results.generator.cpuPercent;
   // The target also served the two start-ups and ends; over the active seconds that errs high.
   const targetCorePercent = ((target.cpuSeconds() - targetBefore) / Math.max(first.activeS, second.activeS)) * 100;
-  return { first: rateOf(first), second: rateOf(second), generatorCorePercent: processPercent(first) + processPercent(second), targetCorePercent };
+  rateOf(first);
+  rateOf(second);
+  const both = overlap([first, second]);
+  return { first: rateWithin(first, both, pairing.countOf), second: rateWithin(second, both, pairing.countOf), generatorCorePercent: processPercent(first) + processPercent(second), targetCorePercent };
+}
+
+interface Window {
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+/** The wall-clock span in which every run was applying load. */
+function overlap(runs: readonly Results[]): Window {
+  return {
+    fromMs: Math.max(...runs.map((results) => Date.parse(results.startedAt))),
+    toMs: Math.min(...runs.map((results) => Date.parse(results.startedAt) + results.activeS * 1000)),
+  };
+}
+
+/** Tolerance for two processes' clocks reading the same instant: the history's timestamps are rounded to the ms. */
+const EDGE_MS = 5;
+
+/**
+ * A run's rate over its whole history intervals inside `window`, so that a run whose process took
+ * longer to start (`run --ui` cannot wait for `--start-at`) is not credited with seconds it had the
+ * core alone.
+ */
+function rateWithin(results: Results, window: Window, countOf: (point: HistoryPoint) => number): number {
+  let count = 0;
+  let seconds = 0;
+  for (const point of results.history) {
+    if (point.timestamp - point.intervalS * 1000 < window.fromMs - EDGE_MS || point.timestamp > window.toMs + EDGE_MS) continue;
+    count += countOf(point);
+    seconds += point.intervalS;
+  }
+  if (seconds < 2) throw new Error(`the two runs overlapped in ${seconds.toFixed(1)} s of whole intervals: too little to compare`);
+  return count / seconds;
 }
 
 /** An HTTP run's rate: every request counts. */
 export const requestRate = (results: Results): number => results.total.requests / results.activeS;
+export const requestsIn = (point: HistoryPoint): number => point.total.requests;
+export const publishesIn = (point: HistoryPoint): number => point.types.find((row) => row.type === 'PUBLISH')?.requests ?? 0;
 
 /** An MQTT flat-out run's rate: acked publishes (CONNECTs are not what it measures); a failed one stops the benchmark. */
 export function publishRate(results: Results): number {
   const publish = results.stats.find((row) => row.type === 'PUBLISH');
   if (!publish || publish.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
   return publish.requests / results.activeS;
+}
+
+/** Why the ratios may not be the costs: they are while the two runs had the generator's core to themselves and the target had room. */
+function coreWarning(generatorPercent: number, targetPercent: number): string {
+  if (generatorPercent < 90) return ": other work took the generator's core, so the ratios mean little";
+  if (targetPercent > 90) return ': the target was near its limit, so the ratios understate any difference';
+  return '';
 }
 
 const median = (values: readonly number[]): number => {
@@ -77,21 +163,20 @@ const median = (values: readonly number[]): number => {
 const spread = (values: readonly number[]): string => `${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}`;
 
 /**
- * What `--csv --html --metrics-port` (scraped every second) cost the rate, measured side by side:
- * each round runs plain beside plain (the method's own noise) and plain beside the reports, and
- * prints both ratios' medians and ranges, and the verdict against the 5% budget. `args` describe the
- * whole fleet of both runs: each runs half of it, as one of two shards.
+ * What a variant (the reports, by default) costs the rate, measured side by side: each round runs
+ * plain beside plain (the method's own noise) and plain beside the variant, and prints both ratios'
+ * medians and ranges, and the verdict against the 5% budget.
  */
-export async function reportsOverhead(target: Target, dir: string, rounds: number, args: readonly string[], unit: string, rateOf: (results: Results) => number): Promise<string> {
+export async function sideBySide(target: Target, dir: string, rounds: number, pairing: Pairing, variant = WITH_REPORTS): Promise<string> {
   const calibration: number[] = [];
   const overhead: number[] = [];
   const rates: number[] = [];
   const generatorCore: number[] = [];
   const targetCore: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const same = await runTogether(target, dir, `same-${round}`, args, false, round, rateOf);
+    const same = await runTogether(target, dir, `same-${round}`, pairing, PLAIN, round, variant.startAt !== false);
     calibration.push(same.second / same.first);
-    const paired = await runTogether(target, dir, `reports-${round}`, args, true, round, rateOf);
+    const paired = await runTogether(target, dir, `variant-${round}`, pairing, variant, round, variant.startAt !== false);
     overhead.push(paired.second / paired.first);
     rates.push(paired.first, paired.second);
     for (const pair of [same, paired]) {
@@ -101,10 +186,11 @@ export async function reportsOverhead(target: Target, dir: string, rounds: numbe
   }
   const ratio = median(overhead);
   const verdict = ratio >= 0.95 ? 'within the 5% budget' : 'OVER the 5% budget';
+  const width = Math.max(40, variant.label.length + 10);
   return [
-    `What the reports cost, side by side (two runs started together on the generator's core, ${rounds} rounds; each a shard of half the fleet at ~${median(rates).toFixed(0)} ${unit}/s on half the core):`,
-    `  plain beside plain (the method's noise)          ${median(calibration).toFixed(3)}  (${spread(calibration)})`,
-    `  with --csv --html --metrics-port ÷ plain         ${ratio.toFixed(3)}  (${spread(overhead)})  ${verdict}`,
-    `  the generator's core ${median(generatorCore).toFixed(0)}% busy with both runs, the target's ${median(targetCore).toFixed(0)}%${median(targetCore) > 90 ? ': the target was near its limit, so the ratios understate any difference' : ''}`,
+    `What ${variant.noun} cost, side by side (two runs started together on the generator's core, ${rounds} rounds; each at ~${median(rates).toFixed(0)} ${pairing.unit}/s on half the core):`,
+    `  ${'plain beside plain (the method\'s noise)'.padEnd(width)} ${median(calibration).toFixed(3)}  (${spread(calibration)})`,
+    `  ${`${variant.label} ÷ plain`.padEnd(width)} ${ratio.toFixed(3)}  (${spread(overhead)})  ${verdict}`,
+    `  the generator's core ${median(generatorCore).toFixed(0)}% busy with both runs, the target's ${median(targetCore).toFixed(0)}%${coreWarning(median(generatorCore), median(targetCore))}`,
   ].join('\n');
 }

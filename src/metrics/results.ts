@@ -1,11 +1,13 @@
-import { encodeHistogram, summarize } from './histogram.ts';
-import type { LatencyHistogram, LatencySummary } from './histogram.ts';
+import { encodeHistogram, NO_LATENCY, summarize, summarizeOnly } from './histogram.ts';
+import type { LatencyHistogram, LatencySummary, Percentile } from './histogram.ts';
 import { createHistogram } from './histogram.ts';
 import type { AbandonCause } from '../engine/events.ts';
 import type { GeneratorHealth } from './generator-monitor.ts';
 import { INTERVAL_SATURATION } from './history.ts';
 import type { HistoryPoint } from './history.ts';
 import type { DeliverySummary } from './delivery.ts';
+import { failuresOf } from './failure-list.ts';
+import type { FailureCount } from './failure-list.ts';
 import { addCounters, zeroCounters } from './row-counters.ts';
 import type { Counters } from './row-counters.ts';
 import { rowTypeGroup } from './stats.ts';
@@ -113,7 +115,7 @@ export interface Results {
   readonly history: readonly HistoryPoint[];
   /** Intervals in which the generator itself was saturated, and the latency without them. */
   readonly saturation: Saturation;
-  readonly failures: readonly { readonly type: string; readonly name: string; readonly error: string; readonly count: number }[];
+  readonly failures: readonly FailureCount[];
   readonly generator: GeneratorHealth;
   readonly thresholds: readonly ThresholdResult[];
   readonly warnings: readonly string[];
@@ -187,7 +189,15 @@ interface RowHistograms {
   readonly queued: LatencyHistogram;
 }
 
-function row(type: string, name: string, counters: Counters, histograms: RowHistograms, seconds: number, encode = true): StatsRow {
+/**
+ * What a live view computes of each row: the answers' latency at `percentiles` (with min, mean and
+ * max), nothing encoded, no failed, intended or queued summaries. Without it a row is complete.
+ */
+export interface LiveDetail {
+  readonly percentiles: readonly Percentile[];
+}
+
+function row(type: string, name: string, counters: Counters, histograms: RowHistograms, seconds: number, live: LiveDetail | undefined): StatsRow {
   const { latency, failedLatency: failed, intendedLatency: intended, queued } = histograms;
   const base: StatsRow = {
     type,
@@ -198,19 +208,20 @@ function row(type: string, name: string, counters: Counters, histograms: RowHist
     rps: round(counters.requests / seconds),
     failuresPerS: round(counters.failures / seconds),
     bytesIn: counters.bytesIn,
-    latencyMs: summarize(latency),
-    failedLatencyMs: summarize(failed),
-    histogram: encode ? encodeHistogram(latency) : '',
+    latencyMs: live ? summarizeOnly(latency, live.percentiles) : summarize(latency),
+    failedLatencyMs: live ? NO_LATENCY : summarize(failed),
+    histogram: live ? '' : encodeHistogram(latency),
     late: counters.late,
     missed: counters.missed,
     lateAcks: counters.lateAcks,
     ...(counters.qosDowngrades > 0 ? { qosDowngrades: counters.qosDowngrades } : {}),
   };
+  if (live) return base;
   return {
     ...base,
-    ...(intended.totalCount > 0 ? { intendedLatencyMs: summarize(intended), ...(encode ? { intendedHistogram: encodeHistogram(intended) } : {}) } : {}),
-    ...(failed.totalCount > 0 && encode ? { failedHistogram: encodeHistogram(failed) } : {}),
-    ...(queued.totalCount > 0 ? { queuedMs: summarize(queued), ...(encode ? { queuedHistogram: encodeHistogram(queued) } : {}) } : {}),
+    ...(intended.totalCount > 0 ? { intendedLatencyMs: summarize(intended), intendedHistogram: encodeHistogram(intended) } : {}),
+    ...(failed.totalCount > 0 ? { failedHistogram: encodeHistogram(failed) } : {}),
+    ...(queued.totalCount > 0 ? { queuedMs: summarize(queued), queuedHistogram: encodeHistogram(queued) } : {}),
   };
 }
 
@@ -222,12 +233,12 @@ class RowSum {
   readonly queued = createHistogram();
   readonly counters: Counters = zeroCounters();
 
-  /** `full: false` sums only the answers' latency: what a live view reads, at a quarter of the copying. */
-  constructor(private readonly full = true) {}
+  /** A live view's sums only the answers' latency, at a quarter of the copying. */
+  constructor(private readonly live: LiveDetail | undefined) {}
 
   add(entry: StatsEntry): void {
     this.latency.add(entry.latency);
-    if (this.full) {
+    if (!this.live) {
       this.failedLatency.add(entry.failedLatency);
       this.intendedLatency.add(entry.intendedLatency);
       this.queued.add(entry.queued);
@@ -235,9 +246,15 @@ class RowSum {
     addCounters(this.counters, entry);
   }
 
-  row(type: string, name: string, seconds: number, encode = true): StatsRow {
-    return row(type, name, this.counters, this, seconds, encode);
+  row(type: string, name: string, seconds: number): StatsRow {
+    return row(type, name, this.counters, this, seconds, this.live);
   }
+}
+
+function sumOf(entries: readonly StatsEntry[], live: LiveDetail | undefined): RowSum {
+  const sum = new RowSum(live);
+  for (const entry of entries) sum.add(entry);
+  return sum;
 }
 
 /** Rows a bare threshold never reads: session setup, and DELIVER (the same messages again, seen by subscribers). */
@@ -246,43 +263,39 @@ const SESSION_TYPES = new Set(['CONNECT', 'SUBSCRIBE', 'DELIVER']);
 /** The rows a set of entries yields over `seconds`: per (type, name), per type, the total, and which one a bare threshold reads. */
 export type RowSet = Pick<Results, 'stats' | 'total' | 'types' | 'bareThresholdsRead'>;
 
-/**
- * `encode: false` is a live view's: the encoded histograms are left empty and the aggregates sum only
- * the answers' latency (their failed, intended and queued summaries stay empty).
- */
-export function buildRows(entries: readonly StatsEntry[], seconds: number, encode = true): RowSet {
+/** With `live`, only what a live view reads is computed (see LiveDetail); the aggregates' failed, intended and queued summaries stay empty. */
+export function buildRows(entries: readonly StatsEntry[], seconds: number, live?: LiveDetail): RowSet {
   const sorted = [...entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
-  const total = new RowSum(encode);
-  const groups = new Map<string, RowSum>();
-  const traffic = new RowSum(encode);
+  const groups = new Map<string, StatsEntry[]>();
   for (const entry of sorted) {
-    total.add(entry);
     const group = rowTypeGroup(entry.type);
-    let sum = groups.get(group);
-    if (!sum) groups.set(group, (sum = new RowSum(encode)));
-    sum.add(entry);
-    if (!SESSION_TYPES.has(entry.type)) traffic.add(entry);
+    const members = groups.get(group);
+    if (members) members.push(entry);
+    else groups.set(group, [entry]);
   }
-  const stats = sorted.map((entry) => row(entry.type, entry.name, entry, entry, seconds, encode));
-  const types = [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([group, sum]) => sum.row(group, `${group} Aggregated`, seconds, encode));
+  const total = sumOf(sorted, live).row('', 'Aggregated', seconds);
+  const stats = sorted.map((entry) => row(entry.type, entry.name, entry, entry, seconds, live));
+  // A fleet of one type sums the same entries for its type as for the total: the same row, summed once.
+  const typeRow = (group: string, members: readonly StatsEntry[]): StatsRow =>
+    groups.size === 1 ? { ...total, type: group, name: `${group} Aggregated` } : sumOf(members, live).row(group, `${group} Aggregated`, seconds);
+  const types = [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([group, members]) => typeRow(group, members));
   const trafficGroups = [...groups.keys()].filter((group) => !SESSION_TYPES.has(group));
   let bareThresholdsRead = 'Aggregated';
   if (trafficGroups.length < groups.size && trafficGroups.length === 1) bareThresholdsRead = `${trafficGroups[0] ?? ''} Aggregated`;
   else if (trafficGroups.length < groups.size && trafficGroups.length > 1) {
     const name = trafficGroups.sort().join('+');
-    types.push(traffic.row(name, `${name} Aggregated`, seconds, encode));
+    const traffic = sorted.filter((entry) => !SESSION_TYPES.has(entry.type));
+    types.push(sumOf(traffic, live).row(name, `${name} Aggregated`, seconds));
     bareThresholdsRead = `${name} Aggregated`;
   }
-  return { stats, total: total.row('', 'Aggregated', seconds, encode), types, bareThresholdsRead };
+  return { stats, total, types, bareThresholdsRead };
 }
 
 export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
   const wallSeconds = Math.max(0.001, (input.endedAt.getTime() - input.startedAt.getTime()) / 1000);
   const seconds = input.activeMs === undefined ? wallSeconds : Math.max(0.001, Math.min(wallSeconds, input.activeMs / 1000));
-  const sorted = [...input.entries].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
   const { stats, total: totalRow, types, bareThresholdsRead } = buildRows(input.entries, seconds);
-  const failures = sorted.flatMap((entry) => [...entry.errors].map(([error, count]) => ({ type: entry.type, name: entry.name, error, count })));
-  failures.sort((a, b) => b.count - a.count);
+  const failures = failuresOf(input.entries);
   return {
     schema: 'fleetsim.results/v1',
     tool: { name: 'fleetsim', version: input.version },

@@ -1,16 +1,13 @@
-import { EventEmitter } from 'node:events';
 import type { CapacityResult, CapacitySearch, CapacityStep } from '../capacity/search.ts';
 import type { Engine } from '../engine/engine.ts';
-import type { HistoryPoint } from '../metrics/history.ts';
 import type { Results } from '../metrics/results.ts';
 import type { RunPlan } from '../profile/types.ts';
 import { capacityVerdict } from '../report/capacity-console.ts';
 import { downloadNames, renderDownload } from './downloads.ts';
 import type { Download } from './downloads.ts';
-import { finalTable, liveTable, runSummary, TABLE_EVERY_INTERVALS } from './live-feed.ts';
-import type { DevicesView, IntervalMessage } from './live-feed.ts';
+import { EngineFeed, profileView, runView } from './engine-feed.ts';
+import { runSummary } from './live-feed.ts';
 import { ConflictError } from './ui-backend.ts';
-import type { UiBackend, UiMessages } from './ui-backend.ts';
 
 /** A step as the page draws it. */
 function stepView(step: CapacityStep): object {
@@ -22,12 +19,10 @@ function stepView(step: CapacityStep): object {
  * `capacity --ui`: the page follows the search (each step as it completes, the knee once found)
  * and may stop it; the search alone sets the device count and no other run can start.
  */
-export class CapacityUi extends EventEmitter<UiMessages> implements UiBackend {
+export class CapacityUi extends EngineFeed {
   private readonly steps: CapacityStep[] = [];
   private current: number | undefined;
-  private intervals = 0;
   private finished: { results: Results; result: CapacityResult; exitCode: number } | undefined;
-  listening: () => boolean = () => true;
 
   constructor(
     private readonly engine: Engine,
@@ -43,15 +38,14 @@ export class CapacityUi extends EventEmitter<UiMessages> implements UiBackend {
       this.steps.push(step);
       this.emit('message', 'capacity', this.capacity());
     });
-    engine.on('interval', (point) => this.onInterval(point));
-    engine.on('stopping', () => this.emit('message', 'state', this.state()));
+    this.follow(engine, plan);
   }
 
   /** The search is over and its reports written: the page shows the final numbers and the verdict. */
   finish(results: Results, result: CapacityResult, exitCode: number): void {
     this.finished = { results, result, exitCode };
     this.current = undefined;
-    this.emit('message', 'done', { table: finalTable(results), history: results.history, summary: runSummary(results, exitCode), downloads: this.downloadList() });
+    this.emit('message', 'done', this.doneMessage(results, runSummary(results, exitCode)));
     this.emit('message', 'state', this.state());
   }
 
@@ -61,13 +55,11 @@ export class CapacityUi extends EventEmitter<UiMessages> implements UiBackend {
     return {
       mode: 'capacity',
       status,
-      profile: { name: this.plan.name, path: this.plan.profilePath, models: this.plan.fleet.map((entry) => ({ name: entry.model.name, count: entry.count })), thresholds: this.plan.thresholds },
-      run: finished
-        ? undefined
-        : { elapsedS: this.engine.elapsedMs() / 1000, devices: this.devices(), history: this.engine.stats.history.points, table: this.table() },
-      last: finished && { table: finalTable(finished.results), history: finished.results.history, summary: runSummary(finished.results, finished.exitCode), downloads: this.downloadList() },
+      profile: profileView(this.plan),
+      run: finished ? undefined : runView(this.engine, this.plan),
+      last: finished && this.doneMessage(finished.results, runSummary(finished.results, finished.exitCode)),
       capacity: this.capacity(),
-      downloads: this.downloadList(),
+      downloads: this.downloads(),
     };
   }
 
@@ -91,27 +83,12 @@ export class CapacityUi extends EventEmitter<UiMessages> implements UiBackend {
     return renderDownload(name, results, undefined, { steps: result.steps, verdict: capacityVerdict(result) });
   }
 
-  private downloadList(): string[] {
+  downloads(): string[] {
     return downloadNames(false, this.finished !== undefined);
   }
 
   private capacity(): object {
     const result = this.finished?.result;
     return { steps: this.steps.map(stepView), current: this.current, verdict: result ? capacityVerdict(result) : undefined, limitedBy: result?.limitedBy };
-  }
-
-  private devices(): DevicesView {
-    return { online: this.engine.online, target: this.engine.targetDevices, running: this.engine.runningDevices, ceiling: this.plan.devices };
-  }
-
-  private table(): ReturnType<typeof liveTable> {
-    return liveTable(this.engine.stats.entries, this.engine.elapsedMs() / 1000, this.plan.thresholds);
-  }
-
-  private onInterval(point: HistoryPoint): void {
-    if (!this.listening() || this.engine.stopping) return;
-    const withTable = ++this.intervals % TABLE_EVERY_INTERVALS === 0;
-    const message: IntervalMessage = { point, ...(withTable ? { table: this.table() } : {}), devices: this.devices() };
-    this.emit('message', 'interval', message);
   }
 }

@@ -1,13 +1,22 @@
 import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
+import { failuresOf } from '../metrics/failure-list.ts';
+import type { FailureCount } from '../metrics/failure-list.ts';
+import { PERCENTILES } from '../metrics/histogram.ts';
 import type { LatencySummary } from '../metrics/histogram.ts';
 import type { HistoryPoint } from '../metrics/history.ts';
 import { buildRows } from '../metrics/results.ts';
 import type { Results, StatsRow, ThresholdResult } from '../metrics/results.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
+import { parseThreshold } from '../profile/thresholds.ts';
+
+/** The latency columns the page's tables show (src/ui/ui-script.ts), of every row. */
+const PAGE_LATENCY = ['min', 'mean', 'max', 'p50', 'p90', 'p95', 'p99'] as const;
+export type PageLatency = Pick<LatencySummary, (typeof PAGE_LATENCY)[number]>;
 
 /**
  * What the page is sent: the rows, failures and thresholds as the results compute them, without
- * the encoded histograms (which only `merge` needs), so a browser tab costs the run little.
+ * the encoded histograms (which only `merge` needs) and the latencies it does not show, so a
+ * browser tab costs the run little.
  */
 export interface RowView {
   readonly type: string;
@@ -17,40 +26,33 @@ export interface RowView {
   readonly timeouts: number;
   readonly rps: number;
   readonly failuresPerS: number;
-  readonly latencyMs: LatencySummary;
-}
-
-export interface FailureView {
-  readonly type: string;
-  readonly name: string;
-  readonly error: string;
-  readonly count: number;
+  readonly latencyMs: PageLatency;
 }
 
 export interface TableView {
   readonly stats: readonly RowView[];
   readonly types: readonly RowView[];
   readonly total: RowView;
-  readonly failures: readonly FailureView[];
+  readonly failures: readonly FailureCount[];
   readonly thresholds: readonly ThresholdResult[];
   /** Seconds the rates divide by: the run so far, or its active time once finished. */
   readonly seconds: number;
 }
 
 export function rowView(row: StatsRow): RowView {
-  const { type, name, requests, failures, timeouts, rps, failuresPerS, latencyMs } = row;
-  return { type, name, requests, failures, timeouts, rps, failuresPerS, latencyMs };
+  const { type, name, requests, failures, timeouts, rps, failuresPerS } = row;
+  const { min, mean, max, p50, p90, p95, p99 } = row.latencyMs;
+  return { type, name, requests, failures, timeouts, rps, failuresPerS, latencyMs: { min, mean, max, p50, p90, p95, p99 } };
 }
 
-/** Failures per (type, name, reason), most frequent first, as the results list them. */
-export function failuresOf(entries: readonly StatsEntry[]): FailureView[] {
-  const failures = entries.flatMap((entry) => [...entry.errors].map(([error, count]) => ({ type: entry.type, name: entry.name, error, count })));
-  return failures.sort((a, b) => b.count - a.count || a.name.localeCompare(b.name) || a.error.localeCompare(b.error));
-}
-
-/** The run so far: every row over the seconds since the start, with the thresholds judged on it now. */
+/**
+ * The run so far: every row over the seconds since the start, with the thresholds judged on it now.
+ * It is built on the generator's event loop every other interval, so each row's latency is summarised
+ * only at the percentiles the page shows and the thresholds read.
+ */
 export function liveTable(entries: readonly StatsEntry[], seconds: number, thresholds: readonly string[]): TableView {
-  const rows = buildRows(entries, Math.max(0.001, seconds), false);
+  const read = new Set<string>([...PAGE_LATENCY, ...thresholds.map((expr) => parseThreshold(expr).metric)]);
+  const rows = buildRows(entries, Math.max(0.001, seconds), { percentiles: PERCENTILES.filter(([key]) => read.has(key)) });
   return {
     stats: rows.stats.map(rowView),
     types: rows.types.map(rowView),

@@ -7,7 +7,6 @@ import type { RunPlan, Stage } from '../profile/types.ts';
 import { UsageError } from '../errors.ts';
 import type { Endpoints } from '../cli/run-environment.ts';
 import { resultsOf } from '../cli/run-environment.ts';
-import type { DevicesView } from './live-feed.ts';
 
 /** What a run from the UI was started with. */
 export interface StartSettings {
@@ -54,10 +53,6 @@ export class LiveRun {
 
   get reason(): StopReason {
     return this.stopReason;
-  }
-
-  devices(): DevicesView {
-    return { online: this.engine.online, target: this.engine.targetDevices, running: this.engine.runningDevices, ceiling: this.plan.devices };
   }
 
   /** Runs to the end (duration, iterations, or a stop) and returns the results. */

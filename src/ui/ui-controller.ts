@@ -1,6 +1,4 @@
-import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import type { HistoryPoint } from '../metrics/history.ts';
 import type { Results } from '../metrics/results.ts';
 import { loadRunPlan } from '../profile/load.ts';
 import type { RunOverrides } from '../profile/load.ts';
@@ -13,14 +11,14 @@ import { UsageError } from '../errors.ts';
 import { checkConnections, EXIT, openEnvironment, reportFixtureCounts, runExitCode } from '../cli/run-environment.ts';
 import type { Output } from '../cli/run-environment.ts';
 import { closeReporters, finishReporters, prepareReporters } from '../cli/report-files.ts';
-import { finalTable, liveTable, runSummary, TABLE_EVERY_INTERVALS } from './live-feed.ts';
-import type { DoneMessage, IntervalMessage, RunSummary, TableView } from './live-feed.ts';
+import { EngineFeed, profileView, runView } from './engine-feed.ts';
+import { runSummary } from './live-feed.ts';
+import type { RunSummary } from './live-feed.ts';
 import { LiveRun } from './live-run.ts';
 import { formDefaults, mergeForm, settingsOf } from './start-settings.ts';
 import type { StartForm } from './start-settings.ts';
 import { downloadNames, renderDownload } from './downloads.ts';
 import type { Download } from './downloads.ts';
-import type { UiBackend, UiMessages } from './ui-backend.ts';
 import { ConflictError } from './ui-backend.ts';
 
 export type RunStatus = 'idle' | 'running' | 'stopping' | 'finished';
@@ -48,16 +46,13 @@ interface Finished {
  * it, and keeps the last finished run's results for the page and its downloads. It pushes what
  * the page shows as messages; the server only carries them.
  */
-export class UiController extends EventEmitter<UiMessages> implements UiBackend {
+export class UiController extends EngineFeed {
   private current: LiveRun | undefined;
   private running: Promise<void> | undefined;
   private last: Finished | undefined;
   private lastError: string | undefined;
   private starting = false;
-  private intervals = 0;
   private readonly defaults: StartForm;
-  /** Whether a page is listening: the table is built for each interval only then. */
-  listening: () => boolean = () => true;
 
   constructor(private readonly options: UiControllerOptions) {
     super();
@@ -80,22 +75,14 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
   }
 
   state(): object {
-    const plan = this.options.plan;
     const run = this.current;
     return {
       mode: 'run',
       status: this.status,
-      profile: { name: plan.name, path: plan.profilePath, models: plan.fleet.map((entry) => ({ name: entry.model.name, count: entry.count })), thresholds: plan.thresholds },
+      profile: profileView(this.options.plan),
       defaults: this.defaults,
-      run: run && {
-        settings: run.settings,
-        startedAt: run.startedAt.toISOString(),
-        elapsedS: run.engine.elapsedMs() / 1000,
-        devices: run.devices(),
-        history: run.engine.stats.history.points,
-        table: this.table(run),
-      },
-      last: this.last && this.doneMessage(this.last),
+      run: run && { settings: run.settings, startedAt: run.startedAt.toISOString(), ...runView(run.engine, run.plan) },
+      last: this.last && this.doneMessage(this.last.results, this.last.summary),
       error: this.lastError,
       downloads: this.downloads(),
     };
@@ -136,8 +123,7 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
     const progress = this.options.quiet ? undefined : new ProgressReporter(this.options.output, settings.durationMs);
     progress?.attach(run.engine);
     for (const reporter of reporters) reporter.attach?.(run.engine);
-    run.engine.on('interval', (point) => this.onInterval(run, point));
-    run.engine.on('stopping', () => this.emit('message', 'state', this.state()));
+    this.follow(run.engine, run.plan);
     if (!this.options.quiet) this.options.output.stderr(`Run started from the UI: ${describe(settings)}.`);
     this.running = this.finish(run, run.run(), reporters, requestLog, async () => {
       progress?.end();
@@ -185,21 +171,6 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
     return renderDownload(name, results, this.options.logRequests);
   }
 
-  private table(run: LiveRun): TableView {
-    return liveTable(run.engine.stats.entries, run.engine.elapsedMs() / 1000, run.plan.thresholds);
-  }
-
-  private onInterval(run: LiveRun, point: HistoryPoint): void {
-    if (!this.listening() || run.stopping) return;
-    const withTable = ++this.intervals % TABLE_EVERY_INTERVALS === 0;
-    const message: IntervalMessage = { point, ...(withTable ? { table: this.table(run) } : {}), devices: run.devices() };
-    this.emit('message', 'interval', message);
-  }
-
-  private doneMessage(finished: Finished): DoneMessage {
-    return { table: finalTable(finished.results), history: finished.results.history, summary: finished.summary, downloads: this.downloads() };
-  }
-
   private async finish(run: LiveRun, running: Promise<Results>, reporters: Reporter[], requestLog: RequestLog | undefined, cleanup: () => Promise<void>): Promise<void> {
     const output = this.options.output;
     const problems: string[] = [];
@@ -221,7 +192,7 @@ export class UiController extends EventEmitter<UiMessages> implements UiBackend 
       await closeReporters(reporters);
       this.current = undefined;
     }
-    if (this.last) this.emit('message', 'done', this.doneMessage(this.last));
+    if (this.last) this.emit('message', 'done', this.doneMessage(this.last.results, this.last.summary));
     this.emit('message', 'state', this.state());
   }
 }

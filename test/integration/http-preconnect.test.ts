@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -38,6 +39,20 @@ class CountingServer {
   }
 }
 
+/** What `open` resolves with, and the client sockets it created (undici connects with node:net, which announces each on this channel). */
+async function withClientSockets<T>(open: () => Promise<T>): Promise<{ value: T; sockets: Socket[] }> {
+  const sockets: Socket[] = [];
+  const onSocket = (message: unknown): void => {
+    sockets.push((message as { socket: Socket }).socket);
+  };
+  subscribe('net.client.socket', onSocket);
+  try {
+    return { value: await open(), sockets };
+  } finally {
+    unsubscribe('net.client.socket', onSocket);
+  }
+}
+
 const post = (deviceIndex: number) => ({ deviceIndex, method: 'POST' as const, path: '/data', headers: { 'content-type': 'application/json' }, body: '{"t":1}', timeoutMs: 2000 });
 
 describe('the shared pool opens its first connections ahead', () => {
@@ -70,13 +85,15 @@ describe('the shared pool opens its first connections ahead', () => {
     const transport = new HttpTransport(target.url, { connections: 2, connectionPerDevice: false, timeoutMs: 2000 });
     try {
       const before = new Set(target.open);
-      assert.equal(await transport.preconnect(2, 2000), 2);
+      const { value: count, sockets: clientSockets } = await withClientSockets(() => transport.preconnect(2, 2000));
+      assert.equal(count, 2);
+      assert.equal(clientSockets.length, 2, 'the client opened 2 sockets ahead');
       await pollUntil('both connections at the server', () => [...target.open].filter((socket) => !before.has(socket)).length === 2);
       const opened = [...target.open].filter((socket) => !before.has(socket));
       for (const socket of opened) socket.destroy();
-      await pollUntil('the server to drop them', () => opened.every((socket) => !target.open.has(socket)));
-      // Let the client read the FIN first, as it has when the pool takes a connection later in a run.
-      await new Promise((resolve) => setImmediate(resolve));
+      // The client has read the FIN and dropped its spare sockets, as it has when the pool takes a
+      // connection later in a run; a request before that would race the close.
+      await pollUntil('the client to see both closes', () => clientSockets.every((client) => client.destroyed));
       const results = await Promise.all([0, 1].map((device) => transport.send(post(device))));
       assert.deepEqual(results.map((result) => result.outcome), ['ok', 'ok']);
     } finally {

@@ -16,3 +16,14 @@ test("the one-pass mean is hdr-histogram-js's own, to the last bit, and summariz
   );
   assert.equal(meanMicros(createHistogram()), 0);
 });
+
+test('the one-pass mean matches the library in every bucket up to the hour a histogram holds', () => {
+  fc.assert(
+    fc.property(fc.array(fc.double({ min: 0, max: Math.log2(3_600_000_000), noNaN: true }), { minLength: 1, maxLength: 50 }), (exponents) => {
+      const histogram = createHistogram();
+      for (const exponent of exponents) recordMicros(histogram, 2 ** exponent);
+      assert.equal(meanMicros(histogram), (histogram as unknown as { mean: number }).mean);
+    }),
+    { numRuns: 500 },
+  );
+});

@@ -2,11 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeHistogram } from '../../../src/metrics/histogram.ts';
 import { evaluateThresholds } from '../../../src/metrics/evaluate-thresholds.ts';
-import { buildResults } from '../../../src/metrics/results.ts';
+import { buildRows } from '../../../src/metrics/results.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import { parseThreshold } from '../../../src/profile/thresholds.ts';
+import { resultsOfStats } from '../../helpers/results.ts';
 
-function sampleResults(): ReturnType<typeof buildResults> {
+function sampleResults(): ReturnType<typeof resultsOfStats> {
   const stats = new RunStats();
   const data = stats.entryFor('POST', '/data');
   for (let i = 1; i <= 1000; i++) data.record('ok', undefined, i * 10, -1, 11, false);
@@ -14,20 +15,13 @@ function sampleResults(): ReturnType<typeof buildResults> {
   data.record('failure', 'HTTP 503', 500, -1, 20, false);
   const greet = stats.entryFor('GET', '/greet');
   greet.record('ok', undefined, 2000, -1, 5, false);
-  return buildResults({
+  return resultsOfStats(stats, {
     version: '1.2.3',
     seed: '42',
     profilePath: 'profiles/p.yaml',
     profileSha256: 'abc',
-    startedAt: new Date('2026-01-01T00:00:00Z'),
-    endedAt: new Date('2026-01-01T00:00:10Z'),
-    stopReason: 'duration',
     devices: { target: 3, started: 3, online: 3 },
-    entries: stats.entries,
-    history: stats.history.points,
-    saturation: stats.saturation,
     generator: { cpuPercent: 10, maxRssBytes: 1, eventLoopLagP99Ms: 1 },
-    warnings: [],
   });
 }
 
@@ -87,24 +81,9 @@ test('thresholds evaluate against rows; an unknown selector fails rather than pa
 });
 
 /** Results of a run that lasted `wallMs`, of which `activeMs` applied load. */
-function resultsOver(stats: RunStats, wallMs: number, activeMs: number): ReturnType<typeof buildResults> {
+function resultsOver(stats: RunStats, wallMs: number, activeMs: number): ReturnType<typeof resultsOfStats> {
   const startedAt = new Date('2026-01-01T00:00:00Z');
-  return buildResults({
-    version: '1',
-    seed: '1',
-    profilePath: 'p.yaml',
-    profileSha256: '',
-    startedAt,
-    endedAt: new Date(startedAt.getTime() + wallMs),
-    activeMs,
-    stopReason: 'duration',
-    devices: { target: 1, started: 1, online: 1 },
-    entries: stats.entries,
-    history: stats.history.points,
-    saturation: stats.saturation,
-    generator: { cpuPercent: 1, maxRssBytes: 1, eventLoopLagP99Ms: 1 },
-    warnings: [],
-  });
+  return resultsOfStats(stats, { startedAt, endedAt: new Date(startedAt.getTime() + wallMs), activeMs });
 }
 
 test('a run that measured nothing fails latency and rate thresholds instead of passing them with zeros', () => {
@@ -132,4 +111,28 @@ test('rates divide by the time load was applied, not by the drain after it', () 
   const results = resultsOver(stats, 12_500, 10_000);
   assert.equal(results.total.rps, 10);
   assert.equal(results.durationS, 12.5);
+});
+
+test('results of one type: its aggregate row is the total under the type\'s name, encoded alike', () => {
+  const stats = new RunStats();
+  for (let i = 0; i < 300; i++) stats.entryFor(i % 3 === 0 ? 'GET' : 'POST', i % 2 === 0 ? '/a' : '/b').record(i % 17 === 0 ? 'failure' : 'ok', i % 17 === 0 ? 'HTTP 500' : undefined, 700 + i * 31, 600 + i * 31, 5, false);
+  const rows = buildRows(stats.entries, 10);
+  assert.equal(rows.types.length, 1);
+  assert.deepEqual(rows.types[0], { ...rows.total, type: 'HTTP', name: 'HTTP Aggregated' });
+  assert.ok(rows.total.histogram.length > 0 && rows.total.intendedLatencyMs !== undefined, 'the full rows: encoded, with the intended latency');
+});
+
+test('a fleet with sessions: one aggregate per type and the traffic\'s, each summing its own rows', () => {
+  const stats = new RunStats();
+  for (let i = 0; i < 100; i++) stats.entryFor('POST', '/data').record('ok', undefined, 1_000 + i, -1, 0, false);
+  for (let i = 0; i < 50; i++) stats.entryFor('PUBLISH', 'telemetry').record('ok', undefined, 5_000 + i, -1, 0, false);
+  for (let i = 0; i < 10; i++) stats.entryFor('CONNECT', 'lamp').record('ok', undefined, 90_000 + i, -1, 0, false);
+  const rows = buildRows(stats.entries, 10);
+  const byName = new Map(rows.types.map((row) => [row.name, row]));
+  assert.deepEqual([...byName.keys()], ['CONNECT Aggregated', 'HTTP Aggregated', 'PUBLISH Aggregated', 'HTTP+PUBLISH Aggregated']);
+  assert.deepEqual(rows.types.map((row) => row.requests), [10, 100, 50, 150]);
+  const traffic = byName.get('HTTP+PUBLISH Aggregated');
+  assert.equal(rows.bareThresholdsRead, 'HTTP+PUBLISH Aggregated');
+  assert.deepEqual([traffic?.latencyMs.min, traffic?.latencyMs.max], [1, 5.049], 'no CONNECT latency in the traffic row');
+  assert.equal(rows.total.requests, 160);
 });

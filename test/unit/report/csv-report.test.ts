@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'csv-parse/sync';
-import { buildResults } from '../../../src/metrics/results.ts';
+import { resultsOfStats } from '../../helpers/results.ts';
 import type { Results } from '../../../src/metrics/results.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import { FAILURES_HEADER, HISTORY_HEADER, STATS_HEADER, failuresCsv, historyCsv, statsCsv } from '../../../src/report/csv-report.ts';
@@ -21,21 +21,7 @@ function results(): Results {
   stats.snapshot(1000, 2, 3, health);
   data.record('ok', undefined, 50_000, -1, 30, false);
   stats.snapshot(2000, 3, 3, health);
-  const partial = buildResults({
-    version: '0',
-    seed: '1',
-    profilePath: 'p.yaml',
-    profileSha256: '',
-    startedAt: new Date('2026-01-01T00:00:00Z'),
-    endedAt: new Date('2026-01-01T00:00:02Z'),
-    stopReason: 'duration',
-    devices: { target: 3, started: 3, online: 3 },
-    entries: stats.entries,
-    history: stats.history.points,
-    saturation: stats.saturation,
-    generator: { cpuPercent: 1, maxRssBytes: 1, eventLoopLagP99Ms: 1 },
-    warnings: [],
-  });
+  const partial = resultsOfStats(stats, { version: '0', endedAt: new Date('2026-01-01T00:00:02Z'), devices: { target: 3, started: 3, online: 3 } });
   return { ...partial, thresholds: [] };
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildResults } from '../../../src/metrics/results.ts';
+import { resultsOfStats } from '../../helpers/results.ts';
 import type { Results } from '../../../src/metrics/results.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import { htmlReport, loadPageAssets, scriptJson } from '../../../src/report/html-report.ts';
@@ -12,21 +12,7 @@ function results(): Results {
   stats.entryFor('POST', HOSTILE).record('ok', undefined, 1_500, -1, 2, false);
   stats.entryFor('GET', '/never');
   stats.snapshot(1000, 1, 1, { busyPercent: 95, lagP99Ms: 2 });
-  const partial = buildResults({
-    version: '0',
-    seed: '5',
-    profilePath: 'p.yaml',
-    profileSha256: 'abc',
-    startedAt: new Date('2026-01-01T00:00:00Z'),
-    endedAt: new Date('2026-01-01T00:00:01Z'),
-    stopReason: 'duration',
-    devices: { target: 1, started: 1, online: 1 },
-    entries: stats.entries,
-    history: stats.history.points,
-    saturation: stats.saturation,
-    generator: { cpuPercent: 1, maxRssBytes: 1, eventLoopLagP99Ms: 1 },
-    warnings: ['a <warning>'],
-  });
+  const partial = resultsOfStats(stats, { version: '0', seed: '5', profileSha256: 'abc', endedAt: new Date('2026-01-01T00:00:01Z'), warnings: ['a <warning>'] });
   return { ...partial, thresholds: [{ expr: 'p95 < 1ms', ok: false, value: 1.5 }] };
 }
 
