@@ -4,7 +4,7 @@ import { readShard } from '../distributed/read-shard.ts';
 import { formatSummary } from '../report/console.ts';
 import { toolVersion } from '../version.ts';
 import type { FlagValue } from './options.ts';
-import { fileReporters, finishReporters, prepareReporters } from './report-files.ts';
+import { fileReporters, finishReporters, jsonOnStdout, prepareReporters } from './report-files.ts';
 import { EXIT } from './run-environment.ts';
 import type { Output } from './run-environment.ts';
 
@@ -20,7 +20,7 @@ export interface MergeCommandFlags {
 /** `fleetsim merge A.json B.json ...`: one run's results from its shards' results. Returns the exit code. */
 export async function mergeCommand(flags: MergeCommandFlags, output: Output): Promise<number> {
   const files = (flags.results ?? []).map(String);
-  const reporters = fileReporters(flags);
+  const reporters = fileReporters(flags, (text) => output.stdout(text));
   await prepareReporters(reporters);
   // Each file is folded in as soon as it is parsed, so what it parsed into is garbage young.
   const merger = new ShardMerger();
@@ -33,7 +33,8 @@ export async function mergeCommand(flags: MergeCommandFlags, output: Output): Pr
     if (missing.length > 0) output.stderr(`Partial: shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')} missing (--partial); the numbers are those of the shards present.`);
     output.stderr(`Note on the ${merged.merged.note}`);
   }
-  output.stdout(formatSummary(merged));
+  if (jsonOnStdout(flags)) output.stderr(formatSummary(merged));
+  else output.stdout(formatSummary(merged));
   for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
   if (problems.length > 0) return EXIT.usage;
   if (merged.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;

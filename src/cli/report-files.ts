@@ -28,6 +28,11 @@ export function fileReporters(flags: ReportFileFlags, jsonStdout?: (text: string
   return reporters;
 }
 
+/** `--json -`: the results JSON goes to stdout, so the summary for people goes to stderr. */
+export function jsonOnStdout(flags: ReportFileFlags): boolean {
+  return outputFile('json', flags.json) === '-';
+}
+
 /** Before the run: each reporter checks its output can be written, one after another. */
 export async function prepareReporters(reporters: readonly Reporter[]): Promise<void> {
   for (const reporter of reporters) await reporter.prepare?.();

@@ -16,7 +16,7 @@ import { checkWritableFile } from '../report/output-path.ts';
 import { toolVersion } from '../version.ts';
 import { last, outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue } from './options.ts';
-import { closeReporters, fileReporters, finishReporters, prepareReporters } from './report-files.ts';
+import { closeReporters, fileReporters, finishReporters, jsonOnStdout, prepareReporters } from './report-files.ts';
 import type { RunCommandFlags } from './run-command.ts';
 import { EXIT, openEnvironment, reportFixtureCounts } from './run-environment.ts';
 import type { Output } from './run-environment.ts';
@@ -81,7 +81,7 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
   // Checked here so a wrong address stops the run once, not in every worker.
   parseLocalIps(given.localIps);
   const quiet = given.quiet === true;
-  const reporters = fileReporters(given);
+  const reporters = fileReporters(given, (text) => output.stdout(text));
   const logRequests = outputFile('log-requests', given.logRequests);
   const profile = path.resolve(given.profile);
   const plan = await loadRunPlan(profile, overridesFromFlags(given));
@@ -157,7 +157,8 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
     }
     problems.push(...(await finishReporters(reporters, merged)));
     if (!quiet) await reportFixtureCounts(environment, output);
-    output.stdout(formatSummary(merged));
+    if (jsonOnStdout(given)) output.stderr(formatSummary(merged));
+    else output.stdout(formatSummary(merged));
     for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
     if (merged.merged.missing.length > 0) {
       output.stderr(`fleetsim: ${merged.merged.missing.length} of ${workers} shards missing (${merged.merged.missing.map((i) => `${i}/${workers}`).join(', ')}): the results cover the others only.`);
