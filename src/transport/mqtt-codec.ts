@@ -257,38 +257,58 @@ const STRING_PAIR_PROPERTY = 0x26;
 /** UTF-8 strings and binary data: a two-byte length, then the bytes. */
 const LENGTH_PREFIXED_PROPERTIES = new Set([0x03, 0x08, 0x09, 0x12, 0x15, 0x16, 0x1a, 0x1c, 0x1f]);
 
-/** Reads the property list at `offset` (MQTT 5 2.2.2) into the limits a CONNACK sets; returns where the list ends. */
-export function readServerLimits(buffer: Buffer, offset: number, end: number, limits: ServerLimits): number {
+function cutShort(id: number): MalformedPacketError {
+  return new MalformedPacketError(`property ${id} cut short`);
+}
+
+/** Where the value of property `id` that starts at `at` ends; a value past `stop` or an unknown id is malformed. */
+function propertyEnd(buffer: Buffer, id: number, at: number, stop: number): number {
+  let next = at;
+  const fixed = FIXED_PROPERTY_BYTES[id];
+  if (fixed !== undefined) next += fixed;
+  else if (id === VARIABLE_INTEGER_PROPERTY) {
+    const value = readVarInt(buffer, at, stop);
+    if (!value) throw cutShort(id);
+    next = value.next;
+  } else if (LENGTH_PREFIXED_PROPERTIES.has(id) || id === STRING_PAIR_PROPERTY) {
+    for (let part = id === STRING_PAIR_PROPERTY ? 2 : 1; part > 0; part--) {
+      if (next + 2 > stop) throw cutShort(id);
+      next += 2 + buffer.readUInt16BE(next);
+    }
+  } else throw new MalformedPacketError(`unknown property ${id}`);
+  if (next > stop) throw cutShort(id);
+  return next;
+}
+
+/**
+ * Steps through the property list at `offset` (its length first, MQTT 5 2.2.2), handing `visit` each
+ * property's id and where its value starts, once the value is known to lie inside the list; `visit`
+ * returning true stops the walk. Returns where the list ends. Every reader of a broker's properties
+ * goes through here, so bytes that run out are a MalformedPacketError and never an out-of-range read.
+ */
+export function walkProperties(buffer: Buffer, offset: number, end: number, visit?: (id: number, at: number) => unknown): number {
   const length = readVarInt(buffer, offset, end);
   if (!length || length.next + length.value > end) throw new MalformedPacketError('properties longer than the packet');
   const stop = length.next + length.value;
   let at = length.next;
   while (at < stop) {
     const id = buffer[at++] as number;
-    const fixed = FIXED_PROPERTY_BYTES[id];
-    if (fixed !== undefined) {
-      if (at + fixed > stop) throw new MalformedPacketError(`property ${id} cut short`);
-      const value = fixed === 1 ? (buffer[at] as number) : fixed === 2 ? buffer.readUInt16BE(at) : buffer.readUInt32BE(at);
-      if (id === 0x13) limits.keepaliveS = value;
-      else if (id === 0x21) limits.receiveMaximum = value;
-      else if (id === 0x24) limits.maximumQos = value === 0 ? 0 : 1;
-      else if (id === 0x25) limits.retainAvailable = value === 1;
-      else if (id === 0x27) limits.maximumPacketSize = value;
-      at += fixed;
-    } else if (id === VARIABLE_INTEGER_PROPERTY) {
-      const value = readVarInt(buffer, at, stop);
-      if (!value) throw new MalformedPacketError(`property ${id} cut short`);
-      at = value.next;
-    } else if (LENGTH_PREFIXED_PROPERTIES.has(id) || id === STRING_PAIR_PROPERTY) {
-      for (let part = id === STRING_PAIR_PROPERTY ? 2 : 1; part > 0; part--) {
-        if (at + 2 > stop) throw new MalformedPacketError(`property ${id} cut short`);
-        at += 2 + buffer.readUInt16BE(at);
-      }
-    } else {
-      throw new MalformedPacketError(`unknown property ${id}`);
-    }
+    const next = propertyEnd(buffer, id, at, stop);
+    if (visit?.(id, at) === true) break;
+    at = next;
   }
-  if (at !== stop) throw new MalformedPacketError('a property runs past the property list');
+  return stop;
+}
+
+/** Reads the property list at `offset` into the limits a CONNACK sets; returns where the list ends. */
+export function readServerLimits(buffer: Buffer, offset: number, end: number, limits: ServerLimits): number {
+  const stop = walkProperties(buffer, offset, end, (id, at) => {
+    if (id === 0x13) limits.keepaliveS = buffer.readUInt16BE(at);
+    else if (id === 0x21) limits.receiveMaximum = buffer.readUInt16BE(at);
+    else if (id === 0x24) limits.maximumQos = buffer[at] === 0 ? 0 : 1;
+    else if (id === 0x25) limits.retainAvailable = buffer[at] === 1;
+    else if (id === 0x27) limits.maximumPacketSize = buffer.readUInt32BE(at);
+  });
   // Zero is a protocol error for both (MQTT 5 3.2.2.3.3, 3.2.2.3.6), not a broker that accepts nothing.
   if (limits.receiveMaximum === 0) throw new MalformedPacketError('Receive Maximum 0');
   if (limits.maximumPacketSize === 0) throw new MalformedPacketError('Maximum Packet Size 0');

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { elapsedMicros } from '../engine/clock.ts';
-import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, defaultServerLimits, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, reasonLabel, skipProperties } from './mqtt-codec.ts';
+import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, defaultServerLimits, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, reasonLabel, walkProperties } from './mqtt-codec.ts';
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
 import { Keepalive } from './mqtt-keepalive.ts';
 import type { KeepaliveOwner } from './mqtt-keepalive.ts';
@@ -260,7 +260,8 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     let properties: Buffer | undefined;
     if (this.version5) {
       const listStart = offset;
-      offset = skipProperties(buffer, offset, end);
+      // Checked here, where the broker's bytes can end the connection, so what reads them later never meets a list cut short.
+      offset = walkProperties(buffer, offset, end);
       // One byte is an empty list: most publishes carry none, and nothing is handed on for them.
       if (offset - listStart > 1) properties = buffer.subarray(listStart, offset);
     }

@@ -1,4 +1,4 @@
-import { checkedLength, MalformedPacketError, readVarInt, stringBytes, UnsendablePacketError, varIntSize, writePublishHead, writeVarInt } from './mqtt-codec.ts';
+import { checkedLength, stringBytes, UnsendablePacketError, varIntSize, walkProperties, writePublishHead, writeVarInt } from './mqtt-codec.ts';
 
 /**
  * What a PUBLISH carries beyond topic and payload, for the publishes that need it: bytes ahead of
@@ -88,28 +88,16 @@ export function encodePublishWith(topic: string, payload: string, qos: 0 | 1 | 2
 
 /**
  * The value of the first user property named `name` in a property list (its length first, as it
- * arrived), or undefined. Other properties are stepped over by their identifier's encoding.
+ * arrived), or undefined. A list cut short is a MalformedPacketError, as anywhere else in a packet.
  */
 export function readUserProperty(list: Buffer, name: string): string | undefined {
-  const length = readVarInt(list, 0, list.length);
-  if (!length) return undefined;
-  const stop = Math.min(list.length, length.next + length.value);
-  let at = length.next;
-  while (at < stop) {
-    const id = list[at++] as number;
-    if (id === PublishProperty.User) {
-      const keyLength = list.readUInt16BE(at);
-      const key = list.toString('utf8', at + 2, at + 2 + keyLength);
-      at += 2 + keyLength;
-      const valueLength = list.readUInt16BE(at);
-      if (key === name) return list.toString('utf8', at + 2, at + 2 + valueLength);
-      at += 2 + valueLength;
-    } else if (id === 0x01) at += 1;
-    else if (id === PublishProperty.MessageExpiry) at += 4;
-    else if (id === 0x23) at += 2;
-    else if (id === 0x0b) at = (readVarInt(list, at, stop) ?? { next: stop }).next;
-    else if (id === PublishProperty.ContentType || id === PublishProperty.ResponseTopic || id === PublishProperty.CorrelationData) at += 2 + list.readUInt16BE(at);
-    else throw new MalformedPacketError(`property ${id} in a PUBLISH`);
-  }
-  return undefined;
+  const nameBytes = Buffer.byteLength(name);
+  let value: string | undefined;
+  walkProperties(list, 0, list.length, (id, at) => {
+    if (id !== PublishProperty.User || list.readUInt16BE(at) !== nameBytes || list.toString('utf8', at + 2, at + 2 + nameBytes) !== name) return false;
+    const valueAt = at + 2 + nameBytes;
+    value = list.toString('utf8', valueAt + 2, valueAt + 2 + list.readUInt16BE(valueAt));
+    return true;
+  });
+  return value;
 }

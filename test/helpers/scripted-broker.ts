@@ -25,6 +25,11 @@ export interface BrokerScript {
   connackProperties?: IConnackPacket['properties'];
   /** Packets sent to a client right after its SUBACK, as a broker delivering (or resending) messages would. */
   afterSuback?: Packet[];
+  /**
+   * Raw bytes sent ahead of the first SUBACK the broker gives (later ones come alone), for packets
+   * mqtt-packet will not encode (a property list cut short). A broker may deliver before it acks (MQTT 3.8.4).
+   */
+  beforeFirstSuback?: Buffer[];
 }
 
 /** A packet as the broker received it; CONNECTs note `clean` and the MQTT 5 Session Expiry Interval. */
@@ -85,6 +90,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
   const log: LoggedPacket[] = [];
   const disconnectors = new Set<(reasonCode: number) => void>();
   const sessions = new Set<string>();
+  let subacks = 0;
 
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -184,6 +190,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           return;
         case 'subscribe':
           if (packet.messageId !== undefined) {
+            if (subacks++ === 0) for (const raw of script.beforeFirstSuback ?? []) socket.write(raw);
             send({ cmd: 'suback', messageId: packet.messageId, granted: script.granted ?? packet.subscriptions.map((sub) => sub.qos) });
             for (const next of script.afterSuback ?? []) send(next);
           }
