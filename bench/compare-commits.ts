@@ -7,8 +7,10 @@ import { nginxInstalled, startFixture, startMosquitto, startNginx } from './targ
 
 /**
  * fleetsim's flat-out HTTP rate, build against build, interleaved in one run:
- * `npm run bench:compare -- VARIANT... [--rounds 5] [--devices 200] [--seconds 10] [--target fixture|nginx|mosquitto]`
- * (mosquitto: lamp-flat-out's QoS 1 publishes instead of iot-node-flat-out's requests).
+ * `npm run bench:compare -- VARIANT... [--rounds 5] [--devices 200] [--seconds 10] [--target fixture|nginx|mosquitto] [--profile FILE]`
+ * (mosquitto: lamp-flat-out's QoS 1 publishes instead of iot-node-flat-out's requests, counting the
+ * messages subscribers receive too). `--profile` runs one profile file for every variant instead of
+ * each checkout's own (`npm run bench:delivery`: flat-out lamps with delivery headers, and consumers).
  * A VARIANT is a checkout's directory (another commit: `git worktree add /work/wt-base <sha> && npm ci`
  * there), optionally suffixed `+reports` to run it with `--csv --html --metrics-port`, scraped every
  * second. Each directory is built once; each round runs every variant once, in an order that turns
@@ -24,6 +26,7 @@ const { values, positionals } = parseArgs({
     devices: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '10' },
     target: { type: 'string', default: 'fixture' },
+    profile: { type: 'string' },
   },
 });
 const rounds = Number(values.rounds);
@@ -32,7 +35,8 @@ const seconds = Number(values.seconds);
 if (positionals.length < 2) throw new Error('usage: bench/compare-commits.ts DIR[+reports] DIR[+reports]... [--rounds N] [--devices N] [--seconds N] [--target fixture|nginx|mosquitto]');
 if (values.target !== 'fixture' && values.target !== 'nginx' && values.target !== 'mosquitto') throw new Error(`--target: fixture, nginx or mosquitto, got ${values.target}`);
 const mqtt = values.target === 'mosquitto';
-const profileName = mqtt ? 'lamp-flat-out' : 'iot-node-flat-out';
+const profileFile = values.profile === undefined ? undefined : path.resolve(values.profile);
+const profileName = profileFile ? path.basename(profileFile, '.yaml') : mqtt ? 'lamp-flat-out' : 'iot-node-flat-out';
 const unit = mqtt ? 'msg/s' : 'req/s';
 if (values.target === 'nginx' && !nginxInstalled) throw new Error('nginx is not installed (apt-get install nginx-light)');
 
@@ -63,16 +67,20 @@ for (const variant of variants) if (!clis.has(variant.dir)) clis.set(variant.dir
 const work = await mkdtemp(path.join(tmpdir(), 'fleetsim-compare-'));
 const target = values.target === 'nginx' ? await startNginx(work) : mqtt ? await startMosquitto(work) : await startFixture();
 
+const MESSAGE_TYPES = new Set(['PUBLISH', 'DELIVER']);
+
 async function measure(variant: Variant, round: number): Promise<number> {
   const label = `r${round}-${variants.indexOf(variant)}`;
   const reports = variant.reports ? await reportFlags(work, label) : undefined;
-  const profile = path.join(variant.dir, `profiles/${profileName}.yaml`);
+  const profile = profileFile ?? path.join(variant.dir, `profiles/${profileName}.yaml`);
   const { results, cpuSeconds } = await runFleetsimMeasured(work, label, fleet(profile, devices, devices * 10, seconds, mqtt ? '--broker' : '--target', target.url, ...(reports?.flags ?? [])), clis.get(variant.dir));
   if (reports?.scraper.stop() === 0) throw new Error(`${variant.label}: never scraped`);
   if (results.total.failures > 0) throw new Error(`${variant.label} had failures: ${JSON.stringify(results.failures)}`);
-  variant.cpuPer1k.push((cpuSeconds / results.total.requests) * 1000);
-  variant.runCpuPer1k.push(((results.generator.cpuPercent / 100) * results.durationS * 1000) / results.total.requests);
-  return results.total.requests / results.activeS;
+  // MQTT: what the generator carried, messages sent and received, without its sessions' CONNECTs and SUBSCRIBEs.
+  const count = mqtt ? results.stats.filter((row) => MESSAGE_TYPES.has(row.type)).reduce((sum, row) => sum + row.requests, 0) : results.total.requests;
+  variant.cpuPer1k.push((cpuSeconds / count) * 1000);
+  variant.runCpuPer1k.push(((results.generator.cpuPercent / 100) * results.durationS * 1000) / count);
+  return count / results.activeS;
 }
 
 const median = (list: readonly number[]): number => {

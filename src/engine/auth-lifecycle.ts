@@ -31,7 +31,7 @@ export class BoundAuth {
   retryOf(step: BoundStep): BoundStep {
     let retry = this.retries.get(step.spec);
     if (!retry) {
-      retry = { spec: step.spec, stats: this.entryFor(step.stats.type, `${step.spec.name} (re-auth)`), role: step.role };
+      retry = { spec: step.spec, stats: this.entryFor(step.stats.type, `${step.spec.name} (re-auth)`), role: step.role, extras: step.extras };
       this.retries.set(step.spec, retry);
     }
     return retry;

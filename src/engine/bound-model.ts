@@ -3,12 +3,16 @@ import type { DeviceModel, Reaction, StepSpec, TaskSpec } from '../profile/types
 import { actionType, modelTasks } from '../profile/types.ts';
 import { isPaced } from './wait.ts';
 import { AuthRole, BoundAuth } from './auth-lifecycle.ts';
+import { publishExtrasPlan } from './publish-extras.ts';
+import type { PublishExtrasPlan } from './publish-extras.ts';
 
 /** A step with what the engine resolved for it once: its stats entry, and its part in a token lifecycle. */
 export interface BoundStep {
   readonly spec: StepSpec;
   readonly stats: StatsEntry;
   readonly role: AuthRole;
+  /** A publish with properties or a delivery header: what it sends beyond its payload, planned once. */
+  readonly extras: PublishExtrasPlan | undefined;
 }
 
 export interface BoundTask {
@@ -42,7 +46,7 @@ export function bindModel(model: DeviceModel, entryFor: (type: string, name: str
   const auth = model.auth;
   // Every step of the login's (or the refresh's) name does what it does: a login task in the mix renews the credentials too.
   const roleOf = (spec: StepSpec): AuthRole => (spec.action.kind !== 'http' ? AuthRole.None : spec.name === auth?.login.name ? AuthRole.Login : spec.name === auth?.refresh?.name ? AuthRole.Refresh : AuthRole.None);
-  const bindStep = (spec: StepSpec): BoundStep => ({ spec, stats: entryFor(actionType(spec.action), spec.name), role: roleOf(spec) });
+  const bindStep = (spec: StepSpec): BoundStep => ({ spec, stats: entryFor(actionType(spec.action), spec.name), role: roleOf(spec), extras: publishExtrasPlan(spec.action) });
   const bind = (spec: TaskSpec): BoundTask => ({ spec, steps: spec.steps.map(bindStep) });
   const reactions = model.reactions.map((reaction) => ({
     reaction,

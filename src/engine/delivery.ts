@@ -6,7 +6,8 @@ import type { RunPlan } from '../profile/types.ts';
 import { modelTasks } from '../profile/types.ts';
 import type { MqttAttempt } from './mqtt-attempt.ts';
 import { readUserProperty } from '../transport/mqtt-publish-extras.ts';
-import { matchingFilter, sharedGroup, topicMatches } from './topic-match.ts';
+import { compileFilter, matchingFilter, sharedGroup } from './topic-match.ts';
+import type { TopicMatcher } from './topic-match.ts';
 
 /** The MQTT 5 user property that carries the header when a publish asks for `delivery: property`. */
 export const DELIVERY_PROPERTY = 'fleetsim-delivery';
@@ -60,11 +61,16 @@ class DeliveryGroup {
   /** Its DELIVER row, made at the first receipt: a subscription that gets no measured message adds none. */
   stats: StatsEntry | undefined;
 
+  /** Whether a topic matches the subscription's filter (a shared one's without `$share/GROUP/`). */
+  readonly matches: TopicMatcher;
+
   constructor(
     readonly name: string,
-    readonly filter: string,
+    filter: string,
     readonly shared: boolean,
-  ) {}
+  ) {
+    this.matches = compileFilter(matchingFilter(filter));
+  }
 }
 
 /**
@@ -78,7 +84,8 @@ export class DeliveryTracker {
   private readonly active: number[] = [];
   private readonly publishers = new Map<number, PublisherRecord>();
   private readonly groups = new Map<string, DeliveryGroup>();
-  private readonly bySubscriber = new Map<number, DeliveryGroup[]>();
+  /** Each subscriber's groups by the index of their filter among its subscriptions (ReactionInbox.filters). */
+  private readonly bySubscriber = new Map<number, (DeliveryGroup | undefined)[]>();
   private stray: StatsEntry | undefined;
   private lastArrival = 0;
   /** While draining: expected messages not yet received. */
@@ -125,36 +132,48 @@ export class DeliveryTracker {
     seqs.add(seq);
   }
 
-  /** A device's MQTT attempt ended: a measured publish acked, or a subscription granted, counts from here. */
-  attemptEnded(device: number, attempt: MqttAttempt, ok: boolean): void {
+  /**
+   * A device's MQTT attempt ended: a measured publish acked, or a subscription granted, counts from
+   * here. `slot` is a subscription's index among the device's filters.
+   */
+  attemptEnded(device: number, attempt: MqttAttempt, ok: boolean, slot: number): void {
     if (attempt.inTask) {
       if (ok && attempt.deliverySeq >= 0) this.acked(device, attempt.target, attempt.deliverySeq);
       attempt.deliverySeq = -1;
-    } else if (ok && attempt.stats) {
-      this.subscribed(device, attempt.target, attempt.stats.name);
+    } else if (ok && attempt.stats && slot >= 0) {
+      this.subscribed(device, attempt.target, attempt.stats.name, slot);
     }
   }
 
-  /** A subscriber's SUBSCRIBE was granted; its messages count from the first grant on. */
-  subscribed(subscriber: number, filter: string, name: string): void {
+  /** A subscriber's SUBSCRIBE of its filter number `slot` was granted; its messages count from the first grant on. */
+  subscribed(subscriber: number, filter: string, name: string, slot: number): void {
     const shared = sharedGroup(filter) !== undefined;
     const key = shared ? filter : `${subscriber} ${filter}`;
     let group = this.groups.get(key);
-    if (!group) this.groups.set(key, (group = new DeliveryGroup(name, matchingFilter(filter), shared)));
+    if (!group) this.groups.set(key, (group = new DeliveryGroup(name, filter, shared)));
     // Only publishers that have sent: a fleet of subscribers each with its own snapshot of every device would not fit.
     group.start ??= new Map(this.active.map((index) => [index, this.nextSeqs[index] as number]));
     if (group.subscribers.has(subscriber)) return;
     group.subscribers.add(subscriber);
     let own = this.bySubscriber.get(subscriber);
     if (!own) this.bySubscriber.set(subscriber, (own = []));
-    own.push(group);
+    own[slot] = group;
+  }
+
+  /** The first of the subscriber's groups whose filter the message matched (`matched`: 1 per matching slot). */
+  private groupFor(subscriber: number, matched: Uint8Array): DeliveryGroup | undefined {
+    const own = this.bySubscriber.get(subscriber);
+    if (!own) return undefined;
+    for (let slot = 0; slot < own.length; slot++) if (matched[slot] === 1 && own[slot]) return own[slot];
+    return undefined;
   }
 
   /**
-   * A message reached `subscriber`. One with a header is recorded; returns the payload without the
-   * header, so reactions see what the publisher's template rendered.
+   * A message reached `subscriber`, its topic already matched against the subscriber's filters
+   * (`matched`, by slot). One with a header is recorded; returns the payload without the header, so
+   * reactions see what the publisher's template rendered.
    */
-  received(subscriber: number, topic: string, payload: Buffer, properties: Buffer | undefined): Buffer {
+  received(subscriber: number, topic: string, payload: Buffer, properties: Buffer | undefined, matched: Uint8Array | undefined): Buffer {
     let publisher: number;
     let seq: number;
     let sentMs: number;
@@ -175,7 +194,7 @@ export class DeliveryTracker {
     }
     const now = epochMs();
     this.lastArrival = now;
-    const group = this.bySubscriber.get(subscriber)?.find((candidate) => topicMatches(candidate.filter, topic));
+    const group = matched && this.groupFor(subscriber, matched);
     const stats = group ? (group.stats ??= this.entryFor('DELIVER', group.name)) : (this.stray ??= this.entryFor('DELIVER', '(no measured subscription)'));
     stats.record('ok', undefined, (now - sentMs) * 1000, -1, payload.length, false, true);
     if (group) this.count(group, subscriber, topic, publisher, seq);
@@ -265,7 +284,7 @@ export class DeliveryTracker {
       let received = 0;
       const start = group.start?.get(index) ?? 0;
       for (const [topic, acked] of this.publishers.get(index)?.acked ?? []) {
-        if (!topicMatches(group.filter, topic)) continue;
+        if (!group.matches(topic)) continue;
         for (const seq of acked.from(0)) {
           const got = from?.seqs.has(seq) === true;
           // Sent before the subscription was surely in place: expected only if it arrived.

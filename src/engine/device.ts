@@ -283,8 +283,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const action = step.spec.action;
     if (action.kind === 'publish') {
       // Properties and delivery headers are built only for the publishes that have them.
-      if (action.properties === undefined && action.delivery === undefined) session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck);
-      else publishWithExtras(session, attempt, action, this, this.host.delivery);
+      if (step.extras === undefined) session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck);
+      else publishWithExtras(session, attempt, step.extras, this, this.host.delivery);
     } else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
   }
 
@@ -295,7 +295,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const intendedMicros = paced ? Math.max(latencyMicros, (this.host.now() - this.taskIntendedAt) * 1000) : -1;
     this.host.onAttempt(this, stats, attempt, { outcome, error, bytesIn: 0, answered }, latencyMicros, intendedMicros, late);
     const delivery = this.host.delivery;
-    if (delivery) delivery.attemptEnded(this.deviceIndex, attempt, outcome === 'ok');
+    if (delivery) delivery.attemptEnded(this.deviceIndex, attempt, outcome === 'ok', attempt.inTask ? -1 : (this.inbox?.filters.indexOf(attempt.target) ?? -1));
     if (!attempt.inTask) return this.inbox?.subscriptionEnded(attempt);
     // An attempt that may still hear from the broker is replaced, so a late ack cannot touch the next one.
     if (!attempt.reusable) {
@@ -348,10 +348,11 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
 
   message(topic: string, received: Buffer, properties?: Buffer): void {
     this.host.downlink.received++;
-    const payload = this.host.delivery ? this.host.delivery.received(this.deviceIndex, topic, received, properties) : received;
-    if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping || this.retired) return;
     const inbox = this.inbox;
-    if (!inbox?.accept(topic, payload, this.host.downlink)) return;
+    const first = inbox ? inbox.match(topic) : -1;
+    const payload = this.host.delivery ? this.host.delivery.received(this.deviceIndex, topic, received, properties, inbox?.matched) : received;
+    if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping || this.retired) return;
+    if (!inbox?.accept(first, payload, this.host.downlink)) return;
     // Idle between tasks: react now, and come back to the schedule after.
     if (!this.task && this.heapIndex >= 0) {
       inbox.resumeAt = this.dueAt;

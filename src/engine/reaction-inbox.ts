@@ -4,7 +4,8 @@ import type { BoundReaction } from './bound-model.ts';
 import type { DeviceHost, DownlinkCounts } from './device-host.ts';
 import { MqttAttempt } from './mqtt-attempt.ts';
 import type { MqttAttemptOwner } from './mqtt-attempt.ts';
-import { matchingFilter, topicMatches } from './topic-match.ts';
+import { compileFilter, matchingFilter } from './topic-match.ts';
+import type { TopicMatcher } from './topic-match.ts';
 
 /** Messages waiting for their reaction beyond this are dropped: a device is not an unbounded queue. */
 const MAX_QUEUED_REACTIONS = 64;
@@ -25,8 +26,13 @@ export interface QueuedReaction {
 export class ReactionInbox {
   /** Each reaction's topic filter as this device subscribes it, rendered once. */
   readonly filters: readonly string[];
-  /** What topics are matched against: a shared subscription's filter without its `$share/GROUP/`. */
-  private readonly matchFilters: readonly string[];
+  /** Each filter compiled, a shared subscription's without its `$share/GROUP/`. */
+  private readonly matchers: readonly TopicMatcher[];
+  /**
+   * Which filters the last message received matched (1) or not (0), by index in `filters`: a message
+   * is matched once, and the reaction and delivery accounting both read the answer.
+   */
+  readonly matched: Uint8Array;
   private readonly queue: QueuedReaction[] = [];
   /** The request log's seq for the next SUBSCRIBE made on connect, counted apart from the device's tasks. */
   subscribeSeq = 0;
@@ -48,7 +54,8 @@ export class ReactionInbox {
     private readonly host: Pick<DeviceHost, 'reactionStream'>,
   ) {
     this.filters = reactions.map((bound) => String(bound.reaction.topic.evaluate(device)));
-    this.matchFilters = this.filters.map(matchingFilter);
+    this.matchers = this.filters.map((filter) => compileFilter(matchingFilter(filter)));
+    this.matched = new Uint8Array(this.filters.length);
     this.subscriptions = reactions.map(() => new MqttAttempt(device));
   }
 
@@ -79,9 +86,20 @@ export class ReactionInbox {
     for (const attempt of [...this.subscriptions]) attempt.fail(reason);
   }
 
-  /** Queues the message for the first reaction whose filter matches it; returns whether it was queued. */
-  accept(topic: string, payload: Buffer, downlink: DownlinkCounts): boolean {
-    const reaction = this.reactions[this.matchFilters.findIndex((filter) => topicMatches(filter, topic))];
+  /** Matches a received message's topic against every filter into `matched`; returns the first match's index, or -1. */
+  match(topic: string): number {
+    let first = -1;
+    for (let i = 0; i < this.matchers.length; i++) {
+      const hit = (this.matchers[i] as TopicMatcher)(topic);
+      this.matched[i] = hit ? 1 : 0;
+      if (hit && first < 0) first = i;
+    }
+    return first;
+  }
+
+  /** Queues the message for the reaction at `index` (`match`'s answer); returns whether it was queued. */
+  accept(index: number, payload: Buffer, downlink: DownlinkCounts): boolean {
+    const reaction = this.reactions[index];
     // A plain subscription (no steps) has nothing to run: the message was received, and that is all.
     if (!reaction?.task) return false;
     if (this.queue.length >= MAX_QUEUED_REACTIONS) {

@@ -1,17 +1,31 @@
-/** Whether `topic` matches the MQTT subscription `filter` (`+` one level, `#` the rest). */
-export function topicMatches(filter: string, topic: string): boolean {
-  if (filter === topic) return true;
-  const filterLevels = filter.split('/');
-  const topicLevels = topic.split('/');
+/** A subscription filter compiled once: whether a topic matches it. */
+export type TopicMatcher = (topic: string) => boolean;
+
+const DOLLAR = 0x24;
+
+/**
+ * Compiles the MQTT subscription `filter` (`+` one level, `#` the rest) into a matcher. The filter is
+ * split once; a topic is walked level by level in place, never split, as every received message is matched.
+ */
+export function compileFilter(filter: string): TopicMatcher {
+  const levels = filter.split('/');
+  if (!levels.includes('+') && !levels.includes('#')) return (topic) => topic === filter;
   // A filter starting with a wildcard never matches $SYS-style topics (MQTT 4.7.2).
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
-  for (let i = 0; i < filterLevels.length; i++) {
-    const level = filterLevels[i];
-    if (level === '#') return true;
-    if (i >= topicLevels.length) return false;
-    if (level !== '+' && level !== topicLevels[i]) return false;
-  }
-  return filterLevels.length === topicLevels.length;
+  const wildFirst = levels[0] === '+' || levels[0] === '#';
+  return (topic) => {
+    if (wildFirst && topic.charCodeAt(0) === DOLLAR) return false;
+    let start = 0;
+    for (const level of levels) {
+      if (level === '#') return true;
+      // Past the topic's last level: the filter has more than the topic.
+      if (start > topic.length) return false;
+      let end = topic.indexOf('/', start);
+      if (end < 0) end = topic.length;
+      if (level !== '+' && (end - start !== level.length || !topic.startsWith(level, start))) return false;
+      start = end + 1;
+    }
+    return start === topic.length + 1;
+  };
 }
 
 const SHARED = /^\$share\/[^/]+\//u;

@@ -1,10 +1,34 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { backoffDelayMs } from '../../../src/engine/mqtt-link.ts';
-import { topicMatches } from '../../../src/engine/topic-match.ts';
+import fc from 'fast-check';
+import { compileFilter } from '../../../src/engine/topic-match.ts';
 import { deviceRandom } from '../../../src/identity/rng.ts';
 
+/** Filter matching as MQTT 4.7 words it, level lists side by side: what the compiled matcher must agree with. */
+function splitMatch(filter: string, topic: string): boolean {
+  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
+  const filterLevels = filter.split('/');
+  const topicLevels = topic.split('/');
+  for (const [i, level] of filterLevels.entries()) {
+    if (level === '#') return true;
+    if (i >= topicLevels.length || (level !== '+' && level !== topicLevels[i])) return false;
+  }
+  return filterLevels.length === topicLevels.length;
+}
+
+const topicMatches = (filter: string, topic: string): boolean => compileFilter(filter)(topic);
+
 describe('topic filters', () => {
+  test('the compiled matcher agrees with level-by-level matching on any filter and topic', () => {
+    const level = fc.constantFrom('a', 'b', 'ab', '', '$SYS', '+', '#');
+    const path = fc.array(level, { minLength: 1, maxLength: 5 }).map((levels) => levels.join('/'));
+    fc.assert(
+      fc.property(path, path, (filter, topic) => topicMatches(filter, topic) === splitMatch(filter, topic)),
+      { numRuns: 5_000 },
+    );
+  });
+
   test('+ matches one level and # the rest', () => {
     assert.equal(topicMatches('devices/+/ota', 'devices/abc/ota'), true);
     assert.equal(topicMatches('devices/+/ota', 'devices/abc/ota/x'), false);
@@ -12,6 +36,9 @@ describe('topic filters', () => {
     assert.equal(topicMatches('devices/#', 'devices'), true);
     assert.equal(topicMatches('devices/abc/ota', 'devices/abd/ota'), false);
     assert.equal(topicMatches('#', '$SYS/broker/uptime'), false);
+    assert.equal(topicMatches('devices/+', 'devices/'), true);
+    assert.equal(topicMatches('devices/+/ota', 'devices/abc'), false);
+    assert.equal(topicMatches('devices/abc', 'devices/abc'), true);
   });
 });
 
