@@ -59,8 +59,6 @@ export interface Variant {
   readonly label: string;
   /** Its name in a sentence: `the reports`. */
   readonly noun: string;
-  /** False when the variant's run cannot take `--start-at` (`run --ui`): both are launched at once, and their common seconds compared. */
-  readonly startAt?: boolean;
   /** Runs fleetsim on the generator's core with `args` and the variant's own flags, to its results. */
   run(dir: string, label: string, args: readonly string[]): Promise<Results>;
 }
@@ -85,9 +83,9 @@ const PLAIN: Variant = { label: 'plain', noun: 'nothing', run: runOnGeneratorCor
  * the ratio of their rates is the ratio of their costs per message, free of the 10–15% that
  * separates identical runs made one after the other.
  */
-async function runTogether(target: Target, dir: string, label: string, pairing: Pairing, variant: Variant, round: number, startTogether: boolean): Promise<Pair> {
+async function runTogether(target: Target, dir: string, label: string, pairing: Pairing, variant: Variant, round: number): Promise<Pair> {
   const { args, rateOf } = pairing;
-  const startAt = !startTogether ? [] : ['--start-at', new Date(Date.now() + START_LEAD_MS).toISOString()];
+  const startAt = ['--start-at', new Date(Date.now() + START_LEAD_MS).toISOString()];
   // Sharded, the variant goes to each shard in turn, should the two halves differ.
   const [plainShard, variantShard] = !pairing.sharded ? [[], []] : round % 2 === 0 ? [['--shard', '0/2'], ['--shard', '1/2']] : [['--shard', '1/2'], ['--shard', '0/2']];
   const targetBefore = target.cpuSeconds();
@@ -121,9 +119,9 @@ function overlap(runs: readonly Results[]): Window {
 const EDGE_MS = 5;
 
 /**
- * A run's rate over its whole history intervals inside `window`, so that a run whose process took
- * longer to start (`run --ui` cannot wait for `--start-at`) is not credited with seconds it had the
- * core alone.
+ * A run's rate over its whole history intervals inside `window`, so that neither run is credited
+ * with a second it had the core alone (the two clocks start within a few ms, and end as their
+ * drains do).
  */
 function rateWithin(results: Results, window: Window, countOf: (point: HistoryPoint) => number): number {
   let count = 0;
@@ -174,9 +172,9 @@ export async function sideBySide(target: Target, dir: string, rounds: number, pa
   const generatorCore: number[] = [];
   const targetCore: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const same = await runTogether(target, dir, `same-${round}`, pairing, PLAIN, round, variant.startAt !== false);
+    const same = await runTogether(target, dir, `same-${round}`, pairing, PLAIN, round);
     calibration.push(same.second / same.first);
-    const paired = await runTogether(target, dir, `variant-${round}`, pairing, variant, round, variant.startAt !== false);
+    const paired = await runTogether(target, dir, `variant-${round}`, pairing, variant, round);
     overhead.push(paired.second / paired.first);
     rates.push(paired.first, paired.second);
     for (const pair of [same, paired]) {

@@ -9,8 +9,6 @@ import type { Results } from '../src/metrics/results.ts';
 import { CHROMIUM_PATH, launchChromium } from '../test/helpers/chromium.ts';
 import { compiledCli, fleet, measureRounds, pinned, pinning, pinningNote, runFleetsim } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
-import { requestRate, requestsIn, sideBySide } from './side-by-side.ts';
-import type { Variant } from './side-by-side.ts';
 import { startFixture } from './targets.ts';
 import { RunStats } from '../src/metrics/stats.ts';
 import { liveTable, TABLE_EVERY_INTERVALS } from '../src/ui/live-feed.ts';
@@ -48,17 +46,16 @@ function printCost(): void {
 }
 
 /**
- * What the live UI costs the generator: `npm run bench:ui [devices] [seconds] [rounds] [sse|page|side]`.
+ * What the live UI costs the generator: `npm run bench:ui [devices] [seconds] [rounds] [sse|page]`.
  * iot-node-flat-out against the standalone fixture, as bench:http runs it, alone and with `--ui`
  * followed by an SSE client (`sse`, the default: the generator's whole share of the UI's work) or by
- * the page in headless Chromium (`page`: the browser runs on the machine too), interleaved by round;
- * `side` runs plain and `--ui` with the page open at once, side by side (bench/side-by-side.ts).
+ * the page in headless Chromium (`page`: the browser runs on the machine too), interleaved by round.
  */
 const devices = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
 const rounds = Number(process.argv[4] ?? 3);
 const mode = process.argv[5] ?? 'sse';
-if (mode !== 'sse' && mode !== 'page' && mode !== 'side' && mode !== 'cost') throw new Error(`unknown mode ${mode}: sse, page, side or cost`);
+if (mode !== 'sse' && mode !== 'page' && mode !== 'cost') throw new Error(`unknown mode ${mode}: sse, page or cost`);
 if (mode === 'cost') {
   printCost();
   process.exit(0);
@@ -128,12 +125,12 @@ async function followPage(base: string): Promise<number> {
   }
 }
 
-/** `fleetsim run ARGS --ui` on the generator's core, followed by an SSE client or the page until the run is done. */
-async function runWithUi(label: string, args: readonly string[]): Promise<Results> {
+async function withUi(): Promise<Measured> {
   // Started before the run, so the page is open from its first seconds.
-  if (mode !== 'sse') browser ??= await launchChromium(await chromiumOnCore1());
-  const json = path.join(dir, `${label}.json`);
-  const [file, argv] = pinned(0, process.execPath, [await compiledCli(), 'run', ...args, '--ui', '--ui-port', '0', '--json', json, '--quiet']);
+  if (mode === 'page') browser ??= await launchChromium(await chromiumOnCore1());
+  const json = path.join(dir, 'ui.json');
+  const args = [await compiledCli(), 'run', ...fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url), '--ui', '--ui-port', '0', '--json', json, '--quiet'];
+  const [file, argv] = pinned(0, process.execPath, args);
   const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const base = await new Promise<string>((resolve, reject) => {
@@ -144,31 +141,19 @@ async function runWithUi(label: string, args: readonly string[]): Promise<Result
     });
     child.once('exit', (code) => reject(new Error(`fleetsim --ui exited with ${code ?? 'a signal'}: ${stderr}`)));
   });
-  const messages = await (mode === 'sse' ? followFeed(base) : followPage(base));
+  const messages = await (mode === 'page' ? followPage(base) : followFeed(base));
   // A page that opens late still follows the rest of the run live; the SSE client is there from the start.
-  if (messages < (mode === 'sse' ? seconds / 2 : 1)) throw new Error(`only ${messages} messages reached the ${mode === 'sse' ? 'SSE client' : 'page'}`);
+  if (messages < (mode === 'page' ? 1 : seconds / 2)) throw new Error(`only ${messages} messages reached the ${mode}`);
   child.kill('SIGINT');
   await once(child, 'exit');
-  return JSON.parse(await readFile(json, 'utf8')) as Results;
-}
-
-const follower = mode === 'sse' ? 'an SSE client' : 'the page open (Chromium)';
-
-async function withUi(): Promise<Measured> {
-  return measured(`with --ui and ${follower}`, await runWithUi('ui', fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url)));
+  return measured(`with --ui and ${mode === 'page' ? 'the page open (Chromium)' : 'an SSE client'}`, JSON.parse(await readFile(json, 'utf8')) as Results);
 }
 
 try {
-  if (mode === 'side') {
-    const withPage: Variant = { label: `with --ui and ${follower}`, noun: 'the UI', startAt: false, run: (_dir, label, args) => runWithUi(label, args) };
-    console.log(`HTTP, ${devices} devices a run for ${seconds} s against the standalone fixture; ${pinningNote()}; Chromium ${pinning ? 'on core 1 with the target' : 'unpinned'}.`);
-    console.log(await sideBySide(fixture, dir, rounds, { args: fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url), sharded: false, unit: 'req', rateOf: requestRate, countOf: requestsIn }, withPage));
-  } else {
-    const report = await measureRounds(fixture, rounds, [plain, withUi], 'req');
-    console.log(`HTTP, ${devices} devices for ${seconds} s against the standalone fixture; ${pinningNote()}; ${mode === 'page' ? `Chromium ${pinning ? 'on core 1 with the target' : 'unpinned'}` : 'the SSE client in the benchmark process'}.`);
-    console.log('A ratio above 1.00 is the plain run faster than the one with the UI.');
-    console.log(report);
-  }
+  const report = await measureRounds(fixture, rounds, [plain, withUi], 'req');
+  console.log(`HTTP, ${devices} devices for ${seconds} s against the standalone fixture; ${pinningNote()}; ${mode === 'page' ? `Chromium ${pinning ? 'on core 1 with the target' : 'unpinned'}` : 'the SSE client in the benchmark process'}.`);
+  console.log('A ratio above 1.00 is the plain run faster than the one with the UI.');
+  console.log(report);
 } finally {
   await browser?.close();
   fixture.stop();
