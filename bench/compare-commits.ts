@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fleet, pinningNote, reportFlags, run, runFleetsimMeasured } from './run-pinned.ts';
+import { plainOf, publishesIn, publishRate, requestRate, requestsIn, sideBySide, withReportsOf } from './side-by-side.ts';
 import { nginxInstalled, startFixture, startMosquitto, startNginx } from './targets.ts';
 
 /**
  * fleetsim's flat-out HTTP rate, build against build, interleaved in one run:
- * `npm run bench:compare -- VARIANT... [--rounds 5] [--devices 200] [--seconds 10] [--target fixture|nginx|mosquitto] [--profile FILE]`
+ * `npm run bench:compare -- VARIANT... [--rounds 5] [--devices 200] [--seconds 10] [--target fixture|nginx|mosquitto] [--profile FILE] [--together]`
  * (mosquitto: lamp-flat-out's QoS 1 publishes instead of iot-node-flat-out's requests, counting the
  * messages subscribers receive too). `--profile` runs one profile file for every variant instead of
  * each checkout's own (`npm run bench:delivery`: flat-out lamps with delivery headers, and consumers).
@@ -18,6 +19,8 @@ import { nginxInstalled, startFixture, startMosquitto, startNginx } from './targ
  * alone. Prints per variant the median rate and its range, and its ratio to the first variant taken
  * within each round (median and range), and CPU per 1k requests: the whole process's (start-up
  * included) and the main thread's over the run alone, which a loaded machine moves less than the rate.
+ * `--together` runs two variants side by side instead (bench/side-by-side.ts): far less noise, but
+ * both builds must have `--start-at`.
  */
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -27,6 +30,7 @@ const { values, positionals } = parseArgs({
     seconds: { type: 'string', default: '10' },
     target: { type: 'string', default: 'fixture' },
     profile: { type: 'string' },
+    together: { type: 'boolean', default: false },
   },
 });
 const rounds = Number(values.rounds);
@@ -89,7 +93,25 @@ const median = (list: readonly number[]): number => {
 };
 const range = (list: readonly number[], digits: number): string => `${Math.min(...list).toFixed(digits)}–${Math.max(...list).toFixed(digits)}`;
 
-try {
+/**
+ * `--together`: the second variant against the first, side by side (bench/side-by-side.ts), each
+ * round beside itself too. Both builds must know `--start-at` (and `--shard`, against Mosquitto).
+ */
+async function together(): Promise<void> {
+  const [base, other] = variants;
+  if (!base || !other || variants.length !== 2) throw new Error('--together compares exactly two variants');
+  const variantOf = (variant: Variant) => (variant.reports ? withReportsOf(variant.label, clis.get(variant.dir)) : plainOf(variant.label, clis.get(variant.dir)));
+  // Against Mosquitto the two runs are shards of one fleet twice the size, so their client ids differ.
+  const profile = profileFile ?? path.join(base.dir, `profiles/${profileName}.yaml`);
+  const pairing = mqtt
+    ? { args: fleet(profile, devices * 2, devices * 20, seconds, '--broker', target.url), sharded: true, unit: 'msg', rateOf: publishRate, countOf: publishesIn }
+    : { args: fleet(profile, devices, devices * 10, seconds, '--target', target.url), sharded: false, unit: 'req', rateOf: requestRate, countOf: requestsIn };
+  console.log(`fleetsim ${profileName}, ${devices} devices a run for ${seconds} s against ${values.target === 'nginx' ? 'nginx (one worker)' : mqtt ? 'Mosquitto' : 'the standalone fixture'}; ${pinningNote()}`);
+  console.log(await sideBySide(target, work, rounds, pairing, variantOf(other), variantOf(base)));
+}
+
+/** The variants one after another in each round, in an order that turns round by round. */
+async function inTurn(): Promise<void> {
   const ratios: number[][] = variants.map(() => []);
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? variants : [...variants].reverse();
@@ -112,6 +134,10 @@ try {
         `main thread over the run ${median(variant.runCpuPer1k).toFixed(4)} (${range(variant.runCpuPer1k, 4)})`,
     );
   }
+}
+
+try {
+  await (values.together ? together() : inTurn());
 } finally {
   target.stop();
   await rm(work, { recursive: true, force: true });

@@ -23,10 +23,10 @@ interface Target {
   cpuSeconds(): number;
 }
 
-/** Runs `fleetsim run` on core 0 with its JSON report in `dir`, and resolves with the results. */
-export async function runOnGeneratorCore(dir: string, label: string, args: readonly string[]): Promise<Results> {
+/** Runs `fleetsim run` on core 0 with its JSON report in `dir`, and resolves with the results; `cli` is another build's, or this tree's. */
+export async function runOnGeneratorCore(dir: string, label: string, args: readonly string[], cli?: string): Promise<Results> {
   const json = path.join(dir, `${label}.json`);
-  const [file, argv] = pinned(0, process.execPath, [await compiledCli(), 'run', ...args, '--json', json, '--quiet']);
+  const [file, argv] = pinned(0, process.execPath, [cli ?? (await compiledCli()), 'run', ...args, '--json', json, '--quiet']);
   await new Promise<void>((resolve, reject) => {
     const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -57,25 +57,30 @@ export interface Pairing {
 export interface Variant {
   /** Named in the printout, e.g. `with --csv --html --metrics-port`. */
   readonly label: string;
-  /** Its name in a sentence: `the reports`. */
-  readonly noun: string;
   /** Runs fleetsim on the generator's core with `args` and the variant's own flags, to its results. */
   run(dir: string, label: string, args: readonly string[]): Promise<Results>;
 }
 
-/** `--csv --html --metrics-port`, with /metrics scraped every second as a busy Prometheus would. */
-export const WITH_REPORTS: Variant = {
-  label: 'with --csv --html --metrics-port',
-  noun: 'the reports',
-  async run(dir, label, args) {
-    const reports = await reportFlags(dir, label);
-    const results = await runOnGeneratorCore(dir, label, [...args, ...reports.flags]).finally(() => reports.scraper.stop());
-    if (reports.scraper.scrapes === 0) throw new Error(`${label}: the reporting run was never scraped`);
-    return results;
-  },
-};
+/** A build's plain run: this tree's, or another checkout's `bin/fleetsim.js`. */
+export function plainOf(label: string, cli?: string): Variant {
+  return { label, run: (dir, name, args) => runOnGeneratorCore(dir, name, args, cli) };
+}
 
-const PLAIN: Variant = { label: 'plain', noun: 'nothing', run: runOnGeneratorCore };
+/** A build's run with `--csv --html --metrics-port`, its /metrics scraped every second as a busy Prometheus would. */
+export function withReportsOf(label: string, cli?: string): Variant {
+  return {
+    label,
+    async run(dir, name, args) {
+      const reports = await reportFlags(dir, name);
+      const results = await runOnGeneratorCore(dir, name, [...args, ...reports.flags], cli).finally(() => reports.scraper.stop());
+      if (reports.scraper.scrapes === 0) throw new Error(`${name}: the reporting run was never scraped`);
+      return results;
+    },
+  };
+}
+
+export const WITH_REPORTS = withReportsOf('with --csv --html --metrics-port');
+const PLAIN = plainOf('plain');
 
 /**
  * Two runs started at one instant (`--start-at`) on the generator's core: the kernel gives two
@@ -83,14 +88,14 @@ const PLAIN: Variant = { label: 'plain', noun: 'nothing', run: runOnGeneratorCor
  * the ratio of their rates is the ratio of their costs per message, free of the 10–15% that
  * separates identical runs made one after the other.
  */
-async function runTogether(target: Target, dir: string, label: string, pairing: Pairing, variant: Variant, round: number): Promise<Pair> {
+async function runTogether(target: Target, dir: string, label: string, pairing: Pairing, base: Variant, variant: Variant, round: number): Promise<Pair> {
   const { args, rateOf } = pairing;
   const startAt = ['--start-at', new Date(Date.now() + START_LEAD_MS).toISOString()];
   // Sharded, the variant goes to each shard in turn, should the two halves differ.
-  const [plainShard, variantShard] = !pairing.sharded ? [[], []] : round % 2 === 0 ? [['--shard', '0/2'], ['--shard', '1/2']] : [['--shard', '1/2'], ['--shard', '0/2']];
+  const [baseShard, variantShard] = !pairing.sharded ? [[], []] : round % 2 === 0 ? [['--shard', '0/2'], ['--shard', '1/2']] : [['--shard', '1/2'], ['--shard', '0/2']];
   const targetBefore = target.cpuSeconds();
   const [first, second] = await Promise.all([
-    runOnGeneratorCore(dir, `${label}-a`, [...args, ...startAt, ...plainShard]),
+    base.run(dir, `${label}-a`, [...args, ...startAt, ...baseShard]),
     variant.run(dir, `${label}-b`, [...args, ...startAt, ...variantShard]),
   ]);
   const processPercent = (results: Results): number => results.generator.processCpuPercent ?? results.generator.cpuPercent;
@@ -165,16 +170,16 @@ const spread = (values: readonly number[]): string => `${Math.min(...values).toF
  * plain beside plain (the method's own noise) and plain beside the variant, and prints both ratios'
  * medians and ranges, and the verdict against the 5% budget.
  */
-export async function sideBySide(target: Target, dir: string, rounds: number, pairing: Pairing, variant = WITH_REPORTS): Promise<string> {
+export async function sideBySide(target: Target, dir: string, rounds: number, pairing: Pairing, variant = WITH_REPORTS, base = PLAIN): Promise<string> {
   const calibration: number[] = [];
   const overhead: number[] = [];
   const rates: number[] = [];
   const generatorCore: number[] = [];
   const targetCore: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const same = await runTogether(target, dir, `same-${round}`, pairing, PLAIN, round);
+    const same = await runTogether(target, dir, `same-${round}`, pairing, base, base, round);
     calibration.push(same.second / same.first);
-    const paired = await runTogether(target, dir, `variant-${round}`, pairing, variant, round);
+    const paired = await runTogether(target, dir, `variant-${round}`, pairing, base, variant, round);
     overhead.push(paired.second / paired.first);
     rates.push(paired.first, paired.second);
     for (const pair of [same, paired]) {
@@ -184,11 +189,13 @@ export async function sideBySide(target: Target, dir: string, rounds: number, pa
   }
   const ratio = median(overhead);
   const verdict = ratio >= 0.95 ? 'within the 5% budget' : 'OVER the 5% budget';
-  const width = Math.max(40, variant.label.length + 10);
+  const noiseLabel = `${base.label} beside ${base.label} (the method's noise)`;
+  const ratioLabel = `${variant.label} ÷ ${base.label}`;
+  const width = Math.max(noiseLabel.length, ratioLabel.length);
   return [
-    `What ${variant.noun} cost, side by side (two runs started together on the generator's core, ${rounds} rounds; each at ~${median(rates).toFixed(0)} ${pairing.unit}/s on half the core):`,
-    `  ${'plain beside plain (the method\'s noise)'.padEnd(width)} ${median(calibration).toFixed(3)}  (${spread(calibration)})`,
-    `  ${`${variant.label} ÷ plain`.padEnd(width)} ${ratio.toFixed(3)}  (${spread(overhead)})  ${verdict}`,
+    `${variant.label} against ${base.label}, side by side (two runs started together on the generator's core, ${rounds} rounds; each at ~${median(rates).toFixed(0)} ${pairing.unit}/s on half the core):`,
+    `  ${noiseLabel.padEnd(width)} ${median(calibration).toFixed(3)}  (${spread(calibration)})`,
+    `  ${ratioLabel.padEnd(width)} ${ratio.toFixed(3)}  (${spread(overhead)})  ${verdict}`,
     `  the generator's core ${median(generatorCore).toFixed(0)}% busy with both runs, the target's ${median(targetCore).toFixed(0)}%${coreWarning(median(generatorCore), median(targetCore))}`,
   ].join('\n');
 }
