@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fleet, pinningNote, reportFlags, run, runFleetsimMeasured } from './run-pinned.ts';
-import { plainOf, publishesIn, publishRate, requestRate, requestsIn, sideBySide, withReportsOf } from './side-by-side.ts';
+import { flatOutPairing, plainOf, sideBySide, withReportsOf } from './side-by-side.ts';
 import { nginxInstalled, startFixture, startMosquitto, startNginx } from './targets.ts';
 
 /**
@@ -101,11 +101,8 @@ async function together(): Promise<void> {
   const [base, other] = variants;
   if (!base || !other || variants.length !== 2) throw new Error('--together compares exactly two variants');
   const variantOf = (variant: Variant) => (variant.reports ? withReportsOf(variant.label, clis.get(variant.dir)) : plainOf(variant.label, clis.get(variant.dir)));
-  // Against Mosquitto the two runs are shards of one fleet twice the size, so their client ids differ.
   const profile = profileFile ?? path.join(base.dir, `profiles/${profileName}.yaml`);
-  const pairing = mqtt
-    ? { args: fleet(profile, devices * 2, devices * 20, seconds, '--broker', target.url), sharded: true, unit: 'msg', rateOf: publishRate, countOf: publishesIn }
-    : { args: fleet(profile, devices, devices * 10, seconds, '--target', target.url), sharded: false, unit: 'req', rateOf: requestRate, countOf: requestsIn };
+  const pairing = flatOutPairing(profile, mqtt, devices, seconds, target.url);
   console.log(`fleetsim ${profileName}, ${devices} devices a run for ${seconds} s against ${values.target === 'nginx' ? 'nginx (one worker)' : mqtt ? 'Mosquitto' : 'the standalone fixture'}; ${pinningNote()}`);
   console.log(await sideBySide(target, work, rounds, pairing, variantOf(other), variantOf(base)));
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
-import { requestRate, requestsIn, sideBySide } from './side-by-side.ts';
+import { flatOutPairing, sideBySide } from './side-by-side.ts';
 import { nginxInstalled, startFixture, startNginx } from './targets.ts';
 
 /**
@@ -49,7 +49,7 @@ try {
   console.log(`HTTP, ${devices} ${connections} for ${seconds} s against ${against}; ${pinningNote()}.`);
   console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
   console.log(report);
-  console.log(await sideBySide(fixture, dir, Math.max(5, rounds), { args: fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url), sharded: false, unit: 'req', rateOf: requestRate, countOf: requestsIn }));
+  console.log(await sideBySide(fixture, dir, Math.max(5, rounds), flatOutPairing('profiles/iot-node-flat-out.yaml', false, devices, seconds, fixture.url)));
 } finally {
   fixture.stop();
   await rm(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
-import { publishesIn, publishRate, sideBySide } from './side-by-side.ts';
+import { flatOutPairing, publishRate, sideBySide } from './side-by-side.ts';
 import { startMosquitto, startWsGateway } from './targets.ts';
 
 /**
@@ -41,7 +41,7 @@ try {
   if (!locustInstalled) console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
   console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinningNote('broker')}.`);
   console.log(report);
-  console.log(await sideBySide(broker, dir, Math.max(5, rounds), { args: fleet('profiles/lamp-flat-out.yaml', devices * 2, devices * 20, seconds, '--broker', broker.url), sharded: true, unit: 'msg', rateOf: publishRate, countOf: publishesIn }));
+  console.log(await sideBySide(broker, dir, Math.max(5, rounds), flatOutPairing('profiles/lamp-flat-out.yaml', true, devices, seconds, broker.url)));
 } finally {
   gateway.stop();
   broker.stop();

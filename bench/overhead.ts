@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fleet, pinningNote } from './run-pinned.ts';
-import { publishesIn, publishRate, requestRate, requestsIn, sideBySide } from './side-by-side.ts';
+import { pinningNote } from './run-pinned.ts';
+import { flatOutPairing, sideBySide } from './side-by-side.ts';
 import { startFixture, startMosquitto } from './targets.ts';
 
 /**
@@ -19,10 +19,7 @@ const seconds = Number(process.argv[5] ?? 10);
 const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-overhead-'));
 const target = mqtt ? await startMosquitto(dir) : await startFixture();
 try {
-  // MQTT runs are two shards of one fleet twice the size, so their client ids differ.
-  const pairing = mqtt
-    ? { args: fleet('profiles/lamp-flat-out.yaml', devices * 2, devices * 20, seconds, '--broker', target.url), sharded: true, unit: 'msg', rateOf: publishRate, countOf: publishesIn }
-    : { args: fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', target.url), sharded: false, unit: 'req', rateOf: requestRate, countOf: requestsIn };
+  const pairing = flatOutPairing(mqtt ? 'profiles/lamp-flat-out.yaml' : 'profiles/iot-node-flat-out.yaml', mqtt, devices, seconds, target.url);
   console.log(`${mqtt ? 'lamp-flat-out against Mosquitto' : 'iot-node-flat-out against the standalone fixture'}, ${devices} devices a run for ${seconds} s; ${pinningNote()}.`);
   console.log(await sideBySide(target, dir, rounds, pairing));
 } finally {

@@ -1,9 +1,6 @@
-import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { HistoryPoint } from '../src/metrics/history.ts';
 import type { Results } from '../src/metrics/results.ts';
-import { compiledCli, pinned, reportFlags } from './run-pinned.ts';
+import { fleet, reportFlags, runFleetsim } from './run-pinned.ts';
 
 /** Long enough for both processes to load and compile their profile before the shared start. */
 const START_LEAD_MS = 2500;
@@ -23,19 +20,6 @@ interface Target {
   cpuSeconds(): number;
 }
 
-/** Runs `fleetsim run` on core 0 with its JSON report in `dir`, and resolves with the results; `cli` is another build's, or this tree's. */
-export async function runOnGeneratorCore(dir: string, label: string, args: readonly string[], cli?: string): Promise<Results> {
-  const json = path.join(dir, `${label}.json`);
-  const [file, argv] = pinned(0, process.execPath, [cli ?? (await compiledCli()), 'run', ...args, '--json', json, '--quiet']);
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`fleetsim ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`))));
-  });
-  return JSON.parse(await readFile(json, 'utf8')) as Results;
-}
-
 /** How the two runs of a pair are made and measured. */
 export interface Pairing {
   /**
@@ -53,6 +37,17 @@ export interface Pairing {
   readonly countOf: (point: HistoryPoint) => number;
 }
 
+/**
+ * The pairing of a flat-out profile against `url`: an MQTT one (`--broker`) runs as two shards of a
+ * fleet twice `devices`, so the two runs' client ids differ; an HTTP one (`--target`) runs `devices`
+ * in each. Spawned at 10 devices per device-second, as the benchmarks' tables run them.
+ */
+export function flatOutPairing(profile: string, mqtt: boolean, devices: number, seconds: number, url: string): Pairing {
+  return mqtt
+    ? { args: fleet(profile, devices * 2, devices * 20, seconds, '--broker', url), sharded: true, unit: 'msg', rateOf: publishRate, countOf: publishesIn }
+    : { args: fleet(profile, devices, devices * 10, seconds, '--target', url), sharded: false, unit: 'req', rateOf: requestRate, countOf: requestsIn };
+}
+
 /** What the second run of a pair adds to a plain run: its flags and whatever follows it (a scraper, a page). */
 export interface Variant {
   /** Named in the printout, e.g. `with --csv --html --metrics-port`. */
@@ -63,7 +58,7 @@ export interface Variant {
 
 /** A build's plain run: this tree's, or another checkout's `bin/fleetsim.js`. */
 export function plainOf(label: string, cli?: string): Variant {
-  return { label, run: (dir, name, args) => runOnGeneratorCore(dir, name, args, cli) };
+  return { label, run: (dir, name, args) => runFleetsim(dir, name, args, cli) };
 }
 
 /** A build's run with `--csv --html --metrics-port`, its /metrics scraped every second as a busy Prometheus would. */
@@ -72,7 +67,7 @@ export function withReportsOf(label: string, cli?: string): Variant {
     label,
     async run(dir, name, args) {
       const reports = await reportFlags(dir, name);
-      const results = await runOnGeneratorCore(dir, name, [...args, ...reports.flags], cli).finally(() => reports.scraper.stop());
+      const results = await runFleetsim(dir, name, [...args, ...reports.flags], cli).finally(() => reports.scraper.stop());
       if (reports.scraper.scrapes === 0) throw new Error(`${name}: the reporting run was never scraped`);
       return results;
     },
