@@ -2,6 +2,9 @@ import { EventEmitter } from 'node:events';
 import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
 import type { HistoryPoint } from '../metrics/history.ts';
 import { buildRows } from '../metrics/results.ts';
+import { loadVerdict } from '../metrics/load-verdict.ts';
+import type { LoadCause } from '../metrics/load-verdict.ts';
+import type { GeneratorHealth } from '../metrics/generator-monitor.ts';
 import type { StatsRow, ThresholdResult } from '../metrics/results.ts';
 import type { RunStats, StatsWindow } from '../metrics/stats.ts';
 import { planSteps } from './steps.ts';
@@ -29,11 +32,19 @@ export interface CapacityOptions {
   readonly spawnRate: number;
   /** Bisect between the last passing and the first failing step. */
   readonly refine: boolean;
+  /** The share of the offered load a step must deliver to pass; null: only the SLOs judge. */
+  readonly minDelivered: number | null;
+  /** Measure the last passing and the first failing step this many more times each, to show the knee's spread. */
+  readonly repeat: number;
+  /** How many times a step that fell short for fleetsim's or the machine's reason is measured again before the search gives up. */
+  readonly retries?: number;
 }
 
 export interface StepGenerator {
   /** Event-loop busy share over the step's window, and its busiest interval. */
   readonly busyPercent: number;
+  /** Share of the window fleetsim's main thread waited for a CPU (Linux). */
+  readonly runQueuePercent?: number;
   readonly maxBusyPercent: number;
   readonly maxLagP99Ms: number;
   readonly saturatedIntervals: number;
@@ -42,6 +53,13 @@ export interface StepGenerator {
 
 export interface CapacityStep {
   readonly devices: number;
+  /** What the step meant to offer (req/s or msg/s on the SLOs' row), and delivered ÷ offered; null when the plan offers no fixed rate. */
+  readonly offeredRps: number | null;
+  readonly deliveredShare: number | null;
+  /** Whose limit it was when the step fell short of its offered load (`delivered` when it did not). */
+  readonly cause: LoadCause;
+  /** A repeat of an earlier step: a retry after a shortfall that was not the target's, or `--repeat` around the knee. */
+  readonly repeat?: 'retry' | 'knee';
   /** Devices online when the step's window closed. */
   readonly online: number;
   readonly rps: number;
@@ -61,15 +79,31 @@ export interface CapacityStep {
   readonly refined: boolean;
 }
 
-/** `interrupted`: the search was stopped (Ctrl-C) before a step failed or the largest step passed. */
-export type LimitedBy = 'target' | 'generator' | 'max-devices' | 'interrupted';
+/**
+ * `interrupted`: the search was stopped (Ctrl-C) before a step failed or the largest step passed.
+ * `host` and `queues`: the first failing step fell short, on every retry, because the machine gave
+ * fleetsim too little CPU or requests waited for fleetsim's own connections: inconclusive about the target.
+ */
+export type LimitedBy = 'target' | 'generator' | 'host' | 'queues' | 'max-devices' | 'interrupted';
+
+/** The knee measured again (`--repeat`): how often each side passed, and the rates it reached. */
+export interface KneeRepeat {
+  readonly devices: number;
+  readonly passed: number;
+  readonly of: number;
+  readonly rps: { readonly min: number; readonly max: number };
+}
 
 export interface CapacityResult {
   readonly schema: 'fleetsim.capacity/v1';
   readonly capacity: { readonly devices: number; readonly rps: number } | null;
   readonly limitedBy: LimitedBy;
   readonly slos: readonly string[];
+  /** The floor each step's delivered share was held to; null when off. */
+  readonly minDelivered: number | null;
   readonly steps: readonly CapacityStep[];
+  /** With `--repeat`: the last passing and first failing steps measured again, and whether the knee held. */
+  readonly knee?: { readonly repeats: readonly KneeRepeat[]; readonly stable: boolean };
 }
 
 export interface CapacityEvents {
@@ -91,6 +125,8 @@ const GENERATOR_SATURATED_SHARE = 0.25;
  */
 export class CapacitySearch extends EventEmitter<CapacityEvents> {
   private readonly steps: CapacityStep[] = [];
+  /** The device count the fleet was last moved to. */
+  private current = 0;
 
   constructor(
     private readonly run: SteerableRun,
@@ -101,68 +137,106 @@ export class CapacitySearch extends EventEmitter<CapacityEvents> {
 
   async search(): Promise<CapacityResult> {
     let lastPass: CapacityStep | undefined;
+    /** The first step that failed while stepping up: it alone decides whose limit the knee is. */
     let firstFail: CapacityStep | undefined;
-    let current = 0;
     let stopped = false;
     for (const devices of planSteps(this.options.plan)) {
-      const step = await this.measure(current, devices, false);
+      const step = await this.measureJudged(devices, false);
       if (!step) {
         stopped = true;
         break;
       }
-      current = devices;
       if (!step.ok) {
         firstFail = step;
         break;
       }
       lastPass = step;
     }
-    if (firstFail && this.options.refine) {
+    // Bisection narrows the capacity; it never changes whose limit the first failing step found.
+    let highFail = firstFail;
+    if (firstFail && this.options.refine && firstFail.cause !== 'host' && firstFail.cause !== 'queues') {
       let low = lastPass?.devices ?? 0;
       let high = firstFail.devices;
       const resolution = Math.max(1, Math.floor((high - low) / 8));
       while (high - low > resolution && !this.run.stopping) {
         const middle = Math.floor((low + high) / 2);
-        const step = await this.measure(current, middle, true);
+        const step = await this.measureJudged(middle, true);
         if (!step) {
           stopped = true;
           break;
         }
-        current = middle;
         if (step.ok) {
           low = middle;
           lastPass = step;
         } else {
           high = middle;
-          firstFail = step;
+          highFail = step;
         }
       }
     }
-    return this.result(lastPass, firstFail, stopped);
+    const knee = !stopped && this.options.repeat > 0 ? await this.repeatKnee(lastPass, highFail) : undefined;
+    return this.result(lastPass, firstFail, stopped, knee);
   }
 
-  private result(lastPass: CapacityStep | undefined, firstFail: CapacityStep | undefined, stopped: boolean): CapacityResult {
-    const limitedBy: LimitedBy = firstFail ? (generatorLimited(firstFail) ? 'generator' : 'target') : stopped ? 'interrupted' : 'max-devices';
+  private result(lastPass: CapacityStep | undefined, firstFail: CapacityStep | undefined, stopped: boolean, knee: CapacityResult['knee']): CapacityResult {
+    const limitedBy: LimitedBy = firstFail ? failingLimit(firstFail) : stopped ? 'interrupted' : 'max-devices';
     return {
       schema: 'fleetsim.capacity/v1',
       capacity: lastPass ? { devices: lastPass.devices, rps: lastPass.rps } : null,
       limitedBy,
       slos: this.options.slos,
+      minDelivered: this.options.minDelivered,
       steps: this.steps,
+      ...(knee ? { knee } : {}),
     };
   }
 
+  /**
+   * Measures a step; one that failed short of its load for a reason that is not the target's (the
+   * machine's CPU, fleetsim's queue) is measured again, up to `retries` times, so a busy moment on
+   * the machine is not taken for the target's limit.
+   */
+  private async measureJudged(devices: number, refined: boolean): Promise<CapacityStep | undefined> {
+    let step = await this.measure(devices, refined, undefined);
+    for (let retry = 0; step && !step.ok && retriable(step) && retry < (this.options.retries ?? DEFAULT_RETRIES) && !this.run.stopping; retry++) {
+      step = await this.measure(devices, refined, 'retry');
+    }
+    return step;
+  }
+
+  /** `--repeat`: the steps either side of the knee, measured again, each from a little below, as the search reached them. */
+  private async repeatKnee(lastPass: CapacityStep | undefined, firstFail: CapacityStep | undefined): Promise<CapacityResult['knee']> {
+    const sides = [lastPass, firstFail].filter((step): step is CapacityStep => step !== undefined);
+    const repeats: KneeRepeat[] = [];
+    for (const side of sides) {
+      const measured: CapacityStep[] = [side];
+      for (let i = 0; i < this.options.repeat && !this.run.stopping; i++) {
+        const step = await this.measure(side.devices, side.refined, 'knee');
+        if (!step) break;
+        measured.push(step);
+      }
+      const rates = measured.map((step) => step.rps);
+      repeats.push({ devices: side.devices, passed: measured.filter((step) => step.ok).length, of: measured.length, rps: { min: Math.min(...rates), max: Math.max(...rates) } });
+    }
+    const [pass, fail] = [repeats[0], repeats[1]];
+    const stable = (!lastPass || pass?.passed === pass?.of) && (!firstFail || (lastPass ? fail : pass)?.passed === 0);
+    return { repeats, stable };
+  }
+
   /** Moves the fleet to `devices`, lets it settle, and judges one window; undefined when the run stopped. */
-  private async measure(from: number, devices: number, refined: boolean): Promise<CapacityStep | undefined> {
+  private async measure(devices: number, refined: boolean, repeat: CapacityStep['repeat']): Promise<CapacityStep | undefined> {
     this.emit('stepStarted', devices, refined);
+    const from = this.current;
     const rampMs = devices > from ? ((devices - from) / this.options.spawnRate) * 1000 : 0;
     this.run.rampTo(devices, rampMs);
+    this.current = devices;
     if (!(await this.intervals(Math.ceil(rampMs / 1000) + this.options.settleIntervals))) return undefined;
     const window = this.run.stats.openWindow();
     const points = await this.intervals(Math.max(1, this.options.stepIntervals));
     this.run.stats.closeWindow(window);
     if (!points) return undefined;
-    const step = this.judge(devices, window, points, refined);
+    const judged = this.judge(devices, window, points, refined);
+    const step = repeat ? { ...judged, repeat } : judged;
     this.steps.push(step);
     this.emit('step', step);
     return step;
@@ -174,17 +248,35 @@ export class CapacitySearch extends EventEmitter<CapacityEvents> {
     const read = rows.types.find((row) => row.name === rows.bareThresholdsRead) ?? rows.total;
     const first = points[0] as HistoryPoint;
     const last = points.at(-1) as HistoryPoint;
+    // Held to the load it meant to offer, on the whole fleet's offered rows (the run's own verdict, for one window).
+    const load = rows.total.offered === undefined ? undefined : loadVerdict({
+      floor: this.options.minDelivered,
+      offered: rows.total.offered,
+      delivered: rows.total.delivered ?? 0,
+      seconds: window.seconds,
+      intervals: window.loads,
+      generator: windowHealth(window),
+      queue: rows.total.queuedMs?.mean != null && rows.total.latencyMs.mean !== null ? { queuedMeanMs: rows.total.queuedMs.mean, latencyMeanMs: rows.total.latencyMs.mean } : undefined,
+      unit: 'attempts/s',
+    });
+    const cause: LoadCause = load?.cause ?? 'delivered';
+    const saturated = window.intervals > 0 && window.saturatedIntervals / window.intervals >= GENERATOR_SATURATED_SHARE;
     return {
       devices,
+      offeredRps: load ? load.offeredRps : null,
+      deliveredShare: load ? load.deliveredShare : null,
+      // A saturated loop is the generator's limit even when the share held.
+      cause: cause === 'delivered' || cause === 'target' ? (saturated && !slos.every((slo) => slo.ok) ? 'generator' : cause) : cause,
       online: last.devicesOnline,
       rps: read.rps,
       requests: read.requests,
       latencyMs: read.latencyMs,
       failureRate: read.requests === 0 ? 0 : round6(read.failures / read.requests),
       timeoutRate: read.requests === 0 ? 0 : round6(read.timeouts / read.requests),
-      ok: slos.every((slo) => slo.ok),
+      ok: slos.every((slo) => slo.ok) && cause === 'delivered',
       generator: {
         busyPercent: window.busyPercent,
+        ...(window.runQueuePercent === undefined ? {} : { runQueuePercent: window.runQueuePercent }),
         maxBusyPercent: window.maxBusyPercent,
         maxLagP99Ms: window.maxLagP99Ms,
         saturatedIntervals: window.saturatedIntervals,
@@ -219,7 +311,26 @@ export class CapacitySearch extends EventEmitter<CapacityEvents> {
 }
 
 export function generatorLimited(step: CapacityStep): boolean {
-  return step.generator.intervals > 0 && step.generator.saturatedIntervals / step.generator.intervals >= GENERATOR_SATURATED_SHARE;
+  return step.cause === 'generator' || (step.generator.intervals > 0 && step.generator.saturatedIntervals / step.generator.intervals >= GENERATOR_SATURATED_SHARE);
+}
+
+/** Whose limit a failing step was: never the target's when fleetsim or the machine fell short. */
+function failingLimit(step: CapacityStep): LimitedBy {
+  if (step.cause === 'host' || step.cause === 'queues') return step.cause;
+  return generatorLimited(step) ? 'generator' : 'target';
+}
+
+/** A failing step worth measuring again: it fell short because of the machine, fleetsim's loop or its queue, not the target. */
+function retriable(step: CapacityStep): boolean {
+  return step.cause === 'host' || step.cause === 'queues' || step.cause === 'generator';
+}
+
+/** A failing step is measured again this many times when it fell short for fleetsim's or the machine's reason. */
+const DEFAULT_RETRIES = 1;
+
+/** A window's generator readings in the shape the load verdict reads (its host figures come from the intervals' own judgements). */
+function windowHealth(window: StatsWindow): GeneratorHealth {
+  return { cpuPercent: window.busyPercent, maxRssBytes: 0, eventLoopLagP99Ms: window.maxLagP99Ms, eventLoopBusyPercent: window.busyPercent, ...(window.runQueuePercent === undefined ? {} : { runQueuePercent: window.runQueuePercent }) };
 }
 
 const round6 = (value: number): number => Math.round(value * 1e6) / 1e6;

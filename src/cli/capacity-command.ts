@@ -102,6 +102,8 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
       settleIntervals: settings.settleMs / 1000,
       spawnRate: plan.spawnRate,
       refine: settings.refine,
+      minDelivered: plan.minDelivered,
+      repeat: settings.repeat,
     });
     if (!quiet) {
       const against = [endpoints.needsHttp ? endpoints.target : '', endpoints.broker ?? ''].filter(Boolean).join(' and ');

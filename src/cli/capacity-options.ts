@@ -15,6 +15,7 @@ export interface CapacityFlags {
   readonly settle?: FlagValue;
   readonly maxDevices?: FlagValue;
   readonly refine?: boolean | undefined;
+  readonly repeat?: FlagValue;
 }
 
 export interface CapacitySettings {
@@ -27,6 +28,8 @@ export interface CapacitySettings {
   readonly stepMs: number;
   readonly settleMs: number;
   readonly refine: boolean;
+  /** Extra measurements of each step beside the knee (`--repeat`). */
+  readonly repeat: number;
 }
 
 const DEFAULTS = { start: 10, stepMs: 10_000, settleMs: 3000 } as const;
@@ -85,7 +88,17 @@ export function capacitySettings(flags: CapacityFlags): CapacitySettings {
     stepMs: duration('step-duration', flags.stepDuration, DEFAULTS.stepMs, 1000),
     settleMs: duration('settle', flags.settle, DEFAULTS.settleMs, 0),
     refine: flags.refine === true,
+    repeat: repeatCount(flags.repeat),
   };
+}
+
+/** `--repeat N`: 1 to 10 extra measurements of the knee's two steps. */
+function repeatCount(value: FlagValue): number {
+  const text = last(value);
+  if (text === undefined) return 0;
+  const count = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(count) || count < 1 || count > 10) throw new UsageError(`--repeat: expected how many times to measure the knee's steps again, 1 to 10, got '${text}'`);
+  return count;
 }
 
 /** The steps to try, once the ceiling is known. */

@@ -53,7 +53,8 @@ function runOptions<T>(argv: Argv<T>) {
     .option('target', { ...value, describe: 'HTTP base URL (overrides the profile)' })
     .option('broker', { ...value, describe: 'MQTT broker URL, mqtt:// or mqtts:// (overrides the profile)' })
     .option('threshold', { ...value, describe: "pass/fail criterion, e.g. 'p95 < 200ms' (repeatable)" })
-    .option('stage', { ...value, describe: 'load stage DURATION:DEVICES, e.g. 30s:200 (repeatable; replaces the profile\'s shape and end)' });
+    .option('stage', { ...value, describe: 'load stage DURATION:DEVICES, e.g. 30s:200 (repeatable; replaces the profile\'s shape and end)' })
+    .option('min-delivered', { ...value, describe: "share of the offered load the run must deliver for its verdict to be about the target (default 95%; 'off')" });
 }
 
 function uiOptions<T>(argv: Argv<T>) {
@@ -154,6 +155,7 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('settle', { ...value, describe: 'time after a step\'s ramp before its window opens (default 3s)' })
           .option('max-devices', { ...value, describe: 'the largest step (default: the profile\'s fleet size)' })
           .option('refine', { type: 'boolean', default: false, describe: 'bisect between the last passing and the first failing step' })
+          .option('repeat', { ...value, describe: "measure the steps either side of the knee N more times each and report the spread (1-10)" })
           .option('spawn-rate', { ...value, alias: 'r', describe: 'devices started per second while stepping up' })
           .option('seed', { ...value, describe: 'seed for identities, task picks, waits and payloads' })
           .option('target', { ...value, describe: 'HTTP base URL (overrides the profile)' })

@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.ts';
 import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDurationMs } from '../profile/duration.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
+import { MIN_DELIVERED_HELP, parseMinDelivered } from '../profile/min-delivered.ts';
 import type { RunOverrides } from '../profile/load.ts';
 import type { Shard, Stage } from '../profile/types.ts';
 import { checkBrokerUrl, checkTargetUrl } from '../profile/target-url.ts';
@@ -16,6 +17,7 @@ export interface RunFlags {
   readonly broker?: FlagValue;
   readonly threshold?: FlagValue;
   readonly stage?: FlagValue;
+  readonly minDelivered?: FlagValue;
 }
 
 export type FlagValue = string | number | readonly (string | number)[] | undefined;
@@ -123,6 +125,12 @@ export function overridesFromFlags(flags: RunFlags): RunOverrides {
   }
   const stages = stagesFromFlags(flags);
   if (stages !== undefined) overrides.stages = stages;
+  const minDelivered = last(flags.minDelivered);
+  if (minDelivered !== undefined) {
+    const share = parseMinDelivered(minDelivered);
+    if (share === undefined) throw new UsageError(`--min-delivered: expected ${MIN_DELIVERED_HELP}, got '${minDelivered}'`);
+    overrides.minDelivered = share;
+  }
   return overrides;
 }
 

@@ -6,8 +6,9 @@ import { ownedByEntry } from '../engine/fleet-layout.ts';
 import { modelUsesHttp, planUsesHttp } from '../engine/http-warm-start.ts';
 import { WHOLE_RUN } from '../engine/shard.ts';
 import type { StopReason } from '../engine/events.ts';
-import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
+import { judgedThresholds } from '../metrics/evaluate-thresholds.ts';
 import { saturationWarning } from '../metrics/generator-monitor.ts';
+import { inconclusiveCause } from '../metrics/load-verdict.ts';
 import type { GeneratorHealth } from '../metrics/generator-monitor.ts';
 import { nagleWarning } from '../metrics/nagle.ts';
 import { poolQueueWarning } from '../metrics/pool-queue.ts';
@@ -22,7 +23,12 @@ export interface Output extends ProgressSink {
   stderr(text: string): void;
 }
 
-export const EXIT = { ok: 0, internal: 1, usage: 2, thresholds: 99, interrupted: 130, terminated: 143 } as const;
+/**
+ * `thresholds` (99) is also a run whose target could not take the offered load; `inconclusive` (98)
+ * a run that could not deliver its load for a reason of fleetsim's or the machine's, so its
+ * thresholds say nothing sure about the target.
+ */
+export const EXIT = { ok: 0, internal: 1, usage: 2, inconclusive: 98, thresholds: 99, interrupted: 130, terminated: 143 } as const;
 
 /** The exit code of a run that ended for `reason`, when nothing else (a failed write) decides it. */
 export function signalExit(reason: StopReason): number | undefined {
@@ -35,7 +41,10 @@ export function signalExit(reason: StopReason): number | undefined {
 export function runExitCode(results: Results, reason: StopReason, exitCodeOnError: number | undefined): number {
   const signalled = signalExit(reason);
   if (signalled !== undefined) return signalled;
+  const cause = results.load?.cause ?? 'delivered';
+  if (inconclusiveCause(cause)) return EXIT.inconclusive;
   if (results.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
+  if (cause === 'target') return EXIT.thresholds;
   if (exitCodeOnError !== undefined && results.total.failures > 0) return exitCodeOnError;
   return EXIT.ok;
 }
@@ -204,6 +213,8 @@ export function resultsOf(run: FinishedRun): Results {
     saturation: engine.stats.saturation,
     generator,
     warnings,
+    minDelivered: plan.minDelivered,
+    plannedDurationMs: run.stopReason === 'duration' ? plan.durationMs : undefined,
   });
   // The Nagle signature is read off the finished rows, so its warning joins them afterwards.
   const nagle = nagleWarning(partial.stats, generator);
@@ -217,7 +228,13 @@ export function resultsOf(run: FinishedRun): Results {
     ...partial,
     ...downlink,
     ...(engine.delivery ? { delivery: engine.delivery.summary() } : {}),
-    warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : []), ...(engine.delivery && engine.shard.count > 1 ? [SHARDED_DELIVERY] : [])],
-    thresholds: evaluateThresholds(partial, plan.thresholds),
+    warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : []), ...(engine.delivery && engine.shard.count > 1 ? [SHARDED_DELIVERY] : []), ...loadWarnings(partial)],
+    thresholds: judgedThresholds(partial, plan.thresholds),
   };
+}
+
+function loadWarnings(results: Omit<Results, 'thresholds'>): string[] {
+  const warnings: string[] = [];
+  if (results.overran) warnings.push(`the run overran: it ended ${results.overran.byS} s past its planned ${results.overran.plannedS} s (fleetsim's timers ran late)`);
+  return warnings;
 }

@@ -27,7 +27,7 @@ export const CELL = {
 } as const;
 
 /** A point's own figures, without its rows, and the wall-clock second it ended in. */
-export type PointMeta = Pick<HistoryPoint, 'intervalS' | 'folded' | 'devicesOnline' | 'devicesTarget' | 'generator' | 'saturated'> & { readonly second: number };
+export type PointMeta = Pick<HistoryPoint, 'intervalS' | 'folded' | 'devicesOnline' | 'devicesTarget' | 'generator' | 'saturated' | 'load'> & { readonly second: number };
 
 /** A row of the history: its key, shared by the shards, and the type and name it is shown with. */
 export interface RowKey {
@@ -92,6 +92,7 @@ export class HistoryTable {
         devicesTarget: point.devicesTarget,
         generator: point.generator,
         saturated: point.saturated,
+        ...(point.load ? { load: point.load } : {}),
       });
       const keys = at[p] as (typeof at)[number];
       writeRow(this.cells, p * width + keys.total * CELL.size, point.total);

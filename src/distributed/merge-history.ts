@@ -2,6 +2,7 @@ import type { LatencySummary } from '../metrics/histogram.ts';
 import { NO_LATENCY } from '../metrics/histogram.ts';
 import { foldPoints } from '../metrics/history.ts';
 import type { CumulativeCounts, HistoryPoint, HistoryRow, IntervalHealth } from '../metrics/history.ts';
+import type { IntervalLoad, LoadCause } from '../metrics/load-verdict.ts';
 import { CELL, HistoryTable, LATENCY_KEYS, TOTAL_KEY } from './history-table.ts';
 
 /** A shard's history as `mergeHistories` takes it: one table per shard, made as each file is read. */
@@ -47,6 +48,7 @@ export function mergeHistories(tables: readonly HistoryTable[], startedAtMs: num
       devicesTarget: devices.reduce((sum, d) => sum + d.target, 0),
       generator: worstHealth(present.map((point) => point.generator)),
       saturated: present.some((point) => point.saturated),
+      ...mergeLoad(present),
       ...mergeRows(tables, slot, carried, rows),
     });
   }
@@ -77,11 +79,45 @@ class RowRegistry {
 }
 
 function worstHealth(healths: readonly IntervalHealth[]): IntervalHealth {
-  const cpu = healths.map((health) => health.cpuPercent);
+  const worst = (key: 'cpuPercent' | 'runQueuePercent' | 'otherCpuPercent' | 'stealPercent'): { [key]?: number } => {
+    const values = healths.map((health) => health[key]);
+    return values.every((value) => value !== undefined) ? { [key]: Math.max(...(values as number[])) } : {};
+  };
   return {
     busyPercent: Math.max(...healths.map((health) => health.busyPercent)),
     lagP99Ms: Math.max(...healths.map((health) => health.lagP99Ms)),
-    ...(cpu.every((value) => value !== undefined) ? { cpuPercent: Math.max(...cpu) } : {}),
+    ...worst('cpuPercent'),
+    ...worst('runQueuePercent'),
+    ...worst('otherCpuPercent'),
+    ...worst('stealPercent'),
+  };
+}
+
+/** Whose limit ranks first when shards differ: the machine's and fleetsim's before the target's, any shortfall before none. */
+const CAUSE_ORDER: readonly LoadCause[] = ['host', 'generator', 'queues', 'target', 'delivered'];
+
+/**
+ * One interval's load over the shards: offered and delivered rates add; the share is the shards'
+ * windowed shares weighted by what each offered; the cause is the first shard's shortfall in CAUSE_ORDER.
+ */
+function mergeLoad(present: readonly PointMeta[]): { load?: IntervalLoad } {
+  const loads = present.flatMap((point) => (point.load ? [point.load] : []));
+  if (loads.length === 0) return {};
+  const offeredRps = loads.reduce((sum, load) => sum + load.offeredRps, 0);
+  const deliveredRps = loads.reduce((sum, load) => sum + load.deliveredRps, 0);
+  const judged = loads.filter((load) => load.deliveredShare !== null);
+  const weight = judged.reduce((sum, load) => sum + load.offeredRps, 0);
+  const share = judged.length === 0 ? null : weight > 0 ? judged.reduce((sum, load) => sum + (load.deliveredShare as number) * load.offeredRps, 0) / weight : (judged[0]?.deliveredShare ?? null);
+  const causes = loads.flatMap((load) => (load.cause ? [load.cause] : []));
+  const cause = CAUSE_ORDER.find((candidate) => causes.includes(candidate)) ?? null;
+  return {
+    load: {
+      offeredRps: Math.round(offeredRps * 1000) / 1000,
+      deliveredRps: Math.round(deliveredRps * 1000) / 1000,
+      deliveredShare: share === null ? null : Math.round(share * 10000) / 10000,
+      windowS: Math.max(...loads.map((load) => load.windowS)),
+      cause,
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { FleetsimError } from '../errors.ts';
-import { evaluateThresholds } from '../metrics/evaluate-thresholds.ts';
+import { judgedThresholds } from '../metrics/evaluate-thresholds.ts';
 import { SATURATION } from '../metrics/generator-monitor.ts';
 import type { GeneratorHealth } from '../metrics/generator-monitor.ts';
 import { createHistogram, restoreExtremes } from '../metrics/histogram.ts';
@@ -248,6 +248,8 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
     },
     generator: worst.results.generator,
     warnings,
+    // The shards share one plan: the first one's floor is the fleet's.
+    minDelivered: first.load ? first.load.floor : null,
   });
   const downlinks = shards.flatMap(({ results }) => (results.downlink ? [results.downlink] : []));
   const downlink = downlinks.length === 0 ? {} : {
@@ -262,7 +264,7 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
   return {
     ...partialResults,
     ...downlink,
-    thresholds: evaluateThresholds(partialResults, first.thresholds.map((threshold) => threshold.expr)),
+    thresholds: judgedThresholds(partialResults, first.thresholds.map((threshold) => threshold.expr)),
     merged: { count, present, missing, partial: missing.length > 0, note: HISTORY_NOTE },
     shards: shards.map(({ source, results }) => ({
       index: results.shard.index,

@@ -3,7 +3,7 @@ import { deviceRandom, reactionRandom } from '../identity/rng.ts';
 import type { Random } from '../identity/rng.ts';
 import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
 import type { IntervalHealth } from '../metrics/history.ts';
-import { RunStats } from '../metrics/stats.ts';
+import { DEFAULT_WINDOW_S, RunStats } from '../metrics/stats.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 import type { FleetEntry, RunPlan } from '../profile/types.ts';
 import { HttpTransport } from '../transport/http.ts';
@@ -30,6 +30,7 @@ import { Scheduler } from './scheduler.ts';
 import { globalIndex, localIndex, ownedBelow, WHOLE_RUN } from './shard.ts';
 import type { Shard } from './shard.ts';
 import { Ramp } from './ramp.ts';
+import { OfferedLoad } from './offered-load.ts';
 import type { RampHost } from './ramp.ts';
 import { StageDriver } from './stages.ts';
 import type { RampControl } from './stages.ts';
@@ -51,7 +52,8 @@ export interface EngineOptions {
 }
 
 export interface IntervalSampler {
-  sampleInterval(): IntervalHealth;
+  /** `timerLateMs`: how late the engine's own interval timer ran, which a starved lag sampler may not see. */
+  sampleInterval(timerLateMs?: number): IntervalHealth;
 }
 
 export interface RunTimes {
@@ -126,6 +128,12 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private failRun: ((error: unknown) => void) | undefined;
   private stoppedClock: number | undefined;
   private readonly snapshotIntervalMs: number;
+  /** When the interval timer last ran (clock ms): how late the next one runs is lag the loop cannot hide. */
+  private lastSnapshotAt = 0;
+  /** The load the shape means to offer; offered up to `offeredUntilMs` (ms since the start) so far. */
+  readonly offered: OfferedLoad;
+  private offeredUntilMs = 0;
+  private readonly offeredNow = new Map<StatsEntry, number>();
   private readonly generator: IntervalSampler;
   private readonly steered: boolean;
   private readonly ownMonitor: GeneratorMonitor | undefined;
@@ -164,6 +172,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.mqttTls = this.broker?.protocol === 'mqtts:' || this.broker?.protocol === 'wss:' ? new DeviceTlsResolver(options.plan.mqtt.tls, tlsSource) : undefined;
     this.onlineGoal = ownedBelow(options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices, this.shard);
     this.redactor = new RequestLogRedactor(options.plan, this.layout);
+    this.offered = new OfferedLoad(options.plan.fleet, options.plan.iterations, entryFor);
+    // A share judged over less than two task periods would see a paced fleet's lumps, not its rate.
+    this.stats.judgeLoad(Math.min(60, Math.max(DEFAULT_WINDOW_S, (2 * this.offered.longestCycleMs) / 1000)), options.plan.minDelivered ?? null);
   }
 
   /** Devices started and not finished, less those whose MQTT session is down. */
@@ -224,7 +235,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       this.durationTimer = setTimeout(() => this.stop('duration'), this.plan.durationMs);
     }
     this.ownMonitor?.start();
-    this.snapshotTimer = setInterval(() => this.snapshot(), this.snapshotIntervalMs);
+    this.lastSnapshotAt = this.startClock;
+    this.snapshotTimer = setInterval(() => this.snapshot(true), this.snapshotIntervalMs);
     const plan = this.plan;
     if (this.steered) return done;
     if (plan.stages) new StageDriver(this, plan.stages).start();
@@ -308,8 +320,26 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     });
   }
 
-  private snapshot(): void {
-    this.emit('interval', this.stats.snapshot(this.elapsedMs(), this.online, this.runningDevices, this.generator.sampleInterval()));
+  /** Closes an interval; `onTimer` when the interval timer called it, so how late it ran is lag. */
+  private snapshot(onTimer = false): void {
+    const now = this.clock.now();
+    const timerLateMs = onTimer ? Math.max(0, now - this.lastSnapshotAt - this.snapshotIntervalMs) : 0;
+    this.lastSnapshotAt = now;
+    this.offerUntil(Math.min(now, this.stoppedClock ?? now) - this.startClock);
+    this.emit('interval', this.stats.snapshot(now - this.startClock, this.online, this.runningDevices, this.generator.sampleInterval(timerLateMs)));
+  }
+
+  /** Books what the shape meant to start up to `untilMs` on the rows: the load offered, however much of it was sent. */
+  private offerUntil(untilMs: number): void {
+    if (untilMs <= this.offeredUntilMs) return;
+    this.offered.offeredBetween(this.offeredUntilMs, untilMs, this.offeredNow);
+    for (const [entry, count] of this.offeredNow) entry.offer(count);
+    this.offeredNow.clear();
+    this.offeredUntilMs = untilMs;
+  }
+
+  rampStarted(from: number, goal: number, overMs: number): void {
+    this.offered.rampTo(this.elapsedMs(), from, goal, overMs);
   }
 
   stopDevice(local: number, running: number): void {

@@ -21,6 +21,8 @@ export interface RampHost {
   startDevice(index: number): void;
   /** `running` is the count left once this one stops. */
   stopDevice(index: number, running: number): void;
+  /** A new ramp from `from` to `goal` over `overMs` begins now: the shape's schedule, whatever the loop manages. */
+  rampStarted?(from: number, goal: number, overMs: number): void;
 }
 
 /**
@@ -48,6 +50,7 @@ export class Ramp implements Schedulable {
     this.goal = goal;
     this.start = this.host.now();
     this.overMs = Math.max(0, overMs);
+    this.host.rampStarted?.(this.from, goal, this.overMs);
     this.wake();
   }
 

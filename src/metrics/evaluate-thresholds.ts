@@ -1,6 +1,7 @@
+import { inconclusiveCause } from './load-verdict.ts';
 import { compare, isCountMetric, parseThreshold } from '../profile/thresholds.ts';
 import type { Threshold } from '../profile/thresholds.ts';
-import type { RowSet, StatsRow, ThresholdResult } from './results.ts';
+import type { Results, RowSet, StatsRow, ThresholdResult } from './results.ts';
 
 /**
  * A bare threshold reads the row the results name for it; `PUBLISH:` or `PUBLISH Aggregated:`
@@ -59,4 +60,11 @@ function noLatencyReason(row: StatsRow): string {
 
 function rowLabel(row: StatsRow): string {
   return row.type === '' || row.name.endsWith(' Aggregated') ? row.name : `${row.type} ${row.name}`;
+}
+
+/** The thresholds, marked inconclusive when the load fell short for a reason that is not the target's. */
+export function judgedThresholds(results: Omit<Results, 'thresholds'>, expressions: readonly string[]): Results['thresholds'] {
+  const judged = evaluateThresholds(results, expressions);
+  if (!results.load || !inconclusiveCause(results.load.cause)) return judged;
+  return judged.map((threshold) => ({ ...threshold, inconclusive: true }));
 }

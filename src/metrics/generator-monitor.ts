@@ -19,6 +19,12 @@ export interface GeneratorHealth {
    * path), so this is the plainer answer to "was the generator busy".
    */
   readonly eventLoopBusyPercent?: number;
+  /** Share of the run the main thread was ready to run but waited for a CPU (Linux schedstat). */
+  readonly runQueuePercent?: number;
+  /** Share of the machine's CPU (all cores) that other processes used during the run. */
+  readonly otherCpuPercent?: number;
+  /** Share of the machine's CPU a hypervisor took (steal). */
+  readonly stealPercent?: number;
 }
 
 const LAG_RESOLUTION_MS = 10;
@@ -48,6 +54,100 @@ export function mainThreadCpuMicros(): number | undefined {
   return procCpuMicros(`/proc/self/task/${process.pid}/stat`);
 }
 
+/**
+ * Time the main thread spent runnable but waiting for a CPU (the scheduler's run-queue delay), in
+ * µs, from `/proc/self/task/PID/schedstat`; undefined where the kernel does not keep it. This is
+ * the direct measure of "fleetsim was ready to run but the machine gave the CPU to someone else".
+ */
+export function mainThreadRunDelayMicros(): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').trim().split(' ');
+    const waitNs = Number(fields[1]);
+    return Number.isFinite(waitNs) ? waitNs / 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The machine's CPU time by kind, in ticks summed over every core, from the first line of `/proc/stat`. */
+export interface MachineCpu {
+  readonly busy: number;
+  readonly steal: number;
+  readonly total: number;
+}
+
+export function machineCpu(): MachineCpu | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').slice(0, 256).split('\n')[0] ?? '';
+    const [label, ...rest] = line.trim().split(/\s+/);
+    if (label !== 'cpu') return undefined;
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = rest.map(Number);
+    // guest time is already inside user and nice.
+    const busy = user + nice + system + irq + softirq;
+    return { busy, steal, total: busy + idle + iowait + steal };
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's CPU in the same ticks as /proc/stat. */
+function processCpuTicks(): number | undefined {
+  const micros = procCpuMicros('/proc/self/stat');
+  return micros === undefined ? undefined : micros / TICK_MICROS;
+}
+
+/**
+ * What the rest of the machine did over an interval: the share of the machine's CPU that other
+ * processes used, the share stolen by a hypervisor, and the share of the interval the main thread
+ * waited in the run queue. Read from /proc on Linux; each is undefined where it cannot be.
+ */
+export interface HostReading {
+  readonly runQueuePercent?: number;
+  readonly otherCpuPercent?: number;
+  readonly stealPercent?: number;
+}
+
+/** Takes a host reading from one call to the next. */
+export class HostSampler {
+  private runDelay = mainThreadRunDelayMicros();
+  private machine = machineCpu();
+  private ownTicks = processCpuTicks();
+  private wall = process.hrtime.bigint();
+
+  reset(): void {
+    this.runDelay = mainThreadRunDelayMicros();
+    this.machine = machineCpu();
+    this.ownTicks = processCpuTicks();
+    this.wall = process.hrtime.bigint();
+  }
+
+  /** Since the last reset or sample; `advance` false leaves the starting point where it is (a whole run's reading). */
+  sample(advance = true): HostReading {
+    const runDelay = mainThreadRunDelayMicros();
+    const machine = machineCpu();
+    const ownTicks = processCpuTicks();
+    const wall = process.hrtime.bigint();
+    const wallMicros = Number(wall - this.wall) / 1000;
+    const reading: { runQueuePercent?: number; otherCpuPercent?: number; stealPercent?: number } = {};
+    if (runDelay !== undefined && this.runDelay !== undefined && wallMicros > 0) reading.runQueuePercent = round1(Math.min(100, ((runDelay - this.runDelay) / wallMicros) * 100));
+    if (machine && this.machine && machine.total > this.machine.total) {
+      const total = machine.total - this.machine.total;
+      const own = ownTicks !== undefined && this.ownTicks !== undefined ? ownTicks - this.ownTicks : 0;
+      reading.otherCpuPercent = round1(Math.max(0, Math.min(100, ((machine.busy - this.machine.busy - own) / total) * 100)));
+      reading.stealPercent = round1(((machine.steal - this.machine.steal) / total) * 100);
+    }
+    if (advance) {
+      this.runDelay = runDelay;
+      this.machine = machine;
+      this.ownTicks = ownTicks;
+      this.wall = wall;
+    }
+    return reading;
+  }
+}
+
+const round1 = (value: number): number => Math.round(value * 10) / 10;
+
 /** Watches the load generator itself: event-loop lag and CPU say whether the results are trustworthy. */
 export class GeneratorMonitor {
   private readonly lag: IntervalHistogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
@@ -60,8 +160,12 @@ export class GeneratorMonitor {
   private intervalLoop: EventLoopUtilization = performance.eventLoopUtilization();
   private intervalThread = mainThreadCpuMicros();
   private intervalWall = process.hrtime.bigint();
+  private readonly runHost = new HostSampler();
+  private readonly intervalHost = new HostSampler();
 
   start(): void {
+    this.runHost.reset();
+    this.intervalHost.reset();
     this.loopStart = performance.eventLoopUtilization();
     this.cpuStart = process.cpuUsage();
     this.mainThreadStart = mainThreadCpuMicros();
@@ -73,20 +177,26 @@ export class GeneratorMonitor {
     this.intervalLag.enable();
   }
 
-  /** The generator's health since the previous call (or the start), and a fresh interval from here. */
-  sampleInterval(): IntervalHealth {
+  /**
+   * The generator's health since the previous call (or the start), and a fresh interval from here.
+   * `timerLateMs` is how late the caller's own interval timer ran: a loop starved for seconds takes
+   * few lag samples (the sampler's timer starves too), so the lag reported is at least that delay.
+   */
+  sampleInterval(timerLateMs = 0): IntervalHealth {
     const loop = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(loop, this.intervalLoop).utilization;
     const wall = process.hrtime.bigint();
     const wallMicros = Number(wall - this.intervalWall) / 1000;
     const thread = mainThreadCpuMicros();
     const cpu = thread !== undefined && this.intervalThread !== undefined && wallMicros > 0 ? Math.round(((thread - this.intervalThread) / wallMicros) * 1000) / 10 : undefined;
-    const lag = this.intervalLag.count > 0 ? Math.max(0, this.intervalLag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) : 0;
+    const sampled = this.intervalLag.count > 0 ? Math.max(0, this.intervalLag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) : 0;
+    const lag = Math.max(sampled, timerLateMs);
     this.intervalLag.reset();
+    const host = this.intervalHost.sample();
     this.intervalLoop = loop;
     this.intervalThread = thread;
     this.intervalWall = wall;
-    return { busyPercent: Math.round(busy * 1000) / 10, lagP99Ms: Math.round(lag * 100) / 100, ...(cpu === undefined ? {} : { cpuPercent: cpu }) };
+    return { busyPercent: Math.round(busy * 1000) / 10, lagP99Ms: Math.round(lag * 100) / 100, ...(cpu === undefined ? {} : { cpuPercent: cpu }), ...host };
   }
 
   read(): GeneratorHealth {
@@ -104,6 +214,7 @@ export class GeneratorMonitor {
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       eventLoopLagP99Ms: Math.round(lagP99 * 100) / 100,
       eventLoopBusyPercent: Math.round(performance.eventLoopUtilization(this.loopStart).utilization * 1000) / 10,
+      ...this.runHost.sample(false),
     };
   }
 
@@ -120,5 +231,13 @@ export function saturationWarning(health: GeneratorHealth): string | undefined {
   if (health.cpuPercent >= SATURATION.cpuPercent) reasons.push(`main thread CPU at ${health.cpuPercent}% of a core`);
   if (health.eventLoopLagP99Ms >= SATURATION.eventLoopLagP99Ms) reasons.push(`event-loop lag p99 ${health.eventLoopLagP99Ms} ms`);
   if (reasons.length === 0) return undefined;
+  // Lag while fleetsim waited in the run queue is the machine's doing: fewer devices would not help.
+  if ((health.runQueuePercent ?? 0) >= HOST_STARVED_RUN_QUEUE_PERCENT) {
+    const other = health.otherCpuPercent === undefined ? '' : `; other processes used ${health.otherCpuPercent}% of the machine's CPU`;
+    return `the machine held fleetsim back (${reasons.join(', ')}, while it waited for a CPU ${health.runQueuePercent}% of the run${other}): latencies include that delay and rates may be the machine's limit, not the target's; run on a quieter machine or pin fleetsim and the target to different cores`;
+  }
   return `the load generator was saturated (${reasons.join(', ')}): latencies include its own delay and rates may be its ceiling, not the target's; run fewer devices or a lower rate per process`;
 }
+
+/** Waiting for a CPU this share of the run means the machine, not fleetsim's own work, was the limit. */
+const HOST_STARVED_RUN_QUEUE_PERCENT = 20;

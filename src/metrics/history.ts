@@ -1,4 +1,5 @@
 import type { LatencySummary } from './histogram.ts';
+import type { IntervalLoad } from './load-verdict.ts';
 
 /** The generator's own health over one interval: what says whether that interval's numbers are the target's. */
 export interface IntervalHealth {
@@ -8,6 +9,12 @@ export interface IntervalHealth {
   readonly lagP99Ms: number;
   /** Main-thread CPU over the interval as a percentage of one core, where the OS says. */
   readonly cpuPercent?: number;
+  /** Share of the interval the main thread was runnable but waited for a CPU (another process had it). */
+  readonly runQueuePercent?: number;
+  /** Share of the machine's CPU that other processes used over the interval. */
+  readonly otherCpuPercent?: number;
+  /** Share of the machine's CPU stolen by a hypervisor over the interval. */
+  readonly stealPercent?: number;
 }
 
 /**
@@ -42,6 +49,11 @@ export interface HistoryRow {
   /** Latency of the attempts that finished in the interval; nulls when none did. */
   readonly latencyMs: LatencySummary;
   readonly cumulative: CumulativeCounts;
+  /** Rows the plan offers load on: attempts it meant to start in the interval, and the rates offered and delivered. */
+  readonly offered?: number;
+  readonly delivered?: number;
+  readonly offeredRps?: number;
+  readonly deliveredRps?: number;
 }
 
 /** What happened in the interval that ended `atS` seconds after the start. */
@@ -61,6 +73,8 @@ export interface HistoryPoint {
   /** One aggregate per row type: `HTTP` (every method), `CONNECT`, `PUBLISH`, `SUBSCRIBE`. */
   readonly types: readonly HistoryRow[];
   readonly rows: readonly HistoryRow[];
+  /** The interval's share of the offered load (over a trailing window) and whose limit it was when short. */
+  readonly load?: IntervalLoad;
 }
 
 export interface HistoryLimits {
@@ -128,7 +142,16 @@ export function foldPoints(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
     total: foldRows(a.total, b.total, intervalS),
     types: foldRowLists(a.types, b.types, intervalS),
     rows: foldRowLists(a.rows, b.rows, intervalS),
+    ...foldLoad(a, b, intervalS),
   };
+}
+
+/** Two intervals' load as one: rates over the joint interval, the later window's share, and a shortfall over a delivered one. */
+function foldLoad(a: HistoryPoint, b: HistoryPoint, intervalS: number): { load?: IntervalLoad } {
+  if (!a.load || !b.load) return b.load ? { load: b.load } : a.load ? { load: a.load } : {};
+  const weighted = (x: number, y: number): number => round3((x * a.intervalS + y * b.intervalS) / intervalS);
+  const cause = b.load.cause !== 'delivered' && b.load.cause !== null ? b.load.cause : a.load.cause !== 'delivered' && a.load.cause !== null ? a.load.cause : b.load.cause;
+  return { load: { ...b.load, offeredRps: weighted(a.load.offeredRps, b.load.offeredRps), deliveredRps: weighted(a.load.deliveredRps, b.load.deliveredRps), cause } };
 }
 
 /** A row in only one of the two points (a results file need not list every row in every point) is kept, its rates over both. */
@@ -136,7 +159,12 @@ function foldRowLists(a: readonly HistoryRow[], b: readonly HistoryRow[], interv
   const key = (row: HistoryRow): string => `${row.type} ${row.name}`;
   const earlier = new Map(a.map((row) => [key(row), row]));
   const later = new Set(b.map(key));
-  const alone = (row: HistoryRow): HistoryRow => ({ ...row, rps: round3(row.requests / intervalS), failuresPerS: round3(row.failures / intervalS) });
+  const alone = (row: HistoryRow): HistoryRow => ({
+    ...row,
+    rps: round3(row.requests / intervalS),
+    failuresPerS: round3(row.failures / intervalS),
+    ...(row.offered === undefined ? {} : { offeredRps: round3(row.offered / intervalS), deliveredRps: round3((row.delivered ?? 0) / intervalS) }),
+  });
   return [
     ...b.map((row) => {
       const before = earlier.get(key(row));
@@ -149,7 +177,10 @@ function foldRowLists(a: readonly HistoryRow[], b: readonly HistoryRow[], interv
 function foldRows(a: HistoryRow, b: HistoryRow, intervalS: number): HistoryRow {
   const requests = a.requests + b.requests;
   const failures = a.failures + b.failures;
+  const offered = a.offered === undefined && b.offered === undefined ? undefined : (a.offered ?? 0) + (b.offered ?? 0);
+  const delivered = (a.delivered ?? 0) + (b.delivered ?? 0);
   return {
+    ...(offered === undefined ? {} : { offered: round3(offered), delivered, offeredRps: round3(offered / intervalS), deliveredRps: round3(delivered / intervalS) }),
     type: b.type,
     name: b.name,
     requests,

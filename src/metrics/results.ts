@@ -11,6 +11,8 @@ import type { FailureCount } from './failure-list.ts';
 import { addCounters, zeroCounters } from './row-counters.ts';
 import type { Counters } from './row-counters.ts';
 import { rowTypeGroup } from './stats.ts';
+import { loadVerdict } from './load-verdict.ts';
+import type { LoadVerdict } from './load-verdict.ts';
 import type { SaturationSplit, StatsEntry } from './stats.ts';
 
 /** `fleetsim.results/v1`, as DESIGN.md specifies; fields are only ever added. */
@@ -36,6 +38,15 @@ export interface StatsRow {
   readonly lateAcks: number;
   /** SUBSCRIBEs granted at a lower QoS than asked (successes all); present only when some were. */
   readonly qosDowngrades?: number;
+  /**
+   * Rows the plan offers load on (tasks and boot tasks; never session setup, reactions or logins):
+   * the attempts the fleet meant to start (fractional), the attempts counted against them, the
+   * offered rate, and delivered ÷ offered. docs/measurement.md says how the offer is computed.
+   */
+  readonly offered?: number;
+  readonly delivered?: number;
+  readonly offeredRps?: number;
+  readonly deliveredShare?: number;
   /** Latency measured from the intended start (pacing only): what a saturated generator cannot hide. */
   readonly intendedLatencyMs?: LatencySummary;
   /** HTTP through the shared pool: each request's wait for a free connection, kept out of `latencyMs`. */
@@ -67,6 +78,8 @@ export interface BrokerStats {
 
 export interface ThresholdResult {
   readonly expr: string;
+  /** Passed or failed while the offered load was not delivered for a reason of fleetsim's or the machine's: it says nothing sure of the target. */
+  readonly inconclusive?: boolean;
   /** The row the threshold read, e.g. `PUBLISH Aggregated` for a bare `p99 < 50ms` on an MQTT fleet. */
   readonly row?: string;
   readonly ok: boolean;
@@ -119,6 +132,10 @@ export interface Results {
   readonly generator: GeneratorHealth;
   readonly thresholds: readonly ThresholdResult[];
   readonly warnings: readonly string[];
+  /** The load the fleet meant to offer against what it delivered, and whose limit any shortfall was. */
+  readonly load?: LoadVerdict;
+  /** A run that ended more than 2 s past its planned end: by how much (a starved loop fires its timers late). */
+  readonly overran?: { readonly plannedS: number; readonly byS: number };
 }
 
 /** Shards' differing abandon causes, each as `shard I: cause`, joined by `; `. */
@@ -178,7 +195,14 @@ export interface ResultsInput {
   readonly saturation: SaturationSplit;
   readonly generator: GeneratorHealth;
   readonly warnings: readonly string[];
+  /** The delivered-share floor (`--min-delivered`); null: not checked. */
+  readonly minDelivered?: number | null;
+  /** The planned run time (`--duration`), to tell an overrun. */
+  readonly plannedDurationMs?: number | undefined;
 }
+
+/** A run is said to overrun when it ends this long past its planned end. */
+export const OVERRUN_TOLERANCE_MS = 2000;
 
 const round = (value: number, digits = 3): number => Math.round(value * 10 ** digits) / 10 ** digits;
 
@@ -215,6 +239,9 @@ function row(type: string, name: string, counters: Counters, histograms: RowHist
     missed: counters.missed,
     lateAcks: counters.lateAcks,
     ...(counters.qosDowngrades > 0 ? { qosDowngrades: counters.qosDowngrades } : {}),
+    ...(counters.offered > 0
+      ? { offered: round(counters.offered), delivered: counters.delivered, offeredRps: round(counters.offered / seconds), deliveredShare: round(counters.delivered / counters.offered, 4) }
+      : {}),
   };
   if (live) return base;
   return {
@@ -296,6 +323,8 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
   const seconds = input.activeMs === undefined ? wallSeconds : Math.max(0.001, Math.min(wallSeconds, input.activeMs / 1000));
   const { stats, total: totalRow, types, bareThresholdsRead } = buildRows(input.entries, seconds);
   const failures = failuresOf(input.entries);
+  const load = totalRow.offered === undefined ? undefined : runLoad(input, totalRow, types, seconds);
+  const overranMs = input.plannedDurationMs === undefined ? 0 : seconds * 1000 - input.plannedDurationMs;
   return {
     schema: 'fleetsim.results/v1',
     tool: { name: 'fleetsim', version: input.version },
@@ -327,5 +356,29 @@ export function buildResults(input: ResultsInput): Omit<Results, 'thresholds'> {
       latencyMsExcludingSaturated: summarize(input.saturation.unsaturatedLatency),
       ...(input.saturation.intervals > 0 ? { histogramExcludingSaturated: encodeHistogram(input.saturation.unsaturatedLatency) } : {}),
     },
+    ...(load ? { load } : {}),
+    ...(input.plannedDurationMs !== undefined && overranMs > OVERRUN_TOLERANCE_MS ? { overran: { plannedS: round(input.plannedDurationMs / 1000), byS: round(overranMs / 1000) } } : {}),
   };
+}
+
+/** The unit the load is counted in: requests for HTTP, messages for PUBLISH, attempts for a mix. */
+export function loadUnit(types: readonly StatsRow[]): string {
+  const offered = types.filter((row) => row.offered !== undefined && !row.name.includes('+'));
+  if (offered.length === 1 && offered[0]?.type === 'PUBLISH') return 'msg/s';
+  if (offered.length === 1 && offered[0]?.type === 'HTTP') return 'req/s';
+  return 'attempts/s';
+}
+
+function runLoad(input: ResultsInput, total: StatsRow, types: readonly StatsRow[], seconds: number): LoadVerdict {
+  const queue = total.queuedMs?.mean != null && total.latencyMs.mean !== null ? { queuedMeanMs: total.queuedMs.mean, latencyMeanMs: total.latencyMs.mean } : undefined;
+  return loadVerdict({
+    floor: input.minDelivered ?? null,
+    offered: total.offered ?? 0,
+    delivered: total.delivered ?? 0,
+    seconds,
+    intervals: input.history,
+    generator: input.generator,
+    queue,
+    unit: loadUnit(types),
+  });
 }

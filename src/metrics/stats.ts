@@ -1,6 +1,8 @@
 import { createHistogram, meanMicros, recordMicros, summarize } from './histogram.ts';
 import type { LatencyHistogram } from './histogram.ts';
 import { History, isSaturated } from './history.ts';
+import { DeliveryWindow } from './load-verdict.ts';
+import type { IntervalLoad } from './load-verdict.ts';
 import type { CumulativeCounts, HistoryLimits, HistoryPoint, HistoryRow, IntervalHealth } from './history.ts';
 import type { Outcome } from '../transport/types.ts';
 
@@ -18,6 +20,12 @@ export class StatsEntry {
   lateAcks = 0;
   /** SUBSCRIBEs the broker granted at a lower QoS than asked (each still a success). */
   qosDowngrades = 0;
+  /** Attempts the fleet meant to start on this row (see OfferedLoad); fractional. */
+  offered = 0;
+  /** The fleet's plan offers load on this row: its attempts count as delivered load. */
+  offers = false;
+  /** Attempts counted against the offered load: all of this row's, when the plan offers load on it. */
+  delivered = 0;
   /** Latency of answers: every attempt the target answered, a 4xx or an MQTT refusal included. */
   readonly latency: LatencyHistogram = createHistogram();
   /** Time spent by attempts that got no answer (refused, reset, timed out, lost): never the target's latency. */
@@ -33,6 +41,9 @@ export class StatsEntry {
   intervalFailures = 0;
   intervalTimeouts = 0;
   intervalBytesIn = 0;
+  intervalOffered = 0;
+  /** Summed pool wait of the interval's attempts, µs: with the latency's mean it tells fleetsim's queue from the target's. */
+  intervalQueuedMicros = 0;
   readonly errors = new Map<string, number>();
 
   constructor(
@@ -44,6 +55,7 @@ export class StatsEntry {
   record(outcome: Outcome, error: string | undefined, latencyMicros: number, intendedMicros: number, bytesIn: number, late: boolean, answered = outcome !== 'timeout'): void {
     this.requests++;
     this.intervalRequests++;
+    if (this.offers) this.delivered++;
     this.bytesIn += bytesIn;
     this.intervalBytesIn += bytesIn;
     if (late) this.late++;
@@ -67,8 +79,19 @@ export class StatsEntry {
     }
   }
 
+  get intervalDelivered(): number {
+    return this.offers ? this.intervalRequests : 0;
+  }
+
   recordQueued(micros: number): void {
     recordMicros(this.queued, micros);
+    this.intervalQueuedMicros += micros;
+  }
+
+  /** What the fleet meant to start on this row in the current interval. */
+  offer(count: number): void {
+    this.offered += count;
+    this.intervalOffered += count;
   }
 
   /** Takes in what `source` measured in its current interval (a window's copy of a row). */
@@ -79,6 +102,9 @@ export class StatsEntry {
     this.failures += source.intervalFailures;
     this.timeouts += source.intervalTimeouts;
     this.bytesIn += source.intervalBytesIn;
+    this.offered += source.intervalOffered;
+    this.delivered += source.intervalDelivered;
+    this.offers ||= source.offers;
   }
 
   resetInterval(): void {
@@ -88,8 +114,13 @@ export class StatsEntry {
     this.intervalFailures = 0;
     this.intervalTimeouts = 0;
     this.intervalBytesIn = 0;
+    this.intervalOffered = 0;
+    this.intervalQueuedMicros = 0;
   }
 }
+
+/** The trailing window an interval's delivered share is read over, unless the plan's periods ask for longer. */
+export const DEFAULT_WINDOW_S = 10;
 
 /** Intervals shorter than this are not judged saturated. */
 const MIN_JUDGED_INTERVAL_S = 0.25;
@@ -110,6 +141,12 @@ class Aggregate {
   intervalRequests = 0;
   intervalFailures = 0;
   intervalTimeouts = 0;
+  offered = 0;
+  delivered = 0;
+  intervalOffered = 0;
+  intervalDelivered = 0;
+  intervalQueuedMicros = 0;
+  offers = false;
 
   constructor(
     readonly type: string,
@@ -125,15 +162,25 @@ class Aggregate {
     this.failures += entry.intervalFailures;
     this.timeouts += entry.intervalTimeouts;
     this.bytesIn += entry.intervalBytesIn;
+    this.intervalOffered += entry.intervalOffered;
+    this.intervalDelivered += entry.intervalDelivered;
+    this.intervalQueuedMicros += entry.intervalQueuedMicros;
+    this.offers ||= entry.offers;
   }
 
   close(seconds: number): HistoryRow {
     this.cumulative.add(this.interval);
-    const row = historyRow(this.type, this.name, this.intervalRequests, this.intervalFailures, this.intervalTimeouts, seconds, this.interval, this.requests, this.failures, this.bytesIn, this.cumulative);
+    this.offered += this.intervalOffered;
+    this.delivered += this.intervalDelivered;
+    const offer = this.offers ? { offered: this.intervalOffered, delivered: this.intervalDelivered } : undefined;
+    const row = historyRow(this.type, this.name, this.intervalRequests, this.intervalFailures, this.intervalTimeouts, seconds, this.interval, this.requests, this.failures, this.bytesIn, this.cumulative, offer);
     this.interval.reset();
     this.intervalRequests = 0;
     this.intervalFailures = 0;
     this.intervalTimeouts = 0;
+    this.intervalOffered = 0;
+    this.intervalDelivered = 0;
+    this.intervalQueuedMicros = 0;
     return row;
   }
 }
@@ -162,6 +209,12 @@ export class StatsWindow {
   maxBusyPercent = 0;
   maxLagP99Ms = 0;
   private busyWeighted = 0;
+  private runQueueWeighted: number | undefined;
+
+  /** The share of the window the main thread waited for a CPU, weighted by interval length; undefined off Linux. */
+  get runQueuePercent(): number | undefined {
+    return this.runQueueWeighted === undefined || this.seconds === 0 ? undefined : Math.round((this.runQueueWeighted / this.seconds) * 10) / 10;
+  }
 
   /** Event-loop busy share over the window, weighted by interval length. */
   get busyPercent(): number {
@@ -178,11 +231,16 @@ export class StatsWindow {
     copy.absorbInterval(source);
   }
 
-  closeInterval(seconds: number, generator: IntervalHealth, saturated: boolean): void {
+  /** The intervals' load judgements, for the window's own verdict. */
+  readonly loads: { readonly load: IntervalLoad | undefined; readonly intervalS: number }[] = [];
+
+  closeInterval(seconds: number, generator: IntervalHealth, saturated: boolean, load?: IntervalLoad): void {
+    this.loads.push({ load, intervalS: seconds });
     this.seconds += seconds;
     this.intervals++;
     if (saturated) this.saturatedIntervals++;
     this.busyWeighted += generator.busyPercent * seconds;
+    if (generator.runQueuePercent !== undefined) this.runQueueWeighted = (this.runQueueWeighted ?? 0) + generator.runQueuePercent * seconds;
     this.maxBusyPercent = Math.max(this.maxBusyPercent, generator.busyPercent);
     this.maxLagP99Ms = Math.max(this.maxLagP99Ms, generator.lagP99Ms);
   }
@@ -201,9 +259,16 @@ export class RunStats {
   private saturatedRequests = 0;
   private lastSnapshotMs = 0;
   private readonly windows = new Set<StatsWindow>();
+  /** Not judged until the run says against what floor (`judgeLoad`). */
+  private deliveryWindow = new DeliveryWindow(DEFAULT_WINDOW_S, null);
 
   constructor(limits?: HistoryLimits) {
     this.history = new History(limits);
+  }
+
+  /** How each interval's delivered share is judged: over the last `windowS` seconds, against `floor` (null: not judged). */
+  judgeLoad(windowS: number, floor: number | null): void {
+    this.deliveryWindow = new DeliveryWindow(windowS, floor);
   }
 
   entryFor(type: string, name: string): StatsEntry {
@@ -249,7 +314,8 @@ export class RunStats {
       }
       aggregate.add(entry);
       for (const window of this.windows) window.add(entry);
-      const row = historyRow(entry.type, entry.name, entry.intervalRequests, entry.intervalFailures, entry.intervalTimeouts, seconds, entry.intervalLatency, entry.requests, entry.failures, entry.bytesIn, entry.latency);
+      const offer = entry.offers ? { offered: entry.intervalOffered, delivered: entry.intervalRequests } : undefined;
+      const row = historyRow(entry.type, entry.name, entry.intervalRequests, entry.intervalFailures, entry.intervalTimeouts, seconds, entry.intervalLatency, entry.requests, entry.failures, entry.bytesIn, entry.latency, offer);
       entry.resetInterval();
       return row;
     });
@@ -260,7 +326,10 @@ export class RunStats {
     } else {
       this.unsaturated.add(this.total.interval);
     }
-    for (const window of this.windows) window.closeInterval(seconds, generator, saturated);
+    const total = this.total;
+    const queue = total.intervalRequests > 0 ? { queuedMeanMs: total.intervalQueuedMicros / total.intervalRequests / 1000, latencyMeanMs: meanMicros(total.interval) / 1000 } : undefined;
+    const load = total.offers ? this.deliveryWindow.push(seconds, total.intervalOffered, total.intervalDelivered, generator, queue) : undefined;
+    for (const window of this.windows) window.closeInterval(seconds, generator, saturated, load);
     const types = [...this.types.values()].map((aggregate) => aggregate.close(seconds));
     const point: HistoryPoint = {
       atS: Math.round(atMs) / 1000,
@@ -274,6 +343,7 @@ export class RunStats {
       total: this.total.close(seconds),
       types,
       rows,
+      ...(load ? { load } : {}),
     };
     this.history.push(point);
     return point;
@@ -294,9 +364,11 @@ function historyRow(
   totalFailures: number,
   totalBytesIn: number,
   cumulative: LatencyHistogram,
+  offer: { readonly offered: number; readonly delivered: number } | undefined,
 ): HistoryRow {
   const whole = summarizeSome(cumulative);
   return {
+    ...(offer ? { offered: round3(offer.offered), delivered: offer.delivered, offeredRps: round3(offer.offered / seconds), deliveredRps: round3(offer.delivered / seconds) } : {}),
     type,
     name,
     requests,

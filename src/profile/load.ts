@@ -8,6 +8,7 @@ import { loadShape } from './load-shape.ts';
 import type { ShapeOverrides } from './load-shape.ts';
 import { profileSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
+import { DEFAULT_MIN_DELIVERED, MIN_DELIVERED_HELP, parseMinDelivered } from './min-delivered.ts';
 import type { DataTable } from './data-file.ts';
 import { loadFleetData } from './fleet-data.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
@@ -25,9 +26,18 @@ export interface RunOverrides extends ShapeOverrides {
   readonly target?: string;
   readonly broker?: string;
   readonly thresholds?: readonly string[];
+  /** `--min-delivered`: the delivered-share floor, null for off. */
+  readonly minDelivered?: number | null;
 }
 
 type Json = Record<string, unknown>;
+
+function minDeliveredOf(source: YamlSource, value: unknown): number | null {
+  if (value === undefined) return DEFAULT_MIN_DELIVERED;
+  const share = parseMinDelivered(String(value));
+  if (share === undefined) throw source.error(['minDelivered'], `expected ${MIN_DELIVERED_HELP}, got '${String(value)}'`);
+  return share;
+}
 
 /** Splits `total` devices across fleet entries in proportion to their counts (largest remainder). */
 export function apportion(counts: readonly number[], total: number): number[] {
@@ -119,6 +129,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     },
     mqtt: { tls: await loadClientTls(source, profileDir, 'mqtt', (raw.mqtt as Json | undefined)?.tls as Json | undefined, fleet) },
     thresholds,
+    minDelivered: overrides.minDelivered !== undefined ? overrides.minDelivered : minDeliveredOf(source, raw.minDelivered),
     secrets: [...environment.used].map(([name, value]) => ({ name, value })),
   };
 }

@@ -364,6 +364,10 @@ export const profileSchema: JsonSchema = {
       additionalProperties: false,
     },
     thresholds: { type: 'array', items: { type: 'string' } },
+    minDelivered: {
+      type: 'string',
+      description: "The share of the offered load a run must deliver for its verdict to be about the target (default 95%); 'off' turns the check off. Below it the run fails (the target's limit, exit 99) or is inconclusive (fleetsim's or the machine's, exit 98).",
+    },
   },
   required: ['fleet'],
   additionalProperties: false,

@@ -276,6 +276,8 @@ export interface RunPlan {
   readonly http: HttpSettings;
   readonly mqtt: { readonly tls: ClientTlsSettings | undefined };
   readonly thresholds: readonly string[];
+  /** The share of the offered load the run must deliver for its verdict to be about the target; null: not checked. */
+  readonly minDelivered: number | null;
   /** Environment values the templates read, so outputs can redact them. */
   readonly secrets: readonly Secret[];
   /** Run only this stripe of the fleet (`--shard I/N`, see engine/shard.ts); undefined runs all of it. */

@@ -1,14 +1,27 @@
 import type { CapacityResult, CapacityStep } from '../capacity/search.ts';
 import { formatMs } from './console.ts';
 
-const COLUMNS = ['devices', 'online', 'req/s', 'p50', 'p95', 'p99', 'fail%', 'timeout%', 'loop busy%', 'lag ms', 'verdict'] as const;
+const COLUMNS = ['devices', 'online', 'offered/s', 'req/s', 'delivered', 'p50', 'p95', 'p99', 'fail%', 'timeout%', 'loop busy%', 'lag ms', 'verdict'] as const;
+
+/** Why a step failed: its SLOs, and its load when it fell short of it (with whose limit that was). */
+function failureText(step: CapacityStep): string {
+  const reasons = [...step.failedSlos];
+  if (step.cause !== 'delivered' && step.deliveredShare !== null) reasons.push(`delivered ${(step.deliveredShare * 100).toFixed(0)}% (${step.cause})`);
+  return `FAIL ${reasons.join('; ') || step.cause}`;
+}
+
+function stepMark(step: CapacityStep): string {
+  return `${step.refined ? '~' : ''}${step.repeat === 'retry' ? 'r' : step.repeat === 'knee' ? '+' : ''}`;
+}
 
 function cells(step: CapacityStep, knee: boolean): string[] {
-  const verdict = step.ok ? 'ok' : `FAIL ${step.failedSlos.join('; ')}`;
+  const verdict = step.ok ? 'ok' : failureText(step);
   return [
-    `${step.refined ? '~' : ''}${step.devices}`,
+    `${stepMark(step)}${step.devices}`,
     String(step.online),
+    step.offeredRps === null ? '-' : step.offeredRps.toFixed(1),
     step.rps.toFixed(1),
+    step.deliveredShare === null ? '-' : `${(step.deliveredShare * 100).toFixed(0)}%`,
     formatMs(step.latencyMs.p50),
     formatMs(step.latencyMs.p95),
     formatMs(step.latencyMs.p99),
@@ -23,17 +36,34 @@ function cells(step: CapacityStep, knee: boolean): string[] {
 /** One line per finished step, as the search goes. */
 export function formatStep(step: CapacityStep): string {
   const latency = `p50/p95/p99 ${formatMs(step.latencyMs.p50)}/${formatMs(step.latencyMs.p95)}/${formatMs(step.latencyMs.p99)} ms`;
-  const verdict = step.ok ? 'ok' : `FAIL ${step.failedSlos.join('; ')}`;
-  return `step ${step.refined ? '(refine) ' : ''}${step.devices} devices: ${step.rps.toFixed(1)} req/s, ${latency}, ${(step.failureRate * 100).toFixed(2)}% failed, event loop ${step.generator.busyPercent}% busy: ${verdict}`;
+  const verdict = step.ok ? 'ok' : failureText(step);
+  const offered = step.offeredRps === null || step.deliveredShare === null ? '' : ` of ${step.offeredRps.toFixed(1)} offered (${(step.deliveredShare * 100).toFixed(0)}%)`;
+  const kind = step.refined ? '(refine) ' : step.repeat === 'retry' ? '(retry) ' : step.repeat === 'knee' ? '(repeat) ' : '';
+  return `step ${kind}${step.devices} devices: ${step.rps.toFixed(1)} req/s${offered}, ${latency}, ${(step.failureRate * 100).toFixed(2)}% failed, event loop ${step.generator.busyPercent}% busy: ${verdict}`;
+}
+
+/** What stopped the failing step, for the verdict: the target's answers against the load offered, or the SLOs it broke. */
+function failedBecause(step: CapacityStep | undefined): string {
+  if (!step) return 'an SLO failed';
+  if (step.cause === 'target' && step.offeredRps !== null && step.deliveredShare !== null) {
+    const slos = step.failedSlos.length > 0 ? `, and ${step.failedSlos.join('; ')} failed` : '';
+    return `the target answered ${step.rps.toFixed(0)} of ${step.offeredRps.toFixed(0)} offered per second at ${step.devices} devices (${(step.deliveredShare * 100).toFixed(0)}%)${slos}`;
+  }
+  return `${step.failedSlos.join('; ') || 'an SLO'} failed at ${step.devices} devices`;
 }
 
 /** Why the search stopped where it did, in one sentence. */
 export function capacityVerdict(result: CapacityResult): string {
   const found = result.capacity ? `${result.capacity.devices} devices, ${result.capacity.rps.toFixed(1)} req/s` : 'none: no step passed';
-  const failing = result.steps.find((step) => !step.ok && step.devices === kneeDevices(result));
+  const failing = result.steps.find((step) => !step.ok && !step.refined && step.repeat !== 'knee');
+  const knee = kneeLine(result);
   switch (result.limitedBy) {
     case 'target':
-      return `Capacity: ${found}. Limited by the target: ${failing?.failedSlos.join('; ') ?? 'an SLO'} failed at ${failing?.devices ?? '?'} devices while the generator was healthy.`;
+      return `Capacity: ${found}. Limited by the target: ${failedBecause(failing)}, while the generator was healthy.${knee}`;
+    case 'host':
+      return `Capacity: inconclusive (${found} passed). At ${failing?.devices ?? '?'} devices the machine did not give fleetsim the CPU it was ready to use (it waited for a CPU ${failing?.generator.runQueuePercent ?? '?'}% of the step, on every retry), so the failure says nothing about the target. Search again on a quieter machine, or pin fleetsim and the target to different cores.${knee}`;
+    case 'queues':
+      return `Capacity: inconclusive (${found} passed). At ${failing?.devices ?? '?'} devices requests waited longer for one of fleetsim's pooled connections than for the target: raise http.connections (or connectionPerDevice) and search again.${knee}`;
     case 'generator':
       return `Capacity: ${found}, as far as this generator can tell. Limited by the generator: at ${failing?.devices ?? '?'} devices fleetsim's own event loop was saturated (${failing?.generator.saturatedIntervals ?? 0} of ${failing?.generator.intervals ?? 0} intervals), so the failure is not the target's. Shard the generator (fewer devices per process) and search again.`;
     case 'max-devices':
@@ -43,9 +73,16 @@ export function capacityVerdict(result: CapacityResult): string {
   }
 }
 
-/** The failing step the knee sits before: the lowest-device failing step. */
+/** `--repeat`: how the knee held when measured again. */
+function kneeLine(result: CapacityResult): string {
+  if (!result.knee) return '';
+  const sides = result.knee.repeats.map((side) => `${side.devices} devices passed ${side.passed} of ${side.of} (${side.rps.min.toFixed(1)}–${side.rps.max.toFixed(1)} req/s)`);
+  return ` Measured again: ${sides.join('; ')}: ${result.knee.stable ? 'the knee held' : 'the knee is UNSTABLE: the answer is within the noise of this machine'}.`;
+}
+
+/** The failing step the knee sits before: the lowest-device failing step (repeats of the knee aside). */
 function kneeDevices(result: CapacityResult): number | undefined {
-  const failing = result.steps.filter((step) => !step.ok).map((step) => step.devices);
+  const failing = result.steps.filter((step) => !step.ok && step.repeat !== 'knee').map((step) => step.devices);
   return failing.length === 0 ? undefined : Math.min(...failing);
 }
 
@@ -58,7 +95,7 @@ export function formatCapacity(result: CapacityResult): string {
   const line = (values: readonly string[]): string => values.map((value, i) => (i < COLUMNS.length - 1 ? value.padStart(widths[i] ?? 0) : value)).join('  ').trimEnd();
   const read = result.steps[0]?.row;
   const out = [
-    `Capacity search, SLOs: ${result.slos.join(', ')}${read && read !== 'Aggregated' ? ` (rates and latency of ${read})` : ''}. Latencies in ms; ~ marks a refining step.`,
+    `Capacity search, SLOs: ${result.slos.join(', ')}${result.minDelivered === null ? '' : `, and at least ${Math.round(result.minDelivered * 1000) / 10}% of the offered load delivered`}${read && read !== 'Aggregated' ? ` (rates and latency of ${read})` : ''}. Latencies in ms; ~ marks a refining step, r a retry, + a repeat of the knee.`,
     line(COLUMNS),
     '-'.repeat(widths.reduce((a, b) => a + b + 2, -2)),
     ...rows.map(line),

@@ -1,3 +1,4 @@
+import type { IntervalLoad } from '../metrics/load-verdict.ts';
 import type { Results, StatsRow } from '../metrics/results.ts';
 import { deliveryLines } from './delivery-console.ts';
 
@@ -39,17 +40,52 @@ function thresholdLines(results: Results): string[] {
   for (const threshold of results.thresholds) {
     const read = threshold.row && threshold.row !== 'Aggregated' ? ` on ${threshold.row}` : '';
     const value = threshold.value === null ? (threshold.reason ?? 'not evaluable') : String(threshold.value);
-    out.push(`  ${threshold.ok ? 'ok  ' : 'FAIL'} ${threshold.expr} (${value}${read})`);
+    const mark = threshold.inconclusive ? (threshold.ok ? 'ok? ' : 'FAIL?') : threshold.ok ? 'ok  ' : 'FAIL';
+    out.push(`  ${mark} ${threshold.expr} (${value}${read})`);
   }
+  if (results.thresholds.some((threshold) => threshold.inconclusive)) out.push("  ('?': inconclusive, the load was not delivered for a reason that is not the target's)");
   return out;
 }
 
-/** `2 thresholds: 1 failed`, the run's last line when it has thresholds. */
+/** What the load check says in the verdict line, or undefined when there is nothing to check. */
+function loadVerdictPart(results: Results): string | undefined {
+  const load = results.load;
+  if (!load || load.floor === null || load.deliveredShare === null) return undefined;
+  const share = `${Math.round(load.deliveredShare * 1000) / 10}% of the offered load delivered`;
+  switch (load.cause) {
+    case 'delivered':
+      return share;
+    case 'target':
+      return `FAILED: ${share}, the target's limit`;
+    case 'generator':
+      return `INCONCLUSIVE: ${share}, fleetsim's own loop was the limit`;
+    case 'host':
+      return `INCONCLUSIVE: ${share}, the machine's CPU was the limit`;
+    case 'queues':
+      return `INCONCLUSIVE: ${share}, fleetsim's connection pool was the limit`;
+  }
+}
+
+/** `2 thresholds: 1 failed; 99.8% of the offered load delivered`: the run's last line. */
 export function thresholdVerdict(results: Results): string | undefined {
   const count = results.thresholds.length;
-  if (count === 0) return undefined;
   const failed = results.thresholds.filter((threshold) => !threshold.ok).length;
-  return `${count} threshold${count === 1 ? '' : 's'}: ${failed === 0 ? 'all passed' : `${failed} failed`}`;
+  const inconclusive = results.thresholds.some((threshold) => threshold.inconclusive);
+  const thresholds = count === 0 ? undefined : `${count} threshold${count === 1 ? '' : 's'}: ${failed === 0 ? 'all passed' : `${failed} failed`}${inconclusive ? ' (inconclusive)' : ''}`;
+  const parts = [thresholds, loadVerdictPart(results)].filter((part): part is string => part !== undefined);
+  return parts.length === 0 ? undefined : parts.join('; ');
+}
+
+/** The load offered against the load delivered, whose limit a shortfall was, and what to do. */
+function loadLines(results: Results): string[] {
+  const load = results.load;
+  if (!load) return [];
+  const out = [`Load: ${load.summary}.`];
+  const short = Object.entries(load.intervals).filter(([cause, count]) => cause !== 'delivered' && count > 0);
+  if (short.length > 0) out.push(`  Intervals short of the offered load: ${short.map(([cause, count]) => `${count} ${cause}`).join(', ')} (of ${Object.values(load.intervals).reduce((a, b) => a + b, 0)}).`);
+  if (load.advice) out.push(`  ${load.advice}.`);
+  if (results.overran) out.push(`  The run overran: it ended ${results.overran.byS} s past its planned ${results.overran.plannedS} s.`);
+  return out;
 }
 
 function saturationLine(results: Results): string | undefined {
@@ -122,15 +158,24 @@ export function formatSummary(results: Results): string {
   }
   const generator = results.generator;
   const processCpu = generator.processCpuPercent !== undefined && generator.processCpuPercent !== generator.cpuPercent ? ` (whole process ${generator.processCpuPercent}%)` : '';
-  out.push('', `Generator: CPU ${generator.cpuPercent}% of a core${processCpu}, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB, event loop ${generator.eventLoopBusyPercent === undefined ? '' : `busy ${generator.eventLoopBusyPercent}%, `}lag p99 ${generator.eventLoopLagP99Ms} ms.`);
+  const host = [
+    generator.runQueuePercent === undefined ? '' : `waited for a CPU ${generator.runQueuePercent}% of the run`,
+    generator.otherCpuPercent === undefined ? '' : `other processes used ${generator.otherCpuPercent}% of the machine's CPU`,
+    generator.stealPercent ? `steal ${generator.stealPercent}%` : '',
+  ].filter(Boolean);
+  out.push('', `Generator: CPU ${generator.cpuPercent}% of a core${processCpu}, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB, event loop ${generator.eventLoopBusyPercent === undefined ? '' : `busy ${generator.eventLoopBusyPercent}%, `}lag p99 ${generator.eventLoopLagP99Ms} ms${host.length > 0 ? `; ${host.join(', ')}` : ''}.`);
   const saturated = saturationLine(results);
   if (saturated) out.push('', saturated);
   for (const warning of results.warnings) out.push('', `Warning: ${warning}`);
+  const load = loadLines(results);
+  if (load.length > 0) out.push('', ...load);
   const thresholds = thresholdLines(results);
   if (thresholds.length > 0) {
     if (results.bareThresholdsRead !== 'Aggregated') out.push('', `A threshold without a selector reads ${results.bareThresholdsRead} (CONNECT and SUBSCRIBE rows are session setup, not traffic).`);
-    out.push('', ...thresholds, thresholdVerdict(results) ?? '');
+    out.push('', ...thresholds);
   }
+  const verdict = thresholdVerdict(results);
+  if (verdict) out.push(...(thresholds.length > 0 ? [] : ['']), verdict);
   return out.join('\n');
 }
 
@@ -147,6 +192,8 @@ export interface ProgressState {
   readonly latencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
   /** The most frequent failure so far, if any. */
   readonly topError: { readonly label: string; readonly count: number } | undefined;
+  /** The share of the offered load delivered over its trailing window, and whose limit a shortfall is. */
+  readonly load?: IntervalLoad | undefined;
 }
 
 /** One progress line: rates and percentiles over the same window. */
@@ -155,7 +202,10 @@ export function formatProgress(state: ProgressState): string {
   const elapsed = state.totalMs === undefined ? seconds(state.elapsedMs) : `${seconds(state.elapsedMs)}/${seconds(state.totalMs)}`;
   const latency = state.latencyMs;
   const error = state.topError ? `  top error: ${state.topError.label} ×${state.topError.count}` : '';
-  return `[${elapsed}] devices ${state.devicesOnline}/${state.devicesTarget}  ${state.rps.toFixed(1)} req/s  ${state.failuresPerS.toFixed(1)} fail/s  p50/p95/p99 ${formatMs(latency.p50)}/${formatMs(latency.p95)}/${formatMs(latency.p99)} ms (last ${Number(state.windowS.toFixed(1))}s)${error}`;
+  const load = state.load;
+  const delivered =
+    load?.deliveredShare == null ? '' : `  delivered ${Math.round(load.deliveredShare * 100)}%${load.cause && load.cause !== 'delivered' ? ` (${load.cause})` : ''} over ${Math.round(load.windowS)}s`;
+  return `[${elapsed}] devices ${state.devicesOnline}/${state.devicesTarget}  ${state.rps.toFixed(1)} req/s  ${state.failuresPerS.toFixed(1)} fail/s  p50/p95/p99 ${formatMs(latency.p50)}/${formatMs(latency.p95)}/${formatMs(latency.p99)} ms (last ${Number(state.windowS.toFixed(1))}s)${delivered}${error}`;
 }
 
 /** The broker's own view of the run (`--broker-stats`), beside fleetsim's acked count. */

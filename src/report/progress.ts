@@ -32,6 +32,7 @@ export class ProgressReporter {
       failuresPerS: point.total.failuresPerS,
       latencyMs: point.total.latencyMs,
       topError: topError(this.engine?.stats.entries ?? []),
+      load: point.load,
     });
     if (this.sink.progress) this.sink.progress(line);
     else this.sink.stderr(line);

@@ -1,0 +1,219 @@
+import type { GeneratorHealth } from './generator-monitor.ts';
+import type { IntervalHealth } from './history.ts';
+
+/**
+ * Whose limit kept the load from being delivered: `delivered` when it was (at least the floor's
+ * share); `target` when fleetsim had CPU to spare and the answers came slowly or not at all;
+ * `generator` when fleetsim's own event loop was busy; `host` when fleetsim was ready to run but the
+ * machine gave the CPU to others (run-queue wait, steal); `queues` when requests waited for one of
+ * fleetsim's own pooled connections longer than the target took to answer them.
+ */
+export type LoadCause = 'delivered' | 'target' | 'generator' | 'host' | 'queues';
+
+/** The causes that are fleetsim's or the machine's, not the target's: a verdict on the target is then inconclusive. */
+export function inconclusiveCause(cause: LoadCause): boolean {
+  return cause === 'generator' || cause === 'host' || cause === 'queues';
+}
+
+/** What marks a short interval as each cause. */
+export const SHORTFALL_LIMITS = {
+  /** The main thread waited this share of the interval for a CPU: the machine, not fleetsim, held it back. */
+  runQueuePercent: 20,
+  stealPercent: 10,
+  /** fleetsim's event loop (or main thread) was this busy: its own limit. */
+  busyPercent: 90,
+  /** Lag this high with an idle loop and no run-queue figure (off Linux): the machine's. */
+  lagP99Ms: 50,
+} as const;
+
+/** One interval's share of the offered load, over a trailing window so a paced fleet's lumps even out. */
+export interface IntervalLoad {
+  /** What the fleet meant to send in this interval, and what it sent (attempts on the offered rows), per second. */
+  readonly offeredRps: number;
+  readonly deliveredRps: number;
+  /** Delivered ÷ offered over the last `windowS` seconds; null when nothing was offered in them. */
+  readonly deliveredShare: number | null;
+  readonly windowS: number;
+  /** Whose limit it was when the share fell below the floor; `delivered` when it did not; null with nothing offered. */
+  readonly cause: LoadCause | null;
+}
+
+/** Pool waits and answer times of an interval, in ms: what tells fleetsim's queue from the target's. */
+export interface QueueReading {
+  readonly queuedMeanMs: number;
+  readonly latencyMeanMs: number;
+}
+
+/** Why an interval (or a run) that fell short did: the machine, fleetsim's loop, its queue, or the target. */
+export function classifyShortfall(health: IntervalHealth | GeneratorHealth, queue: QueueReading | undefined): Exclude<LoadCause, 'delivered'> {
+  const busy = 'busyPercent' in health ? health.busyPercent : (health.eventLoopBusyPercent ?? 0);
+  const lag = 'lagP99Ms' in health ? health.lagP99Ms : health.eventLoopLagP99Ms;
+  const runQueue = health.runQueuePercent;
+  if ((runQueue ?? 0) >= SHORTFALL_LIMITS.runQueuePercent || (health.stealPercent ?? 0) >= SHORTFALL_LIMITS.stealPercent) return 'host';
+  if (runQueue === undefined && lag >= SHORTFALL_LIMITS.lagP99Ms && busy < SHORTFALL_LIMITS.busyPercent) return 'host';
+  if (busy >= SHORTFALL_LIMITS.busyPercent || ('busyPercent' in health && (health.cpuPercent ?? 0) >= SHORTFALL_LIMITS.busyPercent)) return 'generator';
+  if (queue && queue.queuedMeanMs >= 1 && queue.queuedMeanMs >= queue.latencyMeanMs) return 'queues';
+  return 'target';
+}
+
+interface WindowSample {
+  readonly seconds: number;
+  readonly offered: number;
+  readonly delivered: number;
+}
+
+/** The trailing window behind each interval's share: offered and delivered counts of its last intervals. */
+export class DeliveryWindow {
+  private readonly samples: WindowSample[] = [];
+  private offered = 0;
+  private delivered = 0;
+  private seconds = 0;
+
+  constructor(
+    readonly windowS: number,
+    private readonly floor: number | null,
+  ) {}
+
+  /** Adds one interval and judges it; `health` and `queue` decide the cause when the window fell short. */
+  push(seconds: number, offered: number, delivered: number, health: IntervalHealth, queue: QueueReading | undefined): IntervalLoad {
+    this.samples.push({ seconds, offered, delivered });
+    this.offered += offered;
+    this.delivered += delivered;
+    this.seconds += seconds;
+    while (this.samples.length > 1 && this.seconds - (this.samples[0] as WindowSample).seconds >= this.windowS) {
+      const old = this.samples.shift() as WindowSample;
+      this.offered -= old.offered;
+      this.delivered -= old.delivered;
+      this.seconds -= old.seconds;
+    }
+    const share = this.offered > 1e-9 ? round4(this.delivered / this.offered) : null;
+    const cause = share === null ? null : this.floor === null || share >= this.floor ? 'delivered' : classifyShortfall(health, queue);
+    return {
+      offeredRps: round3(offered / seconds),
+      deliveredRps: round3(delivered / seconds),
+      deliveredShare: share,
+      windowS: round3(this.seconds),
+      cause,
+    };
+  }
+}
+
+/** What the run as a whole delivered, and whose limit it was when it fell short (`fleetsim.results/v1` `load`). */
+export interface LoadVerdict {
+  /** The floor (`--min-delivered`); null when the check is off. */
+  readonly floor: number | null;
+  readonly offered: number;
+  readonly delivered: number;
+  readonly offeredRps: number;
+  readonly deliveredRps: number;
+  /** Delivered ÷ offered; null when the fleet offered nothing it could be held to (flat-out closed models, listeners). */
+  readonly deliveredShare: number | null;
+  readonly cause: LoadCause;
+  /** Intervals by their cause (short ones by whose limit, the rest `delivered`). */
+  readonly intervals: Readonly<Record<LoadCause, number>>;
+  /** One sentence for people: what was delivered, and whose limit it was. */
+  readonly summary: string;
+  /** What to do about it, fitted to the cause; absent when the load was delivered. */
+  readonly advice?: string;
+  /** The machine over the run: fleetsim's run-queue wait, other processes' CPU, steal. */
+  readonly host: { readonly runQueuePercent: number | null; readonly otherCpuPercent: number | null; readonly stealPercent: number | null };
+}
+
+export interface LoadVerdictInput {
+  readonly floor: number | null;
+  readonly offered: number;
+  readonly delivered: number;
+  readonly seconds: number;
+  /** The intervals' judgements (each with its offered count as the weight of its shortfall). */
+  readonly intervals: readonly { readonly load?: IntervalLoad | undefined; readonly intervalS: number }[];
+  readonly generator: GeneratorHealth;
+  readonly queue: QueueReading | undefined;
+  /** The unit the summary counts in (`req/s`, `msg/s`). */
+  readonly unit: string;
+}
+
+export function loadVerdict(input: LoadVerdictInput): LoadVerdict {
+  const seconds = Math.max(0.001, input.seconds);
+  const share = input.offered > 1e-9 ? round4(input.delivered / input.offered) : null;
+  const intervals: Record<LoadCause, number> = { delivered: 0, target: 0, generator: 0, host: 0, queues: 0 };
+  const shortfall: Record<LoadCause, number> = { delivered: 0, target: 0, generator: 0, host: 0, queues: 0 };
+  for (const point of input.intervals) {
+    const cause = point.load?.cause;
+    if (!cause) continue;
+    intervals[cause]++;
+    if (cause !== 'delivered') shortfall[cause] += Math.max(0, (point.load?.offeredRps ?? 0) - (point.load?.deliveredRps ?? 0)) * point.intervalS + 1e-6;
+  }
+  let cause: LoadCause = 'delivered';
+  if (share !== null && input.floor !== null && share < input.floor) {
+    // The cause that cost the most undelivered load; with no short interval (a run short only in sum), the run's own readings.
+    const ranked = (['host', 'generator', 'queues', 'target'] as const).filter((c) => shortfall[c] > 0).sort((a, b) => shortfall[b] - shortfall[a]);
+    cause = ranked[0] ?? classifyShortfall(input.generator, input.queue);
+  }
+  const offeredRps = round3(input.offered / seconds);
+  const deliveredRps = round3(input.delivered / seconds);
+  const host = {
+    runQueuePercent: input.generator.runQueuePercent ?? null,
+    otherCpuPercent: input.generator.otherCpuPercent ?? null,
+    stealPercent: input.generator.stealPercent ?? null,
+  };
+  const summary = describe(cause, share, offeredRps, deliveredRps, input.floor, input.unit);
+  const advice = adviceFor(cause, host, input.generator);
+  return {
+    floor: input.floor,
+    offered: round3(input.offered),
+    delivered: input.delivered,
+    offeredRps,
+    deliveredRps,
+    deliveredShare: share,
+    cause,
+    intervals,
+    summary,
+    ...(advice ? { advice } : {}),
+    host,
+  };
+}
+
+const percent = (share: number): string => `${Math.round(share * 1000) / 10}%`;
+
+function rate(value: number): string {
+  return value >= 100 ? String(Math.round(value)) : String(Math.round(value * 10) / 10);
+}
+
+function describe(cause: LoadCause, share: number | null, offeredRps: number, deliveredRps: number, floor: number | null, unit: string): string {
+  if (share === null) return 'no offered load to hold the run to (closed-model devices without a wait, or devices that only listen)';
+  const delivered = `delivered ${percent(share)} of the offered load (${rate(deliveredRps)} of ${rate(offeredRps)} ${unit})`;
+  if (floor === null) return `${delivered}; the check is off`;
+  switch (cause) {
+    case 'delivered':
+      return `${delivered}, at or above the ${percent(floor)} floor`;
+    case 'target':
+      return `the target answered ${rate(deliveredRps)} of ${rate(offeredRps)} ${unit} (${percent(share)}, below the ${percent(floor)} floor) while fleetsim had CPU to spare: the target's limit`;
+    case 'generator':
+      return `${delivered}, below the ${percent(floor)} floor: fleetsim's own event loop was the limit, so the run says nothing about the target`;
+    case 'host':
+      return `${delivered}, below the ${percent(floor)} floor: the machine did not give fleetsim the CPU it was ready to use, so the run says nothing about the target`;
+    case 'queues':
+      return `${delivered}, below the ${percent(floor)} floor: requests waited longer for one of fleetsim's pooled connections than for the target's answer`;
+  }
+}
+
+function adviceFor(cause: LoadCause, host: LoadVerdict['host'], generator: GeneratorHealth): string | undefined {
+  switch (cause) {
+    case 'delivered':
+    case 'target':
+      return undefined;
+    case 'generator':
+      return `fleetsim's event loop was ${generator.eventLoopBusyPercent ?? generator.cpuPercent}% busy: run fewer devices per process (--workers N, or shards on more machines)`;
+    case 'host': {
+      const other = host.otherCpuPercent === null ? '' : `other processes used ${host.otherCpuPercent}% of the machine's CPU during this run; `;
+      const steal = host.stealPercent ? `the hypervisor took ${host.stealPercent}%; ` : '';
+      const waited = host.runQueuePercent === null ? '' : `fleetsim waited for a CPU ${host.runQueuePercent}% of the time. `;
+      return `${other}${steal}${waited}Run it on a quieter machine, or pin fleetsim and the target to different cores (taskset)`;
+    }
+    case 'queues':
+      return 'raise http.connections in the profile, or give each device its own connection (http.connectionPerDevice: true)';
+  }
+}
+
+const round3 = (value: number): number => Math.round(value * 1000) / 1000;
+const round4 = (value: number): number => Math.round(value * 10000) / 10000;
