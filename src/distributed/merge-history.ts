@@ -81,7 +81,7 @@ class RowRegistry {
 function worstHealth(healths: readonly IntervalHealth[]): IntervalHealth {
   const worst = (key: 'cpuPercent' | 'runQueuePercent' | 'otherCpuPercent' | 'stealPercent'): { [key]?: number } => {
     const values = healths.map((health) => health[key]);
-    return values.every((value) => value !== undefined) ? { [key]: Math.max(...(values as number[])) } : {};
+    return values.every((value) => value !== undefined) ? { [key]: Math.max(...values.map(Number)) } : {};
   };
   return {
     busyPercent: Math.max(...healths.map((health) => health.busyPercent)),

@@ -34,8 +34,9 @@ type Json = Record<string, unknown>;
 
 function minDeliveredOf(source: YamlSource, value: unknown): number | null {
   if (value === undefined) return DEFAULT_MIN_DELIVERED;
-  const share = parseMinDelivered(String(value));
-  if (share === undefined) throw source.error(['minDelivered'], `expected ${MIN_DELIVERED_HELP}, got '${String(value)}'`);
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const share = parseMinDelivered(text);
+  if (share === undefined) throw source.error(['minDelivered'], `expected ${MIN_DELIVERED_HELP}, got '${text}'`);
   return share;
 }
 
