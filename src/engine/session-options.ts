@@ -27,6 +27,8 @@ export function sessionOptionsFor(broker: URL, tls: DeviceTlsResolver | undefine
     protocolVersion: spec.protocolVersion,
     clean: spec.clean,
     sessionExpiryS: spec.sessionExpiryS,
+    keepSessionAtEnd: spec.keepSessionAtEnd,
+    qos2Downgrade: spec.qos2Downgrade,
     keepaliveS: spec.keepaliveS,
     username: text(spec.username),
     password: text(spec.password),

@@ -70,8 +70,18 @@ export interface BrokerStats {
   readonly messagesSent: number | null;
   /** `$SYS/broker/clients/connected`: the most seen, and the last (this probe's own connection included). */
   readonly clientsConnected: { readonly peak: number | null; readonly last: number | null };
-  /** The broker's own 1-minute load averages at the end (`$SYS/broker/load/.../1min`), per second. */
+  /**
+   * The broker's own 1-minute load averages at the end (`$SYS/broker/load/.../1min`): messages (or
+   * bytes) per minute, averaged over the last minute, as Mosquitto publishes them. Not per second.
+   */
   readonly load1min: Readonly<Record<string, number>>;
+  /** The unit of `load1min`, said in the results so nobody reads it as per second. */
+  readonly loadUnit?: 'per minute';
+  /**
+   * What the figures do not cover, to read before comparing them with fleetsim's counts: Mosquitto's
+   * `sent` counters leave out what it sends over a WebSocket listener.
+   */
+  readonly notes?: readonly string[];
   /** Whether a `$SYS` tick after the run ended was seen; if not, the counts may be up to one `$SYS` interval old. */
   readonly fresh: boolean;
 }

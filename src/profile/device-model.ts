@@ -268,6 +268,8 @@ function compileMqttSession(context: CompileContext, raw: Json | undefined): Mqt
     protocolVersion: PROTOCOL_VERSIONS[String((section.version as string | number | undefined) ?? '3.1.1')] ?? 4,
     clean,
     sessionExpiryS: Math.ceil(expiryMs / 1000),
+    keepSessionAtEnd: (section.keepSessionAtEnd as boolean | undefined) ?? false,
+    qos2Downgrade: (section.qos2Downgrade as 'accept' | 'fail' | undefined) ?? 'accept',
     keepaliveS: Math.round(keepaliveMs / 1000),
     username: template('username'),
     password: template('password'),

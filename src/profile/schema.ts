@@ -164,7 +164,9 @@ const mqttSession: JsonSchema = {
     version: { type: ['string', 'number'], enum: ['3.1.1', '5', 5], description: 'MQTT protocol version (default 3.1.1).' },
     clean: { type: 'boolean', description: 'Clean session (3.1.1) / clean start (5); default true.' },
     keepalive: duration,
-    sessionExpiry: { ...duration, description: 'MQTT 5 Session Expiry Interval: how long the broker keeps the session after a disconnect (default 1d with clean: false, else 0).' },
+    sessionExpiry: { ...duration, description: 'MQTT 5 Session Expiry Interval: how long the broker keeps the session after a lost connection (default 1d with clean: false, else 0).' },
+    keepSessionAtEnd: { type: 'boolean', description: "MQTT 5, clean: false: leave the session at the broker after the run's last DISCONNECT (default false: that DISCONNECT sets Session Expiry 0). An MQTT 3.1.1 DISCONNECT cannot end a session." },
+    qos2Downgrade: { type: 'string', enum: ['accept', 'fail'], description: 'A QoS 2 publish the broker answers with PUBACK (RabbitMQ downgrades QoS 2 to 1): accept counts it as acked at QoS 1 (qosDowngrades), fail as a failure; the connection stays up (default accept).' },
     username: { type: 'string', description: 'Template; use {{ env.NAME }} for secrets.' },
     password: { type: 'string', description: 'Template; use {{ env.NAME }} so it never sits in the file.' },
     will: {

@@ -165,6 +165,10 @@ export interface MqttSessionSpec {
   readonly clean: boolean;
   /** MQTT 5 Session Expiry Interval in seconds; 0 ends the session with the connection. */
   readonly sessionExpiryS: number;
+  /** A persistent MQTT 5 session's last DISCONNECT leaves the session at the broker (else it sets Session Expiry 0). */
+  readonly keepSessionAtEnd: boolean;
+  /** A QoS 2 publish the broker answers with PUBACK: counted as acked at QoS 1, or as a failure. */
+  readonly qos2Downgrade: 'accept' | 'fail';
   readonly keepaliveS: number;
   readonly username: CompiledTemplate | undefined;
   readonly password: CompiledTemplate | undefined;

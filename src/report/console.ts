@@ -132,7 +132,8 @@ export function formatSummary(results: Results): string {
     out.push('', `${results.total.lateAcks} MQTT acks arrived after their timeout; those attempts count as timeouts, not successes.`);
   }
   const downgraded = results.stats.filter((row) => (row.qosDowngrades ?? 0) > 0);
-  for (const row of downgraded) out.push('', `${row.qosDowngrades} × SUBSCRIBE ${row.name}: the broker granted a lower QoS than asked (counted as successes).`);
+  for (const row of downgraded) if (row.type !== 'PUBLISH') out.push('', `${row.qosDowngrades} × ${row.type} ${row.name}: the broker granted a lower QoS than asked (counted as successes).`);
+  out.push(...qos2DowngradeLines(downgraded.filter((row) => row.type === 'PUBLISH')));
   const mqttRows = results.stats.filter((row) => row.type === 'CONNECT');
   if (mqttRows.length > 0 && results.devices.onlineOverTime && results.devices.onlineOverTime.length > 0) {
     const online = results.devices.onlineOverTime.map(([, count]) => count);
@@ -208,6 +209,16 @@ export function formatProgress(state: ProgressState): string {
   return `[${elapsed}] devices ${state.devicesOnline}/${state.devicesTarget}  ${state.rps.toFixed(1)} req/s  ${state.failuresPerS.toFixed(1)} fail/s  p50/p95/p99 ${formatMs(latency.p50)}/${formatMs(latency.p95)}/${formatMs(latency.p99)} ms (last ${Number(state.windowS.toFixed(1))}s)${delivered}${error}`;
 }
 
+/** One warning for every QoS 2 publish a broker answered with PUBACK, whichever rows they are on. */
+function qos2DowngradeLines(rows: readonly StatsRow[]): string[] {
+  if (rows.length === 0) return [];
+  const total = rows.reduce((sum, row) => sum + (row.qosDowngrades ?? 0), 0);
+  return [
+    '',
+    `${total.toLocaleString('en-US')} QoS 2 publishes (${rows.map((row) => row.name).join(', ')}) were answered with PUBACK: the broker downgrades QoS 2 to QoS 1, as RabbitMQ does by design. They count as acked at QoS 1 (at least once, not exactly once); mqtt.qos2Downgrade: fail counts them as failures.`,
+  ];
+}
+
 /** The broker's own view of the run (`--broker-stats`), beside fleetsim's acked count. */
 function brokerLines(results: Results): string[] {
   const broker = results.broker;
@@ -219,7 +230,8 @@ function brokerLines(results: Results): string[] {
     `Broker ($SYS): received ${count(broker.publishReceived)} publishes during the run (fleetsim acked ${count(acked)}), sent ${count(broker.publishSent)}, dropped ${count(broker.publishDropped)}; clients connected: peak ${count(broker.clientsConnected.peak)}, this probe included.`,
   ];
   const load = Object.entries(broker.load1min).map(([name, value]) => `${name} ${value}`);
-  if (load.length > 0) lines.push(`  Broker 1-min load (per s): ${load.join(', ')}.`);
+  if (load.length > 0) lines.push(`  Broker load, 1-min average (per minute, not per second): ${load.join(', ')}.`);
+  for (const note of broker.notes ?? []) lines.push(`  Note: ${note}`);
   if (!broker.fresh) lines.push('  No $SYS update came after the run ended: these counts may be up to one $SYS interval old.');
   return lines;
 }

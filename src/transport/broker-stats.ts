@@ -15,6 +15,12 @@ const UPTIME = '$SYS/broker/uptime';
 const LOAD = /^\$SYS\/broker\/load\/(.+)\/1min$/;
 
 /**
+ * Mosquitto counts messages sent (`messages/sent`, `publish/messages/sent`) where it writes to a
+ * plain socket; what it sends over a WebSocket listener goes out another way and is not counted.
+ */
+export const WEBSOCKET_SENT_NOTE = "Mosquitto's sent counters (publishSent, messagesSent) leave out what it sends over a WebSocket listener: over ws:// they undercount deliveries, and cannot be compared with DELIVER rows.";
+
+/**
  * Watches a broker's `$SYS` topics on a session of its own during a run. Counters are cumulative in
  * `$SYS`, so the run's figure is the last value less the retained one seen before the run started.
  * The broker republishes them once per `$SYS` interval (Mosquitto: `sys_interval`, default 10 s), so
@@ -30,9 +36,12 @@ export class BrokerStatsProbe implements SessionListener {
   private phase: 'running' | 'awaiting-tick' | 'in-tick' | 'fresh' = 'running';
   private sawFreshTick = false;
   private onFresh: (() => void) | undefined;
+  /** The probe (and the run's devices) talk to the broker over a WebSocket. */
+  private webSocket = false;
 
   /** Connects and subscribes to `$SYS/#`; resolves once the retained values had a moment to arrive, or rejects with a label. */
   async start(options: SessionOptions, settleMs = 500): Promise<void> {
+    this.webSocket = options.webSocketUrl !== undefined;
     const failure = await new Promise<string | undefined>((resolve) => {
       this.connected = resolve;
       this.session.connect(options);
@@ -83,7 +92,9 @@ export class BrokerStatsProbe implements SessionListener {
       messagesSent: delta(COUNTERS.messagesSent),
       clientsConnected: { peak: this.peakClients, last: this.last.get(CLIENTS) ?? null },
       load1min,
+      ...(Object.keys(load1min).length > 0 ? { loadUnit: 'per minute' as const } : {}),
       fresh: this.sawFreshTick,
+      ...(this.webSocket && this.last.has(COUNTERS.publishSent) ? { notes: [WEBSOCKET_SENT_NOTE] } : {}),
     };
   }
 

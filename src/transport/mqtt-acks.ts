@@ -1,5 +1,5 @@
 import { PacketType, encodeAck, reasonLabel, skipProperties } from './mqtt-codec.ts';
-import { lostLabel } from './mqtt-labels.ts';
+import { QOS2_DOWNGRADED, lostLabel } from './mqtt-labels.ts';
 import type { AckCallback } from './mqtt.ts';
 import type { SessionState } from './mqtt-session-state.ts';
 
@@ -37,6 +37,8 @@ export class ConnectionAcks {
     private readonly connection: AckWriter,
     private readonly state: SessionState,
     private readonly version5: boolean,
+    /** `mqtt.qos2Downgrade: fail`: a QoS 2 publish answered with PUBACK fails instead of counting as acked at QoS 1. */
+    private readonly failDowngrade = false,
   ) {
     this.awaiting = state.awaiting;
   }
@@ -59,8 +61,27 @@ export class ConnectionAcks {
     const packetId = buffer.readUInt16BE(start);
     const callback = this.awaiting.get(packetId);
     if (!callback || this.subscribing?.has(packetId)) return;
-    if (this.state.exactlyOnce?.has(packetId)) return this.protocolError(packetId, callback, 'PUBACK for a QoS 2 publish');
+    const state = this.state;
+    if (state.exactlyOnce?.has(packetId)) {
+      // After PUBREC the exchange is QoS 2's own; a PUBACK then is no downgrade but a broken flow.
+      if (state.releasedIds?.has(packetId)) return this.protocolError(packetId, callback, 'PUBACK for a QoS 2 publish after PUBREC');
+      return this.downgraded(packetId, callback, buffer, start, end);
+    }
     this.acked(packetId, callback, buffer, start, end);
+  }
+
+  /**
+   * PUBACK for a QoS 2 publish: the broker took it at QoS 1, as RabbitMQ documents it does with
+   * every QoS 2 publish. The exchange is over for the broker too, so the connection stays up; the
+   * publish counts as acked at QoS 1 (told to the caller as granted QoS 1) or, if asked, as failed.
+   */
+  private downgraded(packetId: number, callback: AckCallback, buffer: Buffer, start: number, end: number): void {
+    const code = end - start > 2 ? (buffer[start + 2] as number) : 0;
+    this.state.forget(packetId);
+    this.ended();
+    if (code >= 0x80) return callback(reasonLabel(code), true);
+    if (this.failDowngrade) return callback(QOS2_DOWNGRADED, true);
+    callback(undefined, true, 1);
   }
 
   pubrec(buffer: Buffer, start: number, end: number): void {

@@ -23,6 +23,13 @@ export const enum PacketType {
 export const PINGREQ = Buffer.from([PacketType.Pingreq << 4, 0]);
 /** Reason code 0 may be left out (MQTT 5 3.14.2.1), so one encoding serves both versions. */
 export const DISCONNECT = Buffer.from([PacketType.Disconnect << 4, 0]);
+/**
+ * MQTT 5 DISCONNECT, reason 0, that sets the Session Expiry Interval to 0 (3.14.2.2.2): the broker
+ * drops the session as the connection ends, whatever CONNECT asked for.
+ */
+export const DISCONNECT_ENDING_SESSION = Buffer.from([PacketType.Disconnect << 4, 7, 0, 5, 0x11, 0, 0, 0, 0]);
+/** MQTT 5 DISCONNECT with reason 0x82 Protocol Error and no properties (a property length may be left out). */
+export const DISCONNECT_PROTOCOL_ERROR = Buffer.from([PacketType.Disconnect << 4, 1, 0x82]);
 
 /** The texts MQTT gives its return and reason codes; failures are labelled with them. */
 const REASONS: Readonly<Record<number, string>> = {

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { elapsedMicros } from '../engine/clock.ts';
-import { DISCONNECT, MalformedPacketError, PINGREQ, PacketReader, PacketType, defaultServerLimits, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, reasonLabel, walkProperties } from './mqtt-codec.ts';
+import { DISCONNECT, DISCONNECT_ENDING_SESSION, DISCONNECT_PROTOCOL_ERROR, MalformedPacketError, PINGREQ, PacketReader, PacketType, defaultServerLimits, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, reasonLabel, walkProperties } from './mqtt-codec.ts';
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
 import { Keepalive } from './mqtt-keepalive.ts';
 import type { KeepaliveOwner } from './mqtt-keepalive.ts';
@@ -8,7 +8,7 @@ import { ConnectionAcks } from './mqtt-acks.ts';
 import { InboundProcessing } from './mqtt-inbound-processing.ts';
 import { encodePublishWith } from './mqtt-publish-extras.ts';
 import type { PublishExtras } from './mqtt-publish-extras.ts';
-import { CONNECTION_CLOSED, NO_PACKET_IDS, UNSUPPORTED_AUTH, errorLabel, lostLabel, refusal } from './mqtt-labels.ts';
+import { CONNECTION_CLOSED, NO_PACKET_IDS, STALE_SESSION, UNSUPPORTED_AUTH, errorLabel, lostLabel, refusal } from './mqtt-labels.ts';
 import type { AckCallback, OpenedStream, SessionListener, SessionOptions } from './mqtt.ts';
 import type { SessionState } from './mqtt-session-state.ts';
 import type { Outcome } from './types.ts';
@@ -34,6 +34,8 @@ function connectTimedOut(connection: MqttConnection): void {
  */
 export class MqttConnection implements PacketHandler, KeepaliveOwner {
   connected = false;
+  /** A CONNACK said Session Present to a client with no session state: the session discards that session, then connects again. */
+  foundStaleSession = false;
   /** CONNACK accepted this connection; it stays set when a server DISCONNECT ends `connected` early. */
   private accepted = false;
   private connecting = true;
@@ -68,8 +70,10 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     private readonly options: SessionOptions,
     private readonly started: bigint,
     private readonly state: SessionState,
+    /** A stale session found on this connection is discarded (MQTT 3.1.1) rather than failing the attempt. */
+    private readonly discardsStale = false,
   ) {
-    this.acks = new ConnectionAcks(this, state, options.protocolVersion === 5);
+    this.acks = new ConnectionAcks(this, state, options.protocolVersion === 5, options.qos2Downgrade === 'fail');
     this.onWire = started;
     this.version5 = options.protocolVersion === 5;
     this.connectTimer = setTimeout(connectTimedOut, options.connectTimeoutMs, this);
@@ -139,7 +143,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
         resolve();
       });
       if (graceful && wasConnected) {
-        this.socket.write(DISCONNECT);
+        this.socket.write(this.lastDisconnect());
         this.socket.end();
       } else {
         this.socket.destroy();
@@ -212,19 +216,59 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       this.limits = limits;
       this.acks.receiveMaximum = limits.receiveMaximum;
     }
+    const sessionPresent = ((buffer[start] as number) & 1) === 1;
+    // Session Present to a client with no session state: held packet ids and queued messages of a
+    // session this process never had. Resumed, new ids would collide with held ones and be dropped.
+    if (code === 0 && sessionPresent && !this.state.established) return this.staleSession();
     if (code === 0) {
       this.connected = true;
       this.accepted = true;
       // An MQTT 5 broker may set the keepalive itself, and the client must use it (MQTT 5 3.2.2.3.14).
       this.keepalive.start(this.limits?.keepaliveS ?? this.options.keepaliveS);
       // Before the device hears it is connected, so what the session carried goes out ahead of anything new.
-      if (this.state.persistent) this.acks.resume(((buffer[start] as number) & 1) === 1, this.options.connectTimeoutMs);
+      if (this.state.persistent) {
+        this.state.established = true;
+        this.acks.resume(sessionPresent, this.options.connectTimeoutMs);
+      }
       this.endAttempt('ok', undefined, this.onWire);
       return;
     }
     this.lastError = reasonLabel(code, 'Connection refused: ');
     this.endAttempt('failure', this.lastError, this.onWire, true);
     this.socket.destroy();
+  }
+
+  /**
+   * MQTT 5 3.2.2-4: a client without session state that gets Session Present closes the connection
+   * (DISCONNECT 0x82 Protocol Error); MQTT 3.1.1 lets it choose, and fleetsim closes too. Nothing
+   * more is written here, and messages the old session had queued reach no device. On a persistent
+   * session's first connection the session then discards the broker's copy and connects again;
+   * anywhere else (a clean session, or Session Present again after the discard) the attempt fails.
+   */
+  private staleSession(): void {
+    this.closing = true;
+    this.clearConnectTimer();
+    if (this.discardsStale) {
+      this.connecting = false;
+      this.foundStaleSession = true;
+    } else {
+      this.lastError = STALE_SESSION;
+      this.endAttempt('failure', STALE_SESSION, this.onWire, true);
+    }
+    this.socket.write(this.version5 ? DISCONNECT_PROTOCOL_ERROR : DISCONNECT);
+    this.socket.end();
+    // A broker that does not close its side after a DISCONNECT is not waited for.
+    const timer = setTimeout(() => this.socket.destroy(), this.options.connectTimeoutMs);
+    this.closeWaiters.push(() => clearTimeout(timer));
+  }
+
+  /**
+   * The run's last DISCONNECT: a persistent MQTT 5 session sets its Session Expiry to 0 on the way
+   * out, so the broker holds nothing of the run afterwards, unless the profile keeps it.
+   */
+  private lastDisconnect(): Buffer {
+    const options = this.options;
+    return this.version5 && this.state.persistent && (options.sessionExpiryS ?? 0) > 0 && options.keepSessionAtEnd !== true ? DISCONNECT_ENDING_SESSION : DISCONNECT;
   }
 
   /**

@@ -27,6 +27,12 @@ export function errorLabel(error: unknown): string {
   return String(error);
 }
 
+/** A CONNACK's Session Present for a session this process never had (MQTT 5 3.2.2-4), where the client may not discard it. */
+export const STALE_SESSION = 'protocol error: Session Present without session state';
+
+/** How a QoS 2 publish the broker answered with PUBACK fails when the profile asks (`mqtt.qos2Downgrade: fail`). */
+export const QOS2_DOWNGRADED = 'QoS 2 downgraded: the broker answered PUBACK (QoS 1)';
+
 export const NO_PACKET_IDS = 'no free packet id: 65,535 packets in flight';
 
 /** A packet fleetsim will not send: one MQTT cannot express, or one the broker's CONNACK ruled out. */

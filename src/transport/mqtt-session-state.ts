@@ -9,6 +9,12 @@ import type { AckCallback } from './mqtt.ts';
  */
 export class SessionState {
   nextPacketId = 1;
+  /**
+   * A broker has accepted this session in this process. Until then the client has no session state
+   * (MQTT 5 3.2.2-4), so a Session Present answer means a session left by another run, whose held
+   * packet ids this state knows nothing of: it is discarded, never resumed.
+   */
+  established = false;
   /** Acks awaited by packet id; an attempt the engine has given up on stays here, so its late ack is still told. */
   readonly awaiting = new Map<number, AckCallback>();
   /** Packet ids of QoS 2 publishes awaiting PUBREC or PUBCOMP: a PUBACK for one is a protocol error. */

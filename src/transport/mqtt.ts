@@ -10,6 +10,7 @@ import type { ConnectFields } from './mqtt-codec.ts';
 import { errorLabel, lostLabel } from './mqtt-labels.ts';
 import { openWebSocket } from './mqtt-websocket.ts';
 import { SessionState } from './mqtt-session-state.ts';
+import { StaleSessionDiscard } from './mqtt-stale-session.ts';
 import type { PublishExtras } from './mqtt-publish-extras.ts';
 import type { Outcome } from './types.ts';
 
@@ -25,6 +26,16 @@ export interface SessionOptions extends ConnectFields {
   readonly localAddress?: string | undefined;
   /** Time taken over each QoS 1/2 message received before its ack goes out, one at a time (a slow consumer). */
   readonly processingMs?: number | undefined;
+  /**
+   * A persistent MQTT 5 session's last DISCONNECT sets Session Expiry 0, so the broker keeps nothing
+   * after the run, unless this is set. (An MQTT 3.1.1 DISCONNECT cannot end a session.)
+   */
+  readonly keepSessionAtEnd?: boolean | undefined;
+  /**
+   * A PUBACK for a QoS 2 publish (a broker that downgrades QoS 2 to 1, as RabbitMQ does): 'accept'
+   * counts it as acked at QoS 1, 'fail' as a failure; the connection stays up either way.
+   */
+  readonly qos2Downgrade?: 'accept' | 'fail' | undefined;
 }
 
 export type { TlsOptions } from './types.ts';
@@ -86,6 +97,10 @@ export class MqttSession implements ConnectionOwner {
   private closing = false;
   /** Kept across connections when the session is persistent (`clean: false`). */
   private state: SessionState | undefined;
+  /** The options of the attempt under way, for the connections a stale session's discard needs. */
+  private options: SessionOptions | undefined;
+  /** A stale session being discarded, between the attempt's first and last connection. */
+  private discarding: StaleSessionDiscard | undefined;
 
   constructor(readonly listener: SessionListener) {}
 
@@ -95,7 +110,19 @@ export class MqttSession implements ConnectionOwner {
 
   connect(options: SessionOptions): void {
     this.closing = false;
-    const started = process.hrtime.bigint();
+    this.options = options;
+    if (options.clean || !this.state) this.state = new SessionState(!options.clean);
+    this.open(options, process.hrtime.bigint(), true);
+  }
+
+  /**
+   * One connection of an attempt. A persistent session's first connection in this process connects
+   * with CleanSession 0 / Clean Start 0, as every later one does (Mosquitto 2.0 does not save to disk
+   * a v5 session begun with Clean Start 1). When the broker answers Session Present, the session is
+   * one this process never had, left by an earlier run: it is closed and discarded (MQTT 3.1.1
+   * §3.2.2.2; MQTT 5 3.2.2-4, DISCONNECT 0x82), and the attempt connects again on a new session.
+   */
+  private open(options: SessionOptions, started: bigint, mayDiscard: boolean): void {
     const problem = options.tls?.problem;
     if (problem !== undefined) return this.failSoon(problem, started);
     let socket: OpenedStream;
@@ -106,8 +133,25 @@ export class MqttSession implements ConnectionOwner {
       // throws while the socket is made: that device's attempt fails, not the run.
       return this.failSoon(errorLabel(error), started);
     }
-    if (options.clean || !this.state) this.state = new SessionState(!options.clean);
-    this.connection = new MqttConnection(this, socket, options, started, this.state);
+    const state = this.state as SessionState;
+    this.connection = new MqttConnection(this, socket, options, started, state, mayDiscard && state.persistent && !state.established);
+  }
+
+  /** Clean Start 1 and Session Expiry 0, then DISCONNECT: the broker forgets the stale session; then the attempt connects again as asked. */
+  private discardStaleSession(): void {
+    const options = this.options as SessionOptions;
+    const started = process.hrtime.bigint();
+    let socket: OpenedStream;
+    try {
+      socket = openSocket(options);
+    } catch (error) {
+      return this.failSoon(errorLabel(error), started);
+    }
+    this.discarding = new StaleSessionDiscard(socket, options, started, (failure) => {
+      this.discarding = undefined;
+      if (failure !== undefined) return this.listener.connectEnded('failure', `discarding a stale session: ${failure}`, elapsedMicros(started), false);
+      this.open(options, process.hrtime.bigint(), false);
+    });
   }
 
   /** An attempt that never got a socket still ends after `connect` returns, as every other does. */
@@ -118,6 +162,7 @@ export class MqttSession implements ConnectionOwner {
   connectionEnded(connection: MqttConnection, wasConnected: boolean, reason: string | undefined): void {
     if (this.connection !== connection) return;
     this.connection = undefined;
+    if (connection.foundStaleSession && !this.closing) return this.discardStaleSession();
     if (wasConnected && !this.closing) this.listener.connectionLost(reason ? lostLabel(reason) : 'connection lost');
   }
 
@@ -145,6 +190,13 @@ export class MqttSession implements ConnectionOwner {
    */
   async close(graceful: boolean, timeoutMs = 2000): Promise<void> {
     this.closing = true;
+    const discarding = this.discarding;
+    if (discarding) {
+      this.discarding = undefined;
+      // The attempt under way ends, as an attempt on a connection closed before its CONNACK does.
+      this.listener.connectEnded('failure', 'closed before CONNACK', 0, false);
+      return discarding.cancel();
+    }
     const connection = this.connection;
     if (!connection) return;
     await connection.close(graceful, timeoutMs);

@@ -14,8 +14,24 @@ export interface BrokerScript {
   qos2Ack?: 'pubrec' | 'puback' | 'pubcomp';
   /** SUBACK return codes per subscription instead of the QoS asked for (e.g. `[0]` or `[0x87]`). */
   granted?: number[];
-  /** Sessions the broker claims to hold: CONNACK's Session Present for a client id that connected before (only when `clean: false`). */
+  /**
+   * Sessions kept by client id, as MQTT says: CleanSession 1 / Clean Start 1 discards one; a 3.1.1
+   * session outlives its connection when it began with CleanSession 0, a v5 one while its Session
+   * Expiry (from CONNECT, or the DISCONNECT's) is above 0. CONNACK says Session Present for a kept one.
+   */
   keepSessions?: boolean;
+  /**
+   * Paho's broker (with `keepSessions`): a QoS 2 id stays held from PUBLISH until PUBREL, across
+   * connections of the session, and a PUBLISH with DUP 0 reusing a held id is dropped as a duplicate
+   * ([MQTT-3.3.1-2]) though still answered with PUBREC. Messages taken are listed in `accepted`.
+   */
+  holdQos2Ids?: boolean;
+  /** 'never' holds every QoS 2 message at the broker unanswered, as a client killed before PUBREC would leave it. */
+  pubrec?: 'immediate' | 'never';
+  /** CONNACK says Session Present 1 to every client, whatever it asked: a broker breaking MQTT 3.2.2-2. */
+  alwaysSessionPresent?: boolean;
+  /** Sent right after a CONNACK that says Session Present: messages the kept session had queued. */
+  queuedForSession?: Packet[];
   pubcomp?: 'immediate' | 'never';
   /** 'never' lets a client's keepalive expire, as a broker that hung would. */
   pingresp?: 'immediate' | 'never';
@@ -65,6 +81,14 @@ export interface ScriptedBroker {
   disconnectAll(reasonCode: number): void;
   /** Packets received, in order, with the fields tests look at. */
   readonly log: readonly LoggedPacket[];
+  /** Messages the broker took (a QoS 2 PUBLISH dropped as a duplicate is not among them). */
+  readonly accepted: readonly { readonly clientId: string; readonly topic: string; readonly payload: string; readonly qos: number }[];
+  /** QoS 2 PUBLISHes dropped because they reused a held id with DUP 0 (`holdQos2Ids`). */
+  readonly droppedDuplicates: number;
+  /** DISCONNECTs received, with the MQTT 5 reason code and Session Expiry they carried. */
+  readonly disconnects: readonly { readonly reasonCode: number | undefined; readonly sessionExpiry: number | undefined }[];
+  /** Client ids the broker keeps a session for. */
+  sessionsKept(): string[];
   /** Reads again from clients a `reading: 'stalled'` script stopped reading. */
   resumeReading(): void;
   close(): Promise<void>;
@@ -89,7 +113,11 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
   const counts = new Map<string, number>();
   const log: LoggedPacket[] = [];
   const disconnectors = new Set<(reasonCode: number) => void>();
-  const sessions = new Set<string>();
+  /** Kept sessions by client id: whether they outlive a connection, and their held QoS 2 ids. */
+  const sessions = new Map<string, { expires: boolean; held: Set<number> }>();
+  const accepted: { clientId: string; topic: string; payload: string; qos: number }[] = [];
+  const disconnects: { reasonCode: number | undefined; sessionExpiry: number | undefined }[] = [];
+  let droppedDuplicates = 0;
   let subacks = 0;
 
   const server = createServer((socket) => {
@@ -98,6 +126,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
     let version = 4;
     let inFlight = 0;
     let silenced = false;
+    let clientId = '';
     const incoming = parser();
     const send = (packet: Packet): void => {
       if (!socket.destroyed && !silenced) socket.write(generate(packet, { protocolVersion: version }));
@@ -108,7 +137,10 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
       silenced = true;
     };
     disconnectors.add(disconnect);
-    socket.on('close', () => disconnectors.delete(disconnect));
+    socket.on('close', () => {
+      disconnectors.delete(disconnect);
+      if (sessions.get(clientId)?.expires === true) sessions.delete(clientId);
+    });
     const later = (ms: number, action: () => void): void => {
       const timer = setTimeout(() => {
         timers.delete(timer);
@@ -146,22 +178,43 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           }
           const code = answer === 'accept' ? 0 : answer.returnCode;
           const properties = script.connackProperties;
-          const sessionPresent = script.keepSessions === true && !packet.clean && sessions.has(packet.clientId);
-          if (script.keepSessions === true && code === 0) sessions.add(packet.clientId);
+          const clean = packet.clean ?? true;
+          if (clean) sessions.delete(packet.clientId);
+          const sessionPresent = script.alwaysSessionPresent === true || (script.keepSessions === true && sessions.has(packet.clientId));
+          if (script.keepSessions === true && code === 0) {
+            clientId = packet.clientId;
+            const expires = version === 5 ? (packet.properties?.sessionExpiryInterval ?? 0) === 0 : clean;
+            const kept = sessions.get(clientId);
+            if (kept) kept.expires = expires;
+            else sessions.set(clientId, { expires, held: new Set() });
+          }
           send(version === 5 ? { cmd: 'connack', sessionPresent, reasonCode: code, ...(properties ? { properties } : {}) } : { cmd: 'connack', sessionPresent, returnCode: code });
           // A refused client must not keep talking to us (MQTT 3.2.2.3 / 5 3.2.2.2).
           if (code !== 0) socket.end();
           else if (script.reading === 'stalled') socket.pause();
+          else if (sessionPresent) for (const queued of script.queuedForSession ?? []) send(queued);
           return;
         }
         case 'publish': {
           publishes++;
           const { messageId, qos } = packet;
-          if (messageId === undefined) return;
-          if (qos === 2) {
-            send({ cmd: script.qos2Ack ?? 'pubrec', messageId });
+          const taken = { clientId, topic: packet.topic, payload: packet.payload.toString(), qos };
+          if (messageId === undefined) {
+            accepted.push(taken);
             return;
           }
+          if (qos === 2) {
+            const held = script.holdQos2Ids === true ? sessions.get(clientId)?.held : undefined;
+            if (held?.has(messageId)) {
+              if (!packet.dup) droppedDuplicates++;
+            } else {
+              held?.add(messageId);
+              accepted.push(taken);
+            }
+            if ((script.pubrec ?? 'immediate') === 'immediate') send({ cmd: script.qos2Ack ?? 'pubrec', messageId });
+            return;
+          }
+          accepted.push(taken);
           if (qos !== 1) return;
           if (script.qos1Ack === 'pubrec') {
             send({ cmd: 'pubrec', messageId });
@@ -184,6 +237,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           return;
         }
         case 'pubrel':
+          if (packet.messageId !== undefined) sessions.get(clientId)?.held.delete(packet.messageId);
           if ((script.pubcomp ?? 'immediate') === 'immediate' && packet.messageId !== undefined) {
             send({ cmd: 'pubcomp', messageId: packet.messageId });
           }
@@ -205,9 +259,14 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
         case 'pingreq':
           if ((script.pingresp ?? 'immediate') === 'immediate') send({ cmd: 'pingresp' });
           return;
-        case 'disconnect':
+        case 'disconnect': {
+          const sessionExpiry = packet.properties?.sessionExpiryInterval;
+          disconnects.push({ reasonCode: packet.reasonCode, sessionExpiry });
+          const kept = sessions.get(clientId);
+          if (kept && sessionExpiry !== undefined) kept.expires = sessionExpiry === 0;
           socket.end();
           return;
+        }
         default:
           return;
       }
@@ -253,6 +312,12 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
       for (const disconnect of disconnectors) disconnect(reasonCode);
     },
     log,
+    accepted,
+    get droppedDuplicates() {
+      return droppedDuplicates;
+    },
+    disconnects,
+    sessionsKept: () => [...sessions.keys()],
     resumeReading(): void {
       for (const socket of sockets) socket.resume();
     },

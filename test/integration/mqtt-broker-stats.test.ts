@@ -55,6 +55,9 @@ describe('--broker-stats', () => {
       assert.ok((stats.clientsConnected.peak ?? 0) >= 21, `peak ${stats.clientsConnected.peak}: 20 lamps and the probe`);
       assert.ok((stats.messagesReceived ?? 0) > acked, 'every PUBLISH is a packet, and so are CONNECTs and PINGREQs');
       assert.ok('messages/received' in stats.load1min, Object.keys(stats.load1min).join(', '));
+      assert.equal(stats.loadUnit, 'per minute');
+      assert.equal(stats.notes, undefined, 'plain MQTT: the sent counters cover every delivery');
+      assert.match(stdout, /Broker load, 1-min average \(per minute, not per second\): .*messages\/received \d/);
       assert.match(stdout, new RegExp(`Broker \\(\\$SYS\\): received ${acked.toLocaleString('en-US')} publishes during the run \\(fleetsim acked ${acked.toLocaleString('en-US')}\\)`));
     } finally {
       await broker.stop();

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Results } from '../../src/metrics/results.ts';
 import { MqttSession } from '../../src/transport/mqtt.ts';
 import type { SessionListener, SessionOptions } from '../../src/transport/mqtt.ts';
-import { NO_PACKET_IDS, UNSUPPORTED_AUTH } from '../../src/transport/mqtt-labels.ts';
+import { NO_PACKET_IDS, QOS2_DOWNGRADED, UNSUPPORTED_AUTH } from '../../src/transport/mqtt-labels.ts';
 import type { Outcome } from '../../src/transport/types.ts';
 import { runCli } from '../helpers/cli.ts';
 import { pollUntil } from '../helpers/poll.ts';
@@ -29,17 +29,17 @@ class Recorder implements SessionListener {
   message(): void {}
 }
 
-function options(url: string, clientId: string, protocolVersion: 4 | 5, connectTimeoutMs = 5_000): SessionOptions {
+function options(url: string, clientId: string, protocolVersion: 4 | 5, connectTimeoutMs = 5_000, extra: Partial<SessionOptions> = {}): SessionOptions {
   const { hostname, port } = new URL(url);
-  return { host: hostname, port: Number(port), tls: undefined, clientId, protocolVersion, clean: true, keepaliveS: 30, username: undefined, password: undefined, will: undefined, connectTimeoutMs };
+  return { host: hostname, port: Number(port), tls: undefined, clientId, protocolVersion, clean: true, keepaliveS: 30, username: undefined, password: undefined, will: undefined, connectTimeoutMs, ...extra };
 }
 
-async function withSession(script: BrokerScript, protocolVersion: 4 | 5, body: (session: MqttSession, heard: Recorder, broker: ScriptedBroker) => Promise<void>): Promise<void> {
+async function withSession(script: BrokerScript, protocolVersion: 4 | 5, body: (session: MqttSession, heard: Recorder, broker: ScriptedBroker) => Promise<void>, extra: Partial<SessionOptions> = {}): Promise<void> {
   const broker = await startScriptedBroker(script);
   const heard = new Recorder();
   const session = new MqttSession(heard);
   try {
-    session.connect(options(broker.url, `protocol-${protocolVersion}`, protocolVersion));
+    session.connect(options(broker.url, `protocol-${protocolVersion}`, protocolVersion, 5_000, extra));
     await pollUntil('the CONNECT to end', () => heard.connects.length > 0);
     await body(session, heard, broker);
   } finally {
@@ -72,7 +72,6 @@ describe('server DISCONNECT (MQTT 5)', () => {
 
 describe('acks of the wrong kind are protocol errors, never successes', () => {
   const cases: { script: BrokerScript; qos: 1 | 2; label: string }[] = [
-    { script: { qos2Ack: 'puback' }, qos: 2, label: 'protocol error: PUBACK for a QoS 2 publish' },
     { script: { qos2Ack: 'pubcomp' }, qos: 2, label: 'protocol error: PUBCOMP without PUBREL' },
     { script: { qos1Ack: 'pubrec' }, qos: 1, label: 'protocol error: PUBREC for a QoS 1 publish' },
   ];
@@ -100,6 +99,39 @@ describe('acks of the wrong kind are protocol errors, never successes', () => {
       });
     }
   });
+});
+
+describe('a broker that downgrades QoS 2 to QoS 1 (answers PUBACK, as RabbitMQ does)', () => {
+  for (const version of [4, 5] as const) {
+    test(`v${version === 5 ? 5 : '3.1.1'}: each QoS 2 publish is acked at QoS 1 and the connection stays up`, { timeout: 20_000 }, () =>
+      withSession({ qos2Ack: 'puback' }, version, async (session, heard, broker) => {
+        assert.deepEqual(heard.connects, [OK]);
+        const answers = await Promise.all([1, 2, 3].map((n) => acked((done) => session.publish('t', `downgraded ${n}`, 2, false, 5_000, done))));
+        assert.deepEqual(answers, [1, 2, 3].map(() => ({ error: undefined, grantedQos: 1 })));
+        // Still the same connection: a QoS 1 publish after them goes through it.
+        assert.deepEqual(await acked((done) => session.publish('t', 'qos 1', 1, false, 5_000, done)), { error: undefined, grantedQos: undefined });
+        assert.equal(session.connected, true);
+        assert.deepEqual(heard.losses, []);
+        assert.equal(broker.connects, 1);
+        assert.equal(broker.received('pubrel'), 0, 'a QoS 1 exchange has no PUBREL');
+      }),
+    );
+  }
+
+  test('qos2Downgrade: fail fails each such publish by name, and keeps the connection', { timeout: 20_000 }, () =>
+    withSession(
+      { qos2Ack: 'puback' },
+      4,
+      async (session, heard, broker) => {
+        const answers = await Promise.all([1, 2].map((n) => acked((done) => session.publish('t', `downgraded ${n}`, 2, false, 5_000, done))));
+        assert.deepEqual(answers, [1, 2].map(() => ({ error: QOS2_DOWNGRADED, grantedQos: undefined })));
+        assert.equal(session.connected, true);
+        assert.deepEqual(heard.losses, []);
+        assert.equal(broker.connects, 1);
+      },
+      { qos2Downgrade: 'fail' },
+    ),
+  );
 });
 
 describe('CONNECT and SUBACK answers', () => {
@@ -244,14 +276,28 @@ describe('a fleet run', () => {
     assert.ok(broker.publishesAfterDisconnect <= 4 * 5 * 2, `${broker.publishesAfterDisconnect} publishes after the DISCONNECT`);
   });
 
-  test('a QoS 2 publish answered with PUBACK is a failure in the results, never a success', { timeout: 60_000 }, async () => {
-    const { results } = await runFleet({ qos2Ack: 'puback' }, lamp('3.1.1', 2), ['--iterations', '2']);
+  test('QoS 2 answered with PUBACK: no reconnects, every publish acked at QoS 1 and counted, one warning', { timeout: 60_000 }, async () => {
+    const { results, stdout, broker } = await runFleet({ qos2Ack: 'puback' }, lamp('3.1.1', 2), ['--iterations', '20']);
+    assert.equal(broker.connects, 4, 'one CONNECT per device');
+    assert.equal(row(results, 'CONNECT').requests, 4);
+    const publish = row(results, 'PUBLISH');
+    assert.equal(publish.requests, 4 * 20 * 5);
+    assert.equal(publish.failures, 0);
+    assert.equal(publish.qosDowngrades, publish.requests);
+    assert.equal(broker.publishes, publish.requests, 'every publish reached the broker once');
+    const warnings = stdout.split('\n').filter((line) => line.includes('answered with PUBACK'));
+    assert.equal(warnings.length, 1, stdout);
+    assert.match(warnings[0] ?? '', /^400 QoS 2 publishes \(lamp\/changed\) were answered with PUBACK: the broker downgrades QoS 2 to QoS 1, as RabbitMQ does/);
+  });
+
+  test('QoS 2 answered with PUBACK under qos2Downgrade: fail: every publish fails by name, still no reconnects', { timeout: 60_000 }, async () => {
+    const { results, broker } = await runFleet({ qos2Ack: 'puback' }, lamp('3.1.1', 2).replace('mqtt:\n', 'mqtt:\n  qos2Downgrade: fail\n'), ['--iterations', '2']);
+    assert.equal(broker.connects, 4);
     const publish = row(results, 'PUBLISH');
     assert.equal(publish.requests, 4 * 2 * 5);
     assert.equal(publish.failures, publish.requests);
-    const errors = new Set(results.failures.filter((failure) => failure.type === 'PUBLISH').map((failure) => failure.error));
-    assert.ok(errors.has('protocol error: PUBACK for a QoS 2 publish'), [...errors].join(', '));
-    for (const error of errors) assert.match(error, /protocol error: PUBACK for a QoS 2 publish|^not connected$/);
+    assert.equal(publish.qosDowngrades, undefined);
+    assert.deepEqual(results.failures.filter((failure) => failure.type === 'PUBLISH').map((failure) => [failure.error, failure.count]), [[QOS2_DOWNGRADED, 40]]);
   });
 
   test('a SUBSCRIBE granted a lower QoS is counted in the results and the summary', { timeout: 60_000 }, async () => {

@@ -58,6 +58,16 @@ describe('MQTT device models', () => {
     assert.equal(bad.field, 'mqtt.sessionExpiry');
   });
 
+  test('keepSessionAtEnd defaults to false and qos2Downgrade to accept; a bad qos2Downgrade points at its field', async () => {
+    const session = async (extra: string) => (await plan(LAMP.replace('  ackTimeout: 2s\n', `  ackTimeout: 2s\n${extra}`)))?.fleet[0]?.model.mqtt;
+    const defaults = await session('');
+    assert.deepEqual([defaults?.keepSessionAtEnd, defaults?.qos2Downgrade], [false, 'accept']);
+    const set = await session('  clean: false\n  keepSessionAtEnd: true\n  qos2Downgrade: fail\n');
+    assert.deepEqual([set?.keepSessionAtEnd, set?.qos2Downgrade], [true, 'fail']);
+    const bad = await loadError(LAMP.replace('  ackTimeout: 2s\n', '  ackTimeout: 2s\n  qos2Downgrade: ignore\n'));
+    assert.equal(bad.field, 'mqtt.qos2Downgrade');
+  });
+
   test('a sub-second keepalive and a password without a user name point at their fields', async () => {
     const keepalive = await loadError(LAMP.replace('  ackTimeout: 2s\n', '  ackTimeout: 2s\n  keepalive: 400ms\n'));
     assert.equal(keepalive.field, 'mqtt.keepalive');

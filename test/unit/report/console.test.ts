@@ -105,3 +105,32 @@ test("merged shards that abandoned attempts for different causes: the summary gi
   assert.match(text, /7 attempts were still in flight when their shards' drains ended \(shard 0: second interrupt; shard 2: drain timeout\)/);
   assert.match(formatSummary({ ...results, abandonCause: 'second interrupt' }), /3 attempts were still in flight when a second interrupt ended the drain/);
 });
+
+test('broker figures: loads said per minute; over WebSocket, the note on the sent counters beside them', () => {
+  const broker = {
+    source: '$SYS' as const,
+    publishReceived: 100,
+    publishSent: 40,
+    publishDropped: 0,
+    messagesReceived: 130,
+    messagesSent: 60,
+    clientsConnected: { peak: 3, last: 1 },
+    load1min: { 'messages/received': 6000 },
+    loadUnit: 'per minute' as const,
+    fresh: true,
+    notes: ['Mosquitto leaves WebSocket out of sent.'],
+  };
+  const text = formatSummary({ ...results, stats: [row('PUBLISH', 'lamp', 100, 0)], broker });
+  assert.match(text, /Broker load, 1-min average \(per minute, not per second\): messages\/received 6000\./);
+  assert.doesNotMatch(text, /per s\)/);
+  assert.match(text, /sent 40, dropped 0.*\n {2}Broker load.*\n {2}Note: Mosquitto leaves WebSocket out of sent\./);
+  assert.doesNotMatch(formatSummary({ ...results, broker: { ...broker, notes: [] } }), /Note:/);
+});
+
+test('QoS 2 publishes answered with PUBACK: one warning over every row, naming the downgrade', () => {
+  const downgraded = (name: string, count: number): StatsRow => ({ ...row('PUBLISH', name, count, 0), qosDowngrades: count });
+  const text = formatSummary({ ...results, stats: [downgraded('a', 30), downgraded('b', 12), { ...row('SUBSCRIBE', 'cmd', 2, 0), qosDowngrades: 2 }] });
+  const warnings = text.split('\n').filter((line) => line.includes('answered with PUBACK'));
+  assert.deepEqual(warnings, ['42 QoS 2 publishes (a, b) were answered with PUBACK: the broker downgrades QoS 2 to QoS 1, as RabbitMQ does by design. They count as acked at QoS 1 (at least once, not exactly once); mqtt.qos2Downgrade: fail counts them as failures.']);
+  assert.match(text, /2 × SUBSCRIBE cmd: the broker granted a lower QoS than asked/);
+});
