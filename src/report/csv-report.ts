@@ -20,6 +20,13 @@ export const HISTORY_HEADER = [
   'Total Max Response Time', 'Total Average Content Size',
 ] as const;
 
+/**
+ * fleetsim's columns after Locust's (readers that pick columns by name are unaffected): the rate
+ * the fleet meant to send, the share of it delivered (the Aggregated line's over the trailing window
+ * the verdict uses), and whose limit a shortfall was.
+ */
+export const HISTORY_LOAD_HEADER = ['Offered Requests/s', 'Delivered Share', 'Shortfall'] as const;
+
 export const FAILURES_HEADER = ['Method', 'Name', 'Error', 'Occurrences'] as const;
 
 /**
@@ -73,8 +80,11 @@ export function statsCsv(results: Results): string {
   return toCsv(STATS_HEADER, [...results.stats.map(statsCells), statsCells({ ...results.total, type: '' })]);
 }
 
-function historyCells(point: HistoryPoint, row: HistoryRow): Cell[] {
+function historyCells(point: HistoryPoint, row: HistoryRow, aggregate: boolean): Cell[] {
   const total = row.cumulative;
+  const load = aggregate ? point.load : undefined;
+  const offeredRps = load?.offeredRps ?? row.offeredRps;
+  const share = load ? load.deliveredShare : row.offeredRps ? round3((row.deliveredRps ?? 0) / row.offeredRps) : null;
   return [
     // Locust writes whole epoch seconds; the JSON history keeps the milliseconds.
     Math.floor(point.timestamp / 1000),
@@ -91,6 +101,9 @@ function historyCells(point: HistoryPoint, row: HistoryRow): Cell[] {
     ms(total.latencyMs.min),
     ms(total.latencyMs.max),
     averageSize(total.bytesIn, total.requests),
+    offeredRps ?? '',
+    share ?? '',
+    load?.cause && load.cause !== 'delivered' ? load.cause : '',
   ];
 }
 
@@ -100,8 +113,8 @@ function historyCells(point: HistoryPoint, row: HistoryRow): Cell[] {
  * columns are the run's so far. `User Count` is the devices online at the interval's end.
  */
 export function historyCsv(results: Results): string {
-  const rows = results.history.flatMap((point) => [...point.rows.map((row) => historyCells(point, row)), historyCells(point, { ...point.total, type: '' })]);
-  return toCsv(HISTORY_HEADER, rows);
+  const rows = results.history.flatMap((point) => [...point.rows.map((row) => historyCells(point, row, false)), historyCells(point, { ...point.total, type: '' }, true)]);
+  return toCsv([...HISTORY_HEADER, ...HISTORY_LOAD_HEADER], rows);
 }
 
 /** `PREFIX_failures.csv`: one line per (type, name, error), most frequent first. */

@@ -91,11 +91,17 @@ export const PAGE_SCRIPT = String.raw`
   var x = history.map(function (p) { return p.atS; });
 
   function rps() {
-    draw('rps', [
+    var series = [
       { label: 'requests/s', stroke: COLORS[0], width: 2 },
       { label: 'failures/s', stroke: COLORS[1], width: 2 },
-    ], [x, history.map(function (p) { return p.total.rps; }), history.map(function (p) { return p.total.failuresPerS; })],
-    { axes: [{ label: 'per second' }] });
+    ];
+    var columns = [x, history.map(function (p) { return p.total.rps; }), history.map(function (p) { return p.total.failuresPerS; })];
+    // What the fleet meant to send, beside what it sent: the gap is load that was not delivered.
+    if (history.some(function (p) { return p.load; })) {
+      series.push({ label: 'offered/s', stroke: COLORS[2], width: 1.5, dash: [6, 4] });
+      columns.push(history.map(function (p) { return p.load ? p.load.offeredRps : null; }));
+    }
+    draw('rps', series, columns, { axes: [{ label: 'per second' }] });
   }
 
   /** Every row (or type) seen in any interval, in first-seen order. */

@@ -80,10 +80,27 @@ function metadata(results: Results): string {
     ['Generator', `CPU ${generator.cpuPercent}% of a core${processCpu}${busy}, lag p99 ${generator.eventLoopLagP99Ms} ms, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB`],
     ['Generator saturation', saturated],
   ];
+  const host = [
+    generator.runQueuePercent === undefined ? '' : `waited for a CPU ${generator.runQueuePercent}% of the run`,
+    generator.otherCpuPercent === undefined ? '' : `other processes used ${generator.otherCpuPercent}% of the CPU`,
+  ].filter(Boolean);
+  if (host.length > 0) items.push(['Machine', host.join('; ')]);
+  if (results.load?.deliveredShare != null) items.push(['Load', `${results.load.deliveredRps} of ${results.load.offeredRps} offered per second (${Math.round(results.load.deliveredShare * 1000) / 10}%)`]);
   const cause = results.abandonCause;
   if (results.abandoned > 0) items.push([cause === 'second interrupt' ? 'Abandoned at a second interrupt' : cause === 'drain timeout' ? 'Abandoned at the drain timeout' : `Abandoned (${cause})`, String(results.abandoned)]);
   if (results.shard.count > 1) items.push(['Shard', `${results.shard.index + 1} of ${results.shard.count}`]);
   return `<dl class="meta">${items.map(([term, value]) => `<div><dt>${escapeHtml(term)}</dt><dd>${escapeHtml(value)}</dd></div>`).join('')}</dl>`;
+}
+
+/** The load verdict, first on the page: was the offered load delivered, and if not, whose limit it was. */
+function loadVerdict(results: Results): string {
+  const load = results.load;
+  if (!load) return '';
+  const className = load.cause === 'delivered' ? 'ok' : 'fail';
+  const word = load.cause === 'delivered' ? 'Delivered' : load.cause === 'target' ? "FAILED: the target's limit" : 'INCONCLUSIVE';
+  const advice = load.advice ? ` ${escapeHtml(load.advice)}.` : '';
+  const overran = results.overran ? ` The run overran its planned ${results.overran.plannedS} s by ${results.overran.byS} s.` : '';
+  return `<p class="verdict" id="load-verdict"><span class="${className}">${escapeHtml(word)}</span>: ${escapeHtml(load.summary)}.${advice}${escapeHtml(overran)}</p>`;
 }
 
 function thresholds(results: Results): string {
@@ -91,7 +108,8 @@ function thresholds(results: Results): string {
   const failed = results.thresholds.filter((threshold) => !threshold.ok).length;
   const rows = results.thresholds.map((threshold) => {
     const value = threshold.value === null ? (threshold.reason ?? 'not evaluable') : String(threshold.value);
-    return `<tr>${cell(threshold.ok ? 'ok' : 'FAIL', threshold.ok ? 'ok' : 'fail')}${cell(threshold.expr, 'text')}${cell(threshold.row ?? results.bareThresholdsRead, 'text')}${cell(value)}</tr>`;
+    const mark = `${threshold.ok ? 'ok' : 'FAIL'}${threshold.inconclusive ? ' (inconclusive)' : ''}`;
+    return `<tr>${cell(mark, threshold.ok ? 'ok' : 'fail')}${cell(threshold.expr, 'text')}${cell(threshold.row ?? results.bareThresholdsRead, 'text')}${cell(value)}</tr>`;
   });
   const verdict = failed === 0 ? '<span class="ok">all passed</span>' : `<span class="fail">${failed} failed</span>`;
   return `<p>${results.thresholds.length} thresholds: ${verdict}</p><table class="grid" id="thresholds">${head(['Verdict', 'Threshold', 'Row read', 'Value'], 3)}${rows.join('')}</table>`;
@@ -141,7 +159,7 @@ function chart(id: string, title: string, note: string): string {
 function charts(results: Results): string {
   const limits = results.saturation.limits;
   return `<div class="charts">
-${chart('rps', 'Requests and failures per second', 'All rows together, per interval.')}
+${chart('rps', 'Requests and failures per second', 'All rows together, per interval; the dashed line is the rate the fleet meant to offer.')}
 ${chart('latency', 'Latency over time', 'p50 (solid), p95 (dashed), p99 (dotted) per row, in ms; rows without samples in an interval leave a gap.')}
 ${chart('devices', 'Devices online', 'Online at the end of each interval, against the target.')}
 ${chart('generator', "The generator's own load", `Event-loop busy share and lag; shaded intervals were saturated (busy >= ${limits.busyPercent}% or lag >= ${limits.lagP99Ms} ms), and their latencies include the generator's delay.`)}
@@ -183,6 +201,7 @@ export function htmlReport(input: HtmlReportInput, assets: PageAssets): string {
 <body>
 <h1>${escapeHtml(title)}</h1>
 <p class="sub">${escapeHtml(`${results.startedAt} to ${results.endedAt}, ${results.tool.name} ${results.tool.version}`)}</p>
+${loadVerdict(results)}
 ${metadata(results)}
 <h2>Thresholds</h2>
 ${thresholds(results)}

@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { cumulativeBuckets, PROMETHEUS_BOUNDS_MICROS } from '../metrics/histogram-buckets.ts';
 import type { CumulativeBuckets } from '../metrics/histogram-buckets.ts';
 import type { IntervalHealth } from '../metrics/history.ts';
+import type { IntervalLoad } from '../metrics/load-verdict.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 
 /** What a scrape reads: the live rows and the fleet's latest state. */
@@ -12,6 +13,8 @@ export interface MetricsSource {
   readonly devicesTarget: number;
   /** The generator's health over the latest interval; undefined before the first one closes. */
   readonly generator: IntervalHealth | undefined;
+  /** The latest interval's share of the offered load and whose limit a shortfall was. */
+  readonly load?: IntervalLoad | undefined;
 }
 
 export const METRIC_NAMES = {
@@ -21,7 +24,14 @@ export const METRIC_NAMES = {
   devicesTarget: 'fleetsim_devices_target',
   busy: 'fleetsim_generator_event_loop_busy_ratio',
   lag: 'fleetsim_generator_event_loop_lag_p99_seconds',
+  offered: 'fleetsim_offered_requests_total',
+  deliveredShare: 'fleetsim_delivered_share',
+  shortfall: 'fleetsim_load_shortfall',
+  runQueue: 'fleetsim_generator_run_queue_ratio',
 } as const;
+
+/** Every value `fleetsim_load_shortfall`'s `cause` label takes. */
+const SHORTFALL_CAUSES = ['target', 'generator', 'host', 'queues'] as const;
 
 const BOUNDS_SECONDS = PROMETHEUS_BOUNDS_MICROS.map((micros) => micros / 1e6);
 
@@ -184,6 +194,26 @@ export function createFleetRegistry(read: () => MetricsSource | undefined, optio
     },
   });
   new HdrLatencyHistogram(registry, rows);
+  new Counter<'type' | 'name'>({
+    name: METRIC_NAMES.offered,
+    help: 'Attempts the fleet meant to start per (type, name), from the load shape and the wait models (fractional); rate() of it beside fleetsim_requests_total is the delivered share',
+    labelNames: ['type', 'name'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const entry of read()?.entries ?? []) if (entry.offers) this.inc({ type: entry.type, name: entry.name }, entry.offered);
+    },
+  });
+  new Gauge<'cause'>({
+    name: METRIC_NAMES.shortfall,
+    help: "1 for whose limit kept the latest interval below the delivered-share floor (target, generator, host, queues), 0 for the others; all 0 when the load was delivered",
+    labelNames: ['cause'],
+    registers: [registry],
+    collect() {
+      const cause = read()?.load?.cause;
+      for (const label of SHORTFALL_CAUSES) this.set({ cause: label }, cause === label ? 1 : 0);
+    },
+  });
   const gauge = (name: string, help: string, value: (source: MetricsSource) => number | undefined): void => {
     new Gauge({
       name,
@@ -202,6 +232,10 @@ export function createFleetRegistry(read: () => MetricsSource | undefined, optio
   );
   gauge(METRIC_NAMES.lag, "The generator's event-loop delay p99 over the latest interval, in seconds (0 before the first interval)", (source) =>
     source.generator === undefined ? undefined : source.generator.lagP99Ms / 1000,
+  );
+  gauge(METRIC_NAMES.deliveredShare, 'Delivered ÷ offered attempts over the latest interval\'s trailing window (1 before the first interval or with nothing offered)', (source) => source.load?.deliveredShare ?? 1);
+  gauge(METRIC_NAMES.runQueue, "Share of the latest interval the generator's main thread waited for a CPU (another process had it)", (source) =>
+    source.generator?.runQueuePercent === undefined ? undefined : source.generator.runQueuePercent / 100,
   );
   if (options.processMetrics) {
     collectDefaultMetrics({ register: registry });

@@ -105,7 +105,7 @@ export class PrometheusReporter implements Reporter {
   private source(): MetricsSource | undefined {
     const engine = this.engine;
     if (!engine) return undefined;
-    return { entries: engine.stats.entries, devicesOnline: engine.online, devicesTarget: engine.ownedDevices, generator: this.latest?.generator };
+    return { entries: engine.stats.entries, devicesOnline: engine.online, devicesTarget: engine.ownedDevices, generator: this.latest?.generator, load: this.latest?.load };
   }
 
   private serve(request: IncomingMessage, response: ServerResponse): void {

@@ -116,6 +116,8 @@ export interface RunSummary {
   readonly generator: Results['generator'];
   readonly saturatedIntervals: number;
   readonly warnings: readonly string[];
+  /** The run's load verdict (offered against delivered, whose limit a shortfall was). */
+  readonly load?: Results['load'];
   readonly exitCode: number;
 }
 
@@ -123,5 +125,5 @@ export function runSummary(results: Results, exitCode: number): RunSummary {
   const { startedAt, endedAt, durationS, activeS, stopReason, generator, warnings } = results;
   // The online count over time is in the history already.
   const { target, started, online } = results.devices;
-  return { startedAt, endedAt, durationS, activeS, stopReason, devices: { target, started, online }, generator, saturatedIntervals: results.saturation.intervals, warnings, exitCode };
+  return { startedAt, endedAt, durationS, activeS, stopReason, devices: { target, started, online }, generator, saturatedIntervals: results.saturation.intervals, warnings, exitCode, ...(results.load ? { load: results.load } : {}) };
 }

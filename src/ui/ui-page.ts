@@ -69,6 +69,7 @@ export async function uiPage(): Promise<() => string> {
 <div><b id="n-fails">-</b><span>failures/s (last interval)</span></div>
 <div><b id="n-latency">-</b><span>p50 / p95 / p99 ms (last interval)</span></div>
 <div><b id="n-generator">-</b><span>generator: event loop busy, lag p99</span></div>
+<div><b id="n-delivered">-</b><span>delivered of the offered load (trailing window)</span></div>
 </section>
 <h2>Requests</h2>
 <table class="grid" id="stats"></table>

@@ -90,12 +90,24 @@ export const UI_SCRIPT = String.raw`
     $('n-fails').textContent = t.failuresPerS.toFixed(1);
     $('n-latency').textContent = ms(t.latencyMs.p50) + ' / ' + ms(t.latencyMs.p95) + ' / ' + ms(t.latencyMs.p99);
     $('n-generator').textContent = point.generator.busyPercent + '%, ' + point.generator.lagP99Ms + ' ms';
+    var load = point.load;
+    $('n-delivered').textContent = load && load.deliveredShare !== null ? Math.round(load.deliveredShare * 100) + '% of ' + load.offeredRps.toFixed(1) + '/s' : '-';
     var banner = $('banner');
-    if (point.saturated) {
-      banner.textContent = 'The generator is saturated (event loop ' + point.generator.busyPercent + '% busy, lag p99 ' + point.generator.lagP99Ms +
-        ' ms): latencies now include its own delay and the rate may be its ceiling, not the target\'s. Run fewer devices per process.';
-      banner.className = 'on';
-    } else banner.className = '';
+    // One classifier decides, over the same trailing window as the verdict, so the banner neither flickers nor blames the wrong side.
+    var text = load && load.cause && load.cause !== 'delivered' ? shortfallText(load, point.generator) : '';
+    banner.textContent = text;
+    banner.className = text ? 'on' : '';
+  }
+
+  function shortfallText(load, generator) {
+    var share = Math.round(load.deliveredShare * 100) + '% of the offered load delivered over the last ' + Math.round(load.windowS) + ' s';
+    if (load.cause === 'target') return share + ': the target is the limit (slow or refused answers while fleetsim had CPU to spare).';
+    if (load.cause === 'generator') return share + ': fleetsim\'s own event loop is the limit (' + generator.busyPercent + '% busy); latencies include its delay. Run fewer devices per process.';
+    if (load.cause === 'host') {
+      var other = generator.otherCpuPercent === undefined ? '' : ' Other processes used ' + generator.otherCpuPercent + '% of the machine\'s CPU.';
+      return share + ': the machine is the limit: fleetsim waited for a CPU ' + generator.runQueuePercent + '% of the interval.' + other + ' The numbers say nothing sure about the target.';
+    }
+    return share + ': requests wait for fleetsim\'s own pooled connections longer than for the target. Raise http.connections.';
   }
 
   // --- charts -----------------------------------------------------------------------------
@@ -226,6 +238,13 @@ export const UI_SCRIPT = String.raw`
     renderPoint(history[history.length - 1]);
     $('n-elapsed').textContent = done.summary.durationS + ' s (' + done.summary.stopReason + ')';
     $('n-devices').textContent = done.summary.devices.online + ' / ' + done.summary.devices.target;
+    // The finished run's verdict on its load replaces the last interval's.
+    var load = done.summary.load;
+    if (load && load.deliveredShare !== null) {
+      $('n-delivered').textContent = Math.round(load.deliveredShare * 1000) / 10 + '% of ' + load.offeredRps.toFixed(1) + '/s (run)';
+      $('banner').textContent = load.cause === 'delivered' ? '' : 'Load: ' + load.summary + '.' + (load.advice ? ' ' + load.advice + '.' : '');
+      $('banner').className = load.cause === 'delivered' ? '' : 'on';
+    }
     renderDownloads(done.downloads);
     drawCharts();
   }

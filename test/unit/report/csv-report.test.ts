@@ -4,7 +4,7 @@ import { parse } from 'csv-parse/sync';
 import { resultsOfStats } from '../../helpers/results.ts';
 import type { Results } from '../../../src/metrics/results.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
-import { FAILURES_HEADER, HISTORY_HEADER, STATS_HEADER, failuresCsv, historyCsv, statsCsv } from '../../../src/report/csv-report.ts';
+import { FAILURES_HEADER, HISTORY_HEADER, HISTORY_LOAD_HEADER, STATS_HEADER, failuresCsv, historyCsv, statsCsv } from '../../../src/report/csv-report.ts';
 
 const AWKWARD = 'a, "quoted"\nname\rwith breaks';
 const health = { busyPercent: 10, lagP99Ms: 1 };
@@ -60,7 +60,7 @@ test('a name with a comma, a quote, a newline and a CR survives a write and a re
 test('history CSV: per interval a row per stat and Aggregated; interval percentiles, cumulative totals, null without samples', () => {
   const run = results();
   const [header, ...rows] = read(historyCsv(run));
-  assert.deepEqual(header, [...HISTORY_HEADER]);
+  assert.deepEqual(header, [...HISTORY_HEADER, ...HISTORY_LOAD_HEADER]);
   assert.equal(rows.length, 2 * 4);
   const column = (name: (typeof HISTORY_HEADER)[number]): number => HISTORY_HEADER.indexOf(name);
   const [first, second] = run.history;
