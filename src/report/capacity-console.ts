@@ -61,9 +61,9 @@ export function capacityVerdict(result: CapacityResult): string {
     case 'target':
       return `Capacity: ${found}. Limited by the target: ${failedBecause(failing)}, while the generator was healthy.${knee}`;
     case 'host':
-      return `Capacity: inconclusive (${found} passed). At ${failing?.devices ?? '?'} devices the machine did not give fleetsim the CPU it was ready to use (it waited for a CPU ${failing?.generator.runQueuePercent ?? '?'}% of the step, on every retry), so the failure says nothing about the target. Search again on a quieter machine, or pin fleetsim and the target to different cores.${knee}`;
+      return `Capacity: inconclusive (${passed(result)}). At ${failing?.devices ?? '?'} devices the machine did not give fleetsim the CPU it was ready to use (it waited for a CPU ${failing?.generator.runQueuePercent ?? '?'}% of the step, on every retry), so the failure says nothing about the target. Search again on a quieter machine, or pin fleetsim and the target to different cores.${knee}`;
     case 'queues':
-      return `Capacity: inconclusive (${found} passed). At ${failing?.devices ?? '?'} devices requests waited longer for one of fleetsim's pooled connections than for the target: raise http.connections (or connectionPerDevice) and search again.${knee}`;
+      return `Capacity: inconclusive (${passed(result)}). At ${failing?.devices ?? '?'} devices requests waited longer for one of fleetsim's pooled connections than for the target: raise http.connections (or connectionPerDevice) and search again.${knee}`;
     case 'generator':
       return `Capacity: ${found}, as far as this generator can tell. Limited by the generator: at ${failing?.devices ?? '?'} devices fleetsim's own event loop was saturated (${failing?.generator.saturatedIntervals ?? 0} of ${failing?.generator.intervals ?? 0} intervals), so the failure is not the target's. Shard the generator (fewer devices per process) and search again.`;
     case 'max-devices':
@@ -71,6 +71,10 @@ export function capacityVerdict(result: CapacityResult): string {
     case 'interrupted':
       return `Capacity: at least ${found}. The search was interrupted before a step failed.`;
   }
+}
+
+function passed(result: CapacityResult): string {
+  return result.capacity ? `${result.capacity.devices} devices, ${result.capacity.rps.toFixed(1)} req/s passed` : 'no step passed';
 }
 
 /** `--repeat`: how the knee held when measured again. */

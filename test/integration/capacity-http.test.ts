@@ -18,20 +18,22 @@ let temp: TempDir;
 let server: ChildServer;
 let profile: string;
 
-// A device that posts a reading, waits 50 ms, and posts again: against a server that serves one
-// request at a time in 5 ms, about 10 devices fill it and every device past that only queues.
+// A closed-model device that posts a reading, waits a second, and posts again: against a server that
+// serves one request at a time in 5 ms (200 req/s), about 200 devices fill it. A closed device's
+// offered rate is what it would send to an instant target, so a step is held to it: the search stops
+// where queueing at the server costs more than 5% of the devices' rate, just short of the ceiling.
 const DEVICE = `kind: device
 name: poster
 tasks:
   - name: /data
     http: { method: POST, path: /data, json: { temperature: "{{ int(1, 40) }}", humidity: "{{ int(1, 99) }}" } }
-wait: { model: constant, time: 50ms }
+wait: { model: constant, time: 1s }
 `;
 
 before(async () => {
   temp = await TempDir.create();
   await temp.write('poster.device.yaml', DEVICE);
-  profile = await temp.write('poster.yaml', `kind: profile\nname: poster\nseed: 7\nfleet:\n  - device: poster.device.yaml\n    count: 10\nspawnRate: 100\nduration: 10s\nhttp: { connections: 500 }\n`);
+  profile = await temp.write('poster.yaml', `kind: profile\nname: poster\nseed: 7\nfleet:\n  - device: poster.device.yaml\n    count: 10\nspawnRate: 400\nduration: 10s\nhttp: { connections: 500 }\n`);
   server = await startChildServer('test/helpers/serial-server.ts');
 });
 after(async () => {
@@ -52,7 +54,7 @@ test('capacity against a server of known capacity: the rate wrk measures, limite
 
   const json = temp.file('capacity.json');
   const html = temp.file('capacity.html');
-  const args = ['capacity', profile, '--target', server.url, '--slo', 'p95 < 250ms', '--start', '10', '--step', '20', '--max-devices', '200', '--step-duration', '3s', '--settle', '1s', '--json', json, '--html', html];
+  const args = ['capacity', profile, '--target', server.url, '--slo', 'p95 < 500ms', '--start', '40', '--step', '40', '--max-devices', '400', '--step-duration', '4s', '--settle', '2s', '--refine', '--json', json, '--html', html];
   const result = await runCli(args, 140_000);
   assert.equal(result.code, 0, result.stderr);
   const report = JSON.parse(await readFile(json, 'utf8')) as CapacityReport;
@@ -60,17 +62,17 @@ test('capacity against a server of known capacity: the rate wrk measures, limite
   assert.equal(report.limitedBy, 'target', result.stdout);
   assert.ok(report.capacity, 'a step passed');
   const ratio = report.capacity.rps / wrkRate;
-  assert.ok(ratio >= 0.75 && ratio <= 1.1, `capacity ${report.capacity.rps} req/s is ${ratio.toFixed(2)}x wrk's ${wrkRate}`);
-  // The search stopped at the first failing step, and every step before it passed.
-  const failing = report.steps.filter((step) => !step.ok);
-  assert.equal(failing.length, 1);
-  assert.equal(report.steps.at(-1)?.ok, false);
-  assert.deepEqual(failing[0]?.failedSlos, ['p95 < 250ms']);
-  assert.ok(report.steps.every((step, i) => i === 0 || step.devices > (report.steps[i - 1]?.devices ?? 0)));
-  assert.equal(report.capacity.devices, report.steps.at(-2)?.devices);
-  for (const step of report.steps) assert.equal(step.generator.saturatedIntervals, 0, `the generator was saturated at ${step.devices} devices`);
+  assert.ok(ratio >= 0.8 && ratio <= 1.1, `capacity ${report.capacity.rps} req/s is ${ratio.toFixed(2)}x wrk's ${wrkRate}\n${result.stdout}`);
+  // Every passing step delivered what it offered; the first failing step is the target's, short of its load.
+  for (const step of report.steps.filter((step) => step.ok)) assert.ok((step.deliveredShare ?? 0) >= 0.95, `${step.devices} devices delivered ${step.deliveredShare}`);
+  const stepping = report.steps.filter((step) => !step.refined);
+  const failing = stepping.filter((step) => !step.ok);
+  assert.equal(failing.length, 1, result.stdout);
+  assert.equal(stepping.at(-1)?.ok, false);
+  assert.equal(failing[0]?.cause, 'target', result.stdout);
+  assert.ok(stepping.every((step, i) => i === 0 || step.devices > (stepping[i - 1]?.devices ?? 0)));
   assert.match(result.stdout, /<- knee/);
-  assert.match(result.stdout, /Limited by the target/);
+  assert.match(result.stdout, /Limited by the target: the target answered \d+ of \d+ offered per second/);
 
   // The HTML report draws the steps, marks the knee, and states the verdict.
   if (chromiumSkip() !== false) return;
@@ -110,10 +112,12 @@ test('a generator starved by a busy loop in its own process is named as the limi
     clearInterval(hog);
   }
   const report = JSON.parse(await readFile(json, 'utf8')) as CapacityReport;
-  assert.equal(report.limitedBy, 'generator', stdout);
   const failing = report.steps.find((step) => !step.ok);
   assert.ok(failing && failing.generator.saturatedIntervals / failing.generator.intervals >= 0.25);
-  assert.match(stdout, /Limited by the generator/);
+  // fleetsim's own loop was the limit; on a machine busy with other work it also waited for the CPU, and then the machine is named.
+  const contended = (failing.generator.runQueuePercent ?? 0) >= 20;
+  assert.equal(report.limitedBy, contended ? 'host' : 'generator', stdout);
+  assert.match(stdout, contended ? /Capacity: inconclusive/ : /Limited by the generator/);
   assert.doesNotMatch(stdout, /Limited by the target/);
 });
 

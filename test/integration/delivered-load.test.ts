@@ -126,7 +126,7 @@ test('a paced fleet against a server that serves half its rate: ~50% delivered, 
   assert.match(result.stdout, /FAILED: [\d.]+% of the offered load delivered, the target's limit/);
   // Steady intervals say the same, in the JSON history and the CSV history's extra columns.
   assert.ok(results.history.filter((point) => point.atS > 3 && point.atS <= 6).every((point) => point.load?.cause === 'target'));
-  const history = (await readFile(`${csv}_stats_history.csv`, 'utf8')).trim().split('\n');
+  const history = (await readFile(`${csv}_stats_history.csv`, 'utf8')).trim().split('\r\n');
   const header = (history[0] ?? '').split(',');
   assert.deepEqual(header.slice(-3), ['Offered Requests/s', 'Delivered Share', 'Shortfall']);
   assert.ok(history.slice(4).some((line) => line.endsWith(',target')), history.join('\n'));
