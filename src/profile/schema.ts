@@ -1,5 +1,6 @@
 import { closest } from '../did-you-mean.ts';
 import { DURATION_PATTERN } from './duration.ts';
+import { sparkplugSchema } from './sparkplug-schema.ts';
 
 /**
  * The JSON Schemas of device models and run profiles. They are the single source for both the
@@ -114,6 +115,7 @@ const stepProperties = {
   http: httpAction,
   publish: publishAction,
   subscribe: subscribeAction,
+  sparkplug: { type: 'string', enum: ['NDATA', 'DDATA'], description: "Publish the model's Sparkplug metrics: one NDATA, or a DDATA for each device of the node (a burst)." },
   repeat: { type: 'integer', minimum: 1, description: 'Attempts in a row (a loop in a Locust task); {{ repeat.index }} counts from 0.' },
   sleep: { ...duration, description: 'Pause between attempts of the task (time.sleep in a Locust task); the wait model applies after the last.' },
   capture: {
@@ -223,6 +225,7 @@ export const deviceModelSchema: JsonSchema = {
       additionalProperties: false,
     },
     mqtt: mqttSession,
+    sparkplug: sparkplugSchema,
     auth: {
       type: 'object',
       description: "A token lifecycle: the login step's captures are the device's credentials; on an HTTP 401 the device logs in again once and retries the request once (counted as NAME (re-auth)); with an expiry it renews them ahead of time.",
