@@ -10,6 +10,8 @@ import { checkedData, durationAt, EnvironmentReader, templateAt } from './field-
 import { deliveryModeAt, publishPropertiesAt, sessionExtrasAt } from './mqtt-properties.ts';
 import { deviceModelSchema } from './schema.ts';
 import type { Capture, DeviceModel, HttpAction, MqttSessionSpec, PublishAction, QoS, Reaction, StepSpec, SubscribeAction, TaskAction, TaskSpec, WaitModel } from './types.ts';
+import { binaryPayloadAt, PAYLOAD_KEYS } from './binary-payloads.ts';
+import type { CompiledPayload } from './binary-payloads.ts';
 import { compileSparkplug } from './sparkplug-spec.ts';
 import type { SparkplugDataKind, SparkplugSpec } from './sparkplug-spec.ts';
 import { YamlSource } from './yaml-source.ts';
@@ -122,12 +124,15 @@ function fixedHeaders(headers: HttpAction['headers']): Readonly<Record<string, s
   return Object.freeze(fixed);
 }
 
-function payloadAt(context: CompileContext, actionPath: FieldPath, raw: Json): PublishAction['payload'] {
+function payloadAt(context: CompileContext, actionPath: FieldPath, raw: Json): CompiledPayload {
   const { source, scope } = context;
-  if (raw.json !== undefined && raw.payload !== undefined) throw source.error([...actionPath, 'payload'], 'give either json or payload, not both', { atKey: true });
-  if (raw.json !== undefined) return compileJsonBody(raw.json, (leaf) => templateAt(source, [...actionPath, 'json', ...leaf.path], leaf.text, scope));
+  const given = PAYLOAD_KEYS.filter((key) => raw[key] !== undefined);
+  if (given.length > 1) throw source.error([...actionPath, given[1] as string], `give one payload (${given.join(' or ')}), not both`, { atKey: true });
+  if (raw.json !== undefined) return { render: compileJsonBody(raw.json, (leaf) => templateAt(source, [...actionPath, 'json', ...leaf.path], leaf.text, scope)), describe: undefined };
+  const binary = binaryPayloadAt(source, actionPath, raw, (fieldPath, text) => templateAt(source, fieldPath, text, scope));
+  if (binary) return binary;
   const evaluate = templateAt(source, [...actionPath, 'payload'], (raw.payload as string | undefined) ?? '', scope).evaluate;
-  return (device) => String(evaluate(device));
+  return { render: (device) => String(evaluate(device)), describe: undefined };
 }
 
 function positiveDuration(context: CompileContext, fieldPath: FieldPath, value: unknown, fallback: number): number {
@@ -143,11 +148,13 @@ function topicAt(context: CompileContext, fieldPath: FieldPath, text: string, fi
 }
 
 function compilePublish(context: CompileContext, actionPath: FieldPath, raw: Json): PublishAction {
+  const payload = payloadAt(context, actionPath, raw);
   return {
     kind: 'publish',
     sparkplug: undefined,
     topic: topicAt(context, [...actionPath, 'topic'], raw.topic as string, false),
-    payload: payloadAt(context, actionPath, raw),
+    payload: payload.render,
+    describe: payload.describe,
     qos: ((raw.qos as QoS | undefined) ?? 0),
     retain: (raw.retain as boolean | undefined) ?? false,
     timeoutMs: positiveDuration(context, [...actionPath, 'ackTimeout'], raw.ackTimeout, context.ackTimeoutMs),
