@@ -19,9 +19,9 @@ export const sparkplugSchema: JsonSchema = {
   type: 'object',
   description: 'A Sparkplug B edge node (Eclipse Sparkplug 3.0) with devices: NBIRTH/DBIRTH with aliases on connect, NDEATH as the will with bdSeq, seq 0-255, rebirth on NCMD Node Control/Rebirth, and the primary host STATE.',
   properties: {
-    group: { type: 'string', pattern: `^${ID_TEXT}$`, description: 'The Sparkplug group id.' },
+    group: { type: 'string', pattern: `^${ID_TEXT}$`, description: 'The Sparkplug group id (no +, # or /).' },
     node: { type: 'string', description: 'Edge node id template (default: {{ device.id }}).' },
-    primaryHost: { type: 'string', pattern: `^${ID_TEXT}$`, description: 'Host id: the node waits for spBv1.0/STATE/<id> online before its birth and rebirths when the host comes back.' },
+    primaryHost: { type: 'string', pattern: `^${ID_TEXT}$`, description: 'Host id (no +, # or /): the node waits for spBv1.0/STATE/<id> online before its birth and rebirths when the host comes back.' },
     devices: { type: 'integer', minimum: 0, maximum: 10000, description: 'Devices behind the node (default 0).' },
     deviceId: { type: 'string', description: 'Device id template; {{ repeat.index }} is the device number from 0 (default: d{{ repeat.index }}).' },
     nodeMetrics: { type: 'array', items: metric, description: 'Metrics of the node itself (NBIRTH, NDATA).' },

@@ -103,7 +103,7 @@ describe('binary payloads', { skip }, () => {
       assert.equal(where.lat, 48.5);
       assert.ok(where.lon >= 2 && where.lon <= 3);
     }
-    const cbors = received.filter((message) => message.kind === 'cbor').map((message) => decodeCbor(message.payload) as { device: string; token: string; values: unknown[] });
+    const cbors = received.filter((message) => message.kind === 'cbor').map((message) => decodeCbor<{ device: string; token: string; values: unknown[] }>(message.payload));
     assert.equal(cbors.length, DEVICES * ITERATIONS);
     for (const message of cbors) {
       assert.equal(message.token, 's3cret-value');
