@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { connectAsync } from 'mqtt';
 import type { MqttClient } from 'mqtt';
@@ -8,6 +9,7 @@ import { mosquittoSkip, startMosquitto } from '../helpers/mosquitto.ts';
 import type { MosquittoBroker } from '../helpers/mosquitto.ts';
 import { pollUntil } from '../helpers/poll.ts';
 import { TempDir } from '../helpers/temp-files.ts';
+import type { Results } from '../../src/metrics/results.ts';
 
 /**
  * An independent Sparkplug B primary host: Eclipse Tahu's own payload library decodes what the
@@ -166,6 +168,45 @@ describe('Sparkplug B edge nodes against a real Mosquitto', { skip }, () => {
     } finally {
       run.child.kill('SIGKILL');
       await run.done;
+      await client.endAsync();
+    }
+  });
+
+  test('the results count births, rebirths (host back online), deaths (NDEATH before a clean end) per node', { timeout: 60_000 }, async () => {
+    broker ??= await startMosquitto({ nodelay: true });
+    const device = await temp.write('edge3.yaml', DEVICE.replace('host-t', 'host-r'));
+    const profile = await temp.write('plant3.yaml', `kind: profile\nname: plant3\nseed: 7\nfleet:\n  - device: ${device}\n    count: 3\nspawnRate: 100\nduration: 1m\n`);
+    const client = await connectAsync(broker.url, { clientId: 'host-r', clean: true });
+    const host = new Host(client);
+    await client.subscribeAsync(`spBv1.0/${GROUP}/#`, { qos: 0 });
+    host.stateSent = true;
+    const state = (online: boolean) => client.publishAsync('spBv1.0/STATE/host-r', JSON.stringify({ online, timestamp: Date.now() }), { qos: 1, retain: true });
+    await state(true);
+    const json = temp.file('plant3.json');
+    const run = startCli(['run', profile, '--broker', broker.url, '--json', json], 50_000);
+    try {
+      await pollUntil('three births', () => host.births() === 3, 20_000);
+      await state(false);
+      await state(true);
+      await pollUntil('a rebirth of each node when the host is back', () => host.births() === 6, 20_000);
+      run.child.kill('SIGINT');
+      const result = await run.done;
+      assert.equal(result.code, 130, result.stderr);
+      await pollUntil('an NDEATH from each node', () => [...host.nodes.values()].every((view) => view.deathBdSeq.length === 1), 10_000);
+      const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+      const sparkplug = results.sparkplug;
+      assert.ok(sparkplug);
+      assert.deepEqual(sparkplug.total, { nodes: 3, births: 6, rebirths: 3, rebirthRequests: 0, deaths: 3, outOfOrderSeq: 0 });
+      assert.deepEqual(sparkplug.nodes.map((node) => node.node), ['edge-000', 'edge-001', 'edge-002']);
+      for (const node of sparkplug.nodes) assert.equal(node.bdSeq, host.nodes.get(node.node)?.bdSeq);
+      assert.match(result.stdout, /Sparkplug: 3 edge nodes, 6 births \(3 rebirths, 0 rebirth requests\), 3 deaths, 0 messages out of seq order\./u);
+      assert.ok(results.stats.some((row) => row.name === 'NBIRTH' && row.requests === 6 && row.failures === 0));
+      assert.ok(results.stats.some((row) => row.name === 'DBIRTH' && row.requests === 30));
+      for (const view of host.nodes.values()) assert.equal(view.outOfOrder, 0);
+    } finally {
+      run.child.kill('SIGKILL');
+      await run.done;
+      await client.publishAsync('spBv1.0/STATE/host-r', '', { retain: true });
       await client.endAsync();
     }
   });
