@@ -35,7 +35,10 @@ async function encoding(kind: 'sparkplug' | 'json'): Promise<Measured> {
   const profile = kind === 'sparkplug' ? 'bench/profiles/sparkplug-flat-out.yaml' : 'bench/profiles/json-qos0-flat-out.yaml';
   const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, kind, fleet(profile, devices, devices * 10, seconds, '--broker', broker.url));
   const tool = kind === 'sparkplug' ? 'fleetsim Sparkplug DDATA, QoS 0 (protobuf, 10 devices/node)' : 'fleetsim plain JSON, QoS 0 (same values)';
-  return { tool, messages: publishRate(results) * results.activeS, seconds: results.activeS, cpuSeconds, maxRssBytes };
+  // Every PUBLISH row (the births as well as the data): the aggregate of the type.
+  const publish = results.types.find((row) => row.type === 'PUBLISH');
+  if (!publish || publish.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
+  return { tool, messages: publish.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
 }
 
 try {
