@@ -30,6 +30,17 @@ async function fleetsim(url = broker.url): Promise<Measured> {
   return { tool, messages: publishRate(results) * results.activeS, seconds: results.activeS, cpuSeconds, maxRssBytes };
 }
 
+/** Sparkplug DDATA (protobuf) against the same QoS 0 load as plain JSON: what the encoding costs per message. */
+async function encoding(kind: 'sparkplug' | 'json'): Promise<Measured> {
+  const profile = kind === 'sparkplug' ? 'bench/profiles/sparkplug-flat-out.yaml' : 'bench/profiles/json-qos0-flat-out.yaml';
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, kind, fleet(profile, devices, devices * 10, seconds, '--broker', broker.url));
+  const tool = kind === 'sparkplug' ? 'fleetsim Sparkplug DDATA, QoS 0 (protobuf, 10 devices/node)' : 'fleetsim plain JSON, QoS 0 (same values)';
+  // Every PUBLISH row (the births as well as the data): the aggregate of the type.
+  const publish = results.types.find((row) => row.type === 'PUBLISH');
+  if (!publish || publish.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
+  return { tool, messages: publish.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
+}
+
 try {
   const report = await measureRounds(broker, rounds, [
     () => fleetsim(),
@@ -37,6 +48,8 @@ try {
     () => plainLoop('burst-10'),
     () => plainLoop('await-each'),
     () => runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir),
+    () => encoding('sparkplug'),
+    () => encoding('json'),
   ], 'msg');
   if (!locustInstalled) console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
   console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinningNote('broker')}.`);

@@ -13,6 +13,7 @@ import type { GeneratorHealth } from '../metrics/generator-monitor.ts';
 import { nagleWarning } from '../metrics/nagle.ts';
 import { poolQueueWarning } from '../metrics/pool-queue.ts';
 import { buildResults } from '../metrics/results.ts';
+import { summarizeNodes } from '../metrics/sparkplug.ts';
 import type { Results } from '../metrics/results.ts';
 import type { RunPlan } from '../profile/types.ts';
 import type { ProgressSink } from '../report/progress.ts';
@@ -228,6 +229,7 @@ export function resultsOf(run: FinishedRun): Results {
     ...partial,
     ...downlink,
     ...(engine.delivery ? { delivery: engine.delivery.summary() } : {}),
+    ...(plan.fleet.some((entry) => entry.model.sparkplug !== undefined) ? { sparkplug: engine.sparkplug?.summary() ?? summarizeNodes([]) } : {}),
     warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : []), ...(engine.delivery && engine.shard.count > 1 ? [SHARDED_DELIVERY] : []), ...loadWarnings(partial)],
     thresholds: judgedThresholds(partial, plan.thresholds),
   };

@@ -1,3 +1,4 @@
+import { summarizeNodes } from '../metrics/sparkplug.ts';
 import { FleetsimError } from '../errors.ts';
 import { judgedThresholds } from '../metrics/evaluate-thresholds.ts';
 import { SATURATION } from '../metrics/generator-monitor.ts';
@@ -261,9 +262,12 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
       reactionFailures: mergeReasons(downlinks.flatMap((d) => d.reactionFailures ?? [])),
     },
   };
+  const sparkplugs = shards.flatMap(({ results }) => (results.sparkplug ? [results.sparkplug] : []));
+  const sparkplug = sparkplugs.length === 0 ? {} : { sparkplug: summarizeNodes(sparkplugs.flatMap((summary) => summary.nodes)) };
   return {
     ...partialResults,
     ...downlink,
+    ...sparkplug,
     thresholds: judgedThresholds(partialResults, first.thresholds.map((threshold) => threshold.expr)),
     merged: { count, present, missing, partial: missing.length > 0, note: HISTORY_NOTE },
     shards: shards.map(({ source, results }) => ({

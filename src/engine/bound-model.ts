@@ -5,6 +5,7 @@ import { isPaced } from './wait.ts';
 import { AuthRole, BoundAuth } from './auth-lifecycle.ts';
 import { publishExtrasPlan } from './publish-extras.ts';
 import type { PublishExtrasPlan } from './publish-extras.ts';
+import type { BoundSparkplug } from './sparkplug/node.ts';
 
 /** A step with what the engine resolved for it once: its stats entry, and its part in a token lifecycle. */
 export interface BoundStep {
@@ -40,6 +41,8 @@ export interface BoundModel {
   /** The largest burst of publishes one step sends. */
   readonly maxBurst: number;
   readonly auth: BoundAuth | undefined;
+  /** The edge node's birth and subscription rows, for a Sparkplug model. */
+  readonly sparkplug: BoundSparkplug | undefined;
 }
 
 export function bindModel(model: DeviceModel, entryFor: (type: string, name: string) => StatsEntry): BoundModel {
@@ -63,5 +66,13 @@ export function bindModel(model: DeviceModel, entryFor: (type: string, name: str
   const allSteps = modelTasks(model).flatMap((task) => task.steps);
   const maxBurst = Math.max(1, ...allSteps.map((step) => (step.action.kind === 'publish' && step.sleepMs === 0 ? step.repeat : 1)));
   const periodic = model.tasks.length > 0 && model.tasks.every((task) => task.everyMs !== undefined);
-  return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), reactions, paced: periodic || isPaced(model.wait), periodic, maxBurst, auth: boundAuth };
+  const spec = model.sparkplug;
+  const sparkplug = spec && {
+    spec,
+    nbirth: entryFor('PUBLISH', 'NBIRTH'),
+    dbirth: entryFor('PUBLISH', 'DBIRTH'),
+    commands: entryFor('SUBSCRIBE', `spBv1.0/${spec.group}/NCMD|DCMD/+`),
+    state: spec.primaryHost === undefined ? undefined : entryFor('SUBSCRIBE', `spBv1.0/STATE/${spec.primaryHost}`),
+  };
+  return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), reactions, paced: periodic || isPaced(model.wait), periodic, maxBurst, auth: boundAuth, sparkplug };
 }

@@ -16,9 +16,12 @@ import { MqttAttempt } from './mqtt-attempt.ts';
 import { publishWithExtras } from './publish-extras.ts';
 import type { MqttAttemptOwner, SentAttempt } from './mqtt-attempt.ts';
 import type { LinkedDevice, MqttLink } from './mqtt-link.ts';
+import type { SessionOptions } from '../transport/mqtt.ts';
 import { encodePathChars } from './request-path.ts';
 import { PeriodicTimetable } from './periodic-timetable.ts';
 import { ReactionInbox } from './reaction-inbox.ts';
+import { describeSparkplug } from './sparkplug/payloads.ts';
+import type { SparkplugDevice, SparkplugNode } from './sparkplug/node.ts';
 import type { Schedulable } from './scheduler.ts';
 import { nextTick } from './wait.ts';
 import type { NextTick } from './wait.ts';
@@ -38,7 +41,7 @@ const enum Phase {
  * attempt at a time, a publish step as a burst. Its state lives in fields and its completion
  * handlers are bound once: an attempt creates no closures here.
  */
-export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptOwner, LinkedDevice, HttpResultSink {
+export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptOwner, LinkedDevice, HttpResultSink, SparkplugDevice {
   dueAt = 0;
   heapIndex = -1;
   seq = 0;
@@ -88,6 +91,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
 
   // MQTT.
   link: MqttLink | undefined;
+  /** The Sparkplug edge node this device is (set when it starts), for models with a sparkplug section. */
+  sparkplug: SparkplugNode | undefined;
   // Arrays here are built at their final length: one that grows by push reserves 16 slots, and
   // at 10,000 devices each such array costs ~1.7 MB.
   private readonly mqttAttempts: MqttAttempt[];
@@ -192,7 +197,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const action = step.spec.action;
     if (action.kind !== 'http') {
       // An MQTT step waits for the session; the link wakes it on connect.
-      if (!this.link?.connected) {
+      if (!this.link?.connected || this.sparkplug?.born === false) {
         this.parked = true;
         return;
       }
@@ -251,8 +256,18 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.first = this.stepIndex === 0 && this.repeatIndex === 0;
       attempt.inTask = true;
       attempt.seq = this.seq;
-      attempt.target = String(action.topic.evaluate(this));
-      attempt.body = action.kind === 'publish' ? action.payload(this) : undefined;
+      const sparkplug = action.kind === 'publish' ? action.sparkplug : undefined;
+      if (sparkplug !== undefined) {
+        // The edge node numbers its messages: topic and payload come from it, in send order.
+        const node = this.sparkplug as SparkplugNode;
+        attempt.target = node.topic(sparkplug, this.repeatIndex);
+        attempt.body = node.data(sparkplug, this.repeatIndex, this);
+        attempt.describe = describeSparkplug;
+      } else {
+        attempt.target = String(action.topic.evaluate(this));
+        attempt.body = action.kind === 'publish' ? action.payload(this) : undefined;
+        attempt.describe = action.kind === 'publish' ? action.describe : undefined;
+      }
       attempt.timeMs = this.timeMs;
       attempt.startedAt = now;
       attempt.intendedAt = attempt.first ? this.taskIntendedAt : now;
@@ -303,6 +318,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       if (index >= 0) this.mqttAttempts[index] = new MqttAttempt(this);
     }
     if (error !== undefined && isConnectionLoss(error)) this.burstLost = true;
+    if (outcome !== 'ok' && this.sparkplug && attempt.body !== undefined && (this.attempt?.spec.action as PublishAction | undefined)?.sparkplug !== undefined) this.sparkplug.lost();
     if (--this.burstPending > 0 || this.sendingBurst) return;
     this.burstEnded();
   }
@@ -331,10 +347,30 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.begin(reaction.subscribe.stats, reaction.subscribe.spec.action.timeoutMs);
       this.sendMqtt(attempt, reaction.subscribe);
     }
+    // An edge node resumes its data once it has had its birth.
+    if (this.sparkplug) return this.sparkplug.sessionUp();
+    this.resumeParked();
+  }
+
+  resumeParked(): void {
     if (this.parked && this.phase !== Phase.Done) {
       this.parked = false;
       this.startAttempt();
     }
+  }
+
+  /** The will of the next connect, for an edge node: NDEATH with the next bdSeq. */
+  connectOptions(options: SessionOptions): SessionOptions {
+    return this.sparkplug ? { ...options, will: this.sparkplug.nextWill() } : options;
+  }
+
+  attemptStarted(): number {
+    this.host.attemptStarted();
+    return this.host.now();
+  }
+
+  recordAttempt(stats: StatsEntry, attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
+    this.host.onAttempt(this, stats, attempt, { outcome, error, bytesIn: 0, answered }, latencyMicros, -1, false);
   }
 
   /**
@@ -344,10 +380,12 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   sessionDown(reason: string, carried: boolean): void {
     if (!carried || this.attempt?.spec.action.kind !== 'publish') for (const attempt of [...this.mqttAttempts]) attempt.fail(reason);
     this.inbox?.failSubscriptions(reason);
+    this.sparkplug?.sessionDown();
   }
 
   message(topic: string, received: Buffer, properties?: Buffer): void {
     this.host.downlink.received++;
+    if (this.sparkplug?.message(topic, received)) return;
     const inbox = this.inbox;
     const first = inbox ? inbox.match(topic) : -1;
     const payload = this.host.delivery ? this.host.delivery.received(this.deviceIndex, topic, received, properties, inbox?.matched) : received;
@@ -497,6 +535,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.task = undefined;
     this.parked = false;
     this.inbox?.clear();
+    this.sparkplug?.finish();
     this.host.onFinished(this);
   }
 }

@@ -12,12 +12,15 @@ import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { httpTransportOptions } from './http-options.ts';
 import { DeviceTlsResolver } from './tls-files.ts';
 import { sessionOptionsFor } from './session-options.ts';
+import { loggedBody } from './mqtt-attempt.ts';
 import type { SentAttempt } from './mqtt-attempt.ts';
 import { MqttLink } from './mqtt-link.ts';
 import type { LinkHost } from './mqtt-link.ts';
 import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
 import { bindModel } from './bound-model.ts';
+import { SparkplugTally } from '../metrics/sparkplug.ts';
+import { SparkplugNode } from './sparkplug/node.ts';
 import { warmStart } from './http-warm-start.ts';
 import type { BoundModel } from './bound-model.ts';
 import { DeliveryTracker, measuresDelivery } from './delivery.ts';
@@ -91,6 +94,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Why the drain ended with attempts in flight: its timeout, or a second interrupt cutting it short. */
   abandonCause: AbandonCause = 'drain timeout';
   private abandoning = false;
+  /** Every Sparkplug edge node's births, deaths and seq, when the fleet has some. */
+  sparkplug: SparkplugTally | undefined;
   /** End-to-end delivery, when some publish carries a delivery header. */
   readonly delivery: DeliveryTracker | undefined;
   /** Started devices that only listen and have not finished: they stay until the run ends. */
@@ -358,6 +363,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     // A device started again after the shape stopped it is a new one with the same identity and stream.
     const device = new VirtualDevice(index, idOf(index), bound, deviceRandom(this.plan.seed, index), this);
     device.data = dataRow(this.plan.fleet[entry] as FleetEntry, this.ordinals[index] ?? 0);
+    // After its data row: the node and device ids may read it.
+    if (bound.sparkplug) device.sparkplug = new SparkplugNode(bound.sparkplug, device, (this.sparkplug ??= new SparkplugTally()));
     this.devices[local] = device;
     const mqtt = bound.model.mqtt;
     if (mqtt) {
@@ -435,7 +442,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       type: stats.type,
       name: stats.name,
       target: this.redactor.redact(sent.target, device, sent.timeMs),
-      body: sent.body === undefined ? null : this.redactor.redact(sent.body, device, sent.timeMs),
+      body: sent.body === undefined ? null : this.redactor.redact(loggedBody(sent) as string, device, sent.timeMs),
       outcome,
       error,
       latencyMs: Math.round(latencyMicros) / 1000,

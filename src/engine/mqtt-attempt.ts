@@ -7,11 +7,20 @@ export interface SentAttempt {
   seq: number;
   /** The concrete path, topic or client id. */
   target: string;
-  body: string | undefined;
+  body: string | Buffer | undefined;
+  /** How the request log shows a binary body (decoded, as JSON); undefined shows it in hex. */
+  describe?: ((payload: Buffer) => string) | undefined;
   /** Clock ms the attempt was meant to start (the pacing tick for a task's first attempt). */
   intendedAt: number;
   /** The wall-clock ms its `now()`/`nowMs()` rendered (0: none used), which the request log shows as the call. */
   timeMs: number;
+}
+
+/** What the request log shows as a body: text as sent, bytes decoded (JSON) or as `hex:…`. */
+export function loggedBody(sent: SentAttempt): string | undefined {
+  const body = sent.body;
+  if (body === undefined || typeof body === 'string') return body;
+  return sent.describe ? sent.describe(body) : `hex:${body.toString('hex')}`;
 }
 
 export interface MqttAttemptOwner {
@@ -33,7 +42,8 @@ const enum State {
 export class MqttAttempt implements SentAttempt {
   seq = 0;
   target = '';
-  body: string | undefined;
+  body: string | Buffer | undefined;
+  describe: ((payload: Buffer) => string) | undefined;
   intendedAt = 0;
   timeMs = 0;
   startedAt = 0;

@@ -15,6 +15,8 @@ export interface LinkedDevice {
   /** `carried`: a persistent session keeps the publishes in flight and resends them after reconnecting. */
   sessionDown(reason: string, carried: boolean): void;
   message(topic: string, payload: Buffer, properties?: Buffer): void;
+  /** What the next connect sends, from the options rendered when the device started (a Sparkplug will changes per connect). */
+  connectOptions?(options: SessionOptions): SessionOptions;
 }
 
 export interface LinkHost {
@@ -77,7 +79,7 @@ export class MqttLink implements SessionListener, Schedulable {
     this.sent.intendedAt = this.host.now();
     this.host.attemptStarted();
     this.connecting = true;
-    this.session.connect(this.options);
+    this.session.connect(this.device.connectOptions ? this.device.connectOptions(this.options) : this.options);
   }
 
   connectEnded(outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {

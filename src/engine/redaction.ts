@@ -4,10 +4,14 @@ import { encodePathChars } from './request-path.ts';
 
 /** Captured strings at least this long are treated as tokens in the request log. */
 const MIN_REDACTED_CAPTURE = 8;
+/** A secret this long or longer is also looked for in the hex of binary bodies. */
+const MIN_HEX_REDACTED = 4;
 
-/** A value as it can appear in what was sent: as is, escaped inside a JSON string, encoded in a path. */
+/** A value as it can appear in what was sent: as is, escaped inside a JSON string, encoded in a path, in a binary body's hex. */
 function sentForms(value: string): string[] {
-  return [...new Set([value, JSON.stringify(value).slice(1, -1), encodePathChars(value)])].filter((form) => form.length > 0);
+  // The hex form only for values long enough that their digits cannot be mistaken for others'.
+  const hex = value.length >= MIN_HEX_REDACTED ? [Buffer.from(value).toString('hex')] : [];
+  return [...new Set([value, JSON.stringify(value).slice(1, -1), encodePathChars(value), ...hex])].filter((form) => form.length > 0);
 }
 
 /** Puts `{{ now() }}` and `{{ nowMs() }}` back where their values were rendered. */

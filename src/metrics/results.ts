@@ -1,3 +1,4 @@
+import type { SparkplugSummary } from './sparkplug.ts';
 import { encodeHistogram, NO_LATENCY, summarize, summarizeOnly } from './histogram.ts';
 import type { LatencyHistogram, LatencySummary, Percentile } from './histogram.ts';
 import { createHistogram } from './histogram.ts';
@@ -124,6 +125,8 @@ export interface Results {
   readonly delivery?: DeliverySummary;
   /** The broker's own `$SYS` figures for the run (`--broker-stats`). */
   readonly broker?: BrokerStats;
+  /** Sparkplug B edge nodes: births, rebirths, deaths and out-of-order seq per node (fleets with a sparkplug model). */
+  readonly sparkplug?: SparkplugSummary;
   readonly stats: readonly StatsRow[];
   readonly total: StatsRow;
   /** One aggregate per row type (`HTTP` for every method, `CONNECT`, `PUBLISH`, `SUBSCRIBE`). */

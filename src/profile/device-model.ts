@@ -10,6 +10,10 @@ import { checkedData, durationAt, EnvironmentReader, templateAt } from './field-
 import { deliveryModeAt, publishPropertiesAt, sessionExtrasAt } from './mqtt-properties.ts';
 import { deviceModelSchema } from './schema.ts';
 import type { Capture, DeviceModel, HttpAction, MqttSessionSpec, PublishAction, QoS, Reaction, StepSpec, SubscribeAction, TaskAction, TaskSpec, WaitModel } from './types.ts';
+import { binaryPayloadAt, PAYLOAD_KEYS } from './binary-payloads.ts';
+import type { CompiledPayload } from './binary-payloads.ts';
+import { compileSparkplug } from './sparkplug-spec.ts';
+import type { SparkplugDataKind, SparkplugSpec } from './sparkplug-spec.ts';
 import { YamlSource } from './yaml-source.ts';
 import type { FieldPath } from './yaml-source.ts';
 
@@ -77,6 +81,7 @@ interface CompileContext {
   readonly ackTimeoutMs: number;
   /** The model's `mqtt.version` is 5: MQTT 5 properties are allowed. */
   readonly version5: boolean;
+  readonly sparkplug: SparkplugSpec | undefined;
 }
 
 function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: Json): HttpAction {
@@ -119,12 +124,15 @@ function fixedHeaders(headers: HttpAction['headers']): Readonly<Record<string, s
   return Object.freeze(fixed);
 }
 
-function payloadAt(context: CompileContext, actionPath: FieldPath, raw: Json): PublishAction['payload'] {
+function payloadAt(context: CompileContext, actionPath: FieldPath, raw: Json): CompiledPayload {
   const { source, scope } = context;
-  if (raw.json !== undefined && raw.payload !== undefined) throw source.error([...actionPath, 'payload'], 'give either json or payload, not both', { atKey: true });
-  if (raw.json !== undefined) return compileJsonBody(raw.json, (leaf) => templateAt(source, [...actionPath, 'json', ...leaf.path], leaf.text, scope));
+  const given = PAYLOAD_KEYS.filter((key) => raw[key] !== undefined);
+  if (given.length > 1) throw source.error([...actionPath, given[1] as string], `give one payload (${given.join(' or ')}), not both`, { atKey: true });
+  if (raw.json !== undefined) return { render: compileJsonBody(raw.json, (leaf) => templateAt(source, [...actionPath, 'json', ...leaf.path], leaf.text, scope)), describe: undefined };
+  const binary = binaryPayloadAt(source, actionPath, raw, (fieldPath, text) => templateAt(source, fieldPath, text, scope));
+  if (binary) return binary;
   const evaluate = templateAt(source, [...actionPath, 'payload'], (raw.payload as string | undefined) ?? '', scope).evaluate;
-  return (device) => String(evaluate(device));
+  return { render: (device) => String(evaluate(device)), describe: undefined };
 }
 
 function positiveDuration(context: CompileContext, fieldPath: FieldPath, value: unknown, fallback: number): number {
@@ -140,10 +148,13 @@ function topicAt(context: CompileContext, fieldPath: FieldPath, text: string, fi
 }
 
 function compilePublish(context: CompileContext, actionPath: FieldPath, raw: Json): PublishAction {
+  const payload = payloadAt(context, actionPath, raw);
   return {
     kind: 'publish',
+    sparkplug: undefined,
     topic: topicAt(context, [...actionPath, 'topic'], raw.topic as string, false),
-    payload: payloadAt(context, actionPath, raw),
+    payload: payload.render,
+    describe: payload.describe,
     qos: ((raw.qos as QoS | undefined) ?? 0),
     retain: (raw.retain as boolean | undefined) ?? false,
     timeoutMs: positiveDuration(context, [...actionPath, 'ackTimeout'], raw.ackTimeout, context.ackTimeoutMs),
@@ -173,18 +184,30 @@ function compileCaptures(context: CompileContext, stepPath: FieldPath, raw: Json
   });
 }
 
-const ACTION_KEYS = ['http', 'publish', 'subscribe'] as const;
+const ACTION_KEYS = ['http', 'publish', 'subscribe', 'sparkplug'] as const;
 
 function compileAction(context: CompileContext, stepPath: FieldPath, raw: Json): { action: TaskAction; defaultName: string } {
   const given = ACTION_KEYS.filter((key) => raw[key] !== undefined);
-  if (given.length === 0) throw context.source.error(stepPath, "a step needs one of 'http', 'publish' or 'subscribe'");
+  if (given.length === 0) throw context.source.error(stepPath, "a step needs one of 'http', 'publish', 'subscribe' or 'sparkplug'");
   if (given.length > 1) throw context.source.error([...stepPath, given[1] as string], `a step does one thing: give '${given[0] as string}' or '${given[1] as string}', not both (use steps for a sequence)`, { atKey: true });
   const key = given[0] as (typeof ACTION_KEYS)[number];
   const body = raw[key] as Json;
   const actionPath = [...stepPath, key];
   if (key === 'http') return { action: compileHttpAction(context, actionPath, body), defaultName: defaultStepName(body.path as string) };
   if (key === 'publish') return { action: compilePublish(context, actionPath, body), defaultName: defaultTopicName(body.topic as string) };
+  if (key === 'sparkplug') return sparkplugDataAction(context, actionPath, raw);
   return { action: compileSubscribe(context, actionPath, body), defaultName: defaultTopicName(body.topic as string) };
+}
+
+/** A `sparkplug: NDATA|DDATA` step: a QoS 0 publish whose topic and payload the device's edge node renders. */
+function sparkplugDataAction(context: CompileContext, actionPath: FieldPath, raw: Json): { action: TaskAction; defaultName: string } {
+  const spec = context.sparkplug;
+  if (!spec) throw context.source.error(actionPath, "a sparkplug step needs the model's sparkplug section");
+  const kind = raw.sparkplug as SparkplugDataKind;
+  if (kind === 'DDATA' && spec.devices === 0) throw context.source.error(actionPath, 'DDATA needs sparkplug.devices');
+  const topic = literalTemplate(`spBv1.0/${spec.group}/${kind}/+${kind === 'DDATA' ? '/+' : ''}`);
+  const action: PublishAction = { kind: 'publish', sparkplug: kind, topic, payload: () => '', qos: 0, retain: false, timeoutMs: context.ackTimeoutMs, properties: undefined, delivery: undefined };
+  return { action, defaultName: kind };
 }
 
 function compileStep(context: CompileContext, stepPath: FieldPath, raw: Json): StepSpec {
@@ -193,7 +216,9 @@ function compileStep(context: CompileContext, stepPath: FieldPath, raw: Json): S
     const hint = action.kind === 'subscribe' ? ' (capture from messages in on:)' : '';
     throw context.source.error([...stepPath, 'capture'], `captures read HTTP responses; a ${action.kind} has none${hint}`, { atKey: true });
   }
-  const repeat = (raw.repeat as number | undefined) ?? 1;
+  // A DDATA step sends one message per device of the node unless it says otherwise.
+  const sparkplugDevices = action.kind === 'publish' && action.sparkplug === 'DDATA' ? context.sparkplug?.devices : undefined;
+  const repeat = (raw.repeat as number | undefined) ?? sparkplugDevices ?? 1;
   if (repeat > MAX_REPEAT) throw context.source.error([...stepPath, 'repeat'], `at most ${MAX_REPEAT}`);
   return {
     name: (raw.name as string | undefined) ?? defaultName,
@@ -402,7 +427,7 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
   const raw = checkedData(source, deviceModelSchema);
   const scope = new ModelScope(capturedVariables(raw), options.environment ?? new EnvironmentReader());
   const mqttRaw = raw.mqtt as Json | undefined;
-  const context: CompileContext = {
+  const baseContext = {
     source,
     defaults: (raw.http as Json | undefined) ?? {},
     scope,
@@ -410,6 +435,10 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
     ackTimeoutMs: durationAt(source, ['mqtt', 'ackTimeout'], mqttRaw?.ackTimeout, DEFAULT_ACK_TIMEOUT_MS),
     version5: mqttRaw?.version === '5' || mqttRaw?.version === 5,
   };
+  // Compiled before the tasks: their sparkplug steps read it.
+  const sparkplugRaw = raw.sparkplug as Json | undefined;
+  const sparkplug = sparkplugRaw && compileSparkplug(source, sparkplugRaw, scope);
+  const context: CompileContext = { ...baseContext, sparkplug };
   if (context.ackTimeoutMs <= 0) throw source.error(['mqtt', 'ackTimeout'], 'must be greater than 0');
   const compileTasks = (key: 'boot' | 'tasks'): TaskSpec[] => ((raw[key] as Json[] | undefined) ?? []).map((task, i) => compileTask(context, [key, i], task));
   const boot = compileTasks('boot');
@@ -419,7 +448,7 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
   const weights = tasks.map((task) => task.weight);
   if (tasks.length === 0 && reactions.length === 0) throw source.error([], "a device needs tasks, or subscriptions under 'on' (a device that only listens)");
   if (!periodic && tasks.length > 0 && !weights.some((weight) => weight > 0)) throw source.error(['tasks'], 'at least one task needs a weight above 0');
-  const needsSession = mqttRaw !== undefined || reactions.length > 0 || usesMqtt(boot) || usesMqtt(tasks);
+  const needsSession = mqttRaw !== undefined || sparkplug !== undefined || reactions.length > 0 || usesMqtt(boot) || usesMqtt(tasks);
   return {
     name: raw.name as string,
     file,
@@ -434,5 +463,6 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
     mqtt: needsSession ? compileMqttSession(context, mqttRaw) : undefined,
     reactions,
     auth: compileAuth(source, raw.auth as Json | undefined, boot, tasks, scope.variables),
+    sparkplug,
   };
 }

@@ -1,5 +1,6 @@
 import { closest } from '../did-you-mean.ts';
 import { DURATION_PATTERN } from './duration.ts';
+import { sparkplugSchema } from './sparkplug-schema.ts';
 
 /**
  * The JSON Schemas of device models and run profiles. They are the single source for both the
@@ -72,6 +73,20 @@ const publishAction: JsonSchema = {
     topic: { type: 'string', description: 'Topic template, e.g. devices/{{ device.id }}/lamp/changed.' },
     json: { description: 'A JSON payload whose string leaves are templates; a leaf that is one {{ }} keeps its type.' },
     payload: { type: 'string', description: 'A raw payload template.' },
+    protobuf: {
+      type: 'object',
+      description: "A protobuf message of the user's .proto file; the type is resolved once, the fields' templates rendered per publish.",
+      properties: {
+        file: { type: 'string', description: 'The .proto file, relative to this model.' },
+        type: { type: 'string', description: 'The message type, with its package: fleet.Telemetry.' },
+        fields: { type: 'object', description: 'Field name to value; string leaves are templates, nested messages are objects.' },
+      },
+      required: ['file', 'type'],
+      additionalProperties: false,
+    },
+    cbor: { description: 'A CBOR payload: a document whose string leaves are templates; a leaf that is one {{ }} keeps its type.' },
+    hex: { type: 'string', description: 'Raw bytes as a hex template, e.g. 01ff{{ ... }}.' },
+    base64: { type: 'string', description: 'Raw bytes as a base64 template.' },
     qos,
     retain: { type: 'boolean' },
     ackTimeout: { ...duration, description: 'QoS 1/2: time allowed for PUBACK/PUBCOMP before the publish counts as timed out (default: the model\'s mqtt.ackTimeout).' },
@@ -114,6 +129,7 @@ const stepProperties = {
   http: httpAction,
   publish: publishAction,
   subscribe: subscribeAction,
+  sparkplug: { type: 'string', enum: ['NDATA', 'DDATA'], description: "Publish the model's Sparkplug metrics: one NDATA, or a DDATA for each device of the node (a burst)." },
   repeat: { type: 'integer', minimum: 1, description: 'Attempts in a row (a loop in a Locust task); {{ repeat.index }} counts from 0.' },
   sleep: { ...duration, description: 'Pause between attempts of the task (time.sleep in a Locust task); the wait model applies after the last.' },
   capture: {
@@ -225,6 +241,7 @@ export const deviceModelSchema: JsonSchema = {
       additionalProperties: false,
     },
     mqtt: mqttSession,
+    sparkplug: sparkplugSchema,
     auth: {
       type: 'object',
       description: "A token lifecycle: the login step's captures are the device's credentials; on an HTTP 401 the device logs in again once and retries the request once (counted as NAME (re-auth)); with an expiry it renews them ahead of time.",

@@ -1,6 +1,8 @@
 import type { IdentityScheme } from '../identity/device-id.ts';
 import type { DataTable } from './data-file.ts';
 import type { CompiledTemplate, JsonBodyRenderer } from '../template/compile.ts';
+import type { TemplateContext } from '../template/context.ts';
+import type { SparkplugDataKind, SparkplugSpec } from './sparkplug-spec.ts';
 
 /** How long a device waits between tasks (Locust's wait_time). */
 export type WaitModel =
@@ -25,11 +27,18 @@ export interface HttpAction {
   readonly expectStatus: ReadonlySet<number> | undefined;
 }
 
+/** Renders one payload: text (JSON, a raw template) or bytes (protobuf, CBOR, hex or base64). */
+export type PayloadRenderer = (context: TemplateContext) => string | Buffer;
+
 /** An MQTT PUBLISH on the device's session; `repeat` sends a burst without waiting for acks. */
 export interface PublishAction {
   readonly kind: 'publish';
   readonly topic: CompiledTemplate;
-  readonly payload: JsonBodyRenderer;
+  readonly payload: PayloadRenderer;
+  /** A Sparkplug data message: the device's edge node renders topic and payload (with its seq), not the templates. */
+  readonly sparkplug: SparkplugDataKind | undefined;
+  /** How the request log shows a binary payload (decoded, as JSON); undefined shows it in hex. */
+  readonly describe?: ((payload: Buffer) => string) | undefined;
   readonly qos: QoS;
   readonly retain: boolean;
   /** QoS 1/2: how long to wait for PUBACK/PUBCOMP before the publish counts as timed out. */
@@ -140,6 +149,8 @@ export interface DeviceModel {
   readonly reactions: readonly Reaction[];
   /** Present when the model declares a token lifecycle (`auth`). */
   readonly auth: AuthSpec | undefined;
+  /** Present when the device is a Sparkplug B edge node (`sparkplug`). */
+  readonly sparkplug: SparkplugSpec | undefined;
 }
 
 /** Seeded exponential backoff with jitter between reconnect attempts. */

@@ -147,6 +147,10 @@ export function formatSummary(results: Results): string {
     out.push('', `Downlink: ${downlink.received} messages received by devices, ${downlink.reactionsQueued - downlink.reactionsFailed} ran a reaction${failed}${dropped}.`);
   }
   if (results.delivery) out.push('', ...deliveryLines(results.delivery));
+  const sparkplug = results.sparkplug?.total;
+  if (sparkplug) {
+    out.push('', `Sparkplug: ${sparkplug.nodes} edge nodes, ${sparkplug.births} births (${sparkplug.rebirths} rebirths, ${sparkplug.rebirthRequests} rebirth requests), ${sparkplug.deaths} deaths, ${sparkplug.outOfOrderSeq} messages out of seq order.`);
+  }
   if (results.broker) out.push('', ...brokerLines(results));
   const unanswered = results.total.failedLatencyMs;
   if (unanswered.max !== null) {

@@ -119,15 +119,21 @@ export function checkedLength(remaining: number): number {
  * One PUBLISH as the single buffer written for it: fixed header, topic, packet id, (MQTT 5: an empty
  * property list) and payload, sized before a byte is written so nothing is copied twice.
  */
-export function encodePublish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, packetId: number, version5: boolean): Buffer {
+export function encodePublish(topic: string, payload: string | Buffer, qos: 0 | 1 | 2, retain: boolean, packetId: number, version5: boolean): Buffer {
   const topicBytes = stringBytes(topic, 'topic');
   const payloadBytes = Buffer.byteLength(payload);
   const remaining = checkedLength(2 + topicBytes + (qos > 0 ? 2 : 0) + (version5 ? 1 : 0) + payloadBytes);
   const buffer = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
   let offset = writePublishHead(buffer, topic, topicBytes, qos, retain, packetId, remaining);
   if (version5) buffer[offset++] = 0;
-  buffer.write(payload, offset, payloadBytes);
+  writePayload(buffer, payload, offset, payloadBytes);
   return buffer;
+}
+
+/** A text payload as UTF-8, a binary one (protobuf, CBOR, raw bytes) as it is. */
+export function writePayload(buffer: Buffer, payload: string | Buffer, offset: number, payloadBytes: number): void {
+  if (typeof payload === 'string') buffer.write(payload, offset, payloadBytes);
+  else payload.copy(buffer, offset);
 }
 
 /** A PUBLISH's fixed header, topic and packet id into a buffer sized for the whole packet; returns where the rest goes. */
@@ -180,7 +186,7 @@ export interface ConnectFields {
   readonly keepaliveS: number;
   readonly username: string | undefined;
   readonly password: string | undefined;
-  readonly will: { readonly topic: string; readonly payload: string; readonly qos: 0 | 1 | 2; readonly retain: boolean } | undefined;
+  readonly will: { readonly topic: string; readonly payload: string | Buffer; readonly qos: 0 | 1 | 2; readonly retain: boolean } | undefined;
   /** MQTT 5 Receive Maximum: how many QoS 1/2 messages the broker may have unacknowledged to this client. */
   readonly receiveMaximum?: number | undefined;
   /** MQTT 5 CONNECT user properties, in order. */

@@ -85,7 +85,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     socket.once('close', () => this.closed());
   }
 
-  publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback, extras?: PublishExtras): void {
+  publish(topic: string, payload: string | Buffer, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback, extras?: PublishExtras): void {
     const limits = this.limits;
     if (limits && qos > limits.maximumQos) return callback(reasonLabel(155));
     if (limits && retain && !limits.retainAvailable) return callback(reasonLabel(154));

@@ -1,4 +1,4 @@
-import { checkedLength, stringBytes, UnsendablePacketError, varIntSize, walkProperties, writePublishHead, writeVarInt } from './mqtt-codec.ts';
+import { checkedLength, stringBytes, UnsendablePacketError, varIntSize, walkProperties, writePayload, writePublishHead, writeVarInt } from './mqtt-codec.ts';
 
 /**
  * What a PUBLISH carries beyond topic and payload, for the publishes that need it: bytes ahead of
@@ -68,7 +68,7 @@ export class PropertyWriter {
 }
 
 /** `encodePublish` with a payload prefix and (MQTT 5) properties: the path of publishes that set either. */
-export function encodePublishWith(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, packetId: number, version5: boolean, extras: PublishExtras): Buffer {
+export function encodePublishWith(topic: string, payload: string | Buffer, qos: 0 | 1 | 2, retain: boolean, packetId: number, version5: boolean, extras: PublishExtras): Buffer {
   const topicBytes = stringBytes(topic, 'topic');
   const prefix = extras.prefix;
   const properties = version5 ? extras.properties : undefined;
@@ -82,7 +82,7 @@ export function encodePublishWith(topic: string, payload: string, qos: 0 | 1 | 2
     if (properties) offset += properties.copy(buffer, offset);
   }
   if (prefix) offset += prefix.copy(buffer, offset);
-  buffer.write(payload, offset);
+  writePayload(buffer, payload, offset, payloadBytes - (prefix?.length ?? 0));
   return buffer;
 }
 

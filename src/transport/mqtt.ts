@@ -171,7 +171,7 @@ export class MqttSession implements ConnectionOwner {
    * how long the caller waits for it: a publish a v5 broker's Receive Maximum held back that long is
    * dropped unsent.
    */
-  publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback, extras?: PublishExtras): void {
+  publish(topic: string, payload: string | Buffer, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback, extras?: PublishExtras): void {
     const connection = this.connection;
     if (!connection?.connected) return callback('not connected');
     connection.publish(topic, payload, qos, retain, timeoutMs, callback, extras);

@@ -1,0 +1,48 @@
+/** One edge node's life as its results show it. */
+export interface SparkplugNodeCounts {
+  readonly group: string;
+  readonly node: string;
+  /** NBIRTHs sent: the first on each session, and every rebirth. */
+  births: number;
+  /** NBIRTHs after the first on the same session: asked by NCMD, or the primary host coming back. */
+  rebirths: number;
+  /** NCMD Node Control/Rebirth requests received. */
+  rebirthRequests: number;
+  /** NDEATHs: the will the broker sends when a session that had a birth is lost, and the NDEATH sent before a clean end. */
+  deaths: number;
+  /** Numbered messages (births, data) that did not go out: the next one reaches a host out of order. */
+  outOfOrderSeq: number;
+  /** The bdSeq of the last session's NDEATH will. */
+  bdSeq: number;
+}
+
+export interface SparkplugSummary {
+  readonly nodes: readonly Readonly<SparkplugNodeCounts>[];
+  readonly total: { readonly nodes: number; readonly births: number; readonly rebirths: number; readonly rebirthRequests: number; readonly deaths: number; readonly outOfOrderSeq: number };
+}
+
+/** Every edge node of the run, for the results' `sparkplug` section. */
+export class SparkplugTally {
+  private readonly nodes = new Map<string, SparkplugNodeCounts>();
+
+  /** The node's counts; a node started again (the load shape brought its device back) goes on counting in the same. */
+  add(group: string, node: string): SparkplugNodeCounts {
+    const key = `${group}/${node}`;
+    let counts = this.nodes.get(key);
+    if (!counts) this.nodes.set(key, (counts = { group, node, births: 0, rebirths: 0, rebirthRequests: 0, deaths: 0, outOfOrderSeq: 0, bdSeq: 0 }));
+    return counts;
+  }
+
+  summary(): SparkplugSummary {
+    return summarizeNodes([...this.nodes.values()]);
+  }
+}
+
+export function summarizeNodes(nodes: readonly Readonly<SparkplugNodeCounts>[]): SparkplugSummary {
+  const sorted = [...nodes].sort((a, b) => (a.group === b.group ? a.node.localeCompare(b.node) : a.group.localeCompare(b.group)));
+  const sum = (key: 'births' | 'rebirths' | 'rebirthRequests' | 'deaths' | 'outOfOrderSeq'): number => sorted.reduce((total, node) => total + node[key], 0);
+  return {
+    nodes: sorted.map((node) => ({ ...node })),
+    total: { nodes: sorted.length, births: sum('births'), rebirths: sum('rebirths'), rebirthRequests: sum('rebirthRequests'), deaths: sum('deaths'), outOfOrderSeq: sum('outOfOrderSeq') },
+  };
+}
