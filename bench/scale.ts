@@ -70,6 +70,7 @@ async function lamps(): Promise<void> {
       console.log(`lamps: ${devices} seed lamps (bursts of 10, 1-2 s think) at ${spawnRate}/s for ${seconds} s against Mosquitto`);
       console.log(`  steady ${rate.toFixed(0)} msg/s from ${fromS.toFixed(0)} s to ${toS.toFixed(0)} s = ${((rate / offered) * 100).toFixed(1)}% of the offered ${offered.toFixed(0)} msg/s (target >= 90%)`);
       console.log(`  ${publish?.requests ?? 0} publishes, ${publish?.failures ?? 0} failures, ${publish?.timeouts ?? 0} ack timeouts (target 0), p99 ${publish?.latencyMs.p99 ?? '-'} ms; ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)}`);
+      console.log(`  ${deliveredLine(results)}`);
     },
   );
 }
@@ -110,6 +111,7 @@ async function http(): Promise<void> {
       console.log(`http: ${devices} iot-nodes (5 s pacing) at ${spawnRate}/s for ${seconds} s against nginx (one worker)`);
       console.log(`  ${total.requests} requests, ${total.rps.toFixed(0)} req/s over the run (10k/s once all are up), ${total.failures} failures, ${total.timeouts} timeouts`);
       console.log(`  p50 ${total.latencyMs.p50} ms, p99 ${total.latencyMs.p99} ms (target <= 20 ms), from the intended start p99 ${total.intendedLatencyMs?.p99 ?? '-'} ms, late starts ${total.late}; ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)}`);
+      console.log(`  ${deliveredLine(results)}`);
       for (const stats of results.stats) console.log(`    ${`${stats.type} ${stats.name}`.padEnd(14)} ${String(stats.requests).padStart(7)} requests  p50 ${stats.latencyMs.p50} ms  p99 ${stats.latencyMs.p99} ms  max ${stats.latencyMs.max} ms`);
     },
   );
@@ -181,4 +183,12 @@ try {
   if (wanted('memory')) await memory();
 } finally {
   await rm(dir, { recursive: true, force: true });
+}
+
+/** The run's own verdict on its load: what it meant to offer, what it delivered, and whose limit any shortfall was. */
+function deliveredLine(results: Results): string {
+  const load = results.load;
+  if (!load || load.deliveredShare === null) return 'delivered share: no offered load to hold the run to';
+  const overran = results.overran ? `; overran by ${results.overran.byS} s` : '';
+  return `delivered ${(load.deliveredShare * 100).toFixed(1)}% of the offered ${load.offeredRps.toFixed(0)}/s (${load.deliveredRps.toFixed(0)}/s), ${load.cause}${overran}; waited for a CPU ${load.host.runQueuePercent ?? '-'}% of the run, other processes ${load.host.otherCpuPercent ?? '-'}% of the machine`;
 }
