@@ -5,7 +5,7 @@ import { formatSummary } from '../report/console.ts';
 import { toolVersion } from '../version.ts';
 import type { FlagValue } from './options.ts';
 import { fileReporters, finishReporters, jsonOnStdout, prepareReporters } from './report-files.ts';
-import { EXIT } from './run-environment.ts';
+import { EXIT, runExitCode } from './run-environment.ts';
 import type { Output } from './run-environment.ts';
 
 export interface MergeCommandFlags {
@@ -37,6 +37,5 @@ export async function mergeCommand(flags: MergeCommandFlags, output: Output): Pr
   else output.stdout(formatSummary(merged));
   for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
   if (problems.length > 0) return EXIT.usage;
-  if (merged.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
-  return EXIT.ok;
+  return runExitCode(merged, 'duration', undefined);
 }

@@ -18,7 +18,7 @@ import { last, outputFile, overridesFromFlags } from './options.ts';
 import type { FlagValue } from './options.ts';
 import { closeReporters, fileReporters, finishReporters, jsonOnStdout, prepareReporters } from './report-files.ts';
 import type { RunCommandFlags } from './run-command.ts';
-import { EXIT, openEnvironment, reportFixtureCounts } from './run-environment.ts';
+import { EXIT, openEnvironment, reportFixtureCounts, runExitCode } from './run-environment.ts';
 import type { Output } from './run-environment.ts';
 
 const fromSource = import.meta.url.endsWith('.ts');
@@ -42,6 +42,7 @@ function passThrough(given: RunCommandFlags, plan: RunPlan): string[] {
   each('threshold', given.threshold);
   each('stage', given.stage);
   one('local-ips', given.localIps);
+  one('min-delivered', given.minDelivered);
   // A profile without a seed gets a random one: every worker must share the one drawn here.
   args.push('--seed', plan.seed);
   return args;
@@ -116,7 +117,7 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
     pool.on('stderr', (index, line) => output.stderr(`worker ${index}: ${line}`));
     pool.on('exit', (end) => {
       latest[end.index] = undefined;
-      if (end.code !== EXIT.ok && end.code !== EXIT.thresholds && end.code !== EXIT.interrupted) {
+      if (end.code !== EXIT.ok && end.code !== EXIT.thresholds && end.code !== EXIT.inconclusive && end.code !== EXIT.interrupted) {
         output.endProgress?.();
         output.stderr(`fleetsim: ${describeEnd(end, workers)}.`);
       }
@@ -166,8 +167,8 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
     }
     if (problems.length > 0) return EXIT.usage;
     if (interrupts > 0) return EXIT.interrupted;
-    if (merged.thresholds.some((threshold) => !threshold.ok)) return EXIT.thresholds;
-    return EXIT.ok;
+    // The merged fleet's thresholds and load verdict, as one process's would be judged.
+    return runExitCode(merged, 'duration', undefined);
   } finally {
     clearInterval(ticker);
     signals.off('SIGINT', onInterrupt);
