@@ -135,7 +135,13 @@ async function execute(
   engine.on('stopping', (reason) => {
     stopReason = reason;
     onlineAtStop = engine.online;
+    // A signal says so itself (RunSignals); an end the plan reached is said here, with what it waits for.
+    if (!flags.quiet && (reason === 'duration' || reason === 'iterations')) {
+      output.stderr(`Run ended (${reason}): draining ${engine.inFlight} in-flight attempt${engine.inFlight === 1 ? '' : 's'} for up to ${formatDuration(plan.drainTimeoutMs)}, then writing reports.`);
+    }
   });
+  const outputs = reporters.map((reporter) => reporter.flag).filter((flag) => flag !== '--metrics-port').concat(requestLog ? ['--log-requests'] : []);
+  if (!flags.quiet && outputs.length > 0) engine.once('done', () => output.stderr(`Writing reports: ${outputs.join(', ')}.`));
   runSignals.attach(engine);
 
   if (!flags.quiet) {

@@ -223,7 +223,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   /** Optional, before `run`: warms the HTTP path and opens the pool's first connections (see warmStart). */
   async prepare(): Promise<void> {
-    if (this.phase !== 'created') return;
+    if (this.phase !== 'created' || this.stopping) return;
     this.phase = 'preparing';
     // A stop during the warm-up ends the wait: what is left of it only warms a run that will not start.
     await Promise.race([warmStart(this.plan, this.transport, this.ownedDevices), this.stopRequested]);
