@@ -10,6 +10,7 @@ import { profileSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
 import type { DataTable } from './data-file.ts';
 import { loadFleetData } from './fleet-data.ts';
+import { MAX_DEVICES } from './limits.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
 import { loadClientTls } from './tls-settings.ts';
 import type { DeviceModel, FleetEntry, RunPlan } from './types.ts';
@@ -68,6 +69,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   }
   const counts = fleetRaw.map((entry) => entry.count as number);
   const fleetTotal = counts.reduce((a, b) => a + b, 0);
+  if (fleetTotal > MAX_DEVICES) throw source.error(['fleet'], `the counts add up to ${fleetTotal} devices: at most ${MAX_DEVICES} run in one process (split the fleet with --shard or --workers)`);
   const shape = loadShape(source, raw, overrides, fleetTotal);
   const total = shape.devices;
   const apportioned = total === fleetTotal ? counts : apportion(counts, total);
