@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { FleetsimError } from '../errors.ts';
 import { deviceRandom, reactionRandom } from '../identity/rng.ts';
 import type { Random } from '../identity/rng.ts';
 import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
@@ -133,6 +134,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private finishRun: ((times: RunTimes) => void) | undefined;
   private failRun: ((error: unknown) => void) | undefined;
   private stoppedClock: number | undefined;
+  /** Why the run cannot go on as the profile declared it: `run` rejects with it once stopped. */
+  private misdeclaration: FleetsimError | undefined;
   /** Settles when `stop` is called, so a preparation under way need not be waited out. */
   private readonly stopRequested: Promise<void>;
   private announceStop: () => void = () => undefined;
@@ -280,6 +283,13 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.drainAndFinish().catch((error: unknown) => this.failRun?.(error));
   }
 
+  /** The profile declared what the run contradicts: stop (drain, close) and end `run` with this error (exit 2). */
+  misdeclared(message: string): void {
+    if (this.misdeclaration) return;
+    this.misdeclaration = new FleetsimError('FLEETSIM_MISDECLARED', message);
+    this.stop('requested');
+  }
+
   /** How the request log labels an attempt the drain abandoned. */
   private get abandonLabel(): string {
     return this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT;
@@ -340,6 +350,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.ownMonitor?.stop();
     const endedAt = new Date();
     this.emit('done', this.stopReason);
+    if (this.misdeclaration) return void this.failRun?.(this.misdeclaration);
     this.finishRun?.({
       startedAt: this.startedAt,
       endedAt,
