@@ -73,3 +73,13 @@ test('type messages read as English: an array, an object, an integer', async () 
   assert.match((await refusal('grammar-1.yaml', 'kind: profile\nfleet: {}\n')).message, /fleet: must be an array, got an object$/);
   assert.match((await refusal('grammar-2.yaml', `kind: profile\n${fleet()}iterations: [1]\n`)).message, /iterations: must be an integer, got an array$/);
 });
+
+test('a threshold naming no row the profile can produce is refused before the run, with a guess', async () => {
+  const error = await refusal('misspelt.yaml', `kind: profile\n${fleet()}duration: 1s\nthresholds:\n  - "p95 < 500ms"\n  - "POST /dta: failures < 1%"\n`);
+  assert.match(error.message, /misspelt\.yaml:8:5: thresholds\[1\]: 'POST \/dta: failures < 1%': no row 'POST \/dta' in this profile's results: did you mean 'POST \/data'\?/);
+  const file = await temp.write('fine.yaml', `kind: profile\n${fleet()}duration: 1s\n`);
+  await assert.rejects(loadRunPlan(file, { thresholds: ['GET /gret: p95 < 1s'] }), /^UsageError: --threshold: 'GET \/gret: p95 < 1s': no row 'GET \/gret'.*did you mean 'GET \/greet'\?/);
+  // Every row the run makes is a selector: a step by name or TYPE name, a type, its aggregate, Aggregated.
+  const plan = await loadRunPlan(file, { thresholds: ['/data: p95 < 1s', 'GET /greet: failures < 1', 'HTTP: rps > 0', 'HTTP Aggregated: p99 < 1s', 'Aggregated: failures < 1%'] });
+  assert.equal(plan.thresholds.length, 5);
+});
