@@ -50,7 +50,9 @@ class TokenSet {
     const id = randomBytes(18).toString('base64url');
     const expiresAt = this.ttlMs > 0 ? Date.now() + this.ttlMs : Infinity;
     // `exp` is in whole seconds, rounded down: a client that trusts it renews early, never late.
-    const value = this.ttlMs > 0 ? `${JWT_HEADER}.${base64url({ typ: this.kind, jti: id, exp: Math.floor(expiresAt / 1000) })}.${randomBytes(16).toString('base64url')}` : `${this.kind}.${id}`;
+    // Always a JWT (as the API it stands in for issues), with `exp` only when tokens expire.
+    const claims = this.ttlMs > 0 ? { typ: this.kind, jti: id, exp: Math.floor(expiresAt / 1000) } : { typ: this.kind, jti: id };
+    const value = `${JWT_HEADER}.${base64url(claims)}.${randomBytes(16).toString('base64url')}`;
     this.tokens.set(value, expiresAt);
     return value;
   }

@@ -11,6 +11,7 @@ import { EXIT, runCommand } from './run-command.ts';
 import type { Output } from './run-command.ts';
 import { uiCommand } from './ui-command.ts';
 import { validateCommand } from './validate-command.ts';
+import { releaseHeldSignals } from './early-signals.ts';
 
 /** On a terminal the progress line is redrawn in place; piped, it is a plain line each time. */
 function processOutput(): Output {
@@ -220,6 +221,8 @@ export async function execute(args: readonly string[], output: Output = processO
     output.stderr(`fleetsim: unknown command '${command}' (commands: ${COMMANDS.join(', ')}; see fleetsim --help)`);
     return EXIT.usage;
   }
+  // Only `run` takes over the signals held since the first line; the rest get Node's default back.
+  if (command !== 'run') releaseHeldSignals();
   try {
     await cli.parseAsync();
   } catch (error) {

@@ -22,8 +22,8 @@ export interface RunFlags {
 
 export type FlagValue = string | number | readonly (string | number)[] | undefined;
 
-/** More devices than one process can hold. */
-export const MAX_DEVICES = 1_000_000;
+export { MAX_DEVICES } from '../profile/limits.ts';
+import { MAX_DEVICES } from '../profile/limits.ts';
 
 /** A scalar flag given twice arrives as an array; as in most CLIs, the last one wins. */
 export function last(value: FlagValue): string | undefined {

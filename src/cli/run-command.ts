@@ -24,7 +24,9 @@ import type { UiFlags } from './ui-command.ts';
 import { WORKER_ENV } from '../distributed/workers.ts';
 import type { WorkerInterval } from '../distributed/workers.ts';
 import type { FlagValue, RunFlags } from './options.ts';
-import { checkConnections, EXIT, handleInterrupts, openEnvironment, reportFixtureCounts, resultsOf, runExitCode } from './run-environment.ts';
+import { releaseHeldSignals, takeHeldSignals } from './early-signals.ts';
+import { RunSignals } from './run-signals.ts';
+import { checkConnections, EXIT, openEnvironment, reportFixtureCounts, resultsOf, runExitCode } from './run-environment.ts';
 import type { Output, RunEnvironment } from './run-environment.ts';
 
 export { EXIT } from './run-environment.ts';
@@ -63,9 +65,23 @@ interface RunSettings {
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
-  if (given.ui === true) return runWithUi(given, output, signals);
-  const workers = parseWorkers(given.workers);
-  if (workers !== undefined && workers > 1) return runWorkersCommand(given, workers, output, signals);
+  if (given.ui === true || (parseWorkers(given.workers) ?? 1) > 1) {
+    // These handle signals their own way, from when they start.
+    releaseHeldSignals();
+    if (given.ui === true) return runWithUi(given, output, signals);
+    return runWorkersCommand(given, parseWorkers(given.workers) ?? 1, output, signals);
+  }
+  // From here to the last report, a signal ends the run with its reports, whatever the moment.
+  const runSignals = new RunSignals(signals, output, given.quiet === true);
+  runSignals.replay(takeHeldSignals());
+  try {
+    return await runCommandWith(given, output, runSignals);
+  } finally {
+    runSignals.dispose();
+  }
+}
+
+async function runCommandWith(given: RunCommandFlags, output: Output, runSignals: RunSignals): Promise<number> {
   const flags: RunSettings = {
     json: outputFile('json', given.json),
     logRequests: outputFile('log-requests', given.logRequests),
@@ -88,7 +104,7 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   await requestLog?.opened();
   const environment = await openEnvironment(plan, output);
   try {
-    return await execute(plan, environment, flags, output, signals, requestLog, reporters);
+    return await execute(plan, environment, flags, output, runSignals, requestLog, reporters);
   } finally {
     await closeReporters(reporters);
     await environment.fixtures?.close();
@@ -100,12 +116,12 @@ async function execute(
   environment: RunEnvironment,
   flags: RunSettings,
   output: Output,
-  signals: NodeJS.EventEmitter,
+  runSignals: RunSignals,
   requestLog: RequestLog | undefined,
   reporters: readonly Reporter[],
 ): Promise<number> {
   const { endpoints } = environment;
-  if (flags.startAt !== undefined) await waitForStart(flags.startAt, output, flags.quiet);
+  if (flags.startAt !== undefined) await waitForStart(flags.startAt, output, flags.quiet, runSignals.stopped);
   const monitor = new GeneratorMonitor();
   const engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker, generator: monitor });
   requestLog?.attach(engine);
@@ -119,8 +135,14 @@ async function execute(
   engine.on('stopping', (reason) => {
     stopReason = reason;
     onlineAtStop = engine.online;
+    // A signal says so itself (RunSignals); an end the plan reached is said here, with what it waits for.
+    if (!flags.quiet && (reason === 'duration' || reason === 'iterations')) {
+      output.stderr(`Run ended (${reason}): draining ${engine.inFlight} in-flight attempt${engine.inFlight === 1 ? '' : 's'} for up to ${formatDuration(plan.drainTimeoutMs)}, then writing reports.`);
+    }
   });
-  const stopHandlingInterrupts = handleInterrupts(engine, signals, output, flags.quiet);
+  const outputs = reporters.map((reporter) => reporter.flag).filter((flag) => flag !== '--metrics-port').concat(requestLog ? ['--log-requests'] : []);
+  if (!flags.quiet && outputs.length > 0) engine.once('done', () => output.stderr(`Writing reports: ${outputs.join(', ')}.`));
+  runSignals.attach(engine);
 
   if (!flags.quiet) {
     const ending = plan.iterations !== undefined ? `${plan.iterations} iterations per device` : '';
@@ -141,7 +163,6 @@ async function execute(
     times = await engine.run();
   } finally {
     progress?.end();
-    stopHandlingInterrupts();
   }
   const generator = monitor.stop();
   const writeProblems: string[] = [];
@@ -159,7 +180,8 @@ async function execute(
   else output.stdout(formatSummary(results));
   for (const problem of writeProblems) output.stderr(`fleetsim: ${problem}`);
   if (writeProblems.length > 0) return EXIT.usage;
-  return runExitCode(results, stopReason, flags.exitCodeOnError);
+  // A signal after the run ended (while reports were written) still sets the code it documents.
+  return runSignals.exitCode ?? runExitCode(results, stopReason, flags.exitCodeOnError);
 }
 
 /** `run --ui`: the UI's run, started at once; the flags that shape a run elsewhere do not apply to it. */
@@ -191,7 +213,7 @@ function describeShard(shard: Shard, owned: number, plan: RunPlan): string {
 }
 
 /** `--start-at`: waits (at most an hour, checked when parsed) so shards launched apart begin together. */
-async function waitForStart(startAt: number, output: Output, quiet: boolean): Promise<void> {
+async function waitForStart(startAt: number, output: Output, quiet: boolean, stopped: Promise<void>): Promise<void> {
   const waitMs = startAt - Date.now();
   const when = new Date(startAt).toISOString();
   if (waitMs <= 0) {
@@ -199,7 +221,9 @@ async function waitForStart(startAt: number, output: Output, quiet: boolean): Pr
     return;
   }
   if (!quiet) output.stderr(`Waiting ${(waitMs / 1000).toFixed(1)} s for --start-at ${when}.`);
-  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, waitMs))), stopped]);
+  clearTimeout(timer);
 }
 
 /** A worker of `--workers`: each interval's numbers go to the parent for its one live line. */

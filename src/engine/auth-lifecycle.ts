@@ -41,17 +41,32 @@ export class BoundAuth {
 const State = { Idle: 0, Renewing: 1, Relogin: 2, Retrying: 3 } as const;
 type State = (typeof State)[keyof typeof State];
 
+/**
+ * The `exp` claim (epoch seconds) of a JWT, or what was found instead, in words that never quote
+ * the value (it is a credential).
+ */
+export function readJwtExpiry(token: TemplateValue | undefined): { exp: number | undefined } | { found: string } {
+  if (typeof token !== 'string') return { found: `a ${token === undefined ? 'missing value' : typeof token}, not a string` };
+  const parts = token.split('.');
+  if (parts.length !== 3) return { found: `${parts.length} dot-separated part${parts.length === 1 ? '' : 's'} in ${token.length} characters, where a JWT has three (header.payload.signature)` };
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(parts[1] ?? '', 'base64url').toString('utf8'));
+  } catch {
+    return { found: 'three parts, but the second (the payload) is not base64url-encoded JSON' };
+  }
+  if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return { found: 'three parts, but the payload is not a JSON object' };
+  const exp = (claims as { exp?: unknown }).exp;
+  // No exp: a token that does not expire, which is valid (RFC 7519 makes the claim optional).
+  if (exp === undefined) return { exp: undefined };
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return { found: `a JWT whose exp claim is ${typeof exp === 'number' ? String(exp) : `a ${typeof exp}`}, not a number of seconds` };
+  return { exp };
+}
+
 /** The `exp` claim (epoch seconds) of a JWT, or undefined when the value is not one. */
 export function jwtExpiry(token: TemplateValue | undefined): number | undefined {
-  if (typeof token !== 'string') return undefined;
-  const payload = token.split('.')[1];
-  if (!payload) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown } | null;
-    return typeof claims?.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp : undefined;
-  } catch {
-    return undefined;
-  }
+  const read = readJwtExpiry(token);
+  return 'exp' in read ? read.exp : undefined;
 }
 
 /** Seconds of lifetime at `path` in a JSON response body, or undefined. */
@@ -77,7 +92,11 @@ export class AuthLifecycle {
   private expiresAt = Infinity;
   private renewAt = Infinity;
 
-  constructor(private readonly auth: BoundAuth) {}
+  constructor(
+    private readonly auth: BoundAuth,
+    /** A declaration the credentials contradict (`jwt:` on a token that is not one): the run cannot go on as declared. */
+    private readonly misdeclared: (message: string) => void = () => undefined,
+  ) {}
 
   /** A renewal to send before `step`, or undefined to send `step` itself. */
   before(step: BoundStep, now: number): BoundStep | undefined {
@@ -131,9 +150,17 @@ export class AuthLifecycle {
       const lifetime = lifetimeInResponse(body, expiry.path);
       if (lifetime !== undefined) expiresAt = startedAt + lifetime;
     } else {
-      const exp = jwtExpiry(vars[expiry.slot]);
+      const read = readJwtExpiry(vars[expiry.slot]);
       from = now;
-      if (exp !== undefined) expiresAt = now + (exp * 1000 - Date.now());
+      if ('exp' in read) {
+        if (read.exp !== undefined) expiresAt = now + (read.exp * 1000 - Date.now());
+      } else {
+        // Renewing never (the expiry unknown) would hide the mistake until tokens ran out mid-run.
+        const login = this.auth.login.spec.name;
+        this.misdeclared(
+          `${expiry.where}: auth.jwt: '${expiry.variable}', captured by '${login}', is not a JWT: found ${read.found}. For a token that is not a JWT, give its lifetime with ttl (e.g. 10m) or expiresIn ($.expires_in).`,
+        );
+      }
     }
     if (expiresAt === undefined) {
       this.expiresAt = this.renewAt = Infinity;

@@ -31,6 +31,8 @@ export interface DeviceHost {
   readonly delivery?: DeliveryTracker | undefined;
   /** Counts of messages the devices received from their sessions. */
   readonly downlink: DownlinkCounts;
+  /** The profile declared something the run contradicts (see AuthLifecycle): the run ends with this error. */
+  misdeclared?(message: string): void;
 }
 
 export interface DownlinkCounts {

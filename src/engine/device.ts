@@ -116,7 +116,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     this.staged = new Array<TemplateValue>(bound.model.variables.length).fill('');
     this.mqttAttempts = Array.from({ length: bound.maxBurst }, () => new MqttAttempt(this));
     this.inbox = bound.reactions.length > 0 ? new ReactionInbox(bound.reactions, this, host) : undefined;
-    this.auth = bound.auth && new AuthLifecycle(bound.auth);
+    this.auth = bound.auth && new AuthLifecycle(bound.auth, (message) => host.misdeclared?.(message));
   }
 
   get deviceModel(): string {

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { FleetsimError } from '../errors.ts';
 import { deviceRandom, reactionRandom } from '../identity/rng.ts';
 import type { Random } from '../identity/rng.ts';
 import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
@@ -67,6 +68,12 @@ export interface RunTimes {
   readonly activeMs: number;
 }
 
+/**
+ * Where a run is in its life. `stop` is valid in every phase: before `run` (while created or
+ * preparing) it is remembered, and `run` then ends at once with an empty run instead of starting one.
+ */
+export type EnginePhase = 'created' | 'preparing' | 'running' | 'stopping' | 'done';
+
 const ABANDONED_AT_TIMEOUT = 'still in flight when the drain timeout ended';
 const ABANDONED_AT_INTERRUPT = 'abandoned at second interrupt';
 
@@ -86,6 +93,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Devices this process owns: the fleet's size, or the shard's stripe of it. */
   readonly ownedDevices: number;
   stopping = false;
+  /** See EnginePhase. */
+  phase: EnginePhase = 'created';
   started = 0;
   finished = 0;
   inFlight = 0;
@@ -132,6 +141,11 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private finishRun: ((times: RunTimes) => void) | undefined;
   private failRun: ((error: unknown) => void) | undefined;
   private stoppedClock: number | undefined;
+  /** Why the run cannot go on as the profile declared it: `run` rejects with it once stopped. */
+  private misdeclaration: FleetsimError | undefined;
+  /** Settles when `stop` is called, so a preparation under way need not be waited out. */
+  private readonly stopRequested: Promise<void>;
+  private announceStop: () => void = () => undefined;
   private readonly snapshotIntervalMs: number;
   /** When the interval timer last ran (clock ms): how late the next one runs is lag the loop cannot hide. */
   private lastSnapshotAt = 0;
@@ -148,6 +162,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   constructor(options: EngineOptions) {
     super();
+    this.stopRequested = new Promise((resolve) => {
+      this.announceStop = resolve;
+    });
     this.plan = options.plan;
     this.iterations = options.plan.iterations;
     this.sharedHttpPool = !options.plan.http.connectionPerDevice;
@@ -225,16 +242,27 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   /** Optional, before `run`: warms the HTTP path and opens the pool's first connections (see warmStart). */
   async prepare(): Promise<void> {
-    await warmStart(this.plan, this.transport, this.ownedDevices);
+    if (this.phase !== 'created' || this.stopping) return;
+    this.phase = 'preparing';
+    // A stop during the warm-up ends the wait: what is left of it only warms a run that will not start.
+    await Promise.race([warmStart(this.plan, this.transport, this.ownedDevices), this.stopRequested]);
   }
 
   async run(): Promise<RunTimes> {
+    if (this.phase !== 'created' && this.phase !== 'preparing') throw new Error(`run: the engine is already ${this.phase}`);
     const done = new Promise<RunTimes>((resolve, reject) => {
       this.finishRun = resolve;
       this.failRun = reject;
     });
     this.startClock = this.clock.now();
     this.startedAt = new Date();
+    if (this.stopping) {
+      // Stopped before the clock started: an empty run, ended at once, whose reports say so.
+      this.stoppedClock = this.startClock;
+      this.finishEmpty().catch((error: unknown) => this.failRun?.(error));
+      return done;
+    }
+    this.phase = 'running';
     this.transport.runStarted();
     if (this.plan.durationMs !== undefined) {
       this.durationTimer = setTimeout(() => this.stop('duration'), this.plan.durationMs);
@@ -256,6 +284,13 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     if (this.stopping) return;
     this.stopping = true;
     this.stopReason = reason;
+    this.announceStop();
+    if (this.phase !== 'running') {
+      // Nothing started yet: `run` sees the stop and ends the run empty.
+      this.emit('stopping', reason);
+      return;
+    }
+    this.phase = 'stopping';
     this.stoppedClock = this.clock.now();
     clearTimeout(this.durationTimer);
     this.scheduler.clear();
@@ -263,6 +298,13 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     // Devices that only listen stay subscribed through the drain, to receive what is still on its way.
     for (const device of this.devices) if (device && !device.inFlight && !device.listening) device.finish();
     this.drainAndFinish().catch((error: unknown) => this.failRun?.(error));
+  }
+
+  /** The profile declared what the run contradicts: stop (drain, close) and end `run` with this error (exit 2). */
+  misdeclared(message: string): void {
+    if (this.misdeclaration) return;
+    this.misdeclaration = new FleetsimError('FLEETSIM_MISDECLARED', message);
+    this.stop('requested');
   }
 
   /** How the request log labels an attempt the drain abandoned. */
@@ -311,12 +353,21 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.finishUp();
   }
 
+  private async finishEmpty(): Promise<void> {
+    this.phase = 'stopping';
+    // Connections the preparation opened (or is still opening) are closed; the run changes nothing.
+    await this.transport.destroy().catch(() => undefined);
+    this.finishUp();
+  }
+
   private finishUp(): void {
+    this.phase = 'done';
     clearInterval(this.snapshotTimer);
     this.snapshot();
     this.ownMonitor?.stop();
     const endedAt = new Date();
     this.emit('done', this.stopReason);
+    if (this.misdeclaration) return void this.failRun?.(this.misdeclaration);
     this.finishRun?.({
       startedAt: this.startedAt,
       endedAt,

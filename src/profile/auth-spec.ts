@@ -34,7 +34,8 @@ function compileExpiry(source: YamlSource, raw: Json, variables: readonly string
     const variable = raw.jwt as string;
     const slot = variables.indexOf(variable);
     if (slot < 0) throw source.error(['auth', 'jwt'], `no step captures '${variable}'${didYouMean(variable, variables) || ` (captured: ${variables.join(', ') || 'nothing'})`}`);
-    return { kind: 'jwt', variable, slot };
+    const at = source.positionOf(['auth', 'jwt']);
+    return { kind: 'jwt', variable, slot, where: `${at.file}:${at.line}:${at.column}` };
   }
   if (raw.ttl !== undefined) {
     const ms = durationAt(source, ['auth', 'ttl'], raw.ttl, 0);

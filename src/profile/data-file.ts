@@ -1,6 +1,9 @@
-import { createReadStream } from 'node:fs';
+import type { ReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse';
+import { fileErrorReason } from '../errors.ts';
 
 /** Why a data file cannot be used, with the line it is about (1-based; 0 for the file as a whole). */
 export class DataFileError extends Error {
@@ -43,8 +46,24 @@ export class DataTable {
     const ext = path.extname(file).toLowerCase();
     if (ext !== '.csv' && ext !== '.ndjson' && ext !== '.jsonl') throw new DataFileError(displayName, 0, 'a data file is .csv (with a header line) or .ndjson (one JSON object a line)');
     const builder = new TableBuilder(displayName);
-    if (ext === '.csv') await readCsv(file, builder);
-    else await readNdjson(file, builder);
+    // Opened first, so a missing or unreadable file is one clear error whatever the format; a read
+    // that fails later (a directory, an I/O error) is caught on the stream as well.
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch (error) {
+      throw new DataFileError(displayName, 0, `cannot read it: ${fileErrorReason(error)}`);
+    }
+    const input = handle.createReadStream();
+    try {
+      if (ext === '.csv') await readCsv(input, builder);
+      else await readNdjson(input, builder);
+    } catch (error) {
+      if (error instanceof DataFileError) throw error;
+      throw new DataFileError(displayName, 0, `cannot read it: ${fileErrorReason(error)}`);
+    } finally {
+      input.destroy();
+    }
     return builder.finish();
   }
 
@@ -115,11 +134,14 @@ function grow(array: Uint32Array): Uint32Array {
   return larger;
 }
 
-async function readCsv(file: string, builder: TableBuilder): Promise<void> {
-  const parser = createReadStream(file).pipe(parse({ bom: true, skip_empty_lines: true }));
+async function readCsv(input: ReadStream, builder: TableBuilder): Promise<void> {
+  const parser = input.pipe(parse({ bom: true, skip_empty_lines: true }));
   let line = 0;
+  // pipe() does not pass on the source's errors: a read that fails is rejected as itself.
+  const readFailed = new Promise<never>((_, reject) => input.once('error', reject));
+  readFailed.catch(() => undefined);
   try {
-    await new Promise<void>((resolve, reject) => {
+    await Promise.race([readFailed, new Promise<void>((resolve, reject) => {
       parser.on('readable', () => {
         try {
           let record: string[] | null;
@@ -135,9 +157,9 @@ async function readCsv(file: string, builder: TableBuilder): Promise<void> {
       });
       parser.once('end', resolve);
       parser.once('error', reject);
-    });
+    })]);
   } catch (error) {
-    if (error instanceof DataFileError) throw error;
+    if (error instanceof DataFileError || (error as NodeJS.ErrnoException).syscall !== undefined) throw error;
     const { lines, code, message } = error as { lines?: number; code?: string; message: string };
     if (code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' && builder.columns) {
       const fields = /got (\d+)/.exec(message)?.[1] ?? '?';
@@ -147,9 +169,10 @@ async function readCsv(file: string, builder: TableBuilder): Promise<void> {
   }
 }
 
-async function readNdjson(file: string, builder: TableBuilder): Promise<void> {
+async function readNdjson(input: ReadStream, builder: TableBuilder): Promise<void> {
   const { createInterface } = await import('node:readline');
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  input.setEncoding('utf8');
+  const lines = createInterface({ input, crlfDelay: Infinity });
   let line = 0;
   for await (const text of lines) {
     line++;

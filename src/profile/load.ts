@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ProfileError } from '../errors.ts';
+import { ProfileError, UsageError } from '../errors.ts';
 import { DEFAULT_TIMEOUT_MS, loadDeviceModel } from './device-model.ts';
 import { checkedData, durationAt, EnvironmentReader } from './field-readers.ts';
 import { loadShape } from './load-shape.ts';
@@ -11,6 +11,8 @@ import { parseThreshold } from './thresholds.ts';
 import { DEFAULT_MIN_DELIVERED, MIN_DELIVERED_HELP, parseMinDelivered } from './min-delivered.ts';
 import type { DataTable } from './data-file.ts';
 import { loadFleetData } from './fleet-data.ts';
+import { MAX_DEVICES } from './limits.ts';
+import { thresholdSelectorProblem } from '../engine/threshold-rows.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
 import { loadClientTls } from './tls-settings.ts';
 import type { DeviceModel, FleetEntry, RunPlan } from './types.ts';
@@ -79,6 +81,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   }
   const counts = fleetRaw.map((entry) => entry.count as number);
   const fleetTotal = counts.reduce((a, b) => a + b, 0);
+  if (fleetTotal > MAX_DEVICES) throw source.error(['fleet'], `the counts add up to ${fleetTotal} devices: at most ${MAX_DEVICES} run in one process (split the fleet with --shard or --workers)`);
   const shape = loadShape(source, raw, overrides, fleetTotal);
   const total = shape.devices;
   const apportioned = total === fleetTotal ? counts : apportion(counts, total);
@@ -107,7 +110,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     ...loaded.flatMap((model) => modelTasks(model).flatMap((task) => task.steps.map((step) => step.action.timeoutMs))),
     ...loaded.flatMap((model) => (model.mqtt ? [model.mqtt.connectTimeoutMs] : [])),
   );
-  return {
+  const plan: RunPlan = {
     profilePath: displayName,
     profileSha256: createHash('sha256').update(bytes).digest('hex'),
     name: (raw.name as string | undefined) ?? path.basename(profileFile, path.extname(profileFile)),
@@ -133,4 +136,10 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     minDelivered: overrides.minDelivered !== undefined ? overrides.minDelivered : minDeliveredOf(source, raw.minDelivered),
     secrets: [...environment.used].map(([name, value]) => ({ name, value })),
   };
+  const unknownRow = thresholdSelectorProblem(plan);
+  if (unknownRow) {
+    if (unknownRow.index < profileThresholdCount) throw source.error(['thresholds', unknownRow.index], unknownRow.message);
+    throw new UsageError(`--threshold: ${unknownRow.message}`);
+  }
+  return plan;
 }

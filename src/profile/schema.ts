@@ -1,5 +1,6 @@
 import { closest } from '../did-you-mean.ts';
-import { DURATION_PATTERN } from './duration.ts';
+import { DURATION_PATTERN, MAX_DURATION_MS } from './duration.ts';
+import { MAX_CONNECTIONS, MAX_COUNT, MAX_DEVICES, MAX_SPAWN_RATE } from './limits.ts';
 import { sparkplugSchema } from './sparkplug-schema.ts';
 
 /**
@@ -28,6 +29,7 @@ const duration: JsonSchema = {
   type: ['string', 'number'],
   pattern: DURATION_PATTERN,
   minimum: 0,
+  maximum: MAX_DURATION_MS / 1000,
   description: 'A duration: seconds as a number, or a string such as 500ms, 5s, 2m, 1h, 2d, 1m30s.',
 };
 
@@ -130,7 +132,7 @@ const stepProperties = {
   publish: publishAction,
   subscribe: subscribeAction,
   sparkplug: { type: 'string', enum: ['NDATA', 'DDATA'], description: "Publish the model's Sparkplug metrics: one NDATA, or a DDATA for each device of the node (a burst)." },
-  repeat: { type: 'integer', minimum: 1, description: 'Attempts in a row (a loop in a Locust task); {{ repeat.index }} counts from 0.' },
+  repeat: { type: 'integer', minimum: 1, maximum: MAX_COUNT, description: 'Attempts in a row (a loop in a Locust task); {{ repeat.index }} counts from 0.' },
   sleep: { ...duration, description: 'Pause between attempts of the task (time.sleep in a Locust task); the wait model applies after the last.' },
   capture: {
     type: 'object',
@@ -151,7 +153,7 @@ const task: JsonSchema = {
   description: 'One action (http, publish or subscribe; optionally repeat/sleep/capture) or a sequence of steps.',
   properties: {
     ...stepProperties,
-    weight: { type: 'number', minimum: 0, description: 'Relative pick weight (default 1).' },
+    weight: { type: 'number', minimum: 0, maximum: MAX_COUNT, description: 'Relative pick weight (default 1).' },
     every: { ...duration, description: 'Run this task on its own period, from a seeded phase, instead of picking by weight; then every task needs it.' },
     steps: { type: 'array', items: step, minItems: 1, description: 'Requests made in order, each with its own stats row.' },
   },
@@ -202,7 +204,7 @@ const mqttSession: JsonSchema = {
       properties: {
         min: duration,
         max: duration,
-        multiplier: { type: 'number', minimum: 1 },
+        multiplier: { type: 'number', minimum: 1, maximum: 1000 },
         jitter: { type: 'number', minimum: 0, maximum: 1, description: 'Fraction of each delay drawn at random (default 0.5).' },
       },
       additionalProperties: false,
@@ -267,7 +269,7 @@ export const deviceModelSchema: JsonSchema = {
         min: duration,
         max: duration,
         interval: duration,
-        perSecond: { type: 'number', exclusiveMinimum: 0 },
+        perSecond: { type: 'number', exclusiveMinimum: 0, maximum: MAX_COUNT },
       },
       required: ['model'],
       additionalProperties: false,
@@ -302,7 +304,12 @@ export const profileSchema: JsonSchema = {
     kind: { type: 'string', enum: ['profile'] },
     name: { type: 'string' },
     description: { type: 'string' },
-    seed: { type: ['string', 'integer'] },
+    seed: {
+      type: ['string', 'integer'],
+      minimum: -Number.MAX_SAFE_INTEGER,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'Any text, or an integer within ±(2^53 - 1): a YAML number beyond that loses digits, so quote it ("12345678901234567890") to keep them.',
+    },
     target: { type: 'string', pattern: '^https?://', description: 'HTTP base URL; omitted, the embedded fixture is started.' },
     broker: { type: 'string', pattern: '^(mqtts?|wss?)://', description: 'MQTT broker URL (mqtt://, mqtts://, or ws:// / wss:// with a path for MQTT over WebSocket); omitted, the embedded broker is started.' },
     fleet: {
@@ -312,7 +319,7 @@ export const profileSchema: JsonSchema = {
         type: 'object',
         properties: {
           device: { type: 'string', description: 'Path of a device model, relative to this profile.' },
-          count: { type: 'integer', minimum: 0 },
+          count: { type: 'integer', minimum: 0, maximum: MAX_DEVICES, description: `Devices of this model (the fleet's counts together at most ${MAX_DEVICES}).` },
           data: {
             type: 'object',
             description: "Per-device data: row i of the file goes to this entry's device i; templates read {{ data.COLUMN }}.",
@@ -328,12 +335,12 @@ export const profileSchema: JsonSchema = {
         additionalProperties: false,
       },
     },
-    spawnRate: { type: 'number', exclusiveMinimum: 0, description: 'Devices started per second (shorthand for spawn.rate).' },
+    spawnRate: { type: 'number', exclusiveMinimum: 0, maximum: MAX_SPAWN_RATE, description: 'Devices started per second (shorthand for spawn.rate).' },
     spawn: {
       type: 'object',
       description: 'How the devices start: at a rate, or all in the same tick (a boot storm).',
       properties: {
-        rate: { type: 'number', exclusiveMinimum: 0, description: 'Devices started per second (mode rate).' },
+        rate: { type: 'number', exclusiveMinimum: 0, maximum: MAX_SPAWN_RATE, description: 'Devices started per second (mode rate).' },
         mode: { type: 'string', enum: ['rate', 'all-at-once'], description: 'rate (default) or all-at-once: every device starts in the same tick.' },
       },
       additionalProperties: false,
@@ -346,19 +353,19 @@ export const profileSchema: JsonSchema = {
         type: 'object',
         properties: {
           duration: { ...duration, description: 'How long the stage lasts (above 0).' },
-          devices: { type: 'integer', minimum: 0, description: 'Devices running at the end of the stage.' },
+          devices: { type: 'integer', minimum: 0, maximum: MAX_DEVICES, description: 'Devices running at the end of the stage.' },
         },
         required: ['duration', 'devices'],
         additionalProperties: false,
       },
     },
     duration,
-    iterations: { type: 'integer', minimum: 1, description: 'Tasks each device runs after boot, then stops.' },
+    iterations: { type: 'integer', minimum: 1, maximum: MAX_COUNT, description: 'Tasks each device runs after boot, then stops.' },
     drainTimeout: duration,
     http: {
       type: 'object',
       properties: {
-        connections: { type: 'integer', minimum: 1, description: 'Connections per origin in the shared pool.' },
+        connections: { type: 'integer', minimum: 1, maximum: MAX_CONNECTIONS, description: 'Connections per origin in the shared pool.' },
         connectionPerDevice: { type: 'boolean' },
         timeout: duration,
         tls: clientTls('For https:// targets. Paths are relative to this profile; cert and key may be templates ({{ device.id }}, {{ data.cert }}) so each device presents its own certificate, over its own connections.', {
@@ -406,6 +413,12 @@ function typeOf(value: unknown): string {
   return typeof value;
 }
 
+/** "an array", "an integer", "a string", "a string or integer", "null". */
+function withArticle(type: string): string {
+  if (type === 'null' || type === 'undefined') return type;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
 function matchesType(value: unknown, type: NonNullable<JsonSchema['type']>): boolean {
   const actual = typeOf(value);
   const accepted = typeof type === 'string' ? [type] : type;
@@ -416,7 +429,7 @@ function matchesType(value: unknown, type: NonNullable<JsonSchema['type']>): boo
 export function validateAgainst(schema: JsonSchema, value: unknown, path: (string | number)[] = []): SchemaViolation | undefined {
   if (schema.type && !matchesType(value, schema.type)) {
     const expected = typeof schema.type === 'string' ? schema.type : schema.type.join(' or ');
-    return { path, message: `must be ${expected === 'integer' ? 'an integer' : `a ${expected}`}, got ${typeOf(value)}` };
+    return { path, message: `must be ${withArticle(expected)}, got ${withArticle(typeOf(value))}` };
   }
   if (schema.enum && !schema.enum.includes(value as string | number)) {
     return { path, message: `must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}` };
@@ -425,9 +438,12 @@ export function validateAgainst(schema: JsonSchema, value: unknown, path: (strin
     return { path, message: `${JSON.stringify(value)} does not match the expected form${schema.description ? ` (${schema.description})` : ` ${schema.pattern}`}` };
   }
   if (typeof value === 'number') {
-    if (schema.minimum !== undefined && value < schema.minimum) return { path, message: `must be at least ${schema.minimum}, got ${value}` };
+    // Past the bounds a value's own limits matter (a seed's exactness): the description says them.
+    const textOrInteger = Array.isArray(schema.type) && schema.type.includes('string') && schema.type.includes('integer');
+    const why = schema.description && textOrInteger ? ` (${schema.description})` : '';
+    if (schema.minimum !== undefined && value < schema.minimum) return { path, message: `must be at least ${schema.minimum}, got ${value}${why}` };
     if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) return { path, message: `must be greater than ${schema.exclusiveMinimum}, got ${value}` };
-    if (schema.maximum !== undefined && value > schema.maximum) return { path, message: `must be at most ${schema.maximum}, got ${value}` };
+    if (schema.maximum !== undefined && value > schema.maximum) return { path, message: `must be at most ${schema.maximum}, got ${value}${why}` };
   }
   if (Array.isArray(value)) {
     if (schema.minItems !== undefined && value.length < schema.minItems) return { path, message: `needs at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}` };

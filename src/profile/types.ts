@@ -113,7 +113,8 @@ export type TokenExpiry =
   /** Seconds in the login or refresh response (`$.expires_in`). */
   | { readonly kind: 'response'; readonly expression: string; readonly path: readonly (string | number)[] }
   /** The `exp` claim of the JWT a captured variable holds. */
-  | { readonly kind: 'jwt'; readonly variable: string; readonly slot: number }
+  /** `where`: file:line:column of `auth.jwt`, for the error when the captured value is not a JWT. */
+  | { readonly kind: 'jwt'; readonly variable: string; readonly slot: number; readonly where: string }
   /** A lifetime the model states. */
   | { readonly kind: 'fixed'; readonly ms: number };
 

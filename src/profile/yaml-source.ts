@@ -1,9 +1,32 @@
 import { readFile } from 'node:fs/promises';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node } from 'yaml';
 import { FleetsimError, ProfileError } from '../errors.ts';
 import type { SourcePosition } from '../errors.ts';
 import { scalarValueOffsets } from './scalar-offsets.ts';
+
+/** Far deeper than any profile or device model nests, and far shallower than the stack allows. */
+const MAX_DEPTH = 64;
+/** The yaml library's own default: how far aliases may multiply what they name. */
+const MAX_ALIAS_COUNT = 100;
+
+/** How deep the document's collections nest, counted without recursion (a deep one must not overflow the stack). */
+function nestingDepth(root: Node | null): number {
+  let deepest = 0;
+  const stack: [Node | null | undefined, number][] = [[root, 1]];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [node, depth] = next;
+    if (isMap(node) || isSeq(node)) {
+      deepest = Math.max(deepest, depth);
+      if (deepest > MAX_DEPTH) return deepest;
+      for (const item of node.items) {
+        if (isPair(item)) stack.push([item.value as Node | null, depth + 1], [item.key as Node | null, depth + 1]);
+        else stack.push([item as Node | null, depth + 1]);
+      }
+    }
+  }
+  return deepest;
+}
 
 export type FieldPath = readonly (string | number)[];
 
@@ -30,15 +53,36 @@ export class YamlSource {
 
   static parse(text: string, displayName: string): YamlSource {
     const lines = new LineCounter();
-    const document = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+    const whole = { file: displayName, line: 0, column: 0 };
+    let document: Document;
+    try {
+      document = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+    } catch (error) {
+      // The parser recurses per level of nesting: thousands of levels overflow the stack.
+      if (error instanceof RangeError) throw new ProfileError(whole, '', `invalid YAML: nested too deeply (${error.message})`);
+      throw error;
+    }
     const problem = document.errors[0];
     if (problem) {
       const { line, col } = lines.linePos(problem.pos[0]);
       const message = problem.message.split('\n')[0] ?? problem.message;
       throw new ProfileError({ file: displayName, line, column: col }, '', `invalid YAML: ${message}`);
     }
-    if (document.contents === null) throw new ProfileError({ file: displayName, line: 0, column: 0 }, '', 'the file is empty (or only comments)');
-    return new YamlSource(displayName, text, document.toJS() as unknown, document, lines);
+    if (document.contents === null) throw new ProfileError(whole, '', 'the file is empty (or only comments)');
+    const depth = nestingDepth(document.contents);
+    if (depth > MAX_DEPTH) throw new ProfileError(whole, '', `invalid YAML: nested ${depth} levels deep; a profile or device model needs far fewer (at most ${MAX_DEPTH})`);
+    let data: unknown;
+    try {
+      // An alias expands to a copy of what it names: a few lines of aliases of aliases (a "billion
+      // laughs") would expand to millions of nodes. The yaml library counts them and refuses.
+      data = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      if (error instanceof ReferenceError || error instanceof RangeError) {
+        throw new ProfileError(whole, '', `invalid YAML: ${/alias/i.test(error.message) ? `its aliases (*name) of aliases expand too far (refused past ${MAX_ALIAS_COUNT} copies of one node)` : error.message}`);
+      }
+      throw error;
+    }
+    return new YamlSource(displayName, text, data, document, lines);
   }
 
   /** Position of the value at `path` (or of its key with `atKey`), falling back to the nearest existing parent. */

@@ -3,6 +3,9 @@ import { RequestDeadline } from './request-deadline.ts';
 import { tlsErrorLabel } from './tls-labels.ts';
 import type { AttemptResult } from './types.ts';
 
+/** Body bytes a response takes in one turn of the event loop before it lets the others run. */
+const BODY_SLICE_BYTES = 64 * 1024;
+
 /** undici's own timeouts, kept as a backstop this far behind ours. */
 const UNDICI_TIMEOUT_BACKSTOP_MS = 1000;
 
@@ -70,6 +73,14 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
   private readonly deadline = new RequestDeadline();
   // undici may still be inside its own bookkeeping for this response: the sink runs after it.
   private readonly deliver = (): void => this.sink.httpEnded(this.result);
+  /** Body bytes since the last yield to the event loop (see onResponseData). */
+  private sliceBytes = 0;
+  private paused: Dispatcher.DispatchController | undefined;
+  private readonly resume = (): void => {
+    const controller = this.paused;
+    this.paused = undefined;
+    if (controller && !controller.aborted) controller.resume();
+  };
 
   constructor(
     readonly deviceIndex: number,
@@ -109,6 +120,7 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
   private resetResponse(): void {
     this.status = 0;
     this.bytesIn = 0;
+    this.sliceBytes = 0;
     this.chunks = undefined;
   }
 
@@ -117,10 +129,19 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
     this.deadline.headers();
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.deadline.data();
     this.bytesIn += chunk.length;
     if (this.keepBody) (this.chunks ??= []).push(chunk);
+    // A large body arrives as fast as the socket gives it: undici parses everything buffered in
+    // one go, and every other connection's answer waits behind it. Past a slice, yield the loop.
+    this.sliceBytes += chunk.length;
+    if (this.sliceBytes >= BODY_SLICE_BYTES) {
+      this.sliceBytes = 0;
+      this.paused = controller;
+      controller.pause();
+      setImmediate(this.resume);
+    }
   }
 
   onResponseEnd(): void {

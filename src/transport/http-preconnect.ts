@@ -17,6 +17,8 @@ export class PreopenedConnector {
   /** Each spare socket's own listeners, removed when the pool takes it (undici's stay). */
   private readonly drops = new WeakMap<Socket, () => void>();
   private expiry: NodeJS.Timeout | undefined;
+  /** Closed (the run ended, maybe before it started): a connection that opens late is not kept. */
+  private closed = false;
   private readonly base: buildConnector.connector;
   readonly connect: buildConnector.connector = (options, callback) => {
     for (let socket = this.spare.pop(); socket; socket = this.spare.pop()) {
@@ -68,11 +70,13 @@ export class PreopenedConnector {
   }
 
   close(): void {
+    this.closed = true;
     clearTimeout(this.expiry);
     for (const socket of this.spare.splice(0)) socket.destroy();
   }
 
   private keep(socket: Socket): void {
+    if (this.closed) return void socket.destroy();
     const drop = (): void => {
       const at = this.spare.indexOf(socket);
       if (at >= 0) this.spare.splice(at, 1);

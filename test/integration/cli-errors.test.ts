@@ -23,7 +23,7 @@ describe('bad input: exit 2 with one message naming file, line and field', () =>
     const profile = await suite.temp.write('bad.yaml', profileFor('bad.device.yaml'));
     const result = await runCli(['run', profile, '--target', suite.url]);
     assert.equal(result.code, 2);
-    assertOneCleanMessage(result.stderr, /^fleetsim: .*bad\.device\.yaml:5:13: tasks\[0\]\.weight: must be a number, got string$/);
+    assertOneCleanMessage(result.stderr, /^fleetsim: .*bad\.device\.yaml:5:13: tasks\[0\]\.weight: must be a number, got a string$/);
   });
 
   test('validate reports the same error', async () => {

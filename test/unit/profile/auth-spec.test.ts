@@ -70,7 +70,7 @@ test('a valid lifecycle names its steps and its expiry', async () => {
   const model = await loadDeviceModel(file);
   assert.equal(model.auth?.login.name, 'login');
   assert.equal(model.auth?.refresh?.name, 'renew');
-  assert.deepEqual(model.auth?.expiry, { kind: 'jwt', variable: 'access', slot: 0 });
+  assert.deepEqual(model.auth?.expiry, { kind: 'jwt', variable: 'access', slot: 0, where: `${file}:6:8` });
   assert.equal(model.auth?.refreshBeforeMs, 3000);
   const fixed = await loadDeviceModel(await temp.write('fixed.yaml', modelWith('auth:\n  login: login\n  ttl: 15m')));
   assert.deepEqual(fixed.auth?.expiry, { kind: 'fixed', ms: 900_000 });

@@ -30,7 +30,7 @@ describe('profile errors name the file, line, column and field', () => {
   test('a wrong type points at the value', async () => {
     const error = await loadError(MINIMAL_DEVICE, 'iterations: many\n');
     assert.equal(error.field, 'iterations');
-    assert.match(error.message, /\.yaml:7:13: iterations: must be an integer, got string/);
+    assert.match(error.message, /\.yaml:7:13: iterations: must be an integer, got a string/);
   });
 
   test('an unknown template function points inside the string', async () => {
