@@ -91,6 +91,12 @@ for (const group of groups) {
 }
 const code = groups.find((group) => group.code !== 0)?.code ?? (failed > 0 ? 1 : 0);
 console.log('');
+// Where the suite's time goes: the files whose tests took longest (their own time, not process start).
+const fileTimes = groups.flatMap((group) => Object.entries(group.totals?.files ?? {}));
+if (fileTimes.length > 1) {
+  const slowest = fileTimes.sort((a, b) => b[1] - a[1]).slice(0, 10);
+  console.log(`tests: slowest files: ${slowest.map(([file, ms]) => `${path.relative(process.cwd(), file)} ${(ms / 1000).toFixed(1)} s`).join(', ')}`);
+}
 if (notes.length > 0) console.log(`tests: ${notes.join('; ')}`);
 // The closing line CI reads.
 console.log(`tests: ${passed} passed, ${failed} failed`);
