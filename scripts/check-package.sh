@@ -13,9 +13,25 @@ git clone --quiet "$root" "$work/clone"
 cd "$work/clone"
 echo "check-package: npm ci --omit=dev in a fresh clone"
 npm ci --omit=dev "${quiet[@]}"
+# No TypeScript there, so no dist/: the CLI says how to build, in one line, exit 2.
+set +e
+unbuilt="$(node bin/fleetsim.js --version 2>&1)"
+status=$?
+set -e
+if [ "$status" != 2 ] || [ "$(wc -l <<<"$unbuilt")" != 1 ] || ! grep -q 'npm run build' <<<"$unbuilt"; then
+  echo "check-package: bin/fleetsim.js without dist/ exited $status with:" >&2
+  echo "$unbuilt" >&2
+  exit 1
+fi
 
 echo "check-package: npm ci, then npm pack"
-npm ci "${quiet[@]}" >/dev/null
+# Every package in the lock supports the Node this runs on: no EBADENGINE warnings.
+install_log="$(npm ci --no-audit --no-fund --loglevel=warn 2>&1)"
+if grep -q EBADENGINE <<<"$install_log"; then
+  echo "check-package: npm ci warned of unsupported engines:" >&2
+  grep EBADENGINE <<<"$install_log" >&2
+  exit 1
+fi
 tarball="$(npm pack --silent --pack-destination "$work")"
 listing="$(tar -tzf "$work/$tarball")"
 for file in dist/src/cli/main.js dist/src/index.js dist/src/index.d.ts dist/src/run-plan.d.ts dist/broker-fixture/fixture-worker.js; do
