@@ -1,6 +1,13 @@
 /**
- * fleetsim as a library (`import { loadRunPlan, Engine } from 'fleetsim'`): load a profile, run
- * it, follow the engine's events, and get the results the CLI writes. A minimal run:
+ * fleetsim as a library. One call runs a profile and returns the results `--json` writes:
+ *
+ *   import { runProfile } from 'fleetsim';
+ *   const results = await runProfile('profiles/iot-node.yaml', { devices: 10, durationMs: 5000 });
+ *   console.log(results.total.requests, results.thresholds.every((t) => t.ok));
+ *
+ * `runPlan(plan, options)` runs a plan from `loadRunPlan` (change it between the two); both start
+ * the embedded fixtures when the plan names no target or broker. For finer control, drive the
+ * engine yourself:
  *
  *   const plan = await loadRunPlan('profiles/iot-node.yaml', { devices: 10, durationMs: 5000 });
  *   const monitor = new GeneratorMonitor();
@@ -13,8 +20,16 @@
  *   const results = resultsOf({ plan, engine, times, generator: monitor.stop(), stopReason, onlineAtStop: engine.online });
  *
  * `startFixtures()` starts the embedded HTTP fixture and MQTT broker for a self-contained run;
- * `mergeResults` merges the results of a run's shards (`plan.shard`).
+ * `mergeResults` merges the results of a run's shards (`plan.shard`). Every error a caller can act
+ * on is a FleetsimError with a stable `code` (docs/library.md lists them).
  */
+export { runPlan, runProfile, ReportWriteError } from './run-plan.ts';
+export type { RunPlanOptions, RunProfileOptions } from './run-plan.ts';
+export { FleetsimError, ProfileError, UsageError } from './errors.ts';
+export type { SourcePosition } from './errors.ts';
+export { DataFileError } from './profile/data-file.ts';
+export { TemplateError } from './template/compile.ts';
+export { ConflictError } from './ui/ui-backend.ts';
 export { loadRunPlan, EnvironmentReader } from './profile/load.ts';
 export type { RunOverrides } from './profile/load.ts';
 export type { RunPlan, Shard } from './profile/types.ts';

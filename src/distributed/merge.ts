@@ -11,6 +11,7 @@ import { addCounters } from '../metrics/row-counters.ts';
 import type { MixedAbandonCause, Results } from '../metrics/results.ts';
 import { StatsEntry } from '../metrics/stats.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
+import { toolVersion } from '../version.ts';
 import type { HistoryTable } from './history-table.ts';
 import { historyTable, mergeHistories } from './merge-history.ts';
 
@@ -70,7 +71,14 @@ interface KeptShard {
 
 /** Refuses a file that cannot be a shard of the same run as the first one. */
 function checkShard({ source, results }: ShardResults, first: KeptShard | undefined): void {
-  if (results.schema !== 'fleetsim.results/v1' || !Array.isArray(results.stats) || !Array.isArray(results.history)) throw new MergeError(`${source}: not a fleetsim results file (schema fleetsim.results/v1)`);
+  // A library caller's objects have not been through a parser that checked them: nothing is assumed.
+  const unknown = results as unknown as Partial<Record<keyof Results, unknown>> | null;
+  if (typeof unknown !== 'object' || unknown === null || unknown.schema !== 'fleetsim.results/v1' || !Array.isArray(unknown.stats) || !Array.isArray(unknown.history)) {
+    throw new MergeError(`${source}: not a fleetsim results file (schema fleetsim.results/v1)`);
+  }
+  const objects = (['profile', 'shard', 'total', 'generator', 'saturation', 'devices'] as const).filter((key) => typeof unknown[key] !== 'object' || unknown[key] === null);
+  const missing = [...(Array.isArray(unknown.thresholds) ? [] : ['thresholds']), ...objects];
+  if (missing.length > 0) throw new MergeError(`${source}: a fleetsim.results/v1 object without ${missing.join(', ')}: merge takes what --json writes, parsed`);
   if ('merged' in results) throw new MergeError(`${source}: already a merged result; merge the shards' own results`);
   const exprs = results.thresholds.map((threshold) => threshold.expr);
   for (const expr of exprs) {
@@ -133,10 +141,24 @@ export class ShardMerger {
  * counts, histories aligned by wall-clock second, each shard's generator health kept, thresholds
  * judged again on the merged rows. Pure: it reads nothing and writes nothing.
  */
-export function mergeResults(inputs: readonly ShardResults[], options: { readonly partial?: boolean; readonly version: string }): MergedResults {
+export function mergeResults(inputs: readonly (Results | ShardResults)[], options: { readonly partial?: boolean; readonly version?: string } = {}): MergedResults {
+  const list: readonly (Results | ShardResults)[] = inputs;
+  if (!Array.isArray(inputs)) throw new MergeError(`mergeResults: expected an array of results objects (what --json writes, parsed), got ${describe(inputs)}`);
   const merger = new ShardMerger();
-  for (const input of inputs) merger.add(input);
-  return merger.finish(options);
+  for (const [i, input] of list.entries()) merger.add(asShard(input, i));
+  return merger.finish({ partial: options.partial === true, version: options.version ?? toolVersion() });
+}
+
+/** `{ source, results }` as given, or a bare results object named by its place in the list. */
+function asShard(input: Results | ShardResults | null | undefined, index: number): ShardResults {
+  if (typeof input === 'object' && input !== null && 'results' in input && !('schema' in input)) {
+    return { source: typeof input.source === 'string' ? input.source : `results[${index}]`, results: input.results };
+  }
+  return { source: `results[${index}]`, results: input as Results };
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }
 
 /** How close a generator came to saturation: its CPU or its lag, against the limits, whichever is worse. */

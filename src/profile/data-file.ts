@@ -3,17 +3,16 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse';
-import { fileErrorReason } from '../errors.ts';
+import { fileErrorReason, FleetsimError } from '../errors.ts';
 
 /** Why a data file cannot be used, with the line it is about (1-based; 0 for the file as a whole). */
-export class DataFileError extends Error {
-  readonly code = 'FLEETSIM_DATA_FILE';
+export class DataFileError extends FleetsimError {
   constructor(
     readonly file: string,
     readonly line: number,
     message: string,
   ) {
-    super(`${file}${line > 0 ? `:${line}` : ''}: ${message}`);
+    super('FLEETSIM_DATA_FILE', `${file}${line > 0 ? `:${line}` : ''}: ${message}`);
     this.name = 'DataFileError';
   }
 }

@@ -1,13 +1,14 @@
 import type { CompiledValue, TemplateContext, TemplateValue } from './context.ts';
 import { didYouMean } from '../did-you-mean.ts';
+import { FleetsimError } from '../errors.ts';
 import { TEMPLATE_FIELDS, TEMPLATE_FUNCTIONS } from './functions.ts';
 import type { Literal, SlotAllocator } from './functions.ts';
 
 /** A template problem at `offset` characters into the template text. */
-export class TemplateError extends Error {
+export class TemplateError extends FleetsimError {
   readonly offset: number;
   constructor(message: string, offset: number) {
-    super(message);
+    super('FLEETSIM_TEMPLATE', message);
     this.name = 'TemplateError';
     this.offset = offset;
   }

@@ -1,3 +1,4 @@
+import { FleetsimError } from '../errors.ts';
 import type { Download } from './downloads.ts';
 
 /** What the page is pushed: an SSE event name and its JSON data. */
@@ -6,10 +7,9 @@ export interface UiMessages {
 }
 
 /** A request that cannot be served in the run's present state (a start while one runs): HTTP 409. */
-export class ConflictError extends Error {
-  readonly code = 'FLEETSIM_UI_CONFLICT';
+export class ConflictError extends FleetsimError {
   constructor(message: string) {
-    super(message);
+    super('FLEETSIM_UI_CONFLICT', message);
     this.name = 'ConflictError';
   }
 }

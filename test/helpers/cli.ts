@@ -5,6 +5,18 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/**
+ * Set by scripts/run-tests.mjs once it has built dist/: the CLI then starts from the compiled
+ * JavaScript (about half a second less per spawn than compiling the sources through tsx). A test
+ * file run on its own (`node --import tsx --test FILE`) runs the sources, so no build is needed.
+ */
+export const BUILT_ENV = 'TESTS_RUN_BUILT_CLI';
+
+/** `node` arguments that start the CLI: the built entry when the runner built it, else the sources through tsx. */
+export function cliEntry(): readonly string[] {
+  return process.env[BUILT_ENV] === '1' ? [path.join(ROOT, 'dist/src/cli/bin.js')] : ['--import', 'tsx', path.join(ROOT, 'src/cli/bin.ts')];
+}
+
 export interface CliResult {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -27,7 +39,7 @@ export interface CliRun {
  * past it fail with EFBIG, as on a full disk.
  */
 export function startCli(args: readonly string[], deadlineMs = 60_000, openFileLimit?: number, fileSizeLimitBlocks?: number, env?: NodeJS.ProcessEnv): CliRun {
-  const command = [process.execPath, '--import', 'tsx', path.join(ROOT, 'src/cli/bin.ts'), ...args];
+  const command = [process.execPath, ...cliEntry(), ...args];
   // Lower limits are set by the shell that execs node, as a user's `ulimit -n` would.
   const limits = [openFileLimit === undefined ? '' : `ulimit -n ${openFileLimit} && `, fileSizeLimitBlocks === undefined ? '' : `ulimit -f ${fileSizeLimitBlocks} && `].join('');
   const [file, argv] = limits === '' ? [process.execPath, command.slice(1)] : ['/bin/sh', ['-c', `${limits}exec "$@"`, 'sh', ...command]];

@@ -2,16 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, runCli } from '../helpers/cli.ts';
+import { ROOT, cliEntry, runCli } from '../helpers/cli.ts';
 
 const run = promisify(execFile);
 const SCRIPT = '/usr/bin/script';
 const ARGS = ['run', 'profiles/iot-node.yaml', '-u', '5', '-r', '50', '-t', '5s'];
 
 test('on a terminal the progress line is redrawn in place; the summary starts on a line of its own', { timeout: 60_000, skip: existsSync(SCRIPT) ? false : 'no script(1) to give the CLI a terminal' }, async () => {
-  const cli = [process.execPath, '--import', 'tsx', path.join(ROOT, 'src/cli/bin.ts'), ...ARGS].map((part) => `'${part}'`).join(' ');
+  const cli = [process.execPath, ...cliEntry(), ...ARGS].map((part) => `'${part}'`).join(' ');
   // script(1) runs the CLI on a pseudo-terminal and copies what the terminal got to stdout.
   const { stdout } = await run(SCRIPT, ['-qefc', cli, '/dev/null'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, timeout: 50_000 });
   const redraws = stdout.split('\r\x1b[2K').length - 1;
