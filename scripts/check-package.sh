@@ -34,7 +34,7 @@ if grep -q EBADENGINE <<<"$install_log"; then
 fi
 tarball="$(npm pack --silent --pack-destination "$work")"
 listing="$(tar -tzf "$work/$tarball")"
-for file in dist/src/cli/main.js dist/src/index.js dist/src/index.d.ts dist/src/run-plan.d.ts dist/broker-fixture/fixture-worker.js; do
+for file in dist/src/cli/main.js dist/src/index.js dist/src/index.d.ts dist/src/run/run-plan.d.ts dist/broker-fixture/fixture-worker.js; do
   grep -qx "package/$file" <<<"$listing" || { echo "check-package: $tarball has no $file" >&2; exit 1; }
 done
 

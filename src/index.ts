@@ -23,14 +23,15 @@
  * `mergeResults` merges the results of a run's shards (`plan.shard`). Every error a caller can act
  * on is a FleetsimError with a stable `code` (docs/library.md lists them).
  */
-export { runPlan, runProfile, ReportWriteError } from './run-plan.ts';
-export type { RunPlanOptions, RunProfileOptions } from './run-plan.ts';
+export { runPlan, runProfile, ReportWriteError } from './run/run-plan.ts';
+export type { RunPlanOptions, RunProfileOptions } from './run/run-plan.ts';
 export { FleetsimError, ProfileError, UsageError } from './errors.ts';
 export type { SourcePosition } from './errors.ts';
 export { DataFileError } from './profile/data-file.ts';
 export { TemplateError } from './template/compile.ts';
 export { ConflictError } from './ui/ui-backend.ts';
-export { loadRunPlan, EnvironmentReader } from './profile/load.ts';
+export { loadRunPlan } from './run/load-plan.ts';
+export { EnvironmentReader } from './profile/load.ts';
 export type { RunOverrides } from './profile/load.ts';
 export type { RunPlan, Shard } from './profile/types.ts';
 export { Engine } from './engine/engine.ts';
@@ -40,8 +41,8 @@ export { GeneratorMonitor } from './metrics/generator-monitor.ts';
 export type { GeneratorHealth } from './metrics/generator-monitor.ts';
 export { buildResults } from './metrics/results.ts';
 export type { Results, StatsRow } from './metrics/results.ts';
-export { resultsOf } from './cli/run-environment.ts';
-export type { FinishedRun } from './cli/run-environment.ts';
+export { resultsOf } from './run/run-environment.ts';
+export type { FinishedRun } from './run/run-environment.ts';
 export { mergeResults, MergeError } from './distributed/merge.ts';
 export type { MergedResults, ShardResults } from './distributed/merge.ts';
 export { formatSummary } from './report/console.ts';

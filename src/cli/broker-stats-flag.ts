@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.ts';
-import { BrokerStatsProbe } from '../transport/broker-stats.ts';
+import { BrokerStatsProbe } from '../transport/mqtt/broker-stats.ts';
 
 const PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'ws:': 80 };
 

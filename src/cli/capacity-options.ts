@@ -2,8 +2,8 @@ import type { StepPlan } from '../capacity/steps.ts';
 import { UsageError } from '../errors.ts';
 import { parseDurationMs } from '../profile/duration.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
-import { last, MAX_DEVICES } from './options.ts';
-import type { FlagValue } from './options.ts';
+import { last, MAX_DEVICES } from '../run/overrides.ts';
+import type { FlagValue } from '../run/overrides.ts';
 
 /** `fleetsim capacity` flags as yargs hands them over: raw text, so errors can echo it. */
 export interface CapacityFlags {

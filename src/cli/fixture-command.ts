@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import { HttpFixture, MqttFixture } from '../../broker-fixture/index.ts';
 import { UsageError } from '../errors.ts';
 import { formatDuration, MAX_DURATION_MS, parseDurationMs } from '../profile/duration.ts';
-import { last } from './options.ts';
-import type { FlagValue } from './options.ts';
+import { last } from '../run/overrides.ts';
+import type { FlagValue } from '../run/overrides.ts';
 import type { Output } from './run-command.ts';
 
 export interface FixtureFlags {

@@ -3,12 +3,12 @@ import type { WriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { fleetIdentities } from '../engine/fleet-ids.ts';
-import { loadRunPlan } from '../profile/load.ts';
+import { fleetIdentities } from '../engine/fleet/fleet-ids.ts';
+import { loadRunPlan } from '../run/load-plan.ts';
 import { checkWritableFile } from '../report/output-path.ts';
-import { outputFile, overridesFromFlags } from './options.ts';
-import type { FlagValue, RunFlags } from './options.ts';
-import type { Output } from './run-environment.ts';
+import { outputFile, overridesFromFlags } from '../run/overrides.ts';
+import type { FlagValue, RunFlags } from '../run/overrides.ts';
+import type { Output } from '../run/run-environment.ts';
 
 export interface IdsCommandFlags extends RunFlags {
   readonly profile: string;

@@ -2,8 +2,8 @@ import { BlockList, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { UsageError } from '../errors.ts';
-import { last } from './options.ts';
-import type { FlagValue } from './options.ts';
+import { last } from '../run/overrides.ts';
+import type { FlagValue } from '../run/overrides.ts';
 
 type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;
 

@@ -1,8 +1,8 @@
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { closest } from '../did-you-mean.ts';
+import { closest } from '../util/did-you-mean.ts';
 import { isUserError, UsageError } from '../errors.ts';
-import { toolVersion } from '../version.ts';
+import { toolVersion } from '../util/version.ts';
 import { capacityCommand } from './capacity-command.ts';
 import { fixtureCommand } from './fixture-command.ts';
 import { idsCommand } from './ids-command.ts';

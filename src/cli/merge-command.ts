@@ -2,11 +2,11 @@ import { ShardMerger } from '../distributed/merge.ts';
 import type { MergedResults } from '../distributed/merge.ts';
 import { readShard } from '../distributed/read-shard.ts';
 import { formatSummary } from '../report/console.ts';
-import { toolVersion } from '../version.ts';
-import type { FlagValue } from './options.ts';
-import { fileReporters, finishReporters, jsonOnStdout, prepareReporters } from './report-files.ts';
-import { EXIT, runExitCode } from './run-environment.ts';
-import type { Output } from './run-environment.ts';
+import { toolVersion } from '../util/version.ts';
+import type { FlagValue } from '../run/overrides.ts';
+import { fileReporters, finishReporters, jsonOnStdout, prepareReporters } from '../run/report-files.ts';
+import { EXIT, runExitCode } from '../run/run-environment.ts';
+import type { Output } from '../run/run-environment.ts';
 
 export interface MergeCommandFlags {
   readonly results?: readonly (string | number)[] | undefined;

@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.ts';
 import type { MetricsEndpoint } from '../report/prometheus.ts';
-import { last } from './options.ts';
-import type { FlagValue } from './options.ts';
+import { last } from '../run/overrides.ts';
+import type { FlagValue } from '../run/overrides.ts';
 
 /** Loopback unless told: the endpoint shows target names and rates to whoever can reach it. */
 export const DEFAULT_METRICS_HOST = '127.0.0.1';

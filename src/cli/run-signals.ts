@@ -1,7 +1,7 @@
 import type { Engine } from '../engine/engine.ts';
 import type { HeldSignal } from './early-signals.ts';
-import { EXIT } from './run-environment.ts';
-import type { Output } from './run-environment.ts';
+import { EXIT } from '../run/run-environment.ts';
+import type { Output } from '../run/run-environment.ts';
 
 type Reason = 'interrupted' | 'terminated';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
-import { loadRunPlan } from '../profile/load.ts';
+import { loadRunPlan } from '../run/load-plan.ts';
 import type { RunOverrides } from '../profile/load.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import type { Reporter } from '../report/reporter.ts';
@@ -10,11 +10,11 @@ import { uiPage } from '../ui/ui-page.ts';
 import { UiServer } from '../ui/ui-server.ts';
 import type { UiEndpoint } from '../ui/ui-server.ts';
 import type { UiBackend } from '../ui/ui-backend.ts';
-import { last, outputFile, overridesFromFlags } from './options.ts';
-import type { FlagValue, RunFlags } from './options.ts';
-import { fileReporters, prepareReporters } from './report-files.ts';
-import { EXIT } from './run-environment.ts';
-import type { Output } from './run-environment.ts';
+import { last, outputFile, overridesFromFlags } from '../run/overrides.ts';
+import type { FlagValue, RunFlags } from '../run/overrides.ts';
+import { fileReporters, prepareReporters } from '../run/report-files.ts';
+import { EXIT } from '../run/run-environment.ts';
+import type { Output } from '../run/run-environment.ts';
 
 export interface UiFlags {
   readonly uiPort?: FlagValue;

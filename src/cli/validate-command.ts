@@ -1,12 +1,12 @@
 import path from 'node:path';
-import { loadRunPlan } from '../profile/load.ts';
+import { loadRunPlan } from '../run/load-plan.ts';
 import { actionType } from '../profile/types.ts';
 import type { AuthSpec, RunPlan, TaskSpec, WaitModel } from '../profile/types.ts';
-import { describeHttpConnections } from '../engine/http-options.ts';
-import { describeStages } from '../engine/stages.ts';
+import { describeHttpConnections } from '../engine/device/http-options.ts';
+import { describeStages } from '../engine/schedule/stages.ts';
 import { formatDuration } from '../profile/duration.ts';
-import { overridesFromFlags } from './options.ts';
-import type { RunFlags } from './options.ts';
+import { overridesFromFlags } from '../run/overrides.ts';
+import type { RunFlags } from '../run/overrides.ts';
 import type { Output } from './run-command.ts';
 
 function describeWait(wait: WaitModel): string {

@@ -11,7 +11,7 @@ import { addCounters } from '../metrics/row-counters.ts';
 import type { MixedAbandonCause, Results } from '../metrics/results.ts';
 import { StatsEntry } from '../metrics/stats.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
-import { toolVersion } from '../version.ts';
+import { toolVersion } from '../util/version.ts';
 import type { HistoryTable } from './history-table.ts';
 import { historyTable, mergeHistories } from './merge-history.ts';
 

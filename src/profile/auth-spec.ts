@@ -1,4 +1,4 @@
-import { didYouMean } from '../did-you-mean.ts';
+import { didYouMean } from '../util/did-you-mean.ts';
 import { parseCapturePath } from './capture-path.ts';
 import { durationAt } from './field-readers.ts';
 import type { AuthSpec, TaskSpec, TokenExpiry } from './types.ts';

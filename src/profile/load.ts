@@ -12,7 +12,6 @@ import { DEFAULT_MIN_DELIVERED, MIN_DELIVERED_HELP, parseMinDelivered } from './
 import type { DataTable } from './data-file.ts';
 import { loadFleetData } from './fleet-data.ts';
 import { MAX_DEVICES } from './limits.ts';
-import { thresholdSelectorProblem } from '../engine/threshold-rows.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
 import { loadClientTls } from './tls-settings.ts';
 import type { DeviceModel, FleetEntry, RunPlan } from './types.ts';
@@ -58,7 +57,14 @@ export function apportion(counts: readonly number[], total: number): number[] {
 }
 
 /** Loads a profile and the device models it names, applies command-line overrides, and compiles everything once. */
-export async function loadRunPlan(profileFile: string, overrides: RunOverrides = {}, environment = new EnvironmentReader()): Promise<RunPlan> {
+/**
+ * A check of the finished plan that needs more than the profile knows (which stats rows the engine
+ * makes, for thresholds that name one): the run layer passes it in, so the profile stays below the
+ * engine. It returns the threshold it refuses and why.
+ */
+export type ThresholdRowCheck = (plan: RunPlan) => { readonly index: number; readonly message: string } | undefined;
+
+export async function loadRunPlan(profileFile: string, overrides: RunOverrides = {}, environment = new EnvironmentReader(), thresholdRows?: ThresholdRowCheck): Promise<RunPlan> {
   const displayName = path.relative(process.cwd(), profileFile) || profileFile;
   const source = await YamlSource.read(profileFile, displayName);
   const raw = checkedData(source, profileSchema);
@@ -136,7 +142,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     minDelivered: overrides.minDelivered !== undefined ? overrides.minDelivered : minDeliveredOf(source, raw.minDelivered),
     secrets: [...environment.used].map(([name, value]) => ({ name, value })),
   };
-  const unknownRow = thresholdSelectorProblem(plan);
+  const unknownRow = thresholdRows?.(plan);
   if (unknownRow) {
     if (unknownRow.index < profileThresholdCount) throw source.error(['thresholds', unknownRow.index], unknownRow.message);
     throw new UsageError(`--threshold: ${unknownRow.message}`);

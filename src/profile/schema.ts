@@ -1,4 +1,4 @@
-import { closest } from '../did-you-mean.ts';
+import { closest } from '../util/did-you-mean.ts';
 import { DURATION_PATTERN, MAX_DURATION_MS } from './duration.ts';
 import { MAX_CONNECTIONS, MAX_COUNT, MAX_DEVICES, MAX_SPAWN_RATE } from './limits.ts';
 import { sparkplugSchema } from './sparkplug-schema.ts';

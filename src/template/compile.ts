@@ -1,5 +1,5 @@
 import type { CompiledValue, TemplateContext, TemplateValue } from './context.ts';
-import { didYouMean } from '../did-you-mean.ts';
+import { didYouMean } from '../util/did-you-mean.ts';
 import { FleetsimError } from '../errors.ts';
 import { TEMPLATE_FIELDS, TEMPLATE_FUNCTIONS } from './functions.ts';
 import type { Literal, SlotAllocator } from './functions.ts';

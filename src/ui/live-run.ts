@@ -1,12 +1,12 @@
 import { Engine } from '../engine/engine.ts';
 import type { StopReason } from '../engine/events.ts';
-import { StageDriver } from '../engine/stages.ts';
+import { StageDriver } from '../engine/schedule/stages.ts';
 import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
 import type { Results } from '../metrics/results.ts';
 import type { RunPlan, Stage } from '../profile/types.ts';
 import { UsageError } from '../errors.ts';
-import type { Endpoints } from '../cli/run-environment.ts';
-import { resultsOf } from '../cli/run-environment.ts';
+import type { Endpoints } from '../run/run-environment.ts';
+import { resultsOf } from '../run/run-environment.ts';
 
 /** What a run from the UI was started with. */
 export interface StartSettings {

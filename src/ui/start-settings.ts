@@ -2,7 +2,7 @@ import { UsageError } from '../errors.ts';
 import { formatDuration, MAX_DURATION_MS } from '../profile/duration.ts';
 import type { RunOverrides } from '../profile/load.ts';
 import type { RunPlan, Stage } from '../profile/types.ts';
-import { MAX_DEVICES, overridesFromFlags } from '../cli/options.ts';
+import { MAX_DEVICES, overridesFromFlags } from '../run/overrides.ts';
 import type { StartSettings } from './live-run.ts';
 
 /** The start form's fields as text, as the page shows them and the API takes them. */

@@ -5,8 +5,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { HttpTransport } from '../../src/transport/http.ts';
-import { PreopenedConnector } from '../../src/transport/http-preconnect.ts';
+import { HttpTransport } from '../../src/transport/http/http.ts';
+import { PreopenedConnector } from '../../src/transport/http/http-preconnect.ts';
 import { pollUntil } from '../helpers/poll.ts';
 
 /** An HTTP server that counts the connections it accepted, those still open, and the requests. */

@@ -4,9 +4,9 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { HttpFixture } from '../../broker-fixture/index.ts';
-import { HttpTransport } from '../../src/transport/http.ts';
-import type { HttpAttempt } from '../../src/transport/http.ts';
-import { HttpExchange } from '../../src/transport/http-exchange.ts';
+import { HttpTransport } from '../../src/transport/http/http.ts';
+import type { HttpAttempt } from '../../src/transport/http/http.ts';
+import { HttpExchange } from '../../src/transport/http/http-exchange.ts';
 import type { AttemptResult } from '../../src/transport/types.ts';
 
 /** A device's view of an exchange: each result as it arrives, and whether it came inside `dispatch`. */

@@ -5,7 +5,7 @@ import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { HttpTransport } from '../../src/transport/http.ts';
+import { HttpTransport } from '../../src/transport/http/http.ts';
 import type { TlsOptions } from '../../src/transport/types.ts';
 import { ROOT } from '../helpers/cli.ts';
 

@@ -7,8 +7,8 @@ import { Aedes } from 'aedes';
 import type { Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { HttpFixture } from '../../broker-fixture/index.ts';
-import { HttpTransport } from '../../src/transport/http.ts';
-import { MqttSession } from '../../src/transport/mqtt.ts';
+import { HttpTransport } from '../../src/transport/http/http.ts';
+import { MqttSession } from '../../src/transport/mqtt/mqtt.ts';
 import { runCli } from '../helpers/cli.ts';
 import { pollUntil } from '../helpers/poll.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MqttSession } from '../../src/transport/mqtt.ts';
-import type { SessionListener, SessionOptions } from '../../src/transport/mqtt.ts';
+import { MqttSession } from '../../src/transport/mqtt/mqtt.ts';
+import type { SessionListener, SessionOptions } from '../../src/transport/mqtt/mqtt.ts';
 import type { Outcome } from '../../src/transport/types.ts';
 import { runCli } from '../helpers/cli.ts';
 import { pollUntil } from '../helpers/poll.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import { MqttSession } from '../../src/transport/mqtt.ts';
-import type { SessionListener } from '../../src/transport/mqtt.ts';
+import { MqttSession } from '../../src/transport/mqtt/mqtt.ts';
+import type { SessionListener } from '../../src/transport/mqtt/mqtt.ts';
 import { pollUntil } from '../helpers/poll.ts';
 import { startScriptedBroker } from '../helpers/scripted-broker.ts';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { HttpFixture } from '../../broker-fixture/index.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import type { AttemptRecord, StopReason } from '../../src/engine/events.ts';
-import { devicesAt } from '../../src/engine/stages.ts';
+import { devicesAt } from '../../src/engine/schedule/stages.ts';
 import { loadRunPlan } from '../../src/profile/load.ts';
 import type { RunPlan } from '../../src/profile/types.ts';
 import { TempDir } from '../helpers/temp-files.ts';

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HttpFixture } from '../../broker-fixture/index.ts';
-import { jwtExpiry } from '../../src/engine/auth-lifecycle.ts';
+import { jwtExpiry } from '../../src/engine/device/auth-lifecycle.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import type { AttemptRecord } from '../../src/engine/events.ts';
 import { EnvironmentReader, loadRunPlan } from '../../src/profile/load.ts';

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execute } from '../../../src/cli/main.ts';
-import { parseShard, parseStartAt } from '../../../src/cli/options.ts';
-import { ownedByEntry } from '../../../src/engine/fleet-layout.ts';
-import { globalIndex, localIndex, ownedBelow } from '../../../src/engine/shard.ts';
+import { parseShard, parseStartAt } from '../../../src/run/overrides.ts';
+import { ownedByEntry } from '../../../src/engine/fleet/fleet-layout.ts';
+import { globalIndex, localIndex, ownedBelow } from '../../../src/engine/fleet/shard.ts';
 import { loadRunPlan } from '../../../src/profile/load.ts';
 import type { FleetEntry } from '../../../src/profile/types.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { execute } from '../../../src/cli/main.ts';
-import { overridesFromFlags, parseStage } from '../../../src/cli/options.ts';
+import { overridesFromFlags, parseStage } from '../../../src/run/overrides.ts';
 import { UsageError } from '../../../src/errors.ts';
 
 async function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {

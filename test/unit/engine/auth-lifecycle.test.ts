@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AuthLifecycle } from '../../../src/engine/auth-lifecycle.ts';
-import type { BoundAuth } from '../../../src/engine/auth-lifecycle.ts';
-import type { BoundStep } from '../../../src/engine/bound-model.ts';
-import { bindModel } from '../../../src/engine/bound-model.ts';
+import { AuthLifecycle } from '../../../src/engine/device/auth-lifecycle.ts';
+import type { BoundAuth } from '../../../src/engine/device/auth-lifecycle.ts';
+import type { BoundStep } from '../../../src/engine/device/bound-model.ts';
+import { bindModel } from '../../../src/engine/device/bound-model.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import { loadDeviceModel } from '../../../src/profile/load.ts';
 import type { AttemptResult } from '../../../src/transport/types.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DeliveryTracker, HEADER_BYTES } from '../../../src/engine/delivery.ts';
+import { DeliveryTracker, HEADER_BYTES } from '../../../src/engine/mqtt/delivery.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 
 function tracker(devices = 4): { delivery: DeliveryTracker; stats: RunStats } {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkFileLimit, openFileLimit } from '../../../src/engine/fd-limit.ts';
+import { checkFileLimit, openFileLimit } from '../../../src/engine/fleet/fd-limit.ts';
 import { TempDir } from '../../helpers/temp-files.ts';
 
 test('reads the soft open-file limit from /proc-style limits', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { firstSecondDevices } from '../../../src/engine/http-warm-start.ts';
+import { firstSecondDevices } from '../../../src/engine/device/http-warm-start.ts';
 import type { RunPlan } from '../../../src/profile/types.ts';
 
 /** Only the load shape matters to how many connections open ahead. */

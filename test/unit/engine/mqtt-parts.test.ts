@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { backoffDelayMs } from '../../../src/engine/mqtt-link.ts';
+import { backoffDelayMs } from '../../../src/engine/mqtt/mqtt-link.ts';
 import fc from 'fast-check';
-import { compileFilter } from '../../../src/engine/topic-match.ts';
+import { compileFilter } from '../../../src/engine/mqtt/topic-match.ts';
 import { deviceRandom } from '../../../src/identity/rng.ts';
 
 /** Filter matching as MQTT 4.7 words it, level lists side by side: what the compiled matcher must agree with. */

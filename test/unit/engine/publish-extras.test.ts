@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DELIVERY_PROPERTY, DeliveryTracker } from '../../../src/engine/delivery.ts';
-import type { MqttAttempt } from '../../../src/engine/mqtt-attempt.ts';
-import { publishExtrasPlan, publishWithExtras } from '../../../src/engine/publish-extras.ts';
-import type { ExtrasSource } from '../../../src/engine/publish-extras.ts';
+import { DELIVERY_PROPERTY, DeliveryTracker } from '../../../src/engine/mqtt/delivery.ts';
+import type { MqttAttempt } from '../../../src/engine/mqtt/mqtt-attempt.ts';
+import { publishExtrasPlan, publishWithExtras } from '../../../src/engine/mqtt/publish-extras.ts';
+import type { ExtrasSource } from '../../../src/engine/mqtt/publish-extras.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import type { PublishAction, PublishProperties } from '../../../src/profile/types.ts';
 import { literalTemplate } from '../../../src/template/compile.ts';
 import type { CompiledTemplate } from '../../../src/template/compile.ts';
-import { PropertyWriter, PublishProperty, readUserProperty } from '../../../src/transport/mqtt-publish-extras.ts';
-import type { PublishExtras } from '../../../src/transport/mqtt-publish-extras.ts';
-import type { MqttSession } from '../../../src/transport/mqtt.ts';
+import { PropertyWriter, PublishProperty, readUserProperty } from '../../../src/transport/mqtt/mqtt-publish-extras.ts';
+import type { PublishExtras } from '../../../src/transport/mqtt/mqtt-publish-extras.ts';
+import type { MqttSession } from '../../../src/transport/mqtt/mqtt.ts';
 
 /** A template that varies: its value is whatever `next` says at the publish. */
 function varying(next: () => string): CompiledTemplate {

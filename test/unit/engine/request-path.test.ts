@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodePathChars } from '../../../src/engine/request-path.ts';
+import { encodePathChars } from '../../../src/engine/device/request-path.ts';
 
 test('only characters a request target cannot carry are percent-encoded', () => {
   assert.equal(encodePathChars('/data?id=1e00&x=a%20b'), '/data?id=1e00&x=a%20b');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Scheduler } from '../../../src/engine/scheduler.ts';
-import type { Schedulable, TimerApi } from '../../../src/engine/scheduler.ts';
+import { Scheduler } from '../../../src/engine/schedule/scheduler.ts';
+import type { Schedulable, TimerApi } from '../../../src/engine/schedule/scheduler.ts';
 import { deviceRandom } from '../../../src/identity/rng.ts';
 
 /** A clock and a timer API that only move when the test advances them. */

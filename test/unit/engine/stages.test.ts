@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Ramp, rampStepsDue } from '../../../src/engine/ramp.ts';
-import type { RampHost } from '../../../src/engine/ramp.ts';
-import type { Schedulable } from '../../../src/engine/scheduler.ts';
-import { describeStages, devicesAt, StageDriver } from '../../../src/engine/stages.ts';
+import { Ramp, rampStepsDue } from '../../../src/engine/schedule/ramp.ts';
+import type { RampHost } from '../../../src/engine/schedule/ramp.ts';
+import type { Schedulable } from '../../../src/engine/schedule/scheduler.ts';
+import { describeStages, devicesAt, StageDriver } from '../../../src/engine/schedule/stages.ts';
 import { formatDuration } from '../../../src/profile/duration.ts';
 
 const SHAPE = [

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { entryOrdinals, fleetIdFunctions, layoutFleet } from '../../../src/engine/fleet-layout.ts';
-import { DeviceTlsResolver } from '../../../src/engine/tls-files.ts';
+import { entryOrdinals, fleetIdFunctions, layoutFleet } from '../../../src/engine/fleet/fleet-layout.ts';
+import { DeviceTlsResolver } from '../../../src/engine/mqtt/tls-files.ts';
 import { loadRunPlan } from '../../../src/profile/load.ts';
 import type { RunPlan } from '../../../src/profile/types.ts';
 import { TempDir } from '../../helpers/temp-files.ts';

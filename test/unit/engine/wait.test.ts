@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { bindModel } from '../../../src/engine/bound-model.ts';
-import { VirtualDevice } from '../../../src/engine/device.ts';
-import type { DeviceHost } from '../../../src/engine/device-host.ts';
+import { bindModel } from '../../../src/engine/device/bound-model.ts';
+import { VirtualDevice } from '../../../src/engine/device/device.ts';
+import type { DeviceHost } from '../../../src/engine/device/device-host.ts';
 import type { StatsEntry } from '../../../src/metrics/stats.ts';
-import { nextTick } from '../../../src/engine/wait.ts';
-import type { NextTick } from '../../../src/engine/wait.ts';
+import { nextTick } from '../../../src/engine/schedule/wait.ts';
+import type { NextTick } from '../../../src/engine/schedule/wait.ts';
 import { deviceRandom } from '../../../src/identity/rng.ts';
 import type { Random } from '../../../src/identity/rng.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import { loadDeviceModel } from '../../../src/profile/load.ts';
 import type { DeviceModel, WaitModel } from '../../../src/profile/types.ts';
-import type { HttpExchange } from '../../../src/transport/http-exchange.ts';
+import type { HttpExchange } from '../../../src/transport/http/http-exchange.ts';
 import type { AttemptResult } from '../../../src/transport/types.ts';
 import { TempDir } from '../../helpers/temp-files.ts';
 

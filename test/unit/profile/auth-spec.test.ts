@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describePlan } from '../../../src/cli/validate-command.ts';
 import { EnvironmentReader, loadDeviceModel, loadRunPlan } from '../../../src/profile/load.ts';
-import { jwtExpiry } from '../../../src/engine/auth-lifecycle.ts';
+import { jwtExpiry } from '../../../src/engine/device/auth-lifecycle.ts';
 import { loadErrorFor, TempDir } from '../../helpers/temp-files.ts';
 
 let temp: TempDir;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ProfileError } from '../../../src/errors.ts';
-import { loadRunPlan } from '../../../src/profile/load.ts';
+import { loadRunPlan } from '../../../src/run/load-plan.ts';
 import { TempDir } from '../../helpers/temp-files.ts';
 
 // Inputs that used to crash (an unhandled stream error, a ReferenceError, an array of 1e308) or

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SparkplugTally } from '../../../src/metrics/sparkplug.ts';
-import { SparkplugNode } from '../../../src/engine/sparkplug/node.ts';
-import type { BoundSparkplug, SparkplugDevice } from '../../../src/engine/sparkplug/node.ts';
+import { SparkplugNode } from '../../../src/engine/mqtt/sparkplug/node.ts';
+import type { BoundSparkplug, SparkplugDevice } from '../../../src/engine/mqtt/sparkplug/node.ts';
 import { StatsEntry } from '../../../src/metrics/stats.ts';
 import { TempDir, loadErrorFor, loadPlanFor } from '../../helpers/temp-files.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { generate, parser } from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
-import { MalformedPacketError, PacketReader, PacketType, defaultServerLimits, encodeAck, encodePublish, encodeSubscribe, readServerLimits, reasonLabel } from '../../../src/transport/mqtt-codec.ts';
+import { MalformedPacketError, PacketReader, PacketType, defaultServerLimits, encodeAck, encodePublish, encodeSubscribe, readServerLimits, reasonLabel } from '../../../src/transport/mqtt/mqtt-codec.ts';
 
 /** What mqtt-packet, the reference codec, reads from bytes we wrote. */
 function parsed(bytes: Buffer, protocolVersion: 4 | 5): Packet[] {

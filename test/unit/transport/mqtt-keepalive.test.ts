@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
-import { Keepalive } from '../../../src/transport/mqtt-keepalive.ts';
-import type { KeepaliveOwner } from '../../../src/transport/mqtt-keepalive.ts';
+import { Keepalive } from '../../../src/transport/mqtt/mqtt-keepalive.ts';
+import type { KeepaliveOwner } from '../../../src/transport/mqtt/mqtt-keepalive.ts';
 
 /** A connection whose pings the broker answers (or not), and whose writes are at the test's call. */
 class Owner implements KeepaliveOwner {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { MalformedPacketError, walkProperties } from '../../../src/transport/mqtt-codec.ts';
-import { PropertyWriter, PublishProperty, readUserProperty } from '../../../src/transport/mqtt-publish-extras.ts';
+import { MalformedPacketError, walkProperties } from '../../../src/transport/mqtt/mqtt-codec.ts';
+import { PropertyWriter, PublishProperty, readUserProperty } from '../../../src/transport/mqtt/mqtt-publish-extras.ts';
 
 /** A list as it arrives: its length as a variable byte integer, then its contents. */
 function withLength(contents: Buffer): Buffer {

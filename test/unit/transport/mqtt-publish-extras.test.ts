@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parser } from 'mqtt-packet';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
-import { encodePublishWith, PropertyWriter, PublishProperty, readUserProperty } from '../../../src/transport/mqtt-publish-extras.ts';
+import { encodePublishWith, PropertyWriter, PublishProperty, readUserProperty } from '../../../src/transport/mqtt/mqtt-publish-extras.ts';
 
 function parsed(bytes: Buffer, protocolVersion: 4 | 5): IPublishPacket {
   const packets: Packet[] = [];

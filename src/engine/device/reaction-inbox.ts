@@ -1,0 +1,148 @@
+import type { TemplateContext } from '../../template/context.ts';
+import type { Random } from '../../identity/rng.ts';
+import type { BoundReaction } from './bound-model.ts';
+import type { DeviceHost, DownlinkCounts } from './device-host.ts';
+import { MqttAttempt } from '../mqtt/mqtt-attempt.ts';
+import type { MqttAttemptOwner } from '../mqtt/mqtt-attempt.ts';
+import { compileFilter, matchingFilter } from '../mqtt/topic-match.ts';
+import type { TopicMatcher } from '../mqtt/topic-match.ts';
+
+/** Messages waiting for their reaction beyond this are dropped: a device is not an unbounded queue. */
+const MAX_QUEUED_REACTIONS = 64;
+
+/** The device as its reactions see it: templates, attempts, and the seq and stream they swap. */
+export type ReactingDevice = TemplateContext & MqttAttemptOwner & { seq: number; random: Random; readonly deviceIndex: number };
+
+export interface QueuedReaction {
+  readonly reaction: BoundReaction;
+  readonly payload: Buffer;
+}
+
+/**
+ * A device's side of its reactions, for devices whose model has any (the others carry none): the
+ * SUBSCRIBEs made for them on every connect, and the messages received and not yet reacted to.
+ * Reactions run one at a time between the device's tasks.
+ */
+export class ReactionInbox {
+  /** Each reaction's topic filter as this device subscribes it, rendered once. */
+  readonly filters: readonly string[];
+  /** Each filter compiled, a shared subscription's without its `$share/GROUP/`. */
+  private readonly matchers: readonly TopicMatcher[];
+  /**
+   * Which filters the last message received matched (1) or not (0), by index in `filters`: a message
+   * is matched once, and the reaction and delivery accounting both read the answer.
+   */
+  readonly matched: Uint8Array;
+  private readonly queue: QueuedReaction[] = [];
+  /** The request log's seq for the next SUBSCRIBE made on connect, counted apart from the device's tasks. */
+  subscribeSeq = 0;
+  /** The seq of the next attempt a reaction makes: reactions are numbered apart from the device's tasks. */
+  private reactionSeq = 0;
+  /** Made when the first reaction runs. */
+  private reactionRandom: Random | undefined;
+  /** The device's task seq and stream, kept aside while reactions run (undefined when none does). */
+  private taskSeq = 0;
+  private taskRandom: Random | undefined;
+  /** Where the loop resumes once queued reactions ran (clock ms), or -1. */
+  resumeAt = -1;
+  private readonly subscriptions: MqttAttempt[];
+  private readonly settledWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly reactions: readonly BoundReaction[],
+    private readonly device: ReactingDevice,
+    private readonly host: Pick<DeviceHost, 'reactionStream'>,
+  ) {
+    this.filters = reactions.map((bound) => String(bound.reaction.topic.evaluate(device)));
+    this.matchers = this.filters.map((filter) => compileFilter(matchingFilter(filter)));
+    this.matched = new Uint8Array(this.filters.length);
+    this.subscriptions = reactions.map(() => new MqttAttempt(device));
+  }
+
+  /** An attempt for a reaction's SUBSCRIBE: one that ended by its ack is reused. */
+  subscriptionAttempt(): MqttAttempt {
+    let attempt = this.subscriptions.find((candidate) => candidate.reusable);
+    if (!attempt) {
+      attempt = new MqttAttempt(this.device);
+      this.subscriptions.push(attempt);
+    }
+    return attempt;
+  }
+
+  /** A SUBSCRIBE ended: one that may still hear from the broker is let go, so a late SUBACK cannot touch the next. */
+  subscriptionEnded(attempt: MqttAttempt): void {
+    const index = this.subscriptions.indexOf(attempt);
+    if (!attempt.reusable && index >= 0) this.subscriptions.splice(index, 1);
+    if (this.settledWaiters.length > 0 && !this.subscriptions.some((side) => side.pending)) for (const resolve of this.settledWaiters.splice(0)) resolve();
+  }
+
+  /** Resolves once the SUBSCRIBEs made on connect have their answers (each is bounded by its timeout). */
+  subscriptionsSettled(): Promise<void> {
+    if (!this.subscriptions.some((side) => side.pending)) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  failSubscriptions(reason: string): void {
+    for (const attempt of [...this.subscriptions]) attempt.fail(reason);
+  }
+
+  /** Matches a received message's topic against every filter into `matched`; returns the first match's index, or -1. */
+  match(topic: string): number {
+    let first = -1;
+    for (let i = 0; i < this.matchers.length; i++) {
+      const hit = (this.matchers[i] as TopicMatcher)(topic);
+      this.matched[i] = hit ? 1 : 0;
+      if (hit && first < 0) first = i;
+    }
+    return first;
+  }
+
+  /** Queues the message for the reaction at `index` (`match`'s answer); returns whether it was queued. */
+  accept(index: number, payload: Buffer, downlink: DownlinkCounts): boolean {
+    const reaction = this.reactions[index];
+    // A plain subscription (no steps) has nothing to run: the message was received, and that is all.
+    if (!reaction?.task) return false;
+    if (this.queue.length >= MAX_QUEUED_REACTIONS) {
+      downlink.reactionsDropped++;
+      return false;
+    }
+    downlink.reactionsQueued++;
+    this.queue.push({ reaction, payload });
+    return true;
+  }
+
+  /**
+   * Reactions are about to run: messages come when the broker sends them, so what a reaction draws
+   * and how many attempts it makes must not shift what the tasks send. It gets its own seq and stream.
+   */
+  enter(): void {
+    const device = this.device;
+    if (this.taskRandom !== undefined) return;
+    this.taskRandom = device.random;
+    this.taskSeq = device.seq;
+    device.random = this.reactionRandom ??= this.host.reactionStream(device.deviceIndex);
+    device.seq = this.reactionSeq;
+  }
+
+  /** The queued reactions ran: the tasks' seq and stream are back. */
+  leave(): void {
+    const device = this.device;
+    if (this.taskRandom === undefined) return;
+    this.reactionSeq = device.seq;
+    device.seq = this.taskSeq;
+    device.random = this.taskRandom;
+    this.taskRandom = undefined;
+  }
+
+  get waiting(): boolean {
+    return this.queue.length > 0;
+  }
+
+  next(): QueuedReaction | undefined {
+    return this.queue.shift();
+  }
+
+  clear(): void {
+    this.queue.length = 0;
+  }
+}

@@ -1,0 +1,39 @@
+import type { MqttSessionSpec } from '../../profile/types.ts';
+import type { SessionOptions } from '../../transport/mqtt/mqtt.ts';
+import type { VirtualDevice } from '../device/device.ts';
+import type { DeviceTlsResolver } from './tls-files.ts';
+
+/** The port a broker URL without one means. */
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'mqtts:': 8883, 'ws:': 80, 'wss:': 443 };
+
+/**
+ * What one device's MQTT session connects with: the broker's address and transport, the device's
+ * rendered client id, credentials, will and CONNECT properties, and its source address (device i
+ * uses address i mod k). Rendered once per device, when it starts.
+ */
+export function sessionOptionsFor(broker: URL, tls: DeviceTlsResolver | undefined, sources: readonly string[], device: VirtualDevice, spec: MqttSessionSpec): SessionOptions {
+  const secure = broker.protocol === 'mqtts:' || broker.protocol === 'wss:';
+  const webSocket = broker.protocol === 'ws:' || broker.protocol === 'wss:';
+  const text = (template: MqttSessionSpec['username']): string | undefined => (template === undefined ? undefined : String(template.evaluate(device)));
+  return {
+    host: broker.hostname.replace(/^\[(.*)\]$/u, '$1'),
+    port: broker.port === '' ? DEFAULT_PORTS[broker.protocol] ?? 1883 : Number(broker.port),
+    webSocketUrl: webSocket ? broker.href : undefined,
+    tls: secure ? (tls as DeviceTlsResolver).forDevice(device.deviceIndex) : undefined,
+    clientId: String(spec.clientId.evaluate(device)),
+    userProperties: spec.userProperties.map(([name, value]) => [name, String(value.evaluate(device))] as const),
+    receiveMaximum: spec.receiveMaximum,
+    processingMs: spec.processingMs,
+    protocolVersion: spec.protocolVersion,
+    clean: spec.clean,
+    sessionExpiryS: spec.sessionExpiryS,
+    keepSessionAtEnd: spec.keepSessionAtEnd,
+    qos2Downgrade: spec.qos2Downgrade,
+    keepaliveS: spec.keepaliveS,
+    username: text(spec.username),
+    password: text(spec.password),
+    will: spec.will && { topic: String(spec.will.topic.evaluate(device)), payload: String(spec.will.payload.evaluate(device)), qos: spec.will.qos, retain: spec.will.retain },
+    connectTimeoutMs: spec.connectTimeoutMs,
+    localAddress: sources[device.deviceIndex % sources.length],
+  };
+}

@@ -1,0 +1,51 @@
+import type { Random } from '../../identity/rng.ts';
+import type { WaitModel } from '../../profile/types.ts';
+
+/** When the next task should start and when it was meant to start (they differ only under pacing). */
+export interface NextTick {
+  /** Wall time (clock ms) at which to start the next task. */
+  startAt: number;
+  /** The time the schedule intended; latency under pacing is also measured from here. */
+  intendedAt: number;
+  /** Pacing ticks skipped because the previous task overran by more than a whole interval. */
+  missed: number;
+}
+
+function paced(intervalMs: number, intendedAt: number, endedAt: number, out: NextTick): NextTick {
+  let next = intendedAt + intervalMs;
+  let missed = 0;
+  if (endedAt - next >= intervalMs) {
+    missed = Math.floor((endedAt - next) / intervalMs);
+    next += missed * intervalMs;
+  }
+  out.intendedAt = next;
+  out.startAt = Math.max(next, endedAt);
+  out.missed = missed;
+  return out;
+}
+
+/**
+ * Computes the next start from the model. Pacing keeps a fixed grid anchored at the first task
+ * (not at each task's end), so a slow target makes ticks late rather than silently fewer: this is
+ * what lets latency be measured from the intended time. `out` is reused to avoid allocation.
+ */
+export function nextTick(wait: WaitModel, random: Random, intendedAt: number, endedAt: number, out: NextTick): NextTick {
+  switch (wait.model) {
+    case 'constant':
+      out.startAt = out.intendedAt = endedAt + wait.timeMs;
+      out.missed = 0;
+      return out;
+    case 'between':
+      out.startAt = out.intendedAt = endedAt + wait.minMs + random() * (wait.maxMs - wait.minMs);
+      out.missed = 0;
+      return out;
+    case 'pacing':
+      return paced(wait.intervalMs, intendedAt, endedAt, out);
+    case 'throughput':
+      return paced(1000 / wait.perSecond, intendedAt, endedAt, out);
+  }
+}
+
+export function isPaced(wait: WaitModel): boolean {
+  return wait.model === 'pacing' || wait.model === 'throughput';
+}
