@@ -24,6 +24,7 @@ import { SparkplugNode } from './sparkplug/node.ts';
 import { warmStart } from './http-warm-start.ts';
 import type { BoundModel } from './bound-model.ts';
 import { DeliveryTracker, measuresDelivery } from './delivery.ts';
+import { CommandRoutes, CommandSender } from './commands.ts';
 import { VirtualDevice } from './device.ts';
 import type { DeviceHost, DownlinkCounts } from './device-host.ts';
 import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
@@ -96,6 +97,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private abandoning = false;
   /** Every Sparkplug edge node's births, deaths and seq, when the fleet has some. */
   sparkplug: SparkplugTally | undefined;
+  /** Who commands reach and the replies that matched no command, when some model sends commands. */
+  commands: CommandRoutes | undefined;
   /** End-to-end delivery, when some publish carries a delivery header. */
   readonly delivery: DeliveryTracker | undefined;
   /** Started devices that only listen and have not finished: they stay until the run ends. */
@@ -365,6 +368,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     device.data = dataRow(this.plan.fleet[entry] as FleetEntry, this.ordinals[index] ?? 0);
     // After its data row: the node and device ids may read it.
     if (bound.sparkplug) device.sparkplug = new SparkplugNode(bound.sparkplug, device, (this.sparkplug ??= new SparkplugTally()));
+    if (bound.commands) {
+      this.commands ??= new CommandRoutes(this.plan.fleet, this.layout, this.idOf);
+      device.commands = new CommandSender(device, this.commands, this.ordinals[index] ?? 0, this.plan.fleet[entry]?.count ?? 1, bound.model.mqtt?.protocolVersion === 5);
+    }
     this.devices[local] = device;
     const mqtt = bound.model.mqtt;
     if (mqtt) {
