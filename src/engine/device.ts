@@ -420,9 +420,9 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const payload = this.host.delivery ? this.host.delivery.received(this.deviceIndex, topic, received, properties, inbox?.matched) : received;
     if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping || this.retired) return;
     if (!inbox?.accept(first, payload, this.host.downlink, properties)) return;
-    // Idle between tasks: react now, and come back to the schedule after.
-    if (!this.task && this.heapIndex >= 0) {
-      inbox.resumeAt = this.dueAt;
+    // Idle between tasks (or, with no tasks, idle for good): react now, and come back to the schedule after.
+    if (!this.task && (this.heapIndex >= 0 || (this.listening && this.phase === Phase.Loop))) {
+      inbox.resumeAt = this.heapIndex >= 0 ? this.dueAt : this.host.now();
       this.host.unschedule(this);
       this.startReaction(this.host.now());
     }

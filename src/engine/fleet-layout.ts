@@ -5,25 +5,19 @@ import type { FleetEntry, Shard } from '../profile/types.ts';
  * Which fleet entry each device index belongs to, interleaved by smooth weighted round robin so a
  * partial spawn (or a shard) gets the fleet's mix rather than all of one model first. Devices that
  * only listen (no tasks: backend consumers) take the first indices, so they start, and subscribe,
- * before the devices whose messages they receive; devices that send commands take the last, so the
- * devices they command have started first.
+ * before the devices whose messages they receive.
  */
 export function layoutFleet(fleet: readonly FleetEntry[]): Uint16Array {
-  const rank = fleet.map((entry) => (entry.model.tasks.length === 0 ? 0 : sendsCommands(entry) ? 2 : 1));
-  const groups = [0, 1, 2].map((group) => fleet.flatMap((entry, index) => (rank[index] === group ? [index] : []))).filter((group) => group.length > 0);
-  if (groups.length === 1) return interleave(fleet);
-  const layout = new Uint16Array(fleet.reduce((sum, entry) => sum + entry.count, 0));
-  let at = 0;
-  for (const group of groups) {
-    const part = interleave(group.map((index) => fleet[index] as FleetEntry));
-    part.forEach((entry, i) => (layout[at + i] = group[entry] ?? 0));
-    at += part.length;
-  }
+  const listens = fleet.map((entry) => entry.model.tasks.length === 0);
+  if (!listens.some(Boolean) || listens.every(Boolean)) return interleave(fleet);
+  const first = fleet.flatMap((entry, index) => (listens[index] ? [index] : []));
+  const rest = fleet.flatMap((entry, index) => (listens[index] ? [] : [index]));
+  const head = interleave(first.map((index) => fleet[index] as FleetEntry));
+  const tail = interleave(rest.map((index) => fleet[index] as FleetEntry));
+  const layout = new Uint16Array(head.length + tail.length);
+  head.forEach((entry, i) => (layout[i] = first[entry] ?? 0));
+  tail.forEach((entry, i) => (layout[head.length + i] = rest[entry] ?? 0));
   return layout;
-}
-
-function sendsCommands(entry: FleetEntry): boolean {
-  return [...entry.model.boot, ...entry.model.tasks].some((task) => task.steps.some((step) => step.action.kind === 'command'));
 }
 
 function interleave(fleet: readonly Pick<FleetEntry, 'count'>[]): Uint16Array {
