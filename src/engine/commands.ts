@@ -66,7 +66,8 @@ function correlationIn(text: string, correlate: NonNullable<Correlate>): string 
   }
   const value = followPath(document, correlate.path);
   if (value === undefined || value === null) return undefined;
-  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value);
 }
 
 /**
