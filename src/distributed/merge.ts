@@ -1,4 +1,5 @@
 import { summarizeNodes } from '../metrics/sparkplug.ts';
+import { mergeCommands } from '../metrics/commands.ts';
 import { FleetsimError } from '../errors.ts';
 import { judgedThresholds } from '../metrics/evaluate-thresholds.ts';
 import { SATURATION } from '../metrics/generator-monitor.ts';
@@ -286,10 +287,13 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
   };
   const sparkplugs = shards.flatMap(({ results }) => (results.sparkplug ? [results.sparkplug] : []));
   const sparkplug = sparkplugs.length === 0 ? {} : { sparkplug: summarizeNodes(sparkplugs.flatMap((summary) => summary.nodes)) };
+  const commandSummaries = shards.flatMap(({ results }) => (results.commands ? [results.commands] : []));
+  const commands = commandSummaries.length === 0 ? {} : { commands: mergeCommands(commandSummaries) };
   return {
     ...partialResults,
     ...downlink,
     ...sparkplug,
+    ...commands,
     thresholds: judgedThresholds(partialResults, first.thresholds.map((threshold) => threshold.expr)),
     merged: { count, present, missing, partial: missing.length > 0, note: HISTORY_NOTE },
     shards: shards.map(({ source, results }) => ({

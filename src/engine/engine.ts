@@ -27,6 +27,7 @@ import type { BoundModel } from './device/bound-model.ts';
 import { DeliveryTracker, measuresDelivery } from './mqtt/delivery.ts';
 import { VirtualDevice } from './device/device.ts';
 import type { DeviceHost, DownlinkCounts } from './device/device-host.ts';
+import { CommandRoutes, CommandSender } from './mqtt/commands.ts';
 import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet/fleet-layout.ts';
 import { RequestLogRedactor } from './device/redaction.ts';
@@ -105,6 +106,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private abandoning = false;
   /** Every Sparkplug edge node's births, deaths and seq, when the fleet has some. */
   sparkplug: SparkplugTally | undefined;
+  /** Who commands reach and the replies that matched no command, when some model sends commands. */
+  commands: CommandRoutes | undefined;
   /** End-to-end delivery, when some publish carries a delivery header. */
   readonly delivery: DeliveryTracker | undefined;
   /** Started devices that only listen and have not finished: they stay until the run ends. */
@@ -416,6 +419,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     device.data = dataRow(this.plan.fleet[entry] as FleetEntry, this.ordinals[index] ?? 0);
     // After its data row: the node and device ids may read it.
     if (bound.sparkplug) device.sparkplug = new SparkplugNode(bound.sparkplug, device, (this.sparkplug ??= new SparkplugTally()));
+    if (bound.commands) {
+      this.commands ??= new CommandRoutes(this.plan.fleet, this.layout, this.idOf);
+      device.commands = new CommandSender(device, this.commands, this.ordinals[index] ?? 0, this.plan.fleet[entry]?.count ?? 1, bound.model.mqtt?.protocolVersion === 5);
+    }
     this.devices[local] = device;
     const mqtt = bound.model.mqtt;
     if (mqtt) {

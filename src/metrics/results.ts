@@ -1,4 +1,5 @@
 import type { SparkplugSummary } from './sparkplug.ts';
+import type { CommandSummary } from './commands.ts';
 import { encodeHistogram, NO_LATENCY, summarize, summarizeOnly } from './histogram.ts';
 import type { LatencyHistogram, LatencySummary, Percentile } from './histogram.ts';
 import { createHistogram } from './histogram.ts';
@@ -127,6 +128,8 @@ export interface Results {
   readonly broker?: BrokerStats;
   /** Sparkplug B edge nodes: births, rebirths, deaths and out-of-order seq per node (fleets with a sparkplug model). */
   readonly sparkplug?: SparkplugSummary;
+  /** Commands with replies (fleets with a command step): per COMMAND row, replied, timed out, late, lost, failed. */
+  readonly commands?: CommandSummary;
   readonly stats: readonly StatsRow[];
   readonly total: StatsRow;
   /** One aggregate per row type (`HTTP` for every method, `CONNECT`, `PUBLISH`, `SUBSCRIBE`). */
@@ -379,6 +382,7 @@ export function loadUnit(types: readonly StatsRow[]): string {
   const offered = types.filter((row) => row.offered !== undefined && !row.name.includes('+'));
   if (offered.length === 1 && offered[0]?.type === 'PUBLISH') return 'msg/s';
   if (offered.length === 1 && offered[0]?.type === 'HTTP') return 'req/s';
+  if (offered.length === 1 && offered[0]?.type === 'COMMAND') return 'commands/s';
   return 'attempts/s';
 }
 

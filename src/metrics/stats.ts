@@ -125,9 +125,9 @@ export const DEFAULT_WINDOW_S = 10;
 /** Intervals shorter than this are not judged saturated. */
 const MIN_JUDGED_INTERVAL_S = 0.25;
 
-/** The aggregate a row belongs to: MQTT rows by packet (DELIVER: messages subscribers received), every HTTP method under `HTTP`. */
+/** The aggregate a row belongs to: MQTT rows by packet (DELIVER: messages subscribers received; COMMAND: command to reply), every HTTP method under `HTTP`. */
 export function rowTypeGroup(type: string): string {
-  return type === 'CONNECT' || type === 'PUBLISH' || type === 'SUBSCRIBE' || type === 'DELIVER' ? type : 'HTTP';
+  return type === 'CONNECT' || type === 'PUBLISH' || type === 'SUBSCRIBE' || type === 'DELIVER' || type === 'COMMAND' ? type : 'HTTP';
 }
 
 /** An aggregate over several rows, fed once per interval. */

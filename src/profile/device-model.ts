@@ -9,7 +9,7 @@ import { parseCapturePath } from './capture-path.ts';
 import { checkedData, durationAt, EnvironmentReader, templateAt } from './field-readers.ts';
 import { deliveryModeAt, publishPropertiesAt, sessionExtrasAt } from './mqtt-properties.ts';
 import { deviceModelSchema } from './schema.ts';
-import type { Capture, DeviceModel, HttpAction, MqttSessionSpec, PublishAction, QoS, Reaction, StepSpec, SubscribeAction, TaskAction, TaskSpec, WaitModel } from './types.ts';
+import type { Capture, CommandAction, DeviceModel, HttpAction, MqttSessionSpec, PublishAction, QoS, Reaction, StepSpec, SubscribeAction, TaskAction, TaskSpec, WaitModel } from './types.ts';
 import { binaryPayloadAt, PAYLOAD_KEYS } from './binary-payloads.ts';
 import type { CompiledPayload } from './binary-payloads.ts';
 import { compileSparkplug } from './sparkplug-spec.ts';
@@ -82,6 +82,8 @@ interface CompileContext {
   /** The model's `mqtt.version` is 5: MQTT 5 properties are allowed. */
   readonly version5: boolean;
   readonly sparkplug: SparkplugSpec | undefined;
+  /** Compiling a reaction's steps: a `reply` step is allowed. */
+  readonly inReaction?: boolean;
 }
 
 function compileHttpAction(context: CompileContext, httpPath: FieldPath, http: Json): HttpAction {
@@ -163,6 +165,92 @@ function compilePublish(context: CompileContext, actionPath: FieldPath, raw: Jso
   };
 }
 
+/** Where a command's replies arrive unless the model says: a topic of the sending device's own. */
+const DEFAULT_REPLY_TOPIC = 'fleetsim/replies/{{ device.id }}';
+
+function compileCommand(context: CompileContext, actionPath: FieldPath, raw: Json): CommandAction {
+  const { source } = context;
+  const payload = payloadAt(context, actionPath, raw);
+  const replyText = (raw.replyTopic as string | undefined) ?? DEFAULT_REPLY_TOPIC;
+  // On MQTT 5 the reply topic is each command's Response Topic, a topic name; on 3.1.1 it is only subscribed, so a filter will do.
+  const replyTopic = topicAt(context, [...actionPath, 'replyTopic'], replyText, !context.version5);
+  let correlate: CommandAction['correlate'];
+  if (raw.correlate !== undefined) {
+    const path = parseCapturePath(raw.correlate as string);
+    if (!path) throw source.error([...actionPath, 'correlate'], `${JSON.stringify(raw.correlate)} is not a path into the command's JSON (e.g. $.id)`);
+    if (raw.json === undefined) throw source.error([...actionPath, 'correlate'], "correlate reads the command's json payload: give the command a json payload that carries the id", { atKey: true });
+    correlate = { expression: raw.correlate as string, path };
+  } else if (!context.version5) {
+    throw source.error(actionPath, "MQTT 3.1.1 has no Correlation Data: give 'correlate', the command id's path in the command's JSON and in the reply's (e.g. $.id)");
+  }
+  return {
+    kind: 'command',
+    to: raw.to as string,
+    toError: (problem) => source.error([...actionPath, 'to'], problem),
+    topic: topicAt(context, [...actionPath, 'topic'], raw.topic as string, false),
+    payload: payload.render,
+    describe: payload.describe,
+    qos: (raw.qos as QoS | undefined) ?? 1,
+    timeoutMs: positiveDuration(context, [...actionPath, 'timeout'], raw.timeout, context.ackTimeoutMs),
+    replyTopic,
+    correlate,
+  };
+}
+
+/** A reaction's reply (MQTT 5): a publish to the message's Response Topic, echoing its Correlation Data. */
+function compileReply(context: CompileContext, actionPath: FieldPath, raw: Json): PublishAction {
+  if (!context.inReaction) throw context.source.error(actionPath, "a reply answers a received message: put it in a reaction's steps (on:)", { atKey: true });
+  if (!context.version5) throw context.source.error(actionPath, 'a reply to the Response Topic is MQTT 5 only: set mqtt.version: "5", or on 3.1.1 publish to a topic the command names (capture it from its JSON)', { atKey: true });
+  const payload = payloadAt(context, actionPath, raw);
+  return {
+    kind: 'publish',
+    sparkplug: undefined,
+    topic: literalTemplate('(response topic)'),
+    payload: payload.render,
+    describe: payload.describe,
+    qos: (raw.qos as QoS | undefined) ?? 0,
+    retain: false,
+    timeoutMs: positiveDuration(context, [...actionPath, 'ackTimeout'], raw.ackTimeout, context.ackTimeoutMs),
+    properties: undefined,
+    delivery: undefined,
+    reply: true,
+  };
+}
+
+/** `{{ target.id }}` names the device a command goes to: anywhere else it would render nothing. */
+const TARGET_FIELD = /\{\{[^}]*\btarget\.(?:id|index)\b/u;
+
+function checkTargetFields(source: YamlSource, raw: unknown, at: FieldPath, inCommand: boolean): void {
+  if (typeof raw === 'string') {
+    if (!inCommand && TARGET_FIELD.test(raw)) throw source.error(at, "target.id and target.index name the device a command goes to: they are known only in a 'command' step");
+    return;
+  }
+  if (Array.isArray(raw)) raw.forEach((item, i) => checkTargetFields(source, item, [...at, i], inCommand));
+  else if (raw !== null && typeof raw === 'object') {
+    for (const [key, value] of Object.entries(raw)) checkTargetFields(source, value, [...at, key], inCommand || key === 'command');
+  }
+}
+
+/** Each distinct reply topic of the model's commands, as a subscription made on connect whose messages end commands. */
+function replySubscriptions(context: CompileContext, tasks: readonly TaskSpec[]): Reaction[] {
+  const seen = new Map<string, Reaction>();
+  for (const task of tasks) {
+    for (const step of task.steps) {
+      const action = step.action;
+      if (action.kind !== 'command') continue;
+      const known = seen.get(action.replyTopic.source);
+      // Replies on one topic are matched one way: by the same JSON path, or all by Correlation Data.
+      if (known) {
+        if (known.commandReplies?.correlate?.expression !== action.correlate?.expression) throw action.toError(`commands replying on ${action.replyTopic.source} must all correlate the same way (give each the same 'correlate', or a replyTopic of its own)`);
+        continue;
+      }
+      const filterName = defaultTopicName(action.replyTopic.source);
+      seen.set(action.replyTopic.source, { topic: action.replyTopic, qos: 1, captures: [], task: undefined, timeoutMs: context.ackTimeoutMs, filterName, commandReplies: { correlate: action.correlate } });
+    }
+  }
+  return [...seen.values()];
+}
+
 function compileSubscribe(context: CompileContext, actionPath: FieldPath, raw: Json): SubscribeAction {
   return {
     kind: 'subscribe',
@@ -184,7 +272,7 @@ function compileCaptures(context: CompileContext, stepPath: FieldPath, raw: Json
   });
 }
 
-const ACTION_KEYS = ['http', 'publish', 'subscribe', 'sparkplug'] as const;
+const ACTION_KEYS = ['http', 'publish', 'subscribe', 'command', 'reply', 'sparkplug'] as const;
 
 function compileAction(context: CompileContext, stepPath: FieldPath, raw: Json): { action: TaskAction; defaultName: string } {
   const given = ACTION_KEYS.filter((key) => raw[key] !== undefined);
@@ -196,6 +284,8 @@ function compileAction(context: CompileContext, stepPath: FieldPath, raw: Json):
   if (key === 'http') return { action: compileHttpAction(context, actionPath, body), defaultName: defaultStepName(body.path as string) };
   if (key === 'publish') return { action: compilePublish(context, actionPath, body), defaultName: defaultTopicName(body.topic as string) };
   if (key === 'sparkplug') return sparkplugDataAction(context, actionPath, raw);
+  if (key === 'command') return { action: compileCommand(context, actionPath, body), defaultName: defaultTopicName(body.topic as string) };
+  if (key === 'reply') return { action: compileReply(context, actionPath, body), defaultName: 'reply' };
   return { action: compileSubscribe(context, actionPath, body), defaultName: defaultTopicName(body.topic as string) };
 }
 
@@ -251,7 +341,7 @@ function compileReactions(context: CompileContext, raw: Json[] | undefined): Rea
   return (raw ?? []).map((reaction, i) => {
     const where = ['on', i];
     const filterName = defaultTopicName(reaction.topic as string);
-    const task = reaction.steps === undefined ? undefined : compileTask(context, where, { name: reaction.name ?? `on ${filterName}`, steps: reaction.steps });
+    const task = reaction.steps === undefined ? undefined : compileTask({ ...context, inReaction: true }, where, { name: reaction.name ?? `on ${filterName}`, steps: reaction.steps });
     if (!task && reaction.capture !== undefined) throw context.source.error([...where, 'capture'], 'captures are for steps; this subscription has none', { atKey: true });
     return {
       topic: topicAt(context, [...where, 'topic'], reaction.topic as string, true),
@@ -443,11 +533,13 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
   const compileTasks = (key: 'boot' | 'tasks'): TaskSpec[] => ((raw[key] as Json[] | undefined) ?? []).map((task, i) => compileTask(context, [key, i], task));
   const boot = compileTasks('boot');
   const tasks = compileTasks('tasks');
+  checkTargetFields(source, { boot: raw.boot, tasks: raw.tasks, on: raw.on }, [], false);
   const reactions = compileReactions(context, raw.on as Json[] | undefined);
   const periodic = checkPeriodic(source, tasks, raw);
   const weights = tasks.map((task) => task.weight);
   if (tasks.length === 0 && reactions.length === 0) throw source.error([], "a device needs tasks, or subscriptions under 'on' (a device that only listens)");
   if (!periodic && tasks.length > 0 && !weights.some((weight) => weight > 0)) throw source.error(['tasks'], 'at least one task needs a weight above 0');
+  reactions.push(...replySubscriptions(context, [...boot, ...tasks, ...reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))]));
   const needsSession = mqttRaw !== undefined || sparkplug !== undefined || reactions.length > 0 || usesMqtt(boot) || usesMqtt(tasks);
   return {
     name: raw.name as string,

@@ -8,6 +8,7 @@ import { loadShape } from './load-shape.ts';
 import type { ShapeOverrides } from './load-shape.ts';
 import { profileSchema } from './schema.ts';
 import { parseThreshold } from './thresholds.ts';
+import { checkCommandTargets } from './command-targets.ts';
 import { DEFAULT_MIN_DELIVERED, MIN_DELIVERED_HELP, parseMinDelivered } from './min-delivered.ts';
 import type { DataTable } from './data-file.ts';
 import { loadFleetData } from './fleet-data.ts';
@@ -99,6 +100,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     fleet.push(data ? { model, count, data } : { model, count });
   }
   if (total === 0) throw source.error(['fleet'], 'the fleet has no devices (every count is 0)');
+  checkCommandTargets(fleet);
   const thresholds = [...((raw.thresholds as string[] | undefined) ?? []), ...(overrides.thresholds ?? [])];
   const profileThresholdCount = (raw.thresholds as string[] | undefined)?.length ?? 0;
   thresholds.forEach((expr, i) => {

@@ -114,6 +114,32 @@ const publishAction: JsonSchema = {
   additionalProperties: false,
 };
 
+const PAYLOAD_FIELDS = ['json', 'payload', 'protobuf', 'cbor', 'hex', 'base64'] as const;
+const payloadProperties = Object.fromEntries(PAYLOAD_FIELDS.map((key) => [key, publishAction.properties?.[key] as JsonSchema]));
+
+const commandAction: JsonSchema = {
+  type: 'object',
+  description: "A command to another device of the run (cloud to device), timed from its PUBLISH to the reply: a COMMAND row with timeouts, late replies and lost commands. The commands go to the devices of model `to`, one after another.",
+  properties: {
+    to: { type: 'string', description: "The name of the device model (in this profile's fleet) whose devices receive the commands, in turn; {{ target.id }} and {{ target.index }} are the device the command goes to." },
+    topic: { type: 'string', description: 'Command topic template, e.g. devices/{{ target.id }}/cmd.' },
+    ...payloadProperties,
+    qos,
+    timeout: { ...duration, description: "Time allowed from the command's PUBLISH to its reply (default: the model's mqtt.ackTimeout); a later reply counts as late, never as a success." },
+    replyTopic: { type: 'string', description: "Where replies arrive, subscribed on every connect (default fleetsim/replies/{{ device.id }}). MQTT 5: sent as each command's Response Topic (a topic name). MQTT 3.1.1: a filter, e.g. devices/+/cmd/reply." },
+    correlate: { type: 'string', pattern: '^\\$', description: "The command id, a path into the command's JSON and the reply's (e.g. $.id); needed on MQTT 3.1.1. Without it (MQTT 5) fleetsim sets each command's Correlation Data and matches the reply's." },
+  },
+  required: ['to', 'topic'],
+  additionalProperties: false,
+};
+
+const replyAction: JsonSchema = {
+  type: 'object',
+  description: "MQTT 5, in a reaction: a PUBLISH to the received message's Response Topic, with its Correlation Data echoed.",
+  properties: { ...payloadProperties, qos, ackTimeout: publishAction.properties?.ackTimeout as JsonSchema },
+  additionalProperties: false,
+};
+
 const subscribeAction: JsonSchema = {
   type: 'object',
   description: "An MQTT SUBSCRIBE on the device's session, timed to its SUBACK.",
@@ -131,6 +157,8 @@ const stepProperties = {
   http: httpAction,
   publish: publishAction,
   subscribe: subscribeAction,
+  command: commandAction,
+  reply: replyAction,
   sparkplug: { type: 'string', enum: ['NDATA', 'DDATA'], description: "Publish the model's Sparkplug metrics: one NDATA, or a DDATA for each device of the node (a burst)." },
   repeat: { type: 'integer', minimum: 1, maximum: MAX_COUNT, description: 'Attempts in a row (a loop in a Locust task); {{ repeat.index }} counts from 0.' },
   sleep: { ...duration, description: 'Pause between attempts of the task (time.sleep in a Locust task); the wait model applies after the last.' },

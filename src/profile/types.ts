@@ -47,6 +47,33 @@ export interface PublishAction {
   readonly properties: PublishProperties | undefined;
   /** Delivery measurement: where the header (device, seq, send time) goes; undefined sends none. */
   readonly delivery: DeliveryHeaderMode | undefined;
+  /**
+   * A `reply` step of a reaction (MQTT 5): the topic is the message's Response Topic and its
+   * Correlation Data goes back with the publish; `topic` is only the stats name.
+   */
+  readonly reply?: boolean;
+}
+
+/**
+ * A command to another device of the run, timed to its reply: a PUBLISH to the target's command
+ * topic that ends when the reply arrives on `replyTopic`, at the timeout, or when the PUBLISH fails.
+ */
+export interface CommandAction {
+  readonly kind: 'command';
+  /** The device model whose devices receive the commands, one after another; its devices' ids are `{{ target.id }}`. */
+  readonly to: string;
+  readonly topic: CompiledTemplate;
+  readonly payload: PayloadRenderer;
+  readonly describe?: ((payload: Buffer) => string) | undefined;
+  readonly qos: QoS;
+  /** How long the reply may take; a later one counts as late, never as a success. */
+  readonly timeoutMs: number;
+  /** Where replies arrive: subscribed on every connect; on MQTT 5 also each command's Response Topic. */
+  readonly replyTopic: CompiledTemplate;
+  /** The command id in the command's JSON and in the reply's (MQTT 3.1.1); undefined: MQTT 5 Correlation Data fleetsim sets. */
+  /** The load error naming the `to` field, for a profile whose fleet lacks that model. */
+  readonly toError: (problem: string) => Error;
+  readonly correlate: { readonly expression: string; readonly path: readonly (string | number)[] } | undefined;
 }
 
 /** `payload`: a 20-byte binary prefix to the payload; `property`: an MQTT 5 user property. */
@@ -71,11 +98,12 @@ export interface SubscribeAction {
 
 export type QoS = 0 | 1 | 2;
 
-export type TaskAction = HttpAction | PublishAction | SubscribeAction;
+export type TaskAction = HttpAction | PublishAction | SubscribeAction | CommandAction;
 
 /** The stats type of an action: the HTTP method, or the MQTT packet that starts it. */
 export function actionType(action: TaskAction): string {
   if (action.kind === 'http') return action.method;
+  if (action.kind === 'command') return 'COMMAND';
   return action.kind === 'publish' ? 'PUBLISH' : 'SUBSCRIBE';
 }
 
@@ -207,6 +235,8 @@ export interface Reaction {
   readonly timeoutMs: number;
   /** The grouping name of that SUBSCRIBE: the filter with its templates as `+`. */
   readonly filterName: string;
+  /** Replies to the model's commands arrive here: the device matches them to its commands (by this correlation), nothing runs. */
+  readonly commandReplies?: { readonly correlate: CommandAction['correlate'] };
 }
 
 /** An environment value a template used: sent, but never written to logs or reports. */

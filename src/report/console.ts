@@ -128,8 +128,10 @@ export function formatSummary(results: Results): string {
     out.push('', 'Failures:');
     for (const failure of results.failures) out.push(`  ${failure.count} × ${failure.type} ${failure.name}: ${failure.error}`);
   }
-  if (results.total.lateAcks > 0) {
-    out.push('', `${results.total.lateAcks} MQTT acks arrived after their timeout; those attempts count as timeouts, not successes.`);
+  // A COMMAND row's late answers are replies, told on the Commands line.
+  const lateAcks = results.total.lateAcks - (results.commands?.total.late ?? 0);
+  if (lateAcks > 0) {
+    out.push('', `${lateAcks} MQTT acks arrived after their timeout; those attempts count as timeouts, not successes.`);
   }
   const downgraded = results.stats.filter((row) => (row.qosDowngrades ?? 0) > 0);
   for (const row of downgraded) if (row.type !== 'PUBLISH') out.push('', `${row.qosDowngrades} × ${row.type} ${row.name}: the broker granted a lower QoS than asked (counted as successes).`);
@@ -150,6 +152,12 @@ export function formatSummary(results: Results): string {
   const sparkplug = results.sparkplug?.total;
   if (sparkplug) {
     out.push('', `Sparkplug: ${sparkplug.nodes} edge nodes, ${sparkplug.births} births (${sparkplug.rebirths} rebirths, ${sparkplug.rebirthRequests} rebirth requests), ${sparkplug.deaths} deaths, ${sparkplug.outOfOrderSeq} messages out of seq order.`);
+  }
+  const commands = results.commands;
+  if (commands) {
+    const total = commands.total;
+    const unmatched = commands.unmatchedReplies > 0 ? `; ${commands.unmatchedReplies} replies matched no command waiting for one` : '';
+    out.push('', `Commands: ${total.commands} ended, ${total.replied} replied in time, ${total.timeouts} timed out (${total.late} replied late, ${total.lost} never replied), ${total.failed} failed to send${unmatched}.`);
   }
   if (results.broker) out.push('', ...brokerLines(results));
   const unanswered = results.total.failedLatencyMs;

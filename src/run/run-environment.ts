@@ -14,6 +14,7 @@ import { nagleWarning } from '../metrics/nagle.ts';
 import { poolQueueWarning } from '../metrics/pool-queue.ts';
 import { buildResults } from '../metrics/results.ts';
 import { summarizeNodes } from '../metrics/sparkplug.ts';
+import { summarizeCommands } from '../metrics/commands.ts';
 import type { Results } from '../metrics/results.ts';
 import type { RunPlan } from '../profile/types.ts';
 import type { ProgressSink } from '../report/progress.ts';
@@ -230,6 +231,7 @@ export function resultsOf(run: FinishedRun): Results {
     ...downlink,
     ...(engine.delivery ? { delivery: engine.delivery.summary() } : {}),
     ...(plan.fleet.some((entry) => entry.model.sparkplug !== undefined) ? { sparkplug: engine.sparkplug?.summary() ?? summarizeNodes([]) } : {}),
+    ...(engine.commands ? { commands: summarizeCommands(engine.stats.entries, engine.commands.lost(), engine.commands.unmatchedReplies) } : {}),
     warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : []), ...(engine.delivery && engine.shard.count > 1 ? [SHARDED_DELIVERY] : []), ...loadWarnings(partial)],
     thresholds: judgedThresholds(partial, plan.thresholds),
   };

@@ -24,6 +24,9 @@ export interface TemplateContext {
    * use (0 until then): one attempt carries one time, and the request log can put the reference back.
    */
   timeMs: number;
+  /** In a command step: the device the command goes to (`{{ target.id }}`, `{{ target.index }}`). */
+  readonly targetId?: string;
+  readonly targetIndex?: number;
 }
 
 export type TemplateValue = string | number | boolean;

@@ -189,4 +189,7 @@ export const TEMPLATE_FIELDS: ReadonlyMap<string, CompiledValue> = new Map<strin
   ['seq', (context) => context.seq],
   ['repeat.index', (context) => context.repeatIndex],
   ['repeat.number', (context) => context.repeatIndex + 1],
+  // The device a command step addresses (the profile refuses them outside such a step).
+  ['target.id', (context) => context.targetId ?? ''],
+  ['target.index', (context) => context.targetIndex ?? -1],
 ]);

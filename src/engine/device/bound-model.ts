@@ -27,6 +27,8 @@ export interface BoundReaction {
   readonly task: BoundTask | undefined;
   /** The SUBSCRIBE made for it on every connect. */
   readonly subscribe: BoundStep;
+  /** Its steps reply to the message (MQTT 5): the message's Response Topic and Correlation Data are kept for them. */
+  readonly replies: boolean;
 }
 
 /** A device model with its stats entries and the facts every device of it would otherwise work out. */
@@ -43,6 +45,8 @@ export interface BoundModel {
   readonly auth: BoundAuth | undefined;
   /** The edge node's birth and subscription rows, for a Sparkplug model. */
   readonly sparkplug: BoundSparkplug | undefined;
+  /** The model sends commands (command steps): its devices keep a CommandSender. */
+  readonly commands: boolean;
 }
 
 export function bindModel(model: DeviceModel, entryFor: (type: string, name: string) => StatsEntry): BoundModel {
@@ -61,10 +65,12 @@ export function bindModel(model: DeviceModel, entryFor: (type: string, name: str
       sleepMs: 0,
       captures: [],
     }),
+    replies: reaction.task?.steps.some((step) => step.action.kind === 'publish' && step.action.reply === true) ?? false,
   }));
   const boundAuth = auth && new BoundAuth(auth, bindStep, entryFor);
   const allSteps = modelTasks(model).flatMap((task) => task.steps);
-  const maxBurst = Math.max(1, ...allSteps.map((step) => (step.action.kind === 'publish' && step.sleepMs === 0 ? step.repeat : 1)));
+  const maxBurst = Math.max(1, ...allSteps.map((step) => ((step.action.kind === 'publish' || step.action.kind === 'command') && step.sleepMs === 0 ? step.repeat : 1)));
+  const commands = allSteps.some((step) => step.action.kind === 'command');
   const periodic = model.tasks.length > 0 && model.tasks.every((task) => task.everyMs !== undefined);
   const spec = model.sparkplug;
   const sparkplug = spec && {
@@ -74,5 +80,5 @@ export function bindModel(model: DeviceModel, entryFor: (type: string, name: str
     commands: entryFor('SUBSCRIBE', `spBv1.0/${spec.group}/NCMD|DCMD/+`),
     state: spec.primaryHost === undefined ? undefined : entryFor('SUBSCRIBE', `spBv1.0/STATE/${spec.primaryHost}`),
   };
-  return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), reactions, paced: periodic || isPaced(model.wait), periodic, maxBurst, auth: boundAuth, sparkplug };
+  return { model, boot: model.boot.map(bind), tasks: model.tasks.map(bind), reactions, paced: periodic || isPaced(model.wait), periodic, maxBurst, auth: boundAuth, sparkplug, commands };
 }

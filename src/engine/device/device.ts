@@ -1,7 +1,7 @@
 import type { Random } from '../../identity/rng.ts';
 import { weightedIndex } from '../../identity/rng.ts';
 import type { StatsEntry } from '../../metrics/stats.ts';
-import type { HttpAction, PublishAction, SubscribeAction } from '../../profile/types.ts';
+import type { CommandAction, HttpAction, PublishAction, SubscribeAction } from '../../profile/types.ts';
 import type { TemplateContext, TemplateValue } from '../../template/context.ts';
 import { HttpExchange } from '../../transport/http/http-exchange.ts';
 import type { HttpResultSink } from '../../transport/http/http-exchange.ts';
@@ -11,12 +11,14 @@ import { elapsedMicros } from '../../util/clock.ts';
 import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-model.ts';
 import { AuthLifecycle } from './auth-lifecycle.ts';
 import { applyCaptures, captureFromJson } from './captures.ts';
+import type { CommandSender } from '../mqtt/commands.ts';
+import { PropertyWriter, PublishProperty } from '../../transport/mqtt/mqtt-publish-extras.ts';
 import type { DeviceHost } from './device-host.ts';
 import { MqttAttempt } from '../mqtt/mqtt-attempt.ts';
 import { publishWithExtras } from '../mqtt/publish-extras.ts';
 import type { MqttAttemptOwner, SentAttempt } from '../mqtt/mqtt-attempt.ts';
 import type { LinkedDevice, MqttLink } from '../mqtt/mqtt-link.ts';
-import type { SessionOptions } from '../../transport/mqtt/mqtt.ts';
+import type { MqttSession, SessionOptions } from '../../transport/mqtt/mqtt.ts';
 import { encodePathChars } from './request-path.ts';
 import { PeriodicTimetable } from '../schedule/periodic-timetable.ts';
 import { ReactionInbox } from './reaction-inbox.ts';
@@ -52,6 +54,14 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   /** The device's row of its fleet entry's data file (set when it starts), by data slot. */
   data: readonly string[] = [];
   timeMs = 0;
+  /** While a command step renders: the device it goes to (`{{ target.id }}`). */
+  targetId = '';
+  targetIndex = -1;
+  /** Commands in flight and their replies, for a model with command steps (set when it starts). */
+  commands: CommandSender | undefined;
+  /** While a reaction runs (MQTT 5): the Response Topic and Correlation Data of the message it answers. */
+  private replyTopic: string | undefined;
+  private replyCorrelation: Buffer | undefined;
   /** Values captured by the attempt just finished; they replace `vars` only after it is logged, as what it sent. */
   private readonly staged: TemplateValue[];
   private readonly stagedSlots: number[] = [];
@@ -236,9 +246,9 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   }
 
   /** A publish step sends the rest of its repeats at once (a burst) unless it sleeps between them. */
-  private startMqttAttempts(step: BoundStep, action: PublishAction | SubscribeAction): void {
+  private startMqttAttempts(step: BoundStep, action: PublishAction | SubscribeAction | CommandAction): void {
     const spec = step.spec;
-    const count = action.kind === 'publish' && spec.sleepMs === 0 ? spec.repeat - this.repeatIndex : 1;
+    const count = action.kind !== 'subscribe' && spec.sleepMs === 0 ? spec.repeat - this.repeatIndex : 1;
     this.attempt = step;
     this.burstSize = count;
     this.burstPending = count;
@@ -264,9 +274,12 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
         attempt.body = node.data(sparkplug, this.repeatIndex, this);
         attempt.describe = describeSparkplug;
       } else {
-        attempt.target = String(action.topic.evaluate(this));
-        attempt.body = action.kind === 'publish' ? action.payload(this) : undefined;
-        attempt.describe = action.kind === 'publish' ? action.describe : undefined;
+        // A command's templates see the device it goes to; a run without such devices fails it below.
+        const aimed = action.kind !== 'command' || (this.commands as CommandSender).aim(action);
+        if (!aimed) this.targetId = '';
+        attempt.target = action.kind === 'publish' && action.reply ? (this.replyTopic ?? '') : String(action.topic.evaluate(this));
+        attempt.body = action.kind !== 'subscribe' ? action.payload(this) : undefined;
+        attempt.describe = action.kind !== 'subscribe' ? action.describe : undefined;
       }
       attempt.timeMs = this.timeMs;
       attempt.startedAt = now;
@@ -296,6 +309,11 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private sendMqtt(attempt: MqttAttempt, step: BoundStep): void {
     const session = (this.link as MqttLink).session;
     const action = step.spec.action;
+    if (action.kind === 'command') {
+      if (this.targetId === '') return attempt.onAck(`no device of model ${action.to} in this run`);
+      return (this.commands as CommandSender).send(session, attempt, action);
+    }
+    if (action.kind === 'publish' && action.reply) return this.sendReply(session, attempt, action);
     if (action.kind === 'publish') {
       // Properties and delivery headers are built only for the publishes that have them.
       if (step.extras === undefined) session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck);
@@ -303,7 +321,16 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     } else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
   }
 
+  /** A reaction's reply: to the message's Response Topic, with its Correlation Data echoed. */
+  private sendReply(session: MqttSession, attempt: MqttAttempt, action: PublishAction): void {
+    if (this.replyTopic === undefined) return attempt.onAck('the message had no Response Topic');
+    const correlation = this.replyCorrelation;
+    const properties = correlation && new PropertyWriter().bytes(PublishProperty.CorrelationData, correlation, 'correlation data').finish();
+    session.publish(attempt.target, attempt.body ?? '', action.qos, false, action.timeoutMs, attempt.onAck, { prefix: undefined, properties });
+  }
+
   mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
+    if (attempt.correlation !== '') this.commands?.ended(attempt, outcome === 'timeout');
     const stats = attempt.stats as StatsEntry;
     const paced = attempt.inTask && attempt.first && this.bound.paced && !this.taskIsBoot && !this.taskIsReaction;
     const late = paced && attempt.startedAt - this.taskIntendedAt > LATE_TOLERANCE_MS;
@@ -388,12 +415,14 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     if (this.sparkplug?.message(topic, received)) return;
     const inbox = this.inbox;
     const first = inbox ? inbox.match(topic) : -1;
+    const replies = first >= 0 && this.commands ? this.bound.reactions[first]?.reaction : undefined;
+    if (replies?.commandReplies) return (this.commands as CommandSender).reply(replies, received, properties);
     const payload = this.host.delivery ? this.host.delivery.received(this.deviceIndex, topic, received, properties, inbox?.matched) : received;
     if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping || this.retired) return;
-    if (!inbox?.accept(first, payload, this.host.downlink)) return;
-    // Idle between tasks: react now, and come back to the schedule after.
-    if (!this.task && this.heapIndex >= 0) {
-      inbox.resumeAt = this.dueAt;
+    if (!inbox?.accept(first, payload, this.host.downlink, properties)) return;
+    // Idle between tasks (or, with no tasks, idle for good): react now, and come back to the schedule after.
+    if (!this.task && (this.heapIndex >= 0 || (this.listening && this.phase === Phase.Loop))) {
+      inbox.resumeAt = this.heapIndex >= 0 ? this.dueAt : this.host.now();
       this.host.unschedule(this);
       this.startReaction(this.host.now());
     }
@@ -414,6 +443,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
         }
         applyCaptures(captured, this.vars);
       }
+      this.replyTopic = next.responseTopic;
+      this.replyCorrelation = next.correlation;
       this.taskIsBoot = false;
       inbox.enter();
       this.taskIsReaction = true;

@@ -6,6 +6,7 @@ import { MqttAttempt } from '../mqtt/mqtt-attempt.ts';
 import type { MqttAttemptOwner } from '../mqtt/mqtt-attempt.ts';
 import { compileFilter, matchingFilter } from '../mqtt/topic-match.ts';
 import type { TopicMatcher } from '../mqtt/topic-match.ts';
+import { PublishProperty, readBytesProperty } from '../../transport/mqtt/mqtt-publish-extras.ts';
 
 /** Messages waiting for their reaction beyond this are dropped: a device is not an unbounded queue. */
 const MAX_QUEUED_REACTIONS = 64;
@@ -16,6 +17,16 @@ export type ReactingDevice = TemplateContext & MqttAttemptOwner & { seq: number;
 export interface QueuedReaction {
   readonly reaction: BoundReaction;
   readonly payload: Buffer;
+  /** For a reaction that replies (MQTT 5): the message's Response Topic and Correlation Data (a copy). */
+  readonly responseTopic?: string | undefined;
+  readonly correlation?: Buffer | undefined;
+}
+
+/** What a reply needs of the message it answers, read while its property list is still valid. */
+function replyFields(properties: Buffer | undefined): { responseTopic: string | undefined; correlation: Buffer | undefined } {
+  const topic = properties && readBytesProperty(properties, PublishProperty.ResponseTopic);
+  const correlation = properties && readBytesProperty(properties, PublishProperty.CorrelationData);
+  return { responseTopic: topic?.toString('utf8'), correlation: correlation && Buffer.from(correlation) };
 }
 
 /**
@@ -98,7 +109,7 @@ export class ReactionInbox {
   }
 
   /** Queues the message for the reaction at `index` (`match`'s answer); returns whether it was queued. */
-  accept(index: number, payload: Buffer, downlink: DownlinkCounts): boolean {
+  accept(index: number, payload: Buffer, downlink: DownlinkCounts, properties?: Buffer): boolean {
     const reaction = this.reactions[index];
     // A plain subscription (no steps) has nothing to run: the message was received, and that is all.
     if (!reaction?.task) return false;
@@ -107,7 +118,7 @@ export class ReactionInbox {
       return false;
     }
     downlink.reactionsQueued++;
-    this.queue.push({ reaction, payload });
+    this.queue.push(reaction.replies ? { reaction, payload, ...replyFields(properties) } : { reaction, payload });
     return true;
   }
 

@@ -54,6 +54,10 @@ export class MqttAttempt implements SentAttempt {
   /** The delivery seq of a measured publish, or -1. */
   deliverySeq = -1;
   stats: StatsEntry | undefined;
+  /** A command's id, by which its reply finds it ('' for other attempts). */
+  correlation = '';
+  /** A command whose PUBLISH has not been acked: its ack may still come, so the attempt is not reused yet. */
+  private publishOutstanding = false;
   private state = State.Idle;
   private start = 0n;
   private timer: NodeJS.Timeout | undefined;
@@ -74,6 +78,15 @@ export class MqttAttempt implements SentAttempt {
     else this.owner.mqttAttemptEnded(this, 'ok', undefined, elapsedMicros(this.start), true);
   };
 
+  /**
+   * A command's PUBLISH was acked (or written, at QoS 0): the command goes on waiting for its reply.
+   * Only a failed PUBLISH ends it; the reply ends it through `onAck`.
+   */
+  readonly onSent = (error?: string, answered?: boolean): void => {
+    this.publishOutstanding = false;
+    if (error !== undefined && this.state === State.Pending) this.onAck(error, answered);
+  };
+
   private readonly onTimeout = (): void => {
     if (this.state !== State.Pending) return;
     this.state = State.Retired;
@@ -88,7 +101,12 @@ export class MqttAttempt implements SentAttempt {
 
   /** Still usable for the next attempt: it ended by its ack, so nothing more can arrive for it. */
   get reusable(): boolean {
-    return this.state === State.Idle;
+    return this.state === State.Idle && !this.publishOutstanding;
+  }
+
+  /** A command's PUBLISH is about to go: its ack is awaited apart from the attempt's end. */
+  commandSent(): void {
+    this.publishOutstanding = true;
   }
 
   begin(stats: StatsEntry, timeoutMs: number): void {

@@ -101,3 +101,17 @@ export function readUserProperty(list: Buffer, name: string): string | undefined
   });
   return value;
 }
+
+/**
+ * The value of the first property `id` (a UTF-8 string or binary data: two-byte length, then the
+ * bytes) in a property list (its length first, as it arrived), as a view into `list`, or undefined.
+ */
+export function readBytesProperty(list: Buffer, id: PropertyId): Buffer | undefined {
+  let value: Buffer | undefined;
+  walkProperties(list, 0, list.length, (found, at) => {
+    if (found !== id) return false;
+    value = list.subarray(at + 2, at + 2 + list.readUInt16BE(at));
+    return true;
+  });
+  return value;
+}
