@@ -197,7 +197,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.mqttTls = this.broker?.protocol === 'mqtts:' || this.broker?.protocol === 'wss:' ? new DeviceTlsResolver(options.plan.mqtt.tls, tlsSource) : undefined;
     this.onlineGoal = ownedBelow(options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices, this.shard);
     this.redactor = new RequestLogRedactor(options.plan, this.layout);
-    this.offered = new OfferedLoad(options.plan.fleet, options.plan.iterations, entryFor);
+    this.offered = new OfferedLoad(options.plan.fleet, options.plan.iterations, entryFor, { count: this.ownedDevices, entryOf: (local) => this.layout[globalIndex(local, this.shard)] ?? 0 });
     // A share judged over less than two task periods would see a paced fleet's lumps, not its rate.
     this.stats.judgeLoad(Math.min(60, Math.max(DEFAULT_WINDOW_S, (2 * this.offered.longestCycleMs) / 1000)), options.plan.minDelivered ?? null);
   }

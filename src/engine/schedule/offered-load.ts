@@ -25,9 +25,14 @@ export class OfferedLoad {
   /** The longest task period of any model, ms: a share judged over less would see a paced fleet's lumps. */
   readonly longestCycleMs: number;
 
-  constructor(fleet: readonly FleetEntry[], iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry) {
-    const devices = fleet.reduce((sum, entry) => sum + entry.count, 0);
-    this.offers = fleet.filter((entry) => entry.count > 0).map((entry) => modelOffer(entry.model, devices === 0 ? 0 : entry.count / devices, iterations, entryFor));
+  /**
+   * `devices` places this process's devices (0..count-1, the population's order) in the fleet's
+   * entries. A mixed fleet is not interleaved evenly (devices that only listen come first), so each
+   * model's share of a population prefix is counted, not assumed.
+   */
+  constructor(fleet: readonly FleetEntry[], iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry, devices?: { readonly count: number; entryOf(local: number): number }) {
+    const mixed = fleet.filter((entry) => entry.count > 0).length > 1 && devices !== undefined;
+    this.offers = fleet.flatMap((entry, index) => (entry.count > 0 ? [modelOffer(entry.model, mixed && devices ? prefixCounts(devices, index) : undefined, iterations, entryFor)] : []));
     this.offeredEntries = new Set(this.offers.flatMap((offer) => [...offer.perSecond, ...offer.perStart].map(([entry]) => entry)));
     for (const entry of this.offeredEntries) entry.offers = true;
     this.longestCycleMs = Math.max(0, ...this.offers.map((offer) => offer.cycleMs));
@@ -38,21 +43,22 @@ export class OfferedLoad {
     this.segments.push({ startMs: atMs, from, goal, overMs: Math.max(0, overMs) });
   }
 
-  /** Attempts per row the fleet meant to start between `fromMs` and `toMs` (ms since the run began); fractional. */
+  /** Attempts per row the fleet meant to start in [fromMs, toMs) (ms since the run began); fractional. */
   offeredBetween(fromMs: number, toMs: number, into: Map<StatsEntry, number>): Map<StatsEntry, number> {
     if (toMs <= fromMs) return into;
-    const starts = this.startsBetween(fromMs, toMs);
     for (const offer of this.offers) {
-      const deviceSeconds = offer.capMs === undefined ? this.deviceMs(fromMs, toMs) / 1000 : this.cappedDeviceMs(fromMs, toMs, offer.capMs) / 1000;
-      for (const [entry, perDeviceS] of offer.perSecond) add(into, entry, perDeviceS * deviceSeconds * offer.share);
-      for (const [entry, perStart] of offer.perStart) add(into, entry, perStart * starts * offer.share);
+      const deviceSeconds = (offer.capMs === undefined ? this.deviceMs(fromMs, toMs, offer.prefix) : this.cappedDeviceMs(fromMs, toMs, offer.capMs, offer.prefix)) / 1000;
+      for (const [entry, perDeviceS] of offer.perSecond) add(into, entry, perDeviceS * deviceSeconds);
+      if (offer.perStart.length === 0) continue;
+      const starts = this.startsBetween(fromMs, toMs, offer.prefix);
+      for (const [entry, perStart] of offer.perStart) add(into, entry, perStart * starts);
     }
     return into;
   }
 
-  /** ∫ population dt over [fromMs, toMs], in device-ms. */
-  private deviceMs(fromMs: number, toMs: number): number {
-    return this.integral(toMs) - this.integral(fromMs);
+  /** ∫ (the offer's devices in the population) dt over [fromMs, toMs], in device-ms. */
+  private deviceMs(fromMs: number, toMs: number, prefix: Uint32Array | undefined): number {
+    return this.integral(toMs, prefix) - this.integral(fromMs, prefix);
   }
 
   /**
@@ -60,37 +66,73 @@ export class OfferedLoad {
    * a device started at s contributes min(t - s, cap). The shapes that allow iterations only grow, so
    * this is ∫₀ᵗ P minus ∫₀^(t−cap) P.
    */
-  private cappedDeviceMs(fromMs: number, toMs: number, capMs: number): number {
-    const upTo = (t: number): number => this.integral(t) - this.integral(t - capMs);
+  private cappedDeviceMs(fromMs: number, toMs: number, capMs: number, prefix: Uint32Array | undefined): number {
+    const upTo = (t: number): number => this.integral(t, prefix) - this.integral(t - capMs, prefix);
     return upTo(toMs) - upTo(fromMs);
   }
 
-  /** ∫₀ᵗ population. */
-  private integral(t: number): number {
+  /** ∫₀ᵗ of the population (or, with `prefix`, of one model's devices in it). */
+  private integral(t: number, prefix: Uint32Array | undefined): number {
     let sum = 0;
     for (let i = 0; i < this.segments.length; i++) {
       const segment = this.segments[i] as RampSegment;
       const end = Math.min(t, this.segments[i + 1]?.startMs ?? Infinity);
       if (end <= segment.startMs) break;
-      sum += segmentIntegral(segment, end - segment.startMs);
+      sum += prefix ? walkedIntegral(segment, end - segment.startMs, prefix) : segmentIntegral(segment, end - segment.startMs);
     }
     return sum;
   }
 
-  /** Devices the shape started between the two times. */
-  private startsBetween(fromMs: number, toMs: number): number {
+  /** Devices (of one model, with `prefix`) the shape started in [fromMs, toMs). */
+  private startsBetween(fromMs: number, toMs: number, prefix: Uint32Array | undefined): number {
     let starts = 0;
     for (let i = 0; i < this.segments.length; i++) {
       const segment = this.segments[i] as RampSegment;
       if (segment.goal <= segment.from) continue;
       const next = this.segments[i + 1]?.startMs ?? Infinity;
-      const steps = segment.goal - segment.from;
-      // A step due at exactly the segment's start belongs to it: count from just before.
-      const at = (t: number): number => (t < segment.startMs ? 0 : rampStepsDue(steps, segment.overMs, Math.min(t, next) - segment.startMs));
+      const at = (t: number): number => {
+        const population = segment.from + stepsDueBefore(segment, Math.min(t, next) - segment.startMs);
+        return prefix ? (prefix[population] ?? 0) : population;
+      };
       starts += at(toMs) - at(fromMs);
     }
     return starts;
   }
+}
+
+/** For each population p (this process's first p devices), how many belong to fleet entry `entry`. */
+function prefixCounts(devices: { readonly count: number; entryOf(local: number): number }, entry: number): Uint32Array {
+  const counts = new Uint32Array(devices.count + 1);
+  for (let local = 0; local < devices.count; local++) counts[local + 1] = (counts[local] ?? 0) + (devices.entryOf(local) === entry ? 1 : 0);
+  return counts;
+}
+
+/** Steps of a ramp due strictly before `elapsed` ms into it (Ramp's schedule: step k at k·over/steps). */
+function stepsDueBefore(segment: RampSegment, elapsed: number): number {
+  const steps = Math.abs(segment.goal - segment.from);
+  if (elapsed <= 0 || steps === 0) return 0;
+  if (segment.overMs <= 0) return steps;
+  return Math.min(steps, Math.ceil((elapsed * steps) / segment.overMs));
+}
+
+/** ∫₀ᵀ of one model's devices in a segment's population, walking its steps (for mixed fleets). */
+function walkedIntegral(segment: RampSegment, elapsed: number, prefix: Uint32Array): number {
+  const steps = Math.abs(segment.goal - segment.from);
+  const sign = Math.sign(segment.goal - segment.from);
+  const countAt = (done: number): number => prefix[segment.from + sign * done] ?? 0;
+  if (steps === 0) return countAt(0) * elapsed;
+  if (segment.overMs <= 0) return countAt(steps) * elapsed;
+  let sum = 0;
+  let t = 0;
+  // Step k is due at k·over/steps and takes effect then: the count after d steps holds until step d's time.
+  for (let done = 1; done <= steps; done++) {
+    const nextAt = (done * segment.overMs) / steps;
+    const until = Math.min(elapsed, done === steps ? Infinity : nextAt);
+    if (until > t) sum += countAt(done) * (until - t);
+    t = until;
+    if (t >= elapsed) break;
+  }
+  return sum;
 }
 
 interface RampSegment {
@@ -101,8 +143,8 @@ interface RampSegment {
 }
 
 interface ModelOffer {
-  /** This model's share of any prefix of the population (entries interleave in proportion). */
-  readonly share: number;
+  /** For a mixed fleet, this model's devices among the first p of the population; absent when it is the whole fleet. */
+  readonly prefix: Uint32Array | undefined;
   /** Attempts per running device per second, by row. */
   readonly perSecond: readonly (readonly [StatsEntry, number])[];
   /** Attempts per device start (boot tasks), by row. */
@@ -153,7 +195,7 @@ function taskRows(task: TaskSpec, entryFor: (type: string, name: string) => Stat
   return { rows, sleepMs };
 }
 
-function modelOffer(model: DeviceModel, share: number, iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry): ModelOffer {
+function modelOffer(model: DeviceModel, prefix: Uint32Array | undefined, iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry): ModelOffer {
   const perSecond = new Map<StatsEntry, number>();
   const perStart = new Map<StatsEntry, number>();
   for (const task of model.boot) for (const [entry, count] of taskRows(task, entryFor).rows) add(perStart, entry, count);
@@ -178,7 +220,7 @@ function modelOffer(model: DeviceModel, share: number, iterations: number | unde
     if (cycleMs > 0) for (const pick of picks) for (const [entry, count] of pick.rows) add(perSecond, entry, (count * pick.share * 1000) / cycleMs);
   }
   const capMs = iterations === undefined ? undefined : tasksPerS > 0 ? (iterations / tasksPerS) * 1000 : 0;
-  return { share, perSecond: [...perSecond], perStart: [...perStart], capMs, cycleMs };
+  return { prefix, perSecond: [...perSecond], perStart: [...perStart], capMs, cycleMs };
 }
 
 function add(map: Map<StatsEntry, number>, entry: StatsEntry, value: number): void {
