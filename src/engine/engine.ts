@@ -29,6 +29,7 @@ import type { DeviceHost, DownlinkCounts } from './device-host.ts';
 import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
 import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet-layout.ts';
 import { RequestLogRedactor } from './redaction.ts';
+import { takeAnomalies } from '../template/generators/anomaly-labels.ts';
 import { Scheduler } from './scheduler.ts';
 import { globalIndex, localIndex, ownedBelow, WHOLE_RUN } from './shard.ts';
 import type { Shard } from './shard.ts';
@@ -447,6 +448,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       error,
       latencyMs: Math.round(latencyMicros) / 1000,
       intendedAtMs: Math.round(this.sinceStart(sent.intendedAt) * 1000) / 1000,
+      anomalies: takeAnomalies(device, sent.seq),
     });
   }
 

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { patternHasIndex } from '../identity/device-id.ts';
 import type { IdentityScheme } from '../identity/device-id.ts';
 import { cumulativeWeights } from '../identity/rng.ts';
@@ -34,6 +35,8 @@ class ModelScope implements SlotAllocator {
   constructor(
     readonly variables: readonly string[],
     private readonly environmentReader: EnvironmentReader,
+    /** Files a template names (a route's GeoJSON, a key) are found beside the model. */
+    readonly directory: string,
   ) {}
 
   allocateWalk(min: number, max: number): number {
@@ -425,7 +428,7 @@ export interface DeviceModelOptions {
 export async function loadDeviceModel(file: string, options: DeviceModelOptions = {}): Promise<DeviceModel> {
   const source = await YamlSource.read(file, options.displayName ?? file);
   const raw = checkedData(source, deviceModelSchema);
-  const scope = new ModelScope(capturedVariables(raw), options.environment ?? new EnvironmentReader());
+  const scope = new ModelScope(capturedVariables(raw), options.environment ?? new EnvironmentReader(), path.dirname(path.resolve(file)));
   const mqttRaw = raw.mqtt as Json | undefined;
   const baseContext = {
     source,

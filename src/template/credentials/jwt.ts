@@ -23,7 +23,7 @@ export class JwtKeyError extends Error {
 const keys = new Map<string, KeyObject>();
 
 function privateKey(text: string, directory: string, algorithm: 'RS256' | 'ES256'): KeyObject {
-  const cacheKey = `${directory}\n${text}`;
+  const cacheKey = `${algorithm}\n${directory}\n${text}`;
   let key = keys.get(cacheKey);
   if (key) return key;
   let pem: string | Buffer = text;
