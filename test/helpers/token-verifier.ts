@@ -28,12 +28,12 @@ export function verifyJwt(token: string, key: KeyObject | string): VerifiedJwt {
   let ok: boolean;
   switch (header.alg) {
     case 'HS256': {
-      const expected = createHmac('sha256', key as string).update(signingInput).digest();
+      const expected = createHmac('sha256', key).update(signingInput).digest();
       ok = expected.length === signature.length && timingSafeEqual(expected, signature);
       break;
     }
     case 'RS256':
-      ok = verify('sha256', signingInput, key as KeyObject, signature);
+      ok = verify('sha256', signingInput, key, signature);
       break;
     case 'ES256':
       // RFC 7518 §3.4: the signature is R || S, 32 octets each, not DER.

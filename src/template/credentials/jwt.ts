@@ -80,7 +80,7 @@ export const JWT_FUNCTIONS: readonly (readonly [string, FunctionSpec])[] = [
           try {
             privateKey(literalKey, directory, alg);
           } catch (error) {
-            throw new TypeError((error as Error).message);
+            throw new TypeError((error as Error).message, { cause: error });
           }
         }
         const cache = new TokenCache(ttlS * 1000);

@@ -77,7 +77,7 @@ export function readRoutes(file: string, directory: string): readonly Route[] {
     document = JSON.parse(readFileSync(full, 'utf8'));
   } catch (error) {
     const reason = error instanceof SyntaxError ? `not JSON: ${error.message}` : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
-    throw new TypeError(`cannot read ${file}: ${reason}`);
+    throw new TypeError(`cannot read ${file}: ${reason}`, { cause: error });
   }
   const lines = lineStrings(document);
   if (lines.length === 0) throw new TypeError(`${file} holds no LineString (a GeoJSON LineString, MultiLineString, Feature or FeatureCollection of them)`);
