@@ -3,6 +3,7 @@ import { patternHasIndex } from '../identity/device-id.ts';
 import type { IdentityScheme } from '../identity/device-id.ts';
 import { cumulativeWeights } from '../identity/rng.ts';
 import { compileJsonBody, literalTemplate } from '../template/compile.ts';
+import { dataChecks } from '../template/data-checks.ts';
 import type { CompiledTemplate } from '../template/compile.ts';
 import type { SlotAllocator } from '../template/functions.ts';
 import { compileAuth } from './auth-spec.ts';
@@ -463,6 +464,7 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
     walkRanges: scope.ranges,
     variables: scope.variables,
     dataColumns: scope.dataColumns,
+    dataChecks: dataChecks(scope),
     mqtt: needsSession ? compileMqttSession(context, mqttRaw) : undefined,
     reactions,
     auth: compileAuth(source, raw.auth as Json | undefined, boot, tasks, scope.variables),

@@ -112,3 +112,14 @@ test('the shipped vehicle fleet loads with its routes', async () => {
   assert.equal(plan.fleet[0]?.model.name, 'vehicle');
   assert.equal(plan.fleet[0]?.count, 200);
 });
+
+test('a JWT key in a data row that is not a usable key stops the load, naming the row', async () => {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const good = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  await temp.write('keys.ndjson', `${JSON.stringify({ id: 'k-0', key: good })}\n${JSON.stringify({ id: 'k-1', key: 'keys/k-1.pem' })}\n`);
+  await temp.write('signer.yaml', "kind: device\nname: signer\nidentity: { scheme: data, column: id }\ntasks:\n  - name: t\n    http: { method: POST, path: /t, json: { token: \"{{ jwt('ES256', data.key) }}\" } }\n");
+  await temp.write('signers.yaml', 'kind: profile\nname: signers\nseed: 1\nfleet:\n  - device: signer.yaml\n    count: 2\n    data: { file: keys.ndjson, secret: [key] }\nduration: 1s\n');
+  await assert.rejects(loadRunPlan(temp.file('signers.yaml')), /keys\.ndjson: row 1, column 'key': ES256 needs a P-256 EC private key, got rsa/);
+  await temp.write('signer.yaml', "kind: device\nname: signer\nidentity: { scheme: data, column: id }\ntasks:\n  - name: t\n    http: { method: POST, path: /t, json: { token: \"{{ jwt('RS256', data.key) }}\" } }\n");
+  await assert.rejects(loadRunPlan(temp.file('signers.yaml')), /keys\.ndjson: row 2, column 'key': cannot read the RS256 key keys\/k-1\.pem: ENOENT/);
+});

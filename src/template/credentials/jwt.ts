@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { secondsArg, stringArg, valueArg } from '../arguments.ts';
+import { registerDataCheck } from '../data-checks.ts';
 import type { FunctionSpec } from '../function-spec.ts';
 import { noteDerivedSecret } from './derived-secrets.ts';
 import { TokenCache } from './token-cache.ts';
@@ -82,6 +83,17 @@ export const JWT_FUNCTIONS: readonly (readonly [string, FunctionSpec])[] = [
           } catch (error) {
             throw new TypeError((error as Error).message, { cause: error });
           }
+        }
+        const keySource = args[1]?.source ?? '';
+        if (alg !== 'HS256' && keySource.startsWith('data.')) {
+          registerDataCheck(slots, keySource.slice(5), (value) => {
+            try {
+              privateKey(value, directory, alg);
+              return undefined;
+            } catch (error) {
+              return (error as Error).message;
+            }
+          });
         }
         const cache = new TokenCache(ttlS * 1000);
         return (context) => {
