@@ -40,6 +40,7 @@ import type { RampHost } from './schedule/ramp.ts';
 import { StageDriver } from './schedule/stages.ts';
 import type { RampControl } from './schedule/stages.ts';
 import type { Schedulable, TimerApi } from './schedule/scheduler.ts';
+import { takeAnomalies } from '../template/generators/anomaly-labels.ts';
 
 export interface EngineOptions {
   readonly plan: RunPlan;
@@ -505,6 +506,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       error,
       latencyMs: Math.round(latencyMicros) / 1000,
       intendedAtMs: Math.round(this.sinceStart(sent.intendedAt) * 1000) / 1000,
+      anomalies: takeAnomalies(device, sent.seq),
     });
   }
 

@@ -1,3 +1,4 @@
+import type { AnomalyLabel } from '../template/generators/anomaly-labels.ts';
 import type { Outcome } from '../transport/types.ts';
 import type { HistoryPoint } from '../metrics/history.ts';
 
@@ -18,6 +19,8 @@ export interface AttemptRecord {
   readonly latencyMs: number;
   /** Intended start, ms since the run started. */
   readonly intendedAtMs: number;
+  /** Ground truth of the anomalies a template injected into this attempt's payload (`anomaly()`), if any. */
+  readonly anomalies?: readonly AnomalyLabel[] | undefined;
 }
 
 /** `interrupted`: SIGINT (Ctrl-C); `terminated`: SIGTERM. */

@@ -1,7 +1,9 @@
+import path from 'node:path';
 import { patternHasIndex } from '../identity/device-id.ts';
 import type { IdentityScheme } from '../identity/device-id.ts';
 import { cumulativeWeights } from '../identity/rng.ts';
 import { compileJsonBody, literalTemplate } from '../template/compile.ts';
+import { dataChecks } from '../template/data-checks.ts';
 import type { CompiledTemplate } from '../template/compile.ts';
 import type { SlotAllocator } from '../template/functions.ts';
 import { compileAuth } from './auth-spec.ts';
@@ -34,6 +36,8 @@ class ModelScope implements SlotAllocator {
   constructor(
     readonly variables: readonly string[],
     private readonly environmentReader: EnvironmentReader,
+    /** Files a template names (a route's GeoJSON, a key) are found beside the model. */
+    readonly directory: string,
   ) {}
 
   allocateWalk(min: number, max: number): number {
@@ -515,7 +519,7 @@ export interface DeviceModelOptions {
 export async function loadDeviceModel(file: string, options: DeviceModelOptions = {}): Promise<DeviceModel> {
   const source = await YamlSource.read(file, options.displayName ?? file);
   const raw = checkedData(source, deviceModelSchema);
-  const scope = new ModelScope(capturedVariables(raw), options.environment ?? new EnvironmentReader());
+  const scope = new ModelScope(capturedVariables(raw), options.environment ?? new EnvironmentReader(), path.dirname(path.resolve(file)));
   const mqttRaw = raw.mqtt as Json | undefined;
   const baseContext = {
     source,
@@ -552,6 +556,7 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
     walkRanges: scope.ranges,
     variables: scope.variables,
     dataColumns: scope.dataColumns,
+    dataChecks: dataChecks(scope),
     mqtt: needsSession ? compileMqttSession(context, mqttRaw) : undefined,
     reactions,
     auth: compileAuth(source, raw.auth as Json | undefined, boot, tasks, scope.variables),

@@ -42,6 +42,13 @@ export async function loadFleetData(source: YamlSource, at: number, raw: Json | 
   const idName = identity.scheme === 'data' ? identity.column : undefined;
   const idColumn = idName === undefined ? undefined : column(idName, where, `device model ${model.name} takes its ids from it`);
   if (table.rows < count) throw source.error([...where, 'file'], `${table.file} has ${table.rows} rows but this entry runs ${count} devices: give each device its own row`);
+  for (const [name, check] of model.dataChecks) {
+    const index = table.columnIndex(name);
+    for (let row = 0; row < count; row++) {
+      const problem = check(table.value(row, index));
+      if (problem !== undefined) throw source.error([...where, 'file'], `${table.file}: row ${row + 1}, column '${name}': ${problem}`);
+    }
+  }
   if (idColumn !== undefined) {
     const seen = new Map<string, number>();
     for (let row = 0; row < count; row++) {

@@ -1,3 +1,4 @@
+import type { DataCheck } from '../template/data-checks.ts';
 import type { IdentityScheme } from '../identity/device-id.ts';
 import type { DataTable } from './data-file.ts';
 import type { CompiledTemplate, JsonBodyRenderer } from '../template/compile.ts';
@@ -172,6 +173,8 @@ export interface DeviceModel {
   readonly variables: readonly string[];
   /** Columns of the data file its templates read (`{{ data.NAME }}`), by slot. */
   readonly dataColumns: readonly string[];
+  /** Checks of the values some functions read from data columns (a JWT's key), run on every row at load. */
+  readonly dataChecks: ReadonlyMap<string, DataCheck>;
   /** Present when the device keeps an MQTT session (it publishes, subscribes or reacts to messages). */
   readonly mqtt: MqttSessionSpec | undefined;
   /** Tasks run when a downlink message arrives on a topic; their topics are subscribed on every connect. */

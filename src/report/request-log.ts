@@ -20,6 +20,7 @@ export function requestLogLine(record: AttemptRecord): string {
     latencyMs: record.latencyMs,
     intendedAtMs: record.intendedAtMs,
     ...(record.error === undefined ? {} : { error: record.error }),
+    ...(record.anomalies === undefined ? {} : { anomalies: record.anomalies }),
   })}\n`;
 }
 

@@ -2,7 +2,7 @@ import type { CompiledValue, TemplateContext, TemplateValue } from './context.ts
 import { didYouMean } from '../util/did-you-mean.ts';
 import { FleetsimError } from '../errors.ts';
 import { TEMPLATE_FIELDS, TEMPLATE_FUNCTIONS } from './functions.ts';
-import type { Literal, SlotAllocator } from './functions.ts';
+import type { Argument, Literal, SlotAllocator } from './function-spec.ts';
 
 /** A template problem at `offset` characters into the template text. */
 export class TemplateError extends FleetsimError {
@@ -39,6 +39,13 @@ class ExpressionParser {
   }
 
   parse(slots: SlotAllocator): CompiledValue {
+    const expression = this.parseExpression(slots);
+    this.expectEnd();
+    return expression.evaluate;
+  }
+
+  /** A field, an environment value, or a call whose arguments are literals, fields or calls. */
+  private parseExpression(slots: SlotAllocator): Argument {
     this.skipSpace();
     const nameStart = this.pos;
     // k6 users write $env.NAME; it is env.NAME.
@@ -46,34 +53,38 @@ class ExpressionParser {
     const name = this.match(IDENT);
     if (name === undefined) throw new TemplateError('expected a field (device.id, device.index, seq, vars.NAME, env.NAME, ...) or a function call', this.pos);
     this.skipSpace();
-    if (this.peek() !== '(') {
-      this.expectEnd();
-      if (name.startsWith('env.')) return this.scoped(() => constantValue(slots.environment(name.slice(4))), nameStart);
-      if (name.startsWith('data.')) {
-        const slot = this.scoped(() => slots.data(name.slice(5)), nameStart);
-        return (context) => context.data[slot] ?? '';
-      }
-      if (name.startsWith('vars.')) {
-        const slot = this.scoped(() => slots.variable(name.slice(5)), nameStart);
-        return (context) => context.vars[slot] ?? '';
-      }
-      const field = TEMPLATE_FIELDS.get(name);
-      if (!field) throw new TemplateError(`unknown field '${name}'${didYouMean(name, TEMPLATE_FIELDS.keys()) || ` (known: ${[...TEMPLATE_FIELDS.keys(), 'vars.NAME', 'env.NAME', 'data.NAME'].join(', ')})`}`, nameStart);
-      return field;
-    }
+    if (this.peek() !== '(') return { ...this.field(name, nameStart, slots), source: name };
     const spec = TEMPLATE_FUNCTIONS.get(name);
     if (!spec) throw new TemplateError(`unknown function '${name}'${didYouMean(name, TEMPLATE_FUNCTIONS.keys()) || ` (known: ${[...TEMPLATE_FUNCTIONS.keys()].join(', ')})`}`, nameStart);
     this.pos++;
-    const args = this.parseArguments();
-    this.expectEnd();
+    const args = this.parseArguments(slots);
+    const source = this.text.slice(nameStart, this.pos);
     if (args.length < spec.minArgs || args.length > spec.maxArgs) {
       throw new TemplateError(`${spec.signature} takes ${spec.minArgs === spec.maxArgs ? spec.minArgs : `${spec.minArgs} to ${spec.maxArgs}`} arguments, got ${args.length}`, nameStart);
     }
     try {
-      return spec.build(args, slots);
+      return { literal: undefined, evaluate: spec.build(args, slots, { source }), source };
     } catch (error) {
       throw new TemplateError(`${spec.signature}: ${(error as Error).message}`, nameStart);
     }
+  }
+
+  private field(name: string, nameStart: number, slots: SlotAllocator): { literal: Literal | undefined; evaluate: CompiledValue } {
+    if (name.startsWith('env.')) {
+      const value = this.scoped(() => slots.environment(name.slice(4)), nameStart);
+      return { literal: value, evaluate: constantValue(value) };
+    }
+    if (name.startsWith('data.')) {
+      const slot = this.scoped(() => slots.data(name.slice(5)), nameStart);
+      return { literal: undefined, evaluate: (context) => context.data[slot] ?? '' };
+    }
+    if (name.startsWith('vars.')) {
+      const slot = this.scoped(() => slots.variable(name.slice(5)), nameStart);
+      return { literal: undefined, evaluate: (context) => context.vars[slot] ?? '' };
+    }
+    const field = TEMPLATE_FIELDS.get(name);
+    if (!field) throw new TemplateError(`unknown field '${name}'${didYouMean(name, TEMPLATE_FIELDS.keys()) || ` (known: ${[...TEMPLATE_FIELDS.keys(), 'vars.NAME', 'env.NAME', 'data.NAME'].join(', ')})`}`, nameStart);
+    return { literal: undefined, evaluate: field };
   }
 
   private scoped<T>(resolve: () => T, at: number): T {
@@ -84,8 +95,8 @@ class ExpressionParser {
     }
   }
 
-  private parseArguments(): Literal[] {
-    const args: Literal[] = [];
+  private parseArguments(slots: SlotAllocator): Argument[] {
+    const args: Argument[] = [];
     this.skipSpace();
     if (this.peek() === ')') {
       this.pos++;
@@ -93,7 +104,7 @@ class ExpressionParser {
     }
     for (;;) {
       this.skipSpace();
-      args.push(this.parseLiteral());
+      args.push(this.parseArgument(slots));
       this.skipSpace();
       const next = this.peek();
       this.pos++;
@@ -102,7 +113,15 @@ class ExpressionParser {
     }
   }
 
-  private parseLiteral(): Literal {
+  private parseArgument(slots: SlotAllocator): Argument {
+    const start = this.pos;
+    const literal = this.parseLiteral();
+    if (literal !== undefined) return { literal, evaluate: () => literal, source: this.text.slice(start, this.pos) };
+    return this.parseExpression(slots);
+  }
+
+  /** A quoted string, a number, true or false; undefined (and nothing consumed) for anything else. */
+  private parseLiteral(): Literal | undefined {
     const quote = this.peek();
     if (quote === "'" || quote === '"') {
       const close = this.text.indexOf(quote, this.pos + 1);
@@ -117,7 +136,9 @@ class ExpressionParser {
     const word = this.match(IDENT);
     if (word === 'true') return true;
     if (word === 'false') return false;
-    throw new TemplateError('arguments must be numbers, quoted strings, true or false', wordStart);
+    if (word === undefined) throw new TemplateError('arguments are numbers, quoted strings, true, false, fields or function calls', wordStart);
+    this.pos = wordStart;
+    return undefined;
   }
 
   private expectEnd(): void {

@@ -1,45 +1,10 @@
+import { checkDecimals, checkRange, literalArg, numberArg, roundTo } from './arguments.ts';
 import type { CompiledValue, TemplateContext } from './context.ts';
+import { CREDENTIAL_FUNCTIONS } from './credentials/functions.ts';
+import type { FunctionSpec, Literal } from './function-spec.ts';
+import { GENERATOR_FUNCTIONS } from './generators/functions.ts';
 
-export type Literal = string | number | boolean;
-
-/** What a template may reach beyond the device while a device model is being compiled. */
-export interface SlotAllocator {
-  /** Allocates a per-device random-walk slot. */
-  allocateWalk(min: number, max: number): number;
-  /** The value of environment variable `name`, read once at load; throws when it is not set. */
-  environment(name: string): string;
-  /** The per-device variable slot a task captures into; throws when no task captures `name`. */
-  variable(name: string): number;
-  /** The slot of a column of the device's data row (`{{ data.NAME }}`); the profile's data file must have it. */
-  data(name: string): number;
-}
-
-interface FunctionSpec {
-  readonly signature: string;
-  readonly minArgs: number;
-  readonly maxArgs: number;
-  readonly build: (args: readonly Literal[], slots: SlotAllocator) => CompiledValue;
-}
-
-/** `factor` is 10 ** decimals, computed once when the template is compiled. */
-function roundTo(value: number, factor: number): number {
-  return Math.round(value * factor) / factor;
-}
-
-function numberArg(args: readonly Literal[], i: number, fallback?: number): number {
-  const value = args[i];
-  if (value === undefined && fallback !== undefined) return fallback;
-  if (typeof value !== 'number') throw new TypeError(`argument ${i + 1} must be a number`);
-  return value;
-}
-
-function checkRange(min: number, max: number): void {
-  if (!(min <= max)) throw new TypeError(`min (${min}) must not exceed max (${max})`);
-}
-
-function checkDecimals(decimals: number): void {
-  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 12) throw new TypeError('decimals must be an integer from 0 to 12');
-}
+export type { Argument, CallSite, FunctionSpec, Literal, SlotAllocator } from './function-spec.ts';
 
 const HEX = '0123456789abcdef';
 
@@ -97,7 +62,7 @@ export const TEMPLATE_FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<str
       minArgs: 1,
       maxArgs: 1000,
       build(args) {
-        const choices = [...args];
+        const choices = args.map((_, i) => literalArg(args, i) as Literal);
         const count = choices.length;
         return (context) => choices[Math.floor(context.random() * count)] as Literal;
       },
@@ -180,6 +145,8 @@ export const TEMPLATE_FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<str
     },
   ],
   ...CLOCK_FUNCTIONS,
+  ...CREDENTIAL_FUNCTIONS,
+  ...GENERATOR_FUNCTIONS,
 ]);
 
 export const TEMPLATE_FIELDS: ReadonlyMap<string, CompiledValue> = new Map<string, CompiledValue>([

@@ -1,5 +1,6 @@
 import type { RunPlan } from '../../profile/types.ts';
 import type { VirtualDevice } from './device.ts';
+import { derivedSecrets } from '../../template/credentials/derived-secrets.ts';
 import { encodePathChars } from './request-path.ts';
 
 /** Captured strings at least this long are treated as tokens in the request log. */
@@ -23,9 +24,9 @@ function redactTime(text: string, timeMs: number): string {
 }
 
 /**
- * Secrets stay out of the request log: environment values, data columns named secret, and captured
- * strings long enough to be tokens or session ids, appear as the reference that produced them. That
- * also keeps logs of runs against a server that issues fresh tokens identical. The wall-clock time
+ * Secrets stay out of the request log: environment values, data columns named secret, secrets a
+ * template derived (SAS tokens, JWTs, HMACs), and captured strings long enough to be tokens or
+ * session ids, appear as the reference that produced them. That also keeps logs of runs against a server that issues fresh tokens identical. The wall-clock time
  * an attempt rendered (`now()`, `nowMs()`) is the one unseeded value: it goes back to its call for
  * the same reason. Used only while a request log listens.
  */
@@ -42,6 +43,11 @@ export class RequestLogRedactor {
 
   redact(text: string, device: VirtualDevice, timeMs: number): string {
     let out = text;
+    // First, as a whole: tokens and signatures a template derived (azureSas, jwt, hmacSha256) show as the call that made them.
+    const derived = derivedSecrets(device);
+    if (derived) {
+      for (const [value, placeholder] of derived) for (const form of sentForms(value)) if (out.includes(form)) out = out.replaceAll(form, placeholder);
+    }
     if (timeMs > 0) out = redactTime(out, timeMs);
     for (const [form, placeholder] of this.secretForms) if (out.includes(form)) out = out.replaceAll(form, placeholder);
     const secretSlots = this.plan.fleet[this.layout[device.deviceIndex] ?? 0]?.data?.secretSlots;

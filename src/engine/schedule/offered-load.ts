@@ -1,7 +1,6 @@
 import type { StatsEntry } from '../../metrics/stats.ts';
 import { actionType } from '../../profile/types.ts';
 import type { DeviceModel, FleetEntry, TaskSpec, WaitModel } from '../../profile/types.ts';
-import { rampStepsDue } from './ramp.ts';
 
 /**
  * The load the fleet means to offer, computed from the plan and the shape alone: what the devices

@@ -191,7 +191,8 @@ describe('template errors', () => {
       ['{{ int(1, 2) + 3 }}', /unexpected '\+ 3'/, 13],
       ['abc {{ seq', /without a closing/, 4],
       ["{{ pick('a) }}", /unterminated string/, 8],
-      ['{{ int(a, 2) }}', /numbers, quoted strings/, 7],
+      ['{{ int(+, 2) }}', /numbers, quoted strings/, 7],
+      ['{{ int(a, 2) }}', /unknown field 'a'/, 7],
       ['{{ }}', /expected a field/, 3],
     ];
     for (const [text, message, offset] of cases) {
@@ -210,6 +211,8 @@ describe('template errors', () => {
     assert.match(compileError('{{ walk(0, 10, -1) }}').message, /step/);
     assert.match(compileError('{{ hex(0) }}').message, /digits/);
     assert.match(compileError("{{ int('1', 2) }}").message, /argument 1 must be a number/);
+    // Fields and calls are arguments only where the function takes a per-message value.
+    assert.match(compileError('{{ int(device.index, 2) }}').message, /argument 1 must be a literal .* not device\.index/);
   });
 });
 
