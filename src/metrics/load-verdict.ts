@@ -26,6 +26,20 @@ export const SHORTFALL_LIMITS = {
   lagP99Ms: 50,
 } as const;
 
+/**
+ * Whether `delivered` of `offered` falls short of the floor by more than counting noise. Devices
+ * send in lumps (a task, a burst of `lump` attempts) at times of their own, so a short window of a
+ * small fleet holds a few lumps more or less by chance: a shortfall counts only beyond three
+ * standard deviations of a Poisson count of lumps (3·√(lump·offered) attempts). Over a long run of
+ * a large fleet that is a fraction of a percent; over a 4 s step of 10 lamps it is most of it.
+ */
+export function shortOfFloor(offered: number, delivered: number, floor: number, lump = 1): boolean {
+  if (delivered >= floor * offered) return false;
+  return floor * offered - delivered > NOISE_SIGMAS * Math.sqrt(Math.max(1, lump) * offered);
+}
+
+const NOISE_SIGMAS = 3;
+
 /** One interval's share of the offered load, over a trailing window so a paced fleet's lumps even out. */
 export interface IntervalLoad {
   /** What the fleet meant to send in this interval, and what it sent (attempts on the offered rows), per second. */
@@ -72,6 +86,8 @@ export class DeliveryWindow {
   constructor(
     readonly windowS: number,
     private readonly floor: number | null,
+    /** Attempts per task, on average over the fleet's offered load (a burst of 10 is one lump of 10). */
+    private readonly lump = 1,
   ) {}
 
   /** Adds one interval and judges it; `health` and `queue` decide the cause when the window fell short. */
@@ -87,7 +103,7 @@ export class DeliveryWindow {
       this.seconds -= old.seconds;
     }
     const share = this.offered > 1e-9 ? round4(this.delivered / this.offered) : null;
-    const cause = share === null ? null : this.floor === null || share >= this.floor ? 'delivered' : classifyShortfall(health, queue);
+    const cause = share === null ? null : this.floor === null || !shortOfFloor(this.offered, this.delivered, this.floor, this.lump) ? 'delivered' : classifyShortfall(health, queue);
     return {
       offeredRps: round3(offered / seconds),
       deliveredRps: round3(delivered / seconds),
@@ -130,6 +146,8 @@ export interface LoadVerdictInput {
   readonly queue: QueueReading | undefined;
   /** The unit the summary counts in (`req/s`, `msg/s`). */
   readonly unit: string;
+  /** Attempts per task over the offered load (see shortOfFloor); 1 when not known. */
+  readonly lump?: number;
 }
 
 export function loadVerdict(input: LoadVerdictInput): LoadVerdict {
@@ -144,7 +162,7 @@ export function loadVerdict(input: LoadVerdictInput): LoadVerdict {
     if (cause !== 'delivered') shortfall[cause] += Math.max(0, (point.load?.offeredRps ?? 0) - (point.load?.deliveredRps ?? 0)) * point.intervalS + 1e-6;
   }
   let cause: LoadCause = 'delivered';
-  if (share !== null && input.floor !== null && share < input.floor) {
+  if (share !== null && input.floor !== null && shortOfFloor(input.offered, input.delivered, input.floor, input.lump)) {
     // The cause that cost the most undelivered load; with no short interval (a run short only in sum), the run's own readings.
     const ranked = (['host', 'generator', 'queues', 'target'] as const).filter((c) => shortfall[c] > 0).sort((a, b) => shortfall[b] - shortfall[a]);
     cause = ranked[0] ?? classifyShortfall(input.generator, input.queue);

@@ -213,6 +213,8 @@ export interface ResultsInput {
   readonly warnings: readonly string[];
   /** The delivered-share floor (`--min-delivered`); null: not checked. */
   readonly minDelivered?: number | null;
+  /** Attempts per task of the offered load, to tell a shortfall from counting noise. */
+  readonly loadLump?: number;
   /** The planned run time (`--duration`), to tell an overrun. */
   readonly plannedDurationMs?: number | undefined;
 }
@@ -397,5 +399,6 @@ function runLoad(input: ResultsInput, total: StatsRow, types: readonly StatsRow[
     generator: input.generator,
     queue,
     unit: loadUnit(types),
+    ...(input.loadLump === undefined ? {} : { lump: input.loadLump }),
   });
 }

@@ -266,9 +266,13 @@ export class RunStats {
     this.history = new History(limits);
   }
 
+  /** Attempts per task of the offered load, for telling a shortfall from counting noise (see shortOfFloor). */
+  loadLump = 1;
+
   /** How each interval's delivered share is judged: over the last `windowS` seconds, against `floor` (null: not judged). */
-  judgeLoad(windowS: number, floor: number | null): void {
-    this.deliveryWindow = new DeliveryWindow(windowS, floor);
+  judgeLoad(windowS: number, floor: number | null, lump = 1): void {
+    this.loadLump = lump;
+    this.deliveryWindow = new DeliveryWindow(windowS, floor, lump);
   }
 
   entryFor(type: string, name: string): StatsEntry {

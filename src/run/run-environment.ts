@@ -216,6 +216,7 @@ export function resultsOf(run: FinishedRun): Results {
     generator,
     warnings,
     minDelivered: plan.minDelivered,
+    loadLump: engine.stats.loadLump,
     plannedDurationMs: run.stopReason === 'duration' ? plan.durationMs : undefined,
   });
   // The Nagle signature is read off the finished rows, so its warning joins them afterwards.

@@ -35,7 +35,13 @@ export class OfferedLoad {
     this.offeredEntries = new Set(this.offers.flatMap((offer) => [...offer.perSecond, ...offer.perStart].map(([entry]) => entry)));
     for (const entry of this.offeredEntries) entry.offers = true;
     this.longestCycleMs = Math.max(0, ...this.offers.map((offer) => offer.cycleMs));
+    const tasks = this.offers.reduce((sum, offer) => sum + offer.tasksPerS, 0);
+    const attempts = this.offers.reduce((sum, offer) => sum + offer.perSecond.reduce((rows, [, rate]) => rows + rate, 0), 0);
+    this.attemptsPerTask = tasks > 0 ? attempts / tasks : 1;
   }
+
+  /** Attempts per task over the fleet's models (a burst of 10 publishes is one task): how lumpy the offered load is. */
+  readonly attemptsPerTask: number;
 
   /** The shape moves the population from `from` to `goal` over `overMs`, starting at `atMs` (ms since the run began). */
   rampTo(atMs: number, from: number, goal: number, overMs: number): void {
@@ -152,6 +158,8 @@ interface ModelOffer {
   readonly capMs: number | undefined;
   /** Mean time between a device's tasks against an instant target (0 with no tasks or no wait). */
   readonly cycleMs: number;
+  /** Tasks a device starts per second against an instant target. */
+  readonly tasksPerS: number;
 }
 
 /** ∫₀ᵀ of one segment's population: `from` plus the ramp's steps due (one step ahead of the line, as Ramp moves). */
@@ -219,7 +227,7 @@ function modelOffer(model: DeviceModel, prefix: Uint32Array | undefined, iterati
     if (cycleMs > 0) for (const pick of picks) for (const [entry, count] of pick.rows) add(perSecond, entry, (count * pick.share * 1000) / cycleMs);
   }
   const capMs = iterations === undefined ? undefined : tasksPerS > 0 ? (iterations / tasksPerS) * 1000 : 0;
-  return { prefix, perSecond: [...perSecond], perStart: [...perStart], capMs, cycleMs };
+  return { prefix, perSecond: [...perSecond], perStart: [...perStart], capMs, cycleMs, tasksPerS };
 }
 
 function add(map: Map<StatsEntry, number>, entry: StatsEntry, value: number): void {

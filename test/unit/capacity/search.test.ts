@@ -107,7 +107,7 @@ test('with the floor off, only the SLOs judge: the same target passes every step
 
 test("a step short because fleetsim's own loop was busy is the generator's limit, after one retry", async () => {
   const { result } = await search((devices) =>
-    devices >= 15 ? { delivered: 120, latencyMs: 5, health: { busyPercent: 97, lagP99Ms: 80, runQueuePercent: 1 } } : ceiling(1000)(devices, 1),
+    devices >= 15 ? { delivered: 60, latencyMs: 5, health: { busyPercent: 97, lagP99Ms: 80, runQueuePercent: 1 } } : ceiling(1000)(devices, 1),
   );
   assert.equal(result.limitedBy, 'generator');
   assert.equal(result.capacity?.devices, 10);
@@ -148,7 +148,7 @@ test('whose limit it was comes from the first failing step, not from a bisected 
       if (devices <= 10) return ceiling(1000)(devices, 1);
       // Bisection visits 11..14 on a starved machine; 15 fails on the target.
       if (devices < 15) return { delivered: 10, latencyMs: 500, health: starved };
-      return ceiling(120)(devices, 1);
+      return ceiling(80)(devices, 1);
     },
     { refine: true, plan: { start: 10, step: 5, maxDevices: 40 }, retries: 0 },
   );
@@ -179,7 +179,7 @@ test('--repeat measures both sides of the knee again and says whether it held', 
   assert.equal(steady.result.capacity?.devices, 10);
 
   // A knee that moves with the noise: 10 devices pass only on their first visit.
-  const noisy = await search((devices, visit) => (devices === 10 && visit > 1 ? { delivered: 80, latencyMs: 5, health: CALM } : ceiling()(devices, visit)), { repeat: 2 });
+  const noisy = await search((devices, visit) => (devices === 10 && visit > 1 ? { delivered: 50, latencyMs: 5, health: CALM } : ceiling()(devices, visit)), { repeat: 2 });
   const side = noisy.result.knee?.repeats[0];
   assert.deepEqual([side?.devices, side?.passed, side?.of], [10, 1, 3]);
   assert.equal(noisy.result.knee?.stable, false);

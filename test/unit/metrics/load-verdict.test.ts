@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyShortfall, DeliveryWindow } from '../../../src/metrics/load-verdict.ts';
+import { classifyShortfall, DeliveryWindow, shortOfFloor } from '../../../src/metrics/load-verdict.ts';
 import { GeneratorMonitor } from '../../../src/metrics/generator-monitor.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import { resultsOfStats } from '../../helpers/results.ts';
@@ -17,6 +17,15 @@ test('one classifier: the machine before fleetsim, fleetsim before its queue, th
   assert.equal(classifyShortfall(calm, { queuedMeanMs: 5, latencyMeanMs: 200 }), 'target');
   // Off Linux (no run-queue figure), lag with an idle loop is the machine's.
   assert.equal(classifyShortfall({ busyPercent: 10, lagP99Ms: 300 }, undefined), 'host');
+});
+
+test('a shortfall within counting noise is not one: three Poisson deviations of the lumps sent', () => {
+  // 10 lamps, bursts of 10, 4 s: 267 attempts offered; 220 delivered is 82%, and only 1.5 sigma short.
+  assert.equal(shortOfFloor(267, 220, 0.95, 10), false);
+  // The same share from 1,000 lamps is far outside the noise.
+  assert.equal(shortOfFloor(26_700, 22_000, 0.95, 10), true);
+  assert.equal(shortOfFloor(1200, 600, 0.95, 1), true);
+  assert.equal(shortOfFloor(1200, 1200, 0.95, 1), false);
 });
 
 test("an interval's share is read over the trailing window, so a paced fleet's lumps do not read as shortfalls", () => {
@@ -61,10 +70,10 @@ test('the run verdict weighs each cause by the load it cost, and is delivered at
   };
   tick(1000, 100, 100, 0);
   tick(2000, 100, 20, 70); // the machine: 80 short
-  tick(3000, 100, 90, 0); // the target: 10 short
+  tick(3000, 100, 50, 0); // the target: 50 short
   const results = resultsOfStats(stats, { minDelivered: 0.95, activeMs: 3000 });
   assert.equal(results.load?.cause, 'host');
-  assert.equal(results.load?.deliveredShare, 0.7);
+  assert.equal(results.load?.deliveredShare, 0.5667);
   assert.deepEqual(results.load?.intervals, { delivered: 1, target: 1, generator: 0, host: 1, queues: 0 });
   assert.match(results.load?.advice ?? '', /quieter machine/);
   const off = resultsOfStats(stats, { minDelivered: null, activeMs: 3000 });
