@@ -12,6 +12,7 @@ import type { Output } from './run-command.ts';
 import { uiCommand } from './ui-command.ts';
 import { validateCommand } from './validate-command.ts';
 import { releaseHeldSignals } from './early-signals.ts';
+import { fitWidth } from '../report/progress-line.ts';
 
 /** On a terminal the progress line is redrawn in place; piped, it is a plain line each time. */
 function processOutput(): Output {
@@ -31,9 +32,12 @@ function processOutput(): Output {
     },
     progress: (line) => {
       if (!process.stderr.isTTY) return void process.stderr.write(`${line}\n`);
-      process.stderr.write(`\r\x1b[2K${line}`);
+      // Whoever drew the line, it never wraps: a wrapped fragment would stay behind on every redraw.
+      const columns = process.stderr.columns;
+      process.stderr.write(`\r\x1b[2K${columns > 1 ? fitWidth(line, columns - 1) : line}`);
       drawn = true;
     },
+    columns: () => (process.stderr.isTTY ? process.stderr.columns : undefined),
     endProgress: endLine,
   };
 }
