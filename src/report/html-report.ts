@@ -215,7 +215,6 @@ export function htmlReport(input: HtmlReportInput, assets: PageAssets): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
-<link rel="icon" href="data:,">
 <style>${inlineSafe(assets.uplotCss, 'style')}</style>
 <style>${PAGE_STYLE}</style>
 </head>
