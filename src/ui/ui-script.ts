@@ -265,14 +265,23 @@ export const UI_SCRIPT = String.raw`
     history = done.history.slice();
     renderTable(done.table);
     renderPoint(history[history.length - 1]);
-    $('n-elapsed').textContent = done.summary.durationS + ' s (' + done.summary.stopReason + ')';
-    $('n-devices').textContent = done.summary.devices.online + ' / ' + done.summary.devices.target;
+    var STOPPED = { requested: 'stopped from the page', duration: 'ran its duration', iterations: 'ran its iterations', interrupted: 'interrupted', terminated: 'terminated' };
+    $('n-elapsed').textContent = done.summary.durationS + ' s, ' + (STOPPED[done.summary.stopReason] || done.summary.stopReason);
+    // Finished: the devices online when the run began to stop, of the most it was asked for.
+    $('n-devices').textContent = done.summary.devices.online + ' online at the stop (of ' + done.summary.devices.target + ')';
+
     // The finished run's verdict on its load replaces the last interval's.
     var load = done.summary.load;
     if (load && load.deliveredShare !== null) {
       $('n-delivered').textContent = Math.round(load.deliveredShare * 1000) / 10 + '% of ' + load.offeredRps.toFixed(1) + '/s (run)';
       $('banner').textContent = load.cause === 'delivered' ? '' : 'Load: ' + load.summary + '.' + (load.advice ? ' ' + load.advice + '.' : '');
       $('banner').className = load.cause === 'delivered' ? '' : 'on';
+    }
+    var total = done.table.total;
+    if (total.requests > 0 && total.failures === total.requests) {
+      // A dead target: no answer had a latency, so the charts would just be empty.
+      $('banner').textContent = 'Every attempt failed (' + total.requests + '): the target answered none, so there is no latency to chart. See Failures.';
+      $('banner').className = 'on';
     }
     renderDownloads(done.downloads);
     drawCharts();
