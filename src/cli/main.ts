@@ -12,6 +12,7 @@ import type { Output } from './run-command.ts';
 import { uiCommand } from './ui-command.ts';
 import { validateCommand } from './validate-command.ts';
 import { releaseHeldSignals } from './early-signals.ts';
+import { fitWidth } from '../report/progress-line.ts';
 
 /** On a terminal the progress line is redrawn in place; piped, it is a plain line each time. */
 function processOutput(): Output {
@@ -31,9 +32,12 @@ function processOutput(): Output {
     },
     progress: (line) => {
       if (!process.stderr.isTTY) return void process.stderr.write(`${line}\n`);
-      process.stderr.write(`\r\x1b[2K${line}`);
+      // Whoever drew the line, it never wraps: a wrapped fragment would stay behind on every redraw.
+      const columns = process.stderr.columns;
+      process.stderr.write(`\r\x1b[2K${columns > 1 ? fitWidth(line, columns - 1) : line}`);
       drawn = true;
     },
+    columns: () => (process.stderr.isTTY ? process.stderr.columns : undefined),
     endProgress: endLine,
   };
 }
@@ -104,7 +108,7 @@ export async function execute(args: readonly string[], output: Output = processO
         uiOptions(runOptions(argv))
           .option('json', { ...value, describe: 'write results JSON to FILE (- for stdout; the summary then goes to stderr)' })
           .option('exit-code-on-error', { ...value, describe: "exit with this code when any attempt failed (Locust's flag; thresholds and interrupts take precedence)" })
-          .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv' })
+          .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv, PREFIX_exceptions.csv' })
           .option('html', { ...value, describe: 'write a self-contained HTML report with charts to FILE' })
           .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE' })
           .option('metrics-port', { ...value, describe: 'serve Prometheus metrics at /metrics on PORT during the run (0 picks a free one)' })
@@ -190,7 +194,7 @@ export async function execute(args: readonly string[], output: Output = processO
         argv
           .positional('results', { type: 'string', array: true, demandOption: true, describe: 'results JSON files, one per shard' })
           .option('json', { ...value, describe: 'write the merged results JSON to FILE' })
-          .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv' })
+          .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv, PREFIX_exceptions.csv' })
           .option('html', { ...value, describe: 'write a self-contained HTML report to FILE' })
           .option('partial', { type: 'boolean', default: false, describe: 'merge even with shards missing (said in the output and the merged JSON)' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'only the summary' }),

@@ -11,12 +11,18 @@ export interface CumulativeBuckets {
   readonly sumMicros: number;
 }
 
+/** Ten bounds a decade (the R10 preferred numbers): neighbours at most 1.28× apart. */
+const R10 = [1, 1.25, 1.6, 2, 2.5, 3.2, 4, 5, 6.3, 8] as const;
+
 /**
- * Prometheus latency buckets in µs: 0.5 ms to 10 s, roughly 1-2.5-5 per decade, which spans a LAN
- * API's sub-millisecond answers and an MQTT ack timeout alike.
+ * Prometheus latency buckets in µs: 0.1 ms to 10 s at ten a decade (51 bounds), which spans a LAN
+ * API's sub-millisecond answers and an MQTT ack timeout alike. `histogram_quantile` interpolates
+ * linearly inside a bucket, so its p95 lands within a few per cent of the HDR value for a spread of
+ * latencies (14 buckets at 1-2.5-5 put GET /greet's p95 at 41.7 ms against HDR's 29.0).
  */
 export const PROMETHEUS_BOUNDS_MICROS: readonly number[] = [
-  500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000,
+  ...[100, 1_000, 10_000, 100_000, 1_000_000].flatMap((decade) => R10.map((step) => Math.round(decade * step))),
+  10_000_000,
 ];
 
 /**

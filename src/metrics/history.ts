@@ -1,5 +1,6 @@
 import type { LatencySummary } from './histogram.ts';
 import type { IntervalLoad } from './load-verdict.ts';
+import type { RecentRates } from './recent-window.ts';
 
 /** The generator's own health over one interval: what says whether that interval's numbers are the target's. */
 export interface IntervalHealth {
@@ -75,6 +76,8 @@ export interface HistoryPoint {
   readonly rows: readonly HistoryRow[];
   /** The interval's share of the offered load (over a trailing window) and whose limit it was when short. */
   readonly load?: IntervalLoad;
+  /** The run's rates and percentiles over the trailing window that ends here (what the live views show). */
+  readonly recent?: RecentRates;
 }
 
 export interface HistoryLimits {
@@ -143,6 +146,7 @@ export function foldPoints(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
     types: foldRowLists(a.types, b.types, intervalS),
     rows: foldRowLists(a.rows, b.rows, intervalS),
     ...foldLoad(a, b, intervalS),
+    ...(b.recent ? { recent: b.recent } : {}),
   };
 }
 

@@ -2,6 +2,7 @@ import { createHistogram, meanMicros, recordMicros, summarize } from './histogra
 import type { LatencyHistogram } from './histogram.ts';
 import { History, isSaturated } from './history.ts';
 import { DeliveryWindow } from './load-verdict.ts';
+import { RecentWindow } from './recent-window.ts';
 import type { IntervalLoad } from './load-verdict.ts';
 import type { CumulativeCounts, HistoryLimits, HistoryPoint, HistoryRow, IntervalHealth } from './history.ts';
 import type { Outcome } from '../transport/types.ts';
@@ -261,6 +262,8 @@ export class RunStats {
   private readonly windows = new Set<StatsWindow>();
   /** Not judged until the run says against what floor (`judgeLoad`). */
   private deliveryWindow = new DeliveryWindow(DEFAULT_WINDOW_S, null);
+  /** The live rates' window: the delivered share's, so the two read the same seconds. */
+  private recentWindow = new RecentWindow(DEFAULT_WINDOW_S);
 
   constructor(limits?: HistoryLimits) {
     this.history = new History(limits);
@@ -273,6 +276,7 @@ export class RunStats {
   judgeLoad(windowS: number, floor: number | null, lump = 1): void {
     this.loadLump = lump;
     this.deliveryWindow = new DeliveryWindow(windowS, floor, lump);
+    this.recentWindow = new RecentWindow(windowS);
   }
 
   entryFor(type: string, name: string): StatsEntry {
@@ -334,6 +338,7 @@ export class RunStats {
     const queue = total.intervalRequests > 0 ? { queuedMeanMs: total.intervalQueuedMicros / total.intervalRequests / 1000, latencyMeanMs: meanMicros(total.interval) / 1000 } : undefined;
     const load = total.offers ? this.deliveryWindow.push(seconds, total.intervalOffered, total.intervalDelivered, generator, queue) : undefined;
     for (const window of this.windows) window.closeInterval(seconds, generator, saturated, load);
+    const recent = this.recentWindow.push(seconds, total.intervalRequests, total.intervalFailures, total.interval);
     const types = [...this.types.values()].map((aggregate) => aggregate.close(seconds));
     const point: HistoryPoint = {
       atS: Math.round(atMs) / 1000,
@@ -348,6 +353,7 @@ export class RunStats {
       types,
       rows,
       ...(load ? { load } : {}),
+      recent,
     };
     this.history.push(point);
     return point;

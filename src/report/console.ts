@@ -1,17 +1,13 @@
-import type { IntervalLoad } from '../metrics/load-verdict.ts';
 import type { Results, StatsRow } from '../metrics/results.ts';
 import { deliveryLines } from './delivery-console.ts';
+import { formatMs, formatThresholdValue } from './format.ts';
+
+export { formatMs } from './format.ts';
+export { formatProgress } from './progress-line.ts';
+export type { ProgressState } from './progress-line.ts';
 
 function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
-}
-
-/** A latency in ms as the tables show it; `-` for a row with no samples. */
-export function formatMs(ms: number | null): string {
-  if (ms === null) return '-';
-  if (ms >= 100) return String(Math.round(ms));
-  if (ms >= 10) return ms.toFixed(1);
-  return ms.toFixed(2);
 }
 
 const COLUMNS = ['Type', 'Name', '# reqs', '# fails', 'Median', 'Avg', 'Min', 'Max', '90%ile', '95%ile', '99%ile', 'req/s'] as const;
@@ -39,7 +35,7 @@ function thresholdLines(results: Results): string[] {
   const out = ['Thresholds:'];
   for (const threshold of results.thresholds) {
     const read = threshold.row && threshold.row !== 'Aggregated' ? ` on ${threshold.row}` : '';
-    const value = threshold.value === null ? (threshold.reason ?? 'not evaluable') : String(threshold.value);
+    const value = threshold.value === null ? (threshold.reason ?? 'not evaluable') : formatThresholdValue(threshold);
     const mark = threshold.inconclusive ? (threshold.ok ? 'ok? ' : 'FAIL?') : threshold.ok ? 'ok  ' : 'FAIL';
     out.push(`  ${mark} ${threshold.expr} (${value}${read})`);
   }
@@ -190,35 +186,6 @@ export function formatSummary(results: Results): string {
   const verdict = thresholdVerdict(results);
   if (verdict) out.push(...(thresholds.length > 0 ? [] : ['']), verdict);
   return out.join('\n');
-}
-
-export interface ProgressState {
-  readonly elapsedMs: number;
-  /** The run's planned length, when it has one. */
-  readonly totalMs: number | undefined;
-  readonly devicesOnline: number;
-  readonly devicesTarget: number;
-  /** The window that rates and percentiles cover, in seconds. */
-  readonly windowS: number;
-  readonly rps: number;
-  readonly failuresPerS: number;
-  readonly latencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
-  /** The most frequent failure so far, if any. */
-  readonly topError: { readonly label: string; readonly count: number } | undefined;
-  /** The share of the offered load delivered over its trailing window, and whose limit a shortfall is. */
-  readonly load?: IntervalLoad | undefined;
-}
-
-/** One progress line: rates and percentiles over the same window. */
-export function formatProgress(state: ProgressState): string {
-  const seconds = (ms: number): string => `${Math.round(ms / 1000)}s`;
-  const elapsed = state.totalMs === undefined ? seconds(state.elapsedMs) : `${seconds(state.elapsedMs)}/${seconds(state.totalMs)}`;
-  const latency = state.latencyMs;
-  const error = state.topError ? `  top error: ${state.topError.label} ×${state.topError.count}` : '';
-  const load = state.load;
-  const delivered =
-    load?.deliveredShare == null ? '' : `  delivered ${Math.round(load.deliveredShare * 100)}%${load.cause && load.cause !== 'delivered' ? ` (${load.cause})` : ''} over ${Math.round(load.windowS)}s`;
-  return `[${elapsed}] devices ${state.devicesOnline}/${state.devicesTarget}  ${state.rps.toFixed(1)} req/s  ${state.failuresPerS.toFixed(1)} fail/s  p50/p95/p99 ${formatMs(latency.p50)}/${formatMs(latency.p95)}/${formatMs(latency.p99)} ms (last ${Number(state.windowS.toFixed(1))}s)${delivered}${error}`;
 }
 
 /** One warning for every QoS 2 publish a broker answered with PUBACK, whichever rows they are on. */

@@ -29,6 +29,9 @@ export const HISTORY_LOAD_HEADER = ['Offered Requests/s', 'Delivered Share', 'Sh
 
 export const FAILURES_HEADER = ['Method', 'Name', 'Error', 'Occurrences'] as const;
 
+/** Locust's `_exceptions.csv`: errors in the tool's own code, not the target's answers. */
+export const EXCEPTIONS_HEADER = ['Count', 'Message', 'Traceback', 'Nodes'] as const;
+
 /**
  * A latency without samples is written `null`, as in the JSON: pandas' `read_csv` reads it as NaN by
  * default, where a 0 (Locust's choice in the stats file) would pass for a real, impossibly fast value.
@@ -80,14 +83,13 @@ export function statsCsv(results: Results): string {
   return toCsv(STATS_HEADER, [...results.stats.map(statsCells), statsCells({ ...results.total, type: '' })]);
 }
 
-function historyCells(point: HistoryPoint, row: HistoryRow, aggregate: boolean): Cell[] {
+function historyCells(point: HistoryPoint, second: number, row: HistoryRow, aggregate: boolean): Cell[] {
   const total = row.cumulative;
   const load = aggregate ? point.load : undefined;
   const offeredRps = load?.offeredRps ?? row.offeredRps;
   const share = load ? load.deliveredShare : row.offeredRps ? round3((row.deliveredRps ?? 0) / row.offeredRps) : null;
   return [
-    // Locust writes whole epoch seconds; the JSON history keeps the milliseconds.
-    Math.floor(point.timestamp / 1000),
+    second,
     point.devicesOnline,
     row.type,
     row.name,
@@ -113,8 +115,36 @@ function historyCells(point: HistoryPoint, row: HistoryRow, aggregate: boolean):
  * columns are the run's so far. `User Count` is the devices online at the interval's end.
  */
 export function historyCsv(results: Results): string {
-  const rows = results.history.flatMap((point) => [...point.rows.map((row) => historyCells(point, row, false)), historyCells(point, { ...point.total, type: '' }, true)]);
+  const seconds = historySeconds(results.history);
+  const rows = results.history.flatMap((point, i) => {
+    const second = seconds[i] ?? 0;
+    return [...point.rows.map((row) => historyCells(point, second, row, false)), historyCells(point, second, { ...point.total, type: '' }, true)];
+  });
   return toCsv([...HISTORY_HEADER, ...HISTORY_LOAD_HEADER], rows);
+}
+
+/**
+ * Each interval's Timestamp: Locust writes whole epoch seconds (the JSON history keeps the
+ * milliseconds). The last interval, cut short by the stop, can end in the same second as the one
+ * before: it is stamped a second later, so every interval has its own Timestamp.
+ */
+export function historySeconds(history: readonly HistoryPoint[]): number[] {
+  const seconds: number[] = [];
+  for (const point of history) {
+    const second = Math.floor(point.timestamp / 1000);
+    const previous = seconds.at(-1);
+    seconds.push(previous !== undefined && second <= previous ? previous + 1 : second);
+  }
+  return seconds;
+}
+
+/**
+ * `PREFIX_exceptions.csv`: Locust lists its own Python exceptions here. fleetsim's internal errors
+ * end the run (exit 1) rather than being counted, so a finished run has none: the file holds the
+ * header, for tools that read all four.
+ */
+export function exceptionsCsv(): string {
+  return toCsv(EXCEPTIONS_HEADER, []);
 }
 
 /** `PREFIX_failures.csv`: one line per (type, name, error), most frequent first. */
@@ -122,12 +152,12 @@ export function failuresCsv(results: Results): string {
   return toCsv(FAILURES_HEADER, results.failures.map((failure) => [failure.type, failure.name, failure.error, failure.count]));
 }
 
-/** The three files `--csv PREFIX` writes, in the order Locust names them. */
-export function csvFiles(prefix: string): { readonly stats: string; readonly history: string; readonly failures: string } {
-  return { stats: `${prefix}_stats.csv`, history: `${prefix}_stats_history.csv`, failures: `${prefix}_failures.csv` };
+/** The four files `--csv PREFIX` writes, as Locust 2.x names them. */
+export function csvFiles(prefix: string): { readonly stats: string; readonly history: string; readonly failures: string; readonly exceptions: string } {
+  return { stats: `${prefix}_stats.csv`, history: `${prefix}_stats_history.csv`, failures: `${prefix}_failures.csv`, exceptions: `${prefix}_exceptions.csv` };
 }
 
-/** `--csv PREFIX`: Locust-compatible stats, history and failures files. */
+/** `--csv PREFIX`: Locust-compatible stats, history, failures and exceptions files. */
 export function csvReporter(prefix: string): Reporter {
   const files = csvFiles(prefix);
   return {
@@ -139,6 +169,7 @@ export function csvReporter(prefix: string): Reporter {
       await writeReportFile(files.stats, statsCsv(results));
       await writeReportFile(files.history, historyCsv(results));
       await writeReportFile(files.failures, failuresCsv(results));
+      await writeReportFile(files.exceptions, exceptionsCsv());
     },
   };
 }

@@ -72,8 +72,8 @@ export const PAGE_SCRIPT = String.raw`
       width: Math.max(320, el.clientWidth),
       height: 260,
       scales: { x: { time: false } },
-      series: [{ label: extra.xLabel || 's' }].concat(series),
-      axes: [{ label: extra.xLabel || 'seconds since start' }].concat(extra.axes || [{}]),
+      series: [extra.xLabel ? { label: extra.xLabel } : { label: 's', value: clockAt }].concat(series),
+      axes: [extra.xIncrs ? { label: extra.xLabel, incrs: extra.xIncrs } : { label: extra.xLabel || 'seconds since start' }].concat(extra.axes || [{}]),
       hooks: extra.hooks || {},
       legend: { live: true },
     };
@@ -89,6 +89,16 @@ export const PAGE_SCRIPT = String.raw`
   }
 
   var x = history.map(function (p) { return p.atS; });
+  var startMs = results ? Date.parse(results.startedAt) : NaN;
+  /** The hover legend's x: seconds since the start and the wall-clock time then. */
+  function clockAt(u, seconds) {
+    if (seconds === null || seconds === undefined) return '-';
+    var at = isNaN(startMs) ? '' : ' (' + new Date(startMs + seconds * 1000).toLocaleTimeString() + ')';
+    return seconds + ' s' + at;
+  }
+  /** Device counts are whole: an axis never shows 2.5 devices. */
+  var WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000];
+  var SETUP = { CONNECT: true, SUBSCRIBE: true };
 
   function rps() {
     var series = [
@@ -117,13 +127,15 @@ export const PAGE_SCRIPT = String.raw`
     return keys;
   }
 
-  function latency() {
-    var pick = function (p) { return p.rows; };
+  function latency() { latencyChart('latency', function (r) { return !SETUP[r.type]; }); }
+  function setup() { latencyChart('setup', function (r) { return !!SETUP[r.type]; }); }
+  function latencyChart(id, wanted) {
+    var pick = function (p) { return p.rows.filter(wanted); };
     var rows = keysOf(pick);
-    var note = document.querySelector('[data-chart="latency"] p');
+    var note = document.querySelector('[data-chart="' + id + '"] p');
     // Past a handful of rows the lines would be unreadable: draw each type's aggregate instead.
     if (rows.length > 4) {
-      pick = function (p) { return p.types; };
+      pick = function (p) { return p.types.filter(wanted); };
       rows = keysOf(pick);
       if (note) note.textContent = 'p50 (solid), p95 (dashed), p99 (dotted) per type, in ms; rows without samples in an interval leave a gap.';
     }
@@ -138,7 +150,10 @@ export const PAGE_SCRIPT = String.raw`
         }));
       });
     });
-    draw('latency', series, columns, { axes: [{ label: 'ms' }] });
+    if (!container(id)) return;
+    draw(id, series, columns, { axes: [{ label: 'ms' }] });
+    // Every attempt failed: no answer had a latency, and the empty chart says why.
+    if (countPoints(columns) === 0 && results && results.total.requests > 0 && results.total.failures === results.total.requests) container(id).innerHTML = '<div class="empty">No answers: every attempt failed (see Failures).</div>';
   }
 
   function devices() {
@@ -146,7 +161,7 @@ export const PAGE_SCRIPT = String.raw`
       { label: 'online', stroke: COLORS[2], width: 2 },
       { label: 'target', stroke: COLORS[3], width: 1.5, dash: [6, 4] },
     ], [x, history.map(function (p) { return p.devicesOnline; }), history.map(function (p) { return p.devicesTarget; })],
-    { axes: [{ label: 'devices' }] });
+    { axes: [{ label: 'devices', incrs: WHOLE }] });
   }
 
   function generator() {
@@ -181,11 +196,12 @@ export const PAGE_SCRIPT = String.raw`
       { label: 'p95 ms', stroke: COLORS[1], width: 2, scale: 'ms', points: { show: true } },
     ], [cx, steps.map(function (s) { return s.rps; }), steps.map(function (s) { return s.latencyMs.p95; })], {
       xLabel: 'devices',
+      xIncrs: WHOLE,
       axes: [{ scale: 'rps', label: 'requests/s' }, { scale: 'ms', side: 1, label: 'p95 ms', grid: { show: false } }],
     });
   }
 
-  [rps, latency, devices, generator, capacity].forEach(function (chart) { chart(); });
+  [rps, latency, setup, devices, generator, capacity].forEach(function (chart) { chart(); });
   window.addEventListener('resize', function () {
     plots.forEach(function (entry) { entry.plot.setSize({ width: Math.max(320, entry.el.clientWidth), height: 260 }); });
   });

@@ -4,6 +4,7 @@ import type { LatencySummary } from '../metrics/histogram.ts';
 import type { Results, StatsRow } from '../metrics/results.ts';
 import { writeReportFile } from './atomic-write.ts';
 import { formatMs } from './console.ts';
+import { formatThresholdValue } from './format.ts';
 import { PAGE_SCRIPT, PAGE_STYLE } from './html-page.ts';
 import { checkWritableFile } from './output-path.ts';
 import type { Reporter } from './reporter.ts';
@@ -107,7 +108,7 @@ function thresholds(results: Results): string {
   if (results.thresholds.length === 0) return '<p class="sub">No thresholds were set.</p>';
   const failed = results.thresholds.filter((threshold) => !threshold.ok).length;
   const rows = results.thresholds.map((threshold) => {
-    const value = threshold.value === null ? (threshold.reason ?? 'not evaluable') : String(threshold.value);
+    const value = threshold.value === null ? (threshold.reason ?? 'not evaluable') : formatThresholdValue(threshold);
     const mark = `${threshold.ok ? 'ok' : 'FAIL'}${threshold.inconclusive ? ' (inconclusive)' : ''}`;
     return `<tr>${cell(mark, threshold.ok ? 'ok' : 'fail')}${cell(threshold.expr, 'text')}${cell(threshold.row ?? results.bareThresholdsRead, 'text')}${cell(value)}</tr>`;
   });
@@ -133,9 +134,11 @@ function statsCells(row: StatsRow, className: string): string {
 }
 
 function statsTable(results: Results): string {
+  // One type's aggregate is the run's: it would print the same row twice.
+  const typeRows = results.types.length > 1 ? results.types : [];
   const rows = [
     ...results.stats.map((row) => statsCells(row, '')),
-    ...results.types.map((row) => statsCells(row, 'type')),
+    ...typeRows.map((row) => statsCells(row, 'type')),
     statsCells(results.total, 'aggregate'),
   ];
   return `<table class="grid" id="stats">${head(STATS_COLUMNS, 2)}${rows.join('')}</table><p class="sub">Latencies in ms from HDR histograms; '-' where a row has no samples.</p>`;
@@ -156,11 +159,29 @@ function chart(id: string, title: string, note: string): string {
   return `<div class="chart" data-chart="${id}"><h3>${escapeHtml(title)}</h3><p>${escapeHtml(note)}</p><div class="plot"></div></div>`;
 }
 
+/** Rows that set a session up rather than carry its traffic: charted apart. */
+const SESSION_SETUP = new Set(['CONNECT', 'SUBSCRIBE']);
+
+/** What the run concluded, first on the page: the load verdict, the thresholds' tally with each value, a capacity answer. */
+function verdictSection(input: HtmlReportInput): string {
+  const results = input.results;
+  const parts = [loadVerdict(results)];
+  if (results.thresholds.length > 0) {
+    const failed = results.thresholds.filter((threshold) => !threshold.ok);
+    const tally = failed.length === 0 ? '<span class="ok">all passed</span>' : `<span class="fail">${failed.length} failed</span>`;
+    const each = results.thresholds.map((threshold) => `${escapeHtml(threshold.expr)} (${escapeHtml(threshold.value === null ? (threshold.reason ?? 'not evaluable') : formatThresholdValue(threshold))}${threshold.ok ? '' : ', FAIL'})`);
+    parts.push(`<p class="verdict" id="threshold-verdict">${results.thresholds.length} threshold${results.thresholds.length === 1 ? '' : 's'}: ${tally}: ${each.join('; ')}</p>`);
+  }
+  if (input.capacity?.verdict !== undefined) parts.push(`<p class="verdict" id="capacity-verdict">Capacity: ${escapeHtml(input.capacity.verdict)}</p>`);
+  return `<section id="verdict">${parts.join('')}</section>`;
+}
+
 function charts(results: Results): string {
   const limits = results.saturation.limits;
   return `<div class="charts">
 ${chart('rps', 'Requests and failures per second', 'All rows together, per interval; the dashed line is the rate the fleet meant to offer.')}
 ${chart('latency', 'Latency over time', 'p50 (solid), p95 (dashed), p99 (dotted) per row, in ms; rows without samples in an interval leave a gap.')}
+${results.stats.some((row) => SESSION_SETUP.has(row.type)) ? chart('setup', 'Session setup latency', 'CONNECT and SUBSCRIBE, p50 (solid), p95 (dashed), p99 (dotted), in ms: apart from the traffic, whose scale they would flatten.') : ''}
 ${chart('devices', 'Devices online', 'Online at the end of each interval, against the target.')}
 ${chart('generator', "The generator's own load", `Event-loop busy share and lag; shaded intervals were saturated (busy >= ${limits.busyPercent}% or lag >= ${limits.lagP99Ms} ms), and their latencies include the generator's delay.`)}
 </div>`;
@@ -179,8 +200,7 @@ function capacitySection(input: HtmlReportInput): string {
     (step) =>
       `<tr>${cell(step.devices)}${cell(step.rps.toFixed(2))}${cell(formatMs(step.latencyMs.p95))}${cell(formatMs(step.latencyMs.p99))}${cell(`${(step.failureRate * 100).toFixed(2)}%`)}${cell(step.ok ? 'ok' : step.devices === knee ? 'FAIL (knee)' : 'FAIL', step.ok ? 'ok' : 'fail')}</tr>`,
   );
-  const verdict = input.capacity?.verdict === undefined ? '' : `<p class="verdict">${escapeHtml(input.capacity.verdict)}</p>`;
-  return `<section id="capacity"><h2>Capacity steps</h2>${verdict}<div class="charts">${chart('capacity', 'Throughput and p95 by devices', 'One point per step; the first failing step is the knee.')}</div>
+  return `<section id="capacity"><h2>Capacity steps</h2><div class="charts">${chart('capacity', 'Throughput and p95 by devices', 'One point per step; the first failing step is the knee.')}</div>
 <table class="grid">${head(['Devices', 'req/s', 'p95', 'p99', 'Failures', 'SLOs'])}${rows.join('')}</table></section>`;
 }
 
@@ -201,7 +221,7 @@ export function htmlReport(input: HtmlReportInput, assets: PageAssets): string {
 <body>
 <h1>${escapeHtml(title)}</h1>
 <p class="sub">${escapeHtml(`${results.startedAt} to ${results.endedAt}, ${results.tool.name} ${results.tool.version}`)}</p>
-${loadVerdict(results)}
+${verdictSection(input)}
 ${metadata(results)}
 <h2>Thresholds</h2>
 ${thresholds(results)}

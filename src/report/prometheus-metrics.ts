@@ -226,7 +226,7 @@ export function createFleetRegistry(read: () => MetricsSource | undefined, optio
     });
   };
   gauge(METRIC_NAMES.devicesOnline, 'Devices started and not finished whose session (if any) is up', (source) => source.devicesOnline);
-  gauge(METRIC_NAMES.devicesTarget, 'Devices the run starts in all', (source) => source.devicesTarget);
+  gauge(METRIC_NAMES.devicesTarget, 'Devices the load shape heads for now: the current stage\'s or ramp\'s target', (source) => source.devicesTarget);
   gauge(METRIC_NAMES.busy, "Share of the latest interval the generator's event loop spent running callbacks (0 before the first interval)", (source) =>
     source.generator === undefined ? undefined : source.generator.busyPercent / 100,
   );

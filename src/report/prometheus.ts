@@ -105,7 +105,8 @@ export class PrometheusReporter implements Reporter {
   private source(): MetricsSource | undefined {
     const engine = this.engine;
     if (!engine) return undefined;
-    return { entries: engine.stats.entries, devicesOnline: engine.online, devicesTarget: engine.ownedDevices, generator: this.latest?.generator, load: this.latest?.load };
+    // The shape's target now (a stage's, a ramp's), as the console and the page show it, not the fleet's size.
+    return { entries: engine.stats.entries, devicesOnline: engine.online, devicesTarget: engine.targetDevices, generator: this.latest?.generator, load: this.latest?.load };
   }
 
   private serve(request: IncomingMessage, response: ServerResponse): void {

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Results } from '../metrics/results.ts';
-import { failuresCsv, historyCsv, statsCsv } from '../report/csv-report.ts';
+import { exceptionsCsv, failuresCsv, historyCsv, statsCsv } from '../report/csv-report.ts';
 import { htmlReport, loadPageAssets } from '../report/html-report.ts';
 import type { HtmlReportInput } from '../report/html-report.ts';
 
@@ -13,14 +13,21 @@ export interface Download {
   readonly body: string | (() => Readable);
 }
 
-/** Locust's download names for its CSVs (`requests_…` there), fleetsim's for the rest. */
+/** What the page offers, by the name in its URL; the file saved is `fleetsim_<run start>_<name>`. */
 const RESULT_FILES = {
-  'results.json': { filename: 'fleetsim_results.json', contentType: 'application/json; charset=utf-8' },
-  'stats.csv': { filename: 'fleetsim_stats.csv', contentType: 'text/csv; charset=utf-8' },
-  'stats_history.csv': { filename: 'fleetsim_stats_history.csv', contentType: 'text/csv; charset=utf-8' },
-  'failures.csv': { filename: 'fleetsim_failures.csv', contentType: 'text/csv; charset=utf-8' },
-  'report.html': { filename: 'fleetsim_report.html', contentType: 'text/html; charset=utf-8' },
+  'results.json': { contentType: 'application/json; charset=utf-8' },
+  'stats.csv': { contentType: 'text/csv; charset=utf-8' },
+  'stats_history.csv': { contentType: 'text/csv; charset=utf-8' },
+  'failures.csv': { contentType: 'text/csv; charset=utf-8' },
+  'exceptions.csv': { contentType: 'text/csv; charset=utf-8' },
+  'report.html': { contentType: 'text/html; charset=utf-8' },
 } as const;
+
+/** `fleetsim_2026-12-07T10-12-33_stats.csv`: the run's start (UTC) in the name, so two runs' files never overwrite each other. */
+export function downloadFilename(startedAt: string, name: string): string {
+  const stamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/.exec(startedAt)?.[0].replaceAll(':', '-');
+  return stamp ? `fleetsim_${stamp}_${name}` : `fleetsim_${name}`;
+}
 
 const REQUEST_LOG = 'requests.ndjson';
 
@@ -35,12 +42,12 @@ export async function renderDownload(name: string, results: Results, requestLog:
     if (requestLog === undefined) return undefined;
     // Only the log's file as the run has flushed it so far: the rest is still being written.
     const size = (await stat(requestLog)).size;
-    return { filename: 'fleetsim_requests.ndjson', contentType: 'application/x-ndjson', body: size === 0 ? '' : () => createReadStream(requestLog, { start: 0, end: size - 1 }) };
+    return { filename: downloadFilename(results.startedAt, REQUEST_LOG), contentType: 'application/x-ndjson', body: size === 0 ? '' : () => createReadStream(requestLog, { start: 0, end: size - 1 }) };
   }
   if (!Object.hasOwn(RESULT_FILES, name)) return undefined;
   const file = RESULT_FILES[name as keyof typeof RESULT_FILES];
   const body = await renderBody(name as keyof typeof RESULT_FILES, results, capacity);
-  return { ...file, body };
+  return { filename: downloadFilename(results.startedAt, name), contentType: file.contentType, body };
 }
 
 async function renderBody(name: keyof typeof RESULT_FILES, results: Results, capacity: HtmlReportInput['capacity']): Promise<string> {
@@ -53,6 +60,8 @@ async function renderBody(name: keyof typeof RESULT_FILES, results: Results, cap
       return historyCsv(results);
     case 'failures.csv':
       return failuresCsv(results);
+    case 'exceptions.csv':
+      return exceptionsCsv();
     case 'report.html':
       return htmlReport(capacity ? { results, capacity } : { results }, await loadPageAssets());
   }

@@ -8,6 +8,7 @@ import { buildRows } from '../metrics/results.ts';
 import type { Results, StatsRow, ThresholdResult } from '../metrics/results.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
+import { formatThresholdValue } from '../report/format.ts';
 
 /** The latency columns the page's tables show (src/ui/ui-script.ts), of every row. */
 const PAGE_LATENCY = ['min', 'mean', 'max', 'p50', 'p90', 'p95', 'p99'] as const;
@@ -26,6 +27,8 @@ export interface RowView {
   readonly timeouts: number;
   readonly rps: number;
   readonly failuresPerS: number;
+  /** Bytes of the answers' bodies: the page's average response size. */
+  readonly bytesIn: number;
   readonly latencyMs: PageLatency;
 }
 
@@ -34,15 +37,20 @@ export interface TableView {
   readonly types: readonly RowView[];
   readonly total: RowView;
   readonly failures: readonly FailureCount[];
-  readonly thresholds: readonly ThresholdResult[];
+  /** Each with its value as the console prints it, in the metric's unit (`3.94%`, `22.7 ms`). */
+  readonly thresholds: readonly ShownThreshold[];
   /** Seconds the rates divide by: the run so far, or its active time once finished. */
   readonly seconds: number;
 }
 
+export type ShownThreshold = ThresholdResult & { readonly shown: string };
+
+const shown = (thresholds: readonly ThresholdResult[]): ShownThreshold[] => thresholds.map((threshold) => ({ ...threshold, shown: formatThresholdValue(threshold) }));
+
 export function rowView(row: StatsRow): RowView {
-  const { type, name, requests, failures, timeouts, rps, failuresPerS } = row;
+  const { type, name, requests, failures, timeouts, rps, failuresPerS, bytesIn } = row;
   const { min, mean, max, p50, p90, p95, p99 } = row.latencyMs;
-  return { type, name, requests, failures, timeouts, rps, failuresPerS, latencyMs: { min, mean, max, p50, p90, p95, p99 } };
+  return { type, name, requests, failures, timeouts, rps, failuresPerS, bytesIn, latencyMs: { min, mean, max, p50, p90, p95, p99 } };
 }
 
 /**
@@ -58,7 +66,7 @@ export function liveTable(entries: readonly StatsEntry[], seconds: number, thres
     types: rows.types.map(rowView),
     total: rowView(rows.total),
     failures: failuresOf(entries),
-    thresholds: evaluateThresholds(rows, thresholds),
+    thresholds: shown(evaluateThresholds(rows, thresholds)),
     seconds: Math.round(seconds * 1000) / 1000,
   };
 }
@@ -70,7 +78,7 @@ export function finalTable(results: Results): TableView {
     types: results.types.map(rowView),
     total: rowView(results.total),
     failures: results.failures,
-    thresholds: results.thresholds,
+    thresholds: shown(results.thresholds),
     seconds: results.activeS,
   };
 }

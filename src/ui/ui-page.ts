@@ -35,6 +35,7 @@ export async function uiPage(): Promise<() => string> {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>fleetsim</title>
+<link rel="icon" href="data:,">
 <style>${assets.uplotCss.replace(/<\/(style)/gi, '<\\/$1')}</style>
 <style>${PAGE_STYLE}${UI_STYLE}</style>
 </head>
@@ -65,9 +66,9 @@ export async function uiPage(): Promise<() => string> {
 <section class="panel numbers" id="numbers">
 <div><b id="n-elapsed">-</b><span>elapsed</span></div>
 <div><b id="n-devices">-</b><span>devices online / target</span></div>
-<div><b id="n-rps">-</b><span>requests/s (last interval)</span></div>
-<div><b id="n-fails">-</b><span>failures/s (last interval)</span></div>
-<div><b id="n-latency">-</b><span>p50 / p95 / p99 ms (last interval)</span></div>
+<div><b id="n-rps">-</b><span id="l-rps">requests/s</span></div>
+<div><b id="n-fails">-</b><span id="l-fails">failures/s</span></div>
+<div><b id="n-latency">-</b><span id="l-latency">p50 / p95 / p99 ms</span></div>
 <div><b id="n-generator">-</b><span>generator: event loop busy, lag p99</span></div>
 <div><b id="n-delivered">-</b><span>delivered of the offered load (trailing window)</span></div>
 </section>

@@ -41,15 +41,34 @@ export const UI_SCRIPT = String.raw`
     }).catch(function (error) { showError(String(error.message || error)); throw error; });
   }
 
-  var COLUMNS = ['Type', 'Name', '# reqs', '# fails', 'Median', 'Avg', 'Min', 'Max', '90%ile', '95%ile', '99%ile', 'req/s'];
-  function statsRow(row, className) {
+  var COLUMNS = ['Type', 'Name', '# reqs', '# fails', 'Median', 'Avg', 'Min', 'Max', '90%ile', '95%ile', '99%ile', 'Avg size (bytes)', 'req/s', 'Current req/s'];
+  /** Each row's requests per second over the trailing window, from the history's last points: Locust's "Current RPS". */
+  function currentRates() {
+    var rates = {};
+    if (ui.status !== 'running' || history.length === 0) return rates;
+    var last = history[history.length - 1];
+    var windowS = last.recent ? last.recent.windowS : last.intervalS;
+    var counts = {};
+    var seconds = 0;
+    for (var i = history.length - 1; i >= 0 && seconds < windowS - 1e-6; i--) {
+      var p = history[i];
+      seconds += p.intervalS;
+      p.rows.concat(p.types, [p.total]).forEach(function (r) { var k = r.type + ' ' + r.name; counts[k] = (counts[k] || 0) + r.requests; });
+    }
+    Object.keys(counts).forEach(function (k) { rates[k] = counts[k] / Math.max(0.001, seconds); });
+    return rates;
+  }
+  function statsRow(row, className, current) {
     var pct = row.requests === 0 ? 0 : (row.failures / row.requests) * 100;
     var l = row.latencyMs;
+    var now = current[row.type + ' ' + row.name];
+    var size = row.bytesIn === undefined ? '-' : row.requests === 0 ? '0' : String(Math.round(row.bytesIn / row.requests));
     var cells = [
       ['type', row.type, 'text'], ['name', row.name, 'text'], ['requests', String(row.requests)],
       ['failures', row.failures + '(' + pct.toFixed(2) + '%)'],
       ['p50', ms(l.p50)], ['mean', ms(l.mean)], ['min', ms(l.min)], ['max', ms(l.max)],
-      ['p90', ms(l.p90)], ['p95', ms(l.p95)], ['p99', ms(l.p99)], ['rps', row.rps.toFixed(2)],
+      ['p90', ms(l.p90)], ['p95', ms(l.p95)], ['p99', ms(l.p99)], ['size', size], ['rps', row.rps.toFixed(2)],
+      ['current', now === undefined ? '-' : now.toFixed(2)],
     ];
     return '<tr data-row="' + esc(row.type + ' ' + row.name) + '"' + (className ? ' class="' + className + '"' : '') + '>' +
       cells.map(function (c) { return '<td data-k="' + c[0] + '"' + (c[2] ? ' class="text"' : '') + '>' + esc(c[1]) + '</td>'; }).join('') + '</tr>';
@@ -62,15 +81,16 @@ export const UI_SCRIPT = String.raw`
     ui.table = table;
     if (!table) { $('stats').innerHTML = ''; return; }
     var typeRows = table.types.length > 1 ? table.types : [];
-    $('stats').innerHTML = head(COLUMNS, 2) + table.stats.map(function (r) { return statsRow(r, ''); }).join('') +
-      typeRows.map(function (r) { return statsRow(r, 'type'); }).join('') + statsRow(table.total, 'aggregate');
+    var current = currentRates();
+    $('stats').innerHTML = head(COLUMNS, 2) + table.stats.map(function (r) { return statsRow(r, '', current); }).join('') +
+      typeRows.map(function (r) { return statsRow(r, 'type', current); }).join('') + statsRow(table.total, 'aggregate', current);
     $('failures').innerHTML = table.failures.length === 0 ? '<tr><td class="text">No failures.</td></tr>' :
       head(['Type', 'Name', 'Error', 'Count'], 3) + table.failures.map(function (f) {
         return '<tr><td class="text">' + esc(f.type) + '</td><td class="text">' + esc(f.name) + '</td><td class="text">' + esc(f.error) + '</td><td>' + f.count + '</td></tr>';
       }).join('');
     $('thresholds').innerHTML = table.thresholds.length === 0 ? '<tr><td class="text">No thresholds set.</td></tr>' :
       head(['Verdict', 'Threshold', 'Row read', 'Value now'], 3) + table.thresholds.map(function (t) {
-        var value = t.value === null ? (t.reason || 'not evaluable') : String(t.value);
+        var value = t.value === null ? (t.reason || 'not evaluable') : (t.shown || String(t.value));
         return '<tr><td class="' + (t.ok ? 'ok' : 'fail') + '">' + (t.ok ? 'ok' : 'FAIL') + '</td><td class="text">' + esc(t.expr) + '</td><td class="text">' + esc(t.row || '') + '</td><td>' + esc(value) + '</td></tr>';
       }).join('');
   }
@@ -82,13 +102,22 @@ export const UI_SCRIPT = String.raw`
     $('ceiling').textContent = devices.running + ' running; up to ' + devices.ceiling + ' (max devices)';
   }
 
+  /** The run's rates over the trailing window (Locust's "current RPS"); the interval's own before a point carries them. */
+  function recentOf(point) {
+    return point.recent || { windowS: point.intervalS, rps: point.total.rps, failuresPerS: point.total.failuresPerS, latencyMs: point.total.latencyMs };
+  }
   function renderPoint(point) {
     if (!point) return;
-    var t = point.total;
+    var recent = recentOf(point);
+    var window = '(last ' + Math.round(recent.windowS) + ' s)';
     $('n-elapsed').textContent = Math.round(point.atS) + ' s';
-    $('n-rps').textContent = t.rps.toFixed(1);
-    $('n-fails').textContent = t.failuresPerS.toFixed(1);
-    $('n-latency').textContent = ms(t.latencyMs.p50) + ' / ' + ms(t.latencyMs.p95) + ' / ' + ms(t.latencyMs.p99);
+    $('n-rps').textContent = recent.rps.toFixed(1);
+    $('n-fails').textContent = recent.failuresPerS.toFixed(1);
+    $('n-latency').textContent = ms(recent.latencyMs.p50) + ' / ' + ms(recent.latencyMs.p95) + ' / ' + ms(recent.latencyMs.p99);
+    $('l-rps').textContent = 'requests/s ' + window;
+    $('l-fails').textContent = 'failures/s ' + window;
+    $('l-latency').textContent = 'p50 / p95 / p99 ms ' + window;
+    ui.recent = recent;
     $('n-generator').textContent = point.generator.busyPercent + '%, ' + point.generator.lagP99Ms + ' ms';
     var load = point.load;
     $('n-delivered').textContent = load && load.deliveredShare !== null ? Math.round(load.deliveredShare * 100) + '% of ' + load.offeredRps.toFixed(1) + '/s' : '-';
@@ -236,14 +265,23 @@ export const UI_SCRIPT = String.raw`
     history = done.history.slice();
     renderTable(done.table);
     renderPoint(history[history.length - 1]);
-    $('n-elapsed').textContent = done.summary.durationS + ' s (' + done.summary.stopReason + ')';
-    $('n-devices').textContent = done.summary.devices.online + ' / ' + done.summary.devices.target;
+    var STOPPED = { requested: 'stopped from the page', duration: 'ran its duration', iterations: 'ran its iterations', interrupted: 'interrupted', terminated: 'terminated' };
+    $('n-elapsed').textContent = done.summary.durationS + ' s, ' + (STOPPED[done.summary.stopReason] || done.summary.stopReason);
+    // Finished: the devices online when the run began to stop, of the most it was asked for.
+    $('n-devices').textContent = done.summary.devices.online + ' online at the stop (of ' + done.summary.devices.target + ')';
+
     // The finished run's verdict on its load replaces the last interval's.
     var load = done.summary.load;
     if (load && load.deliveredShare !== null) {
       $('n-delivered').textContent = Math.round(load.deliveredShare * 1000) / 10 + '% of ' + load.offeredRps.toFixed(1) + '/s (run)';
       $('banner').textContent = load.cause === 'delivered' ? '' : 'Load: ' + load.summary + '.' + (load.advice ? ' ' + load.advice + '.' : '');
       $('banner').className = load.cause === 'delivered' ? '' : 'on';
+    }
+    var total = done.table.total;
+    if (total.requests > 0 && total.failures === total.requests) {
+      // A dead target: no answer had a latency, so the charts would just be empty.
+      $('banner').textContent = 'Every attempt failed (' + total.requests + '): the target answered none, so there is no latency to chart. See Failures.';
+      $('banner').className = 'on';
     }
     renderDownloads(done.downloads);
     drawCharts();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import type { Results } from '../../src/metrics/results.ts';
-import { FAILURES_HEADER, HISTORY_HEADER, HISTORY_LOAD_HEADER, STATS_HEADER } from '../../src/report/csv-report.ts';
+import { EXCEPTIONS_HEADER, FAILURES_HEADER, HISTORY_HEADER, HISTORY_LOAD_HEADER, STATS_HEADER } from '../../src/report/csv-report.ts';
 import { runCli } from '../helpers/cli.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
@@ -55,8 +55,8 @@ test('--csv writes Locust-shaped stats, history and failures whose numbers match
   const result = await runCli(['run', profile, '--duration', '12s', '--csv', prefix, '--json', json, '--quiet'], 35_000);
   assert.equal(result.code, 0, result.stderr);
   const results = JSON.parse(await readFile(json, 'utf8')) as Results;
-  const texts = await Promise.all(['stats', 'stats_history', 'failures'].map((name) => readFile(`${prefix}_${name}.csv`, 'utf8')));
-  const [statsText, historyText, failuresText] = texts as [string, string, string];
+  const texts = await Promise.all(['stats', 'stats_history', 'failures', 'exceptions'].map((name) => readFile(`${prefix}_${name}.csv`, 'utf8')));
+  const [statsText, historyText, failuresText, exceptionsText] = texts as [string, string, string, string];
 
   assert.equal(firstLine(statsText), STATS_HEADER.join(','));
   assert.equal(firstLine(statsText), 'Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%');
@@ -69,6 +69,9 @@ test('--csv writes Locust-shaped stats, history and failures whose numbers match
   );
   assert.equal(firstLine(failuresText), FAILURES_HEADER.join(','));
   assert.equal(firstLine(failuresText), 'Method,Name,Error,Occurrences');
+  // Locust 2.x's fourth file: its own errors; fleetsim's end the run instead, so only the header.
+  assert.equal(firstLine(exceptionsText), EXCEPTIONS_HEADER.join(','));
+  assert.equal(exceptionsText, 'Count,Message,Traceback,Nodes\r\n');
   assert.match(statsText, /\r\nPOST,\/data,/);
 
   // Stats: every JSON row and the total, with the same counts and medians.
@@ -97,7 +100,11 @@ test('--csv writes Locust-shaped stats, history and failures whose numbers match
   for (const [i, point] of results.history.entries()) {
     const lines = history.slice(i * perInterval, (i + 1) * perInterval);
     assert.deepEqual(lines.map((line) => line.Name), [...point.rows.map((row) => row.name), 'Aggregated']);
-    assert.ok(lines.every((line) => line.Timestamp === String(Math.floor(point.timestamp / 1000)) && line['User Count'] === String(point.devicesOnline)));
+    // Every interval its own second: the stop's short last interval is stamped a second after the one before.
+    const second = Math.floor(point.timestamp / 1000);
+    const stamped = Number(lines[0]?.Timestamp);
+    assert.ok(stamped === second || (i === results.history.length - 1 && stamped === second + 1), `interval ${i}: ${stamped} for ${second}`);
+    assert.ok(lines.every((line) => line.Timestamp === String(stamped) && line['User Count'] === String(point.devicesOnline)));
     const aggregated = lines.at(-1);
     assert.ok(aggregated);
     assert.equal(aggregated.Type, '');
@@ -111,6 +118,7 @@ test('--csv writes Locust-shaped stats, history and failures whose numbers match
   assert.equal(Number(lastTotal?.['Total Request Count']), results.total.requests);
   assert.equal(Number(lastTotal?.['Total Failure Count']), results.total.failures);
   const seconds = history.filter((line) => line.Name === 'Aggregated').map((line) => Number(line.Timestamp));
+  assert.equal(new Set(seconds).size, seconds.length, `every interval has its own Timestamp: ${seconds.join(', ')}`);
   const span = (seconds.at(-1) ?? 0) - (seconds[0] ?? 0);
   assert.ok(span >= 10 && span <= 14, `history spans ${span} s`);
 

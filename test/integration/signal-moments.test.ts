@@ -141,7 +141,7 @@ async function check(moment: Moment, index: number): Promise<void> {
   const logLines = (await readFile(files.log, 'utf8')).split('\n').filter(Boolean);
   for (const line of logLines) JSON.parse(line);
   const csvFiles = (await readdir(temp.dir)).filter((name) => name.startsWith(`m${index}-csv_`)).sort();
-  assert.deepEqual(csvFiles, [`m${index}-csv_failures.csv`, `m${index}-csv_stats.csv`, `m${index}-csv_stats_history.csv`], context);
+  assert.deepEqual(csvFiles, [`m${index}-csv_exceptions.csv`, `m${index}-csv_failures.csv`, `m${index}-csv_stats.csv`, `m${index}-csv_stats_history.csv`], context);
   const stats = (await readFile(`${files.csv}_stats.csv`, 'utf8')).trim().split('\n');
   assert.match(stats[0] ?? '', /^Type,Name,Request Count/, context);
   assert.match(stats.at(-1) ?? '', /,Aggregated,/, context);

@@ -36,11 +36,23 @@ test('an empty histogram has no samples in any bucket', () => {
 
 test('a sample exactly on a bound counts at that bound (le is inclusive); one above it does not', () => {
   const buckets = cumulativeBuckets(filled([500, 1_000, 1_001, 10_000_000, 3_000_000_000]), PROMETHEUS_BOUNDS_MICROS);
-  assert.equal(buckets.cumulative[0], 1, 'le=0.0005');
-  assert.equal(buckets.cumulative[1], 2, 'le=0.001');
-  assert.equal(buckets.cumulative[2], 3, 'le=0.0025');
+  const at = (micros: number): number | undefined => buckets.cumulative[PROMETHEUS_BOUNDS_MICROS.indexOf(micros)];
+  assert.equal(at(400), 0, 'le=0.0004');
+  assert.equal(at(500), 1, 'le=0.0005');
+  assert.equal(at(1_000), 2, 'le=0.001');
+  assert.equal(at(1_250), 3, 'le=0.00125');
   assert.equal(buckets.cumulative.at(-1), 4, 'le=10: the 50-minute sample is only in +Inf');
   assert.equal(buckets.count, 5);
+});
+
+test('bounds: ten a decade from 0.1 ms to 10 s, ascending, neighbours at most 1.28x apart', () => {
+  assert.equal(PROMETHEUS_BOUNDS_MICROS[0], 100);
+  assert.equal(PROMETHEUS_BOUNDS_MICROS.at(-1), 10_000_000);
+  assert.equal(PROMETHEUS_BOUNDS_MICROS.length, 51);
+  for (let i = 1; i < PROMETHEUS_BOUNDS_MICROS.length; i++) {
+    const ratio = (PROMETHEUS_BOUNDS_MICROS[i] as number) / (PROMETHEUS_BOUNDS_MICROS[i - 1] as number);
+    assert.ok(ratio > 1 && ratio <= 1.28, `${PROMETHEUS_BOUNDS_MICROS[i - 1]} to ${PROMETHEUS_BOUNDS_MICROS[i]}`);
+  }
 });
 
 test('cumulative counts equal a per-index reference from 1 µs to an hour, at the Prometheus bounds and at awkward ones', () => {
@@ -77,7 +89,7 @@ test('a recorded zero (outside minNonZeroValue) is still counted', () => {
   histogram.recordValue(0);
   histogram.recordValue(700);
   const buckets = cumulativeBuckets(histogram, PROMETHEUS_BOUNDS_MICROS);
-  assert.equal(buckets.cumulative[0], 1);
-  assert.equal(buckets.cumulative[1], 2);
+  assert.equal(buckets.cumulative[0], 1, 'le=0.0001: the zero');
+  assert.equal(buckets.cumulative[PROMETHEUS_BOUNDS_MICROS.indexOf(800)], 2, 'le=0.0008: and the 0.7 ms');
   assert.equal(buckets.count, 2);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatProgress, formatSummary } from '../../../src/report/console.ts';
+import { formatThresholdValue } from '../../../src/report/format.ts';
 import { NO_LATENCY } from '../../../src/metrics/histogram.ts';
 import type { Results, StatsRow } from '../../../src/metrics/results.ts';
 
@@ -56,7 +57,7 @@ test('the summary is a Locust-style table with Aggregated last, then failures, g
   assert.match(lines[4] ?? '', /^\s+Aggregated\s+100/);
   assert.match(text, /1 × POST \/data: HTTP 503/);
   assert.match(text, /Generator: CPU 95% of a core, max RSS 50 MB/);
-  assert.match(text, /FAIL p95 < 2ms \(3\)/);
+  assert.match(text, /FAIL p95 < 2ms \(3.00 ms\)/);
   assert.match(text, /Warning: the load generator was saturated/);
   assert.match(text, /10\.5s \(10s of load, then draining\)/);
   assert.match(text, /3 attempts were still in flight when the drain timeout ended/);
@@ -73,8 +74,8 @@ test('thresholds come last, ending with one verdict line; a bare threshold says 
   };
   const lines = formatSummary(mqtt).split('\n');
   assert.equal(lines.at(-1), '2 thresholds: 1 failed');
-  assert.equal(lines.at(-2), '  FAIL CONNECT: p95 < 50ms (85.7 on CONNECT Aggregated)');
-  assert.equal(lines.at(-3), '  ok   p95 < 500ms (15.3 on PUBLISH Aggregated)');
+  assert.equal(lines.at(-2), '  FAIL CONNECT: p95 < 50ms (85.7 ms on CONNECT Aggregated)');
+  assert.equal(lines.at(-3), '  ok   p95 < 500ms (15.3 ms on PUBLISH Aggregated)');
   assert.ok(lines.indexOf('Thresholds:') > lines.findIndex((line) => line.startsWith('Warning:')));
   assert.ok(lines.some((line) => line.startsWith('A threshold without a selector reads PUBLISH Aggregated')));
 });
@@ -133,4 +134,31 @@ test('QoS 2 publishes answered with PUBACK: one warning over every row, naming t
   const warnings = text.split('\n').filter((line) => line.includes('answered with PUBACK'));
   assert.deepEqual(warnings, ['42 QoS 2 publishes (a, b) were answered with PUBACK: the broker downgrades QoS 2 to QoS 1, as RabbitMQ does by design. They count as acked at QoS 1 (at least once, not exactly once); mqtt.qos2Downgrade: fail counts them as failures.']);
   assert.match(text, /2 × SUBSCRIBE cmd: the broker granted a lower QoS than asked/);
+});
+
+test('the progress line fits a width: later parts shorten, then go; the rate and its window stay', () => {
+  const state = {
+    elapsedMs: 12_000, totalMs: 30_000, devicesOnline: 700, devicesTarget: 1000, windowS: 10, rps: 2500, failuresPerS: 12.5,
+    latencyMs: { p50: 12.3, p95: 45.6, p99: 120 }, topError: { label: 'ECONNREFUSED: connection refused', count: 4000 },
+    load: { offeredRps: 2600, deliveredRps: 2500, deliveredShare: 0.96, windowS: 10, cause: 'delivered' as const },
+  };
+  const full = formatProgress(state);
+  assert.equal(full, '[12s/30s] devices 700/1000  2500.0 req/s  12.5 fail/s  p50/p95/p99 12.3/45.6/120 ms (last 10s)  delivered 96%  top error: ECONNREFUSED: connection refused ×4000');
+  for (const width of [40, 60, 79, 100, 120]) {
+    const line = formatProgress(state, width);
+    assert.ok([...line].length <= width, `${width}: ${line}`);
+  }
+  assert.equal(formatProgress(state, 79), '[12s/30s] devices 700/1000  2500.0 req/s  12.5 fail/s  p95 45.6 ms (last 10s)');
+  assert.equal(formatProgress(state, 100), '[12s/30s] devices 700/1000  2500.0 req/s  12.5 fail/s  p95 45.6 ms (last 10s)  delivered 96%');
+  assert.equal(formatProgress(state, 150), '[12s/30s] devices 700/1000  2500.0 req/s  12.5 fail/s  p50/p95/p99 12.3/45.6/120 ms (last 10s)  delivered 96%  top error ×4000');
+  assert.equal(formatProgress(state, 20), '[12s/30s] devices 7…');
+});
+
+test('threshold values carry their units: percentages, ms, per second', () => {
+  assert.equal(formatThresholdValue({ expr: 'failures < 1%', value: 0.039443 }), '3.94%');
+  assert.equal(formatThresholdValue({ expr: 'failure_rate < 0.01', value: 0.00039 }), '0.039%');
+  assert.equal(formatThresholdValue({ expr: 'p95 < 500ms', value: 22.687 }), '22.7 ms');
+  assert.equal(formatThresholdValue({ expr: 'GET /x: p(99) < 1s', value: 1234.5 }), '1235 ms');
+  assert.equal(formatThresholdValue({ expr: 'rps >= 19', value: 19.456 }), '19.46/s');
+  assert.equal(formatThresholdValue({ expr: 'failures < 10', value: 3 }), '3');
 });
