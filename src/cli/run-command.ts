@@ -16,7 +16,7 @@ import { RequestLog } from '../report/request-log.ts';
 import { startBrokerStats } from './broker-stats-flag.ts';
 import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { UsageError } from '../errors.ts';
-import { last, outputFile, overridesFromFlags, parseShard, parseStartAt, parseWorkers } from '../run/overrides.ts';
+import { outputFile, overridesFromFlags, parseShard, parseStartAt, parseWorkers } from '../run/overrides.ts';
 import { parseLocalIps } from './local-ips.ts';
 import { closeReporters, fileReporters, finishReporters, prepareReporters } from '../run/report-files.ts';
 import { runWorkersCommand } from './workers-command.ts';
