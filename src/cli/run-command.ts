@@ -94,7 +94,18 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   }
 }
 
-async function runCommandWith(given: RunCommandFlags, output: Output, runSignals: RunSignals): Promise<number> {
+/** One shard of a coordinated run, in this process: `run`'s path with the worker's barrier and streams. */
+export async function runShard(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter, hooks: RunHooks): Promise<number> {
+  const runSignals = new RunSignals(signals, output, given.quiet === true);
+  runSignals.replay(takeHeldSignals());
+  try {
+    return await runCommandWith(given, output, runSignals, hooks);
+  } finally {
+    runSignals.dispose();
+  }
+}
+
+async function runCommandWith(given: RunCommandFlags, output: Output, runSignals: RunSignals, hooks: RunHooks = {}): Promise<number> {
   const flags: RunSettings = {
     json: outputFile('json', given.json),
     logRequests: outputFile('log-requests', given.logRequests),
@@ -119,7 +130,7 @@ async function runCommandWith(given: RunCommandFlags, output: Output, runSignals
   await requestLog?.opened();
   const environment = await openEnvironment(plan, output);
   try {
-    return await execute(plan, environment, flags, output, runSignals, requestLog, reporters);
+    return await execute(plan, environment, flags, output, runSignals, requestLog, reporters, hooks);
   } finally {
     await closeReporters(reporters);
     await environment.fixtures?.close();
