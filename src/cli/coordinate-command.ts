@@ -152,7 +152,7 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
   const onSignal = (): void => {
     interrupted++;
     output.stderr('Interrupted: the coordinator stops waiting and writes what the workers sent.');
-    for (const worker of coordinator.workers) coordinator.lose(worker.index, 'the coordinator was interrupted');
+    coordinator.abort('the coordinator was interrupted');
   };
   try {
     // The broker's own figures are one observation of the whole broker, taken here once for the fleet.
@@ -197,6 +197,10 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
     await done;
     clearInterval(ticker);
     output.endProgress?.();
+    if (interrupted > 0 && !coordinator.workers.some((worker) => worker.results)) {
+      output.stderr('fleetsim: interrupted before any worker sent its results: nothing to report.');
+      return EXIT.interrupted;
+    }
     const merged = mergeCoordinated(coordinator.workers, lostWhy, coordinator.startedAtMs, toolVersion());
     const broker = await probe?.finish();
     probe = undefined;

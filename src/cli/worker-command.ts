@@ -59,8 +59,9 @@ export async function workerCommand(given: WorkerCommandFlags, output: Output, s
         },
         attach: (engine) => engine.on('interval', (point) => client.interval(point)),
         finished: async (results) => {
-          await client.results(results);
+          // The log first: the coordinator's run is done once every worker's results are in.
           if (log) await client.sendLog(log);
+          await client.results(results);
         },
       },
     );

@@ -113,6 +113,15 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.checkDone();
   }
 
+  /** Stops waiting: every worker not finished is lost, and the run is done with what was sent. */
+  abort(why: string): void {
+    for (const worker of this.workers) this.lose(worker.index, why);
+    if (!this.ended) {
+      this.ended = true;
+      this.emit('done');
+    }
+  }
+
   private checkSilence(): void {
     const now = Date.now();
     for (const worker of this.workers) {
