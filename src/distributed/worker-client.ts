@@ -22,8 +22,18 @@ export class CoordinatorClient {
     private readonly token: string,
   ) {}
 
-  async join(): Promise<JoinReply> {
-    const joined = (await this.post('/join', {})) as JoinReply;
+  /** Joins, trying again while the coordinator cannot be reached yet (pods start in any order), up to `waitMs`. */
+  async join(waitMs = 120_000): Promise<JoinReply> {
+    const deadline = Date.now() + waitMs;
+    let joined: JoinReply | undefined;
+    while (!joined) {
+      try {
+        joined = (await this.post('/join', {})) as JoinReply;
+      } catch (error) {
+        if (!(error instanceof JoinError) || !error.message.startsWith('cannot reach') || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
     this.index = joined.index;
     this.heartbeat = setInterval(() => void this.post('/heartbeat', { index: this.index }).catch(() => undefined), HEARTBEAT_MS);
     return joined;
