@@ -7,6 +7,8 @@ import { capacityCommand } from './capacity-command.ts';
 import { fixtureCommand } from './fixture-command.ts';
 import { idsCommand } from './ids-command.ts';
 import { mergeCommand } from './merge-command.ts';
+import { coordinateCommand } from './coordinate-command.ts';
+import { workerCommand } from './worker-command.ts';
 import { EXIT, runCommand } from './run-command.ts';
 import type { Output } from './run-command.ts';
 import { uiCommand } from './ui-command.ts';
@@ -69,6 +71,25 @@ function uiOptions<T>(argv: Argv<T>) {
     .option('ui-token', { ...value, describe: 'token the UI and its API require (better: FLEETSIM_UI_TOKEN); generated and printed when off loopback' });
 }
 
+/** Every flag `run` takes: also the list a split run must honour or refuse (distributed/run-flags.ts). */
+export function runCommandOptions<T>(argv: Argv<T>) {
+  return uiOptions(runOptions(argv))
+    .option('json', { ...value, describe: 'write results JSON to FILE (- for stdout; the summary then goes to stderr)' })
+    .option('exit-code-on-error', { ...value, describe: "exit with this code when any attempt failed (Locust's flag; thresholds and interrupts take precedence)" })
+    .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv, PREFIX_exceptions.csv' })
+    .option('html', { ...value, describe: 'write a self-contained HTML report with charts to FILE' })
+    .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE' })
+    .option('metrics-port', { ...value, describe: 'serve Prometheus metrics at /metrics on PORT during the run (0 picks a free one)' })
+    .option('metrics-host', { ...value, describe: 'address the metrics endpoint listens on (default 127.0.0.1)' })
+    .option('shard', { ...value, describe: 'run shard I (0-based) of N: the devices whose index is I mod N, e.g. 0/3' })
+    .option('workers', { ...value, describe: 'run the shards of the run in N local child processes, one merged result (default 1: this process)' })
+    .option('start-at', { ...value, describe: 'wait until this ISO time (e.g. 2026-05-01T12:00:00Z) to start, so shards begin together' })
+    .option('local-ips', { ...value, describe: "connect from these source addresses of this host, round-robin by device index, e.g. 10.0.0.5,10.0.0.6 (past one address's ~28k ephemeral ports toward one broker port)" })
+    .option('broker-stats', { type: 'boolean', default: false, describe: "record the broker's own $SYS figures (Mosquitto) beside fleetsim's" })
+    .option('ui', { type: 'boolean', default: false, describe: 'serve the live web UI while running, and after, until Ctrl-C' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' });
+}
+
 /** yargs's "Unknown argument: durtion" gains "did you mean --duration?" from the command's own flags. */
 function withFlagSuggestions(message: string, instance: unknown): string {
   const unknown = /^Unknown arguments?: (.+)$/.exec(message);
@@ -83,7 +104,7 @@ function withFlagSuggestions(message: string, instance: unknown): string {
   return hints.length > 0 ? `${message} (${hints.join('; ')})` : message;
 }
 
-const COMMANDS = ['run', 'ui', 'validate', 'capacity', 'merge', 'ids', 'fixture'];
+const COMMANDS = ['run', 'coordinate', 'worker', 'ui', 'validate', 'capacity', 'merge', 'ids', 'fixture'];
 
 /** Parses argv, runs the command, and returns the exit code. The only place that knows about process exit codes. */
 export async function execute(args: readonly string[], output: Output = processOutput()): Promise<number> {
@@ -104,24 +125,35 @@ export async function execute(args: readonly string[], output: Output = processO
     .command(
       'run <profile>',
       'run a fleet (starts the embedded fixture when no target is given)',
-      (argv) =>
-        uiOptions(runOptions(argv))
-          .option('json', { ...value, describe: 'write results JSON to FILE (- for stdout; the summary then goes to stderr)' })
-          .option('exit-code-on-error', { ...value, describe: "exit with this code when any attempt failed (Locust's flag; thresholds and interrupts take precedence)" })
-          .option('csv', { ...value, describe: 'write Locust-style PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv, PREFIX_exceptions.csv' })
-          .option('html', { ...value, describe: 'write a self-contained HTML report with charts to FILE' })
-          .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE' })
-          .option('metrics-port', { ...value, describe: 'serve Prometheus metrics at /metrics on PORT during the run (0 picks a free one)' })
-          .option('metrics-host', { ...value, describe: 'address the metrics endpoint listens on (default 127.0.0.1)' })
-          .option('shard', { ...value, describe: 'run shard I (0-based) of N: the devices whose index is I mod N, e.g. 0/3' })
-          .option('workers', { ...value, describe: 'run the shards of the run in N local child processes, one merged result (default 1: this process)' })
-          .option('start-at', { ...value, describe: 'wait until this ISO time (e.g. 2026-05-01T12:00:00Z) to start, so shards begin together' })
-          .option('local-ips', { ...value, describe: "connect from these source addresses of this host, round-robin by device index, e.g. 10.0.0.5,10.0.0.6 (past one address's ~28k ephemeral ports toward one broker port)" })
-          .option('broker-stats', { type: 'boolean', default: false, describe: "record the broker's own $SYS figures (Mosquitto) beside fleetsim's" })
-          .option('ui', { type: 'boolean', default: false, describe: 'serve the live web UI while running, and after, until Ctrl-C' })
-          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
+      (argv) => runCommandOptions(argv),
       async (argv) => {
         exitCode = await runCommand(argv, output);
+      },
+    )
+    .command(
+      'coordinate <profile>',
+      'coordinate a fleet split over worker processes or pods: shards, a common start, live merge, one result',
+      (argv) =>
+        runCommandOptions(argv)
+          .option('listen', { ...value, describe: 'HOST:PORT the workers join (default 127.0.0.1:7070; 0.0.0.0:7070 in a pod; port 0 picks one)' })
+          .option('token', { ...value, describe: 'token the workers must present (better: FLEETSIM_TOKEN); generated and printed when not given' })
+          .option('lost-after', { ...value, describe: 'a worker silent this long is lost (default 10s)' })
+          .option('linger', { ...value, describe: 'after the run, serve the results at /results.json this long (e.g. 30m)' })
+          .option('local', { type: 'boolean', default: false, describe: 'start the N workers here, as child processes' }),
+      async (argv) => {
+        exitCode = await coordinateCommand(argv, output);
+      },
+    )
+    .command(
+      'worker',
+      "join a coordinator and run the shard it hands out (fleetsim coordinate's other half)",
+      (argv) =>
+        argv
+          .option('join', { ...value, describe: "the coordinator's URL, e.g. http://fleetsim-coordinator:7070" })
+          .option('token', { ...value, describe: "the coordinator's token (better: FLEETSIM_TOKEN)" })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
+      async (argv) => {
+        exitCode = await workerCommand(argv, output);
       },
     )
     .command(
@@ -226,7 +258,7 @@ export async function execute(args: readonly string[], output: Output = processO
     return EXIT.usage;
   }
   // Only `run` takes over the signals held since the first line; the rest get Node's default back.
-  if (command !== 'run') releaseHeldSignals();
+  if (command !== 'run' && command !== 'worker') releaseHeldSignals();
   try {
     await cli.parseAsync();
   } catch (error) {

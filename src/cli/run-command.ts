@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import type { StopReason } from '../engine/events.ts';
+import type { Results } from '../metrics/results.ts';
 import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
 import { describeStages } from '../engine/schedule/stages.ts';
 import { formatDuration } from '../profile/duration.ts';
@@ -15,10 +16,11 @@ import { RequestLog } from '../report/request-log.ts';
 import { startBrokerStats } from './broker-stats-flag.ts';
 import { metricsEndpointFromFlags } from './metrics-flags.ts';
 import { UsageError } from '../errors.ts';
-import { last, outputFile, overridesFromFlags, parseShard, parseStartAt, parseWorkers } from '../run/overrides.ts';
+import { outputFile, overridesFromFlags, parseShard, parseStartAt, parseWorkers } from '../run/overrides.ts';
 import { parseLocalIps } from './local-ips.ts';
 import { closeReporters, fileReporters, finishReporters, prepareReporters } from '../run/report-files.ts';
 import { runWorkersCommand } from './workers-command.ts';
+import { exitCodeFlag } from './exit-code-flag.ts';
 import { uiCommand } from './ui-command.ts';
 import type { UiFlags } from './ui-command.ts';
 import { WORKER_ENV } from '../distributed/workers.ts';
@@ -28,6 +30,7 @@ import { releaseHeldSignals, takeHeldSignals } from './early-signals.ts';
 import { RunSignals } from './run-signals.ts';
 import { checkConnections, EXIT, openEnvironment, reportFixtureCounts, resultsOf, runExitCode } from '../run/run-environment.ts';
 import type { Output, RunEnvironment } from '../run/run-environment.ts';
+import { describeShortParts, shardPlan } from '../engine/fleet/shard.ts';
 
 export { EXIT } from '../run/run-environment.ts';
 export type { Output } from '../run/run-environment.ts';
@@ -63,6 +66,16 @@ interface RunSettings {
   readonly brokerStats: boolean;
 }
 
+/** How a coordinated worker joins a run: its barrier before the clock starts, and what it streams. */
+export interface RunHooks {
+  /** Resolves when the run may start: after warm-up, pre-connect and the broker probe. */
+  readonly barrier?: () => Promise<void>;
+  /** Sees the engine before anything runs (to stream its intervals). */
+  readonly attach?: (engine: Engine) => void;
+  /** Takes the finished results (to send them); the run's exit code still comes from them. */
+  readonly finished?: (results: Results) => Promise<void>;
+}
+
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
   if (given.ui === true || (parseWorkers(given.workers) ?? 1) > 1) {
@@ -81,7 +94,18 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   }
 }
 
-async function runCommandWith(given: RunCommandFlags, output: Output, runSignals: RunSignals): Promise<number> {
+/** One shard of a coordinated run, in this process: `run`'s path with the worker's barrier and streams. */
+export async function runShard(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter, hooks: RunHooks): Promise<number> {
+  const runSignals = new RunSignals(signals, output, given.quiet === true);
+  runSignals.replay(takeHeldSignals());
+  try {
+    return await runCommandWith(given, output, runSignals, hooks);
+  } finally {
+    runSignals.dispose();
+  }
+}
+
+async function runCommandWith(given: RunCommandFlags, output: Output, runSignals: RunSignals, hooks: RunHooks = {}): Promise<number> {
   const flags: RunSettings = {
     json: outputFile('json', given.json),
     logRequests: outputFile('log-requests', given.logRequests),
@@ -94,7 +118,9 @@ async function runCommandWith(given: RunCommandFlags, output: Output, runSignals
   const shard = parseShard(given.shard);
   const localAddresses = parseLocalIps(given.localIps);
   const loaded = await loadRunPlan(path.resolve(given.profile), overridesFromFlags(given));
-  const plan: RunPlan = { ...loaded, ...(shard ? { shard } : {}), ...(localAddresses ? { localAddresses } : {}) };
+  const sharded = shard ? shardPlan(loaded, shard) : undefined;
+  const plan: RunPlan = { ...(sharded?.plan ?? loaded), ...(localAddresses ? { localAddresses } : {}) };
+  if (sharded && shard) for (const line of describeShortParts(sharded.parts, shard)) output.stderr(`fleetsim: warning: ${line}.`);
   checkConnections(plan);
   const reporters = fileReporters(given, (text) => output.stdout(text));
   if (metrics) reporters.push(new PrometheusReporter(metrics, (line) => output.stderr(line)));
@@ -104,7 +130,7 @@ async function runCommandWith(given: RunCommandFlags, output: Output, runSignals
   await requestLog?.opened();
   const environment = await openEnvironment(plan, output);
   try {
-    return await execute(plan, environment, flags, output, runSignals, requestLog, reporters);
+    return await execute(plan, environment, flags, output, runSignals, requestLog, reporters, hooks);
   } finally {
     await closeReporters(reporters);
     await environment.fixtures?.close();
@@ -119,14 +145,15 @@ async function execute(
   runSignals: RunSignals,
   requestLog: RequestLog | undefined,
   reporters: readonly Reporter[],
+  hooks: RunHooks = {},
 ): Promise<number> {
   const { endpoints } = environment;
-  if (flags.startAt !== undefined) await waitForStart(flags.startAt, output, flags.quiet, runSignals.stopped);
   const monitor = new GeneratorMonitor();
   const engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker, generator: monitor });
   requestLog?.attach(engine);
   if (process.env[WORKER_ENV] === '1' && process.send) reportToParent(engine);
   for (const reporter of reporters) reporter.attach?.(engine);
+  hooks.attach?.(engine);
 
   const progress = flags.quiet ? undefined : new ProgressReporter(output, plan.durationMs);
   progress?.attach(engine);
@@ -156,7 +183,11 @@ async function execute(
     if (plan.stages) for (const line of describeStages(plan.stages, formatDuration)) output.stderr(`  ${line}`);
   }
   const probe = flags.brokerStats ? await startBrokerStats(endpoints.broker) : undefined;
+  // Warm-up, pre-connect and the broker probe come before the common start, so shards aimed at one
+  // moment start at it rather than each after its own preparations.
   await engine.prepare();
+  if (flags.startAt !== undefined) await waitForStart(flags.startAt, output, flags.quiet, runSignals.stopped);
+  if (hooks.barrier) await Promise.race([hooks.barrier(), runSignals.stopped]);
   monitor.start();
   let times;
   try {
@@ -173,6 +204,7 @@ async function execute(
   const measured = resultsOf({ plan, engine, times, generator, stopReason, onlineAtStop });
   const results = broker ? { ...measured, broker } : measured;
   writeProblems.push(...(await finishReporters(reporters, results)));
+  if (hooks.finished) await hooks.finished(results);
 
   if (!flags.quiet) await reportFixtureCounts(environment, output);
   // With the results JSON on stdout, the summary for people goes to stderr.
@@ -198,18 +230,11 @@ function runWithUi(given: RunCommandFlags, output: Output, signals: NodeJS.Event
   return uiCommand(given, output, signals, true);
 }
 
-function exitCodeFlag(value: FlagValue): number | undefined {
-  const text = last(value);
-  if (text === undefined) return undefined;
-  const code = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isInteger(code) || code < 0 || code > 255) throw new UsageError(`--exit-code-on-error: expected an exit code from 0 to 255, got '${text}'`);
-  return code;
-}
-
 /** What a shard runs, for its opening lines. */
 function describeShard(shard: Shard, owned: number, plan: RunPlan): string {
   const rate = plan.stages || plan.spawnMode === 'all-at-once' ? '' : `, spawning at ${Math.round((plan.spawnRate / shard.count) * 1000) / 1000}/s`;
-  return `  shard ${shard.index}/${shard.count}: ${owned} of the ${plan.devices} devices (global indices ≡ ${shard.index} mod ${shard.count})${rate}; the shape's device counts are the whole fleet's.`;
+  const pool = plan.http.connectionPerDevice ? '' : `, an HTTP pool of ${plan.http.connections} of the fleet's connections`;
+  return `  shard ${shard.index}/${shard.count}: ${owned} of the ${plan.devices} devices (global indices ≡ ${shard.index} mod ${shard.count})${rate}${pool}; the shape's device counts are the whole fleet's.`;
 }
 
 /** `--start-at`: waits (at most an hour, checked when parsed) so shards launched apart begin together. */

@@ -7,14 +7,16 @@ import { MergeError, ShardMerger } from '../distributed/merge.ts';
 import { readShard } from '../distributed/read-shard.ts';
 import { WorkerPool } from '../distributed/workers.ts';
 import type { WorkerEnd, WorkerInterval } from '../distributed/workers.ts';
-import { UsageError } from '../errors.ts';
+import { refuseUnsplittable } from '../distributed/run-flags.ts';
+import { startBrokerStats } from './broker-stats-flag.ts';
+import { exitCodeFlag } from './exit-code-flag.ts';
 import { parseLocalIps } from './local-ips.ts';
 import { loadRunPlan } from '../run/load-plan.ts';
 import type { RunPlan } from '../profile/types.ts';
 import { formatProgress, formatSummary } from '../report/console.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import { toolVersion } from '../util/version.ts';
-import { last, outputFile, overridesFromFlags } from '../run/overrides.ts';
+import { last, outputFile, overridesFromFlags, parseStartAt } from '../run/overrides.ts';
 import type { FlagValue } from '../run/overrides.ts';
 import { closeReporters, fileReporters, finishReporters, jsonOnStdout, prepareReporters } from '../run/report-files.ts';
 import type { RunCommandFlags } from './run-command.ts';
@@ -43,6 +45,8 @@ function passThrough(given: RunCommandFlags, plan: RunPlan): string[] {
   each('stage', given.stage);
   one('local-ips', given.localIps);
   one('min-delivered', given.minDelivered);
+  // Each worker warms up and pre-connects first, then waits for the time (see run-command's execute).
+  one('start-at', given.startAt);
   // A profile without a seed gets a random one: every worker must share the one drawn here.
   args.push('--seed', plan.seed);
   return args;
@@ -77,10 +81,11 @@ function describeEnd(end: WorkerEnd, count: number): string {
 
 /** `fleetsim run --workers N`: the run's shards in N local child processes, one live line, one merged result. */
 export async function runWorkersCommand(given: RunCommandFlags, workers: number, output: Output, signals: NodeJS.EventEmitter): Promise<number> {
-  if (given.shard !== undefined) throw new UsageError('--workers: cannot be combined with --shard: the workers are the shards');
-  if (given.metricsPort !== undefined) throw new UsageError('--workers: cannot be combined with --metrics-port yet: each worker would need its own port');
-  // Checked here so a wrong address stops the run once, not in every worker.
+  refuseUnsplittable(given as unknown as Record<string, unknown>, '--workers');
+  // Checked here so a wrong address or time stops the run once, not in every worker.
   parseLocalIps(given.localIps);
+  parseStartAt(given.startAt, Date.now());
+  const exitCodeOnError = exitCodeFlag(given.exitCodeOnError);
   const quiet = given.quiet === true;
   const reporters = fileReporters(given, (text) => output.stdout(text));
   const logRequests = outputFile('log-requests', given.logRequests);
@@ -89,6 +94,9 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
   await prepareReporters(reporters);
   if (logRequests) await checkWritableFile('--log-requests', logRequests);
   const environment = await openEnvironment(plan, output);
+  // The broker's own figures are one observation of the whole broker, taken here once for the fleet.
+  const probe = given.brokerStats === true ? await startBrokerStats(environment.endpoints.broker) : undefined;
+  let brokerTaken = false;
   const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-workers-'));
   let keepDir = false;
   const pool = new WorkerPool(WORKER_ENTRY, fromSource ? ['--import', 'tsx'] : []);
@@ -147,7 +155,10 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
       output.stderr('fleetsim: no worker wrote results: nothing to report.');
       return EXIT.internal;
     }
-    const merged = merger.finish({ partial: true, version: toolVersion() });
+    const combined = merger.finish({ partial: true, version: toolVersion() });
+    brokerTaken = true;
+    const broker = await probe?.finish();
+    const merged = broker ? { ...combined, broker } : combined;
     const problems: string[] = [];
     if (logRequests) {
       try {
@@ -168,13 +179,15 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
     if (problems.length > 0) return EXIT.usage;
     if (interrupts > 0) return EXIT.interrupted;
     // The merged fleet's thresholds and load verdict, as one process's would be judged.
-    return runExitCode(merged, 'duration', undefined);
+    return runExitCode(merged, 'duration', exitCodeOnError);
   } finally {
     clearInterval(ticker);
     signals.off('SIGINT', onInterrupt);
     signals.off('SIGTERM', onInterrupt);
     pool.signal('SIGKILL');
     await closeReporters(reporters);
+    // A run that ended early closes the probe without waiting for the broker's next tick.
+    if (!brokerTaken) await probe?.finish(0);
     await environment.fixtures?.close();
     if (!keepDir) await rm(dir, { recursive: true, force: true });
   }

@@ -68,6 +68,8 @@ export class HistoryTable {
   readonly points: PointMeta[] = [];
   readonly keys: RowKey[] = [];
   readonly cells: Float64Array;
+  /** Row k's interval histogram at point p, at `p * keys.length + k` (a shard's history carries them). */
+  readonly histograms: (string | undefined)[] = [];
 
   /** `fold` joins two points of one second (timer jitter); the table holds one point per second. */
   constructor(history: readonly HistoryPoint[], fold: (a: HistoryPoint, b: HistoryPoint) => HistoryPoint) {
@@ -95,9 +97,14 @@ export class HistoryTable {
         ...(point.load ? { load: point.load } : {}),
       });
       const keys = at[p] as (typeof at)[number];
-      writeRow(this.cells, p * width + keys.total * CELL.size, point.total);
-      point.types.forEach((row, i) => writeRow(this.cells, p * width + (keys.types[i] as number) * CELL.size, row));
-      point.rows.forEach((row, i) => writeRow(this.cells, p * width + (keys.rows[i] as number) * CELL.size, row));
+      const base = p * this.keys.length;
+      const keep = (k: number, row: HistoryRow): void => {
+        writeRow(this.cells, p * width + k * CELL.size, row);
+        if (row.histogram !== undefined) this.histograms[base + k] = row.histogram;
+      };
+      keep(keys.total, point.total);
+      point.types.forEach((row, i) => keep(keys.types[i] as number, row));
+      point.rows.forEach((row, i) => keep(keys.rows[i] as number, row));
     });
   }
 

@@ -1,5 +1,6 @@
-import type { LatencySummary } from '../metrics/histogram.ts';
-import { NO_LATENCY } from '../metrics/histogram.ts';
+import type { LatencyHistogram, LatencySummary } from '../metrics/histogram.ts';
+import { createHistogram, NO_LATENCY, restoreExtremes, summarize } from '../metrics/histogram.ts';
+import { addEncoded } from '../metrics/histogram-decode.ts';
 import { foldPoints } from '../metrics/history.ts';
 import type { CumulativeCounts, HistoryPoint, HistoryRow, IntervalHealth } from '../metrics/history.ts';
 import type { IntervalLoad, LoadCause } from '../metrics/load-verdict.ts';
@@ -12,9 +13,9 @@ export function historyTable(history: readonly HistoryPoint[]): HistoryTable {
 
 /**
  * Shards' histories aligned by wall-clock interval: points whose `timestamp` rounds to the same
- * second are one interval of the run. Counts, rates and devices add up; a point holds percentile
- * summaries, not histograms, so each interval's percentiles are the worst shard's (the rows and
- * totals of the merged results are exact: they come from the shards' histograms).
+ * second are one interval of the run. Counts, rates and devices add up; each interval's latency is
+ * recomputed from the shards' merged interval histograms (a shard's history carries them), or,
+ * for results written without them, is the worst shard's.
  */
 export function mergeHistories(tables: readonly HistoryTable[], startedAtMs: number): HistoryPoint[] {
   const bySecond = new Map<number, Int32Array>();
@@ -136,7 +137,7 @@ function mergeRows(tables: readonly HistoryTable[], slot: Int32Array, carried: r
       const id = ids[k] as number;
       let sum = interval.get(id);
       if (!sum) interval.set(id, (sum = new RowSum()));
-      sum.add(table.cells, at);
+      sum.add(table.cells, at, table.histograms[p * table.keys.length + k]);
       latest[k] = p;
     }
   }
@@ -197,7 +198,11 @@ const orNull = (value: number): number | null => (Number.isNaN(value) ? null : v
 /** A cell's number, `fallback` where the row had none. */
 const or = (value: number, fallback: number): number => (Number.isNaN(value) ? fallback : value);
 
-/** One row of one interval over the shards that have it: counts and rates add, percentiles the worst, the mean weighted. */
+/**
+ * One row of one interval over the shards that have it: counts and rates add; the latency comes
+ * from the merged interval histograms when every shard's row has one, else each percentile is the
+ * worst shard's and the mean is weighted.
+ */
 class RowSum {
   private requests = 0;
   private failures = 0;
@@ -208,8 +213,11 @@ class RowSum {
   private weightedMean = 0;
   private min = Infinity;
   private readonly worst = new Float64Array(WORST_AT.length);
+  /** The shards' interval histograms, merged while every shard with samples has one. */
+  private merged: LatencyHistogram | undefined;
+  private exact = true;
 
-  add(cells: Float64Array, at: number): void {
+  add(cells: Float64Array, at: number, histogram?: string): void {
     const requests = cells[at + CELL.requests] as number;
     this.requests += requests;
     this.failures += cells[at + CELL.failures] as number;
@@ -217,6 +225,8 @@ class RowSum {
     this.rps += cells[at + CELL.rps] as number;
     this.failuresPerS += cells[at + CELL.failuresPerS] as number;
     if (Number.isNaN(cells[at + MAX_AT])) return;
+    if (histogram === undefined) this.exact = false;
+    else if (this.exact) addEncoded((this.merged ??= createHistogram()), histogram);
     this.sampled += requests;
     this.weightedMean += or(cells[at + MEAN_AT] as number, 0) * requests;
     this.min = Math.min(this.min, or(cells[at + MIN_AT] as number, Infinity));
@@ -225,6 +235,11 @@ class RowSum {
 
   private latency(): LatencySummary {
     if (this.sampled === 0) return NO_LATENCY;
+    if (this.exact && this.merged) {
+      // Decoding rounds the extremes to their buckets; the shards' own min and max are exact.
+      restoreExtremes(this.merged, this.min, this.worst[WORST_KEYS.indexOf('max')] as number);
+      return summarize(this.merged);
+    }
     const out = { min: this.min, mean: round3(this.weightedMean / this.sampled) } as Record<keyof LatencySummary, number>;
     for (let i = 0; i < WORST_KEYS.length; i++) out[WORST_KEYS[i] as (typeof WORST_KEYS)[number]] = this.worst[i] as number;
     return out;

@@ -59,7 +59,7 @@ export interface MergeInfo {
 export type MergedResults = Results & { readonly merged: MergeInfo; readonly shards: readonly ShardSummary[] };
 
 export const HISTORY_NOTE =
-  "history: counts, rates and devices are summed per wall-clock second; each interval's percentiles are the worst shard's, since a history point holds summaries, not histograms. The stats rows and totals are exact, merged from the shards' histograms.";
+  "history: counts, rates and devices are summed per wall-clock second; each interval's percentiles are recomputed from the shards' merged interval histograms (exact), or are the worst shard's for a shard whose history has none. The stats rows and totals are exact, merged from the shards' histograms.";
 
 const sameText = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((text, i) => text === b[i]);
 

@@ -174,6 +174,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.sharedHttpPool = !options.plan.http.connectionPerDevice;
     this.shard = options.plan.shard ?? WHOLE_RUN;
     this.ownedDevices = ownedBelow(options.plan.devices, this.shard);
+    // A shard's intervals are merged with the others': they carry their histograms for that.
+    this.stats.intervalHistograms = this.shard.count > 1;
     this.clock = options.clock ?? systemClock;
     this.scheduler = new Scheduler(this.clock, options.timers);
     this.snapshotIntervalMs = options.snapshotIntervalMs ?? 1000;

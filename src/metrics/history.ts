@@ -1,4 +1,6 @@
 import type { LatencySummary } from './histogram.ts';
+import { createHistogram, encodeHistogram, restoreExtremes, summarize } from './histogram.ts';
+import { addEncoded } from './histogram-decode.ts';
 import type { IntervalLoad } from './load-verdict.ts';
 import type { RecentRates } from './recent-window.ts';
 
@@ -55,6 +57,11 @@ export interface HistoryRow {
   readonly delivered?: number;
   readonly offeredRps?: number;
   readonly deliveredRps?: number;
+  /**
+   * The interval's latencies, HdrHistogram-encoded (compressed base64), in a shard's history only:
+   * so merged intervals' percentiles come from merged histograms. Absent when nothing finished.
+   */
+  readonly histogram?: string;
 }
 
 /** What happened in the interval that ended `atS` seconds after the start. */
@@ -192,9 +199,22 @@ function foldRows(a: HistoryRow, b: HistoryRow, intervalS: number): HistoryRow {
     timeouts: a.timeouts + b.timeouts,
     rps: round3(requests / intervalS),
     failuresPerS: round3(failures / intervalS),
-    latencyMs: foldLatency(a.latencyMs, a.requests, b.latencyMs, b.requests),
+    ...foldHistograms(a, b),
     cumulative: b.cumulative,
   };
+}
+
+/** Two intervals' latency: exact from their histograms when both rows have theirs (or one finished nothing), else the worse of each percentile. */
+function foldHistograms(a: HistoryRow, b: HistoryRow): Pick<HistoryRow, 'latencyMs' | 'histogram'> {
+  const hasOwn = (row: HistoryRow): boolean => row.histogram !== undefined || row.latencyMs.max === null;
+  if (!hasOwn(a) || !hasOwn(b) || (a.histogram === undefined && b.histogram === undefined)) return { latencyMs: foldLatency(a.latencyMs, a.requests, b.latencyMs, b.requests) };
+  if (a.histogram === undefined || b.histogram === undefined) return a.histogram === undefined ? { latencyMs: b.latencyMs, histogram: b.histogram as string } : { latencyMs: a.latencyMs, histogram: a.histogram };
+  const joined = createHistogram();
+  addEncoded(joined, a.histogram);
+  addEncoded(joined, b.histogram);
+  // Decoding rounds the extremes to their buckets; the rows' own are exact.
+  restoreExtremes(joined, Math.min(a.latencyMs.min ?? Infinity, b.latencyMs.min ?? Infinity), Math.max(a.latencyMs.max ?? 0, b.latencyMs.max ?? 0));
+  return { latencyMs: summarize(joined), histogram: encodeHistogram(joined) };
 }
 
 /** Percentiles of two intervals cannot be merged exactly without their histograms: take the worse. */

@@ -1,4 +1,4 @@
-import { createHistogram, meanMicros, recordMicros, summarize } from './histogram.ts';
+import { createHistogram, encodeHistogram, meanMicros, recordMicros, summarize } from './histogram.ts';
 import type { LatencyHistogram } from './histogram.ts';
 import { History, isSaturated } from './history.ts';
 import { DeliveryWindow } from './load-verdict.ts';
@@ -169,12 +169,12 @@ class Aggregate {
     this.offers ||= entry.offers;
   }
 
-  close(seconds: number): HistoryRow {
+  close(seconds: number, withHistogram = false): HistoryRow {
     this.cumulative.add(this.interval);
     this.offered += this.intervalOffered;
     this.delivered += this.intervalDelivered;
     const offer = this.offers ? { offered: this.intervalOffered, delivered: this.intervalDelivered } : undefined;
-    const row = historyRow(this.type, this.name, this.intervalRequests, this.intervalFailures, this.intervalTimeouts, seconds, this.interval, this.requests, this.failures, this.bytesIn, this.cumulative, offer);
+    const row = historyRow(this.type, this.name, this.intervalRequests, this.intervalFailures, this.intervalTimeouts, seconds, this.interval, this.requests, this.failures, this.bytesIn, this.cumulative, offer, withHistogram);
     this.interval.reset();
     this.intervalRequests = 0;
     this.intervalFailures = 0;
@@ -265,6 +265,12 @@ export class RunStats {
   /** The live rates' window: the delivered share's, so the two read the same seconds. */
   private recentWindow = new RecentWindow(DEFAULT_WINDOW_S);
 
+  /**
+   * History rows carry their interval's encoded histogram, so a split run's intervals merge exactly
+   * (set for a shard; a whole run's history has no one to merge with and stays small).
+   */
+  intervalHistograms = false;
+
   constructor(limits?: HistoryLimits) {
     this.history = new History(limits);
   }
@@ -323,7 +329,7 @@ export class RunStats {
       aggregate.add(entry);
       for (const window of this.windows) window.add(entry);
       const offer = entry.offers ? { offered: entry.intervalOffered, delivered: entry.intervalRequests } : undefined;
-      const row = historyRow(entry.type, entry.name, entry.intervalRequests, entry.intervalFailures, entry.intervalTimeouts, seconds, entry.intervalLatency, entry.requests, entry.failures, entry.bytesIn, entry.latency, offer);
+      const row = historyRow(entry.type, entry.name, entry.intervalRequests, entry.intervalFailures, entry.intervalTimeouts, seconds, entry.intervalLatency, entry.requests, entry.failures, entry.bytesIn, entry.latency, offer, this.intervalHistograms);
       entry.resetInterval();
       return row;
     });
@@ -339,7 +345,7 @@ export class RunStats {
     const load = total.offers ? this.deliveryWindow.push(seconds, total.intervalOffered, total.intervalDelivered, generator, queue) : undefined;
     for (const window of this.windows) window.closeInterval(seconds, generator, saturated, load);
     const recent = this.recentWindow.push(seconds, total.intervalRequests, total.intervalFailures, total.interval);
-    const types = [...this.types.values()].map((aggregate) => aggregate.close(seconds));
+    const types = [...this.types.values()].map((aggregate) => aggregate.close(seconds, this.intervalHistograms));
     const point: HistoryPoint = {
       atS: Math.round(atMs) / 1000,
       timestamp: Date.now(),
@@ -349,7 +355,7 @@ export class RunStats {
       devicesTarget,
       generator,
       saturated,
-      total: this.total.close(seconds),
+      total: this.total.close(seconds, this.intervalHistograms),
       types,
       rows,
       ...(load ? { load } : {}),
@@ -375,9 +381,11 @@ function historyRow(
   totalBytesIn: number,
   cumulative: LatencyHistogram,
   offer: { readonly offered: number; readonly delivered: number } | undefined,
+  withHistogram = false,
 ): HistoryRow {
   const whole = summarizeSome(cumulative);
   return {
+    ...(withHistogram && interval.totalCount > 0 ? { histogram: encodeHistogram(interval) } : {}),
     ...(offer ? { offered: round3(offer.offered), delivered: offer.delivered, offeredRps: round3(offer.offered / seconds), deliveredRps: round3(offer.delivered / seconds) } : {}),
     type,
     name,

@@ -1,0 +1,66 @@
+/**
+ * The coordinator–worker protocol, JSON over HTTP with `Authorization: Bearer <token>`:
+ *
+ *   POST /join        → JoinReply: the worker's shard and the plan (profile path, sha256, flags)
+ *   POST /heartbeat   {index}: the worker is alive (every HEARTBEAT_MS, from join to its end)
+ *   POST /ready       {index} → {startAtMs}: answered when every worker is ready (the barrier)
+ *   POST /interval    IntervalMessage: one history point, its rows' histograms encoded
+ *   POST /results     {index, results}: the shard's results JSON
+ *   POST /log?index=I the shard's request log (NDJSON), when the run writes one
+ *   GET  /results.json  the merged results, once written (the download endpoint)
+ */
+import { FleetsimError } from '../errors.ts';
+import type { HistoryPoint } from '../metrics/history.ts';
+import type { Results } from '../metrics/results.ts';
+
+export const HEARTBEAT_MS = 1000;
+
+/** Flags each worker runs with, as `run` takes them (raw text, so a worker's errors echo them as typed). */
+export interface WorkerFlags {
+  readonly devices?: string;
+  readonly spawnRate?: string;
+  readonly duration?: string;
+  readonly iterations?: string;
+  readonly seed: string;
+  readonly threshold?: readonly string[];
+  readonly stage?: readonly string[];
+  readonly minDelivered?: string;
+  readonly localIps?: string;
+  readonly target?: string;
+  readonly broker?: string;
+}
+
+export interface JoinReply {
+  readonly index: number;
+  readonly count: number;
+  readonly profile: { readonly path: string; readonly sha256: string };
+  readonly flags: WorkerFlags;
+  /** Send the request log at the end (the coordinator writes the run's `--log-requests`). */
+  readonly logRequests: boolean;
+}
+
+export interface ReadyReply {
+  /** Epoch ms at which every worker starts its clock. */
+  readonly startAtMs: number;
+}
+
+export interface IntervalMessage {
+  readonly index: number;
+  /** Epoch ms at which this worker's run (its first interval) began. */
+  readonly runStartedAtMs: number;
+  readonly point: HistoryPoint;
+}
+
+export interface ResultsMessage {
+  readonly index: number;
+  readonly runStartedAtMs: number;
+  readonly results: Results;
+}
+
+/** A coordinator that refused the worker (a wrong token, a full fleet, another profile) or cannot be reached: exit 2. */
+export class JoinError extends FleetsimError {
+  constructor(message: string) {
+    super('FLEETSIM_JOIN', message);
+    this.name = 'JoinError';
+  }
+}

@@ -1,0 +1,3 @@
+import { Engine } from '../engine/engine.ts';
+
+export const made = (): unknown => Engine;
