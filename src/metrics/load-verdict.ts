@@ -203,7 +203,7 @@ function describe(cause: LoadCause, share: number | null, offeredRps: number, de
   if (floor === null) return `${delivered}; the check is off`;
   switch (cause) {
     case 'delivered':
-      return `${delivered}, at or above the ${percent(floor)} floor`;
+      return share >= floor ? `${delivered}, at or above the ${percent(floor)} floor` : `${delivered}: below the ${percent(floor)} floor by less than counting noise for so few tasks, so not short`;
     case 'target':
       return `the target answered ${rate(deliveredRps)} of ${rate(offeredRps)} ${unit} (${percent(share)}, below the ${percent(floor)} floor) while fleetsim had CPU to spare: the target's limit`;
     case 'generator':

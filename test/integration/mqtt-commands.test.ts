@@ -84,7 +84,8 @@ async function runCommands(temp: TempDir, brokerUrl: string, version: '5' | '3.1
   await client.subscribeAsync(['devices/+/cmd', 'devices/+/cmd/reply', 'backend/+/replies'], { qos: 1 });
   try {
     const json = temp.file(`commands-${version}.json`);
-    const result = await runCli(['run', profile, '--broker', brokerUrl, '--json', json, '--quiet'], 90_000);
+    // Counts are under test, not the verdict: 1,000 lamps beside their broker on a 2-core machine may wait for a CPU.
+    const result = await runCli(['run', profile, '--broker', brokerUrl, '--json', json, '--quiet', '--min-delivered', 'off'], 90_000);
     assert.ok(result.code === 0 || result.code === 99, `exit ${String(result.code)}: ${result.stderr}`);
     const results = JSON.parse(await readFile(json, 'utf8')) as Results;
     const total = results.commands?.total;

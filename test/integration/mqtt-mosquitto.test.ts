@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Results } from '../../src/metrics/results.ts';
+import { runExitCode } from '../../src/run/run-environment.ts';
 import { runCli, startCli } from '../helpers/cli.ts';
 import { mosquittoSkip, startMosquitto } from '../helpers/mosquitto.ts';
 import { TempDir } from '../helpers/temp-files.ts';
@@ -106,7 +107,9 @@ describe('lamps against a real Mosquitto', { skip }, () => {
       await broker.restart();
       const result = await run.done;
       const results = JSON.parse(await readFile(json, 'utf8')) as Results;
-      assert.equal(result.code, results.thresholds.every((threshold) => threshold.ok) ? 0 : 99, result.stderr);
+      // The broker was down for part of the run: the load it could not take is short, and the verdict says whose limit that was.
+      assert.equal(result.code, runExitCode(results, 'duration', undefined), result.stderr);
+      assert.ok(results.load && results.load.cause !== 'generator', JSON.stringify(results.load));
       const connect = row(results, 'CONNECT');
       const publish = row(results, 'PUBLISH');
       assert.ok(connect.failures > 0, 'attempts while the broker was down failed');

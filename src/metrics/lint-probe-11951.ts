@@ -1,3 +1,0 @@
-import { Engine } from '../engine/engine.ts';
-
-export const made = (): unknown => Engine;
