@@ -76,7 +76,7 @@ describe('fleets against the embedded broker', () => {
     assert.deepEqual([connects?.row, connects?.value], ['CONNECT Aggregated', 20]);
     assert.deepEqual([whole?.row, whole?.value], ['Aggregated', results.total.requests]);
     assert.match(result.stdout, /A threshold without a selector reads PUBLISH Aggregated/);
-    assert.match(result.stdout, /^\s+ok {3}p95 < 500ms \([\d.]+ on PUBLISH Aggregated\)$/m);
+    assert.match(result.stdout, /^\s+ok {3}p95 < 500ms \([\d.]+ ms on PUBLISH Aggregated\)$/m);
     assert.match(result.stdout, /^CONNECT\s+CONNECT Aggregated\s+20\s/m);
     assert.match(result.stdout, /\n\d+ thresholds: all passed(; [\d.]+% of the offered load delivered)?\n?$/);
   });
