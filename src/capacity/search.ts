@@ -55,6 +55,8 @@ export interface CapacityStep {
   readonly devices: number;
   /** What the step meant to offer (req/s or msg/s on the SLOs' row), and delivered ÷ offered; null when the plan offers no fixed rate. */
   readonly offeredRps: number | null;
+  /** What the step delivered on the offered rows, per second: the numerator of `deliveredShare`. */
+  readonly deliveredRps: number | null;
   readonly deliveredShare: number | null;
   /** Whose limit it was when the step fell short of its offered load (`delivered` when it did not). */
   readonly cause: LoadCause;
@@ -102,6 +104,8 @@ export interface CapacityResult {
   /** The floor each step's delivered share was held to; null when off. */
   readonly minDelivered: number | null;
   readonly steps: readonly CapacityStep[];
+  /** The step (index into `steps`) whose failure ended the stepping up and decided `limitedBy`. */
+  readonly firstFailing?: number;
   /** With `--repeat`: the last passing and first failing steps measured again, and whether the knee held. */
   readonly knee?: { readonly repeats: readonly KneeRepeat[]; readonly stable: boolean };
 }
@@ -187,6 +191,7 @@ export class CapacitySearch extends EventEmitter<CapacityEvents> {
       slos: this.options.slos,
       minDelivered: this.options.minDelivered,
       steps: this.steps,
+      ...(firstFail ? { firstFailing: this.steps.indexOf(firstFail) } : {}),
       ...(knee ? { knee } : {}),
     };
   }
@@ -265,6 +270,7 @@ export class CapacitySearch extends EventEmitter<CapacityEvents> {
     return {
       devices,
       offeredRps: load ? load.offeredRps : null,
+      deliveredRps: load ? load.deliveredRps : null,
       deliveredShare: load ? load.deliveredShare : null,
       // A saturated loop is the generator's limit even when the share held.
       cause: cause === 'delivered' || cause === 'target' ? (saturated && !slos.every((slo) => slo.ok) ? 'generator' : cause) : cause,

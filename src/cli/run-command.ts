@@ -185,13 +185,18 @@ async function execute(
   const probe = flags.brokerStats ? await startBrokerStats(endpoints.broker) : undefined;
   // Warm-up, pre-connect and the broker probe come before the common start, so shards aimed at one
   // moment start at it rather than each after its own preparations.
-  await engine.prepare();
-  if (flags.startAt !== undefined) await waitForStart(flags.startAt, output, flags.quiet, runSignals.stopped);
-  if (hooks.barrier) await Promise.race([hooks.barrier(), runSignals.stopped]);
-  monitor.start();
   let times;
   try {
+    await engine.prepare();
+    if (flags.startAt !== undefined) await waitForStart(flags.startAt, output, flags.quiet, runSignals.stopped);
+    if (hooks.barrier) await Promise.race([hooks.barrier(), runSignals.stopped]);
+    monitor.start();
     times = await engine.run();
+  } catch (error) {
+    // A run that fails (a misdeclared profile found by a device) must not be kept alive by its probe's socket or its log.
+    await probe?.finish(0).catch(() => undefined);
+    await requestLog?.close();
+    throw error;
   } finally {
     progress?.end();
   }

@@ -102,13 +102,18 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
   const pool = new WorkerPool(WORKER_ENTRY, fromSource ? ['--import', 'tsx'] : []);
   const latest = new Array<WorkerInterval | undefined>(workers);
   let interrupts = 0;
-  const onInterrupt = (): void => {
+  let terminated = false;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
     interrupts++;
+    // The exit code is the first signal's, as a single process's is: 130 for Ctrl-C, 143 for SIGTERM.
+    if (interrupts === 1) terminated = signal === 'SIGTERM';
     if (interrupts === 1 && !quiet) output.stderr('Interrupted: the workers drain in-flight requests, then write their results (Ctrl-C again to abandon them).');
     pool.signal('SIGINT');
   };
+  const onInterrupt = (): void => onSignal('SIGINT');
+  const onTerminate = (): void => onSignal('SIGTERM');
   signals.on('SIGINT', onInterrupt);
-  signals.on('SIGTERM', onInterrupt);
+  signals.on('SIGTERM', onTerminate);
   const ticker = quiet
     ? undefined
     : setInterval(() => {
@@ -177,13 +182,13 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
       return EXIT.internal;
     }
     if (problems.length > 0) return EXIT.usage;
-    if (interrupts > 0) return EXIT.interrupted;
+    if (interrupts > 0) return terminated ? EXIT.terminated : EXIT.interrupted;
     // The merged fleet's thresholds and load verdict, as one process's would be judged.
     return runExitCode(merged, 'duration', exitCodeOnError);
   } finally {
     clearInterval(ticker);
     signals.off('SIGINT', onInterrupt);
-    signals.off('SIGTERM', onInterrupt);
+    signals.off('SIGTERM', onTerminate);
     pool.signal('SIGKILL');
     await closeReporters(reporters);
     // A run that ended early closes the probe without waiting for the broker's next tick.

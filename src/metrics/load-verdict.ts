@@ -103,7 +103,10 @@ export class DeliveryWindow {
       this.seconds -= old.seconds;
     }
     const share = this.offered > 1e-9 ? round4(this.delivered / this.offered) : null;
-    const cause = share === null ? null : this.floor === null || !shortOfFloor(this.offered, this.delivered, this.floor, this.lump) ? 'delivered' : classifyShortfall(health, queue);
+    // Attempts count as delivered when they finish and as offered when they were meant to start, so a
+    // window that is not yet full is one latency short by construction: it is shown, not judged.
+    const full = this.seconds >= this.windowS - 1e-6;
+    const cause = share === null ? null : this.floor === null || !full || !shortOfFloor(this.offered, this.delivered, this.floor, this.lump) ? 'delivered' : classifyShortfall(health, queue);
     return {
       offeredRps: round3(offered / seconds),
       deliveredRps: round3(delivered / seconds),
@@ -112,6 +115,23 @@ export class DeliveryWindow {
       cause,
     };
   }
+}
+
+/** Intervals by cause and the attempts each cause left undelivered, counted as the intervals close (before any folding). */
+export interface LoadTally {
+  readonly intervals: Record<LoadCause, number>;
+  readonly shortfall: Record<LoadCause, number>;
+}
+
+export function emptyTally(): LoadTally {
+  return { intervals: { delivered: 0, target: 0, generator: 0, host: 0, queues: 0 }, shortfall: { delivered: 0, target: 0, generator: 0, host: 0, queues: 0 } };
+}
+
+/** Counts one judged interval into `tally`. */
+export function tallyInterval(tally: LoadTally, load: IntervalLoad, intervalS: number): void {
+  if (!load.cause) return;
+  tally.intervals[load.cause]++;
+  if (load.cause !== 'delivered') tally.shortfall[load.cause] += Math.max(0, load.offeredRps - load.deliveredRps) * intervalS + 1e-6;
 }
 
 /** What the run as a whole delivered, and whose limit it was when it fell short (`fleetsim.results/v1` `load`). */
@@ -127,6 +147,8 @@ export interface LoadVerdict {
   readonly cause: LoadCause;
   /** Intervals by their cause (short ones by whose limit, the rest `delivered`). */
   readonly intervals: Readonly<Record<LoadCause, number>>;
+  /** Attempts per task of the offered load: the counting-noise allowance is 3·√(lump·offered). */
+  readonly lump: number;
   /** One sentence for people: what was delivered, and whose limit it was. */
   readonly summary: string;
   /** What to do about it, fitted to the cause; absent when the load was delivered. */
@@ -148,19 +170,22 @@ export interface LoadVerdictInput {
   readonly unit: string;
   /** Attempts per task over the offered load (see shortOfFloor); 1 when not known. */
   readonly lump?: number;
+  /** The intervals' causes as they closed; without it they are read from `intervals` (a merged or folded history). */
+  readonly tally?: LoadTally;
+  /** Some model waits for each answer: the advice on a target shortfall says what that means. */
+  readonly closedModels?: boolean;
 }
 
 export function loadVerdict(input: LoadVerdictInput): LoadVerdict {
   const seconds = Math.max(0.001, input.seconds);
   const share = input.offered > 1e-9 ? round4(input.delivered / input.offered) : null;
-  const intervals: Record<LoadCause, number> = { delivered: 0, target: 0, generator: 0, host: 0, queues: 0 };
-  const shortfall: Record<LoadCause, number> = { delivered: 0, target: 0, generator: 0, host: 0, queues: 0 };
-  for (const point of input.intervals) {
-    const cause = point.load?.cause;
-    if (!cause) continue;
-    intervals[cause]++;
-    if (cause !== 'delivered') shortfall[cause] += Math.max(0, (point.load?.offeredRps ?? 0) - (point.load?.deliveredRps ?? 0)) * point.intervalS + 1e-6;
+  let tally = input.tally;
+  if (!tally) {
+    const counted = emptyTally();
+    for (const point of input.intervals) if (point.load) tallyInterval(counted, point.load, point.intervalS);
+    tally = counted;
   }
+  const { intervals, shortfall } = tally;
   let cause: LoadCause = 'delivered';
   if (share !== null && input.floor !== null && shortOfFloor(input.offered, input.delivered, input.floor, input.lump)) {
     // The cause that cost the most undelivered load; with no short interval (a run short only in sum), the run's own readings.
@@ -175,7 +200,7 @@ export function loadVerdict(input: LoadVerdictInput): LoadVerdict {
     stealPercent: input.generator.stealPercent ?? null,
   };
   const summary = describe(cause, share, offeredRps, deliveredRps, input.floor, input.unit);
-  const advice = adviceFor(cause, host, input.generator);
+  const advice = cause === 'target' && input.closedModels ? CLOSED_MODEL_ADVICE : adviceFor(cause, host, input.generator);
   return {
     floor: input.floor,
     offered: round3(input.offered),
@@ -184,12 +209,17 @@ export function loadVerdict(input: LoadVerdictInput): LoadVerdict {
     deliveredRps,
     deliveredShare: share,
     cause,
-    intervals,
+    intervals: { ...intervals },
+    lump: round3(input.lump ?? 1),
     summary,
     ...(advice ? { advice } : {}),
     host,
   };
 }
+
+/** A closed model's rate falls with the target's latency by design: say so, and how to accept it. */
+const CLOSED_MODEL_ADVICE =
+  "devices with a constant or between wait wait for each answer, so the target's answer time lowers their rate (at a 1.5 s wait, 100 ms answers deliver 94%); if that is the load you mean, lower --min-delivered, or use pacing to offer a fixed rate";
 
 const percent = (share: number): string => `${Math.round(share * 1000) / 10}%`;
 
@@ -221,7 +251,7 @@ function adviceFor(cause: LoadCause, host: LoadVerdict['host'], generator: Gener
     case 'target':
       return undefined;
     case 'generator':
-      return `fleetsim's event loop was ${generator.eventLoopBusyPercent ?? generator.cpuPercent}% busy: run fewer devices per process (--workers N, or shards on more machines)`;
+      return `fleetsim's own event loop could not keep up (busy ${generator.eventLoopBusyPercent ?? generator.cpuPercent ?? '?'}% over the whole run, more in the short intervals): run fewer devices per process (--workers N, or shards on more machines)`;
     case 'host': {
       const other = host.otherCpuPercent === null ? '' : `other processes used ${host.otherCpuPercent}% of the machine's CPU during this run; `;
       const steal = host.stealPercent ? `the hypervisor took ${host.stealPercent}%; ` : '';

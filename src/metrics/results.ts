@@ -14,7 +14,7 @@ import { addCounters, zeroCounters } from './row-counters.ts';
 import type { Counters } from './row-counters.ts';
 import { rowTypeGroup } from './stats.ts';
 import { loadVerdict } from './load-verdict.ts';
-import type { LoadVerdict } from './load-verdict.ts';
+import type { LoadTally, LoadVerdict } from './load-verdict.ts';
 import type { SaturationSplit, StatsEntry } from './stats.ts';
 
 /** `fleetsim.results/v1`, as DESIGN.md specifies; fields are only ever added. */
@@ -215,6 +215,10 @@ export interface ResultsInput {
   readonly minDelivered?: number | null;
   /** Attempts per task of the offered load, to tell a shortfall from counting noise. */
   readonly loadLump?: number;
+  /** Some model waits for each answer (the advice on a target shortfall says what that means). */
+  readonly closedModels?: boolean;
+  /** The intervals' load judgements as they closed (RunStats.loadTally); a merge reads them off the history. */
+  readonly loadTally?: LoadTally;
   /** The planned run time (`--duration`), to tell an overrun. */
   readonly plannedDurationMs?: number | undefined;
 }
@@ -400,5 +404,7 @@ function runLoad(input: ResultsInput, total: StatsRow, types: readonly StatsRow[
     queue,
     unit: loadUnit(types),
     ...(input.loadLump === undefined ? {} : { lump: input.loadLump }),
+    ...(input.loadTally === undefined ? {} : { tally: input.loadTally }),
+    ...(input.closedModels ? { closedModels: true } : {}),
   });
 }

@@ -1,9 +1,9 @@
 import { createHistogram, encodeHistogram, meanMicros, recordMicros, summarize } from './histogram.ts';
 import type { LatencyHistogram } from './histogram.ts';
 import { History, isSaturated } from './history.ts';
-import { DeliveryWindow } from './load-verdict.ts';
+import { DeliveryWindow, emptyTally, tallyInterval } from './load-verdict.ts';
 import { RecentWindow } from './recent-window.ts';
-import type { IntervalLoad } from './load-verdict.ts';
+import type { IntervalLoad, LoadTally } from './load-verdict.ts';
 import type { CumulativeCounts, HistoryLimits, HistoryPoint, HistoryRow, IntervalHealth } from './history.ts';
 import type { Outcome } from '../transport/types.ts';
 
@@ -277,10 +277,15 @@ export class RunStats {
 
   /** Attempts per task of the offered load, for telling a shortfall from counting noise (see shortOfFloor). */
   loadLump = 1;
+  /** Some model of the fleet waits for each answer before its next task. */
+  closedModels = false;
+  /** Every interval's load judgement, counted as it closed: the history folds old points, this does not. */
+  readonly loadTally: LoadTally = emptyTally();
 
   /** How each interval's delivered share is judged: over the last `windowS` seconds, against `floor` (null: not judged). */
-  judgeLoad(windowS: number, floor: number | null, lump = 1): void {
+  judgeLoad(windowS: number, floor: number | null, lump = 1, closedModels = false): void {
     this.loadLump = lump;
+    this.closedModels = closedModels;
     this.deliveryWindow = new DeliveryWindow(windowS, floor, lump);
     this.recentWindow = new RecentWindow(windowS);
   }
@@ -343,6 +348,7 @@ export class RunStats {
     const total = this.total;
     const queue = total.intervalRequests > 0 ? { queuedMeanMs: total.intervalQueuedMicros / total.intervalRequests / 1000, latencyMeanMs: meanMicros(total.interval) / 1000 } : undefined;
     const load = total.offers ? this.deliveryWindow.push(seconds, total.intervalOffered, total.intervalDelivered, generator, queue) : undefined;
+    if (load) tallyInterval(this.loadTally, load, seconds);
     for (const window of this.windows) window.closeInterval(seconds, generator, saturated, load);
     const recent = this.recentWindow.push(seconds, total.intervalRequests, total.intervalFailures, total.interval);
     const types = [...this.types.values()].map((aggregate) => aggregate.close(seconds, this.intervalHistograms));

@@ -47,7 +47,7 @@ function failedBecause(step: CapacityStep | undefined): string {
   if (!step) return 'an SLO failed';
   if (step.cause === 'target' && step.offeredRps !== null && step.deliveredShare !== null) {
     const slos = step.failedSlos.length > 0 ? `, and ${step.failedSlos.join('; ')} failed` : '';
-    return `the target answered ${step.rps.toFixed(0)} of ${step.offeredRps.toFixed(0)} offered per second at ${step.devices} devices (${(step.deliveredShare * 100).toFixed(0)}%)${slos}`;
+    return `the target answered ${(step.deliveredRps ?? step.rps).toFixed(0)} of ${step.offeredRps.toFixed(0)} offered per second at ${step.devices} devices (${(step.deliveredShare * 100).toFixed(0)}%)${slos}`;
   }
   return `${step.failedSlos.join('; ') || 'an SLO'} failed at ${step.devices} devices`;
 }
@@ -55,7 +55,7 @@ function failedBecause(step: CapacityStep | undefined): string {
 /** Why the search stopped where it did, in one sentence. */
 export function capacityVerdict(result: CapacityResult): string {
   const found = result.capacity ? `${result.capacity.devices} devices, ${result.capacity.rps.toFixed(1)} req/s` : 'none: no step passed';
-  const failing = result.steps.find((step) => !step.ok && !step.refined && step.repeat !== 'knee');
+  const failing = result.firstFailing === undefined ? undefined : result.steps[result.firstFailing];
   const knee = kneeLine(result);
   switch (result.limitedBy) {
     case 'target':
@@ -84,9 +84,14 @@ function kneeLine(result: CapacityResult): string {
   return ` Measured again: ${sides.join('; ')}: ${result.knee.stable ? 'the knee held' : 'the knee is UNSTABLE: the answer is within the noise of this machine'}.`;
 }
 
-/** The failing step the knee sits before: the lowest-device failing step (repeats of the knee aside). */
+/**
+ * The failing step the knee sits before: the fewest devices whose last measurement failed (a step
+ * that failed, was retried and passed is not the knee; repeats of the knee aside).
+ */
 function kneeDevices(result: CapacityResult): number | undefined {
-  const failing = result.steps.filter((step) => !step.ok && step.repeat !== 'knee').map((step) => step.devices);
+  const last = new Map<number, boolean>();
+  for (const step of result.steps) if (step.repeat !== 'knee') last.set(step.devices, step.ok);
+  const failing = [...last].filter(([, ok]) => !ok).map(([devices]) => devices);
   return failing.length === 0 ? undefined : Math.min(...failing);
 }
 

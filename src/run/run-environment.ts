@@ -217,6 +217,8 @@ export function resultsOf(run: FinishedRun): Results {
     warnings,
     minDelivered: plan.minDelivered,
     loadLump: engine.stats.loadLump,
+    loadTally: engine.stats.loadTally,
+    closedModels: engine.stats.closedModels,
     plannedDurationMs: run.stopReason === 'duration' ? plan.durationMs : undefined,
   });
   // The Nagle signature is read off the finished rows, so its warning joins them afterwards.

@@ -17,7 +17,7 @@ import type { DeviceModel, FleetEntry, TaskSpec, WaitModel } from '../../profile
  *   start, so devices a starved loop started late are load that was not delivered.
  */
 export class OfferedLoad {
-  private readonly offers: ModelOffer[];
+  private readonly offers: (ModelOffer & { readonly devices: number })[];
   private readonly segments: RampSegment[] = [];
   /** Entries a model offers load on: the rows whose requests count as delivered. */
   readonly offeredEntries: ReadonlySet<StatsEntry>;
@@ -31,14 +31,19 @@ export class OfferedLoad {
    */
   constructor(fleet: readonly FleetEntry[], iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry, devices?: { readonly count: number; entryOf(local: number): number }) {
     const mixed = fleet.filter((entry) => entry.count > 0).length > 1 && devices !== undefined;
-    this.offers = fleet.flatMap((entry, index) => (entry.count > 0 ? [modelOffer(entry.model, mixed && devices ? prefixCounts(devices, index) : undefined, iterations, entryFor)] : []));
+    this.offers = fleet.flatMap((entry, index) => (entry.count > 0 ? [{ ...modelOffer(entry.model, mixed && devices ? prefixCounts(devices, index) : undefined, iterations, entryFor), devices: entry.count }] : []));
     this.offeredEntries = new Set(this.offers.flatMap((offer) => [...offer.perSecond, ...offer.perStart].map(([entry]) => entry)));
     for (const entry of this.offeredEntries) entry.offers = true;
     this.longestCycleMs = Math.max(0, ...this.offers.map((offer) => offer.cycleMs));
-    const tasks = this.offers.reduce((sum, offer) => sum + offer.tasksPerS, 0);
-    const attempts = this.offers.reduce((sum, offer) => sum + offer.perSecond.reduce((rows, [, rate]) => rows + rate, 0), 0);
+    // Weighted by each model's devices: one bursty device beside 10,000 single-shot ones is not a lumpy fleet.
+    const tasks = this.offers.reduce((sum, offer) => sum + offer.devices * offer.tasksPerS, 0);
+    const attempts = this.offers.reduce((sum, offer) => sum + offer.devices * offer.perSecond.reduce((rows, [, rate]) => rows + rate, 0), 0);
     this.attemptsPerTask = tasks > 0 ? attempts / tasks : 1;
+    this.closedModels = fleet.some((entry) => entry.count > 0 && entry.model.tasks.length > 0 && entry.model.tasks.some((task) => task.everyMs === undefined) && (entry.model.wait.model === 'constant' || entry.model.wait.model === 'between'));
   }
+
+  /** Some model waits after each answer (`constant`, `between`): a slow answer lowers its rate, and the verdict says so. */
+  readonly closedModels: boolean;
 
   /** Attempts per task over the fleet's models (a burst of 10 publishes is one task): how lumpy the offered load is. */
   readonly attemptsPerTask: number;
@@ -52,7 +57,8 @@ export class OfferedLoad {
   offeredBetween(fromMs: number, toMs: number, into: Map<StatsEntry, number>): Map<StatsEntry, number> {
     if (toMs <= fromMs) return into;
     for (const offer of this.offers) {
-      const deviceSeconds = (offer.capMs === undefined ? this.deviceMs(fromMs, toMs, offer.prefix) : this.cappedDeviceMs(fromMs, toMs, offer.capMs, offer.prefix)) / 1000;
+      // The capped form assumes a population that only grows; a shape lowered under --iterations (the UI) must not book negative load.
+      const deviceSeconds = Math.max(0, (offer.capMs === undefined ? this.deviceMs(fromMs, toMs, offer.prefix) : this.cappedDeviceMs(fromMs, toMs, offer.capMs, offer.prefix)) / 1000);
       for (const [entry, perDeviceS] of offer.perSecond) add(into, entry, perDeviceS * deviceSeconds);
       if (offer.perStart.length === 0) continue;
       const starts = this.startsBetween(fromMs, toMs, offer.prefix);

@@ -1,7 +1,11 @@
 import type { TemplateContext } from '../context.ts';
 
-/** A device keeps the last few secrets it derived: enough for what it has in flight, bounded when nothing logs. */
-const KEPT_PER_DEVICE = 16;
+/**
+ * A device keeps the last secrets it derived, so the request log can still redact an attempt that
+ * finishes after later ones were sent: a burst of 512 publishes each with its own HMAC is covered.
+ * Bounded, since nothing evicts them when no log is written; tokens cached per connection use one.
+ */
+const KEPT_PER_DEVICE = 512;
 
 const byDevice = new WeakMap<TemplateContext, Map<string, string>>();
 
