@@ -263,7 +263,7 @@ export class CapacitySearch extends EventEmitter<CapacityEvents> {
       generator: windowHealth(window),
       queue: rows.total.queuedMs?.mean != null && rows.total.latencyMs.mean !== null ? { queuedMeanMs: rows.total.queuedMs.mean, latencyMeanMs: rows.total.latencyMs.mean } : undefined,
       unit: 'attempts/s',
-      lump: this.run.stats.loadLump,
+      noise: this.run.stats.loadNoise,
     });
     const cause: LoadCause = load?.cause ?? 'delivered';
     const saturated = window.intervals > 0 && window.saturatedIntervals / window.intervals >= GENERATOR_SATURATED_SHARE;

@@ -275,7 +275,7 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
     // The shards share one plan: the first one's floor is the fleet's.
     minDelivered: first.load ? first.load.floor : null,
     // Judged as one process would judge the fleet: the same counting-noise allowance.
-    ...(first.load?.lump === undefined ? {} : { loadLump: first.load.lump }),
+    ...(first.load?.noise === undefined ? {} : { loadNoise: first.load.noise }),
   });
   const downlinks = shards.flatMap(({ results }) => (results.downlink ? [results.downlink] : []));
   const downlink = downlinks.length === 0 ? {} : {

@@ -202,7 +202,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.redactor = new RequestLogRedactor(options.plan, this.layout);
     this.offered = new OfferedLoad(options.plan.fleet, options.plan.iterations, entryFor, { count: this.ownedDevices, entryOf: (local) => this.layout[globalIndex(local, this.shard)] ?? 0 });
     // A share judged over less than two task periods would see a paced fleet's lumps, not its rate.
-    this.stats.judgeLoad(Math.min(60, Math.max(DEFAULT_WINDOW_S, (2 * this.offered.longestCycleMs) / 1000)), options.plan.minDelivered ?? null, this.offered.attemptsPerTask, this.offered.closedModels);
+    this.stats.judgeLoad(Math.min(60, Math.max(DEFAULT_WINDOW_S, (2 * this.offered.longestCycleMs) / 1000)), options.plan.minDelivered ?? null, this.offered.noise, this.offered.closedModels);
   }
 
   /** Devices started and not finished, less those whose MQTT session is down. */

@@ -27,15 +27,34 @@ export const SHORTFALL_LIMITS = {
 } as const;
 
 /**
- * Whether `delivered` of `offered` falls short of the floor by more than counting noise. Devices
- * send in lumps (a task, a burst of `lump` attempts) at times of their own, so a short window of a
- * small fleet holds a few lumps more or less by chance: a shortfall counts only beyond three
- * standard deviations of a Poisson count of lumps (3·√(lump·offered) attempts). Over a long run of
- * a large fleet that is a fraction of a percent; over a 4 s step of 10 lamps it is most of it.
+ * How much a window's count of attempts varies by chance: devices send in lumps (a task; a burst of
+ * `repeat: 10` is one lump of 10) once per cycle of `cycleS` seconds, whose squared coefficient of
+ * variation is `cv2` (0 for pacing and constant waits, (max-min)²/12/mean² for `between`).
  */
-export function shortOfFloor(offered: number, delivered: number, floor: number, lump = 1): boolean {
+export interface LoadNoise {
+  readonly lump: number;
+  readonly cycleS: number;
+  readonly cv2: number;
+}
+
+/** Without a model: a Poisson count of single attempts. */
+export const POISSON_NOISE: LoadNoise = { lump: 1, cycleS: 0, cv2: 1 };
+
+/**
+ * Whether `delivered` of `offered` over `windowS` falls short of the floor by more than counting
+ * noise: three standard deviations of the count of lumps. Each of the N devices in the window
+ * holds one lump more or less depending on where its cycle falls (variance up to 1/4 each), and a
+ * random wait adds T·cv² over T lumps. Over a long run of a large fleet that is a fraction of a
+ * percent; over a 4 s step of 10 lamps bursting every 1–2 s it is a fifth of the offer.
+ */
+export function shortOfFloor(offered: number, delivered: number, floor: number, noise: LoadNoise = POISSON_NOISE, windowS = 0): boolean {
   if (delivered >= floor * offered) return false;
-  return floor * offered - delivered > NOISE_SIGMAS * Math.sqrt(Math.max(1, lump) * offered);
+  const lump = Math.max(1, noise.lump);
+  const lumps = offered / lump;
+  // Without a cycle (a merged file, a fake run) the count is taken as Poisson: variance = lumps.
+  const phase = noise.cycleS > 0 && windowS > 0 ? (lumps * noise.cycleS) / windowS / 4 : 0;
+  const variance = Math.max(1, lumps * noise.cv2 + phase);
+  return floor * offered - delivered > NOISE_SIGMAS * lump * Math.sqrt(variance);
 }
 
 const NOISE_SIGMAS = 3;
@@ -86,8 +105,8 @@ export class DeliveryWindow {
   constructor(
     readonly windowS: number,
     private readonly floor: number | null,
-    /** Attempts per task, on average over the fleet's offered load (a burst of 10 is one lump of 10). */
-    private readonly lump = 1,
+    /** How the fleet's count varies by chance (see shortOfFloor). */
+    private readonly noise: LoadNoise = POISSON_NOISE,
   ) {}
 
   /** Adds one interval and judges it; `health` and `queue` decide the cause when the window fell short. */
@@ -106,7 +125,7 @@ export class DeliveryWindow {
     // Attempts count as delivered when they finish and as offered when they were meant to start, so a
     // window that is not yet full is one latency short by construction: it is shown, not judged.
     const full = this.seconds >= this.windowS - 1e-6;
-    const cause = share === null ? null : this.floor === null || !full || !shortOfFloor(this.offered, this.delivered, this.floor, this.lump) ? 'delivered' : classifyShortfall(health, queue);
+    const cause = share === null ? null : this.floor === null || !full || !shortOfFloor(this.offered, this.delivered, this.floor, this.noise, this.seconds) ? 'delivered' : classifyShortfall(health, queue);
     return {
       offeredRps: round3(offered / seconds),
       deliveredRps: round3(delivered / seconds),
@@ -147,8 +166,8 @@ export interface LoadVerdict {
   readonly cause: LoadCause;
   /** Intervals by their cause (short ones by whose limit, the rest `delivered`). */
   readonly intervals: Readonly<Record<LoadCause, number>>;
-  /** Attempts per task of the offered load: the counting-noise allowance is 3·√(lump·offered). */
-  readonly lump: number;
+  /** How the offered count varies by chance: the counting-noise allowance (see shortOfFloor). */
+  readonly noise: LoadNoise;
   /** One sentence for people: what was delivered, and whose limit it was. */
   readonly summary: string;
   /** What to do about it, fitted to the cause; absent when the load was delivered. */
@@ -168,8 +187,8 @@ export interface LoadVerdictInput {
   readonly queue: QueueReading | undefined;
   /** The unit the summary counts in (`req/s`, `msg/s`). */
   readonly unit: string;
-  /** Attempts per task over the offered load (see shortOfFloor); 1 when not known. */
-  readonly lump?: number;
+  /** How the offered count varies by chance (see shortOfFloor); a Poisson count when not known. */
+  readonly noise?: LoadNoise;
   /** The intervals' causes as they closed; without it they are read from `intervals` (a merged or folded history). */
   readonly tally?: LoadTally;
   /** Some model waits for each answer: the advice on a target shortfall says what that means. */
@@ -187,7 +206,7 @@ export function loadVerdict(input: LoadVerdictInput): LoadVerdict {
   }
   const { intervals, shortfall } = tally;
   let cause: LoadCause = 'delivered';
-  if (share !== null && input.floor !== null && shortOfFloor(input.offered, input.delivered, input.floor, input.lump)) {
+  if (share !== null && input.floor !== null && shortOfFloor(input.offered, input.delivered, input.floor, input.noise, seconds)) {
     // The cause that cost the most undelivered load; with no short interval (a run short only in sum), the run's own readings.
     const ranked = (['host', 'generator', 'queues', 'target'] as const).filter((c) => shortfall[c] > 0).sort((a, b) => shortfall[b] - shortfall[a]);
     cause = ranked[0] ?? classifyShortfall(input.generator, input.queue);
@@ -210,7 +229,7 @@ export function loadVerdict(input: LoadVerdictInput): LoadVerdict {
     deliveredShare: share,
     cause,
     intervals: { ...intervals },
-    lump: round3(input.lump ?? 1),
+    noise: input.noise ?? POISSON_NOISE,
     summary,
     ...(advice ? { advice } : {}),
     host,

@@ -14,7 +14,7 @@ import { addCounters, zeroCounters } from './row-counters.ts';
 import type { Counters } from './row-counters.ts';
 import { rowTypeGroup } from './stats.ts';
 import { loadVerdict } from './load-verdict.ts';
-import type { LoadTally, LoadVerdict } from './load-verdict.ts';
+import type { LoadNoise, LoadTally, LoadVerdict } from './load-verdict.ts';
 import type { SaturationSplit, StatsEntry } from './stats.ts';
 
 /** `fleetsim.results/v1`, as DESIGN.md specifies; fields are only ever added. */
@@ -213,8 +213,8 @@ export interface ResultsInput {
   readonly warnings: readonly string[];
   /** The delivered-share floor (`--min-delivered`); null: not checked. */
   readonly minDelivered?: number | null;
-  /** Attempts per task of the offered load, to tell a shortfall from counting noise. */
-  readonly loadLump?: number;
+  /** How the offered count varies by chance, to tell a shortfall from counting noise. */
+  readonly loadNoise?: LoadNoise;
   /** Some model waits for each answer (the advice on a target shortfall says what that means). */
   readonly closedModels?: boolean;
   /** The intervals' load judgements as they closed (RunStats.loadTally); a merge reads them off the history. */
@@ -403,7 +403,7 @@ function runLoad(input: ResultsInput, total: StatsRow, types: readonly StatsRow[
     generator: input.generator,
     queue,
     unit: loadUnit(types),
-    ...(input.loadLump === undefined ? {} : { lump: input.loadLump }),
+    ...(input.loadNoise === undefined ? {} : { noise: input.loadNoise }),
     ...(input.loadTally === undefined ? {} : { tally: input.loadTally }),
     ...(input.closedModels ? { closedModels: true } : {}),
   });

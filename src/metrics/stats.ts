@@ -1,9 +1,9 @@
 import { createHistogram, encodeHistogram, meanMicros, recordMicros, summarize } from './histogram.ts';
 import type { LatencyHistogram } from './histogram.ts';
 import { History, isSaturated } from './history.ts';
-import { DeliveryWindow, emptyTally, tallyInterval } from './load-verdict.ts';
+import { DeliveryWindow, emptyTally, POISSON_NOISE, tallyInterval } from './load-verdict.ts';
 import { RecentWindow } from './recent-window.ts';
-import type { IntervalLoad, LoadTally } from './load-verdict.ts';
+import type { IntervalLoad, LoadNoise, LoadTally } from './load-verdict.ts';
 import type { CumulativeCounts, HistoryLimits, HistoryPoint, HistoryRow, IntervalHealth } from './history.ts';
 import type { Outcome } from '../transport/types.ts';
 
@@ -275,18 +275,18 @@ export class RunStats {
     this.history = new History(limits);
   }
 
-  /** Attempts per task of the offered load, for telling a shortfall from counting noise (see shortOfFloor). */
-  loadLump = 1;
+  /** How the offered count varies by chance, for telling a shortfall from counting noise (see shortOfFloor). */
+  loadNoise: LoadNoise = POISSON_NOISE;
   /** Some model of the fleet waits for each answer before its next task. */
   closedModels = false;
   /** Every interval's load judgement, counted as it closed: the history folds old points, this does not. */
   readonly loadTally: LoadTally = emptyTally();
 
   /** How each interval's delivered share is judged: over the last `windowS` seconds, against `floor` (null: not judged). */
-  judgeLoad(windowS: number, floor: number | null, lump = 1, closedModels = false): void {
-    this.loadLump = lump;
+  judgeLoad(windowS: number, floor: number | null, noise: LoadNoise = POISSON_NOISE, closedModels = false): void {
+    this.loadNoise = noise;
     this.closedModels = closedModels;
-    this.deliveryWindow = new DeliveryWindow(windowS, floor, lump);
+    this.deliveryWindow = new DeliveryWindow(windowS, floor, noise);
     this.recentWindow = new RecentWindow(windowS);
   }
 

@@ -216,7 +216,7 @@ export function resultsOf(run: FinishedRun): Results {
     generator,
     warnings,
     minDelivered: plan.minDelivered,
-    loadLump: engine.stats.loadLump,
+    loadNoise: engine.stats.loadNoise,
     loadTally: engine.stats.loadTally,
     closedModels: engine.stats.closedModels,
     plannedDurationMs: run.stopReason === 'duration' ? plan.durationMs : undefined,

@@ -1,3 +1,4 @@
+import type { LoadNoise } from '../../metrics/load-verdict.ts';
 import type { StatsEntry } from '../../metrics/stats.ts';
 import { actionType } from '../../profile/types.ts';
 import type { DeviceModel, FleetEntry, TaskSpec, WaitModel } from '../../profile/types.ts';
@@ -38,15 +39,18 @@ export class OfferedLoad {
     // Weighted by each model's devices: one bursty device beside 10,000 single-shot ones is not a lumpy fleet.
     const tasks = this.offers.reduce((sum, offer) => sum + offer.devices * offer.tasksPerS, 0);
     const attempts = this.offers.reduce((sum, offer) => sum + offer.devices * offer.perSecond.reduce((rows, [, rate]) => rows + rate, 0), 0);
-    this.attemptsPerTask = tasks > 0 ? attempts / tasks : 1;
+    // A task's mean cycle and its spread, weighted by the tasks each model starts.
+    const cycleS = tasks > 0 ? this.offers.reduce((sum, offer) => sum + offer.devices * offer.tasksPerS * (offer.cycleMs / 1000), 0) / tasks : 0;
+    const cv2 = tasks > 0 ? this.offers.reduce((sum, offer) => sum + offer.devices * offer.tasksPerS * offer.cv2, 0) / tasks : 1;
+    this.noise = { lump: tasks > 0 ? attempts / tasks : 1, cycleS, cv2 };
     this.closedModels = fleet.some((entry) => entry.count > 0 && entry.model.tasks.length > 0 && entry.model.tasks.some((task) => task.everyMs === undefined) && (entry.model.wait.model === 'constant' || entry.model.wait.model === 'between'));
   }
 
   /** Some model waits after each answer (`constant`, `between`): a slow answer lowers its rate, and the verdict says so. */
   readonly closedModels: boolean;
 
-  /** Attempts per task over the fleet's models (a burst of 10 publishes is one task): how lumpy the offered load is. */
-  readonly attemptsPerTask: number;
+  /** How the offered count varies by chance: attempts per task (a burst of 10 publishes is one task), the cycle and its spread. */
+  readonly noise: LoadNoise;
 
   /** The shape moves the population from `from` to `goal` over `overMs`, starting at `atMs` (ms since the run began). */
   rampTo(atMs: number, from: number, goal: number, overMs: number): void {
@@ -166,6 +170,8 @@ interface ModelOffer {
   readonly cycleMs: number;
   /** Tasks a device starts per second against an instant target. */
   readonly tasksPerS: number;
+  /** The squared coefficient of variation of a device's cycle: 0 for fixed periods, (max-min)²/12/mean² for `between`. */
+  readonly cv2: number;
 }
 
 /** ∫₀ᵀ of one segment's population: `from` plus the ramp's steps due (one step ahead of the line, as Ramp moves). */
@@ -214,6 +220,7 @@ function modelOffer(model: DeviceModel, prefix: Uint32Array | undefined, iterati
   for (const task of model.boot) for (const [entry, count] of taskRows(task, entryFor).rows) add(perStart, entry, count);
   let tasksPerS = 0;
   let cycleMs = 0;
+  let cv2 = 0;
   const tasks = model.tasks;
   if (tasks.length > 0 && tasks.every((task) => task.everyMs !== undefined)) {
     for (const task of tasks) {
@@ -229,11 +236,12 @@ function modelOffer(model: DeviceModel, prefix: Uint32Array | undefined, iterati
     const open = model.wait.model === 'pacing' || model.wait.model === 'throughput';
     // Against an instant target a closed model's cycle is its wait plus the task's own sleeps; an open one's is its period, unless the sleeps alone overrun it.
     cycleMs = open ? Math.max(meanWaitMs(model.wait), meanSleep) : meanWaitMs(model.wait) + meanSleep;
+    if (model.wait.model === 'between' && cycleMs > 0) cv2 = (model.wait.maxMs - model.wait.minMs) ** 2 / 12 / cycleMs ** 2;
     tasksPerS = cycleMs > 0 ? 1000 / cycleMs : 0;
     if (cycleMs > 0) for (const pick of picks) for (const [entry, count] of pick.rows) add(perSecond, entry, (count * pick.share * 1000) / cycleMs);
   }
   const capMs = iterations === undefined ? undefined : tasksPerS > 0 ? (iterations / tasksPerS) * 1000 : 0;
-  return { prefix, perSecond: [...perSecond], perStart: [...perStart], capMs, cycleMs, tasksPerS };
+  return { prefix, perSecond: [...perSecond], perStart: [...perStart], capMs, cycleMs, tasksPerS, cv2 };
 }
 
 function add(map: Map<StatsEntry, number>, entry: StatsEntry, value: number): void {

@@ -19,13 +19,19 @@ test('one classifier: the machine before fleetsim, fleetsim before its queue, th
   assert.equal(classifyShortfall({ busyPercent: 10, lagP99Ms: 300 }, undefined), 'host');
 });
 
-test('a shortfall within counting noise is not one: three Poisson deviations of the lumps sent', () => {
-  // 10 lamps, bursts of 10, 4 s: 267 attempts offered; 220 delivered is 82%, and only 1.5 sigma short.
-  assert.equal(shortOfFloor(267, 220, 0.95, 10), false);
-  // The same share from 1,000 lamps is far outside the noise.
-  assert.equal(shortOfFloor(26_700, 22_000, 0.95, 10), true);
-  assert.equal(shortOfFloor(1200, 600, 0.95, 1), true);
-  assert.equal(shortOfFloor(1200, 1200, 0.95, 1), false);
+test('a shortfall within counting noise is not one: three deviations of the count of lumps', () => {
+  const lamps = { lump: 10, cycleS: 1.5, cv2: 1 / 12 / 2.25 };
+  // 10 lamps bursting every 1-2 s over 4 s: 267 attempts offered; 220 delivered is 82%, within the noise.
+  assert.equal(shortOfFloor(267, 220, 0.95, lamps, 4), false);
+  // The same share from 1,000 lamps is far outside it.
+  assert.equal(shortOfFloor(26_700, 22_000, 0.95, lamps, 4), true);
+  // 200 devices on a fixed 1 s cycle for 4 s: each holds 4 tasks, give or take one; 90% is short.
+  const paced = { lump: 1, cycleS: 1, cv2: 0 };
+  assert.equal(shortOfFloor(800, 723, 0.95, paced, 4), true);
+  assert.equal(shortOfFloor(800, 750, 0.95, paced, 4), false);
+  // Without a model: a Poisson count.
+  assert.equal(shortOfFloor(1200, 600, 0.95), true);
+  assert.equal(shortOfFloor(1200, 1200, 0.95), false);
 });
 
 test("an interval's share is read over the trailing window, so a paced fleet's lumps do not read as shortfalls", () => {
