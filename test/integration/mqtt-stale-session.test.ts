@@ -8,6 +8,7 @@ import { MqttSession } from '../../src/transport/mqtt/mqtt.ts';
 import type { SessionListener, SessionOptions } from '../../src/transport/mqtt/mqtt.ts';
 import { STALE_SESSION } from '../../src/transport/mqtt/mqtt-labels.ts';
 import { startCli } from '../helpers/cli.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import { mosquittoSkip, startMosquitto } from '../helpers/mosquitto.ts';
 import { pollUntil } from '../helpers/poll.ts';
 import { startScriptedBroker } from '../helpers/scripted-broker.ts';
@@ -93,6 +94,8 @@ for (const protocolVersion of [4, 5] as const) {
         await connected(session, heard, options(broker.url, protocolVersion));
         assert.deepEqual(heard.connects, [`discarding a stale session: ${STALE_SESSION}`]);
         assert.equal(broker.connects, 2, 'stale, then the clean connection meant to discard it');
+        // The client has sent both DISCONNECTs; the broker reads the second one in its own time.
+        await pollUntil('the broker to read both DISCONNECTs', () => broker.disconnects.length >= 2);
         const reasons = broker.disconnects.map((disconnect) => disconnect.reasonCode);
         assert.deepEqual(reasons, protocolVersion === 5 ? [0x82, 0x82] : [undefined, undefined]);
         assert.equal(session.connected, false);

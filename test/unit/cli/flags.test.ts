@@ -32,7 +32,7 @@ const cases: [string[], RegExp][] = [
   [['run', 'profiles/iot-node.yaml', '--json'], /Not enough arguments following: json/],
   [['run', 'profiles/iot-node.yaml', '--log-requests', ''], /--log-requests: name a file/],
   [['fixture', '--http-port', '0', '--http-port', 'x'], /--http-port: expected a whole number from 0 to 65535, got 'x'$/],
-  [['frob'], /^fleetsim: unknown command 'frob' \(commands: run, ui, validate, capacity, merge, ids, fixture/],
+  [['frob'], /^fleetsim: unknown command 'frob' \(commands: run, coordinate, worker, ui, validate, capacity, merge, ids, fixture/],
   [['fixture', '--error-rate', '2'], /--error-rate: expected a number from 0 to 1, got '2'$/],
   [['fixture', '--http-port', 'abc'], /--http-port: expected a whole number from 0 to 65535, got 'abc'$/],
   [['ui', 'profiles/iot-node.yaml', '--ui-port', '70000'], /^fleetsim: --ui-port: expected a whole number from 0 to 65535 \(0 picks a free port\), got '70000'$/],
