@@ -29,6 +29,8 @@ export interface UiControllerOptions {
   readonly base: RunOverrides;
   /** The plan as the profile and the command line give it: the form's defaults. */
   readonly plan: RunPlan;
+  /** The form's default ceiling: the most devices a run may be raised to while it goes. */
+  readonly maxDevices?: number;
   /** Report files asked for on the command line, written at the end of every run. */
   readonly reporters: () => Reporter[];
   readonly logRequests: string | undefined;
@@ -56,7 +58,7 @@ export class UiController extends EngineFeed {
 
   constructor(private readonly options: UiControllerOptions) {
     super();
-    this.defaults = formDefaults(options.plan);
+    this.defaults = formDefaults(options.plan, options.maxDevices);
   }
 
   get status(): RunStatus {

@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Results } from '../../src/metrics/results.ts';
+import { runCli } from '../helpers/cli.ts';
+import { useProfileFiles } from '../helpers/temp-files.ts';
+import { quitUi, startUi } from '../helpers/ui.ts';
+
+const DEVICE = `kind: device
+name: ui-controls
+tasks:
+  - name: /data
+    http: { method: POST, path: /data, json: { temperature: "{{ int(1, 40) }}" } }
+wait:
+  model: pacing
+  interval: 200ms
+`;
+
+const PROFILE = `kind: profile
+name: ui-controls
+seed: 7
+fleet:
+  - device: ui-controls.device.yaml
+    count: 10
+spawnRate: 50
+duration: 60s
+`;
+
+const files = useProfileFiles('ui-controls', DEVICE, PROFILE);
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+interface StateReply {
+  readonly status: string;
+  readonly defaults: { readonly maxDevices: string; readonly devices: string };
+  readonly run?: {
+    readonly settings: { readonly spawnRate: number; readonly maxDevices: number };
+    readonly devices: { readonly online: number; readonly target: number; readonly ceiling: number };
+    readonly table: { readonly total: { readonly requests: number } };
+    readonly history: readonly unknown[];
+    readonly resetAtS?: number;
+  };
+}
+
+async function post(base: string, path: string, body: unknown): Promise<{ status: number; body: string }> {
+  const response = await fetch(`${base}${path}`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify(body) });
+  return { status: response.status, body: await response.text() };
+}
+
+async function state(base: string): Promise<StateReply> {
+  return (await (await fetch(`${base}/api/state`)).json()) as StateReply;
+}
+
+/** Polls GET /api/state, as a script would, until `condition` holds; fails naming `what` at the deadline. */
+async function stateWhen(base: string, what: string, condition: (reply: StateReply) => boolean, deadlineMs = 20_000): Promise<StateReply> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const reply = await state(base);
+    if (condition(reply)) return reply;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(reply.run?.devices ?? reply.status)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('run --ui -u 2: the page can raise the fleet past -u, up to the profile\'s 10 devices', { timeout: 60_000 }, async () => {
+  const ui = await startUi(['run', files.profile, '--ui', '-u', '2', '--quiet']);
+  try {
+    const first = await stateWhen(ui.base, 'the 2 devices of -u online', (reply) => reply.run?.devices.online === 2);
+    assert.equal(first.defaults.devices, '2', '-u sets the count the run starts with');
+    assert.equal(first.defaults.maxDevices, '10', 'the ceiling is the profile\'s fleet');
+    assert.equal(first.run?.devices.ceiling, 10);
+    assert.equal((await post(ui.base, '/api/devices', { devices: 11 })).status, 400, 'above the ceiling');
+    const raised = await post(ui.base, '/api/devices', { devices: 8 });
+    assert.equal(raised.status, 200, raised.body);
+    await stateWhen(ui.base, '8 devices online', (reply) => reply.run?.devices.online === 8);
+  } finally {
+    const exit = await quitUi(ui);
+    assert.equal(exit.code, 130, `Ctrl-C interrupts the run going, as run's: ${exit.stderr}`);
+  }
+});
+
+test('--max-devices sets the ceiling; it is refused below -u and without --ui', { timeout: 60_000 }, async () => {
+  const below = await runCli(['run', files.profile, '--ui', '-u', '5', '--max-devices', '3', '--ui-port', '0']);
+  assert.equal(below.code, 2);
+  assert.match(below.stderr, /--max-devices: 3 is below the 5 devices asked for/);
+  const alone = await runCli(['run', files.profile, '--max-devices', '30']);
+  assert.equal(alone.code, 2);
+  assert.match(alone.stderr, /--max-devices: only with --ui/);
+
+  const ui = await startUi(['run', files.profile, '--ui', '-u', '2', '--max-devices', '30', '--quiet']);
+  try {
+    const first = await stateWhen(ui.base, 'the run', (reply) => reply.run?.devices.online === 2);
+    assert.equal(first.defaults.maxDevices, '30');
+    assert.equal(first.run?.devices.ceiling, 30, 'the fleet is sized to the ceiling');
+    const raised = await post(ui.base, '/api/devices', { devices: 25 });
+    assert.equal(raised.status, 200, raised.body);
+    await stateWhen(ui.base, '25 devices online', (reply) => reply.run?.devices.online === 25);
+    assert.equal((await post(ui.base, '/api/stop', {})).status, 200);
+    await stateWhen(ui.base, 'the finished run', (reply) => reply.status === 'finished');
+    const results = (await (await fetch(`${ui.base}/api/download/results.json`)).json()) as Results;
+    assert.equal(results.devices.target, 25, 'the highest count asked for');
+  } finally {
+    await quitUi(ui);
+  }
+});
