@@ -34,12 +34,15 @@ export class LiveRun {
   private onlineAtStop = 0;
   /** The highest count asked for: the results' device target, as a run's is its largest stage. */
   private peakTarget = 0;
+  /** Devices per second of the next change of count: the start's, until the page sets another. */
+  private rate: number;
 
   constructor(
     readonly plan: RunPlan,
     readonly settings: StartSettings,
     endpoints: Endpoints,
   ) {
+    this.rate = settings.spawnRate;
     this.engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker, generator: this.monitor, steered: true });
     this.engine.on('stopping', (reason) => {
       this.stopReason = reason;
@@ -49,6 +52,10 @@ export class LiveRun {
 
   get stopping(): boolean {
     return this.engine.stopping;
+  }
+
+  get spawnRate(): number {
+    return this.rate;
   }
 
   get reason(): StopReason {
@@ -71,15 +78,20 @@ export class LiveRun {
     return this.results(times, this.monitor.stop(), this.stopReason);
   }
 
-  /** Moves the count to `devices` at the run's spawn rate, up or down, as a stage would. */
-  setDevices(devices: number): void {
+  /**
+   * Moves the count to `devices` (default: where it is heading) at the spawn rate, up or down, as a
+   * stage would; a `spawnRate` given first becomes the run's, for this change and the next ones.
+   */
+  setDevices(devices: number = this.engine.targetDevices, spawnRate?: number): void {
     if (this.engine.stopping) throw new UsageError('devices: the run is stopping');
     if (!Number.isSafeInteger(devices) || devices < 0 || devices > this.plan.devices) {
       throw new UsageError(`devices: expected a whole number from 0 to ${this.plan.devices} (the fleet's size, set at start as max devices), got ${String(devices)}`);
     }
+    if (spawnRate !== undefined && !(Number.isFinite(spawnRate) && spawnRate > 0)) throw new UsageError(`spawnRate: expected devices per second above 0, got ${String(spawnRate)}`);
+    if (spawnRate !== undefined) this.rate = spawnRate;
     const steps = Math.abs(devices - this.engine.runningDevices);
     this.peakTarget = Math.max(this.peakTarget, devices);
-    this.engine.rampTo(devices, this.plan.spawnMode === 'all-at-once' ? 0 : (steps * 1000) / this.settings.spawnRate);
+    this.engine.rampTo(devices, this.plan.spawnMode === 'all-at-once' ? 0 : (steps * 1000) / this.rate);
   }
 
   stop(): void {

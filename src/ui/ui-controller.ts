@@ -83,7 +83,7 @@ export class UiController extends EngineFeed {
       status: this.status,
       profile: profileView(this.options.plan),
       defaults: this.defaults,
-      run: run && { settings: run.settings, startedAt: run.startedAt.toISOString(), ...runView(run.engine, run.plan) },
+      run: run && { settings: run.settings, spawnRate: run.spawnRate, startedAt: run.startedAt.toISOString(), ...runView(run.engine, run.plan) },
       last: this.last && this.doneMessage(this.last.results, this.last.summary),
       error: this.lastError,
       downloads: this.downloads(),
@@ -156,10 +156,12 @@ export class UiController extends EngineFeed {
   setDevices(body: unknown): object {
     const run = this.current;
     if (!run) throw new ConflictError('no run is going');
-    const devices = (body as { devices?: unknown } | null)?.devices;
-    if (typeof devices !== 'number') throw new UsageError('devices: expected {"devices": N}, N a whole number');
-    run.setDevices(devices);
-    if (!this.options.quiet) this.options.output.stderr(`UI: devices → ${devices}.`);
+    const { devices, spawnRate } = (body ?? {}) as { devices?: unknown; spawnRate?: unknown };
+    if (devices === undefined && spawnRate === undefined) throw new UsageError('devices: expected {"devices": N} and/or {"spawnRate": R} (devices per second)');
+    if (devices !== undefined && typeof devices !== 'number') throw new UsageError('devices: expected {"devices": N}, N a whole number');
+    if (spawnRate !== undefined && typeof spawnRate !== 'number') throw new UsageError('spawnRate: expected {"spawnRate": R}, R devices per second above 0');
+    run.setDevices(devices, spawnRate);
+    if (!this.options.quiet) this.options.output.stderr(`UI: devices → ${run.engine.targetDevices} at ${run.spawnRate}/s.`);
     return this.state();
   }
 

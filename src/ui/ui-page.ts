@@ -57,6 +57,7 @@ export async function uiPage(): Promise<() => string> {
 <section class="panel" id="run-panel">
 <div class="controls">
 <label>Devices<input id="set-devices" inputmode="numeric" size="8"></label>
+<label>Spawn rate (devices/s)<input id="set-spawnRate" inputmode="decimal" size="8"></label>
 <button type="button" id="apply-devices">Set devices</button>
 <button type="button" class="stop" id="stop">Stop</button>
 <span id="ceiling" class="models"></span>

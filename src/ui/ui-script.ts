@@ -300,6 +300,8 @@ export const UI_SCRIPT = String.raw`
       renderDevices(state.run.devices);
       renderPoint(history[history.length - 1]);
       if (document.activeElement !== $('set-devices')) $('set-devices').value = state.run.devices.target;
+      if (document.activeElement !== $('set-spawnRate')) $('set-spawnRate').value = state.run.spawnRate;
+      ui.spawnRate = state.run.spawnRate;
       drawCharts();
     } else if (state.last) renderDone(state.last);
     renderDownloads(state.downloads);
@@ -344,7 +346,11 @@ export const UI_SCRIPT = String.raw`
     post('/api/start', body).then(function () {}, function () {}).then(function () { $('start').disabled = false; });
   });
   $('apply-devices').addEventListener('click', function () {
-    post('/api/devices', { devices: Number($('set-devices').value) }).then(function () {}, function () {});
+    var body = { devices: Number($('set-devices').value) };
+    var rate = $('set-spawnRate').value.trim();
+    // The rate paces this change and the next ones; left empty, the run keeps its own.
+    if (rate !== '') body.spawnRate = Number(rate);
+    post('/api/devices', body).then(function (state) { if (state.run) ui.spawnRate = state.run.spawnRate; }, function () {});
   });
   $('stop').addEventListener('click', function () { post('/api/stop', {}).then(function () {}, function () {}); });
   window.addEventListener('resize', function () {

@@ -33,6 +33,7 @@ interface StateReply {
   readonly defaults: { readonly maxDevices: string; readonly devices: string };
   readonly run?: {
     readonly settings: { readonly spawnRate: number; readonly maxDevices: number };
+    readonly spawnRate: number;
     readonly devices: { readonly online: number; readonly target: number; readonly ceiling: number };
     readonly table: { readonly total: { readonly requests: number } };
     readonly history: readonly unknown[];
@@ -97,6 +98,29 @@ test('--max-devices sets the ceiling; it is refused below -u and without --ui', 
     await stateWhen(ui.base, 'the finished run', (reply) => reply.status === 'finished');
     const results = (await (await fetch(`${ui.base}/api/download/results.json`)).json()) as Results;
     assert.equal(results.devices.target, 25, 'the highest count asked for');
+  } finally {
+    await quitUi(ui);
+  }
+});
+
+test('/api/devices takes a spawn rate: the next change of count ramps at it', { timeout: 60_000 }, async () => {
+  const ui = await startUi(['ui', files.profile, '--quiet']);
+  try {
+    const started = await post(ui.base, '/api/start', { devices: 2, spawnRate: 200, maxDevices: 10, duration: '' });
+    assert.equal(started.status, 201, started.body);
+    await stateWhen(ui.base, '2 devices online', (reply) => reply.run?.devices.online === 2);
+    assert.equal((await post(ui.base, '/api/devices', { spawnRate: 0 })).status, 400, 'a rate of 0');
+    assert.match((await post(ui.base, '/api/devices', { spawnRate: 'fast' })).body, /spawnRate: expected/);
+    const slowed = await post(ui.base, '/api/devices', { spawnRate: 0.5 });
+    assert.equal(slowed.status, 200, slowed.body);
+    assert.equal((JSON.parse(slowed.body) as StateReply).run?.spawnRate, 0.5, 'the state carries the rate now');
+    // From 2 to 10 at 0.5/s takes 16 s: a device every 2 s.
+    assert.equal((await post(ui.base, '/api/devices', { devices: 10 })).status, 200);
+    const ramping = await stateWhen(ui.base, 'the first device of the slow ramp', (reply) => (reply.run?.devices.online ?? 0) >= 3);
+    assert.ok((ramping.run?.devices.online ?? 0) < 10, `paced at 0.5/s, not at the start's 200/s: ${ramping.run?.devices.online}`);
+    const sped = await post(ui.base, '/api/devices', { devices: 10, spawnRate: 200 });
+    assert.equal(sped.status, 200, sped.body);
+    await stateWhen(ui.base, 'the rest at 200/s', (reply) => reply.run?.devices.online === 10, 8_000);
   } finally {
     await quitUi(ui);
   }
