@@ -34,6 +34,8 @@ export class LiveRun {
   private onlineAtStop = 0;
   /** The highest count asked for: the results' device target, as a run's is its largest stage. */
   private peakTarget = 0;
+  /** When the statistics were last reset, ms since the start; undefined: they cover the whole run. */
+  private resetAt: number | undefined;
   /** Devices per second of the next change of count: the start's, until the page sets another. */
   private rate: number;
 
@@ -56,6 +58,27 @@ export class LiveRun {
 
   get spawnRate(): number {
     return this.rate;
+  }
+
+  /** Seconds since the start at which the statistics were last reset; undefined when never. */
+  get resetAtS(): number | undefined {
+    return this.resetAt === undefined ? undefined : Math.round(this.resetAt) / 1000;
+  }
+
+  /** Where the statistics begin, ms since the start: the last reset's, else 0. */
+  get statsSinceMs(): number {
+    return this.resetAt ?? 0;
+  }
+
+  /**
+   * Locust's "reset stats": every row's counts, histograms and failures, and the history, start
+   * again from now; the run and its devices go on. The results then say so (see `results`).
+   */
+  resetStats(): void {
+    if (this.engine.stopping) throw new UsageError('reset: the run is stopping');
+    const atMs = this.engine.elapsedMs();
+    this.engine.stats.reset(atMs);
+    this.resetAt = atMs;
   }
 
   get reason(): StopReason {
@@ -107,7 +130,14 @@ export class LiveRun {
   }
 
   private results(times: Parameters<typeof resultsOf>[0]['times'], generator: Results['generator'], stopReason: StopReason): Results {
-    const results = resultsOf({ plan: this.plan, engine: this.engine, times, generator, stopReason, onlineAtStop: this.engine.stopping ? this.onlineAtStop : this.engine.online });
-    return { ...results, devices: { ...results.devices, target: this.peakTarget } };
+    const resetAt = this.resetAt;
+    // After a reset the rows count from it, so their rates divide by the seconds since.
+    const counted = resetAt === undefined ? times : { ...times, activeMs: Math.max(1, times.activeMs - resetAt) };
+    const results = resultsOf({ plan: this.plan, engine: this.engine, times: counted, generator, stopReason, onlineAtStop: this.engine.stopping ? this.onlineAtStop : this.engine.online });
+    const reset =
+      resetAt === undefined
+        ? []
+        : [`statistics were reset from the UI at ${Math.round(resetAt) / 1000}s of ${Math.round(times.activeMs) / 1000}s: the counts, rates, percentiles, failures and history cover only the run after it (activeS is the time since the reset)`];
+    return { ...results, devices: { ...results.devices, target: this.peakTarget }, warnings: [...results.warnings, ...reset] };
   }
 }

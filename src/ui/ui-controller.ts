@@ -83,7 +83,7 @@ export class UiController extends EngineFeed {
       status: this.status,
       profile: profileView(this.options.plan),
       defaults: this.defaults,
-      run: run && { settings: run.settings, spawnRate: run.spawnRate, startedAt: run.startedAt.toISOString(), ...runView(run.engine, run.plan) },
+      run: run && { settings: run.settings, spawnRate: run.spawnRate, startedAt: run.startedAt.toISOString(), resetAtS: run.resetAtS, ...runView(run.engine, run.plan, run.statsSinceMs) },
       last: this.last && this.doneMessage(this.last.results, this.last.summary),
       error: this.lastError,
       downloads: this.downloads(),
@@ -125,7 +125,7 @@ export class UiController extends EngineFeed {
     const progress = this.options.quiet ? undefined : new ProgressReporter(this.options.output, settings.durationMs);
     progress?.attach(run.engine);
     for (const reporter of reporters) reporter.attach?.(run.engine);
-    this.follow(run.engine, run.plan);
+    this.follow(run.engine, run.plan, () => run.statsSinceMs);
     if (!this.options.quiet) this.options.output.stderr(`Run started from the UI: ${describe(settings)}.`);
     this.running = this.finish(run, run.run(), reporters, requestLog, async () => {
       progress?.end();
@@ -165,6 +165,17 @@ export class UiController extends EngineFeed {
     return this.state();
   }
 
+  /** Locust's "reset stats": the run's statistics start again from now; every page is sent the emptied state. */
+  resetStats(): object {
+    const run = this.current;
+    if (!run) throw new ConflictError('no run is going');
+    run.resetStats();
+    if (!this.options.quiet) this.options.output.stderr(`UI: statistics reset at ${run.resetAtS ?? 0}s.`);
+    const state = this.state();
+    this.emit('message', 'state', state);
+    return state;
+  }
+
   downloads(): string[] {
     return downloadNames(this.options.logRequests !== undefined, this.current !== undefined || this.last !== undefined);
   }
@@ -187,7 +198,7 @@ export class UiController extends EngineFeed {
       output.stdout(formatSummary(results));
       for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
       const exitCode = problems.length > 0 ? EXIT.usage : runExitCode(results, run.reason, undefined);
-      this.last = { results, summary: runSummary(results, exitCode) };
+      this.last = { results, summary: runSummary(results, exitCode, run.resetAtS) };
     } catch (error) {
       this.lastError = error instanceof Error ? error.message : String(error);
       output.stderr(`fleetsim: the run failed: ${this.lastError}`);

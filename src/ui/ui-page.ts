@@ -60,7 +60,9 @@ export async function uiPage(): Promise<() => string> {
 <label>Spawn rate (devices/s)<input id="set-spawnRate" inputmode="decimal" size="8"></label>
 <button type="button" id="apply-devices">Set devices</button>
 <button type="button" class="stop" id="stop">Stop</button>
+<button type="button" id="reset-stats" title="Counts, percentiles, failures and charts start again from now; the run goes on">Reset stats</button>
 <span id="ceiling" class="models"></span>
+<span id="reset-note" class="models"></span>
 </div>
 </section>
 <div id="error" role="status"></div>

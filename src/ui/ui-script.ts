@@ -107,7 +107,7 @@ export const UI_SCRIPT = String.raw`
     return point.recent || { windowS: point.intervalS, rps: point.total.rps, failuresPerS: point.total.failuresPerS, latencyMs: point.total.latencyMs };
   }
   function renderPoint(point) {
-    if (!point) return;
+    if (!point) { ['n-rps', 'n-fails', 'n-latency', 'n-delivered'].forEach(function (id) { $(id).textContent = '-'; }); return; }
     var recent = recentOf(point);
     var window = '(last ' + Math.round(recent.windowS) + ' s)';
     $('n-elapsed').textContent = Math.round(point.atS) + ' s';
@@ -152,7 +152,8 @@ export const UI_SCRIPT = String.raw`
     if (!box) return;
     var existing = plots[id];
     if (existing && existing.key !== key) { existing.plot.destroy(); existing = null; delete plots[id]; }
-    if (columns[0].length === 0) return;
+    // Emptied (the statistics were reset): the old lines go too.
+    if (columns[0].length === 0) { if (existing) { existing.plot.destroy(); delete plots[id]; box.innerHTML = ''; } ui.charts[id] = { points: 0, series: 0 }; return; }
     if (existing) existing.plot.setData(columns);
     else {
       var opts = {
@@ -182,6 +183,11 @@ export const UI_SCRIPT = String.raw`
   }
 
   function drawCharts() {
+    if (history.length === 0) {
+      // The statistics were reset: every run chart starts empty again.
+      ['rps', 'latency', 'aggregate', 'devices', 'generator'].forEach(function (id) { chart(id, id, [], [[]], {}); });
+      return;
+    }
     var x = history.map(function (p) { return p.atS; });
     chart('rps', 'rps', [
       { label: 'requests/s', stroke: COLORS[0], width: 2 },
@@ -259,6 +265,7 @@ export const UI_SCRIPT = String.raw`
     $('run-panel').hidden = !active;
     $('stop').disabled = status !== 'running';
     $('apply-devices').disabled = status !== 'running' || ui.mode !== 'run';
+    $('reset-stats').disabled = status !== 'running' || ui.mode !== 'run';
   }
 
   function renderDone(done) {
@@ -269,6 +276,7 @@ export const UI_SCRIPT = String.raw`
     $('n-elapsed').textContent = done.summary.durationS + ' s, ' + (STOPPED[done.summary.stopReason] || done.summary.stopReason);
     // Finished: the devices online when the run began to stop, of the most it was asked for.
     $('n-devices').textContent = done.summary.devices.online + ' online at the stop (of ' + done.summary.devices.target + ')';
+    if (done.summary.resetAtS !== undefined) $('n-elapsed').textContent += '; statistics since ' + Math.round(done.summary.resetAtS) + ' s (reset)';
 
     // The finished run's verdict on its load replaces the last interval's.
     var load = done.summary.load;
@@ -294,6 +302,8 @@ export const UI_SCRIPT = String.raw`
     fillForm(state.defaults);
     setStatus(state.status);
     if (state.error) showError(state.error);
+    ui.resetAtS = state.run ? state.run.resetAtS : undefined;
+    $('reset-note').textContent = ui.resetAtS === undefined || ui.resetAtS === null ? '' : 'statistics since ' + Math.round(ui.resetAtS) + ' s (reset)';
     if (state.run) {
       history = state.run.history.slice();
       renderTable(state.run.table);
@@ -352,6 +362,7 @@ export const UI_SCRIPT = String.raw`
     if (rate !== '') body.spawnRate = Number(rate);
     post('/api/devices', body).then(function (state) { if (state.run) ui.spawnRate = state.run.spawnRate; }, function () {});
   });
+  $('reset-stats').addEventListener('click', function () { post('/api/reset', {}).then(function () {}, function () {}); });
   $('stop').addEventListener('click', function () { post('/api/stop', {}).then(function () {}, function () {}); });
   window.addEventListener('resize', function () {
     Object.keys(plots).forEach(function (id) { var box = plotBox(id); plots[id].plot.setSize({ width: Math.max(320, box.clientWidth), height: 240 }); });

@@ -125,3 +125,35 @@ test('/api/devices takes a spawn rate: the next change of count ramps at it', { 
     await quitUi(ui);
   }
 });
+
+test('/api/reset: the statistics start again while the run goes on; the results say from when', { timeout: 60_000 }, async () => {
+  const ui = await startUi(['ui', files.profile, '--quiet']);
+  try {
+    assert.equal((await post(ui.base, '/api/reset', {})).status, 409, 'no run to reset');
+    const started = await post(ui.base, '/api/start', { devices: 4, spawnRate: 200, maxDevices: 4, duration: '' });
+    assert.equal(started.status, 201, started.body);
+    const before = await stateWhen(ui.base, 'two intervals with requests', (reply) => (reply.run?.history.length ?? 0) >= 2 && (reply.run?.table.total.requests ?? 0) > 20);
+    const counted = before.run?.table.total.requests ?? 0;
+    const reset = await post(ui.base, '/api/reset', {});
+    assert.equal(reset.status, 200, reset.body);
+    const after = JSON.parse(reset.body) as StateReply;
+    assert.equal(after.status, 'running', 'the run goes on');
+    assert.ok(after.run?.resetAtS !== undefined && after.run.resetAtS > 0, `the state says when: ${String(after.run?.resetAtS)}`);
+    assert.equal(after.run?.history.length, 0, 'the history starts again');
+    assert.ok((after.run?.table.total.requests ?? 0) < counted, `${after.run?.table.total.requests} counted since the reset, of ${counted} before`);
+    await stateWhen(ui.base, 'requests counted again', (reply) => (reply.run?.history.length ?? 0) >= 2 && (reply.run?.table.total.requests ?? 0) > 0);
+    assert.equal((await post(ui.base, '/api/stop', {})).status, 200);
+    await stateWhen(ui.base, 'the finished run', (reply) => reply.status === 'finished');
+    const results = (await (await fetch(`${ui.base}/api/download/results.json`)).json()) as Results;
+    const resetAtS = after.run?.resetAtS ?? 0;
+    assert.ok(results.warnings.some((warning) => warning.includes(`statistics were reset from the UI at ${resetAtS}s`)), results.warnings.join(' | '));
+    assert.ok(results.activeS < results.durationS - resetAtS + 1, `rates over the time since the reset: activeS ${results.activeS}, durationS ${results.durationS}`);
+    assert.ok(results.history.every((point) => point.atS > resetAtS), 'the history begins after the reset');
+    const recorded = results.history.reduce((sum, point) => sum + point.total.requests, 0);
+    assert.equal(results.total.requests, recorded, 'the rows and the history cover the same attempts');
+    const last = (await (await fetch(`${ui.base}/api/state`)).json()) as { last: { summary: { resetAtS?: number } } };
+    assert.equal(last.last.summary.resetAtS, resetAtS, 'the finished run\'s summary says when');
+  } finally {
+    await quitUi(ui);
+  }
+});
