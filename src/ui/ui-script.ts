@@ -167,7 +167,7 @@ export const UI_SCRIPT = String.raw`
       box.innerHTML = '';
       plots[id] = { key: key, plot: new uPlot(opts, columns, box) };
     }
-    ui.charts[id] = { points: count(columns), series: series.length };
+    ui.charts[id] = { points: count(columns), series: series.length, last: columns.map(function (c) { return c[c.length - 1]; }) };
   }
 
   function rowKeys() {
@@ -193,6 +193,11 @@ export const UI_SCRIPT = String.raw`
       { label: 'requests/s', stroke: COLORS[0], width: 2 },
       { label: 'failures/s', stroke: COLORS[1], width: 2 },
     ], [x, history.map(function (p) { return p.total.rps; }), history.map(function (p) { return p.total.failuresPerS; })], { axes: [{ label: 'per second' }] });
+
+    chart('aggregate', 'aggregate', [
+      { label: 'p50 ms', stroke: COLORS[0], width: 2, spanGaps: false },
+      { label: 'p95 ms', stroke: COLORS[3], width: 2, dash: DASH.p95, spanGaps: false },
+    ], [x, history.map(function (p) { return p.total.latencyMs.p50; }), history.map(function (p) { return p.total.latencyMs.p95; })], { axes: [{ label: 'ms' }] });
 
     var rows = rowKeys();
     var series = [];
