@@ -87,6 +87,7 @@ export function runCommandOptions<T>(argv: Argv<T>) {
     .option('local-ips', { ...value, describe: "connect from these source addresses of this host, round-robin by device index, e.g. 10.0.0.5,10.0.0.6 (past one address's ~28k ephemeral ports toward one broker port)" })
     .option('broker-stats', { type: 'boolean', default: false, describe: "record the broker's own $SYS figures (Mosquitto) beside fleetsim's" })
     .option('ui', { type: 'boolean', default: false, describe: 'serve the live web UI while running, and after, until Ctrl-C' })
+    .option('max-devices', { ...value, describe: "with --ui: the most devices the page may raise the run to (default: the larger of -u and the profile's fleet)" })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' });
 }
 
@@ -165,6 +166,7 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('csv', { ...value, describe: 'also write each run\'s Locust-style CSVs to PREFIX_*.csv' })
           .option('html', { ...value, describe: 'also write each run\'s HTML report to FILE' })
           .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE (downloadable from the page)' })
+          .option('max-devices', { ...value, describe: "the form's default for the most devices a run may be raised to (default: the larger of -u and the profile's fleet)" })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
       async (argv) => {
         exitCode = await uiCommand(argv, output, process, false);

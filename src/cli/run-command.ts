@@ -51,6 +51,8 @@ export interface RunCommandFlags extends RunFlags, UiFlags {
   readonly localIps?: FlagValue;
   readonly brokerStats?: boolean | undefined;
   readonly ui?: boolean | undefined;
+  /** With --ui: the most devices the page may raise the run to. */
+  readonly maxDevices?: FlagValue;
 }
 
 /** The flags `execute` works with: output files resolved to one name each. */
@@ -78,6 +80,7 @@ export interface RunHooks {
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
+  if (given.maxDevices !== undefined && given.ui !== true && (parseWorkers(given.workers) ?? 1) === 1) throw new UsageError('--max-devices: only with --ui (the most devices the page may raise the run to)');
   if (given.ui === true || (parseWorkers(given.workers) ?? 1) > 1) {
     // These handle signals their own way, from when they start.
     releaseHeldSignals();

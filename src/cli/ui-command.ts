@@ -2,6 +2,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.ts';
 import { loadRunPlan } from '../run/load-plan.ts';
 import type { RunOverrides } from '../profile/load.ts';
+import type { RunPlan } from '../profile/types.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { uiAccess } from '../ui/access.ts';
@@ -10,7 +11,7 @@ import { uiPage } from '../ui/ui-page.ts';
 import { UiServer } from '../ui/ui-server.ts';
 import type { UiEndpoint } from '../ui/ui-server.ts';
 import type { UiBackend } from '../ui/ui-backend.ts';
-import { last, outputFile, overridesFromFlags } from '../run/overrides.ts';
+import { last, MAX_DEVICES, outputFile, overridesFromFlags } from '../run/overrides.ts';
 import type { FlagValue, RunFlags } from '../run/overrides.ts';
 import { fileReporters, prepareReporters } from '../run/report-files.ts';
 import { EXIT } from '../run/run-environment.ts';
@@ -30,6 +31,8 @@ export interface UiCommandFlags extends RunFlags, UiFlags {
   readonly html?: FlagValue;
   readonly logRequests?: FlagValue;
   readonly quiet?: boolean | undefined;
+  /** The most devices the page may raise a run to (`--max-devices`). */
+  readonly maxDevices?: FlagValue;
 }
 
 export const DEFAULT_UI_PORT = 8089;
@@ -69,6 +72,25 @@ function keptOverrides(overrides: RunOverrides): RunOverrides {
 }
 
 /**
+ * The UI's ceiling: `--max-devices`, else the larger of the count asked for (`-u`, `--stage`) and
+ * the profile's own fleet, so `run --ui -u 10` on a 100-device profile can still be raised to 100.
+ * Every run is sized to it (the fleet, the file-descriptor check), so it is not raised further.
+ */
+async function uiCeiling(given: UiCommandFlags, overrides: RunOverrides, plan: RunPlan): Promise<number> {
+  const text = last(given.maxDevices);
+  if (text !== undefined) {
+    const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(value) || value < 1 || value > MAX_DEVICES) throw new UsageError(`--max-devices: expected a whole number from 1 to ${MAX_DEVICES}, got '${text}'`);
+    if (value < plan.devices) throw new UsageError(`--max-devices: ${value} is below the ${plan.devices} devices asked for`);
+    return value;
+  }
+  if (overrides.devices === undefined && overrides.stages === undefined) return plan.devices;
+  const unshaped = Object.fromEntries(Object.entries(overrides).filter(([key]) => key !== 'devices' && key !== 'stages')) as RunOverrides;
+  const profile = await loadRunPlan(path.resolve(given.profile), unshaped);
+  return Math.max(plan.devices, profile.devices);
+}
+
+/**
  * `fleetsim ui <profile>` (and `run --ui`, which starts a run at once): serves the live page and its
  * control API until Ctrl-C. A run going then is drained and its reports written, as `run` does;
  * the exit code is the last run's, as `run` would have returned it (0 when none finished).
@@ -86,7 +108,8 @@ export async function uiCommand(given: UiCommandFlags, output: Output, signals: 
   await prepareReporters(checked);
   if (logRequests) await checkWritableFile('--log-requests', logRequests);
   const quiet = given.quiet === true;
-  const controller = new UiController({ profilePath: given.profile, base: keptOverrides(overrides), plan, reporters, logRequests, output, quiet });
+  const maxDevices = await uiCeiling(given, overrides, plan);
+  const controller = new UiController({ profilePath: given.profile, base: keptOverrides(overrides), plan, maxDevices, reporters, logRequests, output, quiet });
   const server = await startUiServer(controller, given, output);
   try {
     const watch = watchSignals(signals, controller, output, quiet);

@@ -41,6 +41,7 @@ export const SPLIT_RUN_FLAGS: Readonly<Record<string, FlagHandling>> = {
   'metrics-host': refused('it goes with --metrics-port'),
   ui: refused("the UI runs one process's fleet"),
   'ui-port': refused('it goes with --ui'),
+  'max-devices': refused('it goes with --ui'),
   'ui-host': refused('it goes with --ui'),
   'ui-token': refused('it goes with --ui'),
 };

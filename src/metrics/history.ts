@@ -113,6 +113,11 @@ export class History {
     return this.list;
   }
 
+  /** Forgets every point (the statistics were reset). */
+  clear(): void {
+    this.list.length = 0;
+  }
+
   push(point: HistoryPoint): void {
     this.list.push(point);
     if (this.list.length > this.limits.max) this.foldOlder();

@@ -108,6 +108,16 @@ export class StatsEntry {
     this.offers ||= source.offers;
   }
 
+  /** Forgets everything measured (the statistics were reset); the row and its offer stay. */
+  reset(): void {
+    this.requests = this.failures = this.timeouts = this.bytesIn = 0;
+    this.late = this.missed = this.lateAcks = this.qosDowngrades = 0;
+    this.offered = this.delivered = 0;
+    for (const histogram of [this.latency, this.failedLatency, this.queued, this.intendedLatency]) histogram.reset();
+    this.errors.clear();
+    this.resetInterval();
+  }
+
   resetInterval(): void {
     this.intervalLatency.reset();
     this.intervalFailedLatency.reset();
@@ -252,7 +262,7 @@ export class RunStats {
   private readonly byKey = new Map<string, StatsEntry>();
   readonly entries: StatsEntry[] = [];
   readonly history: History;
-  private readonly total = new Aggregate('', 'Aggregated');
+  private total = new Aggregate('', 'Aggregated');
   private readonly types = new Map<string, Aggregate>();
   private readonly unsaturated = createHistogram();
   private saturatedIntervals = 0;
@@ -275,6 +285,26 @@ export class RunStats {
     this.history = new History(limits);
   }
 
+  private judged: { readonly windowS: number; readonly floor: number | null } = { windowS: DEFAULT_WINDOW_S, floor: null };
+
+  /**
+   * Locust's "reset stats": every row, aggregate, window and the history start again from `atMs`
+   * (ms since run start), the interval in progress included; the rows themselves stay, as the
+   * tasks hold them. Open StatsWindows (a capacity step) are left alone.
+   */
+  reset(atMs: number): void {
+    for (const entry of this.entries) entry.reset();
+    this.total = new Aggregate('', 'Aggregated');
+    this.types.clear();
+    this.unsaturated.reset();
+    this.saturatedIntervals = this.saturatedSeconds = this.saturatedRequests = 0;
+    this.lastSnapshotMs = atMs;
+    this.history.clear();
+    Object.assign(this.loadTally, emptyTally());
+    this.deliveryWindow = new DeliveryWindow(this.judged.windowS, this.judged.floor, this.loadNoise);
+    this.recentWindow = new RecentWindow(this.judged.windowS);
+  }
+
   /** How the offered count varies by chance, for telling a shortfall from counting noise (see shortOfFloor). */
   loadNoise: LoadNoise = POISSON_NOISE;
   /** Some model of the fleet waits for each answer before its next task. */
@@ -284,6 +314,7 @@ export class RunStats {
 
   /** How each interval's delivered share is judged: over the last `windowS` seconds, against `floor` (null: not judged). */
   judgeLoad(windowS: number, floor: number | null, noise: LoadNoise = POISSON_NOISE, closedModels = false): void {
+    this.judged = { windowS, floor };
     this.loadNoise = noise;
     this.closedModels = closedModels;
     this.deliveryWindow = new DeliveryWindow(windowS, floor, noise);

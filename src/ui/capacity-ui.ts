@@ -77,6 +77,10 @@ export class CapacityUi extends EngineFeed {
     throw new ConflictError('the capacity search sets the device count');
   }
 
+  resetStats(): object {
+    throw new ConflictError("the capacity search judges each step on its own window: there are no run statistics to reset");
+  }
+
   async download(name: string): Promise<Download | undefined> {
     if (!this.finished) return undefined;
     const { results, result } = this.finished;

@@ -16,13 +16,14 @@ export function profileView(plan: RunPlan): object {
   return { name: plan.name, path: plan.profilePath, models: plan.fleet.map((entry) => ({ name: entry.model.name, count: entry.count })), thresholds: plan.thresholds };
 }
 
-function tableSoFar(engine: Engine, plan: RunPlan): TableView {
-  return liveTable(engine.stats.entries, engine.elapsedMs() / 1000, plan.thresholds);
+/** The rows so far; their rates over the seconds since `sinceMs` (the statistics' reset, else the start). */
+function tableSoFar(engine: Engine, plan: RunPlan, sinceMs = 0): TableView {
+  return liveTable(engine.stats.entries, (engine.elapsedMs() - sinceMs) / 1000, plan.thresholds);
 }
 
 /** A running engine as a page that opens now sees it: the history and the table so far. */
-export function runView(engine: Engine, plan: RunPlan): object {
-  return { elapsedS: engine.elapsedMs() / 1000, devices: devicesView(engine, plan), history: engine.stats.history.points, table: tableSoFar(engine, plan) };
+export function runView(engine: Engine, plan: RunPlan, sinceMs = 0): object {
+  return { elapsedS: engine.elapsedMs() / 1000, devices: devicesView(engine, plan), history: engine.stats.history.points, table: tableSoFar(engine, plan, sinceMs) };
 }
 
 /**
@@ -39,14 +40,16 @@ export abstract class EngineFeed extends EventEmitter<UiMessages> implements UiB
   abstract start(body: unknown): Promise<object>;
   abstract stop(): object;
   abstract setDevices(body: unknown): object;
+  abstract resetStats(): object;
   abstract download(name: string): Promise<Download | undefined>;
   abstract downloads(): string[];
 
-  protected follow(engine: Engine, plan: RunPlan): void {
+  /** `sinceMs`: when the statistics the tables read began (a reset), ms since the run's start. */
+  protected follow(engine: Engine, plan: RunPlan, sinceMs: () => number = () => 0): void {
     engine.on('interval', (point) => {
       if (!this.listening() || engine.stopping) return;
       const withTable = ++this.intervals % TABLE_EVERY_INTERVALS === 0;
-      const message: IntervalMessage = { point, ...(withTable ? { table: tableSoFar(engine, plan) } : {}), devices: devicesView(engine, plan) };
+      const message: IntervalMessage = { point, ...(withTable ? { table: tableSoFar(engine, plan, sinceMs()) } : {}), devices: devicesView(engine, plan) };
       this.emit('message', 'interval', message);
     });
     engine.on('stopping', () => this.emit('message', 'state', this.state()));

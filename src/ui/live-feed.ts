@@ -127,11 +127,13 @@ export interface RunSummary {
   /** The run's load verdict (offered against delivered, whose limit a shortfall was). */
   readonly load?: Results['load'];
   readonly exitCode: number;
+  /** Seconds into the run at which the statistics were reset from the page; absent when never. */
+  readonly resetAtS?: number;
 }
 
-export function runSummary(results: Results, exitCode: number): RunSummary {
+export function runSummary(results: Results, exitCode: number, resetAtS?: number): RunSummary {
   const { startedAt, endedAt, durationS, activeS, stopReason, generator, warnings } = results;
   // The online count over time is in the history already.
   const { target, started, online } = results.devices;
-  return { startedAt, endedAt, durationS, activeS, stopReason, devices: { target, started, online }, generator, saturatedIntervals: results.saturation.intervals, warnings, exitCode, ...(results.load ? { load: results.load } : {}) };
+  return { startedAt, endedAt, durationS, activeS, stopReason, devices: { target, started, online }, generator, saturatedIntervals: results.saturation.intervals, warnings, exitCode, ...(results.load ? { load: results.load } : {}), ...(resetAtS === undefined ? {} : { resetAtS }) };
 }

@@ -34,12 +34,17 @@ export class LiveRun {
   private onlineAtStop = 0;
   /** The highest count asked for: the results' device target, as a run's is its largest stage. */
   private peakTarget = 0;
+  /** When the statistics were last reset, ms since the start; undefined: they cover the whole run. */
+  private resetAt: number | undefined;
+  /** Devices per second of the next change of count: the start's, until the page sets another. */
+  private rate: number;
 
   constructor(
     readonly plan: RunPlan,
     readonly settings: StartSettings,
     endpoints: Endpoints,
   ) {
+    this.rate = settings.spawnRate;
     this.engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker, generator: this.monitor, steered: true });
     this.engine.on('stopping', (reason) => {
       this.stopReason = reason;
@@ -49,6 +54,31 @@ export class LiveRun {
 
   get stopping(): boolean {
     return this.engine.stopping;
+  }
+
+  get spawnRate(): number {
+    return this.rate;
+  }
+
+  /** Seconds since the start at which the statistics were last reset; undefined when never. */
+  get resetAtS(): number | undefined {
+    return this.resetAt === undefined ? undefined : Math.round(this.resetAt) / 1000;
+  }
+
+  /** Where the statistics begin, ms since the start: the last reset's, else 0. */
+  get statsSinceMs(): number {
+    return this.resetAt ?? 0;
+  }
+
+  /**
+   * Locust's "reset stats": every row's counts, histograms and failures, and the history, start
+   * again from now; the run and its devices go on. The results then say so (see `results`).
+   */
+  resetStats(): void {
+    if (this.engine.stopping) throw new UsageError('reset: the run is stopping');
+    const atMs = this.engine.elapsedMs();
+    this.engine.stats.reset(atMs);
+    this.resetAt = atMs;
   }
 
   get reason(): StopReason {
@@ -71,15 +101,20 @@ export class LiveRun {
     return this.results(times, this.monitor.stop(), this.stopReason);
   }
 
-  /** Moves the count to `devices` at the run's spawn rate, up or down, as a stage would. */
-  setDevices(devices: number): void {
+  /**
+   * Moves the count to `devices` (default: where it is heading) at the spawn rate, up or down, as a
+   * stage would; a `spawnRate` given first becomes the run's, for this change and the next ones.
+   */
+  setDevices(devices: number = this.engine.targetDevices, spawnRate?: number): void {
     if (this.engine.stopping) throw new UsageError('devices: the run is stopping');
     if (!Number.isSafeInteger(devices) || devices < 0 || devices > this.plan.devices) {
       throw new UsageError(`devices: expected a whole number from 0 to ${this.plan.devices} (the fleet's size, set at start as max devices), got ${String(devices)}`);
     }
+    if (spawnRate !== undefined && !(Number.isFinite(spawnRate) && spawnRate > 0)) throw new UsageError(`spawnRate: expected devices per second above 0, got ${String(spawnRate)}`);
+    if (spawnRate !== undefined) this.rate = spawnRate;
     const steps = Math.abs(devices - this.engine.runningDevices);
     this.peakTarget = Math.max(this.peakTarget, devices);
-    this.engine.rampTo(devices, this.plan.spawnMode === 'all-at-once' ? 0 : (steps * 1000) / this.settings.spawnRate);
+    this.engine.rampTo(devices, this.plan.spawnMode === 'all-at-once' ? 0 : (steps * 1000) / this.rate);
   }
 
   stop(): void {
@@ -95,7 +130,14 @@ export class LiveRun {
   }
 
   private results(times: Parameters<typeof resultsOf>[0]['times'], generator: Results['generator'], stopReason: StopReason): Results {
-    const results = resultsOf({ plan: this.plan, engine: this.engine, times, generator, stopReason, onlineAtStop: this.engine.stopping ? this.onlineAtStop : this.engine.online });
-    return { ...results, devices: { ...results.devices, target: this.peakTarget } };
+    const resetAt = this.resetAt;
+    // After a reset the rows count from it, so their rates divide by the seconds since.
+    const counted = resetAt === undefined ? times : { ...times, activeMs: Math.max(1, times.activeMs - resetAt) };
+    const results = resultsOf({ plan: this.plan, engine: this.engine, times: counted, generator, stopReason, onlineAtStop: this.engine.stopping ? this.onlineAtStop : this.engine.online });
+    const reset =
+      resetAt === undefined
+        ? []
+        : [`statistics were reset from the UI at ${Math.round(resetAt) / 1000}s of ${Math.round(times.activeMs) / 1000}s: the counts, rates, percentiles, failures and history cover only the run after it (activeS is the time since the reset)`];
+    return { ...results, devices: { ...results.devices, target: this.peakTarget }, warnings: [...results.warnings, ...reset] };
   }
 }

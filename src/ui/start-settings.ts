@@ -21,13 +21,13 @@ export interface StartForm {
 
 const FIELDS = ['devices', 'spawnRate', 'maxDevices', 'duration', 'stages', 'target', 'broker'] as const;
 
-/** The form as the plan loaded from the profile and the command line fills it. */
-export function formDefaults(plan: RunPlan): StartForm {
+/** The form as the plan loaded from the profile and the command line fills it; `maxDevices` defaults to the plan's fleet. */
+export function formDefaults(plan: RunPlan, maxDevices = plan.devices): StartForm {
   const stages = plan.stages?.map((stage) => `${formatDuration(stage.durationMs)}:${stage.devices}`).join(', ') ?? '';
   return {
     devices: String(plan.devices),
     spawnRate: String(plan.spawnRate),
-    maxDevices: String(plan.devices),
+    maxDevices: String(Math.max(maxDevices, plan.devices)),
     duration: plan.stages || plan.durationMs === undefined || plan.durationMs >= MAX_DURATION_MS ? '' : formatDuration(plan.durationMs),
     stages,
     target: plan.target ?? '',

@@ -23,6 +23,8 @@ export interface UiBackend {
   start(body: unknown): Promise<object>;
   stop(): object;
   setDevices(body: unknown): object;
+  /** Locust's "reset stats": the run's statistics start again from now, the run goes on. */
+  resetStats(): object;
   download(name: string): Promise<Download | undefined>;
   on(event: 'message', listener: (event: string, data: unknown) => void): unknown;
   off(event: 'message', listener: (event: string, data: unknown) => void): unknown;

@@ -29,6 +29,8 @@ export interface UiControllerOptions {
   readonly base: RunOverrides;
   /** The plan as the profile and the command line give it: the form's defaults. */
   readonly plan: RunPlan;
+  /** The form's default ceiling: the most devices a run may be raised to while it goes. */
+  readonly maxDevices?: number;
   /** Report files asked for on the command line, written at the end of every run. */
   readonly reporters: () => Reporter[];
   readonly logRequests: string | undefined;
@@ -56,7 +58,7 @@ export class UiController extends EngineFeed {
 
   constructor(private readonly options: UiControllerOptions) {
     super();
-    this.defaults = formDefaults(options.plan);
+    this.defaults = formDefaults(options.plan, options.maxDevices);
   }
 
   get status(): RunStatus {
@@ -81,7 +83,7 @@ export class UiController extends EngineFeed {
       status: this.status,
       profile: profileView(this.options.plan),
       defaults: this.defaults,
-      run: run && { settings: run.settings, startedAt: run.startedAt.toISOString(), ...runView(run.engine, run.plan) },
+      run: run && { settings: run.settings, spawnRate: run.spawnRate, startedAt: run.startedAt.toISOString(), resetAtS: run.resetAtS, ...runView(run.engine, run.plan, run.statsSinceMs) },
       last: this.last && this.doneMessage(this.last.results, this.last.summary),
       error: this.lastError,
       downloads: this.downloads(),
@@ -123,7 +125,7 @@ export class UiController extends EngineFeed {
     const progress = this.options.quiet ? undefined : new ProgressReporter(this.options.output, settings.durationMs);
     progress?.attach(run.engine);
     for (const reporter of reporters) reporter.attach?.(run.engine);
-    this.follow(run.engine, run.plan);
+    this.follow(run.engine, run.plan, () => run.statsSinceMs);
     if (!this.options.quiet) this.options.output.stderr(`Run started from the UI: ${describe(settings)}.`);
     this.running = this.finish(run, run.run(), reporters, requestLog, async () => {
       progress?.end();
@@ -154,11 +156,24 @@ export class UiController extends EngineFeed {
   setDevices(body: unknown): object {
     const run = this.current;
     if (!run) throw new ConflictError('no run is going');
-    const devices = (body as { devices?: unknown } | null)?.devices;
-    if (typeof devices !== 'number') throw new UsageError('devices: expected {"devices": N}, N a whole number');
-    run.setDevices(devices);
-    if (!this.options.quiet) this.options.output.stderr(`UI: devices → ${devices}.`);
+    const { devices, spawnRate } = (body ?? {}) as { devices?: unknown; spawnRate?: unknown };
+    if (devices === undefined && spawnRate === undefined) throw new UsageError('devices: expected {"devices": N} and/or {"spawnRate": R} (devices per second)');
+    if (devices !== undefined && typeof devices !== 'number') throw new UsageError('devices: expected {"devices": N}, N a whole number');
+    if (spawnRate !== undefined && typeof spawnRate !== 'number') throw new UsageError('spawnRate: expected {"spawnRate": R}, R devices per second above 0');
+    run.setDevices(devices, spawnRate);
+    if (!this.options.quiet) this.options.output.stderr(`UI: devices → ${run.engine.targetDevices} at ${run.spawnRate}/s.`);
     return this.state();
+  }
+
+  /** Locust's "reset stats": the run's statistics start again from now; every page is sent the emptied state. */
+  resetStats(): object {
+    const run = this.current;
+    if (!run) throw new ConflictError('no run is going');
+    run.resetStats();
+    if (!this.options.quiet) this.options.output.stderr(`UI: statistics reset at ${run.resetAtS ?? 0}s.`);
+    const state = this.state();
+    this.emit('message', 'state', state);
+    return state;
   }
 
   downloads(): string[] {
@@ -183,7 +198,7 @@ export class UiController extends EngineFeed {
       output.stdout(formatSummary(results));
       for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
       const exitCode = problems.length > 0 ? EXIT.usage : runExitCode(results, run.reason, undefined);
-      this.last = { results, summary: runSummary(results, exitCode) };
+      this.last = { results, summary: runSummary(results, exitCode, run.resetAtS) };
     } catch (error) {
       this.lastError = error instanceof Error ? error.message : String(error);
       output.stderr(`fleetsim: the run failed: ${this.lastError}`);

@@ -57,9 +57,12 @@ export async function uiPage(): Promise<() => string> {
 <section class="panel" id="run-panel">
 <div class="controls">
 <label>Devices<input id="set-devices" inputmode="numeric" size="8"></label>
+<label>Spawn rate (devices/s)<input id="set-spawnRate" inputmode="decimal" size="8"></label>
 <button type="button" id="apply-devices">Set devices</button>
 <button type="button" class="stop" id="stop">Stop</button>
+<button type="button" id="reset-stats" title="Counts, percentiles, failures and charts start again from now; the run goes on">Reset stats</button>
 <span id="ceiling" class="models"></span>
+<span id="reset-note" class="models"></span>
 </div>
 </section>
 <div id="error" role="status"></div>
@@ -77,6 +80,7 @@ export async function uiPage(): Promise<() => string> {
 <p class="sub">Latencies in ms from HDR histograms; req/s over the run so far. The finished run shows the results' own numbers.</p>
 <div class="charts">
 <div class="chart" data-chart="rps"><h3>Requests and failures per second</h3><p>Per interval, all rows.</p><div class="plot"></div></div>
+<div class="chart" data-chart="aggregate"><h3>Response time, all requests</h3><p>p50 (solid) and p95 (dashed) of the aggregated row per interval, ms.</p><div class="plot"></div></div>
 <div class="chart" data-chart="latency"><h3>Latency</h3><p>p50 (solid), p95 (dashed), p99 (dotted) per row, ms.</p><div class="plot"></div></div>
 <div class="chart" data-chart="devices"><h3>Devices</h3><p>Online against the target.</p><div class="plot"></div></div>
 <div class="chart" data-chart="generator"><h3>The generator's own load</h3><p>Event-loop busy share and lag; above 90% busy or 50 ms lag its latencies include its own delay.</p><div class="plot"></div></div>

@@ -107,7 +107,7 @@ export const UI_SCRIPT = String.raw`
     return point.recent || { windowS: point.intervalS, rps: point.total.rps, failuresPerS: point.total.failuresPerS, latencyMs: point.total.latencyMs };
   }
   function renderPoint(point) {
-    if (!point) return;
+    if (!point) { ['n-rps', 'n-fails', 'n-latency', 'n-delivered'].forEach(function (id) { $(id).textContent = '-'; }); return; }
     var recent = recentOf(point);
     var window = '(last ' + Math.round(recent.windowS) + ' s)';
     $('n-elapsed').textContent = Math.round(point.atS) + ' s';
@@ -152,7 +152,8 @@ export const UI_SCRIPT = String.raw`
     if (!box) return;
     var existing = plots[id];
     if (existing && existing.key !== key) { existing.plot.destroy(); existing = null; delete plots[id]; }
-    if (columns[0].length === 0) return;
+    // Emptied (the statistics were reset): the old lines go too.
+    if (columns[0].length === 0) { if (existing) { existing.plot.destroy(); delete plots[id]; box.innerHTML = ''; } ui.charts[id] = { points: 0, series: 0 }; return; }
     if (existing) existing.plot.setData(columns);
     else {
       var opts = {
@@ -166,7 +167,7 @@ export const UI_SCRIPT = String.raw`
       box.innerHTML = '';
       plots[id] = { key: key, plot: new uPlot(opts, columns, box) };
     }
-    ui.charts[id] = { points: count(columns), series: series.length };
+    ui.charts[id] = { points: count(columns), series: series.length, last: columns.map(function (c) { return c[c.length - 1]; }) };
   }
 
   function rowKeys() {
@@ -182,11 +183,21 @@ export const UI_SCRIPT = String.raw`
   }
 
   function drawCharts() {
+    if (history.length === 0) {
+      // The statistics were reset: every run chart starts empty again.
+      ['rps', 'latency', 'aggregate', 'devices', 'generator'].forEach(function (id) { chart(id, id, [], [[]], {}); });
+      return;
+    }
     var x = history.map(function (p) { return p.atS; });
     chart('rps', 'rps', [
       { label: 'requests/s', stroke: COLORS[0], width: 2 },
       { label: 'failures/s', stroke: COLORS[1], width: 2 },
     ], [x, history.map(function (p) { return p.total.rps; }), history.map(function (p) { return p.total.failuresPerS; })], { axes: [{ label: 'per second' }] });
+
+    chart('aggregate', 'aggregate', [
+      { label: 'p50 ms', stroke: COLORS[0], width: 2, spanGaps: false },
+      { label: 'p95 ms', stroke: COLORS[3], width: 2, dash: DASH.p95, spanGaps: false },
+    ], [x, history.map(function (p) { return p.total.latencyMs.p50; }), history.map(function (p) { return p.total.latencyMs.p95; })], { axes: [{ label: 'ms' }] });
 
     var rows = rowKeys();
     var series = [];
@@ -259,6 +270,7 @@ export const UI_SCRIPT = String.raw`
     $('run-panel').hidden = !active;
     $('stop').disabled = status !== 'running';
     $('apply-devices').disabled = status !== 'running' || ui.mode !== 'run';
+    $('reset-stats').disabled = status !== 'running' || ui.mode !== 'run';
   }
 
   function renderDone(done) {
@@ -269,6 +281,7 @@ export const UI_SCRIPT = String.raw`
     $('n-elapsed').textContent = done.summary.durationS + ' s, ' + (STOPPED[done.summary.stopReason] || done.summary.stopReason);
     // Finished: the devices online when the run began to stop, of the most it was asked for.
     $('n-devices').textContent = done.summary.devices.online + ' online at the stop (of ' + done.summary.devices.target + ')';
+    if (done.summary.resetAtS !== undefined) $('n-elapsed').textContent += '; statistics since ' + Math.round(done.summary.resetAtS) + ' s (reset)';
 
     // The finished run's verdict on its load replaces the last interval's.
     var load = done.summary.load;
@@ -294,12 +307,16 @@ export const UI_SCRIPT = String.raw`
     fillForm(state.defaults);
     setStatus(state.status);
     if (state.error) showError(state.error);
+    ui.resetAtS = state.run ? state.run.resetAtS : undefined;
+    $('reset-note').textContent = ui.resetAtS === undefined || ui.resetAtS === null ? '' : 'statistics since ' + Math.round(ui.resetAtS) + ' s (reset)';
     if (state.run) {
       history = state.run.history.slice();
       renderTable(state.run.table);
       renderDevices(state.run.devices);
       renderPoint(history[history.length - 1]);
       if (document.activeElement !== $('set-devices')) $('set-devices').value = state.run.devices.target;
+      if (document.activeElement !== $('set-spawnRate')) $('set-spawnRate').value = state.run.spawnRate;
+      ui.spawnRate = state.run.spawnRate;
       drawCharts();
     } else if (state.last) renderDone(state.last);
     renderDownloads(state.downloads);
@@ -344,8 +361,13 @@ export const UI_SCRIPT = String.raw`
     post('/api/start', body).then(function () {}, function () {}).then(function () { $('start').disabled = false; });
   });
   $('apply-devices').addEventListener('click', function () {
-    post('/api/devices', { devices: Number($('set-devices').value) }).then(function () {}, function () {});
+    var body = { devices: Number($('set-devices').value) };
+    var rate = $('set-spawnRate').value.trim();
+    // The rate paces this change and the next ones; left empty, the run keeps its own.
+    if (rate !== '') body.spawnRate = Number(rate);
+    post('/api/devices', body).then(function (state) { if (state.run) ui.spawnRate = state.run.spawnRate; }, function () {});
   });
+  $('reset-stats').addEventListener('click', function () { post('/api/reset', {}).then(function () {}, function () {}); });
   $('stop').addEventListener('click', function () { post('/api/stop', {}).then(function () {}, function () {}); });
   window.addEventListener('resize', function () {
     Object.keys(plots).forEach(function (id) { var box = plotBox(id); plots[id].plot.setSize({ width: Math.max(320, box.clientWidth), height: 240 }); });

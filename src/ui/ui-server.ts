@@ -107,11 +107,13 @@ export class UiServer {
         return this.control(request, response, () => Promise.resolve(this.backend.stop()));
       case 'POST /api/devices':
         return this.control(request, response, (body) => Promise.resolve(this.backend.setDevices(body)));
+      case 'POST /api/reset':
+        return this.control(request, response, () => Promise.resolve(this.backend.resetStats()));
       default:
         break;
     }
     if (request.method === 'GET' && url.pathname.startsWith('/api/download/')) return this.download(url.pathname.slice('/api/download/'.length), response);
-    const known = ['/', '/api/events', '/api/state', '/api/start', '/api/stop', '/api/devices'].includes(url.pathname);
+    const known = ['/', '/api/events', '/api/state', '/api/start', '/api/stop', '/api/devices', '/api/reset'].includes(url.pathname);
     fail(response, known ? 405 : 404, known ? `${request.method ?? ''} is not served at ${url.pathname}` : `nothing at ${url.pathname}`);
   }
 

@@ -8,7 +8,6 @@ import { MqttSession } from '../../src/transport/mqtt/mqtt.ts';
 import type { SessionListener, SessionOptions } from '../../src/transport/mqtt/mqtt.ts';
 import { STALE_SESSION } from '../../src/transport/mqtt/mqtt-labels.ts';
 import { startCli } from '../helpers/cli.ts';
-import { pollUntil } from '../helpers/poll.ts';
 import { mosquittoSkip, startMosquitto } from '../helpers/mosquitto.ts';
 import { pollUntil } from '../helpers/poll.ts';
 import { startScriptedBroker } from '../helpers/scripted-broker.ts';

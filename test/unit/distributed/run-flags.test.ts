@@ -19,7 +19,7 @@ test('every run flag has an entry in the split-run table', () => {
   for (const flag of Object.keys(SPLIT_RUN_FLAGS)) assert.ok(flag === 'profile' || flags.includes(flag), `--${flag} is not a run flag any more`);
 });
 
-const VALUES: Readonly<Record<string, string | undefined>> = { ui: undefined, 'metrics-port': '0', 'metrics-host': '0.0.0.0', 'ui-port': '0', 'ui-host': '0.0.0.0', 'ui-token': 'x', shard: '0/2' };
+const VALUES: Readonly<Record<string, string | undefined>> = { ui: undefined, 'metrics-port': '0', 'metrics-host': '0.0.0.0', 'ui-port': '0', 'ui-host': '0.0.0.0', 'ui-token': 'x', 'max-devices': '50', shard: '0/2' };
 
 for (const [flag, handling] of Object.entries(SPLIT_RUN_FLAGS)) {
   if (handling.how !== 'refused') continue;
