@@ -237,17 +237,28 @@ export class CapacitySearch extends EventEmitter<CapacityEvents> {
     this.current = devices;
     if (!(await this.intervals(Math.ceil(rampMs / 1000) + this.options.settleIntervals))) return undefined;
     const window = this.run.stats.openWindow();
-    const points = await this.intervals(Math.max(1, this.options.stepIntervals));
+    let points = await this.intervals(Math.max(1, this.options.stepIntervals));
+    let judged = points && this.judge(devices, window, points, refined, false);
+    // Below the floor, but by no more than counting noise: measure longer rather than guess, then judge on the floor itself.
+    for (let extension = 0; points && judged && withinNoise(judged, this.options.minDelivered); extension++) {
+      const more = extension < NOISE_EXTENSIONS ? await this.intervals(Math.max(1, this.options.stepIntervals)) : [];
+      if (!more) points = undefined;
+      else {
+        points = [...points, ...more];
+        judged = this.judge(devices, window, points, refined, extension >= NOISE_EXTENSIONS - 1 || more.length === 0);
+      }
+      if (more?.length === 0) break;
+    }
     this.run.stats.closeWindow(window);
-    if (!points) return undefined;
-    const judged = this.judge(devices, window, points, refined);
+    if (!points || !judged) return undefined;
     const step = repeat ? { ...judged, repeat } : judged;
     this.steps.push(step);
     this.emit('step', step);
     return step;
   }
 
-  private judge(devices: number, window: StatsWindow, points: readonly HistoryPoint[], refined: boolean): CapacityStep {
+  /** `strict`: the floor itself decides, counting noise or not (a step measured as long as it will be). */
+  private judge(devices: number, window: StatsWindow, points: readonly HistoryPoint[], refined: boolean, strict: boolean): CapacityStep {
     const rows = buildRows(window.entries, window.seconds);
     const slos = evaluateThresholds(rows, this.options.slos);
     const read = rows.types.find((row) => row.name === rows.bareThresholdsRead) ?? rows.total;
@@ -264,6 +275,7 @@ export class CapacitySearch extends EventEmitter<CapacityEvents> {
       queue: rows.total.queuedMs?.mean != null && rows.total.latencyMs.mean !== null ? { queuedMeanMs: rows.total.queuedMs.mean, latencyMeanMs: rows.total.latencyMs.mean } : undefined,
       unit: 'attempts/s',
       noise: this.run.stats.loadNoise,
+      strict,
     });
     const cause: LoadCause = load?.cause ?? 'delivered';
     const saturated = window.intervals > 0 && window.saturatedIntervals / window.intervals >= GENERATOR_SATURATED_SHARE;
@@ -330,6 +342,14 @@ function failingLimit(step: CapacityStep): LimitedBy {
 /** A failing step worth measuring again: it fell short because of the machine, fleetsim's loop or its queue, not the target. */
 function retriable(step: CapacityStep): boolean {
   return step.cause === 'host' || step.cause === 'queues' || step.cause === 'generator';
+}
+
+/** A step below the floor by no more than counting noise is measured this many windows longer before the floor decides. */
+const NOISE_EXTENSIONS = 2;
+
+/** Below the floor, but not short beyond counting noise: a longer window will tell. */
+function withinNoise(step: CapacityStep, floor: number | null): boolean {
+  return floor !== null && step.deliveredShare !== null && step.deliveredShare < floor && step.cause === 'delivered';
 }
 
 /** A failing step is measured again this many times when it fell short for fleetsim's or the machine's reason. */

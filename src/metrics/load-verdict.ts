@@ -193,6 +193,8 @@ export interface LoadVerdictInput {
   readonly tally?: LoadTally;
   /** Some model waits for each answer: the advice on a target shortfall says what that means. */
   readonly closedModels?: boolean;
+  /** The floor alone decides, with no allowance for counting noise (a capacity step measured as long as it will be). */
+  readonly strict?: boolean;
 }
 
 export function loadVerdict(input: LoadVerdictInput): LoadVerdict {
@@ -206,7 +208,7 @@ export function loadVerdict(input: LoadVerdictInput): LoadVerdict {
   }
   const { intervals, shortfall } = tally;
   let cause: LoadCause = 'delivered';
-  if (share !== null && input.floor !== null && shortOfFloor(input.offered, input.delivered, input.floor, input.noise, seconds)) {
+  if (share !== null && input.floor !== null && (input.strict ? share < input.floor : shortOfFloor(input.offered, input.delivered, input.floor, input.noise, seconds))) {
     // The cause that cost the most undelivered load; with no short interval (a run short only in sum), the run's own readings.
     const ranked = (['host', 'generator', 'queues', 'target'] as const).filter((c) => shortfall[c] > 0).sort((a, b) => shortfall[b] - shortfall[a]);
     cause = ranked[0] ?? classifyShortfall(input.generator, input.queue);

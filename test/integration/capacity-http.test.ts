@@ -89,7 +89,7 @@ test('capacity against a server of known capacity: the rate wrk measures, limite
     // The knee is the fewest devices that failed, a refining step's included.
     const knee = Math.min(...report.steps.filter((step) => !step.ok).map((step) => step.devices));
     assert.ok(rows.some((row) => row.startsWith(`${knee}\t`) && row.includes('FAIL (knee)')), rows.join('\n'));
-    assert.match(await tab.locator('#capacity .verdict').innerText(), /Limited by the target/);
+    assert.match(await tab.locator('#capacity-verdict').innerText(), /Limited by the target/);
   } finally {
     await browser.close();
   }

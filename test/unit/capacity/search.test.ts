@@ -184,3 +184,15 @@ test('--repeat measures both sides of the knee again and says whether it held', 
   assert.deepEqual([side?.devices, side?.passed, side?.of], [10, 1, 3]);
   assert.equal(noisy.result.knee?.stable, false);
 });
+
+test('a step below the floor by no more than counting noise is measured longer, then the floor itself decides', async () => {
+  // 10 devices: 92 of 100 a second is 92%, within the noise of one 2 s window; 15 devices deliver in full.
+  const { result } = await search((devices) => ({ delivered: devices === 10 ? 92 : devices * PER_DEVICE, latencyMs: 5, health: CALM }), { plan: { start: 5, step: 5, maxDevices: 15 } });
+  const at10 = result.steps.find((step) => step.devices === 10);
+  assert.ok(at10);
+  assert.equal(at10.windowS[1] - at10.windowS[0], 6, 'three windows of 2 s');
+  assert.equal(at10.ok, false);
+  assert.equal(at10.cause, 'target');
+  assert.equal(result.capacity?.devices, 5);
+  for (const step of result.steps.filter((step) => step.ok)) assert.ok((step.deliveredShare ?? 0) >= 0.95);
+});
