@@ -47,7 +47,7 @@ function wrkSkip(): string | false {
   return 'wrk not installed: SKIPPED (apt-get install wrk)';
 }
 
-test('capacity against a server of known capacity: the rate wrk measures, limited by the target', { timeout: 150_000, skip: wrkSkip() }, async () => {
+test('capacity against a server of known capacity: the rate wrk measures, limited by the target', { timeout: 150_000, skip: wrkSkip() }, async (t) => {
   const { stdout: wrkOut } = await run('/usr/bin/wrk', ['-t1', '-c8', '-d4s', `${server.url}/health`]);
   const wrkRate = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrkOut)?.[1]);
   assert.ok(wrkRate > 100 && wrkRate < 260, `wrk measured ${wrkRate} req/s against a ~200 req/s server`);
@@ -61,8 +61,14 @@ test('capacity against a server of known capacity: the rate wrk measures, limite
   assert.equal(report.schema, 'fleetsim.capacity/v1');
   assert.equal(report.limitedBy, 'target', result.stdout);
   assert.ok(report.capacity, 'a step passed');
-  const ratio = report.capacity.rps / wrkRate;
-  assert.ok(ratio >= 0.8 && ratio <= 1.1, `capacity ${report.capacity.rps} req/s is ${ratio.toFixed(2)}x wrk's ${wrkRate}\n${result.stdout}`);
+  // The server serves 200 req/s by construction (one request at a time, 5 ms each): the answer is held
+  // to that. wrk's reading of the same server is printed beside it; on a shared 2-core machine wrk's own
+  // rate moved between 163 and 200 req/s from run to run, so it is the less steady of the two references.
+  const ratio = report.capacity.rps / 200;
+  const wrkRatio = report.capacity.rps / wrkRate;
+  t.diagnostic(`capacity ${report.capacity.rps} req/s: ${ratio.toFixed(2)}x the server's 200 req/s, ${wrkRatio.toFixed(2)}x wrk's ${wrkRate}`);
+  assert.ok(ratio >= 0.8 && ratio <= 1.1, `capacity ${report.capacity.rps} req/s is ${ratio.toFixed(2)}x the server's 200 req/s (wrk: ${wrkRate})\n${result.stdout}`);
+  assert.ok(wrkRatio >= 0.8 && wrkRatio <= 1.3, `capacity ${report.capacity.rps} req/s is ${wrkRatio.toFixed(2)}x wrk's ${wrkRate}\n${result.stdout}`);
   // Every passing step delivered what it offered; the first failing step is the target's, short of its load.
   for (const step of report.steps.filter((step) => step.ok)) assert.ok((step.deliveredShare ?? 0) >= 0.95, `${step.devices} devices delivered ${step.deliveredShare}`);
   const stepping = report.steps.filter((step) => !step.refined);

@@ -70,6 +70,9 @@ test('MQTT broker sizing: the lamps a one-core Mosquitto carries, limited by the
       stepDuration: '4s',
       settle: '1s',
       spawnRate: '250',
+      // Lamps wait 1-2 s after each burst's acks, so a broker starved on purpose slows their rate by
+      // its answer time; the SLOs size it here, with the floor lowered to what a closed model delivers.
+      minDelivered: '90%',
       json,
       results,
       quiet: true,

@@ -107,7 +107,8 @@ test('a paced fleet against a server that serves half its rate: ~50% delivered, 
   const before = await resetCounts(halfRate);
   const json = temp.file('half.json');
   const csv = temp.file('half');
-  const result = await fleetsim(['run', await profile('half', 20), '--target', halfRate.url, '-t', '6s', '--json', json, '--csv', csv]).done;
+  // 12 s: the verdict's trailing window is 10 s, and an interval is judged once its window is full.
+  const result = await fleetsim(['run', await profile('half', 20), '--target', halfRate.url, '-t', '12s', '--json', json, '--csv', csv]).done;
   assert.equal(result.code, 99, result.stderr + result.stdout);
   const results = JSON.parse(await readFile(json, 'utf8')) as Results;
   const served = (await serverCount(halfRate, 'POST /data')) - before;
@@ -125,11 +126,12 @@ test('a paced fleet against a server that serves half its rate: ~50% delivered, 
   assert.match(result.stdout, /the target answered \d+(\.\d)? of \d+(\.\d)? req\/s/);
   assert.match(result.stdout, /FAILED: [\d.]+% of the offered load delivered, the target's limit/);
   // Steady intervals say the same, in the JSON history and the CSV history's extra columns.
-  assert.ok(results.history.filter((point) => point.atS > 3 && point.atS <= 6).every((point) => point.load?.cause === 'target'));
+  const judged = results.history.filter((point) => point.atS > 10.5 && point.atS <= 12);
+  assert.ok(judged.length > 0 && judged.every((point) => point.load?.cause === 'target'), JSON.stringify(judged.map((point) => point.load)));
   const history = (await readFile(`${csv}_stats_history.csv`, 'utf8')).trim().split('\r\n');
   const header = (history[0] ?? '').split(',');
   assert.deepEqual(header.slice(-3), ['Offered Requests/s', 'Delivered Share', 'Shortfall']);
-  assert.ok(history.slice(4).some((line) => line.endsWith(',target')), history.join('\n'));
+  assert.ok(history.some((line) => line.endsWith(',target')), history.join('\n'));
 });
 
 test('the same fleet beside a busy loop on its own core: the host is named, not the target, and the exit is not 0', { timeout: 90_000, skip: canPin ? false : 'taskset or nice missing' }, async () => {
