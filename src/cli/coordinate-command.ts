@@ -1,22 +1,20 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { concatenateLogs } from '../distributed/concatenate-logs.ts';
 import { Coordinator } from '../distributed/coordinator.ts';
 import { mergeCoordinated } from '../distributed/coordinated-merge.ts';
 import type { WorkerFlags } from '../distributed/protocol.ts';
 import { refuseUnsplittable } from '../distributed/run-flags.ts';
 import { UsageError } from '../errors.ts';
-import { addEncoded } from '../metrics/histogram-decode.ts';
-import { createHistogram, summarize } from '../metrics/histogram.ts';
 import type { HistoryPoint } from '../metrics/history.ts';
 import { formatDuration, parseDurationMs } from '../profile/duration.ts';
-import { formatProgress, formatSummary } from '../report/console.ts';
+import { formatSummary } from '../report/console.ts';
 import { checkWritableFile } from '../report/output-path.ts';
+import { pointsProgressLine } from '../run/fleet-progress.ts';
 import { loadRunPlan } from '../run/load-plan.ts';
 import { last, outputFile, overridesFromFlags, parseStartAt, parseWorkers } from '../run/overrides.ts';
 import type { FlagValue } from '../run/overrides.ts';
@@ -82,27 +80,6 @@ function workerFlags(given: RunCommandFlags, seed: string, target: string | unde
     ...(target !== undefined ? { target } : {}),
     ...(broker !== undefined ? { broker } : {}),
   };
-}
-
-/** The fleet's live line from every worker's latest interval: counts summed, percentiles from the merged histograms. */
-function progressLine(latest: ReadonlyMap<number, HistoryPoint>, count: number, totalMs: number | undefined): string | undefined {
-  const points = [...latest.values()];
-  if (points.length === 0) return undefined;
-  const merged = createHistogram();
-  for (const point of points) if (point.total.histogram !== undefined) addEncoded(merged, point.total.histogram);
-  const latency = summarize(merged);
-  const sum = (pick: (point: HistoryPoint) => number): number => points.reduce((total, point) => total + pick(point), 0);
-  return `${formatProgress({
-    elapsedMs: Math.max(...points.map((point) => point.atS)) * 1000,
-    totalMs,
-    devicesOnline: sum((point) => point.devicesOnline),
-    devicesTarget: sum((point) => point.devicesTarget),
-    windowS: Math.max(...points.map((point) => point.intervalS)),
-    rps: sum((point) => point.total.rps),
-    failuresPerS: sum((point) => point.total.failuresPerS),
-    latencyMs: { p50: latency.p50, p95: latency.p95, p99: latency.p99 },
-    topError: undefined,
-  })}  (${points.length}/${count} workers)`;
 }
 
 /**
@@ -178,7 +155,7 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
       output.stderr(`Coordinating ${plan.name}: ${count} workers, seed ${plan.seed}, listening on ${url}.`);
       output.stderr(generated ? `Workers join with: fleetsim worker --join ${url} --token ${token}` : `Workers join with: fleetsim worker --join ${url} --token <the token>`);
       ticker = setInterval(() => {
-        const line = progressLine(latest, count, plan.durationMs);
+        const line = pointsProgressLine([...latest.values()], count, plan.durationMs);
         if (line === undefined) return;
         if (output.progress) output.progress(line);
         else output.stderr(line);
@@ -208,7 +185,7 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
     const problems: string[] = [];
     if (logRequests && logDir) {
       try {
-        await concatenate(coordinator.workers.map((worker) => worker.logFile ?? ''), path.resolve(logRequests));
+        await concatenateLogs(coordinator.workers.map((worker) => worker.logFile ?? ''), path.resolve(logRequests));
       } catch (error) {
         problems.push(`--log-requests: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -253,9 +230,3 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
   }
 }
 
-/** The workers' request logs, one after another, into the run's log. */
-async function concatenate(files: readonly string[], target: string): Promise<void> {
-  const out = createWriteStream(target);
-  for (const file of files) if (file !== '' && existsSync(file)) await pipeline(createReadStream(file), out, { end: false });
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-}
