@@ -7,7 +7,8 @@ import path from 'node:path';
 import { concatenateLogs } from '../distributed/concatenate-logs.ts';
 import { Coordinator } from '../distributed/coordinator.ts';
 import { mergeCoordinated } from '../distributed/coordinated-merge.ts';
-import type { WorkerFlags } from '../distributed/protocol.ts';
+import { HEARTBEAT_MS } from '../distributed/protocol.ts';
+import type { StopReason, WorkerFlags } from '../distributed/protocol.ts';
 import { refuseUnsplittable } from '../distributed/run-flags.ts';
 import { UsageError } from '../errors.ts';
 import type { HistoryPoint } from '../metrics/history.ts';
@@ -125,18 +126,36 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
   let probe: Awaited<ReturnType<typeof startBrokerStats>> | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let interrupted = 0;
+  let firstStop: StopReason | undefined;
+  let grace: NodeJS.Timeout | undefined;
+  // Long enough for every worker to hear the stop (its next heartbeat), drain, and send its results and log.
+  const graceMs = plan.drainTimeoutMs + 2 * HEARTBEAT_MS + 5_000;
   const done = new Promise<void>((resolve) => coordinator.once('done', resolve));
-  const onSignal = (): void => {
+  const onSignal = (reason: StopReason): void => {
     interrupted++;
-    output.stderr('Interrupted: the coordinator stops waiting and writes what the workers sent.');
-    coordinator.abort('the coordinator was interrupted');
+    output.endProgress?.();
+    if (interrupted === 1) {
+      // The exit code is the first signal's, as a single process's is: 130 for Ctrl-C, 143 for SIGTERM.
+      firstStop = reason;
+      output.stderr(
+        `${reason === 'terminated' ? 'Terminated (SIGTERM)' : 'Interrupted'}: telling the workers to stop; they drain and send their results (waiting up to ${formatDuration(graceMs)}; Ctrl-C again to stop waiting).`,
+      );
+      coordinator.stop(reason);
+      grace = setTimeout(() => coordinator.abort(`no results within ${formatDuration(graceMs)} of the stop`), graceMs);
+    } else if (interrupted === 2) {
+      output.stderr('Not waiting for the workers any more: writing what they sent.');
+      coordinator.abort('the coordinator stopped waiting for it');
+    }
   };
+  const onInterrupt = (): void => onSignal('interrupted');
+  const onTerminate = (): void => onSignal('terminated');
+  const stopCode = (): number => (firstStop === 'terminated' ? EXIT.terminated : EXIT.interrupted);
   try {
     // The broker's own figures are one observation of the whole broker, taken here once for the fleet.
     if (given.brokerStats === true) probe = await startBrokerStats(endpoints.broker);
     const url = await coordinator.listen(host, port);
-    signals.on('SIGINT', onSignal);
-    signals.on('SIGTERM', onSignal);
+    signals.on('SIGINT', onInterrupt);
+    signals.on('SIGTERM', onTerminate);
     coordinator.on('joined', (worker) => {
       if (!quiet) output.stderr(`worker ${worker.index} joined from ${worker.from} (${coordinator.workers.length}/${count}): shard ${worker.index}/${count}`);
     });
@@ -172,11 +191,12 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
       }
     }
     await done;
+    clearTimeout(grace);
     clearInterval(ticker);
     output.endProgress?.();
     if (interrupted > 0 && !coordinator.workers.some((worker) => worker.results)) {
       output.stderr('fleetsim: interrupted before any worker sent its results: nothing to report.');
-      return EXIT.interrupted;
+      return stopCode();
     }
     const merged = mergeCoordinated(coordinator.workers, lostWhy, coordinator.startedAtMs, toolVersion());
     const broker = await probe?.finish();
@@ -213,20 +233,29 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
     const lost = merged.coordinator.lost;
     if (lost.length > 0) {
       output.stderr(`fleetsim: the fleet was incomplete: worker${lost.length === 1 ? '' : 's'} ${lost.join(', ')} of ${count} lost; the results cover the others' counts, and the lost workers' intervals until then.`);
-      return EXIT_FLEET_INCOMPLETE;
     }
+    // Interrupted, the code is the signal's (as `run`'s is), lost workers or not: the run was cut short on purpose.
+    if (firstStop === undefined && lost.length > 0) return EXIT_FLEET_INCOMPLETE;
     if (problems.length > 0) return EXIT.usage;
+    if (firstStop !== undefined) return stopCode();
     return runExitCode(results, 'duration', exitCodeOnError);
   } finally {
     clearInterval(ticker);
-    signals.off('SIGINT', onSignal);
-    signals.off('SIGTERM', onSignal);
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    clearTimeout(grace);
+    signals.off('SIGINT', onInterrupt);
+    signals.off('SIGTERM', onTerminate);
     if (probe) await probe.finish(0);
     await coordinator.close();
+    // Local workers have sent their results and are exiting (or were told to stop): a moment to end on their own.
+    await Promise.race([Promise.all(children.map(exited)), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await closeReporters(reporters);
     await environment.fixtures?.close();
     if (logDir) await rm(logDir, { recursive: true, force: true });
   }
 }
 
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { timingSafeEqual } from 'node:crypto';
 import type { HistoryPoint } from '../metrics/history.ts';
 import type { Results } from '../metrics/results.ts';
-import type { IntervalMessage, JoinReply, ReadyReply, ResultsMessage, WorkerFlags } from './protocol.ts';
+import type { IntervalMessage, JoinReply, ReadyReply, ResultsMessage, StopReason, StopReply, WorkerFlags } from './protocol.ts';
 
 /** Where a worker is in the run. */
 export type WorkerState = 'joined' | 'ready' | 'running' | 'finished' | 'lost';
@@ -68,6 +68,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private watchdog: NodeJS.Timeout | undefined;
   private startAtMs: number | undefined;
   private ended = false;
+  private stopReason: StopReason | undefined;
   /** The merged results once written, for GET /results.json. */
   download: string | undefined;
 
@@ -113,6 +114,18 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.checkDone();
   }
 
+  /**
+   * Tells every worker to stop (in its next heartbeat reply, or at the barrier): each drains and
+   * sends its results, and the run is done when every worker that joined has. Workers not yet
+   * joined are turned away.
+   */
+  stop(reason: StopReason): void {
+    if (this.stopReason !== undefined) return;
+    this.stopReason = reason;
+    for (const resolve of this.waiting.splice(0)) resolve({ startAtMs: -1, stop: reason });
+    this.checkDone();
+  }
+
   /** Stops waiting: every worker not finished is lost, and the run is done with what was sent. */
   abort(why: string): void {
     for (const worker of this.workers) this.lose(worker.index, why);
@@ -132,7 +145,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   private checkDone(): void {
-    if (this.ended || this.workers.length < this.options.count) return;
+    if (this.ended || (this.stopReason === undefined && this.workers.length < this.options.count)) return;
     if (this.workers.every((worker) => worker.state === 'finished' || worker.state === 'lost')) {
       this.ended = true;
       this.emit('done');
@@ -162,9 +175,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (!worker) return reply(response, 404, { error: 'no such worker: join first' });
     if (worker.state === 'lost') return reply(response, 410, { error: `worker ${worker.index} was declared lost; its part of the run is over` });
     worker.lastSeenMs = Date.now();
+    const orders: StopReply = this.stopReason === undefined ? {} : { stop: this.stopReason };
     switch (url.pathname) {
       case '/heartbeat':
-        return reply(response, 200, {});
+        return reply(response, 200, orders);
       case '/ready':
         return this.ready(worker, response);
       case '/interval': {
@@ -173,7 +187,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         worker.runStartedAtMs ??= message.runStartedAtMs;
         worker.points.push(message.point);
         this.emit('interval', worker, message.point);
-        return reply(response, 200, {});
+        return reply(response, 200, orders);
       }
       case '/results': {
         const message = body as ResultsMessage;
@@ -190,6 +204,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   private join(request: IncomingMessage, response: ServerResponse): void {
+    if (this.stopReason !== undefined) return reply(response, 410, { error: 'the coordinator was stopped; the run is over' });
     if (this.workers.length >= this.options.count) return reply(response, 409, { error: `the fleet already has its ${this.options.count} workers` });
     const worker: WorkerRecord = {
       index: this.workers.length,
@@ -210,9 +225,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /** The barrier: each ready worker waits here until all are; then all get one start time. */
   private ready(worker: WorkerRecord, response: ServerResponse): void {
     worker.state = 'ready';
-    const answer = (startAtMs: number): void => reply(response, startAtMs < 0 ? 503 : 200, { startAtMs });
-    if (this.startAtMs !== undefined) return answer(this.startAtMs);
-    this.waiting.push(({ startAtMs }) => answer(startAtMs));
+    const answer = (ready: ReadyReply): void => reply(response, ready.startAtMs < 0 && ready.stop === undefined ? 503 : 200, ready);
+    if (this.stopReason !== undefined) return answer({ startAtMs: -1, stop: this.stopReason });
+    if (this.startAtMs !== undefined) return answer({ startAtMs: this.startAtMs });
+    this.waiting.push(answer);
     if (this.workers.length === this.options.count && this.workers.every((w) => w.state === 'ready')) {
       // On a whole second: the merged history aligns intervals by the second they end in.
       const startAtMs = Math.max(this.options.notBeforeMs ?? 0, Math.ceil((Date.now() + (this.options.startDelayMs ?? 200)) / 1000) * 1000);
