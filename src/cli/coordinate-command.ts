@@ -219,6 +219,9 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
     if (spread !== null) output.stderr(`Workers' first intervals began within ${spread} ms of each other.`);
     for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
     if (lingerMs > 0 && interrupted === 0) {
+      // The run is over: Ctrl-C now only ends the serving, and the exit code stays the run's.
+      signals.off('SIGINT', onInterrupt);
+      signals.off('SIGTERM', onTerminate);
       output.stderr(`Serving the results at ${url}/results.json for ${formatDuration(lingerMs)} (Ctrl-C ends it).`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, lingerMs);

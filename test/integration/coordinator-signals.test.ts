@@ -100,3 +100,20 @@ test('a worker interrupted at the barrier ends (exit 130) instead of waiting the
   const done = await coordinator.done;
   assert.equal(done.code, 130, done.stderr);
 });
+
+test('Ctrl-C that ends --linger keeps the run exit code, and the results were served meanwhile', { timeout: 60_000 }, async () => {
+  const profile = await suite.temp.write('linger.yaml', `kind: profile\nname: linger\nseed: 4\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 4\nspawnRate: 100\niterations: 3\n`);
+  const coordinator = startCli(['coordinate', profile, '--target', suite.url, '--workers', '2', '--local', '--listen', '127.0.0.1:0', '--token', TOKEN, '--linger', '5m', '--quiet'], 50_000);
+  const serving = /Serving the results at (http:\/\/[^\s]+)\/results\.json/;
+  await coordinator.waitForStderr(serving);
+  const url = serving.exec(coordinator.stderrSoFar())?.[1] ?? '';
+  const served = await fetch(`${url}/results.json`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(served.status, 200);
+  const results = (await served.json()) as CoordinatedResults;
+  assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished']);
+  assert.ok(results.total.requests > 0);
+  coordinator.child.kill('SIGINT');
+  const done = await coordinator.done;
+  assert.equal(done.code, 0, done.stderr);
+  assert.doesNotMatch(done.stderr, /telling the workers to stop/);
+});
