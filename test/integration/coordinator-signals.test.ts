@@ -117,3 +117,26 @@ test('Ctrl-C that ends --linger keeps the run exit code, and the results were se
   assert.equal(done.code, 0, done.stderr);
   assert.doesNotMatch(done.stderr, /telling the workers to stop/);
 });
+
+test('a worker declared lost (answered 410) stops its run instead of loading the target unseen', { timeout: 60_000 }, async () => {
+  const profile = await longProfile('declared-lost');
+  const coordinator = startCli(['coordinate', profile, '--target', suite.url, '--workers', '2', '--listen', '127.0.0.1:0', '--token', TOKEN, '--lost-after', '2s'], 50_000);
+  const url = await coordinatorUrl(coordinator);
+  const workers = [0, 1].map(() => startCli(['worker', '--join', url, '--token', TOKEN], 40_000));
+  await coordinator.waitForStderr('(2/2 workers)');
+  const victim = workers.find((worker) => /as worker 1 of 2/.test(worker.stderrSoFar()));
+  assert.ok(victim);
+  // Frozen past --lost-after, then thawed: its next heartbeat is answered 410.
+  victim.child.kill('SIGSTOP');
+  await coordinator.waitForStderr(/worker 1 \(shard 1\/2, [^)]*\) was lost: silent for/);
+  victim.child.kill('SIGCONT');
+  const end = await victim.done;
+  assert.notEqual(end.signal, 'SIGKILL', 'it ended on its own, not at the test deadline');
+  assert.match(end.stderr, /the coordinator says stop \(interrupted\)/);
+  assert.match(end.stderr, /answered 410 to \/results/);
+  coordinator.child.kill('SIGINT');
+  const done = await coordinator.done;
+  assert.equal(done.code, 130, done.stderr);
+  const other = await workers.find((worker) => worker !== victim)?.done;
+  assert.equal(other?.code, 130, other?.stderr);
+});
