@@ -127,6 +127,7 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
   let ticker: NodeJS.Timeout | undefined;
   let interrupted = 0;
   let firstStop: StopReason | undefined;
+  let unstartable: number | undefined;
   let grace: NodeJS.Timeout | undefined;
   // Long enough for every worker to hear the stop (its next heartbeat), drain, and send its results and log.
   const graceMs = plan.drainTimeoutMs + 2 * HEARTBEAT_MS + 5_000;
@@ -162,6 +163,11 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
     coordinator.on('barrier', (at) => {
       if (!quiet) output.stderr(`All ${count} workers ready (warmed up, connected): starting at ${new Date(at).toISOString()}.`);
     });
+    coordinator.on('unstartable', (worker) => {
+      unstartable ??= worker.index;
+      output.endProgress?.();
+      output.stderr(`fleetsim: worker ${worker.index} ended before the common start: the fleet cannot start whole; telling the others to stop.`);
+    });
     coordinator.on('interval', (worker, point) => latest.set(worker.index, point));
     coordinator.on('finished', (worker) => latest.delete(worker.index));
     coordinator.on('lost', (worker, why) => {
@@ -194,6 +200,10 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
     clearTimeout(grace);
     clearInterval(ticker);
     output.endProgress?.();
+    if (firstStop === undefined && unstartable !== undefined) {
+      output.stderr(`fleetsim: the fleet never started: worker ${unstartable} ended before the common start; no results.`);
+      return EXIT_FLEET_INCOMPLETE;
+    }
     if (interrupted > 0 && !coordinator.workers.some((worker) => worker.results)) {
       output.stderr('fleetsim: interrupted before any worker sent its results: nothing to report.');
       return stopCode();

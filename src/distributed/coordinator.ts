@@ -49,6 +49,8 @@ export interface CoordinatorEvents {
   interval: [worker: WorkerRecord, point: HistoryPoint];
   finished: [worker: WorkerRecord];
   lost: [worker: WorkerRecord, why: string];
+  /** A worker ended (lost, or its results came) before the barrier opened: the fleet cannot start whole, and the others are told to stop. */
+  unstartable: [worker: WorkerRecord];
   /** Every worker has finished or been lost. */
   done: [];
 }
@@ -111,6 +113,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (!worker || worker.state === 'finished' || worker.state === 'lost') return;
     worker.state = 'lost';
     this.emit('lost', worker, why);
+    this.checkStartable(worker);
     this.checkDone();
   }
 
@@ -133,6 +136,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       this.ended = true;
       this.emit('done');
     }
+  }
+
+  /** The barrier waits for every worker: one that ended before it opened would hold the others there for good. */
+  private checkStartable(worker: WorkerRecord): void {
+    if (this.startAtMs !== undefined || this.stopReason !== undefined || this.ended) return;
+    this.emit('unstartable', worker);
+    this.stop('interrupted');
   }
 
   private checkSilence(): void {
@@ -196,6 +206,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         worker.state = 'finished';
         reply(response, 200, {});
         this.emit('finished', worker);
+        this.checkStartable(worker);
         return this.checkDone();
       }
       default:

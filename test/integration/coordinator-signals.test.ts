@@ -85,7 +85,7 @@ test('a worker still trying to join ends at SIGTERM with 143 and runs nothing', 
   }
 });
 
-test('a worker interrupted at the barrier ends (exit 130) instead of waiting there, and the coordinator then stops, exit 130', { timeout: 60_000 }, async () => {
+test('a worker interrupted at the barrier ends (exit 130) instead of waiting there; the fleet cannot start whole, and the coordinator says so, exit 97', { timeout: 60_000 }, async () => {
   const profile = await longProfile('barrier');
   const coordinator = startCli(['coordinate', profile, '--target', suite.url, '--workers', '2', '--listen', '127.0.0.1:0', '--token', TOKEN], 50_000);
   const url = await coordinatorUrl(coordinator);
@@ -96,9 +96,28 @@ test('a worker interrupted at the barrier ends (exit 130) instead of waiting the
   const end = await worker.done;
   assert.equal(end.code, 130, `${String(end.signal)} ${end.stderr}`);
   assert.match(end.stderr, /Interrupted/);
-  coordinator.child.kill('SIGINT');
   const done = await coordinator.done;
-  assert.equal(done.code, 130, done.stderr);
+  assert.equal(done.code, 97, done.stderr);
+  assert.match(done.stderr, /worker 0 ended before the common start: the fleet cannot start whole/);
+  assert.match(done.stderr, /the fleet never started/);
+});
+
+test('a worker killed before the common start: the others are stopped rather than held at the barrier, exit 97', { timeout: 60_000 }, async () => {
+  const profile = await longProfile('barrier-lost');
+  const coordinator = startCli(['coordinate', profile, '--target', suite.url, '--workers', '3', '--listen', '127.0.0.1:0', '--token', TOKEN, '--lost-after', '2s'], 50_000);
+  const url = await coordinatorUrl(coordinator);
+  // Two of three: the barrier is still closed when one of them dies.
+  const [victim, other] = [0, 1].map(() => startCli(['worker', '--join', url, '--token', TOKEN], 40_000));
+  assert.ok(victim && other);
+  await victim.waitForStderr(/Running barrier-lost: /);
+  victim.child.kill('SIGKILL');
+  const done = await coordinator.done;
+  assert.equal(done.code, 97, done.stderr);
+  assert.match(done.stderr, /was lost: silent for/);
+  assert.match(done.stderr, /ended before the common start/);
+  const end = await other.done;
+  assert.equal(end.code, 130, `${String(end.signal)} ${end.stderr}`);
+  assert.match(end.stderr, /the coordinator says stop \(interrupted\)/);
 });
 
 test('Ctrl-C that ends --linger keeps the run exit code, and the results were served meanwhile', { timeout: 60_000 }, async () => {
