@@ -73,6 +73,7 @@ async function joinAndRun(
   // The coordinator's stop (it was interrupted, or declared this worker lost) is this worker's Ctrl-C.
   const client = new CoordinatorClient(url, token, (reason) => {
     if (signalled() !== undefined) return;
+    client.stopWaiting();
     if (!quiet) output.stderr(`fleetsim: the coordinator says stop (${reason}).`);
     relay.emit(reason === 'terminated' ? 'SIGTERM' : 'SIGINT');
   });
