@@ -1,22 +1,21 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { concatenateLogs } from '../distributed/concatenate-logs.ts';
 import { Coordinator } from '../distributed/coordinator.ts';
 import { mergeCoordinated } from '../distributed/coordinated-merge.ts';
-import type { WorkerFlags } from '../distributed/protocol.ts';
+import { HEARTBEAT_MS } from '../distributed/protocol.ts';
+import type { StopReason, WorkerFlags } from '../distributed/protocol.ts';
 import { refuseUnsplittable } from '../distributed/run-flags.ts';
 import { UsageError } from '../errors.ts';
-import { addEncoded } from '../metrics/histogram-decode.ts';
-import { createHistogram, summarize } from '../metrics/histogram.ts';
 import type { HistoryPoint } from '../metrics/history.ts';
 import { formatDuration, parseDurationMs } from '../profile/duration.ts';
-import { formatProgress, formatSummary } from '../report/console.ts';
+import { formatSummary } from '../report/console.ts';
 import { checkWritableFile } from '../report/output-path.ts';
+import { pointsProgressLine } from '../run/fleet-progress.ts';
 import { loadRunPlan } from '../run/load-plan.ts';
 import { last, outputFile, overridesFromFlags, parseStartAt, parseWorkers } from '../run/overrides.ts';
 import type { FlagValue } from '../run/overrides.ts';
@@ -84,27 +83,6 @@ function workerFlags(given: RunCommandFlags, seed: string, target: string | unde
   };
 }
 
-/** The fleet's live line from every worker's latest interval: counts summed, percentiles from the merged histograms. */
-function progressLine(latest: ReadonlyMap<number, HistoryPoint>, count: number, totalMs: number | undefined): string | undefined {
-  const points = [...latest.values()];
-  if (points.length === 0) return undefined;
-  const merged = createHistogram();
-  for (const point of points) if (point.total.histogram !== undefined) addEncoded(merged, point.total.histogram);
-  const latency = summarize(merged);
-  const sum = (pick: (point: HistoryPoint) => number): number => points.reduce((total, point) => total + pick(point), 0);
-  return `${formatProgress({
-    elapsedMs: Math.max(...points.map((point) => point.atS)) * 1000,
-    totalMs,
-    devicesOnline: sum((point) => point.devicesOnline),
-    devicesTarget: sum((point) => point.devicesTarget),
-    windowS: Math.max(...points.map((point) => point.intervalS)),
-    rps: sum((point) => point.total.rps),
-    failuresPerS: sum((point) => point.total.failuresPerS),
-    latencyMs: { p50: latency.p50, p95: latency.p95, p99: latency.p99 },
-    topError: undefined,
-  })}  (${points.length}/${count} workers)`;
-}
-
 /**
  * `fleetsim coordinate <profile> --workers N`: the hub of a fleet split over processes or pods.
  * Workers join it (`fleetsim worker --join URL --token T`, or `--local` starts them here); it
@@ -148,23 +126,47 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
   let probe: Awaited<ReturnType<typeof startBrokerStats>> | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let interrupted = 0;
+  let firstStop: StopReason | undefined;
+  let unstartable: number | undefined;
+  let grace: NodeJS.Timeout | undefined;
+  // Long enough for every worker to hear the stop (its next heartbeat), drain, and send its results and log.
+  const graceMs = plan.drainTimeoutMs + 2 * HEARTBEAT_MS + 5_000;
   const done = new Promise<void>((resolve) => coordinator.once('done', resolve));
-  const onSignal = (): void => {
+  const onSignal = (reason: StopReason): void => {
     interrupted++;
-    output.stderr('Interrupted: the coordinator stops waiting and writes what the workers sent.');
-    coordinator.abort('the coordinator was interrupted');
+    output.endProgress?.();
+    if (interrupted === 1) {
+      // The exit code is the first signal's, as a single process's is: 130 for Ctrl-C, 143 for SIGTERM.
+      firstStop = reason;
+      output.stderr(
+        `${reason === 'terminated' ? 'Terminated (SIGTERM)' : 'Interrupted'}: telling the workers to stop; they drain and send their results (waiting up to ${formatDuration(graceMs)}; Ctrl-C again to stop waiting).`,
+      );
+      coordinator.stop(reason);
+      grace = setTimeout(() => coordinator.abort(`no results within ${formatDuration(graceMs)} of the stop`), graceMs);
+    } else if (interrupted === 2) {
+      output.stderr('Not waiting for the workers any more: writing what they sent.');
+      coordinator.abort('the coordinator stopped waiting for it');
+    }
   };
+  const onInterrupt = (): void => onSignal('interrupted');
+  const onTerminate = (): void => onSignal('terminated');
+  const stopCode = (): number => (firstStop === 'terminated' ? EXIT.terminated : EXIT.interrupted);
   try {
     // The broker's own figures are one observation of the whole broker, taken here once for the fleet.
     if (given.brokerStats === true) probe = await startBrokerStats(endpoints.broker);
     const url = await coordinator.listen(host, port);
-    signals.on('SIGINT', onSignal);
-    signals.on('SIGTERM', onSignal);
+    signals.on('SIGINT', onInterrupt);
+    signals.on('SIGTERM', onTerminate);
     coordinator.on('joined', (worker) => {
       if (!quiet) output.stderr(`worker ${worker.index} joined from ${worker.from} (${coordinator.workers.length}/${count}): shard ${worker.index}/${count}`);
     });
     coordinator.on('barrier', (at) => {
       if (!quiet) output.stderr(`All ${count} workers ready (warmed up, connected): starting at ${new Date(at).toISOString()}.`);
+    });
+    coordinator.on('unstartable', (worker) => {
+      unstartable ??= worker.index;
+      output.endProgress?.();
+      output.stderr(`fleetsim: worker ${worker.index} ended before the common start: the fleet cannot start whole; telling the others to stop.`);
     });
     coordinator.on('interval', (worker, point) => latest.set(worker.index, point));
     coordinator.on('finished', (worker) => latest.delete(worker.index));
@@ -178,7 +180,7 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
       output.stderr(`Coordinating ${plan.name}: ${count} workers, seed ${plan.seed}, listening on ${url}.`);
       output.stderr(generated ? `Workers join with: fleetsim worker --join ${url} --token ${token}` : `Workers join with: fleetsim worker --join ${url} --token <the token>`);
       ticker = setInterval(() => {
-        const line = progressLine(latest, count, plan.durationMs);
+        const line = pointsProgressLine([...latest.values()], count, plan.durationMs);
         if (line === undefined) return;
         if (output.progress) output.progress(line);
         else output.stderr(line);
@@ -195,11 +197,16 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
       }
     }
     await done;
+    clearTimeout(grace);
     clearInterval(ticker);
     output.endProgress?.();
+    if (firstStop === undefined && unstartable !== undefined) {
+      output.stderr(`fleetsim: the fleet never started: worker ${unstartable} ended before the common start; no results.`);
+      return EXIT_FLEET_INCOMPLETE;
+    }
     if (interrupted > 0 && !coordinator.workers.some((worker) => worker.results)) {
       output.stderr('fleetsim: interrupted before any worker sent its results: nothing to report.');
-      return EXIT.interrupted;
+      return stopCode();
     }
     const merged = mergeCoordinated(coordinator.workers, lostWhy, coordinator.startedAtMs, toolVersion());
     const broker = await probe?.finish();
@@ -208,7 +215,7 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
     const problems: string[] = [];
     if (logRequests && logDir) {
       try {
-        await concatenate(coordinator.workers.map((worker) => worker.logFile ?? ''), path.resolve(logRequests));
+        await concatenateLogs(coordinator.workers.map((worker) => worker.logFile ?? ''), path.resolve(logRequests));
       } catch (error) {
         problems.push(`--log-requests: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -222,6 +229,9 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
     if (spread !== null) output.stderr(`Workers' first intervals began within ${spread} ms of each other.`);
     for (const problem of problems) output.stderr(`fleetsim: ${problem}`);
     if (lingerMs > 0 && interrupted === 0) {
+      // The run is over: Ctrl-C now only ends the serving, and the exit code stays the run's.
+      signals.off('SIGINT', onInterrupt);
+      signals.off('SIGTERM', onTerminate);
       output.stderr(`Serving the results at ${url}/results.json for ${formatDuration(lingerMs)} (Ctrl-C ends it).`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, lingerMs);
@@ -236,26 +246,29 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
     const lost = merged.coordinator.lost;
     if (lost.length > 0) {
       output.stderr(`fleetsim: the fleet was incomplete: worker${lost.length === 1 ? '' : 's'} ${lost.join(', ')} of ${count} lost; the results cover the others' counts, and the lost workers' intervals until then.`);
-      return EXIT_FLEET_INCOMPLETE;
     }
+    // Interrupted, the code is the signal's (as `run`'s is), lost workers or not: the run was cut short on purpose.
+    if (firstStop === undefined && lost.length > 0) return EXIT_FLEET_INCOMPLETE;
     if (problems.length > 0) return EXIT.usage;
+    if (firstStop !== undefined) return stopCode();
     return runExitCode(results, 'duration', exitCodeOnError);
   } finally {
     clearInterval(ticker);
-    signals.off('SIGINT', onSignal);
-    signals.off('SIGTERM', onSignal);
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    clearTimeout(grace);
+    signals.off('SIGINT', onInterrupt);
+    signals.off('SIGTERM', onTerminate);
     if (probe) await probe.finish(0);
     await coordinator.close();
+    // Local workers have sent their results and are exiting (or were told to stop): a moment to end on their own.
+    await Promise.race([Promise.all(children.map(exited)), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await closeReporters(reporters);
     await environment.fixtures?.close();
     if (logDir) await rm(logDir, { recursive: true, force: true });
   }
 }
 
-/** The workers' request logs, one after another, into the run's log. */
-async function concatenate(files: readonly string[], target: string): Promise<void> {
-  const out = createWriteStream(target);
-  for (const file of files) if (file !== '' && existsSync(file)) await pipeline(createReadStream(file), out, { end: false });
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
 }

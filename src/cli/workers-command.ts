@@ -1,8 +1,8 @@
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { concatenateLogs } from '../distributed/concatenate-logs.ts';
 import { MergeError, ShardMerger } from '../distributed/merge.ts';
 import { readShard } from '../distributed/read-shard.ts';
 import { WorkerPool } from '../distributed/workers.ts';
@@ -11,9 +11,10 @@ import { refuseUnsplittable } from '../distributed/run-flags.ts';
 import { startBrokerStats } from './broker-stats-flag.ts';
 import { exitCodeFlag } from './exit-code-flag.ts';
 import { parseLocalIps } from './local-ips.ts';
+import { fleetProgressLine, worstPercentiles } from '../run/fleet-progress.ts';
 import { loadRunPlan } from '../run/load-plan.ts';
 import type { RunPlan } from '../profile/types.ts';
-import { formatProgress, formatSummary } from '../report/console.ts';
+import { formatSummary } from '../report/console.ts';
 import { checkWritableFile } from '../report/output-path.ts';
 import { toolVersion } from '../util/version.ts';
 import { last, outputFile, overridesFromFlags, parseStartAt } from '../run/overrides.ts';
@@ -50,28 +51,6 @@ function passThrough(given: RunCommandFlags, plan: RunPlan): string[] {
   // A profile without a seed gets a random one: every worker must share the one drawn here.
   args.push('--seed', plan.seed);
   return args;
-}
-
-/** The live line over every worker: their latest intervals, devices and rates summed, percentiles the worst. */
-function progressLine(latest: readonly (WorkerInterval | undefined)[], totalMs: number | undefined): string | undefined {
-  const reported = latest.filter((interval): interval is WorkerInterval => interval !== undefined);
-  if (reported.length === 0) return undefined;
-  const worst = (pick: (interval: WorkerInterval) => number | null): number | null => {
-    const values = reported.flatMap((interval) => pick(interval) ?? []);
-    return values.length === 0 ? null : Math.max(...values);
-  };
-  const sum = (pick: (interval: WorkerInterval) => number): number => reported.reduce((total, interval) => total + pick(interval), 0);
-  return `${formatProgress({
-    elapsedMs: Math.max(...reported.map((interval) => interval.atS)) * 1000,
-    totalMs,
-    devicesOnline: sum((interval) => interval.devicesOnline),
-    devicesTarget: sum((interval) => interval.devicesTarget),
-    windowS: Math.max(...reported.map((interval) => interval.intervalS)),
-    rps: sum((interval) => interval.rps),
-    failuresPerS: sum((interval) => interval.failuresPerS),
-    latencyMs: { p50: worst((interval) => interval.p50), p95: worst((interval) => interval.p95), p99: worst((interval) => interval.p99) },
-    topError: undefined,
-  })}  (${reported.length}/${latest.length} workers)`;
 }
 
 function describeEnd(end: WorkerEnd, count: number): string {
@@ -117,7 +96,8 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
   const ticker = quiet
     ? undefined
     : setInterval(() => {
-        const line = progressLine(latest, plan.durationMs);
+        const reported = latest.filter((interval): interval is WorkerInterval => interval !== undefined);
+        const line = fleetProgressLine(reported, worstPercentiles(reported), workers, plan.durationMs);
         if (line === undefined) return;
         if (output.progress) output.progress(line);
         else output.stderr(line);
@@ -167,7 +147,7 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
     const problems: string[] = [];
     if (logRequests) {
       try {
-        await concatenate(wrote.map((i) => path.join(dir, `${i}.ndjson`)), path.resolve(logRequests));
+        await concatenateLogs(wrote.map((i) => path.join(dir, `${i}.ndjson`)), path.resolve(logRequests));
       } catch (error) {
         problems.push(`--log-requests: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -198,9 +178,3 @@ export async function runWorkersCommand(given: RunCommandFlags, workers: number,
   }
 }
 
-/** The workers' request logs, one after another, into the run's log. */
-async function concatenate(files: readonly string[], target: string): Promise<void> {
-  const out = createWriteStream(target);
-  for (const file of files) if (existsSync(file)) await pipeline(createReadStream(file), out, { end: false });
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-}

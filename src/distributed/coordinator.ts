@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { timingSafeEqual } from 'node:crypto';
 import type { HistoryPoint } from '../metrics/history.ts';
 import type { Results } from '../metrics/results.ts';
-import type { IntervalMessage, JoinReply, ReadyReply, ResultsMessage, WorkerFlags } from './protocol.ts';
+import type { IntervalMessage, JoinReply, ReadyReply, ResultsMessage, StopReason, StopReply, WorkerFlags } from './protocol.ts';
 
 /** Where a worker is in the run. */
 export type WorkerState = 'joined' | 'ready' | 'running' | 'finished' | 'lost';
@@ -49,6 +49,8 @@ export interface CoordinatorEvents {
   interval: [worker: WorkerRecord, point: HistoryPoint];
   finished: [worker: WorkerRecord];
   lost: [worker: WorkerRecord, why: string];
+  /** A worker ended (lost, or its results came) before the barrier opened: the fleet cannot start whole, and the others are told to stop. */
+  unstartable: [worker: WorkerRecord];
   /** Every worker has finished or been lost. */
   done: [];
 }
@@ -68,6 +70,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private watchdog: NodeJS.Timeout | undefined;
   private startAtMs: number | undefined;
   private ended = false;
+  private stopReason: StopReason | undefined;
   /** The merged results once written, for GET /results.json. */
   download: string | undefined;
 
@@ -110,6 +113,19 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (!worker || worker.state === 'finished' || worker.state === 'lost') return;
     worker.state = 'lost';
     this.emit('lost', worker, why);
+    this.checkStartable(worker);
+    this.checkDone();
+  }
+
+  /**
+   * Tells every worker to stop (in its next heartbeat reply, or at the barrier): each drains and
+   * sends its results, and the run is done when every worker that joined has. Workers not yet
+   * joined are turned away.
+   */
+  stop(reason: StopReason): void {
+    if (this.stopReason !== undefined) return;
+    this.stopReason = reason;
+    for (const resolve of this.waiting.splice(0)) resolve({ startAtMs: -1, stop: reason });
     this.checkDone();
   }
 
@@ -122,6 +138,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
   }
 
+  /** The barrier waits for every worker: one that ended before it opened would hold the others there for good. */
+  private checkStartable(worker: WorkerRecord): void {
+    if (this.startAtMs !== undefined || this.stopReason !== undefined || this.ended) return;
+    this.emit('unstartable', worker);
+    this.stop('interrupted');
+  }
+
   private checkSilence(): void {
     const now = Date.now();
     for (const worker of this.workers) {
@@ -132,7 +155,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   private checkDone(): void {
-    if (this.ended || this.workers.length < this.options.count) return;
+    if (this.ended || (this.stopReason === undefined && this.workers.length < this.options.count)) return;
     if (this.workers.every((worker) => worker.state === 'finished' || worker.state === 'lost')) {
       this.ended = true;
       this.emit('done');
@@ -162,9 +185,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (!worker) return reply(response, 404, { error: 'no such worker: join first' });
     if (worker.state === 'lost') return reply(response, 410, { error: `worker ${worker.index} was declared lost; its part of the run is over` });
     worker.lastSeenMs = Date.now();
+    const orders: StopReply = this.stopReason === undefined ? {} : { stop: this.stopReason };
     switch (url.pathname) {
       case '/heartbeat':
-        return reply(response, 200, {});
+        return reply(response, 200, orders);
       case '/ready':
         return this.ready(worker, response);
       case '/interval': {
@@ -173,7 +197,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         worker.runStartedAtMs ??= message.runStartedAtMs;
         worker.points.push(message.point);
         this.emit('interval', worker, message.point);
-        return reply(response, 200, {});
+        return reply(response, 200, orders);
       }
       case '/results': {
         const message = body as ResultsMessage;
@@ -182,6 +206,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         worker.state = 'finished';
         reply(response, 200, {});
         this.emit('finished', worker);
+        this.checkStartable(worker);
         return this.checkDone();
       }
       default:
@@ -190,6 +215,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   private join(request: IncomingMessage, response: ServerResponse): void {
+    if (this.stopReason !== undefined) return reply(response, 410, { error: 'the coordinator was stopped; the run is over' });
     if (this.workers.length >= this.options.count) return reply(response, 409, { error: `the fleet already has its ${this.options.count} workers` });
     const worker: WorkerRecord = {
       index: this.workers.length,
@@ -210,9 +236,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /** The barrier: each ready worker waits here until all are; then all get one start time. */
   private ready(worker: WorkerRecord, response: ServerResponse): void {
     worker.state = 'ready';
-    const answer = (startAtMs: number): void => reply(response, startAtMs < 0 ? 503 : 200, { startAtMs });
-    if (this.startAtMs !== undefined) return answer(this.startAtMs);
-    this.waiting.push(({ startAtMs }) => answer(startAtMs));
+    const answer = (ready: ReadyReply): void => reply(response, ready.startAtMs < 0 && ready.stop === undefined ? 503 : 200, ready);
+    if (this.stopReason !== undefined) return answer({ startAtMs: -1, stop: this.stopReason });
+    if (this.startAtMs !== undefined) return answer({ startAtMs: this.startAtMs });
+    this.waiting.push(answer);
     if (this.workers.length === this.options.count && this.workers.every((w) => w.state === 'ready')) {
       // On a whole second: the merged history aligns intervals by the second they end in.
       const startAtMs = Math.max(this.options.notBeforeMs ?? 0, Math.ceil((Date.now() + (this.options.startDelayMs ?? 200)) / 1000) * 1000);

@@ -2,12 +2,15 @@
  * The coordinator–worker protocol, JSON over HTTP with `Authorization: Bearer <token>`:
  *
  *   POST /join        → JoinReply: the worker's shard and the plan (profile path, sha256, flags)
- *   POST /heartbeat   {index}: the worker is alive (every HEARTBEAT_MS, from join to its end)
- *   POST /ready       {index} → {startAtMs}: answered when every worker is ready (the barrier)
- *   POST /interval    IntervalMessage: one history point, its rows' histograms encoded
+ *   POST /heartbeat   {index} → StopReply: the worker is alive (every HEARTBEAT_MS, from join to its end)
+ *   POST /ready       {index} → ReadyReply: answered when every worker is ready (the barrier)
+ *   POST /interval    IntervalMessage → StopReply: one history point, its rows' histograms encoded
  *   POST /results     {index, results}: the shard's results JSON
  *   POST /log?index=I the shard's request log (NDJSON), when the run writes one
  *   GET  /results.json  the merged results, once written (the download endpoint)
+ *
+ * A coordinator that was interrupted says `stop` in its replies: each worker stops as on its own
+ * Ctrl-C (drains, then sends its results). A worker answered 410 (declared lost) stops too.
  */
 import { FleetsimError } from '../errors.ts';
 import type { HistoryPoint } from '../metrics/history.ts';
@@ -39,8 +42,16 @@ export interface JoinReply {
   readonly logRequests: boolean;
 }
 
-export interface ReadyReply {
-  /** Epoch ms at which every worker starts its clock. */
+/** Why the coordinator tells its workers to stop: the signal it got (SIGINT, SIGTERM). */
+export type StopReason = 'interrupted' | 'terminated';
+
+/** The reply to a heartbeat or an interval: `stop` once the coordinator was interrupted. */
+export interface StopReply {
+  readonly stop?: StopReason;
+}
+
+export interface ReadyReply extends StopReply {
+  /** Epoch ms at which every worker starts its clock; -1 when the run was stopped before it started. */
   readonly startAtMs: number;
 }
 

@@ -4,22 +4,27 @@ import { request as httpRequest } from 'node:http';
 import type { HistoryPoint } from '../metrics/history.ts';
 import type { Results } from '../metrics/results.ts';
 import { HEARTBEAT_MS, JoinError } from './protocol.ts';
-import type { JoinReply, ReadyReply } from './protocol.ts';
+import type { JoinReply, ReadyReply, StopReason, StopReply } from './protocol.ts';
 
 /**
  * A worker's side of the protocol (see protocol.ts): join, keep a heartbeat, wait at the barrier,
  * stream each interval, send the results and the request log. Intervals are sent in order, one
  * at a time; one that cannot be sent is dropped (the results carry the whole history anyway).
+ * The coordinator's `stop` (or a 410: this worker was declared lost) reaches `onStop`, once.
  */
 export class CoordinatorClient {
   private heartbeat: NodeJS.Timeout | undefined;
   private index = -1;
   private runStartedAtMs = 0;
   private sending: Promise<unknown> = Promise.resolve();
+  /** Aborts what only waits (joining, the barrier): a stopped worker must not be kept alive by them. */
+  private readonly waiting = new AbortController();
+  private stopped = false;
 
   constructor(
     private readonly url: string,
     private readonly token: string,
+    private readonly onStop: (reason: StopReason) => void = () => undefined,
   ) {}
 
   /** Joins, trying again while the coordinator cannot be reached yet (pods start in any order), up to `waitMs`. */
@@ -30,8 +35,8 @@ export class CoordinatorClient {
       try {
         joined = (await this.post('/join', {})) as JoinReply;
       } catch (error) {
-        if (!(error instanceof JoinError) || !error.message.startsWith('cannot reach') || Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        if (!(error instanceof JoinError) || !error.message.startsWith('cannot reach') || Date.now() > deadline || this.waiting.signal.aborted) throw error;
+        await this.pause(1000);
       }
     }
     this.index = joined.index;
@@ -39,13 +44,25 @@ export class CoordinatorClient {
     return joined;
   }
 
-  /** Says ready and waits for the barrier; resolves at the common start. */
+  /** Says ready and waits for the barrier; resolves at the common start, or with -1 once stopped (`stopWaiting`, the coordinator's stop). */
   async ready(): Promise<number> {
-    const { startAtMs } = (await this.post('/ready', { index: this.index })) as ReadyReply;
+    let startAtMs: number;
+    try {
+      ({ startAtMs } = (await this.post('/ready', { index: this.index })) as ReadyReply);
+    } catch (error) {
+      if (this.waiting.signal.aborted) return -1;
+      throw error;
+    }
+    if (startAtMs < 0) return -1;
     const wait = startAtMs - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (wait > 0) await this.pause(wait);
     this.runStartedAtMs = Date.now();
-    return startAtMs;
+    return this.waiting.signal.aborted ? -1 : startAtMs;
+  }
+
+  /** Ends any wait to join or at the barrier (this worker got a signal); heartbeats go on until `close`. */
+  stopWaiting(): void {
+    this.waiting.abort();
   }
 
   interval(point: HistoryPoint): void {
@@ -72,6 +89,26 @@ export class CoordinatorClient {
 
   close(): void {
     clearInterval(this.heartbeat);
+    this.waiting.abort();
+  }
+
+  private async pause(ms: number): Promise<void> {
+    if (this.waiting.signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiting.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiting.signal.addEventListener('abort', done);
+    });
+  }
+
+  private stop(reason: StopReason): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.onStop(reason);
   }
 
   private async post(route: string, body: unknown): Promise<unknown> {
@@ -82,12 +119,15 @@ export class CoordinatorClient {
         headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
         // The barrier holds /ready until every worker is ready: as long as the slowest warm-up.
-        signal: AbortSignal.timeout(route === '/ready' ? 3_600_000 : 60_000),
+        signal: route === '/ready' || route === '/join' ? AbortSignal.any([AbortSignal.timeout(route === '/ready' ? 3_600_000 : 60_000), this.waiting.signal]) : AbortSignal.timeout(60_000),
       });
     } catch (error) {
       throw new JoinError(`cannot reach the coordinator at ${this.url} (${error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error)})`);
     }
-    const answer = (await response.json().catch(() => ({}))) as { error?: string };
+    const answer = (await response.json().catch(() => ({}))) as StopReply & { error?: string };
+    // Declared lost: its part of the run is over, so it stops rather than load the target unseen.
+    if (response.status === 410 && route !== '/join') this.stop('interrupted');
+    if (answer.stop !== undefined) this.stop(answer.stop);
     if (!response.ok) throw new JoinError(`the coordinator at ${this.url} answered ${response.status} to ${route}: ${answer.error ?? response.statusText}`);
     return answer;
   }
