@@ -32,6 +32,7 @@ import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './ev
 import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet/fleet-layout.ts';
 import { RequestLogRedactor } from './device/redaction.ts';
 import { Scheduler } from './schedule/scheduler.ts';
+import { DeviceLinks } from './fleet/device-links.ts';
 import { globalIndex, localIndex, ownedBelow, WHOLE_RUN } from './fleet/shard.ts';
 import type { Shard } from './fleet/shard.ts';
 import { Ramp } from './schedule/ramp.ts';
@@ -160,6 +161,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly steered: boolean;
   private readonly ownMonitor: GeneratorMonitor | undefined;
   private readonly redactor: RequestLogRedactor;
+  /** Each device's simulated network link, when the profile declares any. */
+  private readonly links: DeviceLinks;
   /** A target like http://host/api puts every request path under /api. */
   private readonly basePath: string;
 
@@ -188,7 +191,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.ordinals = entryOrdinals(this.layout, options.plan.fleet.length);
     this.idOf = fleetIdFunctions(options.plan.fleet, this.ordinals, options.plan.seed);
     const tlsSource = { fleet: options.plan.fleet, layout: this.layout, ordinals: this.ordinals, idOf: this.idOf };
-    this.transport = new HttpTransport(target.origin, httpTransportOptions(options.plan.http, target, tlsSource), options.plan.localAddresses);
+    this.links = new DeviceLinks(options.plan.fleet, this.layout, this.ordinals, options.plan.seed);
+    const links = this.links;
+    const httpOptions = httpTransportOptions(options.plan.http, target, tlsSource);
+    this.transport = new HttpTransport(target.origin, links.any ? { ...httpOptions, linkFor: (index) => links.conditionsFor(index) } : httpOptions, options.plan.localAddresses);
     this.delivery = measuresDelivery(options.plan) ? new DeliveryTracker(options.plan.devices, entryFor, (index) => (this.idOf[this.layout[index] ?? 0] as (index: number) => string)(index)) : undefined;
     this.connectStats = options.plan.fleet.map((entry) => (entry.model.mqtt ? this.stats.entryFor('CONNECT', entry.model.name) : undefined));
     const needsBroker = options.plan.fleet.some((entry) => entry.model.mqtt !== undefined && entry.count > 0);
@@ -258,6 +264,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       this.failRun = reject;
     });
     this.startClock = this.clock.now();
+    this.links.startClock = this.startClock;
     this.startedAt = new Date();
     if (this.stopping) {
       // Stopped before the clock started: an empty run, ended at once, whose reports say so.
@@ -427,7 +434,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const mqtt = bound.model.mqtt;
     if (mqtt) {
       // Reconnect jitter has its own stream, so a lost connection never shifts what the device sends.
-      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, sessionOptionsFor(this.broker as URL, this.mqttTls, this.plan.localAddresses ?? [], device, mqtt), mqtt.reconnect, this.plan.seed, this);
+      const session = sessionOptionsFor(this.broker as URL, this.mqttTls, this.plan.localAddresses ?? [], device, mqtt);
+      const link = this.links.conditionsFor(index);
+      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, link ? { ...session, link } : session, mqtt.reconnect, this.plan.seed, this);
       this.offlineDevices++;
     }
     device.wake();
@@ -486,9 +495,16 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     } else {
       stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late, result.answered);
       if (queuedMicros >= 0) stats.recordQueued(queuedMicros);
+      if (this.links.any && result.answered) this.recordLink(device.deviceIndex, stats, latencyMicros);
       this.emitAttempt(device, stats, sent, result.outcome, result.error, latencyMicros);
     }
     if (this.stopping && this.inFlight === 0) this.drained?.();
+  }
+
+  /** What the device's link added to this answer, never more than the answer took. */
+  private recordLink(deviceIndex: number, stats: StatsEntry, latencyMicros: number): void {
+    const added = this.links.addedMicros(deviceIndex);
+    if (added >= 0) stats.recordLink(Math.min(added, latencyMicros));
   }
 
   private emitAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, outcome: AttemptRecord['outcome'], error: string | undefined, latencyMicros: number): void {

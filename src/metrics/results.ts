@@ -49,6 +49,14 @@ export interface StatsRow {
   readonly delivered?: number;
   readonly offeredRps?: number;
   readonly deliveredShare?: number;
+  /**
+   * Devices with a simulated network link (`network`): the answers whose time the link was measured
+   * on, the time it added to them in all (ms: its delay of each attempt's last bytes each way), and
+   * the mean it added to one. Part of `latencyMs`, which stays the target's plus the link's.
+   */
+  readonly linkSamples?: number;
+  readonly linkAddedMs?: number;
+  readonly linkMeanMs?: number;
   /** Latency measured from the intended start (pacing only): what a saturated generator cannot hide. */
   readonly intendedLatencyMs?: LatencySummary;
   /** HTTP through the shared pool: each request's wait for a free connection, kept out of `latencyMs`. */
@@ -258,6 +266,7 @@ function row(type: string, name: string, counters: Counters, histograms: RowHist
     ...(counters.offered > 0
       ? { offered: round(counters.offered), delivered: counters.delivered, offeredRps: round(counters.offered / seconds), deliveredShare: round(counters.delivered / counters.offered, 4) }
       : {}),
+    ...(counters.linkSamples > 0 ? { linkSamples: counters.linkSamples, linkAddedMs: round(counters.linkAddedMs), linkMeanMs: round(counters.linkAddedMs / counters.linkSamples) } : {}),
   };
   if (live) return base;
   return {

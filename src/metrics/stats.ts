@@ -26,6 +26,9 @@ export class StatsEntry {
   offers = false;
   /** Attempts counted against the offered load: all of this row's, when the plan offers load on it. */
   delivered = 0;
+  /** Answers timed over a simulated link, and what the link added to them in all (ms). */
+  linkSamples = 0;
+  linkAddedMs = 0;
   /** Latency of answers: every attempt the target answered, a 4xx or an MQTT refusal included. */
   readonly latency: LatencyHistogram = createHistogram();
   /** Time spent by attempts that got no answer (refused, reset, timed out, lost): never the target's latency. */
@@ -81,6 +84,12 @@ export class StatsEntry {
 
   get intervalDelivered(): number {
     return this.offers ? this.intervalRequests : 0;
+  }
+
+  /** What a device's simulated link added to an answered attempt (µs). */
+  recordLink(micros: number): void {
+    this.linkSamples++;
+    this.linkAddedMs += micros / 1000;
   }
 
   recordQueued(micros: number): void {

@@ -17,6 +17,14 @@ export interface LinkConditions {
   readonly drops: DropPlan | undefined;
   /** The device's own seeded stream for jitter and drop times. */
   readonly random: () => number;
+  /** Where the link notes what it added to the latest bytes each way, for reports; shared by the device's connections. */
+  readonly meter?: LinkMeter | undefined;
+}
+
+/** The delay (ms) the link added to the last chunk it carried each way: queueing behind a cap, latency and jitter. */
+export interface LinkMeter {
+  uplinkMs: number;
+  downlinkMs: number;
 }
 
 export type DropPlan =

@@ -26,9 +26,6 @@ type WriteCallback = (error?: Error | null) => void;
 export class ShapedStream extends Duplex implements Timed {
   dueAt = 0;
   heapIndex = -1;
-  /** Time the added delay of the last chunk each way, in ms: what the link added to the latest exchange. */
-  lastUplinkDelayMs = 0;
-  lastDownlinkDelayMs = 0;
   private upFreeAt = 0;
   private upLastArrival = 0;
   private downFreeAt = 0;
@@ -36,7 +33,7 @@ export class ShapedStream extends Duplex implements Timed {
   private readonly up: Lane<Chunk>;
   private readonly down: Lane<Chunk>;
   private readonly acks: Lane<WriteCallback>;
-  private readonly ready: Lane<string>;
+  private readonly ready: Lane<() => void>;
   private dropIndex = 0;
   private readonly upMsPerByte: number;
   private readonly downMsPerByte: number;
@@ -54,9 +51,9 @@ export class ShapedStream extends Duplex implements Timed {
     this.up = new Lane(clock, (chunk) => this.sendInner(chunk));
     this.down = new Lane(clock, (chunk) => this.receive(chunk));
     this.acks = new Lane(clock, (callback) => callback());
-    this.ready = new Lane(clock, (event) => {
+    this.ready = new Lane(clock, (opened) => {
       this.scheduleDrop();
-      this.emit(event);
+      opened();
     });
     inner.on('data', (chunk: Buffer) => this.arrived(chunk));
     inner.on('end', () => this.down.push(Math.max(this.downLastArrival, this.clock.now()), END));
@@ -65,8 +62,12 @@ export class ShapedStream extends Duplex implements Timed {
       // A reset or a destroyed socket: what was still on its way is lost with it.
       if (!inner.readableEnded) this.destroy();
     });
-    if (readyEvent === undefined) this.scheduleDrop();
-    else inner.once(readyEvent, () => this.ready.push(this.clock.now() + this.delay() + this.delay(), readyEvent));
+    if (readyEvent !== undefined) inner.once(readyEvent, () => this.afterRoundTrip(() => this.emit(readyEvent)));
+  }
+
+  /** Calls `opened` one round trip of the link from now (a handshake's), and starts counting toward drops then. */
+  afterRoundTrip(opened: () => void): void {
+    this.ready.push(this.clock.now() + this.delay() + this.delay(), opened);
   }
 
   /** A seeded delay of one chunk, one way. */
@@ -88,7 +89,7 @@ export class ShapedStream extends Duplex implements Timed {
     const now = this.clock.now();
     if (this.upMsPerByte === 0) {
       const at = Math.max(this.upLastArrival, now + this.delay());
-      this.lastUplinkDelayMs = at - now;
+      if (this.link.meter) this.link.meter.uplinkMs = at - now;
       this.upLastArrival = at;
       this.up.push(at, chunk);
       return callback();
@@ -100,7 +101,7 @@ export class ShapedStream extends Duplex implements Timed {
       this.upLastArrival = at;
       this.up.push(at, slice);
     }
-    this.lastUplinkDelayMs = this.upLastArrival - now;
+    if (this.link.meter) this.link.meter.uplinkMs = this.upLastArrival - now;
     // Called back once the bytes have left the device: the writer then waits on the link, not on memory.
     this.acks.push(this.upFreeAt, callback);
   }
@@ -128,7 +129,7 @@ export class ShapedStream extends Duplex implements Timed {
     const now = this.clock.now();
     if (this.downMsPerByte === 0) {
       const at = Math.max(this.downLastArrival, now + this.delay());
-      this.lastDownlinkDelayMs = at - now;
+      if (this.link.meter) this.link.meter.downlinkMs = at - now;
       this.downLastArrival = at;
       return this.down.push(at, chunk);
     }
@@ -139,7 +140,7 @@ export class ShapedStream extends Duplex implements Timed {
       this.downLastArrival = at;
       this.down.push(at, slice);
     }
-    this.lastDownlinkDelayMs = this.downLastArrival - now;
+    if (this.link.meter) this.link.meter.downlinkMs = this.downLastArrival - now;
   }
 
   private sendInner(chunk: Chunk): void {

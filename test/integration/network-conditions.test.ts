@@ -1,0 +1,133 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import type { Results } from '../../src/metrics/results.ts';
+import { runCli } from '../helpers/cli.ts';
+import { TempDir } from '../helpers/temp-files.ts';
+
+let temp: TempDir;
+before(async () => {
+  temp = await TempDir.create();
+});
+after(async () => {
+  await temp.remove();
+});
+
+/** An HTTP server that notes, for each request, how long after its `sentAt` (epoch ms, in the body) it arrived. */
+async function arrivalServer(): Promise<{ url: string; delays: number[]; close: () => Promise<void> }> {
+  const delays: number[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const arrived = Date.now();
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { sentAt: number };
+      delays.push(arrived - body.sentAt);
+      response.end('{}');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    delays,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+test('a 600 ms ± 50 ms link over HTTP: the server sees requests 600 ms late, within 10%; the latency is the link\'s both ways plus the target\'s', { timeout: 60_000 }, async () => {
+  const server = await arrivalServer();
+  try {
+    await temp.write(
+      'linked.device.yaml',
+      `kind: device
+name: linked
+network:
+  latency: 600ms
+  jitter: 50ms
+tasks:
+  - name: /reading
+    http:
+      method: POST
+      path: /reading
+      json:
+        sentAt: "{{ nowMs() }}"
+wait:
+  model: constant
+  time: 100ms
+`,
+    );
+    const profile = await temp.write('linked.yaml', `kind: profile\nseed: 9\nfleet:\n  - device: linked.device.yaml\n    count: 4\niterations: 4\nspawn:\n  mode: all-at-once\n`);
+    const json = temp.file('linked.json');
+    const result = await runCli(['run', profile, '--target', server.url, '--json', json, '--quiet'], 40_000);
+    assert.equal(result.code, 0, result.stderr);
+    const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+    const row = results.stats.find((entry) => entry.name === '/reading');
+    assert.equal(row?.requests, 16);
+    assert.equal(row.failures, 0);
+    assert.equal(server.delays.length, 16);
+    // Each device's first request also waits for its connection: a TCP handshake's round trip over the link, then the way up.
+    const sorted = [...server.delays].sort((a, b) => a - b);
+    const onOpenConnections = sorted.slice(0, 12);
+    const first = sorted.slice(12);
+    const mean = onOpenConnections.reduce((sum, d) => sum + d, 0) / onOpenConnections.length;
+    assert.ok(Math.abs(mean - 600) <= 60, `mean one-way delay at the server ${mean} ms, declared 600 ms`);
+    assert.ok(sorted[0] as number >= 545 && (sorted[11] as number) <= 700, `delays ${sorted.join(', ')}`);
+    for (const delay of first) assert.ok(delay >= 1600 && delay <= 2100, `first requests ${first.join(', ')} ms: handshake and the way up`);
+    // The reported latency: up and down over the link, plus a loopback server's moment.
+    const p50 = row.latencyMs.p50 as number;
+    assert.ok(p50 >= 1100 && p50 <= 1350, `p50 ${p50} ms`);
+    // The summary's share of it the link added: nearly all of it here.
+    assert.equal(row.linkSamples, 16);
+    const added = row.linkMeanMs as number;
+    assert.ok(Math.abs(added - 1200) <= 120, `link added ${added} ms on average`);
+    assert.ok(added <= (row.latencyMs.mean as number), 'the link never adds more than the latency it is part of');
+  } finally {
+    await server.close();
+  }
+});
+
+test('a mix of presets splits an entry\'s devices by share, and a model without a link stays unshaped', { timeout: 60_000 }, async () => {
+  const server = await arrivalServer();
+  try {
+    await temp.write(
+      'mixed.device.yaml',
+      `kind: device
+name: mixed
+tasks:
+  - name: /reading
+    http:
+      method: POST
+      path: /reading
+      json:
+        sentAt: "{{ nowMs() }}"
+wait:
+  model: constant
+  time: 50ms
+`,
+    );
+    const profile = await temp.write(
+      'mixed.yaml',
+      `kind: profile\nseed: 3\nfleet:\n  - device: mixed.device.yaml\n    count: 10\n    network: "70% lte, 30% 3g"\n  - device: plain.device.yaml\n    count: 2\niterations: 3\nspawn:\n  mode: all-at-once\n`,
+    );
+    await temp.write('plain.device.yaml', (await readFile(temp.file('mixed.device.yaml'), 'utf8')).replace('name: mixed', 'name: plain').replace('/reading', '/plain').replace('/reading', '/plain'));
+    const json = temp.file('mixed.json');
+    const result = await runCli(['run', profile, '--target', server.url, '--json', json, '--quiet'], 40_000);
+    assert.equal(result.code, 0, result.stderr);
+    const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+    const linked = results.stats.find((entry) => entry.name === '/reading');
+    const plain = results.stats.find((entry) => entry.name === '/plain');
+    assert.equal(linked?.requests, 30);
+    assert.equal(plain?.requests, 6);
+    assert.equal(plain.linkSamples, undefined, 'devices without a link are not shaped');
+    // 7 devices on lte (35 ms each way) and 3 on 3g (150 ms each way): a mean of 0.7·70 + 0.3·300 = 139 ms a round trip.
+    const added = linked.linkMeanMs as number;
+    assert.ok(added > 110 && added < 175, `link added ${added} ms on average`);
+  } finally {
+    await server.close();
+  }
+});
