@@ -10,7 +10,7 @@ const RATE_UNITS: Readonly<Record<string, number>> = { bit: 1, kbit: KBIT, mbit:
 function rateAt(source: YamlSource, fieldPath: FieldPath, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number') return value;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit)/i.exec(String(value as string));
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit)/i.exec(typeof value === 'string' ? value : '');
   const bps = match ? Number(match[1]) * (RATE_UNITS[(match[2] as string).toLowerCase()] ?? 1) : 0;
   if (bps < 1) throw source.error(fieldPath, `${JSON.stringify(value)} is not a bandwidth of at least 1 bit/s (e.g. 10kbit, 1.6mbit)`);
   return bps;
