@@ -33,6 +33,7 @@ import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet/f
 import { RequestLogRedactor } from './device/redaction.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { DeviceLinks } from './fleet/device-links.ts';
+import { FleetLifecycle } from './fleet/fleet-lifecycle.ts';
 import { globalIndex, localIndex, ownedBelow, WHOLE_RUN } from './fleet/shard.ts';
 import type { Shard } from './fleet/shard.ts';
 import { Ramp } from './schedule/ramp.ts';
@@ -163,6 +164,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly redactor: RequestLogRedactor;
   /** Each device's simulated network link, when the profile declares any. */
   private readonly links: DeviceLinks;
+  /** Sleeps, reboots and fleet events, and their counts. */
+  readonly lifecycle: FleetLifecycle;
   /** A target like http://host/api puts every request path under /api. */
   private readonly basePath: string;
 
@@ -204,6 +207,16 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.onlineGoal = ownedBelow(options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices, this.shard);
     this.redactor = new RequestLogRedactor(options.plan, this.layout);
     this.offered = new OfferedLoad(options.plan.fleet, options.plan.iterations, entryFor);
+    this.lifecycle = new FleetLifecycle(options.plan.fleet, this.layout, options.plan.fleetEvents ?? [], options.plan.seed, options.plan.devices, this.ownedDevices / Math.max(1, options.plan.devices), this.offered, {
+      now: () => this.clock.now(),
+      elapsedMs: () => this.elapsedMs(),
+      schedule: (item, dueAt) => this.scheduler.schedule(item, dueAt),
+      unschedule: (item) => this.scheduler.unschedule(item),
+      httpDeviceOnline: (online) => {
+        this.offlineDevices += online ? -1 : 1;
+        if (online) this.noteOnline();
+      },
+    });
     // A share judged over less than two task periods would see a paced fleet's lumps, not its rate.
     this.stats.judgeLoad(Math.min(60, Math.max(DEFAULT_WINDOW_S, (2 * this.offered.longestCycleMs) / 1000)), options.plan.minDelivered ?? null);
   }
@@ -439,8 +452,14 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, link ? { ...session, link } : session, mqtt.reconnect, this.plan.seed, this);
       this.offlineDevices++;
     }
+    device.lifecycle = this.lifecycle.attach(device, this.startClock);
     device.wake();
     device.link?.wake();
+    device.lifecycle?.start(this.clock.now());
+  }
+
+  queuedWhileOffline(): void {
+    this.lifecycle.counts.queuedWhileOffline++;
   }
 
   now(): number {
@@ -537,6 +556,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   onFinished(device: VirtualDevice): void {
     this.finished++;
+    this.lifecycle.finished(device);
     if (device.listening) this.listening--;
     if (this.retiring.delete(device) && this.devices[localIndex(device.deviceIndex, this.shard)] === device) this.transport.release(device.deviceIndex);
     const link = device.link;

@@ -130,6 +130,12 @@ export interface Results {
   readonly devices: DevicesSummary;
   /** Messages devices received on their MQTT sessions (runs with MQTT devices only). */
   readonly downlink?: DownlinkSummary;
+  /**
+   * Device lifecycles (models with `lifecycle`, profiles with `events`): sleeps, wakes, reboots,
+   * devices an offline window took, messages queued for devices while they were off the network
+   * (those with a delivery header), and what the fleet events planned.
+   */
+  readonly lifecycle?: LifecycleSummary;
   /** End-to-end delivery of publishes sent with a delivery header: expected, delivered, lost, duplicated, out of order. */
   readonly delivery?: DeliverySummary;
   /** The broker's own `$SYS` figures for the run (`--broker-stats`). */
@@ -164,6 +170,15 @@ export interface Results {
 
 /** Shards' differing abandon causes, each as `shard I: cause`, joined by `; `. */
 export type MixedAbandonCause = `shard ${number}: ${string}`;
+
+export interface LifecycleSummary {
+  readonly sleeps: number;
+  readonly wakes: number;
+  readonly reboots: number;
+  readonly offline: number;
+  readonly queuedWhileOffline: number;
+  readonly planned: { readonly reboots: number; readonly offline: number };
+}
 
 export interface DownlinkSummary {
   readonly received: number;

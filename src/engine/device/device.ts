@@ -25,6 +25,7 @@ import { ReactionInbox } from './reaction-inbox.ts';
 import { describeSparkplug } from '../mqtt/sparkplug/payloads.ts';
 import type { SparkplugDevice, SparkplugNode } from '../mqtt/sparkplug/node.ts';
 import type { Schedulable } from '../schedule/scheduler.ts';
+import type { DeviceLifecycle } from './device-lifecycle.ts';
 import { nextTick } from '../schedule/wait.ts';
 import type { NextTick } from '../schedule/wait.ts';
 
@@ -85,6 +86,14 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private stepIndex = 0;
   /** An MQTT step waiting for the session to come (back) up. */
   private parked = false;
+  /** Boots so far, this one included ({{ device.boots }}): a reboot runs the boot tasks again with the next. */
+  boots = 1;
+  /** Off the network by its lifecycle (asleep, rebooting, offline): it starts nothing until it is back. */
+  private suspended = false;
+  /** Its schedule came due while it was off the network: it picks up there when back. */
+  private dueWhileSuspended = false;
+  /** Its sleeps, reboots and fleet events, when it has any. */
+  lifecycle: DeviceLifecycle | undefined;
 
   // What is in flight for the task: one HTTP attempt, or a burst of MQTT attempts.
   private attempt: BoundStep | undefined;
@@ -146,7 +155,53 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     return this.phase === Phase.Done;
   }
 
+  /** No attempt in flight. */
+  get idle(): boolean {
+    return this.attempt === undefined;
+  }
+
+  /** Leaves the network: the attempt in flight ends as it will, and nothing new starts until `resume`. */
+  suspend(): void {
+    this.suspended = true;
+    if (this.heapIndex >= 0) {
+      this.host.unschedule(this);
+      this.dueWhileSuspended = true;
+    }
+  }
+
+  /**
+   * Back on the network. After a reboot the device starts over: its boot tasks run again with the
+   * next boot count, and the task it was in is dropped. Otherwise it goes on where it stopped; a
+   * paced device's grid starts again from now, so its sleep is not counted as missed ticks.
+   */
+  resume(reboot: boolean): void {
+    this.suspended = false;
+    if (this.phase === Phase.Done || this.phase === Phase.Waiting) return;
+    const now = this.host.now();
+    const wasDue = this.dueWhileSuspended;
+    this.dueWhileSuspended = false;
+    this.intendedAt = now;
+    this.taskIntendedAt = now;
+    if (reboot) {
+      this.boots++;
+      this.host.unschedule(this);
+      this.task = undefined;
+      this.parked = false;
+      this.bootStep = 0;
+      this.timetable = undefined;
+      this.phase = this.bound.boot.length > 0 ? Phase.Boot : Phase.Loop;
+      // An attempt still in flight ends first; its end finds no task and starts the boot.
+      if (this.attempt === undefined) this.wake();
+      return;
+    }
+    if (wasDue) this.wake();
+  }
+
   wake(): void {
+    if (this.suspended && this.phase !== Phase.Waiting && !this.host.stopping) {
+      this.dueWhileSuspended = true;
+      return;
+    }
     if (this.phase === Phase.Waiting) {
       this.phase = this.bound.boot.length > 0 ? Phase.Boot : Phase.Loop;
       this.intendedAt = this.host.now();
@@ -418,6 +473,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const replies = first >= 0 && this.commands ? this.bound.reactions[first]?.reaction : undefined;
     if (replies?.commandReplies) return (this.commands as CommandSender).reply(replies, received, properties);
     const payload = this.host.delivery ? this.host.delivery.received(this.deviceIndex, topic, received, properties, inbox?.matched) : received;
+    // Sent while this device was off the network and received now: its session's queue held it.
+    if (this.lifecycle && this.host.delivery && this.lifecycle.sentWhileDown(this.host.delivery.lastSentMs)) this.host.queuedWhileOffline?.();
     if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping || this.retired) return;
     if (!inbox?.accept(first, payload, this.host.downlink, properties)) return;
     // Idle between tasks (or, with no tasks, idle for good): react now, and come back to the schedule after.
@@ -505,8 +562,10 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
 
   /** After `attempts` of `step` ended: the next attempt, step, or task. */
   private advance(step: BoundStep, attempts: number, endedAt: number, deferNext = false): void {
-    const task = this.task as BoundTask;
     if (this.host.stopping || this.phase === Phase.Done || this.retired) return this.finish();
+    // A reboot came while the attempt was in flight: the device starts over (or waits to be back).
+    if (this.task === undefined) return this.wake();
+    const task = this.task;
     this.repeatIndex += attempts;
     if (this.repeatIndex >= step.spec.repeat) {
       this.repeatIndex = 0;
@@ -514,6 +573,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     }
     if (this.stepIndex < task.steps.length) {
       if (step.spec.sleepMs > 0 || deferNext) this.host.schedule(this, endedAt + step.spec.sleepMs);
+      else if (this.suspended) this.dueWhileSuspended = true;
       else this.startAttempt();
       return;
     }
@@ -563,6 +623,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   finish(): void {
     if (this.phase === Phase.Done) return;
     this.phase = Phase.Done;
+    this.lifecycle?.stop();
     this.task = undefined;
     this.parked = false;
     this.inbox?.clear();

@@ -2,6 +2,7 @@ import type { StatsEntry } from '../../metrics/stats.ts';
 import { actionType } from '../../profile/types.ts';
 import type { DeviceModel, FleetEntry, TaskSpec, WaitModel } from '../../profile/types.ts';
 import { rampStepsDue } from './ramp.ts';
+import { DownTimeline } from './down-timeline.ts';
 
 /**
  * The load the fleet means to offer, computed from the plan and the shape alone: what the devices
@@ -16,9 +17,16 @@ import { rampStepsDue } from './ramp.ts';
  *   to what happens during the run, so nothing is offered for them.
  * - The running device count is the shape's (the ramp's schedule), not the count that managed to
  *   start, so devices a starved loop started late are load that was not delivered.
+ * - A device's lifecycle (sleep, reboots, offline windows) is seeded, so it is part of the plan: a
+ *   device is not offered load while its lifecycle keeps it off the network, and a reboot offers
+ *   its boot tasks again.
  */
 export class OfferedLoad {
   private readonly offers: ModelOffer[];
+  /** Each fleet entry's offer (undefined for an empty entry), and its devices' lifecycle: off the network, and reboots. */
+  private readonly offerOfEntry: (ModelOffer | undefined)[];
+  private readonly down = new Map<ModelOffer, DownTimeline>();
+  private readonly reboots = new Map<ModelOffer, DownTimeline>();
   private readonly segments: RampSegment[] = [];
   /** Entries a model offers load on: the rows whose requests count as delivered. */
   readonly offeredEntries: ReadonlySet<StatsEntry>;
@@ -27,7 +35,8 @@ export class OfferedLoad {
 
   constructor(fleet: readonly FleetEntry[], iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry) {
     const devices = fleet.reduce((sum, entry) => sum + entry.count, 0);
-    this.offers = fleet.filter((entry) => entry.count > 0).map((entry) => modelOffer(entry.model, devices === 0 ? 0 : entry.count / devices, iterations, entryFor));
+    this.offerOfEntry = fleet.map((entry) => (entry.count > 0 ? modelOffer(entry.model, devices === 0 ? 0 : entry.count / devices, iterations, entryFor) : undefined));
+    this.offers = this.offerOfEntry.filter((offer) => offer !== undefined);
     this.offeredEntries = new Set(this.offers.flatMap((offer) => [...offer.perSecond, ...offer.perStart].map(([entry]) => entry)));
     for (const entry of this.offeredEntries) entry.offers = true;
     this.longestCycleMs = Math.max(0, ...this.offers.map((offer) => offer.cycleMs));
@@ -38,14 +47,40 @@ export class OfferedLoad {
     this.segments.push({ startMs: atMs, from, goal, overMs: Math.max(0, overMs) });
   }
 
+  /**
+   * A device of fleet entry `entry` left the network (`delta` 1) or came back (-1) at `atMs` as its
+   * lifecycle planned (sleep, reboot, offline window): its tasks are not offered while it is away.
+   */
+  deviceDown(entry: number, atMs: number, delta: 1 | -1): void {
+    const offer = this.offerOfEntry[entry];
+    if (!offer) return;
+    let timeline = this.down.get(offer);
+    if (!timeline) this.down.set(offer, (timeline = new DownTimeline()));
+    timeline.change(atMs, delta);
+  }
+
+  /** A device of fleet entry `entry` rebooted at `atMs`: its boot tasks are offered again. */
+  rebooted(entry: number, atMs: number): void {
+    const offer = this.offerOfEntry[entry];
+    if (!offer) return;
+    let timeline = this.reboots.get(offer);
+    if (!timeline) this.reboots.set(offer, (timeline = new DownTimeline()));
+    timeline.change(atMs, 1);
+  }
+
   /** Attempts per row the fleet meant to start between `fromMs` and `toMs` (ms since the run began); fractional. */
   offeredBetween(fromMs: number, toMs: number, into: Map<StatsEntry, number>): Map<StatsEntry, number> {
     if (toMs <= fromMs) return into;
     const starts = this.startsBetween(fromMs, toMs);
     for (const offer of this.offers) {
       const deviceSeconds = offer.capMs === undefined ? this.deviceMs(fromMs, toMs) / 1000 : this.cappedDeviceMs(fromMs, toMs, offer.capMs) / 1000;
-      for (const [entry, perDeviceS] of offer.perSecond) add(into, entry, perDeviceS * deviceSeconds * offer.share);
-      for (const [entry, perStart] of offer.perStart) add(into, entry, perStart * starts * offer.share);
+      const down = this.down.get(offer);
+      // Down devices are counts of this entry's own devices, not shares of the population.
+      const downSeconds = down ? (down.integral(toMs) - down.integral(fromMs)) / 1000 : 0;
+      const reboots = this.reboots.get(offer);
+      const rebootStarts = reboots ? reboots.risesBy(toMs) - reboots.risesBy(fromMs) : 0;
+      for (const [entry, perDeviceS] of offer.perSecond) add(into, entry, perDeviceS * Math.max(0, deviceSeconds * offer.share - downSeconds));
+      for (const [entry, perStart] of offer.perStart) add(into, entry, perStart * (starts * offer.share + rebootStarts));
     }
     return into;
   }

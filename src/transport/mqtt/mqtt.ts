@@ -198,7 +198,18 @@ export class MqttSession implements ConnectionOwner {
    * What still waits for an ack has already ended for the engine (timed out or failed), so nothing
    * waits for it and it is not called back.
    */
-  async close(graceful: boolean, timeoutMs = 2000): Promise<void> {
+  /**
+   * The device's network went away (a reboot, an offline window): the socket is dropped as a lost
+   * connection is, without a DISCONNECT, and the listener hears of it as of any other loss.
+   */
+  drop(reason: string): void {
+    const connection = this.connection;
+    if (connection?.connected) connection.failed(reason);
+    else void this.close(false);
+  }
+
+  /** `keepSession`: a plain DISCONNECT, so a persistent MQTT 5 session outlives it (a device going to sleep). */
+  async close(graceful: boolean, timeoutMs = 2000, keepSession = false): Promise<void> {
     this.closing = true;
     const discarding = this.discarding;
     if (discarding) {
@@ -209,7 +220,7 @@ export class MqttSession implements ConnectionOwner {
     }
     const connection = this.connection;
     if (!connection) return;
-    await connection.close(graceful, timeoutMs);
+    await connection.close(graceful, timeoutMs, keepSession);
     if (this.connection === connection) this.connection = undefined;
   }
 }
