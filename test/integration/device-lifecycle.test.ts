@@ -1,8 +1,11 @@
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import type { Results } from '../../src/metrics/results.ts';
+import { connectAsync } from 'mqtt';
 import { runCli } from '../helpers/cli.ts';
+import { mosquittoSkip, startMosquitto } from '../helpers/mosquitto.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
 let temp: TempDir;
@@ -77,4 +80,80 @@ events:
     const after = lines.slice(lines.findIndex((line) => line.device === device && line.body === 'boot 2'));
     assert.ok(after.some((line) => line.device === device && line.name === 'reading' && line.outcome === 'ok'), `${device} published after its reboot`);
   }
+});
+
+describe('against Mosquitto', () => {
+  test('a duty-cycled fleet with persistent sessions: what was published while it slept is delivered on wake, counted, and equals $SYS', { skip: mosquittoSkip(), timeout: 60_000 }, async () => {
+    const broker = await startMosquitto();
+    // The broker's count of PUBLISH packets it sent, at each $SYS tick. This probe subscribes to that
+    // topic alone, so of what the count grows by, one a tick is the probe's own copy.
+    const probe = await connectAsync(broker.url, { clientId: 'sent-probe', reconnectPeriod: 0 });
+    const sent: number[] = [];
+    probe.on('message', (_topic, payload) => sent.push(Number(payload.toString())));
+    await probe.subscribeAsync('$SYS/broker/publish/messages/sent');
+    try {
+      await pollUntil('a first $SYS tick', () => sent.length > 1);
+      const first = sent.length - 1;
+      await temp.write(
+        'sleepy.device.yaml',
+        `kind: device
+name: sleepy
+mqtt: { version: "3.1.1", clean: false, keepalive: 30s }
+lifecycle:
+  sleep: { awake: 1s, asleep: 3s, jitter: 0 }
+on:
+  - topic: fleet/orders
+    qos: 1
+`,
+      );
+      // The backend waits until every sensor sleeps (each falls asleep within its first second), then sends 21 orders.
+      await temp.write(
+        'backend.device.yaml',
+        `kind: device
+name: backend
+mqtt: { version: "3.1.1", keepalive: 30s }
+boot:
+  - name: orders
+    steps:
+      - name: settle
+        sleep: 1200ms
+        subscribe: { topic: "backend/noop", qos: 1 }
+      - name: order
+        repeat: 20
+        sleep: 30ms
+        publish: { topic: fleet/orders, qos: 1, delivery: payload, json: { n: "{{ repeat.index }}" } }
+tasks:
+  - name: order
+    publish: { topic: fleet/orders, qos: 1, delivery: payload, json: { n: 20 } }
+wait: { model: constant, time: 1h }
+`,
+      );
+      const profile = await temp.write('sleepy.yaml', `kind: profile\nseed: 4\nfleet:\n  - device: sleepy.device.yaml\n    count: 3\n  - device: backend.device.yaml\n    count: 1\nspawn: { mode: all-at-once }\nduration: 5500ms\n`);
+      const json = temp.file('sleepy.json');
+      const result = await runCli(['run', profile, '--broker', broker.url, '--json', json, '--quiet'], 40_000);
+      assert.equal(result.code, 0, result.stderr);
+      const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+      const lifecycle = results.lifecycle;
+      // Each sensor slept at least once and woke once within 5.5 s (asleep from before 1 s until after 3 s).
+      assert.ok((lifecycle?.sleeps ?? 0) >= 3, `sleeps ${lifecycle?.sleeps}`);
+      assert.ok((lifecycle?.wakes ?? 0) >= 3, `wakes ${lifecycle?.wakes}`);
+      // Every order reached every sensor, all of them after it woke.
+      assert.equal(results.delivery?.total.delivered, 63);
+      assert.equal(results.delivery.total.lost, 0);
+      assert.equal(lifecycle?.queuedWhileOffline, 63);
+      // What the broker sent the sensors during the run, by $SYS: the probe's own copies taken out.
+      const ticks = sent.length;
+      await pollUntil('a $SYS tick after the run', () => sent.length > ticks, 5000);
+      const last = sent.length - 1;
+      const toSensors = (sent[last] as number) - (sent[first] as number) - (last - first);
+      assert.equal(toSensors, lifecycle.queuedWhileOffline, `$SYS publish/messages/sent: ${sent.join(', ')}`);
+      // CONNECTs: one per sensor at the start and one per wake, and the backend's.
+      const connect = results.stats.find((row) => row.type === 'CONNECT' && row.name === 'sleepy');
+      assert.equal(connect?.requests, 3 + lifecycle.wakes);
+      assert.equal(connect.failures, 0);
+    } finally {
+      await probe.endAsync();
+      await broker.stop();
+    }
+  });
 });
