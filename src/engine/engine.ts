@@ -405,7 +405,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const timerLateMs = onTimer ? Math.max(0, now - this.lastSnapshotAt - this.snapshotIntervalMs) : 0;
     this.lastSnapshotAt = now;
     this.offerUntil(Math.min(now, this.stoppedClock ?? now) - this.startClock);
-    this.emit('interval', this.stats.snapshot(now - this.startClock, this.online, this.runningDevices, this.generator.sampleInterval(timerLateMs)));
+    const planned = this.lifecycle.any ? Math.max(0, this.runningDevices - this.lifecycle.plannedDown) : undefined;
+    this.emit('interval', this.stats.snapshot(now - this.startClock, this.online, this.runningDevices, this.generator.sampleInterval(timerLateMs), planned));
   }
 
   /** Books what the shape meant to start up to `untilMs` on the rows: the load offered, however much of it was sent. */

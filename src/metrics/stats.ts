@@ -308,7 +308,7 @@ export class RunStats {
   }
 
   /** Closes the current interval into a history point; `atMs` is ms since run start. */
-  snapshot(atMs: number, devicesOnline: number, devicesTarget: number, generator: IntervalHealth): HistoryPoint {
+  snapshot(atMs: number, devicesOnline: number, devicesTarget: number, generator: IntervalHealth, devicesPlanned?: number): HistoryPoint {
     const seconds = Math.max(0.001, (atMs - this.lastSnapshotMs) / 1000);
     this.lastSnapshotMs = atMs;
     // A busy share over a few ms (the last interval, cut short by the stop) says nothing.
@@ -347,6 +347,7 @@ export class RunStats {
       folded: 1,
       devicesOnline,
       devicesTarget,
+      ...(devicesPlanned === undefined ? {} : { devicesPlanned }),
       generator,
       saturated,
       total: this.total.close(seconds),

@@ -157,3 +157,57 @@ wait: { model: constant, time: 1h }
     }
   });
 });
+
+test('an offline window for 50% of an HTTP fleet: those devices send nothing for its length, the plan says so, and the offered load leaves them out', { timeout: 60_000 }, async () => {
+  await temp.write(
+    'pacer.device.yaml',
+    `kind: device
+name: pacer
+tasks:
+  - name: /tick
+    http: { method: POST, path: /data, json: { n: "{{ seq }}" } }
+wait: { model: pacing, interval: 100ms }
+`,
+  );
+  const profile = await temp.write(
+    'tunnel.yaml',
+    `kind: profile
+seed: 8
+fleet:
+  - device: pacer.device.yaml
+    count: 10
+spawn: { mode: all-at-once }
+duration: 4s
+events:
+  - offline: { at: 1s, share: 50%, for: 2s }
+`,
+  );
+  const json = temp.file('tunnel.json');
+  const log = temp.file('tunnel.ndjson');
+  const html = temp.file('tunnel.html');
+  const result = await runCli(['run', profile, '--json', json, '--log-requests', log, '--html', html, '--quiet'], 40_000);
+  assert.equal(result.code, 0, result.stderr);
+  const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+  assert.deepEqual(results.lifecycle?.planned, { reboots: 0, offline: 5 });
+  assert.equal(results.lifecycle.offline, 5);
+  const lines = (await readFile(log, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as LogLine & { intendedAtMs: number });
+  const byDevice = new Map<string, number[]>();
+  for (const line of lines) byDevice.set(line.device, [...(byDevice.get(line.device) ?? []), line.intendedAtMs]);
+  const quiet = [...byDevice.values()].filter((times) => !times.some((at) => at > 1150 && at < 2950));
+  // Five devices were silent through the window; the other five kept their pace.
+  assert.equal(quiet.length, 5);
+  for (const times of quiet) assert.ok(times.some((at) => at >= 3000), 'back after the window');
+  // 10 devices × 40 ticks, less 5 × 20 while offline: about 300, all of it offered.
+  const tick = results.stats.find((row) => row.name === '/tick');
+  assert.ok(tick && Math.abs(tick.requests - 300) <= 15, `requests ${tick?.requests}`);
+  assert.ok(Math.abs((tick.offered ?? 0) - 300) <= 15, `offered ${tick.offered}`);
+  assert.ok((tick.deliveredShare ?? 0) >= 0.95, `delivered share ${tick.deliveredShare}`);
+  // The history holds the plan's devices online: five fewer during the window.
+  const planned = results.history.map((point) => point.devicesPlanned);
+  assert.ok(planned.includes(5) && planned.includes(10), `planned online ${planned.join(', ')}`);
+  // The HTML report carries the plan beside the devices online for its chart.
+  assert.match(await readFile(html, 'utf8'), /"devicesPlanned":5/);
+});
