@@ -3,6 +3,7 @@ import { actionType } from '../../profile/types.ts';
 import type { DeviceModel, FleetEntry, TaskSpec, WaitModel } from '../../profile/types.ts';
 import { rampStepsDue } from './ramp.ts';
 import { DownTimeline } from './down-timeline.ts';
+import type { NetworkMix } from '../../profile/network-presets.ts';
 
 /**
  * The load the fleet means to offer, computed from the plan and the shape alone: what the devices
@@ -17,6 +18,8 @@ import { DownTimeline } from './down-timeline.ts';
  *   to what happens during the run, so nothing is offered for them.
  * - The running device count is the shape's (the ramp's schedule), not the count that managed to
  *   start, so devices a starved loop started late are load that was not delivered.
+ * - A declared network link is part of the plan too: a closed model's cycle (and an open one that
+ *   cannot keep its period) includes the link's mean round trip per attempt it waits for.
  * - A device's lifecycle (sleep, reboots, offline windows) is seeded, so it is part of the plan: a
  *   device is not offered load while its lifecycle keeps it off the network, and a reboot offers
  *   its boot tasks again.
@@ -35,7 +38,7 @@ export class OfferedLoad {
 
   constructor(fleet: readonly FleetEntry[], iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry) {
     const devices = fleet.reduce((sum, entry) => sum + entry.count, 0);
-    this.offerOfEntry = fleet.map((entry) => (entry.count > 0 ? modelOffer(entry.model, devices === 0 ? 0 : entry.count / devices, iterations, entryFor) : undefined));
+    this.offerOfEntry = fleet.map((entry) => (entry.count > 0 ? modelOffer(entry.model, devices === 0 ? 0 : entry.count / devices, iterations, entryFor, meanRoundTripMs(entry.network ?? entry.model.network)) : undefined));
     this.offers = this.offerOfEntry.filter((offer) => offer !== undefined);
     this.offeredEntries = new Set(this.offers.flatMap((offer) => [...offer.perSecond, ...offer.perStart].map(([entry]) => entry)));
     for (const entry of this.offeredEntries) entry.offers = true;
@@ -177,18 +180,28 @@ function meanWaitMs(wait: WaitModel): number {
   }
 }
 
-/** Attempts per row that one run of the task makes, and the time its own sleeps take. */
-function taskRows(task: TaskSpec, entryFor: (type: string, name: string) => StatsEntry): { rows: Map<StatsEntry, number>; sleepMs: number } {
+/** The mean round trip a fleet entry's declared links add (0 without any): part of the plan, as the wait is. */
+function meanRoundTripMs(mix: NetworkMix | undefined): number {
+  return (mix ?? []).reduce((sum, entry) => sum + entry.share * 2 * entry.link.latencyMs, 0);
+}
+
+/**
+ * Attempts per row that one run of the task makes, and the time its own sleeps take, with the
+ * round trips over a declared link it waits for: one per HTTP attempt, one per MQTT step (a
+ * burst's publishes share theirs).
+ */
+function taskRows(task: TaskSpec, entryFor: (type: string, name: string) => StatsEntry, roundTripMs = 0): { rows: Map<StatsEntry, number>; sleepMs: number } {
   const rows = new Map<StatsEntry, number>();
   let sleepMs = 0;
   for (const step of task.steps) {
     add(rows, entryFor(actionType(step.action), step.name), step.repeat);
-    sleepMs += step.repeat * step.sleepMs;
+    const trips = step.action.kind === 'http' || step.sleepMs > 0 ? step.repeat : 1;
+    sleepMs += step.repeat * step.sleepMs + trips * roundTripMs;
   }
   return { rows, sleepMs };
 }
 
-function modelOffer(model: DeviceModel, share: number, iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry): ModelOffer {
+function modelOffer(model: DeviceModel, share: number, iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry, roundTripMs: number): ModelOffer {
   const perSecond = new Map<StatsEntry, number>();
   const perStart = new Map<StatsEntry, number>();
   for (const task of model.boot) for (const [entry, count] of taskRows(task, entryFor).rows) add(perStart, entry, count);
@@ -204,7 +217,7 @@ function modelOffer(model: DeviceModel, share: number, iterations: number | unde
     }
   } else if (tasks.length > 0) {
     const totalWeight = tasks.reduce((sum, task) => sum + task.weight, 0);
-    const picks = tasks.map((task) => ({ share: totalWeight > 0 ? task.weight / totalWeight : 0, ...taskRows(task, entryFor) }));
+    const picks = tasks.map((task) => ({ share: totalWeight > 0 ? task.weight / totalWeight : 0, ...taskRows(task, entryFor, roundTripMs) }));
     const meanSleep = picks.reduce((sum, pick) => sum + pick.share * pick.sleepMs, 0);
     const open = model.wait.model === 'pacing' || model.wait.model === 'throughput';
     // Against an instant target a closed model's cycle is its wait plus the task's own sleeps; an open one's is its period, unless the sleeps alone overrun it.
