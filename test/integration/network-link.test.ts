@@ -5,7 +5,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { deviceRandom } from '../../src/identity/rng.ts';
-import { ShapedStream } from '../../src/transport/link/shaped-stream.ts';
+import { shape, ShapedStream } from '../../src/transport/link/shaped-stream.ts';
 import type { LinkConditions } from '../../src/transport/link/link-conditions.ts';
 import { pollUntil } from '../helpers/poll.ts';
 
@@ -109,5 +109,25 @@ test('scheduled drops reset the connection with a named error', async () => {
   await once(shaped, 'connect');
   const [error] = (await once(shaped, 'error')) as [Error & { code?: string }];
   assert.equal(error.code, 'SIMULATED_LINK_DROP');
+  server.close();
+});
+
+test('a connection destroyed with bytes still on a capped uplink calls their writes back with an error', async () => {
+  const { server, port } = await listen(() => undefined);
+  const shaped = new ShapedStream(createConnection({ host: '127.0.0.1', port }), link({ uplinkBps: 8000 }), 'connect');
+  await once(shaped, 'connect');
+  shaped.on('error', () => undefined);
+  const written = new Promise<Error | null | undefined>((resolve) => shaped.write(Buffer.alloc(10_000), resolve));
+  shaped.destroy();
+  const error = await written;
+  assert.ok(error instanceof Error, 'the write failed');
+  server.close();
+});
+
+test('without a link the socket is used as it is: no wrapper, no cost', async () => {
+  const { server, port } = await listen((socket) => socket.end());
+  const socket = createConnection({ host: '127.0.0.1', port });
+  assert.equal(shape(socket, undefined, 'connect'), socket);
+  await once(socket, 'close');
   server.close();
 });

@@ -41,6 +41,14 @@ export class Lane<T> implements Timed {
     this.clock.schedule(this, this.times[this.head] as number);
   }
 
+  /** Takes whatever waits out of the lane, handing each to `take` in order. */
+  flush(take: (item: T) => void): void {
+    this.clock.unschedule(this);
+    const items = this.items.slice(this.head);
+    this.reset();
+    for (const item of items) take(item);
+  }
+
   /** Drops whatever waits. */
   clear(): void {
     this.clock.unschedule(this);

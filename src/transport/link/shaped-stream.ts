@@ -118,7 +118,8 @@ export class ShapedStream extends Duplex implements Timed {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.up.clear();
     this.down.clear();
-    this.acks.clear();
+    // A write still on the capped uplink never left the device: its writer hears so, as from a socket.
+    this.acks.flush((written) => written(error ?? new Error('connection closed before the link sent it')));
     this.ready.clear();
     this.clock.unschedule(this);
     this.inner.destroy();
