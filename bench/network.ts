@@ -19,7 +19,7 @@ const broker = await startMosquitto(dir);
 
 async function lamps(label: 'plain' | 'lte-m'): Promise<Measured & { p50: number | null; linkMs: number | null }> {
   const profile = label === 'plain' ? 'profiles/lamp.yaml' : 'bench/profiles/lamp-lte-m.yaml';
-  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet(profile, devices, 200, seconds, '--broker', broker.url));
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, label, fleet(profile, devices, 200, seconds, '--broker', broker.url, '--min-delivered', 'off'));
   const publish = results.types.find((row) => row.type === 'PUBLISH');
   if (!publish) throw new Error('no PUBLISH row');
   const row = results.stats.find((entry) => entry.type === 'PUBLISH');
