@@ -131,3 +131,27 @@ test('without a link the socket is used as it is: no wrapper, no cost', async ()
   await once(socket, 'close');
   server.close();
 });
+
+test('TLS over a link: the handshake\'s round trips cross it, then data flows both ways', async () => {
+  const { readFileSync } = await import('node:fs');
+  const tls = await import('node:tls');
+  const fixtures = new URL('../fixtures/tls/', import.meta.url);
+  const server = tls.createServer({ cert: readFileSync(new URL('server.crt', fixtures)), key: readFileSync(new URL('server.key', fixtures)) }, (socket) => socket.pipe(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const started = performance.now();
+  const raw = new ShapedStream(createConnection({ host: '127.0.0.1', port }), link({ latencyMs: 50 }), 'connect');
+  const secure = tls.connect({ socket: raw, ca: readFileSync(new URL('ca.crt', fixtures)), servername: 'localhost' });
+  await once(secure, 'secureConnect');
+  const handshake = performance.now() - started;
+  // TCP's round trip and TLS 1.3's one (and a bit): each 100 ms over this link.
+  assert.ok(handshake >= 190, `handshake took ${handshake.toFixed(0)} ms`);
+  secure.write('ping');
+  const echoedAt = performance.now();
+  const [echo] = (await once(secure, 'data')) as [Buffer];
+  assert.equal(echo.toString(), 'ping');
+  assert.ok(performance.now() - echoedAt >= 95, 'the echo took a round trip');
+  secure.destroy();
+  server.close();
+});

@@ -35,6 +35,8 @@ export class ShapedStream extends Duplex implements Timed {
   private readonly acks: Lane<WriteCallback>;
   private readonly ready: Lane<() => void>;
   private dropIndex = 0;
+  /** Writes made before the handshake's round trip is over (a TLS client's hello): they leave once it is. */
+  private beforeOpen: [Buffer, WriteCallback][] | undefined;
   private readonly upMsPerByte: number;
   private readonly downMsPerByte: number;
 
@@ -62,7 +64,17 @@ export class ShapedStream extends Duplex implements Timed {
       // A reset or a destroyed socket: what was still on its way is lost with it.
       if (!inner.readableEnded) this.destroy();
     });
-    if (readyEvent !== undefined) inner.once(readyEvent, () => this.afterRoundTrip(() => this.emit(readyEvent)));
+    if (readyEvent !== undefined) {
+      this.beforeOpen = [];
+      inner.once(readyEvent, () =>
+        this.afterRoundTrip(() => {
+          const waiting = this.beforeOpen ?? [];
+          this.beforeOpen = undefined;
+          for (const [chunk, callback] of waiting) this.sendOut(chunk, callback);
+          this.emit(readyEvent);
+        }),
+      );
+    }
   }
 
   /** Calls `opened` one round trip of the link from now (a handshake's), and starts counting toward drops then. */
@@ -86,6 +98,10 @@ export class ShapedStream extends Duplex implements Timed {
   }
 
   private sendOut(chunk: Buffer, callback: WriteCallback): void {
+    if (this.beforeOpen) {
+      this.beforeOpen.push([chunk, callback]);
+      return;
+    }
     const now = this.clock.now();
     if (this.upMsPerByte === 0) {
       const at = Math.max(this.upLastArrival, now + this.delay());
@@ -107,6 +123,10 @@ export class ShapedStream extends Duplex implements Timed {
   }
 
   override _final(callback: WriteCallback): void {
+    if (this.beforeOpen) {
+      this.beforeOpen.push([Buffer.alloc(0), () => this._final(callback)]);
+      return;
+    }
     this.up.push(Math.max(this.upLastArrival, this.clock.now()), END);
     callback();
   }
@@ -119,7 +139,9 @@ export class ShapedStream extends Duplex implements Timed {
     this.up.clear();
     this.down.clear();
     // A write still on the capped uplink never left the device: its writer hears so, as from a socket.
-    this.acks.flush((written) => written(error ?? new Error('connection closed before the link sent it')));
+    const closed = error ?? new Error('connection closed before the link sent it');
+    this.acks.flush((written) => written(closed));
+    for (const [, written] of this.beforeOpen?.splice(0) ?? []) written(closed);
     this.ready.clear();
     this.clock.unschedule(this);
     this.inner.destroy();
