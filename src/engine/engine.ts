@@ -207,7 +207,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.onlineGoal = ownedBelow(options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices, this.shard);
     this.redactor = new RequestLogRedactor(options.plan, this.layout);
     this.offered = new OfferedLoad(options.plan.fleet, options.plan.iterations, entryFor);
-    this.lifecycle = new FleetLifecycle(options.plan.fleet, this.layout, options.plan.fleetEvents ?? [], options.plan.seed, options.plan.devices, this.ownedDevices / Math.max(1, options.plan.devices), this.offered, {
+    this.lifecycle = new FleetLifecycle(options.plan.fleet, this.layout, options.plan.fleetEvents ?? [], options.plan.seed, options.plan.devices, (index) => index % this.shard.count === this.shard.index, this.offered, {
       now: () => this.clock.now(),
       elapsedMs: () => this.elapsedMs(),
       schedule: (item, dueAt) => this.scheduler.schedule(item, dueAt),

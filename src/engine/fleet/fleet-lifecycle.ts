@@ -4,7 +4,7 @@ import { DeviceLifecycle } from '../device/device-lifecycle.ts';
 import type { DownKind, LifecycleDevice, LifecycleHost } from '../device/device-lifecycle.ts';
 import type { VirtualDevice } from '../device/device.ts';
 import type { OfferedLoad } from '../schedule/offered-load.ts';
-import { planFleetEvents, plannedCounts } from '../schedule/fleet-events.ts';
+import { planFleetEvents } from '../schedule/fleet-events.ts';
 import type { PlannedEvent } from '../schedule/fleet-events.ts';
 import type { Schedulable } from '../schedule/scheduler.ts';
 
@@ -50,14 +50,20 @@ export class FleetLifecycle implements LifecycleHost {
     fleetEvents: readonly FleetEvent[],
     private readonly seed: string,
     devices: number,
-    ownedShare: number,
+    /** Whether this process runs device `index` (its shard's stripe). */
+    owns: (index: number) => boolean,
     private readonly offered: OfferedLoad,
     private readonly host: FleetLifecycleHost,
   ) {
     this.events = fleetEvents.length > 0 ? planFleetEvents(fleetEvents, seed, devices) : new Map<number, PlannedEvent[]>();
     this.any = fleetEvents.length > 0 || fleet.some((entry) => entry.model.lifecycle !== undefined);
-    const planned = plannedCounts(fleetEvents, devices);
-    this.counts = { sleeps: 0, wakes: 0, reboots: 0, offline: 0, queuedWhileOffline: 0, planned: { reboots: Math.round(planned.reboots * ownedShare), offline: Math.round(planned.offline * ownedShare) } };
+    // This process's part of the plan, exactly: the events' devices it runs.
+    const planned = { reboots: 0, offline: 0 };
+    for (const [index, list] of this.events) {
+      if (!owns(index)) continue;
+      for (const event of list) planned[event.kind === 'reboot' ? 'reboots' : 'offline']++;
+    }
+    this.counts = { sleeps: 0, wakes: 0, reboots: 0, offline: 0, queuedWhileOffline: 0, planned };
   }
 
   /** The lifecycle of a device starting now, or undefined when nothing happens to it. */
