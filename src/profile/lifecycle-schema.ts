@@ -44,14 +44,14 @@ export const fleetEventsSchema: JsonSchema = {
       reboot: {
         type: 'object',
         description: 'A reboot wave (a firmware push): the chosen devices drop their connection, and after bootTime run their boot tasks again.',
-        properties: { at: durationLike, share, over: { ...durationLike, description: 'Spread the reboots evenly over this long (default 0: at once).' }, bootTime: { ...durationLike, description: `How long each reboot takes (default ${DEFAULT_BOOT_MS / 1000}s).` } },
+        properties: { at: durationLike, share, model: { type: 'string', description: 'Only devices of this model (its name); the share is of them.' }, over: { ...durationLike, description: 'Spread the reboots evenly over this long (default 0: at once).' }, bootTime: { ...durationLike, description: `How long each reboot takes (default ${DEFAULT_BOOT_MS / 1000}s).` } },
         required: ['at', 'share'],
         additionalProperties: false,
       },
       offline: {
         type: 'object',
         description: 'An offline window (a tunnel): the chosen devices lose their network for `for`, without a DISCONNECT, then reconnect.',
-        properties: { at: durationLike, share, for: durationLike, over: { ...durationLike, description: 'Spread the starts evenly over this long (default 0).' } },
+        properties: { at: durationLike, share, model: { type: 'string', description: 'Only devices of this model (its name); the share is of them.' }, for: durationLike, over: { ...durationLike, description: 'Spread the starts evenly over this long (default 0).' } },
         required: ['at', 'share', 'for'],
         additionalProperties: false,
       },

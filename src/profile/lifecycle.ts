@@ -24,6 +24,8 @@ export interface FleetEvent {
   readonly overMs: number;
   /** Offline: how long the devices stay off the network; reboot: how long a reboot takes. */
   readonly forMs: number;
+  /** Only devices of this model (its `name`) are taken, the share being of them; undefined: the whole fleet. */
+  readonly model?: string | undefined;
 }
 
 function shareAt(source: YamlSource, fieldPath: FieldPath, value: unknown): number {
@@ -57,18 +59,20 @@ export function lifecycleAt(source: YamlSource, raw: Json | undefined): Lifecycl
 }
 
 /** Reads a profile's `events` (checked against `fleetEventsSchema`). */
-export function fleetEventsAt(source: YamlSource, raw: Json[] | undefined): FleetEvent[] {
+export function fleetEventsAt(source: YamlSource, raw: Json[] | undefined, models: readonly string[]): FleetEvent[] {
   return (raw ?? []).map((item, i) => {
     const kind = item.reboot !== undefined ? 'reboot' : item.offline !== undefined ? 'offline' : undefined;
     if (kind === undefined || (item.reboot !== undefined && item.offline !== undefined)) throw source.error(['events', i], "an event is one of 'reboot' or 'offline'");
     const event = item[kind] as Json;
     const at = ['events', i, kind];
+    if (event.model !== undefined && !models.includes(event.model as string)) throw source.error([...at, 'model'], `no model named '${event.model as string}' in the fleet (models: ${models.join(', ')})`);
     return {
       kind,
       atMs: durationAt(source, [...at, 'at'], event.at, 0),
       share: shareAt(source, [...at, 'share'], event.share),
       overMs: durationAt(source, [...at, 'over'], event.over, 0),
       forMs: kind === 'offline' ? positiveAt(source, [...at, 'for'], event.for, 0) : durationAt(source, [...at, 'bootTime'], event.bootTime, DEFAULT_BOOT_MS),
+      ...(event.model === undefined ? {} : { model: event.model as string }),
     };
   });
 }

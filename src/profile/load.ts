@@ -146,7 +146,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     thresholds,
     minDelivered: overrides.minDelivered !== undefined ? overrides.minDelivered : minDeliveredOf(source, raw.minDelivered),
     secrets: [...environment.used].map(([name, value]) => ({ name, value })),
-    fleetEvents: fleetEventsAt(source, raw.events as Json[] | undefined),
+    fleetEvents: fleetEventsAt(source, raw.events as Json[] | undefined, loaded.map((model) => model.name)),
   };
   const unknownRow = thresholdRows?.(plan);
   if (unknownRow) {

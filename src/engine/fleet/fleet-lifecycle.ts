@@ -55,7 +55,7 @@ export class FleetLifecycle implements LifecycleHost {
     private readonly offered: OfferedLoad,
     private readonly host: FleetLifecycleHost,
   ) {
-    this.events = fleetEvents.length > 0 ? planFleetEvents(fleetEvents, seed, devices) : new Map<number, PlannedEvent[]>();
+    this.events = fleetEvents.length > 0 ? planFleetEvents(fleetEvents, seed, devices, (index) => fleet[layout[index] ?? 0]?.model.name ?? '') : new Map<number, PlannedEvent[]>();
     this.any = fleetEvents.length > 0 || fleet.some((entry) => entry.model.lifecycle !== undefined);
     // This process's part of the plan, exactly: the events' devices it runs.
     const planned = { reboots: 0, offline: 0 };

@@ -14,14 +14,15 @@ export interface PlannedEvent {
  * every shard agrees on who is in it; their moments spread evenly over `over` in that order.
  * Returns each taking device's events in time order.
  */
-export function planFleetEvents(events: readonly FleetEvent[], seed: string, devices: number): Map<number, PlannedEvent[]> {
+export function planFleetEvents(events: readonly FleetEvent[], seed: string, devices: number, modelOf: (index: number) => string = () => ''): Map<number, PlannedEvent[]> {
   const byDevice = new Map<number, PlannedEvent[]>();
   events.forEach((event, e) => {
-    const count = Math.round(event.share * devices);
+    const candidates = Array.from({ length: devices }, (_, index) => index).filter((index) => event.model === undefined || modelOf(index) === event.model);
+    const count = Math.round(event.share * candidates.length);
     if (count === 0) return;
     const draws = new Float64Array(devices);
-    for (let index = 0; index < devices; index++) draws[index] = deviceRandom(`${seed}:event:${e}`, index)();
-    const order = Array.from({ length: devices }, (_, index) => index).sort((a, b) => (draws[a] as number) - (draws[b] as number) || a - b);
+    for (const index of candidates) draws[index] = deviceRandom(`${seed}:event:${e}`, index)();
+    const order = candidates.sort((a, b) => (draws[a] as number) - (draws[b] as number) || a - b);
     for (let rank = 0; rank < count; rank++) {
       const index = order[rank] as number;
       const planned = { kind: event.kind, atMs: event.atMs + (event.overMs * rank) / count, forMs: event.forMs };
@@ -34,7 +35,7 @@ export function planFleetEvents(events: readonly FleetEvent[], seed: string, dev
   return byDevice;
 }
 
-/** How many devices the events take, by kind: the plan the results are held against. */
+/** How many devices the events take, by kind, in a fleet of one model: the plan the results are held against. */
 export function plannedCounts(events: readonly FleetEvent[], devices: number): { reboots: number; offline: number } {
   let reboots = 0;
   let offline = 0;

@@ -86,4 +86,12 @@ describe('lifecycle and events', () => {
     assert.deepEqual([...planFleetEvents(events, '7', 100).keys()].sort(), [...plan.keys()].sort(), 'seeded');
     assert.notDeepEqual([...planFleetEvents(events, '8', 100).keys()].sort(), [...plan.keys()].sort(), 'another seed, other devices');
   });
+
+  test('an event for one model takes its share of that model\'s devices only', async () => {
+    const byModel = planFleetEvents([{ kind: 'offline', atMs: 0, share: 0.5, overMs: 0, forMs: 10, model: 'odd' }], '7', 100, (index) => (index % 2 === 1 ? 'odd' : 'even'));
+    assert.equal(byModel.size, 25);
+    assert.ok([...byModel.keys()].every((index) => index % 2 === 1));
+    const unknown = await loadErrorFor(temp, MINIMAL_DEVICE, 'duration: 1m\nevents:\n  - offline: { at: 2m, share: 5%, for: 30s, model: vehicle }\n');
+    assert.match(unknown.message, /events\[0\]\.offline\.model: no model named 'vehicle' in the fleet \(models: probe\)/);
+  });
 });
