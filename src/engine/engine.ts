@@ -454,9 +454,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       this.offlineDevices++;
     }
     device.lifecycle = this.lifecycle.attach(device, this.startClock);
+    // Before the device first wakes: one that joins its duty cycle asleep starts off the network.
+    device.lifecycle?.start(this.clock.now());
     device.wake();
     device.link?.wake();
-    device.lifecycle?.start(this.clock.now());
   }
 
   queuedWhileOffline(): void {

@@ -12,11 +12,12 @@ export const lifecycleSchema: JsonSchema = {
   properties: {
     sleep: {
       type: 'object',
-      description: 'A duty cycle: awake, then asleep (disconnected), each drawn ± jitter, seeded per device. The device starts awake at a seeded point of its cycle.',
+      description: 'A duty cycle: awake, then asleep (disconnected), each drawn ± jitter, seeded per device.',
       properties: {
         awake: { ...durationLike, description: 'How long the device stays awake (above 0).' },
         asleep: { ...durationLike, description: 'How long it sleeps (above 0).' },
         jitter: { type: 'number', minimum: 0, maximum: 1, description: 'Each period is drawn from its length ± this fraction of it (default 0.1).' },
+        start: { type: 'string', enum: ['spread', 'awake'], description: 'spread (default): each device joins its cycle at a seeded point, asleep or awake, so the fleet is spread over it; awake: every device starts at the beginning of an awake stretch, in step (a fleet powered on at once).' },
       },
       required: ['awake', 'asleep'],
       additionalProperties: false,

@@ -7,7 +7,8 @@ type Json = Record<string, unknown>;
 /** A device's own lifecycle: it sleeps and wakes in a duty cycle, and reboots now and then. */
 export interface Lifecycle {
   /** Awake for `awakeMs`, then asleep (disconnected) for `asleepMs`, each drawn ± `jitter` of itself, seeded per device. */
-  readonly sleep: { readonly awakeMs: number; readonly asleepMs: number; readonly jitter: number } | undefined;
+  /** `startAwake`: every device starts at the beginning of an awake stretch, in step; else at a seeded point of its cycle. */
+  readonly sleep: { readonly awakeMs: number; readonly asleepMs: number; readonly jitter: number; readonly startAwake: boolean } | undefined;
   /** A reboot on average every `everyMs` (exponential, seeded); down for `bootMs`, then the boot tasks run again. */
   readonly reboot: { readonly everyMs: number; readonly bootMs: number } | undefined;
 }
@@ -50,6 +51,7 @@ export function lifecycleAt(source: YamlSource, raw: Json | undefined): Lifecycl
       awakeMs: positiveAt(source, ['lifecycle', 'sleep', 'awake'], sleep.awake, 0),
       asleepMs: positiveAt(source, ['lifecycle', 'sleep', 'asleep'], sleep.asleep, 0),
       jitter: (sleep.jitter as number | undefined) ?? 0.1,
+      startAwake: sleep.start === 'awake',
     },
     reboot: reboot && {
       everyMs: positiveAt(source, ['lifecycle', 'reboot', 'every'], reboot.every, 0),

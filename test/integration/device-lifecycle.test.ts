@@ -100,13 +100,13 @@ describe('against Mosquitto', () => {
 name: sleepy
 mqtt: { version: "3.1.1", clean: false, keepalive: 30s }
 lifecycle:
-  sleep: { awake: 1s, asleep: 3s, jitter: 0 }
+  sleep: { awake: 1s, asleep: 3s, jitter: 0, start: awake }
 on:
   - topic: fleet/orders
     qos: 1
 `,
       );
-      // The backend waits until every sensor sleeps (each falls asleep within its first second), then sends 21 orders.
+      // The sensors start awake together and sleep from 1 s to 4 s; the backend sends its 21 orders from 1.2 s.
       await temp.write(
         'backend.device.yaml',
         `kind: device
@@ -134,7 +134,7 @@ wait: { model: constant, time: 1h }
       assert.equal(result.code, 0, result.stderr);
       const results = JSON.parse(await readFile(json, 'utf8')) as Results;
       const lifecycle = results.lifecycle;
-      // Each sensor slept at least once and woke once within 5.5 s (asleep from before 1 s until after 3 s).
+      // Each sensor slept at 1 s, woke at 4 s, and slept again at 5 s.
       assert.ok((lifecycle?.sleeps ?? 0) >= 3, `sleeps ${lifecycle?.sleeps}`);
       assert.ok((lifecycle?.wakes ?? 0) >= 3, `wakes ${lifecycle?.wakes}`);
       // Every order reached every sensor, all of them after it woke.

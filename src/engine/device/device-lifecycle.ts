@@ -73,12 +73,22 @@ export class DeviceLifecycle implements Schedulable {
     private readonly host: LifecycleHost,
   ) {}
 
-  /** The device started at `now`: its first awake stretch begins at a seeded point of its cycle. */
+  /**
+   * The device is starting at `now` (called before it first wakes): it joins its duty cycle at a
+   * seeded point, so a fleet's sleepers are spread over the cycle rather than in step; one that
+   * joins asleep starts off the network.
+   */
   start(now: number): void {
     const sleep = this.spec?.sleep;
-    if (sleep) this.nextSleepAt = now + this.random() * this.draw(sleep.awakeMs, sleep.jitter);
     const reboot = this.spec?.reboot;
     if (reboot) this.nextRebootAt = now + this.exponential(reboot.everyMs);
+    if (sleep) {
+      const awake = this.draw(sleep.awakeMs, sleep.jitter);
+      const asleep = this.draw(sleep.asleepMs, sleep.jitter);
+      const phase = sleep.startAwake ? 0 : this.random() * (awake + asleep);
+      if (phase < awake) this.nextSleepAt = now + awake - phase;
+      else this.goDown('sleep', now + awake + asleep - phase);
+    }
     this.arm();
   }
 

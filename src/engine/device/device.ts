@@ -155,9 +155,9 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     return this.phase === Phase.Done;
   }
 
-  /** No attempt in flight. */
+  /** No attempt in flight, and no connect under way: a device falls asleep once both are done. */
   get idle(): boolean {
-    return this.attempt === undefined;
+    return this.attempt === undefined && this.link?.connecting !== true;
   }
 
   /** Leaves the network: the attempt in flight ends as it will, and nothing new starts until `resume`. */
@@ -176,7 +176,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
    */
   resume(reboot: boolean): void {
     this.suspended = false;
-    if (this.phase === Phase.Done || this.phase === Phase.Waiting) return;
+    if (this.phase === Phase.Done) return;
     const now = this.host.now();
     const wasDue = this.dueWhileSuspended;
     this.dueWhileSuspended = false;
@@ -198,14 +198,15 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   }
 
   wake(): void {
-    if (this.suspended && this.phase !== Phase.Waiting && !this.host.stopping) {
-      this.dueWhileSuspended = true;
-      return;
-    }
     if (this.phase === Phase.Waiting) {
       this.phase = this.bound.boot.length > 0 ? Phase.Boot : Phase.Loop;
       this.intendedAt = this.host.now();
       this.host.onStarted(this);
+    }
+    // Off the network (it may have started so): it picks up here when back.
+    if (this.suspended && !this.host.stopping) {
+      this.dueWhileSuspended = true;
+      return;
     }
     if (this.host.stopping || this.phase === Phase.Done || this.retired) return this.finish();
     // Woken after a sleep between two attempts of the same task.

@@ -50,7 +50,8 @@ export class MqttLink implements SessionListener, Schedulable {
   private closed = false;
   /** The device finished: end the session once a connect in progress has its answer. */
   private finishing = false;
-  private connecting = false;
+  /** A connect attempt is under way (CONNECT sent or the socket opening, no answer yet). */
+  connecting = false;
   private closedPromise: Promise<void> | undefined;
   private random: Random | undefined;
   /** Numbers this link's CONNECT attempts in the request log: the device's `seq` belongs to its tasks. */

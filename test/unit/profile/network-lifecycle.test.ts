@@ -57,7 +57,7 @@ describe('network', () => {
 describe('lifecycle and events', () => {
   test('sleep, reboots and fleet events are read with their defaults', async () => {
     const plan = await loadPlanFor(temp, withModel('lifecycle:\n  sleep: { awake: 30s, asleep: 2m }\n  reboot: { every: 1h }\n'), 'duration: 10m\nevents:\n  - offline: { at: 2m, share: 5%, for: 30s }\n  - reboot: { at: 1m, share: 0.3, over: 10s }\n');
-    assert.deepEqual(plan.fleet[0]?.model.lifecycle, { sleep: { awakeMs: 30_000, asleepMs: 120_000, jitter: 0.1 }, reboot: { everyMs: 3_600_000, bootMs: 5000 } });
+    assert.deepEqual(plan.fleet[0]?.model.lifecycle, { sleep: { awakeMs: 30_000, asleepMs: 120_000, jitter: 0.1, startAwake: false }, reboot: { everyMs: 3_600_000, bootMs: 5000 } });
     assert.deepEqual(plan.fleetEvents, [
       { kind: 'offline', atMs: 120_000, share: 0.05, overMs: 0, forMs: 30_000 },
       { kind: 'reboot', atMs: 60_000, share: 0.3, overMs: 10_000, forMs: 5000 },
