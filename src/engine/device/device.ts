@@ -155,9 +155,9 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     return this.phase === Phase.Done;
   }
 
-  /** No attempt in flight, and no connect under way: a device falls asleep once both are done. */
+  /** No attempt in flight, no connect or subscription under way: a device falls asleep once they are done. */
   get idle(): boolean {
-    return this.attempt === undefined && this.link?.connecting !== true;
+    return this.attempt === undefined && this.link?.connecting !== true && this.inbox?.subscribing !== true;
   }
 
   /** Leaves the network: the attempt in flight ends as it will, and nothing new starts until `resume`. */
