@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { readFile } from 'node:fs/promises';
 import type { Results } from '../../src/metrics/results.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -169,4 +170,46 @@ wait: { model: constant, time: 100ms }
   assert.ok(results.failures.every((failure) => /SIMULATED_LINK_DROP/.test(failure.error)), JSON.stringify(results.failures));
   assert.match(result.stdout, /Simulated network links \(part of the latency above\):\n {2}CONNECT cellular: the link added/);
   assert.match(result.stdout, /PUBLISH reading: the link added \d+\.\d ms of \d+\.\d ms mean latency \(\d+%\)/);
+});
+
+test('a capped uplink over HTTP: a 25 KB body at 200 kbit/s reaches the server over 1 s, within 10% (the issue\'s 100 KB at 10 kbit/s, scaled)', { timeout: 60_000 }, async () => {
+  // From the request's headers to its last byte, as the server sees them.
+  const took: number[] = [];
+  const server = createServer((request, response) => {
+    const started = performance.now();
+    let bytes = 0;
+    request.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    request.on('end', () => {
+      if (bytes >= 25_000) took.push(performance.now() - started);
+      response.end('{}');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    await temp.write(
+      'uploader.device.yaml',
+      `kind: device
+name: uploader
+network:
+  uplink: 200kbit
+tasks:
+  - name: /upload
+    http:
+      method: POST
+      path: /upload
+      body: "${'x'.repeat(25_000)}"
+wait: { model: constant, time: 100ms }
+`,
+    );
+    const profile = await temp.write('uploader.yaml', `kind: profile\nseed: 2\nfleet:\n  - device: uploader.device.yaml\n    count: 2\niterations: 2\nspawn: { mode: all-at-once }\n`);
+    const json = temp.file('uploader.json');
+    const result = await runCli(['run', profile, '--target', `http://127.0.0.1:${(server.address() as AddressInfo).port}`, '--json', json, '--quiet'], 40_000);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(took.length, 4);
+    // From the first 1,460-byte slice (the headers) to the last: the body's 25,000 bytes at 200 kbit/s take 1 s.
+    for (const ms of took) assert.ok(Math.abs(ms - 1000) <= 100, `the body took ${took.map((t) => t.toFixed(0)).join(', ')} ms`);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
