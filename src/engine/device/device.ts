@@ -1,7 +1,7 @@
 import type { Random } from '../../identity/rng.ts';
 import { weightedIndex } from '../../identity/rng.ts';
 import type { StatsEntry } from '../../metrics/stats.ts';
-import type { CommandAction, HttpAction, PublishAction, SubscribeAction } from '../../profile/types.ts';
+import type { CommandAction, HttpAction, PublishAction, SubscribeAction, WaitModel } from '../../profile/types.ts';
 import type { TemplateContext, TemplateValue } from '../../template/context.ts';
 import { HttpExchange } from '../../transport/http/http-exchange.ts';
 import type { HttpResultSink } from '../../transport/http/http-exchange.ts';
@@ -28,6 +28,13 @@ import type { Schedulable } from '../schedule/scheduler.ts';
 import type { DeviceLifecycle } from './device-lifecycle.ts';
 import { nextTick } from '../schedule/wait.ts';
 import type { NextTick } from '../schedule/wait.ts';
+
+/** An open wait model's period (pacing, throughput); undefined for closed ones. */
+function pacingPeriodMs(wait: WaitModel): number | undefined {
+  if (wait.model === 'pacing') return wait.intervalMs;
+  if (wait.model === 'throughput') return 1000 / wait.perSecond;
+  return undefined;
+}
 
 /** Timers fire a few ms late on a busy loop; a tick counts as late only beyond this. */
 const LATE_TOLERANCE_MS = 10;
@@ -172,7 +179,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   /**
    * Back on the network. After a reboot the device starts over: its boot tasks run again with the
    * next boot count, and the task it was in is dropped. Otherwise it goes on where it stopped; a
-   * paced device's grid starts again from now, so its sleep is not counted as missed ticks.
+   * paced device between tasks keeps its grid, skipping the ticks it slept through (not counted as
+   * missed), so it sends one task per period of awake time, as the offered load counts.
    */
   resume(reboot: boolean): void {
     this.suspended = false;
@@ -180,6 +188,14 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const now = this.host.now();
     const wasDue = this.dueWhileSuspended;
     this.dueWhileSuspended = false;
+    const period = this.task === undefined && this.phase === Phase.Loop && !this.bound.periodic ? pacingPeriodMs(this.bound.model.wait) : undefined;
+    if (period !== undefined && wasDue && !reboot) {
+      // The next tick of the grid at or after now.
+      const next = this.intendedAt + Math.max(0, Math.ceil((now - this.intendedAt) / period)) * period;
+      this.intendedAt = next;
+      this.host.schedule(this, next);
+      return;
+    }
     this.intendedAt = now;
     this.taskIntendedAt = now;
     if (reboot) {
