@@ -213,3 +213,38 @@ wait: { model: constant, time: 100ms }
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('HTTPS over a link: the TLS handshake crosses the link, then each request takes its round trip', { timeout: 60_000 }, async () => {
+  const { readFileSync } = await import('node:fs');
+  const https = await import('node:https');
+  const fixtures = new URL('../fixtures/tls/', import.meta.url);
+  const server = https.createServer({ cert: readFileSync(new URL('server.crt', fixtures)), key: readFileSync(new URL('server.key', fixtures)) }, (request, response) => {
+    request.resume();
+    request.on('end', () => response.end('{}'));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    await temp.write('secure.device.yaml', `kind: device\nname: secure\nnetwork: { latency: 100ms }\ntasks:\n  - name: /secure\n    http: { method: GET, path: /secure }\nwait: { model: constant, time: 50ms }\n`);
+    const profile = await temp.write(
+      'secure.yaml',
+      `kind: profile\nseed: 3\nfleet:\n  - device: secure.device.yaml\n    count: 2\niterations: 3\nspawn: { mode: all-at-once }\nhttp:\n  tls: { ca: ${new URL('ca.crt', fixtures).pathname} }\n`,
+    );
+    const json = temp.file('secure.json');
+    const result = await runCli(['run', profile, '--target', `https://localhost:${(server.address() as AddressInfo).port}`, '--json', json, '--quiet'], 40_000);
+    assert.equal(result.code, 0, result.stderr);
+    const results = JSON.parse(await readFile(json, 'utf8')) as Results;
+    const row = results.stats.find((entry) => entry.name === '/secure');
+    assert.equal(row?.requests, 6);
+    assert.equal(row.failures, 0);
+    // Each request on an open connection: 100 ms up, 100 ms down.
+    const p50 = row.latencyMs.p50 as number;
+    assert.ok(p50 >= 195 && p50 < 400, `p50 ${p50} ms`);
+    // Each device's first request waited for its connection: TCP's round trip, then TLS's over the link.
+    const setup = row.queuedMs?.max ?? 0;
+    assert.ok(setup >= 390, `connection set-up ${setup} ms`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
