@@ -453,6 +453,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, link ? { ...session, link } : session, mqtt.reconnect, this.plan.seed, this);
       this.offlineDevices++;
     }
+    if (this.links.any) device.ownHttpConnection = this.links.conditionsFor(index) !== undefined;
     device.lifecycle = this.lifecycle.attach(device, this.startClock);
     // Before the device first wakes: one that joins its duty cycle asleep starts off the network.
     device.lifecycle?.start(this.clock.now());

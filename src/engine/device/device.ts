@@ -101,6 +101,11 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private dueWhileSuspended = false;
   /** Its sleeps, reboots and fleet events, when it has any. */
   lifecycle: DeviceLifecycle | undefined;
+  /**
+   * It has a simulated network link, so its own HTTP connection (not the shared pool): setting one
+   * up is part of its first request's latency, as with `connectionPerDevice`, not a wait in a queue.
+   */
+  ownHttpConnection = false;
 
   // What is in flight for the task: one HTTP attempt, or a burst of MQTT attempts.
   private attempt: BoundStep | undefined;
@@ -546,7 +551,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     // it is measured apart and the latency runs from when the request got its connection.
     const connectedAt = (this.exchange as HttpExchange).connectedAt;
     let queuedMicros = -1;
-    if (this.host.sharedHttpPool && connectedAt > 0n) {
+    if (this.host.sharedHttpPool && !this.ownHttpConnection && connectedAt > 0n) {
       queuedMicros = Math.min(latencyMicros, Number(connectedAt - this.attemptStart) / 1000);
       latencyMicros -= queuedMicros;
     }
