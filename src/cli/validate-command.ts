@@ -1,3 +1,4 @@
+import { describeEvents, describeField } from './describe-field.ts';
 import path from 'node:path';
 import { loadRunPlan } from '../run/load-plan.ts';
 import { actionType } from '../profile/types.ts';
@@ -41,7 +42,7 @@ function describeAuth(auth: AuthSpec): string {
 export function describePlan(plan: RunPlan): string {
   const spawn = plan.stages ? `${plan.stages.length} stages` : plan.spawnMode === 'all-at-once' ? 'all started at once' : `spawn rate ${plan.spawnRate}/s`;
   const lines = [`${plan.profilePath}: valid. ${plan.devices} devices, ${spawn}, seed ${plan.seed}.`];
-  for (const { model, count } of plan.fleet) {
+  for (const { model, count, network } of plan.fleet) {
     const tasks = model.tasks.map((task) => `${describeTask(task)} ${task.everyMs === undefined ? `×${task.weight}` : `every ${formatDuration(task.everyMs)}`}`).join(', ');
     const boot = model.boot.map(describeTask).join(', ');
     const periodic = model.tasks.some((task) => task.everyMs !== undefined);
@@ -51,7 +52,9 @@ export function describePlan(plan: RunPlan): string {
       `  ${count} × ${model.name} (${model.identity.scheme} ids): ${session}${boot ? `boot ${boot}; ` : ''}${tasks ? `tasks ${tasks}` : 'no tasks'}${periodic || !tasks ? '' : `; wait ${describeWait(model.wait)}`}${reactions ? `; on ${reactions}` : ''}.`,
     );
     if (model.auth) lines.push(describeAuth(model.auth));
+    lines.push(...describeField(network ?? model.network, model.lifecycle));
   }
+  lines.push(...describeEvents(plan.fleetEvents));
   const ends = [plan.durationMs !== undefined ? formatDuration(plan.durationMs) : '', plan.iterations !== undefined ? `${plan.iterations} iterations` : ''];
   const sessions = plan.fleet.some((entry) => entry.model.mqtt !== undefined);
   const broker = sessions ? `; broker ${plan.broker ?? 'the embedded Aedes broker'}` : '';

@@ -32,6 +32,8 @@ import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './ev
 import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet/fleet-layout.ts';
 import { RequestLogRedactor } from './device/redaction.ts';
 import { Scheduler } from './schedule/scheduler.ts';
+import { DeviceLinks } from './fleet/device-links.ts';
+import { FleetLifecycle } from './fleet/fleet-lifecycle.ts';
 import { globalIndex, localIndex, ownedBelow, WHOLE_RUN } from './fleet/shard.ts';
 import type { Shard } from './fleet/shard.ts';
 import { Ramp } from './schedule/ramp.ts';
@@ -161,6 +163,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly steered: boolean;
   private readonly ownMonitor: GeneratorMonitor | undefined;
   private readonly redactor: RequestLogRedactor;
+  /** Each device's simulated network link, when the profile declares any. */
+  private readonly links: DeviceLinks;
+  /** Sleeps, reboots and fleet events, and their counts. */
+  readonly lifecycle: FleetLifecycle;
   /** A target like http://host/api puts every request path under /api. */
   private readonly basePath: string;
 
@@ -191,7 +197,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.ordinals = entryOrdinals(this.layout, options.plan.fleet.length);
     this.idOf = fleetIdFunctions(options.plan.fleet, this.ordinals, options.plan.seed);
     const tlsSource = { fleet: options.plan.fleet, layout: this.layout, ordinals: this.ordinals, idOf: this.idOf };
-    this.transport = new HttpTransport(target.origin, httpTransportOptions(options.plan.http, target, tlsSource), options.plan.localAddresses);
+    this.links = new DeviceLinks(options.plan.fleet, this.layout, this.ordinals, options.plan.seed);
+    const links = this.links;
+    const httpOptions = httpTransportOptions(options.plan.http, target, tlsSource);
+    this.transport = new HttpTransport(target.origin, links.any ? { ...httpOptions, linkFor: (index) => links.conditionsFor(index) } : httpOptions, options.plan.localAddresses);
     this.delivery = measuresDelivery(options.plan) ? new DeliveryTracker(options.plan.devices, entryFor, (index) => (this.idOf[this.layout[index] ?? 0] as (index: number) => string)(index)) : undefined;
     this.connectStats = options.plan.fleet.map((entry) => (entry.model.mqtt ? this.stats.entryFor('CONNECT', entry.model.name) : undefined));
     const needsBroker = options.plan.fleet.some((entry) => entry.model.mqtt !== undefined && entry.count > 0);
@@ -201,6 +210,16 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.onlineGoal = ownedBelow(options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices, this.shard);
     this.redactor = new RequestLogRedactor(options.plan, this.layout);
     this.offered = new OfferedLoad(options.plan.fleet, options.plan.iterations, entryFor, { count: this.ownedDevices, entryOf: (local) => this.layout[globalIndex(local, this.shard)] ?? 0 });
+    this.lifecycle = new FleetLifecycle(options.plan.fleet, this.layout, options.plan.fleetEvents ?? [], options.plan.seed, options.plan.devices, (index) => index % this.shard.count === this.shard.index, this.offered, {
+      now: () => this.clock.now(),
+      elapsedMs: () => this.elapsedMs(),
+      schedule: (item, dueAt) => this.scheduler.schedule(item, dueAt),
+      unschedule: (item) => this.scheduler.unschedule(item),
+      httpDeviceOnline: (online) => {
+        this.offlineDevices += online ? -1 : 1;
+        if (online) this.noteOnline();
+      },
+    });
     // A share judged over less than two task periods would see a paced fleet's lumps, not its rate.
     this.stats.judgeLoad(Math.min(60, Math.max(DEFAULT_WINDOW_S, (2 * this.offered.longestCycleMs) / 1000)), options.plan.minDelivered ?? null, this.offered.noise, this.offered.closedModels);
   }
@@ -261,6 +280,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       this.failRun = reject;
     });
     this.startClock = this.clock.now();
+    this.links.startClock = this.startClock;
     this.startedAt = new Date();
     if (this.stopping) {
       // Stopped before the clock started: an empty run, ended at once, whose reports say so.
@@ -388,7 +408,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const timerLateMs = onTimer ? Math.max(0, now - this.lastSnapshotAt - this.snapshotIntervalMs) : 0;
     this.lastSnapshotAt = now;
     this.offerUntil(Math.min(now, this.stoppedClock ?? now) - this.startClock);
-    this.emit('interval', this.stats.snapshot(now - this.startClock, this.online, this.runningDevices, this.generator.sampleInterval(timerLateMs)));
+    const planned = this.lifecycle.any ? Math.max(0, this.runningDevices - this.lifecycle.plannedDown) : undefined;
+    this.emit('interval', this.stats.snapshot(now - this.startClock, this.online, this.runningDevices, this.generator.sampleInterval(timerLateMs), planned));
   }
 
   /** Books what the shape meant to start up to `untilMs` on the rows: the load offered, however much of it was sent. */
@@ -430,11 +451,21 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const mqtt = bound.model.mqtt;
     if (mqtt) {
       // Reconnect jitter has its own stream, so a lost connection never shifts what the device sends.
-      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, sessionOptionsFor(this.broker as URL, this.mqttTls, this.plan.localAddresses ?? [], device, mqtt), mqtt.reconnect, this.plan.seed, this);
+      const session = sessionOptionsFor(this.broker as URL, this.mqttTls, this.plan.localAddresses ?? [], device, mqtt);
+      const link = this.links.conditionsFor(index);
+      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, link ? { ...session, link } : session, mqtt.reconnect, this.plan.seed, this);
       this.offlineDevices++;
     }
+    if (this.links.any) device.ownHttpConnection = this.links.conditionsFor(index) !== undefined;
+    device.lifecycle = this.lifecycle.attach(device, this.startClock);
+    // Before the device first wakes: one that joins its duty cycle asleep starts off the network.
+    device.lifecycle?.start(this.clock.now());
     device.wake();
     device.link?.wake();
+  }
+
+  queuedWhileOffline(): void {
+    this.lifecycle.counts.queuedWhileOffline++;
   }
 
   now(): number {
@@ -489,9 +520,16 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     } else {
       stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late, result.answered);
       if (queuedMicros >= 0) stats.recordQueued(queuedMicros);
+      if (this.links.any && result.answered) this.recordLink(device.deviceIndex, stats, latencyMicros);
       this.emitAttempt(device, stats, sent, result.outcome, result.error, latencyMicros);
     }
     if (this.stopping && this.inFlight === 0) this.drained?.();
+  }
+
+  /** What the device's link added to this answer, never more than the answer took. */
+  private recordLink(deviceIndex: number, stats: StatsEntry, latencyMicros: number): void {
+    const added = this.links.addedMicros(deviceIndex);
+    if (added >= 0) stats.recordLink(Math.min(added, latencyMicros));
   }
 
   private emitAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, outcome: AttemptRecord['outcome'], error: string | undefined, latencyMicros: number): void {
@@ -525,6 +563,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   onFinished(device: VirtualDevice): void {
     this.finished++;
+    this.lifecycle.finished(device);
     if (device.listening) this.listening--;
     if (this.retiring.delete(device) && this.devices[localIndex(device.deviceIndex, this.shard)] === device) this.transport.release(device.deviceIndex);
     const link = device.link;

@@ -52,3 +52,13 @@ export function cumulativeWeights(weights: readonly number[]): Float64Array {
   });
   return cumulative;
 }
+
+/** A device's simulated network link: its jitter and drop times. */
+export function linkRandom(seed: string, deviceIndex: number): Random {
+  return deviceRandom(`${seed}:link`, deviceIndex);
+}
+
+/** A device's lifecycle: its sleep and wake periods and reboot times. */
+export function lifecycleRandom(seed: string, deviceIndex: number): Random {
+  return deviceRandom(`${seed}:lifecycle`, deviceIndex);
+}

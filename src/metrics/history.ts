@@ -75,6 +75,8 @@ export interface HistoryPoint {
   readonly devicesOnline: number;
   /** Devices the load shape has running now (the population 0..n-1), whatever their sessions are doing. */
   readonly devicesTarget: number;
+  /** With device lifecycles (sleeps, reboots, offline windows): the devices the plan has on the network at the interval's end. */
+  readonly devicesPlanned?: number;
   readonly generator: IntervalHealth;
   readonly saturated: boolean;
   readonly total: HistoryRow;
@@ -152,6 +154,7 @@ export function foldPoints(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
     folded: a.folded + b.folded,
     devicesOnline: b.devicesOnline,
     devicesTarget: b.devicesTarget,
+    ...(b.devicesPlanned === undefined ? {} : { devicesPlanned: b.devicesPlanned }),
     generator,
     saturated: a.saturated || b.saturated,
     total: foldRows(a.total, b.total, intervalS),

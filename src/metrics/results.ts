@@ -49,6 +49,14 @@ export interface StatsRow {
   readonly delivered?: number;
   readonly offeredRps?: number;
   readonly deliveredShare?: number;
+  /**
+   * Devices with a simulated network link (`network`): the answers whose time the link was measured
+   * on, the time it added to them in all (ms: its delay of each attempt's last bytes each way), and
+   * the mean it added to one. Part of `latencyMs`, which stays the target's plus the link's.
+   */
+  readonly linkSamples?: number;
+  readonly linkAddedMs?: number;
+  readonly linkMeanMs?: number;
   /** Latency measured from the intended start (pacing only): what a saturated generator cannot hide. */
   readonly intendedLatencyMs?: LatencySummary;
   /** HTTP through the shared pool: each request's wait for a free connection, kept out of `latencyMs`. */
@@ -122,6 +130,12 @@ export interface Results {
   readonly devices: DevicesSummary;
   /** Messages devices received on their MQTT sessions (runs with MQTT devices only). */
   readonly downlink?: DownlinkSummary;
+  /**
+   * Device lifecycles (models with `lifecycle`, profiles with `events`): sleeps, wakes, reboots,
+   * devices an offline window took, messages queued for devices while they were off the network
+   * (those with a delivery header), and what the fleet events planned.
+   */
+  readonly lifecycle?: LifecycleSummary;
   /** End-to-end delivery of publishes sent with a delivery header: expected, delivered, lost, duplicated, out of order. */
   readonly delivery?: DeliverySummary;
   /** The broker's own `$SYS` figures for the run (`--broker-stats`). */
@@ -156,6 +170,15 @@ export interface Results {
 
 /** Shards' differing abandon causes, each as `shard I: cause`, joined by `; `. */
 export type MixedAbandonCause = `shard ${number}: ${string}`;
+
+export interface LifecycleSummary {
+  readonly sleeps: number;
+  readonly wakes: number;
+  readonly reboots: number;
+  readonly offline: number;
+  readonly queuedWhileOffline: number;
+  readonly planned: { readonly reboots: number; readonly offline: number };
+}
 
 export interface DownlinkSummary {
   readonly received: number;
@@ -264,6 +287,7 @@ function row(type: string, name: string, counters: Counters, histograms: RowHist
     ...(counters.offered > 0
       ? { offered: round(counters.offered), delivered: counters.delivered, offeredRps: round(counters.offered / seconds), deliveredShare: round(counters.delivered / counters.offered, 4) }
       : {}),
+    ...(counters.linkSamples > 0 ? { linkSamples: counters.linkSamples, linkAddedMs: round(counters.linkAddedMs), linkMeanMs: round(counters.linkAddedMs / counters.linkSamples) } : {}),
   };
   if (live) return base;
   return {

@@ -27,6 +27,9 @@ export class StatsEntry {
   offers = false;
   /** Attempts counted against the offered load: all of this row's, when the plan offers load on it. */
   delivered = 0;
+  /** Answers timed over a simulated link, and what the link added to them in all (ms). */
+  linkSamples = 0;
+  linkAddedMs = 0;
   /** Latency of answers: every attempt the target answered, a 4xx or an MQTT refusal included. */
   readonly latency: LatencyHistogram = createHistogram();
   /** Time spent by attempts that got no answer (refused, reset, timed out, lost): never the target's latency. */
@@ -82,6 +85,12 @@ export class StatsEntry {
 
   get intervalDelivered(): number {
     return this.offers ? this.intervalRequests : 0;
+  }
+
+  /** What a device's simulated link added to an answered attempt (µs). */
+  recordLink(micros: number): void {
+    this.linkSamples++;
+    this.linkAddedMs += micros / 1000;
   }
 
   recordQueued(micros: number): void {
@@ -349,7 +358,7 @@ export class RunStats {
   }
 
   /** Closes the current interval into a history point; `atMs` is ms since run start. */
-  snapshot(atMs: number, devicesOnline: number, devicesTarget: number, generator: IntervalHealth): HistoryPoint {
+  snapshot(atMs: number, devicesOnline: number, devicesTarget: number, generator: IntervalHealth, devicesPlanned?: number): HistoryPoint {
     const seconds = Math.max(0.001, (atMs - this.lastSnapshotMs) / 1000);
     this.lastSnapshotMs = atMs;
     // A busy share over a few ms (the last interval, cut short by the stop) says nothing.
@@ -390,6 +399,7 @@ export class RunStats {
       folded: 1,
       devicesOnline,
       devicesTarget,
+      ...(devicesPlanned === undefined ? {} : { devicesPlanned }),
       generator,
       saturated,
       total: this.total.close(seconds, this.intervalHistograms),

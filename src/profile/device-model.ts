@@ -15,6 +15,8 @@ import type { Capture, CommandAction, DeviceModel, HttpAction, MqttSessionSpec, 
 import { binaryPayloadAt, PAYLOAD_KEYS } from './binary-payloads.ts';
 import type { CompiledPayload } from './binary-payloads.ts';
 import { compileSparkplug } from './sparkplug-spec.ts';
+import { networkAt } from './network.ts';
+import { lifecycleAt } from './lifecycle.ts';
 import type { SparkplugDataKind, SparkplugSpec } from './sparkplug-spec.ts';
 import { YamlSource } from './yaml-source.ts';
 import type { FieldPath } from './yaml-source.ts';
@@ -561,5 +563,7 @@ export async function loadDeviceModel(file: string, options: DeviceModelOptions 
     reactions,
     auth: compileAuth(source, raw.auth as Json | undefined, boot, tasks, scope.variables),
     sparkplug,
+    network: networkAt(source, ['network'], raw.network),
+    lifecycle: lifecycleAt(source, raw.lifecycle as Json | undefined),
   };
 }

@@ -12,6 +12,8 @@ import { checkCommandTargets } from './command-targets.ts';
 import { DEFAULT_MIN_DELIVERED, MIN_DELIVERED_HELP, parseMinDelivered } from './min-delivered.ts';
 import type { DataTable } from './data-file.ts';
 import { loadFleetData } from './fleet-data.ts';
+import { networkAt } from './network.ts';
+import { fleetEventsAt } from './lifecycle.ts';
 import { MAX_DEVICES } from './limits.ts';
 import { checkBrokerUrl, checkTargetUrl } from './target-url.ts';
 import { loadClientTls } from './tls-settings.ts';
@@ -97,7 +99,8 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   for (const [i, model] of loaded.entries()) {
     const count = apportioned[i] ?? 0;
     const data = await loadFleetData(source, i, fleetRaw[i]?.data as Json | undefined, model, count, profileDir, tables);
-    fleet.push(data ? { model, count, data } : { model, count });
+    const network = networkAt(source, ['fleet', i, 'network'], fleetRaw[i]?.network);
+    fleet.push({ model, count, ...(data ? { data } : {}), ...(network ? { network } : {}) });
   }
   if (total === 0) throw source.error(['fleet'], 'the fleet has no devices (every count is 0)');
   checkCommandTargets(fleet);
@@ -143,6 +146,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     thresholds,
     minDelivered: overrides.minDelivered !== undefined ? overrides.minDelivered : minDeliveredOf(source, raw.minDelivered),
     secrets: [...environment.used].map(([name, value]) => ({ name, value })),
+    fleetEvents: fleetEventsAt(source, raw.events as Json[] | undefined, loaded.map((model) => model.name)),
   };
   const unknownRow = thresholdRows?.(plan);
   if (unknownRow) {

@@ -2,6 +2,8 @@ import { closest } from '../util/did-you-mean.ts';
 import { DURATION_PATTERN, MAX_DURATION_MS } from './duration.ts';
 import { MAX_CONNECTIONS, MAX_COUNT, MAX_DEVICES, MAX_SPAWN_RATE } from './limits.ts';
 import { sparkplugSchema } from './sparkplug-schema.ts';
+import { networkSchema } from './network-schema.ts';
+import { fleetEventsSchema, lifecycleSchema } from './lifecycle-schema.ts';
 
 /**
  * The JSON Schemas of device models and run profiles. They are the single source for both the
@@ -12,7 +14,7 @@ export interface JsonSchema {
   readonly $id?: string;
   readonly title?: string;
   readonly description?: string;
-  readonly type?: 'object' | 'array' | 'string' | 'number' | 'integer' | 'boolean' | readonly ('string' | 'number' | 'integer')[];
+  readonly type?: 'object' | 'array' | 'string' | 'number' | 'integer' | 'boolean' | readonly ('string' | 'number' | 'integer' | 'object')[];
   readonly properties?: Readonly<Record<string, JsonSchema>>;
   readonly required?: readonly string[];
   readonly additionalProperties?: boolean | JsonSchema;
@@ -272,6 +274,8 @@ export const deviceModelSchema: JsonSchema = {
     },
     mqtt: mqttSession,
     sparkplug: sparkplugSchema,
+    network: networkSchema,
+    lifecycle: lifecycleSchema,
     auth: {
       type: 'object',
       description: "A token lifecycle: the login step's captures are the device's credentials; on an HTTP 401 the device logs in again once and retries the request once (counted as NAME (re-auth)); with an expiry it renews them ahead of time.",
@@ -358,6 +362,7 @@ export const profileSchema: JsonSchema = {
             required: ['file'],
             additionalProperties: false,
           },
+          network: { ...networkSchema, description: `${networkSchema.description ?? ''} Set here, it replaces the model's for this entry's devices.` },
         },
         required: ['device', 'count'],
         additionalProperties: false,
@@ -418,6 +423,7 @@ export const profileSchema: JsonSchema = {
       additionalProperties: false,
     },
     thresholds: { type: 'array', items: { type: 'string' } },
+    events: fleetEventsSchema,
     minDelivered: {
       type: 'string',
       description: "The share of the offered load a run must deliver for its verdict to be about the target (default 95%); 'off' turns the check off. Below it the run fails (the target's limit, exit 99) or is inconclusive (fleetsim's or the machine's, exit 98).",

@@ -4,6 +4,8 @@ import type { DataTable } from './data-file.ts';
 import type { CompiledTemplate, JsonBodyRenderer } from '../template/compile.ts';
 import type { TemplateContext } from '../template/context.ts';
 import type { SparkplugDataKind, SparkplugSpec } from './sparkplug-spec.ts';
+import type { NetworkMix } from './network-presets.ts';
+import type { Lifecycle } from './lifecycle.ts';
 
 /** How long a device waits between tasks (Locust's wait_time). */
 export type WaitModel =
@@ -183,6 +185,10 @@ export interface DeviceModel {
   readonly auth: AuthSpec | undefined;
   /** Present when the device is a Sparkplug B edge node (`sparkplug`). */
   readonly sparkplug: SparkplugSpec | undefined;
+  /** The simulated network link of its devices (`network`); undefined: none, the sockets as they are. */
+  readonly network?: NetworkMix | undefined;
+  /** Sleep/wake duty cycles and reboots of each device (`lifecycle`); undefined: always on. */
+  readonly lifecycle?: Lifecycle | undefined;
 }
 
 /** Seeded exponential backoff with jitter between reconnect attempts. */
@@ -253,6 +259,8 @@ export interface FleetEntry {
   readonly count: number;
   /** Per-device rows: row i goes to the entry's device i (in the fleet's interleaved order). */
   readonly data?: FleetData;
+  /** The entry's own `network`, over its model's. */
+  readonly network?: NetworkMix | undefined;
 }
 
 export interface FleetData {
@@ -333,6 +341,8 @@ export interface RunPlan {
   readonly shard?: Shard | undefined;
   /** Source addresses devices connect from, device i from address i mod their count (`--local-ips`). */
   readonly localAddresses?: readonly string[] | undefined;
+  /** Reboot waves and offline windows of shares of the fleet (`events`); empty without any. */
+  readonly fleetEvents?: readonly FleetEvent[] | undefined;
 }
 
 /** Shard `index` (0-based) of `count` owns the global device indices ≡ index (mod count). */
@@ -345,3 +355,6 @@ export interface Shard {
 export function modelTasks(model: DeviceModel): TaskSpec[] {
   return [...model.boot, ...model.tasks, ...model.reactions.flatMap((reaction) => (reaction.task ? [reaction.task] : []))];
 }
+
+export type { FleetEvent } from './lifecycle.ts';
+import type { FleetEvent } from './lifecycle.ts';

@@ -1,3 +1,4 @@
+import { lifecycleAndLinkLines } from './field-console.ts';
 import type { Results, StatsRow } from '../metrics/results.ts';
 import { deliveryLines } from './delivery-console.ts';
 import { formatMs, formatThresholdValue } from './format.ts';
@@ -145,6 +146,7 @@ export function formatSummary(results: Results): string {
     out.push('', `Downlink: ${downlink.received} messages received by devices, ${downlink.reactionsQueued - downlink.reactionsFailed} ran a reaction${failed}${dropped}.`);
   }
   if (results.delivery) out.push('', ...deliveryLines(results.delivery));
+  out.push(...lifecycleAndLinkLines(results));
   const sparkplug = results.sparkplug?.total;
   if (sparkplug) {
     out.push('', `Sparkplug: ${sparkplug.nodes} edge nodes, ${sparkplug.births} births (${sparkplug.rebirths} rebirths, ${sparkplug.rebirthRequests} rebirth requests), ${sparkplug.deaths} deaths, ${sparkplug.outOfOrderSeq} messages out of seq order.`);

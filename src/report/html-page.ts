@@ -157,11 +157,17 @@ export const PAGE_SCRIPT = String.raw`
   }
 
   function devices() {
-    draw('devices', [
+    var series = [
       { label: 'online', stroke: COLORS[2], width: 2 },
       { label: 'target', stroke: COLORS[3], width: 1.5, dash: [6, 4] },
-    ], [x, history.map(function (p) { return p.devicesOnline; }), history.map(function (p) { return p.devicesTarget; })],
-    { axes: [{ label: 'devices', incrs: WHOLE }] });
+    ];
+    var columns = [x, history.map(function (p) { return p.devicesOnline; }), history.map(function (p) { return p.devicesTarget; })];
+    // Device lifecycles: the devices the plan has on the network (awake, not rebooting or offline).
+    if (history.some(function (p) { return p.devicesPlanned !== undefined; })) {
+      series.push({ label: 'planned online', stroke: COLORS[4], width: 1.5, dash: [2, 3] });
+      columns.push(history.map(function (p) { return p.devicesPlanned === undefined ? null : p.devicesPlanned; }));
+    }
+    draw('devices', series, columns, { axes: [{ label: 'devices', incrs: WHOLE }] });
   }
 
   function generator() {

@@ -182,7 +182,7 @@ function charts(results: Results): string {
 ${chart('rps', 'Requests and failures per second', 'All rows together, per interval; the dashed line is the rate the fleet meant to offer.')}
 ${chart('latency', 'Latency over time', 'p50 (solid), p95 (dashed), p99 (dotted) per row, in ms; rows without samples in an interval leave a gap.')}
 ${results.stats.some((row) => SESSION_SETUP.has(row.type)) ? chart('setup', 'Session setup latency', 'CONNECT and SUBSCRIBE, p50 (solid), p95 (dashed), p99 (dotted), in ms: apart from the traffic, whose scale they would flatten.') : ''}
-${chart('devices', 'Devices online', 'Online at the end of each interval, against the target.')}
+${chart('devices', 'Devices online', 'Online at the end of each interval, against the target and, with device lifecycles (sleeps, reboots, offline windows), against the devices the plan has on the network.')}
 ${chart('generator', "The generator's own load", `Event-loop busy share and lag; shaded intervals were saturated (busy >= ${limits.busyPercent}% or lag >= ${limits.lagP99Ms} ms), and their latencies include the generator's delay.`)}
 </div>`;
 }

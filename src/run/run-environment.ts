@@ -232,6 +232,7 @@ export function resultsOf(run: FinishedRun): Results {
   return {
     ...partial,
     ...downlink,
+    ...(engine.lifecycle.any ? { lifecycle: { ...engine.lifecycle.counts, planned: { ...engine.lifecycle.counts.planned } } } : {}),
     ...(engine.delivery ? { delivery: engine.delivery.summary() } : {}),
     ...(plan.fleet.some((entry) => entry.model.sparkplug !== undefined) ? { sparkplug: engine.sparkplug?.summary() ?? summarizeNodes([]) } : {}),
     ...(engine.commands ? { commands: summarizeCommands(engine.stats.entries, engine.commands.lost(), engine.commands.unmatchedReplies) } : {}),

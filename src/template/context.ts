@@ -8,6 +8,8 @@ export interface TemplateContext {
   readonly deviceId: string;
   readonly deviceIndex: number;
   readonly deviceModel: string;
+  /** Boots so far, this one included: a reboot (the device's lifecycle) makes it one more. */
+  readonly boots?: number;
   /** Per-device attempt counter; the request being built has this number. */
   seq: number;
   readonly random: Random;

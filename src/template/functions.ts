@@ -153,6 +153,8 @@ export const TEMPLATE_FIELDS: ReadonlyMap<string, CompiledValue> = new Map<strin
   ['device.id', (context) => context.deviceId],
   ['device.index', (context) => context.deviceIndex],
   ['device.model', (context) => context.deviceModel],
+  // 1 from the start, one more per reboot of the device's lifecycle.
+  ['device.boots', (context) => context.boots ?? 1],
   ['seq', (context) => context.seq],
   ['repeat.index', (context) => context.repeatIndex],
   ['repeat.number', (context) => context.repeatIndex + 1],

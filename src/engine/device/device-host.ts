@@ -24,6 +24,8 @@ export interface DeviceHost {
   /** `queuedMicros`: an HTTP request's wait for a pool connection (-1: not measured), kept out of `latencyMicros`. */
   onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean, queuedMicros?: number): void;
   onStarted(device: VirtualDevice): void;
+  /** A message with a delivery header sent while its receiver was off the network reached it after. */
+  queuedWhileOffline?(): void;
   onFinished(device: VirtualDevice): void;
   /** The stream a device's downlink reactions draw from, apart from its task stream; made when the first reaction runs. */
   reactionStream(deviceIndex: number): Random;

@@ -1,7 +1,7 @@
 import type { Random } from '../../identity/rng.ts';
 import { weightedIndex } from '../../identity/rng.ts';
 import type { StatsEntry } from '../../metrics/stats.ts';
-import type { CommandAction, HttpAction, PublishAction, SubscribeAction } from '../../profile/types.ts';
+import type { CommandAction, HttpAction, PublishAction, SubscribeAction, WaitModel } from '../../profile/types.ts';
 import type { TemplateContext, TemplateValue } from '../../template/context.ts';
 import { HttpExchange } from '../../transport/http/http-exchange.ts';
 import type { HttpResultSink } from '../../transport/http/http-exchange.ts';
@@ -25,8 +25,16 @@ import { ReactionInbox } from './reaction-inbox.ts';
 import { describeSparkplug } from '../mqtt/sparkplug/payloads.ts';
 import type { SparkplugDevice, SparkplugNode } from '../mqtt/sparkplug/node.ts';
 import type { Schedulable } from '../schedule/scheduler.ts';
+import type { DeviceLifecycle } from './device-lifecycle.ts';
 import { nextTick } from '../schedule/wait.ts';
 import type { NextTick } from '../schedule/wait.ts';
+
+/** An open wait model's period (pacing, throughput); undefined for closed ones. */
+function pacingPeriodMs(wait: WaitModel): number | undefined {
+  if (wait.model === 'pacing') return wait.intervalMs;
+  if (wait.model === 'throughput') return 1000 / wait.perSecond;
+  return undefined;
+}
 
 /** Timers fire a few ms late on a busy loop; a tick counts as late only beyond this. */
 const LATE_TOLERANCE_MS = 10;
@@ -85,6 +93,19 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   private stepIndex = 0;
   /** An MQTT step waiting for the session to come (back) up. */
   private parked = false;
+  /** Boots so far, this one included ({{ device.boots }}): a reboot runs the boot tasks again with the next. */
+  boots = 1;
+  /** Off the network by its lifecycle (asleep, rebooting, offline): it starts nothing until it is back. */
+  private suspended = false;
+  /** Its schedule came due while it was off the network: it picks up there when back. */
+  private dueWhileSuspended = false;
+  /** Its sleeps, reboots and fleet events, when it has any. */
+  lifecycle: DeviceLifecycle | undefined;
+  /**
+   * It has a simulated network link, so its own HTTP connection (not the shared pool): setting one
+   * up is part of its first request's latency, as with `connectionPerDevice`, not a wait in a queue.
+   */
+  ownHttpConnection = false;
 
   // What is in flight for the task: one HTTP attempt, or a burst of MQTT attempts.
   private attempt: BoundStep | undefined;
@@ -146,11 +167,67 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     return this.phase === Phase.Done;
   }
 
+  /** No attempt in flight, no connect or subscription under way: a device falls asleep once they are done. */
+  get idle(): boolean {
+    return this.attempt === undefined && this.link?.connecting !== true && this.inbox?.subscribing !== true;
+  }
+
+  /** Leaves the network: the attempt in flight ends as it will, and nothing new starts until `resume`. */
+  suspend(): void {
+    this.suspended = true;
+    if (this.heapIndex >= 0) {
+      this.host.unschedule(this);
+      this.dueWhileSuspended = true;
+    }
+  }
+
+  /**
+   * Back on the network. After a reboot the device starts over: its boot tasks run again with the
+   * next boot count, and the task it was in is dropped. Otherwise it goes on where it stopped; a
+   * paced device between tasks keeps its grid, skipping the ticks it slept through (not counted as
+   * missed), so it sends one task per period of awake time, as the offered load counts.
+   */
+  resume(reboot: boolean): void {
+    this.suspended = false;
+    if (this.phase === Phase.Done) return;
+    const now = this.host.now();
+    const wasDue = this.dueWhileSuspended;
+    this.dueWhileSuspended = false;
+    const period = this.task === undefined && this.phase === Phase.Loop && !this.bound.periodic ? pacingPeriodMs(this.bound.model.wait) : undefined;
+    if (period !== undefined && wasDue && !reboot) {
+      // The next tick of the grid at or after now.
+      const next = this.intendedAt + Math.max(0, Math.ceil((now - this.intendedAt) / period)) * period;
+      this.intendedAt = next;
+      this.host.schedule(this, next);
+      return;
+    }
+    this.intendedAt = now;
+    this.taskIntendedAt = now;
+    if (reboot) {
+      this.boots++;
+      this.host.unschedule(this);
+      this.task = undefined;
+      this.parked = false;
+      this.bootStep = 0;
+      this.timetable = undefined;
+      this.phase = this.bound.boot.length > 0 ? Phase.Boot : Phase.Loop;
+      // An attempt still in flight ends first; its end finds no task and starts the boot.
+      if (this.attempt === undefined) this.wake();
+      return;
+    }
+    if (wasDue) this.wake();
+  }
+
   wake(): void {
     if (this.phase === Phase.Waiting) {
       this.phase = this.bound.boot.length > 0 ? Phase.Boot : Phase.Loop;
       this.intendedAt = this.host.now();
       this.host.onStarted(this);
+    }
+    // Off the network (it may have started so): it picks up here when back.
+    if (this.suspended && !this.host.stopping) {
+      this.dueWhileSuspended = true;
+      return;
     }
     if (this.host.stopping || this.phase === Phase.Done || this.retired) return this.finish();
     // Woken after a sleep between two attempts of the same task.
@@ -418,6 +495,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const replies = first >= 0 && this.commands ? this.bound.reactions[first]?.reaction : undefined;
     if (replies?.commandReplies) return (this.commands as CommandSender).reply(replies, received, properties);
     const payload = this.host.delivery ? this.host.delivery.received(this.deviceIndex, topic, received, properties, inbox?.matched) : received;
+    // Sent while this device was off the network and received now: its session's queue held it.
+    if (this.lifecycle && this.host.delivery && this.lifecycle.sentWhileDown(this.host.delivery.lastSentMs)) this.host.queuedWhileOffline?.();
     if (this.phase === Phase.Done || this.phase === Phase.Waiting || this.host.stopping || this.retired) return;
     if (!inbox?.accept(first, payload, this.host.downlink, properties)) return;
     // Idle between tasks (or, with no tasks, idle for good): react now, and come back to the schedule after.
@@ -472,7 +551,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     // it is measured apart and the latency runs from when the request got its connection.
     const connectedAt = (this.exchange as HttpExchange).connectedAt;
     let queuedMicros = -1;
-    if (this.host.sharedHttpPool && connectedAt > 0n) {
+    if (this.host.sharedHttpPool && !this.ownHttpConnection && connectedAt > 0n) {
       queuedMicros = Math.min(latencyMicros, Number(connectedAt - this.attemptStart) / 1000);
       latencyMicros -= queuedMicros;
     }
@@ -505,8 +584,10 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
 
   /** After `attempts` of `step` ended: the next attempt, step, or task. */
   private advance(step: BoundStep, attempts: number, endedAt: number, deferNext = false): void {
-    const task = this.task as BoundTask;
     if (this.host.stopping || this.phase === Phase.Done || this.retired) return this.finish();
+    // A reboot came while the attempt was in flight: the device starts over (or waits to be back).
+    if (this.task === undefined) return this.wake();
+    const task = this.task;
     this.repeatIndex += attempts;
     if (this.repeatIndex >= step.spec.repeat) {
       this.repeatIndex = 0;
@@ -514,6 +595,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     }
     if (this.stepIndex < task.steps.length) {
       if (step.spec.sleepMs > 0 || deferNext) this.host.schedule(this, endedAt + step.spec.sleepMs);
+      else if (this.suspended) this.dueWhileSuspended = true;
       else this.startAttempt();
       return;
     }
@@ -563,6 +645,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   finish(): void {
     if (this.phase === Phase.Done) return;
     this.phase = Phase.Done;
+    this.lifecycle?.stop();
     this.task = undefined;
     this.parked = false;
     this.inbox?.clear();

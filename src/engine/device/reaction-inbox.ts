@@ -88,6 +88,11 @@ export class ReactionInbox {
   }
 
   /** Resolves once the SUBSCRIBEs made on connect have their answers (each is bounded by its timeout). */
+  /** Some subscription made on connect still waits for its SUBACK. */
+  get subscribing(): boolean {
+    return this.subscriptions.some((side) => side.pending);
+  }
+
   subscriptionsSettled(): Promise<void> {
     if (!this.subscriptions.some((side) => side.pending)) return Promise.resolve();
     return new Promise((resolve) => this.settledWaiters.push(resolve));

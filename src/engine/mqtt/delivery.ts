@@ -173,7 +173,11 @@ export class DeliveryTracker {
    * (`matched`, by slot). One with a header is recorded; returns the payload without the header, so
    * reactions see what the publisher's template rendered.
    */
+  /** The send time (epoch ms) in the header of the message `received` last read; NaN when it had none. */
+  lastSentMs = NaN;
+
   received(subscriber: number, topic: string, payload: Buffer, properties: Buffer | undefined, matched: Uint8Array | undefined): Buffer {
+    this.lastSentMs = NaN;
     let publisher: number;
     let seq: number;
     let sentMs: number;
@@ -193,6 +197,7 @@ export class DeliveryTracker {
       if (!Number.isInteger(publisher) || !Number.isInteger(seq) || !Number.isFinite(sentMs)) return payload;
     }
     const now = epochMs();
+    this.lastSentMs = sentMs;
     this.lastArrival = now;
     const group = matched && this.groupFor(subscriber, matched);
     const stats = group ? (group.stats ??= this.entryFor('DELIVER', group.name)) : (this.stray ??= this.entryFor('DELIVER', '(no measured subscription)'));

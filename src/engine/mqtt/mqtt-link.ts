@@ -50,11 +50,14 @@ export class MqttLink implements SessionListener, Schedulable {
   private closed = false;
   /** The device finished: end the session once a connect in progress has its answer. */
   private finishing = false;
-  private connecting = false;
+  /** A connect attempt is under way (CONNECT sent or the socket opening, no answer yet). */
+  connecting = false;
   private closedPromise: Promise<void> | undefined;
   private random: Random | undefined;
   /** Numbers this link's CONNECT attempts in the request log: the device's `seq` belongs to its tasks. */
   private attempts = 0;
+  /** Off the network by the device's lifecycle (asleep, rebooting, offline): it does not reconnect until resumed. */
+  private suspended = false;
 
   constructor(
     readonly device: LinkedDevice,
@@ -74,7 +77,7 @@ export class MqttLink implements SessionListener, Schedulable {
 
   /** The reconnect timer fired (or the device started). */
   wake(): void {
-    if (this.closed || this.host.stopping) return;
+    if (this.closed || this.host.stopping || this.suspended) return;
     this.sent.seq = this.attempts++;
     this.sent.intendedAt = this.host.now();
     this.host.attemptStarted();
@@ -130,8 +133,34 @@ export class MqttLink implements SessionListener, Schedulable {
     return this.closedPromise;
   }
 
+  /**
+   * The device leaves the network. `sleep`: a DISCONNECT that keeps a persistent session (the broker
+   * queues for it meanwhile); `drop`: the connection is lost without one (a reboot, a tunnel), and
+   * what waited on it ends as on any lost connection.
+   */
+  suspend(mode: 'sleep' | 'drop', reason: string): void {
+    if (this.closed || this.finishing || this.suspended) return;
+    this.suspended = true;
+    this.host.unschedule(this);
+    if (mode === 'drop') return this.session.drop(reason);
+    if (this.session.connected) {
+      this.host.sessionOffline(this);
+      this.device.sessionDown(reason, !this.options.clean);
+    }
+    void this.session.close(true, 2000, true);
+  }
+
+  /** Back on the network: connects now, with the backoff reset. */
+  resume(): void {
+    if (!this.suspended) return;
+    this.suspended = false;
+    this.failures = 0;
+    this.host.unschedule(this);
+    this.wake();
+  }
+
   private retryLater(): void {
-    if (this.closed || this.host.stopping) return;
+    if (this.closed || this.host.stopping || this.suspended) return;
     this.random ??= reconnectRandom(this.seed, this.device.deviceIndex);
     const delay = backoffDelayMs(this.policy, this.failures++, this.random);
     this.host.schedule(this, this.host.now() + delay);

@@ -2,6 +2,8 @@ import type { LoadNoise } from '../../metrics/load-verdict.ts';
 import type { StatsEntry } from '../../metrics/stats.ts';
 import { actionType } from '../../profile/types.ts';
 import type { DeviceModel, FleetEntry, TaskSpec, WaitModel } from '../../profile/types.ts';
+import { DownTimeline } from './down-timeline.ts';
+import type { NetworkMix } from '../../profile/network-presets.ts';
 
 /**
  * The load the fleet means to offer, computed from the plan and the shape alone: what the devices
@@ -16,9 +18,18 @@ import type { DeviceModel, FleetEntry, TaskSpec, WaitModel } from '../../profile
  *   to what happens during the run, so nothing is offered for them.
  * - The running device count is the shape's (the ramp's schedule), not the count that managed to
  *   start, so devices a starved loop started late are load that was not delivered.
+ * - A declared network link is part of the plan too: a closed model's cycle (and an open one that
+ *   cannot keep its period) includes the link's mean round trip per attempt it waits for.
+ * - A device's lifecycle (sleep, reboots, offline windows) is seeded, so it is part of the plan: a
+ *   device is not offered load while its lifecycle keeps it off the network, and a reboot offers
+ *   its boot tasks again.
  */
 export class OfferedLoad {
   private readonly offers: (ModelOffer & { readonly devices: number })[];
+  /** Each fleet entry's offer (undefined for an empty entry), and its devices' lifecycle: off the network, and reboots. */
+  private readonly offerOfEntry: ((ModelOffer & { readonly devices: number }) | undefined)[];
+  private readonly down = new Map<ModelOffer, DownTimeline>();
+  private readonly reboots = new Map<ModelOffer, DownTimeline>();
   private readonly segments: RampSegment[] = [];
   /** Entries a model offers load on: the rows whose requests count as delivered. */
   readonly offeredEntries: ReadonlySet<StatsEntry>;
@@ -32,7 +43,12 @@ export class OfferedLoad {
    */
   constructor(fleet: readonly FleetEntry[], iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry, devices?: { readonly count: number; entryOf(local: number): number }) {
     const mixed = fleet.filter((entry) => entry.count > 0).length > 1 && devices !== undefined;
-    this.offers = fleet.flatMap((entry, index) => (entry.count > 0 ? [{ ...modelOffer(entry.model, mixed && devices ? prefixCounts(devices, index) : undefined, iterations, entryFor), devices: entry.count }] : []));
+    this.offerOfEntry = fleet.map((entry, index) =>
+      entry.count > 0
+        ? { ...modelOffer(entry.model, mixed && devices ? prefixCounts(devices, index) : undefined, iterations, entryFor, meanRoundTripMs(entry.network ?? entry.model.network)), devices: entry.count }
+        : undefined,
+    );
+    this.offers = this.offerOfEntry.filter((offer) => offer !== undefined);
     this.offeredEntries = new Set(this.offers.flatMap((offer) => [...offer.perSecond, ...offer.perStart].map(([entry]) => entry)));
     for (const entry of this.offeredEntries) entry.offers = true;
     this.longestCycleMs = Math.max(0, ...this.offers.map((offer) => offer.cycleMs));
@@ -57,16 +73,42 @@ export class OfferedLoad {
     this.segments.push({ startMs: atMs, from, goal, overMs: Math.max(0, overMs) });
   }
 
+  /**
+   * A device of fleet entry `entry` left the network (`delta` 1) or came back (-1) at `atMs` as its
+   * lifecycle planned (sleep, reboot, offline window): its tasks are not offered while it is away.
+   */
+  deviceDown(entry: number, atMs: number, delta: 1 | -1): void {
+    const offer = this.offerOfEntry[entry];
+    if (!offer) return;
+    let timeline = this.down.get(offer);
+    if (!timeline) this.down.set(offer, (timeline = new DownTimeline()));
+    timeline.change(atMs, delta);
+  }
+
+  /** A device of fleet entry `entry` rebooted at `atMs`: its boot tasks are offered again. */
+  rebooted(entry: number, atMs: number): void {
+    const offer = this.offerOfEntry[entry];
+    if (!offer) return;
+    let timeline = this.reboots.get(offer);
+    if (!timeline) this.reboots.set(offer, (timeline = new DownTimeline()));
+    timeline.change(atMs, 1);
+  }
+
   /** Attempts per row the fleet meant to start in [fromMs, toMs) (ms since the run began); fractional. */
   offeredBetween(fromMs: number, toMs: number, into: Map<StatsEntry, number>): Map<StatsEntry, number> {
     if (toMs <= fromMs) return into;
     for (const offer of this.offers) {
       // The capped form assumes a population that only grows; a shape lowered under --iterations (the UI) must not book negative load.
       const deviceSeconds = Math.max(0, (offer.capMs === undefined ? this.deviceMs(fromMs, toMs, offer.prefix) : this.cappedDeviceMs(fromMs, toMs, offer.capMs, offer.prefix)) / 1000);
-      for (const [entry, perDeviceS] of offer.perSecond) add(into, entry, perDeviceS * deviceSeconds);
+      const down = this.down.get(offer);
+      // Down devices are counts of this entry's own devices, as the device-time above is.
+      const downSeconds = down ? (down.integral(toMs) - down.integral(fromMs)) / 1000 : 0;
+      for (const [entry, perDeviceS] of offer.perSecond) add(into, entry, perDeviceS * Math.max(0, deviceSeconds - downSeconds));
       if (offer.perStart.length === 0) continue;
+      const reboots = this.reboots.get(offer);
+      const rebootStarts = reboots ? reboots.risesBy(toMs) - reboots.risesBy(fromMs) : 0;
       const starts = this.startsBetween(fromMs, toMs, offer.prefix);
-      for (const [entry, perStart] of offer.perStart) add(into, entry, perStart * starts);
+      for (const [entry, perStart] of offer.perStart) add(into, entry, perStart * (starts + rebootStarts));
     }
     return into;
   }
@@ -203,18 +245,28 @@ function meanWaitMs(wait: WaitModel): number {
   }
 }
 
-/** Attempts per row that one run of the task makes, and the time its own sleeps take. */
-function taskRows(task: TaskSpec, entryFor: (type: string, name: string) => StatsEntry): { rows: Map<StatsEntry, number>; sleepMs: number } {
+/** The mean round trip a fleet entry's declared links add (0 without any): part of the plan, as the wait is. */
+function meanRoundTripMs(mix: NetworkMix | undefined): number {
+  return (mix ?? []).reduce((sum, entry) => sum + entry.share * 2 * entry.link.latencyMs, 0);
+}
+
+/**
+ * Attempts per row that one run of the task makes, and the time its own sleeps take, with the
+ * round trips over a declared link it waits for: one per HTTP attempt, one per MQTT step (a
+ * burst's publishes share theirs).
+ */
+function taskRows(task: TaskSpec, entryFor: (type: string, name: string) => StatsEntry, roundTripMs = 0): { rows: Map<StatsEntry, number>; sleepMs: number } {
   const rows = new Map<StatsEntry, number>();
   let sleepMs = 0;
   for (const step of task.steps) {
     add(rows, entryFor(actionType(step.action), step.name), step.repeat);
-    sleepMs += step.repeat * step.sleepMs;
+    const trips = step.action.kind === 'http' || step.sleepMs > 0 ? step.repeat : 1;
+    sleepMs += step.repeat * step.sleepMs + trips * roundTripMs;
   }
   return { rows, sleepMs };
 }
 
-function modelOffer(model: DeviceModel, prefix: Uint32Array | undefined, iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry): ModelOffer {
+function modelOffer(model: DeviceModel, prefix: Uint32Array | undefined, iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry, roundTripMs: number): ModelOffer {
   const perSecond = new Map<StatsEntry, number>();
   const perStart = new Map<StatsEntry, number>();
   for (const task of model.boot) for (const [entry, count] of taskRows(task, entryFor).rows) add(perStart, entry, count);
@@ -231,7 +283,7 @@ function modelOffer(model: DeviceModel, prefix: Uint32Array | undefined, iterati
     }
   } else if (tasks.length > 0) {
     const totalWeight = tasks.reduce((sum, task) => sum + task.weight, 0);
-    const picks = tasks.map((task) => ({ share: totalWeight > 0 ? task.weight / totalWeight : 0, ...taskRows(task, entryFor) }));
+    const picks = tasks.map((task) => ({ share: totalWeight > 0 ? task.weight / totalWeight : 0, ...taskRows(task, entryFor, roundTripMs) }));
     const meanSleep = picks.reduce((sum, pick) => sum + pick.share * pick.sleepMs, 0);
     const open = model.wait.model === 'pacing' || model.wait.model === 'throughput';
     // Against an instant target a closed model's cycle is its wait plus the task's own sleeps; an open one's is its period, unless the sleeps alone overrun it.

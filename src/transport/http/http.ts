@@ -4,6 +4,8 @@ import type { Dispatcher } from 'undici';
 import { HttpExchange } from './http-exchange.ts';
 import { PreopenedConnector, SPARE_LIFETIME_MS } from './http-preconnect.ts';
 import type { AttemptResult, DeviceTls, TlsOptions } from '../types.ts';
+import { shapedConnector } from '../link/shaped-connector.ts';
+import type { LinkConditions } from '../link/link-conditions.ts';
 
 export interface HttpTransportOptions {
   /** Connections per origin in the shared pool. */
@@ -19,6 +21,11 @@ export interface HttpTransportOptions {
    * presenting the same files share a pool; different certificates never share a connection.
    */
   readonly tlsFor?: ((deviceIndex: number) => DeviceTls) | undefined;
+  /**
+   * Each device's simulated network link, asked once per device: a device with one gets its own
+   * connection through it (a link is the device's own), whatever `connectionPerDevice` says.
+   */
+  readonly linkFor?: ((deviceIndex: number) => LinkConditions | undefined) | undefined;
 }
 
 /** A single request with its own promise: for callers outside the engine's hot path. */
@@ -79,6 +86,7 @@ export class HttpTransport {
     this.sources = localAddresses.length === 0 ? [undefined] : localAddresses;
     this.poolConnections = Math.max(1, Math.ceil(options.connections / this.sources.length));
     if (!options.connectionPerDevice && !options.tlsFor) {
+      // Devices with a link of their own skip the shared pools (see `dispatch`).
       for (const source of this.sources) {
         const preopened = new PreopenedConnector(this.connect, new URL(origin), SPARE_LIFETIME_MS, source ?? null);
         this.preopened.push(preopened);
@@ -101,8 +109,10 @@ export class HttpTransport {
     const sourceIndex = deviceIndex % this.sources.length;
     const source = this.sources[sourceIndex];
     const connect = tls ? connectOptions(this.options.timeoutMs, tls) : this.connect;
+    const link = this.options.linkFor?.(deviceIndex);
     let dispatcher: Dispatcher | string;
     if (tls?.problem !== undefined) dispatcher = tls.problem;
+    else if (link) dispatcher = new Client(this.origin, this.clientOptions(source, shapedConnector(connect, link)));
     else if (this.options.connectionPerDevice) dispatcher = new Client(this.origin, this.clientOptions(source, connect));
     else {
       const id = `${sourceIndex}\n${tls?.id ?? ''}`;
@@ -137,10 +147,16 @@ export class HttpTransport {
   /** Sends what the exchange holds; its sink hears the result once, never synchronously. */
   dispatch(exchange: HttpExchange): void {
     const index = exchange.deviceIndex;
-    const dispatcher = this.pools[index % this.pools.length] ?? this.byDevice[index] ?? this.open(index);
+    const dispatcher = (this.options.linkFor === undefined ? this.pools[index % this.pools.length] : undefined) ?? this.byDevice[index] ?? this.linkedOrPooled(index);
     // Its certificate or key could not be read: the request fails with why, as a connect would.
     if (typeof dispatcher === 'string') exchange.onResponseError(undefined, new Error(dispatcher));
     else dispatcher.dispatch(exchange.request, exchange);
+  }
+
+  /** With links in the run: a device with one opens its own connection, one without takes its pool. */
+  private linkedOrPooled(index: number): Dispatcher | string {
+    if (this.pools.length === 0 || this.options.linkFor?.(index) !== undefined) return this.open(index);
+    return (this.byDevice[index] = this.pools[index % this.pools.length] as Pool);
   }
 
   send(attempt: HttpAttempt): Promise<AttemptResult> {

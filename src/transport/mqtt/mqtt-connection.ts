@@ -121,7 +121,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
   }
 
   /** Resolves once the socket has closed, or after `timeoutMs` when the broker does not close its side. */
-  close(graceful: boolean, timeoutMs: number): Promise<void> {
+  close(graceful: boolean, timeoutMs: number, keepSession = false): Promise<void> {
     this.closing = true;
     const wasConnected = this.connected;
     // Nothing more is written but the DISCONNECT: an ack or ping after end() would fail the close.
@@ -143,7 +143,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
         resolve();
       });
       if (graceful && wasConnected) {
-        this.socket.write(this.lastDisconnect());
+        this.socket.write(keepSession ? DISCONNECT : this.lastDisconnect());
         this.socket.end();
       } else {
         this.socket.destroy();

@@ -9,6 +9,8 @@ import type { ConnectionOwner } from './mqtt-connection.ts';
 import type { ConnectFields } from './mqtt-codec.ts';
 import { errorLabel, lostLabel } from './mqtt-labels.ts';
 import { openWebSocket } from './mqtt-websocket.ts';
+import { shape } from '../link/shaped-stream.ts';
+import type { LinkConditions } from '../link/link-conditions.ts';
 import { SessionState } from './mqtt-session-state.ts';
 import { StaleSessionDiscard } from './mqtt-stale-session.ts';
 import type { PublishExtras } from './mqtt-publish-extras.ts';
@@ -36,6 +38,8 @@ export interface SessionOptions extends ConnectFields {
    * counts it as acked at QoS 1, 'fail' as a failure; the connection stays up either way.
    */
   readonly qos2Downgrade?: 'accept' | 'fail' | undefined;
+  /** The device's simulated network link, under TLS when there is TLS (not for MQTT over WebSocket); undefined: none. */
+  readonly link?: LinkConditions | undefined;
 }
 
 export type { TlsOptions } from '../types.ts';
@@ -81,8 +85,14 @@ function openSocket(options: SessionOptions): OpenedStream {
   const source = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
   if (options.webSocketUrl !== undefined) return { stream: openWebSocket(options.webSocketUrl, { ...(options.tls && tlsOptions(options.tls)), ...source }), ready: 'connect' };
   // Without noDelay, a burst's publishes wait on Nagle and every latency measures that instead.
-  if (!options.tls) return { stream: createConnection({ host: options.host, port: options.port, noDelay: true, ...source }), ready: 'connect' };
-  const socket: Socket = tlsConnect({ host: options.host, port: options.port, servername: isIP(options.host) ? '' : options.host, ...tlsOptions(options.tls), ...source });
+  if (!options.tls) return { stream: shape(createConnection({ host: options.host, port: options.port, noDelay: true, ...source }), options.link, 'connect'), ready: 'connect' };
+  const servername = isIP(options.host) ? '' : options.host;
+  if (options.link) {
+    // The link sits under TLS, so the handshake's round trips cross it as they would.
+    const raw = shape(createConnection({ host: options.host, port: options.port, noDelay: true, ...source }), options.link, 'connect');
+    return { stream: tlsConnect({ socket: raw, servername, ...tlsOptions(options.tls) }), ready: 'secureConnect' };
+  }
+  const socket: Socket = tlsConnect({ host: options.host, port: options.port, servername, ...tlsOptions(options.tls), ...source });
   socket.setNoDelay(true);
   return { stream: socket, ready: 'secureConnect' };
 }
@@ -188,7 +198,18 @@ export class MqttSession implements ConnectionOwner {
    * What still waits for an ack has already ended for the engine (timed out or failed), so nothing
    * waits for it and it is not called back.
    */
-  async close(graceful: boolean, timeoutMs = 2000): Promise<void> {
+  /**
+   * The device's network went away (a reboot, an offline window): the socket is dropped as a lost
+   * connection is, without a DISCONNECT, and the listener hears of it as of any other loss.
+   */
+  drop(reason: string): void {
+    const connection = this.connection;
+    if (connection?.connected) connection.failed(reason);
+    else void this.close(false);
+  }
+
+  /** `keepSession`: a plain DISCONNECT, so a persistent MQTT 5 session outlives it (a device going to sleep). */
+  async close(graceful: boolean, timeoutMs = 2000, keepSession = false): Promise<void> {
     this.closing = true;
     const discarding = this.discarding;
     if (discarding) {
@@ -199,7 +220,7 @@ export class MqttSession implements ConnectionOwner {
     }
     const connection = this.connection;
     if (!connection) return;
-    await connection.close(graceful, timeoutMs);
+    await connection.close(graceful, timeoutMs, keepSession);
     if (this.connection === connection) this.connection = undefined;
   }
 }

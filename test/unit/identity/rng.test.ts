@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { cumulativeWeights, deviceRandom, randomInt, reactionRandom, reconnectRandom, weightedIndex } from '../../../src/identity/rng.ts';
+import { cumulativeWeights, deviceRandom, lifecycleRandom, linkRandom, randomInt, reactionRandom, reconnectRandom, weightedIndex } from '../../../src/identity/rng.ts';
 import type { Random } from '../../../src/identity/rng.ts';
 
 function draws(seed: string, index: number, count: number): number[] {
@@ -77,6 +77,11 @@ describe('seed derivation, pinned', () => {
 
   test('the downlink reaction stream of (seed 42, device 7)', () => {
     assert.deepEqual(first3(reactionRandom('42', 7)), [0.4213855401612818, 0.22880024299956858, 0.6056346553377807]);
+  });
+
+  test('the network link and lifecycle streams of (seed 42, device 7)', () => {
+    assert.deepEqual(first3(linkRandom('42', 7)), [0.7930038729682565, 0.014601208735257387, 0.2891905731521547]);
+    assert.deepEqual(first3(lifecycleRandom('42', 7)), [0.5514915729872882, 0.3714216281659901, 0.16499585891142488]);
   });
 });
 
