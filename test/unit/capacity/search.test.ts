@@ -5,6 +5,7 @@ import { CapacitySearch } from '../../../src/capacity/search.ts';
 import type { CapacityOptions, SteerableRun } from '../../../src/capacity/search.ts';
 import type { HistoryPoint, IntervalHealth } from '../../../src/metrics/history.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
+import { capacityVerdict, formatCapacity } from '../../../src/report/capacity-console.ts';
 
 /** What one interval of the fake fleet does at `devices` devices, on its `visit`-th measurement of that count. */
 interface Interval {
@@ -195,4 +196,16 @@ test('a step below the floor by no more than counting noise is measured longer, 
   assert.equal(at10.cause, 'target');
   assert.equal(result.capacity?.devices, 5);
   for (const step of result.steps.filter((step) => step.ok)) assert.ok((step.deliveredShare ?? 0) >= 0.95);
+});
+
+test('a step that failed and passed on its retry is neither the knee nor whose limit it was', async () => {
+  const starved: IntervalHealth = { busyPercent: 40, lagP99Ms: 300, runQueuePercent: 70 };
+  const { result } = await search((devices, visit) => (devices === 10 && visit === 1 ? { delivered: 20, latencyMs: 300, health: starved } : ceiling(150)(devices, visit)));
+  assert.equal(result.limitedBy, 'target');
+  const decisive = result.firstFailing === undefined ? undefined : result.steps[result.firstFailing];
+  assert.equal(decisive?.devices, 20);
+  const table = formatCapacity(result);
+  assert.match(table, /^\s+20\s.*<- knee$/m);
+  assert.doesNotMatch(table, /^\s+10\s.*<- knee$/m);
+  assert.match(capacityVerdict(result), /at 20 devices/);
 });

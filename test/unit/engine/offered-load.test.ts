@@ -96,3 +96,15 @@ test('a mixed fleet counts each model in the population as laid out: listeners f
   // 12 + 11 device-seconds at 1.25 attempts a second.
   assert.equal((later['POST /data'] ?? 0) + (later['POST /burst'] ?? 0), 23 * 1.25);
 });
+
+test('a shape lowered under --iterations never books negative load', async () => {
+  const fleet = await fleetOf({ 'paced.yaml': PACED }, 'kind: profile\nfleet:\n  - device: paced.yaml\n    count: 100\n');
+  const stats = new RunStats();
+  const load = new OfferedLoad(fleet, 60, stats.entryFor.bind(stats));
+  load.rampTo(0, 0, 100, 0);
+  load.rampTo(30_000, 100, 50, 0);
+  for (let second = 0; second < 90; second++) {
+    const counts = offeredIn(load, stats, second * 1000, (second + 1) * 1000);
+    for (const [row, count] of Object.entries(counts)) assert.ok(count >= 0, `${row} at ${second} s: ${count}`);
+  }
+});
