@@ -153,6 +153,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private readonly stopRequested: Promise<void>;
   private announceStop: () => void = () => undefined;
   private readonly snapshotIntervalMs: number;
+  private onlineWhenStopped: number | undefined;
   /** When the interval timer last ran (clock ms): how late the next one runs is lag the loop cannot hide. */
   private lastSnapshotAt = 0;
   /** The load the shape means to offer; offered up to `offeredUntilMs` (ms since the start) so far. */
@@ -318,6 +319,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     }
     this.phase = 'stopping';
     this.stoppedClock = this.clock.now();
+    this.onlineWhenStopped = this.online;
     clearTimeout(this.durationTimer);
     this.scheduler.clear();
     this.emit('stopping', reason);
@@ -409,7 +411,9 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.lastSnapshotAt = now;
     this.offerUntil(Math.min(now, this.stoppedClock ?? now) - this.startClock);
     const planned = this.lifecycle.any ? Math.max(0, this.runningDevices - this.lifecycle.plannedDown) : undefined;
-    this.emit('interval', this.stats.snapshot(now - this.startClock, this.online, this.runningDevices, this.generator.sampleInterval(timerLateMs), planned));
+    // The drain closes every session: the intervals after the stop show who was online when it came.
+    const online = this.onlineWhenStopped ?? this.online;
+    this.emit('interval', this.stats.snapshot(now - this.startClock, online, this.runningDevices, this.generator.sampleInterval(timerLateMs), planned));
   }
 
   /** Books what the shape meant to start up to `untilMs` on the rows: the load offered, however much of it was sent. */

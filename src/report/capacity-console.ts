@@ -54,7 +54,7 @@ function failedBecause(step: CapacityStep | undefined): string {
 
 /** Why the search stopped where it did, in one sentence. */
 export function capacityVerdict(result: CapacityResult): string {
-  const found = result.capacity ? `${result.capacity.devices} devices, ${result.capacity.rps.toFixed(1)} req/s` : 'none: no step passed';
+  const found = result.capacity ? `${result.capacity.devices} device${result.capacity.devices === 1 ? '' : 's'}, ${result.capacity.rps.toFixed(1)} req/s` : 'none: no step passed';
   const failing = result.firstFailing === undefined ? undefined : result.steps[result.firstFailing];
   const knee = kneeLine(result);
   switch (result.limitedBy) {

@@ -72,7 +72,7 @@ export const PAGE_SCRIPT = String.raw`
       width: Math.max(320, el.clientWidth),
       height: 260,
       scales: { x: { time: false } },
-      series: [extra.xLabel ? { label: extra.xLabel } : { label: 's', value: clockAt }].concat(series),
+      series: [extra.xLabel ? { label: extra.xLabel } : { label: 'time (s)', value: clockAt }].concat(series),
       axes: [extra.xIncrs ? { label: extra.xLabel, incrs: extra.xIncrs } : { label: extra.xLabel || 'seconds since start' }].concat(extra.axes || [{}]),
       hooks: extra.hooks || {},
       legend: { live: true },
@@ -100,16 +100,21 @@ export const PAGE_SCRIPT = String.raw`
   var WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000];
   var SETUP = { CONNECT: true, SUBSCRIBE: true };
 
+  // The stub interval that closes a run spans milliseconds of shutdown: a rate or a busy share over
+  // it is not a reading, so the charts of rates and of the generator leave it out.
+  var fullS = history.length > 1 ? history[0].intervalS : 0;
+  function sampled(p) { return p !== history[history.length - 1] || p.intervalS >= fullS / 2; }
+
   function rps() {
     var series = [
       { label: 'requests/s', stroke: COLORS[0], width: 2 },
       { label: 'failures/s', stroke: COLORS[1], width: 2 },
     ];
-    var columns = [x, history.map(function (p) { return p.total.rps; }), history.map(function (p) { return p.total.failuresPerS; })];
+    var columns = [x, history.map(function (p) { return sampled(p) ? p.total.rps : null; }), history.map(function (p) { return sampled(p) ? p.total.failuresPerS : null; })];
     // What the fleet meant to send, beside what it sent: the gap is load that was not delivered.
     if (history.some(function (p) { return p.load; })) {
       series.push({ label: 'offered/s', stroke: COLORS[2], width: 1.5, dash: [6, 4] });
-      columns.push(history.map(function (p) { return p.load ? p.load.offeredRps : null; }));
+      columns.push(history.map(function (p) { return p.load && sampled(p) ? p.load.offeredRps : null; }));
     }
     draw('rps', series, columns, { axes: [{ label: 'per second' }] });
   }
@@ -121,7 +126,7 @@ export const PAGE_SCRIPT = String.raw`
     history.forEach(function (p) {
       pick(p).forEach(function (row) {
         var key = row.type + ' ' + row.name;
-        if (!seen[key]) { seen[key] = true; keys.push({ key: key, label: row.type ? row.type + ' ' + row.name : row.name }); }
+        if (!seen[key]) { seen[key] = true; keys.push({ key: key, label: row.type && row.name.indexOf(row.type + ' ') !== 0 ? row.type + ' ' + row.name : row.name }); }
       });
     });
     return keys;
@@ -186,7 +191,7 @@ export const PAGE_SCRIPT = String.raw`
     draw('generator', [
       { label: 'event loop busy %', stroke: COLORS[4], width: 2, scale: '%' },
       { label: 'lag p99 ms', stroke: COLORS[5], width: 1.5, scale: 'ms' },
-    ], [x, history.map(function (p) { return p.generator.busyPercent; }), history.map(function (p) { return p.generator.lagP99Ms; })], {
+    ], [x, history.map(function (p) { return sampled(p) ? p.generator.busyPercent : null; }), history.map(function (p) { return sampled(p) ? p.generator.lagP99Ms : null; })], {
       scales: { '%': { range: [0, 100] } },
       axes: [{ scale: '%', label: 'busy %' }, { scale: 'ms', side: 1, label: 'lag ms', grid: { show: false } }],
       hooks: { drawClear: [shade] },

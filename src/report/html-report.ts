@@ -113,7 +113,7 @@ function thresholds(results: Results): string {
     return `<tr>${cell(mark, threshold.ok ? 'ok' : 'fail')}${cell(threshold.expr, 'text')}${cell(threshold.row ?? results.bareThresholdsRead, 'text')}${cell(value)}</tr>`;
   });
   const verdict = failed === 0 ? '<span class="ok">all passed</span>' : `<span class="fail">${failed} failed</span>`;
-  return `<p>${results.thresholds.length} thresholds: ${verdict}</p><table class="grid" id="thresholds">${head(['Verdict', 'Threshold', 'Row read', 'Value'], 3)}${rows.join('')}</table>`;
+  return `<p>${results.thresholds.length} threshold${results.thresholds.length === 1 ? '' : 's'}: ${verdict}</p><table class="grid" id="thresholds">${head(['Verdict', 'Threshold', 'Row read', 'Value'], 3)}${rows.join('')}</table>`;
 }
 
 const STATS_COLUMNS = ['Type', 'Name', 'Requests', 'Failures', 'Median', 'Avg', 'Min', 'Max', 'p90', 'p95', 'p99', 'p99.9', 'req/s', 'fail/s'] as const;
@@ -134,8 +134,11 @@ function statsCells(row: StatsRow, className: string): string {
 }
 
 function statsTable(results: Results): string {
-  // One type's aggregate is the run's: it would print the same row twice.
-  const typeRows = results.types.length > 1 ? results.types : [];
+  // A type's aggregate over a single row that saw traffic repeats that row, and one type's aggregate
+  // is the run's: either would print the same figures twice.
+  const active = new Map<string, number>();
+  for (const row of results.stats) if (row.requests > 0) active.set(row.type, (active.get(row.type) ?? 0) + 1);
+  const typeRows = results.types.length > 1 ? results.types.filter((row) => row.type.includes('+') || (active.get(row.type) ?? 0) > 1) : [];
   const rows = [
     ...results.stats.map((row) => statsCells(row, '')),
     ...typeRows.map((row) => statsCells(row, 'type')),
@@ -172,7 +175,7 @@ function verdictSection(input: HtmlReportInput): string {
     const each = results.thresholds.map((threshold) => `${escapeHtml(threshold.expr)} (${escapeHtml(threshold.value === null ? (threshold.reason ?? 'not evaluable') : formatThresholdValue(threshold))}${threshold.ok ? '' : ', FAIL'})`);
     parts.push(`<p class="verdict" id="threshold-verdict">${results.thresholds.length} threshold${results.thresholds.length === 1 ? '' : 's'}: ${tally}: ${each.join('; ')}</p>`);
   }
-  if (input.capacity?.verdict !== undefined) parts.push(`<p class="verdict" id="capacity-verdict">Capacity: ${escapeHtml(input.capacity.verdict)}</p>`);
+  if (input.capacity?.verdict !== undefined) parts.push(`<p class="verdict" id="capacity-verdict">${escapeHtml(input.capacity.verdict)}</p>`);
   return `<section id="verdict">${parts.join('')}</section>`;
 }
 

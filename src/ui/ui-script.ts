@@ -65,7 +65,7 @@ export const UI_SCRIPT = String.raw`
     var size = row.bytesIn === undefined ? '-' : row.requests === 0 ? '0' : String(Math.round(row.bytesIn / row.requests));
     var cells = [
       ['type', row.type, 'text'], ['name', row.name, 'text'], ['requests', String(row.requests)],
-      ['failures', row.failures + '(' + pct.toFixed(2) + '%)'],
+      ['failures', row.failures + ' (' + pct.toFixed(2) + '%)'],
       ['p50', ms(l.p50)], ['mean', ms(l.mean)], ['min', ms(l.min)], ['max', ms(l.max)],
       ['p90', ms(l.p90)], ['p95', ms(l.p95)], ['p99', ms(l.p99)], ['size', size], ['rps', row.rps.toFixed(2)],
       ['current', now === undefined ? '-' : now.toFixed(2)],
@@ -159,7 +159,7 @@ export const UI_SCRIPT = String.raw`
       var opts = {
         width: Math.max(320, box.clientWidth), height: 240,
         scales: { x: { time: false } },
-        series: [{ label: extra.xLabel || 's' }].concat(series),
+        series: [{ label: extra.xLabel || 'time (s)' }].concat(series),
         axes: [{ label: extra.xLabel || 'seconds since start' }].concat(extra.axes || [{}]),
         legend: { live: true },
       };
@@ -189,10 +189,13 @@ export const UI_SCRIPT = String.raw`
       return;
     }
     var x = history.map(function (p) { return p.atS; });
-    chart('rps', 'rps', [
-      { label: 'requests/s', stroke: COLORS[0], width: 2 },
-      { label: 'failures/s', stroke: COLORS[1], width: 2 },
-    ], [x, history.map(function (p) { return p.total.rps; }), history.map(function (p) { return p.total.failuresPerS; })], { axes: [{ label: 'per second' }] });
+    // The trailing window's rates, as the tiles read them; each interval's own count stays as a thin line.
+    var windowS = Math.round(recentOf(history[history.length - 1]).windowS);
+    chart('rps', 'rps' + windowS, [
+      { label: 'requests/s (last ' + windowS + ' s)', stroke: COLORS[0], width: 2 },
+      { label: 'failures/s (last ' + windowS + ' s)', stroke: COLORS[1], width: 2 },
+      { label: 'requests in each interval /s', stroke: COLORS[0], width: 1, dash: [2, 3] },
+    ], [x, history.map(function (p) { return recentOf(p).rps; }), history.map(function (p) { return recentOf(p).failuresPerS; }), history.map(function (p) { return p.total.rps; })], { axes: [{ label: 'per second' }] });
 
     chart('aggregate', 'aggregate', [
       { label: 'p50 ms', stroke: COLORS[0], width: 2, spanGaps: false },

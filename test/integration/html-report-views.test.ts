@@ -77,6 +77,9 @@ test('the HTML report of an HTTP run, an MQTT run and a capacity search: no row 
 
       const rows = (await tab.locator('#stats tr').allInnerTexts()).slice(1).map((row) => row.split('\t').slice(0, 2).join(' '));
       assert.equal(new Set(rows).size, rows.length, `${view.name}: a row printed twice: ${rows.join(' | ')}`);
+      // The same figures under another name (a type's aggregate over its only active row) are a duplicate too.
+      const figures = (await tab.locator('#stats tr:not(.aggregate)').allInnerTexts()).slice(1).map((row) => row.split('\t').slice(2).join(' ')).filter((row) => !row.startsWith('0 '));
+      assert.equal(new Set(figures).size, figures.length, `${view.name}: the same figures twice: ${figures.join(' | ')}`);
 
       const verdict = tab.locator('#verdict');
       assert.match(await verdict.innerText(), view.verdict, view.name);

@@ -203,7 +203,7 @@ test('capacity --ui: each step as it completes, the knee marked, the search not 
     assert.deepEqual(done.capacity.steps.map((step) => [step.devices, step.ok]), [[1, true], [4, false]]);
     // On a loaded machine the generator's own saturation may be what the search names: either way a knee.
     assert.ok(['target', 'generator'].includes(done.capacity.limitedBy ?? ''), done.capacity.limitedBy);
-    assert.match(done.capacity.verdict ?? '', /Capacity: 1 devices/);
+    assert.match(done.capacity.verdict ?? '', /Capacity: 1 device,/);
     const report = await call(ui.base, 'GET', '/api/download/report.html');
     assert.match(report.body, /FAIL \(knee\)/, 'the HTML report marks the knee');
   } finally {

@@ -31,7 +31,8 @@ const files = useProfileFiles('paced-tiles', DEVICE, PROFILE);
 
 interface Tiles {
   readonly status: string;
-  readonly recent?: { readonly windowS: number };
+  readonly recent?: { readonly windowS: number; readonly rps: number };
+  readonly charts: Record<string, { readonly last?: readonly (number | null)[] } | undefined>;
 }
 
 test('the rate tile of a paced fleet: five readings a second apart, none 0, each within 25% of the run\'s mean', { timeout: 60_000, skip: chromiumSkip() }, async () => {
@@ -57,10 +58,14 @@ test('the rate tile of a paced fleet: five readings a second apart, none 0, each
       await tab.waitForTimeout(200);
     }
     const readings: number[] = [];
+    const chartEnds: (readonly (number | null)[])[] = [];
     for (let i = 0; i < 5; i++) {
       if (i > 0) await tab.waitForTimeout(1000);
       assert.equal((await tiles()).status, 'running', 'read while the fleet runs');
       readings.push(Number(await tab.locator('#n-rps').innerText()));
+      // The rate chart draws the same trailing window as the tile, not each interval's lumps.
+      const drawn = (await tiles()).charts.rps?.last;
+      if (drawn) chartEnds.push(drawn);
       assert.equal(await tab.locator('#l-rps').innerText(), 'requests/s (last 10 s)', 'the tile names its window');
     }
     const deadlineDone = Date.now() + 20_000;
@@ -74,6 +79,11 @@ test('the rate tile of a paced fleet: five readings a second apart, none 0, each
     for (const reading of readings) {
       assert.ok(reading > 0, `a tile read 0 while the fleet ran: ${readings.join(', ')}`);
       assert.ok(Math.abs(reading - mean) <= 0.25 * mean, `tile ${reading} vs the run's mean ${mean} req/s (${readings.join(', ')})`);
+    }
+    assert.ok(chartEnds.length >= 4, `the rate chart drew: ${chartEnds.length}`);
+    for (const [atS, rps] of chartEnds) {
+      const point = results.history.find((each) => each.atS === atS) ?? assert.fail(`no interval at ${atS} s`);
+      assert.equal(rps, point.recent?.rps, `the rate chart at ${atS} s draws the trailing window's rate`);
     }
     // The one-interval rates this replaced: lumpy where the tile is steady.
     const intervals = results.history.filter((point) => point.intervalS >= 0.9).map((point) => point.total.rps);

@@ -130,7 +130,7 @@ test('the page of `fleetsim ui`: start, watch, raise the devices, stop, download
       assert.equal(await cells.count(), 1, `a row for ${row.type} ${row.name}`);
       const cell = (key: string): Promise<string> => cells.locator(`td[data-k="${key}"]`).innerText();
       assert.equal(await cell('requests'), String(row.requests), `${row.name} requests`);
-      assert.ok((await cell('failures')).startsWith(`${row.failures}(`), `${row.name} failures`);
+      assert.ok((await cell('failures')).startsWith(`${row.failures} (`), `${row.name} failures`);
       assert.equal(await cell('rps'), row.rps.toFixed(2), `${row.name} req/s`);
       assert.equal(await cell('p50'), formatMs(row.latencyMs.p50), `${row.name} median`);
       assert.equal(await cell('p99'), formatMs(row.latencyMs.p99), `${row.name} p99`);
@@ -210,7 +210,7 @@ test('capacity --ui: the page shows each step as it is judged and marks the knee
     const knee = tab.locator('#capacity-steps tr.knee');
     assert.equal(await knee.getAttribute('data-step'), '4');
     assert.match(await knee.innerText(), /FAIL \(knee\)/);
-    assert.match(await tab.locator('#capacity-verdict').innerText(), /^Capacity: 1 devices/);
+    assert.match(await tab.locator('#capacity-verdict').innerText(), /^Capacity: 1 device,/);
     assert.ok((await pageUi(tab)).charts.capacity, 'the steps chart drew');
     assert.deepEqual(errors, []);
   } finally {
