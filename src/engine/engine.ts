@@ -550,6 +550,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       error,
       latencyMs: Math.round(latencyMicros) / 1000,
       intendedAtMs: Math.round(this.sinceStart(sent.intendedAt) * 1000) / 1000,
+      doneAtMs: Math.round(this.elapsedMs() * 1000) / 1000,
       anomalies: takeAnomalies(device, sent.seq),
     });
   }

@@ -19,6 +19,8 @@ export interface AttemptRecord {
   readonly latencyMs: number;
   /** Intended start, ms since the run started. */
   readonly intendedAtMs: number;
+  /** When the attempt was counted (its answer, failure or abandonment), ms since the run started: the history interval that holds it is the first ending at or after this. */
+  readonly doneAtMs: number;
   /** Ground truth of the anomalies a template injected into this attempt's payload (`anomaly()`), if any. */
   readonly anomalies?: readonly AnomalyLabel[] | undefined;
 }

@@ -19,6 +19,7 @@ export function requestLogLine(record: AttemptRecord): string {
     outcome: record.outcome,
     latencyMs: record.latencyMs,
     intendedAtMs: record.intendedAtMs,
+    doneAtMs: record.doneAtMs,
     ...(record.error === undefined ? {} : { error: record.error }),
     ...(record.anomalies === undefined ? {} : { anomalies: record.anomalies }),
   })}\n`;
