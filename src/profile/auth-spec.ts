@@ -1,10 +1,9 @@
 import { didYouMean } from '../util/did-you-mean.ts';
 import { parseCapturePath } from './capture-path.ts';
 import { durationAt } from './field-readers.ts';
+import type { AuthDoc } from './device-schema.ts';
 import type { AuthSpec, TaskSpec, TokenExpiry } from './types.ts';
 import type { YamlSource } from './yaml-source.ts';
-
-type Json = Record<string, unknown>;
 
 const EXPIRY_KEYS = ['expiresIn', 'jwt', 'ttl'] as const;
 
@@ -21,17 +20,17 @@ function namedStep(source: YamlSource, field: string, name: string, tasks: reado
   return step;
 }
 
-function compileExpiry(source: YamlSource, raw: Json, variables: readonly string[]): TokenExpiry | undefined {
-  const given = EXPIRY_KEYS.filter((key) => raw[key] !== undefined);
-  if (given.length > 1) throw source.error(['auth', given[1] as string], `give one of ${EXPIRY_KEYS.join(', ')}, not both '${given[0] as string}' and '${given[1] as string}'`, { atKey: true });
+function compileExpiry(source: YamlSource, raw: AuthDoc, variables: readonly string[]): TokenExpiry | undefined {
+  const [first = '', second] = EXPIRY_KEYS.filter((key) => raw[key] !== undefined);
+  if (second !== undefined) throw source.error(['auth', second], `give one of ${EXPIRY_KEYS.join(', ')}, not both '${first}' and '${second}'`, { atKey: true });
   if (raw.expiresIn !== undefined) {
-    const expression = raw.expiresIn as string;
+    const expression = raw.expiresIn;
     const path = parseCapturePath(expression);
     if (!path) throw source.error(['auth', 'expiresIn'], `'${expression}' is not a path into the response ($.expires_in, $.token.ttl)`);
     return { kind: 'response', expression, path };
   }
   if (raw.jwt !== undefined) {
-    const variable = raw.jwt as string;
+    const variable = raw.jwt;
     const slot = variables.indexOf(variable);
     if (slot < 0) throw source.error(['auth', 'jwt'], `no step captures '${variable}'${didYouMean(variable, variables) || ` (captured: ${variables.join(', ') || 'nothing'})`}`);
     const at = source.positionOf(['auth', 'jwt']);
@@ -49,11 +48,11 @@ function compileExpiry(source: YamlSource, raw: Json, variables: readonly string
  * `auth`: which step logs in (its captures are the credentials), which one renews them, and how
  * the device learns when they expire. Errors point at the `auth` field they are about.
  */
-export function compileAuth(source: YamlSource, raw: Json | undefined, boot: readonly TaskSpec[], tasks: readonly TaskSpec[], variables: readonly string[]): AuthSpec | undefined {
+export function compileAuth(source: YamlSource, raw: AuthDoc | undefined, boot: readonly TaskSpec[], tasks: readonly TaskSpec[], variables: readonly string[]): AuthSpec | undefined {
   if (!raw) return undefined;
   const all = [...boot, ...tasks];
-  const login = namedStep(source, 'login', raw.login as string, all);
-  const refresh = raw.refresh === undefined ? undefined : namedStep(source, 'refresh', raw.refresh as string, all);
+  const login = namedStep(source, 'login', raw.login, all);
+  const refresh = raw.refresh === undefined ? undefined : namedStep(source, 'refresh', raw.refresh, all);
   if (refresh && refresh.name === login.name) throw source.error(['auth', 'refresh'], 'must name another step than login');
   const expiry = compileExpiry(source, raw, variables);
   if (refresh && !expiry) throw source.error(['auth', 'refresh'], `a refresh needs to know when the token expires: add expiresIn ($.expires_in), jwt (a captured token's exp claim) or ttl (10m)`, { atKey: true });

@@ -3,13 +3,15 @@ import { decode as decodeCbor, encode as encodeCbor } from 'cbor2';
 import protobuf from 'protobufjs';
 import type { CompiledTemplate, JsonTemplateLeaf } from '../template/compile.ts';
 import { compileValueTree } from '../template/value-tree.ts';
+import type { ProtobufDoc, PublishDoc } from './device-schema.ts';
 import type { PayloadRenderer } from './types.ts';
 import type { FieldPath, YamlSource } from './yaml-source.ts';
 
-type Json = Record<string, unknown>;
-
 /** The payload keys of a publish: one of them, JSON and text beside the binary ones. */
 export const PAYLOAD_KEYS = ['json', 'payload', 'protobuf', 'cbor', 'hex', 'base64'] as const;
+
+/** The payload fields a publish, a command and a reply share. */
+export type PayloadDoc = Pick<PublishDoc, (typeof PAYLOAD_KEYS)[number]>;
 
 export interface CompiledPayload {
   readonly render: PayloadRenderer;
@@ -31,22 +33,22 @@ function jsonOf(value: unknown): string {
  * each publish renders the fields' templates and encodes them (protobufjs converts strings and
  * numbers to the fields' types, and refuses what it cannot).
  */
-function protobufPayload(source: YamlSource, where: FieldPath, raw: Json, leaf: LeafCompiler): CompiledPayload {
-  const file = path.resolve(path.dirname(source.file), raw.file as string);
+function protobufPayload(source: YamlSource, where: FieldPath, raw: ProtobufDoc, leaf: LeafCompiler): CompiledPayload {
+  const file = path.resolve(path.dirname(source.file), raw.file);
   let type: protobuf.Type;
   try {
-    type = protobuf.loadSync(file).lookupType(raw.type as string);
+    type = protobuf.loadSync(file).lookupType(raw.type);
   } catch (error) {
-    const reason = (error as Error).message.replace(file, raw.file as string);
-    throw source.error([...where, /no such type/iu.test(reason) ? 'type' : 'file'], `cannot use ${raw.file as string} / ${raw.type as string}: ${reason}`);
+    const reason = (error instanceof Error ? error.message : String(error)).replace(file, raw.file);
+    throw source.error([...where, /no such type/iu.test(reason) ? 'type' : 'file'], `cannot use ${raw.file} / ${raw.type}: ${reason}`);
   }
-  const fields = (raw.fields as Json | undefined) ?? {};
+  const fields = raw.fields ?? {};
   for (const name of Object.keys(fields)) {
     if (!type.fields[name]) throw source.error([...where, 'fields', name], `${type.fullName.slice(1)} has no field '${name}' (fields: ${Object.keys(type.fields).join(', ')})`, { atKey: true });
   }
   const render = compileValueTree(fields, (node: JsonTemplateLeaf) => leaf([...where, 'fields', ...node.path], node.text));
   return {
-    render: (context) => asBuffer(type.encode(type.fromObject(render(context) as Json)).finish()),
+    render: (context) => asBuffer(type.encode(type.fromObject(render(context) as Record<string, unknown>)).finish()),
     describe: (payload) => jsonOf(type.toObject(type.decode(payload), { longs: Number, enums: String, bytes: String, defaults: false })),
   };
 }
@@ -69,13 +71,13 @@ function bytesPayload(source: YamlSource, where: FieldPath, encoding: 'hex' | 'b
 }
 
 /** The binary payload a publish declares (`protobuf`, `cbor`, `hex`, `base64`), compiled once; undefined for JSON and text. */
-export function binaryPayloadAt(source: YamlSource, actionPath: FieldPath, raw: Json, leaf: LeafCompiler): CompiledPayload | undefined {
-  if (raw.protobuf !== undefined) return protobufPayload(source, [...actionPath, 'protobuf'], raw.protobuf as Json, leaf);
+export function binaryPayloadAt(source: YamlSource, actionPath: FieldPath, raw: PayloadDoc, leaf: LeafCompiler): CompiledPayload | undefined {
+  if (raw.protobuf !== undefined) return protobufPayload(source, [...actionPath, 'protobuf'], raw.protobuf, leaf);
   if (raw.cbor !== undefined) {
     const render = compileValueTree(raw.cbor, (node) => leaf([...actionPath, 'cbor', ...node.path], node.text));
     return { render: (context) => asBuffer(encodeCbor(render(context))), describe: (payload) => jsonOf(decodeCbor(payload)) };
   }
-  if (raw.hex !== undefined) return bytesPayload(source, [...actionPath, 'hex'], 'hex', raw.hex as string, leaf);
-  if (raw.base64 !== undefined) return bytesPayload(source, [...actionPath, 'base64'], 'base64', raw.base64 as string, leaf);
+  if (raw.hex !== undefined) return bytesPayload(source, [...actionPath, 'hex'], 'hex', raw.hex, leaf);
+  if (raw.base64 !== undefined) return bytesPayload(source, [...actionPath, 'base64'], 'base64', raw.base64, leaf);
   return undefined;
 }

@@ -2,27 +2,27 @@ import { compileTemplate, TemplateError } from '../template/compile.ts';
 import type { CompiledTemplate } from '../template/compile.ts';
 import type { SlotAllocator } from '../template/functions.ts';
 import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDurationMs } from './duration.ts';
-import { validateAgainst } from './schema.ts';
+import type { Static, TSchema } from '@sinclair/typebox';
+import { checkDocument } from './schema.ts';
 import type { FieldPath, YamlSource } from './yaml-source.ts';
-
-type Json = Record<string, unknown>;
 
 /**
  * Readers shared by profile and device-model loading: each turns a field's raw value into what the
  * run uses, or throws the source's error naming the file, the line and the field.
  */
 
-export function checkedData(source: YamlSource, schema: Parameters<typeof validateAgainst>[0]): Json {
-  const violation = validateAgainst(schema, source.data);
-  if (violation) throw source.error(violation.path, violation.message, { atKey: violation.atKey ?? false });
-  return source.data as Json;
+/** The file's document as its declaration's type, or the first field that breaks it as the source's error. */
+export function checkedData<T extends TSchema>(source: YamlSource, schema: T): Static<T> {
+  return checkDocument(schema, source.data, (violation) => source.error(violation.path, violation.message, { atKey: violation.atKey ?? false }));
 }
 
-export function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback: number): number;
-export function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback?: undefined): number | undefined;
-export function durationAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback?: number): number | undefined {
+type DurationText = string | number | undefined;
+
+export function durationAt(source: YamlSource, fieldPath: FieldPath, value: DurationText, fallback: number): number;
+export function durationAt(source: YamlSource, fieldPath: FieldPath, value: DurationText, fallback?: undefined): number | undefined;
+export function durationAt(source: YamlSource, fieldPath: FieldPath, value: DurationText, fallback?: number): number | undefined {
   if (value === undefined) return fallback;
-  const ms = parseDurationMs(value as string | number);
+  const ms = parseDurationMs(value);
   if (ms === undefined) throw source.error(fieldPath, `${JSON.stringify(value)} is not a duration (e.g. 500ms, 5s, 2m)`);
   if (ms > MAX_DURATION_MS) throw source.error(fieldPath, `${JSON.stringify(value)} is too long: at most ${MAX_DURATION_TEXT}`);
   return ms;

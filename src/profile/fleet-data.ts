@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { DataFileError, DataTable } from './data-file.ts';
+import type { FleetEntryDoc } from './profile-schema.ts';
 import type { DeviceModel, FleetData } from './types.ts';
 import type { YamlSource } from './yaml-source.ts';
-
-type Json = Record<string, unknown>;
 
 /**
  * A fleet entry's data file, checked against what its model reads: every `{{ data.NAME }}` column,
@@ -11,21 +10,25 @@ type Json = Record<string, unknown>;
  * for each of the entry's devices (no wrapping around: two devices sharing a registry row would
  * log in as each other). Ids read from the file must be unique among the rows used.
  */
-export async function loadFleetData(source: YamlSource, at: number, raw: Json | undefined, model: DeviceModel, count: number, profileDir: string, tables: Map<string, Promise<DataTable>>): Promise<FleetData | undefined> {
+export async function loadFleetData(source: YamlSource, at: number, raw: FleetEntryDoc['data'], model: DeviceModel, count: number, profileDir: string, tables: Map<string, Promise<DataTable>>): Promise<FleetData | undefined> {
   const where = ['fleet', at, 'data'];
   if (!raw) {
     if (model.dataColumns.length > 0) throw source.error(['fleet', at], `device model ${model.name} reads {{ data.${model.dataColumns[0] ?? ''} }} but this entry names no data file (data: { file: devices.csv })`);
     if (model.identity.scheme === 'data') throw source.error(['fleet', at], `device model ${model.name} takes its ids from a data column but this entry names no data file`);
     return undefined;
   }
-  const file = path.resolve(profileDir, raw.file as string);
-  if (!tables.has(file)) tables.set(file, DataTable.read(file, path.relative(process.cwd(), file) || file));
+  const file = path.resolve(profileDir, raw.file);
+  let reading = tables.get(file);
+  if (!reading) {
+    reading = DataTable.read(file, path.relative(process.cwd(), file) || file);
+    tables.set(file, reading);
+  }
   let table: DataTable;
   try {
-    table = await (tables.get(file) as Promise<DataTable>);
+    table = await reading;
   } catch (error) {
     if (error instanceof DataFileError) throw source.error([...where, 'file'], error.message);
-    throw source.error([...where, 'file'], `cannot read ${raw.file as string}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw source.error([...where, 'file'], `cannot read ${raw.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   const column = (name: string, field: (string | number)[], use: string): number => {
     const index = table.columnIndex(name);
@@ -33,7 +36,7 @@ export async function loadFleetData(source: YamlSource, at: number, raw: Json | 
     return index;
   };
   const columnOfSlot = model.dataColumns.map((name) => column(name, where, `device model ${model.name} reads {{ data.${name} }}`));
-  const secretNames = (raw.secret as string[] | undefined) ?? [];
+  const secretNames = raw.secret ?? [];
   const secretSlots = secretNames.map((name, i) => {
     column(name, [...where, 'secret', i], 'named secret');
     return model.dataColumns.indexOf(name);

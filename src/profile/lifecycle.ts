@@ -1,8 +1,7 @@
 import { durationAt } from './field-readers.ts';
 import { DEFAULT_BOOT_MS } from './lifecycle-schema.ts';
+import type { FleetEventDoc, LifecycleDoc } from './lifecycle-schema.ts';
 import type { FieldPath, YamlSource } from './yaml-source.ts';
-
-type Json = Record<string, unknown>;
 
 /** A device's own lifecycle: it sleeps and wakes in a duty cycle, and reboots now and then. */
 export interface Lifecycle {
@@ -29,28 +28,27 @@ export interface FleetEvent {
   readonly model?: string | undefined;
 }
 
-function shareAt(source: YamlSource, fieldPath: FieldPath, value: unknown): number {
+function shareAt(source: YamlSource, fieldPath: FieldPath, value: string | number): number {
   const fraction = typeof value === 'number' ? value : Number(String(value).replace('%', '').trim()) / 100;
   if (!(fraction >= 0 && fraction <= 1)) throw source.error(fieldPath, `${JSON.stringify(value)} is not a share from 0% to 100%`);
   return fraction;
 }
 
-function positiveAt(source: YamlSource, fieldPath: FieldPath, value: unknown, fallback: number): number {
+function positiveAt(source: YamlSource, fieldPath: FieldPath, value: string | number | undefined, fallback: number): number {
   const ms = durationAt(source, fieldPath, value, fallback);
   if (ms <= 0) throw source.error(fieldPath, 'must be greater than 0');
   return ms;
 }
 
 /** Reads a model's `lifecycle` (checked against `lifecycleSchema`). */
-export function lifecycleAt(source: YamlSource, raw: Json | undefined): Lifecycle | undefined {
+export function lifecycleAt(source: YamlSource, raw: LifecycleDoc | undefined): Lifecycle | undefined {
   if (raw === undefined) return undefined;
-  const sleep = raw.sleep as Json | undefined;
-  const reboot = raw.reboot as Json | undefined;
+  const { sleep, reboot } = raw;
   return {
     sleep: sleep && {
       awakeMs: positiveAt(source, ['lifecycle', 'sleep', 'awake'], sleep.awake, 0),
       asleepMs: positiveAt(source, ['lifecycle', 'sleep', 'asleep'], sleep.asleep, 0),
-      jitter: (sleep.jitter as number | undefined) ?? 0.1,
+      jitter: sleep.jitter ?? 0.1,
       startAwake: sleep.start === 'awake',
     },
     reboot: reboot && {
@@ -61,20 +59,29 @@ export function lifecycleAt(source: YamlSource, raw: Json | undefined): Lifecycl
 }
 
 /** Reads a profile's `events` (checked against `fleetEventsSchema`). */
-export function fleetEventsAt(source: YamlSource, raw: Json[] | undefined, models: readonly string[]): FleetEvent[] {
+type EventOfKind = { readonly kind: 'reboot'; readonly event: NonNullable<FleetEventDoc['reboot']> } | { readonly kind: 'offline'; readonly event: NonNullable<FleetEventDoc['offline']> };
+
+/** The one kind an event item declares, or undefined when it declares none or both. */
+function eventOf(item: FleetEventDoc): EventOfKind | undefined {
+  if (item.reboot !== undefined && item.offline === undefined) return { kind: 'reboot', event: item.reboot };
+  if (item.offline !== undefined && item.reboot === undefined) return { kind: 'offline', event: item.offline };
+  return undefined;
+}
+
+export function fleetEventsAt(source: YamlSource, raw: readonly FleetEventDoc[] | undefined, models: readonly string[]): FleetEvent[] {
   return (raw ?? []).map((item, i) => {
-    const kind = item.reboot !== undefined ? 'reboot' : item.offline !== undefined ? 'offline' : undefined;
-    if (kind === undefined || (item.reboot !== undefined && item.offline !== undefined)) throw source.error(['events', i], "an event is one of 'reboot' or 'offline'");
-    const event = item[kind] as Json;
+    const found = eventOf(item);
+    if (found === undefined) throw source.error(['events', i], "an event is one of 'reboot' or 'offline'");
+    const { kind, event } = found;
     const at = ['events', i, kind];
-    if (event.model !== undefined && !models.includes(event.model as string)) throw source.error([...at, 'model'], `no model named '${event.model as string}' in the fleet (models: ${models.join(', ')})`);
+    if (event.model !== undefined && !models.includes(event.model)) throw source.error([...at, 'model'], `no model named '${event.model}' in the fleet (models: ${models.join(', ')})`);
     return {
       kind,
       atMs: durationAt(source, [...at, 'at'], event.at, 0),
       share: shareAt(source, [...at, 'share'], event.share),
       overMs: durationAt(source, [...at, 'over'], event.over, 0),
-      forMs: kind === 'offline' ? positiveAt(source, [...at, 'for'], event.for, 0) : durationAt(source, [...at, 'bootTime'], event.bootTime, DEFAULT_BOOT_MS),
-      ...(event.model === undefined ? {} : { model: event.model as string }),
+      forMs: found.kind === 'offline' ? positiveAt(source, [...at, 'for'], found.event.for, 0) : durationAt(source, [...at, 'bootTime'], found.event.bootTime, DEFAULT_BOOT_MS),
+      ...(event.model === undefined ? {} : { model: event.model }),
     };
   });
 }

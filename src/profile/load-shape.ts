@@ -1,8 +1,7 @@
 import { durationAt } from './field-readers.ts';
+import type { ProfileDoc } from './profile-schema.ts';
 import type { SpawnMode, Stage } from './types.ts';
 import type { YamlSource } from './yaml-source.ts';
-
-type Json = Record<string, unknown>;
 
 /** The load-shape values given on the command line; they win over the profile. */
 export interface ShapeOverrides {
@@ -37,8 +36,8 @@ export function stagesEndMs(stages: readonly Stage[]): number {
  * `--devices`, `--spawn-rate`, `--duration` or `--iterations` are the one-stage shorthand and replace
  * profile stages; otherwise the profile's `stages`, or its `fleet` counts, `spawn` and end.
  */
-export function loadShape(source: YamlSource, raw: Json, overrides: ShapeOverrides, fleetTotal: number): LoadShape {
-  const profileStages = raw.stages === undefined ? undefined : readStages(source, raw);
+export function loadShape(source: YamlSource, raw: ProfileDoc, overrides: ShapeOverrides, fleetTotal: number): LoadShape {
+  const profileStages = raw.stages === undefined ? undefined : readStages(source, raw, raw.stages);
   const spawn = readSpawn(source, raw);
   if (overrides.stages !== undefined) return fromStages(overrides.stages, spawn.rate);
   const shorthand = overrides.devices !== undefined || overrides.spawnRate !== undefined || overrides.durationMs !== undefined || overrides.iterations !== undefined;
@@ -51,7 +50,7 @@ export function loadShape(source: YamlSource, raw: Json, overrides: ShapeOverrid
   // runs 20 iterations however long they take, as the flag promises.
   const flagEnds = overrides.durationMs !== undefined || overrides.iterations !== undefined;
   const durationMs = flagEnds ? overrides.durationMs : durationAt(source, ['duration'], raw.duration);
-  const iterations = flagEnds ? overrides.iterations : (raw.iterations as number | undefined);
+  const iterations = flagEnds ? overrides.iterations : raw.iterations;
   if (durationMs === 0) throw source.error(['duration'], 'must be greater than 0');
   if (durationMs === undefined && iterations === undefined) {
     throw source.error([], "a run needs an end: set 'duration', 'iterations' or 'stages' (or pass --duration / --iterations / --stage)");
@@ -67,22 +66,22 @@ function fromStages(stages: readonly Stage[], rate: number | undefined): LoadSha
   return { devices, spawnRate: rate ?? Math.max(1, devices), spawnMode: 'rate', stages, durationMs: stagesEndMs(stages), iterations: undefined };
 }
 
-function readStages(source: YamlSource, raw: Json): Stage[] {
+function readStages(source: YamlSource, raw: ProfileDoc, stages: NonNullable<ProfileDoc['stages']>): Stage[] {
   for (const key of ONE_STAGE_KEYS) {
     if (raw[key] !== undefined) throw source.error([key], `'stages' set the load shape and the run's length; remove '${key}' (or 'stages')`, { atKey: true });
   }
-  return (raw.stages as Json[]).map((stage, i) => {
+  return stages.map((stage, i) => {
     const durationMs = durationAt(source, ['stages', i, 'duration'], stage.duration, 0);
     if (durationMs <= 0) throw source.error(['stages', i, 'duration'], 'must be greater than 0');
-    return { durationMs, devices: stage.devices as number };
+    return { durationMs, devices: stage.devices };
   });
 }
 
-function readSpawn(source: YamlSource, raw: Json): { rate: number | undefined; mode: SpawnMode } {
-  const spawn = raw.spawn as Json | undefined;
-  if (spawn === undefined) return { rate: raw.spawnRate as number | undefined, mode: 'rate' };
+function readSpawn(source: YamlSource, raw: ProfileDoc): { rate: number | undefined; mode: SpawnMode } {
+  const spawn = raw.spawn;
+  if (spawn === undefined) return { rate: raw.spawnRate, mode: 'rate' };
   if (raw.spawnRate !== undefined) throw source.error(['spawnRate'], "set the rate in one place: 'spawnRate' is the shorthand for 'spawn.rate'", { atKey: true });
-  const mode = (spawn.mode as SpawnMode | undefined) ?? 'rate';
+  const mode = spawn.mode ?? 'rate';
   if (mode === 'all-at-once' && spawn.rate !== undefined) throw source.error(['spawn', 'rate'], "has no meaning with mode 'all-at-once' (every device starts in the same tick)");
-  return { rate: spawn.rate as number | undefined, mode };
+  return { rate: spawn.rate, mode };
 }

@@ -6,7 +6,7 @@ import { DEFAULT_TIMEOUT_MS, loadDeviceModel } from './device-model.ts';
 import { checkedData, durationAt, EnvironmentReader } from './field-readers.ts';
 import { loadShape } from './load-shape.ts';
 import type { ShapeOverrides } from './load-shape.ts';
-import { profileSchema } from './schema.ts';
+import { profileSchema } from './profile-schema.ts';
 import { parseThreshold } from './thresholds.ts';
 import { checkCommandTargets } from './command-targets.ts';
 import { DEFAULT_MIN_DELIVERED, MIN_DELIVERED_HELP, parseMinDelivered } from './min-delivered.ts';
@@ -34,11 +34,8 @@ export interface RunOverrides extends ShapeOverrides {
   readonly minDelivered?: number | null;
 }
 
-type Json = Record<string, unknown>;
-
-function minDeliveredOf(source: YamlSource, value: unknown): number | null {
-  if (value === undefined) return DEFAULT_MIN_DELIVERED;
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+function minDeliveredOf(source: YamlSource, text: string | undefined): number | null {
+  if (text === undefined) return DEFAULT_MIN_DELIVERED;
   const share = parseMinDelivered(text);
   if (share === undefined) throw source.error(['minDelivered'], `expected ${MIN_DELIVERED_HELP}, got '${text}'`);
   return share;
@@ -72,23 +69,27 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const source = await YamlSource.read(profileFile, displayName);
   const raw = checkedData(source, profileSchema);
   const profileDir = path.dirname(profileFile);
-  const httpRaw = (raw.http as Json | undefined) ?? {};
+  const httpRaw = raw.http ?? {};
   const profileTimeoutMs = durationAt(source, ['http', 'timeout'], httpRaw.timeout, DEFAULT_TIMEOUT_MS);
   if (profileTimeoutMs <= 0) throw source.error(['http', 'timeout'], 'must be greater than 0');
   const models = new Map<string, Promise<DeviceModel>>();
-  const fleetRaw = raw.fleet as Json[];
+  const fleetRaw = raw.fleet;
   const loaded: DeviceModel[] = [];
   for (const [i, entry] of fleetRaw.entries()) {
-    const file = path.resolve(profileDir, entry.device as string);
-    if (!models.has(file)) models.set(file, loadDeviceModel(file, { displayName: path.relative(process.cwd(), file), fallbackTimeoutMs: profileTimeoutMs, environment }));
+    const file = path.resolve(profileDir, entry.device);
+    let model = models.get(file);
+    if (!model) {
+      model = loadDeviceModel(file, { displayName: path.relative(process.cwd(), file), fallbackTimeoutMs: profileTimeoutMs, environment });
+      models.set(file, model);
+    }
     try {
-      loaded.push(await (models.get(file) as Promise<DeviceModel>));
+      loaded.push(await model);
     } catch (error) {
       if (error instanceof ProfileError || !(error instanceof Error) || !('code' in error) || error.code !== 'FLEETSIM_FILE') throw error;
-      throw source.error(['fleet', i, 'device'], `cannot read device model ${entry.device as string}: ${error.message.split(': ').pop() ?? ''}`);
+      throw source.error(['fleet', i, 'device'], `cannot read device model ${entry.device}: ${error.message.split(': ').pop() ?? ''}`);
     }
   }
-  const counts = fleetRaw.map((entry) => entry.count as number);
+  const counts = fleetRaw.map((entry) => entry.count);
   const fleetTotal = counts.reduce((a, b) => a + b, 0);
   if (fleetTotal > MAX_DEVICES) throw source.error(['fleet'], `the counts add up to ${fleetTotal} devices: at most ${MAX_DEVICES} run in one process (split the fleet with --shard or --workers)`);
   const shape = loadShape(source, raw, overrides, fleetTotal);
@@ -98,25 +99,24 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const fleet: FleetEntry[] = [];
   for (const [i, model] of loaded.entries()) {
     const count = apportioned[i] ?? 0;
-    const data = await loadFleetData(source, i, fleetRaw[i]?.data as Json | undefined, model, count, profileDir, tables);
+    const data = await loadFleetData(source, i, fleetRaw[i]?.data, model, count, profileDir, tables);
     const network = networkAt(source, ['fleet', i, 'network'], fleetRaw[i]?.network);
     fleet.push({ model, count, ...(data ? { data } : {}), ...(network ? { network } : {}) });
   }
   if (total === 0) throw source.error(['fleet'], 'the fleet has no devices (every count is 0)');
   checkCommandTargets(fleet);
-  const thresholds = [...((raw.thresholds as string[] | undefined) ?? []), ...(overrides.thresholds ?? [])];
-  const profileThresholdCount = (raw.thresholds as string[] | undefined)?.length ?? 0;
+  const thresholds = [...(raw.thresholds ?? []), ...(overrides.thresholds ?? [])];
+  const profileThresholdCount = raw.thresholds?.length ?? 0;
   thresholds.forEach((expr, i) => {
     try {
       parseThreshold(expr);
     } catch (error) {
-      if (i < profileThresholdCount) throw source.error(['thresholds', i], (error as Error).message);
+      if (i < profileThresholdCount && error instanceof Error) throw source.error(['thresholds', i], error.message);
       throw error;
     }
   });
   const bytes = await readFile(profileFile);
-  const rawSeed = raw.seed as string | number | undefined;
-  const seed = overrides.seed ?? (rawSeed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(rawSeed));
+  const seed = overrides.seed ?? (raw.seed === undefined ? String(Math.floor(Math.random() * 2 ** 32)) : String(raw.seed));
   const maxTaskTimeout = Math.max(
     ...loaded.flatMap((model) => modelTasks(model).flatMap((task) => task.steps.map((step) => step.action.timeoutMs))),
     ...loaded.flatMap((model) => (model.mqtt ? [model.mqtt.connectTimeoutMs] : [])),
@@ -124,10 +124,10 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
   const plan: RunPlan = {
     profilePath: displayName,
     profileSha256: createHash('sha256').update(bytes).digest('hex'),
-    name: (raw.name as string | undefined) ?? path.basename(profileFile, path.extname(profileFile)),
+    name: raw.name ?? path.basename(profileFile, path.extname(profileFile)),
     seed,
-    target: overrides.target ?? (raw.target === undefined ? undefined : checkTargetUrl(raw.target as string, (problem) => source.error(['target'], problem))),
-    broker: overrides.broker ?? (raw.broker === undefined ? undefined : checkBrokerUrl(raw.broker as string, (problem) => source.error(['broker'], problem))),
+    target: overrides.target ?? (raw.target === undefined ? undefined : checkTargetUrl(raw.target, (problem) => source.error(['target'], problem))),
+    broker: overrides.broker ?? (raw.broker === undefined ? undefined : checkBrokerUrl(raw.broker, (problem) => source.error(['broker'], problem))),
     fleet,
     devices: total,
     spawnRate: shape.spawnRate,
@@ -137,16 +137,16 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     iterations: shape.iterations,
     drainTimeoutMs: durationAt(source, ['drainTimeout'], raw.drainTimeout, maxTaskTimeout + 1000),
     http: {
-      connections: (httpRaw.connections as number | undefined) ?? 100,
-      connectionPerDevice: (httpRaw.connectionPerDevice as boolean | undefined) ?? false,
+      connections: httpRaw.connections ?? 100,
+      connectionPerDevice: httpRaw.connectionPerDevice ?? false,
       timeoutMs: profileTimeoutMs,
-      tls: await loadClientTls(source, profileDir, 'http', httpRaw.tls as Json | undefined, fleet),
+      tls: await loadClientTls(source, profileDir, 'http', httpRaw.tls, fleet),
     },
-    mqtt: { tls: await loadClientTls(source, profileDir, 'mqtt', (raw.mqtt as Json | undefined)?.tls as Json | undefined, fleet) },
+    mqtt: { tls: await loadClientTls(source, profileDir, 'mqtt', raw.mqtt?.tls, fleet) },
     thresholds,
     minDelivered: overrides.minDelivered !== undefined ? overrides.minDelivered : minDeliveredOf(source, raw.minDelivered),
     secrets: [...environment.used].map(([name, value]) => ({ name, value })),
-    fleetEvents: fleetEventsAt(source, raw.events as Json[] | undefined, loaded.map((model) => model.name)),
+    fleetEvents: fleetEventsAt(source, raw.events, loaded.map((model) => model.name)),
   };
   const unknownRow = thresholdRows?.(plan);
   if (unknownRow) {

@@ -1,10 +1,9 @@
 import type { CompiledTemplate } from '../template/compile.ts';
 import type { SlotAllocator } from '../template/functions.ts';
 import { durationAt, templateAt } from './field-readers.ts';
+import type { MqttSessionDoc, PublishDoc, PublishPropertiesDoc } from './device-schema.ts';
 import type { DeliveryHeaderMode, PublishProperties } from './types.ts';
 import type { FieldPath, YamlSource } from './yaml-source.ts';
-
-type Json = Record<string, unknown>;
 
 /** What compiling MQTT 5 fields needs: where errors point, what templates reach, and the model's version. */
 export interface PropertyScope {
@@ -19,19 +18,21 @@ function needsVersion5(where: PropertyScope, fieldPath: FieldPath, what: string)
 }
 
 /** `name: template` pairs, in the order written (user properties are an ordered list in MQTT 5). */
-function userPropertiesAt(where: PropertyScope, fieldPath: FieldPath, raw: Json | undefined): (readonly [string, CompiledTemplate])[] {
+function userPropertiesAt(where: PropertyScope, fieldPath: FieldPath, raw: Readonly<Record<string, string>> | undefined): (readonly [string, CompiledTemplate])[] {
   if (raw === undefined) return [];
   needsVersion5(where, fieldPath, 'user properties');
-  return Object.entries(raw).map(([name, value]) => [name, templateAt(where.source, [...fieldPath, name], value as string, where.scope)] as const);
+  return Object.entries(raw).map(([name, value]) => [name, templateAt(where.source, [...fieldPath, name], value, where.scope)] as const);
 }
 
 /** A publish step's `properties`; undefined when it sets none, so such a publish costs nothing more. */
-export function publishPropertiesAt(where: PropertyScope, actionPath: FieldPath, raw: Json | undefined): PublishProperties | undefined {
+export function publishPropertiesAt(where: PropertyScope, actionPath: FieldPath, raw: PublishPropertiesDoc | undefined): PublishProperties | undefined {
   if (raw === undefined || Object.keys(raw).length === 0) return undefined;
   const fieldPath = [...actionPath, 'properties'];
   needsVersion5(where, fieldPath, 'PUBLISH properties');
-  const template = (field: string): CompiledTemplate | undefined =>
-    raw[field] === undefined ? undefined : templateAt(where.source, [...fieldPath, field], raw[field] as string, where.scope);
+  const template = (field: 'contentType' | 'responseTopic' | 'correlationData'): CompiledTemplate | undefined => {
+    const text = raw[field];
+    return text === undefined ? undefined : templateAt(where.source, [...fieldPath, field], text, where.scope);
+  };
   const expiryMs = durationAt(where.source, [...fieldPath, 'messageExpiry'], raw.messageExpiry);
   if (expiryMs !== undefined && expiryMs > 0xffffffff * 1000) throw where.source.error([...fieldPath, 'messageExpiry'], 'at most 4294967295s (the property is 32 bits of seconds)');
   const responseTopic = template('responseTopic');
@@ -43,22 +44,21 @@ export function publishPropertiesAt(where: PropertyScope, actionPath: FieldPath,
     contentType: template('contentType'),
     responseTopic,
     correlationData: template('correlationData'),
-    userProperties: userPropertiesAt(where, [...fieldPath, 'user'], raw.user as Json | undefined),
+    userProperties: userPropertiesAt(where, [...fieldPath, 'user'], raw.user),
   };
 }
 
-export function deliveryModeAt(where: PropertyScope, actionPath: FieldPath, raw: unknown): DeliveryHeaderMode | undefined {
-  if (raw === undefined) return undefined;
+export function deliveryModeAt(where: PropertyScope, actionPath: FieldPath, raw: PublishDoc['delivery']): DeliveryHeaderMode | undefined {
   if (raw === 'property') needsVersion5(where, [...actionPath, 'delivery'], 'delivery headers as user properties');
-  return raw as DeliveryHeaderMode;
+  return raw;
 }
 
 /** The session fields MQTT 5 adds to CONNECT, and how fast the device takes in what it receives. */
-export function sessionExtrasAt(where: PropertyScope, section: Json): { userProperties: (readonly [string, CompiledTemplate])[]; receiveMaximum: number | undefined; processingMs: number } {
+export function sessionExtrasAt(where: PropertyScope, section: MqttSessionDoc): { userProperties: (readonly [string, CompiledTemplate])[]; receiveMaximum: number | undefined; processingMs: number } {
   if (section.receiveMaximum !== undefined) needsVersion5(where, ['mqtt', 'receiveMaximum'], 'Receive Maximum and other CONNECT properties');
   return {
-    userProperties: userPropertiesAt(where, ['mqtt', 'userProperties'], section.userProperties as Json | undefined),
-    receiveMaximum: section.receiveMaximum as number | undefined,
+    userProperties: userPropertiesAt(where, ['mqtt', 'userProperties'], section.userProperties),
+    receiveMaximum: section.receiveMaximum,
     processingMs: durationAt(where.source, ['mqtt', 'processing'], section.processing, 0),
   };
 }

@@ -1,4 +1,5 @@
-import { deviceModelSchema, profileSchema } from './schema.ts';
+import { deviceModelSchema } from './device-schema.ts';
+import { profileSchema } from './profile-schema.ts';
 
 /** The published JSON Schema files and their exact contents. */
 export function schemaFiles(): [file: string, text: string][] {

@@ -1,10 +1,8 @@
 import type { CompiledTemplate } from '../template/compile.ts';
 import type { SlotAllocator } from '../template/functions.ts';
 import { templateAt } from './field-readers.ts';
-import type { SPARKPLUG_TYPES } from './sparkplug-schema.ts';
+import type { SPARKPLUG_TYPES, SparkplugDoc, SparkplugMetricDoc } from './sparkplug-schema.ts';
 import type { FieldPath, YamlSource } from './yaml-source.ts';
-
-type Json = Record<string, unknown>;
 
 export type SparkplugDataType = (typeof SPARKPLUG_TYPES)[number];
 
@@ -32,30 +30,29 @@ export interface SparkplugSpec {
 /** What a `sparkplug:` step publishes: one NDATA, or one DDATA per device of the node (a burst). */
 export type SparkplugDataKind = 'NDATA' | 'DDATA';
 
-function compileMetrics(source: YamlSource, path: FieldPath, raw: Json[] | undefined, scope: SlotAllocator): SparkplugMetricSpec[] {
+function compileMetrics(source: YamlSource, path: FieldPath, raw: readonly SparkplugMetricDoc[] | undefined, scope: SlotAllocator): SparkplugMetricSpec[] {
   const seen = new Set<string>();
   return (raw ?? []).map((entry, i) => {
-    const name = entry.name as string;
+    const name = entry.name;
     if (seen.has(name)) throw source.error([...path, i, 'name'], `metric '${name}' is declared twice`);
     if (name === 'bdSeq' || name.startsWith('Node Control/')) throw source.error([...path, i, 'name'], `'${name}' is sent by fleetsim itself`);
     seen.add(name);
-    return { name, type: entry.type as SparkplugDataType, value: templateAt(source, [...path, i, 'value'], String(entry.value), scope) };
+    return { name, type: entry.type, value: templateAt(source, [...path, i, 'value'], String(entry.value), scope) };
   });
 }
 
 /** Compiles the `sparkplug:` section: every template once (device metrics once per device). */
-export function compileSparkplug(source: YamlSource, raw: Json, scope: SlotAllocator): SparkplugSpec {
+export function compileSparkplug(source: YamlSource, raw: SparkplugDoc, scope: SlotAllocator): SparkplugSpec {
   const at = (...rest: (string | number)[]): FieldPath => ['sparkplug', ...rest];
-  const devices = (raw.devices as number | undefined) ?? 0;
-  const deviceMetricsRaw = raw.deviceMetrics as Json[] | undefined;
-  if (devices > 0 && (deviceMetricsRaw ?? []).length === 0) throw source.error(at('devices'), 'devices need deviceMetrics');
+  const devices = raw.devices ?? 0;
+  if (devices > 0 && (raw.deviceMetrics ?? []).length === 0) throw source.error(at('devices'), 'devices need deviceMetrics');
   return {
-    group: raw.group as string,
-    node: templateAt(source, at('node'), (raw.node as string | undefined) ?? '{{ device.id }}', scope),
-    primaryHost: raw.primaryHost as string | undefined,
-    deviceId: templateAt(source, at('deviceId'), (raw.deviceId as string | undefined) ?? 'd{{ repeat.index }}', scope),
+    group: raw.group,
+    node: templateAt(source, at('node'), raw.node ?? '{{ device.id }}', scope),
+    primaryHost: raw.primaryHost,
+    deviceId: templateAt(source, at('deviceId'), raw.deviceId ?? 'd{{ repeat.index }}', scope),
     devices,
-    nodeMetrics: compileMetrics(source, at('nodeMetrics'), raw.nodeMetrics as Json[] | undefined, scope),
-    deviceMetrics: Array.from({ length: devices }, () => compileMetrics(source, at('deviceMetrics'), deviceMetricsRaw, scope)),
+    nodeMetrics: compileMetrics(source, at('nodeMetrics'), raw.nodeMetrics, scope),
+    deviceMetrics: Array.from({ length: devices }, () => compileMetrics(source, at('deviceMetrics'), raw.deviceMetrics, scope)),
   };
 }

@@ -2,10 +2,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileErrorReason } from '../errors.ts';
 import { templateAt } from './field-readers.ts';
+import type { ClientTlsDoc } from './profile-schema.ts';
 import type { ClientTlsSettings, FleetEntry } from './types.ts';
 import type { YamlSource } from './yaml-source.ts';
-
-type Json = Record<string, unknown>;
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Device fields and data columns only: a certificate path names the device, nothing random or captured. */
@@ -38,7 +37,7 @@ class TlsSection {
     private readonly source: YamlSource,
     private readonly profileDir: string,
     private readonly section: readonly string[],
-    readonly raw: Json,
+    readonly raw: ClientTlsDoc,
   ) {
     if ((raw.cert === undefined) !== (raw.key === undefined)) {
       const [given, missing] = raw.cert === undefined ? ['key', 'cert'] : ['cert', 'key'];
@@ -68,14 +67,14 @@ class TlsSection {
  * device when it first connects (once per file). A fixed path is read now, so a missing file is a
  * load-time error at its line rather than every device's failure.
  */
-export async function loadClientTls(source: YamlSource, profileDir: string, section: 'http' | 'mqtt', raw: Json | undefined, fleet: readonly FleetEntry[]): Promise<ClientTlsSettings | undefined> {
+export async function loadClientTls(source: YamlSource, profileDir: string, section: 'http' | 'mqtt', raw: ClientTlsDoc | undefined, fleet: readonly FleetEntry[]): Promise<ClientTlsSettings | undefined> {
   if (!raw) return undefined;
   const tls = new TlsSection(source, profileDir, [section, 'tls'], raw);
   const scope = new PathScope();
   const settings: Mutable<ClientTlsSettings> = { baseDir: profileDir, rejectUnauthorized: tls.rejectUnauthorized, dataColumns: scope.dataColumns };
-  if (raw.ca !== undefined) settings.ca = await tls.read('ca', raw.ca as string);
+  if (raw.ca !== undefined) settings.ca = await tls.read('ca', raw.ca);
   for (const field of ['cert', 'key'] as const) {
-    const text = raw[field] as string | undefined;
+    const text = raw[field];
     if (text === undefined) continue;
     scope.field = field;
     const template = templateAt(source, tls.at(field), text, scope);
