@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { CoordinatedResults } from '../../src/distributed/coordinated-merge.ts';
 import type { MergedResults } from '../../src/distributed/merge.ts';
 import type { Results } from '../../src/metrics/results.ts';
@@ -100,4 +101,41 @@ test('--workers 3: one common start (spread within 50 ms, in the results), and t
   const written = { stdout: result.stdout, stderr: result.stderr, ...Object.fromEntries(await Promise.all([files.json, files.html, files.log, `${files.csv}_stats.csv`, `${files.csv}_stats_history.csv`].map(async (file) => [file, await readFile(file, 'utf8')]))) } as Record<string, string>;
   for (const [where, text] of Object.entries(written)) assert.ok(!text.includes(token), `the token is in ${where}`);
   assert.doesNotMatch(result.stderr, /--token|Workers join with/);
+});
+
+/** Loaded into every process of the run (NODE_OPTIONS): the first worker to start exits before it joins. */
+const FIRST_WORKER_DIES = `import { openSync } from 'node:fs';
+if (process.argv.includes('--join')) {
+  try {
+    openSync(process.env.DIES_FIRST, 'wx');
+    process.exit(3);
+  } catch {}
+}
+`;
+
+test('a worker process that ends before joining: the fleet cannot start whole, the others are stopped at once, exit 97', { timeout: 60_000 }, async () => {
+  const hook = await suite.temp.write('first-worker-dies.mjs', FIRST_WORKER_DIES);
+  const env = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(hook).href}`, DIES_FIRST: suite.temp.file('died') };
+  const result = await startCli(['run', 'profiles/iot-node-flat-out.yaml', '--target', suite.url, '-u', '6', '-t', '10m', '--workers', '3'], 50_000, undefined, undefined, env).done;
+  assert.equal(result.code, 97, result.stderr);
+  assert.match(result.stderr, /a local worker \(pid \d+, which exited with code 3 before joining\) ended before the common start: the fleet cannot start whole/);
+  assert.match(result.stderr, /the fleet never started/);
+  assert.doesNotMatch(result.stderr, /internal error|\n\s+at /);
+  // Its exit said so: not --lost-after's silence, nor a barrier held for good (the test's deadline).
+  assert.doesNotMatch(result.stderr, /silent for/);
+});
+
+test('Ctrl-C on run --workers: the workers drain and send their results, the merged report is written, exit 130', { timeout: 60_000 }, async () => {
+  const profile = await suite.temp.write('long.yaml', `kind: profile\nname: long\nseed: 3\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node.yaml')}\n    count: 6\nspawnRate: 60\nduration: 10m\ndrainTimeout: 2s\n`);
+  const json = suite.temp.file('interrupted.json');
+  const run = startCli(['run', profile, '--target', suite.url, '--workers', '2', '--json', json], 50_000);
+  await run.waitForStderr('(2/2 workers)');
+  run.child.kill('SIGINT');
+  const result = await run.done;
+  assert.equal(result.code, 130, result.stderr);
+  assert.match(result.stderr, /Interrupted: telling the workers to stop/);
+  assert.doesNotMatch(result.stderr, /was lost/);
+  const results = JSON.parse(await readFile(json, 'utf8')) as CoordinatedResults;
+  assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished']);
+  assert.ok(results.total.requests > 0);
 });
