@@ -156,6 +156,10 @@ export async function runCoordinated(given: RunCommandFlags, options: Coordinate
     });
     coordinator.on('barrier', (at) => {
       if (!quiet) output.stderr(`All ${count} workers ready (warmed up, connected): starting at ${new Date(at).toISOString()}.`);
+      // The barrier opens on the next whole second: only a time missed by more than that is late.
+      if (startAt !== undefined && at - startAt > 1000) {
+        output.stderr(`fleetsim: warning: --start-at ${new Date(startAt).toISOString()} had passed by ${((at - startAt) / 1000).toFixed(1)} s when every worker was ready: starting then, out of step with runs that started on time.`);
+      }
     });
     coordinator.on('unstartable', (worker) => cannotStart(`worker ${worker.index}`));
     coordinator.on('interval', (worker, point) => latest.set(worker.index, point));
