@@ -21,7 +21,7 @@ import { startFixture } from './targets.ts';
  *    sampled: over the whole run, and over the steady part (the load's last two thirds), as a share
  *    of a core. The goal is under 5%.
  *
- * `npm run bench:workers [devices] [seconds] [rounds] [aggregation devices] [aggregation seconds]`
+ * `npm run bench:workers [devices] [seconds] [rounds] [aggregation devices] [aggregation seconds]` (0 rounds: the second only)
  */
 const devices = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
@@ -96,26 +96,29 @@ async function parentCost(args: readonly string[], steadyFromS: number, steadyTo
 
 console.log(`bench:workers: ${pinningNote('fixture')}; the machine is shared with other work, so rates swing: read the rounds`);
 try {
-  console.log(`1. ${devices} iot-node-flat-out devices for ${seconds} s, ${rounds} rounds, order alternating`);
-  const ratios: number[] = [];
-  const efficiencies: number[] = [];
-  for (let round = 1; round <= rounds; round++) {
-    const args = fleet('profiles/iot-node-flat-out.yaml', devices, devices, seconds, '--target', target.url, '--seed', '1', '--quiet');
-    const workersFirst = round % 2 === 0;
-    const first = workersFirst ? await workersRun(`r${round}`, args) : undefined;
-    const shards = await separateShards(`r${round}`, args);
-    const workers = first ?? (await workersRun(`r${round}`, args));
-    const ratio = workers.total.rps / shards.rps;
-    ratios.push(ratio);
-    const efficiency = workersPerCpuS(workers) / shards.perCpuS;
-    efficiencies.push(efficiency);
-    const failures = workers.total.failures + shards.failures;
-    console.log(
-      `  round ${round} (${workersFirst ? 'workers first' : 'shards first'}): --workers 2 ${workers.total.rps.toFixed(0)} req/s, two shards ${shards.rps.toFixed(0)} req/s (${shards.parts.map((rps) => rps.toFixed(0)).join(' + ')}): ${ratio.toFixed(2)}×; per CPU second ${workersPerCpuS(workers).toFixed(0)} against ${shards.perCpuS.toFixed(0)} requests: ${efficiency.toFixed(2)}×${failures > 0 ? `, ${failures} failures` : ''}`,
-    );
+  // 0 rounds: only the parent's cost (part 2).
+  if (rounds > 0) {
+    console.log(`1. ${devices} iot-node-flat-out devices for ${seconds} s, ${rounds} rounds, order alternating`);
+    const ratios: number[] = [];
+    const efficiencies: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const args = fleet('profiles/iot-node-flat-out.yaml', devices, devices, seconds, '--target', target.url, '--seed', '1', '--quiet');
+      const workersFirst = round % 2 === 0;
+      const first = workersFirst ? await workersRun(`r${round}`, args) : undefined;
+      const shards = await separateShards(`r${round}`, args);
+      const workers = first ?? (await workersRun(`r${round}`, args));
+      const ratio = workers.total.rps / shards.rps;
+      ratios.push(ratio);
+      const efficiency = workersPerCpuS(workers) / shards.perCpuS;
+      efficiencies.push(efficiency);
+      const failures = workers.total.failures + shards.failures;
+      console.log(
+        `  round ${round} (${workersFirst ? 'workers first' : 'shards first'}): --workers 2 ${workers.total.rps.toFixed(0)} req/s, two shards ${shards.rps.toFixed(0)} req/s (${shards.parts.map((rps) => rps.toFixed(0)).join(' + ')}): ${ratio.toFixed(2)}×; per CPU second ${workersPerCpuS(workers).toFixed(0)} against ${shards.perCpuS.toFixed(0)} requests: ${efficiency.toFixed(2)}×${failures > 0 ? `, ${failures} failures` : ''}`,
+      );
+    }
+    console.log(`  req/s: median ${median(ratios).toFixed(2)}×, range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} (goal ≥ 0.90×)`);
+    console.log(`  requests per CPU second: median ${median(efficiencies).toFixed(2)}×, range ${Math.min(...efficiencies).toFixed(2)}–${Math.max(...efficiencies).toFixed(2)} (what each way costs, whatever share of the core it got)`);
   }
-  console.log(`  req/s: median ${median(ratios).toFixed(2)}×, range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} (goal ≥ 0.90×)`);
-  console.log(`  requests per CPU second: median ${median(efficiencies).toFixed(2)}×, range ${Math.min(...efficiencies).toFixed(2)}–${Math.max(...efficiencies).toFixed(2)} (what each way costs, whatever share of the core it got)`);
 
   if (aggregationDevices > 0) {
     const spawnRate = Math.ceil(aggregationDevices / 10);

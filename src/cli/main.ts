@@ -82,7 +82,7 @@ export function runCommandOptions<T>(argv: Argv<T>) {
     .option('metrics-port', { ...value, describe: 'serve Prometheus metrics at /metrics on PORT during the run (0 picks a free one)' })
     .option('metrics-host', { ...value, describe: 'address the metrics endpoint listens on (default 127.0.0.1)' })
     .option('shard', { ...value, describe: 'run shard I (0-based) of N: the devices whose index is I mod N, e.g. 0/3' })
-    .option('workers', { ...value, describe: 'run the shards of the run in N local child processes, one merged result (default 1: this process)' })
+    .option('workers', { ...value, describe: 'run the fleet in N local worker processes under a coordinator here: one start, one merged result (default 1: this process)' })
     .option('start-at', { ...value, describe: 'wait until this ISO time (e.g. 2026-05-01T12:00:00Z) to start, so shards begin together' })
     .option('local-ips', { ...value, describe: "connect from these source addresses of this host, round-robin by device index, e.g. 10.0.0.5,10.0.0.6 (past one address's ~28k ephemeral ports toward one broker port)" })
     .option('broker-stats', { type: 'boolean', default: false, describe: "record the broker's own $SYS figures (Mosquitto) beside fleetsim's" })

@@ -23,8 +23,6 @@ import { runWorkersCommand } from './workers-command.ts';
 import { exitCodeFlag } from './exit-code-flag.ts';
 import { uiCommand } from './ui-command.ts';
 import type { UiFlags } from './ui-command.ts';
-import { WORKER_ENV } from '../distributed/workers.ts';
-import type { WorkerInterval } from '../distributed/workers.ts';
 import type { FlagValue, RunFlags } from '../run/overrides.ts';
 import { releaseHeldSignals, takeHeldSignals } from './early-signals.ts';
 import { RunSignals } from './run-signals.ts';
@@ -154,7 +152,6 @@ async function execute(
   const monitor = new GeneratorMonitor();
   const engine = new Engine({ plan, target: endpoints.target, broker: endpoints.broker, generator: monitor });
   requestLog?.attach(engine);
-  if (process.env[WORKER_ENV] === '1' && process.send) reportToParent(engine);
   for (const reporter of reporters) reporter.attach?.(engine);
   hooks.attach?.(engine);
 
@@ -257,30 +254,4 @@ async function waitForStart(startAt: number, output: Output, quiet: boolean, sto
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, waitMs))), stopped]);
   clearTimeout(timer);
-}
-
-/** A worker of `--workers`: each interval's numbers go to the parent for its one live line. */
-function reportToParent(engine: Engine): void {
-  // A parent that is gone cannot merge anything: stop (drain and write) rather than run on orphaned.
-  // The listener keeps the IPC channel (and so the process) alive: it goes when the run is done.
-  const orphaned = (): void => engine.stop('interrupted');
-  process.once('disconnect', orphaned);
-  engine.once('done', () => process.off('disconnect', orphaned));
-  engine.on('interval', (point) => {
-    const total = point.total;
-    const message: WorkerInterval = {
-      kind: 'interval',
-      atS: point.atS,
-      intervalS: point.intervalS,
-      devicesOnline: point.devicesOnline,
-      devicesTarget: point.devicesTarget,
-      rps: total.rps,
-      failuresPerS: total.failuresPerS,
-      p50: total.latencyMs.p50,
-      p95: total.latencyMs.p95,
-      p99: total.latencyMs.p99,
-    };
-    // The parent may be gone (it is being killed too): a lost progress message changes nothing.
-    if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
-  });
 }

@@ -25,6 +25,8 @@ export interface WorkerRecord {
   /** Its request log, received at its end. */
   logFile: string | undefined;
   from: string;
+  /** Its process id, as it said when joining: how the coordinator's own local workers are told apart. */
+  readonly pid: number | undefined;
 }
 
 export interface CoordinatorOptions {
@@ -179,8 +181,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
     if (request.method !== 'POST') return reply(response, 404, { error: `no ${request.method} ${url.pathname}` });
     if (url.pathname === '/log') return this.receiveLog(request, response, Number(url.searchParams.get('index')));
-    const body = (await readJson(request)) as { index?: unknown };
-    if (url.pathname === '/join') return this.join(request, response);
+    const body = (await readJson(request)) as { index?: unknown; pid?: unknown };
+    if (url.pathname === '/join') return this.join(request, response, typeof body.pid === 'number' ? body.pid : undefined);
     const worker = typeof body.index === 'number' ? this.workers[body.index] : undefined;
     if (!worker) return reply(response, 404, { error: 'no such worker: join first' });
     if (worker.state === 'lost') return reply(response, 410, { error: `worker ${worker.index} was declared lost; its part of the run is over` });
@@ -214,7 +216,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
   }
 
-  private join(request: IncomingMessage, response: ServerResponse): void {
+  private join(request: IncomingMessage, response: ServerResponse, pid: number | undefined): void {
     if (this.stopReason !== undefined) return reply(response, 410, { error: 'the coordinator was stopped; the run is over' });
     if (this.workers.length >= this.options.count) return reply(response, 409, { error: `the fleet already has its ${this.options.count} workers` });
     const worker: WorkerRecord = {
@@ -226,6 +228,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       results: undefined,
       logFile: undefined,
       from: request.socket.remoteAddress ?? 'unknown',
+      pid,
     };
     this.workers.push(worker);
     const answer: JoinReply = { index: worker.index, count: this.options.count, profile: this.options.profile, flags: this.options.flags, logRequests: this.options.logDir !== undefined };

@@ -15,6 +15,7 @@ import { parseThreshold } from '../profile/thresholds.ts';
 import { toolVersion } from '../util/version.ts';
 import type { HistoryTable } from './history-table.ts';
 import { historyTable, mergeHistories } from './merge-history.ts';
+import { mergeLifecycles, oneBrokerObservation } from './merge-summaries.ts';
 
 /** Shard results that cannot be merged (different runs, a duplicate, a missing shard): exit 2. */
 export class MergeError extends FleetsimError {
@@ -291,9 +292,14 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
   const sparkplug = sparkplugs.length === 0 ? {} : { sparkplug: summarizeNodes(sparkplugs.flatMap((summary) => summary.nodes)) };
   const commandSummaries = shards.flatMap(({ results }) => (results.commands ? [results.commands] : []));
   const commands = commandSummaries.length === 0 ? {} : { commands: mergeCommands(commandSummaries) };
+  const shardResults = shards.map(({ results }) => results);
+  const lifecycle = mergeLifecycles(shardResults);
+  const broker = oneBrokerObservation(shardResults, startedAtMs, endedAtMs);
   return {
     ...partialResults,
     ...downlink,
+    ...(lifecycle ? { lifecycle } : {}),
+    ...(broker ? { broker } : {}),
     ...sparkplug,
     ...commands,
     thresholds: judgedThresholds(partialResults, first.thresholds.map((threshold) => threshold.expr)),

@@ -1,7 +1,7 @@
 /**
  * The coordinator–worker protocol, JSON over HTTP with `Authorization: Bearer <token>`:
  *
- *   POST /join        → JoinReply: the worker's shard and the plan (profile path, sha256, flags)
+ *   POST /join        {pid} → JoinReply: the worker's shard and the plan (profile path, sha256, flags)
  *   POST /heartbeat   {index} → StopReply: the worker is alive (every HEARTBEAT_MS, from join to its end)
  *   POST /ready       {index} → ReadyReply: answered when every worker is ready (the barrier)
  *   POST /interval    IntervalMessage → StopReply: one history point, its rows' histograms encoded

@@ -33,7 +33,8 @@ export class CoordinatorClient {
     let joined: JoinReply | undefined;
     while (!joined) {
       try {
-        joined = (await this.post('/join', {})) as JoinReply;
+        // The pid tells a coordinator's own local workers apart (it sees each one's exit).
+        joined = (await this.post('/join', { pid: process.pid })) as JoinReply;
       } catch (error) {
         if (!(error instanceof JoinError) || !error.message.startsWith('cannot reach') || Date.now() > deadline || this.waiting.signal.aborted) throw error;
         await this.pause(1000);

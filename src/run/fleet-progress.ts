@@ -21,7 +21,7 @@ export interface ProgressPercentiles {
 
 /**
  * The live line of a fleet split over workers: devices and rates summed over the workers that
- * reported, the percentiles as the caller could get them (merged histograms, or the worst).
+ * reported, the percentiles as the caller merged them (pointsProgressLine: from their histograms).
  */
 export function fleetProgressLine(reported: readonly WorkerProgress[], latencyMs: ProgressPercentiles, count: number, totalMs: number | undefined): string | undefined {
   if (reported.length === 0) return undefined;
@@ -46,13 +46,4 @@ export function pointsProgressLine(points: readonly HistoryPoint[], count: numbe
   const { p50, p95, p99 } = summarize(merged);
   const parts = points.map((point) => ({ ...point, rps: point.total.rps, failuresPerS: point.total.failuresPerS }));
   return fleetProgressLine(parts, { p50, p95, p99 }, count, totalMs);
-}
-
-/** Local workers send percentiles, not histograms, over IPC: the line shows the worst of each. */
-export function worstPercentiles(reported: readonly ProgressPercentiles[]): ProgressPercentiles {
-  const worst = (pick: (part: ProgressPercentiles) => number | null): number | null => {
-    const values = reported.flatMap((part) => pick(part) ?? []);
-    return values.length === 0 ? null : Math.max(...values);
-  };
-  return { p50: worst((part) => part.p50), p95: worst((part) => part.p95), p99: worst((part) => part.p99) };
 }

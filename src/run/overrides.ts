@@ -170,7 +170,7 @@ export function parseStartAt(value: FlagValue, nowMs: number): number | undefine
   return at;
 }
 
-/** `--workers N`: the run's shards in N local child processes; 1 (the default) runs in this process. */
+/** `--workers N`: the run's shards in N local worker processes under a coordinator here; 1 (the default) runs in this process. */
 export function parseWorkers(value: FlagValue): number | undefined {
   return wholeNumber('workers', last(value), 256);
 }

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { CoordinatedResults } from '../../src/distributed/coordinated-merge.ts';
 import type { MergedResults } from '../../src/distributed/merge.ts';
 import type { Results } from '../../src/metrics/results.ts';
-import { pathToFileURL } from 'node:url';
 import { ROOT, runCli, startCli } from '../helpers/cli.ts';
 import { useHttpFixture } from '../helpers/http-fixture-suite.ts';
 
@@ -26,8 +27,8 @@ test('--workers 2: one result and one request log, equal to a one-process run wi
   assert.equal(single.code, 0, single.stderr);
   const workers = await runCli([...args, '--workers', '2', '--json', suite.temp.file('workers.json'), '--log-requests', suite.temp.file('workers.ndjson')]);
   assert.equal(workers.code, 0, workers.stderr);
-  assert.match(workers.stderr, /worker 0: shard 0\/2, pid \d+/);
-  assert.match(workers.stderr, /worker 1: shard 1\/2, pid \d+/);
+  assert.match(workers.stderr, /worker 0 joined from 127\.0\.0\.1 \(\d\/2\): shard 0\/2, pid \d+/);
+  assert.match(workers.stderr, /worker 1 joined from 127\.0\.0\.1 \(\d\/2\): shard 1\/2, pid \d+/);
   const one = JSON.parse(await readFile(suite.temp.file('single.json'), 'utf8')) as Results;
   const merged = JSON.parse(await readFile(suite.temp.file('workers.json'), 'utf8')) as MergedResults;
   assert.deepEqual(merged.merged.missing, []);
@@ -37,25 +38,28 @@ test('--workers 2: one result and one request log, equal to a one-process run wi
   assert.equal(merged.shards.length, 2);
 });
 
-test('a worker killed mid-run is reported and its shard marked missing; the run ends when the other drains, within its drain timeout', { timeout: 60_000 }, async () => {
+test('a worker killed mid-run is lost at once and its shard marked missing; the run ends when the other drains, within its drain timeout, exit 97', { timeout: 60_000 }, async () => {
   // The flat-out iot-node with a short drain timeout, so "within the drain timeout" is a tight bound.
   const profile = await suite.temp.write('drain.yaml', `kind: profile\nname: drain\nseed: 3\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 20\nspawnRate: 20\nduration: 6s\ndrainTimeout: 2s\n`);
   const json = suite.temp.file('killed.json');
   const run = startCli(['run', profile, '--target', suite.url, '--workers', '2', '--json', json]);
   let stderr = '';
   run.child.stderr?.on('data', (chunk: string) => (stderr += chunk));
-  await run.waitForStderr(/worker 1: shard 1\/2, pid \d+/);
+  const joined = /worker 1 joined from [^:]*: shard 1\/2, pid (\d+)/;
+  await run.waitForStderr(joined);
   // Both workers are running once the live line counts them.
   await run.waitForStderr('(2/2 workers)');
-  const pid = Number(/worker 1: shard 1\/2, pid (\d+)/.exec(stderr)?.[1]);
+  const pid = Number(joined.exec(stderr)?.[1]);
   assert.ok(Number.isSafeInteger(pid), stderr);
   process.kill(pid, 'SIGKILL');
   const result = await run.done;
   const endedAt = Date.now();
-  assert.equal(result.code, 1, result.stderr);
-  assert.match(result.stderr, /worker 1 \(shard 1\/2\) was killed by SIGKILL: its shard is missing from the results/);
-  assert.match(result.stderr, /1 of 2 shards missing \(1\/2\)/);
-  const merged = JSON.parse(await readFile(json, 'utf8')) as MergedResults;
+  assert.equal(result.code, 97, result.stderr);
+  // Its process's end, not --lost-after's silence, says it is lost.
+  assert.match(result.stderr, /worker 1 \(shard 1\/2, 127\.0\.0\.1\) was lost: its process was killed by SIGKILL; its data until then is kept/);
+  assert.match(result.stderr, /the fleet was incomplete: worker 1 of 2 lost/);
+  const merged = JSON.parse(await readFile(json, 'utf8')) as CoordinatedResults;
+  assert.deepEqual(merged.coordinator.lost, [1]);
   assert.deepEqual([merged.merged.partial, merged.merged.missing, merged.merged.present], [true, [1], [0]]);
   assert.ok(merged.total.requests > 0);
   assert.match(merged.warnings[0] ?? '', /^partial merge: shard 1\/2 missing/);
@@ -68,39 +72,70 @@ test('a worker killed mid-run is reported and its shard marked missing; the run 
   assert.ok(endedAt - Date.parse(survivor.endedAt) < 10_000, `the parent ended ${endedAt - Date.parse(survivor.endedAt)} ms after the surviving worker`);
 });
 
-/**
- * Loaded into every process of the run (NODE_OPTIONS): worker 1, once it has written its results,
- * spoils them as a crashed or foreign writer would, before the parent reads them.
- */
-const SPOIL_SHARD_1 = `import { readFileSync, writeFileSync } from 'node:fs';
-const argv = process.argv;
-if (process.env.WORKER_OF_A_FLEETSIM_RUN && argv[argv.indexOf('--shard') + 1] === '1/2') {
-  process.on('exit', () => {
-    const file = argv[argv.indexOf('--json') + 1];
-    const text = readFileSync(file, 'utf8');
-    writeFileSync(file, process.env.SPOIL === 'truncate' ? text.slice(0, text.length >> 1) : '{"schema":"someone-else/v3","rows":[]}');
-  });
+test('--workers 3: one common start (spread within 50 ms, in the results), and the token never shown', { timeout: 60_000, skip: process.platform !== 'linux' && 'reads the workers\' environment from /proc' }, async () => {
+  const profile = await suite.temp.write('spread.yaml', `kind: profile\nname: spread\nseed: 8\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 9\nspawnRate: 90\nduration: 3s\n`);
+  const files = { json: suite.temp.file('spread.json'), html: suite.temp.file('spread.html'), log: suite.temp.file('spread.ndjson'), csv: suite.temp.file('spread') };
+  const run = startCli(['run', profile, '--target', suite.url, '--workers', '3', '--json', files.json, '--html', files.html, '--csv', files.csv, '--log-requests', files.log]);
+  const joined = /joined from [^:]*: shard \d\/3, pid (\d+)/g;
+  await run.waitForStderr(/All 3 workers ready/);
+  // The token is in each worker's environment (where only this user can read it), never on its command line.
+  const pids = [...run.stderrSoFar().matchAll(joined)].map((match) => Number(match[1]));
+  assert.equal(pids.length, 3, run.stderrSoFar());
+  const tokens = new Set<string>();
+  for (const pid of pids) {
+    const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+    const token = environ.find((entry) => entry.startsWith('FLEETSIM_TOKEN='))?.slice('FLEETSIM_TOKEN='.length);
+    assert.ok(token !== undefined && token.length >= 32, `worker ${pid} has no token in its environment`);
+    tokens.add(token);
+    assert.ok(!(await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes(token), 'the token is on a command line');
+  }
+  assert.equal(tokens.size, 1);
+  const [token] = [...tokens] as [string];
+  const result = await run.done;
+  assert.equal(result.code, 0, result.stderr);
+  const results = JSON.parse(await readFile(files.json, 'utf8')) as CoordinatedResults;
+  assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished', 'finished']);
+  assert.ok(results.coordinator.startSpreadMs !== null && results.coordinator.startSpreadMs <= 50, `spread ${String(results.coordinator.startSpreadMs)} ms`);
+  assert.match(result.stderr, /Workers' first intervals began within \d+ ms of each other\./);
+  assert.equal(results.devices.started, 9);
+  const written = { stdout: result.stdout, stderr: result.stderr, ...Object.fromEntries(await Promise.all([files.json, files.html, files.log, `${files.csv}_stats.csv`, `${files.csv}_stats_history.csv`].map(async (file) => [file, await readFile(file, 'utf8')]))) } as Record<string, string>;
+  for (const [where, text] of Object.entries(written)) assert.ok(!text.includes(token), `the token is in ${where}`);
+  assert.doesNotMatch(result.stderr, /--token|Workers join with/);
+});
+
+/** Loaded into every process of the run (NODE_OPTIONS): the first worker to start exits before it joins. */
+const FIRST_WORKER_DIES = `import { openSync } from 'node:fs';
+if (process.argv.includes('--join')) {
+  try {
+    openSync(process.env.DIES_FIRST, 'wx');
+    process.exit(3);
+  } catch {}
 }
 `;
 
-for (const [spoil, reason] of [['truncate', /: not JSON \(/], ['foreign', /: not a fleetsim results file/]] as const) {
-  test(`a worker whose results file is ${spoil === 'truncate' ? 'truncated' : 'foreign JSON'}: the merge's own message naming the file, exit 2`, { timeout: 60_000 }, async () => {
-    const hook = await suite.temp.write('spoil-shard-1.mjs', SPOIL_SHARD_1);
-    const args = ['run', 'profiles/iot-node-flat-out.yaml', '--target', suite.url, '-u', '4', '--iterations', '2', '--seed', '5', '--workers', '2', '--json', suite.temp.file(`spoiled-${spoil}.json`)];
-    const env = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(hook).href}`, SPOIL: spoil };
-    const result = await startCli(args, 60_000, undefined, undefined, env).done;
-    assert.equal(result.code, 2, result.stderr);
-    const message = result.stderr.split('\n').find((line) => reason.test(line)) ?? '';
-    const [, file, what, kept] = /^fleetsim: worker 1 \((.*[/\\]1\.json)\): (.*); the workers' files are kept in (.*)$/.exec(message) ?? [];
-    assert.ok(file !== undefined && what !== undefined && kept !== undefined, result.stderr);
-    assert.doesNotMatch(result.stderr, /internal error|^\s+at /m);
-    try {
-      // `merge` given the same file says the same of it.
-      const merge = await runCli(['merge', file]);
-      assert.equal(merge.code, 2, merge.stderr);
-      assert.equal(merge.stderr.trim(), `fleetsim: ${file}: ${what}`);
-    } finally {
-      await rm(kept, { recursive: true, force: true });
-    }
-  });
-}
+test('a worker process that ends before joining: the fleet cannot start whole, the others are stopped at once, exit 97', { timeout: 60_000 }, async () => {
+  const hook = await suite.temp.write('first-worker-dies.mjs', FIRST_WORKER_DIES);
+  const env = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(hook).href}`, DIES_FIRST: suite.temp.file('died') };
+  const result = await startCli(['run', 'profiles/iot-node-flat-out.yaml', '--target', suite.url, '-u', '6', '-t', '10m', '--workers', '3'], 50_000, undefined, undefined, env).done;
+  assert.equal(result.code, 97, result.stderr);
+  assert.match(result.stderr, /a local worker \(pid \d+, which exited with code 3 before joining\) ended before the common start: the fleet cannot start whole/);
+  assert.match(result.stderr, /the fleet never started/);
+  assert.doesNotMatch(result.stderr, /internal error|\n\s+at /);
+  // Its exit said so: not --lost-after's silence, nor a barrier held for good (the test's deadline).
+  assert.doesNotMatch(result.stderr, /silent for/);
+});
+
+test('Ctrl-C on run --workers: the workers drain and send their results, the merged report is written, exit 130', { timeout: 60_000 }, async () => {
+  const profile = await suite.temp.write('long.yaml', `kind: profile\nname: long\nseed: 3\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node.yaml')}\n    count: 6\nspawnRate: 60\nduration: 10m\ndrainTimeout: 2s\n`);
+  const json = suite.temp.file('interrupted.json');
+  const run = startCli(['run', profile, '--target', suite.url, '--workers', '2', '--json', json], 50_000);
+  await run.waitForStderr('(2/2 workers)');
+  run.child.kill('SIGINT');
+  const result = await run.done;
+  assert.equal(result.code, 130, result.stderr);
+  assert.match(result.stderr, /Interrupted: telling the workers to stop/);
+  assert.doesNotMatch(result.stderr, /was lost/);
+  const results = JSON.parse(await readFile(json, 'utf8')) as CoordinatedResults;
+  assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished']);
+  assert.ok(results.total.requests > 0);
+});

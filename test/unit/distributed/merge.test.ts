@@ -8,6 +8,7 @@ import { NO_LATENCY, PERCENTILES } from '../../../src/metrics/histogram.ts';
 import type { LatencySummary } from '../../../src/metrics/histogram.ts';
 import type { HistoryPoint, HistoryRow } from '../../../src/metrics/history.ts';
 import { buildResults } from '../../../src/metrics/results.ts';
+import { formatSummary } from '../../../src/report/console.ts';
 import type { Results } from '../../../src/metrics/results.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
 import { seededSamples } from '../../helpers/samples.ts';
@@ -217,4 +218,56 @@ test("history: a shard's two points in one second give the rate over both interv
   assert.equal(only?.intervalS, 1);
   assert.deepEqual([only?.total.requests, only?.total.rps, only?.total.failuresPerS], [100, 100, 2]);
   assert.deepEqual(only?.rows.map((row) => [row.type, row.name, row.requests, row.rps]), [['POST', '/a', 100, 100], ['GET', '/c', 30, 30]]);
+});
+
+const brokerSeen = (publishReceived: number, peak: number): NonNullable<Results['broker']> => ({
+  source: '$SYS',
+  publishReceived,
+  publishSent: publishReceived * 2,
+  publishDropped: 0,
+  messagesReceived: publishReceived + 10,
+  messagesSent: publishReceived * 2 + 10,
+  clientsConnected: { peak, last: 3 },
+  load1min: { 'messages/received': 600 },
+  fresh: true,
+});
+
+test("the broker's $SYS figures: one shard's observation, never summed, named in its notes; the summary shows them once", () => {
+  const { shards } = splitRun(3);
+  const [a, b, c] = shards as [ShardResults, ShardResults, ShardResults];
+  const withBroker = (shard: ShardResults, broker: Results['broker'], startShiftMs = 0, endShiftMs = 0): ShardResults => ({
+    ...shard,
+    results: { ...shard.results, ...(broker ? { broker } : {}), startedAt: new Date(Date.parse(shard.results.startedAt) + startShiftMs).toISOString(), endedAt: new Date(Date.parse(shard.results.endedAt) + endShiftMs).toISOString() },
+  });
+  // Shard 1 started first and ended last: its window is the fleet's.
+  const covering = mergeResults([withBroker(a, brokerSeen(900, 40), 0, -200), withBroker(b, brokerSeen(1000, 41), -300, 400), withBroker(c, brokerSeen(950, 39))], { version: 'test' });
+  assert.equal(covering.broker?.publishReceived, 1000);
+  assert.deepEqual(covering.broker?.clientsConnected, { peak: 41, last: 3 });
+  assert.match(covering.broker?.notes?.at(-1) ?? '', /^merge: shard 1\/3's observation, the one whose run covered the most of the fleet's \(100%\); not a sum over shards/);
+  assert.match(covering.broker?.notes?.at(-1) ?? '', /probes of the 3 shards/);
+  const summary = formatSummary(covering);
+  assert.equal(summary.match(/Broker \(\$SYS\)/g)?.length, 1, summary);
+  assert.match(summary, /received 1,000 publishes/);
+  // Equal windows: the lowest shard; a shard's own notes are kept before the merge's.
+  const equal = mergeResults([withBroker(a, undefined), withBroker(b, { ...brokerSeen(700, 5), notes: ['websocket'] }), withBroker(c, brokerSeen(650, 5))], { version: 'test' });
+  assert.equal(equal.broker?.publishReceived, 700);
+  assert.equal(equal.broker?.notes?.[0], 'websocket');
+  assert.match(equal.broker?.notes?.[1] ?? '', /^merge: shard 1\/3's observation/);
+  // The only observer ran part of the fleet's window: the note says what that leaves out.
+  const partial = mergeResults([withBroker(a, undefined, -1000), withBroker(b, undefined), withBroker(c, brokerSeen(500, 2))], { version: 'test' });
+  assert.equal(partial.broker?.publishReceived, 500);
+  assert.match(partial.broker?.notes?.at(-1) ?? '', /\(75%\).*outside that window is not in these figures/);
+  assert.doesNotMatch(partial.broker?.notes?.at(-1) ?? '', /probes of the/);
+  assert.equal(mergeResults(shards, { version: 'test' }).broker, undefined);
+});
+
+test('device lifecycle counts are summed over the shards, their planned parts too', () => {
+  const { shards } = splitRun(3);
+  const lifecycle = (n: number): NonNullable<Results['lifecycle']> => ({ sleeps: n, wakes: n + 1, reboots: 2 * n, offline: 3 * n, queuedWhileOffline: 10 * n, planned: { reboots: 2 * n, offline: n } });
+  const merged = mergeResults(
+    shards.map((shard, i) => (i === 2 ? shard : { ...shard, results: { ...shard.results, lifecycle: lifecycle(i + 1) } })),
+    { version: 'test' },
+  );
+  assert.deepEqual(merged.lifecycle, { sleeps: 3, wakes: 5, reboots: 6, offline: 9, queuedWhileOffline: 30, planned: { reboots: 6, offline: 3 } });
+  assert.equal(mergeResults(shards, { version: 'test' }).lifecycle, undefined);
 });

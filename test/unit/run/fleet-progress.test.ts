@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { concatenateLogs } from '../../../src/distributed/concatenate-logs.ts';
-import { fleetProgressLine, worstPercentiles } from '../../../src/run/fleet-progress.ts';
+import { fleetProgressLine } from '../../../src/run/fleet-progress.ts';
 
 const part = (devicesOnline: number, rps: number, atS: number): { atS: number; intervalS: number; devicesOnline: number; devicesTarget: number; rps: number; failuresPerS: number } => ({
   atS,
@@ -21,16 +21,6 @@ test('the fleet line sums devices and rates over the workers that reported, and 
   assert.match(line, /7\/20/);
   assert.match(line, /\(2\/3 workers\)$/);
   assert.equal(fleetProgressLine([], { p50: null, p95: null, p99: null }, 3, undefined), undefined);
-});
-
-test('worst percentiles take the largest each, skipping workers without one', () => {
-  assert.deepEqual(
-    worstPercentiles([
-      { p50: 1, p95: 9, p99: null },
-      { p50: 4, p95: 2, p99: null },
-    ]),
-    { p50: 4, p95: 9, p99: null },
-  );
 });
 
 test('the request logs are concatenated in order, a missing one skipped', async () => {
