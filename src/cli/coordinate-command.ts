@@ -24,6 +24,8 @@ import { EXIT, openEnvironment, reportFixtureCounts, runExitCode } from '../run/
 import type { Output } from '../run/run-environment.ts';
 import { toolVersion } from '../util/version.ts';
 import { startBrokerStats } from './broker-stats-flag.ts';
+import { checkFleetViewFlags, openFleetViews } from './coordinate-live.ts';
+import type { FleetViews } from './coordinate-live.ts';
 import { exitCodeFlag } from './exit-code-flag.ts';
 import { parseLocalIps } from './local-ips.ts';
 import type { RunCommandFlags } from './run-command.ts';
@@ -90,7 +92,8 @@ function workerFlags(given: RunCommandFlags, seed: string, target: string | unde
  * writes the fleet's results. No shared volume: everything comes over HTTP.
  */
 export async function coordinateCommand(given: CoordinateFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
-  refuseUnsplittable(given as unknown as Record<string, unknown>, 'coordinate');
+  refuseUnsplittable(given as unknown as Record<string, unknown>, 'coordinate', new Set(), true);
+  checkFleetViewFlags(given);
   const count = parseWorkers(given.workers);
   if (count === undefined) throw new UsageError('--workers: how many workers the coordinator waits for, e.g. --workers 3');
   const { host, port } = listenAddress(given.listen);
@@ -124,6 +127,7 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
   const lostWhy = new Map<number, string>();
   const latest = new Map<number, HistoryPoint>();
   let probe: Awaited<ReturnType<typeof startBrokerStats>> | undefined;
+  let views: FleetViews | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let interrupted = 0;
   let firstStop: StopReason | undefined;
@@ -152,6 +156,7 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
   const onTerminate = (): void => onSignal('terminated');
   const stopCode = (): number => (firstStop === 'terminated' ? EXIT.terminated : EXIT.interrupted);
   try {
+    views = await openFleetViews(given, coordinator, plan, count, output);
     // The broker's own figures are one observation of the whole broker, taken here once for the fleet.
     if (given.brokerStats === true) probe = await startBrokerStats(endpoints.broker);
     const url = await coordinator.listen(host, port);
@@ -222,6 +227,7 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
     }
     problems.push(...(await finishReporters(reporters, results)));
     coordinator.download = JSON.stringify(results);
+    views?.finish(results);
     if (!quiet) await reportFixtureCounts(environment, output);
     if (jsonOnStdout(given)) output.stderr(formatSummary(results));
     else output.stdout(formatSummary(results));
@@ -258,6 +264,7 @@ export async function coordinateCommand(given: CoordinateFlags, output: Output, 
     signals.off('SIGINT', onInterrupt);
     signals.off('SIGTERM', onTerminate);
     if (probe) await probe.finish(0);
+    await views?.close();
     await coordinator.close();
     // Local workers have sent their results and are exiting (or were told to stop): a moment to end on their own.
     await Promise.race([Promise.all(children.map(exited)), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);

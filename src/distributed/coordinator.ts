@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { timingSafeEqual } from 'node:crypto';
 import type { HistoryPoint } from '../metrics/history.ts';
 import type { Results } from '../metrics/results.ts';
-import type { IntervalMessage, JoinReply, ReadyReply, ResultsMessage, StopReason, StopReply, WorkerFlags } from './protocol.ts';
+import type { IntervalMessage, JoinReply, RampOrder, ReadyReply, ResultsMessage, StopReason, StopReply, WorkerFlags } from './protocol.ts';
 
 /** Where a worker is in the run. */
 export type WorkerState = 'joined' | 'ready' | 'running' | 'finished' | 'lost';
@@ -25,6 +25,10 @@ export interface WorkerRecord {
   /** Its request log, received at its end. */
   logFile: string | undefined;
   from: string;
+  /** Where its device count is heading, as its latest interval said. */
+  devicesGoal: number | undefined;
+  /** A change of its device count not yet sent: it goes out in the next reply to it. */
+  order: RampOrder | undefined;
 }
 
 export interface CoordinatorOptions {
@@ -129,6 +133,17 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.checkDone();
   }
 
+  /**
+   * Tells a running worker to move its device count (in the reply to its next heartbeat or
+   * interval); a later order replaces one not yet sent. False when the worker is not running.
+   */
+  order(index: number, order: RampOrder): boolean {
+    const worker = this.workers[index];
+    if (!worker || this.stopReason !== undefined || (worker.state !== 'running' && worker.state !== 'ready') || this.startAtMs === undefined) return false;
+    worker.order = order;
+    return true;
+  }
+
   /** Stops waiting: every worker not finished is lost, and the run is done with what was sent. */
   abort(why: string): void {
     for (const worker of this.workers) this.lose(worker.index, why);
@@ -185,10 +200,15 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (!worker) return reply(response, 404, { error: 'no such worker: join first' });
     if (worker.state === 'lost') return reply(response, 410, { error: `worker ${worker.index} was declared lost; its part of the run is over` });
     worker.lastSeenMs = Date.now();
-    const orders: StopReply = this.stopReason === undefined ? {} : { stop: this.stopReason };
+    const orders = (): StopReply => {
+      if (this.stopReason !== undefined) return { stop: this.stopReason };
+      const order = worker.order;
+      worker.order = undefined;
+      return order === undefined ? {} : { rampTo: order };
+    };
     switch (url.pathname) {
       case '/heartbeat':
-        return reply(response, 200, orders);
+        return reply(response, 200, orders());
       case '/ready':
         return this.ready(worker, response);
       case '/interval': {
@@ -196,8 +216,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         worker.state = 'running';
         worker.runStartedAtMs ??= message.runStartedAtMs;
         worker.points.push(message.point);
+        // An order not yet sent says where the worker is heading better than the goal it had.
+        if (typeof message.devicesGoal === 'number' && worker.order === undefined) worker.devicesGoal = message.devicesGoal;
         this.emit('interval', worker, message.point);
-        return reply(response, 200, orders);
+        return reply(response, 200, orders());
       }
       case '/results': {
         const message = body as ResultsMessage;
@@ -226,6 +248,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       results: undefined,
       logFile: undefined,
       from: request.socket.remoteAddress ?? 'unknown',
+      devicesGoal: undefined,
+      order: undefined,
     };
     this.workers.push(worker);
     const answer: JoinReply = { index: worker.index, count: this.options.count, profile: this.options.profile, flags: this.options.flags, logRequests: this.options.logDir !== undefined };
