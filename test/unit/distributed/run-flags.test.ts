@@ -33,3 +33,27 @@ for (const [flag, handling] of Object.entries(SPLIT_RUN_FLAGS)) {
     });
   }
 }
+
+const runQuietly = async (args: readonly string[]): Promise<{ code: number; stderr: string }> => {
+  let stderr = '';
+  const code = await execute([...args], { stdout: () => undefined, stderr: (text) => (stderr += text) });
+  return { code, stderr };
+};
+
+for (const [flag, handling] of Object.entries(SPLIT_RUN_FLAGS)) {
+  if (handling.how !== 'coordinator') continue;
+  const value = VALUES[flag];
+  test(`run --workers: --${flag} is refused by name (a coordinator serves it), exit 2`, async () => {
+    const { code, stderr } = await runQuietly(['run', 'profiles/iot-node.yaml', '--workers', '2', `--${flag}`, ...(value === undefined ? [] : [value])]);
+    assert.equal(code, 2, stderr);
+    // `run --ui` takes its own path first, and refuses --workers there.
+    assert.match(stderr, flag === 'ui' ? /--workers: not with --ui/ : new RegExp(`--${flag}: not with --workers: .*fleetsim coordinate --local`));
+  });
+  // What goes with another flag is refused without it; the coordinated runs themselves are in test/integration/coordinator-live.test.ts.
+  if (flag === 'ui' || flag === 'metrics-port') continue;
+  test(`coordinate: --${flag} without the flag it goes with is refused by name, exit 2`, async () => {
+    const { code, stderr } = await runQuietly(['coordinate', 'profiles/iot-node.yaml', '--workers', '2', '--listen', '127.0.0.1:0', `--${flag}`, ...(value === undefined ? [] : [value])]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, new RegExp(`--${flag}: only with --${flag === 'metrics-host' ? 'metrics-port' : 'ui'}`));
+  });
+}
