@@ -23,7 +23,8 @@ tasks:
       method: POST
       path: /data
       json:
-        v: "{{ int(1, 9) }}"
+        temperature: "{{ int(1, 40) }}"
+        humidity: "{{ int(0, 100) }}"
 wait:
   model: pacing
   interval: 250ms
@@ -142,6 +143,7 @@ test('coordinate --local with 3 workers: /metrics sums the fleet, the page sets 
     const final = await scrape(metrics);
     assert.ok(final.total >= during.total);
     assert.equal(final.total, results.total.requests);
+    assert.equal(results.total.failures, 0);
     assert.deepEqual(Object.fromEntries(final.requests), Object.fromEntries(results.stats.map((row) => [`${row.type} ${row.name}`, row.requests])));
     assert.equal(results.total.requests, (suite.server.counts['POST /data']?.requests ?? 0) - before);
     assert.deepEqual(results.coordinator.lost, []);
