@@ -16,8 +16,8 @@ export type FleetViewFlags = Pick<RunCommandFlags, 'metricsPort' | 'metricsHost'
 
 /** A coordinated run's live views, open for its whole life. */
 export interface FleetViews {
-  /** The merged results are written: the views show them (a scrape reads their counts). */
-  finish(results: Results, exitCode?: number): void;
+  /** The merged results are written: the views show them (a scrape reads their counts, a lost worker's intervals kept). */
+  finish(results: Results & { readonly coordinator?: { readonly lost: readonly number[] } }, exitCode?: number): void;
   close(): Promise<void>;
 }
 

@@ -134,12 +134,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   /**
-   * Tells a running worker to move its device count (in the reply to its next heartbeat or
-   * interval); a later order replaces one not yet sent. False when the worker is not running.
+   * Tells a worker of the started run to move its device count, in the reply to its next heartbeat
+   * or interval once it runs (its first interval came); a later order replaces one not yet sent.
+   * False when the run has not started, or the worker has ended.
    */
   order(index: number, order: RampOrder): boolean {
     const worker = this.workers[index];
-    if (!worker || this.stopReason !== undefined || (worker.state !== 'running' && worker.state !== 'ready') || this.startAtMs === undefined) return false;
+    if (!worker || this.stopReason !== undefined || this.startAtMs === undefined || worker.state === 'finished' || worker.state === 'lost') return false;
     worker.order = order;
     return true;
   }
@@ -202,9 +203,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     worker.lastSeenMs = Date.now();
     const orders = (): StopReply => {
       if (this.stopReason !== undefined) return { stop: this.stopReason };
-      const order = worker.order;
+      // Between the barrier and its first interval, a worker's engine may not have started yet.
+      const order = worker.state === 'running' ? worker.order : undefined;
+      if (order === undefined) return {};
       worker.order = undefined;
-      return order === undefined ? {} : { rampTo: order };
+      return { rampTo: order };
     };
     switch (url.pathname) {
       case '/heartbeat':

@@ -170,10 +170,15 @@ export class FleetLive extends EventEmitter<FleetLiveEvents> {
     return split;
   }
 
-  /** The run is over: the rows become the merged results' (every interval counted), the last seconds are merged. */
-  finish(results: Pick<Results, 'stats'>): void {
+  /**
+   * The run is over: the last seconds are merged, and the rows become the merged results' (every
+   * interval counted, one a worker could not send too). With a worker lost they stay the intervals'
+   * sums: its attempts until then are in the history but not in the results' rows, and a counter
+   * must not go down.
+   */
+  finish(results: Pick<Results, 'stats'> & { readonly coordinator?: { readonly lost: readonly number[] } }): void {
     this.mergeReady(Infinity);
-    this.rows.finish(results.stats);
+    if ((results.coordinator?.lost.length ?? 0) === 0) this.rows.finish(results.stats);
   }
 
   close(): void {

@@ -162,7 +162,11 @@ test('coordinate --local with 3 workers: /metrics sums the fleet, the page sets 
 
 test('a lost worker is named on the page, and the count is then split over the live one only', { timeout: 90_000 }, async () => {
   const file = await profile('lost', 10, '10s');
-  const coordinator = startCli(['coordinate', file, '--target', suite.url, '--workers', '2', '--listen', '127.0.0.1:0', '--token', TOKEN, '--lost-after', '2s', '--metrics-port', '0', '--ui', '--ui-port', '0'], 80_000);
+  const json = suite.temp.file('lost.json');
+  const coordinator = startCli(
+    ['coordinate', file, '--target', suite.url, '--workers', '2', '--listen', '127.0.0.1:0', '--token', TOKEN, '--lost-after', '2s', '--metrics-port', '0', '--ui', '--ui-port', '0', '--linger', '60s', '--json', json],
+    80_000,
+  );
   const { metrics, ui } = await endpoints(coordinator);
   await coordinator.waitForStderr(/listening on (http:\/\/[^\s]+)\./);
   const url = /listening on (http:\/\/[^\s]+)\./.exec(coordinator.stderrSoFar())?.[1] ?? '';
@@ -197,7 +201,16 @@ test('a lost worker is named on the page, and the count is then split over the l
     }
     const survivor = workers.find((worker) => worker !== victim);
     await survivor?.waitForStderr("The coordinator set the fleet's devices: this worker heads for 3");
-    // The run ends on its own: the fleet was incomplete.
+    // After the run: the counters keep the lost worker's attempts until it died (as the history
+    // does; the results' rows count the finished workers only), so none went down.
+    await coordinator.waitForStderr('Serving the results at', 40_000);
+    const results = JSON.parse(await readFile(json, 'utf8')) as CoordinatedResults;
+    const final = await scrape(metrics);
+    assert.ok(final.total >= (after?.total ?? 0));
+    assert.equal(final.total, results.history.reduce((sum, point) => sum + point.total.requests, 0));
+    assert.ok(final.total > results.total.requests, `${final.total} counted, ${results.total.requests} in the finished workers' rows`);
+    coordinator.child.kill('SIGINT');
+    // The fleet was incomplete.
     const done = await coordinator.done;
     assert.equal(done.code, 97, done.stderr);
     assert.equal((await survivor?.done)?.code, 0);
