@@ -220,3 +220,23 @@ test('a lost worker is named on the page, and the count is then split over the l
     throw error;
   }
 });
+
+test('run --workers 2 serves the same live views: /metrics of the whole fleet and its page', { timeout: 60_000 }, async () => {
+  const file = await profile('workers-live', 4, '5s');
+  const json = suite.temp.file('workers-live.json');
+  const run = startCli(['run', file, '--target', suite.url, '--workers', '2', '--metrics-port', '0', '--ui', '--ui-port', '0', '--json', json], 50_000);
+  const { metrics, ui } = await endpoints(run);
+  assert.equal((await state(ui)).mode, 'fleet');
+  let during: Scrape | undefined;
+  const deadline = Date.now() + 20_000;
+  while (!(during && during.online === 4 && during.total > 0)) {
+    assert.ok(Date.now() < deadline, `the fleet never showed 4 devices online with attempts: ${JSON.stringify(during)}`);
+    during = await scrape(metrics).finally(() => delay(50));
+  }
+  assert.equal(during.target, 4);
+  const end = await run.done;
+  assert.equal(end.code, 0, end.stderr);
+  const results = JSON.parse(await readFile(json, 'utf8')) as CoordinatedResults;
+  assert.ok(results.total.requests >= during.total);
+  assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished']);
+});
