@@ -10,7 +10,7 @@ import type { AttemptResult, Outcome } from '../../transport/types.ts';
 import { elapsedMicros } from '../../util/clock.ts';
 import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-model.ts';
 import { AuthLifecycle } from './auth-lifecycle.ts';
-import { applyCaptures, captureFromJson } from './captures.ts';
+import { captureFromJson } from './captures.ts';
 import type { CommandSender } from '../mqtt/commands.ts';
 import type { DeviceHost } from './device-host.ts';
 import { MqttAttempt } from '../mqtt/mqtt-attempt.ts';
@@ -403,15 +403,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const inbox = this.inbox;
     for (let i = 0; inbox && i < reactions.length; i++) {
       const reaction = reactions[i] as BoundReaction;
-      const attempt = inbox.subscriptionAttempt();
-      attempt.inTask = false;
-      attempt.first = false;
-      // Numbered apart from the device's tasks: a reconnect's SUBSCRIBEs never shift what the tasks send.
-      attempt.seq = inbox.subscribeSeq++;
-      attempt.target = inbox.filters[i] ?? '';
-      attempt.body = undefined;
-      attempt.timeMs = 0;
-      attempt.startedAt = attempt.intendedAt = this.host.now();
+      const attempt = inbox.subscription(i, this.host.now());
       this.host.attemptStarted();
       attempt.begin(reaction.subscribe.stats, reaction.subscribe.spec.action.timeoutMs);
       this.sendMqtt(attempt, reaction.subscribe);
@@ -476,17 +468,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const inbox = this.inbox;
     if (!inbox) return;
     if (inbox.resumeAt < 0) inbox.resumeAt = resumeAt;
-    for (let next = inbox.next(); next; next = inbox.next()) {
-      const captures = next.reaction.reaction.captures;
-      if (captures.length > 0) {
-        const captured = captureFromJson(captures, next.payload.toString('utf8'), 'message');
-        // A reaction whose message lacks its captures would run on stale variables: it fails, counted with why.
-        if (typeof captured === 'string') {
-          this.reactionFailed(captured);
-          continue;
-        }
-        applyCaptures(captured, this.vars);
-      }
+    const next = inbox.nextRunnable(this.vars, this.host.downlink);
+    if (next) {
       this.replyTopic = next.responseTopic;
       this.replyCorrelation = next.correlation;
       this.taskIsBoot = false;
@@ -500,12 +483,6 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     inbox.resumeAt = -1;
     inbox.leave();
     this.host.schedule(this, Math.max(resume, this.host.now()));
-  }
-
-  private reactionFailed(reason: string): void {
-    const downlink = this.host.downlink;
-    downlink.reactionsFailed++;
-    downlink.reactionFailures.set(reason, (downlink.reactionFailures.get(reason) ?? 0) + 1);
   }
 
   httpEnded(received: AttemptResult): void {
