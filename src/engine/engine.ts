@@ -107,10 +107,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private onlineWhenStopped: number | undefined;
   /** When the interval timer last ran (clock ms): how late the next one runs is lag the loop cannot hide. */
   private lastSnapshotAt = 0;
-  /** The load the shape means to offer; offered up to `offeredUntilMs` (ms since the start) so far. */
+  /** The load the shape means to offer, booked on the rows at every snapshot. */
   readonly offered: OfferedLoad;
-  private offeredUntilMs = 0;
-  private readonly offeredNow = new Map<StatsEntry, number>();
   /** Sleeps, reboots and fleet events, and their counts. */
   readonly lifecycle: FleetLifecycle;
 
@@ -333,20 +331,11 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const now = this.parts.clock.now();
     const timerLateMs = onTimer ? Math.max(0, now - this.lastSnapshotAt - this.parts.snapshotIntervalMs) : 0;
     this.lastSnapshotAt = now;
-    this.offerUntil(Math.min(now, this.stoppedClock ?? now) - this.startClock);
+    this.offered.bookUntil(Math.min(now, this.stoppedClock ?? now) - this.startClock);
     const planned = this.lifecycle.any ? Math.max(0, this.runningDevices - this.lifecycle.plannedDown) : undefined;
     // The drain closes every session: the intervals after the stop show who was online when it came.
     const online = this.onlineWhenStopped ?? this.online;
     this.emit('interval', this.stats.snapshot(now - this.startClock, online, this.runningDevices, this.parts.generator.sampleInterval(timerLateMs), planned));
-  }
-
-  /** Books what the shape meant to start up to `untilMs` on the rows: the load offered, however much of it was sent. */
-  private offerUntil(untilMs: number): void {
-    if (untilMs <= this.offeredUntilMs) return;
-    this.offered.offeredBetween(this.offeredUntilMs, untilMs, this.offeredNow);
-    for (const [entry, count] of this.offeredNow) entry.offer(count);
-    this.offeredNow.clear();
-    this.offeredUntilMs = untilMs;
   }
 
   rampStarted(from: number, goal: number, overMs: number): void {
