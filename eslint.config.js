@@ -4,8 +4,9 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 import tseslint from 'typescript-eslint';
 
 /**
- * The layers of src/, highest first, and what each may import at run time (util/ and errors.ts are
- * open to all). DESIGN.md's direction: cli, ui → run → report, capacity, distributed → engine →
+ * The layers of src/, highest first, and what each may import at run time (util/, contracts/ and
+ * errors.ts are open to all; contracts/ holds the types the results JSON promises and imports
+ * nothing outside itself, not even a type). DESIGN.md's direction: cli, ui → run → report, capacity, distributed → engine →
  * metrics; engine → transport, profile, template, identity. A type-only import may cross where a
  * contract type lives; a value import that points up or sideways fails lint.
  */
@@ -23,13 +24,17 @@ const LAYERS = {
   template: ['identity'],
   identity: [],
   util: [],
+  contracts: [],
 };
+
+/** Folders every layer may import. */
+const OPEN = ['util', 'contracts'];
 
 /** One block per layer: value imports of any folder it may not use are refused, by the import's path. */
 function layerRules() {
   const folders = Object.keys(LAYERS);
   return Object.entries(LAYERS).map(([layer, allowed]) => {
-    const refused = folders.filter((folder) => folder !== layer && folder !== 'util' && !allowed.includes(folder));
+    const refused = folders.filter((folder) => folder !== layer && !OPEN.includes(folder) && !allowed.includes(folder));
     return {
       files: [`src/${layer}/**/*.ts`],
       rules: {
@@ -74,6 +79,16 @@ export const config = tseslint.config(
     },
   },
   ...layerRules(),
+  {
+    // The results contract is a leaf: what it promises must not change when another folder does.
+    files: ['src/contracts/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(\\.\\./|node:)', message: 'src/contracts is a leaf: it imports only from src/contracts, and only types.' }] },
+      ],
+    },
+  },
   {
     // No module cycle at run time in the library's code; `import type` does not count.
     files: ['src/**/*.ts', 'broker-fixture/**/*.ts', 'test/fixtures/lint/**/*.ts'],

@@ -40,7 +40,8 @@ export type { AttemptRecord, EngineEvents, StopReason } from './engine/events.ts
 export { GeneratorMonitor } from './metrics/generator-monitor.ts';
 export type { GeneratorHealth } from './metrics/generator-monitor.ts';
 export { buildResults } from './metrics/results.ts';
-export type { Results, StatsRow } from './metrics/results.ts';
+export type { Results, StatsRow, ThresholdResult } from './contracts/results.ts';
+export type { HistoryPoint, HistoryRow } from './contracts/history.ts';
 export { resultsOf } from './run/run-environment.ts';
 export type { FinishedRun } from './run/run-environment.ts';
 export { mergeResults, MergeError } from './distributed/merge.ts';

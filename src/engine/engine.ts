@@ -1,68 +1,35 @@
 import { EventEmitter } from 'node:events';
 import { FleetsimError } from '../errors.ts';
-import { deviceRandom, reactionRandom } from '../identity/rng.ts';
+import { reactionRandom } from '../identity/rng.ts';
 import type { Random } from '../identity/rng.ts';
-import { GeneratorMonitor } from '../metrics/generator-monitor.ts';
-import type { IntervalHealth } from '../metrics/history.ts';
-import { DEFAULT_WINDOW_S, RunStats } from '../metrics/stats.ts';
-import type { StatsEntry } from '../metrics/stats.ts';
-import type { FleetEntry, RunPlan } from '../profile/types.ts';
-import { HttpTransport } from '../transport/http/http.ts';
+import type { CommandRoutes } from './mqtt/commands.ts';
+import type { SparkplugTally } from '../metrics/sparkplug.ts';
+import type { RunStats, StatsEntry } from '../metrics/stats.ts';
+import type { RunPlan } from '../profile/types.ts';
 import type { HttpExchange } from '../transport/http/http-exchange.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
-import { httpTransportOptions } from './device/http-options.ts';
-import { DeviceTlsResolver } from './mqtt/tls-files.ts';
-import { sessionOptionsFor } from './mqtt/session-options.ts';
+import { compose } from './compose.ts';
+import type { EngineOptions, EngineParts } from './compose.ts';
+import { warmStart } from './device/http-warm-start.ts';
+import type { VirtualDevice } from './device/device.ts';
+import type { DeviceHost, DownlinkCounts } from './device/device-host.ts';
+import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
+import type { FleetLifecycle } from './fleet/fleet-lifecycle.ts';
+import { globalIndex, localIndex, ownedBelow } from './fleet/shard.ts';
+import type { Shard } from './fleet/shard.ts';
 import { loggedBody } from './mqtt/mqtt-attempt.ts';
 import type { SentAttempt } from './mqtt/mqtt-attempt.ts';
-import { MqttLink } from './mqtt/mqtt-link.ts';
-import type { LinkHost } from './mqtt/mqtt-link.ts';
-import { systemClock } from '../util/clock.ts';
-import type { Clock } from '../util/clock.ts';
-import { bindModel } from './device/bound-model.ts';
-import { SparkplugTally } from '../metrics/sparkplug.ts';
-import { SparkplugNode } from './mqtt/sparkplug/node.ts';
-import { warmStart } from './device/http-warm-start.ts';
-import type { BoundModel } from './device/bound-model.ts';
-import { DeliveryTracker, measuresDelivery } from './mqtt/delivery.ts';
-import { VirtualDevice } from './device/device.ts';
-import type { DeviceHost, DownlinkCounts } from './device/device-host.ts';
-import { CommandRoutes, CommandSender } from './mqtt/commands.ts';
-import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
-import { dataRow, entryOrdinals, fleetIdFunctions, layoutFleet } from './fleet/fleet-layout.ts';
-import { RequestLogRedactor } from './device/redaction.ts';
-import { Scheduler } from './schedule/scheduler.ts';
-import { DeviceLinks } from './fleet/device-links.ts';
-import { FleetLifecycle } from './fleet/fleet-lifecycle.ts';
-import { globalIndex, localIndex, ownedBelow, WHOLE_RUN } from './fleet/shard.ts';
-import type { Shard } from './fleet/shard.ts';
+import type { DeliveryTracker } from './mqtt/delivery.ts';
+import type { LinkHost, MqttLink } from './mqtt/mqtt-link.ts';
+import type { OfferedLoad } from './schedule/offered-load.ts';
 import { Ramp } from './schedule/ramp.ts';
-import { OfferedLoad } from './schedule/offered-load.ts';
 import type { RampHost } from './schedule/ramp.ts';
+import type { Schedulable } from './schedule/scheduler.ts';
 import { StageDriver } from './schedule/stages.ts';
 import type { RampControl } from './schedule/stages.ts';
-import type { Schedulable, TimerApi } from './schedule/scheduler.ts';
 import { takeAnomalies } from '../template/generators/anomaly-labels.ts';
 
-export interface EngineOptions {
-  readonly plan: RunPlan;
-  /** HTTP base URL (origin), resolved by the caller from flags, profile or the embedded fixture. */
-  readonly target: string;
-  /** mqtt:// or mqtts:// URL, resolved by the caller; needed when a device model keeps a session. */
-  readonly broker?: string | undefined;
-  readonly clock?: Clock;
-  readonly timers?: TimerApi;
-  readonly snapshotIntervalMs?: number;
-  /** The caller drives the device count through `rampTo` (a capacity search, a UI): the run starts with none. */
-  readonly steered?: boolean;
-  /** Reads the generator's health per interval for the history; the engine watches itself when not given. */
-  readonly generator?: IntervalSampler;
-}
-
-export interface IntervalSampler {
-  /** `timerLateMs`: how late the engine's own interval timer ran, which a starved lag sampler may not see. */
-  sampleInterval(timerLateMs?: number): IntervalHealth;
-}
+export type { EngineOptions, IntervalSampler } from './compose.ts';
 
 export interface RunTimes {
   readonly startedAt: Date;
@@ -88,7 +55,7 @@ const ABANDONED_AT_INTERRUPT = 'abandoned at second interrupt';
  * and `stats`; it never prints.
  */
 export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, LinkHost, RampControl, RampHost {
-  readonly stats = new RunStats();
+  readonly stats: RunStats;
   readonly plan: RunPlan;
   readonly iterations: number | undefined;
   readonly sharedHttpPool: boolean;
@@ -107,10 +74,6 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Why the drain ended with attempts in flight: its timeout, or a second interrupt cutting it short. */
   abandonCause: AbandonCause = 'drain timeout';
   private abandoning = false;
-  /** Every Sparkplug edge node's births, deaths and seq, when the fleet has some. */
-  sparkplug: SparkplugTally | undefined;
-  /** Who commands reach and the replies that matched no command, when some model sends commands. */
-  commands: CommandRoutes | undefined;
   /** End-to-end delivery, when some publish carries a delivery header. */
   readonly delivery: DeliveryTracker | undefined;
   /** Started devices that only listen and have not finished: they stay until the run ends. */
@@ -118,28 +81,17 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   readonly downlink: DownlinkCounts = { received: 0, reactionsQueued: 0, reactionsDropped: 0, reactionsFailed: 0, reactionFailures: new Map() };
   /** Started devices whose MQTT session is not up: they count as not online. */
   private offlineDevices = 0;
-  private readonly broker: URL | undefined;
-  private readonly mqttTls: DeviceTlsResolver | undefined;
-  private readonly connectStats: (StatsEntry | undefined)[];
   private readonly closingLinks = new Set<Promise<void>>();
   private stopReason: StopReason = 'requested';
-  private readonly clock: Clock;
-  private readonly scheduler: Scheduler;
-  private readonly transport: HttpTransport;
   /** By local index (the shard's own numbering); a device keeps its global index as `deviceIndex`. */
   private readonly devices: (VirtualDevice | undefined)[];
-  private readonly layout: Uint16Array;
-  private readonly bound: BoundModel[];
-  private readonly idOf: ((index: number) => string)[];
-  /** Each device's place in its fleet entry: its row of the entry's data file. */
-  private readonly ordinals: Uint32Array;
+  /** What compose built for the run: transport, scheduler, device factory, links, offered load, lifecycle. */
+  private readonly parts: EngineParts;
   private startClock = 0;
   private startedAt = new Date();
   private readonly ramp = new Ramp(this);
   /** Devices stopped by the shape that are still finishing an attempt; the drain must reach them too. */
   private readonly retiring = new Set<VirtualDevice>();
-  /** The count at which every device is online: the first stage's target that starts any, or the fleet. */
-  private readonly onlineGoal: number;
   private allOnlineAtMs: number | undefined;
   private durationTimer: NodeJS.Timeout | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
@@ -152,25 +104,15 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Settles when `stop` is called, so a preparation under way need not be waited out. */
   private readonly stopRequested: Promise<void>;
   private announceStop: () => void = () => undefined;
-  private readonly snapshotIntervalMs: number;
   private onlineWhenStopped: number | undefined;
   /** When the interval timer last ran (clock ms): how late the next one runs is lag the loop cannot hide. */
   private lastSnapshotAt = 0;
-  /** The load the shape means to offer; offered up to `offeredUntilMs` (ms since the start) so far. */
+  /** The load the shape means to offer, booked on the rows at every snapshot. */
   readonly offered: OfferedLoad;
-  private offeredUntilMs = 0;
-  private readonly offeredNow = new Map<StatsEntry, number>();
-  private readonly generator: IntervalSampler;
-  private readonly steered: boolean;
-  private readonly ownMonitor: GeneratorMonitor | undefined;
-  private readonly redactor: RequestLogRedactor;
-  /** Each device's simulated network link, when the profile declares any. */
-  private readonly links: DeviceLinks;
   /** Sleeps, reboots and fleet events, and their counts. */
   readonly lifecycle: FleetLifecycle;
-  /** A target like http://host/api puts every request path under /api. */
-  private readonly basePath: string;
 
+  /** Builds the run (see compose); nothing starts until `prepare` or `run`. */
   constructor(options: EngineOptions) {
     super();
     this.stopRequested = new Promise((resolve) => {
@@ -179,50 +121,30 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.plan = options.plan;
     this.iterations = options.plan.iterations;
     this.sharedHttpPool = !options.plan.http.connectionPerDevice;
-    this.shard = options.plan.shard ?? WHOLE_RUN;
-    this.ownedDevices = ownedBelow(options.plan.devices, this.shard);
-    // A shard's intervals are merged with the others': they carry their histograms for that.
-    this.stats.intervalHistograms = this.shard.count > 1;
-    this.clock = options.clock ?? systemClock;
-    this.scheduler = new Scheduler(this.clock, options.timers);
-    this.snapshotIntervalMs = options.snapshotIntervalMs ?? 1000;
-    this.steered = options.steered === true;
-    this.ownMonitor = options.generator ? undefined : new GeneratorMonitor();
-    this.generator = options.generator ?? (this.ownMonitor as GeneratorMonitor);
-    const target = new URL(options.target);
-    this.basePath = target.pathname.replace(/\/+$/, '');
-    this.devices = new Array<VirtualDevice | undefined>(this.ownedDevices);
-    this.layout = layoutFleet(options.plan.fleet);
-    const entryFor = this.stats.entryFor.bind(this.stats);
-    this.bound = options.plan.fleet.map((entry) => bindModel(entry.model, entryFor));
-    this.ordinals = entryOrdinals(this.layout, options.plan.fleet.length);
-    this.idOf = fleetIdFunctions(options.plan.fleet, this.ordinals, options.plan.seed);
-    const tlsSource = { fleet: options.plan.fleet, layout: this.layout, ordinals: this.ordinals, idOf: this.idOf };
-    this.links = new DeviceLinks(options.plan.fleet, this.layout, this.ordinals, options.plan.seed);
-    const links = this.links;
-    const httpOptions = httpTransportOptions(options.plan.http, target, tlsSource);
-    this.transport = new HttpTransport(target.origin, links.any ? { ...httpOptions, linkFor: (index) => links.conditionsFor(index) } : httpOptions, options.plan.localAddresses);
-    this.delivery = measuresDelivery(options.plan) ? new DeliveryTracker(options.plan.devices, entryFor, (index) => (this.idOf[this.layout[index] ?? 0] as (index: number) => string)(index)) : undefined;
-    this.connectStats = options.plan.fleet.map((entry) => (entry.model.mqtt ? this.stats.entryFor('CONNECT', entry.model.name) : undefined));
-    const needsBroker = options.plan.fleet.some((entry) => entry.model.mqtt !== undefined && entry.count > 0);
-    if (needsBroker && options.broker === undefined) throw new Error('a device model keeps an MQTT session but no broker was given');
-    this.broker = options.broker === undefined ? undefined : new URL(options.broker);
-    this.mqttTls = this.broker?.protocol === 'mqtts:' || this.broker?.protocol === 'wss:' ? new DeviceTlsResolver(options.plan.mqtt.tls, tlsSource) : undefined;
-    this.onlineGoal = ownedBelow(options.plan.stages?.find((stage) => stage.devices > 0)?.devices ?? options.plan.devices, this.shard);
-    this.redactor = new RequestLogRedactor(options.plan, this.layout);
-    this.offered = new OfferedLoad(options.plan.fleet, options.plan.iterations, entryFor, { count: this.ownedDevices, entryOf: (local) => this.layout[globalIndex(local, this.shard)] ?? 0 });
-    this.lifecycle = new FleetLifecycle(options.plan.fleet, this.layout, options.plan.fleetEvents ?? [], options.plan.seed, options.plan.devices, (index) => index % this.shard.count === this.shard.index, this.offered, {
-      now: () => this.clock.now(),
+    this.parts = compose(options, {
       elapsedMs: () => this.elapsedMs(),
-      schedule: (item, dueAt) => this.scheduler.schedule(item, dueAt),
-      unschedule: (item) => this.scheduler.unschedule(item),
       httpDeviceOnline: (online) => {
         this.offlineDevices += online ? -1 : 1;
         if (online) this.noteOnline();
       },
     });
-    // A share judged over less than two task periods would see a paced fleet's lumps, not its rate.
-    this.stats.judgeLoad(Math.min(60, Math.max(DEFAULT_WINDOW_S, (2 * this.offered.longestCycleMs) / 1000)), options.plan.minDelivered ?? null, this.offered.noise, this.offered.closedModels);
+    this.shard = this.parts.shard;
+    this.ownedDevices = this.parts.ownedDevices;
+    this.stats = this.parts.stats;
+    this.delivery = this.parts.delivery;
+    this.offered = this.parts.offered;
+    this.lifecycle = this.parts.lifecycle;
+    this.devices = new Array<VirtualDevice | undefined>(this.ownedDevices);
+  }
+
+  /** Every Sparkplug edge node's births, deaths and seq, when the fleet has some. */
+  get sparkplug(): SparkplugTally | undefined {
+    return this.parts.devices.sparkplug;
+  }
+
+  /** Who commands reach and the replies that matched no command, when some model sends commands. */
+  get commands(): CommandRoutes | undefined {
+    return this.parts.devices.commands;
   }
 
   /** Devices started and not finished, less those whose MQTT session is down. */
@@ -263,7 +185,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   /** Elapsed ms since the run started. */
   elapsedMs(): number {
-    return this.clock.now() - this.startClock;
+    return this.parts.clock.now() - this.startClock;
   }
 
   /** Optional, before `run`: warms the HTTP path and opens the pool's first connections (see warmStart). */
@@ -271,7 +193,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     if (this.phase !== 'created' || this.stopping) return;
     this.phase = 'preparing';
     // A stop during the warm-up ends the wait: what is left of it only warms a run that will not start.
-    await Promise.race([warmStart(this.plan, this.transport, this.ownedDevices), this.stopRequested]);
+    await Promise.race([warmStart(this.plan, this.parts.transport, this.ownedDevices), this.stopRequested]);
   }
 
   async run(): Promise<RunTimes> {
@@ -280,8 +202,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       this.finishRun = resolve;
       this.failRun = reject;
     });
-    this.startClock = this.clock.now();
-    this.links.startClock = this.startClock;
+    this.startClock = this.parts.clock.now();
+    this.parts.links.startClock = this.startClock;
     this.startedAt = new Date();
     if (this.stopping) {
       // Stopped before the clock started: an empty run, ended at once, whose reports say so.
@@ -290,15 +212,15 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       return done;
     }
     this.phase = 'running';
-    this.transport.runStarted();
+    this.parts.transport.runStarted();
     if (this.plan.durationMs !== undefined) {
       this.durationTimer = setTimeout(() => this.stop('duration'), this.plan.durationMs);
     }
-    this.ownMonitor?.start();
+    this.parts.ownMonitor?.start();
     this.lastSnapshotAt = this.startClock;
-    this.snapshotTimer = setInterval(() => this.snapshot(true), this.snapshotIntervalMs);
+    this.snapshotTimer = setInterval(() => this.snapshot(true), this.parts.snapshotIntervalMs);
     const plan = this.plan;
-    if (this.steered) return done;
+    if (this.parts.steered) return done;
     if (plan.stages) new StageDriver(this, plan.stages).start();
     else this.rampTo(plan.devices, plan.spawnMode === 'all-at-once' ? 0 : (plan.devices * 1000) / plan.spawnRate);
     // A shard with no devices (more shards than devices) has nothing to wait for.
@@ -318,10 +240,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       return;
     }
     this.phase = 'stopping';
-    this.stoppedClock = this.clock.now();
+    this.stoppedClock = this.parts.clock.now();
     this.onlineWhenStopped = this.online;
     clearTimeout(this.durationTimer);
-    this.scheduler.clear();
+    this.parts.scheduler.clear();
     this.emit('stopping', reason);
     // Devices that only listen stay subscribed through the drain, to receive what is still on its way.
     for (const device of this.devices) if (device && !device.inFlight && !device.listening) device.finish();
@@ -375,7 +297,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       this.closingLinks.add(device.link.close(!this.abandoning));
     }
     // The run is over either way; a connection that fails to close cleanly changes no result.
-    await this.transport.destroy().catch(() => undefined);
+    await this.parts.transport.destroy().catch(() => undefined);
     await Promise.all(this.closingLinks);
     await this.waitForDrain(1000);
     this.finishUp();
@@ -384,7 +306,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   private async finishEmpty(): Promise<void> {
     this.phase = 'stopping';
     // Connections the preparation opened (or is still opening) are closed; the run changes nothing.
-    await this.transport.destroy().catch(() => undefined);
+    await this.parts.transport.destroy().catch(() => undefined);
     this.finishUp();
   }
 
@@ -392,7 +314,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.phase = 'done';
     clearInterval(this.snapshotTimer);
     this.snapshot();
-    this.ownMonitor?.stop();
+    this.parts.ownMonitor?.stop();
     const endedAt = new Date();
     this.emit('done', this.stopReason);
     if (this.misdeclaration) return void this.failRun?.(this.misdeclaration);
@@ -400,29 +322,20 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       startedAt: this.startedAt,
       endedAt,
       durationMs: endedAt.getTime() - this.startedAt.getTime(),
-      activeMs: (this.stoppedClock ?? this.clock.now()) - this.startClock,
+      activeMs: (this.stoppedClock ?? this.parts.clock.now()) - this.startClock,
     });
   }
 
   /** Closes an interval; `onTimer` when the interval timer called it, so how late it ran is lag. */
   private snapshot(onTimer = false): void {
-    const now = this.clock.now();
-    const timerLateMs = onTimer ? Math.max(0, now - this.lastSnapshotAt - this.snapshotIntervalMs) : 0;
+    const now = this.parts.clock.now();
+    const timerLateMs = onTimer ? Math.max(0, now - this.lastSnapshotAt - this.parts.snapshotIntervalMs) : 0;
     this.lastSnapshotAt = now;
-    this.offerUntil(Math.min(now, this.stoppedClock ?? now) - this.startClock);
+    this.offered.bookUntil(Math.min(now, this.stoppedClock ?? now) - this.startClock);
     const planned = this.lifecycle.any ? Math.max(0, this.runningDevices - this.lifecycle.plannedDown) : undefined;
     // The drain closes every session: the intervals after the stop show who was online when it came.
     const online = this.onlineWhenStopped ?? this.online;
-    this.emit('interval', this.stats.snapshot(now - this.startClock, online, this.runningDevices, this.generator.sampleInterval(timerLateMs), planned));
-  }
-
-  /** Books what the shape meant to start up to `untilMs` on the rows: the load offered, however much of it was sent. */
-  private offerUntil(untilMs: number): void {
-    if (untilMs <= this.offeredUntilMs) return;
-    this.offered.offeredBetween(this.offeredUntilMs, untilMs, this.offeredNow);
-    for (const [entry, count] of this.offeredNow) entry.offer(count);
-    this.offeredNow.clear();
-    this.offeredUntilMs = untilMs;
+    this.emit('interval', this.stats.snapshot(now - this.startClock, online, this.runningDevices, this.parts.generator.sampleInterval(timerLateMs), planned));
   }
 
   rampStarted(from: number, goal: number, overMs: number): void {
@@ -438,32 +351,12 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   }
 
   startDevice(local: number): void {
-    const index = globalIndex(local, this.shard);
-    const entry = this.layout[index] ?? 0;
-    const bound = this.bound[entry] as BoundModel;
-    const idOf = this.idOf[entry] as (index: number) => string;
-    // A device started again after the shape stopped it is a new one with the same identity and stream.
-    const device = new VirtualDevice(index, idOf(index), bound, deviceRandom(this.plan.seed, index), this);
-    device.data = dataRow(this.plan.fleet[entry] as FleetEntry, this.ordinals[index] ?? 0);
-    // After its data row: the node and device ids may read it.
-    if (bound.sparkplug) device.sparkplug = new SparkplugNode(bound.sparkplug, device, (this.sparkplug ??= new SparkplugTally()));
-    if (bound.commands) {
-      this.commands ??= new CommandRoutes(this.plan.fleet, this.layout, this.idOf);
-      device.commands = new CommandSender(device, this.commands, this.ordinals[index] ?? 0, this.plan.fleet[entry]?.count ?? 1, bound.model.mqtt?.protocolVersion === 5);
-    }
+    const device = this.parts.devices.make(globalIndex(local, this.shard), this);
     this.devices[local] = device;
-    const mqtt = bound.model.mqtt;
-    if (mqtt) {
-      // Reconnect jitter has its own stream, so a lost connection never shifts what the device sends.
-      const session = sessionOptionsFor(this.broker as URL, this.mqttTls, this.plan.localAddresses ?? [], device, mqtt);
-      const link = this.links.conditionsFor(index);
-      device.link = new MqttLink(device, this.connectStats[entry] as StatsEntry, link ? { ...session, link } : session, mqtt.reconnect, this.plan.seed, this);
-      this.offlineDevices++;
-    }
-    if (this.links.any) device.ownHttpConnection = this.links.conditionsFor(index) !== undefined;
+    if (device.link) this.offlineDevices++;
     device.lifecycle = this.lifecycle.attach(device, this.startClock);
     // Before the device first wakes: one that joins its duty cycle asleep starts off the network.
-    device.lifecycle?.start(this.clock.now());
+    device.lifecycle?.start(this.parts.clock.now());
     device.wake();
     device.link?.wake();
   }
@@ -473,7 +366,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   }
 
   now(): number {
-    return this.clock.now();
+    return this.parts.clock.now();
   }
 
   sinceStart(clockMs: number): number {
@@ -481,11 +374,11 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   }
 
   schedule(item: Schedulable, dueAt: number): void {
-    this.scheduler.schedule(item, dueAt);
+    this.parts.scheduler.schedule(item, dueAt);
   }
 
   unschedule(item: Schedulable): void {
-    this.scheduler.unschedule(item);
+    this.parts.scheduler.unschedule(item);
   }
 
   attemptStarted(): void {
@@ -503,7 +396,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   }
 
   private noteOnline(): void {
-    if (this.allOnlineAtMs === undefined && this.online >= this.onlineGoal) this.allOnlineAtMs = this.elapsedMs();
+    if (this.allOnlineAtMs === undefined && this.online >= this.parts.onlineGoal) this.allOnlineAtMs = this.elapsedMs();
   }
 
   sessionOffline(link: MqttLink): void {
@@ -512,8 +405,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   sendHttp(exchange: HttpExchange): void {
     this.inFlight++;
-    if (this.basePath) exchange.request.path = this.basePath + exchange.request.path;
-    this.transport.dispatch(exchange);
+    if (this.parts.basePath) exchange.request.path = this.parts.basePath + exchange.request.path;
+    this.parts.transport.dispatch(exchange);
   }
 
   onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean, queuedMicros = -1): void {
@@ -524,7 +417,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     } else {
       stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late, result.answered);
       if (queuedMicros >= 0) stats.recordQueued(queuedMicros);
-      if (this.links.any && result.answered) this.recordLink(device.deviceIndex, stats, latencyMicros);
+      if (this.parts.links.any && result.answered) this.recordLink(device.deviceIndex, stats, latencyMicros);
       this.emitAttempt(device, stats, sent, result.outcome, result.error, latencyMicros);
     }
     if (this.stopping && this.inFlight === 0) this.drained?.();
@@ -532,7 +425,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   /** What the device's link added to this answer, never more than the answer took. */
   private recordLink(deviceIndex: number, stats: StatsEntry, latencyMicros: number): void {
-    const added = this.links.addedMicros(deviceIndex);
+    const added = this.parts.links.addedMicros(deviceIndex);
     if (added >= 0) stats.recordLink(Math.min(added, latencyMicros));
   }
 
@@ -544,8 +437,8 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       seq: sent.seq,
       type: stats.type,
       name: stats.name,
-      target: this.redactor.redact(sent.target, device, sent.timeMs),
-      body: sent.body === undefined ? null : this.redactor.redact(loggedBody(sent) as string, device, sent.timeMs),
+      target: this.parts.redactor.redact(sent.target, device, sent.timeMs),
+      body: sent.body === undefined ? null : this.parts.redactor.redact(loggedBody(sent) as string, device, sent.timeMs),
       outcome,
       error,
       latencyMs: Math.round(latencyMicros) / 1000,
@@ -570,7 +463,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.finished++;
     this.lifecycle.finished(device);
     if (device.listening) this.listening--;
-    if (this.retiring.delete(device) && this.devices[localIndex(device.deviceIndex, this.shard)] === device) this.transport.release(device.deviceIndex);
+    if (this.retiring.delete(device) && this.devices[localIndex(device.deviceIndex, this.shard)] === device) this.parts.transport.release(device.deviceIndex);
     const link = device.link;
     if (link) {
       if (!link.connected) this.offlineDevices--;

@@ -1,6 +1,7 @@
 import type { AnomalyLabel } from '../template/generators/anomaly-labels.ts';
 import type { Outcome } from '../transport/types.ts';
 import type { HistoryPoint } from '../metrics/history.ts';
+export type { AbandonCause } from '../contracts/results.ts';
 
 /** One finished attempt. Emitted only when someone listens (the request log), so the hot path stays lean. */
 export interface AttemptRecord {
@@ -27,9 +28,6 @@ export interface AttemptRecord {
 
 /** `interrupted`: SIGINT (Ctrl-C); `terminated`: SIGTERM. */
 export type StopReason = 'duration' | 'iterations' | 'interrupted' | 'terminated' | 'requested';
-
-/** Why attempts still in flight at the end of a run were abandoned. */
-export type AbandonCause = 'drain timeout' | 'second interrupt';
 
 export interface EngineEvents {
   /** A device started (boot begins). */

@@ -1,27 +1,6 @@
 import type { StatsEntry } from './stats.ts';
-
-/** One COMMAND row's round trips: every command ended as replied, timed out or failed; a timed-out one was answered late or is lost. */
-export interface CommandCounts {
-  readonly name: string;
-  /** Commands that ended (in flight at the drain's end: abandoned, not here). */
-  readonly commands: number;
-  /** Replies in time: the row's successes. */
-  readonly replied: number;
-  readonly timeouts: number;
-  /** Timed-out commands whose reply came after all: counted, never a success. */
-  readonly late: number;
-  /** Timed-out commands with no reply by the run's end. */
-  readonly lost: number;
-  /** Commands whose PUBLISH failed (refused, not connected, connection lost): no round trip to wait for. */
-  readonly failed: number;
-}
-
-export interface CommandSummary {
-  readonly rows: readonly CommandCounts[];
-  readonly total: CommandCounts;
-  /** Replies that answered no command waiting for one: duplicates, unknown ids, or replies to another sender. */
-  readonly unmatchedReplies: number;
-}
+import type { CommandCounts, CommandSummary } from '../contracts/summaries.ts';
+export type { CommandCounts, CommandSummary } from '../contracts/summaries.ts';
 
 function countsOf(name: string, entries: readonly StatsEntry[], lost: ReadonlyMap<StatsEntry, number>): CommandCounts {
   let commands = 0;

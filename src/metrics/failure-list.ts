@@ -1,12 +1,6 @@
 import type { StatsEntry } from './stats.ts';
-
-/** How often one (type, name) failed for one reason. */
-export interface FailureCount {
-  readonly type: string;
-  readonly name: string;
-  readonly error: string;
-  readonly count: number;
-}
+import type { FailureCount } from '../contracts/summaries.ts';
+export type { FailureCount } from '../contracts/summaries.ts';
 
 /**
  * Most frequent first; ties by name, type and reason, never by the order the reasons first

@@ -2,30 +2,8 @@ import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization, IntervalHistogram } from 'node:perf_hooks';
 import type { IntervalHealth } from './history.ts';
-
-export interface GeneratorHealth {
-  /**
-   * CPU time of the main thread (the event loop every device runs on) as a percentage of one core:
-   * at 100 the generator is the bottleneck. Where the OS cannot say, the whole process.
-   */
-  readonly cpuPercent: number;
-  /** CPU time of the whole process: GC and I/O helper threads, and the embedded fixture's thread when it runs. */
-  readonly processCpuPercent?: number;
-  readonly maxRssBytes: number;
-  readonly eventLoopLagP99Ms: number;
-  /**
-   * The share of the run the event loop spent running callbacks rather than waiting for I/O. Thread
-   * CPU also counts the kernel's work for the sockets (on loopback, part of the target's receive
-   * path), so this is the plainer answer to "was the generator busy".
-   */
-  readonly eventLoopBusyPercent?: number;
-  /** Share of the run the main thread was ready to run but waited for a CPU (Linux schedstat). */
-  readonly runQueuePercent?: number;
-  /** Share of the machine's CPU (all cores) that other processes used during the run. */
-  readonly otherCpuPercent?: number;
-  /** Share of the machine's CPU a hypervisor took (steal). */
-  readonly stealPercent?: number;
-}
+import type { GeneratorHealth } from '../contracts/health.ts';
+export type { GeneratorHealth } from '../contracts/health.ts';
 
 const LAG_RESOLUTION_MS = 10;
 

@@ -1,5 +1,7 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Histogram, JsHistogram } from 'hdr-histogram-js';
+import type { LatencySummary, PercentileKey } from '../contracts/latency.ts';
+export type { LatencySummary, PercentileKey } from '../contracts/latency.ts';
 
 /** One hour in microseconds: anything slower is clamped, never dropped. */
 const HIGHEST_MICROS = 3_600_000_000;
@@ -43,13 +45,9 @@ export const PERCENTILES = [
   ['p99', 99],
   ['p999', 99.9],
   ['p9999', 99.99],
-] as const;
+] as const satisfies readonly (readonly [PercentileKey, number])[];
 
 export type Percentile = (typeof PERCENTILES)[number];
-export type PercentileKey = Percentile[0];
-
-/** Milliseconds; every field is null when nothing was recorded (a row without samples has no latency, not 0). */
-export type LatencySummary = { min: number | null; mean: number | null; max: number | null } & Record<PercentileKey, number | null>;
 
 /** A summary of a histogram that has samples: every field is a number. */
 export type RecordedLatency = { min: number; mean: number; max: number } & Record<PercentileKey, number>;

@@ -2,91 +2,20 @@ import type { LatencySummary } from './histogram.ts';
 import { createHistogram, encodeHistogram, restoreExtremes, summarize } from './histogram.ts';
 import { addEncoded } from './histogram-decode.ts';
 import type { IntervalLoad } from './load-verdict.ts';
-import type { RecentRates } from './recent-window.ts';
-
-/** The generator's own health over one interval: what says whether that interval's numbers are the target's. */
-export interface IntervalHealth {
-  /** Share of the interval the event loop spent running callbacks (event-loop utilisation), in percent. */
-  readonly busyPercent: number;
-  /** Event-loop delay p99 over the interval, beyond the monitor's own sampling resolution. */
-  readonly lagP99Ms: number;
-  /** Main-thread CPU over the interval as a percentage of one core, where the OS says. */
-  readonly cpuPercent?: number;
-  /** Share of the interval the main thread was runnable but waited for a CPU (another process had it). */
-  readonly runQueuePercent?: number;
-  /** Share of the machine's CPU that other processes used over the interval. */
-  readonly otherCpuPercent?: number;
-  /** Share of the machine's CPU stolen by a hypervisor over the interval. */
-  readonly stealPercent?: number;
-}
+import type { HistoryRow, HistoryPoint } from '../contracts/history.ts';
+import type { IntervalHealth, SaturationLimits } from '../contracts/health.ts';
+export type { IntervalHealth } from '../contracts/health.ts';
+export type { CumulativeCounts, HistoryRow, HistoryPoint } from '../contracts/history.ts';
 
 /**
  * An interval in which the generator's event loop was this busy or this late measured its own
  * delay as much as the target's: it is marked saturated, and the summary gives percentiles with
  * and without such intervals.
  */
-export const INTERVAL_SATURATION = { busyPercent: 90, lagP99Ms: 50 } as const;
+export const INTERVAL_SATURATION = { busyPercent: 90, lagP99Ms: 50 } as const satisfies SaturationLimits;
 
 export function isSaturated(health: IntervalHealth): boolean {
   return health.busyPercent >= INTERVAL_SATURATION.busyPercent || health.lagP99Ms >= INTERVAL_SATURATION.lagP99Ms;
-}
-
-/** What one row did so far, for Locust's "Total …" history columns. */
-export interface CumulativeCounts {
-  readonly requests: number;
-  readonly failures: number;
-  readonly bytesIn: number;
-  readonly latencyMs: { readonly p50: number | null; readonly mean: number | null; readonly min: number | null; readonly max: number | null };
-}
-
-/** One row (a (type, name) pair, a type's aggregate, or the run's) over one interval. */
-export interface HistoryRow {
-  readonly type: string;
-  readonly name: string;
-  /** Finished attempts in the interval (failures and timeouts included). */
-  readonly requests: number;
-  readonly failures: number;
-  readonly timeouts: number;
-  readonly rps: number;
-  readonly failuresPerS: number;
-  /** Latency of the attempts that finished in the interval; nulls when none did. */
-  readonly latencyMs: LatencySummary;
-  readonly cumulative: CumulativeCounts;
-  /** Rows the plan offers load on: attempts it meant to start in the interval, and the rates offered and delivered. */
-  readonly offered?: number;
-  readonly delivered?: number;
-  readonly offeredRps?: number;
-  readonly deliveredRps?: number;
-  /**
-   * The interval's latencies, HdrHistogram-encoded (compressed base64), in a shard's history only:
-   * so merged intervals' percentiles come from merged histograms. Absent when nothing finished.
-   */
-  readonly histogram?: string;
-}
-
-/** What happened in the interval that ended `atS` seconds after the start. */
-export interface HistoryPoint {
-  readonly atS: number;
-  /** Wall-clock end of the interval (epoch ms): shards' histories align on it. */
-  readonly timestamp: number;
-  readonly intervalS: number;
-  /** Intervals folded into this point (1 at full resolution); a folded point's percentiles are the worst of its intervals'. */
-  readonly folded: number;
-  readonly devicesOnline: number;
-  /** Devices the load shape has running now (the population 0..n-1), whatever their sessions are doing. */
-  readonly devicesTarget: number;
-  /** With device lifecycles (sleeps, reboots, offline windows): the devices the plan has on the network at the interval's end. */
-  readonly devicesPlanned?: number;
-  readonly generator: IntervalHealth;
-  readonly saturated: boolean;
-  readonly total: HistoryRow;
-  /** One aggregate per row type: `HTTP` (every method), `CONNECT`, `PUBLISH`, `SUBSCRIBE`. */
-  readonly types: readonly HistoryRow[];
-  readonly rows: readonly HistoryRow[];
-  /** The interval's share of the offered load (over a trailing window) and whose limit it was when short. */
-  readonly load?: IntervalLoad;
-  /** The run's rates and percentiles over the trailing window that ends here (what the live views show). */
-  readonly recent?: RecentRates;
 }
 
 export interface HistoryLimits {

@@ -1,19 +1,7 @@
 import { createHistogram } from './histogram.ts';
 import type { LatencyHistogram } from './histogram.ts';
-
-/**
- * The run's rates and percentiles over its last `windowS` seconds, as Locust's "current RPS": a
- * fleet paced every 5 s finishes its requests in lumps, and one 1-s interval reads 30, 0, 15, 0
- * req/s where the window reads a steady 9.
- */
-export interface RecentRates {
-  /** Seconds the rates cover: the window, or less while the run is younger than it. */
-  readonly windowS: number;
-  readonly rps: number;
-  readonly failuresPerS: number;
-  /** Latency of the attempts that finished in about the same window; nulls when none did. */
-  readonly latencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
-}
+import type { RecentRates } from '../contracts/history.ts';
+export type { RecentRates } from '../contracts/history.ts';
 
 interface IntervalCounts {
   readonly seconds: number;

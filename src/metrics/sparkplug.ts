@@ -1,25 +1,7 @@
-/** One edge node's life as its results show it. */
-export interface SparkplugNodeCounts {
-  readonly group: string;
-  readonly node: string;
-  /** NBIRTHs sent: the first on each session, and every rebirth. */
-  births: number;
-  /** NBIRTHs after the first on the same session: asked by NCMD, or the primary host coming back. */
-  rebirths: number;
-  /** NCMD Node Control/Rebirth requests received. */
-  rebirthRequests: number;
-  /** NDEATHs: the will the broker sends when a session that had a birth is lost, and the NDEATH sent before a clean end. */
-  deaths: number;
-  /** Numbered messages (births, data) that did not go out: the next one reaches a host out of order. */
-  outOfOrderSeq: number;
-  /** The bdSeq of the last session's NDEATH will. */
-  bdSeq: number;
-}
+import type { SparkplugNodeCounts, SparkplugSummary } from '../contracts/summaries.ts';
+export type { SparkplugNodeCounts, SparkplugSummary } from '../contracts/summaries.ts';
 
-export interface SparkplugSummary {
-  readonly nodes: readonly Readonly<SparkplugNodeCounts>[];
-  readonly total: { readonly nodes: number; readonly births: number; readonly rebirths: number; readonly rebirthRequests: number; readonly deaths: number; readonly outOfOrderSeq: number };
-}
+
 
 /** Every edge node of the run, for the results' `sparkplug` section. */
 export class SparkplugTally {

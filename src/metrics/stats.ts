@@ -1,143 +1,14 @@
-import { createHistogram, encodeHistogram, meanMicros, recordMicros, summarize } from './histogram.ts';
+import { createHistogram, encodeHistogram, meanMicros, summarize } from './histogram.ts';
 import type { LatencyHistogram } from './histogram.ts';
 import { History, isSaturated } from './history.ts';
 import { DeliveryWindow, emptyTally, POISSON_NOISE, tallyInterval } from './load-verdict.ts';
 import { RecentWindow } from './recent-window.ts';
-import type { IntervalLoad, LoadNoise, LoadTally } from './load-verdict.ts';
+import type { LoadNoise, LoadTally } from './load-verdict.ts';
 import type { CumulativeCounts, HistoryLimits, HistoryPoint, HistoryRow, IntervalHealth } from './history.ts';
-import type { Outcome } from '../transport/types.ts';
-
-/** Everything measured for one (type, name) pair, e.g. (`POST`, `/data`). */
-export class StatsEntry {
-  requests = 0;
-  failures = 0;
-  timeouts = 0;
-  bytesIn = 0;
-  /** Paced attempts that started after their intended time. */
-  late = 0;
-  /** Pacing ticks skipped because this task overran by more than a whole interval. */
-  missed = 0;
-  /** MQTT acks that arrived after their attempt had timed out: counted here, never as successes. */
-  lateAcks = 0;
-  /** SUBSCRIBEs the broker granted at a lower QoS than asked (each still a success). */
-  qosDowngrades = 0;
-  /** Attempts the fleet meant to start on this row (see OfferedLoad); fractional. */
-  offered = 0;
-  /** The fleet's plan offers load on this row: its attempts count as delivered load. */
-  offers = false;
-  /** Attempts counted against the offered load: all of this row's, when the plan offers load on it. */
-  delivered = 0;
-  /** Answers timed over a simulated link, and what the link added to them in all (ms). */
-  linkSamples = 0;
-  linkAddedMs = 0;
-  /** Latency of answers: every attempt the target answered, a 4xx or an MQTT refusal included. */
-  readonly latency: LatencyHistogram = createHistogram();
-  /** Time spent by attempts that got no answer (refused, reset, timed out, lost): never the target's latency. */
-  readonly failedLatency: LatencyHistogram = createHistogram();
-  /** HTTP through a shared pool: each request's wait for a free connection, fleetsim's own queue. */
-  readonly queued: LatencyHistogram = createHistogram();
-  /** Time from the intended start (pacing), which a saturated generator cannot hide; answers only. */
-  readonly intendedLatency: LatencyHistogram = createHistogram();
-  /** Latency since the last interval snapshot, for the history. */
-  readonly intervalLatency: LatencyHistogram = createHistogram();
-  readonly intervalFailedLatency: LatencyHistogram = createHistogram();
-  intervalRequests = 0;
-  intervalFailures = 0;
-  intervalTimeouts = 0;
-  intervalBytesIn = 0;
-  intervalOffered = 0;
-  /** Summed pool wait of the interval's attempts, µs: with the latency's mean it tells fleetsim's queue from the target's. */
-  intervalQueuedMicros = 0;
-  readonly errors = new Map<string, number>();
-
-  constructor(
-    readonly type: string,
-    readonly name: string,
-  ) {}
-
-  /** `answered` false: the attempt's time goes to `failedLatency`, not to the latency of answers. */
-  record(outcome: Outcome, error: string | undefined, latencyMicros: number, intendedMicros: number, bytesIn: number, late: boolean, answered = outcome !== 'timeout'): void {
-    this.requests++;
-    this.intervalRequests++;
-    if (this.offers) this.delivered++;
-    this.bytesIn += bytesIn;
-    this.intervalBytesIn += bytesIn;
-    if (late) this.late++;
-    if (answered || outcome === 'ok') {
-      recordMicros(this.latency, latencyMicros);
-      recordMicros(this.intervalLatency, latencyMicros);
-      if (intendedMicros >= 0) recordMicros(this.intendedLatency, intendedMicros);
-    } else {
-      recordMicros(this.failedLatency, latencyMicros);
-      recordMicros(this.intervalFailedLatency, latencyMicros);
-    }
-    if (outcome !== 'ok') {
-      this.failures++;
-      this.intervalFailures++;
-      if (outcome === 'timeout') {
-        this.timeouts++;
-        this.intervalTimeouts++;
-      }
-      const label = error ?? outcome;
-      this.errors.set(label, (this.errors.get(label) ?? 0) + 1);
-    }
-  }
-
-  get intervalDelivered(): number {
-    return this.offers ? this.intervalRequests : 0;
-  }
-
-  /** What a device's simulated link added to an answered attempt (µs). */
-  recordLink(micros: number): void {
-    this.linkSamples++;
-    this.linkAddedMs += micros / 1000;
-  }
-
-  recordQueued(micros: number): void {
-    recordMicros(this.queued, micros);
-    this.intervalQueuedMicros += micros;
-  }
-
-  /** What the fleet meant to start on this row in the current interval. */
-  offer(count: number): void {
-    this.offered += count;
-    this.intervalOffered += count;
-  }
-
-  /** Takes in what `source` measured in its current interval (a window's copy of a row). */
-  absorbInterval(source: StatsEntry): void {
-    this.latency.add(source.intervalLatency);
-    this.failedLatency.add(source.intervalFailedLatency);
-    this.requests += source.intervalRequests;
-    this.failures += source.intervalFailures;
-    this.timeouts += source.intervalTimeouts;
-    this.bytesIn += source.intervalBytesIn;
-    this.offered += source.intervalOffered;
-    this.delivered += source.intervalDelivered;
-    this.offers ||= source.offers;
-  }
-
-  /** Forgets everything measured (the statistics were reset); the row and its offer stay. */
-  reset(): void {
-    this.requests = this.failures = this.timeouts = this.bytesIn = 0;
-    this.late = this.missed = this.lateAcks = this.qosDowngrades = 0;
-    this.offered = this.delivered = 0;
-    for (const histogram of [this.latency, this.failedLatency, this.queued, this.intendedLatency]) histogram.reset();
-    this.errors.clear();
-    this.resetInterval();
-  }
-
-  resetInterval(): void {
-    this.intervalLatency.reset();
-    this.intervalFailedLatency.reset();
-    this.intervalRequests = 0;
-    this.intervalFailures = 0;
-    this.intervalTimeouts = 0;
-    this.intervalBytesIn = 0;
-    this.intervalOffered = 0;
-    this.intervalQueuedMicros = 0;
-  }
-}
+import { StatsEntry } from './stats-entry.ts';
+import { StatsWindow } from './stats-window.ts';
+export { StatsEntry } from './stats-entry.ts';
+export { StatsWindow } from './stats-window.ts';
 
 /** The trailing window an interval's delivered share is read over, unless the plan's periods ask for longer. */
 export const DEFAULT_WINDOW_S = 10;
@@ -212,58 +83,6 @@ export interface SaturationSplit {
   readonly requests: number;
   /** Latency of every attempt that finished outside saturated intervals. */
   readonly unsaturatedLatency: LatencyHistogram;
-}
-
-/**
- * Stats over a run of whole intervals (a capacity step after its settle time): each row's interval
- * is added in at every snapshot while the window is open, so its percentiles are exact for the
- * window, not read off the cumulative numbers.
- */
-export class StatsWindow {
-  private readonly byKey = new Map<StatsEntry, StatsEntry>();
-  readonly entries: StatsEntry[] = [];
-  seconds = 0;
-  intervals = 0;
-  saturatedIntervals = 0;
-  /** The busiest interval's event-loop share and the worst interval's lag. */
-  maxBusyPercent = 0;
-  maxLagP99Ms = 0;
-  private busyWeighted = 0;
-  private runQueueWeighted: number | undefined;
-
-  /** The share of the window the main thread waited for a CPU, weighted by interval length; undefined off Linux. */
-  get runQueuePercent(): number | undefined {
-    return this.runQueueWeighted === undefined || this.seconds === 0 ? undefined : Math.round((this.runQueueWeighted / this.seconds) * 10) / 10;
-  }
-
-  /** Event-loop busy share over the window, weighted by interval length. */
-  get busyPercent(): number {
-    return this.seconds === 0 ? 0 : Math.round((this.busyWeighted / this.seconds) * 10) / 10;
-  }
-
-  add(source: StatsEntry): void {
-    let copy = this.byKey.get(source);
-    if (!copy) {
-      copy = new StatsEntry(source.type, source.name);
-      this.byKey.set(source, copy);
-      this.entries.push(copy);
-    }
-    copy.absorbInterval(source);
-  }
-
-  /** The intervals' load judgements, for the window's own verdict. */
-  readonly loads: { readonly load: IntervalLoad | undefined; readonly intervalS: number }[] = [];
-
-  closeInterval(seconds: number, generator: IntervalHealth, saturated: boolean, load?: IntervalLoad): void {
-    this.loads.push({ load, intervalS: seconds });
-    this.seconds += seconds;
-    this.intervals++;
-    if (saturated) this.saturatedIntervals++;
-    this.busyWeighted += generator.busyPercent * seconds;
-    if (generator.runQueuePercent !== undefined) this.runQueueWeighted = (this.runQueueWeighted ?? 0) + generator.runQueuePercent * seconds;
-    this.maxBusyPercent = Math.max(this.maxBusyPercent, generator.busyPercent);
-    this.maxLagP99Ms = Math.max(this.maxLagP99Ms, generator.lagP99Ms);
-  }
 }
 
 /** Stats per (type, name). Entries are resolved once per task so recording does no lookup. */

@@ -10,19 +10,17 @@ import type { AttemptResult, Outcome } from '../../transport/types.ts';
 import { elapsedMicros } from '../../util/clock.ts';
 import type { BoundModel, BoundReaction, BoundStep, BoundTask } from './bound-model.ts';
 import { AuthLifecycle } from './auth-lifecycle.ts';
-import { applyCaptures, captureFromJson } from './captures.ts';
+import { captureFromJson } from './captures.ts';
 import type { CommandSender } from '../mqtt/commands.ts';
-import { PropertyWriter, PublishProperty } from '../../transport/mqtt/mqtt-publish-extras.ts';
 import type { DeviceHost } from './device-host.ts';
 import { MqttAttempt } from '../mqtt/mqtt-attempt.ts';
-import { publishWithExtras } from '../mqtt/publish-extras.ts';
+import { renderMqttAttempt, sendMqttAttempt } from './mqtt-steps.ts';
 import type { MqttAttemptOwner, SentAttempt } from '../mqtt/mqtt-attempt.ts';
 import type { LinkedDevice, MqttLink } from '../mqtt/mqtt-link.ts';
-import type { MqttSession, SessionOptions } from '../../transport/mqtt/mqtt.ts';
+import type { SessionOptions } from '../../transport/mqtt/mqtt.ts';
 import { encodePathChars } from './request-path.ts';
 import { PeriodicTimetable } from '../schedule/periodic-timetable.ts';
 import { ReactionInbox } from './reaction-inbox.ts';
-import { describeSparkplug } from '../mqtt/sparkplug/payloads.ts';
 import type { SparkplugDevice, SparkplugNode } from '../mqtt/sparkplug/node.ts';
 import type { Schedulable } from '../schedule/scheduler.ts';
 import type { DeviceLifecycle } from './device-lifecycle.ts';
@@ -68,8 +66,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   /** Commands in flight and their replies, for a model with command steps (set when it starts). */
   commands: CommandSender | undefined;
   /** While a reaction runs (MQTT 5): the Response Topic and Correlation Data of the message it answers. */
-  private replyTopic: string | undefined;
-  private replyCorrelation: Buffer | undefined;
+  replyTopic: string | undefined;
+  replyCorrelation: Buffer | undefined;
   /** Values captured by the attempt just finished; they replace `vars` only after it is logged, as what it sent. */
   private readonly staged: TemplateValue[];
   private readonly stagedSlots: number[] = [];
@@ -343,21 +341,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
       attempt.first = this.stepIndex === 0 && this.repeatIndex === 0;
       attempt.inTask = true;
       attempt.seq = this.seq;
-      const sparkplug = action.kind === 'publish' ? action.sparkplug : undefined;
-      if (sparkplug !== undefined) {
-        // The edge node numbers its messages: topic and payload come from it, in send order.
-        const node = this.sparkplug as SparkplugNode;
-        attempt.target = node.topic(sparkplug, this.repeatIndex);
-        attempt.body = node.data(sparkplug, this.repeatIndex, this);
-        attempt.describe = describeSparkplug;
-      } else {
-        // A command's templates see the device it goes to; a run without such devices fails it below.
-        const aimed = action.kind !== 'command' || (this.commands as CommandSender).aim(action);
-        if (!aimed) this.targetId = '';
-        attempt.target = action.kind === 'publish' && action.reply ? (this.replyTopic ?? '') : String(action.topic.evaluate(this));
-        attempt.body = action.kind !== 'subscribe' ? action.payload(this) : undefined;
-        attempt.describe = action.kind !== 'subscribe' ? action.describe : undefined;
-      }
+      renderMqttAttempt(this, attempt, action);
       attempt.timeMs = this.timeMs;
       attempt.startedAt = now;
       attempt.intendedAt = attempt.first ? this.taskIntendedAt : now;
@@ -384,26 +368,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
   }
 
   private sendMqtt(attempt: MqttAttempt, step: BoundStep): void {
-    const session = (this.link as MqttLink).session;
-    const action = step.spec.action;
-    if (action.kind === 'command') {
-      if (this.targetId === '') return attempt.onAck(`no device of model ${action.to} in this run`);
-      return (this.commands as CommandSender).send(session, attempt, action);
-    }
-    if (action.kind === 'publish' && action.reply) return this.sendReply(session, attempt, action);
-    if (action.kind === 'publish') {
-      // Properties and delivery headers are built only for the publishes that have them.
-      if (step.extras === undefined) session.publish(attempt.target, attempt.body ?? '', action.qos, action.retain, action.timeoutMs, attempt.onAck);
-      else publishWithExtras(session, attempt, step.extras, this, this.host.delivery);
-    } else if (action.kind === 'subscribe') session.subscribe(attempt.target, action.qos, attempt.onAck);
-  }
-
-  /** A reaction's reply: to the message's Response Topic, with its Correlation Data echoed. */
-  private sendReply(session: MqttSession, attempt: MqttAttempt, action: PublishAction): void {
-    if (this.replyTopic === undefined) return attempt.onAck('the message had no Response Topic');
-    const correlation = this.replyCorrelation;
-    const properties = correlation && new PropertyWriter().bytes(PublishProperty.CorrelationData, correlation, 'correlation data').finish();
-    session.publish(attempt.target, attempt.body ?? '', action.qos, false, action.timeoutMs, attempt.onAck, { prefix: undefined, properties });
+    sendMqttAttempt(this, (this.link as MqttLink).session, attempt, step, this.host.delivery);
   }
 
   mqttAttemptEnded(attempt: MqttAttempt, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
@@ -438,15 +403,7 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const inbox = this.inbox;
     for (let i = 0; inbox && i < reactions.length; i++) {
       const reaction = reactions[i] as BoundReaction;
-      const attempt = inbox.subscriptionAttempt();
-      attempt.inTask = false;
-      attempt.first = false;
-      // Numbered apart from the device's tasks: a reconnect's SUBSCRIBEs never shift what the tasks send.
-      attempt.seq = inbox.subscribeSeq++;
-      attempt.target = inbox.filters[i] ?? '';
-      attempt.body = undefined;
-      attempt.timeMs = 0;
-      attempt.startedAt = attempt.intendedAt = this.host.now();
+      const attempt = inbox.subscription(i, this.host.now());
       this.host.attemptStarted();
       attempt.begin(reaction.subscribe.stats, reaction.subscribe.spec.action.timeoutMs);
       this.sendMqtt(attempt, reaction.subscribe);
@@ -511,17 +468,8 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     const inbox = this.inbox;
     if (!inbox) return;
     if (inbox.resumeAt < 0) inbox.resumeAt = resumeAt;
-    for (let next = inbox.next(); next; next = inbox.next()) {
-      const captures = next.reaction.reaction.captures;
-      if (captures.length > 0) {
-        const captured = captureFromJson(captures, next.payload.toString('utf8'), 'message');
-        // A reaction whose message lacks its captures would run on stale variables: it fails, counted with why.
-        if (typeof captured === 'string') {
-          this.reactionFailed(captured);
-          continue;
-        }
-        applyCaptures(captured, this.vars);
-      }
+    const next = inbox.nextRunnable(this.vars, this.host.downlink);
+    if (next) {
       this.replyTopic = next.responseTopic;
       this.replyCorrelation = next.correlation;
       this.taskIsBoot = false;
@@ -535,12 +483,6 @@ export class VirtualDevice implements Schedulable, TemplateContext, MqttAttemptO
     inbox.resumeAt = -1;
     inbox.leave();
     this.host.schedule(this, Math.max(resume, this.host.now()));
-  }
-
-  private reactionFailed(reason: string): void {
-    const downlink = this.host.downlink;
-    downlink.reactionsFailed++;
-    downlink.reactionFailures.set(reason, (downlink.reactionFailures.get(reason) ?? 0) + 1);
   }
 
   httpEnded(received: AttemptResult): void {

@@ -1,4 +1,5 @@
-import type { TemplateContext } from '../../template/context.ts';
+import type { TemplateContext, TemplateValue } from '../../template/context.ts';
+import { applyCaptures, captureFromJson } from './captures.ts';
 import type { Random } from '../../identity/rng.ts';
 import type { BoundReaction } from './bound-model.ts';
 import type { DeviceHost, DownlinkCounts } from './device-host.ts';
@@ -46,7 +47,7 @@ export class ReactionInbox {
   readonly matched: Uint8Array;
   private readonly queue: QueuedReaction[] = [];
   /** The request log's seq for the next SUBSCRIBE made on connect, counted apart from the device's tasks. */
-  subscribeSeq = 0;
+  private subscribeSeq = 0;
   /** The seq of the next attempt a reaction makes: reactions are numbered apart from the device's tasks. */
   private reactionSeq = 0;
   /** Made when the first reaction runs. */
@@ -70,13 +71,24 @@ export class ReactionInbox {
     this.subscriptions = reactions.map(() => new MqttAttempt(device));
   }
 
-  /** An attempt for a reaction's SUBSCRIBE: one that ended by its ack is reused. */
-  subscriptionAttempt(): MqttAttempt {
+  /**
+   * Reaction `index`'s SUBSCRIBE for a connect at `now`, ready to begin: an attempt that ended by its
+   * ack is reused. Numbered apart from the device's tasks: a reconnect's SUBSCRIBEs never shift what
+   * the tasks send.
+   */
+  subscription(index: number, now: number): MqttAttempt {
     let attempt = this.subscriptions.find((candidate) => candidate.reusable);
     if (!attempt) {
       attempt = new MqttAttempt(this.device);
       this.subscriptions.push(attempt);
     }
+    attempt.inTask = false;
+    attempt.first = false;
+    attempt.seq = this.subscribeSeq++;
+    attempt.target = this.filters[index] ?? '';
+    attempt.body = undefined;
+    attempt.timeMs = 0;
+    attempt.startedAt = attempt.intendedAt = now;
     return attempt;
   }
 
@@ -154,8 +166,23 @@ export class ReactionInbox {
     return this.queue.length > 0;
   }
 
-  next(): QueuedReaction | undefined {
-    return this.queue.shift();
+  /**
+   * The next queued reaction that can run, its message's captures applied to `vars`. One whose
+   * message lacks its captures would run on stale variables: it is dropped, counted with why.
+   */
+  nextRunnable(vars: TemplateValue[], downlink: DownlinkCounts): QueuedReaction | undefined {
+    for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+      const captures = next.reaction.reaction.captures;
+      if (captures.length === 0) return next;
+      const captured = captureFromJson(captures, next.payload.toString('utf8'), 'message');
+      if (typeof captured !== 'string') {
+        applyCaptures(captured, vars);
+        return next;
+      }
+      downlink.reactionsFailed++;
+      downlink.reactionFailures.set(captured, (downlink.reactionFailures.get(captured) ?? 0) + 1);
+    }
+    return undefined;
   }
 
   clear(): void {

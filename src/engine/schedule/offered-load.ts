@@ -35,6 +35,9 @@ export class OfferedLoad {
   readonly offeredEntries: ReadonlySet<StatsEntry>;
   /** The longest task period of any model, ms: a share judged over less would see a paced fleet's lumps. */
   readonly longestCycleMs: number;
+  /** Booked on the rows up to here (ms since the run began); see bookUntil. */
+  private bookedUntilMs = 0;
+  private readonly booking = new Map<StatsEntry, number>();
 
   /**
    * `devices` places this process's devices (0..count-1, the population's order) in the fleet's
@@ -111,6 +114,15 @@ export class OfferedLoad {
       for (const [entry, perStart] of offer.perStart) add(into, entry, perStart * (starts + rebootStarts));
     }
     return into;
+  }
+
+  /** Books what the shape meant to start up to `untilMs` on the rows: the load offered, however much of it was sent. */
+  bookUntil(untilMs: number): void {
+    if (untilMs <= this.bookedUntilMs) return;
+    this.offeredBetween(this.bookedUntilMs, untilMs, this.booking);
+    for (const [entry, count] of this.booking) entry.offer(count);
+    this.booking.clear();
+    this.bookedUntilMs = untilMs;
   }
 
   /** ∫ (the offer's devices in the population) dt over [fromMs, toMs], in device-ms. */

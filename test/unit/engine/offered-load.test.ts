@@ -108,3 +108,17 @@ test('a shape lowered under --iterations never books negative load', async () =>
     for (const [row, count] of Object.entries(counts)) assert.ok(count >= 0, `${row} at ${second} s: ${count}`);
   }
 });
+
+test('bookUntil books the offer on the rows once: up to a time, never the same span twice', async () => {
+  const fleet = await fleetOf({ 'paced.yaml': PACED }, 'kind: profile\nfleet:\n  - device: paced.yaml\n    count: 10\n');
+  const stats = new RunStats();
+  const load = new OfferedLoad(fleet, undefined, stats.entryFor.bind(stats));
+  load.rampTo(0, 0, 10, 0);
+  load.bookUntil(4000);
+  load.bookUntil(10_000);
+  load.bookUntil(6000);
+  load.bookUntil(10_000);
+  const booked = Object.fromEntries(stats.entries.map((entry) => [`${entry.type} ${entry.name}`, Math.round(entry.offered * 1000) / 1000]));
+  // The same as offeredBetween(0, 10 s) in the first test: 10 boots, 75 /data, 50 /burst attempts.
+  assert.deepEqual(booked, { 'GET /hello': 10, 'POST /data': 75, 'POST /burst': 50 });
+});

@@ -39,6 +39,21 @@ test('a value import that points up a layer fails lint; the same import as a typ
   assert.ok(messages(sideways).some((line) => line.includes('src/transport may not import that layer')), messages(sideways).join('\n'));
 });
 
+test('src/contracts imports nothing outside itself, not even a type', { timeout: 120_000 }, async () => {
+  const tag = `lint-probe-${process.pid}`;
+  const outward = await lint({
+    [`src/contracts/${tag}.ts`]: "import type { StatsEntry } from '../metrics/stats.ts';\n\nexport type Probe = StatsEntry['type'];\n",
+  });
+  assert.ok(
+    messages(outward).some((line) => line.startsWith('@typescript-eslint/no-restricted-imports: ') && line.includes('src/contracts is a leaf')),
+    messages(outward).join('\n'),
+  );
+  const inside = await lint({
+    [`src/contracts/${tag}.ts`]: "import type { StatsRow } from './results.ts';\n\nexport type Probe = StatsRow['type'];\n",
+  });
+  assert.deepEqual(messages(inside), []);
+});
+
 test('a cycle between modules fails lint', { timeout: 120_000 }, async () => {
   const a = `lint-cycle-a-${process.pid}`;
   const b = `lint-cycle-b-${process.pid}`;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import seedrandom from 'seedrandom';
 import { addEncoded } from '../../../src/metrics/histogram-decode.ts';
-import { createHistogram, encodeHistogram, meanMicros, PERCENTILES, recordMicros, restoreExtremes, summarize } from '../../../src/metrics/histogram.ts';
+import { createHistogram, encodeHistogram, meanMicros, NO_LATENCY, PERCENTILES, recordMicros, restoreExtremes, summarize } from '../../../src/metrics/histogram.ts';
 
 test('one pass gives every percentile HdrHistogram gives, clamped to the largest value recorded', () => {
   const random = seedrandom('histogram');
@@ -57,4 +57,10 @@ test('the one-pass mean stays the library\'s after a merge with restored extreme
   restoreExtremes(merged, min / 1000, max / 1000);
   assert.equal(meanMicros(merged), merged.mean);
   assert.equal(meanMicros(createHistogram()), 0);
+});
+
+test('PERCENTILES computes every percentile the results contract promises, and no other', () => {
+  // NO_LATENCY is typed by the contract (src/contracts/latency.ts), so it names every promised key.
+  const promised = Object.keys(NO_LATENCY).filter((key) => !['min', 'mean', 'max'].includes(key));
+  assert.deepEqual(PERCENTILES.map(([key]) => key).sort(), promised.sort());
 });
