@@ -38,7 +38,7 @@ const cases: [string[], RegExp][] = [
   [['ui', 'profiles/iot-node.yaml', '--ui-port', '70000'], /^fleetsim: --ui-port: expected a whole number from 0 to 65535 \(0 picks a free port\), got '70000'$/],
   [['ui', 'profiles/iot-node.yaml', '--ui-host', ' '], /--ui-host: name an address to listen on/],
   [['ui', 'profiles/iot-node.yaml', '--json', '-'], /--json: with the UI, name a file/],
-  [['run', 'profiles/iot-node.yaml', '--ui', '--workers', '2'], /^fleetsim: --workers: not with --ui/],
+  [['run', 'profiles/iot-node.yaml', '--ui', '--workers', '2', '--ui-port', 'x'], /--ui-port: expected a whole number/],
   [['run', 'profiles/iot-node.yaml', '--ui', '--ui-port', 'x'], /--ui-port: expected a whole number/],
   [['capacity', 'profiles/iot-node.yaml', '--slo', 'p95 < 1s', '--ui', '--ui-port', '-1'], /--ui-port: expected a whole number/],
   [['fixture', '--token-ttl', 'soon'], /--token-ttl: expected a duration such as 10s or 15m \(0: tokens never expire\), got 'soon'$/],
