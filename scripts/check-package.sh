@@ -43,13 +43,24 @@ mkdir "$work/user" && cd "$work/user"
 npm init -y >/dev/null
 npm install --omit=dev "${quiet[@]}" "$work/$tarball"
 npx --no-install fleetsim run node_modules/fleetsim/profiles/iot-node.yaml -u 10 -t 3s --quiet --json "$work/user/results.json" --html "$work/user/report.html" >/dev/null
+node -e '
+  const results = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+  if (results.total.requests === 0 || results.total.failures !== 0) { console.error(`check-package: ${results.total.requests} requests, ${results.total.failures} failures`); process.exit(1); }
+  console.log(`check-package: ok: the installed tarball ran ${results.total.requests} requests, 0 failures`);
+' "$work/user/results.json"
+node --input-type=module -e '
+  const fleetsim = await import("fleetsim");
+  for (const name of ["runPlan", "runProfile", "loadRunPlan", "Engine", "resultsOf", "buildResults", "mergeResults", "startFixtures", "FleetsimError"]) if (typeof fleetsim[name] !== "function") throw new Error(`fleetsim exports no ${name}`);
+  console.log("check-package: ok: import(\"fleetsim\") gives the library entry points");
+'
 # The report inlines its page script (src/report/browser/report-page.js), read from the installed dist/.
 grep -q "setAttribute('data-charts-ready'" "$work/user/report.html" || { echo "check-package: the --html report has no page script" >&2; exit 1; }
 if grep -qE '<script[^>]* src=' "$work/user/report.html"; then echo "check-package: the --html report loads a script" >&2; exit 1; fi
 echo "check-package: ok: the installed tarball's --html report inlines its page script"
 # The live UI serves its page with its script inlined (src/ui/browser/live-page.js).
 ui_log="$work/user/ui.log"
-npx --no-install fleetsim ui node_modules/fleetsim/profiles/iot-node.yaml --ui-port 0 >"$ui_log" 2>&1 &
+# Started as node itself (not through npx), so $! is the server and the kill below ends it.
+node node_modules/fleetsim/bin/fleetsim.js ui node_modules/fleetsim/profiles/iot-node.yaml --ui-port 0 >"$ui_log" 2>&1 &
 ui_pid=$!
 ui_url=""
 for _ in $(seq 1 100); do
@@ -67,16 +78,6 @@ if ! grep -q "var ui = window.__ui =" <<<"$ui_page"; then
   exit 1
 fi
 echo "check-package: ok: the installed tarball's UI serves its page with its script inlined"
-node -e '
-  const results = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
-  if (results.total.requests === 0 || results.total.failures !== 0) { console.error(`check-package: ${results.total.requests} requests, ${results.total.failures} failures`); process.exit(1); }
-  console.log(`check-package: ok: the installed tarball ran ${results.total.requests} requests, 0 failures`);
-' "$work/user/results.json"
-node --input-type=module -e '
-  const fleetsim = await import("fleetsim");
-  for (const name of ["runPlan", "runProfile", "loadRunPlan", "Engine", "resultsOf", "buildResults", "mergeResults", "startFixtures", "FleetsimError"]) if (typeof fleetsim[name] !== "function") throw new Error(`fleetsim exports no ${name}`);
-  console.log("check-package: ok: import(\"fleetsim\") gives the library entry points");
-'
 
 echo "check-package: a strict TypeScript consumer of the tarball's declarations"
 # The clone's TypeScript and @types/node stand in for the consumer's own; nothing else is installed.
