@@ -8,6 +8,8 @@ import { describeLocalEnd, LocalWorkers } from '../distributed/local-workers.ts'
 import { HEARTBEAT_MS } from '../distributed/protocol.ts';
 import type { StopReason, WorkerFlags } from '../distributed/protocol.ts';
 import { refuseUnsplittable } from '../distributed/run-flags.ts';
+import { checkFleetViewFlags, openFleetViews } from './coordinate-live.ts';
+import type { FleetViews } from './coordinate-live.ts';
 import type { HistoryPoint } from '../metrics/history.ts';
 import { formatDuration } from '../profile/duration.ts';
 import { formatSummary } from '../report/console.ts';
@@ -83,7 +85,9 @@ function workerFlags(given: RunCommandFlags, seed: string, target: string | unde
  * `--lost-after` of silence.
  */
 export async function runCoordinated(given: RunCommandFlags, options: CoordinatedRunOptions, output: Output, signals: NodeJS.EventEmitter): Promise<number> {
-  refuseUnsplittable(given as unknown as Record<string, unknown>, options.mode);
+  // Both routes run the coordinator, so both serve the fleet's live views (--ui, --metrics-port).
+  refuseUnsplittable(given as unknown as Record<string, unknown>, options.mode, new Set(), true);
+  checkFleetViewFlags(given);
   const { count, token } = options;
   // Checked here so a wrong address or time stops the run once, not in every worker.
   parseLocalIps(given.localIps);
@@ -145,7 +149,9 @@ export async function runCoordinated(given: RunCommandFlags, options: Coordinate
     output.stderr(`fleetsim: ${who} ended before the common start: the fleet cannot start whole; telling the others to stop.`);
   };
   const localIndex = (pid: number | undefined): number | undefined => (pid === undefined ? undefined : coordinator.workers.find((worker) => worker.pid === pid)?.index);
+  let views: FleetViews | undefined;
   try {
+    views = await openFleetViews(given, coordinator, plan, count, output);
     // The broker's own figures are one observation of the whole broker, taken here once for the fleet.
     if (given.brokerStats === true) probe = await startBrokerStats(endpoints.broker);
     const url = await coordinator.listen(options.host, options.port);
@@ -225,6 +231,7 @@ export async function runCoordinated(given: RunCommandFlags, options: Coordinate
     }
     problems.push(...(await finishReporters(reporters, results)));
     coordinator.download = JSON.stringify(results);
+    views?.finish(results);
     if (!quiet) await reportFixtureCounts(environment, output);
     if (jsonOnStdout(given)) output.stderr(formatSummary(results));
     else output.stdout(formatSummary(results));
@@ -261,6 +268,7 @@ export async function runCoordinated(given: RunCommandFlags, options: Coordinate
     signals.off('SIGINT', onInterrupt);
     signals.off('SIGTERM', onTerminate);
     if (probe) await probe.finish(0);
+    await views?.close();
     await coordinator.close();
     // Local workers have sent their results and are exiting (or were told to stop): a moment to end on their own.
     await local?.end(5_000);

@@ -82,8 +82,9 @@ export async function runCommand(given: RunCommandFlags, output: Output, signals
   if (given.ui === true || (parseWorkers(given.workers) ?? 1) > 1) {
     // These handle signals their own way, from when they start.
     releaseHeldSignals();
-    if (given.ui === true) return runWithUi(given, output, signals);
-    return runWorkersCommand(given, parseWorkers(given.workers) ?? 1, output, signals);
+    // Several workers run under a coordinator, which serves the fleet's own page when --ui asks.
+    if ((parseWorkers(given.workers) ?? 1) > 1) return runWorkersCommand(given, parseWorkers(given.workers) ?? 1, output, signals);
+    return runWithUi(given, output, signals);
   }
   // From here to the last report, a signal ends the run with its reports, whatever the moment.
   const runSignals = new RunSignals(signals, output, given.quiet === true);
@@ -224,7 +225,6 @@ async function execute(
 /** `run --ui`: the UI's run, started at once; the flags that shape a run elsewhere do not apply to it. */
 function runWithUi(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter): Promise<number> {
   const refused = [
-    ['workers', given.workers],
     ['shard', given.shard],
     ['metrics-port', given.metricsPort],
     ['start-at', given.startAt],

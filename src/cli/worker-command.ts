@@ -4,6 +4,7 @@ import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CoordinatorClient } from '../distributed/worker-client.ts';
+import { applyRamp } from '../distributed/apply-ramp.ts';
 import { JoinError } from '../distributed/protocol.ts';
 import { UsageError } from '../errors.ts';
 import { last } from '../run/overrides.ts';
@@ -123,7 +124,10 @@ async function joinAndRun(
         barrier: async () => {
           await client.ready();
         },
-        attach: (engine) => engine.on('interval', (point) => client.interval(point)),
+        attach: (engine) => {
+          engine.on('interval', (point) => client.interval(point, engine.targetDevices));
+          client.onRamp = (order) => applyRamp(engine, order, (line) => !quiet && output.stderr(line));
+        },
         finished: async (results) => {
           // The log first: the coordinator's run is done once every worker's results are in.
           if (log) await client.sendLog(log);

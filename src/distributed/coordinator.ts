@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { timingSafeEqual } from 'node:crypto';
 import type { HistoryPoint } from '../metrics/history.ts';
 import type { Results } from '../metrics/results.ts';
-import type { IntervalMessage, JoinReply, ReadyReply, ResultsMessage, StopReason, StopReply, WorkerFlags } from './protocol.ts';
+import type { IntervalMessage, JoinReply, RampOrder, ReadyReply, ResultsMessage, StopReason, StopReply, WorkerFlags } from './protocol.ts';
 
 /** Where a worker is in the run. */
 export type WorkerState = 'joined' | 'ready' | 'running' | 'finished' | 'lost';
@@ -27,6 +27,10 @@ export interface WorkerRecord {
   from: string;
   /** Its process id, as it said when joining: how the coordinator's own local workers are told apart. */
   readonly pid: number | undefined;
+  /** Where its device count is heading, as its latest interval said. */
+  devicesGoal: number | undefined;
+  /** A change of its device count not yet sent: it goes out in the next reply to it. */
+  order: RampOrder | undefined;
 }
 
 export interface CoordinatorOptions {
@@ -131,6 +135,18 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.checkDone();
   }
 
+  /**
+   * Tells a worker of the started run to move its device count, in the reply to its next heartbeat
+   * or interval once it runs (its first interval came); a later order replaces one not yet sent.
+   * False when the run has not started, or the worker has ended.
+   */
+  order(index: number, order: RampOrder): boolean {
+    const worker = this.workers[index];
+    if (!worker || this.stopReason !== undefined || this.startAtMs === undefined || worker.state === 'finished' || worker.state === 'lost') return false;
+    worker.order = order;
+    return true;
+  }
+
   /** Stops waiting: every worker not finished is lost, and the run is done with what was sent. */
   abort(why: string): void {
     for (const worker of this.workers) this.lose(worker.index, why);
@@ -187,10 +203,17 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (!worker) return reply(response, 404, { error: 'no such worker: join first' });
     if (worker.state === 'lost') return reply(response, 410, { error: `worker ${worker.index} was declared lost; its part of the run is over` });
     worker.lastSeenMs = Date.now();
-    const orders: StopReply = this.stopReason === undefined ? {} : { stop: this.stopReason };
+    const orders = (): StopReply => {
+      if (this.stopReason !== undefined) return { stop: this.stopReason };
+      // Between the barrier and its first interval, a worker's engine may not have started yet.
+      const order = worker.state === 'running' ? worker.order : undefined;
+      if (order === undefined) return {};
+      worker.order = undefined;
+      return { rampTo: order };
+    };
     switch (url.pathname) {
       case '/heartbeat':
-        return reply(response, 200, orders);
+        return reply(response, 200, orders());
       case '/ready':
         return this.ready(worker, response);
       case '/interval': {
@@ -198,8 +221,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         worker.state = 'running';
         worker.runStartedAtMs ??= message.runStartedAtMs;
         worker.points.push(message.point);
+        // An order not yet sent says where the worker is heading better than the goal it had.
+        if (typeof message.devicesGoal === 'number' && worker.order === undefined) worker.devicesGoal = message.devicesGoal;
         this.emit('interval', worker, message.point);
-        return reply(response, 200, orders);
+        return reply(response, 200, orders());
       }
       case '/results': {
         const message = body as ResultsMessage;
@@ -229,6 +254,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       logFile: undefined,
       from: request.socket.remoteAddress ?? 'unknown',
       pid,
+      devicesGoal: undefined,
+      order: undefined,
     };
     this.workers.push(worker);
     const answer: JoinReply = { index: worker.index, count: this.options.count, profile: this.options.profile, flags: this.options.flags, logRequests: this.options.logDir !== undefined };

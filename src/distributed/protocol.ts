@@ -11,6 +11,10 @@
  *
  * A coordinator that was interrupted says `stop` in its replies: each worker stops as on its own
  * Ctrl-C (drains, then sends its results). A worker answered 410 (declared lost) stops too.
+ *
+ * A coordinator whose page changed the fleet's device count says `rampTo` in its next reply to
+ * each running worker (a heartbeat's or an interval's), once: the worker moves its count there as
+ * `run --ui` does, and reports where it is heading in its next IntervalMessage (`devicesGoal`).
  */
 import { FleetsimError } from '../errors.ts';
 import type { HistoryPoint } from '../metrics/history.ts';
@@ -45,9 +49,22 @@ export interface JoinReply {
 /** Why the coordinator tells its workers to stop: the signal it got (SIGINT, SIGTERM). */
 export type StopReason = 'interrupted' | 'terminated';
 
-/** The reply to a heartbeat or an interval: `stop` once the coordinator was interrupted. */
+/**
+ * A change of the fleet's device count, for one worker. `devices` counts the whole fleet, as
+ * `Engine.rampTo` takes it: the worker runs its own stripe of the indices below it (the split
+ * `--shard` uses), so its share is `share`. `overMs` is the fleet's ramp time (the same for every
+ * worker, so each spawns at its part of the rate); 0 is at once.
+ */
+export interface RampOrder {
+  readonly devices: number;
+  readonly share: number;
+  readonly overMs: number;
+}
+
+/** The reply to a heartbeat or an interval: `stop` once the coordinator was interrupted; `rampTo` once the fleet's count was changed. */
 export interface StopReply {
   readonly stop?: StopReason;
+  readonly rampTo?: RampOrder;
 }
 
 export interface ReadyReply extends StopReply {
@@ -60,6 +77,8 @@ export interface IntervalMessage {
   /** Epoch ms at which this worker's run (its first interval) began. */
   readonly runStartedAtMs: number;
   readonly point: HistoryPoint;
+  /** Where this worker's device count is heading (its ramp's goal, its share of the fleet's); the point's `devicesTarget` is where it is. */
+  readonly devicesGoal?: number;
 }
 
 export interface ResultsMessage {

@@ -4,15 +4,22 @@ import { UsageError } from '../errors.ts';
  * What a split run (`run --workers N`, `coordinate`) does with each `run` flag: `worker` hands it
  * to every worker as given (the plan's shape, seed and thresholds must be the same everywhere),
  * `parent` is done once by the process that merges (outputs, the exit code, the broker probe),
+ * `coordinator` is done once by the coordinator (both routes run one), from the merged intervals
+ * it is streamed (the live views);
  * `refused` stops the run naming the flag, with why. Keyed by the flag as typed (kebab-case);
  * test/unit/distributed/run-flags.test.ts walks yargs's own list of `run` flags against it, so a
  * new flag cannot be forgotten here.
  */
-export type FlagHandling = { readonly how: 'worker' } | { readonly how: 'parent'; readonly what: string } | { readonly how: 'refused'; readonly why: string };
+export type FlagHandling =
+  | { readonly how: 'worker' }
+  | { readonly how: 'parent'; readonly what: string }
+  | { readonly how: 'coordinator'; readonly what: string }
+  | { readonly how: 'refused'; readonly why: string };
 
 const worker = { how: 'worker' } as const;
 const parent = (what: string): FlagHandling => ({ how: 'parent', what });
 const refused = (why: string): FlagHandling => ({ how: 'refused', why });
+const coordinator = (what: string): FlagHandling => ({ how: 'coordinator', what });
 
 export const SPLIT_RUN_FLAGS: Readonly<Record<string, FlagHandling>> = {
   profile: parent('loads the plan, checks it once, and hands its path and sha256 to the workers'),
@@ -37,13 +44,13 @@ export const SPLIT_RUN_FLAGS: Readonly<Record<string, FlagHandling>> = {
   quiet: parent('no progress lines'),
   workers: parent('the number of shards'),
   shard: refused('the workers are the shards'),
-  'metrics-port': refused("each worker would serve its own part; scrape the workers' pods, or run --shard with --metrics-port"),
-  'metrics-host': refused('it goes with --metrics-port'),
-  ui: refused("the UI runs one process's fleet"),
-  'ui-port': refused('it goes with --ui'),
-  'max-devices': refused('it goes with --ui'),
-  'ui-host': refused('it goes with --ui'),
-  'ui-token': refused('it goes with --ui'),
+  'metrics-port': coordinator("serves the fleet's metrics, summed from the workers' merged intervals"),
+  'metrics-host': coordinator('where --metrics-port listens'),
+  ui: coordinator("serves the live page of the merged fleet; its devices control sets the fleet's count, split over the live workers"),
+  'ui-port': coordinator('where --ui listens'),
+  'ui-host': coordinator('where --ui listens'),
+  'ui-token': coordinator("the page's token"),
+  'max-devices': refused("a coordinated fleet's ceiling is its size (--devices or the profile's): the page lowers the count and raises it back up to that"),
 };
 
 /** yargs's names for a flag that were not typed by anyone: aliases, camelCase twins, its own. */
@@ -51,14 +58,15 @@ const YARGS_OWN = new Set(['help', 'version', '$0', '_']);
 
 /**
  * Refuses the first flag `given` holds (yargs's parsed flags, camelCase and kebab-case both) that
- * `mode` cannot honour; `defaults` are the flags yargs filled in that nobody typed.
+ * `mode` cannot honour; `defaults` are the flags yargs filled in that nobody typed; `coordinated`:
+ * `mode` is a coordinator, which honours the `coordinator` flags.
  */
-export function refuseUnsplittable(given: Readonly<Record<string, unknown>>, mode: string, defaults: ReadonlySet<string> = new Set()): void {
+export function refuseUnsplittable(given: Readonly<Record<string, unknown>>, mode: string, defaults: ReadonlySet<string> = new Set(), coordinated = false): void {
   for (const [flag, handling] of Object.entries(SPLIT_RUN_FLAGS)) {
-    if (handling.how !== 'refused' || defaults.has(flag)) continue;
+    if (handling.how === 'worker' || handling.how === 'parent' || (handling.how === 'coordinator' && coordinated) || defaults.has(flag)) continue;
     const value = given[flag];
     if (value === undefined || value === false) continue;
-    throw new UsageError(`--${flag}: not with ${mode}: ${handling.why}`);
+    throw new UsageError(`--${flag}: not with ${mode}: ${handling.how === 'coordinator' ? 'only a coordinator serves it' : handling.why}`);
   }
 }
 

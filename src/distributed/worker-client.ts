@@ -4,13 +4,14 @@ import { request as httpRequest } from 'node:http';
 import type { HistoryPoint } from '../metrics/history.ts';
 import type { Results } from '../metrics/results.ts';
 import { HEARTBEAT_MS, JoinError } from './protocol.ts';
-import type { JoinReply, ReadyReply, StopReason, StopReply } from './protocol.ts';
+import type { JoinReply, RampOrder, ReadyReply, StopReason, StopReply } from './protocol.ts';
 
 /**
  * A worker's side of the protocol (see protocol.ts): join, keep a heartbeat, wait at the barrier,
  * stream each interval, send the results and the request log. Intervals are sent in order, one
  * at a time; one that cannot be sent is dropped (the results carry the whole history anyway).
- * The coordinator's `stop` (or a 410: this worker was declared lost) reaches `onStop`, once.
+ * The coordinator's `stop` (or a 410: this worker was declared lost) reaches `onStop`, once; a
+ * change of the fleet's device count (`rampTo`) reaches `onRamp`, each time one comes.
  */
 export class CoordinatorClient {
   private heartbeat: NodeJS.Timeout | undefined;
@@ -20,6 +21,8 @@ export class CoordinatorClient {
   /** Aborts what only waits (joining, the barrier): a stopped worker must not be kept alive by them. */
   private readonly waiting = new AbortController();
   private stopped = false;
+  /** Set by the worker once its engine runs: applies the coordinator's change of the device count. */
+  onRamp: (order: RampOrder) => void = () => undefined;
 
   constructor(
     private readonly url: string,
@@ -66,8 +69,10 @@ export class CoordinatorClient {
     this.waiting.abort();
   }
 
-  interval(point: HistoryPoint): void {
-    this.sending = this.sending.then(() => this.post('/interval', { index: this.index, runStartedAtMs: this.runStartedAtMs, point }).catch(() => undefined));
+  /** `devicesGoal`: where this worker's count is heading (its ramp's goal), for the fleet's target. */
+  interval(point: HistoryPoint, devicesGoal?: number): void {
+    const message = { index: this.index, runStartedAtMs: this.runStartedAtMs, point, ...(devicesGoal === undefined ? {} : { devicesGoal }) };
+    this.sending = this.sending.then(() => this.post('/interval', message).catch(() => undefined));
   }
 
   async results(results: Results): Promise<void> {
@@ -129,6 +134,7 @@ export class CoordinatorClient {
     // Declared lost: its part of the run is over, so it stops rather than load the target unseen.
     if (response.status === 410 && route !== '/join') this.stop('interrupted');
     if (answer.stop !== undefined) this.stop(answer.stop);
+    else if (answer.rampTo !== undefined) this.onRamp(answer.rampTo);
     if (!response.ok) throw new JoinError(`the coordinator at ${this.url} answered ${response.status} to ${route}: ${answer.error ?? response.statusText}`);
     return answer;
   }

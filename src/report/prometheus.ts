@@ -41,8 +41,8 @@ const FINAL_HOLD_MS = 10_000;
  */
 export class PrometheusReporter implements Reporter {
   readonly flag = '--metrics-port';
-  private engine: Engine | undefined;
-  private latest: HistoryPoint | undefined;
+  /** Where a scrape reads from: the attached engine, or what `follow` was given. */
+  private read: (() => MetricsSource | undefined) | undefined;
   private readonly registry: Registry;
   private readonly server: Server;
   private address: AddressInfo | undefined;
@@ -82,10 +82,17 @@ export class PrometheusReporter implements Reporter {
   }
 
   attach(engine: Engine): void {
-    this.engine = engine;
+    let latest: HistoryPoint | undefined;
     engine.on('interval', (point) => {
-      this.latest = point;
+      latest = point;
     });
+    // The shape's target now (a stage's, a ramp's), as the console and the page show it, not the fleet's size.
+    this.read = () => ({ entries: engine.stats.entries, devicesOnline: engine.online, devicesTarget: engine.targetDevices, generator: latest?.generator, load: latest?.load });
+  }
+
+  /** Serves figures read elsewhere instead of an engine's: a coordinator's merged fleet. */
+  follow(read: () => MetricsSource | undefined): void {
+    this.read = read;
   }
 
   async close(): Promise<void> {
@@ -103,10 +110,7 @@ export class PrometheusReporter implements Reporter {
   }
 
   private source(): MetricsSource | undefined {
-    const engine = this.engine;
-    if (!engine) return undefined;
-    // The shape's target now (a stage's, a ramp's), as the console and the page show it, not the fleet's size.
-    return { entries: engine.stats.entries, devicesOnline: engine.online, devicesTarget: engine.targetDevices, generator: this.latest?.generator, load: this.latest?.load };
+    return this.read?.();
   }
 
   private serve(request: IncomingMessage, response: ServerResponse): void {

@@ -24,6 +24,7 @@ button:disabled { opacity: .5; cursor: default; }
 #error { color: var(--bad); min-height: 1.2em; }
 #downloads a { margin-right: 14px; }
 .models { color: var(--muted); }
+#fleet .fail { color: var(--bad); font-weight: 600; }
 `;
 
 let liveScript: Promise<string> | undefined;
@@ -77,6 +78,7 @@ export async function uiPage(): Promise<() => string> {
 </div>
 </section>
 <div id="error" role="status"></div>
+<p class="panel sub" id="fleet" hidden></p>
 <section class="panel numbers" id="numbers">
 <div><b id="n-elapsed">-</b><span>elapsed</span></div>
 <div><b id="n-devices">-</b><span>devices online / target</span></div>

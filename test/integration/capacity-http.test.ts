@@ -54,7 +54,7 @@ test('capacity against a server of known capacity: the rate wrk measures, limite
 
   const json = temp.file('capacity.json');
   const html = temp.file('capacity.html');
-  const args = ['capacity', profile, '--target', server.url, '--slo', 'p95 < 500ms', '--start', '40', '--step', '40', '--max-devices', '400', '--step-duration', '4s', '--settle', '2s', '--refine', '--json', json, '--html', html];
+  const args = ['capacity', profile, '--target', server.url, '--slo', 'p95 < 500ms', '--start', '120', '--step', '40', '--max-devices', '400', '--step-duration', '4s', '--settle', '2s', '--refine', '--json', json, '--html', html];
   const result = await runCli(args, 140_000);
   assert.equal(result.code, 0, result.stderr);
   const report = JSON.parse(await readFile(json, 'utf8')) as CapacityReport;

@@ -67,8 +67,8 @@ function assertNoSecrets(texts: readonly string[], tokens: readonly string[]): v
   assert.doesNotMatch(all, /eyJ[\w-]{10,}\.[\w-]{10,}|(?:access|refresh)\.[\w-]{20}/);
 }
 
-test('market API with 10 s access tokens, 30 users for 35 s: at most 2% of product calls get 401, no secret in any output', { timeout: 150_000 }, async () => {
-  const { results, texts, tokens } = await runAgainst('profiles/market-api.yaml', 10_000, ['-u', '30', '-t', '35s']);
+test('market API with 5 s access tokens, 30 users for 16 s: at most 2% of product calls get 401, no secret in any output', { timeout: 150_000 }, async () => {
+  const { results, texts, tokens } = await runAgainst('profiles/market-api.yaml', 5_000, ['-u', '30', '-t', '16s']);
   const { share, refused, calls } = unauthorizedShare(results);
   assert.ok(calls > 1000, `${calls} product calls`);
   assert.ok(share <= 0.02, `${refused} of ${calls} product calls got 401 (${(share * 100).toFixed(2)}%)`);

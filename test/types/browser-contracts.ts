@@ -1,6 +1,7 @@
 // The pages' scripts (src/ui/browser, src/report/browser) are typed against views declared for the
 // browser, apart from the Node program; these checks, compiled by `npm run typecheck`, fail when a
 // server-side type stops fitting the view its page reads (a field renamed, removed or retyped).
+import type { FleetDevices, WorkerView } from '../../src/distributed/fleet-live.ts';
 import type { HistoryPoint } from '../../src/metrics/history.ts';
 import type { Results } from '../../src/metrics/results.ts';
 import type { CapacityStepView, HtmlReportInput } from '../../src/report/html-report.ts';
@@ -24,4 +25,6 @@ export type LivePageContracts = [
   Fits<DevicesView, LivePage.DevicesView>,
   Fits<IntervalMessage, LivePage.IntervalMessage>,
   Fits<DoneMessage, LivePage.DoneMessage>,
+  Fits<FleetDevices, LivePage.DevicesView>,
+  Fits<WorkerView, LivePage.FleetView['workers'][number]>,
 ];

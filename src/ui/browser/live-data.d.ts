@@ -1,6 +1,6 @@
 /**
  * What the live page's script reads of the messages the UI server pushes (src/ui/live-feed.ts,
- * engine-feed.ts, ui-controller.ts, capacity-ui.ts) and of the page state it keeps on `window.__ui`
+ * engine-feed.ts, ui-controller.ts, capacity-ui.ts, fleet-ui.ts) and of the page state it keeps on `window.__ui`
  * for the tests that drive it in a browser (declared on `window` in live-globals.d.ts).
  * test/types/browser-contracts.ts checks that the server's typed messages still fit these.
  */
@@ -48,10 +48,26 @@ export interface DevicesView {
   readonly ceiling: number;
 }
 
+/** A coordinated run's workers (src/ui/fleet-ui.ts, src/distributed/fleet-live.ts). */
+export interface FleetView {
+  readonly expected: number;
+  readonly joined: number;
+  readonly workers: readonly {
+    readonly index: number;
+    readonly from: string;
+    readonly state: string;
+    readonly lost?: string;
+    readonly online: number;
+    readonly goal: number;
+  }[];
+}
+
 export interface IntervalMessage {
   readonly point: HistoryPointView;
   readonly table?: TableView;
   readonly devices: DevicesView;
+  /** With a coordinated run's page: its workers. */
+  readonly fleet?: FleetView;
 }
 
 /** The run's load verdict, as the finished page's banner reads it. */
@@ -90,7 +106,7 @@ export interface CapacityView {
 
 /** `state` events and the JSON API's answers. */
 export interface StateMessage {
-  readonly mode: 'run' | 'capacity';
+  readonly mode: 'run' | 'capacity' | 'fleet';
   readonly status: string;
   readonly profile: { readonly name: string; readonly models: readonly { readonly name: string; readonly count: number }[] };
   /** The start form's fields, as strings. */
@@ -106,6 +122,7 @@ export interface StateMessage {
   readonly last?: DoneMessage;
   readonly downloads?: readonly string[];
   readonly capacity?: CapacityView;
+  readonly fleet?: FleetView;
 }
 
 /** A chart as the page last drew it: its point and series counts and each column's last value. */
@@ -127,4 +144,5 @@ export interface PageState {
   resetAtS?: number | null | undefined;
   spawnRate?: number | undefined;
   done?: number;
+  fleet?: FleetView | undefined;
 }

@@ -11,6 +11,7 @@
 /** @typedef {import('./live-data').RowView} RowView */
 /** @typedef {import('./live-data').DevicesView} DevicesView */
 /** @typedef {import('./live-data').CapacityView} CapacityView */
+/** @typedef {import('./live-data').FleetView} FleetView */
 /** @typedef {import('./live-data').PageState} PageState */
 /** @typedef {import('./live-data').HistoryPointView} HistoryPoint */
 /** @typedef {NonNullable<HistoryPoint['load']>} IntervalLoad */
@@ -353,8 +354,23 @@
     $('start-panel').hidden = active || ui.mode !== 'run';
     $('run-panel').hidden = !active;
     $('stop').disabled = status !== 'running';
-    $('apply-devices').disabled = status !== 'running' || ui.mode !== 'run';
+    $('apply-devices').disabled = status !== 'running' || (ui.mode !== 'run' && ui.mode !== 'fleet');
     $('reset-stats').disabled = status !== 'running' || ui.mode !== 'run';
+  }
+
+  /** A coordinated run's workers: how many joined, each one's devices, and a lost one named with why. */
+  /** @param {FleetView | undefined} fleet */
+  function renderFleet(fleet) {
+    ui.fleet = fleet;
+    var box = $('fleet');
+    if (!fleet) { box.hidden = true; return; }
+    box.hidden = false;
+    var lost = fleet.workers.filter(function (w) { return w.state === 'lost'; });
+    box.innerHTML = '<b>Workers ' + fleet.joined + ' of ' + fleet.expected + ' joined' + (lost.length ? ', ' + lost.length + ' lost' : '') + ':</b> ' +
+      fleet.workers.map(function (w) {
+        var text = 'worker ' + w.index + ' (' + w.from + ') ' + w.state + (w.state === 'lost' ? ': ' + (w.lost || '') : ', ' + w.online + ' / ' + w.goal + ' devices');
+        return '<span data-worker="' + w.index + '" data-state="' + esc(w.state) + '"' + (w.state === 'lost' ? ' class="fail"' : '') + '>' + esc(text) + '</span>';
+      }).join('; ');
   }
 
   /** @param {DoneMessage} done */
@@ -408,6 +424,7 @@
     } else if (state.last) renderDone(state.last);
     renderDownloads(state.downloads);
     renderCapacity(state.capacity);
+    renderFleet(state.fleet);
   }
 
   /** The server folds its history past 1,200 points; past a little more, the page takes the folded copy. */
@@ -424,6 +441,7 @@
     if (history.length > 1500) refold();
     if (message.table) renderTable(message.table);
     renderDevices(message.devices);
+    if (message.fleet) renderFleet(message.fleet);
     renderPoint(message.point);
     // Redrawn with each table (every 2 s): the browser often shares the generator's machine.
     if (message.table || history.length < 4) drawCharts();
@@ -435,6 +453,7 @@
     events.addEventListener('interval', function (e) { onInterval(JSON.parse(e.data)); });
     events.addEventListener('done', function (e) { renderDone(JSON.parse(e.data)); ui.done = (ui.done || 0) + 1; });
     events.addEventListener('capacity', function (e) { renderCapacity(JSON.parse(e.data)); });
+    events.addEventListener('fleet', function (e) { renderFleet(JSON.parse(e.data)); });
     events.onerror = function () { if (ui.status !== 'disconnected') setStatus('disconnected'); };
   }
 

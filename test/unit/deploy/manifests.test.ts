@@ -7,6 +7,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { Job } from 'kubernetes-models/batch/v1/Job';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { createRequire } from 'node:module';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadRunPlan } from '../../../src/profile/load.ts';
@@ -98,19 +99,21 @@ const validateJob = schema('IoK8sApiBatchV1Job');
 const validateService = schema('IoK8sApiCoreV1Service');
 const validateConfigMap = schema('IoK8sApiCoreV1ConfigMap');
 const validateSecret = schema('IoK8sApiCoreV1Secret');
+const validateNetworkPolicy = schema('IoK8sApiNetworkingV1NetworkPolicy');
 
 const SCHEMAS = new Map<unknown, (data: unknown) => boolean>([
   [Job, validateJob],
   [Service, validateService],
   [ConfigMap, validateConfigMap],
   [Secret, validateSecret],
+  [NetworkPolicy, validateNetworkPolicy],
 ] as [unknown, (data: unknown) => boolean][]);
 
-const MODELS: Record<string, new (data: never) => { validate(): void }> = { ConfigMap, Secret, Service, Job };
+const MODELS: Record<string, new (data: never) => { validate(): void }> = { ConfigMap, Secret, Service, Job, NetworkPolicy };
 
 test('the kustomization renders: two Jobs, a Service, a generated ConfigMap and Secret; no volume claim', async () => {
   const docs = await render();
-  assert.deepEqual(docs.map((doc) => `${doc.kind}/${doc.metadata.name}`).sort(), ['ConfigMap/fleetsim-profile', 'Job/fleetsim-coordinator', 'Job/fleetsim-workers', 'Secret/fleetsim-token', 'Service/fleetsim-coordinator']);
+  assert.deepEqual(docs.map((doc) => `${doc.kind}/${doc.metadata.name}`).sort(), ['ConfigMap/fleetsim-profile', 'Job/fleetsim-coordinator', 'Job/fleetsim-workers', 'NetworkPolicy/fleetsim-coordinator', 'Secret/fleetsim-token', 'Service/fleetsim-coordinator']);
   for (const doc of docs) assert.equal(doc.metadata.labels?.['app.kubernetes.io/name'], 'fleetsim');
   const text = JSON.stringify(docs);
   assert.doesNotMatch(text, /persistentVolumeClaim|ReadWriteMany|_VALUE|START_AT/);
@@ -161,6 +164,30 @@ test('the workers join the coordinator through its Service, as many as it waits 
     assert.equal(container.allowPrivilegeEscalation, false);
     assert.deepEqual(container.capabilities, { drop: ['ALL'] });
   }
+});
+
+test('only the workers reach the coordinator port; its metrics port is the one the PodMonitor and annotations name', async () => {
+  const docs = await render();
+  type Selector = { matchLabels: Record<string, string> };
+  const policy = docs.find((doc) => doc.kind === 'NetworkPolicy') as unknown as { spec: { podSelector: Selector; policyTypes: string[]; ingress: { from?: { podSelector: Selector }[]; ports: { port: number }[] }[] } };
+  const pods = (name: string): { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: { containers: { args: string[]; ports?: { name: string; containerPort: number }[] }[] } } =>
+    (docs.find((doc) => doc.metadata.name === name && doc.kind === 'Job') as unknown as { spec: { template: ReturnType<typeof pods> } }).spec.template;
+  const coordinator = pods('fleetsim-coordinator');
+  const workers = pods('fleetsim-workers');
+  const matches = (selector: Selector, labels: Record<string, string>): boolean => Object.entries(selector.matchLabels).every(([key, value]) => ({ 'app.kubernetes.io/name': 'fleetsim', ...labels })[key] === value);
+  assert.ok(matches(policy.spec.podSelector, coordinator.metadata.labels), 'the policy selects the coordinator');
+  assert.ok(!matches(policy.spec.podSelector, workers.metadata.labels), 'and not the workers');
+  assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+  const joinRule = policy.spec.ingress.find((rule) => rule.ports.some((port) => port.port === 7070));
+  assert.ok(joinRule?.from?.length === 1 && matches(joinRule.from[0]?.podSelector as Selector, workers.metadata.labels), 'port 7070: from the workers only');
+  assert.ok(!matches(joinRule.from[0]?.podSelector as Selector, coordinator.metadata.labels));
+  const container = coordinator.spec.containers[0];
+  const metricsPort = Number(container?.args[(container.args.indexOf('--metrics-port') ?? -2) + 1]);
+  assert.equal(container?.ports?.find((port) => port.name === 'metrics')?.containerPort, metricsPort);
+  assert.equal(coordinator.metadata.annotations?.['prometheus.io/port'], String(metricsPort));
+  assert.ok(policy.spec.ingress.some((rule) => rule.from === undefined && rule.ports.some((port) => port.port === metricsPort)), 'the metrics port is open to Prometheus');
+  const monitor = parse(await readFile(path.join(ROOT, 'deploy/monitoring/podmonitor.yaml'), 'utf8')) as { spec: { podMetricsEndpoints: { port: string }[] } };
+  assert.equal(monitor.spec.podMetricsEndpoints[0]?.port, 'metrics');
 });
 
 test("the generated ConfigMap's profile loads, with the image's device models", async () => {

@@ -33,3 +33,24 @@ for (const [flag, handling] of Object.entries(SPLIT_RUN_FLAGS)) {
     });
   }
 }
+
+const runQuietly = async (args: readonly string[]): Promise<{ code: number; stderr: string }> => {
+  let stderr = '';
+  const code = await execute([...args], { stdout: () => undefined, stderr: (text) => (stderr += text) });
+  return { code, stderr };
+};
+
+for (const [flag, handling] of Object.entries(SPLIT_RUN_FLAGS)) {
+  if (handling.how !== 'coordinator') continue;
+  const value = VALUES[flag];
+  // What goes with another flag is refused without it, on both coordinated routes; the runs
+  // themselves are in test/integration/coordinator-live.test.ts and workers.test.ts.
+  if (flag === 'ui' || flag === 'metrics-port') continue;
+  for (const mode of [['run', '--workers', '2'], ['coordinate', '--workers', '2', '--listen', '127.0.0.1:0']] as const) {
+    test(`${mode[0]} ${mode[1]}: --${flag} without the flag it goes with is refused by name, exit 2`, async () => {
+      const { code, stderr } = await runQuietly([mode[0], 'profiles/iot-node.yaml', ...mode.slice(1), `--${flag}`, ...(value === undefined ? [] : [value])]);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, new RegExp(`--${flag}: only with --${flag === 'metrics-host' ? 'metrics-port' : 'ui'}`));
+    });
+  }
+}
