@@ -34,7 +34,7 @@ if grep -q EBADENGINE <<<"$install_log"; then
 fi
 tarball="$(npm pack --silent --pack-destination "$work")"
 listing="$(tar -tzf "$work/$tarball")"
-for file in dist/src/cli/main.js dist/src/index.js dist/src/index.d.ts dist/src/run/run-plan.d.ts dist/broker-fixture/fixture-worker.js; do
+for file in dist/src/cli/main.js dist/src/index.js dist/src/index.d.ts dist/src/run/run-plan.d.ts dist/broker-fixture/fixture-worker.js dist/src/ui/browser/live-page.js dist/src/report/browser/report-page.js; do
   grep -qx "package/$file" <<<"$listing" || { echo "check-package: $tarball has no $file" >&2; exit 1; }
 done
 
@@ -42,7 +42,7 @@ echo "check-package: install $tarball into an empty folder with --omit=dev and r
 mkdir "$work/user" && cd "$work/user"
 npm init -y >/dev/null
 npm install --omit=dev "${quiet[@]}" "$work/$tarball"
-npx --no-install fleetsim run node_modules/fleetsim/profiles/iot-node.yaml -u 10 -t 3s --quiet --json "$work/user/results.json" >/dev/null
+npx --no-install fleetsim run node_modules/fleetsim/profiles/iot-node.yaml -u 10 -t 3s --quiet --json "$work/user/results.json" --html "$work/user/report.html" >/dev/null
 node -e '
   const results = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
   if (results.total.requests === 0 || results.total.failures !== 0) { console.error(`check-package: ${results.total.requests} requests, ${results.total.failures} failures`); process.exit(1); }
@@ -53,6 +53,31 @@ node --input-type=module -e '
   for (const name of ["runPlan", "runProfile", "loadRunPlan", "Engine", "resultsOf", "buildResults", "mergeResults", "startFixtures", "FleetsimError"]) if (typeof fleetsim[name] !== "function") throw new Error(`fleetsim exports no ${name}`);
   console.log("check-package: ok: import(\"fleetsim\") gives the library entry points");
 '
+# The report inlines its page script (src/report/browser/report-page.js), read from the installed dist/.
+grep -q "setAttribute('data-charts-ready'" "$work/user/report.html" || { echo "check-package: the --html report has no page script" >&2; exit 1; }
+if grep -qE '<script[^>]* src=' "$work/user/report.html"; then echo "check-package: the --html report loads a script" >&2; exit 1; fi
+echo "check-package: ok: the installed tarball's --html report inlines its page script"
+# The live UI serves its page with its script inlined (src/ui/browser/live-page.js).
+ui_log="$work/user/ui.log"
+# Started as node itself (not through npx), so $! is the server and the kill below ends it.
+node node_modules/fleetsim/bin/fleetsim.js ui node_modules/fleetsim/profiles/iot-node.yaml --ui-port 0 >"$ui_log" 2>&1 &
+ui_pid=$!
+ui_url=""
+for _ in $(seq 1 100); do
+  ui_url="$(grep -oE 'http://[^ ]+' "$ui_log" | head -1 || true)"
+  [ -n "$ui_url" ] && break
+  kill -0 "$ui_pid" 2>/dev/null || break
+  sleep 0.1
+done
+ui_page="$(if [ -n "$ui_url" ]; then node -e 'fetch(process.argv[1]).then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))' "$ui_url"; fi || true)"
+kill "$ui_pid" 2>/dev/null || true
+wait "$ui_pid" 2>/dev/null || true
+if ! grep -q "var ui = window.__ui =" <<<"$ui_page"; then
+  echo "check-package: the installed tarball's UI page (${ui_url:-no URL}) has no page script; its output:" >&2
+  cat "$ui_log" >&2
+  exit 1
+fi
+echo "check-package: ok: the installed tarball's UI serves its page with its script inlined"
 
 echo "check-package: a strict TypeScript consumer of the tarball's declarations"
 # The clone's TypeScript and @types/node stand in for the consumer's own; nothing else is installed.

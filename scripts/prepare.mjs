@@ -1,8 +1,8 @@
 // npm runs `prepare` on `npm ci` in a clone and before `npm pack`. TypeScript is a devDependency:
 // a production install (`npm ci --omit=dev`) has none, so the build is skipped there, saying so.
 // A published tarball never needs it: it already holds dist/.
-import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { build } from './build.mjs';
 
 let tsc;
 try {
@@ -11,5 +11,4 @@ try {
   console.log('fleetsim: TypeScript is not installed (a production install): skipping the build. bin/fleetsim.js needs dist/: run `npm ci` and `npm run build` to make it.');
   process.exit(0);
 }
-const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+process.exit(build(tsc));

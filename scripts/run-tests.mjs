@@ -4,11 +4,11 @@
 // clock (an idle MQTT session watched for a minute), which run beside them: they need seconds of
 // wall time, not CPU. Their output is held and printed after the rest, so each stream reads in
 // order. The last line is the verdict for both groups: `tests: N passed, N failed`.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { build } from './build.mjs';
 
 const WAITING = new Set(['test/integration/mqtt-keepalive.test.ts']);
 // test/helpers/cli.ts starts dist/src/cli/bin.js instead of the sources when this is 1.
@@ -29,11 +29,10 @@ const files = only.length > 0 ? only : testFiles('test');
 const waiting = files.filter((file) => WAITING.has(file));
 const rest = files.filter((file) => !WAITING.has(file));
 
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-if (build.status !== 0) {
-  console.log(`tests: not run: the build (tsc -p tsconfig.build.json) failed with exit ${build.status ?? build.signal}`);
-  process.exit(build.status || 1);
+const built = build();
+if (built !== 0) {
+  console.log(`tests: not run: the build (scripts/build.mjs) failed with exit ${built}`);
+  process.exit(built);
 }
 
 const work = mkdtempSync(path.join(tmpdir(), 'fleetsim-tests-'));

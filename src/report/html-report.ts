@@ -5,14 +5,16 @@ import type { Results, StatsRow } from '../metrics/results.ts';
 import { writeReportFile } from './atomic-write.ts';
 import { formatMs } from './console.ts';
 import { formatThresholdValue } from './format.ts';
-import { PAGE_SCRIPT, PAGE_STYLE } from './html-page.ts';
+import { PAGE_STYLE } from './html-page.ts';
 import { checkWritableFile } from './output-path.ts';
 import type { Reporter } from './reporter.ts';
 
-/** uPlot's script and style, inlined so the page loads nothing from anywhere. */
+/** uPlot's script and style and the report's own page script, inlined so the page loads nothing from anywhere. */
 export interface PageAssets {
   readonly uplotJs: string;
   readonly uplotCss: string;
+  /** src/report/browser/report-page.js: draws the charts from the embedded results. */
+  readonly reportScript: string;
 }
 
 /**
@@ -33,14 +35,29 @@ export interface HtmlReportInput {
   readonly capacity?: { readonly steps: readonly CapacityStepView[]; readonly verdict?: string };
 }
 
-/** Read from the installed package at report time, so the repository never carries a second copy. */
-export async function loadPageAssets(): Promise<PageAssets> {
+let pageAssets: Promise<PageAssets> | undefined;
+
+/**
+ * uPlot from the installed package, so the repository never carries a second copy, and the page
+ * script from beside this module (the sources under tsx, dist/ once built): read once per process.
+ */
+export function loadPageAssets(): Promise<PageAssets> {
+  pageAssets ??= readPageAssets().catch((error: unknown) => {
+    // A failed read is not kept: the next report tries again.
+    pageAssets = undefined;
+    throw error;
+  });
+  return pageAssets;
+}
+
+async function readPageAssets(): Promise<PageAssets> {
   const require = createRequire(import.meta.url);
-  const [uplotJs, uplotCss] = await Promise.all([
+  const [uplotJs, uplotCss, reportScript] = await Promise.all([
     readFile(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'),
     readFile(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
+    readFile(new URL('./browser/report-page.js', import.meta.url), 'utf8'),
   ]);
-  return { uplotJs, uplotCss };
+  return { uplotJs, uplotCss, reportScript };
 }
 
 const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -240,7 +257,7 @@ ${warnings(results)}
 <footer>A self-contained report: the results are embedded below as JSON (fleetsim.results/v1) and the charts are drawn with uPlot, inlined.</footer>
 <script type="application/json" id="fleetsim-data">${scriptJson(data)}</script>
 <script>${inlineSafe(assets.uplotJs, 'script')}</script>
-<script>${PAGE_SCRIPT}</script>
+<script>${inlineSafe(assets.reportScript, 'script')}</script>
 </body>
 </html>
 `;

@@ -10,7 +10,7 @@ import type { StatsEntry } from '../metrics/stats.ts';
 import { parseThreshold } from '../profile/thresholds.ts';
 import { formatThresholdValue } from '../report/format.ts';
 
-/** The latency columns the page's tables show (src/ui/ui-script.ts), of every row. */
+/** The latency columns the page's tables show (src/ui/browser/live-page.js), of every row. */
 const PAGE_LATENCY = ['min', 'mean', 'max', 'p50', 'p90', 'p95', 'p99'] as const;
 export type PageLatency = Pick<LatencySummary, (typeof PAGE_LATENCY)[number]>;
 

@@ -1,6 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { escapeHtml, loadPageAssets } from '../report/html-report.ts';
 import { PAGE_STYLE } from '../report/html-page.ts';
-import { UI_SCRIPT } from './ui-script.ts';
 
 const UI_STYLE = `
 header { display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; }
@@ -27,9 +27,20 @@ button:disabled { opacity: .5; cursor: default; }
 #fleet .fail { color: var(--bad); font-weight: 600; }
 `;
 
+let liveScript: Promise<string> | undefined;
+
+/** src/ui/browser/live-page.js, from beside this module (the sources under tsx, dist/ once built): read once per process. */
+function loadLiveScript(): Promise<string> {
+  liveScript ??= readFile(new URL('./browser/live-page.js', import.meta.url), 'utf8').catch((error: unknown) => {
+    liveScript = undefined;
+    throw error;
+  });
+  return liveScript;
+}
+
 /** The UI's one page: markup, style, uPlot and the script, all inline; it loads nothing from anywhere. */
 export async function uiPage(): Promise<() => string> {
-  const assets = await loadPageAssets();
+  const [assets, script] = await Promise.all([loadPageAssets(), loadLiveScript()]);
   const html = `<!doctype html>
 <html lang="en">
 <head>
@@ -101,7 +112,7 @@ export async function uiPage(): Promise<() => string> {
 <p id="downloads" class="sub">No run yet.</p>
 <footer>fleetsim ${escapeHtml('live UI')}: numbers pushed from the run every second over Server-Sent Events; charts drawn with uPlot, served by fleetsim itself.</footer>
 <script>${assets.uplotJs.replace(/<\/(script)/gi, '<\\/$1')}</script>
-<script>${UI_SCRIPT}</script>
+<script>${script.replace(/<\/(script)/gi, '<\\/$1')}</script>
 </body>
 </html>
 `;

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { resultsOfStats } from '../../helpers/results.ts';
 import type { Results } from '../../../src/metrics/results.ts';
 import { RunStats } from '../../../src/metrics/stats.ts';
@@ -52,4 +53,15 @@ test("merged shards that abandoned attempts for different causes: the page gives
   const assets = await loadPageAssets();
   const page = htmlReport({ results: { ...results(), abandoned: 7, abandonCause: 'shard 0: second interrupt; shard 2: drain timeout' } }, assets);
   assert.ok(page.includes('<dt>Abandoned (shard 0: second interrupt; shard 2: drain timeout)</dt><dd>7</dd>'));
+});
+
+test('the page script is src/report/browser/report-page.js, read once per process and inlined as written', async () => {
+  const first = loadPageAssets();
+  assert.equal(loadPageAssets(), first, 'a second report reuses the first read');
+  const assets = await first;
+  const file = await readFile(new URL('../../../src/report/browser/report-page.js', import.meta.url), 'utf8');
+  assert.equal(assets.reportScript, file);
+  const page = htmlReport({ results: results() }, assets);
+  assert.ok(page.includes(`<script>${file}</script>`));
+  assert.doesNotMatch(page, /<script[^>]* src=/);
 });

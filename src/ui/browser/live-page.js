@@ -1,53 +1,95 @@
+// @ts-check
 /**
  * The live page's script: follows the run over Server-Sent Events, draws the tables and the uPlot
- * charts, and sends the controls to the JSON API. Plain ES5-ish text (no template literals) that
- * runs in any browser as served; nothing here is evaluated in Node.
+ * charts (uPlot inlined before it as the `uPlot` global), and sends the controls to the JSON API.
+ * Plain ES5-style script, no imports: src/ui/ui-page.ts inlines it as is into the page it serves.
  */
-export const UI_SCRIPT = String.raw`
+/** @typedef {import('./live-data').StateMessage} StateMessage */
+/** @typedef {import('./live-data').IntervalMessage} IntervalMessage */
+/** @typedef {import('./live-data').DoneMessage} DoneMessage */
+/** @typedef {import('./live-data').TableView} TableView */
+/** @typedef {import('./live-data').RowView} RowView */
+/** @typedef {import('./live-data').DevicesView} DevicesView */
+/** @typedef {import('./live-data').CapacityView} CapacityView */
+/** @typedef {import('./live-data').FleetView} FleetView */
+/** @typedef {import('./live-data').PageState} PageState */
+/** @typedef {import('./live-data').HistoryPointView} HistoryPoint */
+/** @typedef {NonNullable<HistoryPoint['load']>} IntervalLoad */
+/** @typedef {HistoryPoint['generator']} IntervalHealth */
+/** @typedef {import('uplot').Series} Series */
+/** @typedef {import('uplot').Axis} Axis */
+/** @typedef {import('uplot').Options & { scales: import('uplot').Scales }} PlotOptions */
+/** @typedef {[number[], ...(number | null)[][]]} Columns */
+/**
+ * @typedef {object} ChartExtra
+ * @property {string} [xLabel]
+ * @property {Axis[]} [axes]
+ * @property {import('uplot').Scales} [scales]
+ */
+/** @typedef {import('./page-element').PageElement} PageElement */
 (function () {
   'use strict';
   var token = new URLSearchParams(location.search).get('token');
   var query = token ? '?token=' + encodeURIComponent(token) : '';
+  /** @type {Record<string, string>} */
   var headers = { 'Content-Type': 'application/json' };
   if (token) headers['X-Fleetsim-Token'] = token;
   var COLORS = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#be185d', '#4d7c0f'];
   var DASH = { p50: [], p95: [6, 4], p99: [2, 3] };
+  /** @type {HistoryPoint[]} */
   var history = [];
+  /** @type {CapacityView['steps'][number][]} */
   var steps = [];
+  /** @type {Record<string, { key: string, plot: uPlot }>} */
   var plots = {};
   var formFilled = false;
+  /** @type {PageState} */
   var ui = window.__ui = { status: 'connecting', intervals: 0, charts: {}, table: null, devices: null, mode: null };
 
-  function $(id) { return document.getElementById(id); }
+  /**
+   * @param {string} id
+   * @returns {PageElement}
+   */
+  function $(id) { return /** @type {PageElement} */ (document.getElementById(id)); }
+  /** @param {string | number} text */
   function esc(text) {
-    return String(text).replace(/[&<>"']/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]; });
+    return String(text).replace(/[&<>"']/g, function (c) { return /** @type {Record<string, string>} */ ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]; });
   }
   /** As the console prints a latency: '-' without samples. */
+  /** @param {number | null | undefined} value */
   function ms(value) {
     if (value === null || value === undefined) return '-';
     if (value >= 100) return String(Math.round(value));
     if (value >= 10) return value.toFixed(1);
     return value.toFixed(2);
   }
+  /** @param {string} [message] */
   function showError(message) { $('error').textContent = message || ''; }
 
+  /**
+   * @param {string} path
+   * @param {object} [body]
+   * @returns {Promise<StateMessage>}
+   */
   function post(path, body) {
     showError('');
     return fetch(path, { method: 'POST', headers: headers, body: JSON.stringify(body || {}) }).then(function (response) {
-      return response.json().then(function (json) {
+      return response.json().then(/** @param {StateMessage & { error?: string }} json */ function (json) {
         if (!response.ok) throw new Error(json.error || response.statusText);
         return json;
       });
-    }).catch(function (error) { showError(String(error.message || error)); throw error; });
+    }).catch(/** @param {Error} error */ function (error) { showError(String(error.message || error)); throw error; });
   }
 
   var COLUMNS = ['Type', 'Name', '# reqs', '# fails', 'Median', 'Avg', 'Min', 'Max', '90%ile', '95%ile', '99%ile', 'Avg size (bytes)', 'req/s', 'Current req/s'];
   /** Each row's requests per second over the trailing window, from the history's last points: Locust's "Current RPS". */
   function currentRates() {
+    /** @type {Record<string, number>} */
     var rates = {};
     if (ui.status !== 'running' || history.length === 0) return rates;
     var last = history[history.length - 1];
     var windowS = last.recent ? last.recent.windowS : last.intervalS;
+    /** @type {Record<string, number>} */
     var counts = {};
     var seconds = 0;
     for (var i = history.length - 1; i >= 0 && seconds < windowS - 1e-6; i--) {
@@ -58,6 +100,11 @@ export const UI_SCRIPT = String.raw`
     Object.keys(counts).forEach(function (k) { rates[k] = counts[k] / Math.max(0.001, seconds); });
     return rates;
   }
+  /**
+   * @param {RowView} row
+   * @param {string} className
+   * @param {Record<string, number>} current
+   */
   function statsRow(row, className, current) {
     var pct = row.requests === 0 ? 0 : (row.failures / row.requests) * 100;
     var l = row.latencyMs;
@@ -73,10 +120,15 @@ export const UI_SCRIPT = String.raw`
     return '<tr data-row="' + esc(row.type + ' ' + row.name) + '"' + (className ? ' class="' + className + '"' : '') + '>' +
       cells.map(function (c) { return '<td data-k="' + c[0] + '"' + (c[2] ? ' class="text"' : '') + '>' + esc(c[1]) + '</td>'; }).join('') + '</tr>';
   }
+  /**
+   * @param {string[]} titles
+   * @param {number} textColumns
+   */
   function head(titles, textColumns) {
     return '<tr>' + titles.map(function (t, i) { return '<th' + (i < textColumns ? ' class="text"' : '') + '>' + esc(t) + '</th>'; }).join('') + '</tr>';
   }
 
+  /** @param {TableView | null} table */
   function renderTable(table) {
     ui.table = table;
     if (!table) { $('stats').innerHTML = ''; return; }
@@ -95,6 +147,7 @@ export const UI_SCRIPT = String.raw`
       }).join('');
   }
 
+  /** @param {DevicesView | null} devices */
   function renderDevices(devices) {
     ui.devices = devices;
     if (!devices) return;
@@ -103,9 +156,11 @@ export const UI_SCRIPT = String.raw`
   }
 
   /** The run's rates over the trailing window (Locust's "current RPS"); the interval's own before a point carries them. */
+  /** @param {HistoryPoint} point */
   function recentOf(point) {
     return point.recent || { windowS: point.intervalS, rps: point.total.rps, failuresPerS: point.total.failuresPerS, latencyMs: point.total.latencyMs };
   }
+  /** @param {HistoryPoint | undefined} point */
   function renderPoint(point) {
     if (!point) { ['n-rps', 'n-fails', 'n-latency', 'n-delivered'].forEach(function (id) { $(id).textContent = '-'; }); return; }
     var recent = recentOf(point);
@@ -128,8 +183,12 @@ export const UI_SCRIPT = String.raw`
     banner.className = text ? 'on' : '';
   }
 
+  /**
+   * @param {IntervalLoad} load
+   * @param {IntervalHealth} generator
+   */
   function shortfallText(load, generator) {
-    var share = Math.round(load.deliveredShare * 100) + '% of the offered load delivered over the last ' + Math.round(load.windowS) + ' s';
+    var share = Math.round(/** @type {number} */ (load.deliveredShare) * 100) + '% of the offered load delivered over the last ' + Math.round(load.windowS) + ' s';
     if (load.cause === 'target') return share + ': the target is the limit (slow or refused answers while fleetsim had CPU to spare).';
     if (load.cause === 'generator') return share + ': fleetsim\'s own event loop is the limit (' + generator.busyPercent + '% busy); latencies include its delay. Run fewer devices per process.';
     if (load.cause === 'host') {
@@ -140,27 +199,41 @@ export const UI_SCRIPT = String.raw`
   }
 
   // --- charts -----------------------------------------------------------------------------
-  function plotBox(id) { return document.querySelector('[data-chart="' + id + '"] .plot'); }
+  /**
+   * @param {string} id
+   * @returns {HTMLElement | null}
+   */
+  function plotBox(id) { return /** @type {HTMLElement | null} */ (document.querySelector('[data-chart="' + id + '"] .plot')); }
+  /** @param {Columns} columns */
   function count(columns) {
     var n = 0;
     for (var s = 1; s < columns.length; s++) for (var i = 0; i < columns[s].length; i++) if (typeof columns[s][i] === 'number') n++;
     return n;
   }
   /** Draws or updates a chart; a chart whose series changed (a new row) is drawn anew. */
+  /**
+   * @param {string} id
+   * @param {string} key
+   * @param {Series[]} series
+   * @param {Columns} columns
+   * @param {ChartExtra} extra
+   */
   function chart(id, key, series, columns, extra) {
     var box = plotBox(id);
     if (!box) return;
+    /** @type {{ key: string, plot: uPlot } | null | undefined} */
     var existing = plots[id];
     if (existing && existing.key !== key) { existing.plot.destroy(); existing = null; delete plots[id]; }
     // Emptied (the statistics were reset): the old lines go too.
     if (columns[0].length === 0) { if (existing) { existing.plot.destroy(); delete plots[id]; box.innerHTML = ''; } ui.charts[id] = { points: 0, series: 0 }; return; }
     if (existing) existing.plot.setData(columns);
     else {
+      /** @type {PlotOptions} */
       var opts = {
         width: Math.max(320, box.clientWidth), height: 240,
         scales: { x: { time: false } },
-        series: [{ label: extra.xLabel || 'time (s)' }].concat(series),
-        axes: [{ label: extra.xLabel || 'seconds since start' }].concat(extra.axes || [{}]),
+        series: /** @type {Series[]} */ ([{ label: extra.xLabel || 'time (s)' }]).concat(series),
+        axes: /** @type {Axis[]} */ ([{ label: extra.xLabel || 'seconds since start' }]).concat(extra.axes || [{}]),
         legend: { live: true },
       };
       if (extra.scales) for (var k in extra.scales) opts.scales[k] = extra.scales[k];
@@ -171,8 +244,11 @@ export const UI_SCRIPT = String.raw`
   }
 
   function rowKeys() {
+    /** @type {Record<string, number>} */
     var seen = {};
+    /** @type {string[]} */
     var keys = [];
+    /** @type {(p: HistoryPoint) => readonly HistoryPoint['rows'][number][]} */
     var pick = function (p) { return p.rows; };
     history.forEach(function (p) { p.rows.forEach(function (r) { var k = r.type + ' ' + r.name; if (!seen[k]) { seen[k] = 1; keys.push(k); } }); });
     if (keys.length > 4) {
@@ -203,10 +279,12 @@ export const UI_SCRIPT = String.raw`
     ], [x, history.map(function (p) { return p.total.latencyMs.p50; }), history.map(function (p) { return p.total.latencyMs.p95; })], { axes: [{ label: 'ms' }] });
 
     var rows = rowKeys();
+    /** @type {Series[]} */
     var series = [];
+    /** @type {Columns} */
     var columns = [x];
     rows.keys.forEach(function (key, i) {
-      ['p50', 'p95', 'p99'].forEach(function (q) {
+      /** @type {('p50' | 'p95' | 'p99')[]} */ (['p50', 'p95', 'p99']).forEach(function (q) {
         series.push({ label: key + ' ' + q, stroke: COLORS[i % COLORS.length], width: q === 'p50' ? 2 : 1.5, dash: DASH[q], spanGaps: false });
         columns.push(history.map(function (p) {
           var found = rows.pick(p).filter(function (r) { return r.type + ' ' + r.name === key; })[0];
@@ -231,6 +309,7 @@ export const UI_SCRIPT = String.raw`
   }
 
   // --- capacity ---------------------------------------------------------------------------
+  /** @param {CapacityView | undefined} capacity */
   function renderCapacity(capacity) {
     if (!capacity) return;
     $('capacity').hidden = false;
@@ -252,18 +331,21 @@ export const UI_SCRIPT = String.raw`
   }
 
   // --- state ------------------------------------------------------------------------------
+  /** @param {StateMessage['defaults']} defaults */
   function fillForm(defaults) {
     if (formFilled || !defaults) return;
     formFilled = true;
     Object.keys(defaults).forEach(function (key) { var input = $('f-' + key); if (input) input.value = defaults[key]; });
   }
 
+  /** @param {readonly string[] | undefined} names */
   function renderDownloads(names) {
     $('downloads').innerHTML = !names || names.length === 0 ? 'No run yet.' : names.map(function (name) {
       return '<a href="/api/download/' + encodeURIComponent(name) + query + '" download data-download="' + esc(name) + '">' + esc(name) + '</a>';
     }).join('');
   }
 
+  /** @param {string} status */
   function setStatus(status) {
     ui.status = status;
     document.body.setAttribute('data-status', status);
@@ -277,6 +359,7 @@ export const UI_SCRIPT = String.raw`
   }
 
   /** A coordinated run's workers: how many joined, each one's devices, and a lost one named with why. */
+  /** @param {FleetView | undefined} fleet */
   function renderFleet(fleet) {
     ui.fleet = fleet;
     var box = $('fleet');
@@ -290,10 +373,12 @@ export const UI_SCRIPT = String.raw`
       }).join('; ');
   }
 
+  /** @param {DoneMessage} done */
   function renderDone(done) {
     history = done.history.slice();
     renderTable(done.table);
     renderPoint(history[history.length - 1]);
+    /** @type {Record<string, string>} */
     var STOPPED = { requested: 'stopped from the page', duration: 'ran its duration', iterations: 'ran its iterations', interrupted: 'interrupted', terminated: 'terminated' };
     $('n-elapsed').textContent = done.summary.durationS + ' s, ' + (STOPPED[done.summary.stopReason] || done.summary.stopReason);
     // Finished: the devices online when the run began to stop, of the most it was asked for.
@@ -317,6 +402,7 @@ export const UI_SCRIPT = String.raw`
     drawCharts();
   }
 
+  /** @param {StateMessage} state */
   function onState(state) {
     ui.mode = state.mode;
     $('profile').textContent = state.profile.name;
@@ -343,11 +429,12 @@ export const UI_SCRIPT = String.raw`
 
   /** The server folds its history past 1,200 points; past a little more, the page takes the folded copy. */
   function refold() {
-    fetch('/api/state' + query).then(function (response) { return response.json(); }).then(function (state) {
+    fetch('/api/state' + query).then(function (response) { return /** @type {Promise<StateMessage>} */ (response.json()); }).then(function (state) {
       if (state.run) { history = state.run.history.slice(); drawCharts(); }
     }, function () {});
   }
 
+  /** @param {IntervalMessage} message */
   function onInterval(message) {
     ui.intervals++;
     history.push(message.point);
@@ -372,15 +459,17 @@ export const UI_SCRIPT = String.raw`
 
   $('start-form').addEventListener('submit', function (event) {
     event.preventDefault();
+    /** @type {Record<string, string>} */
     var body = {};
     ['devices', 'spawnRate', 'maxDevices', 'duration', 'stages', 'target', 'broker'].forEach(function (key) { body[key] = $('f-' + key).value.trim(); });
     // Stages replace the single ramp; devices then only sizes nothing.
     if (body.stages) delete body.devices;
     $('start').disabled = true;
     history = [];
-    post('/api/start', body).then(function () {}, function () {}).then(function () { $('start').disabled = false; });
+    void post('/api/start', body).then(function () {}, function () {}).then(function () { $('start').disabled = false; });
   });
   $('apply-devices').addEventListener('click', function () {
+    /** @type {{ devices: number, spawnRate?: number }} */
     var body = { devices: Number($('set-devices').value) };
     var rate = $('set-spawnRate').value.trim();
     // The rate paces this change and the next ones; left empty, the run keeps its own.
@@ -390,8 +479,7 @@ export const UI_SCRIPT = String.raw`
   $('reset-stats').addEventListener('click', function () { post('/api/reset', {}).then(function () {}, function () {}); });
   $('stop').addEventListener('click', function () { post('/api/stop', {}).then(function () {}, function () {}); });
   window.addEventListener('resize', function () {
-    Object.keys(plots).forEach(function (id) { var box = plotBox(id); plots[id].plot.setSize({ width: Math.max(320, box.clientWidth), height: 240 }); });
+    Object.keys(plots).forEach(function (id) { var box = /** @type {HTMLElement} */ (plotBox(id)); plots[id].plot.setSize({ width: Math.max(320, box.clientWidth), height: 240 }); });
   });
   listen();
 })();
-`;
