@@ -5,7 +5,11 @@ import type { IConnackPacket, Packet } from 'mqtt-packet';
 
 /** How the broker misbehaves; every field defaults to the well-behaved answer. */
 export interface BrokerScript {
-  puback?: 'immediate' | 'never' | { delayMs: number } | { reasonCode: number };
+  /**
+   * `serviceMs`: one publish at a time across every client, each taking that long: a broker of known
+   * capacity (1000 / serviceMs publishes a second) whose answers queue once it is full.
+   */
+  puback?: 'immediate' | 'never' | { delayMs: number } | { serviceMs: number } | { reasonCode: number };
   /** 'auth' answers CONNECT with an MQTT 5 AUTH packet (Continue authentication), as a broker wanting enhanced auth would. */
   connack?: 'accept' | { returnCode: number } | 'never' | 'auth';
   /** The ack a QoS 1 publish gets: the right one, or the wrong kind (a broker with a protocol bug). */
@@ -119,6 +123,8 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
   const disconnects: { reasonCode: number | undefined; sessionExpiry: number | undefined }[] = [];
   let droppedDuplicates = 0;
   let subacks = 0;
+  /** When the one server slot of a `serviceMs` script is free again (performance.now() ms). */
+  let serviceFreeAt = 0;
 
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -224,8 +230,14 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           const plan = script.puback ?? 'immediate';
           if (plan === 'never') return;
           if (plan === 'immediate') send({ cmd: 'puback', messageId });
-          else if ('delayMs' in plan) {
-            later(plan.delayMs, () => {
+          else if ('delayMs' in plan || 'serviceMs' in plan) {
+            let waitMs: number;
+            if ('serviceMs' in plan) {
+              const now = performance.now();
+              serviceFreeAt = Math.max(now, serviceFreeAt) + plan.serviceMs;
+              waitMs = serviceFreeAt - now;
+            } else waitMs = plan.delayMs;
+            later(waitMs, () => {
               inFlight--;
               send({ cmd: 'puback', messageId });
             });

@@ -1,59 +1,41 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import os from 'node:os';
 import { readFile } from 'node:fs/promises';
-import { connectAsync } from 'mqtt';
-import type { MqttClient } from 'mqtt';
 import type { CapacityReport } from '../../src/cli/capacity-command.ts';
 import { capacityCommand } from '../../src/cli/capacity-command.ts';
 import type { Results } from '../../src/metrics/results.ts';
-import { mosquittoSkip, startMosquitto } from '../helpers/mosquitto.ts';
-import type { MosquittoBroker } from '../helpers/mosquitto.ts';
+import { startChildServer } from '../helpers/child-server.ts';
+import type { ChildServer } from '../helpers/child-server.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
-const RECEIVED = '$SYS/broker/publish/messages/received';
-const twoCores = os.cpus().length >= 2;
+// A broker of known capacity in its own process: one QoS 1 publish at a time, 1 ms each, so 1,000 a
+// second; past that its acks queue. (bench/capacity-mqtt.ts sizes a real Mosquitto starved on
+// purpose, which depends on the machine's speed.)
+const SERVICE_MS = 1;
+const CAPACITY = 1000 / SERVICE_MS;
 
 let temp: TempDir;
-let broker: MosquittoBroker | undefined;
-let burner: ChildProcess | undefined;
-let sys: MqttClient | undefined;
-/** Mosquitto's own count of PUBLISHes received, as it ticks each second: [epoch ms, count]. */
-const ticks: [number, number][] = [];
-
+let broker: ChildServer;
+let brokerUrl: string;
 before(async () => {
   temp = await TempDir.create();
+  broker = await startChildServer('test/helpers/serial-broker.ts', { SERVICE_MS: String(SERVICE_MS) });
+  brokerUrl = `mqtt://127.0.0.1:${new URL(broker.url).port}`;
 });
 after(async () => {
-  await sys?.endAsync(true);
-  burner?.kill('SIGKILL');
-  await broker?.stop();
+  await broker.stop();
   await temp.remove();
 });
 
-/** Mosquitto's count at `at`, interpolated between the ticks around it. */
-function receivedAt(at: number): number {
-  const after = ticks.findIndex(([time]) => time >= at);
-  if (after <= 0) return (ticks[after === 0 ? 0 : ticks.length - 1] as [number, number])[1];
-  const [t0, v0] = ticks[after - 1] as [number, number];
-  const [t1, v1] = ticks[after] as [number, number];
-  return v0 + ((v1 - v0) * (at - t0)) / (t1 - t0);
+/** Stops the broker and reads the count of PUBLISHes it received, which it prints as it goes. */
+async function publishesReceived(): Promise<number> {
+  let text = '';
+  broker.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+  await broker.stop();
+  return Number(/publishes (\d+)/.exec(text)?.[1] ?? NaN);
 }
 
-test('MQTT broker sizing: the lamps a one-core Mosquitto carries, limited by the target, counted as the broker counts', { timeout: 150_000, skip: mosquittoSkip() || (twoCores ? false : 'needs 2 cores') }, async () => {
-  // A broker of small, known capacity: Mosquitto at the lowest priority on core 1, beside a busy
-  // loop at normal priority, gets a sliver of that core; the generator keeps core 0 to itself.
-  execFileSync('taskset', ['-p', '-c', '0', String(process.pid)]);
-  burner = spawn('taskset', ['-c', '1', process.execPath, '-e', 'for (;;) {}'], { stdio: 'ignore' });
-  broker = await startMosquitto({ nodelay: true, wrap: ['taskset', '-c', '1', 'nice', '-n', '19'] });
-  sys = await connectAsync(broker.url, { reconnectPeriod: 0 }, false);
-  sys.on('message', (topic, payload) => {
-    if (topic === RECEIVED) ticks.push([Date.now(), Number(payload.toString())]);
-  });
-  await sys.subscribeAsync(RECEIVED, { qos: 0 });
-
+test('MQTT broker sizing against a broker of known capacity: the knee near its rate, limited by the target, counted as the broker counts', { timeout: 90_000 }, async () => {
   const json = temp.file('lamps.json');
   const results = temp.file('lamps-results.json');
   let stdout = '';
@@ -61,17 +43,18 @@ test('MQTT broker sizing: the lamps a one-core Mosquitto carries, limited by the
   const code = await capacityCommand(
     {
       profile: 'profiles/lamp.yaml',
-      broker: broker.url,
-      slo: ['PUBLISH: p99 < 50ms', 'PUBLISH: timeouts < 0.1%'],
-      // Small first steps, so a slower machine (a smaller sliver of core 1) still has a passing step.
-      start: '10',
+      broker: brokerUrl,
+      slo: ['PUBLISH: p99 < 100ms', 'PUBLISH: timeouts < 0.1%'],
+      // Lamps touch every 1-2 s in bursts of 10: about 6.7 publishes a second each, so ~150 fill the broker.
+      start: '40',
       step: '40',
-      maxDevices: '1500',
-      stepDuration: '4s',
+      maxDevices: '400',
+      stepDuration: '3s',
       settle: '1s',
       spawnRate: '250',
-      // Lamps wait 1-2 s after each burst's acks, so a broker starved on purpose slows their rate by
-      // its answer time; the SLOs size it here, with the floor lowered to what a closed model delivers.
+      refine: true,
+      // Lamps wait after each burst's acks, so a queueing broker slows their rate by its answer time:
+      // the floor is lowered to what a closed model delivers near the knee.
       minDelivered: '90%',
       json,
       results,
@@ -82,34 +65,21 @@ test('MQTT broker sizing: the lamps a one-core Mosquitto carries, limited by the
   assert.equal(code, 0, stderr.join('\n'));
   const report = JSON.parse(await readFile(json, 'utf8')) as CapacityReport;
   assert.equal(report.limitedBy, 'target', stdout);
-  assert.ok(report.capacity && report.capacity.devices >= 10 && report.capacity.devices < 1500, stdout);
   assert.match(stdout, /<- knee/);
-  const knee = report.steps.at(-1);
-  assert.ok(knee && !knee.ok && knee.failedSlos.length > 0);
-  assert.equal(knee.generator.saturatedIntervals, 0, 'the generator was healthy at the knee');
+  const capacity = report.capacity ?? assert.fail(`no step passed\n${stdout}`);
+  process.stdout.write(`# capacity ${capacity.devices} lamps, ${capacity.rps} msg/s of the broker's ${CAPACITY}\n`);
+  // The last passing step carried most of what the broker serves, and none carried more.
+  assert.ok(capacity.rps >= 0.6 * CAPACITY && capacity.rps <= 1.05 * CAPACITY, `capacity ${capacity.rps} msg/s against the broker's ${CAPACITY}\n${stdout}`);
+  const failing = report.steps.filter((step) => !step.ok);
+  assert.ok(failing.length > 0 && failing.every((step) => step.devices > capacity.devices), stdout);
+  const knee = failing.reduce((first, step) => (step.devices < first.devices ? step : first));
+  assert.ok(knee.failedSlos.length > 0 || knee.cause === 'target', stdout);
 
-  // Each step's acked publishes are what Mosquitto counted over the same window, read off its
-  // one-second $SYS ticks. A broker starved on purpose also publishes its ticks late (seconds, at
-  // the lowest priority), so a tick's count is placed late in time: the bound allows four ticks'
-  // worth at the edges. The whole run, below, must agree exactly.
-  const startedAt = Date.parse(report.run.startedAt);
-  // Only steps with enough publishes that a few late ticks are a small share of them are compared.
-  const compared = report.steps.filter((step) => step.requests * (1 - step.failureRate) >= 1_000);
-  assert.ok(compared.length > 0, 'at least one step carried 1,000 publishes');
-  for (const step of compared) {
-    const acked = Math.round(step.requests * (1 - step.failureRate));
-    const [from, to] = step.windowS;
-    const counted = receivedAt(startedAt + to * 1000) - receivedAt(startedAt + from * 1000);
-    const perTick = acked / (to - from);
-    assert.ok(Math.abs(counted - acked) <= Math.max(0.25 * acked, 4 * perTick), `${step.devices} lamps: fleetsim acked ${acked}, Mosquitto counted ${counted.toFixed(0)}`);
-  }
-  // Over the whole run the counts agree exactly: every publish Mosquitto received was acked,
-  // unless it timed out or failed at fleetsim's end.
+  // Every publish the broker received was sent, and every acked one received.
   const run = JSON.parse(await readFile(results, 'utf8')) as Results;
-  const publishes = run.types.find((row) => row.type === 'PUBLISH');
-  assert.ok(publishes);
-  const received = await broker.publishesReceived();
+  const publishes = run.types.find((row) => row.type === 'PUBLISH') ?? assert.fail('no PUBLISH rows');
   const acked = publishes.requests - publishes.failures;
-  assert.ok(received >= acked && received <= publishes.requests, `Mosquitto received ${received}; fleetsim sent ${publishes.requests}, ${acked} acked`);
+  const received = await publishesReceived();
+  assert.ok(received >= acked && received <= publishes.requests, `the broker received ${received}; fleetsim sent ${publishes.requests}, ${acked} acked`);
   if (publishes.failures === 0) assert.equal(received, acked);
 });
