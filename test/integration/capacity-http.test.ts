@@ -1,9 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import type { CapacityReport } from '../../src/cli/capacity-command.ts';
 import { capacityCommand } from '../../src/cli/capacity-command.ts';
 import { pathToFileURL } from 'node:url';
@@ -13,7 +10,6 @@ import { startChildServer } from '../helpers/child-server.ts';
 import type { ChildServer } from '../helpers/child-server.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
-const run = promisify(execFile);
 let temp: TempDir;
 let server: ChildServer;
 let profile: string;
@@ -41,17 +37,7 @@ after(async () => {
   await temp.remove();
 });
 
-function wrkSkip(): string | false {
-  if (existsSync('/usr/bin/wrk')) return false;
-  if (process.env.CI === 'true') throw new Error('wrk is not installed (apt-get install wrk); CI must run the capacity test against it');
-  return 'wrk not installed: SKIPPED (apt-get install wrk)';
-}
-
-test('capacity against a server of known capacity: the rate wrk measures, limited by the target', { timeout: 150_000, skip: wrkSkip() }, async (t) => {
-  const { stdout: wrkOut } = await run('/usr/bin/wrk', ['-t1', '-c8', '-d4s', `${server.url}/health`]);
-  const wrkRate = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrkOut)?.[1]);
-  assert.ok(wrkRate > 100 && wrkRate < 260, `wrk measured ${wrkRate} req/s against a ~200 req/s server`);
-
+test('capacity against a server of known capacity: its rate, limited by the target', { timeout: 150_000 }, async (t) => {
   const json = temp.file('capacity.json');
   const html = temp.file('capacity.html');
   const args = ['capacity', profile, '--target', server.url, '--slo', 'p95 < 500ms', '--start', '120', '--step', '40', '--max-devices', '400', '--step-duration', '4s', '--settle', '2s', '--refine', '--json', json, '--html', html];
@@ -62,13 +48,11 @@ test('capacity against a server of known capacity: the rate wrk measures, limite
   assert.equal(report.limitedBy, 'target', result.stdout);
   assert.ok(report.capacity, 'a step passed');
   // The server serves 200 req/s by construction (one request at a time, 5 ms each): the answer is held
-  // to that. wrk's reading of the same server is printed beside it; on a shared 2-core machine wrk's own
-  // rate moved between 163 and 200 req/s from run to run, so it is the less steady of the two references.
+  // to that. wrk's reading of the same server, beside it, is a benchmark (npm run bench:capacity-http):
+  // on a shared 2-core machine wrk's own rate moved between 163 and 200 req/s from run to run.
   const ratio = report.capacity.rps / 200;
-  const wrkRatio = report.capacity.rps / wrkRate;
-  t.diagnostic(`capacity ${report.capacity.rps} req/s: ${ratio.toFixed(2)}x the server's 200 req/s, ${wrkRatio.toFixed(2)}x wrk's ${wrkRate}`);
-  assert.ok(ratio >= 0.8 && ratio <= 1.1, `capacity ${report.capacity.rps} req/s is ${ratio.toFixed(2)}x the server's 200 req/s (wrk: ${wrkRate})\n${result.stdout}`);
-  assert.ok(wrkRatio >= 0.8 && wrkRatio <= 1.3, `capacity ${report.capacity.rps} req/s is ${wrkRatio.toFixed(2)}x wrk's ${wrkRate}\n${result.stdout}`);
+  t.diagnostic(`capacity ${report.capacity.rps} req/s: ${ratio.toFixed(2)}x the server's 200 req/s`);
+  assert.ok(ratio >= 0.8 && ratio <= 1.1, `capacity ${report.capacity.rps} req/s is ${ratio.toFixed(2)}x the server's 200 req/s\n${result.stdout}`);
   // Every passing step delivered what it offered; the first failing step is the target's, short of its load.
   for (const step of report.steps.filter((step) => step.ok)) assert.ok((step.deliveredShare ?? 0) >= 0.95, `${step.devices} devices delivered ${step.deliveredShare}`);
   const stepping = report.steps.filter((step) => !step.refined);
