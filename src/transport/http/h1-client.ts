@@ -1,0 +1,417 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { buildConnector, Dispatcher } from 'undici';
+import { ResponseParser } from './h1-parser.ts';
+import type { ResponseEvents } from './h1-parser.ts';
+import type { HttpRequestSpec } from './http-exchange.ts';
+
+/**
+ * What the client drives: the exchange's controller-style hooks, the same ones undici calls, so one
+ * `HttpExchange` works with either client.
+ */
+export interface H1Handler {
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void;
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void;
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void;
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void;
+  /** Without a controller when the request never reached a connection. */
+  onResponseError(controller: Dispatcher.DispatchController | undefined, error: Error): void;
+}
+
+/**
+ * Errors carry the codes undici gives the same events, so `classifyHttpError` labels a failure the
+ * same whichever client met it.
+ */
+export class H1ClientError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'H1ClientError';
+  }
+}
+
+const NO_HEADERS = Object.freeze({}) as Record<string, string>;
+/** Methods whose request carries a body: with none they still say `content-length: 0`, as undici does. */
+const EXPECTS_PAYLOAD = new Set(['POST', 'PUT', 'PATCH', 'QUERY']);
+/** undici refuses these bytes in a path; so does this client, with the same error. */
+const INVALID_PATH = /[^\u0021-\u00ff]/;
+const INVALID_HEADER_NAME = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** undici's default: a server's `Keep-Alive: timeout` is trusted only up to this much before it. */
+const KEEP_ALIVE_THRESHOLD_MS = 2000;
+const KEEP_ALIVE_MAX_MS = 600_000;
+
+/**
+ * The encoded header lines of one headers object, kept while the object lives: a compiled
+ * template's fixed headers are the same object for every request, so they are encoded once.
+ */
+const encodedHeaders = new WeakMap<object, string>();
+
+function encodeHeaders(headers: Readonly<Record<string, string>>): string {
+  let cached = encodedHeaders.get(headers);
+  if (cached !== undefined) return cached;
+  cached = '';
+  for (const name of Object.keys(headers)) {
+    const value = String(headers[name]);
+    if (INVALID_HEADER_NAME.test(name) || name.length === 0) throw new H1ClientError('UND_ERR_INVALID_ARG', 'invalid header key');
+    if (INVALID_HEADER_VALUE.test(value)) throw new H1ClientError('UND_ERR_INVALID_ARG', `invalid ${name} header`);
+    const lower = name.toLowerCase();
+    // The client frames the request itself; a caller's framing headers would contradict it.
+    if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'connection' || lower === 'keep-alive' || lower === 'upgrade') {
+      throw new H1ClientError('UND_ERR_INVALID_ARG', `invalid ${name} header`);
+    }
+    cached += `${name}: ${value}\r\n`;
+  }
+  encodedHeaders.set(headers, cached);
+  return cached;
+}
+
+function hasHost(headers: Readonly<Record<string, string>>): boolean {
+  for (const name of Object.keys(headers)) if (name.length === 4 && name.toLowerCase() === 'host') return true;
+  return false;
+}
+
+/**
+ * One keep-alive HTTP/1.1 connection: one request at a time, one parser reused for every
+ * response, and itself the request's controller (pause, resume, abort), so a request allocates
+ * neither. Large bodies are handed over as the socket reads them and never buffered.
+ */
+class H1Connection implements ResponseEvents, Dispatcher.DispatchController {
+  private readonly parser = new ResponseParser(this);
+  private handler: H1Handler | undefined;
+  private isPaused = false;
+  /** Unparsed bytes left when a body callback paused the response. */
+  private rest: Buffer | undefined;
+  private failed: Error | undefined;
+  private isAborted = false;
+  /** When the connection last went idle (Date.now()), and how long the server lets it stay so. */
+  idleSince = 0;
+  keepAliveMs: number;
+  closed = false;
+
+  constructor(
+    readonly socket: Duplex,
+    private readonly pool: H1Pool,
+  ) {
+    this.keepAliveMs = pool.keepAliveMs;
+    socket.on('data', (data: Buffer) => this.received(data));
+    socket.on('end', () => this.ended());
+    socket.on('error', (error: Error) => (this.failed ??= error));
+    socket.on('close', () => this.socketClosed());
+  }
+
+  get busy(): boolean {
+    return this.handler !== undefined;
+  }
+
+  get aborted(): boolean {
+    return this.isAborted;
+  }
+
+  get paused(): boolean {
+    return this.isPaused;
+  }
+
+  get reason(): Error | null {
+    return this.failed ?? null;
+  }
+
+  /** Writes the request (one string, one write); the handler hears the rest. */
+  send(request: HttpRequestSpec, handler: H1Handler, hostLines: string): void {
+    let head: string;
+    try {
+      head = `${request.method} ${request.path} HTTP/1.1\r\n${hostLines}${encodeHeaders(request.headers)}`;
+    } catch (error) {
+      this.pool.release(this);
+      return handler.onResponseError(this, error as Error);
+    }
+    this.handler = handler;
+    this.isPaused = false;
+    this.parser.expect(request.method === 'HEAD');
+    handler.onRequestStart(this, undefined);
+    // The handler may have aborted at once (a deadline of zero): nothing more to write.
+    if (this.handler !== handler) return;
+    const body = request.body;
+    if (body !== null) this.socket.write(`${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    else this.socket.write(EXPECTS_PAYLOAD.has(request.method) ? `${head}content-length: 0\r\n\r\n` : `${head}\r\n`);
+  }
+
+  onHead(status: number): void {
+    this.handler?.onResponseStart(this, status, NO_HEADERS, '');
+  }
+
+  onBody(chunk: Buffer): boolean {
+    this.handler?.onResponseData(this, chunk);
+    return !this.isPaused && this.handler !== undefined;
+  }
+
+  private received(data: Buffer): void {
+    if (!this.handler) {
+      // Bytes nobody asked for: the connection cannot be trusted with the next request.
+      this.socket.destroy();
+      return;
+    }
+    this.parse(data, 0);
+  }
+
+  private parse(data: Buffer, offset: number): void {
+    let at: number;
+    try {
+      at = this.parser.execute(data, offset);
+    } catch (error) {
+      this.fail(error as Error);
+      return;
+    }
+    if (!this.handler) return;
+    if (this.parser.done) return this.complete(at < data.length);
+    if (at < data.length) this.rest = data.subarray(at);
+  }
+
+  /** The response ended; `extra` says the server sent bytes past it. */
+  private complete(extra: boolean): void {
+    const handler = this.handler as H1Handler;
+    this.handler = undefined;
+    this.rest = undefined;
+    if (this.isPaused) {
+      this.isPaused = false;
+      this.socket.resume();
+    }
+    const parser = this.parser;
+    if (parser.keepAliveHintMs >= 0) this.keepAliveMs = Math.min(parser.keepAliveHintMs - KEEP_ALIVE_THRESHOLD_MS, KEEP_ALIVE_MAX_MS);
+    if (!parser.keepAlive || extra || this.keepAliveMs <= 0) {
+      this.closed = true;
+      this.socket.destroy();
+    }
+    // Free before the handler hears: its next request may want this very connection.
+    this.pool.release(this);
+    handler.onResponseEnd(this, NO_HEADERS);
+  }
+
+  private fail(error: Error): void {
+    const handler = this.handler;
+    this.handler = undefined;
+    this.rest = undefined;
+    this.closed = true;
+    this.socket.destroy();
+    handler?.onResponseError(this, error);
+  }
+
+  private ended(): void {
+    if (this.handler && this.parser.endsAtClose) {
+      this.parser.finishAtClose();
+      return this.complete(false);
+    }
+    this.fail(new H1ClientError('UND_ERR_SOCKET', 'other side closed'));
+  }
+
+  private socketClosed(): void {
+    this.closed = true;
+    if (this.handler) {
+      if (this.parser.endsAtClose && (!this.failed || (this.failed as { code?: string }).code === 'ECONNRESET')) {
+        this.parser.finishAtClose();
+        this.complete(false);
+      } else this.fail(this.failed ?? new H1ClientError('UND_ERR_SOCKET', 'closed'));
+    }
+    this.pool.removed(this);
+  }
+
+  pause(): void {
+    if (this.isPaused || !this.handler) return;
+    this.isPaused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.isPaused) return;
+    this.isPaused = false;
+    const rest = this.rest;
+    this.rest = undefined;
+    if (rest && this.handler) this.parse(rest, 0);
+    if (!this.isPaused && !this.closed) this.socket.resume();
+  }
+
+  abort(reason: Error): void {
+    if (!this.handler) return;
+    this.isAborted = true;
+    this.fail(reason);
+  }
+
+  /** The pool is being destroyed: the request in flight ends with `reason`. */
+  destroy(reason: Error): void {
+    if (this.handler) this.fail(reason);
+    else {
+      this.closed = true;
+      this.socket.destroy();
+    }
+  }
+}
+
+interface Waiting {
+  readonly request: HttpRequestSpec;
+  readonly handler: H1Handler;
+}
+
+export interface H1PoolOptions {
+  /** Connections this pool may hold open at once. */
+  readonly connections: number;
+  /** How long an idle connection is kept when the server names no `Keep-Alive: timeout`. */
+  readonly keepAliveMs: number;
+  readonly localAddress?: string | undefined;
+}
+
+/**
+ * fleetsim's own HTTP/1.1 client for plain keep-alive traffic, one per origin: up to `connections`
+ * sockets, opened through an undici connector (the same TCP and TLS set-up, connect timeout,
+ * source address and network link as the undici path), a request at a time on each, and a queue
+ * for requests that find all of them busy. Requests go out as one pre-framed string; responses
+ * go through one parser per socket. It has the same `dispatch(request, handler)` shape as an undici
+ * Dispatcher, with the handler's controller-style hooks, and undici's error codes.
+ */
+export class H1Pool {
+  private readonly idle: H1Connection[] = [];
+  private readonly all = new Set<H1Connection>();
+  private connecting = 0;
+  private readonly waiting: Waiting[] = [];
+  private waitingHead = 0;
+  private isClosed = false;
+  private closedResolve: (() => void) | undefined;
+  private readonly hostLines: string;
+  private readonly hostOnly: string;
+  private readonly sweep: NodeJS.Timeout;
+  readonly keepAliveMs: number;
+
+  constructor(
+    private readonly origin: URL,
+    private readonly connector: buildConnector.connector,
+    private readonly options: H1PoolOptions,
+  ) {
+    this.keepAliveMs = options.keepAliveMs;
+    this.hostOnly = `connection: keep-alive\r\n`;
+    this.hostLines = `host: ${origin.host}\r\n${this.hostOnly}`;
+    // Idle connections past the server's keep-alive are closed by one coarse timer, not one per request.
+    this.sweep = setInterval(() => this.closeStale(), 500).unref();
+  }
+
+  dispatch(request: HttpRequestSpec, handler: H1Handler): boolean {
+    if (this.isClosed) {
+      handler.onResponseError(undefined, new H1ClientError(this.closedResolve ? 'UND_ERR_CLOSED' : 'UND_ERR_DESTROYED', 'The client is closed'));
+      return false;
+    }
+    const path = request.path;
+    if (path.charCodeAt(0) !== 47 && !path.startsWith('http://') && !path.startsWith('https://')) {
+      handler.onResponseError(undefined, new H1ClientError('UND_ERR_INVALID_ARG', 'path must be an absolute URL or start with a slash'));
+      return false;
+    }
+    if (INVALID_PATH.test(path)) {
+      handler.onResponseError(undefined, new H1ClientError('UND_ERR_INVALID_ARG', 'invalid request path'));
+      return false;
+    }
+    for (let connection = this.idle.pop(); connection; connection = this.idle.pop()) {
+      if (connection.closed) continue;
+      this.start(connection, request, handler);
+      return true;
+    }
+    this.waiting.push({ request, handler });
+    if (this.all.size + this.connecting < this.options.connections) this.connect();
+    return true;
+  }
+
+  private start(connection: H1Connection, request: HttpRequestSpec, handler: H1Handler): void {
+    connection.send(request, handler, hasHost(request.headers) ? this.hostOnly : this.hostLines);
+  }
+
+  private connect(): void {
+    this.connecting++;
+    const { host, protocol, port } = this.origin;
+    const hostname = this.origin.hostname.startsWith('[') ? this.origin.hostname.slice(1, -1) : this.origin.hostname;
+    this.connector({ host, hostname, protocol, port, localAddress: this.options.localAddress ?? null }, (error, socket) => {
+      this.connecting--;
+      if (error || !socket) {
+        // The request this connection was for fails with why, as undici's does; the others wait their turn.
+        const next = this.nextWaiting();
+        next?.handler.onResponseError(undefined, error ?? new H1ClientError('UND_ERR_SOCKET', 'no socket'));
+        if (this.pendingCount() > 0 && !this.isClosed) this.connect();
+        this.maybeClosed();
+        return;
+      }
+      if (this.isClosed && !this.closedResolve) return void socket.destroy();
+      const connection = new H1Connection(socket, this);
+      this.all.add(connection);
+      this.release(connection);
+    });
+  }
+
+  private pendingCount(): number {
+    return this.waiting.length - this.waitingHead;
+  }
+
+  private nextWaiting(): Waiting | undefined {
+    if (this.waitingHead >= this.waiting.length) return undefined;
+    const next = this.waiting[this.waitingHead++];
+    if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
+      this.waiting.splice(0, this.waitingHead);
+      this.waitingHead = 0;
+    }
+    return next;
+  }
+
+  /** A connection is free: the next waiting request takes it, or it waits idle. */
+  release(connection: H1Connection): void {
+    if (connection.closed) return;
+    const next = this.nextWaiting();
+    if (next) return this.start(connection, next.request, next.handler);
+    connection.idleSince = Date.now();
+    this.idle.push(connection);
+    this.maybeClosed();
+  }
+
+  removed(connection: H1Connection): void {
+    this.all.delete(connection);
+    const at = this.idle.indexOf(connection);
+    if (at >= 0) this.idle.splice(at, 1);
+    if (this.pendingCount() > this.connecting && !this.isClosed) this.connect();
+    this.maybeClosed();
+  }
+
+  private closeStale(): void {
+    const now = Date.now();
+    for (const connection of this.idle) if (now - connection.idleSince >= connection.keepAliveMs) connection.destroy(new H1ClientError('UND_ERR_INFO', 'idle'));
+  }
+
+  private busyCount(): number {
+    let busy = 0;
+    for (const connection of this.all) if (connection.busy) busy++;
+    return busy;
+  }
+
+  private maybeClosed(): void {
+    if (!this.closedResolve || this.pendingCount() > 0 || this.busyCount() > 0) return;
+    const resolve = this.closedResolve;
+    this.closedResolve = undefined;
+    for (const connection of [...this.all]) connection.destroy(new H1ClientError('UND_ERR_CLOSED', 'closed'));
+    clearInterval(this.sweep);
+    resolve();
+  }
+
+  /** Waits for the requests in flight and queued, then closes every connection. */
+  close(): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    this.isClosed = true;
+    const closed = new Promise<void>((resolve) => (this.closedResolve = resolve));
+    this.maybeClosed();
+    return closed;
+  }
+
+  /** Ends the requests in flight and queued at once, and closes every connection. */
+  destroy(): Promise<void> {
+    this.isClosed = true;
+    this.closedResolve = undefined;
+    clearInterval(this.sweep);
+    const reason = new H1ClientError('UND_ERR_DESTROYED', 'The client is destroyed');
+    for (let next = this.nextWaiting(); next; next = this.nextWaiting()) next.handler.onResponseError(undefined, reason);
+    for (const connection of [...this.all]) connection.destroy(reason);
+    return Promise.resolve();
+  }
+}
