@@ -43,16 +43,23 @@ const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const KEEP_ALIVE_THRESHOLD_MS = 2000;
 const KEEP_ALIVE_MAX_MS = 600_000;
 
+/** A headers object's lines as sent, and whether it names its own `host`. */
+interface EncodedHeaders {
+  readonly lines: string;
+  readonly host: boolean;
+}
+
 /**
  * The encoded header lines of one headers object, kept while the object lives: a compiled
  * template's fixed headers are the same object for every request, so they are encoded once.
  */
-const encodedHeaders = new WeakMap<object, string>();
+const encodedHeaders = new WeakMap<object, EncodedHeaders>();
 
-function encodeHeaders(headers: Readonly<Record<string, string>>): string {
-  let cached = encodedHeaders.get(headers);
+function encodeHeaders(headers: Readonly<Record<string, string>>): EncodedHeaders {
+  const cached = encodedHeaders.get(headers);
   if (cached !== undefined) return cached;
-  cached = '';
+  let lines = '';
+  let host = false;
   for (const name of Object.keys(headers)) {
     const value = String(headers[name]);
     if (INVALID_HEADER_NAME.test(name) || name.length === 0) throw new H1ClientError('UND_ERR_INVALID_ARG', 'invalid header key');
@@ -62,15 +69,32 @@ function encodeHeaders(headers: Readonly<Record<string, string>>): string {
     if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'connection' || lower === 'keep-alive' || lower === 'upgrade') {
       throw new H1ClientError('UND_ERR_INVALID_ARG', `invalid ${name} header`);
     }
-    cached += `${name}: ${value}\r\n`;
+    if (lower === 'host') host = true;
+    lines += `${name}: ${value}\r\n`;
   }
-  encodedHeaders.set(headers, cached);
-  return cached;
+  const encoded = { lines, host };
+  encodedHeaders.set(headers, encoded);
+  return encoded;
 }
 
-function hasHost(headers: Readonly<Record<string, string>>): boolean {
-  for (const name of Object.keys(headers)) if (name.length === 4 && name.toLowerCase() === 'host') return true;
-  return false;
+/** Pools with connections that may go stale; one coarse timer checks them all, not one per request or per pool. */
+const sweptPools = new Set<H1Pool>();
+let sweeper: NodeJS.Timeout | undefined;
+const SWEEP_MS = 500;
+
+function sweepAll(): void {
+  const now = Date.now();
+  for (const pool of sweptPools) pool.closeStale(now);
+}
+
+function swept(pool: H1Pool, on: boolean): void {
+  if (on) sweptPools.add(pool);
+  else sweptPools.delete(pool);
+  if (sweptPools.size > 0) sweeper ??= setInterval(sweepAll, SWEEP_MS).unref();
+  else if (sweeper) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
 }
 
 /**
@@ -86,6 +110,8 @@ class H1Connection implements ResponseEvents, Dispatcher.DispatchController {
   private rest: Buffer | undefined;
   private failed: Error | undefined;
   private isAborted = false;
+  /** Close once this response has ended, whatever it says (the request was a HEAD). */
+  private closeAfter = false;
   /** When the connection last went idle (Date.now()), and how long the server lets it stay so. */
   idleSince = 0;
   keepAliveMs: number;
@@ -119,17 +145,21 @@ class H1Connection implements ResponseEvents, Dispatcher.DispatchController {
   }
 
   /** Writes the request (one string, one write); the handler hears the rest. */
-  send(request: HttpRequestSpec, handler: H1Handler, hostLines: string): void {
+  send(request: HttpRequestSpec, handler: H1Handler): void {
     let head: string;
     try {
-      head = `${request.method} ${request.path} HTTP/1.1\r\n${hostLines}${encodeHeaders(request.headers)}`;
+      const headers = encodeHeaders(request.headers);
+      head = `${request.method} ${request.path} HTTP/1.1\r\n${headers.host ? this.pool.connectionLine : this.pool.hostLines}${headers.lines}`;
     } catch (error) {
       this.pool.release(this);
       return handler.onResponseError(this, error as Error);
     }
     this.handler = handler;
     this.isPaused = false;
-    this.parser.expect(request.method === 'HEAD');
+    const isHead = request.method === 'HEAD';
+    // As undici does: a server that sends a body after all to a HEAD would break the next response.
+    this.closeAfter = isHead;
+    this.parser.expect(isHead);
     handler.onRequestStart(this, undefined);
     // The handler may have aborted at once (a deadline of zero): nothing more to write.
     if (this.handler !== handler) return;
@@ -180,7 +210,7 @@ class H1Connection implements ResponseEvents, Dispatcher.DispatchController {
     }
     const parser = this.parser;
     if (parser.keepAliveHintMs >= 0) this.keepAliveMs = Math.min(parser.keepAliveHintMs - KEEP_ALIVE_THRESHOLD_MS, KEEP_ALIVE_MAX_MS);
-    if (!parser.keepAlive || extra || this.keepAliveMs <= 0) {
+    if (!parser.keepAlive || extra || this.keepAliveMs <= 0 || this.closeAfter) {
       this.closed = true;
       this.socket.destroy();
     }
@@ -277,9 +307,9 @@ export class H1Pool {
   private waitingHead = 0;
   private isClosed = false;
   private closedResolve: (() => void) | undefined;
-  private readonly hostLines: string;
-  private readonly hostOnly: string;
-  private readonly sweep: NodeJS.Timeout;
+  /** What every request's head carries before its own headers: `host` (unless it names its own) and keep-alive. */
+  readonly hostLines: string;
+  readonly connectionLine = 'connection: keep-alive\r\n';
   readonly keepAliveMs: number;
 
   constructor(
@@ -288,10 +318,8 @@ export class H1Pool {
     private readonly options: H1PoolOptions,
   ) {
     this.keepAliveMs = options.keepAliveMs;
-    this.hostOnly = `connection: keep-alive\r\n`;
-    this.hostLines = `host: ${origin.host}\r\n${this.hostOnly}`;
-    // Idle connections past the server's keep-alive are closed by one coarse timer, not one per request.
-    this.sweep = setInterval(() => this.closeStale(), 500).unref();
+    this.hostLines = `host: ${origin.host}\r\n${this.connectionLine}`;
+    swept(this, true);
   }
 
   dispatch(request: HttpRequestSpec, handler: H1Handler): boolean {
@@ -310,7 +338,7 @@ export class H1Pool {
     }
     for (let connection = this.idle.pop(); connection; connection = this.idle.pop()) {
       if (connection.closed) continue;
-      this.start(connection, request, handler);
+      connection.send(request, handler);
       return true;
     }
     this.waiting.push({ request, handler });
@@ -318,9 +346,6 @@ export class H1Pool {
     return true;
   }
 
-  private start(connection: H1Connection, request: HttpRequestSpec, handler: H1Handler): void {
-    connection.send(request, handler, hasHost(request.headers) ? this.hostOnly : this.hostLines);
-  }
 
   private connect(): void {
     this.connecting++;
@@ -361,7 +386,7 @@ export class H1Pool {
   release(connection: H1Connection): void {
     if (connection.closed) return;
     const next = this.nextWaiting();
-    if (next) return this.start(connection, next.request, next.handler);
+    if (next) return connection.send(next.request, next.handler);
     connection.idleSince = Date.now();
     this.idle.push(connection);
     this.maybeClosed();
@@ -371,12 +396,12 @@ export class H1Pool {
     this.all.delete(connection);
     const at = this.idle.indexOf(connection);
     if (at >= 0) this.idle.splice(at, 1);
-    if (this.pendingCount() > this.connecting && !this.isClosed) this.connect();
+    if (this.pendingCount() > this.connecting && this.all.size + this.connecting < this.options.connections && !this.isClosed) this.connect();
     this.maybeClosed();
   }
 
-  private closeStale(): void {
-    const now = Date.now();
+  /** Closes the idle connections kept past their keep-alive (the server's hint, or ours). */
+  closeStale(now: number): void {
     for (const connection of this.idle) if (now - connection.idleSince >= connection.keepAliveMs) connection.destroy(new H1ClientError('UND_ERR_INFO', 'idle'));
   }
 
@@ -391,7 +416,7 @@ export class H1Pool {
     const resolve = this.closedResolve;
     this.closedResolve = undefined;
     for (const connection of [...this.all]) connection.destroy(new H1ClientError('UND_ERR_CLOSED', 'closed'));
-    clearInterval(this.sweep);
+    swept(this, false);
     resolve();
   }
 
@@ -408,7 +433,7 @@ export class H1Pool {
   destroy(): Promise<void> {
     this.isClosed = true;
     this.closedResolve = undefined;
-    clearInterval(this.sweep);
+    swept(this, false);
     const reason = new H1ClientError('UND_ERR_DESTROYED', 'The client is destroyed');
     for (let next = this.nextWaiting(); next; next = this.nextWaiting()) next.handler.onResponseError(undefined, reason);
     for (const connection of [...this.all]) connection.destroy(reason);
