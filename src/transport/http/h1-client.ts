@@ -77,6 +77,33 @@ function encodeHeaders(headers: Readonly<Record<string, string>>): EncodedHeader
   return encoded;
 }
 
+/** Where each socket's connection is found from the socket (the `onread` callback runs with the socket as `this`). */
+const CONNECTION = Symbol('h1 connection');
+type OwnedSocket = Duplex & { [CONNECTION]?: H1Connection };
+
+/**
+ * One read buffer for every plain-TCP socket of the native client: libuv reads into it and the
+ * callback parses it at once, before any other socket's read, so no Buffer and no stream
+ * machinery per read. Whatever must outlive the callback (a split head, bytes held back by a
+ * pause, a kept body) is copied.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+function onSocketRead(this: OwnedSocket, bytes: number, buffer: Buffer): void {
+  const connection = this[CONNECTION];
+  if (connection) connection.received(buffer.subarray(0, bytes));
+  // A socket opened ahead that the server wrote to before any request: not to be trusted.
+  else this.destroy();
+}
+
+/**
+ * The connect options of a plain-TCP native pool: the socket reads into the shared buffer. TLS
+ * sockets and a link's wrapped stream read as streams do (their `data` events).
+ */
+export function withOwnReads(options: buildConnector.BuildOptions): buildConnector.BuildOptions {
+  return { ...options, onread: { buffer: READ_BUFFER, callback: onSocketRead as (bytes: number, buffer: Uint8Array) => boolean } };
+}
+
 /** Pools with connections that may go stale; one coarse timer checks them all, not one per request or per pool. */
 const sweptPools = new Set<H1Pool>();
 let sweeper: NodeJS.Timeout | undefined;
@@ -122,6 +149,8 @@ class H1Connection implements ResponseEvents, Dispatcher.DispatchController {
     private readonly pool: H1Pool,
   ) {
     this.keepAliveMs = pool.keepAliveMs;
+    (socket as OwnedSocket)[CONNECTION] = this;
+    // Sockets reading into the shared buffer never emit `data`; the others (TLS, links) do.
     socket.on('data', (data: Buffer) => this.received(data));
     socket.on('end', () => this.ended());
     socket.on('error', (error: Error) => (this.failed ??= error));
@@ -177,7 +206,7 @@ class H1Connection implements ResponseEvents, Dispatcher.DispatchController {
     return !this.isPaused && this.handler !== undefined;
   }
 
-  private received(data: Buffer): void {
+  received(data: Buffer): void {
     if (!this.handler) {
       // Bytes nobody asked for: the connection cannot be trusted with the next request.
       this.socket.destroy();
@@ -196,7 +225,8 @@ class H1Connection implements ResponseEvents, Dispatcher.DispatchController {
     }
     if (!this.handler) return;
     if (this.parser.done) return this.complete(at < data.length);
-    if (at < data.length) this.rest = data.subarray(at);
+    // Held until resume: a copy, since the shared read buffer is refilled by the next read.
+    if (at < data.length) this.rest = Buffer.from(data.subarray(at));
   }
 
   /** The response ended; `extra` says the server sent bytes past it. */

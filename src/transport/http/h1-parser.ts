@@ -31,9 +31,27 @@ const enum State {
 const CR = 13;
 const LF = 10;
 const HEAD_END = Buffer.from('\r\n\r\n');
+/** "HTTP/1." as bytes: the status line's start, compared without making a string. */
+const VERSION_PREFIX = Buffer.from('HTTP/1.');
 /** The most header bytes a response may carry (llhttp's default in Node is 16 KB; undici allows more). */
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE = 1024;
+
+/** The decimal number between optional spaces in `buffer[start, end)`, or -1 if there is none. */
+function decimal(buffer: Buffer, start: number, end: number): number {
+  let at = start;
+  while (at < end && (buffer[at] === 0x20 || buffer[at] === 0x09)) at++;
+  let stop = end;
+  while (stop > at && (buffer[stop - 1] === 0x20 || buffer[stop - 1] === 0x09)) stop--;
+  if (at === stop || stop - at > 15) return -1;
+  let value = 0;
+  for (; at < stop; at++) {
+    const digit = (buffer[at] ?? 0) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
 
 function lowerAscii(buffer: Buffer, start: number, end: number): string {
   return buffer.toString('latin1', start, end).toLowerCase();
@@ -186,7 +204,7 @@ export class ResponseParser {
   /** The head from `start` to `end` (the blank line's CRLFCRLF at `end`). */
   private parseHead(buffer: Buffer, start: number, end: number): void {
     // "HTTP/1.1 200 OK": the version and a three-digit status.
-    if (end - start < 12 || buffer.toString('latin1', start, start + 7) !== 'HTTP/1.' || buffer[start + 8] !== 0x20) {
+    if (end - start < 12 || buffer.compare(VERSION_PREFIX, 0, 7, start, start + 7) !== 0 || buffer[start + 8] !== 0x20) {
       throw new ResponseParseError('HPE_INVALID_CONSTANT', 'Expected HTTP/');
     }
     const minor = (buffer[start + 7] ?? 0) - 48;
@@ -210,11 +228,16 @@ export class ResponseParser {
         // Only the framing headers matter; the name's length rules out the rest before any string is made.
         if (nameLength === 14 || nameLength === 17 || nameLength === 10) {
           const name = lowerAscii(buffer, line, colon);
-          const value = buffer.toString('latin1', colon + 1, buffer[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd).trim();
+          const valueEnd = buffer[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
           if (name === 'content-length') {
-            if (!/^\d+$/.test(value) || (contentLength >= 0 && Number(value) !== contentLength)) throw new ResponseParseError('HPE_INVALID_CONTENT_LENGTH', 'Invalid character in Content-Length');
-            contentLength = Number(value);
-          } else if (name === 'transfer-encoding') {
+            const length = decimal(buffer, colon + 1, valueEnd);
+            if (length < 0 || (contentLength >= 0 && length !== contentLength)) throw new ResponseParseError('HPE_INVALID_CONTENT_LENGTH', 'Invalid character in Content-Length');
+            contentLength = length;
+            line = lineEnd + 1;
+            continue;
+          }
+          const value = buffer.toString('latin1', colon + 1, valueEnd).trim();
+          if (name === 'transfer-encoding') {
             chunked = value.toLowerCase().endsWith('chunked');
           } else if (name === 'connection') {
             connection = value.toLowerCase();

@@ -132,7 +132,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.deadline.data();
     this.bytesIn += chunk.length;
-    if (this.keepBody) (this.chunks ??= []).push(chunk);
+    // A copy: fleetsim's own client hands over slices of a read buffer it reuses.
+    if (this.keepBody) (this.chunks ??= []).push(Buffer.from(chunk));
     // A large body arrives as fast as the socket gives it: undici parses everything buffered in
     // one go, and every other connection's answer waits behind it. Past a slice, yield the loop.
     this.sliceBytes += chunk.length;

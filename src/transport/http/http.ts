@@ -1,6 +1,6 @@
 import { buildConnector, Client, Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import { H1Pool } from './h1-client.ts';
+import { H1Pool, withOwnReads } from './h1-client.ts';
 import { HttpExchange } from './http-exchange.ts';
 import { PreopenedConnector, SPARE_LIFETIME_MS } from './http-preconnect.ts';
 import type { AttemptResult, DeviceTls, TlsOptions } from '../types.ts';
@@ -96,12 +96,13 @@ export class HttpTransport {
     localAddresses: readonly string[] = [],
   ) {
     this.connect = connectOptions(options.timeoutMs, options.tls);
+    const reads = this.readsOf(this.connect);
     this.sources = localAddresses.length === 0 ? [undefined] : localAddresses;
     this.poolConnections = Math.max(1, Math.ceil(options.connections / this.sources.length));
     if (!options.connectionPerDevice && !options.tlsFor) {
       // Devices with a link of their own skip the shared pools (see `dispatch`).
       for (const source of this.sources) {
-        const preopened = new PreopenedConnector(this.connect, new URL(origin), SPARE_LIFETIME_MS, source ?? null);
+        const preopened = new PreopenedConnector(reads, new URL(origin), SPARE_LIFETIME_MS, source ?? null);
         this.preopened.push(preopened);
         this.pools.push(this.pool(source, preopened.connect, this.poolConnections));
       }
@@ -123,6 +124,11 @@ export class HttpTransport {
     return new H1Pool(new URL(this.origin), connector, { connections, keepAliveMs: KEEP_ALIVE_MS, localAddress: source });
   }
 
+  /** Connect options for a connection without a link: the native client's plain-TCP sockets read into its own buffer. */
+  private readsOf(connect: buildConnector.BuildOptions): buildConnector.BuildOptions {
+    return this.options.client === 'native' && new URL(this.origin).protocol === 'http:' ? withOwnReads(connect) : connect;
+  }
+
   /** One device's own keep-alive connection. */
   private client(source: string | undefined, connect: buildConnector.connector | buildConnector.BuildOptions): AnyDispatcher {
     if (this.options.client !== 'native') return new Client(this.origin, this.clientOptions(source, connect));
@@ -141,12 +147,12 @@ export class HttpTransport {
     let dispatcher: AnyDispatcher | string;
     if (tls?.problem !== undefined) dispatcher = tls.problem;
     else if (link) dispatcher = this.client(source, shapedConnector(connect, link));
-    else if (this.options.connectionPerDevice) dispatcher = this.client(source, connect);
+    else if (this.options.connectionPerDevice) dispatcher = this.client(source, this.readsOf(connect));
     else {
       const id = `${sourceIndex}\n${tls?.id ?? ''}`;
       let pool = this.certificatePools.get(id);
       if (!pool) {
-        pool = this.pool(source, connect, this.poolConnections);
+        pool = this.pool(source, this.readsOf(connect), this.poolConnections);
         this.certificatePools.set(id, pool);
       }
       dispatcher = pool;
