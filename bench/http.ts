@@ -30,8 +30,8 @@ async function peer(tool: string, script: string, ...extra: string[]): Promise<M
 }
 
 
-const UNDICI_PROFILE = 'profiles/iot-node-flat-out.yaml';
-/** The same fleet on fleetsim's own HTTP/1.1 client. */
+/** profiles/iot-node-flat-out.yaml with the HTTP client named, whichever is the default. */
+const UNDICI_PROFILE = 'bench/profiles/iot-node-flat-out-undici.yaml';
 const NATIVE_PROFILE = 'bench/profiles/iot-node-flat-out-native.yaml';
 
 async function fleetsim(client: string, profile: string): Promise<Measured> {
@@ -63,9 +63,8 @@ try {
   console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
   console.log(report);
   console.log('The machine may be shared: absolute rates move with its load, the ratios within a round much less.');
-  const pairing = flatOutPairing(UNDICI_PROFILE, false, devices, seconds, fixture.url);
-  console.log(await sideBySide(fixture, dir, Math.max(5, rounds), pairing, onNative, plainOf('undici'), false));
-  console.log(await sideBySide(fixture, dir, Math.max(5, rounds), pairing));
+  console.log(await sideBySide(fixture, dir, Math.max(5, rounds), flatOutPairing(UNDICI_PROFILE, false, devices, seconds, fixture.url), onNative, plainOf('undici'), false));
+  console.log(await sideBySide(fixture, dir, Math.max(5, rounds), flatOutPairing('profiles/iot-node-flat-out.yaml', false, devices, seconds, fixture.url)));
 } finally {
   fixture.stop();
   await rm(dir, { recursive: true, force: true });
