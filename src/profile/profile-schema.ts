@@ -55,7 +55,7 @@ const httpSettings = Type.Object(
     connectionPerDevice: Type.Optional(Type.Boolean()),
     client: Type.Optional(
       Type.Union([Type.Literal('undici'), Type.Literal('native')], {
-        description: "The HTTP/1.1 client: undici (the default), or fleetsim's own for plain keep-alive traffic (cheaper per request; the same connecting, TLS, timeouts and results).",
+        description: "The HTTP/1.1 client: native, fleetsim's own (the default: cheaper per request), or undici; the same connecting, TLS, timeouts and results.",
       }),
     ),
     timeout: Type.Optional(duration()),

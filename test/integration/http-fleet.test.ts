@@ -16,9 +16,8 @@ after(async () => {
   await temp.remove();
 });
 
-/** profiles/iot-node.yaml as shipped, or on the given HTTP client (`http.client`, set in a copy). */
+/** profiles/iot-node.yaml on the given HTTP client (`http.client`, set in a copy). */
 async function iotNodeProfile(client: string): Promise<string> {
-  if (client === 'undici') return 'profiles/iot-node.yaml';
   const text = await readFile(path.join(ROOT, 'profiles/iot-node.yaml'), 'utf8');
   const device = path.join(ROOT, 'devices/iot-node.yaml');
   const copy = text.replace('../devices/iot-node.yaml', device).replace('http:\n', `http:\n  client: ${client}\n`);

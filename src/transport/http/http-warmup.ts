@@ -14,7 +14,7 @@ const WARM_UP_TIMEOUT_MS = 2000;
  * before the run's clock starts: a cold process otherwise pays for that compiling and JIT in its
  * first second. The target never sees these requests, and nothing counts them.
  */
-export async function warmUpHttp(client: HttpClientKind = 'undici'): Promise<void> {
+export async function warmUpHttp(client: HttpClientKind): Promise<void> {
   const server = createServer((request, response) => {
     request.resume();
     request.on('end', () => response.end('{"ok":true}'));

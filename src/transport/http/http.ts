@@ -7,11 +7,13 @@ import type { AttemptResult, DeviceTls, TlsOptions } from '../types.ts';
 import { shapedConnector } from '../link/shaped-connector.ts';
 import type { LinkConditions } from '../link/link-conditions.ts';
 
-/** Which HTTP/1.1 client carries the requests: undici's, or fleetsim's own (h1-client.ts). */
+/** Which HTTP/1.1 client carries the requests: fleetsim's own (h1-client.ts, the default), or undici's. */
 export type HttpClientKind = 'undici' | 'native';
 
+const isUndici = (client: HttpClientKind | undefined): boolean => client === 'undici';
+
 export interface HttpTransportOptions {
-  /** undici (the default) or fleetsim's own HTTP/1.1 client; connecting and TLS are undici's connector either way. */
+  /** fleetsim's own HTTP/1.1 client (`native`, the default) or undici's; connecting and TLS are undici's connector either way. */
   readonly client?: HttpClientKind | undefined;
   /** Connections per origin in the shared pool. */
   readonly connections: number;
@@ -65,7 +67,8 @@ function connectOptions(timeoutMs: number, tls: TlsOptions | undefined): buildCo
 }
 
 /**
- * HTTP over undici: one Pool per origin shared by the fleet, or one keep-alive Client per device.
+ * HTTP over fleetsim's own HTTP/1.1 client (H1Pool, the default) or undici's: one pool per origin
+ * shared by the fleet, or one keep-alive connection per device (an undici Client, or an H1Pool of one).
  * With source addresses (`--local-ips`), device i connects from address i mod k: one Pool per
  * address, the pool's connections split among them, or each device's Client bound to its address.
  * With per-device client certificates, one Pool per distinct certificate (and address): a device
@@ -119,19 +122,19 @@ export class HttpTransport {
 
   /** A pool of `connections` to the origin, on the client the options chose. */
   private pool(source: string | undefined, connect: buildConnector.connector | buildConnector.BuildOptions, connections: number): AnyDispatcher {
-    if (this.options.client !== 'native') return new Pool(this.origin, { ...this.clientOptions(source, connect), connections });
+    if (isUndici(this.options.client)) return new Pool(this.origin, { ...this.clientOptions(source, connect), connections });
     const connector = typeof connect === 'function' ? connect : buildConnector(connect);
     return new H1Pool(new URL(this.origin), connector, { connections, keepAliveMs: KEEP_ALIVE_MS, localAddress: source });
   }
 
   /** Connect options for a connection without a link: the native client's plain-TCP sockets read into its own buffer. */
   private readsOf(connect: buildConnector.BuildOptions): buildConnector.BuildOptions {
-    return this.options.client === 'native' && new URL(this.origin).protocol === 'http:' ? withOwnReads(connect) : connect;
+    return !isUndici(this.options.client) && new URL(this.origin).protocol === 'http:' ? withOwnReads(connect) : connect;
   }
 
   /** One device's own keep-alive connection. */
   private client(source: string | undefined, connect: buildConnector.connector | buildConnector.BuildOptions): AnyDispatcher {
-    if (this.options.client !== 'native') return new Client(this.origin, this.clientOptions(source, connect));
+    if (isUndici(this.options.client)) return new Client(this.origin, this.clientOptions(source, connect));
     const own = this.pool(source, connect, 1) as H1Pool;
     this.ownNative.add(own);
     return own;
