@@ -3,12 +3,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMeasured, runLocust } from './run-pinned.ts';
 import type { Measured } from './run-pinned.ts';
-import { flatOutPairing, sideBySide } from './side-by-side.ts';
+import { besidePeers } from './peer-pairs.ts';
+import type { PairedPeer } from './peer-pairs.ts';
+import { flatOutPairing, plainOf, sideBySide } from './side-by-side.ts';
+import type { Variant } from './side-by-side.ts';
 import { nginxInstalled, startFixture, startNginx } from './targets.ts';
 
 /**
- * HTTP throughput, fleetsim's iot-node-flat-out side by side with autocannon, plain undici loops and
- * Locust, all in this one run: `npm run bench:http [devices] [seconds] [fixture|nginx] [rounds]`. Against the
+ * HTTP throughput, fleetsim's iot-node-flat-out on each of its HTTP clients (undici, and its own:
+ * `http.client: native`) side by side with autocannon, plain undici loops and Locust, all in this
+ * one run: `npm run bench:http [devices] [seconds] [fixture|nginx] [rounds]`. Against the
  * fixture (the default: the peers' reference rates were measured on it) the faster tools take it to
  * its core's limit; nginx answers far cheaper, so against it the rates compare the generators alone.
  */
@@ -28,15 +32,42 @@ async function peer(tool: string, script: string, ...extra: string[]): Promise<M
 }
 
 
-async function fleetsim(): Promise<Measured> {
-  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, 'fleetsim', fleet('profiles/iot-node-flat-out.yaml', devices, devices * 10, seconds, '--target', fixture.url));
-  if (results.total.failures > 0) throw new Error(`fleetsim had failures: ${JSON.stringify(results.failures)}`);
-  return { tool: 'fleetsim iot-node-flat-out', messages: results.total.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
+/** profiles/iot-node-flat-out.yaml with the HTTP client named, whichever is the default. */
+const UNDICI_PROFILE = 'bench/profiles/iot-node-flat-out-undici.yaml';
+const NATIVE_PROFILE = 'bench/profiles/iot-node-flat-out-native.yaml';
+
+async function fleetsim(client: string, profile: string): Promise<Measured> {
+  const { results, cpuSeconds, maxRssBytes } = await runFleetsimMeasured(dir, `fleetsim-${client}`, fleet(profile, devices, devices * 10, seconds, '--target', fixture.url));
+  if (results.total.failures > 0) throw new Error(`fleetsim (${client}) had failures: ${JSON.stringify(results.failures)}`);
+  return { tool: `fleetsim ${client}`, messages: results.total.requests, seconds: results.activeS, cpuSeconds, maxRssBytes };
 }
+
+/**
+ * The peers that can start at an instant, for the pairs beside fleetsim. Locust cannot be told when
+ * to start: it is launched this much earlier, its measured start-up on this machine.
+ */
+const LOCUST_START_UP_MS = 1500;
+const pairedPeers: readonly PairedPeer[] = [
+  { label: 'autocannon (POST /data)', run: (startAt) => peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts', String(startAt)) },
+  {
+    label: 'Locust FastHttpUser iot-node',
+    run: async (startAt) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - LOCUST_START_UP_MS - Date.now())));
+      return runLocust('Locust FastHttpUser iot-node', 'bench/locust/iot_node.py', fixture.url, devices, seconds, dir);
+    },
+  },
+];
+
+/** The side-by-side variant that runs the same fleet on the native client: the pairing's profile argument swapped. */
+const onNative: Variant = {
+  label: 'http.client: native',
+  run: (runDir, label, args) => plainOf('native').run(runDir, label, args.map((arg) => (arg === UNDICI_PROFILE ? NATIVE_PROFILE : arg))),
+};
 
 try {
   const report = await measureRounds(fixture, rounds, [
-    () => fleetsim(),
+    () => fleetsim('undici', UNDICI_PROFILE),
+    () => fleetsim('native', NATIVE_PROFILE),
     () => peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts'),
     () => peer('undici Pool.request loop (POST /data)', 'bench/peers/undici-loop.ts', 'request'),
     () => peer('undici dispatch loop (POST /data)', 'bench/peers/undici-loop.ts', 'dispatch'),
@@ -49,6 +80,11 @@ try {
   console.log(`HTTP, ${devices} ${connections} for ${seconds} s against ${against}; ${pinningNote()}.`);
   console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
   console.log(report);
+  console.log('The machine may be shared: absolute rates move with its load, the ratios within a round much less, and those of runs side by side least.');
+  for (const [client, profile] of [['native', NATIVE_PROFILE], ['undici', UNDICI_PROFILE]] as const) {
+    console.log(await besidePeers(dir, rounds, `fleetsim ${client}`, fleet(profile, devices, devices * 10, seconds, '--target', fixture.url), pairedPeers));
+  }
+  console.log(await sideBySide(fixture, dir, Math.max(5, rounds), flatOutPairing(UNDICI_PROFILE, false, devices, seconds, fixture.url), onNative, plainOf('undici'), false));
   console.log(await sideBySide(fixture, dir, Math.max(5, rounds), flatOutPairing('profiles/iot-node-flat-out.yaml', false, devices, seconds, fixture.url)));
 } finally {
   fixture.stop();

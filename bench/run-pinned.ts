@@ -108,11 +108,19 @@ function costColumns(row: Measured): string[] {
 
 const COST_HEADERS = (unit: string): string[] => [`CPU s per 1k ${unit}`, 'max RSS MB', 'target core %'];
 
-/** One row per tool: rate, the ratio of fleetsim's rate to it, CPU seconds per 1k messages, RSS. */
+/** The fleetsim rows of a round (one per variant, e.g. per HTTP client), by their tool names. */
+const fleetsimRows = (rows: readonly Measured[]): Measured[] => rows.filter((row) => row.tool.startsWith('fleetsim'));
+
+/** The ratio columns' headings: `fleetsim ÷ tool`, or one per fleetsim variant when a round has several. */
+function ratioHeadings(fleetsims: readonly Measured[]): string[] {
+  return fleetsims.length <= 1 ? ['fleetsim ÷ tool'] : fleetsims.map((row) => `${row.tool} ÷ tool`);
+}
+
+/** One row per tool: rate, the ratio of (each) fleetsim's rate to it, CPU seconds per 1k messages, RSS. */
 function table(rows: readonly Measured[], unit: string): string {
-  const fleetsim = rows.find((row) => row.tool.startsWith('fleetsim'));
-  const lines = [['tool', `${unit}/s`, 'fleetsim ÷ tool', ...COST_HEADERS(unit)]];
-  for (const row of rows) lines.push([row.tool, rateOf(row).toFixed(0), fleetsim ? (rateOf(fleetsim) / rateOf(row)).toFixed(2) : '-', ...costColumns(row)]);
+  const fleetsims = fleetsimRows(rows);
+  const lines = [['tool', `${unit}/s`, ...ratioHeadings(fleetsims), ...COST_HEADERS(unit)]];
+  for (const row of rows) lines.push([row.tool, rateOf(row).toFixed(0), ...(fleetsims.length > 0 ? fleetsims.map((fleetsim) => (rateOf(fleetsim) / rateOf(row)).toFixed(2)) : ['-']), ...costColumns(row)]);
   return aligned(lines);
 }
 
@@ -143,22 +151,28 @@ export async function measureRounds(target: { cpuSeconds(): number }, rounds: nu
  * median and a range, so a slow minute on the machine moves both sides of a ratio alike.
  */
 function roundsTable(rounds: readonly (readonly Measured[])[], unit: string): string {
-  const lines = [['tool', `median ${unit}/s`, 'range', 'fleetsim ÷ tool', 'range', ...COST_HEADERS(unit)]];
+  const fleetsimTools = fleetsimRows(rounds[0] ?? []).map((row) => row.tool);
+  const headings = ratioHeadings(fleetsimRows(rounds[0] ?? [])).flatMap((heading) => [heading, 'range']);
+  const lines = [['tool', `median ${unit}/s`, 'range', ...(headings.length > 0 ? headings : ['fleetsim ÷ tool', 'range']), ...COST_HEADERS(unit)]];
+  const range = (values: number[], digits: number): string => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
   for (const tool of rounds[0]?.map((row) => row.tool) ?? []) {
     const rows: Measured[] = [];
-    const ratios: number[] = [];
+    // Per fleetsim variant, its ratio to this tool in each round.
+    const ratios: number[][] = fleetsimTools.map(() => []);
     for (const round of rounds) {
       const row = round.find((candidate) => candidate.tool === tool);
-      const fleetsim = round.find((candidate) => candidate.tool.startsWith('fleetsim'));
       if (!row) continue;
       rows.push(row);
-      if (fleetsim) ratios.push(rateOf(fleetsim) / rateOf(row));
+      fleetsimTools.forEach((name, i) => {
+        const fleetsim = round.find((candidate) => candidate.tool === name);
+        if (fleetsim) ratios[i]?.push(rateOf(fleetsim) / rateOf(row));
+      });
     }
     const middle = median(rows, rateOf);
     if (!middle) continue;
     const rates = rows.map(rateOf);
-    const range = (values: number[], digits: number): string => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
-    lines.push([tool, rateOf(middle).toFixed(0), range(rates, 0), ratios.length > 0 ? (median(ratios, (ratio) => ratio) ?? 0).toFixed(2) : '-', ratios.length > 0 ? range(ratios, 2) : '-', ...costColumns(middle)]);
+    const ratioCells = ratios.length === 0 ? ['-', '-'] : ratios.flatMap((values) => (values.length > 0 ? [(median(values, (ratio) => ratio) ?? 0).toFixed(2), range(values, 2)] : ['-', '-']));
+    lines.push([tool, rateOf(middle).toFixed(0), range(rates, 0), ...ratioCells, ...costColumns(middle)]);
   }
   return `${rounds.length} rounds\n${aligned(lines)}`;
 }

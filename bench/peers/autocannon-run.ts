@@ -1,9 +1,13 @@
 import autocannon from 'autocannon';
 import { printPeerResult } from './timed-loops.ts';
 
-/** autocannon, in-process so its CPU can be read: CONNECTIONS connections POSTing /data for SECONDS. */
-const [origin, connectionsText, secondsText] = process.argv.slice(2);
-if (!origin || !connectionsText || !secondsText) throw new Error('usage: autocannon-run.ts ORIGIN CONNECTIONS SECONDS');
+/**
+ * autocannon, in-process so its CPU can be read: CONNECTIONS connections POSTing /data for SECONDS,
+ * from START_AT (epoch ms, for a run beside another tool) or at once.
+ */
+const [origin, connectionsText, secondsText, startAtText] = process.argv.slice(2);
+if (!origin || !connectionsText || !secondsText) throw new Error('usage: autocannon-run.ts ORIGIN CONNECTIONS SECONDS [START_AT_MS]');
+if (startAtText) await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(startAtText) - Date.now())));
 const cpuBefore = process.cpuUsage();
 const result = await autocannon({
   url: `${origin}/data`,

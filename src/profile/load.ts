@@ -139,6 +139,7 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     http: {
       connections: httpRaw.connections ?? 100,
       connectionPerDevice: httpRaw.connectionPerDevice ?? false,
+      client: httpRaw.client ?? 'native',
       timeoutMs: profileTimeoutMs,
       tls: await loadClientTls(source, profileDir, 'http', httpRaw.tls, fleet),
     },

@@ -53,6 +53,11 @@ const httpSettings = Type.Object(
   {
     connections: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_CONNECTIONS, description: 'Connections per origin in the shared pool.' })),
     connectionPerDevice: Type.Optional(Type.Boolean()),
+    client: Type.Optional(
+      Type.Union([Type.Literal('undici'), Type.Literal('native')], {
+        description: "The HTTP/1.1 client: native, fleetsim's own (the default: cheaper per request), or undici; the same connecting, TLS, timeouts and results.",
+      }),
+    ),
     timeout: Type.Optional(duration()),
     tls: Type.Optional(
       clientTls('For https:// targets. Paths are relative to this profile; cert and key may be templates ({{ device.id }}, {{ data.cert }}) so each device presents its own certificate, over its own connections.', {

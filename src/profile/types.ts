@@ -278,6 +278,8 @@ export interface HttpSettings {
   readonly connections: number;
   /** Give every device its own keep-alive connection, as real devices have. */
   readonly connectionPerDevice: boolean;
+  /** Which HTTP/1.1 client sends the requests: fleetsim's own (`native`, the default), or undici. */
+  readonly client: 'undici' | 'native';
   readonly timeoutMs: number;
   readonly tls: ClientTlsSettings | undefined;
 }

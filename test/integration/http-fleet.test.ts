@@ -1,9 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { HttpFixture } from '../../broker-fixture/index.ts';
 import type { Results } from '../../src/metrics/results.ts';
-import { runCli } from '../helpers/cli.ts';
+import { ROOT, runCli } from '../helpers/cli.ts';
+import { HTTP_CLIENTS } from '../helpers/http-clients.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
 let temp: TempDir;
@@ -14,13 +16,22 @@ after(async () => {
   await temp.remove();
 });
 
-test('200 iot-node devices for 20 s: greet once each, 10:1:1 task mix, devices/5 tasks per second, counts equal the server', { timeout: 90_000 }, async () => {
+/** profiles/iot-node.yaml on the given HTTP client (`http.client`, set in a copy). */
+async function iotNodeProfile(client: string): Promise<string> {
+  const text = await readFile(path.join(ROOT, 'profiles/iot-node.yaml'), 'utf8');
+  const device = path.join(ROOT, 'devices/iot-node.yaml');
+  const copy = text.replace('../devices/iot-node.yaml', device).replace('http:\n', `http:\n  client: ${client}\n`);
+  assert.match(copy, new RegExp(`http:\\n  client: ${client}\\n`));
+  return temp.write(`iot-node-${client}.yaml`, copy);
+}
+
+for (const client of HTTP_CLIENTS) test(`200 iot-node devices for 20 s: greet once each, 10:1:1 task mix, devices/5 tasks per second, counts equal the server (http.client: ${client})`, { timeout: 90_000 }, async () => {
   const server = new HttpFixture();
   const url = await server.listen(0);
   try {
-    const json = temp.file('fleet.json');
-    const log = temp.file('fleet.ndjson');
-    const result = await runCli(['run', 'profiles/iot-node.yaml', '-u', '200', '-r', '100', '-t', '20s', '--target', url, '--json', json, '--log-requests', log, '--quiet'], 60_000);
+    const json = temp.file(`fleet-${client}.json`);
+    const log = temp.file(`fleet-${client}.ndjson`);
+    const result = await runCli(['run', await iotNodeProfile(client), '-u', '200', '-r', '100', '-t', '20s', '--target', url, '--json', json, '--log-requests', log, '--quiet'], 60_000);
     assert.equal(result.code, 0, result.stderr);
     const results = JSON.parse(await readFile(json, 'utf8')) as Results;
     const byName = new Map(results.stats.map((row) => [`${row.type} ${row.name}`, row]));

@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { HttpTransport } from '../../src/transport/http/http.ts';
 import { PreopenedConnector } from '../../src/transport/http/http-preconnect.ts';
 import { pollUntil } from '../helpers/poll.ts';
+import { HTTP_CLIENTS } from '../helpers/http-clients.ts';
 
 /** An HTTP server that counts the connections it accepted, those still open, and the requests. */
 class CountingServer {
@@ -55,7 +56,7 @@ async function withClientSockets<T>(open: () => Promise<T>): Promise<{ value: T;
 
 const post = (deviceIndex: number) => ({ deviceIndex, method: 'POST' as const, path: '/data', headers: { 'content-type': 'application/json' }, body: '{"t":1}', timeoutMs: 2000 });
 
-describe('the shared pool opens its first connections ahead', () => {
+for (const client of HTTP_CLIENTS) describe(`the shared pool opens its first connections ahead (http.client: ${client})`, () => {
   let target: CountingServer;
   before(async () => {
     target = new CountingServer();
@@ -66,7 +67,7 @@ describe('the shared pool opens its first connections ahead', () => {
   test('opened connections carry the first requests: no request ahead, no new connection after', async () => {
     const connectionsBefore = target.connections;
     const requestsBefore = target.requests;
-    const transport = new HttpTransport(target.url, { connections: 4, connectionPerDevice: false, timeoutMs: 2000 });
+    const transport = new HttpTransport(target.url, { connections: 4, connectionPerDevice: false, timeoutMs: 2000, client });
     try {
       assert.equal(await transport.preconnect(10, 2000), 4, 'at most the pool size');
       await pollUntil('the server to accept 4 connections', () => target.connections - connectionsBefore === 4);
@@ -82,7 +83,7 @@ describe('the shared pool opens its first connections ahead', () => {
   });
 
   test('a connection the server closed while it waited is not used: the request opens its own and succeeds', async () => {
-    const transport = new HttpTransport(target.url, { connections: 2, connectionPerDevice: false, timeoutMs: 2000 });
+    const transport = new HttpTransport(target.url, { connections: 2, connectionPerDevice: false, timeoutMs: 2000, client });
     try {
       const before = new Set(target.open);
       const { value: count, sockets: clientSockets } = await withClientSockets(() => transport.preconnect(2, 2000));
@@ -117,7 +118,7 @@ describe('the shared pool opens its first connections ahead', () => {
     await closed.listen();
     const url = closed.url;
     await closed.close();
-    const transport = new HttpTransport(url, { connections: 3, connectionPerDevice: false, timeoutMs: 2000 });
+    const transport = new HttpTransport(url, { connections: 3, connectionPerDevice: false, timeoutMs: 2000, client });
     try {
       assert.equal(await transport.preconnect(3, 2000), 0);
     } finally {

@@ -8,6 +8,7 @@ import { HttpTransport } from '../../src/transport/http/http.ts';
 import type { HttpAttempt } from '../../src/transport/http/http.ts';
 import { HttpExchange } from '../../src/transport/http/http-exchange.ts';
 import type { AttemptResult } from '../../src/transport/types.ts';
+import { HTTP_CLIENTS } from '../helpers/http-clients.ts';
 
 /** A device's view of an exchange: each result as it arrives, and whether it came inside `dispatch`. */
 class RecordingSink {
@@ -62,7 +63,7 @@ async function silentServer(): Promise<{ url: string; close: () => Promise<void>
   };
 }
 
-describe('HTTP transport over real sockets', () => {
+for (const client of HTTP_CLIENTS) describe(`HTTP transport over real sockets (http.client: ${client})`, () => {
   let fixture: HttpFixture;
   let url: string;
   before(async () => {
@@ -75,7 +76,7 @@ describe('HTTP transport over real sockets', () => {
 
   for (const connectionPerDevice of [false, true]) {
     test(`a valid request succeeds and counts response bytes (connectionPerDevice: ${connectionPerDevice})`, async () => {
-      const transport = new HttpTransport(url, { connections: 4, connectionPerDevice, timeoutMs: 5000 });
+      const transport = new HttpTransport(url, { connections: 4, connectionPerDevice, timeoutMs: 5000, client });
       try {
         const results = await Promise.all([0, 1, 2, 3].map((deviceIndex) => transport.send(attempt({ deviceIndex }))));
         for (const result of results) assert.deepEqual(result, { outcome: 'ok', error: undefined, bytesIn: '{"ok":true}'.length, answered: true });
@@ -86,7 +87,7 @@ describe('HTTP transport over real sockets', () => {
   }
 
   test('one exchange serves a device request after request: one result each, never inside dispatch, nothing carried over', async () => {
-    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000, client });
     const sink = new RecordingSink();
     const exchange = new HttpExchange(0, sink);
     try {
@@ -113,7 +114,7 @@ describe('HTTP transport over real sockets', () => {
   });
 
   test('a dispatch the pool refuses at once (closed transport) still reports later, as a failure', async () => {
-    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000, client });
     await transport.close();
     const sink = new RecordingSink();
     send(transport, new HttpExchange(0, sink), sink, '/data', '{}');
@@ -123,7 +124,7 @@ describe('HTTP transport over real sockets', () => {
   });
 
   test('a non-2xx answer is a failure labelled with its status', async () => {
-    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000, client });
     try {
       const result = await transport.send(attempt({ body: '{"temperature":"hot"}' }));
       assert.equal(result.outcome, 'failure');
@@ -135,7 +136,7 @@ describe('HTTP transport over real sockets', () => {
   });
 
   test('expectStatus decides success: an expected 404 is ok, an unexpected 200 fails; kept bodies come back', async () => {
-    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000, client });
     try {
       const missing = await transport.send(attempt({ method: 'GET', path: '/nowhere', body: undefined, expectStatus: new Set([404]), keepBody: true }));
       assert.equal(missing.outcome, 'ok');
@@ -150,7 +151,7 @@ describe('HTTP transport over real sockets', () => {
   test('injected server errors come back as HTTP 503 failures', async () => {
     const failing = new HttpFixture({ errorRate: 1 });
     const failingUrl = await failing.listen(0);
-    const transport = new HttpTransport(failingUrl, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    const transport = new HttpTransport(failingUrl, { connections: 1, connectionPerDevice: false, timeoutMs: 5000, client });
     try {
       const result = await transport.send(attempt());
       assert.equal(result.error, 'HTTP 503');
@@ -163,7 +164,7 @@ describe('HTTP transport over real sockets', () => {
 
   test('a server that never answers is a timeout, not a success', async () => {
     const silent = await silentServer();
-    const transport = new HttpTransport(silent.url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    const transport = new HttpTransport(silent.url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000, client });
     try {
       const started = process.hrtime.bigint();
       const result = await transport.send(attempt({ timeoutMs: 300 }));
@@ -181,7 +182,7 @@ describe('HTTP transport over real sockets', () => {
     const silent = await silentServer();
     const closedUrl = silent.url;
     await silent.close();
-    const transport = new HttpTransport(closedUrl, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    const transport = new HttpTransport(closedUrl, { connections: 1, connectionPerDevice: false, timeoutMs: 5000, client });
     try {
       const result = await transport.send(attempt());
       assert.equal(result.outcome, 'failure');
@@ -196,7 +197,7 @@ describe('HTTP transport over real sockets', () => {
     const plain = createHttpServer((_request, response) => response.end('plain'));
     await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
     const { port } = plain.address() as AddressInfo;
-    const transport = new HttpTransport(`https://127.0.0.1:${port}`, { connections: 1, connectionPerDevice: false, timeoutMs: 5000 });
+    const transport = new HttpTransport(`https://127.0.0.1:${port}`, { connections: 1, connectionPerDevice: false, timeoutMs: 5000, client });
     try {
       const result = await transport.send(attempt());
       assert.deepEqual([result.outcome, result.error, result.answered], ['failure', 'TLS: the server answered in plain HTTP', false]);

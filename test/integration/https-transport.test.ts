@@ -8,6 +8,8 @@ import path from 'node:path';
 import { HttpTransport } from '../../src/transport/http/http.ts';
 import type { TlsOptions } from '../../src/transport/types.ts';
 import { ROOT } from '../helpers/cli.ts';
+import { HTTP_CLIENTS } from '../helpers/http-clients.ts';
+import type { HttpClientKind } from '../../src/transport/http/http.ts';
 
 const tlsFile = (name: string): Buffer => readFileSync(path.join(ROOT, 'test/fixtures/tls', name));
 const ca = tlsFile('ca.crt');
@@ -34,8 +36,8 @@ after(async () => {
   }
 });
 
-async function outcomeOf(url: string, tls: TlsOptions | undefined): Promise<[string, string | undefined]> {
-  const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000, tls });
+async function outcomeOf(client: HttpClientKind, url: string, tls: TlsOptions | undefined): Promise<[string, string | undefined]> {
+  const transport = new HttpTransport(url, { connections: 1, connectionPerDevice: false, timeoutMs: 5000, tls, client });
   try {
     const result = await transport.send({ deviceIndex: 0, method: 'GET', path: '/', headers: {}, body: undefined, timeoutMs: 5000 });
     return [result.outcome, result.error];
@@ -44,16 +46,18 @@ async function outcomeOf(url: string, tls: TlsOptions | undefined): Promise<[str
   }
 }
 
-test('https with a private CA: verified with the CA, refused without it, accepted when insecure', async () => {
-  assert.deepEqual(await outcomeOf(plain.url, { ca, rejectUnauthorized: true }), ['ok', undefined]);
-  const [outcome, error] = await outcomeOf(plain.url, undefined);
-  assert.equal(outcome, 'failure');
-  assert.match(error ?? '', /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|unable to verify/);
-  assert.deepEqual(await outcomeOf(plain.url, { rejectUnauthorized: false }), ['ok', undefined]);
-});
+for (const client of HTTP_CLIENTS) {
+  test(`https with a private CA: verified with the CA, refused without it, accepted when insecure (http.client: ${client})`, async () => {
+    assert.deepEqual(await outcomeOf(client, plain.url, { ca, rejectUnauthorized: true }), ['ok', undefined]);
+    const [outcome, error] = await outcomeOf(client, plain.url, undefined);
+    assert.equal(outcome, 'failure');
+    assert.match(error ?? '', /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|unable to verify/);
+    assert.deepEqual(await outcomeOf(client, plain.url, { rejectUnauthorized: false }), ['ok', undefined]);
+  });
 
-test('mutual TLS: the client certificate is presented, and its absence fails', async () => {
-  assert.deepEqual(await outcomeOf(mutual.url, { ca, cert: tlsFile('client.crt'), key: tlsFile('client.key'), rejectUnauthorized: true }), ['ok', undefined]);
-  const [outcome] = await outcomeOf(mutual.url, { ca, rejectUnauthorized: true });
-  assert.equal(outcome, 'failure');
-});
+  test(`mutual TLS: the client certificate is presented, and its absence fails (http.client: ${client})`, async () => {
+    assert.deepEqual(await outcomeOf(client, mutual.url, { ca, cert: tlsFile('client.crt'), key: tlsFile('client.key'), rejectUnauthorized: true }), ['ok', undefined]);
+    const [outcome] = await outcomeOf(client, mutual.url, { ca, rejectUnauthorized: true });
+    assert.equal(outcome, 'failure');
+  });
+}

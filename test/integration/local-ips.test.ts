@@ -8,6 +8,7 @@ import type { Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { HttpFixture } from '../../broker-fixture/index.ts';
 import { HttpTransport } from '../../src/transport/http/http.ts';
+import { HTTP_CLIENTS } from '../helpers/http-clients.ts';
 import { MqttSession } from '../../src/transport/mqtt/mqtt.ts';
 import { runCli } from '../helpers/cli.ts';
 import { pollUntil } from '../helpers/poll.ts';
@@ -80,9 +81,9 @@ test('HTTP: device i connects from address i mod 3, with the shared pool and wit
   }
 });
 
-test('HTTP with a connection per device: each device\'s own connection is bound to its address', { timeout: 20_000 }, async () => {
+for (const client of HTTP_CLIENTS) test(`HTTP with a connection per device: each device's own connection is bound to its address (http.client: ${client})`, { timeout: 20_000 }, async () => {
   greets.clear();
-  const transport = new HttpTransport(httpUrl, { connections: 1, connectionPerDevice: true, timeoutMs: 5_000 }, SOURCES);
+  const transport = new HttpTransport(httpUrl, { connections: 1, connectionPerDevice: true, timeoutMs: 5_000, client }, SOURCES);
   try {
     const sent = await Promise.all([0, 1, 2, 3, 4].map((deviceIndex) => transport.send({ deviceIndex, method: 'GET', path: `/greet?id=${deviceIndex}`, headers: {}, body: undefined, timeoutMs: 5_000 })));
     assert.deepEqual(sent.map((result) => result.outcome), ['ok', 'ok', 'ok', 'ok', 'ok']);

@@ -9,7 +9,7 @@ import type { DeviceTlsSource } from '../mqtt/tls-files.ts';
  * the same certificate (or none), else resolved per device, once, when it first sends.
  */
 export function httpTransportOptions(http: HttpSettings, target: URL, source: DeviceTlsSource): HttpTransportOptions {
-  const base = { connections: http.connections, connectionPerDevice: http.connectionPerDevice, timeoutMs: http.timeoutMs };
+  const base = { connections: http.connections, connectionPerDevice: http.connectionPerDevice, timeoutMs: http.timeoutMs, client: http.client };
   if (!http.tls || target.protocol !== 'https:') return base;
   const resolver = new DeviceTlsResolver(http.tls, source);
   if (certificatePerDevice(http.tls)) return { ...base, tlsFor: (index) => resolver.forDevice(index) };

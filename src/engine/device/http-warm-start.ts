@@ -37,6 +37,6 @@ export function firstSecondDevices(plan: RunPlan, ownedDevices: number): number 
  */
 export async function warmStart(plan: RunPlan, transport: HttpTransport, ownedDevices: number): Promise<void> {
   if (ownedDevices === 0 || !planUsesHttp(plan)) return;
-  await warmUpHttp();
+  await warmUpHttp(plan.http.client);
   if (!plan.http.connectionPerDevice) await transport.preconnect(firstSecondDevices(plan, ownedDevices), PRECONNECT_WITHIN_MS);
 }

@@ -49,9 +49,10 @@ export function classifyHttpError(error: unknown): AttemptResult {
 }
 
 /**
- * One device's request/response slot at undici's dispatch level, on its controller-style handler
- * API (`onRequestStart` … `onResponseEnd`): no promise or response stream per request, and the
- * body is counted as it streams, never buffered unless a capture needs it. undici 7's HTTP/1
+ * One device's request/response slot on the controller-style handler API (`onRequestStart` …
+ * `onResponseEnd`), which fleetsim's own client (h1-client.ts) calls as undici's dispatch does: no
+ * promise or response stream per request, and the body is counted as it streams, never buffered
+ * unless a capture needs it. undici 7's HTTP/1
  * client still calls the legacy hooks it deprecates and adapts these to them per request (a small
  * controller and the parsed response headers); bench/README.md logs what that costs.
  * A device has at most one HTTP request in flight, so one slot per device is enough.
@@ -132,7 +133,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.deadline.data();
     this.bytesIn += chunk.length;
-    if (this.keepBody) (this.chunks ??= []).push(chunk);
+    // A copy: fleetsim's own client hands over slices of a read buffer it reuses.
+    if (this.keepBody) (this.chunks ??= []).push(Buffer.from(chunk));
     // A large body arrives as fast as the socket gives it: undici parses everything buffered in
     // one go, and every other connection's answer waits behind it. Past a slice, yield the loop.
     this.sliceBytes += chunk.length;

@@ -1,13 +1,20 @@
-import { Client, Pool } from 'undici';
-import type { buildConnector } from 'undici';
+import { buildConnector, Client, Pool } from 'undici';
 import type { Dispatcher } from 'undici';
+import { H1Pool, withOwnReads } from './h1-client.ts';
 import { HttpExchange } from './http-exchange.ts';
 import { PreopenedConnector, SPARE_LIFETIME_MS } from './http-preconnect.ts';
 import type { AttemptResult, DeviceTls, TlsOptions } from '../types.ts';
 import { shapedConnector } from '../link/shaped-connector.ts';
 import type { LinkConditions } from '../link/link-conditions.ts';
 
+/** Which HTTP/1.1 client carries the requests: fleetsim's own (h1-client.ts, the default), or undici's. */
+export type HttpClientKind = 'undici' | 'native';
+
+const isUndici = (client: HttpClientKind | undefined): boolean => client === 'undici';
+
 export interface HttpTransportOptions {
+  /** fleetsim's own HTTP/1.1 client (`native`, the default) or undici's; connecting and TLS are undici's connector either way. */
+  readonly client?: HttpClientKind | undefined;
   /** Connections per origin in the shared pool. */
   readonly connections: number;
   /** One keep-alive connection per device instead of a shared pool. */
@@ -42,6 +49,12 @@ export interface HttpAttempt {
   readonly keepBody?: boolean;
 }
 
+/** A dispatcher of either client: both take `dispatch(request, exchange)`, `close()` and `destroy()`. */
+type AnyDispatcher = Dispatcher | H1Pool;
+
+/** How long an idle connection is kept when the server names no keep-alive timeout of its own. */
+const KEEP_ALIVE_MS = 30_000;
+
 /** undici's connect options for a TLS client: `timeout` bounds TCP and TLS set-up. */
 function connectOptions(timeoutMs: number, tls: TlsOptions | undefined): buildConnector.BuildOptions {
   return {
@@ -54,7 +67,8 @@ function connectOptions(timeoutMs: number, tls: TlsOptions | undefined): buildCo
 }
 
 /**
- * HTTP over undici: one Pool per origin shared by the fleet, or one keep-alive Client per device.
+ * HTTP over fleetsim's own HTTP/1.1 client (H1Pool, the default) or undici's: one pool per origin
+ * shared by the fleet, or one keep-alive connection per device (an undici Client, or an H1Pool of one).
  * With source addresses (`--local-ips`), device i connects from address i mod k: one Pool per
  * address, the pool's connections split among them, or each device's Client bound to its address.
  * With per-device client certificates, one Pool per distinct certificate (and address): a device
@@ -64,11 +78,13 @@ function connectOptions(timeoutMs: number, tls: TlsOptions | undefined): buildCo
  */
 export class HttpTransport {
   /** One per source address (one in all without any), by device index mod their count; none with per-device certificates. */
-  private readonly pools: Pool[] = [];
+  private readonly pools: AnyDispatcher[] = [];
   /** Per device: its own Client, its certificate's Pool, or why it has no TLS material. */
-  private readonly byDevice: (Dispatcher | string | undefined)[] = [];
+  private readonly byDevice: (AnyDispatcher | string | undefined)[] = [];
   /** Per-certificate pools, by source address and the files presented. */
-  private readonly certificatePools = new Map<string, Pool>();
+  private readonly certificatePools = new Map<string, AnyDispatcher>();
+  /** The native client's per-device connections (a device's own, closed when it stops). */
+  private readonly ownNative = new WeakSet<H1Pool>();
   private readonly connect: buildConnector.BuildOptions;
   /** Source addresses, or one undefined (the system's choice) without any. */
   private readonly sources: readonly (string | undefined)[];
@@ -83,14 +99,15 @@ export class HttpTransport {
     localAddresses: readonly string[] = [],
   ) {
     this.connect = connectOptions(options.timeoutMs, options.tls);
+    const reads = this.readsOf(this.connect);
     this.sources = localAddresses.length === 0 ? [undefined] : localAddresses;
     this.poolConnections = Math.max(1, Math.ceil(options.connections / this.sources.length));
     if (!options.connectionPerDevice && !options.tlsFor) {
       // Devices with a link of their own skip the shared pools (see `dispatch`).
       for (const source of this.sources) {
-        const preopened = new PreopenedConnector(this.connect, new URL(origin), SPARE_LIFETIME_MS, source ?? null);
+        const preopened = new PreopenedConnector(reads, new URL(origin), SPARE_LIFETIME_MS, source ?? null);
         this.preopened.push(preopened);
-        this.pools.push(new Pool(origin, { ...this.clientOptions(source, preopened.connect), connections: this.poolConnections }));
+        this.pools.push(this.pool(source, preopened.connect, this.poolConnections));
       }
     }
   }
@@ -103,22 +120,42 @@ export class HttpTransport {
     return { pipelining: 1, keepAliveTimeout: 30_000, connect, ...(localAddress === undefined ? {} : { localAddress }) };
   }
 
+  /** A pool of `connections` to the origin, on the client the options chose. */
+  private pool(source: string | undefined, connect: buildConnector.connector | buildConnector.BuildOptions, connections: number): AnyDispatcher {
+    if (isUndici(this.options.client)) return new Pool(this.origin, { ...this.clientOptions(source, connect), connections });
+    const connector = typeof connect === 'function' ? connect : buildConnector(connect);
+    return new H1Pool(new URL(this.origin), connector, { connections, keepAliveMs: KEEP_ALIVE_MS, localAddress: source });
+  }
+
+  /** Connect options for a connection without a link: the native client's plain-TCP sockets read into its own buffer. */
+  private readsOf(connect: buildConnector.BuildOptions): buildConnector.BuildOptions {
+    return !isUndici(this.options.client) && new URL(this.origin).protocol === 'http:' ? withOwnReads(connect) : connect;
+  }
+
+  /** One device's own keep-alive connection. */
+  private client(source: string | undefined, connect: buildConnector.connector | buildConnector.BuildOptions): AnyDispatcher {
+    if (isUndici(this.options.client)) return new Client(this.origin, this.clientOptions(source, connect));
+    const own = this.pool(source, connect, 1) as H1Pool;
+    this.ownNative.add(own);
+    return own;
+  }
+
   /** A device's dispatcher the first time it sends (without shared pools). */
-  private open(deviceIndex: number): Dispatcher | string {
+  private open(deviceIndex: number): AnyDispatcher | string {
     const tls = this.options.tlsFor?.(deviceIndex);
     const sourceIndex = deviceIndex % this.sources.length;
     const source = this.sources[sourceIndex];
     const connect = tls ? connectOptions(this.options.timeoutMs, tls) : this.connect;
     const link = this.options.linkFor?.(deviceIndex);
-    let dispatcher: Dispatcher | string;
+    let dispatcher: AnyDispatcher | string;
     if (tls?.problem !== undefined) dispatcher = tls.problem;
-    else if (link) dispatcher = new Client(this.origin, this.clientOptions(source, shapedConnector(connect, link)));
-    else if (this.options.connectionPerDevice) dispatcher = new Client(this.origin, this.clientOptions(source, connect));
+    else if (link) dispatcher = this.client(source, shapedConnector(connect, link));
+    else if (this.options.connectionPerDevice) dispatcher = this.client(source, this.readsOf(connect));
     else {
       const id = `${sourceIndex}\n${tls?.id ?? ''}`;
       let pool = this.certificatePools.get(id);
       if (!pool) {
-        pool = new Pool(this.origin, { ...this.clientOptions(source, connect), connections: this.poolConnections });
+        pool = this.pool(source, this.readsOf(connect), this.poolConnections);
         this.certificatePools.set(id, pool);
       }
       dispatcher = pool;
@@ -154,9 +191,9 @@ export class HttpTransport {
   }
 
   /** With links in the run: a device with one opens its own connection, one without takes its pool. */
-  private linkedOrPooled(index: number): Dispatcher | string {
+  private linkedOrPooled(index: number): AnyDispatcher | string {
     if (this.pools.length === 0 || this.options.linkFor?.(index) !== undefined) return this.open(index);
-    return (this.byDevice[index] = this.pools[index % this.pools.length] as Pool);
+    return (this.byDevice[index] = this.pools[index % this.pools.length] as AnyDispatcher);
   }
 
   send(attempt: HttpAttempt): Promise<AttemptResult> {
@@ -172,7 +209,7 @@ export class HttpTransport {
     const dispatcher = this.byDevice[deviceIndex];
     this.byDevice[deviceIndex] = undefined;
     // Nothing of the device's is in flight any more; a close that fails changes no result.
-    if (dispatcher instanceof Client) dispatcher.close().catch(() => undefined);
+    if (dispatcher instanceof Client || (dispatcher instanceof H1Pool && this.ownNative.has(dispatcher))) dispatcher.close().catch(() => undefined);
   }
 
   /** Waits for in-flight requests, then closes every connection. */
@@ -187,8 +224,8 @@ export class HttpTransport {
     await Promise.all(this.dispatchers().map((dispatcher) => dispatcher.destroy()));
   }
 
-  private dispatchers(): Dispatcher[] {
-    const all = new Set<Dispatcher>([...this.pools, ...this.certificatePools.values()]);
+  private dispatchers(): AnyDispatcher[] {
+    const all = new Set<AnyDispatcher>([...this.pools, ...this.certificatePools.values()]);
     for (const dispatcher of this.byDevice) if (dispatcher && typeof dispatcher !== 'string') all.add(dispatcher);
     return [...all];
   }

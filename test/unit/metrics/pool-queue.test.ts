@@ -19,7 +19,7 @@ test('a pool the fleet outnumbers is named, with how long requests waited and wh
 });
 
 test('a wait with more connections than devices is not blamed on the pool size', () => {
-  assert.match(poolQueueWarning([httpRow(waits(94, 103))], 100, 22) ?? '', /^requests waited up to 103 ms \(p99 94 ms\) before undici sent them, though the pool's 100 connections outnumber the 22 devices/);
+  assert.match(poolQueueWarning([httpRow(waits(94, 103))], 100, 22) ?? '', /^requests waited up to 103 ms \(p99 94 ms\) before the HTTP client sent them, though the pool's 100 connections outnumber the 22 devices/);
 });
 
 test('short waits, and rows without a pool, say nothing', () => {
