@@ -83,10 +83,7 @@ export const config = tseslint.config(
     // The results contract is a leaf: what it promises must not change when another folder does.
     files: ['src/contracts/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        { patterns: [{ regex: '^(\\.\\./|node:)', message: 'src/contracts is a leaf: it imports only from src/contracts, and only types.' }] },
-      ],
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\./|node:)', message: 'src/contracts is a leaf: it imports only from src/contracts, and only types.' }] }],
     },
   },
   {

@@ -41,15 +41,47 @@ try {
     const { stdout: wrkOut } = await run('/usr/bin/wrk', ['-t1', '-c8', '-d4s', `${server.url}/health`]);
     const wrkRate = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrkOut)?.[1]);
     const json = path.join(dir, `capacity-${round}.json`);
-    await run(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'capacity', profile, '--target', server.url, '--slo', 'p95 < 500ms', '--start', '120', '--step', '40', '--max-devices', '400', '--step-duration', '4s', '--settle', '2s', '--refine', '--json', json, '--quiet'], { maxBuffer: 1 << 24 });
+    await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/bin.ts',
+        'capacity',
+        profile,
+        '--target',
+        server.url,
+        '--slo',
+        'p95 < 500ms',
+        '--start',
+        '120',
+        '--step',
+        '40',
+        '--max-devices',
+        '400',
+        '--step-duration',
+        '4s',
+        '--settle',
+        '2s',
+        '--refine',
+        '--json',
+        json,
+        '--quiet',
+      ],
+      { maxBuffer: 1 << 24 },
+    );
     const report = JSON.parse(await readFile(json, 'utf8')) as CapacityReport;
     const rps = report.capacity?.rps ?? 0;
     found.push(rps);
     wrkRates.push(wrkRate);
     ratios.push(rps / wrkRate);
-    console.log(`round ${round}: capacity ${rps.toFixed(1)} req/s at ${report.capacity?.devices ?? 0} devices (limited by ${report.limitedBy}), ${(rps / 200).toFixed(2)}x the server's 200 req/s; wrk ${wrkRate.toFixed(1)} req/s; capacity/wrk ${(rps / wrkRate).toFixed(2)}`);
+    console.log(
+      `round ${round}: capacity ${rps.toFixed(1)} req/s at ${report.capacity?.devices ?? 0} devices (limited by ${report.limitedBy}), ${(rps / 200).toFixed(2)}x the server's 200 req/s; wrk ${wrkRate.toFixed(1)} req/s; capacity/wrk ${(rps / wrkRate).toFixed(2)}`,
+    );
   }
-  console.log(`medians over ${rounds} rounds: capacity ${median(found).toFixed(1)} req/s, wrk ${median(wrkRates).toFixed(1)} req/s, capacity/wrk ${median(ratios).toFixed(2)} (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
+  console.log(
+    `medians over ${rounds} rounds: capacity ${median(found).toFixed(1)} req/s, wrk ${median(wrkRates).toFixed(1)} req/s, capacity/wrk ${median(ratios).toFixed(2)} (range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`,
+  );
 } finally {
   await server.stop();
   await rm(dir, { recursive: true, force: true });

@@ -29,7 +29,6 @@ let sys: MqttClient | undefined;
 /** Mosquitto's own count of PUBLISHes received, as it ticks each second: [epoch ms, count]. */
 const ticks: [number, number][] = [];
 
-
 /** Mosquitto's count at `at`, interpolated between the ticks around it. */
 function receivedAt(at: number): number {
   const after = ticks.findIndex(([time]) => time >= at);

@@ -77,7 +77,12 @@ async function measure(variant: Variant, round: number): Promise<number> {
   const label = `r${round}-${variants.indexOf(variant)}`;
   const reports = variant.reports ? await reportFlags(work, label) : undefined;
   const profile = profileFile ?? path.join(variant.dir, `profiles/${profileName}.yaml`);
-  const { results, cpuSeconds } = await runFleetsimMeasured(work, label, fleet(profile, devices, devices * 10, seconds, mqtt ? '--broker' : '--target', target.url, ...(reports?.flags ?? [])), clis.get(variant.dir));
+  const { results, cpuSeconds } = await runFleetsimMeasured(
+    work,
+    label,
+    fleet(profile, devices, devices * 10, seconds, mqtt ? '--broker' : '--target', target.url, ...(reports?.flags ?? [])),
+    clis.get(variant.dir),
+  );
   if (reports?.scraper.stop() === 0) throw new Error(`${variant.label}: never scraped`);
   if (results.total.failures > 0) throw new Error(`${variant.label} had failures: ${JSON.stringify(results.failures)}`);
   // MQTT: what the generator carried, messages sent and received, without its sessions' CONNECTs and SUBSCRIBEs.
@@ -103,7 +108,9 @@ async function together(): Promise<void> {
   const variantOf = (variant: Variant) => (variant.reports ? withReportsOf(variant.label, clis.get(variant.dir)) : plainOf(variant.label, clis.get(variant.dir)));
   const profile = profileFile ?? path.join(base.dir, `profiles/${profileName}.yaml`);
   const pairing = flatOutPairing(profile, mqtt, devices, seconds, target.url);
-  console.log(`fleetsim ${profileName}, ${devices} devices a run for ${seconds} s against ${values.target === 'nginx' ? 'nginx (one worker)' : mqtt ? 'Mosquitto' : 'the standalone fixture'}; ${pinningNote()}`);
+  console.log(
+    `fleetsim ${profileName}, ${devices} devices a run for ${seconds} s against ${values.target === 'nginx' ? 'nginx (one worker)' : mqtt ? 'Mosquitto' : 'the standalone fixture'}; ${pinningNote()}`,
+  );
   console.log(await sideBySide(target, work, rounds, pairing, variantOf(other), variantOf(base)));
 }
 
@@ -122,7 +129,9 @@ async function inTurn(): Promise<void> {
     });
     console.error(`round ${round + 1}/${rounds}: ${variants.map((variant) => `${variant.label} ${(rate.get(variant) ?? 0).toFixed(0)}`).join(', ')} ${unit}`);
   }
-  console.log(`fleetsim ${profileName}, ${devices} devices for ${seconds} s against ${values.target === 'nginx' ? 'nginx (one worker)' : mqtt ? 'Mosquitto' : 'the standalone fixture'}, ${rounds} rounds interleaved; ${pinningNote()}`);
+  console.log(
+    `fleetsim ${profileName}, ${devices} devices for ${seconds} s against ${values.target === 'nginx' ? 'nginx (one worker)' : mqtt ? 'Mosquitto' : 'the standalone fixture'}, ${rounds} rounds interleaved; ${pinningNote()}`,
+  );
   for (const [i, variant] of variants.entries()) {
     const ratio = ratios[i] ?? [];
     console.log(

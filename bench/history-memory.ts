@@ -22,8 +22,16 @@ const json = path.join(dir, 'history.json');
 // which RSS (young-generation growth, allocator slack) only bounds from above.
 // BENCH_NODE_FLAGS adds V8 flags to the generator (e.g. --max-semi-space-size=2) to see what RSS is made of.
 const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const [file, argv] = pinned(0, process.execPath, ['--trace-gc', ...nodeFlags, await compiledCli(), 'run', ...fleet('profiles/iot-node.yaml', devices, 100, minutes * 60, '--target', target.url, '--json', json, '--quiet')]);
-console.log(`bench:history: ${devices} iot-nodes for ${minutes} min against ${nginxInstalled ? 'nginx' : 'the fixture'} (${pinningNote()})${nodeFlags.length > 0 ? `, node ${nodeFlags.join(' ')}` : ''}`);
+const [file, argv] = pinned(0, process.execPath, [
+  '--trace-gc',
+  ...nodeFlags,
+  await compiledCli(),
+  'run',
+  ...fleet('profiles/iot-node.yaml', devices, 100, minutes * 60, '--target', target.url, '--json', json, '--quiet'),
+]);
+console.log(
+  `bench:history: ${devices} iot-nodes for ${minutes} min against ${nginxInstalled ? 'nginx' : 'the fixture'} (${pinningNote()})${nodeFlags.length > 0 ? `, node ${nodeFlags.join(' ')}` : ''}`,
+);
 
 const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
 const heapAfterFullGc: { atS: number; mb: number }[] = [];
@@ -53,5 +61,9 @@ for (const minute of [1, 2, 5, 10, 15, 20, 25, 30, 45, 60]) {
   if (sample) console.log(`  RSS at ${String(minute).padStart(2)} min: ${sample.mb.toFixed(1)} MB`);
 }
 for (const sample of heapAfterFullGc) console.log(`  live heap after a full GC at ${(sample.atS / 60).toFixed(1)} min: ${sample.mb.toFixed(1)} MB`);
-console.log(`  RSS over minute 2-3 (median) ${atTwoMinutes.toFixed(1)} MB; over the last minute ${last.toFixed(1)} MB (${last >= atTwoMinutes ? '+' : ''}${(((last - atTwoMinutes) / atTwoMinutes) * 100).toFixed(1)}%; target: within +10%); peak ${peak.toFixed(1)} MB`);
-console.log(`  ${results.total.requests} requests, ${results.total.failures} failures; history: ${results.history.length} points (${results.history.filter((point) => point.folded > 1).length} folded), results JSON ${(Buffer.byteLength(JSON.stringify(results)) / 1048576).toFixed(1)} MB`);
+console.log(
+  `  RSS over minute 2-3 (median) ${atTwoMinutes.toFixed(1)} MB; over the last minute ${last.toFixed(1)} MB (${last >= atTwoMinutes ? '+' : ''}${(((last - atTwoMinutes) / atTwoMinutes) * 100).toFixed(1)}%; target: within +10%); peak ${peak.toFixed(1)} MB`,
+);
+console.log(
+  `  ${results.total.requests} requests, ${results.total.failures} failures; history: ${results.history.length} points (${results.history.filter((point) => point.folded > 1).length} folded), results JSON ${(Buffer.byteLength(JSON.stringify(results)) / 1048576).toFixed(1)} MB`,
+);

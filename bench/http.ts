@@ -31,7 +31,6 @@ async function peer(tool: string, script: string, ...extra: string[]): Promise<M
   return { tool, ...out };
 }
 
-
 /** profiles/iot-node-flat-out.yaml with the HTTP client named, whichever is the default. */
 const UNDICI_PROFILE = 'bench/profiles/iot-node-flat-out-undici.yaml';
 const NATIVE_PROFILE = 'bench/profiles/iot-node-flat-out-native.yaml';
@@ -61,18 +60,28 @@ const pairedPeers: readonly PairedPeer[] = [
 /** The side-by-side variant that runs the same fleet on the native client: the pairing's profile argument swapped. */
 const onNative: Variant = {
   label: 'http.client: native',
-  run: (runDir, label, args) => plainOf('native').run(runDir, label, args.map((arg) => (arg === UNDICI_PROFILE ? NATIVE_PROFILE : arg))),
+  run: (runDir, label, args) =>
+    plainOf('native').run(
+      runDir,
+      label,
+      args.map((arg) => (arg === UNDICI_PROFILE ? NATIVE_PROFILE : arg)),
+    ),
 };
 
 try {
-  const report = await measureRounds(fixture, rounds, [
-    () => fleetsim('undici', UNDICI_PROFILE),
-    () => fleetsim('native', NATIVE_PROFILE),
-    () => peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts'),
-    () => peer('undici Pool.request loop (POST /data)', 'bench/peers/undici-loop.ts', 'request'),
-    () => peer('undici dispatch loop (POST /data)', 'bench/peers/undici-loop.ts', 'dispatch'),
-    () => runLocust('Locust FastHttpUser iot-node', 'bench/locust/iot_node.py', fixture.url, devices, seconds, dir),
-  ], 'req');
+  const report = await measureRounds(
+    fixture,
+    rounds,
+    [
+      () => fleetsim('undici', UNDICI_PROFILE),
+      () => fleetsim('native', NATIVE_PROFILE),
+      () => peer('autocannon (POST /data)', 'bench/peers/autocannon-run.ts'),
+      () => peer('undici Pool.request loop (POST /data)', 'bench/peers/undici-loop.ts', 'request'),
+      () => peer('undici dispatch loop (POST /data)', 'bench/peers/undici-loop.ts', 'dispatch'),
+      () => runLocust('Locust FastHttpUser iot-node', 'bench/locust/iot_node.py', fixture.url, devices, seconds, dir),
+    ],
+    'req',
+  );
   if (!locustInstalled) console.log('Locust not found (apt-get install python3-locust): its row is left out.');
   const against = targetName === 'nginx' ? 'nginx (one worker)' : 'the standalone fixture';
   // A device holds one connection at a time, so the pool differs from the peers only above its size.
@@ -81,7 +90,10 @@ try {
   console.log('fleetsim and Locust mix POST /data, POST /health and GET /ota 10:1:1; autocannon and undici send POST /data only.');
   console.log(report);
   console.log('The machine may be shared: absolute rates move with its load, the ratios within a round much less, and those of runs side by side least.');
-  for (const [client, profile] of [['native', NATIVE_PROFILE], ['undici', UNDICI_PROFILE]] as const) {
+  for (const [client, profile] of [
+    ['native', NATIVE_PROFILE],
+    ['undici', UNDICI_PROFILE],
+  ] as const) {
     console.log(await besidePeers(dir, rounds, `fleetsim ${client}`, fleet(profile, devices, devices * 10, seconds, '--target', fixture.url), pairedPeers));
   }
   console.log(await sideBySide(fixture, dir, Math.max(5, rounds), flatOutPairing(UNDICI_PROFILE, false, devices, seconds, fixture.url), onNative, plainOf('undici'), false));

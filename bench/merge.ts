@@ -67,7 +67,9 @@ try {
     files.push(file);
   }
   const sizeMb = (await Promise.all(files.map((file) => readFile(file)))).reduce((sum, bytes) => sum + bytes.length, 0) / 1048576;
-  console.log(`bench:merge: ${shards} shard results of ${rowCount} rows and ${seconds} s of history each (${sizeMb.toFixed(1)} MB), written in ${((performance.now() - generating) / 1000).toFixed(1)} s`);
+  console.log(
+    `bench:merge: ${shards} shard results of ${rowCount} rows and ${seconds} s of history each (${sizeMb.toFixed(1)} MB), written in ${((performance.now() - generating) / 1000).toFixed(1)} s`,
+  );
 
   const out = path.join(dir, 'merged.json');
   const timed: { parseMs: number; mergeMs: number; cpuMs: number }[] = [];
@@ -85,14 +87,20 @@ try {
     const cpuMs = (cpu.user + cpu.system) / 1000;
     if (code !== 0 && code !== 99) throw new Error(`merge exited ${code}: ${stderr}`);
     timed.push({ parseMs, mergeMs, cpuMs });
-    console.log(`  run ${run}: read + parse only (the floor) ${parseMs.toFixed(0)} ms; fleetsim merge --json ${mergeMs.toFixed(0)} ms (${(mergeMs / parseMs).toFixed(1)}x the floor), ${cpuMs.toFixed(0)} ms of CPU (GC threads included)`);
+    console.log(
+      `  run ${run}: read + parse only (the floor) ${parseMs.toFixed(0)} ms; fleetsim merge --json ${mergeMs.toFixed(0)} ms (${(mergeMs / parseMs).toFixed(1)}x the floor), ${cpuMs.toFixed(0)} ms of CPU (GC threads included)`,
+    );
   }
   const merged = JSON.parse(await readFile(out, 'utf8')) as Results;
   if (merged.total.requests !== shards * rowCount * seconds * SAMPLES_PER_ROW_SECOND) throw new Error(`merged ${merged.total.requests} requests`);
   const median = (pick: (run: (typeof timed)[number]) => number): number => [...timed.map(pick)].sort((a, b) => a - b)[Math.floor((timed.length - 1) / 2)] ?? Number.NaN;
   const mergeMs = median((run) => run.mergeMs);
-  console.log(`  median of ${runs}: merge ${mergeMs.toFixed(0)} ms (budget 2000 ms: ${mergeMs < 2000 ? 'ok' : 'OVER'}), ${median((run) => run.cpuMs).toFixed(0)} ms of CPU, floor ${median((run) => run.parseMs).toFixed(0)} ms`);
-  console.log(`  merged: ${merged.total.requests} requests, ${merged.stats.length} rows, ${merged.history.length} history points, p99 ${merged.total.latencyMs.p99} ms, max ${merged.total.latencyMs.max} ms`);
+  console.log(
+    `  median of ${runs}: merge ${mergeMs.toFixed(0)} ms (budget 2000 ms: ${mergeMs < 2000 ? 'ok' : 'OVER'}), ${median((run) => run.cpuMs).toFixed(0)} ms of CPU, floor ${median((run) => run.parseMs).toFixed(0)} ms`,
+  );
+  console.log(
+    `  merged: ${merged.total.requests} requests, ${merged.stats.length} rows, ${merged.history.length} history points, p99 ${merged.total.latencyMs.p99} ms, max ${merged.total.latencyMs.max} ms`,
+  );
   if (mergeMs >= 2000) process.exitCode = 1;
 } finally {
   if (process.env.MERGE_BENCH_DIR === undefined) await rm(dir, { recursive: true, force: true });

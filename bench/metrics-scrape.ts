@@ -107,7 +107,10 @@ const source: MetricsSource = { entries: stats.entries, devicesOnline: 1000, dev
 console.log(`${rows} rows × ${samplesPerRow} samples (filled in ${fillS.toFixed(1)} s); ${SCRAPES} scrapes each after ${WARMUP} warm-up scrapes`);
 // Only the fleet's own metrics.
 console.log('fleet metrics (counters, HDR histograms, gauges)');
-await time(createFleetRegistry(() => source, { processMetrics: false }), stats);
+await time(
+  createFleetRegistry(() => source, { processMetrics: false }),
+  stats,
+);
 const full = createFleetRegistry(() => source, { processMetrics: true });
 // The process metrics wait a turn of the loop to sample its lag: the whole scrape includes it.
 console.log('with prom-client process metrics');

@@ -42,15 +42,20 @@ async function encoding(kind: 'sparkplug' | 'json'): Promise<Measured> {
 }
 
 try {
-  const report = await measureRounds(broker, rounds, [
-    () => fleetsim(),
-    () => fleetsim(gateway.url),
-    () => plainLoop('burst-10'),
-    () => plainLoop('await-each'),
-    () => runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir),
-    () => encoding('sparkplug'),
-    () => encoding('json'),
-  ], 'msg');
+  const report = await measureRounds(
+    broker,
+    rounds,
+    [
+      () => fleetsim(),
+      () => fleetsim(gateway.url),
+      () => plainLoop('burst-10'),
+      () => plainLoop('await-each'),
+      () => runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir),
+      () => encoding('sparkplug'),
+      () => encoding('json'),
+    ],
+    'msg',
+  );
   if (!locustInstalled) console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
   console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinningNote('broker')}.`);
   console.log(report);

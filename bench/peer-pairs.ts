@@ -45,7 +45,9 @@ export async function besidePeers(dir: string, rounds: number, label: string, fl
       lines.push(`  ${peer.label}: not installed, left out`);
       continue;
     }
-    lines.push(`  ÷ ${peer.label}: ${median(ratios).toFixed(2)} (${spread(ratios)}); fleetsim ~${median(fleetRates).toFixed(0)} req/s, the peer ~${median(peerRates).toFixed(0)} req/s on half the core; the core ${median(busy).toFixed(0)}% busy with both`);
+    lines.push(
+      `  ÷ ${peer.label}: ${median(ratios).toFixed(2)} (${spread(ratios)}); fleetsim ~${median(fleetRates).toFixed(0)} req/s, the peer ~${median(peerRates).toFixed(0)} req/s on half the core; the core ${median(busy).toFixed(0)}% busy with both`,
+    );
   }
   return lines.join('\n');
 }

@@ -120,7 +120,8 @@ function ratioHeadings(fleetsims: readonly Measured[]): string[] {
 function table(rows: readonly Measured[], unit: string): string {
   const fleetsims = fleetsimRows(rows);
   const lines = [['tool', `${unit}/s`, ...ratioHeadings(fleetsims), ...COST_HEADERS(unit)]];
-  for (const row of rows) lines.push([row.tool, rateOf(row).toFixed(0), ...(fleetsims.length > 0 ? fleetsims.map((fleetsim) => (rateOf(fleetsim) / rateOf(row)).toFixed(2)) : ['-']), ...costColumns(row)]);
+  for (const row of rows)
+    lines.push([row.tool, rateOf(row).toFixed(0), ...(fleetsims.length > 0 ? fleetsims.map((fleetsim) => (rateOf(fleetsim) / rateOf(row)).toFixed(2)) : ['-']), ...costColumns(row)]);
   return aligned(lines);
 }
 
@@ -192,7 +193,12 @@ async function runTimed(core: 0 | 1, command: string, args: readonly string[], t
 export async function runLocust(tool: string, locustfile: string, host: string, users: number, seconds: number, dir: string): Promise<Measured | undefined> {
   if (!locustInstalled) return undefined;
   const prefix = path.join(dir, 'locust');
-  const cost = await runTimed(0, '/usr/bin/locust', ['-f', locustfile, '--headless', '-u', String(users), '-r', String(users), '-t', `${seconds}s`, '--host', host, '--csv', prefix, '--only-summary', '--exit-code-on-error', '0'], path.join(dir, 'locust.time'));
+  const cost = await runTimed(
+    0,
+    '/usr/bin/locust',
+    ['-f', locustfile, '--headless', '-u', String(users), '-r', String(users), '-t', `${seconds}s`, '--host', host, '--csv', prefix, '--only-summary', '--exit-code-on-error', '0'],
+    path.join(dir, 'locust.time'),
+  );
   const rows = (await readFile(`${prefix}_stats.csv`, 'utf8')).trim().split('\n');
   const header = (rows[0] ?? '').split(',');
   const aggregated = rows.find((row) => row.includes(',Aggregated,'))?.split(',') ?? [];

@@ -27,7 +27,8 @@ const MB = 1048576;
 
 const row = (results: Results, type: string): StatsRow | undefined => results.stats.find((stats) => stats.type === type);
 const mb = (bytes: number): string => `${(bytes / MB).toFixed(0)} MB`;
-const cpu = (results: Results): string => `main thread ${results.generator.cpuPercent.toFixed(0)}% of a core, process ${(results.generator.processCpuPercent ?? results.generator.cpuPercent).toFixed(0)}%`;
+const cpu = (results: Results): string =>
+  `main thread ${results.generator.cpuPercent.toFixed(0)}% of a core, process ${(results.generator.processCpuPercent ?? results.generator.cpuPercent).toFixed(0)}%`;
 const timeouts = (results: Results): number => results.stats.reduce((sum, stats) => sum + stats.timeouts, 0);
 
 async function withTarget<T>(start: () => Promise<Target>, body: (target: Target) => Promise<T>): Promise<T> {
@@ -68,8 +69,12 @@ async function lamps(): Promise<void> {
       // A lamp sends 10 publishes, then thinks 1-2 s (1.5 s on average): 10 / 1.5 per lamp per second.
       const offered = (devices * 10) / 1.5;
       console.log(`lamps: ${devices} seed lamps (bursts of 10, 1-2 s think) at ${spawnRate}/s for ${seconds} s against Mosquitto`);
-      console.log(`  steady ${rate.toFixed(0)} msg/s from ${fromS.toFixed(0)} s to ${toS.toFixed(0)} s = ${((rate / offered) * 100).toFixed(1)}% of the offered ${offered.toFixed(0)} msg/s (target >= 90%)`);
-      console.log(`  ${publish?.requests ?? 0} publishes, ${publish?.failures ?? 0} failures, ${publish?.timeouts ?? 0} ack timeouts (target 0), p99 ${publish?.latencyMs.p99 ?? '-'} ms; ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)}`);
+      console.log(
+        `  steady ${rate.toFixed(0)} msg/s from ${fromS.toFixed(0)} s to ${toS.toFixed(0)} s = ${((rate / offered) * 100).toFixed(1)}% of the offered ${offered.toFixed(0)} msg/s (target >= 90%)`,
+      );
+      console.log(
+        `  ${publish?.requests ?? 0} publishes, ${publish?.failures ?? 0} failures, ${publish?.timeouts ?? 0} ack timeouts (target 0), p99 ${publish?.latencyMs.p99 ?? '-'} ms; ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)}`,
+      );
       console.log(`  ${deliveredLine(results)}`);
     },
   );
@@ -87,7 +92,9 @@ async function sensors(): Promise<void> {
         const connect = row(results, 'CONNECT');
         console.log(`sensors: ${devices} mqtt-sensors at ${spawnRate}/s for ${seconds} s against Mosquitto, greeting the fixture over HTTP`);
         console.log(`  online at the end ${results.devices.online} of ${devices}; CONNECT ${connect?.requests ?? 0} (${connect?.failures ?? 0} failed, p99 ${connect?.latencyMs.p99 ?? '-'} ms)`);
-        console.log(`  ${results.total.requests} attempts, ${results.total.failures} failures, ${timeouts(results)} timeouts (target 0); ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)} (target <= 350 MB)`);
+        console.log(
+          `  ${results.total.requests} attempts, ${results.total.failures} failures, ${timeouts(results)} timeouts (target 0); ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)} (target <= 350 MB)`,
+        );
       },
     ),
   );
@@ -110,9 +117,14 @@ async function http(): Promise<void> {
       const total = results.total;
       console.log(`http: ${devices} iot-nodes (5 s pacing) at ${spawnRate}/s for ${seconds} s against nginx (one worker)`);
       console.log(`  ${total.requests} requests, ${total.rps.toFixed(0)} req/s over the run (10k/s once all are up), ${total.failures} failures, ${total.timeouts} timeouts`);
-      console.log(`  p50 ${total.latencyMs.p50} ms, p99 ${total.latencyMs.p99} ms (target <= 20 ms), from the intended start p99 ${total.intendedLatencyMs?.p99 ?? '-'} ms, late starts ${total.late}; ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)}`);
+      console.log(
+        `  p50 ${total.latencyMs.p50} ms, p99 ${total.latencyMs.p99} ms (target <= 20 ms), from the intended start p99 ${total.intendedLatencyMs?.p99 ?? '-'} ms, late starts ${total.late}; ${cpu(results)}; RSS ${mb(results.generator.maxRssBytes)}`,
+      );
       console.log(`  ${deliveredLine(results)}`);
-      for (const stats of results.stats) console.log(`    ${`${stats.type} ${stats.name}`.padEnd(14)} ${String(stats.requests).padStart(7)} requests  p50 ${stats.latencyMs.p50} ms  p99 ${stats.latencyMs.p99} ms  max ${stats.latencyMs.max} ms`);
+      for (const stats of results.stats)
+        console.log(
+          `    ${`${stats.type} ${stats.name}`.padEnd(14)} ${String(stats.requests).padStart(7)} requests  p50 ${stats.latencyMs.p50} ms  p99 ${stats.latencyMs.p99} ms  max ${stats.latencyMs.max} ms`,
+        );
     },
   );
 }
@@ -133,9 +145,13 @@ async function coldStart(): Promise<void> {
       console.log(`coldstart: ${devices} iot-nodes at ${spawnRate}/s for ${seconds} s against nginx (one worker)`);
       console.log(`  ${total.requests} requests, ${total.failures} failures; the whole run's p50/p99 ${total.latencyMs.p50}/${total.latencyMs.p99} ms`);
       const share = total.requests === 0 ? 0 : (saturation.requests / total.requests) * 100;
-      console.log(`  saturated intervals: ${saturation.intervals} (${saturation.requests} requests, ${share.toFixed(1)}%); p50/p99 without them ${saturation.latencyMsExcludingSaturated.p50}/${saturation.latencyMsExcludingSaturated.p99} ms`);
+      console.log(
+        `  saturated intervals: ${saturation.intervals} (${saturation.requests} requests, ${share.toFixed(1)}%); p50/p99 without them ${saturation.latencyMsExcludingSaturated.p50}/${saturation.latencyMsExcludingSaturated.p99} ms`,
+      );
       for (const point of history.slice(0, 4)) {
-        console.log(`  second ${point.atS.toFixed(0)}: ${point.total.requests} requests, p50/p99 ${point.total.latencyMs.p50}/${point.total.latencyMs.p99} ms, event loop ${point.generator.busyPercent}% busy, lag p99 ${point.generator.lagP99Ms} ms${point.saturated ? ', saturated' : ''}`);
+        console.log(
+          `  second ${point.atS.toFixed(0)}: ${point.total.requests} requests, p50/p99 ${point.total.latencyMs.p50}/${point.total.latencyMs.p99} ms, event loop ${point.generator.busyPercent}% busy, lag p99 ${point.generator.lagP99Ms} ms${point.saturated ? ', saturated' : ''}`,
+        );
       }
       const later = history.slice(4).map((point) => point.total.latencyMs.p99 ?? 0);
       if (later.length > 0) console.log(`  later seconds: p99 ${Math.min(...later)}–${Math.max(...later)} ms`);
@@ -148,7 +164,10 @@ async function idleProfile(device: string, count: number): Promise<string> {
   const spawnRate = 2000;
   const file = path.join(dir, `${device}-${count}.yaml`);
   const model = path.resolve('bench/devices', `${device}.yaml`);
-  await writeFile(file, `kind: profile\nname: ${device}-${count}\nseed: 1\nfleet:\n  - device: ${model}\n    count: ${count}\nspawnRate: ${spawnRate}\nduration: ${Math.ceil(count / spawnRate) + 5}s\nhttp:\n  connections: 50\n`);
+  await writeFile(
+    file,
+    `kind: profile\nname: ${device}-${count}\nseed: 1\nfleet:\n  - device: ${model}\n    count: ${count}\nspawnRate: ${spawnRate}\nduration: ${Math.ceil(count / spawnRate) + 5}s\nhttp:\n  connections: 50\n`,
+  );
   return file;
 }
 

@@ -87,19 +87,31 @@ async function runTogether(target: Target, dir: string, label: string, pairing: 
   const { args, rateOf } = pairing;
   const startAt = ['--start-at', new Date(Date.now() + START_LEAD_MS).toISOString()];
   // Sharded, the variant goes to each shard in turn, should the two halves differ.
-  const [baseShard, variantShard] = !pairing.sharded ? [[], []] : round % 2 === 0 ? [['--shard', '0/2'], ['--shard', '1/2']] : [['--shard', '1/2'], ['--shard', '0/2']];
+  const [baseShard, variantShard] = !pairing.sharded
+    ? [[], []]
+    : round % 2 === 0
+      ? [
+          ['--shard', '0/2'],
+          ['--shard', '1/2'],
+        ]
+      : [
+          ['--shard', '1/2'],
+          ['--shard', '0/2'],
+        ];
   const targetBefore = target.cpuSeconds();
-  const [first, second] = await Promise.all([
-    base.run(dir, `${label}-a`, [...args, ...startAt, ...baseShard]),
-    variant.run(dir, `${label}-b`, [...args, ...startAt, ...variantShard]),
-  ]);
+  const [first, second] = await Promise.all([base.run(dir, `${label}-a`, [...args, ...startAt, ...baseShard]), variant.run(dir, `${label}-b`, [...args, ...startAt, ...variantShard])]);
   const processPercent = (results: Results): number => results.generator.processCpuPercent ?? results.generator.cpuPercent;
   // The target also served the two start-ups and ends; over the active seconds that errs high.
   const targetCorePercent = ((target.cpuSeconds() - targetBefore) / Math.max(first.activeS, second.activeS)) * 100;
   rateOf(first);
   rateOf(second);
   const both = overlap([first, second]);
-  return { first: rateWithin(first, both, pairing.countOf), second: rateWithin(second, both, pairing.countOf), generatorCorePercent: processPercent(first) + processPercent(second), targetCorePercent };
+  return {
+    first: rateWithin(first, both, pairing.countOf),
+    second: rateWithin(second, both, pairing.countOf),
+    generatorCorePercent: processPercent(first) + processPercent(second),
+    targetCorePercent,
+  };
 }
 
 interface Window {

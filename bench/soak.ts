@@ -114,7 +114,9 @@ function summarise(readings: readonly Reading[], results: Results): void {
   const base = readings.find((reading) => reading.minute >= 2);
   const end = readings.at(-1);
   const later = readings.filter((reading) => reading.minute > 2);
-  console.log(`  growth from minute ${base?.minute ?? '-'} to minute ${end?.minute ?? '-'}: ${growth('RSS', base?.rssMb, end?.rssMb, 'MB')}; ${growth('live heap', base?.liveHeapMb, end?.liveHeapMb, 'MB')}; ${growth('heap used', base?.heapUsedMb, end?.heapUsedMb, 'MB')}`);
+  console.log(
+    `  growth from minute ${base?.minute ?? '-'} to minute ${end?.minute ?? '-'}: ${growth('RSS', base?.rssMb, end?.rssMb, 'MB')}; ${growth('live heap', base?.liveHeapMb, end?.liveHeapMb, 'MB')}; ${growth('heap used', base?.heapUsedMb, end?.heapUsedMb, 'MB')}`,
+  );
   if (later.length > 0) {
     console.log(
       `  after minute 2: RSS ${Math.min(...later.map((r) => r.rssMb)).toFixed(1)}–${Math.max(...later.map((r) => r.rssMb)).toFixed(1)} MB, ` +
@@ -127,7 +129,9 @@ function summarise(readings: readonly Reading[], results: Results): void {
     return `${type} ${sum('requests')} (${sum('failures')} failed, ${sum('timeouts')} timeouts)`;
   };
   console.log(`  ${results.devices.online} of ${results.devices.target} devices online at the end; ${['GET', 'POST', 'CONNECT', 'PUBLISH'].map(byType).join('; ')}`);
-  console.log(`  history: ${results.history.length} points (${results.history.filter((point) => point.folded > 1).length} folded); generator event-loop lag p99 over the run ${results.generator.eventLoopLagP99Ms} ms`);
+  console.log(
+    `  history: ${results.history.length} points (${results.history.filter((point) => point.folded > 1).length} folded); generator event-loop lag p99 over the run ${results.generator.eventLoopLagP99Ms} ms`,
+  );
 }
 
 let fixture: Target | undefined;

@@ -20,7 +20,12 @@ import { liveTable, TABLE_EVERY_INTERVALS } from '../src/ui/live-feed.ts';
  */
 function printCost(): void {
   const stats = new RunStats();
-  const rows = [['POST', '/data', 10], ['POST', '/health', 1], ['GET', '/ota', 1], ['GET', '/greet', 0.02]] as const;
+  const rows = [
+    ['POST', '/data', 10],
+    ['POST', '/health', 1],
+    ['GET', '/ota', 1],
+    ['GET', '/greet', 0.02],
+  ] as const;
   let point;
   for (let second = 1; second <= 60; second++) {
     for (const [type, name, weight] of rows) {
@@ -42,7 +47,9 @@ function printCost(): void {
   const cpuMs = (cpu.user + cpu.system) / 1000 / times.length;
   times.sort((a, b) => a - b);
   const at = (q: number): string => (times[Math.floor(q * (times.length - 1))] ?? 0).toFixed(3);
-  console.log(`UI work per table, sent every ${TABLE_EVERY_INTERVALS} s (over ${rows.length} rows + 1 type + total, thresholds, one JSON message), 200 samples: median ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms wall; ${cpuMs.toFixed(3)} ms of CPU on average: ${(cpuMs / TABLE_EVERY_INTERVALS / 10).toFixed(2)}% of a core.`);
+  console.log(
+    `UI work per table, sent every ${TABLE_EVERY_INTERVALS} s (over ${rows.length} rows + 1 type + total, thresholds, one JSON message), 200 samples: median ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms wall; ${cpuMs.toFixed(3)} ms of CPU on average: ${(cpuMs / TABLE_EVERY_INTERVALS / 10).toFixed(2)}% of a core.`,
+  );
 }
 
 /**
@@ -67,7 +74,13 @@ let browser: Browser | undefined;
 /** The process's own CPU as the run reported it, so both variants are charged alike (the UI process outlives its run). */
 function measured(tool: string, results: Results): Measured {
   const generator = results.generator;
-  return { tool, messages: results.total.requests, seconds: results.activeS, cpuSeconds: ((generator.processCpuPercent ?? generator.cpuPercent) / 100) * results.durationS, maxRssBytes: generator.maxRssBytes };
+  return {
+    tool,
+    messages: results.total.requests,
+    seconds: results.activeS,
+    cpuSeconds: ((generator.processCpuPercent ?? generator.cpuPercent) / 100) * results.durationS,
+    maxRssBytes: generator.maxRssBytes,
+  };
 }
 
 async function plain(): Promise<Measured> {
@@ -151,7 +164,9 @@ async function withUi(): Promise<Measured> {
 
 try {
   const report = await measureRounds(fixture, rounds, [plain, withUi], 'req');
-  console.log(`HTTP, ${devices} devices for ${seconds} s against the standalone fixture; ${pinningNote()}; ${mode === 'page' ? `Chromium ${pinning ? 'on core 1 with the target' : 'unpinned'}` : 'the SSE client in the benchmark process'}.`);
+  console.log(
+    `HTTP, ${devices} devices for ${seconds} s against the standalone fixture; ${pinningNote()}; ${mode === 'page' ? `Chromium ${pinning ? 'on core 1 with the target' : 'unpinned'}` : 'the SSE client in the benchmark process'}.`,
+  );
   console.log('A ratio above 1.00 is the plain run faster than the one with the UI.');
   console.log(report);
 } finally {

@@ -46,7 +46,12 @@ async function separateShards(label: string, args: readonly string[]): Promise<{
   const shards = await Promise.all(files.map(read));
   const requests = shards.reduce((sum, results) => sum + results.total.requests, 0);
   const cpuS = shards.reduce((sum, results) => sum + cpuSeconds(results.generator, results.startedAt, results.endedAt), 0);
-  return { rps: shards.reduce((sum, results) => sum + results.total.rps, 0), parts: shards.map((results) => results.total.rps), failures: shards.reduce((sum, results) => sum + results.total.failures, 0), perCpuS: requests / cpuS };
+  return {
+    rps: shards.reduce((sum, results) => sum + results.total.rps, 0),
+    parts: shards.map((results) => results.total.rps),
+    failures: shards.reduce((sum, results) => sum + results.total.failures, 0),
+    perCpuS: requests / cpuS,
+  };
 }
 
 /**
@@ -117,7 +122,9 @@ try {
       );
     }
     console.log(`  req/s: median ${median(ratios).toFixed(2)}×, range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} (goal ≥ 0.90×)`);
-    console.log(`  requests per CPU second: median ${median(efficiencies).toFixed(2)}×, range ${Math.min(...efficiencies).toFixed(2)}–${Math.max(...efficiencies).toFixed(2)} (what each way costs, whatever share of the core it got)`);
+    console.log(
+      `  requests per CPU second: median ${median(efficiencies).toFixed(2)}×, range ${Math.min(...efficiencies).toFixed(2)}–${Math.max(...efficiencies).toFixed(2)} (what each way costs, whatever share of the core it got)`,
+    );
   }
 
   if (aggregationDevices > 0) {
@@ -126,8 +133,12 @@ try {
     const args = fleet('profiles/iot-node.yaml', aggregationDevices, spawnRate, aggregationSeconds, '--target', target.url, '--seed', '1', '--quiet');
     const cost = await parentCost(args, aggregationSeconds / 3, aggregationSeconds);
     const results = cost.results;
-    console.log(`  merged: ${results.devices.started} devices started, ${results.total.requests} requests (${results.total.rps.toFixed(0)} req/s), ${results.total.failures} failures, over ${cost.wallS.toFixed(1)} s of wall time`);
-    console.log(`  parent CPU: ${cost.steadyPercent.toFixed(2)}% of a core while the load ran (from ${(aggregationSeconds / 3).toFixed(0)} s), ${cost.wholePercent.toFixed(2)}% over the whole run, start-up and merge included up to its last 0.1 s (goal < 5%)`);
+    console.log(
+      `  merged: ${results.devices.started} devices started, ${results.total.requests} requests (${results.total.rps.toFixed(0)} req/s), ${results.total.failures} failures, over ${cost.wallS.toFixed(1)} s of wall time`,
+    );
+    console.log(
+      `  parent CPU: ${cost.steadyPercent.toFixed(2)}% of a core while the load ran (from ${(aggregationSeconds / 3).toFixed(0)} s), ${cost.wholePercent.toFixed(2)}% over the whole run, start-up and merge included up to its last 0.1 s (goal < 5%)`,
+    );
   }
 } finally {
   target.stop();

@@ -16,7 +16,11 @@ export function browserAssets() {
   return readdirSync(path.join(root, 'src'))
     .map((layer) => path.posix.join('src', layer, 'browser'))
     .filter((dir) => existsSync(path.join(root, dir)))
-    .flatMap((dir) => readdirSync(path.join(root, dir)).filter((name) => name.endsWith('.js')).map((name) => path.posix.join(dir, name)));
+    .flatMap((dir) =>
+      readdirSync(path.join(root, dir))
+        .filter((name) => name.endsWith('.js'))
+        .map((name) => path.posix.join(dir, name)),
+    );
 }
 
 /** Builds dist/; the exit status of the step that failed, else 0. `tsc`: the compiler's bin script. */

@@ -8,7 +8,10 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const work = mkdtempSync(path.join(tmpdir(), 'fleetsim-image-'));
-const lines = readFileSync(path.join(root, 'deploy/Dockerfile'), 'utf8').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+const lines = readFileSync(path.join(root, 'deploy/Dockerfile'), 'utf8')
+  .split('\n')
+  .map((line) => line.trim())
+  .filter((line) => line && !line.startsWith('#'));
 const stages = new Map();
 let stage;
 try {
@@ -44,7 +47,10 @@ try {
   }
   const results = path.join(work, 'results.json');
   const [command, ...entryArgs] = stage.entrypoint;
-  execFileSync(command, [...entryArgs, 'run', path.join(stage.dir, 'profiles/iot-node.yaml'), '-u', '10', '-t', '3s', '--quiet', '--json', results], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...stage.env } });
+  execFileSync(command, [...entryArgs, 'run', path.join(stage.dir, 'profiles/iot-node.yaml'), '-u', '10', '-t', '3s', '--quiet', '--json', results], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...stage.env },
+  });
   const total = JSON.parse(readFileSync(results, 'utf8')).total;
   if (total.requests === 0 || total.failures !== 0) throw new Error(`check-dockerfile: the image's fleetsim ran ${total.requests} requests, ${total.failures} failures`);
   console.log(`check-dockerfile: ok: the image's filesystem runs fleetsim (${total.requests} requests, 0 failures)`);

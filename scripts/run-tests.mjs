@@ -40,9 +40,15 @@ const work = mkdtempSync(path.join(tmpdir(), 'fleetsim-tests-'));
 const shown = process.stdout.isTTY ? 'spec' : 'tap';
 const totalsReporter = new URL('./test-totals-reporter.mjs', import.meta.url).href;
 const args = (list) => [
-  '--import', 'tsx', '--test', '--test-force-exit', '--test-concurrency=1',
-  `--test-reporter=${shown}`, '--test-reporter-destination=stdout',
-  `--test-reporter=${totalsReporter}`, '--test-reporter-destination=/dev/null',
+  '--import',
+  'tsx',
+  '--test',
+  '--test-force-exit',
+  '--test-concurrency=1',
+  `--test-reporter=${shown}`,
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${totalsReporter}`,
+  '--test-reporter-destination=/dev/null',
   ...list,
 ];
 

@@ -265,18 +265,21 @@ export class CapacitySearch extends EventEmitter<CapacityEvents> {
     const first = points[0] as HistoryPoint;
     const last = points.at(-1) as HistoryPoint;
     // Held to the load it meant to offer, on the whole fleet's offered rows (the run's own verdict, for one window).
-    const load = rows.total.offered === undefined ? undefined : loadVerdict({
-      floor: this.options.minDelivered,
-      offered: rows.total.offered,
-      delivered: rows.total.delivered ?? 0,
-      seconds: window.seconds,
-      intervals: window.loads,
-      generator: windowHealth(window),
-      queue: rows.total.queuedMs?.mean != null && rows.total.latencyMs.mean !== null ? { queuedMeanMs: rows.total.queuedMs.mean, latencyMeanMs: rows.total.latencyMs.mean } : undefined,
-      unit: 'attempts/s',
-      noise: this.run.stats.loadNoise,
-      strict,
-    });
+    const load =
+      rows.total.offered === undefined
+        ? undefined
+        : loadVerdict({
+            floor: this.options.minDelivered,
+            offered: rows.total.offered,
+            delivered: rows.total.delivered ?? 0,
+            seconds: window.seconds,
+            intervals: window.loads,
+            generator: windowHealth(window),
+            queue: rows.total.queuedMs?.mean != null && rows.total.latencyMs.mean !== null ? { queuedMeanMs: rows.total.queuedMs.mean, latencyMeanMs: rows.total.latencyMs.mean } : undefined,
+            unit: 'attempts/s',
+            noise: this.run.stats.loadNoise,
+            strict,
+          });
     const cause: LoadCause = load?.cause ?? 'delivered';
     const saturated = window.intervals > 0 && window.saturatedIntervals / window.intervals >= GENERATOR_SATURATED_SHARE;
     return {
@@ -357,7 +360,13 @@ const DEFAULT_RETRIES = 1;
 
 /** A window's generator readings in the shape the load verdict reads (its host figures come from the intervals' own judgements). */
 function windowHealth(window: StatsWindow): GeneratorHealth {
-  return { cpuPercent: window.busyPercent, maxRssBytes: 0, eventLoopLagP99Ms: window.maxLagP99Ms, eventLoopBusyPercent: window.busyPercent, ...(window.runQueuePercent === undefined ? {} : { runQueuePercent: window.runQueuePercent }) };
+  return {
+    cpuPercent: window.busyPercent,
+    maxRssBytes: 0,
+    eventLoopLagP99Ms: window.maxLagP99Ms,
+    eventLoopBusyPercent: window.busyPercent,
+    ...(window.runQueuePercent === undefined ? {} : { runQueuePercent: window.runQueuePercent }),
+  };
 }
 
 const round6 = (value: number): number => Math.round(value * 1e6) / 1e6;

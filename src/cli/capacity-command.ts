@@ -107,7 +107,9 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
     });
     if (!quiet) {
       const against = [endpoints.needsHttp ? endpoints.target : '', endpoints.broker ?? ''].filter(Boolean).join(' and ');
-      output.stderr(`Capacity search on ${plan.name} against ${against}: from ${stepPlan(settings, plan.devices).start} devices up to ${plan.devices}, ${settings.stepMs / 1000}s per step after ${settings.settleMs / 1000}s to settle, devices started at ${plan.spawnRate}/s, seed ${plan.seed}.`);
+      output.stderr(
+        `Capacity search on ${plan.name} against ${against}: from ${stepPlan(settings, plan.devices).start} devices up to ${plan.devices}, ${settings.stepMs / 1000}s per step after ${settings.settleMs / 1000}s to settle, devices started at ${plan.spawnRate}/s, seed ${plan.seed}.`,
+      );
       search.on('stepStarted', (devices, refined) => output.stderr(`${refined ? 'refining' : 'stepping'} to ${devices} devices`));
       search.on('step', (step) => output.stderr(formatStep(step)));
     }
@@ -143,7 +145,12 @@ export async function capacityCommand(given: CapacityCommandFlags, output: Outpu
     const writes: [string, () => Promise<void>][] = [
       ...(capacityJson ? [['--json', () => capacityJson.write(report)] as [string, () => Promise<void>]] : []),
       ...(htmlFile
-        ? [['--html', async () => writeReportFile(htmlFile, htmlReport({ results, capacity: { steps: result.steps, verdict: capacityVerdict(result) } }, await loadPageAssets()))] as [string, () => Promise<void>]]
+        ? [
+            ['--html', async () => writeReportFile(htmlFile, htmlReport({ results, capacity: { steps: result.steps, verdict: capacityVerdict(result) } }, await loadPageAssets()))] as [
+              string,
+              () => Promise<void>,
+            ],
+          ]
         : []),
       ...reporters.map((reporter) => [reporter.flag, () => reporter.finish?.(results) ?? Promise.resolve()] as [string, () => Promise<void>]),
     ];

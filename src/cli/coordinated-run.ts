@@ -158,13 +158,18 @@ export async function runCoordinated(given: RunCommandFlags, options: Coordinate
     signals.on('SIGINT', onInterrupt);
     signals.on('SIGTERM', onTerminate);
     coordinator.on('joined', (worker) => {
-      if (!quiet) output.stderr(`worker ${worker.index} joined from ${worker.from} (${coordinator.workers.length}/${count}): shard ${worker.index}/${count}${worker.pid === undefined ? '' : `, pid ${worker.pid}`}`);
+      if (!quiet)
+        output.stderr(
+          `worker ${worker.index} joined from ${worker.from} (${coordinator.workers.length}/${count}): shard ${worker.index}/${count}${worker.pid === undefined ? '' : `, pid ${worker.pid}`}`,
+        );
     });
     coordinator.on('barrier', (at) => {
       if (!quiet) output.stderr(`All ${count} workers ready (warmed up, connected): starting at ${new Date(at).toISOString()}.`);
       // The barrier opens on the next whole second: only a time missed by more than that is late.
       if (startAt !== undefined && at - startAt > 1000) {
-        output.stderr(`fleetsim: warning: --start-at ${new Date(startAt).toISOString()} had passed by ${((at - startAt) / 1000).toFixed(1)} s when every worker was ready: starting then, out of step with runs that started on time.`);
+        output.stderr(
+          `fleetsim: warning: --start-at ${new Date(startAt).toISOString()} had passed by ${((at - startAt) / 1000).toFixed(1)} s when every worker was ready: starting then, out of step with runs that started on time.`,
+        );
       }
     });
     coordinator.on('unstartable', (worker) => cannotStart(`worker ${worker.index}`));
@@ -224,7 +229,10 @@ export async function runCoordinated(given: RunCommandFlags, options: Coordinate
     const problems: string[] = [];
     if (logRequests && logDir) {
       try {
-        await concatenateLogs(coordinator.workers.map((worker) => worker.logFile ?? ''), path.resolve(logRequests));
+        await concatenateLogs(
+          coordinator.workers.map((worker) => worker.logFile ?? ''),
+          path.resolve(logRequests),
+        );
       } catch (error) {
         problems.push(`--log-requests: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -255,7 +263,9 @@ export async function runCoordinated(given: RunCommandFlags, options: Coordinate
     }
     const lost = merged.coordinator.lost;
     if (lost.length > 0) {
-      output.stderr(`fleetsim: the fleet was incomplete: worker${lost.length === 1 ? '' : 's'} ${lost.join(', ')} of ${count} lost; the results cover the others' counts, and the lost workers' intervals until then.`);
+      output.stderr(
+        `fleetsim: the fleet was incomplete: worker${lost.length === 1 ? '' : 's'} ${lost.join(', ')} of ${count} lost; the results cover the others' counts, and the lost workers' intervals until then.`,
+      );
     }
     // Interrupted, the code is the signal's (as `run`'s is), lost workers or not: the run was cut short on purpose.
     if (firstStop === undefined && lost.length > 0) return EXIT_FLEET_INCOMPLETE;

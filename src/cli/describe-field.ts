@@ -11,14 +11,21 @@ function rate(bps: number | undefined): string {
 }
 
 function describeLink(link: NetworkLink): string {
-  const drops = !link.drops ? '' : link.drops.kind === 'rate' ? `, drops every ${formatDuration(link.drops.meanIntervalMs)} on average` : `, drops at ${link.drops.atMs.map(formatDuration).join(', ')}`;
+  const drops = !link.drops
+    ? ''
+    : link.drops.kind === 'rate'
+      ? `, drops every ${formatDuration(link.drops.meanIntervalMs)} on average`
+      : `, drops at ${link.drops.atMs.map(formatDuration).join(', ')}`;
   return `${link.name} (${link.latencyMs} ms${link.jitterMs > 0 ? ` ± ${link.jitterMs} ms` : ''} each way, ${rate(link.uplinkBps)} up, ${rate(link.downlinkBps)} down${drops})`;
 }
 
 /** `validate`'s lines on a fleet entry's network link and its model's lifecycle. */
 export function describeField(network: NetworkMix | undefined, lifecycle: Lifecycle | undefined): string[] {
   const lines: string[] = [];
-  if (network) lines.push(`    Network: ${network.length === 1 ? describeLink((network[0] as NetworkMix[number]).link) : network.map((entry) => `${percent(entry.share)} ${describeLink(entry.link)}`).join(', ')}.`);
+  if (network)
+    lines.push(
+      `    Network: ${network.length === 1 ? describeLink((network[0] as NetworkMix[number]).link) : network.map((entry) => `${percent(entry.share)} ${describeLink(entry.link)}`).join(', ')}.`,
+    );
   const sleep = lifecycle?.sleep;
   const reboot = lifecycle?.reboot;
   const parts = [

@@ -54,13 +54,13 @@ function runOptions<T>(argv: Argv<T>) {
     .positional('profile', { type: 'string', demandOption: true, describe: 'run profile (YAML)' })
     .option('devices', { ...value, alias: 'u', describe: 'total devices (split across the fleet in proportion)' })
     .option('spawn-rate', { ...value, alias: 'r', describe: 'devices started per second' })
-    .option('duration', { ...value, alias: 't', describe: 'run time, e.g. 30s, 5m (replaces the profile\'s end)' })
-    .option('iterations', { ...value, alias: 'i', describe: 'tasks each device runs after boot, then stops (replaces the profile\'s end)' })
+    .option('duration', { ...value, alias: 't', describe: "run time, e.g. 30s, 5m (replaces the profile's end)" })
+    .option('iterations', { ...value, alias: 'i', describe: "tasks each device runs after boot, then stops (replaces the profile's end)" })
     .option('seed', { ...value, describe: 'seed for identities, task picks, waits and payloads' })
     .option('target', { ...value, describe: 'HTTP base URL (overrides the profile)' })
     .option('broker', { ...value, describe: 'MQTT broker URL, mqtt:// or mqtts:// (overrides the profile)' })
     .option('threshold', { ...value, describe: "pass/fail criterion, e.g. 'p95 < 200ms' (repeatable)" })
-    .option('stage', { ...value, describe: 'load stage DURATION:DEVICES, e.g. 30s:200 (repeatable; replaces the profile\'s shape and end)' })
+    .option('stage', { ...value, describe: "load stage DURATION:DEVICES, e.g. 30s:200 (repeatable; replaces the profile's shape and end)" })
     .option('min-delivered', { ...value, describe: "share of the offered load the run must deliver for its verdict to be about the target (default 95%; 'off')" });
 }
 
@@ -84,7 +84,10 @@ export function runCommandOptions<T>(argv: Argv<T>) {
     .option('shard', { ...value, describe: 'run shard I (0-based) of N: the devices whose index is I mod N, e.g. 0/3' })
     .option('workers', { ...value, describe: 'run the fleet in N local worker processes under a coordinator here: one start, one merged result (default 1: this process)' })
     .option('start-at', { ...value, describe: 'wait until this ISO time (e.g. 2026-05-01T12:00:00Z) to start, so shards begin together' })
-    .option('local-ips', { ...value, describe: "connect from these source addresses of this host, round-robin by device index, e.g. 10.0.0.5,10.0.0.6 (past one address's ~28k ephemeral ports toward one broker port)" })
+    .option('local-ips', {
+      ...value,
+      describe: "connect from these source addresses of this host, round-robin by device index, e.g. 10.0.0.5,10.0.0.6 (past one address's ~28k ephemeral ports toward one broker port)",
+    })
     .option('broker-stats', { type: 'boolean', default: false, describe: "record the broker's own $SYS figures (Mosquitto) beside fleetsim's" })
     .option('ui', { type: 'boolean', default: false, describe: 'serve the live web UI while running, and after, until Ctrl-C' })
     .option('max-devices', { ...value, describe: "with --ui: the most devices the page may raise the run to (default: the larger of -u and the profile's fleet)" })
@@ -162,9 +165,9 @@ export async function execute(args: readonly string[], output: Output = processO
       'serve the live web UI: set devices, rate and duration, start, watch, steer, stop and download runs',
       (argv) =>
         uiOptions(runOptions(argv))
-          .option('json', { ...value, describe: 'also write each run\'s results JSON to FILE' })
-          .option('csv', { ...value, describe: 'also write each run\'s Locust-style CSVs to PREFIX_*.csv' })
-          .option('html', { ...value, describe: 'also write each run\'s HTML report to FILE' })
+          .option('json', { ...value, describe: "also write each run's results JSON to FILE" })
+          .option('csv', { ...value, describe: "also write each run's Locust-style CSVs to PREFIX_*.csv" })
+          .option('html', { ...value, describe: "also write each run's HTML report to FILE" })
           .option('log-requests', { ...value, describe: 'write one NDJSON line per attempt to FILE (downloadable from the page)' })
           .option('max-devices', { ...value, describe: "the form's default for the most devices a run may be raised to (default: the larger of -u and the profile's fleet)" })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
@@ -191,16 +194,16 @@ export async function execute(args: readonly string[], output: Output = processO
           .option('step', { ...value, describe: 'devices added per step (default: --start)' })
           .option('factor', { ...value, describe: 'grow the device count by this factor per step instead (geometric)' })
           .option('step-duration', { ...value, describe: 'time each step is judged over, whole seconds (default 10s)' })
-          .option('settle', { ...value, describe: 'time after a step\'s ramp before its window opens (default 3s)' })
-          .option('max-devices', { ...value, describe: 'the largest step (default: the profile\'s fleet size)' })
+          .option('settle', { ...value, describe: "time after a step's ramp before its window opens (default 3s)" })
+          .option('max-devices', { ...value, describe: "the largest step (default: the profile's fleet size)" })
           .option('refine', { type: 'boolean', default: false, describe: 'bisect between the last passing and the first failing step' })
-          .option('repeat', { ...value, describe: "measure the steps either side of the knee N more times each and report the spread (1-10)" })
+          .option('repeat', { ...value, describe: 'measure the steps either side of the knee N more times each and report the spread (1-10)' })
           .option('spawn-rate', { ...value, alias: 'r', describe: 'devices started per second while stepping up' })
           .option('seed', { ...value, describe: 'seed for identities, task picks, waits and payloads' })
           .option('target', { ...value, describe: 'HTTP base URL (overrides the profile)' })
           .option('broker', { ...value, describe: 'MQTT broker URL, mqtt:// or mqtts:// (overrides the profile)' })
           .option('json', { ...value, describe: 'write the capacity result (fleetsim.capacity/v1) to FILE' })
-          .option('results', { ...value, describe: 'write the whole run\'s results JSON (with its history) to FILE' })
+          .option('results', { ...value, describe: "write the whole run's results JSON (with its history) to FILE" })
           .option('html', { ...value, describe: 'write a self-contained HTML report of the run and its steps, knee marked, to FILE' })
           .option('ui', { type: 'boolean', default: false, describe: 'follow the search on the live web UI (steps, knee), served until Ctrl-C' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress lines' }),
@@ -210,12 +213,12 @@ export async function execute(args: readonly string[], output: Output = processO
     )
     .command(
       'ids <profile>',
-      'the fleet\'s devices as CSV (index,id,model[,clientId]), derived from the seed as a run derives them',
+      "the fleet's devices as CSV (index,id,model[,clientId]), derived from the seed as a run derives them",
       (argv) =>
         argv
           .positional('profile', { type: 'string', demandOption: true, describe: 'run profile (YAML)' })
           .option('devices', { ...value, alias: 'u', describe: 'total devices (split across the fleet in proportion)' })
-          .option('seed', { ...value, describe: 'seed the ids derive from (default: the profile\'s)' })
+          .option('seed', { ...value, describe: "seed the ids derive from (default: the profile's)" })
           .option('csv', { ...value, describe: 'write to FILE instead of stdout' }),
       async (argv) => {
         exitCode = await idsCommand(argv, output);

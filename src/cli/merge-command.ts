@@ -30,7 +30,8 @@ export async function mergeCommand(flags: MergeCommandFlags, output: Output): Pr
   const { count, present, missing } = merged.merged;
   if (!flags.quiet) {
     output.stderr(`Merged ${present.length} of ${count} shard${count === 1 ? '' : 's'} (seed ${merged.seed}, ${merged.profile.path}).`);
-    if (missing.length > 0) output.stderr(`Partial: shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')} missing (--partial); the numbers are those of the shards present.`);
+    if (missing.length > 0)
+      output.stderr(`Partial: shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')} missing (--partial); the numbers are those of the shards present.`);
     output.stderr(`Note on the ${merged.merged.note}`);
   }
   if (jsonOnStdout(flags)) output.stderr(formatSummary(merged));

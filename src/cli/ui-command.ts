@@ -147,7 +147,8 @@ export function watchSignals(signals: NodeJS.EventEmitter, controller: Interrupt
     count++;
     if (count === 1) {
       first = reason;
-      if (controller.interrupt(reason) && !quiet) output.stderr(`${reason === 'terminated' ? 'Terminated (SIGTERM)' : 'Interrupted'}: draining in-flight requests, then writing reports and quitting (again to abandon them).`);
+      if (controller.interrupt(reason) && !quiet)
+        output.stderr(`${reason === 'terminated' ? 'Terminated (SIGTERM)' : 'Interrupted'}: draining in-flight requests, then writing reports and quitting (again to abandon them).`);
       resolveFirst();
     } else if (count === 2) controller.abandon();
     else process.exit(first === 'terminated' ? EXIT.terminated : EXIT.interrupted);

@@ -34,7 +34,13 @@ function describeTask(task: TaskSpec): string {
 
 function describeAuth(auth: AuthSpec): string {
   const expiry = auth.expiry;
-  const when = !expiry ? '' : expiry.kind === 'fixed' ? `every ${formatDuration(expiry.ms)}` : expiry.kind === 'jwt' ? `before the exp of the JWT in vars.${expiry.variable}` : `before the ${expiry.expression} seconds the server gives`;
+  const when = !expiry
+    ? ''
+    : expiry.kind === 'fixed'
+      ? `every ${formatDuration(expiry.ms)}`
+      : expiry.kind === 'jwt'
+        ? `before the exp of the JWT in vars.${expiry.variable}`
+        : `before the ${expiry.expression} seconds the server gives`;
   const renew = !expiry ? '' : `, renews ${when} with ${auth.refresh ? `${actionType(auth.refresh.action)} ${auth.refresh.name}` : 'a new login'}`;
   return `    Token lifecycle: logs in with ${actionType(auth.login.action)} ${auth.login.name}${renew}; after an HTTP 401 logs in again and retries once (rows "NAME (re-auth)").`;
 }

@@ -49,7 +49,13 @@ export async function workerCommand(given: WorkerCommandFlags, output: Output, s
   signals.on('SIGHUP', onHangUp);
   for (const held of takeHeldSignals()) forward(held);
   try {
-    return await joinAndRun(given, output, relay, () => first, (made) => (client = made));
+    return await joinAndRun(
+      given,
+      output,
+      relay,
+      () => first,
+      (made) => (client = made),
+    );
   } finally {
     signals.off('SIGINT', onInterrupt);
     signals.off('SIGTERM', onTerminate);
@@ -103,7 +109,8 @@ async function joinAndRun(
       throw new JoinError(`${joined.profile.path}: the coordinator's profile is not at that path here (${(error as NodeJS.ErrnoException).code ?? String(error)}); mount the same file there`);
     }
     const sha = createHash('sha256').update(bytes).digest('hex');
-    if (sha !== joined.profile.sha256) throw new JoinError(`${joined.profile.path}: sha256 ${sha.slice(0, 12)} differs from the coordinator's ${joined.profile.sha256.slice(0, 12)}: workers run the coordinator's profile`);
+    if (sha !== joined.profile.sha256)
+      throw new JoinError(`${joined.profile.path}: sha256 ${sha.slice(0, 12)} differs from the coordinator's ${joined.profile.sha256.slice(0, 12)}: workers run the coordinator's profile`);
     if (!quiet) output.stderr(`Joined ${url} as worker ${joined.index} of ${joined.count} (shard ${joined.index}/${joined.count}).`);
     const log = dir ? path.join(dir, 'requests.ndjson') : undefined;
     const { flags } = joined;

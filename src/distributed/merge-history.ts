@@ -171,7 +171,6 @@ function mergeRows(tables: readonly HistoryTable[], slot: Int32Array, carried: r
 
 type RowKey = RowRegistry['keys'][number];
 
-
 const EMPTY_TOTAL: HistoryRow = {
   type: '',
   name: 'Aggregated',

@@ -11,10 +11,7 @@ import { UsageError } from '../errors.ts';
  * new flag cannot be forgotten here.
  */
 export type FlagHandling =
-  | { readonly how: 'worker' }
-  | { readonly how: 'parent'; readonly what: string }
-  | { readonly how: 'coordinator'; readonly what: string }
-  | { readonly how: 'refused'; readonly why: string };
+  { readonly how: 'worker' } | { readonly how: 'parent'; readonly what: string } | { readonly how: 'coordinator'; readonly what: string } | { readonly how: 'refused'; readonly why: string };
 
 const worker = { how: 'worker' } as const;
 const parent = (what: string): FlagHandling => ({ how: 'parent', what });

@@ -71,10 +71,7 @@ export function compileIdentity(identity: IdentityScheme, seed: string, fromData
     }
     case 'pattern': {
       const pattern = identity.pattern;
-      return (index) =>
-        pattern.replace(PATTERN_FIELD, (_match, width: string | undefined) =>
-          width === undefined ? String(index) : String(index).padStart(Number(width), '0'),
-        );
+      return (index) => pattern.replace(PATTERN_FIELD, (_match, width: string | undefined) => (width === undefined ? String(index) : String(index).padStart(Number(width), '0')));
     }
   }
 }

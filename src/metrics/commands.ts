@@ -28,7 +28,17 @@ export function summarizeCommands(entries: readonly StatsEntry[], lost: Readonly
 export function mergeCommands(summaries: readonly CommandSummary[]): CommandSummary {
   const byName = new Map<string, CommandCounts>();
   const add = (a: CommandCounts | undefined, b: CommandCounts): CommandCounts =>
-    a === undefined ? b : { name: b.name, commands: a.commands + b.commands, replied: a.replied + b.replied, timeouts: a.timeouts + b.timeouts, late: a.late + b.late, lost: a.lost + b.lost, failed: a.failed + b.failed };
+    a === undefined
+      ? b
+      : {
+          name: b.name,
+          commands: a.commands + b.commands,
+          replied: a.replied + b.replied,
+          timeouts: a.timeouts + b.timeouts,
+          late: a.late + b.late,
+          lost: a.lost + b.lost,
+          failed: a.failed + b.failed,
+        };
   let total: CommandCounts | undefined;
   for (const summary of summaries) {
     for (const row of summary.rows) byName.set(row.name, add(byName.get(row.name), row));

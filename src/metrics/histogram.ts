@@ -56,7 +56,19 @@ const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 /** A summary of an empty histogram: no samples, so no latency (not 0). */
 export const NO_LATENCY: LatencySummary = Object.freeze({
-  min: null, mean: null, max: null, p50: null, p66: null, p75: null, p80: null, p90: null, p95: null, p98: null, p99: null, p999: null, p9999: null,
+  min: null,
+  mean: null,
+  max: null,
+  p50: null,
+  p66: null,
+  p75: null,
+  p80: null,
+  p90: null,
+  p95: null,
+  p98: null,
+  p99: null,
+  p999: null,
+  p9999: null,
 });
 
 /**

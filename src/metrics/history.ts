@@ -145,7 +145,8 @@ function foldRows(a: HistoryRow, b: HistoryRow, intervalS: number): HistoryRow {
 function foldHistograms(a: HistoryRow, b: HistoryRow): Pick<HistoryRow, 'latencyMs' | 'histogram'> {
   const hasOwn = (row: HistoryRow): boolean => row.histogram !== undefined || row.latencyMs.max === null;
   if (!hasOwn(a) || !hasOwn(b) || (a.histogram === undefined && b.histogram === undefined)) return { latencyMs: foldLatency(a.latencyMs, a.requests, b.latencyMs, b.requests) };
-  if (a.histogram === undefined || b.histogram === undefined) return a.histogram === undefined ? { latencyMs: b.latencyMs, histogram: b.histogram as string } : { latencyMs: a.latencyMs, histogram: a.histogram };
+  if (a.histogram === undefined || b.histogram === undefined)
+    return a.histogram === undefined ? { latencyMs: b.latencyMs, histogram: b.histogram as string } : { latencyMs: a.latencyMs, histogram: a.histogram };
   const joined = createHistogram();
   addEncoded(joined, a.histogram);
   addEncoded(joined, b.histogram);

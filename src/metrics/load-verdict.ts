@@ -95,7 +95,8 @@ export class DeliveryWindow {
     // Attempts count as delivered when they finish and as offered when they were meant to start, so a
     // window that is not yet full is one latency short by construction: it is shown, not judged.
     const full = this.seconds >= this.windowS - 1e-6;
-    const cause = share === null ? null : this.floor === null || !full || !shortOfFloor(this.offered, this.delivered, this.floor, this.noise, this.seconds) ? 'delivered' : classifyShortfall(health, queue);
+    const cause =
+      share === null ? null : this.floor === null || !full || !shortOfFloor(this.offered, this.delivered, this.floor, this.noise, this.seconds) ? 'delivered' : classifyShortfall(health, queue);
     return {
       offeredRps: round3(offered / seconds),
       deliveredRps: round3(delivered / seconds),

@@ -22,7 +22,20 @@ export type CountersCoverTheRow = Exhaustive<Exclude<NumericRowKey, CounterKey |
 /** Fails to compile when a counter above is not a number on the row. */
 export type CountersAreOnTheRow = Exhaustive<Exclude<CounterKey, NumericRowKey>>;
 
-export const zeroCounters = (): Counters => ({ requests: 0, failures: 0, timeouts: 0, bytesIn: 0, late: 0, missed: 0, lateAcks: 0, qosDowngrades: 0, offered: 0, delivered: 0, linkSamples: 0, linkAddedMs: 0 });
+export const zeroCounters = (): Counters => ({
+  requests: 0,
+  failures: 0,
+  timeouts: 0,
+  bytesIn: 0,
+  late: 0,
+  missed: 0,
+  lateAcks: 0,
+  qosDowngrades: 0,
+  offered: 0,
+  delivered: 0,
+  linkSamples: 0,
+  linkAddedMs: 0,
+});
 
 /** Adds every counter of `source` into `target`; a counter a row leaves out (none of it) adds nothing. */
 export function addCounters(target: Counters, source: Partial<Readonly<Counters>>): void {

@@ -1,8 +1,6 @@
 import type { SparkplugNodeCounts, SparkplugSummary } from '../contracts/summaries.ts';
 export type { SparkplugNodeCounts, SparkplugSummary } from '../contracts/summaries.ts';
 
-
-
 /** Every edge node of the run, for the results' `sparkplug` section. */
 export class SparkplugTally {
   private readonly nodes = new Map<string, SparkplugNodeCounts>();

@@ -64,7 +64,21 @@ class Aggregate {
     this.offered += this.intervalOffered;
     this.delivered += this.intervalDelivered;
     const offer = this.offers ? { offered: this.intervalOffered, delivered: this.intervalDelivered } : undefined;
-    const row = historyRow(this.type, this.name, this.intervalRequests, this.intervalFailures, this.intervalTimeouts, seconds, this.interval, this.requests, this.failures, this.bytesIn, this.cumulative, offer, withHistogram);
+    const row = historyRow(
+      this.type,
+      this.name,
+      this.intervalRequests,
+      this.intervalFailures,
+      this.intervalTimeouts,
+      seconds,
+      this.interval,
+      this.requests,
+      this.failures,
+      this.bytesIn,
+      this.cumulative,
+      offer,
+      withHistogram,
+    );
     this.interval.reset();
     this.intervalRequests = 0;
     this.intervalFailures = 0;
@@ -193,7 +207,21 @@ export class RunStats {
       aggregate.add(entry);
       for (const window of this.windows) window.add(entry);
       const offer = entry.offers ? { offered: entry.intervalOffered, delivered: entry.intervalRequests } : undefined;
-      const row = historyRow(entry.type, entry.name, entry.intervalRequests, entry.intervalFailures, entry.intervalTimeouts, seconds, entry.intervalLatency, entry.requests, entry.failures, entry.bytesIn, entry.latency, offer, this.intervalHistograms);
+      const row = historyRow(
+        entry.type,
+        entry.name,
+        entry.intervalRequests,
+        entry.intervalFailures,
+        entry.intervalTimeouts,
+        seconds,
+        entry.intervalLatency,
+        entry.requests,
+        entry.failures,
+        entry.bytesIn,
+        entry.latency,
+        offer,
+        this.intervalHistograms,
+      );
       entry.resetInterval();
       return row;
     });

@@ -55,7 +55,8 @@ export function compileAuth(source: YamlSource, raw: AuthDoc | undefined, boot: 
   const refresh = raw.refresh === undefined ? undefined : namedStep(source, 'refresh', raw.refresh, all);
   if (refresh && refresh.name === login.name) throw source.error(['auth', 'refresh'], 'must name another step than login');
   const expiry = compileExpiry(source, raw, variables);
-  if (refresh && !expiry) throw source.error(['auth', 'refresh'], `a refresh needs to know when the token expires: add expiresIn ($.expires_in), jwt (a captured token's exp claim) or ttl (10m)`, { atKey: true });
+  if (refresh && !expiry)
+    throw source.error(['auth', 'refresh'], `a refresh needs to know when the token expires: add expiresIn ($.expires_in), jwt (a captured token's exp claim) or ttl (10m)`, { atKey: true });
   const refreshBeforeMs = durationAt(source, ['auth', 'refreshBefore'], raw.refreshBefore);
   if (refreshBeforeMs !== undefined && !expiry) throw source.error(['auth', 'refreshBefore'], 'needs expiresIn, jwt or ttl: the time before expiry to renew at', { atKey: true });
   if (refreshBeforeMs !== undefined && expiry?.kind === 'fixed' && refreshBeforeMs >= expiry.ms) throw source.error(['auth', 'refreshBefore'], `must be shorter than ttl (${expiry.ms} ms)`);

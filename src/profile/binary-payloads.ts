@@ -25,7 +25,9 @@ const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.
 
 /** Bytes as JSON: 64-bit integers as numbers (or strings past 2^53), bytes as base64. */
 function jsonOf(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? (Number.isSafeInteger(Number(item)) ? Number(item) : String(item)) : item instanceof Uint8Array ? Buffer.from(item).toString('base64') : item));
+  return JSON.stringify(value, (_key, item: unknown) =>
+    typeof item === 'bigint' ? (Number.isSafeInteger(Number(item)) ? Number(item) : String(item)) : item instanceof Uint8Array ? Buffer.from(item).toString('base64') : item,
+  );
 }
 
 /**

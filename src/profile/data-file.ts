@@ -140,23 +140,26 @@ async function readCsv(input: ReadStream, builder: TableBuilder): Promise<void> 
   const readFailed = new Promise<never>((_, reject) => input.once('error', reject));
   readFailed.catch(() => undefined);
   try {
-    await Promise.race([readFailed, new Promise<void>((resolve, reject) => {
-      parser.on('readable', () => {
-        try {
-          let record: string[] | null;
-          while ((record = parser.read() as string[] | null) !== null) {
-            line++;
-            if (!builder.columns) builder.header(record, line);
-            else builder.row(record, line);
+    await Promise.race([
+      readFailed,
+      new Promise<void>((resolve, reject) => {
+        parser.on('readable', () => {
+          try {
+            let record: string[] | null;
+            while ((record = parser.read() as string[] | null) !== null) {
+              line++;
+              if (!builder.columns) builder.header(record, line);
+              else builder.row(record, line);
+            }
+          } catch (error) {
+            parser.destroy();
+            reject(error instanceof Error ? error : new Error(String(error)));
           }
-        } catch (error) {
-          parser.destroy();
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
-      parser.once('end', resolve);
-      parser.once('error', reject);
-    })]);
+        });
+        parser.once('end', resolve);
+        parser.once('error', reject);
+      }),
+    ]);
   } catch (error) {
     if (error instanceof DataFileError || (error as NodeJS.ErrnoException).syscall !== undefined) throw error;
     const { lines, code, message } = error as { lines?: number; code?: string; message: string };
@@ -184,7 +187,11 @@ async function readNdjson(input: ReadStream, builder: TableBuilder): Promise<voi
     }
     if (typeof object !== 'object' || object === null || Array.isArray(object)) throw new DataFileError(builder.file, line, 'expected one JSON object a line');
     const entries = Object.entries(object);
-    if (!builder.columns) builder.header(entries.map(([key]) => key), line);
+    if (!builder.columns)
+      builder.header(
+        entries.map(([key]) => key),
+        line,
+      );
     const columns = builder.columns as string[];
     const missing = columns.filter((column) => !Object.hasOwn(object, column));
     if (missing.length > 0 || entries.length !== columns.length) {
@@ -193,7 +200,8 @@ async function readNdjson(input: ReadStream, builder: TableBuilder): Promise<voi
     builder.row(
       columns.map((column) => {
         const value = (object as Record<string, unknown>)[column];
-        if (value !== null && typeof value === 'object') throw new DataFileError(builder.file, line, `'${column}' is ${Array.isArray(value) ? 'an array' : 'an object'}; a data value is a string, number or boolean`);
+        if (value !== null && typeof value === 'object')
+          throw new DataFileError(builder.file, line, `'${column}' is ${Array.isArray(value) ? 'an array' : 'an object'}; a data value is a string, number or boolean`);
         return String(value);
       }),
       line,

@@ -47,11 +47,20 @@ function replySubscriptions(context: CompileContext, tasks: readonly TaskSpec[])
       const known = seen.get(action.replyTopic.source);
       // Replies on one topic are matched one way: by the same JSON path, or all by Correlation Data.
       if (known) {
-        if (known.commandReplies?.correlate?.expression !== action.correlate?.expression) throw action.toError(`commands replying on ${action.replyTopic.source} must all correlate the same way (give each the same 'correlate', or a replyTopic of its own)`);
+        if (known.commandReplies?.correlate?.expression !== action.correlate?.expression)
+          throw action.toError(`commands replying on ${action.replyTopic.source} must all correlate the same way (give each the same 'correlate', or a replyTopic of its own)`);
         continue;
       }
       const filterName = defaultTopicName(action.replyTopic.source);
-      seen.set(action.replyTopic.source, { topic: action.replyTopic, qos: 1, captures: [], task: undefined, timeoutMs: context.ackTimeoutMs, filterName, commandReplies: { correlate: action.correlate } });
+      seen.set(action.replyTopic.source, {
+        topic: action.replyTopic,
+        qos: 1,
+        captures: [],
+        task: undefined,
+        timeoutMs: context.ackTimeoutMs,
+        filterName,
+        commandReplies: { correlate: action.correlate },
+      });
     }
   }
   return [...seen.values()];

@@ -36,7 +36,7 @@ const qos = () => Type.Optional(oneOf([0, 1, 2], { description: 'MQTT quality of
 
 const userProperties = (description = 'MQTT 5 user properties: name to template.') => Type.Record(Type.String(), Type.String(), { description });
 
-const ackTimeout = () => Type.Optional(duration('QoS 1/2: time allowed for PUBACK/PUBCOMP before the publish counts as timed out (default: the model\'s mqtt.ackTimeout).'));
+const ackTimeout = () => Type.Optional(duration("QoS 1/2: time allowed for PUBACK/PUBCOMP before the publish counts as timed out (default: the model's mqtt.ackTimeout)."));
 
 /** The payload keys a publish, a command and a reply share; one of them at most. */
 const payloadProperties = {
@@ -77,7 +77,8 @@ const publishAction = Type.Object(
     ackTimeout: ackTimeout(),
     delivery: Type.Optional(
       oneOf(['payload', 'property'], {
-        description: 'Measure delivery to subscribers: a header (device, seq, send time) as a 20-byte payload prefix, or (MQTT 5) as the user property fleetsim-delivery. Subscribers in the run report DELIVER rows and lost, duplicated and out-of-order counts.',
+        description:
+          'Measure delivery to subscribers: a header (device, seq, send time) as a 20-byte payload prefix, or (MQTT 5) as the user property fleetsim-delivery. Subscribers in the run report DELIVER rows and lost, duplicated and out-of-order counts.',
       }),
     ),
     properties: Type.Optional(publishProperties),
@@ -90,16 +91,30 @@ const publishAction = Type.Object(
 
 const commandAction = Type.Object(
   {
-    to: Type.String({ description: "The name of the device model (in this profile's fleet) whose devices receive the commands, in turn; {{ target.id }} and {{ target.index }} are the device the command goes to." }),
+    to: Type.String({
+      description: "The name of the device model (in this profile's fleet) whose devices receive the commands, in turn; {{ target.id }} and {{ target.index }} are the device the command goes to.",
+    }),
     topic: Type.String({ description: 'Command topic template, e.g. devices/{{ target.id }}/cmd.' }),
     ...payloadProperties,
     qos: qos(),
     timeout: Type.Optional(duration("Time allowed from the command's PUBLISH to its reply (default: the model's mqtt.ackTimeout); a later reply counts as late, never as a success.")),
-    replyTopic: Type.Optional(Type.String({ description: "Where replies arrive, subscribed on every connect (default fleetsim/replies/{{ device.id }}). MQTT 5: sent as each command's Response Topic (a topic name). MQTT 3.1.1: a filter, e.g. devices/+/cmd/reply." })),
-    correlate: Type.Optional(Type.String({ pattern: '^\\$', description: "The command id, a path into the command's JSON and the reply's (e.g. $.id); needed on MQTT 3.1.1. Without it (MQTT 5) fleetsim sets each command's Correlation Data and matches the reply's." })),
+    replyTopic: Type.Optional(
+      Type.String({
+        description:
+          "Where replies arrive, subscribed on every connect (default fleetsim/replies/{{ device.id }}). MQTT 5: sent as each command's Response Topic (a topic name). MQTT 3.1.1: a filter, e.g. devices/+/cmd/reply.",
+      }),
+    ),
+    correlate: Type.Optional(
+      Type.String({
+        pattern: '^\\$',
+        description:
+          "The command id, a path into the command's JSON and the reply's (e.g. $.id); needed on MQTT 3.1.1. Without it (MQTT 5) fleetsim sets each command's Correlation Data and matches the reply's.",
+      }),
+    ),
   },
   {
-    description: "A command to another device of the run (cloud to device), timed from its PUBLISH to the reply: a COMMAND row with timeouts, late replies and lost commands. The commands go to the devices of model `to`, one after another.",
+    description:
+      'A command to another device of the run (cloud to device), timed from its PUBLISH to the reply: a COMMAND row with timeouts, late replies and lost commands. The commands go to the devices of model `to`, one after another.',
     additionalProperties: false,
   },
 );
@@ -118,8 +133,7 @@ const subscribeAction = Type.Object(
   { description: "An MQTT SUBSCRIBE on the device's session, timed to its SUBACK.", additionalProperties: false },
 );
 
-const captures = (description: string) =>
-  Type.Record(Type.String(), Type.String({ pattern: '^\\$', description: 'A path into the JSON response: $.access, $.items[0].id.' }), { description });
+const captures = (description: string) => Type.Record(Type.String(), Type.String({ pattern: '^\\$', description: 'A path into the JSON response: $.access, $.items[0].id.' }), { description });
 
 const stepProperties = {
   name: Type.Optional(Type.String({ description: "Grouping name in the stats (Locust's name=). Defaults to the path without its query, or the topic with templates as +." })),
@@ -164,16 +178,21 @@ const mqttSession = Type.Object(
     clean: Type.Optional(Type.Boolean({ description: 'Clean session (3.1.1) / clean start (5); default true.' })),
     keepalive: Type.Optional(duration()),
     sessionExpiry: Type.Optional(duration('MQTT 5 Session Expiry Interval: how long the broker keeps the session after a lost connection (default 1d with clean: false, else 0).')),
-    keepSessionAtEnd: Type.Optional(Type.Boolean({ description: "MQTT 5, clean: false: leave the session at the broker after the run's last DISCONNECT (default false: that DISCONNECT sets Session Expiry 0). An MQTT 3.1.1 DISCONNECT cannot end a session." })),
-    qos2Downgrade: Type.Optional(oneOf(['accept', 'fail'], { description: 'A QoS 2 publish the broker answers with PUBACK (RabbitMQ downgrades QoS 2 to 1): accept counts it as acked at QoS 1 (qosDowngrades), fail as a failure; the connection stays up (default accept).' })),
+    keepSessionAtEnd: Type.Optional(
+      Type.Boolean({
+        description:
+          "MQTT 5, clean: false: leave the session at the broker after the run's last DISCONNECT (default false: that DISCONNECT sets Session Expiry 0). An MQTT 3.1.1 DISCONNECT cannot end a session.",
+      }),
+    ),
+    qos2Downgrade: Type.Optional(
+      oneOf(['accept', 'fail'], {
+        description:
+          'A QoS 2 publish the broker answers with PUBACK (RabbitMQ downgrades QoS 2 to 1): accept counts it as acked at QoS 1 (qosDowngrades), fail as a failure; the connection stays up (default accept).',
+      }),
+    ),
     username: Type.Optional(Type.String({ description: 'Template; use {{ env.NAME }} for secrets.' })),
     password: Type.Optional(Type.String({ description: 'Template; use {{ env.NAME }} so it never sits in the file.' })),
-    will: Type.Optional(
-      Type.Object(
-        { topic: Type.String(), payload: Type.Optional(Type.String()), qos: qos(), retain: Type.Optional(Type.Boolean()) },
-        { additionalProperties: false },
-      ),
-    ),
+    will: Type.Optional(Type.Object({ topic: Type.String(), payload: Type.Optional(Type.String()), qos: qos(), retain: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
     ackTimeout: Type.Optional(duration('Default time allowed for PUBACK/PUBCOMP/SUBACK (default 5s).')),
     userProperties: Type.Optional(userProperties('MQTT 5 CONNECT user properties: name to template, rendered per device.')),
     receiveMaximum: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'MQTT 5 Receive Maximum: QoS 1/2 messages the broker may have unacknowledged to this device.' })),
@@ -209,14 +228,17 @@ const identity = Type.Object(
 const auth = Type.Object(
   {
     login: Type.String({ description: 'The name of the HTTP step (in boot or tasks) that logs in; it must capture the credentials.' }),
-    refresh: Type.Optional(Type.String({ description: 'The name of the HTTP step that renews the credentials before they expire (needs expiresIn, jwt or ttl). Without it the device logs in again instead.' })),
+    refresh: Type.Optional(
+      Type.String({ description: 'The name of the HTTP step that renews the credentials before they expire (needs expiresIn, jwt or ttl). Without it the device logs in again instead.' }),
+    ),
     expiresIn: Type.Optional(Type.String({ pattern: '^\\$', description: 'Path into the login/refresh response giving the lifetime in seconds, e.g. $.expires_in.' })),
     jwt: Type.Optional(Type.String({ description: 'A captured variable holding a JWT: its exp claim says when it expires.' })),
     ttl: Type.Optional(duration("The credentials' lifetime, when the server does not say.")),
     refreshBefore: Type.Optional(duration('Renew this long before expiry (default: a fifth of the lifetime, at least 1s, at most half of it).')),
   },
   {
-    description: "A token lifecycle: the login step's captures are the device's credentials; on an HTTP 401 the device logs in again once and retries the request once (counted as NAME (re-auth)); with an expiry it renews them ahead of time.",
+    description:
+      "A token lifecycle: the login step's captures are the device's credentials; on an HTTP 401 the device logs in again once and retries the request once (counted as NAME (re-auth)); with an expiry it renews them ahead of time.",
     additionalProperties: false,
   },
 );
@@ -239,14 +261,18 @@ export const deviceModelSchema = Type.Object(
     name: Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }),
     description: Type.Optional(Type.String()),
     identity: Type.Optional(identity),
-    http: Type.Optional(Type.Object({ headers: Type.Optional(headers), timeout: Type.Optional(duration()) }, { description: 'Defaults for every HTTP task of this model.', additionalProperties: false })),
+    http: Type.Optional(
+      Type.Object({ headers: Type.Optional(headers), timeout: Type.Optional(duration()) }, { description: 'Defaults for every HTTP task of this model.', additionalProperties: false }),
+    ),
     mqtt: Type.Optional(mqttSession),
     sparkplug: Type.Optional(sparkplugSchema),
     network: Type.Optional(networkSchema()),
     lifecycle: Type.Optional(lifecycleSchema),
     auth: Type.Optional(auth),
     boot: Type.Optional(Type.Array(task, { description: "Tasks run once, in order, when the device starts (Locust's on_start)." })),
-    tasks: Type.Optional(Type.Array(task, { minItems: 1, description: 'What the device does, picked by weight or each on its own period. A device without tasks only listens (its on: subscriptions).' })),
+    tasks: Type.Optional(
+      Type.Array(task, { minItems: 1, description: 'What the device does, picked by weight or each on its own period. A device without tasks only listens (its on: subscriptions).' }),
+    ),
     on: Type.Optional(Type.Array(reaction, { description: 'Reactions to downlink messages.' })),
     wait: Type.Optional(wait),
   },

@@ -10,10 +10,19 @@ import type { YamlSource } from './yaml-source.ts';
  * for each of the entry's devices (no wrapping around: two devices sharing a registry row would
  * log in as each other). Ids read from the file must be unique among the rows used.
  */
-export async function loadFleetData(source: YamlSource, at: number, raw: FleetEntryDoc['data'], model: DeviceModel, count: number, profileDir: string, tables: Map<string, Promise<DataTable>>): Promise<FleetData | undefined> {
+export async function loadFleetData(
+  source: YamlSource,
+  at: number,
+  raw: FleetEntryDoc['data'],
+  model: DeviceModel,
+  count: number,
+  profileDir: string,
+  tables: Map<string, Promise<DataTable>>,
+): Promise<FleetData | undefined> {
   const where = ['fleet', at, 'data'];
   if (!raw) {
-    if (model.dataColumns.length > 0) throw source.error(['fleet', at], `device model ${model.name} reads {{ data.${model.dataColumns[0] ?? ''} }} but this entry names no data file (data: { file: devices.csv })`);
+    if (model.dataColumns.length > 0)
+      throw source.error(['fleet', at], `device model ${model.name} reads {{ data.${model.dataColumns[0] ?? ''} }} but this entry names no data file (data: { file: devices.csv })`);
     if (model.identity.scheme === 'data') throw source.error(['fleet', at], `device model ${model.name} takes its ids from a data column but this entry names no data file`);
     return undefined;
   }

@@ -17,7 +17,12 @@ export const lifecycleSchema = Type.Object(
           awake: durationLike('How long the device stays awake (above 0).'),
           asleep: durationLike('How long it sleeps (above 0).'),
           jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Each period is drawn from its length ± this fraction of it (default 0.1).' })),
-          start: Type.Optional(oneOf(['spread', 'awake'], { description: 'spread (default): each device joins its cycle at a seeded point, asleep or awake, so the fleet is spread over it; awake: every device starts at the beginning of an awake stretch, in step (a fleet powered on at once).' })),
+          start: Type.Optional(
+            oneOf(['spread', 'awake'], {
+              description:
+                'spread (default): each device joins its cycle at a seeded point, asleep or awake, so the fleet is spread over it; awake: every device starts at the beginning of an awake stretch, in step (a fleet powered on at once).',
+            }),
+          ),
         },
         { description: 'A duty cycle: awake, then asleep (disconnected), each drawn ± jitter, seeded per device.', additionalProperties: false },
       ),
@@ -28,12 +33,16 @@ export const lifecycleSchema = Type.Object(
           every: durationLike('Mean time between reboots (exponential, seeded per device).'),
           bootTime: Type.Optional(durationLike(`How long a reboot keeps the device off the network (default ${DEFAULT_BOOT_MS / 1000}s).`)),
         },
-        { description: 'Reboots at random: the connection drops, and after bootTime the device connects again and runs its boot tasks with the next boot count ({{ device.boots }}).', additionalProperties: false },
+        {
+          description: 'Reboots at random: the connection drops, and after bootTime the device connects again and runs its boot tasks with the next boot count ({{ device.boots }}).',
+          additionalProperties: false,
+        },
       ),
     ),
   },
   {
-    description: "The device's lifecycle: sleep/wake duty cycles and reboots. A sleeping or rebooting device is off the network: its MQTT session is closed (a persistent one is queued for by the broker) and it starts no task.",
+    description:
+      "The device's lifecycle: sleep/wake duty cycles and reboots. A sleeping or rebooting device is off the network: its MQTT session is closed (a persistent one is queued for by the broker) and it starts no task.",
     additionalProperties: false,
   },
 );

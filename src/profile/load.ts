@@ -147,7 +147,11 @@ export async function loadRunPlan(profileFile: string, overrides: RunOverrides =
     thresholds,
     minDelivered: overrides.minDelivered !== undefined ? overrides.minDelivered : minDeliveredOf(source, raw.minDelivered),
     secrets: [...environment.used].map(([name, value]) => ({ name, value })),
-    fleetEvents: fleetEventsAt(source, raw.events, loaded.map((model) => model.name)),
+    fleetEvents: fleetEventsAt(
+      source,
+      raw.events,
+      loaded.map((model) => model.name),
+    ),
   };
   const unknownRow = thresholdRows?.(plan);
   if (unknownRow) {

@@ -117,7 +117,10 @@ function compileCommand(context: CompileContext, actionPath: FieldPath, raw: Com
 /** A reaction's reply (MQTT 5): a publish to the message's Response Topic, echoing its Correlation Data. */
 function compileReply(context: CompileContext, actionPath: FieldPath, raw: ReplyDoc): PublishAction {
   if (!context.inReaction) throw context.source.error(actionPath, "a reply answers a received message: put it in a reaction's steps (on:)", { atKey: true });
-  if (!context.version5) throw context.source.error(actionPath, 'a reply to the Response Topic is MQTT 5 only: set mqtt.version: "5", or on 3.1.1 publish to a topic the command names (capture it from its JSON)', { atKey: true });
+  if (!context.version5)
+    throw context.source.error(actionPath, 'a reply to the Response Topic is MQTT 5 only: set mqtt.version: "5", or on 3.1.1 publish to a topic the command names (capture it from its JSON)', {
+      atKey: true,
+    });
   const payload = payloadAt(context, actionPath, raw);
   return {
     kind: 'publish',

@@ -75,7 +75,7 @@ export function compileIdentityScheme(source: YamlSource, raw: IdentityDoc | und
       if (raw.column === undefined) throw source.error(['identity'], "the data scheme needs 'column': the data file's column holding each device's id");
       return { scheme: 'data', column: raw.column };
     case 'pattern':
-      if (raw.pattern === undefined) throw source.error(['identity'], "the pattern scheme needs 'pattern', e.g. \"node-{index:6}\"");
+      if (raw.pattern === undefined) throw source.error(['identity'], 'the pattern scheme needs \'pattern\', e.g. "node-{index:6}"');
       if (!patternHasIndex(raw.pattern)) throw source.error(['identity', 'pattern'], 'must contain {index} (or {index:WIDTH}) so every id is unique');
       return { scheme: 'pattern', pattern: raw.pattern };
     case 'sequential-hex':

@@ -35,4 +35,3 @@ export const NETWORK_PRESETS: Readonly<Record<string, NetworkLink>> = {
   lte: { name: 'lte', latencyMs: 35, jitterMs: 10, uplinkBps: 12 * MBIT, downlinkBps: 12 * MBIT, drops: undefined },
   'flaky-wifi': { name: 'flaky-wifi', latencyMs: 15, jitterMs: 10, uplinkBps: 20 * MBIT, downlinkBps: 20 * MBIT, drops: { kind: 'rate', meanIntervalMs: 120_000 } },
 };
-

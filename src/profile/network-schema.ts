@@ -13,7 +13,7 @@ const networkLink = Type.Object(
   {
     preset: Type.Optional(Type.Unsafe<string>({ type: 'string', enum: Object.keys(NETWORK_PRESETS), description: 'The preset this link starts from.' })),
     latency: Type.Optional(durationLike('Added one-way delay, each way (a round trip adds twice this).')),
-    jitter: Type.Optional(durationLike('Each chunk\'s delay is drawn, seeded per device, from latency ± jitter; a stream is never reordered.')),
+    jitter: Type.Optional(durationLike("Each chunk's delay is drawn, seeded per device, from latency ± jitter; a stream is never reordered.")),
     uplink: Type.Optional(rate('Device-to-target bandwidth cap (10kbit, 375kbit/s).')),
     downlink: Type.Optional(rate('Target-to-device bandwidth cap.')),
     drops: Type.Optional(

@@ -60,12 +60,15 @@ const httpSettings = Type.Object(
     ),
     timeout: Type.Optional(duration()),
     tls: Type.Optional(
-      clientTls('For https:// targets. Paths are relative to this profile; cert and key may be templates ({{ device.id }}, {{ data.cert }}) so each device presents its own certificate, over its own connections.', {
-        ca: 'PEM file of the CA that signed the server certificate (a private CA).',
-        cert: 'PEM client certificate path (mutual TLS; a template); needs key.',
-        key: 'PEM private key path of the client certificate (a template).',
-        insecure: 'Accept any server certificate (testing only).',
-      }),
+      clientTls(
+        'For https:// targets. Paths are relative to this profile; cert and key may be templates ({{ device.id }}, {{ data.cert }}) so each device presents its own certificate, over its own connections.',
+        {
+          ca: 'PEM file of the CA that signed the server certificate (a private CA).',
+          cert: 'PEM client certificate path (mutual TLS; a template); needs key.',
+          key: 'PEM private key path of the client certificate (a template).',
+          insecure: 'Accept any server certificate (testing only).',
+        },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -99,7 +102,12 @@ export const profileSchema = Type.Object(
       }),
     ),
     target: Type.Optional(Type.String({ pattern: '^https?://', description: 'HTTP base URL; omitted, the embedded fixture is started.' })),
-    broker: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?)://', description: 'MQTT broker URL (mqtt://, mqtts://, or ws:// / wss:// with a path for MQTT over WebSocket); omitted, the embedded broker is started.' })),
+    broker: Type.Optional(
+      Type.String({
+        pattern: '^(mqtts?|wss?)://',
+        description: 'MQTT broker URL (mqtt://, mqtts://, or ws:// / wss:// with a path for MQTT over WebSocket); omitted, the embedded broker is started.',
+      }),
+    ),
     fleet: Type.Array(fleetEntry, { minItems: 1 }),
     spawnRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_SPAWN_RATE, description: 'Devices started per second (shorthand for spawn.rate).' })),
     spawn: Type.Optional(
@@ -114,7 +122,7 @@ export const profileSchema = Type.Object(
     stages: Type.Optional(
       Type.Array(stage, {
         minItems: 1,
-        description: "The load shape, k6 style: each stage moves the device count linearly to its target over its duration; the run lasts their sum. Replaces duration, iterations and spawn.",
+        description: 'The load shape, k6 style: each stage moves the device count linearly to its target over its duration; the run lasts their sum. Replaces duration, iterations and spawn.',
       }),
     ),
     duration: Type.Optional(duration()),
@@ -126,7 +134,8 @@ export const profileSchema = Type.Object(
     events: Type.Optional(fleetEventsSchema),
     minDelivered: Type.Optional(
       Type.String({
-        description: "The share of the offered load a run must deliver for its verdict to be about the target (default 95%); 'off' turns the check off. Below it the run fails (the target's limit, exit 99) or is inconclusive (fleetsim's or the machine's, exit 98).",
+        description:
+          "The share of the offered load a run must deliver for its verdict to be about the target (default 95%); 'off' turns the check off. Below it the run fails (the target's limit, exit 99) or is inconclusive (fleetsim's or the machine's, exit 98).",
       }),
     ),
   },

@@ -92,7 +92,11 @@ export function validateAgainst(schema: JsonSchema, value: unknown, path: (strin
       } else if (schema.additionalProperties === false) {
         const known = Object.keys(properties);
         const guess = closest(key, known);
-        return { path: [...path, key], atKey: true, message: guess ? `unknown field '${key}': did you mean '${guess}'?` : `unknown field '${key}'${known.length ? ` (expected one of: ${known.join(', ')})` : ''}` };
+        return {
+          path: [...path, key],
+          atKey: true,
+          message: guess ? `unknown field '${key}': did you mean '${guess}'?` : `unknown field '${key}'${known.length ? ` (expected one of: ${known.join(', ')})` : ''}`,
+        };
       } else if (typeof schema.additionalProperties === 'object') {
         const found = validateAgainst(schema.additionalProperties, item, [...path, key]);
         if (found) return found;

@@ -19,14 +19,17 @@ export const sparkplugSchema = Type.Object(
   {
     group: Type.String({ pattern: `^${ID_TEXT}$`, description: 'The Sparkplug group id (no +, # or /).' }),
     node: Type.Optional(Type.String({ description: 'Edge node id template (default: {{ device.id }}).' })),
-    primaryHost: Type.Optional(Type.String({ pattern: `^${ID_TEXT}$`, description: 'Host id (no +, # or /): the node waits for spBv1.0/STATE/<id> online before its birth and rebirths when the host comes back.' })),
+    primaryHost: Type.Optional(
+      Type.String({ pattern: `^${ID_TEXT}$`, description: 'Host id (no +, # or /): the node waits for spBv1.0/STATE/<id> online before its birth and rebirths when the host comes back.' }),
+    ),
     devices: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000, description: 'Devices behind the node (default 0).' })),
     deviceId: Type.Optional(Type.String({ description: 'Device id template; {{ repeat.index }} is the device number from 0 (default: d{{ repeat.index }}).' })),
     nodeMetrics: Type.Optional(Type.Array(metric, { description: 'Metrics of the node itself (NBIRTH, NDATA).' })),
     deviceMetrics: Type.Optional(Type.Array(metric, { description: 'Metrics of every device (DBIRTH, DDATA).' })),
   },
   {
-    description: 'A Sparkplug B edge node (Eclipse Sparkplug 3.0) with devices: NBIRTH/DBIRTH with aliases on connect, NDEATH as the will with bdSeq, seq 0-255, rebirth on NCMD Node Control/Rebirth, and the primary host STATE.',
+    description:
+      'A Sparkplug B edge node (Eclipse Sparkplug 3.0) with devices: NBIRTH/DBIRTH with aliases on connect, NDEATH as the will with bdSeq, seq 0-255, rebirth on NCMD Node Control/Rebirth, and the primary host STATE.',
     additionalProperties: false,
   },
 );

@@ -67,7 +67,13 @@ class TlsSection {
  * device when it first connects (once per file). A fixed path is read now, so a missing file is a
  * load-time error at its line rather than every device's failure.
  */
-export async function loadClientTls(source: YamlSource, profileDir: string, section: 'http' | 'mqtt', raw: ClientTlsDoc | undefined, fleet: readonly FleetEntry[]): Promise<ClientTlsSettings | undefined> {
+export async function loadClientTls(
+  source: YamlSource,
+  profileDir: string,
+  section: 'http' | 'mqtt',
+  raw: ClientTlsDoc | undefined,
+  fleet: readonly FleetEntry[],
+): Promise<ClientTlsSettings | undefined> {
   if (!raw) return undefined;
   const tls = new TlsSection(source, profileDir, [section, 'tls'], raw);
   const scope = new PathScope();
@@ -95,7 +101,8 @@ function checkDataColumns(source: YamlSource, tls: TlsSection, scope: PathScope,
     for (const [i, entry] of fleet.entries()) {
       if (entry.count === 0) continue;
       if (!entry.data) throw source.error(field, `reads {{ data.${column} }} but fleet entry ${i + 1} (${entry.model.name}) names no data file`);
-      if (entry.data.table.columnIndex(column) < 0) throw source.error(field, `reads {{ data.${column} }} but ${entry.data.table.file} (fleet entry ${i + 1}) has no such column (its columns: ${entry.data.table.columns.join(', ')})`);
+      if (entry.data.table.columnIndex(column) < 0)
+        throw source.error(field, `reads {{ data.${column} }} but ${entry.data.table.file} (fleet entry ${i + 1}) has no such column (its columns: ${entry.data.table.columns.join(', ')})`);
     }
   }
 }

@@ -78,7 +78,11 @@ export class YamlSource {
       data = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (error) {
       if (error instanceof ReferenceError || error instanceof RangeError) {
-        throw new ProfileError(whole, '', `invalid YAML: ${/alias/i.test(error.message) ? `its aliases (*name) of aliases expand too far (refused past ${MAX_ALIAS_COUNT} copies of one node)` : error.message}`);
+        throw new ProfileError(
+          whole,
+          '',
+          `invalid YAML: ${/alias/i.test(error.message) ? `its aliases (*name) of aliases expand too far (refused past ${MAX_ALIAS_COUNT} copies of one node)` : error.message}`,
+        );
       }
       throw error;
     }
@@ -129,4 +133,3 @@ export function fieldName(path: FieldPath): string {
   for (const segment of path) out += typeof segment === 'number' ? `[${segment}]` : out ? `.${segment}` : segment;
   return out;
 }
-

@@ -101,7 +101,11 @@ export function formatCapacity(result: CapacityResult): string {
   const steps = [...result.steps].sort((a, b) => a.devices - b.devices);
   const rows = steps.map((step) => cells(step, step.devices === knee));
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (values: readonly string[]): string => values.map((value, i) => (i < COLUMNS.length - 1 ? value.padStart(widths[i] ?? 0) : value)).join('  ').trimEnd();
+  const line = (values: readonly string[]): string =>
+    values
+      .map((value, i) => (i < COLUMNS.length - 1 ? value.padStart(widths[i] ?? 0) : value))
+      .join('  ')
+      .trimEnd();
   const read = result.steps[0]?.row;
   const out = [
     `Capacity search, SLOs: ${result.slos.join(', ')}${result.minDelivered === null ? '' : `, and at least ${Math.round(result.minDelivered * 1000) / 10}% of the offered load delivered`}${read && read !== 'Aggregated' ? ` (rates and latency of ${read})` : ''}. Latencies in ms; ~ marks a refining step, r a retry, + a repeat of the knee.`,

@@ -10,14 +10,35 @@ import type { Reporter } from './reporter.ts';
 const PERCENTILE_COLUMNS = ['50%', '66%', '75%', '80%', '90%', '95%', '98%', '99%', '99.9%', '99.99%', '100%'] as const;
 
 export const STATS_HEADER = [
-  'Type', 'Name', 'Request Count', 'Failure Count', 'Median Response Time', 'Average Response Time', 'Min Response Time',
-  'Max Response Time', 'Average Content Size', 'Requests/s', 'Failures/s', ...PERCENTILE_COLUMNS,
+  'Type',
+  'Name',
+  'Request Count',
+  'Failure Count',
+  'Median Response Time',
+  'Average Response Time',
+  'Min Response Time',
+  'Max Response Time',
+  'Average Content Size',
+  'Requests/s',
+  'Failures/s',
+  ...PERCENTILE_COLUMNS,
 ] as const;
 
 export const HISTORY_HEADER = [
-  'Timestamp', 'User Count', 'Type', 'Name', 'Requests/s', 'Failures/s', ...PERCENTILE_COLUMNS, 'Total Request Count',
-  'Total Failure Count', 'Total Median Response Time', 'Total Average Response Time', 'Total Min Response Time',
-  'Total Max Response Time', 'Total Average Content Size',
+  'Timestamp',
+  'User Count',
+  'Type',
+  'Name',
+  'Requests/s',
+  'Failures/s',
+  ...PERCENTILE_COLUMNS,
+  'Total Request Count',
+  'Total Failure Count',
+  'Total Median Response Time',
+  'Total Average Response Time',
+  'Total Min Response Time',
+  'Total Max Response Time',
+  'Total Average Content Size',
 ] as const;
 
 /**
@@ -149,7 +170,10 @@ export function exceptionsCsv(): string {
 
 /** `PREFIX_failures.csv`: one line per (type, name, error), most frequent first. */
 export function failuresCsv(results: Results): string {
-  return toCsv(FAILURES_HEADER, results.failures.map((failure) => [failure.type, failure.name, failure.error, failure.count]));
+  return toCsv(
+    FAILURES_HEADER,
+    results.failures.map((failure) => [failure.type, failure.name, failure.error, failure.count]),
+  );
 }
 
 /** The four files `--csv PREFIX` writes, as Locust 2.x names them. */

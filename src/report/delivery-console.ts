@@ -3,7 +3,11 @@ import type { DeliveryCounts, DeliverySummary } from '../metrics/delivery.ts';
 const count = (value: number): string => value.toLocaleString('en-US');
 
 function countsText(counts: DeliveryCounts): string {
-  const extra = [counts.duplicates > 0 ? `${count(counts.duplicates)} duplicates` : '', counts.outOfOrder > 0 ? `${count(counts.outOfOrder)} out of order` : '', counts.unacked > 0 ? `${count(counts.unacked)} received though never acked` : '']
+  const extra = [
+    counts.duplicates > 0 ? `${count(counts.duplicates)} duplicates` : '',
+    counts.outOfOrder > 0 ? `${count(counts.outOfOrder)} out of order` : '',
+    counts.unacked > 0 ? `${count(counts.unacked)} received though never acked` : '',
+  ]
     .filter(Boolean)
     .join(', ');
   return `expected ${count(counts.expected)}, delivered ${count(counts.delivered)}, lost ${count(counts.lost)}${extra ? `, ${extra}` : ''}`;
@@ -12,9 +16,7 @@ function countsText(counts: DeliveryCounts): string {
 /** The lines a run with measured publishes adds to the summary; the DELIVER rows above carry the latency. */
 export function deliveryLines(delivery: DeliverySummary, worst = 5): string[] {
   const total = delivery.total;
-  const lines = [
-    `Delivery: ${count(total.published)} measured publishes sent, ${count(total.acked)} acked; ${countsText(total)} (drain ${delivery.drainMs} ms, ended: ${delivery.drainEnded}).`,
-  ];
+  const lines = [`Delivery: ${count(total.published)} measured publishes sent, ${count(total.acked)} acked; ${countsText(total)} (drain ${delivery.drainMs} ms, ended: ${delivery.drainEnded}).`];
   for (const subscription of delivery.subscriptions) {
     const who = subscription.shared ? `shared by ${subscription.subscribers} subscribers` : `${subscription.subscribers} subscriber${subscription.subscribers === 1 ? '' : 's'}`;
     lines.push(`  ${subscription.name} (${who}): ${countsText(subscription)}.`);

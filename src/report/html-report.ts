@@ -68,7 +68,10 @@ export function escapeHtml(text: string): string {
 
 /** JSON for a `<script type="application/json">`: no `<` survives, so no name can close the tag or open a comment. */
 export function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** Inlined code must not end its own `<script>`/`<style>` element early. */
@@ -77,15 +80,15 @@ function inlineSafe(code: string, element: 'script' | 'style'): string {
 }
 
 const cell = (text: string | number, className?: string): string => `<td${className ? ` class="${className}"` : ''}>${escapeHtml(String(text))}</td>`;
-const head = (titles: readonly string[], textColumns = 0): string =>
-  `<tr>${titles.map((title, i) => `<th${i < textColumns ? ' class="text"' : ''}>${escapeHtml(title)}</th>`).join('')}</tr>`;
+const head = (titles: readonly string[], textColumns = 0): string => `<tr>${titles.map((title, i) => `<th${i < textColumns ? ' class="text"' : ''}>${escapeHtml(title)}</th>`).join('')}</tr>`;
 
 function metadata(results: Results): string {
   const generator = results.generator;
   const drained = results.durationS - results.activeS >= 0.1 ? ` (${results.activeS} s of load)` : '';
   const busy = generator.eventLoopBusyPercent === undefined ? '' : `, event loop busy ${generator.eventLoopBusyPercent}%`;
   const processCpu = generator.processCpuPercent === undefined ? '' : ` (process ${generator.processCpuPercent}%)`;
-  const saturated = results.saturation.intervals === 0 ? 'never saturated' : `saturated in ${results.saturation.intervals} interval${results.saturation.intervals === 1 ? '' : 's'} (${results.saturation.seconds} s)`;
+  const saturated =
+    results.saturation.intervals === 0 ? 'never saturated' : `saturated in ${results.saturation.intervals} interval${results.saturation.intervals === 1 ? '' : 's'} (${results.saturation.seconds} s)`;
   const items: [string, string][] = [
     ['Seed', results.seed],
     ['Profile', results.profile.path],
@@ -103,9 +106,11 @@ function metadata(results: Results): string {
     generator.otherCpuPercent === undefined ? '' : `other processes used ${generator.otherCpuPercent}% of the CPU`,
   ].filter(Boolean);
   if (host.length > 0) items.push(['Machine', host.join('; ')]);
-  if (results.load?.deliveredShare != null) items.push(['Load', `${results.load.deliveredRps} of ${results.load.offeredRps} offered per second (${Math.round(results.load.deliveredShare * 1000) / 10}%)`]);
+  if (results.load?.deliveredShare != null)
+    items.push(['Load', `${results.load.deliveredRps} of ${results.load.offeredRps} offered per second (${Math.round(results.load.deliveredShare * 1000) / 10}%)`]);
   const cause = results.abandonCause;
-  if (results.abandoned > 0) items.push([cause === 'second interrupt' ? 'Abandoned at a second interrupt' : cause === 'drain timeout' ? 'Abandoned at the drain timeout' : `Abandoned (${cause})`, String(results.abandoned)]);
+  if (results.abandoned > 0)
+    items.push([cause === 'second interrupt' ? 'Abandoned at a second interrupt' : cause === 'drain timeout' ? 'Abandoned at the drain timeout' : `Abandoned (${cause})`, String(results.abandoned)]);
   if (results.shard.count > 1) items.push(['Shard', `${results.shard.index + 1} of ${results.shard.count}`]);
   return `<dl class="meta">${items.map(([term, value]) => `<div><dt>${escapeHtml(term)}</dt><dd>${escapeHtml(value)}</dd></div>`).join('')}</dl>`;
 }
@@ -156,11 +161,7 @@ function statsTable(results: Results): string {
   const active = new Map<string, number>();
   for (const row of results.stats) if (row.requests > 0) active.set(row.type, (active.get(row.type) ?? 0) + 1);
   const typeRows = results.types.length > 1 ? results.types.filter((row) => row.type.includes('+') || (active.get(row.type) ?? 0) > 1) : [];
-  const rows = [
-    ...results.stats.map((row) => statsCells(row, '')),
-    ...typeRows.map((row) => statsCells(row, 'type')),
-    statsCells(results.total, 'aggregate'),
-  ];
+  const rows = [...results.stats.map((row) => statsCells(row, '')), ...typeRows.map((row) => statsCells(row, 'type')), statsCells(results.total, 'aggregate')];
   return `<table class="grid" id="stats">${head(STATS_COLUMNS, 2)}${rows.join('')}</table><p class="sub">Latencies in ms from HDR histograms; '-' where a row has no samples.</p>`;
 }
 
@@ -189,7 +190,9 @@ function verdictSection(input: HtmlReportInput): string {
   if (results.thresholds.length > 0) {
     const failed = results.thresholds.filter((threshold) => !threshold.ok);
     const tally = failed.length === 0 ? '<span class="ok">all passed</span>' : `<span class="fail">${failed.length} failed</span>`;
-    const each = results.thresholds.map((threshold) => `${escapeHtml(threshold.expr)} (${escapeHtml(threshold.value === null ? (threshold.reason ?? 'not evaluable') : formatThresholdValue(threshold))}${threshold.ok ? '' : ', FAIL'})`);
+    const each = results.thresholds.map(
+      (threshold) => `${escapeHtml(threshold.expr)} (${escapeHtml(threshold.value === null ? (threshold.reason ?? 'not evaluable') : formatThresholdValue(threshold))}${threshold.ok ? '' : ', FAIL'})`,
+    );
     parts.push(`<p class="verdict" id="threshold-verdict">${results.thresholds.length} threshold${results.thresholds.length === 1 ? '' : 's'}: ${tally}: ${each.join('; ')}</p>`);
   }
   if (input.capacity?.verdict !== undefined) parts.push(`<p class="verdict" id="capacity-verdict">${escapeHtml(input.capacity.verdict)}</p>`);

@@ -28,12 +28,19 @@ function parts(state: ProgressState): { readonly head: string; readonly optional
   const load = state.load;
   const cause = load?.cause && load.cause !== 'delivered' ? ` (${load.cause})` : '';
   const sameWindow = load !== undefined && Math.abs(load.windowS - state.windowS) < 0.5;
-  const delivered = load?.deliveredShare == null ? [] : [`delivered ${Math.round(load.deliveredShare * 100)}%${cause}${sameWindow ? '' : ` over ${Math.round(load.windowS)}s`}`, `delivered ${Math.round(load.deliveredShare * 100)}%${cause}`];
+  const delivered =
+    load?.deliveredShare == null
+      ? []
+      : [`delivered ${Math.round(load.deliveredShare * 100)}%${cause}${sameWindow ? '' : ` over ${Math.round(load.windowS)}s`}`, `delivered ${Math.round(load.deliveredShare * 100)}%${cause}`];
   const error = state.topError;
   return {
     head,
     optional: [
-      [`${state.failuresPerS.toFixed(1)} fail/s  p50/p95/p99 ${formatMs(latency.p50)}/${formatMs(latency.p95)}/${formatMs(latency.p99)} ms ${window}`, `${state.failuresPerS.toFixed(1)} fail/s  p95 ${formatMs(latency.p95)} ms ${window}`, window],
+      [
+        `${state.failuresPerS.toFixed(1)} fail/s  p50/p95/p99 ${formatMs(latency.p50)}/${formatMs(latency.p95)}/${formatMs(latency.p99)} ms ${window}`,
+        `${state.failuresPerS.toFixed(1)} fail/s  p95 ${formatMs(latency.p95)} ms ${window}`,
+        window,
+      ],
       delivered,
       error ? [`top error: ${error.label} ×${error.count}`, `top error ×${error.count}`] : [],
     ],

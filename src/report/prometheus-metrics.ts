@@ -206,7 +206,7 @@ export function createFleetRegistry(read: () => MetricsSource | undefined, optio
   });
   new Gauge<'cause'>({
     name: METRIC_NAMES.shortfall,
-    help: "1 for whose limit kept the latest interval below the delivered-share floor (target, generator, host, queues), 0 for the others; all 0 when the load was delivered",
+    help: '1 for whose limit kept the latest interval below the delivered-share floor (target, generator, host, queues), 0 for the others; all 0 when the load was delivered',
     labelNames: ['cause'],
     registers: [registry],
     collect() {
@@ -226,14 +226,18 @@ export function createFleetRegistry(read: () => MetricsSource | undefined, optio
     });
   };
   gauge(METRIC_NAMES.devicesOnline, 'Devices started and not finished whose session (if any) is up', (source) => source.devicesOnline);
-  gauge(METRIC_NAMES.devicesTarget, 'Devices the load shape heads for now: the current stage\'s or ramp\'s target', (source) => source.devicesTarget);
+  gauge(METRIC_NAMES.devicesTarget, "Devices the load shape heads for now: the current stage's or ramp's target", (source) => source.devicesTarget);
   gauge(METRIC_NAMES.busy, "Share of the latest interval the generator's event loop spent running callbacks (0 before the first interval)", (source) =>
     source.generator === undefined ? undefined : source.generator.busyPercent / 100,
   );
   gauge(METRIC_NAMES.lag, "The generator's event-loop delay p99 over the latest interval, in seconds (0 before the first interval)", (source) =>
     source.generator === undefined ? undefined : source.generator.lagP99Ms / 1000,
   );
-  gauge(METRIC_NAMES.deliveredShare, 'Delivered ÷ offered attempts over the latest interval\'s trailing window (1 before the first interval or with nothing offered)', (source) => source.load?.deliveredShare ?? 1);
+  gauge(
+    METRIC_NAMES.deliveredShare,
+    "Delivered ÷ offered attempts over the latest interval's trailing window (1 before the first interval or with nothing offered)",
+    (source) => source.load?.deliveredShare ?? 1,
+  );
   gauge(METRIC_NAMES.runQueue, "Share of the latest interval the generator's main thread waited for a CPU (another process had it)", (source) =>
     source.generator?.runQueuePercent === undefined ? undefined : source.generator.runQueuePercent / 100,
   );

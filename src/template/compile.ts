@@ -83,7 +83,11 @@ class ExpressionParser {
       return { literal: undefined, evaluate: (context) => context.vars[slot] ?? '' };
     }
     const field = TEMPLATE_FIELDS.get(name);
-    if (!field) throw new TemplateError(`unknown field '${name}'${didYouMean(name, TEMPLATE_FIELDS.keys()) || ` (known: ${[...TEMPLATE_FIELDS.keys(), 'vars.NAME', 'env.NAME', 'data.NAME'].join(', ')})`}`, nameStart);
+    if (!field)
+      throw new TemplateError(
+        `unknown field '${name}'${didYouMean(name, TEMPLATE_FIELDS.keys()) || ` (known: ${[...TEMPLATE_FIELDS.keys(), 'vars.NAME', 'env.NAME', 'data.NAME'].join(', ')})`}`,
+        nameStart,
+      );
     return { literal: undefined, evaluate: field };
   }
 

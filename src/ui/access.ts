@@ -67,7 +67,8 @@ export function refusal(request: IncomingMessage, url: URL, access: UiAccess): R
   if (access.loopback && !isLoopbackHost(hostName(host))) return { status: 403, message: `the UI listens on loopback; Host '${host}' is not a loopback name` };
   if (access.token !== undefined) {
     const token = presentedToken(request, url);
-    if (token === undefined || !sameToken(token, access.token)) return { status: 401, message: 'a token is required: open the URL printed at start (with ?token=), or send the X-Fleetsim-Token header' };
+    if (token === undefined || !sameToken(token, access.token))
+      return { status: 401, message: 'a token is required: open the URL printed at start (with ?token=), or send the X-Fleetsim-Token header' };
   }
   if (request.method === 'GET' || request.method === 'HEAD') return undefined;
   const origin = request.headers.origin;

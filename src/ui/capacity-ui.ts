@@ -78,7 +78,7 @@ export class CapacityUi extends EngineFeed {
   }
 
   resetStats(): object {
-    throw new ConflictError("the capacity search judges each step on its own window: there are no run statistics to reset");
+    throw new ConflictError('the capacity search judges each step on its own window: there are no run statistics to reset');
   }
 
   async download(name: string): Promise<Download | undefined> {

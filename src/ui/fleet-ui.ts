@@ -60,7 +60,14 @@ export class FleetUi extends EventEmitter<UiMessages> implements UiBackend {
       profile: profileView(this.plan),
       run:
         status === 'running' || status === 'stopping'
-          ? { spawnRate: this.live.spawnRate, startedAt: new Date(started ?? Date.now()).toISOString(), elapsedS: this.live.elapsedS(), devices: this.live.devices(), history: this.live.history.points, table: this.table() }
+          ? {
+              spawnRate: this.live.spawnRate,
+              startedAt: new Date(started ?? Date.now()).toISOString(),
+              elapsedS: this.live.elapsedS(),
+              devices: this.live.devices(),
+              history: this.live.history.points,
+              table: this.table(),
+            }
           : undefined,
       last,
       fleet: this.fleet(),

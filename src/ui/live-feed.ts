@@ -135,5 +135,18 @@ export function runSummary(results: Results, exitCode: number, resetAtS?: number
   const { startedAt, endedAt, durationS, activeS, stopReason, generator, warnings } = results;
   // The online count over time is in the history already.
   const { target, started, online } = results.devices;
-  return { startedAt, endedAt, durationS, activeS, stopReason, devices: { target, started, online }, generator, saturatedIntervals: results.saturation.intervals, warnings, exitCode, ...(results.load ? { load: results.load } : {}), ...(resetAtS === undefined ? {} : { resetAtS }) };
+  return {
+    startedAt,
+    endedAt,
+    durationS,
+    activeS,
+    stopReason,
+    devices: { target, started, online },
+    generator,
+    saturatedIntervals: results.saturation.intervals,
+    warnings,
+    exitCode,
+    ...(results.load ? { load: results.load } : {}),
+    ...(resetAtS === undefined ? {} : { resetAtS }),
+  };
 }

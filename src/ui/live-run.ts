@@ -137,7 +137,9 @@ export class LiveRun {
     const reset =
       resetAt === undefined
         ? []
-        : [`statistics were reset from the UI at ${Math.round(resetAt) / 1000}s of ${Math.round(times.activeMs) / 1000}s: the counts, rates, percentiles, failures and history cover only the run after it (activeS is the time since the reset)`];
+        : [
+            `statistics were reset from the UI at ${Math.round(resetAt) / 1000}s of ${Math.round(times.activeMs) / 1000}s: the counts, rates, percentiles, failures and history cover only the run after it (activeS is the time since the reset)`,
+          ];
     return { ...results, devices: { ...results.devices, target: this.peakTarget }, warnings: [...results.warnings, ...reset] };
   }
 }

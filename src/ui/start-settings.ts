@@ -60,7 +60,13 @@ export function mergeForm(defaults: StartForm, body: unknown): StartForm {
 
 /** Flag errors name the flag (`--devices: …`); here they name the form's field. */
 function fieldError(error: unknown): never {
-  if (error instanceof UsageError) throw new UsageError(error.message.replace(/^--spawn-rate:/, 'spawnRate:').replace(/^--stage:/, 'stages:').replace(/^--([a-z]+):/, '$1:'));
+  if (error instanceof UsageError)
+    throw new UsageError(
+      error.message
+        .replace(/^--spawn-rate:/, 'spawnRate:')
+        .replace(/^--stage:/, 'stages:')
+        .replace(/^--([a-z]+):/, '$1:'),
+    );
   throw error;
 }
 

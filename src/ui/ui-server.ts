@@ -143,7 +143,10 @@ export class UiServer {
       'x-content-type-options': 'nosniff',
     });
     if (typeof file.body === 'string') return void response.end(file.body);
-    file.body().on('error', () => response.destroy()).pipe(response);
+    file
+      .body()
+      .on('error', () => response.destroy())
+      .pipe(response);
   }
 }
 

@@ -17,6 +17,22 @@ export async function makeDeviceCerts(dir: string, names: readonly string[]): Pr
   for (const name of names) {
     const file = (ext: string): string => path.join(dir, `${name}.${ext}`);
     await run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('key'), '-subj', `/CN=${name}`, '-out', file('csr')]);
-    await run('openssl', ['x509', '-req', '-in', file('csr'), '-CA', TEST_CA, '-CAkey', path.join(CA_DIR, 'ca.key'), '-CAcreateserial', '-CAserial', path.join(dir, 'ca.srl'), '-days', '1', '-out', file('crt')]);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      file('csr'),
+      '-CA',
+      TEST_CA,
+      '-CAkey',
+      path.join(CA_DIR, 'ca.key'),
+      '-CAcreateserial',
+      '-CAserial',
+      path.join(dir, 'ca.srl'),
+      '-days',
+      '1',
+      '-out',
+      file('crt'),
+    ]);
   }
 }

@@ -171,7 +171,9 @@ function readLog(dir: string): string {
     }
   };
   // Config errors reach only stdout/stderr, before the log file is open; the root warning is noise.
-  const early = read('stdio.log').split('\n').filter((line) => line !== '' && !line.includes('should not be run as root'));
+  const early = read('stdio.log')
+    .split('\n')
+    .filter((line) => line !== '' && !line.includes('should not be run as root'));
   return read('mosquitto.log') + (early.length > 0 ? `--- stdout/stderr ---\n${early.join('\n')}\n` : '');
 }
 

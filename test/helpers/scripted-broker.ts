@@ -263,9 +263,7 @@ export async function startScriptedBroker(script: BrokerScript = {}): Promise<Sc
           return;
         case 'unsubscribe':
           if (packet.messageId !== undefined) {
-            send(version === 5
-              ? { cmd: 'unsuback', messageId: packet.messageId, granted: packet.unsubscriptions.map(() => 0) }
-              : { cmd: 'unsuback', messageId: packet.messageId, granted: [] });
+            send(version === 5 ? { cmd: 'unsuback', messageId: packet.messageId, granted: packet.unsubscriptions.map(() => 0) } : { cmd: 'unsuback', messageId: packet.messageId, granted: [] });
           }
           return;
         case 'pingreq':

@@ -56,10 +56,15 @@ export interface VerifiedSas {
 export function verifyAzureSas(token: string, base64Key: string): VerifiedSas {
   const prefix = 'SharedAccessSignature ';
   if (!token.startsWith(prefix)) throw new Error('a SAS token starts with "SharedAccessSignature "');
-  const fields = new Map(token.slice(prefix.length).split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    return [pair.slice(0, eq), pair.slice(eq + 1)] as [string, string];
-  }));
+  const fields = new Map(
+    token
+      .slice(prefix.length)
+      .split('&')
+      .map((pair) => {
+        const eq = pair.indexOf('=');
+        return [pair.slice(0, eq), pair.slice(eq + 1)] as [string, string];
+      }),
+  );
   const sr = fields.get('sr');
   const sig = fields.get('sig');
   const se = fields.get('se');

@@ -112,9 +112,15 @@ describe('binary payloads', { skip }, () => {
       assert.deepEqual(message.values.slice(1), [2.5, false]);
     }
     const raws = received.filter((message) => message.kind === 'raw').map((message) => message.payload.toString('hex'));
-    assert.ok(raws.every((hex) => hex === 'cafe00' || hex === 'cafe01'), raws.join(','));
+    assert.ok(
+      raws.every((hex) => hex === 'cafe00' || hex === 'cafe01'),
+      raws.join(','),
+    );
 
-    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as LogLine);
+    const lines = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as LogLine);
     const cborLine = lines.find((line) => line.name === 'cbor');
     assert.ok(cborLine?.body);
     assert.ok(!cborLine.body.includes('s3cret-value'), cborLine.body);

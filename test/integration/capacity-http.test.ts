@@ -40,7 +40,29 @@ after(async () => {
 test('capacity against a server of known capacity: its rate, limited by the target', { timeout: 150_000 }, async (t) => {
   const json = temp.file('capacity.json');
   const html = temp.file('capacity.html');
-  const args = ['capacity', profile, '--target', server.url, '--slo', 'p95 < 500ms', '--start', '120', '--step', '40', '--max-devices', '400', '--step-duration', '4s', '--settle', '2s', '--refine', '--json', json, '--html', html];
+  const args = [
+    'capacity',
+    profile,
+    '--target',
+    server.url,
+    '--slo',
+    'p95 < 500ms',
+    '--start',
+    '120',
+    '--step',
+    '40',
+    '--max-devices',
+    '400',
+    '--step-duration',
+    '4s',
+    '--settle',
+    '2s',
+    '--refine',
+    '--json',
+    json,
+    '--html',
+    html,
+  ];
   const result = await runCli(args, 140_000);
   assert.equal(result.code, 0, result.stderr);
   const report = JSON.parse(await readFile(json, 'utf8')) as CapacityReport;
@@ -78,7 +100,10 @@ test('capacity against a server of known capacity: its rate, limited by the targ
     const rows = await tab.locator('#capacity tr').allInnerTexts();
     // The knee is the fewest devices that failed, a refining step's included.
     const knee = Math.min(...report.steps.filter((step) => !step.ok).map((step) => step.devices));
-    assert.ok(rows.some((row) => row.startsWith(`${knee}\t`) && row.includes('FAIL (knee)')), rows.join('\n'));
+    assert.ok(
+      rows.some((row) => row.startsWith(`${knee}\t`) && row.includes('FAIL (knee)')),
+      rows.join('\n'),
+    );
     assert.match(await tab.locator('#capacity-verdict').innerText(), /Limited by the target/);
   } finally {
     await browser.close();

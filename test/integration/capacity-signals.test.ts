@@ -9,7 +9,28 @@ const suite = useHttpFixture();
 
 test('capacity: SIGTERM ends the search, writes its report, and exits 143', { timeout: 30_000 }, async () => {
   const json = suite.temp.file('capacity.json');
-  const run = startCli(['capacity', 'profiles/iot-node-flat-out.yaml', '--target', suite.url, '--slo', 'p95 < 5s', '--start', '5', '--step', '5', '--max-devices', '50', '--step-duration', '2s', '--settle', '1s', '-r', '100', '--json', json]);
+  const run = startCli([
+    'capacity',
+    'profiles/iot-node-flat-out.yaml',
+    '--target',
+    suite.url,
+    '--slo',
+    'p95 < 5s',
+    '--start',
+    '5',
+    '--step',
+    '5',
+    '--max-devices',
+    '50',
+    '--step-duration',
+    '2s',
+    '--settle',
+    '1s',
+    '-r',
+    '100',
+    '--json',
+    json,
+  ]);
   await run.waitForStderr(/stepping to 10 devices/);
   run.child.kill('SIGTERM');
   const result = await run.done;

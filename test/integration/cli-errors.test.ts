@@ -99,10 +99,32 @@ test('validate describes a valid profile and exits 0', async () => {
 
 test('a failed threshold exits 99 and is in the results', { timeout: 30_000 }, async () => {
   const json = suite.temp.file('threshold.json');
-  const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '5', '--iterations', '3', '--target', suite.url, '--threshold', 'p50 < 0.001ms', '--threshold', 'failures < 1%', '--json', json, '--quiet']);
+  const result = await runCli([
+    'run',
+    'profiles/iot-node-flat-out.yaml',
+    '-u',
+    '5',
+    '--iterations',
+    '3',
+    '--target',
+    suite.url,
+    '--threshold',
+    'p50 < 0.001ms',
+    '--threshold',
+    'failures < 1%',
+    '--json',
+    json,
+    '--quiet',
+  ]);
   assert.equal(result.code, 99, result.stderr);
   const results = JSON.parse(await readFile(json, 'utf8')) as Results;
-  assert.deepEqual(results.thresholds.map((t) => [t.expr, t.ok]), [['p50 < 0.001ms', false], ['failures < 1%', true]]);
+  assert.deepEqual(
+    results.thresholds.map((t) => [t.expr, t.ok]),
+    [
+      ['p50 < 0.001ms', false],
+      ['failures < 1%', true],
+    ],
+  );
   assert.match(result.stdout, /FAIL p50 < 0\.001ms/);
 });
 
@@ -149,8 +171,14 @@ test('a second Ctrl-C abandons in-flight requests and still writes the results a
     assert.equal(results.total.requests, 0);
     assert.equal(results.total.failures, 0);
     assert.equal(results.abandonCause, 'second interrupt');
-    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { outcome: string; error: string });
-    assert.deepEqual(lines.map((line) => [line.outcome, line.error]), Array<string[]>(5).fill(['abandoned', 'abandoned at second interrupt']));
+    const lines = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { outcome: string; error: string });
+    assert.deepEqual(
+      lines.map((line) => [line.outcome, line.error]),
+      Array<string[]>(5).fill(['abandoned', 'abandoned at second interrupt']),
+    );
     assert.match(result.stdout, /5 attempts were still in flight when a second interrupt ended the drain/);
   } finally {
     await slow.close();

@@ -63,7 +63,26 @@ function percentiles(lines: readonly LogLine[]): { p50: number | null; p99: numb
 }
 
 test('a coordinated run of 3 workers: each merged interval has the p50 and p99 of the request-log lines it counted', { timeout: 60_000 }, async () => {
-  const coordinator = startCli(['coordinate', temp.file('intervals.yaml'), '--target', url, '--workers', '3', '--local', '--listen', '127.0.0.1:0', '--token', TOKEN, '--min-delivered', 'off', '--quiet', '--json', temp.file('fleet.json'), '--log-requests', temp.file('fleet.ndjson')]);
+  const coordinator = startCli([
+    'coordinate',
+    temp.file('intervals.yaml'),
+    '--target',
+    url,
+    '--workers',
+    '3',
+    '--local',
+    '--listen',
+    '127.0.0.1:0',
+    '--token',
+    TOKEN,
+    '--min-delivered',
+    'off',
+    '--quiet',
+    '--json',
+    temp.file('fleet.json'),
+    '--log-requests',
+    temp.file('fleet.ndjson'),
+  ]);
   const done = await coordinator.done;
   assert.equal(done.code, 0, done.stderr);
   const fleet = JSON.parse(await readFile(temp.file('fleet.json'), 'utf8')) as CoordinatedResults;

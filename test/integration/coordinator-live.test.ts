@@ -94,7 +94,28 @@ test('coordinate --local with 3 workers: /metrics sums the fleet, the page sets 
   const json = suite.temp.file('live.json');
   const before = suite.server.counts['POST /data']?.requests ?? 0;
   const coordinator = startCli(
-    ['coordinate', file, '--target', suite.url, '--workers', '3', '--local', '--listen', '127.0.0.1:0', '--token', TOKEN, '--metrics-port', '0', '--ui', '--ui-port', '0', '--linger', '60s', '--json', json],
+    [
+      'coordinate',
+      file,
+      '--target',
+      suite.url,
+      '--workers',
+      '3',
+      '--local',
+      '--listen',
+      '127.0.0.1:0',
+      '--token',
+      TOKEN,
+      '--metrics-port',
+      '0',
+      '--ui',
+      '--ui-port',
+      '0',
+      '--linger',
+      '60s',
+      '--json',
+      json,
+    ],
     80_000,
   );
   try {
@@ -164,7 +185,29 @@ test('a lost worker is named on the page, and the count is then split over the l
   const file = await profile('lost', 10, '10s');
   const json = suite.temp.file('lost.json');
   const coordinator = startCli(
-    ['coordinate', file, '--target', suite.url, '--workers', '2', '--listen', '127.0.0.1:0', '--token', TOKEN, '--lost-after', '2s', '--metrics-port', '0', '--ui', '--ui-port', '0', '--linger', '60s', '--json', json],
+    [
+      'coordinate',
+      file,
+      '--target',
+      suite.url,
+      '--workers',
+      '2',
+      '--listen',
+      '127.0.0.1:0',
+      '--token',
+      TOKEN,
+      '--lost-after',
+      '2s',
+      '--metrics-port',
+      '0',
+      '--ui',
+      '--ui-port',
+      '0',
+      '--linger',
+      '60s',
+      '--json',
+      json,
+    ],
     80_000,
   );
   const { metrics, ui } = await endpoints(coordinator);
@@ -207,7 +250,10 @@ test('a lost worker is named on the page, and the count is then split over the l
     const results = JSON.parse(await readFile(json, 'utf8')) as CoordinatedResults;
     const final = await scrape(metrics);
     assert.ok(final.total >= (after?.total ?? 0));
-    assert.equal(final.total, results.history.reduce((sum, point) => sum + point.total.requests, 0));
+    assert.equal(
+      final.total,
+      results.history.reduce((sum, point) => sum + point.total.requests, 0),
+    );
     assert.ok(final.total > results.total.requests, `${final.total} counted, ${results.total.requests} in the finished workers' rows`);
     coordinator.child.kill('SIGINT');
     // The fleet was incomplete.
@@ -238,5 +284,8 @@ test('run --workers 2 serves the same live views: /metrics of the whole fleet an
   assert.equal(end.code, 0, end.stderr);
   const results = JSON.parse(await readFile(json, 'utf8')) as CoordinatedResults;
   assert.ok(results.total.requests >= during.total);
-  assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished']);
+  assert.deepEqual(
+    results.coordinator.workers.map((worker) => worker.state),
+    ['finished', 'finished'],
+  );
 });

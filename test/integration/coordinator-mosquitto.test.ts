@@ -48,7 +48,10 @@ for (const [mode, [command, ...flags]] of Object.entries(MODES)) {
       assert.equal(result.code, 0, result.stderr);
       const received = (await broker.publishesReceived()) - before;
       const results = JSON.parse(await readFile(json, 'utf8')) as CoordinatedResults;
-      assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished', 'finished']);
+      assert.deepEqual(
+        results.coordinator.workers.map((worker) => worker.state),
+        ['finished', 'finished', 'finished'],
+      );
       const publish = results.stats.find((row) => row.type === 'PUBLISH');
       assert.equal(publish?.requests, LAMPS * ITERATIONS * PUBLISHES_PER_ITERATION);
       assert.equal(publish.failures, 0);

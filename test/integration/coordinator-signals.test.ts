@@ -16,7 +16,10 @@ const LISTENING = /listening on (http:\/\/[^\s]+)\./;
 
 /** A run far longer than any test: only a stop ends it. */
 const longProfile = (name: string): Promise<string> =>
-  suite.temp.write(`${name}.yaml`, `kind: profile\nname: ${name}\nseed: 3\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node.yaml')}\n    count: 6\nspawnRate: 60\nduration: 10m\ndrainTimeout: 2s\n`);
+  suite.temp.write(
+    `${name}.yaml`,
+    `kind: profile\nname: ${name}\nseed: 3\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node.yaml')}\n    count: 6\nspawnRate: 60\nduration: 10m\ndrainTimeout: 2s\n`,
+  );
 
 async function coordinatorUrl(coordinator: CliRun): Promise<string> {
   await coordinator.waitForStderr(LISTENING);
@@ -43,9 +46,15 @@ test('Ctrl-C at the coordinator stops its remote workers: they drain and send th
   }
   const results = JSON.parse(await readFile(json, 'utf8')) as CoordinatedResults;
   assert.deepEqual(results.coordinator.lost, []);
-  assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished']);
+  assert.deepEqual(
+    results.coordinator.workers.map((worker) => worker.state),
+    ['finished', 'finished'],
+  );
   assert.ok(results.total.requests > 0);
-  assert.equal(results.total.requests, results.coordinator.workers.reduce((sum, worker) => sum + worker.requests, 0));
+  assert.equal(
+    results.total.requests,
+    results.coordinator.workers.reduce((sum, worker) => sum + worker.requests, 0),
+  );
 });
 
 test('SIGTERM at a coordinator with --local workers: they drain rather than being killed, the report is written, exit 143', { timeout: 60_000 }, async () => {
@@ -59,7 +68,10 @@ test('SIGTERM at a coordinator with --local workers: they drain rather than bein
   assert.match(done.stderr, /Terminated \(SIGTERM\): telling the workers to stop/);
   assert.doesNotMatch(done.stderr, /was lost/);
   const results = JSON.parse(await readFile(json, 'utf8')) as CoordinatedResults;
-  assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished']);
+  assert.deepEqual(
+    results.coordinator.workers.map((worker) => worker.state),
+    ['finished', 'finished'],
+  );
   assert.ok(results.total.requests > 0);
 });
 
@@ -121,7 +133,10 @@ test('a worker killed before the common start: the others are stopped rather tha
 });
 
 test('Ctrl-C that ends --linger keeps the run exit code, and the results were served meanwhile', { timeout: 60_000 }, async () => {
-  const profile = await suite.temp.write('linger.yaml', `kind: profile\nname: linger\nseed: 4\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 4\nspawnRate: 100\niterations: 3\n`);
+  const profile = await suite.temp.write(
+    'linger.yaml',
+    `kind: profile\nname: linger\nseed: 4\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 4\nspawnRate: 100\niterations: 3\n`,
+  );
   const coordinator = startCli(['coordinate', profile, '--target', suite.url, '--workers', '2', '--local', '--listen', '127.0.0.1:0', '--token', TOKEN, '--linger', '5m', '--quiet'], 50_000);
   const serving = /Serving the results at (http:\/\/[^\s]+)\/results\.json/;
   await coordinator.waitForStderr(serving);
@@ -129,7 +144,10 @@ test('Ctrl-C that ends --linger keeps the run exit code, and the results were se
   const served = await fetch(`${url}/results.json`, { headers: { authorization: `Bearer ${TOKEN}` } });
   assert.equal(served.status, 200);
   const results = (await served.json()) as CoordinatedResults;
-  assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished']);
+  assert.deepEqual(
+    results.coordinator.workers.map((worker) => worker.state),
+    ['finished', 'finished'],
+  );
   assert.ok(results.total.requests > 0);
   coordinator.child.kill('SIGINT');
   const done = await coordinator.done;

@@ -50,11 +50,15 @@ function countConnections(): () => number {
 }
 
 const routeCounts = (): Record<string, number> => Object.fromEntries(Object.entries(suite.server.counts).map(([route, count]) => [route, count.requests]));
-const minus = (after: Record<string, number>, before: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(after).map(([route, n]) => [route, n - (before[route] ?? 0)]));
+const minus = (after: Record<string, number>, before: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(after).map(([route, n]) => [route, n - (before[route] ?? 0)]));
 
 test('one seeded fleet as one process and as a coordinator with 3 worker processes: the same load, logs, connections and percentiles', { timeout: 90_000 }, async () => {
   // A pool of 6 connections for the fleet: one process opens 6, three workers 2 each.
-  const profile = await suite.temp.write('fleet.yaml', `kind: profile\nname: fleet\nseed: 5\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 30\nspawnRate: 300\niterations: 6\nhttp:\n  connections: 6\n`);
+  const profile = await suite.temp.write(
+    'fleet.yaml',
+    `kind: profile\nname: fleet\nseed: 5\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 30\nspawnRate: 300\niterations: 6\nhttp:\n  connections: 6\n`,
+  );
   const shape = ['--target', suite.url];
 
   const beforeSingle = routeCounts();
@@ -66,7 +70,21 @@ test('one seeded fleet as one process and as a coordinator with 3 worker process
 
   const beforeFleet = routeCounts();
   const fleetConnections = countConnections();
-  const coordinator = startCli(['coordinate', profile, ...shape, '--workers', '3', '--listen', '127.0.0.1:0', '--token', TOKEN, '--json', suite.temp.file('fleet.json'), '--log-requests', suite.temp.file('fleet.ndjson')]);
+  const coordinator = startCli([
+    'coordinate',
+    profile,
+    ...shape,
+    '--workers',
+    '3',
+    '--listen',
+    '127.0.0.1:0',
+    '--token',
+    TOKEN,
+    '--json',
+    suite.temp.file('fleet.json'),
+    '--log-requests',
+    suite.temp.file('fleet.ndjson'),
+  ]);
   await coordinator.waitForStderr(/listening on (http:\/\/[^\s]+)\./);
   const url = /listening on (http:\/\/[^\s]+)\./.exec(coordinator.stderrSoFar())?.[1] ?? '';
   const workers = [0, 1, 2].map(() => startCli(['worker', '--join', url, '--token', TOKEN, '--quiet']));
@@ -84,9 +102,15 @@ test('one seeded fleet as one process and as a coordinator with 3 worker process
 
   const one = JSON.parse(await readFile(suite.temp.file('single.json'), 'utf8')) as Results;
   const fleet = JSON.parse(await readFile(suite.temp.file('fleet.json'), 'utf8')) as CoordinatedResults;
-  assert.deepEqual(fleet.stats.map((row) => [row.type, row.name, row.requests]), one.stats.map((row) => [row.type, row.name, row.requests]));
+  assert.deepEqual(
+    fleet.stats.map((row) => [row.type, row.name, row.requests]),
+    one.stats.map((row) => [row.type, row.name, row.requests]),
+  );
   assert.deepEqual(fleet.coordinator.lost, []);
-  assert.deepEqual(fleet.coordinator.workers.map((worker) => worker.state), ['finished', 'finished', 'finished']);
+  assert.deepEqual(
+    fleet.coordinator.workers.map((worker) => worker.state),
+    ['finished', 'finished', 'finished'],
+  );
 
   // Identical request logs (what was sent, whatever the timing).
   const singleLog = await logLines(suite.temp.file('single.ndjson'));
@@ -98,7 +122,10 @@ test('one seeded fleet as one process and as a coordinator with 3 worker process
   assert.deepEqual({ p50: fleet.total.latencyMs.p50, p99: fleet.total.latencyMs.p99 }, recomputed);
   // Per interval: the intervals' counts add up to the fleet's, and an interval holding the whole
   // log has the log's percentiles (merged from the workers' interval histograms, not the worst).
-  assert.equal(fleet.history.reduce((sum, point) => sum + point.total.requests, 0), fleet.total.requests);
+  assert.equal(
+    fleet.history.reduce((sum, point) => sum + point.total.requests, 0),
+    fleet.total.requests,
+  );
   for (const point of fleet.history) {
     if (point.total.requests === fleet.total.requests) assert.deepEqual({ p50: point.total.latencyMs.p50, p99: point.total.latencyMs.p99 }, recomputed);
   }
@@ -109,7 +136,10 @@ test('one seeded fleet as one process and as a coordinator with 3 worker process
 });
 
 test('a worker killed mid-run is named in the results, the others keep their counts, and the exit says the fleet was incomplete', { timeout: 90_000 }, async () => {
-  const profile = await suite.temp.write('long.yaml', `kind: profile\nname: long\nseed: 9\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node.yaml')}\n    count: 6\nspawnRate: 60\nduration: 8s\ndrainTimeout: 2s\n`);
+  const profile = await suite.temp.write(
+    'long.yaml',
+    `kind: profile\nname: long\nseed: 9\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node.yaml')}\n    count: 6\nspawnRate: 60\nduration: 8s\ndrainTimeout: 2s\n`,
+  );
   const json = suite.temp.file('killed.json');
   const coordinator = startCli(['coordinate', profile, '--target', suite.url, '--workers', '3', '--listen', '127.0.0.1:0', '--token', TOKEN, '--lost-after', '2s', '--json', json]);
   await coordinator.waitForStderr(/listening on (http:\/\/[^\s]+)\./);
@@ -134,7 +164,10 @@ test('a worker killed mid-run is named in the results, the others keep their cou
   assert.deepEqual(results.merged.missing, [1]);
   const kept = results.coordinator.workers.filter((worker) => worker.state === 'finished');
   assert.equal(kept.length, 2);
-  assert.equal(results.total.requests, kept.reduce((sum, worker) => sum + worker.requests, 0));
+  assert.equal(
+    results.total.requests,
+    kept.reduce((sum, worker) => sum + worker.requests, 0),
+  );
   assert.ok(results.total.requests > 0);
   // Its intervals until the end stay in the fleet's history.
   assert.ok(results.history.reduce((sum, point) => sum + point.total.requests, 0) >= results.total.requests + (lost?.requests ?? 0));

@@ -59,7 +59,10 @@ test('--csv writes Locust-shaped stats, history and failures whose numbers match
   const [statsText, historyText, failuresText, exceptionsText] = texts as [string, string, string, string];
 
   assert.equal(firstLine(statsText), STATS_HEADER.join(','));
-  assert.equal(firstLine(statsText), 'Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%');
+  assert.equal(
+    firstLine(statsText),
+    'Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%',
+  );
   // Locust's columns in Locust's order, then fleetsim's load columns after them.
   assert.equal(firstLine(historyText), [...HISTORY_HEADER, ...HISTORY_LOAD_HEADER].join(','));
   assert.ok(
@@ -77,7 +80,10 @@ test('--csv writes Locust-shaped stats, history and failures whose numbers match
   // Stats: every JSON row and the total, with the same counts and medians.
   const stats = parse<Record<(typeof STATS_HEADER)[number], string>>(statsText, { columns: true });
   const expectedRows = [...results.stats, { ...results.total, type: '' }];
-  assert.deepEqual(stats.map((row) => [row.Type, row.Name]), expectedRows.map((row) => [row.type, row.name]));
+  assert.deepEqual(
+    stats.map((row) => [row.Type, row.Name]),
+    expectedRows.map((row) => [row.type, row.name]),
+  );
   for (const [i, row] of expectedRows.entries()) {
     const line = stats[i];
     assert.ok(line);
@@ -99,7 +105,10 @@ test('--csv writes Locust-shaped stats, history and failures whose numbers match
   assert.equal(history.length, results.history.length * perInterval);
   for (const [i, point] of results.history.entries()) {
     const lines = history.slice(i * perInterval, (i + 1) * perInterval);
-    assert.deepEqual(lines.map((line) => line.Name), [...point.rows.map((row) => row.name), 'Aggregated']);
+    assert.deepEqual(
+      lines.map((line) => line.Name),
+      [...point.rows.map((row) => row.name), 'Aggregated'],
+    );
     // Every interval its own second: the stop's short last interval is stamped a second after the one before.
     const second = Math.floor(point.timestamp / 1000);
     const stamped = Number(lines[0]?.Timestamp);

@@ -20,7 +20,11 @@ tasks:
 wait: { model: constant, time: 100ms }
 `;
 
-const row = (i: number): { id: string; token: string; site: string } => ({ id: `reg-${String(i).padStart(5, '0')}`, token: `tok-${(i * 7919) % 100_003}-s3cr3t`, site: `site ${i % 13}, "${i % 2 === 0 ? 'north' : 'south'}"` });
+const row = (i: number): { id: string; token: string; site: string } => ({
+  id: `reg-${String(i).padStart(5, '0')}`,
+  token: `tok-${(i * 7919) % 100_003}-s3cr3t`,
+  site: `site ${i % 13}, "${i % 2 === 0 ? 'north' : 'south'}"`,
+});
 const csvField = (value: string): string => (/[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
 
 before(async () => {
@@ -28,7 +32,10 @@ before(async () => {
   const lines = ['device_id,token,site', ...Array.from({ length: DEVICES }, (_, i) => [row(i).id, row(i).token, row(i).site].map(csvField).join(','))];
   await temp.write('devices.csv', `${lines.join('\n')}\n`);
   await temp.write('registered.device.yaml', DEVICE);
-  await temp.write('fleet.yaml', `kind: profile\nname: registered\nseed: 5\nfleet:\n  - device: registered.device.yaml\n    count: ${DEVICES}\n    data: { file: devices.csv, secret: [token] }\nspawnRate: 5000\nduration: 30s\nhttp: { connections: 50 }\n`);
+  await temp.write(
+    'fleet.yaml',
+    `kind: profile\nname: registered\nseed: 5\nfleet:\n  - device: registered.device.yaml\n    count: ${DEVICES}\n    data: { file: devices.csv, secret: [token] }\nspawnRate: 5000\nduration: 30s\nhttp: { connections: 50 }\n`,
+  );
 });
 after(async () => {
   await temp.remove();
@@ -45,7 +52,10 @@ async function runFleet(spawnRate: string, label: string): Promise<{ lines: LogL
   const result = await runCli(['run', temp.file('fleet.yaml'), '-r', spawnRate, '--iterations', '1', '--log-requests', log, '--json', json, '--quiet'], 90_000);
   assert.equal(result.code, 0, result.stderr);
   const text = await readFile(log, 'utf8');
-  const lines = text.trim().split('\n').map((line) => JSON.parse(line) as LogLine);
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as LogLine);
   return { lines, results: JSON.parse(await readFile(json, 'utf8')) as Results, stdout: `${result.stdout}${result.stderr}${text}` };
 }
 
@@ -73,7 +83,12 @@ test('a 10,000-row CSV drives 10,000 devices, each with its own row, at any spaw
 
 test('bad data exits 2 naming the profile line and the data file line', { timeout: 60_000 }, async () => {
   const cases: [string, string, string, RegExp][] = [
-    ['missing-column.csv', 'device_id,site\nreg-0,a\n', '', /fleet\[0\]\.data: .*missing-column\.csv has no column 'token' \(device model registered reads \{\{ data\.token \}\}; its columns: device_id, site\)/],
+    [
+      'missing-column.csv',
+      'device_id,site\nreg-0,a\n',
+      '',
+      /fleet\[0\]\.data: .*missing-column\.csv has no column 'token' \(device model registered reads \{\{ data\.token \}\}; its columns: device_id, site\)/,
+    ],
     ['ragged.csv', 'device_id,token,site\nreg-0,t,a\nreg-1,t\n', '', /ragged\.csv:3: 2 fields, but the header has 3/],
     ['encoding.csv', 'device_id,token,site\nreg-0,t,a\nreg-1,\xff\xfe,b\n', '', /encoding\.csv:3: column 'token' is not valid UTF-8/],
     ['short.csv', 'device_id,token,site\nreg-0,t,a\n', '', /short\.csv has 1 rows but this entry runs 2 devices/],
@@ -84,7 +99,10 @@ test('bad data exits 2 naming the profile line and the data file line', { timeou
   for (const [name, content, secret, message] of cases) {
     // latin1 keeps \xff as the one byte it is: the file is not valid UTF-8 where the case wants it.
     await writeFile(temp.file(name), Buffer.from(content, 'latin1'));
-    const profile = await temp.write(`${name}.yaml`, `kind: profile\nname: bad\nfleet:\n  - device: registered.device.yaml\n    count: 2\n    data: { file: ${name}${secret ? `, secret: [${secret}]` : ''} }\nduration: 1s\n`);
+    const profile = await temp.write(
+      `${name}.yaml`,
+      `kind: profile\nname: bad\nfleet:\n  - device: registered.device.yaml\n    count: 2\n    data: { file: ${name}${secret ? `, secret: [${secret}]` : ''} }\nduration: 1s\n`,
+    );
     const result = await runCli(['validate', profile]);
     assert.equal(result.code, 2, `${name}: ${result.stdout}${result.stderr}`);
     assert.match(result.stderr, /\.yaml:\d+:\d+: /, `${name} names the profile line: ${result.stderr}`);

@@ -43,7 +43,10 @@ after(async () => {
 });
 
 async function profile(name: string, devices: number, extra = ''): Promise<string> {
-  return temp.write(`${name}.yaml`, `kind: profile\nname: ${name}\nseed: 11\nfleet:\n  - device: paced.device.yaml\n    count: ${devices}\nspawnRate: 1000\nhttp: { connectionPerDevice: true }\n${extra}`);
+  return temp.write(
+    `${name}.yaml`,
+    `kind: profile\nname: ${name}\nseed: 11\nfleet:\n  - device: paced.device.yaml\n    count: ${devices}\nspawnRate: 1000\nhttp: { connectionPerDevice: true }\n${extra}`,
+  );
 }
 
 interface Spawned {
@@ -131,7 +134,10 @@ test('a paced fleet against a server that serves half its rate: ~50% delivered, 
   const history = (await readFile(`${csv}_stats_history.csv`, 'utf8')).trim().split('\r\n');
   const header = (history[0] ?? '').split(',');
   assert.deepEqual(header.slice(-3), ['Offered Requests/s', 'Delivered Share', 'Shortfall']);
-  assert.ok(history.some((line) => line.endsWith(',target')), history.join('\n'));
+  assert.ok(
+    history.some((line) => line.endsWith(',target')),
+    history.join('\n'),
+  );
 });
 
 test('the same fleet beside a busy loop on its own core: the host is named, not the target, and the exit is not 0', { timeout: 90_000, skip: canPin ? false : 'taskset or nice missing' }, async () => {
@@ -192,5 +198,8 @@ test('a step search beside a busy loop on its own core never blames the target',
   assert.equal(result.code, 0, result.stderr);
   const report = JSON.parse(await readFile(json, 'utf8')) as CapacityReport;
   assert.notEqual(report.limitedBy, 'target', result.stdout);
-  assert.ok(report.steps.every((step) => step.ok || step.cause !== 'target'), result.stdout);
+  assert.ok(
+    report.steps.every((step) => step.ok || step.cause !== 'target'),
+    result.stdout,
+  );
 });

@@ -78,7 +78,10 @@ events:
   // The devices went on publishing after their reboot.
   for (const device of new Set(second.map((line) => line.device))) {
     const after = lines.slice(lines.findIndex((line) => line.device === device && line.body === 'boot 2'));
-    assert.ok(after.some((line) => line.device === device && line.name === 'reading' && line.outcome === 'ok'), `${device} published after its reboot`);
+    assert.ok(
+      after.some((line) => line.device === device && line.name === 'reading' && line.outcome === 'ok'),
+      `${device} published after its reboot`,
+    );
   }
 });
 
@@ -128,7 +131,10 @@ tasks:
 wait: { model: constant, time: 1h }
 `,
       );
-      const profile = await temp.write('sleepy.yaml', `kind: profile\nseed: 4\nfleet:\n  - device: sleepy.device.yaml\n    count: 3\n  - device: backend.device.yaml\n    count: 1\nspawn: { mode: all-at-once }\nduration: 5500ms\n`);
+      const profile = await temp.write(
+        'sleepy.yaml',
+        `kind: profile\nseed: 4\nfleet:\n  - device: sleepy.device.yaml\n    count: 3\n  - device: backend.device.yaml\n    count: 1\nspawn: { mode: all-at-once }\nduration: 5500ms\n`,
+      );
       const json = temp.file('sleepy.json');
       const result = await runCli(['run', profile, '--broker', broker.url, '--json', json, '--quiet'], 40_000);
       assert.equal(result.code, 0, result.stderr);
@@ -199,7 +205,11 @@ events:
   const quiet = [...byDevice.values()].filter((times) => !times.some((at) => at > 1150 && at < 2950));
   // Five devices were silent through the window; the other five kept their pace.
   assert.equal(quiet.length, 5);
-  for (const times of quiet) assert.ok(times.some((at) => at >= 3000), 'back after the window');
+  for (const times of quiet)
+    assert.ok(
+      times.some((at) => at >= 3000),
+      'back after the window',
+    );
   // 10 devices × 40 ticks, less 5 × 20 while offline: about 300, all of it offered.
   const tick = results.stats.find((row) => row.name === '/tick');
   assert.ok(tick && Math.abs(tick.requests - 300) <= 15, `requests ${tick?.requests}`);

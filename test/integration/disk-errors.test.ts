@@ -12,7 +12,12 @@ test('reports that hit the file-size limit leave no partial file, and say what f
   const html = suite.temp.file('report.html');
   const log = suite.temp.file('requests.ndjson');
   // 16 blocks of 512 bytes: the results JSON, the HTML report and the request log all outgrow it.
-  const run = startCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '10', '--iterations', '30', '--target', suite.url, '--json', json, '--html', html, '--log-requests', log, '--quiet'], 30_000, undefined, 16);
+  const run = startCli(
+    ['run', 'profiles/iot-node-flat-out.yaml', '-u', '10', '--iterations', '30', '--target', suite.url, '--json', json, '--html', html, '--log-requests', log, '--quiet'],
+    30_000,
+    undefined,
+    16,
+  );
   const result = await run.done;
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /^fleetsim: --json: file too large \(ulimit -f\) \(EFBIG\) writing \S*results\.json$/m);
@@ -24,7 +29,10 @@ test('reports that hit the file-size limit leave no partial file, and say what f
   // Whole files or none: no results, no report, no temporary file left beside them.
   assert.equal(existsSync(json), false, 'no partial results.json');
   assert.equal(existsSync(html), false, 'no partial report.html');
-  assert.deepEqual((await readdir(suite.temp.dir)).filter((name) => name.endsWith('.tmp')), []);
+  assert.deepEqual(
+    (await readdir(suite.temp.dir)).filter((name) => name.endsWith('.tmp')),
+    [],
+  );
   // The log's first 64 KB flush already failed part-way: what it wrote was cut back to nothing.
   assert.equal(await readFile(log, 'utf8'), '');
 });
@@ -40,7 +48,10 @@ test('a request log that fills up mid-run ends on its last whole line', { timeou
   const text = await readFile(log, 'utf8');
   assert.ok(text.length > 65_536 && text.length < 160 * 512, `log of ${text.length} bytes`);
   assert.ok(text.endsWith('\n'), 'the log ends on a whole line');
-  const lines = text.trimEnd().split('\n').map((line) => JSON.parse(line) as { device: string; outcome: string });
+  const lines = text
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { device: string; outcome: string });
   assert.ok(lines.length < 610);
   assert.ok(lines.every((line) => line.outcome === 'ok' && line.device.length > 0));
 });

@@ -27,7 +27,21 @@ async function deadPort(): Promise<number> {
 test('a dead target with only a latency threshold exits 99 and says no request got an answer', { timeout: 30_000 }, async () => {
   const json = temp.file('dead.json');
   const port = await deadPort();
-  const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '-u', '3', '--iterations', '4', '--target', `http://127.0.0.1:${port}`, '--threshold', 'p95 < 200ms', '--json', json, '--quiet']);
+  const result = await runCli([
+    'run',
+    'profiles/iot-node-flat-out.yaml',
+    '-u',
+    '3',
+    '--iterations',
+    '4',
+    '--target',
+    `http://127.0.0.1:${port}`,
+    '--threshold',
+    'p95 < 200ms',
+    '--json',
+    json,
+    '--quiet',
+  ]);
   assert.equal(result.code, 99, result.stderr);
   const results = JSON.parse(await readFile(json, 'utf8')) as Results;
   // 3 boot greetings and 3 × 4 tasks, every one refused.

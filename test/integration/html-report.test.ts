@@ -108,14 +108,26 @@ test('--html: a self-contained page that draws its charts from a real run with t
 
     const thresholdRows = await tab.locator('#thresholds tr').allInnerTexts();
     assert.equal(thresholdRows.length, 1 + 3);
-    assert.ok(thresholdRows.some((row) => row.startsWith('FAIL') && row.includes('failures < 5%')), thresholdRows.join('\n'));
-    assert.ok(thresholdRows.some((row) => row.startsWith('ok') && row.includes('p95 < 2000ms')), thresholdRows.join('\n'));
+    assert.ok(
+      thresholdRows.some((row) => row.startsWith('FAIL') && row.includes('failures < 5%')),
+      thresholdRows.join('\n'),
+    );
+    assert.ok(
+      thresholdRows.some((row) => row.startsWith('ok') && row.includes('p95 < 2000ms')),
+      thresholdRows.join('\n'),
+    );
 
     const statsRows = await tab.locator('#stats tr').allInnerTexts();
     const data = results.stats.find((row) => row.name === '/data');
     assert.ok(data);
-    assert.ok(statsRows.some((row) => row.startsWith('POST\t/data\t') && row.includes(`\t${data.requests}\t`)), statsRows.join('\n'));
-    assert.ok(statsRows.some((row) => row.includes(HOSTILE)), 'the hostile name is shown as text');
+    assert.ok(
+      statsRows.some((row) => row.startsWith('POST\t/data\t') && row.includes(`\t${data.requests}\t`)),
+      statsRows.join('\n'),
+    );
+    assert.ok(
+      statsRows.some((row) => row.includes(HOSTILE)),
+      'the hostile name is shown as text',
+    );
     // One type (HTTP): its aggregate is the run's, printed once.
     assert.ok(!statsRows.some((row) => row.includes('HTTP Aggregated')), statsRows.join('\n'));
     assert.ok(statsRows.at(-1)?.includes(`Aggregated\t${results.total.requests}\t`), statsRows.at(-1));

@@ -231,7 +231,8 @@ async function oracle<T>(run: (client: HttpClientKind) => Promise<T>): Promise<T
 }
 
 /** A request's outcome, compared whole: the kept body and the counted bytes included. */
-const single = (url: string, request: Partial<HttpAttempt>, tls?: TlsOptions) => (client: HttpClientKind) => withTransport(client, url, async (transport) => (await timed(transport, attempt(request))).result, tls);
+const single = (url: string, request: Partial<HttpAttempt>, tls?: TlsOptions) => (client: HttpClientKind) =>
+  withTransport(client, url, async (transport) => (await timed(transport, attempt(request))).result, tls);
 
 describe('both HTTP clients on the same servers', () => {
   test('a content-length body', async () => {
@@ -292,7 +293,7 @@ describe('both HTTP clients on the same servers', () => {
     );
   });
 
-  test('a 404 is the server\'s answer: a failure with its status and its bytes counted', async () => {
+  test("a 404 is the server's answer: a failure with its status and its bytes counted", async () => {
     assert.deepEqual(await oracle(single(http.url, { path: '/missing' })), { outcome: 'failure', error: 'HTTP 404', bytesIn: 13, answered: true, body: '' });
   });
 
@@ -384,7 +385,13 @@ describe('both HTTP clients on the same servers', () => {
 
   test('TLS: verified against the CA, refused without it (same label), accepted when insecure', async () => {
     const ca = tlsFile('ca.crt');
-    assert.deepEqual(await oracle(single(https.url, { path: '/chunked' }, { ca, rejectUnauthorized: true })), { outcome: 'ok', error: undefined, bytesIn: 18, answered: true, body: 'first,second,third' });
+    assert.deepEqual(await oracle(single(https.url, { path: '/chunked' }, { ca, rejectUnauthorized: true })), {
+      outcome: 'ok',
+      error: undefined,
+      bytesIn: 18,
+      answered: true,
+      body: 'first,second,third',
+    });
     const refused = await oracle(single(https.url, { path: '/length' }, { rejectUnauthorized: true }));
     assert.deepEqual([refused.outcome, refused.answered], ['failure', false]);
     assert.match(refused.error ?? '', /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|unable to verify/);

@@ -38,15 +38,21 @@ test('fleetsim ids lists the ids a run uses: hex48 ids of iot-nodes', { timeout:
   assert.equal(run.code, 0, run.stderr);
   const ids = await idsOf(['profiles/iot-node.yaml', '-u', '30']);
   assert.deepEqual(Object.keys(ids[0] ?? {}), ['index', 'id', 'model']);
-  assert.deepEqual(ids.map((row) => row.index), Array.from({ length: 30 }, (_, i) => String(i)));
+  assert.deepEqual(
+    ids.map((row) => row.index),
+    Array.from({ length: 30 }, (_, i) => String(i)),
+  );
   assert.deepEqual(new Set((await logOf(log)).map((line) => line.device)), new Set(ids.map((row) => row.id)));
   // Another seed, other ids; the same seed, the same ids.
   const reseeded = await idsOf(['profiles/iot-node.yaml', '-u', '30', '--seed', '7']);
-  assert.notDeepEqual(reseeded.map((row) => row.id), ids.map((row) => row.id));
+  assert.notDeepEqual(
+    reseeded.map((row) => row.id),
+    ids.map((row) => row.id),
+  );
   assert.deepEqual(await idsOf(['profiles/iot-node.yaml', '-u', '30']), ids);
 });
 
-test('a mixed fleet: pattern and sequential ids interleaved as the run interleaves them, with client ids drawn from each device\'s stream', { timeout: 60_000 }, async () => {
+test("a mixed fleet: pattern and sequential ids interleaved as the run interleaves them, with client ids drawn from each device's stream", { timeout: 60_000 }, async () => {
   await temp.write(
     'node.device.yaml',
     `kind: device\nname: node\nidentity: { scheme: pattern, pattern: "node-{index:4}" }\ntasks:\n  - name: /health\n    http: { method: GET, path: /health }\nwait: { model: constant, time: 100ms }\n`,
@@ -55,7 +61,10 @@ test('a mixed fleet: pattern and sequential ids interleaved as the run interleav
     'lamp.device.yaml',
     `kind: device\nname: lamp\nidentity: { scheme: sequential-hex, base: "0x1e0000000000", width: 12 }\nmqtt:\n  clientId: "c-{{ device.index }}-{{ hex(6) }}"\ntasks:\n  - name: lamp/changed\n    publish: { topic: "devices/{{ device.id }}/lamp", qos: 1, json: { level: "{{ walk(0, 100, 5, 1) }}" } }\nwait: { model: constant, time: 100ms }\n`,
   );
-  const profile = await temp.write('mixed.yaml', `kind: profile\nname: mixed\nseed: 3\nfleet:\n  - device: node.device.yaml\n    count: 6\n  - device: lamp.device.yaml\n    count: 4\nspawnRate: 100\nduration: 2s\n`);
+  const profile = await temp.write(
+    'mixed.yaml',
+    `kind: profile\nname: mixed\nseed: 3\nfleet:\n  - device: node.device.yaml\n    count: 6\n  - device: lamp.device.yaml\n    count: 4\nspawnRate: 100\nduration: 2s\n`,
+  );
   const log = temp.file('mixed.ndjson');
   const run = await runCli(['run', profile, '--iterations', '2', '--log-requests', log, '--quiet']);
   assert.equal(run.code, 0, run.stderr);

@@ -30,7 +30,10 @@ test('an opaque token under jwt: ends the run at the first login with a clear me
     assert.equal(result.code, 2, result.stderr);
     assert.ok(Date.now() - startedAt < 30_000, 'ended at the first login, not at the 60 s duration');
     assert.ok(logins >= 1);
-    const lines = result.stderr.trim().split('\n').filter((line) => line.startsWith('fleetsim:'));
+    const lines = result.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('fleetsim:'));
     assert.equal(lines.length, 1, result.stderr);
     assert.match(
       lines[0] ?? '',

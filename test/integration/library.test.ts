@@ -20,7 +20,10 @@ test('runProfile runs a profile in one call against the embedded fixture and ret
     assert.equal(results.total.requests, 16);
     assert.equal(results.total.failures, 0);
     assert.deepEqual(JSON.parse(await readFile(json, 'utf8')), JSON.parse(JSON.stringify(results)));
-    assert.ok(lines.some((line) => line.startsWith('No target in the profile or flags: started the embedded HTTP fixture')), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => line.startsWith('No target in the profile or flags: started the embedded HTTP fixture')),
+      lines.join('\n'),
+    );
     // What --json writes merges as it is: a one-shard run merges to itself.
     const merged = mergeResults([JSON.parse(await readFile(json, 'utf8')) as Results]);
     assert.equal(merged.total.requests, 16);
@@ -63,7 +66,10 @@ test('a report file that cannot be written is a coded error that still carries t
 });
 
 test('a profile that cannot be read is a FleetsimError with a stable code, no TypeError', async () => {
-  await assert.rejects(runProfile('profiles/no-such-profile.yaml'), (error: unknown) => error instanceof FleetsimError && error.code === 'FLEETSIM_FILE' && /no-such-profile\.yaml/.test(error.message));
+  await assert.rejects(
+    runProfile('profiles/no-such-profile.yaml'),
+    (error: unknown) => error instanceof FleetsimError && error.code === 'FLEETSIM_FILE' && /no-such-profile\.yaml/.test(error.message),
+  );
 });
 
 test('mergeResults says what it takes with a MergeError when given something else', () => {

@@ -65,7 +65,11 @@ after(async () => {
 async function idsOf(profile: string, devices: number): Promise<string[]> {
   const ids = await runCli(['ids', profile, '-u', String(devices), '--seed', '5']);
   assert.equal(ids.code, 0, ids.stderr);
-  return ids.stdout.trim().split('\n').slice(1).map((line) => line.split(',')[1] ?? '');
+  return ids.stdout
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => line.split(',')[1] ?? '');
 }
 
 test('HTTP: device i connects from address i mod 3, with the shared pool and with --workers 2', { timeout: 90_000 }, async () => {
@@ -73,7 +77,22 @@ test('HTTP: device i connects from address i mod 3, with the shared pool and wit
   for (const workers of [[], ['--workers', '2']]) {
     greets.clear();
     httpPeers.clear();
-    const result = await runCli(['run', 'profiles/iot-node-flat-out.yaml', '--target', httpUrl, '-u', '12', '--iterations', '2', '--seed', '5', '--local-ips', SOURCES.join(','), '--quiet', ...workers]);
+    const result = await runCli([
+      'run',
+      'profiles/iot-node-flat-out.yaml',
+      '--target',
+      httpUrl,
+      '-u',
+      '12',
+      '--iterations',
+      '2',
+      '--seed',
+      '5',
+      '--local-ips',
+      SOURCES.join(','),
+      '--quiet',
+      ...workers,
+    ]);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual([...httpPeers].sort(), SOURCES, `connections came from ${[...httpPeers].join(', ')}`);
     assert.equal(greets.size, 12);
@@ -81,17 +100,26 @@ test('HTTP: device i connects from address i mod 3, with the shared pool and wit
   }
 });
 
-for (const client of HTTP_CLIENTS) test(`HTTP with a connection per device: each device's own connection is bound to its address (http.client: ${client})`, { timeout: 20_000 }, async () => {
-  greets.clear();
-  const transport = new HttpTransport(httpUrl, { connections: 1, connectionPerDevice: true, timeoutMs: 5_000, client }, SOURCES);
-  try {
-    const sent = await Promise.all([0, 1, 2, 3, 4].map((deviceIndex) => transport.send({ deviceIndex, method: 'GET', path: `/greet?id=${deviceIndex}`, headers: {}, body: undefined, timeoutMs: 5_000 })));
-    assert.deepEqual(sent.map((result) => result.outcome), ['ok', 'ok', 'ok', 'ok', 'ok']);
-    assert.deepEqual([0, 1, 2, 3, 4].map((index) => greets.get(String(index))), [0, 1, 2, 3, 4].map(sourceOf));
-  } finally {
-    await transport.close();
-  }
-});
+for (const client of HTTP_CLIENTS)
+  test(`HTTP with a connection per device: each device's own connection is bound to its address (http.client: ${client})`, { timeout: 20_000 }, async () => {
+    greets.clear();
+    const transport = new HttpTransport(httpUrl, { connections: 1, connectionPerDevice: true, timeoutMs: 5_000, client }, SOURCES);
+    try {
+      const sent = await Promise.all(
+        [0, 1, 2, 3, 4].map((deviceIndex) => transport.send({ deviceIndex, method: 'GET', path: `/greet?id=${deviceIndex}`, headers: {}, body: undefined, timeoutMs: 5_000 })),
+      );
+      assert.deepEqual(
+        sent.map((result) => result.outcome),
+        ['ok', 'ok', 'ok', 'ok', 'ok'],
+      );
+      assert.deepEqual(
+        [0, 1, 2, 3, 4].map((index) => greets.get(String(index))),
+        [0, 1, 2, 3, 4].map(sourceOf),
+      );
+    } finally {
+      await transport.close();
+    }
+  });
 
 test('MQTT: each device keeps its session from address i mod 3', { timeout: 60_000 }, async () => {
   const result = await runCli(['run', 'profiles/lamp.yaml', '--broker', brokerUrl, '-u', '9', '-r', '100', '--iterations', '1', '--seed', '5', '--local-ips', SOURCES.join(','), '--quiet']);
@@ -116,7 +144,21 @@ test('MQTT over WebSocket binds its connection to the source address too', { tim
   const connects: string[] = [];
   const session = new MqttSession({ connectEnded: (outcome, error) => connects.push(error ?? outcome), connectionLost: () => undefined, message: () => undefined });
   try {
-    session.connect({ host: '127.0.0.1', port: 0, webSocketUrl: url, tls: undefined, clientId: 'ws-bound', protocolVersion: 4, clean: true, keepaliveS: 30, username: undefined, password: undefined, will: undefined, connectTimeoutMs: 5_000, localAddress: '127.0.0.3' });
+    session.connect({
+      host: '127.0.0.1',
+      port: 0,
+      webSocketUrl: url,
+      tls: undefined,
+      clientId: 'ws-bound',
+      protocolVersion: 4,
+      clean: true,
+      keepaliveS: 30,
+      username: undefined,
+      password: undefined,
+      will: undefined,
+      connectTimeoutMs: 5_000,
+      localAddress: '127.0.0.3',
+    });
     await pollUntil('the CONNECT over WebSocket', () => connects.length > 0);
     assert.deepEqual(connects, ['ok']);
     assert.deepEqual(peers, ['127.0.0.3']);

@@ -96,10 +96,10 @@ test('a capture the response lacks fails the attempt with its reason', { timeout
 });
 
 test('secrets with quotes, backslashes and spaces, and a token rotated by the request that sent it, stay out of the log', { timeout: 30_000 }, async () => {
-  const rotating = QUICK_MARKET_USER.replace('json: { refresh: "{{ vars.refresh }}" }\n    capture: { access: $.access }', 'json: { refresh: "{{ vars.refresh }}" }\n    capture: { access: $.access, refresh: $.refresh }').replace(
-    'http: { path: /api/v1/products/ }',
-    'http: { path: "/api/v1/products/?who={{ env.MARKET_PASSWORD }}" }',
-  );
+  const rotating = QUICK_MARKET_USER.replace(
+    'json: { refresh: "{{ vars.refresh }}" }\n    capture: { access: $.access }',
+    'json: { refresh: "{{ vars.refresh }}" }\n    capture: { access: $.access, refresh: $.refresh }',
+  ).replace('http: { path: /api/v1/products/ }', 'http: { path: "/api/v1/products/?who={{ env.MARKET_PASSWORD }}" }');
   assert.notEqual(rotating, QUICK_MARKET_USER);
   await temp.write('rotating.yaml', rotating);
   const profile = await temp.write('market-rotating', 'fleet:\n  - device: rotating.yaml\n    count: 6\nspawnRate: 500\niterations: 8\nseed: 3\n');
@@ -113,7 +113,10 @@ test('secrets with quotes, backslashes and spaces, and a token rotated by the re
   await engine.run();
   await fixture.close();
   const text = log.map((record) => `${record.target} ${record.body ?? ''}`).join('\n');
-  assert.ok(log.some((record) => record.name === '/products/'), 'the path with the secret was exercised');
+  assert.ok(
+    log.some((record) => record.name === '/products/'),
+    'the path with the secret was exercised',
+  );
   for (const form of [password, JSON.stringify(password).slice(1, -1), 'p%22w%5C%20d%C3%A9']) assert.ok(!text.includes(form), `the log holds ${form}`);
   assert.doesNotMatch(text, /eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9\.[A-Za-z0-9_-]{8}/, 'a token reached the log');
   // Every rotation captured both tokens (a missing one fails the attempt) and sent a token the server knows.

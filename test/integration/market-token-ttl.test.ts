@@ -50,7 +50,11 @@ async function runAgainst(profile: string, tokenTtlMs: number, flags: readonly s
     const result = await runCli(['run', profile, '--target', url, '--json', json, '--csv', csv, '--log-requests', log, '--html', html, ...flags], 120_000);
     // 99: a profile threshold failed (the seed's own behaviour fails them); anything else is a fault.
     assert.ok(result.code === 0 || result.code === 99, `exit ${String(result.code)}: ${result.stderr}`);
-    const texts = [result.stdout, result.stderr, ...(await Promise.all([json, `${csv}_stats.csv`, `${csv}_stats_history.csv`, `${csv}_failures.csv`, log, html].map((file) => readFile(file, 'utf8'))))];
+    const texts = [
+      result.stdout,
+      result.stderr,
+      ...(await Promise.all([json, `${csv}_stats.csv`, `${csv}_stats_history.csv`, `${csv}_failures.csv`, log, html].map((file) => readFile(file, 'utf8')))),
+    ];
     return { results: JSON.parse(texts[2] ?? '{}') as Results, texts, tokens: fixture.issuedTokens() };
   } finally {
     await fixture.close();
@@ -77,10 +81,12 @@ test('market API with 5 s access tokens, 30 users for 16 s: at most 2% of produc
   const renewals = (row('/auth/token/refresh/')?.requests ?? 0) + results.stats.filter((entry) => entry.name.endsWith('(re-auth)')).reduce((sum, entry) => sum + entry.requests, 0);
   assert.ok(renewals > 0);
   assertNoSecrets(texts, tokens);
-  console.log(`market-api (lifecycle): ${refused} of ${calls} product calls got 401 (${(share * 100).toFixed(2)}%); logins ${row('/auth/token/')?.requests ?? 0}, refreshes and re-auth retries ${renewals}`);
+  console.log(
+    `market-api (lifecycle): ${refused} of ${calls} product calls got 401 (${(share * 100).toFixed(2)}%); logins ${row('/auth/token/')?.requests ?? 0}, refreshes and re-auth retries ${renewals}`,
+  );
 });
 
-test('the seed\'s own behaviour (no lifecycle) collects 401s once tokens expire', { timeout: 60_000 }, async () => {
+test("the seed's own behaviour (no lifecycle) collects 401s once tokens expire", { timeout: 60_000 }, async () => {
   const { results, texts, tokens } = await runAgainst('profiles/market-api-locust.yaml', 2000, ['-u', '10', '-r', '10', '-t', '8s']);
   const { share, refused, calls } = unauthorizedShare(results);
   assert.ok(share > 0.2, `${refused} of ${calls} product calls got 401`);

@@ -54,7 +54,10 @@ async function runAgainst(script: BrokerScript, device: string, ends: string[], 
     if (during) await during(broker);
     const result = await running;
     const results = JSON.parse(await readFile(json, 'utf8')) as Results;
-    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Outcome['log'][number]);
+    const lines = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Outcome['log'][number]);
     return { results, log: lines, stderr: result.stderr, code: result.code, received: broker.publishes };
   } finally {
     await broker.close();
@@ -101,7 +104,10 @@ describe('every publish ends as exactly one of acked, timed out, failed', () => 
     assert.equal(publish.failures, publish.requests);
     assert.equal(publish.timeouts, 0);
     const reasons = results.failures.filter((failure) => failure.type === 'PUBLISH');
-    assert.deepEqual(reasons.map((failure) => failure.error), ['reason 135 Not authorized']);
+    assert.deepEqual(
+      reasons.map((failure) => failure.error),
+      ['reason 135 Not authorized'],
+    );
     // A refusing PUBACK is the broker's answer: it is timed as latency, not as failed time.
     assert.equal(typeof publish.latencyMs.p50, 'number');
     assert.equal(publish.failedLatencyMs.p50, null);

@@ -30,7 +30,19 @@ class Recorder implements SessionListener {
 
 function options(url: string): SessionOptions {
   const { hostname, port } = new URL(url);
-  return { host: hostname, port: Number(port), tls: undefined, clientId: 'wrap', protocolVersion: 4, clean: true, keepaliveS: 30, username: undefined, password: undefined, will: undefined, connectTimeoutMs: 5_000 };
+  return {
+    host: hostname,
+    port: Number(port),
+    tls: undefined,
+    clientId: 'wrap',
+    protocolVersion: 4,
+    clean: true,
+    keepaliveS: 30,
+    username: undefined,
+    password: undefined,
+    will: undefined,
+    connectTimeoutMs: 5_000,
+  };
 }
 
 describe('client paths', () => {
@@ -45,7 +57,7 @@ describe('client paths', () => {
       let acked = 0;
       const failures: string[] = [];
       // In windows of 1,000 in flight, so ids are freed by acks as they are taken.
-      for (let sent = 0; sent < total; ) {
+      for (let sent = 0; sent < total;) {
         const window = Math.min(1_000, total - sent);
         const target = acked + window;
         for (let i = 0; i < window; i++) session.publish('t', '', 1, false, 30_000, (error) => (error === undefined ? acked++ : failures.push(error)));
@@ -69,14 +81,17 @@ describe('client paths', () => {
     const script: BrokerScript = { connack: { returnCode: 3 } };
     const broker = await startScriptedBroker(script);
     try {
-      const device = await temp.write('backoff.device.yaml', `kind: device
+      const device = await temp.write(
+        'backoff.device.yaml',
+        `kind: device
 name: sensor
 mqtt:
   reconnect: { min: 100ms, max: 1600ms, multiplier: 2, jitter: 0 }
 tasks:
   - publish: { topic: t, qos: 0, payload: x }
 wait: { model: constant, time: 1s }
-`);
+`,
+      );
       const profile = await temp.write('backoff.yaml', `kind: profile\nseed: 1\nfleet:\n  - device: ${device}\n    count: 1\nspawnRate: 10\n`);
       const connectTimes = (): number[] => broker.log.filter((packet) => packet.cmd === 'connect').map((packet) => packet.at);
       // The broker refuses, then drops, on purpose: the load falls short by design, and only the backoff is under test.

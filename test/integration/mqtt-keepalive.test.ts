@@ -28,7 +28,19 @@ async function idlePings(keepaliveS: number, watchS: number, protocolVersion: 4 
   const session = new MqttSession(heard);
   try {
     const { hostname, port } = new URL(broker.url);
-    session.connect({ host: hostname, port: Number(port), tls: undefined, clientId: `idle-${keepaliveS}`, protocolVersion, clean: true, keepaliveS, username: undefined, password: undefined, will: undefined, connectTimeoutMs: 5_000 });
+    session.connect({
+      host: hostname,
+      port: Number(port),
+      tls: undefined,
+      clientId: `idle-${keepaliveS}`,
+      protocolVersion,
+      clean: true,
+      keepaliveS,
+      username: undefined,
+      password: undefined,
+      will: undefined,
+      connectTimeoutMs: 5_000,
+    });
     await pollUntil('the session to connect', () => heard.connected);
     const connectedAt = Date.now();
     await delay(watchS * 1000);

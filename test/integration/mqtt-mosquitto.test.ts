@@ -120,7 +120,10 @@ describe('lamps against a real Mosquitto', { skip }, () => {
       assert.ok(publish.failures < publish.requests / 10);
       assert.ok(results.failures.filter((failure) => failure.type === 'PUBLISH').every((failure) => failure.error.startsWith('connection lost')));
       // Every failure has a stated reason, and nothing is both acked and failed.
-      assert.equal(results.failures.reduce((sum, failure) => sum + failure.count, 0), results.total.failures);
+      assert.equal(
+        results.failures.reduce((sum, failure) => sum + failure.count, 0),
+        results.total.failures,
+      );
       const lines = await readLog(log);
       assert.equal(lines.filter((line) => line.type === 'PUBLISH').length, publish.requests);
       assert.equal(lines.filter((line) => line.type === 'PUBLISH' && line.outcome === 'ok').length, publish.requests - publish.failures);

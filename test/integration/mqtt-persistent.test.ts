@@ -29,7 +29,20 @@ class Recorder implements SessionListener {
 
 function options(url: string, protocolVersion: 4 | 5): SessionOptions {
   const { hostname, port } = new URL(url);
-  return { host: hostname, port: Number(port), tls: undefined, clientId: `persistent-${protocolVersion}`, protocolVersion, clean: false, sessionExpiryS: 3600, keepaliveS: 30, username: undefined, password: undefined, will: undefined, connectTimeoutMs: 5_000 };
+  return {
+    host: hostname,
+    port: Number(port),
+    tls: undefined,
+    clientId: `persistent-${protocolVersion}`,
+    protocolVersion,
+    clean: false,
+    sessionExpiryS: 3600,
+    keepaliveS: 30,
+    username: undefined,
+    password: undefined,
+    will: undefined,
+    connectTimeoutMs: 5_000,
+  };
 }
 
 for (const protocolVersion of [4, 5] as const) {
@@ -50,27 +63,43 @@ for (const protocolVersion of [4, 5] as const) {
         session.publish('p/3', 'three', 2, false, 20_000, (error) => ended[2]?.push(error));
         await pollUntil('the QoS 2 publish released', () => broker.received('pubrel') === 1);
         const first = broker.log.filter((packet) => packet.cmd === 'publish');
-        assert.deepEqual(first.map(({ messageId, dup }) => ({ messageId, dup })), [1, 2, 3].map((messageId) => ({ messageId, dup: false })));
+        assert.deepEqual(
+          first.map(({ messageId, dup }) => ({ messageId, dup })),
+          [1, 2, 3].map((messageId) => ({ messageId, dup: false })),
+        );
         broker.dropAll();
         await pollUntil('the loss', () => heard.losses.length === 1);
-        assert.deepEqual(ended.map((calls) => calls.length), [0, 0, 0, 0], 'a carried publish does not end with the connection');
+        assert.deepEqual(
+          ended.map((calls) => calls.length),
+          [0, 0, 0, 0],
+          'a carried publish does not end with the connection',
+        );
         Object.assign(script, { puback: 'immediate', pubcomp: 'immediate' });
         session.connect(options(broker.url, protocolVersion));
         await pollUntil('every carried publish to end', () => ended.slice(0, 3).every((calls) => calls.length === 1));
         assert.deepEqual(ended.slice(0, 3), [[undefined], [undefined], [undefined]]);
         const again = broker.log.filter((packet) => packet.cmd === 'publish').slice(3);
-        assert.deepEqual(again.map(({ messageId, dup, payload }) => ({ messageId, dup, payload })), [
-          { messageId: 1, dup: true, payload: 'one' },
-          { messageId: 2, dup: true, payload: 'two' },
-        ]);
+        assert.deepEqual(
+          again.map(({ messageId, dup, payload }) => ({ messageId, dup, payload })),
+          [
+            { messageId: 1, dup: true, payload: 'one' },
+            { messageId: 2, dup: true, payload: 'two' },
+          ],
+        );
         assert.equal(broker.received('pubrel'), 2, 'the unanswered PUBREL went again');
         // Ids continue: the broker may still hold the old ones.
         session.publish('p/4', 'four', 1, false, 20_000, (error) => ended[3]?.push(error));
         await pollUntil('the new publish acked', () => ended[3]?.length === 1);
         assert.equal(broker.log.filter((packet) => packet.cmd === 'publish').at(-1)?.messageId, 4);
         const connects = broker.log.filter((packet) => packet.cmd === 'connect');
-        assert.deepEqual(connects.map((packet) => packet.clean), [false, false]);
-        assert.deepEqual(connects.map((packet) => packet.sessionExpiry), protocolVersion === 5 ? [3600, 3600] : [undefined, undefined]);
+        assert.deepEqual(
+          connects.map((packet) => packet.clean),
+          [false, false],
+        );
+        assert.deepEqual(
+          connects.map((packet) => packet.sessionExpiry),
+          protocolVersion === 5 ? [3600, 3600] : [undefined, undefined],
+        );
       } finally {
         await session.close(false);
         await broker.close();
@@ -190,11 +219,19 @@ describe('persistent sessions against Mosquitto killed mid-burst (persistence on
         const requests = rows.reduce((sum, row) => sum + row.requests, 0);
         const failures = rows.reduce((sum, row) => sum + row.failures, 0);
         assert.equal(requests, devices * iterations * 50);
-        assert.deepEqual(results.failures.filter((failure) => failure.type === 'PUBLISH'), [], 'a publish the session carried is not a failure');
+        assert.deepEqual(
+          results.failures.filter((failure) => failure.type === 'PUBLISH'),
+          [],
+          'a publish the session carried is not a failure',
+        );
         const connects = results.stats.find((row) => row.type === 'CONNECT');
         assert.ok((connects?.requests ?? 0) > devices, 'the devices reconnected');
 
-        const received = broker.log().split('\n').map((line) => RECEIVED.exec(line)).filter((match) => match !== null);
+        const received = broker
+          .log()
+          .split('\n')
+          .map((line) => RECEIVED.exec(line))
+          .filter((match) => match !== null);
         const distinct = new Set(received.map((match) => `${match[1]} ${match[4]}`));
         const resent = received.filter((match) => match[2] === '1');
         assert.ok(resent.length > 0, 'the kill caught publishes in flight, and they were sent again with DUP');

@@ -90,7 +90,10 @@ describe('MQTT 5 properties from the device model', () => {
     }
     const plain = log.filter((packet) => packet.cmd === 'publish' && packet.topic?.endsWith('/plain'));
     assert.ok(plain.length > 0);
-    assert.ok(plain.every((packet) => packet.properties === undefined || Object.keys(packet.properties).length === 0), 'no properties where none are set');
+    assert.ok(
+      plain.every((packet) => packet.properties === undefined || Object.keys(packet.properties).length === 0),
+      'no properties where none are set',
+    );
   });
 });
 

@@ -31,10 +31,28 @@ class Recorder implements SessionListener {
 
 function options(url: string, clientId: string, protocolVersion: 4 | 5, connectTimeoutMs = 5_000, extra: Partial<SessionOptions> = {}): SessionOptions {
   const { hostname, port } = new URL(url);
-  return { host: hostname, port: Number(port), tls: undefined, clientId, protocolVersion, clean: true, keepaliveS: 30, username: undefined, password: undefined, will: undefined, connectTimeoutMs, ...extra };
+  return {
+    host: hostname,
+    port: Number(port),
+    tls: undefined,
+    clientId,
+    protocolVersion,
+    clean: true,
+    keepaliveS: 30,
+    username: undefined,
+    password: undefined,
+    will: undefined,
+    connectTimeoutMs,
+    ...extra,
+  };
 }
 
-async function withSession(script: BrokerScript, protocolVersion: 4 | 5, body: (session: MqttSession, heard: Recorder, broker: ScriptedBroker) => Promise<void>, extra: Partial<SessionOptions> = {}): Promise<void> {
+async function withSession(
+  script: BrokerScript,
+  protocolVersion: 4 | 5,
+  body: (session: MqttSession, heard: Recorder, broker: ScriptedBroker) => Promise<void>,
+  extra: Partial<SessionOptions> = {},
+): Promise<void> {
   const broker = await startScriptedBroker(script);
   const heard = new Recorder();
   const session = new MqttSession(heard);
@@ -107,7 +125,10 @@ describe('a broker that downgrades QoS 2 to QoS 1 (answers PUBACK, as RabbitMQ d
       withSession({ qos2Ack: 'puback' }, version, async (session, heard, broker) => {
         assert.deepEqual(heard.connects, [OK]);
         const answers = await Promise.all([1, 2, 3].map((n) => acked((done) => session.publish('t', `downgraded ${n}`, 2, false, 5_000, done))));
-        assert.deepEqual(answers, [1, 2, 3].map(() => ({ error: undefined, grantedQos: 1 })));
+        assert.deepEqual(
+          answers,
+          [1, 2, 3].map(() => ({ error: undefined, grantedQos: 1 })),
+        );
         // Still the same connection: a QoS 1 publish after them goes through it.
         assert.deepEqual(await acked((done) => session.publish('t', 'qos 1', 1, false, 5_000, done)), { error: undefined, grantedQos: undefined });
         assert.equal(session.connected, true);
@@ -124,7 +145,10 @@ describe('a broker that downgrades QoS 2 to QoS 1 (answers PUBACK, as RabbitMQ d
       4,
       async (session, heard, broker) => {
         const answers = await Promise.all([1, 2].map((n) => acked((done) => session.publish('t', `downgraded ${n}`, 2, false, 5_000, done))));
-        assert.deepEqual(answers, [1, 2].map(() => ({ error: QOS2_DOWNGRADED, grantedQos: undefined })));
+        assert.deepEqual(
+          answers,
+          [1, 2].map(() => ({ error: QOS2_DOWNGRADED, grantedQos: undefined })),
+        );
         assert.equal(session.connected, true);
         assert.deepEqual(heard.losses, []);
         assert.equal(broker.connects, 1);
@@ -213,7 +237,12 @@ after(async () => {
   await temp.remove();
 });
 
-async function runFleet(script: BrokerScript, device: string, args: string[], during?: (broker: ScriptedBroker) => Promise<void>): Promise<{ results: Results; stdout: string; broker: ScriptedBroker }> {
+async function runFleet(
+  script: BrokerScript,
+  device: string,
+  args: string[],
+  during?: (broker: ScriptedBroker) => Promise<void>,
+): Promise<{ results: Results; stdout: string; broker: ScriptedBroker }> {
   const broker = await startScriptedBroker(script);
   try {
     const name = `fleet-${Math.random().toString(36).slice(2)}`;
@@ -297,16 +326,23 @@ describe('a fleet run', () => {
     assert.equal(publish.requests, 4 * 2 * 5);
     assert.equal(publish.failures, publish.requests);
     assert.equal(publish.qosDowngrades, undefined);
-    assert.deepEqual(results.failures.filter((failure) => failure.type === 'PUBLISH').map((failure) => [failure.error, failure.count]), [[QOS2_DOWNGRADED, 40]]);
+    assert.deepEqual(
+      results.failures.filter((failure) => failure.type === 'PUBLISH').map((failure) => [failure.error, failure.count]),
+      [[QOS2_DOWNGRADED, 40]],
+    );
   });
 
   test('a SUBSCRIBE granted a lower QoS is counted in the results and the summary', { timeout: 60_000 }, async () => {
-    const reacting = lamp('3.1.1', 1, `on:
+    const reacting = lamp(
+      '3.1.1',
+      1,
+      `on:
   - topic: "devices/{{ device.id }}/cmd"
     qos: 2
     steps:
       - publish: { topic: "devices/{{ device.id }}/ack", payload: ok }
-`);
+`,
+    );
     const { results, stdout } = await runFleet({ granted: [1] }, reacting, ['--iterations', '1']);
     const subscribe = row(results, 'SUBSCRIBE');
     assert.equal(subscribe.requests, 4);

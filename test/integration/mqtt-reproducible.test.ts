@@ -98,7 +98,10 @@ describe('what a device sends does not depend on its session (Mosquitto)', { ski
   test('a broker restart mid-run: every task publish has the same (device, seq, type, name, target, body)', { timeout: 120_000 }, async () => {
     const calm = await run();
     assert.equal(taskPublishes(calm).length, DEVICES * ITERATIONS * 4);
-    assert.ok(calm.every((line) => line.outcome === 'ok'), 'the calm run has no failures');
+    assert.ok(
+      calm.every((line) => line.outcome === 'ok'),
+      'the calm run has no failures',
+    );
     const restarted = await run({ after: DEVICES * 4 * 5, act: () => (broker as MosquittoBroker).restart() });
     const connects = restarted.filter((line) => line.type === 'CONNECT');
     assert.ok(connects.length > DEVICES, `${connects.length} CONNECTs: the devices reconnected`);
@@ -119,7 +122,11 @@ describe('what a device sends does not depend on its session (Mosquitto)', { ski
     });
     const acks = commanded.filter((line) => line.name === 'cmd/ack');
     assert.equal(acks.length, DEVICES, 'each device reacted once');
-    assert.deepEqual(acks.map((line) => line.seq), acks.map(() => 0), "a reaction's attempts are numbered apart from the tasks'");
+    assert.deepEqual(
+      acks.map((line) => line.seq),
+      acks.map(() => 0),
+      "a reaction's attempts are numbered apart from the tasks'",
+    );
     assert.deepEqual(taskPublishes(commanded), taskPublishes(calm));
   });
 });

@@ -41,7 +41,10 @@ async function open(url: string, clientId: string, protocolVersion: 4 | 5, keepa
   const session = new MqttSession(heard);
   session.connect(options(url, clientId, protocolVersion, keepaliveS));
   await pollUntil(`${clientId} to connect`, () => heard.connects.length > 0);
-  assert.deepEqual(heard.connects.map(({ outcome, error }) => ({ outcome, error })), [{ outcome: 'ok', error: undefined }]);
+  assert.deepEqual(
+    heard.connects.map(({ outcome, error }) => ({ outcome, error })),
+    [{ outcome: 'ok', error: undefined }],
+  );
   return { session, heard };
 }
 
@@ -98,17 +101,15 @@ function sessionSuite(broker: Broker, skip: string | false): void {
         // A QoS 2 delivery the session failed to complete would be sent again; a moment's grace shows none is.
         await peer.publishAsync(`down/${protocolVersion}/end`, 'end', { qos: 1 });
         await pollUntil('the closing message', () => heard.messages.some((message) => message.payload === 'end'));
-        assert.deepEqual(heard.messages.map(({ topic, payload }) => `${topic}=${payload.length > 10 ? payload.length : payload}`), [
-          `down/${protocolVersion}/0=m0`,
-          `down/${protocolVersion}/1=m1`,
-          `down/${protocolVersion}/2=20000`,
-          `down/${protocolVersion}/end=end`,
-        ]);
+        assert.deepEqual(
+          heard.messages.map(({ topic, payload }) => `${topic}=${payload.length > 10 ? payload.length : payload}`),
+          [`down/${protocolVersion}/0=m0`, `down/${protocolVersion}/1=m1`, `down/${protocolVersion}/2=20000`, `down/${protocolVersion}/end=end`],
+        );
         assert.equal(heard.messages[2]?.payload, big);
         await session.close(true);
       });
 
-      test('an idle session with a 1 s keepalive pings and stays connected past the broker\'s 1.5 s limit', { timeout: 20_000 }, async () => {
+      test("an idle session with a 1 s keepalive pings and stays connected past the broker's 1.5 s limit", { timeout: 20_000 }, async () => {
         const { session, heard } = await open(broker.url(), `idle-${protocolVersion}`, protocolVersion, 1);
         // The thing proved is an absence (no disconnect), so the test watches through the broker's limit twice.
         await holdsFor('the idle session staying up', () => session.connected && heard.losses.length === 0, 3_200);
@@ -170,7 +171,10 @@ describe("an MQTT 5 broker's CONNACK limits", () => {
     withScriptedBroker({ puback: { delayMs: 20 }, connackProperties: { receiveMaximum: 2 } }, async (broker) => {
       const { session } = await open(broker.url, 'receive-maximum', 5);
       const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => acked((done) => session.publish('limits', `m${i}`, 1, false, 5_000, done))));
-      assert.deepEqual(answers, Array.from({ length: 10 }, () => undefined));
+      assert.deepEqual(
+        answers,
+        Array.from({ length: 10 }, () => undefined),
+      );
       assert.equal(broker.publishes, 10);
       assert.equal(broker.maxInFlight, 2);
       await session.close(true);
@@ -196,7 +200,10 @@ describe("an MQTT 5 broker's CONNACK limits", () => {
       const session = new MqttSession(heard);
       session.connect(options(broker.url, 'receive-zero', 5));
       await pollUntil('the CONNECT to end', () => heard.connects.length > 0);
-      assert.deepEqual(heard.connects.map(({ outcome, error }) => ({ outcome, error })), [{ outcome: 'failure', error: 'malformed packet: Receive Maximum 0' }]);
+      assert.deepEqual(
+        heard.connects.map(({ outcome, error }) => ({ outcome, error })),
+        [{ outcome: 'failure', error: 'malformed packet: Receive Maximum 0' }],
+      );
       await session.close(false);
     }),
   );
@@ -204,7 +211,7 @@ describe("an MQTT 5 broker's CONNACK limits", () => {
   test("Server Keep Alive replaces the client's: a 30 s keepalive cut to 1 s pings within the second", { timeout: 30_000 }, () =>
     withScriptedBroker({ connackProperties: { serverKeepAlive: 1 } }, async (broker) => {
       const { session, heard } = await open(broker.url, 'server-keepalive', 5, 30);
-      await pollUntil('a PINGREQ at the broker\'s keepalive', () => broker.received('pingreq') > 0, 3_000);
+      await pollUntil("a PINGREQ at the broker's keepalive", () => broker.received('pingreq') > 0, 3_000);
       assert.deepEqual(heard.losses, []);
       await session.close(true);
     }),

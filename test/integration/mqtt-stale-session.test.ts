@@ -37,7 +37,21 @@ class Recorder implements SessionListener {
 
 function options(url: string, protocolVersion: 4 | 5, extra: Partial<SessionOptions> = {}): SessionOptions {
   const { hostname, port } = new URL(url);
-  return { host: hostname, port: Number(port), tls: undefined, clientId: `stale-${protocolVersion}`, protocolVersion, clean: false, sessionExpiryS: 3600, keepaliveS: 30, username: undefined, password: undefined, will: undefined, connectTimeoutMs: 5_000, ...extra };
+  return {
+    host: hostname,
+    port: Number(port),
+    tls: undefined,
+    clientId: `stale-${protocolVersion}`,
+    protocolVersion,
+    clean: false,
+    sessionExpiryS: 3600,
+    keepaliveS: 30,
+    username: undefined,
+    password: undefined,
+    will: undefined,
+    connectTimeoutMs: 5_000,
+    ...extra,
+  };
 }
 
 function publish(session: MqttSession, payload: string, qos: 1 | 2): Promise<string | undefined> {
@@ -72,12 +86,20 @@ for (const protocolVersion of [4, 5] as const) {
         await connected(session, heard, options(broker.url, protocolVersion));
         assert.deepEqual(heard.connects, ['ok'], 'one CONNECT attempt, and it succeeded');
         const connects = broker.log.filter((packet) => packet.cmd === 'connect');
-        assert.deepEqual(connects.map((packet) => packet.clean), [false, false, true, false], 'earlier; stale; discard; new session');
+        assert.deepEqual(
+          connects.map((packet) => packet.clean),
+          [false, false, true, false],
+          'earlier; stale; discard; new session',
+        );
         assert.equal(broker.disconnects[0]?.reasonCode, protocolVersion === 5 ? 0x82 : undefined, 'MQTT 5 closes with Protocol Error');
         const answers = await Promise.all([1, 2, 3].map((n) => publish(session, `now ${n}`, 2)));
         assert.deepEqual(answers, [undefined, undefined, undefined]);
         assert.equal(broker.droppedDuplicates, 0, 'no new publish reused a held id');
-        assert.deepEqual(broker.accepted.slice(3).map((message) => message.payload), ['now 1', 'now 2', 'now 3'], 'the broker took every acked publish');
+        assert.deepEqual(
+          broker.accepted.slice(3).map((message) => message.payload),
+          ['now 1', 'now 2', 'now 3'],
+          'the broker took every acked publish',
+        );
         assert.deepEqual(heard.messages, [], 'the stale session’s queued message reached no device');
       } finally {
         await session.close(false);

@@ -135,7 +135,10 @@ mqtt:
 test('a device whose certificate file is missing fails its CONNECT with the reason; the others run', { timeout: 60_000 }, async () => {
   const results = await runSecureLamps('missing-cert', 'certs', 4);
   const connectFailures = results.failures.filter((failure) => failure.type === 'CONNECT');
-  assert.deepEqual(connectFailures.map((failure) => failure.error), ['cannot read 1e0000000003.crt: no such file or directory (ENOENT)']);
+  assert.deepEqual(
+    connectFailures.map((failure) => failure.error),
+    ['cannot read 1e0000000003.crt: no such file or directory (ENOENT)'],
+  );
   assert.ok(results.stats.some((stat) => stat.type === 'PUBLISH' && stat.requests > 0 && stat.failures === 0));
 });
 

@@ -56,7 +56,20 @@ describe('MQTT over WebSocket', () => {
     const heard = new Recorder();
     const session = new MqttSession(heard);
     const { hostname, port } = new URL(wsUrl);
-    session.connect({ host: hostname, port: Number(port), webSocketUrl: wsUrl, tls: undefined, clientId: 'ws-session', protocolVersion: 4, clean: true, keepaliveS: 30, username: undefined, password: undefined, will: undefined, connectTimeoutMs: 5_000 });
+    session.connect({
+      host: hostname,
+      port: Number(port),
+      webSocketUrl: wsUrl,
+      tls: undefined,
+      clientId: 'ws-session',
+      protocolVersion: 4,
+      clean: true,
+      keepaliveS: 30,
+      username: undefined,
+      password: undefined,
+      will: undefined,
+      connectTimeoutMs: 5_000,
+    });
     await pollUntil('the CONNECT over WebSocket', () => heard.connects.length > 0);
     assert.deepEqual(heard.connects, ['ok']);
     const acked = (call: (done: (error?: string) => void) => void): Promise<string | undefined> => new Promise((resolve) => call(resolve));
@@ -79,7 +92,20 @@ describe('MQTT over WebSocket', () => {
     const session = new MqttSession(heard);
     const wrongPath = wsUrl.replace('/mqtt', '/nothing-here');
     const { hostname, port } = new URL(wrongPath);
-    session.connect({ host: hostname, port: Number(port), webSocketUrl: wrongPath, tls: undefined, clientId: 'ws-404', protocolVersion: 4, clean: true, keepaliveS: 30, username: undefined, password: undefined, will: undefined, connectTimeoutMs: 5_000 });
+    session.connect({
+      host: hostname,
+      port: Number(port),
+      webSocketUrl: wrongPath,
+      tls: undefined,
+      clientId: 'ws-404',
+      protocolVersion: 4,
+      clean: true,
+      keepaliveS: 30,
+      username: undefined,
+      password: undefined,
+      will: undefined,
+      connectTimeoutMs: 5_000,
+    });
     await pollUntil('the CONNECT to fail', () => heard.connects.length > 0);
     assert.match(heard.connects[0] ?? '', /Unexpected server response: 400/);
     await session.close(false);
@@ -194,15 +220,20 @@ describe('MQTT over wss://', () => {
         await copyFile(path.join(tlsDir, 'client.key'), temp.file(`wss-certs/${id}.key`));
       }
       await copyFile(path.join(tlsDir, 'ca.crt'), temp.file('wss-ca.crt'));
-      await temp.write('wss-lamp.device.yaml', `kind: device
+      await temp.write(
+        'wss-lamp.device.yaml',
+        `kind: device
 name: lamp
 identity: { scheme: sequential-hex, base: "0x1e0000000000", width: 12 }
 tasks:
   - name: lamp/changed
     repeat: 5
     publish: { topic: "devices/{{ device.id }}/lamp/changed", qos: 1, payload: "{{ float(0, 1) }}" }
-`);
-      const profile = await temp.write('wss-lamps.yaml', `kind: profile
+`,
+      );
+      const profile = await temp.write(
+        'wss-lamps.yaml',
+        `kind: profile
 seed: 3
 fleet:
   - device: wss-lamp.device.yaml
@@ -212,7 +243,8 @@ mqtt:
     ca: wss-ca.crt
     cert: "wss-certs/{{ device.id }}.crt"
     key: "wss-certs/{{ device.id }}.key"
-`);
+`,
+      );
       const json = temp.file('wss-lamps.json');
       const result = await runCli(['run', profile, '--broker', url, '--iterations', '4', '--json', json, '--quiet'], 40_000);
       assert.equal(result.code, 0, result.stderr);
@@ -238,7 +270,10 @@ describe('broker URLs', () => {
     assert.throws(() => checkBrokerUrl('ws://127.0.0.1:8080/mqtt?token=x', fail), /without query or fragment/);
     assert.throws(() => checkBrokerUrl('mqtt://127.0.0.1:1883/mqtt', fail), /a path is for ws:\/\/ and wss:\/\//);
     assert.throws(() => checkBrokerUrl('http://127.0.0.1:1883', fail), /expected an mqtt:\/\/ or mqtts:\/\/ or ws:\/\/ or wss:\/\/ URL/);
-    assert.throws(() => checkBrokerUrl('wss://user:secret@broker.example.com/mqtt', fail), (error: Error) => !error.message.includes('secret'));
+    assert.throws(
+      () => checkBrokerUrl('wss://user:secret@broker.example.com/mqtt', fail),
+      (error: Error) => !error.message.includes('secret'),
+    );
   });
 
   test('--broker with a bad ws:// URL: exit 2, one line naming the flag', { timeout: 30_000 }, async () => {

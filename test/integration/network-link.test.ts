@@ -132,7 +132,7 @@ test('without a link the socket is used as it is: no wrapper, no cost', async ()
   server.close();
 });
 
-test('TLS over a link: the handshake\'s round trips cross it, then data flows both ways', async () => {
+test("TLS over a link: the handshake's round trips cross it, then data flows both ways", async () => {
   const { readFileSync } = await import('node:fs');
   const tls = await import('node:tls');
   const fixtures = new URL('../fixtures/tls/', import.meta.url);

@@ -56,7 +56,7 @@ after(async () => {
   await temp.remove();
 });
 
-test('requests waiting for one of 50 pooled connections: the healthy route keeps the server\'s latency, the wait is queuedMs, and the summary names the pool', { timeout: 30_000 }, async () => {
+test("requests waiting for one of 50 pooled connections: the healthy route keeps the server's latency, the wait is queuedMs, and the summary names the pool", { timeout: 30_000 }, async () => {
   await temp.write(
     'mixed.device.yaml',
     `kind: device

@@ -118,7 +118,10 @@ test('scraped during a run and after its results are written: valid, monotonic, 
     assert.equal(sampleOf(families, METRIC_NAMES.devicesTarget).value, 20);
     histogramSeries(families.get(METRIC_NAMES.latency) ?? assert.fail('no latency histogram'));
   }
-  assert.ok(during.some((families) => sampleOf(families, METRIC_NAMES.devicesOnline).value > 0), 'devices were online while scraped');
+  assert.ok(
+    during.some((families) => sampleOf(families, METRIC_NAMES.devicesOnline).value > 0),
+    'devices were online while scraped',
+  );
 
   const results = JSON.parse(await readFile(json, 'utf8')) as Results;
   const histograms = histogramSeries(last.get(METRIC_NAMES.latency) ?? assert.fail());

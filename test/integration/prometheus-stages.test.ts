@@ -66,7 +66,7 @@ after(async () => {
   await temp.remove();
 });
 
-test('scraped through stages: devices_target follows the stage; the buckets\' p95 is within 10% of the results\'', { timeout: 30_000 }, async () => {
+test("scraped through stages: devices_target follows the stage; the buckets' p95 is within 10% of the results'", { timeout: 30_000 }, async () => {
   await temp.write('staged.device.yaml', DEVICE);
   const profile = await temp.write('staged.yaml', PROFILE);
   const json = temp.file('results.json');
@@ -97,7 +97,30 @@ test('scraped through stages: devices_target follows the stage; the buckets\' p9
   try {
     let ended = false;
     const started = Date.now();
-    const run = execute(['run', profile, '--target', target, '--stage', '2s:10', '--stage', '2500ms:10', '--stage', '500ms:3', '--stage', '2s:3', '--metrics-port', '0', '--json', json, '--quiet', '--min-delivered', 'off'], output).finally(() => (ended = true));
+    const run = execute(
+      [
+        'run',
+        profile,
+        '--target',
+        target,
+        '--stage',
+        '2s:10',
+        '--stage',
+        '2500ms:10',
+        '--stage',
+        '500ms:3',
+        '--stage',
+        '2s:3',
+        '--metrics-port',
+        '0',
+        '--json',
+        json,
+        '--quiet',
+        '--min-delivered',
+        'off',
+      ],
+      output,
+    ).finally(() => (ended = true));
     const url = await Promise.race([endpoint, run.then(() => assert.fail(`no endpoint announced:\n${stderr}`))]);
     while (!ended) {
       const families = parseExposition(await (await fetch(url)).text());
@@ -114,10 +137,19 @@ test('scraped through stages: devices_target follows the stage; the buckets\' p9
   const firstThree = seen.indexOf(3);
   assert.ok(seen.includes(10), `devices_target read ${seen.join(', ')}`);
   assert.ok(firstThree > 0, `devices_target never followed the stage down to 3: ${seen.join(', ')}`);
-  assert.ok(seen.slice(firstThree).every((value) => value === 3), `back up after the stage down: ${seen.join(', ')}`);
+  assert.ok(
+    seen.slice(firstThree).every((value) => value === 3),
+    `back up after the stage down: ${seen.join(', ')}`,
+  );
   // 0 only before the run's first device is due.
-  assert.ok(seen.slice(seen.indexOf(10), firstThree).every((value) => value === 10), `before the stage down: ${seen.join(', ')}`);
-  assert.ok(seen.slice(0, seen.indexOf(10)).every((value) => value === 0), `before the first stage: ${seen.join(', ')}`);
+  assert.ok(
+    seen.slice(seen.indexOf(10), firstThree).every((value) => value === 10),
+    `before the stage down: ${seen.join(', ')}`,
+  );
+  assert.ok(
+    seen.slice(0, seen.indexOf(10)).every((value) => value === 0),
+    `before the first stage: ${seen.join(', ')}`,
+  );
 
   const results = JSON.parse(await readFile(json, 'utf8')) as Results;
   const row = results.stats.find((one) => one.name === '/spread');

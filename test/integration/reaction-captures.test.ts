@@ -64,10 +64,20 @@ on:
       ],
     });
     // Only the good commands ran their reaction, each with its own job: none ran on stale variables.
-    const done = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { name: string; body: string }).filter((line) => line.name === 'done');
-    assert.deepEqual(done.map((line) => line.body), ['a1', 'b2']);
+    const done = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { name: string; body: string })
+      .filter((line) => line.name === 'done');
+    assert.deepEqual(
+      done.map((line) => line.body),
+      ['a1', 'b2'],
+    );
     assert.equal(fixture.counts.topics['devices/captor-0/done'], 2);
-    assert.match(result.stdout, /Downlink: 4 messages received by devices, 2 ran a reaction, 2 failed before running \(capture: the message is not JSON: 1; capture job: \$\.job is not in the message: 1\)/);
+    assert.match(
+      result.stdout,
+      /Downlink: 4 messages received by devices, 2 ran a reaction, 2 failed before running \(capture: the message is not JSON: 1; capture job: \$\.job is not in the message: 1\)/,
+    );
   } finally {
     await sender.endAsync(true);
   }

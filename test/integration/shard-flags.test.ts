@@ -18,8 +18,14 @@ test('stages: each shard runs its stripe of every stage target, and the spawn ra
   const args = ['profiles/iot-node-flat-out.yaml', '--target', suite.url, '--stage', '1s:7', '--stage', '1s:4', '--seed', '3'];
   const shards = await Promise.all([0, 1].map((i) => runShard(`stages-${i}of2`, [...args, '--shard', `${i}/2`])));
   // Global indices 0..6: shard 0 owns 0,2,4,6 and shard 1 owns 1,3,5; the second stage keeps 0..3.
-  assert.deepEqual(shards.map((shard) => shard.devices.target), [4, 3]);
-  assert.deepEqual(shards.map((shard) => shard.devices.started), [4, 3]);
+  assert.deepEqual(
+    shards.map((shard) => shard.devices.target),
+    [4, 3],
+  );
+  assert.deepEqual(
+    shards.map((shard) => shard.devices.started),
+    [4, 3],
+  );
   const lastTarget = shards.map((shard) => shard.history.at(-1)?.devicesTarget);
   assert.deepEqual(lastTarget, [2, 2]);
 });

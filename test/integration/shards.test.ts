@@ -24,10 +24,13 @@ async function runShard(name: string, args: readonly string[]): Promise<ShardRun
   const result = await runCli(['run', ...args, '--log-requests', log, '--json', json, '--quiet']);
   assert.equal(result.code, 0, result.stderr);
   const text = (await readFile(log, 'utf8')).trim();
-  const lines = text === '' ? [] : text.split('\n').map((line) => {
-    const { device, seq, type, name: rowName, target, body } = JSON.parse(line) as Record<string, unknown>;
-    return JSON.stringify([device, seq, type, rowName, target, body]);
-  });
+  const lines =
+    text === ''
+      ? []
+      : text.split('\n').map((line) => {
+          const { device, seq, type, name: rowName, target, body } = JSON.parse(line) as Record<string, unknown>;
+          return JSON.stringify([device, seq, type, rowName, target, body]);
+        });
   return { lines, results: JSON.parse(await readFile(json, 'utf8')) as Results, json, stderr: result.stderr };
 }
 
@@ -49,9 +52,18 @@ function assertShardsUniteIntoSingle(single: ShardRun, shards: readonly ShardRun
   shards.forEach((shard, i) => assert.deepEqual(shard.results.shard, { index: i, count: 3 }));
   assert.deepEqual(single.results.shard, { index: 0, count: 1 });
   const sum = (pick: (run: ShardRun) => number): number => shards.reduce((total, shard) => total + pick(shard), 0);
-  assert.equal(sum((run) => run.results.devices.target), single.results.devices.target);
-  assert.equal(sum((run) => run.results.devices.started), single.results.devices.started);
-  assert.equal(sum((run) => run.results.total.requests), single.results.total.requests);
+  assert.equal(
+    sum((run) => run.results.devices.target),
+    single.results.devices.target,
+  );
+  assert.equal(
+    sum((run) => run.results.devices.started),
+    single.results.devices.started,
+  );
+  assert.equal(
+    sum((run) => run.results.total.requests),
+    single.results.total.requests,
+  );
 }
 
 /** `fleetsim merge` in this process (the CLI's own code path), returning its exit code and output. */
@@ -77,9 +89,16 @@ async function assertMergeMatchesSingle(name: string, single: ShardRun, shards: 
   assert.equal(merged.total.latencyMs.max, Math.max(...shards.map((shard) => shard.results.total.latencyMs.max ?? 0)));
   for (const row of [merged.total, ...merged.stats, ...merged.types]) {
     const values = [row.latencyMs.min, ...PERCENTILES.map(([key]) => row.latencyMs[key]), row.latencyMs.max] as number[];
-    assert.deepEqual(values, [...values].sort((a, b) => a - b), `${row.type} ${row.name}`);
+    assert.deepEqual(
+      values,
+      [...values].sort((a, b) => a - b),
+      `${row.type} ${row.name}`,
+    );
   }
-  assert.deepEqual(merged.shards.map((shard) => shard.index), [0, 1, 2]);
+  assert.deepEqual(
+    merged.shards.map((shard) => shard.index),
+    [0, 1, 2],
+  );
   const csv = await readFile(suite.temp.file(`${name}-merged_stats.csv`), 'utf8');
   assert.match(csv, new RegExp(`\r\n,Aggregated,${merged.total.requests},`));
 
@@ -104,7 +123,10 @@ test('iot-node: the request logs of --shard 0/3, 1/3, 2/3 unite into exactly the
   assertShardsUniteIntoSingle(single, shards);
   await assertMergeMatchesSingle('iot', single, shards);
   // 40 devices striped over 3: 14, 13, 13.
-  assert.deepEqual(shards.map((shard) => shard.results.devices.target), [14, 13, 13]);
+  assert.deepEqual(
+    shards.map((shard) => shard.results.devices.target),
+    [14, 13, 13],
+  );
 });
 
 test('lamp against the embedded broker: shards unite into the single-process log and counts, CONNECTs included', { timeout: 60_000 }, async () => {

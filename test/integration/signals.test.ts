@@ -14,7 +14,10 @@ interface LogLine {
 }
 
 async function logLines(file: string): Promise<LogLine[]> {
-  return (await readFile(file, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as LogLine);
+  return (await readFile(file, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as LogLine);
 }
 
 test('SIGTERM drains, writes every report, exits 143, and does not speak of Ctrl-C; SIGHUP before it changes nothing', { timeout: 30_000 }, async () => {
@@ -66,7 +69,10 @@ test('a second SIGTERM abandons what is in flight, labelled as such, and still e
     const results = JSON.parse(await readFile(json, 'utf8')) as Results;
     assert.equal(results.abandoned, 4);
     assert.equal(results.abandonCause, 'second interrupt');
-    assert.deepEqual((await logLines(log)).map((line) => [line.outcome, line.error]), Array<string[]>(4).fill(['abandoned', 'abandoned at second interrupt']));
+    assert.deepEqual(
+      (await logLines(log)).map((line) => [line.outcome, line.error]),
+      Array<string[]>(4).fill(['abandoned', 'abandoned at second interrupt']),
+    );
   } finally {
     await slow.close();
   }

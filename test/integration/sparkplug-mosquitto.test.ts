@@ -197,7 +197,10 @@ describe('Sparkplug B edge nodes against a real Mosquitto', { skip }, () => {
       const sparkplug = results.sparkplug;
       assert.ok(sparkplug);
       assert.deepEqual(sparkplug.total, { nodes: 3, births: 6, rebirths: 3, rebirthRequests: 0, deaths: 3, outOfOrderSeq: 0 });
-      assert.deepEqual(sparkplug.nodes.map((node) => node.node), ['edge-000', 'edge-001', 'edge-002']);
+      assert.deepEqual(
+        sparkplug.nodes.map((node) => node.node),
+        ['edge-000', 'edge-001', 'edge-002'],
+      );
       for (const node of sparkplug.nodes) assert.equal(node.bdSeq, host.nodes.get(node.node)?.bdSeq);
       assert.match(result.stdout, /Sparkplug: 3 edge nodes, 6 births \(3 rebirths, 0 rebirth requests\), 3 deaths, 0 messages out of seq order\./u);
       assert.ok(results.stats.some((row) => row.name === 'NBIRTH' && row.requests === 6 && row.failures === 0));

@@ -42,7 +42,10 @@ test('lowering the count ends MQTT sessions with a DISCONNECT: the broker sees c
     backend.on('message', (topic) => wills.push(topic));
     await temp.write('lamp.device.yaml', LAMP);
     const plan = await loadRunPlan(
-      await temp.write('lamp.yaml', 'seed: 4\nfleet:\n  - device: lamp.device.yaml\n    count: 1\nstages:\n  - { duration: 400ms, devices: 4 }\n  - { duration: 1600ms, devices: 4 }\n  - { duration: 300ms, devices: 1 }\n  - { duration: 2700ms, devices: 1 }\n'),
+      await temp.write(
+        'lamp.yaml',
+        'seed: 4\nfleet:\n  - device: lamp.device.yaml\n    count: 1\nstages:\n  - { duration: 400ms, devices: 4 }\n  - { duration: 1600ms, devices: 4 }\n  - { duration: 300ms, devices: 1 }\n  - { duration: 2700ms, devices: 1 }\n',
+      ),
     );
     const engine = new Engine({ plan, target: 'http://127.0.0.1', broker: url });
     const retired: number[] = [];

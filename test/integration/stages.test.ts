@@ -100,10 +100,16 @@ test('stages 0→40 over 4 s, hold 2 s, 40→10 over 2 s: starts and stops on pl
   assert.deepEqual(violations, []);
   assert.ok(samples > 100, `only ${samples} samples`);
   // Starts: device i at i × 100 ms.
-  assert.deepEqual([...startedAt.keys()].sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
+  assert.deepEqual(
+    [...startedAt.keys()].sort((a, b) => a - b),
+    Array.from({ length: 40 }, (_, i) => i),
+  );
   for (const [index, at] of startedAt) assert.ok(Math.abs(at - index * 100) <= 1000, `device ${index} started at ${Math.round(at)} ms, planned ${index * 100}`);
   // Stops: the highest first, 30 of them from 6 s, one every 2000/30 ms.
-  assert.deepEqual(retireOrder, Array.from({ length: 30 }, (_, k) => 39 - k));
+  assert.deepEqual(
+    retireOrder,
+    Array.from({ length: 30 }, (_, k) => 39 - k),
+  );
   for (const [index, at] of retiredAt) {
     const planned = 6000 + ((39 - index) * 2000) / 30;
     assert.ok(Math.abs(at - planned) <= 1000, `device ${index} stopped at ${Math.round(at)} ms, planned ${Math.round(planned)}`);

@@ -46,7 +46,10 @@ before(async () => {
   });
   await temp.write('vans.ndjson', `${rows.join('\n')}\n`);
   await temp.write('van.yaml', DEVICE);
-  await temp.write('fleet.yaml', `kind: profile\nname: vans\nseed: 21\nfleet:\n  - device: van.yaml\n    count: ${DEVICES}\n    data: { file: vans.ndjson, secret: [key, sas_key] }\nspawnRate: 100\nduration: 60s\n`);
+  await temp.write(
+    'fleet.yaml',
+    `kind: profile\nname: vans\nseed: 21\nfleet:\n  - device: van.yaml\n    count: ${DEVICES}\n    data: { file: vans.ndjson, secret: [key, sas_key] }\nspawnRate: 100\nduration: 60s\n`,
+  );
 });
 after(async () => {
   await temp.remove();
@@ -69,10 +72,17 @@ interface LogLine {
 
 async function run(label: string): Promise<{ lines: LogLine[]; text: string }> {
   const log = temp.file(`${label}.ndjson`);
-  const result = await startCli(['run', temp.file('fleet.yaml'), '--iterations', String(ITERATIONS), '--log-requests', log, '--quiet'], 60_000, undefined, undefined, { FLEET_JWT_SECRET: JWT_SECRET }).done;
+  const result = await startCli(['run', temp.file('fleet.yaml'), '--iterations', String(ITERATIONS), '--log-requests', log, '--quiet'], 60_000, undefined, undefined, { FLEET_JWT_SECRET: JWT_SECRET })
+    .done;
   assert.equal(result.code, 0, result.stderr);
   const text = await readFile(log, 'utf8');
-  return { lines: text.trim().split('\n').map((line) => JSON.parse(line) as LogLine), text: `${text}${result.stdout}${result.stderr}` };
+  return {
+    lines: text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as LogLine),
+    text: `${text}${result.stdout}${result.stderr}`,
+  };
 }
 
 test('telemetry is the same every run, anomaly labels match what was sent, derived credentials never appear', { timeout: 120_000 }, async () => {
@@ -117,9 +127,15 @@ test('a JWT key in a data row that is not a usable key stops the load, naming th
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
   const good = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   await temp.write('keys.ndjson', `${JSON.stringify({ id: 'k-0', key: good })}\n${JSON.stringify({ id: 'k-1', key: 'keys/k-1.pem' })}\n`);
-  await temp.write('signer.yaml', "kind: device\nname: signer\nidentity: { scheme: data, column: id }\ntasks:\n  - name: t\n    http: { method: POST, path: /t, json: { token: \"{{ jwt('ES256', data.key) }}\" } }\n");
+  await temp.write(
+    'signer.yaml',
+    'kind: device\nname: signer\nidentity: { scheme: data, column: id }\ntasks:\n  - name: t\n    http: { method: POST, path: /t, json: { token: "{{ jwt(\'ES256\', data.key) }}" } }\n',
+  );
   await temp.write('signers.yaml', 'kind: profile\nname: signers\nseed: 1\nfleet:\n  - device: signer.yaml\n    count: 2\n    data: { file: keys.ndjson, secret: [key] }\nduration: 1s\n');
   await assert.rejects(loadRunPlan(temp.file('signers.yaml')), /keys\.ndjson: row 1, column 'key': ES256 needs a P-256 EC private key, got rsa/);
-  await temp.write('signer.yaml', "kind: device\nname: signer\nidentity: { scheme: data, column: id }\ntasks:\n  - name: t\n    http: { method: POST, path: /t, json: { token: \"{{ jwt('RS256', data.key) }}\" } }\n");
+  await temp.write(
+    'signer.yaml',
+    'kind: device\nname: signer\nidentity: { scheme: data, column: id }\ntasks:\n  - name: t\n    http: { method: POST, path: /t, json: { token: "{{ jwt(\'RS256\', data.key) }}" } }\n',
+  );
   await assert.rejects(loadRunPlan(temp.file('signers.yaml')), /keys\.ndjson: row 2, column 'key': cannot read the RS256 key keys\/k-1\.pem: ENOENT/);
 });

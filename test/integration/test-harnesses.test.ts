@@ -75,7 +75,10 @@ async function assertNeverAcked(broker: ScriptedBroker, publisher: MqttClient, q
     settled = true;
   });
   await pollUntil('the PUBLISH to arrive', () => broker.publishes === 1, 2_000);
-  await assert.rejects(pollUntil(`${ack} that must not come`, () => settled, 300), /timed out/);
+  await assert.rejects(
+    pollUntil(`${ack} that must not come`, () => settled, 300),
+    /timed out/,
+  );
 }
 
 test('scripted broker: puback never leaves the QoS 1 publish pending', async () => {
@@ -142,7 +145,10 @@ test('scripted broker: QoS 2 completes, subscribe and ping are answered, on v3.1
     for (const protocolVersion of [4, 5] as const) {
       const c = await client(broker.url, { protocolVersion, keepalive: 1 });
       const grants = await c.subscribeAsync({ 'a/b': { qos: 2 }, 'c/d': { qos: 1 } });
-      assert.deepEqual(grants.map((g) => g.qos), [2, 1]);
+      assert.deepEqual(
+        grants.map((g) => g.qos),
+        [2, 1],
+      );
       await c.publishAsync('fleet/probe', 'x', { qos: 2 });
       await c.unsubscribeAsync('a/b');
       let pong = false;

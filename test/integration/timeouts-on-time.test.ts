@@ -29,7 +29,7 @@ after(async () => {
   await temp.remove();
 });
 
-test('a 2 s timeout fires at 2 s, not on undici\'s half-second ticks', { timeout: 30_000 }, async () => {
+test("a 2 s timeout fires at 2 s, not on undici's half-second ticks", { timeout: 30_000 }, async () => {
   await temp.write('waiter.device.yaml', 'kind: device\nname: waiter\ntasks:\n  - name: /wait\n    http: { method: GET, path: /wait, timeout: 2s }\nwait: { model: constant, time: 0s }\n');
   const profile = await temp.write('waiter.yaml', 'kind: profile\nseed: 1\nfleet:\n  - device: waiter.device.yaml\n    count: 30\n');
   const json = temp.file('waiter.json');
@@ -41,7 +41,10 @@ test('a 2 s timeout fires at 2 s, not on undici\'s half-second ticks', { timeout
   assert.equal(row.requests, 60);
   assert.equal(received, row.requests);
   assert.equal(row.timeouts, row.requests);
-  assert.deepEqual(results.failures.map((failure) => [failure.error, failure.count]), [['timeout: no response headers in time', 60]]);
+  assert.deepEqual(
+    results.failures.map((failure) => [failure.error, failure.count]),
+    [['timeout: no response headers in time', 60]],
+  );
   assert.equal(row.latencyMs.p50, null, 'no answers, so no latency');
   const waited = row.failedLatencyMs;
   // undici's own timers fired these between 2.0 and 2.5 s (median ~2.49 s); on a native timer they

@@ -10,7 +10,6 @@ import { MARKET_ENV, MARKET_LOGIN, refreshTask } from '../helpers/market-user.ts
 import { startCli } from '../helpers/cli.ts';
 import { TempDir } from '../helpers/temp-files.ts';
 
-
 /** A market user that browses products; its refresh step is there only for the lifecycle (weight 0). */
 const userWith = (auth: string): string => `kind: device
 name: lifecycle-user

@@ -134,7 +134,7 @@ test('on loopback: a foreign Host (DNS rebinding) is refused; the API starts, st
     const secondResults = JSON.parse((await call(ui.base, 'GET', '/api/download/results.json')).body) as Results;
     assert.equal(secondResults.stopReason, 'duration');
     assert.equal(secondResults.devices.target, 3);
-    assert.notEqual(secondResults.startedAt, results.startedAt, 'the downloads are the last run\'s');
+    assert.notEqual(secondResults.startedAt, results.startedAt, "the downloads are the last run's");
   } finally {
     const exit = await quitUi(ui);
     assert.equal(exit.code, 0, exit.stderr);
@@ -175,8 +175,8 @@ test('the live feed: an interval pushed about every second while a staged run go
     const gaps = arrivals.slice(1).map((at, i) => at - (arrivals[i] ?? at));
     assert.ok(Math.max(...gaps) <= 2_000, `every gap within 2 s: ${gaps.join(', ')} ms`);
     const results = JSON.parse((await call(ui.base, 'GET', '/api/download/results.json')).body) as Results;
-    assert.equal(done?.table.total.requests, results.total.requests, 'the final message carries the results\' numbers');
-    assert.equal(results.stopReason, 'duration', 'the stages\' 6 s ended it');
+    assert.equal(done?.table.total.requests, results.total.requests, "the final message carries the results' numbers");
+    assert.equal(results.stopReason, 'duration', "the stages' 6 s ended it");
     assert.equal(results.devices.target, 4, 'the highest stage');
     assert.equal(Math.max(...results.history.map((point) => point.devicesTarget)), 4);
   } finally {
@@ -200,7 +200,13 @@ test('capacity --ui: each step as it completes, the knee marked, the search not 
     const first = await stateWhen(ui.base, (state) => (state as CapacityState).capacity.steps.length >= 1, 30_000);
     assert.equal((first as CapacityState).capacity.steps[0]?.devices, 1, 'the first step is pushed as soon as it is judged');
     const done = (await stateWhen(ui.base, (state) => state.status === 'finished', 40_000)) as CapacityState;
-    assert.deepEqual(done.capacity.steps.map((step) => [step.devices, step.ok]), [[1, true], [4, false]]);
+    assert.deepEqual(
+      done.capacity.steps.map((step) => [step.devices, step.ok]),
+      [
+        [1, true],
+        [4, false],
+      ],
+    );
     // On a loaded machine the generator's own saturation may be what the search names: either way a knee.
     assert.ok(['target', 'generator'].includes(done.capacity.limitedBy ?? ''), done.capacity.limitedBy);
     assert.match(done.capacity.verdict ?? '', /Capacity: 1 device,/);

@@ -61,12 +61,12 @@ async function stateWhen(base: string, what: string, condition: (reply: StateRep
   }
 }
 
-test('run --ui -u 2: the page can raise the fleet past -u, up to the profile\'s 10 devices', { timeout: 60_000 }, async () => {
+test("run --ui -u 2: the page can raise the fleet past -u, up to the profile's 10 devices", { timeout: 60_000 }, async () => {
   const ui = await startUi(['run', files.profile, '--ui', '-u', '2', '--quiet']);
   try {
     const first = await stateWhen(ui.base, 'the 2 devices of -u online', (reply) => reply.run?.devices.online === 2);
     assert.equal(first.defaults.devices, '2', '-u sets the count the run starts with');
-    assert.equal(first.defaults.maxDevices, '10', 'the ceiling is the profile\'s fleet');
+    assert.equal(first.defaults.maxDevices, '10', "the ceiling is the profile's fleet");
     assert.equal(first.run?.devices.ceiling, 10);
     assert.equal((await post(ui.base, '/api/devices', { devices: 11 })).status, 400, 'above the ceiling');
     const raised = await post(ui.base, '/api/devices', { devices: 8 });
@@ -146,13 +146,19 @@ test('/api/reset: the statistics start again while the run goes on; the results 
     await stateWhen(ui.base, 'the finished run', (reply) => reply.status === 'finished');
     const results = (await (await fetch(`${ui.base}/api/download/results.json`)).json()) as Results;
     const resetAtS = after.run?.resetAtS ?? 0;
-    assert.ok(results.warnings.some((warning) => warning.includes(`statistics were reset from the UI at ${resetAtS}s`)), results.warnings.join(' | '));
+    assert.ok(
+      results.warnings.some((warning) => warning.includes(`statistics were reset from the UI at ${resetAtS}s`)),
+      results.warnings.join(' | '),
+    );
     assert.ok(results.activeS < results.durationS - resetAtS + 1, `rates over the time since the reset: activeS ${results.activeS}, durationS ${results.durationS}`);
-    assert.ok(results.history.every((point) => point.atS > resetAtS), 'the history begins after the reset');
+    assert.ok(
+      results.history.every((point) => point.atS > resetAtS),
+      'the history begins after the reset',
+    );
     const recorded = results.history.reduce((sum, point) => sum + point.total.requests, 0);
     assert.equal(results.total.requests, recorded, 'the rows and the history cover the same attempts');
     const last = (await (await fetch(`${ui.base}/api/state`)).json()) as { last: { summary: { resetAtS?: number } } };
-    assert.equal(last.last.summary.resetAtS, resetAtS, 'the finished run\'s summary says when');
+    assert.equal(last.last.summary.resetAtS, resetAtS, "the finished run's summary says when");
   } finally {
     await quitUi(ui);
   }

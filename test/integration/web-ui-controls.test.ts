@@ -63,7 +63,7 @@ test('the run panel: spawn rate, Reset stats, and the aggregated response-time c
     await tab.fill('#f-duration', '');
     await tab.click('#start');
     await untilUi(tab, '2 devices online', (page) => page.status === 'running' && page.devices?.online === 2);
-    assert.equal(await tab.inputValue('#set-spawnRate'), '200', 'the run panel shows the run\'s spawn rate');
+    assert.equal(await tab.inputValue('#set-spawnRate'), '200', "the run panel shows the run's spawn rate");
 
     // The aggregated chart: p50 and p95 of all requests, interval by interval.
     const drawn = await untilUi(tab, 'the aggregated chart', (page) => (page.charts.aggregate?.points ?? 0) >= 4);
@@ -95,8 +95,11 @@ test('the run panel: spawn rate, Reset stats, and the aggregated response-time c
     const results = (await (await tab.request.get(`${ui.base}/api/download/results.json`)).json()) as Results;
     const finalUi = await pageUi(tab);
     const lastPoint = results.history[results.history.length - 1];
-    assert.deepEqual(finalUi.charts.aggregate?.last, [lastPoint?.atS, lastPoint?.total.latencyMs.p50, lastPoint?.total.latencyMs.p95], 'the chart ends on the results\' last interval');
-    assert.ok(results.history.every((point) => point.atS > (reset.resetAtS ?? 0)), 'the results begin at the reset');
+    assert.deepEqual(finalUi.charts.aggregate?.last, [lastPoint?.atS, lastPoint?.total.latencyMs.p50, lastPoint?.total.latencyMs.p95], "the chart ends on the results' last interval");
+    assert.ok(
+      results.history.every((point) => point.atS > (reset.resetAtS ?? 0)),
+      'the results begin at the reset',
+    );
     assert.match(await tab.locator('#n-elapsed').innerText(), /statistics since \d+ s \(reset\)/);
     assert.deepEqual(errors, [], 'the page ran without errors');
   } finally {

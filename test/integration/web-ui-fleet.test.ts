@@ -42,7 +42,10 @@ async function untilUi(tab: Page, what: string, condition: (ui: PageUi) => boole
 test('coordinate --ui in a browser: the merged fleet, its workers, and Set devices splitting the count', { timeout: 90_000, skip: chromiumSkip() }, async () => {
   const device = await suite.temp.write('fleet-page.device.yaml', DEVICE);
   const profile = await suite.temp.write('fleet-page.yaml', `kind: profile\nname: fleet-page\nseed: 4\nfleet:\n  - device: ${device}\n    count: 8\nspawnRate: 1000\nduration: 8s\n`);
-  const coordinator = startCli(['coordinate', profile, '--target', suite.url, '--workers', '2', '--local', '--listen', '127.0.0.1:0', '--token', 'page-token-0123456789', '--ui', '--ui-port', '0', '--linger', '60s', '--quiet'], 80_000);
+  const coordinator = startCli(
+    ['coordinate', profile, '--target', suite.url, '--workers', '2', '--local', '--listen', '127.0.0.1:0', '--token', 'page-token-0123456789', '--ui', '--ui-port', '0', '--linger', '60s', '--quiet'],
+    80_000,
+  );
   await coordinator.waitForStderr(/fleetsim UI at (http:\/\/\S+)/);
   const url = /fleetsim UI at (http:\/\/\S+)/.exec(coordinator.stderrSoFar())?.[1] ?? '';
   const browser = await launchChromium();
@@ -68,7 +71,10 @@ test('coordinate --ui in a browser: the merged fleet, its workers, and Set devic
 
     // The page stays while the coordinator lingers: the merged results, downloadable.
     const finished = await untilUi(tab, 'the finished fleet', (page) => page.status === 'finished', 40_000);
-    assert.equal(finished.fleet?.workers.every((worker) => worker.state === 'finished'), true);
+    assert.equal(
+      finished.fleet?.workers.every((worker) => worker.state === 'finished'),
+      true,
+    );
     assert.match(await tab.locator('#downloads').innerText(), /results\.json/);
     assert.match(await tab.locator('#stats').innerText(), /POST\s+\/data/);
     assert.deepEqual(errors, [], 'the page ran without errors');

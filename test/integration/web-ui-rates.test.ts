@@ -35,7 +35,7 @@ interface Tiles {
   readonly charts: Record<string, { readonly last?: readonly (number | null)[] } | undefined>;
 }
 
-test('the rate tile of a paced fleet: five readings a second apart, none 0, each within 25% of the run\'s mean', { timeout: 60_000, skip: chromiumSkip() }, async () => {
+test("the rate tile of a paced fleet: five readings a second apart, none 0, each within 25% of the run's mean", { timeout: 60_000, skip: chromiumSkip() }, async () => {
   const ui = await startUi(['run', files.profile, '--ui', '--quiet'], 58_000);
   const browser = await launchChromium();
   const errors: string[] = [];

@@ -79,7 +79,7 @@ async function openPage(tab: Page, ui: RunningUi, leaving: string[], errors: str
   await untilUi(tab, 'the idle page', (ui) => ui.status === 'idle', 10_000);
 }
 
-test('the page of `fleetsim ui`: start, watch, raise the devices, stop, download; its numbers are the results\'', { timeout: 60_000, skip: chromiumSkip() }, async () => {
+test("the page of `fleetsim ui`: start, watch, raise the devices, stop, download; its numbers are the results'", { timeout: 60_000, skip: chromiumSkip() }, async () => {
   const ui = await startUi(['ui', files.profile, '--quiet'], 58_000);
   const browser = await launchChromium();
   const leaving: string[] = [];
@@ -89,7 +89,7 @@ test('the page of `fleetsim ui`: start, watch, raise the devices, stop, download
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
     const tab = await context.newPage();
     await openPage(tab, ui, leaving, errors);
-    assert.match(await tab.locator('#models').innerText(), /web-ui ×12/, 'the profile\'s device models');
+    assert.match(await tab.locator('#models').innerText(), /web-ui ×12/, "the profile's device models");
     assert.equal(await tab.inputValue('#f-devices'), '12', 'the form starts from the profile');
 
     await tab.fill('#f-devices', '3');
@@ -135,7 +135,10 @@ test('the page of `fleetsim ui`: start, watch, raise the devices, stop, download
       assert.equal(await cell('p50'), formatMs(row.latencyMs.p50), `${row.name} median`);
       assert.equal(await cell('p99'), formatMs(row.latencyMs.p99), `${row.name} p99`);
     }
-    assert.ok(results.failures.some((failure) => failure.name === HOSTILE), 'the 404s are failures');
+    assert.ok(
+      results.failures.some((failure) => failure.name === HOSTILE),
+      'the 404s are failures',
+    );
     assert.ok(!results.failures.some((failure) => failure.name === '/data'), 'the fixture takes the readings');
     assert.match(await tab.locator('#failures').innerText(), /HTTP 404/);
     assert.ok((await tab.locator('#stats').innerText()).includes(HOSTILE), 'the hostile name is shown as text');

@@ -33,14 +33,20 @@ test('--workers 2: one result and one request log, equal to a one-process run wi
   const merged = JSON.parse(await readFile(suite.temp.file('workers.json'), 'utf8')) as MergedResults;
   assert.deepEqual(merged.merged.missing, []);
   assert.equal(merged.devices.started, one.devices.started);
-  assert.deepEqual(merged.stats.map((row) => [row.type, row.name, row.requests, row.failures]), one.stats.map((row) => [row.type, row.name, row.requests, row.failures]));
+  assert.deepEqual(
+    merged.stats.map((row) => [row.type, row.name, row.requests, row.failures]),
+    one.stats.map((row) => [row.type, row.name, row.requests, row.failures]),
+  );
   assert.deepEqual(await sentLines(suite.temp.file('workers.ndjson')), await sentLines(suite.temp.file('single.ndjson')));
   assert.equal(merged.shards.length, 2);
 });
 
 test('a worker killed mid-run is lost at once and its shard marked missing; the run ends when the other drains, within its drain timeout, exit 97', { timeout: 60_000 }, async () => {
   // The flat-out iot-node with a short drain timeout, so "within the drain timeout" is a tight bound.
-  const profile = await suite.temp.write('drain.yaml', `kind: profile\nname: drain\nseed: 3\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 20\nspawnRate: 20\nduration: 6s\ndrainTimeout: 2s\n`);
+  const profile = await suite.temp.write(
+    'drain.yaml',
+    `kind: profile\nname: drain\nseed: 3\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 20\nspawnRate: 20\nduration: 6s\ndrainTimeout: 2s\n`,
+  );
   const json = suite.temp.file('killed.json');
   const run = startCli(['run', profile, '--target', suite.url, '--workers', '2', '--json', json]);
   let stderr = '';
@@ -72,36 +78,52 @@ test('a worker killed mid-run is lost at once and its shard marked missing; the 
   assert.ok(endedAt - Date.parse(survivor.endedAt) < 10_000, `the parent ended ${endedAt - Date.parse(survivor.endedAt)} ms after the surviving worker`);
 });
 
-test('--workers 3: one common start (spread within 50 ms, in the results), and the token never shown', { timeout: 60_000, skip: process.platform !== 'linux' && 'reads the workers\' environment from /proc' }, async () => {
-  const profile = await suite.temp.write('spread.yaml', `kind: profile\nname: spread\nseed: 8\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 9\nspawnRate: 90\nduration: 3s\n`);
-  const files = { json: suite.temp.file('spread.json'), html: suite.temp.file('spread.html'), log: suite.temp.file('spread.ndjson'), csv: suite.temp.file('spread') };
-  const run = startCli(['run', profile, '--target', suite.url, '--workers', '3', '--json', files.json, '--html', files.html, '--csv', files.csv, '--log-requests', files.log]);
-  const joined = /joined from [^:]*: shard \d\/3, pid (\d+)/g;
-  await run.waitForStderr(/All 3 workers ready/);
-  // The token is in each worker's environment (where only this user can read it), never on its command line.
-  const pids = [...run.stderrSoFar().matchAll(joined)].map((match) => Number(match[1]));
-  assert.equal(pids.length, 3, run.stderrSoFar());
-  const tokens = new Set<string>();
-  for (const pid of pids) {
-    const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
-    const token = environ.find((entry) => entry.startsWith('FLEETSIM_TOKEN='))?.slice('FLEETSIM_TOKEN='.length);
-    assert.ok(token !== undefined && token.length >= 32, `worker ${pid} has no token in its environment`);
-    tokens.add(token);
-    assert.ok(!(await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes(token), 'the token is on a command line');
-  }
-  assert.equal(tokens.size, 1);
-  const [token] = [...tokens] as [string];
-  const result = await run.done;
-  assert.equal(result.code, 0, result.stderr);
-  const results = JSON.parse(await readFile(files.json, 'utf8')) as CoordinatedResults;
-  assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished', 'finished']);
-  assert.ok(results.coordinator.startSpreadMs !== null && results.coordinator.startSpreadMs <= 50, `spread ${String(results.coordinator.startSpreadMs)} ms`);
-  assert.match(result.stderr, /Workers' first intervals began within \d+ ms of each other\./);
-  assert.equal(results.devices.started, 9);
-  const written = { stdout: result.stdout, stderr: result.stderr, ...Object.fromEntries(await Promise.all([files.json, files.html, files.log, `${files.csv}_stats.csv`, `${files.csv}_stats_history.csv`].map(async (file) => [file, await readFile(file, 'utf8')]))) } as Record<string, string>;
-  for (const [where, text] of Object.entries(written)) assert.ok(!text.includes(token), `the token is in ${where}`);
-  assert.doesNotMatch(result.stderr, /--token|Workers join with/);
-});
+test(
+  '--workers 3: one common start (spread within 50 ms, in the results), and the token never shown',
+  { timeout: 60_000, skip: process.platform !== 'linux' && "reads the workers' environment from /proc" },
+  async () => {
+    const profile = await suite.temp.write(
+      'spread.yaml',
+      `kind: profile\nname: spread\nseed: 8\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node-flat-out.yaml')}\n    count: 9\nspawnRate: 90\nduration: 3s\n`,
+    );
+    const files = { json: suite.temp.file('spread.json'), html: suite.temp.file('spread.html'), log: suite.temp.file('spread.ndjson'), csv: suite.temp.file('spread') };
+    const run = startCli(['run', profile, '--target', suite.url, '--workers', '3', '--json', files.json, '--html', files.html, '--csv', files.csv, '--log-requests', files.log]);
+    const joined = /joined from [^:]*: shard \d\/3, pid (\d+)/g;
+    await run.waitForStderr(/All 3 workers ready/);
+    // The token is in each worker's environment (where only this user can read it), never on its command line.
+    const pids = [...run.stderrSoFar().matchAll(joined)].map((match) => Number(match[1]));
+    assert.equal(pids.length, 3, run.stderrSoFar());
+    const tokens = new Set<string>();
+    for (const pid of pids) {
+      const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+      const token = environ.find((entry) => entry.startsWith('FLEETSIM_TOKEN='))?.slice('FLEETSIM_TOKEN='.length);
+      assert.ok(token !== undefined && token.length >= 32, `worker ${pid} has no token in its environment`);
+      tokens.add(token);
+      assert.ok(!(await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes(token), 'the token is on a command line');
+    }
+    assert.equal(tokens.size, 1);
+    const [token] = [...tokens] as [string];
+    const result = await run.done;
+    assert.equal(result.code, 0, result.stderr);
+    const results = JSON.parse(await readFile(files.json, 'utf8')) as CoordinatedResults;
+    assert.deepEqual(
+      results.coordinator.workers.map((worker) => worker.state),
+      ['finished', 'finished', 'finished'],
+    );
+    assert.ok(results.coordinator.startSpreadMs !== null && results.coordinator.startSpreadMs <= 50, `spread ${String(results.coordinator.startSpreadMs)} ms`);
+    assert.match(result.stderr, /Workers' first intervals began within \d+ ms of each other\./);
+    assert.equal(results.devices.started, 9);
+    const written = {
+      stdout: result.stdout,
+      stderr: result.stderr,
+      ...Object.fromEntries(
+        await Promise.all([files.json, files.html, files.log, `${files.csv}_stats.csv`, `${files.csv}_stats_history.csv`].map(async (file) => [file, await readFile(file, 'utf8')])),
+      ),
+    } as Record<string, string>;
+    for (const [where, text] of Object.entries(written)) assert.ok(!text.includes(token), `the token is in ${where}`);
+    assert.doesNotMatch(result.stderr, /--token|Workers join with/);
+  },
+);
 
 /** Loaded into every process of the run (NODE_OPTIONS): the first worker to start exits before it joins. */
 const FIRST_WORKER_DIES = `import { openSync } from 'node:fs';
@@ -126,7 +148,10 @@ test('a worker process that ends before joining: the fleet cannot start whole, t
 });
 
 test('Ctrl-C on run --workers: the workers drain and send their results, the merged report is written, exit 130', { timeout: 60_000 }, async () => {
-  const profile = await suite.temp.write('long.yaml', `kind: profile\nname: long\nseed: 3\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node.yaml')}\n    count: 6\nspawnRate: 60\nduration: 10m\ndrainTimeout: 2s\n`);
+  const profile = await suite.temp.write(
+    'long.yaml',
+    `kind: profile\nname: long\nseed: 3\nfleet:\n  - device: ${path.join(ROOT, 'devices/iot-node.yaml')}\n    count: 6\nspawnRate: 60\nduration: 10m\ndrainTimeout: 2s\n`,
+  );
   const json = suite.temp.file('interrupted.json');
   const run = startCli(['run', profile, '--target', suite.url, '--workers', '2', '--json', json], 50_000);
   await run.waitForStderr('(2/2 workers)');
@@ -136,6 +161,9 @@ test('Ctrl-C on run --workers: the workers drain and send their results, the mer
   assert.match(result.stderr, /Interrupted: telling the workers to stop/);
   assert.doesNotMatch(result.stderr, /was lost/);
   const results = JSON.parse(await readFile(json, 'utf8')) as CoordinatedResults;
-  assert.deepEqual(results.coordinator.workers.map((worker) => worker.state), ['finished', 'finished']);
+  assert.deepEqual(
+    results.coordinator.workers.map((worker) => worker.state),
+    ['finished', 'finished'],
+  );
   assert.ok(results.total.requests > 0);
 });

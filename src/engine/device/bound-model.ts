@@ -52,7 +52,8 @@ export interface BoundModel {
 export function bindModel(model: DeviceModel, entryFor: (type: string, name: string) => StatsEntry): BoundModel {
   const auth = model.auth;
   // Every step of the login's (or the refresh's) name does what it does: a login task in the mix renews the credentials too.
-  const roleOf = (spec: StepSpec): AuthRole => (spec.action.kind !== 'http' ? AuthRole.None : spec.name === auth?.login.name ? AuthRole.Login : spec.name === auth?.refresh?.name ? AuthRole.Refresh : AuthRole.None);
+  const roleOf = (spec: StepSpec): AuthRole =>
+    spec.action.kind !== 'http' ? AuthRole.None : spec.name === auth?.login.name ? AuthRole.Login : spec.name === auth?.refresh?.name ? AuthRole.Refresh : AuthRole.None;
   const bindStep = (spec: StepSpec): BoundStep => ({ spec, stats: entryFor(actionType(spec.action), spec.name), role: roleOf(spec), extras: publishExtrasPlan(spec.action) });
   const bind = (spec: TaskSpec): BoundTask => ({ spec, steps: spec.steps.map(bindStep) });
   const reactions = model.reactions.map((reaction) => ({

@@ -21,6 +21,7 @@ export function httpTransportOptions(http: HttpSettings, target: URL, source: De
 export function describeHttpConnections(http: HttpSettings): string {
   const perDevice = certificatePerDevice(http.tls);
   if (http.connectionPerDevice) return `one keep-alive connection per device${perDevice ? ', each presenting its own client certificate' : ''}`;
-  if (perDevice) return `one pool (up to ${http.connections} connections) per distinct client certificate (${http.tls?.cert?.source ?? ''}): devices with their own certificate each get their own connection`;
+  if (perDevice)
+    return `one pool (up to ${http.connections} connections) per distinct client certificate (${http.tls?.cert?.source ?? ''}): devices with their own certificate each get their own connection`;
   return `one shared pool of up to ${http.connections} connections`;
 }

@@ -22,11 +22,7 @@ export function planUsesHttp(plan: RunPlan): boolean {
 export function firstSecondDevices(plan: RunPlan, ownedDevices: number): number {
   const share = plan.devices === 0 ? 0 : ownedDevices / plan.devices;
   const firstStage = plan.stages?.find((stage) => stage.devices > 0);
-  const whole = firstStage
-    ? firstStage.devices * Math.min(1, 1000 / Math.max(1, firstStage.durationMs))
-    : plan.spawnMode === 'all-at-once'
-      ? plan.devices
-      : plan.spawnRate;
+  const whole = firstStage ? firstStage.devices * Math.min(1, 1000 / Math.max(1, firstStage.durationMs)) : plan.spawnMode === 'all-at-once' ? plan.devices : plan.spawnRate;
   return Math.min(ownedDevices, Math.ceil(whole * share));
 }
 

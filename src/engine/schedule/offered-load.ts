@@ -44,7 +44,12 @@ export class OfferedLoad {
    * entries. A mixed fleet is not interleaved evenly (devices that only listen come first), so each
    * model's share of a population prefix is counted, not assumed.
    */
-  constructor(fleet: readonly FleetEntry[], iterations: number | undefined, entryFor: (type: string, name: string) => StatsEntry, devices?: { readonly count: number; entryOf(local: number): number }) {
+  constructor(
+    fleet: readonly FleetEntry[],
+    iterations: number | undefined,
+    entryFor: (type: string, name: string) => StatsEntry,
+    devices?: { readonly count: number; entryOf(local: number): number },
+  ) {
     const mixed = fleet.filter((entry) => entry.count > 0).length > 1 && devices !== undefined;
     this.offerOfEntry = fleet.map((entry, index) =>
       entry.count > 0
@@ -62,7 +67,13 @@ export class OfferedLoad {
     const cycleS = tasks > 0 ? this.offers.reduce((sum, offer) => sum + offer.devices * offer.tasksPerS * (offer.cycleMs / 1000), 0) / tasks : 0;
     const cv2 = tasks > 0 ? this.offers.reduce((sum, offer) => sum + offer.devices * offer.tasksPerS * offer.cv2, 0) / tasks : 1;
     this.noise = { lump: tasks > 0 ? attempts / tasks : 1, cycleS, cv2 };
-    this.closedModels = fleet.some((entry) => entry.count > 0 && entry.model.tasks.length > 0 && entry.model.tasks.some((task) => task.everyMs === undefined) && (entry.model.wait.model === 'constant' || entry.model.wait.model === 'between'));
+    this.closedModels = fleet.some(
+      (entry) =>
+        entry.count > 0 &&
+        entry.model.tasks.length > 0 &&
+        entry.model.tasks.some((task) => task.everyMs === undefined) &&
+        (entry.model.wait.model === 'constant' || entry.model.wait.model === 'between'),
+    );
   }
 
   /** Some model waits after each answer (`constant`, `between`): a slow answer lowers its rate, and the verdict says so. */

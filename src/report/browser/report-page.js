@@ -89,7 +89,9 @@
     }
   }
 
-  var x = history.map(function (p) { return p.atS; });
+  var x = history.map(function (p) {
+    return p.atS;
+  });
   var startMs = results ? Date.parse(results.startedAt) : NaN;
   /** The hover legend's x: seconds since the start and the wall-clock time then. */
   /**
@@ -110,7 +112,9 @@
   // it is not a reading, so the charts of rates and of the generator leave it out.
   var fullS = history.length > 1 ? history[0].intervalS : 0;
   /** @param {HistoryPoint} p */
-  function sampled(p) { return p !== history[history.length - 1] || p.intervalS >= fullS / 2; }
+  function sampled(p) {
+    return p !== history[history.length - 1] || p.intervalS >= fullS / 2;
+  }
 
   function rps() {
     /** @type {Series[]} */
@@ -119,11 +123,27 @@
       { label: 'failures/s', stroke: COLORS[1], width: 2 },
     ];
     /** @type {Columns} */
-    var columns = [x, history.map(function (p) { return sampled(p) ? p.total.rps : null; }), history.map(function (p) { return sampled(p) ? p.total.failuresPerS : null; })];
+    var columns = [
+      x,
+      history.map(function (p) {
+        return sampled(p) ? p.total.rps : null;
+      }),
+      history.map(function (p) {
+        return sampled(p) ? p.total.failuresPerS : null;
+      }),
+    ];
     // What the fleet meant to send, beside what it sent: the gap is load that was not delivered.
-    if (history.some(function (p) { return p.load; })) {
+    if (
+      history.some(function (p) {
+        return p.load;
+      })
+    ) {
       series.push({ label: 'offered/s', stroke: COLORS[2], width: 1.5, dash: [6, 4] });
-      columns.push(history.map(function (p) { return p.load && sampled(p) ? p.load.offeredRps : null; }));
+      columns.push(
+        history.map(function (p) {
+          return p.load && sampled(p) ? p.load.offeredRps : null;
+        }),
+      );
     }
     draw('rps', series, columns, { axes: [{ label: 'per second' }] });
   }
@@ -141,26 +161,41 @@
     history.forEach(function (p) {
       pick(p).forEach(function (row) {
         var key = row.type + ' ' + row.name;
-        if (!seen[key]) { seen[key] = true; keys.push({ key: key, label: row.type && row.name.indexOf(row.type + ' ') !== 0 ? row.type + ' ' + row.name : row.name }); }
+        if (!seen[key]) {
+          seen[key] = true;
+          keys.push({ key: key, label: row.type && row.name.indexOf(row.type + ' ') !== 0 ? row.type + ' ' + row.name : row.name });
+        }
       });
     });
     return keys;
   }
 
-  function latency() { latencyChart('latency', function (r) { return !SETUP[r.type]; }); }
-  function setup() { latencyChart('setup', function (r) { return !!SETUP[r.type]; }); }
+  function latency() {
+    latencyChart('latency', function (r) {
+      return !SETUP[r.type];
+    });
+  }
+  function setup() {
+    latencyChart('setup', function (r) {
+      return !!SETUP[r.type];
+    });
+  }
   /**
    * @param {string} id
    * @param {(row: HistoryRow) => boolean} wanted
    */
   function latencyChart(id, wanted) {
     /** @type {(p: HistoryPoint) => readonly HistoryRow[]} */
-    var pick = function (p) { return p.rows.filter(wanted); };
+    var pick = function (p) {
+      return p.rows.filter(wanted);
+    };
     var rows = keysOf(pick);
     var note = document.querySelector('[data-chart="' + id + '"] p');
     // Past a handful of rows the lines would be unreadable: draw each type's aggregate instead.
     if (rows.length > 4) {
-      pick = function (p) { return p.types.filter(wanted); };
+      pick = function (p) {
+        return p.types.filter(wanted);
+      };
       rows = keysOf(pick);
       if (note) note.textContent = 'p50 (solid), p95 (dashed), p99 (dotted) per type, in ms; rows without samples in an interval leave a gap.';
     }
@@ -171,16 +206,21 @@
     rows.forEach(function (row, i) {
       /** @type {('p50' | 'p95' | 'p99')[]} */ (['p50', 'p95', 'p99']).forEach(function (q) {
         series.push({ label: row.label + ' ' + q, stroke: COLORS[i % COLORS.length], width: q === 'p50' ? 2 : 1.5, dash: DASH[q], spanGaps: false });
-        columns.push(history.map(function (p) {
-          var found = pick(p).filter(function (r) { return r.type + ' ' + r.name === row.key; })[0];
-          return found ? found.latencyMs[q] : null;
-        }));
+        columns.push(
+          history.map(function (p) {
+            var found = pick(p).filter(function (r) {
+              return r.type + ' ' + r.name === row.key;
+            })[0];
+            return found ? found.latencyMs[q] : null;
+          }),
+        );
       });
     });
     if (!container(id)) return;
     draw(id, series, columns, { axes: [{ label: 'ms' }] });
     // Every attempt failed: no answer had a latency, and the empty chart says why.
-    if (countPoints(columns) === 0 && results && results.total.requests > 0 && results.total.failures === results.total.requests) /** @type {HTMLElement} */ (container(id)).innerHTML = '<div class="empty">No answers: every attempt failed (see Failures).</div>';
+    if (countPoints(columns) === 0 && results && results.total.requests > 0 && results.total.failures === results.total.requests)
+      /** @type {HTMLElement} */ (container(id)).innerHTML = '<div class="empty">No answers: every attempt failed (see Failures).</div>';
   }
 
   function devices() {
@@ -190,11 +230,27 @@
       { label: 'target', stroke: COLORS[3], width: 1.5, dash: [6, 4] },
     ];
     /** @type {Columns} */
-    var columns = [x, history.map(function (p) { return p.devicesOnline; }), history.map(function (p) { return p.devicesTarget; })];
+    var columns = [
+      x,
+      history.map(function (p) {
+        return p.devicesOnline;
+      }),
+      history.map(function (p) {
+        return p.devicesTarget;
+      }),
+    ];
     // Device lifecycles: the devices the plan has on the network (awake, not rebooting or offline).
-    if (history.some(function (p) { return p.devicesPlanned !== undefined; })) {
+    if (
+      history.some(function (p) {
+        return p.devicesPlanned !== undefined;
+      })
+    ) {
       series.push({ label: 'planned online', stroke: COLORS[4], width: 1.5, dash: [2, 3] });
-      columns.push(history.map(function (p) { return p.devicesPlanned === undefined ? null : p.devicesPlanned; }));
+      columns.push(
+        history.map(function (p) {
+          return p.devicesPlanned === undefined ? null : p.devicesPlanned;
+        }),
+      );
     }
     draw('devices', series, columns, { axes: [{ label: 'devices', incrs: WHOLE }] });
   }
@@ -213,33 +269,71 @@
       });
       ctx.restore();
     };
-    draw('generator', [
-      { label: 'event loop busy %', stroke: COLORS[4], width: 2, scale: '%' },
-      { label: 'lag p99 ms', stroke: COLORS[5], width: 1.5, scale: 'ms' },
-    ], [x, history.map(function (p) { return sampled(p) ? p.generator.busyPercent : null; }), history.map(function (p) { return sampled(p) ? p.generator.lagP99Ms : null; })], {
-      scales: { '%': { range: [0, 100] } },
-      axes: [{ scale: '%', label: 'busy %' }, { scale: 'ms', side: 1, label: 'lag ms', grid: { show: false } }],
-      hooks: { drawClear: [shade] },
-    });
+    draw(
+      'generator',
+      [
+        { label: 'event loop busy %', stroke: COLORS[4], width: 2, scale: '%' },
+        { label: 'lag p99 ms', stroke: COLORS[5], width: 1.5, scale: 'ms' },
+      ],
+      [
+        x,
+        history.map(function (p) {
+          return sampled(p) ? p.generator.busyPercent : null;
+        }),
+        history.map(function (p) {
+          return sampled(p) ? p.generator.lagP99Ms : null;
+        }),
+      ],
+      {
+        scales: { '%': { range: [0, 100] } },
+        axes: [
+          { scale: '%', label: 'busy %' },
+          { scale: 'ms', side: 1, label: 'lag ms', grid: { show: false } },
+        ],
+        hooks: { drawClear: [shade] },
+      },
+    );
   }
 
   function capacity() {
     var steps = data.capacity && data.capacity.steps;
     if (!steps || !steps.length) return;
-    var cx = steps.map(function (s) { return s.devices; });
-    draw('capacity', [
-      { label: 'requests/s', stroke: COLORS[0], width: 2, scale: 'rps', points: { show: true } },
-      { label: 'p95 ms', stroke: COLORS[1], width: 2, scale: 'ms', points: { show: true } },
-    ], [cx, steps.map(function (s) { return s.rps; }), steps.map(function (s) { return s.latencyMs.p95; })], {
-      xLabel: 'devices',
-      xIncrs: WHOLE,
-      axes: [{ scale: 'rps', label: 'requests/s' }, { scale: 'ms', side: 1, label: 'p95 ms', grid: { show: false } }],
+    var cx = steps.map(function (s) {
+      return s.devices;
     });
+    draw(
+      'capacity',
+      [
+        { label: 'requests/s', stroke: COLORS[0], width: 2, scale: 'rps', points: { show: true } },
+        { label: 'p95 ms', stroke: COLORS[1], width: 2, scale: 'ms', points: { show: true } },
+      ],
+      [
+        cx,
+        steps.map(function (s) {
+          return s.rps;
+        }),
+        steps.map(function (s) {
+          return s.latencyMs.p95;
+        }),
+      ],
+      {
+        xLabel: 'devices',
+        xIncrs: WHOLE,
+        axes: [
+          { scale: 'rps', label: 'requests/s' },
+          { scale: 'ms', side: 1, label: 'p95 ms', grid: { show: false } },
+        ],
+      },
+    );
   }
 
-  [rps, latency, setup, devices, generator, capacity].forEach(function (chart) { chart(); });
+  [rps, latency, setup, devices, generator, capacity].forEach(function (chart) {
+    chart();
+  });
   window.addEventListener('resize', function () {
-    plots.forEach(function (entry) { entry.plot.setSize({ width: Math.max(320, entry.el.clientWidth), height: 260 }); });
+    plots.forEach(function (entry) {
+      entry.plot.setSize({ width: Math.max(320, entry.el.clientWidth), height: 260 });
+    });
   });
   document.body.setAttribute('data-charts-ready', String(drawn.length));
 })();

@@ -42,7 +42,9 @@ function privateKey(text: string, directory: string, algorithm: 'RS256' | 'ES256
   }
   const expected = algorithm === 'RS256' ? 'rsa' : 'ec';
   if (key.asymmetricKeyType !== expected || (algorithm === 'ES256' && key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')) {
-    throw new JwtKeyError(`${algorithm} needs ${algorithm === 'RS256' ? 'an RSA' : 'a P-256 EC'} private key, got ${key.asymmetricKeyType ?? 'another kind'}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}`);
+    throw new JwtKeyError(
+      `${algorithm} needs ${algorithm === 'RS256' ? 'an RSA' : 'a P-256 EC'} private key, got ${key.asymmetricKeyType ?? 'another kind'}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}`,
+    );
   }
   keys.set(cacheKey, key);
   return key;

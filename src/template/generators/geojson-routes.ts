@@ -29,7 +29,7 @@ export function bearingDeg(lat1: number, lon1: number, lat2: number, lon2: numbe
   const dLon = (lon2 - lon1) * toRadians;
   const y = Math.sin(dLon) * Math.cos(p2);
   const x = Math.cos(p1) * Math.sin(p2) - Math.sin(p1) * Math.cos(p2) * Math.cos(dLon);
-  return ((Math.atan2(y, x) / toRadians) % 360 + 360) % 360;
+  return (((Math.atan2(y, x) / toRadians) % 360) + 360) % 360;
 }
 
 function lineStrings(document: unknown): unknown[][] {

@@ -94,7 +94,6 @@ export class H1Pool {
     return true;
   }
 
-
   private connect(): void {
     this.connecting++;
     const { host, protocol, port } = this.origin;

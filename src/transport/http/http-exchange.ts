@@ -92,7 +92,15 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
    * Fills the slot for the next request. `timeoutMs` bounds the wait for headers and each body gap;
    * `expectStatus` undefined means any 2xx; `keepBody` returns the body text (captures need it).
    */
-  prepare(method: Dispatcher.HttpMethod, path: string, headers: Readonly<Record<string, string>>, body: string | undefined, timeoutMs: number, expectStatus: ReadonlySet<number> | undefined, keepBody: boolean): void {
+  prepare(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    headers: Readonly<Record<string, string>>,
+    body: string | undefined,
+    timeoutMs: number,
+    expectStatus: ReadonlySet<number> | undefined,
+    keepBody: boolean,
+  ): void {
     const request = this.request;
     request.method = method;
     request.path = path;

@@ -48,14 +48,16 @@ export class PreopenedConnector {
     const { host, protocol, port } = this.origin;
     // undici connects to an IPv6 literal without its brackets.
     const hostname = this.origin.hostname.startsWith('[') ? this.origin.hostname.slice(1, -1) : this.origin.hostname;
-    const opened = Array.from({ length: count }, () =>
-      new Promise<boolean>((resolve) => {
-        this.base({ host, hostname, protocol, port, localAddress: this.localAddress }, (error, socket) => {
-          if (error || !socket) return resolve(false);
-          this.keep(socket);
-          resolve(true);
-        });
-      }),
+    const opened = Array.from(
+      { length: count },
+      () =>
+        new Promise<boolean>((resolve) => {
+          this.base({ host, hostname, protocol, port, localAddress: this.localAddress }, (error, socket) => {
+            if (error || !socket) return resolve(false);
+            this.keep(socket);
+            resolve(true);
+          });
+        }),
     );
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<boolean[]>((resolve) => (timer = setTimeout(() => resolve([]), withinMs)));

@@ -13,7 +13,12 @@ export function shapedConnector(options: buildConnector.BuildOptions, link: Link
   const base = buildConnector(options);
   return (connectOptions, callback) => {
     if (connectOptions.protocol === 'https:') {
-      const raw = netConnect({ host: connectOptions.hostname, port: Number(connectOptions.port) || 443, noDelay: true, ...(connectOptions.localAddress ? { localAddress: connectOptions.localAddress } : {}) });
+      const raw = netConnect({
+        host: connectOptions.hostname,
+        port: Number(connectOptions.port) || 443,
+        noDelay: true,
+        ...(connectOptions.localAddress ? { localAddress: connectOptions.localAddress } : {}),
+      });
       const shaped = new ShapedStream(raw, link, 'connect');
       // undici's TLS socket reads and writes `httpSocket` as any Duplex.
       base({ ...connectOptions, httpSocket: shaped as unknown as Socket }, callback);

@@ -18,7 +18,8 @@ const LOAD = /^\$SYS\/broker\/load\/(.+)\/1min$/;
  * Mosquitto counts messages sent (`messages/sent`, `publish/messages/sent`) where it writes to a
  * plain socket; what it sends over a WebSocket listener goes out another way and is not counted.
  */
-export const WEBSOCKET_SENT_NOTE = "Mosquitto's sent counters (publishSent, messagesSent) leave out what it sends over a WebSocket listener: over ws:// they undercount deliveries, and cannot be compared with DELIVER rows.";
+export const WEBSOCKET_SENT_NOTE =
+  "Mosquitto's sent counters (publishSent, messagesSent) leave out what it sends over a WebSocket listener: over ws:// they undercount deliveries, and cannot be compared with DELIVER rows.";
 
 /**
  * Watches a broker's `$SYS` topics on a session of its own during a run. Counters are cumulative in
@@ -65,13 +66,14 @@ export class BrokerStatsProbe implements SessionListener {
   async finish(deadlineMs = 15_000): Promise<BrokerStats> {
     this.phase = 'awaiting-tick';
     // A broker without Mosquitto's $SYS names (Aedes, most managed brokers) has no tick to wait for.
-    if (this.last.has(UPTIME) && this.session.connected) await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, deadlineMs);
-      this.onFresh = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    if (this.last.has(UPTIME) && this.session.connected)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadlineMs);
+        this.onFresh = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
     await this.session.close(true);
     const delta = (topic: string): number | null => {
       const first = this.first.get(topic);

@@ -44,16 +44,20 @@
   var plots = {};
   var formFilled = false;
   /** @type {PageState} */
-  var ui = window.__ui = { status: 'connecting', intervals: 0, charts: {}, table: null, devices: null, mode: null };
+  var ui = (window.__ui = { status: 'connecting', intervals: 0, charts: {}, table: null, devices: null, mode: null });
 
   /**
    * @param {string} id
    * @returns {PageElement}
    */
-  function $(id) { return /** @type {PageElement} */ (document.getElementById(id)); }
+  function $(id) {
+    return /** @type {PageElement} */ (document.getElementById(id));
+  }
   /** @param {string | number} text */
   function esc(text) {
-    return String(text).replace(/[&<>"']/g, function (c) { return /** @type {Record<string, string>} */ ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]; });
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return /** @type {Record<string, string>} */ ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c];
+    });
   }
   /** As the console prints a latency: '-' without samples. */
   /** @param {number | null | undefined} value */
@@ -64,7 +68,9 @@
     return value.toFixed(2);
   }
   /** @param {string} [message] */
-  function showError(message) { $('error').textContent = message || ''; }
+  function showError(message) {
+    $('error').textContent = message || '';
+  }
 
   /**
    * @param {string} path
@@ -73,12 +79,21 @@
    */
   function post(path, body) {
     showError('');
-    return fetch(path, { method: 'POST', headers: headers, body: JSON.stringify(body || {}) }).then(function (response) {
-      return response.json().then(/** @param {StateMessage & { error?: string }} json */ function (json) {
-        if (!response.ok) throw new Error(json.error || response.statusText);
-        return json;
-      });
-    }).catch(/** @param {Error} error */ function (error) { showError(String(error.message || error)); throw error; });
+    return fetch(path, { method: 'POST', headers: headers, body: JSON.stringify(body || {}) })
+      .then(function (response) {
+        return response.json().then(
+          /** @param {StateMessage & { error?: string }} json */ function (json) {
+            if (!response.ok) throw new Error(json.error || response.statusText);
+            return json;
+          },
+        );
+      })
+      .catch(
+        /** @param {Error} error */ function (error) {
+          showError(String(error.message || error));
+          throw error;
+        },
+      );
   }
 
   var COLUMNS = ['Type', 'Name', '# reqs', '# fails', 'Median', 'Avg', 'Min', 'Max', '90%ile', '95%ile', '99%ile', 'Avg size (bytes)', 'req/s', 'Current req/s'];
@@ -95,9 +110,14 @@
     for (var i = history.length - 1; i >= 0 && seconds < windowS - 1e-6; i--) {
       var p = history[i];
       seconds += p.intervalS;
-      p.rows.concat(p.types, [p.total]).forEach(function (r) { var k = r.type + ' ' + r.name; counts[k] = (counts[k] || 0) + r.requests; });
+      p.rows.concat(p.types, [p.total]).forEach(function (r) {
+        var k = r.type + ' ' + r.name;
+        counts[k] = (counts[k] || 0) + r.requests;
+      });
     }
-    Object.keys(counts).forEach(function (k) { rates[k] = counts[k] / Math.max(0.001, seconds); });
+    Object.keys(counts).forEach(function (k) {
+      rates[k] = counts[k] / Math.max(0.001, seconds);
+    });
     return rates;
   }
   /**
@@ -111,40 +131,104 @@
     var now = current[row.type + ' ' + row.name];
     var size = row.bytesIn === undefined ? '-' : row.requests === 0 ? '0' : String(Math.round(row.bytesIn / row.requests));
     var cells = [
-      ['type', row.type, 'text'], ['name', row.name, 'text'], ['requests', String(row.requests)],
+      ['type', row.type, 'text'],
+      ['name', row.name, 'text'],
+      ['requests', String(row.requests)],
       ['failures', row.failures + ' (' + pct.toFixed(2) + '%)'],
-      ['p50', ms(l.p50)], ['mean', ms(l.mean)], ['min', ms(l.min)], ['max', ms(l.max)],
-      ['p90', ms(l.p90)], ['p95', ms(l.p95)], ['p99', ms(l.p99)], ['size', size], ['rps', row.rps.toFixed(2)],
+      ['p50', ms(l.p50)],
+      ['mean', ms(l.mean)],
+      ['min', ms(l.min)],
+      ['max', ms(l.max)],
+      ['p90', ms(l.p90)],
+      ['p95', ms(l.p95)],
+      ['p99', ms(l.p99)],
+      ['size', size],
+      ['rps', row.rps.toFixed(2)],
       ['current', now === undefined ? '-' : now.toFixed(2)],
     ];
-    return '<tr data-row="' + esc(row.type + ' ' + row.name) + '"' + (className ? ' class="' + className + '"' : '') + '>' +
-      cells.map(function (c) { return '<td data-k="' + c[0] + '"' + (c[2] ? ' class="text"' : '') + '>' + esc(c[1]) + '</td>'; }).join('') + '</tr>';
+    return (
+      '<tr data-row="' +
+      esc(row.type + ' ' + row.name) +
+      '"' +
+      (className ? ' class="' + className + '"' : '') +
+      '>' +
+      cells
+        .map(function (c) {
+          return '<td data-k="' + c[0] + '"' + (c[2] ? ' class="text"' : '') + '>' + esc(c[1]) + '</td>';
+        })
+        .join('') +
+      '</tr>'
+    );
   }
   /**
    * @param {string[]} titles
    * @param {number} textColumns
    */
   function head(titles, textColumns) {
-    return '<tr>' + titles.map(function (t, i) { return '<th' + (i < textColumns ? ' class="text"' : '') + '>' + esc(t) + '</th>'; }).join('') + '</tr>';
+    return (
+      '<tr>' +
+      titles
+        .map(function (t, i) {
+          return '<th' + (i < textColumns ? ' class="text"' : '') + '>' + esc(t) + '</th>';
+        })
+        .join('') +
+      '</tr>'
+    );
   }
 
   /** @param {TableView | null} table */
   function renderTable(table) {
     ui.table = table;
-    if (!table) { $('stats').innerHTML = ''; return; }
+    if (!table) {
+      $('stats').innerHTML = '';
+      return;
+    }
     var typeRows = table.types.length > 1 ? table.types : [];
     var current = currentRates();
-    $('stats').innerHTML = head(COLUMNS, 2) + table.stats.map(function (r) { return statsRow(r, '', current); }).join('') +
-      typeRows.map(function (r) { return statsRow(r, 'type', current); }).join('') + statsRow(table.total, 'aggregate', current);
-    $('failures').innerHTML = table.failures.length === 0 ? '<tr><td class="text">No failures.</td></tr>' :
-      head(['Type', 'Name', 'Error', 'Count'], 3) + table.failures.map(function (f) {
-        return '<tr><td class="text">' + esc(f.type) + '</td><td class="text">' + esc(f.name) + '</td><td class="text">' + esc(f.error) + '</td><td>' + f.count + '</td></tr>';
-      }).join('');
-    $('thresholds').innerHTML = table.thresholds.length === 0 ? '<tr><td class="text">No thresholds set.</td></tr>' :
-      head(['Verdict', 'Threshold', 'Row read', 'Value now'], 3) + table.thresholds.map(function (t) {
-        var value = t.value === null ? (t.reason || 'not evaluable') : (t.shown || String(t.value));
-        return '<tr><td class="' + (t.ok ? 'ok' : 'fail') + '">' + (t.ok ? 'ok' : 'FAIL') + '</td><td class="text">' + esc(t.expr) + '</td><td class="text">' + esc(t.row || '') + '</td><td>' + esc(value) + '</td></tr>';
-      }).join('');
+    $('stats').innerHTML =
+      head(COLUMNS, 2) +
+      table.stats
+        .map(function (r) {
+          return statsRow(r, '', current);
+        })
+        .join('') +
+      typeRows
+        .map(function (r) {
+          return statsRow(r, 'type', current);
+        })
+        .join('') +
+      statsRow(table.total, 'aggregate', current);
+    $('failures').innerHTML =
+      table.failures.length === 0
+        ? '<tr><td class="text">No failures.</td></tr>'
+        : head(['Type', 'Name', 'Error', 'Count'], 3) +
+          table.failures
+            .map(function (f) {
+              return '<tr><td class="text">' + esc(f.type) + '</td><td class="text">' + esc(f.name) + '</td><td class="text">' + esc(f.error) + '</td><td>' + f.count + '</td></tr>';
+            })
+            .join('');
+    $('thresholds').innerHTML =
+      table.thresholds.length === 0
+        ? '<tr><td class="text">No thresholds set.</td></tr>'
+        : head(['Verdict', 'Threshold', 'Row read', 'Value now'], 3) +
+          table.thresholds
+            .map(function (t) {
+              var value = t.value === null ? t.reason || 'not evaluable' : t.shown || String(t.value);
+              return (
+                '<tr><td class="' +
+                (t.ok ? 'ok' : 'fail') +
+                '">' +
+                (t.ok ? 'ok' : 'FAIL') +
+                '</td><td class="text">' +
+                esc(t.expr) +
+                '</td><td class="text">' +
+                esc(t.row || '') +
+                '</td><td>' +
+                esc(value) +
+                '</td></tr>'
+              );
+            })
+            .join('');
   }
 
   /** @param {DevicesView | null} devices */
@@ -162,7 +246,12 @@
   }
   /** @param {HistoryPoint | undefined} point */
   function renderPoint(point) {
-    if (!point) { ['n-rps', 'n-fails', 'n-latency', 'n-delivered'].forEach(function (id) { $(id).textContent = '-'; }); return; }
+    if (!point) {
+      ['n-rps', 'n-fails', 'n-latency', 'n-delivered'].forEach(function (id) {
+        $(id).textContent = '-';
+      });
+      return;
+    }
     var recent = recentOf(point);
     var window = '(last ' + Math.round(recent.windowS) + ' s)';
     $('n-elapsed').textContent = Math.round(point.atS) + ' s';
@@ -190,12 +279,12 @@
   function shortfallText(load, generator) {
     var share = Math.round(/** @type {number} */ (load.deliveredShare) * 100) + '% of the offered load delivered over the last ' + Math.round(load.windowS) + ' s';
     if (load.cause === 'target') return share + ': the target is the limit (slow or refused answers while fleetsim had CPU to spare).';
-    if (load.cause === 'generator') return share + ': fleetsim\'s own event loop is the limit (' + generator.busyPercent + '% busy); latencies include its delay. Run fewer devices per process.';
+    if (load.cause === 'generator') return share + ": fleetsim's own event loop is the limit (" + generator.busyPercent + '% busy); latencies include its delay. Run fewer devices per process.';
     if (load.cause === 'host') {
-      var other = generator.otherCpuPercent === undefined ? '' : ' Other processes used ' + generator.otherCpuPercent + '% of the machine\'s CPU.';
+      var other = generator.otherCpuPercent === undefined ? '' : ' Other processes used ' + generator.otherCpuPercent + "% of the machine's CPU.";
       return share + ': the machine is the limit: fleetsim waited for a CPU ' + generator.runQueuePercent + '% of the interval.' + other + ' The numbers say nothing sure about the target.';
     }
-    return share + ': requests wait for fleetsim\'s own pooled connections longer than for the target. Raise http.connections.';
+    return share + ": requests wait for fleetsim's own pooled connections longer than for the target. Raise http.connections.";
   }
 
   // --- charts -----------------------------------------------------------------------------
@@ -203,7 +292,9 @@
    * @param {string} id
    * @returns {HTMLElement | null}
    */
-  function plotBox(id) { return /** @type {HTMLElement | null} */ (document.querySelector('[data-chart="' + id + '"] .plot')); }
+  function plotBox(id) {
+    return /** @type {HTMLElement | null} */ (document.querySelector('[data-chart="' + id + '"] .plot'));
+  }
   /** @param {Columns} columns */
   function count(columns) {
     var n = 0;
@@ -223,14 +314,27 @@
     if (!box) return;
     /** @type {{ key: string, plot: uPlot } | null | undefined} */
     var existing = plots[id];
-    if (existing && existing.key !== key) { existing.plot.destroy(); existing = null; delete plots[id]; }
+    if (existing && existing.key !== key) {
+      existing.plot.destroy();
+      existing = null;
+      delete plots[id];
+    }
     // Emptied (the statistics were reset): the old lines go too.
-    if (columns[0].length === 0) { if (existing) { existing.plot.destroy(); delete plots[id]; box.innerHTML = ''; } ui.charts[id] = { points: 0, series: 0 }; return; }
+    if (columns[0].length === 0) {
+      if (existing) {
+        existing.plot.destroy();
+        delete plots[id];
+        box.innerHTML = '';
+      }
+      ui.charts[id] = { points: 0, series: 0 };
+      return;
+    }
     if (existing) existing.plot.setData(columns);
     else {
       /** @type {PlotOptions} */
       var opts = {
-        width: Math.max(320, box.clientWidth), height: 240,
+        width: Math.max(320, box.clientWidth),
+        height: 240,
         scales: { x: { time: false } },
         series: /** @type {Series[]} */ ([{ label: extra.xLabel || 'time (s)' }]).concat(series),
         axes: /** @type {Axis[]} */ ([{ label: extra.xLabel || 'seconds since start' }]).concat(extra.axes || [{}]),
@@ -240,7 +344,13 @@
       box.innerHTML = '';
       plots[id] = { key: key, plot: new uPlot(opts, columns, box) };
     }
-    ui.charts[id] = { points: count(columns), series: series.length, last: columns.map(function (c) { return c[c.length - 1]; }) };
+    ui.charts[id] = {
+      points: count(columns),
+      series: series.length,
+      last: columns.map(function (c) {
+        return c[c.length - 1];
+      }),
+    };
   }
 
   function rowKeys() {
@@ -249,11 +359,33 @@
     /** @type {string[]} */
     var keys = [];
     /** @type {(p: HistoryPoint) => readonly HistoryPoint['rows'][number][]} */
-    var pick = function (p) { return p.rows; };
-    history.forEach(function (p) { p.rows.forEach(function (r) { var k = r.type + ' ' + r.name; if (!seen[k]) { seen[k] = 1; keys.push(k); } }); });
+    var pick = function (p) {
+      return p.rows;
+    };
+    history.forEach(function (p) {
+      p.rows.forEach(function (r) {
+        var k = r.type + ' ' + r.name;
+        if (!seen[k]) {
+          seen[k] = 1;
+          keys.push(k);
+        }
+      });
+    });
     if (keys.length > 4) {
-      seen = {}; keys = []; pick = function (p) { return p.types; };
-      history.forEach(function (p) { p.types.forEach(function (r) { var k = r.type + ' ' + r.name; if (!seen[k]) { seen[k] = 1; keys.push(k); } }); });
+      seen = {};
+      keys = [];
+      pick = function (p) {
+        return p.types;
+      };
+      history.forEach(function (p) {
+        p.types.forEach(function (r) {
+          var k = r.type + ' ' + r.name;
+          if (!seen[k]) {
+            seen[k] = 1;
+            keys.push(k);
+          }
+        });
+      });
     }
     return { keys: keys, pick: pick };
   }
@@ -261,22 +393,57 @@
   function drawCharts() {
     if (history.length === 0) {
       // The statistics were reset: every run chart starts empty again.
-      ['rps', 'latency', 'aggregate', 'devices', 'generator'].forEach(function (id) { chart(id, id, [], [[]], {}); });
+      ['rps', 'latency', 'aggregate', 'devices', 'generator'].forEach(function (id) {
+        chart(id, id, [], [[]], {});
+      });
       return;
     }
-    var x = history.map(function (p) { return p.atS; });
+    var x = history.map(function (p) {
+      return p.atS;
+    });
     // The trailing window's rates, as the tiles read them; each interval's own count stays as a thin line.
     var windowS = Math.round(recentOf(history[history.length - 1]).windowS);
-    chart('rps', 'rps' + windowS, [
-      { label: 'requests/s (last ' + windowS + ' s)', stroke: COLORS[0], width: 2 },
-      { label: 'failures/s (last ' + windowS + ' s)', stroke: COLORS[1], width: 2 },
-      { label: 'requests in each interval /s', stroke: COLORS[0], width: 1, dash: [2, 3] },
-    ], [x, history.map(function (p) { return recentOf(p).rps; }), history.map(function (p) { return recentOf(p).failuresPerS; }), history.map(function (p) { return p.total.rps; })], { axes: [{ label: 'per second' }] });
+    chart(
+      'rps',
+      'rps' + windowS,
+      [
+        { label: 'requests/s (last ' + windowS + ' s)', stroke: COLORS[0], width: 2 },
+        { label: 'failures/s (last ' + windowS + ' s)', stroke: COLORS[1], width: 2 },
+        { label: 'requests in each interval /s', stroke: COLORS[0], width: 1, dash: [2, 3] },
+      ],
+      [
+        x,
+        history.map(function (p) {
+          return recentOf(p).rps;
+        }),
+        history.map(function (p) {
+          return recentOf(p).failuresPerS;
+        }),
+        history.map(function (p) {
+          return p.total.rps;
+        }),
+      ],
+      { axes: [{ label: 'per second' }] },
+    );
 
-    chart('aggregate', 'aggregate', [
-      { label: 'p50 ms', stroke: COLORS[0], width: 2, spanGaps: false },
-      { label: 'p95 ms', stroke: COLORS[3], width: 2, dash: DASH.p95, spanGaps: false },
-    ], [x, history.map(function (p) { return p.total.latencyMs.p50; }), history.map(function (p) { return p.total.latencyMs.p95; })], { axes: [{ label: 'ms' }] });
+    chart(
+      'aggregate',
+      'aggregate',
+      [
+        { label: 'p50 ms', stroke: COLORS[0], width: 2, spanGaps: false },
+        { label: 'p95 ms', stroke: COLORS[3], width: 2, dash: DASH.p95, spanGaps: false },
+      ],
+      [
+        x,
+        history.map(function (p) {
+          return p.total.latencyMs.p50;
+        }),
+        history.map(function (p) {
+          return p.total.latencyMs.p95;
+        }),
+      ],
+      { axes: [{ label: 'ms' }] },
+    );
 
     var rows = rowKeys();
     /** @type {Series[]} */
@@ -286,26 +453,61 @@
     rows.keys.forEach(function (key, i) {
       /** @type {('p50' | 'p95' | 'p99')[]} */ (['p50', 'p95', 'p99']).forEach(function (q) {
         series.push({ label: key + ' ' + q, stroke: COLORS[i % COLORS.length], width: q === 'p50' ? 2 : 1.5, dash: DASH[q], spanGaps: false });
-        columns.push(history.map(function (p) {
-          var found = rows.pick(p).filter(function (r) { return r.type + ' ' + r.name === key; })[0];
-          return found ? found.latencyMs[q] : null;
-        }));
+        columns.push(
+          history.map(function (p) {
+            var found = rows.pick(p).filter(function (r) {
+              return r.type + ' ' + r.name === key;
+            })[0];
+            return found ? found.latencyMs[q] : null;
+          }),
+        );
       });
     });
     if (series.length > 0) chart('latency', rows.keys.join('|'), series, columns, { axes: [{ label: 'ms' }] });
 
-    chart('devices', 'devices', [
-      { label: 'online', stroke: COLORS[2], width: 2 },
-      { label: 'target', stroke: COLORS[3], width: 1.5, dash: [6, 4] },
-    ], [x, history.map(function (p) { return p.devicesOnline; }), history.map(function (p) { return p.devicesTarget; })], { axes: [{ label: 'devices' }] });
+    chart(
+      'devices',
+      'devices',
+      [
+        { label: 'online', stroke: COLORS[2], width: 2 },
+        { label: 'target', stroke: COLORS[3], width: 1.5, dash: [6, 4] },
+      ],
+      [
+        x,
+        history.map(function (p) {
+          return p.devicesOnline;
+        }),
+        history.map(function (p) {
+          return p.devicesTarget;
+        }),
+      ],
+      { axes: [{ label: 'devices' }] },
+    );
 
-    chart('generator', 'generator', [
-      { label: 'event loop busy %', stroke: COLORS[4], width: 2, scale: '%' },
-      { label: 'lag p99 ms', stroke: COLORS[5], width: 1.5, scale: 'ms' },
-    ], [x, history.map(function (p) { return p.generator.busyPercent; }), history.map(function (p) { return p.generator.lagP99Ms; })], {
-      scales: { '%': { range: [0, 100] } },
-      axes: [{ scale: '%', label: 'busy %' }, { scale: 'ms', side: 1, label: 'lag ms', grid: { show: false } }],
-    });
+    chart(
+      'generator',
+      'generator',
+      [
+        { label: 'event loop busy %', stroke: COLORS[4], width: 2, scale: '%' },
+        { label: 'lag p99 ms', stroke: COLORS[5], width: 1.5, scale: 'ms' },
+      ],
+      [
+        x,
+        history.map(function (p) {
+          return p.generator.busyPercent;
+        }),
+        history.map(function (p) {
+          return p.generator.lagP99Ms;
+        }),
+      ],
+      {
+        scales: { '%': { range: [0, 100] } },
+        axes: [
+          { scale: '%', label: 'busy %' },
+          { scale: 'ms', side: 1, label: 'lag ms', grid: { show: false } },
+        ],
+      },
+    );
   }
 
   // --- capacity ---------------------------------------------------------------------------
@@ -313,21 +515,67 @@
   function renderCapacity(capacity) {
     if (!capacity) return;
     $('capacity').hidden = false;
-    steps = capacity.steps.slice().sort(function (a, b) { return a.devices - b.devices; });
-    var knee = steps.filter(function (s) { return !s.ok; })[0];
-    $('capacity-verdict').textContent = capacity.verdict || (capacity.current ? 'Measuring ' + capacity.current + ' devices…' : '');
-    $('capacity-steps').innerHTML = head(['Devices', 'req/s', 'p95', 'p99', 'Failures', 'SLOs'], 0) + steps.map(function (s) {
-      var isKnee = knee && s.devices === knee.devices;
-      return '<tr data-step="' + s.devices + '"' + (isKnee ? ' class="knee"' : '') + '><td>' + s.devices + '</td><td>' + s.rps.toFixed(2) + '</td><td>' + ms(s.latencyMs.p95) + '</td><td>' + ms(s.latencyMs.p99) +
-        '</td><td>' + (s.failureRate * 100).toFixed(2) + '%</td><td class="' + (s.ok ? 'ok' : 'fail') + '">' + (s.ok ? 'ok' : isKnee ? 'FAIL (knee)' : 'FAIL') + '</td></tr>';
-    }).join('');
-    chart('capacity', 'capacity', [
-      { label: 'requests/s', stroke: COLORS[0], width: 2, scale: 'rps', points: { show: true } },
-      { label: 'p95 ms', stroke: COLORS[1], width: 2, scale: 'ms', points: { show: true } },
-    ], [steps.map(function (s) { return s.devices; }), steps.map(function (s) { return s.rps; }), steps.map(function (s) { return s.latencyMs.p95; })], {
-      xLabel: 'devices',
-      axes: [{ scale: 'rps', label: 'requests/s' }, { scale: 'ms', side: 1, label: 'p95 ms', grid: { show: false } }],
+    steps = capacity.steps.slice().sort(function (a, b) {
+      return a.devices - b.devices;
     });
+    var knee = steps.filter(function (s) {
+      return !s.ok;
+    })[0];
+    $('capacity-verdict').textContent = capacity.verdict || (capacity.current ? 'Measuring ' + capacity.current + ' devices…' : '');
+    $('capacity-steps').innerHTML =
+      head(['Devices', 'req/s', 'p95', 'p99', 'Failures', 'SLOs'], 0) +
+      steps
+        .map(function (s) {
+          var isKnee = knee && s.devices === knee.devices;
+          return (
+            '<tr data-step="' +
+            s.devices +
+            '"' +
+            (isKnee ? ' class="knee"' : '') +
+            '><td>' +
+            s.devices +
+            '</td><td>' +
+            s.rps.toFixed(2) +
+            '</td><td>' +
+            ms(s.latencyMs.p95) +
+            '</td><td>' +
+            ms(s.latencyMs.p99) +
+            '</td><td>' +
+            (s.failureRate * 100).toFixed(2) +
+            '%</td><td class="' +
+            (s.ok ? 'ok' : 'fail') +
+            '">' +
+            (s.ok ? 'ok' : isKnee ? 'FAIL (knee)' : 'FAIL') +
+            '</td></tr>'
+          );
+        })
+        .join('');
+    chart(
+      'capacity',
+      'capacity',
+      [
+        { label: 'requests/s', stroke: COLORS[0], width: 2, scale: 'rps', points: { show: true } },
+        { label: 'p95 ms', stroke: COLORS[1], width: 2, scale: 'ms', points: { show: true } },
+      ],
+      [
+        steps.map(function (s) {
+          return s.devices;
+        }),
+        steps.map(function (s) {
+          return s.rps;
+        }),
+        steps.map(function (s) {
+          return s.latencyMs.p95;
+        }),
+      ],
+      {
+        xLabel: 'devices',
+        axes: [
+          { scale: 'rps', label: 'requests/s' },
+          { scale: 'ms', side: 1, label: 'p95 ms', grid: { show: false } },
+        ],
+      },
+    );
   }
 
   // --- state ------------------------------------------------------------------------------
@@ -335,14 +583,22 @@
   function fillForm(defaults) {
     if (formFilled || !defaults) return;
     formFilled = true;
-    Object.keys(defaults).forEach(function (key) { var input = $('f-' + key); if (input) input.value = defaults[key]; });
+    Object.keys(defaults).forEach(function (key) {
+      var input = $('f-' + key);
+      if (input) input.value = defaults[key];
+    });
   }
 
   /** @param {readonly string[] | undefined} names */
   function renderDownloads(names) {
-    $('downloads').innerHTML = !names || names.length === 0 ? 'No run yet.' : names.map(function (name) {
-      return '<a href="/api/download/' + encodeURIComponent(name) + query + '" download data-download="' + esc(name) + '">' + esc(name) + '</a>';
-    }).join('');
+    $('downloads').innerHTML =
+      !names || names.length === 0
+        ? 'No run yet.'
+        : names
+            .map(function (name) {
+              return '<a href="/api/download/' + encodeURIComponent(name) + query + '" download data-download="' + esc(name) + '">' + esc(name) + '</a>';
+            })
+            .join('');
   }
 
   /** @param {string} status */
@@ -363,14 +619,28 @@
   function renderFleet(fleet) {
     ui.fleet = fleet;
     var box = $('fleet');
-    if (!fleet) { box.hidden = true; return; }
+    if (!fleet) {
+      box.hidden = true;
+      return;
+    }
     box.hidden = false;
-    var lost = fleet.workers.filter(function (w) { return w.state === 'lost'; });
-    box.innerHTML = '<b>Workers ' + fleet.joined + ' of ' + fleet.expected + ' joined' + (lost.length ? ', ' + lost.length + ' lost' : '') + ':</b> ' +
-      fleet.workers.map(function (w) {
-        var text = 'worker ' + w.index + ' (' + w.from + ') ' + w.state + (w.state === 'lost' ? ': ' + (w.lost || '') : ', ' + w.online + ' / ' + w.goal + ' devices');
-        return '<span data-worker="' + w.index + '" data-state="' + esc(w.state) + '"' + (w.state === 'lost' ? ' class="fail"' : '') + '>' + esc(text) + '</span>';
-      }).join('; ');
+    var lost = fleet.workers.filter(function (w) {
+      return w.state === 'lost';
+    });
+    box.innerHTML =
+      '<b>Workers ' +
+      fleet.joined +
+      ' of ' +
+      fleet.expected +
+      ' joined' +
+      (lost.length ? ', ' + lost.length + ' lost' : '') +
+      ':</b> ' +
+      fleet.workers
+        .map(function (w) {
+          var text = 'worker ' + w.index + ' (' + w.from + ') ' + w.state + (w.state === 'lost' ? ': ' + (w.lost || '') : ', ' + w.online + ' / ' + w.goal + ' devices');
+          return '<span data-worker="' + w.index + '" data-state="' + esc(w.state) + '"' + (w.state === 'lost' ? ' class="fail"' : '') + '>' + esc(text) + '</span>';
+        })
+        .join('; ');
   }
 
   /** @param {DoneMessage} done */
@@ -406,7 +676,11 @@
   function onState(state) {
     ui.mode = state.mode;
     $('profile').textContent = state.profile.name;
-    $('models').textContent = state.profile.models.map(function (m) { return m.name + ' ×' + m.count; }).join(', ');
+    $('models').textContent = state.profile.models
+      .map(function (m) {
+        return m.name + ' ×' + m.count;
+      })
+      .join(', ');
     fillForm(state.defaults);
     setStatus(state.status);
     if (state.error) showError(state.error);
@@ -429,9 +703,19 @@
 
   /** The server folds its history past 1,200 points; past a little more, the page takes the folded copy. */
   function refold() {
-    fetch('/api/state' + query).then(function (response) { return /** @type {Promise<StateMessage>} */ (response.json()); }).then(function (state) {
-      if (state.run) { history = state.run.history.slice(); drawCharts(); }
-    }, function () {});
+    fetch('/api/state' + query)
+      .then(function (response) {
+        return /** @type {Promise<StateMessage>} */ (response.json());
+      })
+      .then(
+        function (state) {
+          if (state.run) {
+            history = state.run.history.slice();
+            drawCharts();
+          }
+        },
+        function () {},
+      );
   }
 
   /** @param {IntervalMessage} message */
@@ -449,24 +733,46 @@
 
   function listen() {
     var events = new EventSource('/api/events' + query);
-    events.addEventListener('state', function (e) { onState(JSON.parse(e.data)); });
-    events.addEventListener('interval', function (e) { onInterval(JSON.parse(e.data)); });
-    events.addEventListener('done', function (e) { renderDone(JSON.parse(e.data)); ui.done = (ui.done || 0) + 1; });
-    events.addEventListener('capacity', function (e) { renderCapacity(JSON.parse(e.data)); });
-    events.addEventListener('fleet', function (e) { renderFleet(JSON.parse(e.data)); });
-    events.onerror = function () { if (ui.status !== 'disconnected') setStatus('disconnected'); };
+    events.addEventListener('state', function (e) {
+      onState(JSON.parse(e.data));
+    });
+    events.addEventListener('interval', function (e) {
+      onInterval(JSON.parse(e.data));
+    });
+    events.addEventListener('done', function (e) {
+      renderDone(JSON.parse(e.data));
+      ui.done = (ui.done || 0) + 1;
+    });
+    events.addEventListener('capacity', function (e) {
+      renderCapacity(JSON.parse(e.data));
+    });
+    events.addEventListener('fleet', function (e) {
+      renderFleet(JSON.parse(e.data));
+    });
+    events.onerror = function () {
+      if (ui.status !== 'disconnected') setStatus('disconnected');
+    };
   }
 
   $('start-form').addEventListener('submit', function (event) {
     event.preventDefault();
     /** @type {Record<string, string>} */
     var body = {};
-    ['devices', 'spawnRate', 'maxDevices', 'duration', 'stages', 'target', 'broker'].forEach(function (key) { body[key] = $('f-' + key).value.trim(); });
+    ['devices', 'spawnRate', 'maxDevices', 'duration', 'stages', 'target', 'broker'].forEach(function (key) {
+      body[key] = $('f-' + key).value.trim();
+    });
     // Stages replace the single ramp; devices then only sizes nothing.
     if (body.stages) delete body.devices;
     $('start').disabled = true;
     history = [];
-    void post('/api/start', body).then(function () {}, function () {}).then(function () { $('start').disabled = false; });
+    void post('/api/start', body)
+      .then(
+        function () {},
+        function () {},
+      )
+      .then(function () {
+        $('start').disabled = false;
+      });
   });
   $('apply-devices').addEventListener('click', function () {
     /** @type {{ devices: number, spawnRate?: number }} */
@@ -474,12 +780,30 @@
     var rate = $('set-spawnRate').value.trim();
     // The rate paces this change and the next ones; left empty, the run keeps its own.
     if (rate !== '') body.spawnRate = Number(rate);
-    post('/api/devices', body).then(function (state) { if (state.run) ui.spawnRate = state.run.spawnRate; }, function () {});
+    post('/api/devices', body).then(
+      function (state) {
+        if (state.run) ui.spawnRate = state.run.spawnRate;
+      },
+      function () {},
+    );
   });
-  $('reset-stats').addEventListener('click', function () { post('/api/reset', {}).then(function () {}, function () {}); });
-  $('stop').addEventListener('click', function () { post('/api/stop', {}).then(function () {}, function () {}); });
+  $('reset-stats').addEventListener('click', function () {
+    post('/api/reset', {}).then(
+      function () {},
+      function () {},
+    );
+  });
+  $('stop').addEventListener('click', function () {
+    post('/api/stop', {}).then(
+      function () {},
+      function () {},
+    );
+  });
   window.addEventListener('resize', function () {
-    Object.keys(plots).forEach(function (id) { var box = /** @type {HTMLElement} */ (plotBox(id)); plots[id].plot.setSize({ width: Math.max(320, box.clientWidth), height: 240 }); });
+    Object.keys(plots).forEach(function (id) {
+      var box = /** @type {HTMLElement} */ (plotBox(id));
+      plots[id].plot.setSize({ width: Math.max(320, box.clientWidth), height: 240 });
+    });
   });
   listen();
 })();

@@ -107,13 +107,14 @@ test('with the floor off, only the SLOs judge: the same target passes every step
 });
 
 test("a step short because fleetsim's own loop was busy is the generator's limit, after one retry", async () => {
-  const { result } = await search((devices) =>
-    devices >= 15 ? { delivered: 60, latencyMs: 5, health: { busyPercent: 97, lagP99Ms: 80, runQueuePercent: 1 } } : ceiling(1000)(devices, 1),
-  );
+  const { result } = await search((devices) => (devices >= 15 ? { delivered: 60, latencyMs: 5, health: { busyPercent: 97, lagP99Ms: 80, runQueuePercent: 1 } } : ceiling(1000)(devices, 1)));
   assert.equal(result.limitedBy, 'generator');
   assert.equal(result.capacity?.devices, 10);
   const at15 = result.steps.filter((step) => step.devices === 15);
-  assert.deepEqual(at15.map((step) => step.repeat), [undefined, 'retry']);
+  assert.deepEqual(
+    at15.map((step) => step.repeat),
+    [undefined, 'retry'],
+  );
   assert.ok(at15.every((step) => step.cause === 'generator'));
 });
 
@@ -154,7 +155,10 @@ test('whose limit it was comes from the first failing step, not from a bisected 
     { refine: true, plan: { start: 10, step: 5, maxDevices: 40 }, retries: 0 },
   );
   assert.equal(result.steps.find((step) => !step.ok && !step.refined)?.devices, 15);
-  assert.ok(result.steps.some((step) => step.refined && step.cause === 'host'), 'a bisected step was short for the host');
+  assert.ok(
+    result.steps.some((step) => step.refined && step.cause === 'host'),
+    'a bisected step was short for the host',
+  );
   assert.equal(result.limitedBy, 'target');
 });
 

@@ -26,6 +26,10 @@ test('malformed lists, repeats and mixed families are refused as usage errors', 
     ['127.0.0.1,127.0.0.1', /127\.0\.0\.1 is listed twice/],
     ['127.0.0.1,::1', /mixes IPv4 and IPv6/],
   ] as const) {
-    assert.throws(() => parseLocalIps(text, HOST), (error: unknown) => error instanceof UsageError && message.test(error.message), text);
+    assert.throws(
+      () => parseLocalIps(text, HOST),
+      (error: unknown) => error instanceof UsageError && message.test(error.message),
+      text,
+    );
   }
 });

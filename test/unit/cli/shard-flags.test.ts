@@ -60,7 +60,11 @@ test('shards partition the indices below any count, in stripes', () => {
           seen.push(global);
         }
       }
-      assert.deepEqual(seen.sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i), `${total} over ${count}`);
+      assert.deepEqual(
+        seen.sort((a, b) => a - b),
+        Array.from({ length: total }, (_, i) => i),
+        `${total} over ${count}`,
+      );
     }
   }
 });
@@ -72,6 +76,9 @@ test('the shards of a mixed fleet own every device of each type exactly once', a
   const fleet: FleetEntry[] = [200, 70, 31].map((count) => ({ model, count }));
   for (const count of [2, 3, 7]) {
     const parts = Array.from({ length: count }, (_, index) => ownedByEntry(fleet, { index, count }));
-    assert.deepEqual(fleet.map((_, e) => parts.reduce((sum, part) => sum + (part[e] ?? 0), 0)), [200, 70, 31]);
+    assert.deepEqual(
+      fleet.map((_, e) => parts.reduce((sum, part) => sum + (part[e] ?? 0), 0)),
+      [200, 70, 31],
+    );
   }
 });

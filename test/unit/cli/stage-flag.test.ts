@@ -32,7 +32,10 @@ describe('--stage DURATION:DEVICES', () => {
   ];
   for (const [text, message] of bad) {
     test(`refuses '${text}', naming the flag and the value`, () => {
-      assert.throws(() => parseStage(text), (error: Error) => error instanceof UsageError && message.test(error.message));
+      assert.throws(
+        () => parseStage(text),
+        (error: Error) => error instanceof UsageError && message.test(error.message),
+      );
     });
   }
 
@@ -60,7 +63,10 @@ test('validate prints the stage plan, one line per stage, and the fleet sized to
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /valid\. 40 devices, 3 stages, seed 42\./);
   assert.match(result.stdout, /^ {2}40 × iot-node/m);
-  assert.match(result.stdout, /^ {2}Stage 1: 0 → 40 devices over 4s \(0s–4s\)\.\n {2}Stage 2: hold 40 devices for 2s \(4s–6s\)\.\n {2}Stage 3: 40 → 10 devices over 2s \(6s–8s\)\.\n {2}Ends after 8s;/m);
+  assert.match(
+    result.stdout,
+    /^ {2}Stage 1: 0 → 40 devices over 4s \(0s–4s\)\.\n {2}Stage 2: hold 40 devices for 2s \(4s–6s\)\.\n {2}Stage 3: 40 → 10 devices over 2s \(6s–8s\)\.\n {2}Ends after 8s;/m,
+  );
 });
 
 test('a malformed --stage: exit 2 and one line naming the flag and the value', async () => {

@@ -39,7 +39,8 @@ async function render(): Promise<Manifest[]> {
       all.push(doc.toJS() as Manifest);
     }
   }
-  const fromFiles = async (files: string[]): Promise<Record<string, string>> => Object.fromEntries(await Promise.all(files.map(async (file) => [file, await readFile(path.join(K8S, file), 'utf8')] as const)));
+  const fromFiles = async (files: string[]): Promise<Record<string, string>> =>
+    Object.fromEntries(await Promise.all(files.map(async (file) => [file, await readFile(path.join(K8S, file), 'utf8')] as const)));
   for (const { name, files } of kustomization.configMapGenerator) all.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: await fromFiles(files) });
   for (const { name, files } of kustomization.secretGenerator) {
     const data = Object.fromEntries(Object.entries(await fromFiles(files)).map(([key, text]) => [key, Buffer.from(text).toString('base64')]));
@@ -113,7 +114,14 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = { Conf
 
 test('the kustomization renders: two Jobs, a Service, a generated ConfigMap and Secret; no volume claim', async () => {
   const docs = await render();
-  assert.deepEqual(docs.map((doc) => `${doc.kind}/${doc.metadata.name}`).sort(), ['ConfigMap/fleetsim-profile', 'Job/fleetsim-coordinator', 'Job/fleetsim-workers', 'NetworkPolicy/fleetsim-coordinator', 'Secret/fleetsim-token', 'Service/fleetsim-coordinator']);
+  assert.deepEqual(docs.map((doc) => `${doc.kind}/${doc.metadata.name}`).sort(), [
+    'ConfigMap/fleetsim-profile',
+    'Job/fleetsim-coordinator',
+    'Job/fleetsim-workers',
+    'NetworkPolicy/fleetsim-coordinator',
+    'Secret/fleetsim-token',
+    'Service/fleetsim-coordinator',
+  ]);
   for (const doc of docs) assert.equal(doc.metadata.labels?.['app.kubernetes.io/name'], 'fleetsim');
   const text = JSON.stringify(docs);
   assert.doesNotMatch(text, /persistentVolumeClaim|ReadWriteMany|_VALUE|START_AT/);
@@ -139,7 +147,18 @@ test('every rendered object passes the strict schema check; a misspelt field fai
 
 test('the workers join the coordinator through its Service, as many as it waits for; restricted Pod Security; cleaned up', async () => {
   const docs = await render();
-  type PodJob = { spec: { completionMode?: string; completions?: number; parallelism?: number; ttlSecondsAfterFinished?: number; template: { metadata: { labels: Record<string, string> }; spec: { securityContext: Record<string, unknown>; containers: { args: string[]; securityContext: Record<string, unknown>; ports?: { containerPort: number }[] }[] } } } };
+  type PodJob = {
+    spec: {
+      completionMode?: string;
+      completions?: number;
+      parallelism?: number;
+      ttlSecondsAfterFinished?: number;
+      template: {
+        metadata: { labels: Record<string, string> };
+        spec: { securityContext: Record<string, unknown>; containers: { args: string[]; securityContext: Record<string, unknown>; ports?: { containerPort: number }[] }[] };
+      };
+    };
+  };
   const coordinator = docs.find((doc) => doc.metadata.name === 'fleetsim-coordinator' && doc.kind === 'Job') as unknown as PodJob;
   const workers = docs.find((doc) => doc.metadata.name === 'fleetsim-workers') as unknown as PodJob;
   const service = docs.find((doc) => doc.kind === 'Service') as unknown as { metadata: { name: string }; spec: { selector: Record<string, string>; ports: { port: number }[] } };
@@ -169,12 +188,17 @@ test('the workers join the coordinator through its Service, as many as it waits 
 test('only the workers reach the coordinator port; its metrics port is the one the PodMonitor and annotations name', async () => {
   const docs = await render();
   type Selector = { matchLabels: Record<string, string> };
-  const policy = docs.find((doc) => doc.kind === 'NetworkPolicy') as unknown as { spec: { podSelector: Selector; policyTypes: string[]; ingress: { from?: { podSelector: Selector }[]; ports: { port: number }[] }[] } };
-  const pods = (name: string): { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: { containers: { args: string[]; ports?: { name: string; containerPort: number }[] }[] } } =>
+  const policy = docs.find((doc) => doc.kind === 'NetworkPolicy') as unknown as {
+    spec: { podSelector: Selector; policyTypes: string[]; ingress: { from?: { podSelector: Selector }[]; ports: { port: number }[] }[] };
+  };
+  const pods = (
+    name: string,
+  ): { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: { containers: { args: string[]; ports?: { name: string; containerPort: number }[] }[] } } =>
     (docs.find((doc) => doc.metadata.name === name && doc.kind === 'Job') as unknown as { spec: { template: ReturnType<typeof pods> } }).spec.template;
   const coordinator = pods('fleetsim-coordinator');
   const workers = pods('fleetsim-workers');
-  const matches = (selector: Selector, labels: Record<string, string>): boolean => Object.entries(selector.matchLabels).every(([key, value]) => ({ 'app.kubernetes.io/name': 'fleetsim', ...labels })[key] === value);
+  const matches = (selector: Selector, labels: Record<string, string>): boolean =>
+    Object.entries(selector.matchLabels).every(([key, value]) => ({ 'app.kubernetes.io/name': 'fleetsim', ...labels })[key] === value);
   assert.ok(matches(policy.spec.podSelector, coordinator.metadata.labels), 'the policy selects the coordinator');
   assert.ok(!matches(policy.spec.podSelector, workers.metadata.labels), 'and not the workers');
   assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
@@ -185,7 +209,10 @@ test('only the workers reach the coordinator port; its metrics port is the one t
   const metricsPort = Number(container?.args[(container.args.indexOf('--metrics-port') ?? -2) + 1]);
   assert.equal(container?.ports?.find((port) => port.name === 'metrics')?.containerPort, metricsPort);
   assert.equal(coordinator.metadata.annotations?.['prometheus.io/port'], String(metricsPort));
-  assert.ok(policy.spec.ingress.some((rule) => rule.from === undefined && rule.ports.some((port) => port.port === metricsPort)), 'the metrics port is open to Prometheus');
+  assert.ok(
+    policy.spec.ingress.some((rule) => rule.from === undefined && rule.ports.some((port) => port.port === metricsPort)),
+    'the metrics port is open to Prometheus',
+  );
   const monitor = parse(await readFile(path.join(ROOT, 'deploy/monitoring/podmonitor.yaml'), 'utf8')) as { spec: { podMetricsEndpoints: { port: string }[] } };
   assert.equal(monitor.spec.podMetricsEndpoints[0]?.port, 'metrics');
 });

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { liveCeiling, splitAcrossLive } from '../../../src/distributed/fleet-split.ts';
 import { ownedBelow } from '../../../src/engine/fleet/shard.ts';
 
-test('with every worker live, the split is --shard\'s: each worker its stripe below the count', () => {
+test("with every worker live, the split is --shard's: each worker its stripe below the count", () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 500 }), (count, a, b) => {
       const size = Math.max(a, b);
@@ -25,7 +25,10 @@ test('with workers lost, the live ones hold the whole count, each within its str
       const ceiling = liveCeiling(live, count, size);
       const devices = ceiling === 0 ? 0 : pick % (ceiling + 1);
       const split = splitAcrossLive(devices, live, count, size);
-      assert.equal([...split.shares.values()].reduce((sum, share) => sum + share, 0), devices);
+      assert.equal(
+        [...split.shares.values()].reduce((sum, share) => sum + share, 0),
+        devices,
+      );
       assert.ok(split.bound <= size);
       for (const [index, share] of split.shares) assert.ok(share <= ownedBelow(size, { index, count }));
     }),

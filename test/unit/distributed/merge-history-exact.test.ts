@@ -18,8 +18,14 @@ function intervals(stats: RunStats, latencies: readonly (readonly number[])[]): 
 
 // Shard 0 is fast in both intervals; shard 1 is slow in the second: the worst shard's p50 there
 // would be shard 1's (9 ms), the fleet's is 2 ms.
-const SHARD_0 = [[1000, 1100, 1200, 1300], [2000, 2000, 2000, 2000, 2000, 2000]];
-const SHARD_1 = [[1050, 1150], [9000, 9500]];
+const SHARD_0 = [
+  [1000, 1100, 1200, 1300],
+  [2000, 2000, 2000, 2000, 2000, 2000],
+];
+const SHARD_1 = [
+  [1050, 1150],
+  [9000, 9500],
+];
 
 test("a shard's history rows carry their interval histogram; a whole run's do not", () => {
   const shard = new RunStats();
@@ -37,8 +43,14 @@ test("merged intervals' percentiles equal one process's over the same samples, n
     stats.intervalHistograms = true;
     return intervals(stats, latencies);
   });
-  const merged = mergeHistories(shards.map((history) => historyTable(history)), 1_700_000_000_000);
-  const one = intervals(new RunStats(), SHARD_0.map((micros, i) => [...micros, ...(SHARD_1[i] ?? [])]));
+  const merged = mergeHistories(
+    shards.map((history) => historyTable(history)),
+    1_700_000_000_000,
+  );
+  const one = intervals(
+    new RunStats(),
+    SHARD_0.map((micros, i) => [...micros, ...(SHARD_1[i] ?? [])]),
+  );
   assert.equal(merged.length, 2);
   for (let i = 0; i < 2; i++) {
     assert.deepEqual(merged[i]?.total.latencyMs, one[i]?.total.latencyMs, `interval ${i}`);
@@ -48,7 +60,10 @@ test("merged intervals' percentiles equal one process's over the same samples, n
   // Without the histograms (older results) the same merge falls back to the worst shard's.
   const withoutHistogram = ({ histogram: _dropped, ...row }: HistoryPoint['total']): HistoryPoint['total'] => row;
   const bare = shards.map((history) => history.map((point): HistoryPoint => ({ ...point, total: withoutHistogram(point.total) })));
-  const worst = mergeHistories(bare.map((history) => historyTable(history)), 1_700_000_000_000);
+  const worst = mergeHistories(
+    bare.map((history) => historyTable(history)),
+    1_700_000_000_000,
+  );
   assert.ok((worst[1]?.total.latencyMs.p50 ?? 0) > 9);
 });
 

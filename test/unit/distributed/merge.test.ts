@@ -77,20 +77,38 @@ test('merged rows equal the single run: counts summed, every percentile from the
   const merged = mergeResults(shards, { version: 'test' });
   for (const key of ['requests', 'failures', 'timeouts', 'bytesIn'] as const) assert.equal(merged.total[key], single.total[key], key);
   assert.deepEqual(merged.total.latencyMs, single.total.latencyMs);
-  assert.deepEqual(merged.stats.map((row) => [row.type, row.name, row.requests, row.latencyMs]), single.stats.map((row) => [row.type, row.name, row.requests, row.latencyMs]));
-  assert.deepEqual(merged.types.map((row) => [row.name, row.latencyMs]), single.types.map((row) => [row.name, row.latencyMs]));
-  assert.deepEqual(merged.stats.map((row) => row.intendedLatencyMs), single.stats.map((row) => row.intendedLatencyMs));
+  assert.deepEqual(
+    merged.stats.map((row) => [row.type, row.name, row.requests, row.latencyMs]),
+    single.stats.map((row) => [row.type, row.name, row.requests, row.latencyMs]),
+  );
+  assert.deepEqual(
+    merged.types.map((row) => [row.name, row.latencyMs]),
+    single.types.map((row) => [row.name, row.latencyMs]),
+  );
+  assert.deepEqual(
+    merged.stats.map((row) => row.intendedLatencyMs),
+    single.stats.map((row) => row.intendedLatencyMs),
+  );
   // The timed-out attempts' own latency merges as exactly.
   assert.ok(single.total.failedLatencyMs.max !== null);
-  assert.deepEqual(merged.stats.map((row) => row.failedLatencyMs), single.stats.map((row) => row.failedLatencyMs));
+  assert.deepEqual(
+    merged.stats.map((row) => row.failedLatencyMs),
+    single.stats.map((row) => row.failedLatencyMs),
+  );
   assert.deepEqual(merged.total.failedLatencyMs, single.total.failedLatencyMs);
   assert.deepEqual(merged.failures, single.failures);
   const shardMax = Math.max(...shards.map((shard) => shard.results.total.latencyMs.max ?? 0));
   assert.equal(merged.total.latencyMs.max, shardMax);
   const ordered = PERCENTILES.map(([key]) => merged.total.latencyMs[key] as number);
-  assert.deepEqual(ordered, [...ordered].sort((a, b) => a - b));
+  assert.deepEqual(
+    ordered,
+    [...ordered].sort((a, b) => a - b),
+  );
   assert.ok((ordered.at(-1) ?? Infinity) <= shardMax);
-  assert.deepEqual(merged.thresholds.map((t) => [t.expr, t.ok, t.value]), single.thresholds.map((t) => [t.expr, t.ok, t.value]));
+  assert.deepEqual(
+    merged.thresholds.map((t) => [t.expr, t.ok, t.value]),
+    single.thresholds.map((t) => [t.expr, t.ok, t.value]),
+  );
   assert.deepEqual(merged.devices.target, 15);
   assert.deepEqual(merged.merged, { count: 3, present: [0, 1, 2], missing: [], partial: false, note: merged.merged.note });
 });
@@ -108,7 +126,10 @@ test('history: aligned by wall-clock second, counts summed, percentiles the wors
     const worstP95 = Math.max(...shards.map((shard) => shard.results.history[s]?.total.latencyMs.p95 ?? 0));
     assert.equal(point.total.latencyMs.p95, worstP95);
     assert.equal(point.total.latencyMs.max, reference?.total.latencyMs.max);
-    assert.deepEqual(point.rows.map((row) => row.requests), reference?.rows.map((row) => row.requests));
+    assert.deepEqual(
+      point.rows.map((row) => row.requests),
+      reference?.rows.map((row) => row.requests),
+    );
   });
 });
 
@@ -118,13 +139,24 @@ test('generator health is kept per shard; the merged one is the most strained sh
   const withStrain = shards.map((shard, i) => (i === 1 ? { ...shard, results: { ...shard.results, generator: strained } } : shard));
   const merged = mergeResults(withStrain, { version: 'test' });
   assert.deepEqual(merged.generator, strained);
-  assert.deepEqual(merged.shards.map((shard) => [shard.index, shard.generator.eventLoopLagP99Ms]), [[0, 2], [1, 60], [2, 2]]);
+  assert.deepEqual(
+    merged.shards.map((shard) => [shard.index, shard.generator.eventLoopLagP99Ms]),
+    [
+      [0, 2],
+      [1, 60],
+      [2, 2],
+    ],
+  );
 });
 
 test('refuses results of different runs, duplicated and missing shards; --partial says so', () => {
   const { shards } = splitRun(3);
   const [a, b, c] = shards as [ShardResults, ShardResults, ShardResults];
-  const refuse = (inputs: ShardResults[], pattern: RegExp): void => assert.throws(() => mergeResults(inputs, { version: 'test' }), (error: unknown) => error instanceof MergeError && pattern.test(error.message));
+  const refuse = (inputs: ShardResults[], pattern: RegExp): void =>
+    assert.throws(
+      () => mergeResults(inputs, { version: 'test' }),
+      (error: unknown) => error instanceof MergeError && pattern.test(error.message),
+    );
   const changed = (shard: ShardResults, results: Partial<Results>): ShardResults => ({ ...shard, results: { ...shard.results, ...results } });
   refuse([a, changed(b, { profile: { path: 'p', sha256: 'b'.repeat(64) } }), c], /^shard1\.json: profile sha256 bbbbbbbbbbbb differs from shard0\.json's/);
   refuse([a, changed(b, { seed: '8' }), c], /^shard1\.json: seed 8 differs/);
@@ -142,16 +174,38 @@ test('refuses results of different runs, duplicated and missing shards; --partia
 /** A history row with `requests` in its interval and `soFar` in the run, every latency figure `ms`. */
 function historyRow(type: string, name: string, requests: number, soFar: number, ms: number): HistoryRow {
   const latency = Object.fromEntries([['min', ms], ['mean', ms], ['max', ms], ...PERCENTILES.map(([key]) => [key, ms])]) as LatencySummary;
-  return { type, name, requests, failures: 0, timeouts: 0, rps: requests, failuresPerS: 0, latencyMs: requests > 0 ? latency : NO_LATENCY, cumulative: { requests: soFar, failures: 0, bytesIn: soFar * 10, latencyMs: { p50: ms, mean: ms, min: ms, max: ms } } };
+  return {
+    type,
+    name,
+    requests,
+    failures: 0,
+    timeouts: 0,
+    rps: requests,
+    failuresPerS: 0,
+    latencyMs: requests > 0 ? latency : NO_LATENCY,
+    cumulative: { requests: soFar, failures: 0, bytesIn: soFar * 10, latencyMs: { p50: ms, mean: ms, min: ms, max: ms } },
+  };
 }
 
 function historyPoint(timestamp: number, devices: number, rows: readonly HistoryRow[]): HistoryPoint {
   const requests = rows.reduce((sum, row) => sum + row.requests, 0);
   const soFar = rows.reduce((sum, row) => sum + row.cumulative.requests, 0);
-  return { atS: 0, timestamp, intervalS: 1, folded: 1, devicesOnline: devices, devicesTarget: devices, generator: HEALTH, saturated: false, total: historyRow('', 'Aggregated', requests, soFar, 5), types: [], rows };
+  return {
+    atS: 0,
+    timestamp,
+    intervalS: 1,
+    folded: 1,
+    devicesOnline: devices,
+    devicesTarget: devices,
+    generator: HEALTH,
+    saturated: false,
+    total: historyRow('', 'Aggregated', requests, soFar, 5),
+    types: [],
+    rows,
+  };
 }
 
-test('history: a shard\'s two points in one second fold, a gap carries its run-so-far counts, an ended shard has no devices', () => {
+test("history: a shard's two points in one second fold, a gap carries its run-so-far counts, an ended shard has no devices", () => {
   const a = [
     historyPoint(START + 1000, 3, [historyRow('POST', '/a', 10, 10, 4)]),
     historyPoint(START + 2000, 3, [historyRow('POST', '/a', 5, 15, 6)]),
@@ -160,13 +214,26 @@ test('history: a shard\'s two points in one second fold, a gap carries its run-s
   ];
   const b = [historyPoint(START + 1000, 2, [historyRow('POST', '/a', 4, 4, 7)])];
   const merged = mergeHistories([historyTable(a), historyTable(b)], START);
-  assert.deepEqual(merged.map((point) => [point.atS, point.devicesOnline]), [[1, 5], [2, 3], [3, 3]]);
+  assert.deepEqual(
+    merged.map((point) => [point.atS, point.devicesOnline]),
+    [
+      [1, 5],
+      [2, 3],
+      [3, 3],
+    ],
+  );
   const rows = merged.map((point) => point.rows.map((row) => [row.type, row.name, row.requests, row.cumulative.requests, row.latencyMs.max]));
   assert.deepEqual(rows, [
     [['POST', '/a', 14, 14, 7]],
     // A's points at 2.0 and 2.4 s are one interval; B's run-so-far 4 is carried.
-    [['POST', '/a', 8, 22, 6], ['GET', '/b', 2, 2, 9]],
-    [['POST', '/a', 0, 22, null], ['GET', '/b', 0, 2, null]],
+    [
+      ['POST', '/a', 8, 22, 6],
+      ['GET', '/b', 2, 2, 9],
+    ],
+    [
+      ['POST', '/a', 0, 22, null],
+      ['GET', '/b', 0, 2, null],
+    ],
   ]);
   const second = merged[1];
   assert.equal(second?.intervalS, 2);
@@ -200,7 +267,14 @@ test("each shard's abandon cause is carried through: one when all agree, each sh
   assert.deepEqual([one.abandoned, one.abandonCause], [4, 'second interrupt']);
   const mixed = mergeResults([abandon(a, 2, 'second interrupt'), abandon(b, 0, 'drain timeout'), abandon(c, 5, 'drain timeout')], { version: 'test' });
   assert.deepEqual([mixed.abandoned, mixed.abandonCause], [7, 'shard 0: second interrupt; shard 2: drain timeout']);
-  assert.deepEqual(mixed.shards.map((shard) => [shard.abandoned, shard.abandonCause]), [[2, 'second interrupt'], [0, 'drain timeout'], [5, 'drain timeout']]);
+  assert.deepEqual(
+    mixed.shards.map((shard) => [shard.abandoned, shard.abandonCause]),
+    [
+      [2, 'second interrupt'],
+      [0, 'drain timeout'],
+      [5, 'drain timeout'],
+    ],
+  );
 });
 
 test("history: a shard's two points in one second give the rate over both intervals, not the sum of their rates", () => {
@@ -217,7 +291,13 @@ test("history: a shard's two points in one second give the rate over both interv
   const only = merged[0];
   assert.equal(only?.intervalS, 1);
   assert.deepEqual([only?.total.requests, only?.total.rps, only?.total.failuresPerS], [100, 100, 2]);
-  assert.deepEqual(only?.rows.map((row) => [row.type, row.name, row.requests, row.rps]), [['POST', '/a', 100, 100], ['GET', '/c', 30, 30]]);
+  assert.deepEqual(
+    only?.rows.map((row) => [row.type, row.name, row.requests, row.rps]),
+    [
+      ['POST', '/a', 100, 100],
+      ['GET', '/c', 30, 30],
+    ],
+  );
 });
 
 const brokerSeen = (publishReceived: number, peak: number): NonNullable<Results['broker']> => ({
@@ -237,7 +317,12 @@ test("the broker's $SYS figures: one shard's observation, never summed, named in
   const [a, b, c] = shards as [ShardResults, ShardResults, ShardResults];
   const withBroker = (shard: ShardResults, broker: Results['broker'], startShiftMs = 0, endShiftMs = 0): ShardResults => ({
     ...shard,
-    results: { ...shard.results, ...(broker ? { broker } : {}), startedAt: new Date(Date.parse(shard.results.startedAt) + startShiftMs).toISOString(), endedAt: new Date(Date.parse(shard.results.endedAt) + endShiftMs).toISOString() },
+    results: {
+      ...shard.results,
+      ...(broker ? { broker } : {}),
+      startedAt: new Date(Date.parse(shard.results.startedAt) + startShiftMs).toISOString(),
+      endedAt: new Date(Date.parse(shard.results.endedAt) + endShiftMs).toISOString(),
+    },
   });
   // Shard 1 started first and ended last: its window is the fleet's.
   const covering = mergeResults([withBroker(a, brokerSeen(900, 40), 0, -200), withBroker(b, brokerSeen(1000, 41), -300, 400), withBroker(c, brokerSeen(950, 39))], { version: 'test' });
@@ -263,7 +348,14 @@ test("the broker's $SYS figures: one shard's observation, never summed, named in
 
 test('device lifecycle counts are summed over the shards, their planned parts too', () => {
   const { shards } = splitRun(3);
-  const lifecycle = (n: number): NonNullable<Results['lifecycle']> => ({ sleeps: n, wakes: n + 1, reboots: 2 * n, offline: 3 * n, queuedWhileOffline: 10 * n, planned: { reboots: 2 * n, offline: n } });
+  const lifecycle = (n: number): NonNullable<Results['lifecycle']> => ({
+    sleeps: n,
+    wakes: n + 1,
+    reboots: 2 * n,
+    offline: 3 * n,
+    queuedWhileOffline: 10 * n,
+    planned: { reboots: 2 * n, offline: n },
+  });
   const merged = mergeResults(
     shards.map((shard, i) => (i === 2 ? shard : { ...shard, results: { ...shard.results, lifecycle: lifecycle(i + 1) } })),
     { version: 'test' },

@@ -19,15 +19,30 @@ test('every run flag has an entry in the split-run table', () => {
   for (const flag of Object.keys(SPLIT_RUN_FLAGS)) assert.ok(flag === 'profile' || flags.includes(flag), `--${flag} is not a run flag any more`);
 });
 
-const VALUES: Readonly<Record<string, string | undefined>> = { ui: undefined, 'metrics-port': '0', 'metrics-host': '0.0.0.0', 'ui-port': '0', 'ui-host': '0.0.0.0', 'ui-token': 'x', 'max-devices': '50', shard: '0/2' };
+const VALUES: Readonly<Record<string, string | undefined>> = {
+  ui: undefined,
+  'metrics-port': '0',
+  'metrics-host': '0.0.0.0',
+  'ui-port': '0',
+  'ui-host': '0.0.0.0',
+  'ui-token': 'x',
+  'max-devices': '50',
+  shard: '0/2',
+};
 
 for (const [flag, handling] of Object.entries(SPLIT_RUN_FLAGS)) {
   if (handling.how !== 'refused') continue;
-  for (const mode of [['run', '--workers', '2'], ['coordinate', '--workers', '2', '--listen', '127.0.0.1:0']] as const) {
+  for (const mode of [
+    ['run', '--workers', '2'],
+    ['coordinate', '--workers', '2', '--listen', '127.0.0.1:0'],
+  ] as const) {
     test(`${mode[0]} ${mode[1]}: --${flag} is refused by name, exit 2`, async () => {
       const value = VALUES[flag];
       let stderr = '';
-      const code = await execute([mode[0], 'profiles/iot-node.yaml', ...mode.slice(1), `--${flag}`, ...(value === undefined ? [] : [value])], { stdout: () => undefined, stderr: (text) => (stderr += text) });
+      const code = await execute([mode[0], 'profiles/iot-node.yaml', ...mode.slice(1), `--${flag}`, ...(value === undefined ? [] : [value])], {
+        stdout: () => undefined,
+        stderr: (text) => (stderr += text),
+      });
       assert.equal(code, 2, stderr);
       assert.match(stderr, new RegExp(`--${flag}`));
     });
@@ -46,7 +61,10 @@ for (const [flag, handling] of Object.entries(SPLIT_RUN_FLAGS)) {
   // What goes with another flag is refused without it, on both coordinated routes; the runs
   // themselves are in test/integration/coordinator-live.test.ts and workers.test.ts.
   if (flag === 'ui' || flag === 'metrics-port') continue;
-  for (const mode of [['run', '--workers', '2'], ['coordinate', '--workers', '2', '--listen', '127.0.0.1:0']] as const) {
+  for (const mode of [
+    ['run', '--workers', '2'],
+    ['coordinate', '--workers', '2', '--listen', '127.0.0.1:0'],
+  ] as const) {
     test(`${mode[0]} ${mode[1]}: --${flag} without the flag it goes with is refused by name, exit 2`, async () => {
       const { code, stderr } = await runQuietly([mode[0], 'profiles/iot-node.yaml', ...mode.slice(1), `--${flag}`, ...(value === undefined ? [] : [value])]);
       assert.equal(code, 2, stderr);

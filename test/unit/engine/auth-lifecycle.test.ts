@@ -17,7 +17,9 @@ const refused: AttemptResult = { outcome: 'failure', error: 'HTTP 503', bytesIn:
 async function lifecycle(expiry: string): Promise<{ auth: AuthLifecycle; login: BoundStep; refresh: BoundStep; product: BoundStep; stats: RunStats }> {
   const temp = await TempDir.create();
   try {
-    const file = await temp.write('m.yaml', `kind: device
+    const file = await temp.write(
+      'm.yaml',
+      `kind: device
 name: m
 auth: { login: login, refresh: refresh${expiry} }
 boot:
@@ -31,7 +33,8 @@ tasks:
     weight: 0
     http: { method: POST, path: /refresh, json: {} }
     capture: { access: $.access }
-`);
+`,
+    );
     const stats = new RunStats();
     const bound = bindModel(await loadDeviceModel(file), stats.entryFor.bind(stats));
     const boundAuth = bound.auth as BoundAuth;

@@ -43,10 +43,7 @@ describe('delivery counts', () => {
     delivery.subscribed(3, 't/+', 't/+', 0);
     send(delivery, 1, 't/1');
     delivery.received(3, 't/1', early[0] as Buffer, undefined, FIRST);
-    assert.deepEqual(
-      { ...delivery.summary().total },
-      { published: 3, acked: 3, expected: 2, delivered: 1, lost: 1, duplicates: 0, outOfOrder: 0, unacked: 0 },
-    );
+    assert.deepEqual({ ...delivery.summary().total }, { published: 3, acked: 3, expected: 2, delivered: 1, lost: 1, duplicates: 0, outOfOrder: 0, unacked: 0 });
   });
 
   test('a $share group expects each message once across its members; topics it does not match are not expected', () => {
@@ -69,7 +66,10 @@ describe('delivery counts', () => {
     delivery.received(0, 'c', send(delivery, 1, 'c'), undefined, Uint8Array.of(1, 0, 0));
     assert.deepEqual(
       stats.entries.filter((entry) => entry.type === 'DELIVER').map((entry) => [entry.name, entry.requests]),
-      [['a/+', 1], ['(no measured subscription)', 1]],
+      [
+        ['a/+', 1],
+        ['(no measured subscription)', 1],
+      ],
     );
   });
 

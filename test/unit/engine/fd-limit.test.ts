@@ -6,7 +6,10 @@ import { TempDir } from '../../helpers/temp-files.ts';
 test('reads the soft open-file limit from /proc-style limits', async () => {
   const temp = await TempDir.create();
   try {
-    const file = await temp.write('limits', 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            4096                 524288               files     \n');
+    const file = await temp.write(
+      'limits',
+      'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            4096                 524288               files     \n',
+    );
     assert.equal(openFileLimit(file), 4096);
     const unlimited = await temp.write('unlimited', 'Max open files            unlimited            unlimited            files     \n');
     assert.equal(openFileLimit(unlimited), undefined);

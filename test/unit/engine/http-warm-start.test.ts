@@ -6,7 +6,7 @@ import type { RunPlan } from '../../../src/profile/types.ts';
 /** Only the load shape matters to how many connections open ahead. */
 const shape = (fields: Pick<RunPlan, 'devices' | 'spawnRate' | 'spawnMode' | 'stages'>): RunPlan => fields as RunPlan;
 
-test('connections opened ahead: the devices the first second starts, this process\'s share, never more than it owns', () => {
+test("connections opened ahead: the devices the first second starts, this process's share, never more than it owns", () => {
   assert.equal(firstSecondDevices(shape({ devices: 50_000, spawnRate: 5000, spawnMode: 'rate', stages: undefined }), 50_000), 5000);
   assert.equal(firstSecondDevices(shape({ devices: 200, spawnRate: 20, spawnMode: 'rate', stages: undefined }), 200), 20);
   assert.equal(firstSecondDevices(shape({ devices: 10, spawnRate: 100, spawnMode: 'rate', stages: undefined }), 10), 10);

@@ -76,11 +76,7 @@ describe('device count at time t', () => {
   });
 
   test('the stage plan reads one line per stage', () => {
-    assert.deepEqual(describeStages(SHAPE, formatDuration), [
-      'stage 1: 0 → 40 devices over 4s (0s–4s)',
-      'stage 2: hold 40 devices for 2s (4s–6s)',
-      'stage 3: 40 → 10 devices over 2s (6s–8s)',
-    ]);
+    assert.deepEqual(describeStages(SHAPE, formatDuration), ['stage 1: 0 → 40 devices over 4s (0s–4s)', 'stage 2: hold 40 devices for 2s (4s–6s)', 'stage 3: 40 → 10 devices over 2s (6s–8s)']);
   });
 });
 
@@ -152,7 +148,10 @@ describe('the ramp', () => {
     host.time = 500;
     ramp.rampTo(2, 0);
     assert.deepEqual(host.started, [0, 1, 2, 3, 4, 5]);
-    assert.deepEqual(host.stopped.map(([index]) => index), [5, 4, 3, 2]);
+    assert.deepEqual(
+      host.stopped.map(([index]) => index),
+      [5, 4, 3, 2],
+    );
     assert.equal(ramp.goal, 2);
     assert.equal(host.queued, undefined);
   });

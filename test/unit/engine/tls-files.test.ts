@@ -28,8 +28,11 @@ function mqttResolverFor(plan: RunPlan): DeviceTlsResolver {
   return new DeviceTlsResolver(plan.mqtt.tls, { fleet: plan.fleet, layout, ordinals, idOf: fleetIdFunctions(plan.fleet, ordinals, plan.seed) });
 }
 
-test('certificate paths from data columns: each device its row\'s files, the same files the same id, a missing one a reason', async () => {
-  const profile = await temp.write('p.yaml', 'fleet:\n  - device: m.yaml\n    count: 4\n    data: { file: fleet.csv }\niterations: 1\nmqtt:\n  tls:\n    ca: ca.pem\n    cert: "{{ data.cert }}"\n    key: "{{ data.key }}"\n');
+test("certificate paths from data columns: each device its row's files, the same files the same id, a missing one a reason", async () => {
+  const profile = await temp.write(
+    'p.yaml',
+    'fleet:\n  - device: m.yaml\n    count: 4\n    data: { file: fleet.csv }\niterations: 1\nmqtt:\n  tls:\n    ca: ca.pem\n    cert: "{{ data.cert }}"\n    key: "{{ data.key }}"\n',
+  );
   const plan = await loadRunPlan(profile, { broker: 'mqtts://127.0.0.1:1' });
   assert.deepEqual(plan.mqtt.tls?.dataColumns, ['cert', 'key']);
   const resolver = mqttResolverFor(plan);

@@ -244,10 +244,14 @@ ${wait}`,
   test('a stopping run finishes the device instead of starting another task', async () => {
     const host = new SimulatedHost(undefined);
     const { device } = deviceFor(await modelWith('  model: constant\n  time: 1s\n'), host);
-    const driving = host.drive(device, (n) => {
-      if (n === 2) host.stopping = true;
-      return 10;
-    }, 100);
+    const driving = host.drive(
+      device,
+      (n) => {
+        if (n === 2) host.stopping = true;
+        return 10;
+      },
+      100,
+    );
     await driving;
     assert.equal(host.sends.length, 3);
     assert.ok(host.finished);

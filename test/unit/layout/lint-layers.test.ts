@@ -36,7 +36,10 @@ test('a value import that points up a layer fails lint; the same import as a typ
   const sideways = await lint({
     [`src/transport/${tag}.ts`]: "import { RunStats } from '../metrics/stats.ts';\n\nexport const made = (): unknown => new RunStats();\n",
   });
-  assert.ok(messages(sideways).some((line) => line.includes('src/transport may not import that layer')), messages(sideways).join('\n'));
+  assert.ok(
+    messages(sideways).some((line) => line.includes('src/transport may not import that layer')),
+    messages(sideways).join('\n'),
+  );
 });
 
 test('src/contracts imports nothing outside itself, not even a type', { timeout: 120_000 }, async () => {
@@ -61,7 +64,10 @@ test('a cycle between modules fails lint', { timeout: 120_000 }, async () => {
     [`src/util/${a}.ts`]: `import { b } from './${b}.ts';\n\nexport const a = (): number => b() + 1;\n`,
     [`src/util/${b}.ts`]: `import { a } from './${a}.ts';\n\nexport const b = (): number => (Math.random() > 2 ? a() : 0);\n`,
   });
-  assert.ok(messages(results).some((line) => line.startsWith('import-x/no-cycle: ')), messages(results).join('\n'));
+  assert.ok(
+    messages(results).some((line) => line.startsWith('import-x/no-cycle: ')),
+    messages(results).join('\n'),
+  );
 });
 
 // The tree itself is linted by `npm run lint`, which `npm test` runs before the tests.

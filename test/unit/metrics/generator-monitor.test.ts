@@ -11,7 +11,10 @@ test('main-thread CPU counts the event loop and not another thread of the proces
   const process0 = process.cpuUsage();
   // Another thread (as the embedded fixture is) burns 400 ms of CPU while the main loop idles. It
   // spins on CPU time, not wall time, so a loaded machine only makes it take longer.
-  const worker = new Worker('const start = process.cpuUsage(); const deadline = Date.now() + 20000; while (Date.now() < deadline) { const used = process.cpuUsage(start); if (used.user + used.system >= 400000) break; }', { eval: true });
+  const worker = new Worker(
+    'const start = process.cpuUsage(); const deadline = Date.now() + 20000; while (Date.now() < deadline) { const used = process.cpuUsage(start); if (used.user + used.system >= 400000) break; }',
+    { eval: true },
+  );
   await once(worker, 'exit');
   const main1 = mainThreadCpuMicros() ?? Number.NaN;
   const processUsed = process.cpuUsage(process0);

@@ -42,7 +42,7 @@ test('an empty histogram summarises to nulls, never zeros', () => {
   assert.equal(Object.keys(summary).length, PERCENTILES.length + 3);
 });
 
-test('the one-pass mean stays the library\'s after a merge with restored extremes, and is 0 when empty', () => {
+test("the one-pass mean stays the library's after a merge with restored extremes, and is 0 when empty", () => {
   const random = seedrandom('mean');
   const merged = createHistogram();
   let min = Infinity;

@@ -24,7 +24,13 @@ test('every interval becomes a point with each row, each type and the total, rat
   assert.equal(first.total.failures, 1);
   assert.equal(first.total.timeouts, 1);
   assert.equal(first.total.rps, 12);
-  assert.deepEqual(first.types.map((row) => [row.name, row.requests]), [['HTTP Aggregated', 11], ['CONNECT Aggregated', 1]]);
+  assert.deepEqual(
+    first.types.map((row) => [row.name, row.requests]),
+    [
+      ['HTTP Aggregated', 11],
+      ['CONNECT Aggregated', 1],
+    ],
+  );
   const row = first.rows.find((candidate) => candidate.name === '/data');
   // The timeout got no answer: interval latency is that of answers only.
   assert.equal(row?.latencyMs.max, 1.009);
@@ -66,9 +72,18 @@ test('a long run keeps a bounded history: recent points at full resolution, olde
   }
   const points = stats.history.points;
   assert.ok(points.length <= 30, String(points.length));
-  assert.deepEqual(points.slice(-10).map((point) => point.folded), new Array(10).fill(1));
-  assert.equal(points.reduce((sum, point) => sum + point.total.requests, 0), requests);
-  assert.equal(points.reduce((sum, point) => sum + point.folded, 0), 500);
+  assert.deepEqual(
+    points.slice(-10).map((point) => point.folded),
+    new Array(10).fill(1),
+  );
+  assert.equal(
+    points.reduce((sum, point) => sum + point.total.requests, 0),
+    requests,
+  );
+  assert.equal(
+    points.reduce((sum, point) => sum + point.folded, 0),
+    500,
+  );
   assert.equal(Math.round(points.reduce((sum, point) => sum + point.intervalS, 0)), 500);
   assert.equal(points.at(-1)?.atS, 500);
   assert.ok(points[0]?.saturated, 'a folded point that holds a saturated interval stays marked');
@@ -86,15 +101,31 @@ function lampResults(): ReturnType<typeof buildResults> {
   const connect = stats.entryFor('CONNECT', 'lamp');
   for (let i = 0; i < 10; i++) connect.record('ok', undefined, 90_000, -1, 0, false);
   return buildResults({
-    version: '1', seed: '1', profilePath: 'p.yaml', profileSha256: '', startedAt: new Date(0), endedAt: new Date(10_000),
-    stopReason: 'duration', devices: { target: 10, started: 10, online: 10 }, entries: stats.entries, history: stats.history.points,
-    saturation: stats.saturation, generator: { cpuPercent: 1, maxRssBytes: 1, eventLoopLagP99Ms: 1 }, warnings: [],
+    version: '1',
+    seed: '1',
+    profilePath: 'p.yaml',
+    profileSha256: '',
+    startedAt: new Date(0),
+    endedAt: new Date(10_000),
+    stopReason: 'duration',
+    devices: { target: 10, started: 10, online: 10 },
+    entries: stats.entries,
+    history: stats.history.points,
+    saturation: stats.saturation,
+    generator: { cpuPercent: 1, maxRssBytes: 1, eventLoopLagP99Ms: 1 },
+    warnings: [],
   });
 }
 
 test('each row type has its own aggregate, and a bare threshold reads the traffic, not CONNECT', () => {
   const results = lampResults();
-  assert.deepEqual(results.types.map((row) => [row.name, row.requests]), [['CONNECT Aggregated', 10], ['PUBLISH Aggregated', 100]]);
+  assert.deepEqual(
+    results.types.map((row) => [row.name, row.requests]),
+    [
+      ['CONNECT Aggregated', 10],
+      ['PUBLISH Aggregated', 100],
+    ],
+  );
   assert.equal(results.bareThresholdsRead, 'PUBLISH Aggregated');
   assert.equal(results.total.requests, 110);
   const evaluated = evaluateThresholds(results, ['p95 < 50ms', 'PUBLISH: p99 < 50ms', 'CONNECT: p95 < 50ms', 'Aggregated: p99 < 50ms', 'lamp/changed: requests == 100']);

@@ -40,7 +40,10 @@ test("an interval's share is read over the trailing window, so a paced fleet's l
   const loads = [];
   // 10 attempts a second offered; delivered as lumps of 50 every fifth second.
   for (let second = 0; second < 20; second++) loads.push(window.push(1, 10, second % 5 === 0 ? 50 : 0, calm, undefined));
-  assert.ok(loads.slice(10).every((load) => load.deliveredShare === 1 && load.cause === 'delivered'), JSON.stringify(loads.slice(10)));
+  assert.ok(
+    loads.slice(10).every((load) => load.deliveredShare === 1 && load.cause === 'delivered'),
+    JSON.stringify(loads.slice(10)),
+  );
   assert.equal(loads[19]?.windowS, 10);
   // Half the offered load for ten seconds: short, and the target's.
   for (let second = 0; second < 10; second++) loads.push(window.push(1, 10, 5, calm, undefined));

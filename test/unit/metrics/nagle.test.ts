@@ -11,7 +11,22 @@ function latencies(min: number, p50: number, p90: number): LatencySummary {
 }
 
 function row(type: string, requests: number, latencyMs: LatencySummary): StatsRow {
-  return { type, name: 'lamp/changed', requests, failures: 0, timeouts: 0, rps: 0, failuresPerS: 0, bytesIn: 0, latencyMs, failedLatencyMs: NO_LATENCY, histogram: '', late: 0, missed: 0, lateAcks: 0 };
+  return {
+    type,
+    name: 'lamp/changed',
+    requests,
+    failures: 0,
+    timeouts: 0,
+    rps: 0,
+    failuresPerS: 0,
+    bytesIn: 0,
+    latencyMs,
+    failedLatencyMs: NO_LATENCY,
+    histogram: '',
+    late: 0,
+    missed: 0,
+    lateAcks: 0,
+  };
 }
 
 const idle: GeneratorHealth = { cpuPercent: 12, maxRssBytes: 1, eventLoopLagP99Ms: 1, eventLoopBusyPercent: 10 };

@@ -23,7 +23,10 @@ test('a fleet paced every 5 s reads a steady rate over a 10-s window where its 1
     else assert.equal(recent.windowS, second + 1);
   }
   assert.deepEqual(new Set(rates.slice(9)), new Set([10]), 'every full window reads 10 req/s');
-  assert.ok(lastLatency.every((value) => value !== null && value > 0), 'percentiles from the window even in a second with no answers');
+  assert.ok(
+    lastLatency.every((value) => value !== null && value > 0),
+    'percentiles from the window even in a second with no answers',
+  );
 });
 
 test('failures per second and an empty window', () => {

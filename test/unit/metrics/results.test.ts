@@ -29,7 +29,10 @@ test('results follow fleetsim.results/v1: counts, rates, percentiles in ms, fail
   const results = sampleResults();
   assert.equal(results.schema, 'fleetsim.results/v1');
   assert.equal(results.durationS, 10);
-  assert.deepEqual(results.stats.map((row) => `${row.type} ${row.name}`), ['POST /data', 'GET /greet']);
+  assert.deepEqual(
+    results.stats.map((row) => `${row.type} ${row.name}`),
+    ['POST /data', 'GET /greet'],
+  );
   const data = results.stats[0];
   assert.ok(data);
   assert.equal(data.requests, 1002);
@@ -48,7 +51,10 @@ test('results follow fleetsim.results/v1: counts, rates, percentiles in ms, fail
   assert.ok(Math.abs((results.total.failedLatencyMs.p50 ?? Number.NaN) - 10_000) < 10, 'the total row carries the failed time too');
   assert.equal(results.total.name, 'Aggregated');
   assert.equal(results.total.requests, 1003);
-  assert.deepEqual(results.failures.map((f) => [f.error, f.count]).sort(), [['HTTP 503', 1], ['timeout: no response headers in time', 1]]);
+  assert.deepEqual(results.failures.map((f) => [f.error, f.count]).sort(), [
+    ['HTTP 503', 1],
+    ['timeout: no response headers in time', 1],
+  ]);
   // The encoded histogram decodes to the same distribution.
   const decoded = decodeHistogram(data.histogram);
   assert.equal(decoded.totalCount, 1001);
@@ -113,16 +119,17 @@ test('rates divide by the time load was applied, not by the drain after it', () 
   assert.equal(results.durationS, 12.5);
 });
 
-test('results of one type: its aggregate row is the total under the type\'s name, encoded alike', () => {
+test("results of one type: its aggregate row is the total under the type's name, encoded alike", () => {
   const stats = new RunStats();
-  for (let i = 0; i < 300; i++) stats.entryFor(i % 3 === 0 ? 'GET' : 'POST', i % 2 === 0 ? '/a' : '/b').record(i % 17 === 0 ? 'failure' : 'ok', i % 17 === 0 ? 'HTTP 500' : undefined, 700 + i * 31, 600 + i * 31, 5, false);
+  for (let i = 0; i < 300; i++)
+    stats.entryFor(i % 3 === 0 ? 'GET' : 'POST', i % 2 === 0 ? '/a' : '/b').record(i % 17 === 0 ? 'failure' : 'ok', i % 17 === 0 ? 'HTTP 500' : undefined, 700 + i * 31, 600 + i * 31, 5, false);
   const rows = buildRows(stats.entries, 10);
   assert.equal(rows.types.length, 1);
   assert.deepEqual(rows.types[0], { ...rows.total, type: 'HTTP', name: 'HTTP Aggregated' });
   assert.ok(rows.total.histogram.length > 0 && rows.total.intendedLatencyMs !== undefined, 'the full rows: encoded, with the intended latency');
 });
 
-test('a fleet with sessions: one aggregate per type and the traffic\'s, each summing its own rows', () => {
+test("a fleet with sessions: one aggregate per type and the traffic's, each summing its own rows", () => {
   const stats = new RunStats();
   for (let i = 0; i < 100; i++) stats.entryFor('POST', '/data').record('ok', undefined, 1_000 + i, -1, 0, false);
   for (let i = 0; i < 50; i++) stats.entryFor('PUBLISH', 'telemetry').record('ok', undefined, 5_000 + i, -1, 0, false);
@@ -130,7 +137,10 @@ test('a fleet with sessions: one aggregate per type and the traffic\'s, each sum
   const rows = buildRows(stats.entries, 10);
   const byName = new Map(rows.types.map((row) => [row.name, row]));
   assert.deepEqual([...byName.keys()], ['CONNECT Aggregated', 'HTTP Aggregated', 'PUBLISH Aggregated', 'HTTP+PUBLISH Aggregated']);
-  assert.deepEqual(rows.types.map((row) => row.requests), [10, 100, 50, 150]);
+  assert.deepEqual(
+    rows.types.map((row) => row.requests),
+    [10, 100, 50, 150],
+  );
   const traffic = byName.get('HTTP+PUBLISH Aggregated');
   assert.equal(rows.bareThresholdsRead, 'HTTP+PUBLISH Aggregated');
   assert.deepEqual([traffic?.latencyMs.min, traffic?.latencyMs.max], [1, 5.049], 'no CONNECT latency in the traffic row');

@@ -86,10 +86,13 @@ test('jwtExpiry reads exp from a JWT and nothing from anything else', () => {
   assert.equal(jwtExpiry(12), undefined);
 });
 
-test('validate says what the shipped market user does with its tokens, and the seed\'s user does not', async () => {
+test("validate says what the shipped market user does with its tokens, and the seed's user does not", async () => {
   const environment = new EnvironmentReader({ MARKET_EMAIL: 'a@example.com', MARKET_PASSWORD: 'pw-123456' });
   const described = describePlan(await loadRunPlan('profiles/market-api.yaml', {}, environment));
-  assert.match(described, /Token lifecycle: logs in with POST \/auth\/token\/, renews before the exp of the JWT in vars\.access with POST \/auth\/token\/refresh\/; after an HTTP 401 logs in again and retries once/);
+  assert.match(
+    described,
+    /Token lifecycle: logs in with POST \/auth\/token\/, renews before the exp of the JWT in vars\.access with POST \/auth\/token\/refresh\/; after an HTTP 401 logs in again and retries once/,
+  );
   const seed = describePlan(await loadRunPlan('profiles/market-api-locust.yaml', {}, environment));
   assert.match(seed, /market-user-locust/);
   assert.doesNotMatch(seed, /Token lifecycle/);

@@ -29,7 +29,11 @@ describe('command and reply steps: each mistake is refused at its field, with fi
     [model('5', '      json: { a: 1 }\n      replyTopic: replies/+'), /:\d+:\d+: /, /cannot contain the wildcards/],
     [model('5', '      json: { a: 1 }').replace('to: probe', 'to: lamp'), /:7:11: /, /no device model named 'lamp' in this profile's fleet \(models: probe\)/],
     [model('5', '      json: { a: 1 }') + '  - name: other\n    publish: { topic: "x/{{ target.id }}" }\n', /:\d+:\d+: /, /known only in a 'command' step/],
-    [model('5', '      json: { a: 1 }').replace('    command:\n      to: probe\n      topic: devices/{{ target.id }}/cmd\n', '    reply:\n'), /:\d+:\d+: /, /a reply answers a received message: put it in a reaction's steps/],
+    [
+      model('5', '      json: { a: 1 }').replace('    command:\n      to: probe\n      topic: devices/{{ target.id }}/cmd\n', '    reply:\n'),
+      /:\d+:\d+: /,
+      /a reply answers a received message: put it in a reaction's steps/,
+    ],
     [model('3.1.1', '      json: { id: "{{ seq }}" }\n      correlate: $.id', 'on:\n  - topic: in\n    steps:\n      - reply: { payload: ok }\n'), /:\d+:\d+: /, /MQTT 5 only/],
   ];
   for (const [text, where, message] of cases) {
@@ -43,7 +47,10 @@ describe('command and reply steps: each mistake is refused at its field, with fi
 
 describe('a model with commands', () => {
   test('subscribes to its reply topic on connect and offers COMMAND rows', async () => {
-    const plan = await loadPlanFor(temp, model('5', '      json: { a: 1 }\n      replyTopic: backend/{{ device.id }}/replies', 'on:\n  - topic: devices/{{ device.id }}/cmd\n    steps:\n      - reply: { json: { ok: true } }\n'));
+    const plan = await loadPlanFor(
+      temp,
+      model('5', '      json: { a: 1 }\n      replyTopic: backend/{{ device.id }}/replies', 'on:\n  - topic: devices/{{ device.id }}/cmd\n    steps:\n      - reply: { json: { ok: true } }\n'),
+    );
     const probe = plan.fleet[0]?.model;
     assert.ok(probe);
     const replies = probe.reactions.find((reaction) => reaction.commandReplies);

@@ -6,8 +6,17 @@ import { parseThreshold } from '../../../src/profile/thresholds.ts';
 test('durations: single units, compounds from the largest unit down (k6 and Go), and bare seconds', () => {
   const pattern = new RegExp(DURATION_PATTERN);
   const good: [string, number][] = [
-    ['500ms', 500], ['5s', 5000], ['2m', 120_000], ['1.5m', 90_000], ['90', 90_000], ['1h', 3_600_000],
-    ['1m30s', 90_000], ['1h30m', 5_400_000], ['2s500ms', 2500], ['1d2h3m4s5ms', 93_784_005], [' 1m30s ', 90_000],
+    ['500ms', 500],
+    ['5s', 5000],
+    ['2m', 120_000],
+    ['1.5m', 90_000],
+    ['90', 90_000],
+    ['1h', 3_600_000],
+    ['1m30s', 90_000],
+    ['1h30m', 5_400_000],
+    ['2s500ms', 2500],
+    ['1d2h3m4s5ms', 93_784_005],
+    [' 1m30s ', 90_000],
   ];
   for (const [text, ms] of good) {
     assert.equal(parseDurationMs(text), ms, text);

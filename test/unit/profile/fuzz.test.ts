@@ -37,7 +37,24 @@ const slots: SlotAllocator = {
 
 const templatePiece = fc.oneof(
   fc.string(),
-  fc.constantFrom('{{', '}}', '{{ device.id }}', '{{ int(1, 9) }}', '{{ float(0, 1, 2) }}', '{{ pick(a, "b") }}', '{{ walk(0, 10, 1) }}', '{{ env.SET }}', '{{ vars.token }}', '{{ data.x }}', '{{ hex(', ')', '(', ',', '"', "'"),
+  fc.constantFrom(
+    '{{',
+    '}}',
+    '{{ device.id }}',
+    '{{ int(1, 9) }}',
+    '{{ float(0, 1, 2) }}',
+    '{{ pick(a, "b") }}',
+    '{{ walk(0, 10, 1) }}',
+    '{{ env.SET }}',
+    '{{ vars.token }}',
+    '{{ data.x }}',
+    '{{ hex(',
+    ')',
+    '(',
+    ',',
+    '"',
+    "'",
+  ),
 );
 
 test('the template compiler returns a template or a TemplateError for any text', () => {
@@ -54,10 +71,40 @@ test('the template compiler returns a template or a TemplateError for any text',
   );
 });
 
-const PROFILE_KEYS = ['kind', 'name', 'seed', 'fleet', 'spawnRate', 'spawn', 'duration', 'iterations', 'stages', 'thresholds', 'http', 'target', 'broker', 'drainTimeout', '__proto__', 'constructor', 'durtion'];
-const scalar = fc.oneof(fc.string({ maxLength: 12 }), fc.integer({ min: -5, max: 500 }), fc.double({ noNaN: true, min: -10, max: 1e6 }), fc.boolean(), fc.constant(null), fc.constantFrom('5s', '1m30s', '0s', '-1s', 'http://127.0.0.1:1', 'p95 < 200ms', 'all-at-once'));
+const PROFILE_KEYS = [
+  'kind',
+  'name',
+  'seed',
+  'fleet',
+  'spawnRate',
+  'spawn',
+  'duration',
+  'iterations',
+  'stages',
+  'thresholds',
+  'http',
+  'target',
+  'broker',
+  'drainTimeout',
+  '__proto__',
+  'constructor',
+  'durtion',
+];
+const scalar = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.integer({ min: -5, max: 500 }),
+  fc.double({ noNaN: true, min: -10, max: 1e6 }),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constantFrom('5s', '1m30s', '0s', '-1s', 'http://127.0.0.1:1', 'p95 < 200ms', 'all-at-once'),
+);
 const value = fc.letrec((tie) => ({
-  node: fc.oneof({ depthSize: 'small' }, scalar, fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(fc.constantFrom('device', 'count', 'data', 'file', 'duration', 'devices', 'rate', 'mode', 'x'), tie('node'), { maxKeys: 3 })),
+  node: fc.oneof(
+    { depthSize: 'small' },
+    scalar,
+    fc.array(tie('node'), { maxLength: 3 }),
+    fc.dictionary(fc.constantFrom('device', 'count', 'data', 'file', 'duration', 'devices', 'rate', 'mode', 'x'), tie('node'), { maxKeys: 3 }),
+  ),
 })).node;
 
 test('the profile loader loads a profile or refuses it with a user error (exit 2), whatever the document', async () => {
@@ -82,7 +129,9 @@ test('the data file reader returns a table or a DataFileError for any bytes', as
   let run = 0;
   const bytes = fc.oneof(
     fc.uint8Array({ maxLength: 200 }),
-    fc.array(fc.constantFrom('id,key\n', 'a,b\n', '"q",1\n', '"open\n', 'x\n', ',,\n', '\n', '\xff\xfe', '{"id":"a","key":1}\n', '{"id":\n', '[1]\n', '{"id":{"n":1},"key":2}\n'), { maxLength: 8 }).map((parts) => Buffer.from(parts.join(''), 'latin1')),
+    fc
+      .array(fc.constantFrom('id,key\n', 'a,b\n', '"q",1\n', '"open\n', 'x\n', ',,\n', '\n', '\xff\xfe', '{"id":"a","key":1}\n', '{"id":\n', '[1]\n', '{"id":{"n":1},"key":2}\n'), { maxLength: 8 })
+      .map((parts) => Buffer.from(parts.join(''), 'latin1')),
   );
   await fc.assert(
     fc.asyncProperty(bytes, fc.constantFrom('.csv', '.ndjson'), async (content, ext) => {

@@ -113,12 +113,18 @@ describe('valid profiles', () => {
     assert.equal(plan.seed, '42');
     const model = plan.fleet[0]?.model;
     assert.ok(model);
-    assert.deepEqual(model.boot.map((task) => task.name), ['/greet']);
-    assert.deepEqual(model.tasks.map((task) => [(task.steps[0]?.action as HttpAction | undefined)?.method, task.name, task.weight]), [
-      ['POST', '/data', 10],
-      ['POST', '/health', 1],
-      ['GET', '/ota', 1],
-    ]);
+    assert.deepEqual(
+      model.boot.map((task) => task.name),
+      ['/greet'],
+    );
+    assert.deepEqual(
+      model.tasks.map((task) => [(task.steps[0]?.action as HttpAction | undefined)?.method, task.name, task.weight]),
+      [
+        ['POST', '/data', 10],
+        ['POST', '/health', 1],
+        ['GET', '/ota', 1],
+      ],
+    );
     assert.deepEqual(model.wait, { model: 'pacing', intervalMs: 5000 });
   });
 
@@ -143,7 +149,10 @@ describe('valid profiles', () => {
     assert.deepEqual(apportion([3, 1], 8), [6, 2]);
     assert.deepEqual(apportion([200], 1), [1]);
     const split = apportion([5, 3, 2], 1001);
-    assert.equal(split.reduce((a, b) => a + b, 0), 1001);
+    assert.equal(
+      split.reduce((a, b) => a + b, 0),
+      1001,
+    );
   });
 });
 
@@ -220,12 +229,15 @@ describe('steps, captures and environment references', () => {
     const plan = await loadRunPlan('profiles/market-api.yaml', {}, environment);
     const model = plan.fleet[0]?.model;
     assert.deepEqual(model?.variables, ['access', 'refresh']);
-    assert.deepEqual(model?.tasks.map((task) => [task.name, task.weight, task.steps.map((step) => `${(step.action as HttpAction).method} ${step.name}×${step.repeat}`)]), [
-      ['/auth/token/', 1, ['POST /auth/token/×1']],
-      ['list items', 2, ['GET /products/×1', 'GET /products/comments/×1']],
-      ['/products/[id]/', 3, ['GET /products/[id]/×49']],
-      ['/auth/token/refresh/', 4, ['POST /auth/token/refresh/×1']],
-    ]);
+    assert.deepEqual(
+      model?.tasks.map((task) => [task.name, task.weight, task.steps.map((step) => `${(step.action as HttpAction).method} ${step.name}×${step.repeat}`)]),
+      [
+        ['/auth/token/', 1, ['POST /auth/token/×1']],
+        ['list items', 2, ['GET /products/×1', 'GET /products/comments/×1']],
+        ['/products/[id]/', 3, ['GET /products/[id]/×49']],
+        ['/auth/token/refresh/', 4, ['POST /auth/token/refresh/×1']],
+      ],
+    );
     assert.equal(model?.tasks[2]?.steps[0]?.sleepMs, 300);
     assert.deepEqual(plan.secrets.map((secret) => secret.name).sort(), ['MARKET_EMAIL', 'MARKET_PASSWORD']);
   });
@@ -253,7 +265,7 @@ test('a capture name that cannot be referenced is refused at its key', async () 
   assert.match(error.message, /'bad name' is not a variable name/);
 });
 
-test('--threshold adds to the profile\'s thresholds (as in k6 and Locust), never replacing them', async () => {
+test("--threshold adds to the profile's thresholds (as in k6 and Locust), never replacing them", async () => {
   await temp.write('thresholds.device.yaml', MINIMAL_DEVICE);
   const file = await temp.write('thresholds.yaml', profileFor('thresholds.device.yaml', 'iterations: 1\nthresholds:\n  - "p95 < 200ms"\n'));
   const plan = await loadRunPlan(file, { thresholds: ['failures < 1%'] });

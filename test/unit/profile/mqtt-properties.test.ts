@@ -27,7 +27,11 @@ describe('MQTT 5 properties and delivery in device models', () => {
   test('PUBLISH properties, delivery header, CONNECT user properties, Receive Maximum and processing compile', async () => {
     const plan = await loadPlanFor(
       temp,
-      publisher('5', '      delivery: property\n      properties:\n        messageExpiry: 2m\n        contentType: application/json\n        user: { a: "{{ device.id }}", b: x }\n', '  receiveMaximum: 10\n  processing: 5ms\n  userProperties: { site: "{{ device.id }}" }\n'),
+      publisher(
+        '5',
+        '      delivery: property\n      properties:\n        messageExpiry: 2m\n        contentType: application/json\n        user: { a: "{{ device.id }}", b: x }\n',
+        '  receiveMaximum: 10\n  processing: 5ms\n  userProperties: { site: "{{ device.id }}" }\n',
+      ),
       BROKER,
     );
     const model = plan.fleet[0]?.model;
@@ -35,11 +39,17 @@ describe('MQTT 5 properties and delivery in device models', () => {
     assert.equal(action.delivery, 'property');
     assert.equal(action.properties?.messageExpiryS, 120);
     assert.equal(action.properties?.contentType?.constant, 'application/json');
-    assert.deepEqual(action.properties?.userProperties.map(([name]) => name), ['a', 'b']);
+    assert.deepEqual(
+      action.properties?.userProperties.map(([name]) => name),
+      ['a', 'b'],
+    );
     assert.equal(action.properties?.responseTopic, undefined);
     assert.equal(model?.mqtt?.receiveMaximum, 10);
     assert.equal(model?.mqtt?.processingMs, 5);
-    assert.deepEqual(model?.mqtt?.userProperties.map(([name]) => name), ['site']);
+    assert.deepEqual(
+      model?.mqtt?.userProperties.map(([name]) => name),
+      ['site'],
+    );
   });
 
   test('a publish without properties or delivery has neither: nothing extra per publish', async () => {

@@ -28,7 +28,7 @@ describe('network', () => {
     assert.deepEqual(link.drops, { kind: 'rate', meanIntervalMs: 120_000 });
   });
 
-  test('a fleet entry\'s mix replaces the model\'s, and splits the entry by share exactly', async () => {
+  test("a fleet entry's mix replaces the model's, and splits the entry by share exactly", async () => {
     const plan = await loadPlanFor(temp, withModel('network: 3g\n'), 'iterations: 1\n');
     assert.equal(plan.fleet[0]?.network, undefined);
     await temp.write('mix.device.yaml', withModel('network: 3g\n'));
@@ -56,7 +56,11 @@ describe('network', () => {
 
 describe('lifecycle and events', () => {
   test('sleep, reboots and fleet events are read with their defaults', async () => {
-    const plan = await loadPlanFor(temp, withModel('lifecycle:\n  sleep: { awake: 30s, asleep: 2m }\n  reboot: { every: 1h }\n'), 'duration: 10m\nevents:\n  - offline: { at: 2m, share: 5%, for: 30s }\n  - reboot: { at: 1m, share: 0.3, over: 10s }\n');
+    const plan = await loadPlanFor(
+      temp,
+      withModel('lifecycle:\n  sleep: { awake: 30s, asleep: 2m }\n  reboot: { every: 1h }\n'),
+      'duration: 10m\nevents:\n  - offline: { at: 2m, share: 5%, for: 30s }\n  - reboot: { at: 1m, share: 0.3, over: 10s }\n',
+    );
     assert.deepEqual(plan.fleet[0]?.model.lifecycle, { sleep: { awakeMs: 30_000, asleepMs: 120_000, jitter: 0.1, startAwake: false }, reboot: { everyMs: 3_600_000, bootMs: 5000 } });
     assert.deepEqual(plan.fleetEvents, [
       { kind: 'offline', atMs: 120_000, share: 0.05, overMs: 0, forMs: 30_000 },
@@ -87,7 +91,7 @@ describe('lifecycle and events', () => {
     assert.notDeepEqual([...planFleetEvents(events, '8', 100).keys()].sort(), [...plan.keys()].sort(), 'another seed, other devices');
   });
 
-  test('an event for one model takes its share of that model\'s devices only', async () => {
+  test("an event for one model takes its share of that model's devices only", async () => {
     const byModel = planFleetEvents([{ kind: 'offline', atMs: 0, share: 0.5, overMs: 0, forMs: 10, model: 'odd' }], '7', 100, (index) => (index % 2 === 1 ? 'odd' : 'even'));
     assert.equal(byModel.size, 25);
     assert.ok([...byModel.keys()].every((index) => index % 2 === 1));

@@ -41,7 +41,15 @@ test('a missing or unreadable data file is refused at its line, in every format'
 });
 
 test('aliases of aliases past the limit, and nesting past 64 levels, are refused as invalid YAML', async () => {
-  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdef'.split('').map((name, i) => `${name}: &${name} [${Array(9).fill(`*${'abcdef'[i] ?? ''}`).join(', ')}]`)].join('\n');
+  const bomb = [
+    'a: &a [x, x, x, x, x, x, x, x, x]',
+    ...'bcdef'.split('').map(
+      (name, i) =>
+        `${name}: &${name} [${Array(9)
+          .fill(`*${'abcdef'[i] ?? ''}`)
+          .join(', ')}]`,
+    ),
+  ].join('\n');
   assert.match((await refusal('bomb.yaml', `kind: profile\n${bomb}\n${fleet()}duration: 1s\n`)).message, /invalid YAML: its aliases \(\*name\) of aliases expand too far/);
   assert.match((await refusal('deep.yaml', `kind: profile\nx: ${'['.repeat(100)}${']'.repeat(100)}\n`)).message, /invalid YAML: nested 65 levels deep; .* \(at most 64\)/);
   // A few aliases are fine: they are how YAML shares a value.

@@ -52,10 +52,7 @@ const MISSING = ['missing.yaml', 'missing.csv', 'missing.ndjson', 'nowhere/missi
 const PROTO = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'prototype', 'valueOf'];
 
 type Mutation =
-  | { kind: 'set'; pick: number; value: unknown }
-  | { kind: 'key'; pick: number; key: string; value: unknown }
-  | { kind: 'deep'; depth: number }
-  | { kind: 'aliases'; width: number; levels: number };
+  { kind: 'set'; pick: number; value: unknown } | { kind: 'key'; pick: number; key: string; value: unknown } | { kind: 'deep'; depth: number } | { kind: 'aliases'; width: number; levels: number };
 
 const anyValue = fc.oneof(fc.constantFrom(...HUGE), fc.constantFrom(...WRONG), fc.constantFrom(...MISSING), fc.constantFrom(...PROTO));
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
@@ -69,7 +66,12 @@ function mutate(text: string, change: Mutation): string {
   if (change.kind === 'deep') return `${text}\nzz: ${'['.repeat(change.depth)}${']'.repeat(change.depth)}\n`;
   if (change.kind === 'aliases') {
     const lines = [`a0: &a0 [${Array(change.width).fill('x').join(', ')}]`];
-    for (let level = 1; level <= change.levels; level++) lines.push(`a${level}: &a${level} [${Array(change.width).fill(`*a${level - 1}`).join(', ')}]`);
+    for (let level = 1; level <= change.levels; level++)
+      lines.push(
+        `a${level}: &a${level} [${Array(change.width)
+          .fill(`*a${level - 1}`)
+          .join(', ')}]`,
+      );
     return `${text}\n${lines.join('\n')}\n`;
   }
   const document: Document = parseDocument(text);

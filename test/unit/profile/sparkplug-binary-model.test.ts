@@ -66,7 +66,22 @@ describe('Sparkplug edge node', () => {
     assert.equal(model.tasks[0]?.steps[0]?.repeat, 3);
     const stats = new StatsEntry('PUBLISH', 'x');
     const bound: BoundSparkplug = { spec: model.sparkplug, nbirth: stats, dbirth: stats, commands: stats, state: undefined };
-    const device = { deviceId: 'n1', deviceIndex: 0, deviceModel: 'edge', seq: 0, random: () => 0.5, walks: [], vars: [], repeatIndex: 0, data: [], timeMs: 0, link: undefined, resumeParked: () => undefined, recordAttempt: () => undefined, attemptStarted: () => 0 } satisfies SparkplugDevice;
+    const device = {
+      deviceId: 'n1',
+      deviceIndex: 0,
+      deviceModel: 'edge',
+      seq: 0,
+      random: () => 0.5,
+      walks: [],
+      vars: [],
+      repeatIndex: 0,
+      data: [],
+      timeMs: 0,
+      link: undefined,
+      resumeParked: () => undefined,
+      recordAttempt: () => undefined,
+      attemptStarted: () => 0,
+    } satisfies SparkplugDevice;
     const tally = new SparkplugTally();
     const node = new SparkplugNode(bound, device, tally);
     assert.deepEqual(node.topics.ddata, ['spBv1.0/g/DDATA/n1/d0', 'spBv1.0/g/DDATA/n1/d1', 'spBv1.0/g/DDATA/n1/d2']);

@@ -36,7 +36,10 @@ test('an offset inside a block scalar lands on its line and column', () => {
 });
 
 test('an empty file says so', () => {
-  assert.throws(() => YamlSource.parse('# only a comment\n', 'empty.yaml'), (error: unknown) => error instanceof ProfileError && /empty\.yaml: the file is empty/.test(error.message));
+  assert.throws(
+    () => YamlSource.parse('# only a comment\n', 'empty.yaml'),
+    (error: unknown) => error instanceof ProfileError && /empty\.yaml: the file is empty/.test(error.message),
+  );
 });
 
 test('every scalar style maps a value offset back to the exact source character', () => {

@@ -81,7 +81,10 @@ test('thresholds come last, ending with one verdict line; a bare threshold says 
 });
 
 test('a row with no samples shows - for every latency, not 0.00', () => {
-  const empty = { ...row('GET', '/ota', 0, 0), latencyMs: { min: null, mean: null, max: null, p50: null, p66: null, p75: null, p80: null, p90: null, p95: null, p98: null, p99: null, p999: null, p9999: null } };
+  const empty = {
+    ...row('GET', '/ota', 0, 0),
+    latencyMs: { min: null, mean: null, max: null, p50: null, p66: null, p75: null, p80: null, p90: null, p95: null, p98: null, p99: null, p999: null, p9999: null },
+  };
   const text = formatSummary({ ...results, stats: [...results.stats, empty] });
   const line = text.split('\n').find((candidate) => candidate.startsWith('GET'));
   assert.match(line ?? '', /^GET\s+\/ota\s+0\s+0\(0\.00%\)\s+-\s+-\s+-\s+-\s+-\s+-\s+-\s+0\.00$/);
@@ -95,9 +98,29 @@ test('the summary gives latency with and without the intervals in which the gene
 });
 
 test('the progress line gives rates and percentiles over one window, and the top error', () => {
-  const line = formatProgress({ elapsedMs: 12_000, totalMs: 30_000, devicesOnline: 7, devicesTarget: 10, windowS: 1, rps: 25, failuresPerS: 0.5, latencyMs: { p50: 1.2, p95: 4.5, p99: 9 }, topError: { label: 'HTTP 503', count: 4 } });
+  const line = formatProgress({
+    elapsedMs: 12_000,
+    totalMs: 30_000,
+    devicesOnline: 7,
+    devicesTarget: 10,
+    windowS: 1,
+    rps: 25,
+    failuresPerS: 0.5,
+    latencyMs: { p50: 1.2, p95: 4.5, p99: 9 },
+    topError: { label: 'HTTP 503', count: 4 },
+  });
   assert.equal(line, '[12s/30s] devices 7/10  25.0 req/s  0.5 fail/s  p50/p95/p99 1.20/4.50/9.00 ms (last 1s)  top error: HTTP 503 ×4');
-  const idle = formatProgress({ elapsedMs: 2000, totalMs: undefined, devicesOnline: 0, devicesTarget: 1, windowS: 1, rps: 0, failuresPerS: 0, latencyMs: { p50: null, p95: null, p99: null }, topError: undefined });
+  const idle = formatProgress({
+    elapsedMs: 2000,
+    totalMs: undefined,
+    devicesOnline: 0,
+    devicesTarget: 1,
+    windowS: 1,
+    rps: 0,
+    failuresPerS: 0,
+    latencyMs: { p50: null, p95: null, p99: null },
+    topError: undefined,
+  });
   assert.equal(idle, '[2s] devices 0/1  0.0 req/s  0.0 fail/s  p50/p95/p99 -/-/- ms (last 1s)');
 });
 
@@ -132,14 +155,23 @@ test('QoS 2 publishes answered with PUBACK: one warning over every row, naming t
   const downgraded = (name: string, count: number): StatsRow => ({ ...row('PUBLISH', name, count, 0), qosDowngrades: count });
   const text = formatSummary({ ...results, stats: [downgraded('a', 30), downgraded('b', 12), { ...row('SUBSCRIBE', 'cmd', 2, 0), qosDowngrades: 2 }] });
   const warnings = text.split('\n').filter((line) => line.includes('answered with PUBACK'));
-  assert.deepEqual(warnings, ['42 QoS 2 publishes (a, b) were answered with PUBACK: the broker downgrades QoS 2 to QoS 1, as RabbitMQ does by design. They count as acked at QoS 1 (at least once, not exactly once); mqtt.qos2Downgrade: fail counts them as failures.']);
+  assert.deepEqual(warnings, [
+    '42 QoS 2 publishes (a, b) were answered with PUBACK: the broker downgrades QoS 2 to QoS 1, as RabbitMQ does by design. They count as acked at QoS 1 (at least once, not exactly once); mqtt.qos2Downgrade: fail counts them as failures.',
+  ]);
   assert.match(text, /2 × SUBSCRIBE cmd: the broker granted a lower QoS than asked/);
 });
 
 test('the progress line fits a width: later parts shorten, then go; the rate and its window stay', () => {
   const state = {
-    elapsedMs: 12_000, totalMs: 30_000, devicesOnline: 700, devicesTarget: 1000, windowS: 10, rps: 2500, failuresPerS: 12.5,
-    latencyMs: { p50: 12.3, p95: 45.6, p99: 120 }, topError: { label: 'ECONNREFUSED: connection refused', count: 4000 },
+    elapsedMs: 12_000,
+    totalMs: 30_000,
+    devicesOnline: 700,
+    devicesTarget: 1000,
+    windowS: 10,
+    rps: 2500,
+    failuresPerS: 12.5,
+    latencyMs: { p50: 12.3, p95: 45.6, p99: 120 },
+    topError: { label: 'ECONNREFUSED: connection refused', count: 4000 },
     load: { offeredRps: 2600, deliveredRps: 2500, deliveredShare: 0.96, windowS: 10, cause: 'delivered' as const },
   };
   const full = formatProgress(state);

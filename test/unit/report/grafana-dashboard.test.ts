@@ -9,8 +9,29 @@ const DASHBOARD = new URL('../../../deploy/grafana/fleetsim-dashboard.json', imp
 
 /** PromQL's functions, aggregations and keywords the dashboard may use: every other name must be a metric. */
 const PROMQL_WORDS = new Set([
-  'sum', 'min', 'max', 'avg', 'count', 'rate', 'irate', 'increase', 'histogram_quantile', 'by', 'without', 'on', 'ignoring',
-  'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'clamp_min', 'clamp_max', 'label_values',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'count',
+  'rate',
+  'irate',
+  'increase',
+  'histogram_quantile',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'clamp_min',
+  'clamp_max',
+  'label_values',
 ]);
 
 /** The metric names a PromQL expression reads: what is left once strings, label matchers, ranges, grouping lists and functions are gone. */
@@ -38,7 +59,9 @@ async function exported(): Promise<Set<string>> {
   entry.offers = true;
   entry.offered = 1;
   entry.record('ok', undefined, 1500, -1, 10, false);
-  const registry = createFleetRegistry(() => ({ entries: stats.entries, devicesOnline: 1, devicesTarget: 1, generator: { busyPercent: 1, lagP99Ms: 1, runQueuePercent: 0 } }), { processMetrics: false });
+  const registry = createFleetRegistry(() => ({ entries: stats.entries, devicesOnline: 1, devicesTarget: 1, generator: { busyPercent: 1, lagP99Ms: 1, runQueuePercent: 0 } }), {
+    processMetrics: false,
+  });
   const families = parseExposition(await registry.metrics());
   return new Set([...families.values()].flatMap((family) => family.samples.map((sample) => sample.name)));
 }
@@ -61,13 +84,25 @@ test('every query of the shipped Grafana dashboard names a metric fleetsim expor
     }
   }
   // What the dashboard is for: rate, delivered share, latency per row, failures, devices against target, generator health.
-  for (const needed of [METRIC_NAMES.requests, METRIC_NAMES.offered, METRIC_NAMES.deliveredShare, METRIC_NAMES.shortfall, `${METRIC_NAMES.latency}_bucket`, METRIC_NAMES.devicesOnline, METRIC_NAMES.devicesTarget, METRIC_NAMES.busy, METRIC_NAMES.lag]) {
+  for (const needed of [
+    METRIC_NAMES.requests,
+    METRIC_NAMES.offered,
+    METRIC_NAMES.deliveredShare,
+    METRIC_NAMES.shortfall,
+    `${METRIC_NAMES.latency}_bucket`,
+    METRIC_NAMES.devicesOnline,
+    METRIC_NAMES.devicesTarget,
+    METRIC_NAMES.busy,
+    METRIC_NAMES.lag,
+  ]) {
     assert.ok(used.has(needed), `the dashboard shows ${needed}`);
   }
 });
 
 test('the name check itself: matchers, ranges and grouping are not metrics; a misspelt metric is caught', () => {
-  assert.deepEqual(metricNames('histogram_quantile(0.95, sum by (le, type) (rate(fleetsim_request_duration_seconds_bucket{job=~"a|b", outcome!="ok"}[5m])))'), ['fleetsim_request_duration_seconds_bucket']);
+  assert.deepEqual(metricNames('histogram_quantile(0.95, sum by (le, type) (rate(fleetsim_request_duration_seconds_bucket{job=~"a|b", outcome!="ok"}[5m])))'), [
+    'fleetsim_request_duration_seconds_bucket',
+  ]);
   assert.deepEqual(metricNames('sum(rate(a_total[1m])) / sum(rate(b_total[1m]))'), ['a_total', 'b_total']);
   assert.deepEqual(metricNames('max by (cause) (fleetsim_load_shortfal)'), ['fleetsim_load_shortfal']);
 });

@@ -51,11 +51,19 @@ test('the registry exposes counters by outcome, valid histograms whose _count is
   assert.deepEqual(row.labels, { type: 'POST', name: '/data' });
   // The duration histogram is that of answers: the timeout got none.
   assert.equal(row.count, 99);
-  assert.deepEqual(row.buckets.find(([bound]) => bound === 0.001), [0.001, 2], 'the two fast failures');
-  assert.deepEqual(row.buckets.find(([bound]) => bound === 2.5), [2.5, 99], 'all but the timeout');
+  assert.deepEqual(
+    row.buckets.find(([bound]) => bound === 0.001),
+    [0.001, 2],
+    'the two fast failures',
+  );
+  assert.deepEqual(
+    row.buckets.find(([bound]) => bound === 2.5),
+    [2.5, 99],
+    'all but the timeout',
+  );
   assert.deepEqual(row.buckets.at(-1), [Number.POSITIVE_INFINITY, 99], 'the timeout is in no bucket');
   assert.equal(row.buckets.length, 52, '51 bounds and +Inf');
-  assert.ok(Math.abs(row.sum - data.latency.mean * 99 / 1e6) < 1e-9, `_sum ${row.sum} is mean × count`);
+  assert.ok(Math.abs(row.sum - (data.latency.mean * 99) / 1e6) < 1e-9, `_sum ${row.sum} is mean × count`);
   assert.equal(series.find((one) => one.labels.name === 'lamp "status"')?.count, 0);
 
   // prom-client's JSON form (getMetricsAsJSON) carries every label on each sample, le included.

@@ -144,7 +144,10 @@ describe('template functions', () => {
     const slots = new Slots();
     compile('{{ walk(0, 10, 1) }}', slots);
     compile('{{ walk(100, 200, 1) }}', slots);
-    assert.deepEqual(slots.walks, [{ min: 0, max: 10 }, { min: 100, max: 200 }]);
+    assert.deepEqual(slots.walks, [
+      { min: 0, max: 10 },
+      { min: 100, max: 200 },
+    ]);
   });
 
   test('uuid has the v4 shape and hex has its length', () => {
@@ -271,7 +274,10 @@ describe('environment references, captured variables and repetitions', () => {
 
   test('an unset environment variable or an uncaptured name is a load-time error at the reference', () => {
     const slots = new Slots({}, ['access']);
-    assert.throws(() => compile('x {{ env.NOPE }}', slots), (error: unknown) => error instanceof TemplateError && error.offset === 5 && /environment variable NOPE is not set/.test(error.message));
+    assert.throws(
+      () => compile('x {{ env.NOPE }}', slots),
+      (error: unknown) => error instanceof TemplateError && error.offset === 5 && /environment variable NOPE is not set/.test(error.message),
+    );
     assert.throws(() => compile('{{ vars.refresh }}', slots), /no task captures 'refresh'/);
   });
 

@@ -27,7 +27,10 @@ describe('encodings and HMAC', () => {
   });
 
   test('bad encodings and literal-only arguments are load-time errors', () => {
-    assert.throws(() => render("{{ hmacSha256('k', 'm', 'latin1') }}"), (error: unknown) => error instanceof TemplateError && /keyEncoding must be 'utf8', 'base64', 'hex'/.test(error.message));
+    assert.throws(
+      () => render("{{ hmacSha256('k', 'm', 'latin1') }}"),
+      (error: unknown) => error instanceof TemplateError && /keyEncoding must be 'utf8', 'base64', 'hex'/.test(error.message),
+    );
     assert.throws(() => render("{{ hmacSha256('k', 'm', 'utf8', device.id) }}"), /argument 4 must be a literal/);
   });
 });
@@ -61,7 +64,10 @@ describe('JWTs', () => {
   const pem = (key: typeof rsa.privateKey): string => key.export({ type: 'pkcs8', format: 'pem' }) as string;
 
   test('RS256 and ES256 verify against the public keys; claims carry subject, audience and lifetime', () => {
-    for (const [alg, pair] of [['RS256', rsa], ['ES256', ec]] as const) {
+    for (const [alg, pair] of [
+      ['RS256', rsa],
+      ['ES256', ec],
+    ] as const) {
       const before = Math.floor(Date.now() / 1000);
       const { value, device } = render(`{{ jwt('${alg}', data.key, device.id, 'mqtt.example.com', '15m') }}`, { key: pem(pair.privateKey) });
       const { header, claims } = verifyJwt(value as string, pair.publicKey);

@@ -38,9 +38,9 @@ function distanceToSegment(p: [number, number], a: [number, number], b: [number,
 describe('route()', () => {
   // A 3-vertex road through Lyon, about 2.3 km, with a bend.
   const line: [number, number][] = [
-    [4.8320, 45.7578],
-    [4.8420, 45.7600],
-    [4.8500, 45.7700],
+    [4.832, 45.7578],
+    [4.842, 45.76],
+    [4.85, 45.77],
   ];
   writeFileSync(path.join(dir, 'road.geojson'), JSON.stringify({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: line } }] }));
   const lat0 = 45.76;
@@ -128,7 +128,7 @@ describe('cycles and channels', () => {
 
 describe('counters and state machines', () => {
   test('counter() starts once and only counts up, by its steps', () => {
-    const { bodies } = messages({ n: '{{ counter(int(1000, 2000), 1, 3) }}', kwh: "{{ counter(0, 0.1, 0.5, 2) }}" }, 200);
+    const { bodies } = messages({ n: '{{ counter(int(1000, 2000), 1, 3) }}', kwh: '{{ counter(0, 0.1, 0.5, 2) }}' }, 200);
     const n = bodies.map((body) => body.n as number);
     assert.ok((n[0] as number) >= 1000 && (n[0] as number) <= 2000);
     for (let i = 1; i < n.length; i++) assert.ok([1, 2, 3].includes((n[i] as number) - (n[i - 1] as number)), `step ${i}`);
@@ -140,7 +140,10 @@ describe('counters and state machines', () => {
     // A door closed 10 min on average, open 1 min, sampled every 10 s.
     const json = { door: "{{ states('10s', 'closed', '10m', 'open', '1m') }}" };
     const doors = messages(json, 20_000, '3', 0).bodies.map((body) => body.door);
-    assert.deepEqual(doors.slice(0, 500), messages(json, 500, '3', 0).bodies.map((body) => body.door));
+    assert.deepEqual(
+      doors.slice(0, 500),
+      messages(json, 500, '3', 0).bodies.map((body) => body.door),
+    );
     const runs: Record<string, number[]> = { open: [], closed: [] };
     let start = 0;
     for (let i = 1; i <= doors.length; i++) {
@@ -176,7 +179,7 @@ describe('anomaly()', () => {
       kinds.set(label.kind, (kinds.get(label.kind) ?? 0) + 1);
       // What the log will say: the label's value, serialised, is exactly what the body carries.
       assert.equal(JSON.stringify(label.value), JSON.stringify(body.t), `seq ${seq}`);
-      if (label.kind === 'spike') assert.ok(Math.abs(Math.abs((label.value) - label.clean) - 8) < 1e-9);
+      if (label.kind === 'spike') assert.ok(Math.abs(Math.abs(label.value - label.clean) - 8) < 1e-9);
       if (label.kind === 'dropout') assert.equal(body.t, null);
     }
     assert.deepEqual([...kinds.keys()].sort(), ['drift', 'dropout', 'spike', 'stuck']);

@@ -66,9 +66,17 @@ const RESPONSES: readonly { name: string; text: string; head?: boolean; expect: 
   { name: '204', text: 'HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n', expect: { status: 204, body: '', keepAlive: true, hintMs: -1, rest: '' } },
   { name: '304', text: 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n', expect: { status: 304, body: '', keepAlive: true, hintMs: -1, rest: '' } },
   { name: 'Connection: close', text: 'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok', expect: { status: 200, body: 'ok', keepAlive: false, hintMs: -1, rest: '' } },
-  { name: 'keep-alive hint', text: 'HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5, max=100\r\nContent-Length: 0\r\n\r\n', expect: { status: 200, body: '', keepAlive: true, hintMs: 5000, rest: '' } },
+  {
+    name: 'keep-alive hint',
+    text: 'HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5, max=100\r\nContent-Length: 0\r\n\r\n',
+    expect: { status: 200, body: '', keepAlive: true, hintMs: 5000, rest: '' },
+  },
   { name: 'HTTP/1.0 without keep-alive', text: 'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok', expect: { status: 200, body: 'ok', keepAlive: false, hintMs: -1, rest: '' } },
-  { name: 'bytes after the response are left over', text: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1', expect: { status: 200, body: 'ok', keepAlive: true, hintMs: -1, rest: 'HTTP/1.1' } },
+  {
+    name: 'bytes after the response are left over',
+    text: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1',
+    expect: { status: 200, body: 'ok', keepAlive: true, hintMs: -1, rest: 'HTTP/1.1' },
+  },
 ];
 
 for (const { name, text, head, expect } of RESPONSES) {
@@ -121,7 +129,7 @@ test('a body callback that asks to pause stops the parse where it stood', () => 
   assert.deepEqual(seen, ['abc', 'def']);
 });
 
-test('broken responses fail with llhttp\'s codes', () => {
+test("broken responses fail with llhttp's codes", () => {
   const codeOf = (text: string): string => {
     const parser = new ResponseParser({ onHead: () => undefined, onBody: () => true });
     parser.expect(false);

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { generate, parser } from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
-import { MalformedPacketError, PacketReader, PacketType, defaultServerLimits, encodeAck, encodePublish, encodeSubscribe, readServerLimits, reasonLabel } from '../../../src/transport/mqtt/mqtt-codec.ts';
+import {
+  MalformedPacketError,
+  PacketReader,
+  PacketType,
+  defaultServerLimits,
+  encodeAck,
+  encodePublish,
+  encodeSubscribe,
+  readServerLimits,
+  reasonLabel,
+} from '../../../src/transport/mqtt/mqtt-codec.ts';
 
 /** What mqtt-packet, the reference codec, reads from bytes we wrote. */
 function parsed(bytes: Buffer, protocolVersion: 4 | 5): Packet[] {
@@ -52,14 +62,20 @@ describe('PUBLISH and SUBSCRIBE as written', () => {
       const [subscribe] = parsed(encodeSubscribe('devices/+/ota', 2, 7, protocolVersion === 5), protocolVersion);
       assert.ok(subscribe?.cmd === 'subscribe');
       assert.equal(subscribe.messageId, 7);
-      assert.deepEqual(subscribe.subscriptions.map(({ topic, qos }) => ({ topic, qos })), [{ topic: 'devices/+/ota', qos: 2 }]);
+      assert.deepEqual(
+        subscribe.subscriptions.map(({ topic, qos }) => ({ topic, qos })),
+        [{ topic: 'devices/+/ota', qos: 2 }],
+      );
       const acks = Buffer.concat(([PacketType.Puback, PacketType.Pubrec, PacketType.Pubrel, PacketType.Pubcomp] as const).map((type, i) => encodeAck(type, 300 + i)));
-      assert.deepEqual(parsed(acks, protocolVersion).map((packet) => [packet.cmd, 'messageId' in packet ? packet.messageId : undefined]), [
-        ['puback', 300],
-        ['pubrec', 301],
-        ['pubrel', 302],
-        ['pubcomp', 303],
-      ]);
+      assert.deepEqual(
+        parsed(acks, protocolVersion).map((packet) => [packet.cmd, 'messageId' in packet ? packet.messageId : undefined]),
+        [
+          ['puback', 300],
+          ['pubrec', 301],
+          ['pubrel', 302],
+          ['pubcomp', 303],
+        ],
+      );
     });
   }
 });

@@ -49,10 +49,12 @@ test('any bytes: the walker returns the list end inside the buffer or throws the
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
       const buffer = Buffer.from(bytes);
-      return endsCleanly(() => {
-        const end = walkProperties(buffer, 0, buffer.length, () => false);
-        assert.ok(end <= buffer.length);
-      }) && endsCleanly(() => readUserProperty(buffer, 'fleetsim-delivery'));
+      return (
+        endsCleanly(() => {
+          const end = walkProperties(buffer, 0, buffer.length, () => false);
+          assert.ok(end <= buffer.length);
+        }) && endsCleanly(() => readUserProperty(buffer, 'fleetsim-delivery'))
+      );
     }),
     { numRuns: 2_000 },
   );
@@ -75,7 +77,10 @@ test('a well-formed list reads back: the walker visits every property and ends a
     fc.property(wellFormed, (contents) => {
       const list = withLength(contents);
       let visited = 0;
-      assert.equal(walkProperties(list, 0, list.length, () => void visited++), list.length);
+      assert.equal(
+        walkProperties(list, 0, list.length, () => void visited++),
+        list.length,
+      );
       assert.equal(visited > 0, list.length > 1);
     }),
   );

@@ -34,7 +34,7 @@ test('the token: header, bearer or query; a wrong or missing one is 401', () => 
   assert.equal(refusal(incoming('GET', host), url('/api/events?token=abc'), access), undefined);
 });
 
-test('state-changing requests: JSON only, from the UI\'s own origin', () => {
+test("state-changing requests: JSON only, from the UI's own origin", () => {
   const access = { token: undefined, loopback: true };
   const base = { host: '127.0.0.1:8089', 'content-type': 'application/json' };
   assert.equal(refusal(incoming('POST', base), url('/api/stop'), access), undefined, 'a script sends no Origin');

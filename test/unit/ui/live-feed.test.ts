@@ -6,7 +6,7 @@ import { RunStats } from '../../../src/metrics/stats.ts';
 import { liveTable, rowView } from '../../../src/ui/live-feed.ts';
 import { resultsOfStats } from '../../helpers/results.ts';
 
-test('the live table has the results\' numbers for every row, without encoding any histogram', () => {
+test("the live table has the results' numbers for every row, without encoding any histogram", () => {
   const stats = new RunStats();
   const data = stats.entryFor('POST', '/data');
   const publish = stats.entryFor('PUBLISH', 'telemetry');
@@ -22,8 +22,18 @@ test('the live table has the results\' numbers for every row, without encoding a
   assert.deepEqual(Object.keys(live.total.latencyMs), ['min', 'mean', 'max', 'p50', 'p90', 'p95', 'p99'], 'the latencies the page shows, and no others');
   assert.equal(live.total.latencyMs.p99, full.total.latencyMs.p99);
   assert.ok(!('histogram' in live.total), 'no encoded histogram goes to the page');
-  assert.deepEqual(live.failures, [{ type: 'POST', name: '/data', error: 'HTTP 503', count: 40 }, { type: 'PUBLISH', name: 'telemetry', error: 'timeout', count: 5 }]);
-  assert.deepEqual(live.thresholds.map((threshold) => [threshold.expr, threshold.ok]), [['p95 < 50ms', true], ['PUBLISH: timeouts < 1', false], ['failures < 1%', false]]);
+  assert.deepEqual(live.failures, [
+    { type: 'POST', name: '/data', error: 'HTTP 503', count: 40 },
+    { type: 'PUBLISH', name: 'telemetry', error: 'timeout', count: 5 },
+  ]);
+  assert.deepEqual(
+    live.thresholds.map((threshold) => [threshold.expr, threshold.ok]),
+    [
+      ['p95 < 50ms', true],
+      ['PUBLISH: timeouts < 1', false],
+      ['failures < 1%', false],
+    ],
+  );
 });
 
 test('failures with equal counts stand in the same order on the live page and in the results', () => {
@@ -53,8 +63,14 @@ test('a live threshold on a percentile the page does not show is judged on the s
   const live = liveTable(stats.entries, 10, expressions);
   const full = evaluateThresholds(buildRows(stats.entries, 10), expressions);
   // The page gets each value as the results judge it, and the same value with its unit for show.
-  assert.deepEqual(live.thresholds.map(({ shown: _shown, ...threshold }) => threshold), full);
+  assert.deepEqual(
+    live.thresholds.map(({ shown: _shown, ...threshold }) => threshold),
+    full,
+  );
   assert.ok(live.thresholds.every((threshold) => threshold.shown.endsWith(' ms')));
   for (const threshold of live.thresholds) assert.equal(typeof threshold.value, 'number', threshold.expr);
-  assert.deepEqual(live.thresholds.map((threshold) => threshold.ok), [false, true, true, true]);
+  assert.deepEqual(
+    live.thresholds.map((threshold) => threshold.ok),
+    [false, true, true, true],
+  );
 });
