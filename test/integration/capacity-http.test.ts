@@ -77,7 +77,11 @@ test('capacity against a server of known capacity: its rate, limited by the targ
   assert.ok(ratio >= 0.8 && ratio <= 1.1, `capacity ${report.capacity.rps} req/s is ${ratio.toFixed(2)}x the server's 200 req/s\n${result.stdout}`);
   // Every passing step delivered what it offered; the first failing step is the target's, short of its load.
   for (const step of report.steps.filter((step) => step.ok)) assert.ok((step.deliveredShare ?? 0) >= 0.95, `${step.devices} devices delivered ${step.deliveredShare}`);
-  const stepping = report.steps.filter((step) => !step.refined);
+  // Each stepping level's last word: a step whose shortfall was the machine's is measured again (a
+  // retry), and the retry's verdict stands.
+  const levels = new Map<number, CapacityReport['steps'][number]>();
+  for (const step of report.steps.filter((each) => !each.refined)) levels.set(step.devices, step);
+  const stepping = [...levels.values()];
   const failing = stepping.filter((step) => !step.ok);
   assert.equal(failing.length, 1, result.stdout);
   assert.equal(stepping.at(-1)?.ok, false);
