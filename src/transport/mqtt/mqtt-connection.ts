@@ -28,6 +28,29 @@ function connectTimedOut(connection: MqttConnection): void {
 }
 
 /**
+ * The socket's listeners are shared by every connection, which the socket carries under this key:
+ * per connection that is one property instead of four closures, their context and a `once` wrapper.
+ */
+const CONNECTION = Symbol('mqtt connection');
+type OwnedStream = Duplex & { [CONNECTION]: MqttConnection };
+
+function onOpened(this: OwnedStream): void {
+  this[CONNECTION].opened();
+}
+
+function onData(this: OwnedStream, chunk: Buffer): void {
+  this[CONNECTION].received(chunk);
+}
+
+function onError(this: OwnedStream, error: Error): void {
+  this[CONNECTION].failed(errorLabel(error));
+}
+
+function onClose(this: OwnedStream): void {
+  this[CONNECTION].closed();
+}
+
+/**
  * One socket's MQTT conversation, from CONNECT to close: one handler per packet type, one buffer
  * written per packet, and every packet written in the same tick leaves in one write (the socket is
  * corked until the tick ends), so a burst of publishes costs one system call.
@@ -55,14 +78,11 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
   private readonly processing: InboundProcessing | undefined;
   /** Set by an MQTT 5 CONNACK with properties; MQTT 3.1.1 brokers set none. */
   private limits: ServerLimits | undefined;
-  private readonly closeWaiters: (() => void)[] = [];
-  /** QoS 0 publishes waiting for their bytes to leave; the socket calls back in the order written. */
-  private readonly written: AckCallback[] = [];
-  private readonly onWritten = (error?: Error | null): void => {
-    const callback = this.written.shift();
-    // A destroyed socket still reports its corked bytes as written; they never reached the kernel.
-    if (callback) callback(error || this.socket.destroyed ? CONNECTION_CLOSED : undefined);
-  };
+  /** Made when first needed: most connections close once, at the end, and an idle one holds nothing here. */
+  private closeWaiters: (() => void)[] | undefined;
+  /** QoS 0 publishes waiting for their bytes to leave; the socket calls back in the order written. Made at the first. */
+  private written: AckCallback[] | undefined;
+  private onWritten: ((error?: Error | null) => void) | undefined;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -79,10 +99,12 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.connectTimer = setTimeout(connectTimedOut, options.connectTimeoutMs, this);
     this.processing = options.processingMs ? new InboundProcessing(this, options.processingMs) : undefined;
     const socket = (this.socket = opened.stream);
-    socket.once(opened.ready, () => this.opened());
-    socket.on('data', (chunk: Buffer) => this.received(chunk));
-    socket.on('error', (error: Error) => this.failed(errorLabel(error)));
-    socket.once('close', () => this.closed());
+    (socket as OwnedStream)[CONNECTION] = this;
+    socket.once(opened.ready, onOpened);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    // A stream emits 'close' once.
+    socket.on('close', onClose);
   }
 
   publish(topic: string, payload: string | Buffer, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback, extras?: PublishExtras): void {
@@ -101,10 +123,16 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (qos === 0) {
       // QoS 0 ends once the socket has handed the bytes to the kernel: a device publishing QoS 0 flat
       // out then goes at the pace the broker reads, instead of piling packets up in memory.
-      this.written.push(callback);
-      return this.write(packet, this.onWritten);
+      (this.written ??= []).push(callback);
+      return this.write(packet, (this.onWritten ??= this.qos0Written.bind(this)));
     }
     this.acks.publish(packet, packetId, qos, timeoutMs, callback);
+  }
+
+  private qos0Written(error?: Error | null): void {
+    const callback = this.written?.shift();
+    // A destroyed socket still reports its corked bytes as written; they never reached the kernel.
+    if (callback) callback(error || this.socket.destroyed ? CONNECTION_CLOSED : undefined);
   }
 
   subscribe(filter: string, qos: 0 | 1 | 2, callback: AckCallback): void {
@@ -138,7 +166,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (this.ended) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.socket.destroy(), timeoutMs);
-      this.closeWaiters.push(() => {
+      (this.closeWaiters ??= []).push(() => {
         clearTimeout(timer);
         resolve();
       });
@@ -259,7 +287,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.socket.end();
     // A broker that does not close its side after a DISCONNECT is not waited for.
     const timer = setTimeout(() => this.socket.destroy(), this.options.connectTimeoutMs);
-    this.closeWaiters.push(() => clearTimeout(timer));
+    (this.closeWaiters ??= []).push(() => clearTimeout(timer));
   }
 
   /**
@@ -314,7 +342,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (this.connected) this.owner.listener.message(topic, payload, properties);
   }
 
-  private opened(): void {
+  opened(): void {
     this.onWire = process.hrtime.bigint();
     let connect: Buffer;
     try {
@@ -326,7 +354,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.write(connect);
   }
 
-  private received(chunk: Buffer): void {
+  received(chunk: Buffer): void {
     try {
       this.reader.push(chunk);
     } catch (error) {
@@ -343,7 +371,8 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.socket.destroy();
   }
 
-  private closed(): void {
+  closed(): void {
+    if (this.ended) return;
     this.ended = true;
     this.clearConnectTimer();
     this.keepalive.stop();
@@ -356,7 +385,9 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       // A persistent session carries its publishes to the next connection; SUBSCRIBEs are never resent.
       this.acks.connectionLost(this.lastError === undefined ? CONNECTION_CLOSED : lostLabel(this.lastError));
     }
-    for (const resolve of this.closeWaiters.splice(0)) resolve();
+    const waiters = this.closeWaiters;
+    this.closeWaiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve();
     this.owner.connectionEnded(this, wasConnected, this.lastError);
   }
 
