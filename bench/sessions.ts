@@ -83,10 +83,14 @@ function holdHealth(results: Results, fromS: number): { cpuPercent: number; busy
   return { cpuPercent: mean((point) => point.generator.cpuPercent ?? 0), busyPercent: mean((point) => point.generator.busyPercent), maxBusyPercent: Math.max(0, ...points.map((point) => point.generator.busyPercent)) };
 }
 
-/** Max RSS of one process holding a few sessions of the same profile: the base a process costs before its devices. */
-async function baseRss(broker: Target): Promise<number> {
-  const results = await runFleetsim(dir, 'base', [await profile(100, 8), '--broker', broker.url, '--local-ips', addresses.join(',')]);
-  return results.generator.maxRssBytes;
+/**
+ * Max RSS of one process holding a small fleet of the same lamps (a tenth of a shard's, at most
+ * 2,000): the shards' RSS above it, over their devices above it, is what a device costs, without the
+ * process's base and its heap's fixed growth.
+ */
+async function baseRss(broker: Target, count: number): Promise<{ rss: number; count: number }> {
+  const results = await runFleetsim(dir, 'base', [await profile(count, Math.ceil(count / spawnRate) + 8), '--broker', broker.url, '--local-ips', addresses.join(',')]);
+  return { rss: results.generator.maxRssBytes, count: results.devices.online };
 }
 
 console.log(`bench:sessions: ${sessions} idle lamps (keepalive 60 s, one QoS 1 publish a minute), ${processes} fleetsim processes, ${brokers} Mosquittos, ${addressCount} source addresses, ${spawnRate}/s, held ${holdS} s; ${pinningNote('brokers')}.`);
@@ -103,7 +107,7 @@ try {
   for (let i = 0; i < brokers; i++) {
     targets.push(await startMosquitto(dir, { name: `broker-${i}`, maxConnections: perBroker + 100, fileLimit, logFile: path.join(dir, `broker-${i}.log`) }));
   }
-  const base = await baseRss(targets[0] as Target);
+  const base = await baseRss(targets[0] as Target, Math.max(100, Math.min(2000, Math.floor(sessions / processes / 10))));
   const rampS = Math.ceil(sessions / spawnRate);
   const file = await profile(sessions, rampS + holdS);
   const at = startAt(10);
@@ -130,7 +134,7 @@ try {
   const lateMax = Math.max(0, ...keepalive.map((stats) => stats?.lateMaxMs ?? 0));
   const pings = keepalive.reduce((sum, stats) => sum + (stats?.pingsSent ?? 0), 0);
   const rss = all.reduce((sum, results) => sum + results.generator.maxRssBytes, 0);
-  const perDevice = online > 0 ? (rss - base * all.length) / online / 1024 : Number.NaN;
+  const perDevice = online > base.count * all.length ? (rss - base.rss * all.length) / (online - base.count * all.length) / 1024 : Number.NaN;
   const health = all.map((results, i) => holdHealth(results, onlineTimes[i] ?? results.activeS));
   const holdCpu = health.reduce((sum, value) => sum + (Number.isNaN(value.cpuPercent) ? 0 : value.cpuPercent), 0);
   const brokerCpu = targets.map((target, i) => target.cpuSeconds() - (brokerCpuBefore[i] ?? 0));
@@ -139,7 +143,7 @@ try {
   console.log(`  time to all online: ${allOnlineS === null ? `never (${online} of ${sessions} online at the end)` : `${allOnlineS.toFixed(1)} s (the ramp alone is ${rampS} s)`}`);
   console.log(`  online at the end ${online} of ${sessions}; sessions lost ${lost} (reconnect attempts ${reconnects}, CONNECT failures ${connectFailures}); brokers dropped for keepalive ${dropped.keepalive}, refused over max_connections ${dropped.maxConnections}`);
   console.log(`  keepalive: checks ran late p99 ${lateP99} ms (worst process), max ${lateMax} ms; ${pings} PINGREQs`);
-  console.log(`  RSS: ${(rss / MB).toFixed(0)} MB over ${all.length} processes; per device ${perDevice.toFixed(2)} KB (over a ${(base / MB).toFixed(0)} MB process with 100 sessions), ${((rss / Math.max(1, online)) / 1024).toFixed(2)} KB with each process's base`);
+  console.log(`  RSS: ${(rss / MB).toFixed(0)} MB over ${all.length} processes; per device ${perDevice.toFixed(2)} KB (above a ${(base.rss / MB).toFixed(0)} MB process holding ${base.count}), ${((rss / Math.max(1, online)) / 1024).toFixed(2)} KB with each process's base`);
   console.log(`  fleetsim CPU over the hold: ${holdCpu.toFixed(1)}% of a core in all = ${((holdCpu / Math.max(1, online)) * 1000).toFixed(2)}% per 1k idle sessions; event loop busy ${health.map((value) => value.busyPercent.toFixed(0)).join('/')}% (max interval ${Math.max(...health.map((value) => value.maxBusyPercent)).toFixed(0)}%)`);
   console.log(`  brokers' CPU over the run: ${brokerCpu.map((seconds) => `${((seconds / Math.max(1, wallS)) * 100).toFixed(0)}%`).join(', ')} of a core; machine memory available at the lowest ${memory.lowestAvailableMb.toFixed(0)} MB`);
   for (const run of runs) if (run.code !== 0) console.log(`  process ${run.index} exited ${run.code}${run.results ? '' : ' without results'}: ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`);
