@@ -35,9 +35,10 @@ export function preflight(plan: { sessions: number; processes: number; brokers: 
   if (perProcess + 200 > plan.fileLimit) return `file descriptors: ${perProcess} sessions per fleetsim process need ~${perProcess + 200}, the limit is ${plan.fileLimit} (ulimit -n): use at least ${Math.ceil(plan.sessions / (plan.fileLimit - 200))} processes`;
   const perBroker = Math.ceil(plan.sessions / plan.brokers);
   if (perBroker + 100 > plan.fileLimit) return `file descriptors: ${perBroker} sessions per Mosquitto need ~${perBroker + 100}, its limit is ${plan.fileLimit}: use at least ${Math.ceil(plan.sessions / (plan.fileLimit - 100))} brokers`;
+  // bind() before connect() picks from half the range, and its search slows as that half fills: a quarter is the ceiling here.
   const ports = portRange();
   const perAddress = Math.ceil(plan.sessions / plan.addresses);
-  if (perAddress > ports) return `source ports: ${perAddress} sessions per source address, ${ports} ephemeral ports (net.ipv4.ip_local_port_range): use at least ${Math.ceil(plan.sessions / ports)} addresses`;
+  if (perAddress > ports / 8) return `source ports: ${perAddress} sessions per source address, where a bound socket picks from half of ${ports} ephemeral ports (net.ipv4.ip_local_port_range) and the search stalls the event loop once that half is a quarter full: use at least ${Math.ceil(plan.sessions / (ports / 8))} addresses`;
   const needMb = (plan.sessions * (FLEETSIM_KB_PER_SESSION + MOSQUITTO_KB_PER_SESSION)) / 1024 + (plan.processes + 1) * PROCESS_BASE_MB;
   const available = availableMb();
   if (needMb > available * 0.9) return `memory: about ${needMb.toFixed(0)} MB needed (${FLEETSIM_KB_PER_SESSION} KB per session in fleetsim, ${MOSQUITTO_KB_PER_SESSION} in Mosquitto, ${PROCESS_BASE_MB} MB per process), ${available.toFixed(0)} MB available`;

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Results } from '../src/metrics/results.ts';
-import { compiledCli, pinned, pinningNote, runFleetsim } from './run-pinned.ts';
+import { compiledCli, pinning, runFleetsim } from './run-pinned.ts';
 import { preflight, diagnose, brokerLogCounts, MemorySampler } from './sessions-resources.ts';
 import type { ShardRun } from './sessions-resources.ts';
 import { startMosquitto } from './targets.ts';
@@ -31,10 +31,16 @@ const processes = Number(process.argv[3] ?? 0) || Math.ceil(sessions / perProces
 const brokers = Number(process.argv[4] ?? 0) || processes;
 const holdS = Number(process.argv[5] ?? 120);
 const spawnRate = Number(process.argv[6] ?? 1000);
-const addressCount = Number(process.argv[7] ?? Math.max(1, Math.ceil(sessions / 12_500)));
+// A socket bound to an address before it connects (--local-ips) takes its port by a search over half
+// the ephemeral range (Linux leaves the other half to connect()), and that search in the bind()
+// system call grows with the ports in use: at ~10,000 per address it blocked the event loop for
+// seconds. Sessions are spread to ~3,000 per address (127.0.0.x has 254 of them).
+const addressCount = Number(process.argv[7] ?? Math.min(254, Math.max(1, Math.ceil(sessions / 3000))));
 const addresses = Array.from({ length: addressCount }, (_, i) => `127.0.0.${i + 1}`);
 const dir = await mkdtemp(path.join(tmpdir(), 'fleetsim-sessions-'));
 const MB = 1048576;
+/** The shards' results and the brokers' logs are kept here after the run, for a closer look. */
+const kept = path.join(tmpdir(), 'fleetsim-sessions-last');
 
 function softFileLimit(): number {
   const match = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
@@ -57,7 +63,8 @@ function startAt(leadS: number): string {
 function shard(index: number, file: string, broker: Target, at: string, cli: string): Promise<ShardRun> {
   const json = path.join(dir, `shard-${index}.json`);
   const args = [cli, 'run', file, '--shard', `${index}/${processes}`, '--start-at', at, '--broker', broker.url, '--local-ips', addresses.join(','), '--json', json, '--quiet'];
-  const [command, argv] = pinned(0, process.execPath, args);
+  // Not pinned: the generators use whatever the brokers (on core 1) leave of both cores.
+  const [command, argv] = [process.execPath, args];
   return new Promise((resolve) => {
     const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -93,7 +100,7 @@ async function baseRss(broker: Target, count: number): Promise<{ rss: number; co
   return { rss: results.generator.maxRssBytes, count: results.devices.online };
 }
 
-console.log(`bench:sessions: ${sessions} idle lamps (keepalive 60 s, one QoS 1 publish a minute), ${processes} fleetsim processes, ${brokers} Mosquittos, ${addressCount} source addresses, ${spawnRate}/s, held ${holdS} s; ${pinningNote('brokers')}.`);
+console.log(`bench:sessions: ${sessions} idle lamps (keepalive 60 s, one QoS 1 publish a minute), ${processes} fleetsim processes, ${brokers} Mosquittos, ${addressCount} source addresses, ${spawnRate}/s, held ${holdS} s; ${pinning ? 'brokers on core 1, generators on either core' : 'not pinned'}; results kept in ${kept}.`);
 const problem = preflight({ sessions, processes, brokers, addresses: addressCount, fileLimit });
 if (problem) {
   console.log(`Not run: ${problem}`);
@@ -146,11 +153,23 @@ try {
   console.log(`  RSS: ${(rss / MB).toFixed(0)} MB over ${all.length} processes; per device ${perDevice.toFixed(2)} KB (above a ${(base.rss / MB).toFixed(0)} MB process holding ${base.count}), ${((rss / Math.max(1, online)) / 1024).toFixed(2)} KB with each process's base`);
   console.log(`  fleetsim CPU over the hold: ${holdCpu.toFixed(1)}% of a core in all = ${((holdCpu / Math.max(1, online)) * 1000).toFixed(2)}% per 1k idle sessions; event loop busy ${health.map((value) => value.busyPercent.toFixed(0)).join('/')}% (max interval ${Math.max(...health.map((value) => value.maxBusyPercent)).toFixed(0)}%)`);
   console.log(`  brokers' CPU over the run: ${brokerCpu.map((seconds) => `${((seconds / Math.max(1, wallS)) * 100).toFixed(0)}%`).join(', ')} of a core; machine memory available at the lowest ${memory.lowestAvailableMb.toFixed(0)} MB`);
+  for (const run of runs) {
+    const results = run.results;
+    if (!results) continue;
+    const failures = results.failures.slice(0, 3).map((failure) => `${failure.type} ${failure.error} x${failure.count}`).join(', ');
+    const generator = results.generator;
+    console.log(
+      `    process ${run.index}: online ${results.devices.online}/${results.devices.target}, all online ${onlineS(run) ?? '-'} s, keepalive late p99 ${results.keepalive?.lateP99Ms ?? '-'} ms; ` +
+        `loop busy ${generator.eventLoopBusyPercent ?? '-'}%, lag p99 ${generator.eventLoopLagP99Ms} ms, waited for a CPU ${generator.runQueuePercent ?? '-'}%; saturated intervals ${results.saturation.intervals}; ${failures || 'no failures'}`,
+    );
+  }
   for (const run of runs) if (run.code !== 0) console.log(`  process ${run.index} exited ${run.code}${run.results ? '' : ' without results'}: ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const verdict = diagnose({ sessions, online, lost, runs, dropped, lateP99Ms: lateP99, maxBusyPercent: Math.max(0, ...health.map((value) => value.maxBusyPercent)), lowestAvailableMb: memory.lowestAvailableMb, perDeviceKb: perDevice });
   console.log(`  goal (${sessions} online and held, 0 lost, <= 8 KB per device): ${verdict}`);
 } finally {
   memory.stop();
   for (const target of targets) target.stop();
+  await rm(kept, { recursive: true, force: true });
+  await cp(dir, kept, { recursive: true }).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
 }
