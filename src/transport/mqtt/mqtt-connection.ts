@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import { elapsedMicros } from '../../util/clock.ts';
 import { DISCONNECT, DISCONNECT_ENDING_SESSION, DISCONNECT_PROTOCOL_ERROR, MalformedPacketError, PINGREQ, PacketReader, PacketType, defaultServerLimits, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, reasonLabel, walkProperties } from './mqtt-codec.ts';
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
+import { listenTo } from './connection-socket.ts';
 import { Keepalive } from './mqtt-keepalive.ts';
 import type { KeepaliveOwner } from './mqtt-keepalive.ts';
 import { ConnectionAcks } from './mqtt-acks.ts';
@@ -27,28 +28,6 @@ function connectTimedOut(connection: MqttConnection): void {
   connection.connectTimedOut();
 }
 
-/**
- * The socket's listeners are shared by every connection, which the socket carries under this key:
- * per connection that is one property instead of four closures, their context and a `once` wrapper.
- */
-const CONNECTION = Symbol('mqtt connection');
-type OwnedStream = Duplex & { [CONNECTION]: MqttConnection };
-
-function onOpened(this: OwnedStream): void {
-  this[CONNECTION].opened();
-}
-
-function onData(this: OwnedStream, chunk: Buffer): void {
-  this[CONNECTION].received(chunk);
-}
-
-function onError(this: OwnedStream, error: Error): void {
-  this[CONNECTION].failed(errorLabel(error));
-}
-
-function onClose(this: OwnedStream): void {
-  this[CONNECTION].closed();
-}
 
 /**
  * One socket's MQTT conversation, from CONNECT to close: one handler per packet type, one buffer
@@ -98,13 +77,8 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.version5 = options.protocolVersion === 5;
     this.connectTimer = setTimeout(connectTimedOut, options.connectTimeoutMs, this);
     this.processing = options.processingMs ? new InboundProcessing(this, options.processingMs) : undefined;
-    const socket = (this.socket = opened.stream);
-    (socket as OwnedStream)[CONNECTION] = this;
-    socket.once(opened.ready, onOpened);
-    socket.on('data', onData);
-    socket.on('error', onError);
-    // A stream emits 'close' once.
-    socket.on('close', onClose);
+    this.socket = opened.stream;
+    listenTo(opened, this);
   }
 
   publish(topic: string, payload: string | Buffer, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback, extras?: PublishExtras): void {
