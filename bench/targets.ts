@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, openSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
@@ -37,18 +37,36 @@ async function listening(port: number, what: string, child: ChildProcess): Promi
   }
 }
 
+/** How a benchmark's Mosquitto is set up beyond the defaults. */
+export interface MosquittoOptions {
+  /** A TLS listener with this certificate and key (mqtts://) instead of plain TCP. */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
+  /** Its `max_connections` (unlimited by default, which the process's file limit then caps). */
+  readonly maxConnections?: number;
+  /** Its own file limit (`prlimit --nofile`), at most the hard limit this process has. */
+  readonly fileLimit?: number;
+  /** A name for its config file, when a benchmark starts several. */
+  readonly name?: string;
+  /** Where its stdout and stderr go (its log of connects and drops); ignored by default. */
+  readonly logFile?: string;
+}
+
 /** Mosquitto with Nagle off (see the README's Nagle note) and no per-client queue limits. */
-export async function startMosquitto(dir: string): Promise<Target> {
+export async function startMosquitto(dir: string, options: MosquittoOptions = {}): Promise<Target> {
   const port = await freePort();
-  const config = path.join(dir, 'mosquitto.conf');
+  const config = path.join(dir, `${options.name ?? 'mosquitto'}.conf`);
+  const tls = options.tls ? `cafile ${options.tls.ca}\ncertfile ${options.tls.cert}\nkeyfile ${options.tls.key}\n` : '';
+  const limit = options.maxConnections === undefined ? '' : `max_connections ${options.maxConnections}\n`;
   await writeFile(
     config,
-    `listener ${port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 0\n${process.getuid?.() === 0 ? 'user root\n' : ''}`,
+    `listener ${port} 127.0.0.1\n${tls}${limit}allow_anonymous true\nset_tcp_nodelay true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 0\n${process.getuid?.() === 0 ? 'user root\n' : ''}`,
   );
-  const [file, argv] = pinned(1, 'mosquitto', ['-c', config]);
-  const child = spawn(file, argv, { stdio: 'ignore' }).on('error', () => undefined);
+  const command: [string, string[]] = options.fileLimit === undefined ? ['mosquitto', ['-c', config]] : ['prlimit', [`--nofile=${options.fileLimit}:${options.fileLimit}`, 'mosquitto', '-c', config]];
+  const [file, argv] = pinned(1, command[0], command[1]);
+  const log = options.logFile === undefined ? 'ignore' : openSync(options.logFile, 'a');
+  const child = spawn(file, argv, { stdio: ['ignore', log, log] }).on('error', () => undefined);
   await listening(port, 'mosquitto (apt-get install mosquitto)', child);
-  return target(`mqtt://127.0.0.1:${port}`, child, 'SIGTERM');
+  return target(`${options.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`, child, 'SIGTERM');
 }
 
 /**

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { keepaliveWheel } from '../transport/mqtt/keepalive-wheel.ts';
 import { Engine } from '../engine/engine.ts';
 import type { StopReason } from '../engine/events.ts';
 import type { Results } from '../metrics/results.ts';
@@ -187,11 +188,13 @@ async function execute(
   // Warm-up, pre-connect and the broker probe come before the common start, so shards aimed at one
   // moment start at it rather than each after its own preparations.
   let times;
+  let keepaliveFrom;
   try {
     await engine.prepare();
     if (flags.startAt !== undefined) await waitForStart(flags.startAt, output, flags.quiet, runSignals.stopped);
     if (hooks.barrier) await Promise.race([hooks.barrier(), runSignals.stopped]);
     monitor.start();
+    keepaliveFrom = keepaliveWheel.snapshot();
     times = await engine.run();
   } catch (error) {
     // A run that fails (a misdeclared profile found by a device) must not be kept alive by its probe's socket or its log.
@@ -207,7 +210,7 @@ async function execute(
   if (logProblem) writeProblems.push(logProblem);
 
   const broker = await probe?.finish();
-  const measured = resultsOf({ plan, engine, times, generator, stopReason, onlineAtStop });
+  const measured = resultsOf({ plan, engine, times, generator, stopReason, onlineAtStop, keepaliveFrom });
   const results = broker ? { ...measured, broker } : measured;
   writeProblems.push(...(await finishReporters(reporters, results)));
   if (hooks.finished) await hooks.finished(results);

@@ -134,6 +134,8 @@ export interface Results {
   readonly delivery?: DeliverySummary;
   /** The broker's own `$SYS` figures for the run (`--broker-stats`). */
   readonly broker?: BrokerStats;
+  /** MQTT keepalive checks, PINGREQs and how late the checks ran (runs with MQTT sessions only). */
+  readonly keepalive?: KeepaliveStats;
   /** Sparkplug B edge nodes: births, rebirths, deaths and out-of-order seq per node (fleets with a sparkplug model). */
   readonly sparkplug?: SparkplugSummary;
   /** Commands with replies (fleets with a command step): per COMMAND row, replied, timed out, late, lost, failed. */
@@ -160,6 +162,21 @@ export interface Results {
   readonly load?: LoadVerdict;
   /** A run that ended more than 2 s past its planned end: by how much (a starved loop fires its timers late). */
   readonly overran?: { readonly plannedS: number; readonly byS: number };
+}
+
+/**
+ * The keepalive path of a run's MQTT sessions. Every session is checked four times per keepalive
+ * interval on one process-wide timer wheel; a check that runs late delays the session's PINGREQ
+ * by as much, and a broker drops a session silent for 1.5 intervals.
+ */
+export interface KeepaliveStats {
+  readonly checks: number;
+  readonly pingsSent: number;
+  /** How late checks ran after their due time: the event loop's delay on the keepalive path (ms, 1 ms steps below 1 s, 100 ms above). */
+  readonly lateP50Ms: number;
+  readonly lateP99Ms: number;
+  /** The latest any check ran (merged: the worst shard's). */
+  readonly lateMaxMs: number;
 }
 
 /** Shards' differing abandon causes, each as `shard I: cause`, joined by `; `. */

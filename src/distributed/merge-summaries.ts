@@ -1,7 +1,7 @@
-import type { BrokerStats, LifecycleSummary, Results } from '../metrics/results.ts';
+import type { BrokerStats, KeepaliveStats, LifecycleSummary, Results } from '../metrics/results.ts';
 
 /** What these merges need of a shard's results. */
-type ShardPart = Pick<Results, 'shard' | 'startedAt' | 'endedAt' | 'broker' | 'lifecycle'>;
+type ShardPart = Pick<Results, 'shard' | 'startedAt' | 'endedAt' | 'broker' | 'lifecycle' | 'keepalive'>;
 
 /**
  * Device lifecycles summed over the shards: each counts its own devices' sleeps, wakes, reboots and
@@ -45,4 +45,21 @@ export function oneBrokerObservation(shards: readonly ShardPart[], fleetStartMs:
     ...(observers > 1 ? [`clients connected include the probes of the ${observers} shards that took broker stats, while they ran`] : []),
   ].join('; ');
   return { ...chosen.broker, notes: [...(chosen.broker.notes ?? []), note] };
+}
+
+/**
+ * The shards' keepalive paths: checks and PINGREQs summed; the lateness percentiles and max are the
+ * worst shard's (each process has its own loop and wheel, and the counts behind them are not kept).
+ */
+export function mergeKeepalive(shards: readonly ShardPart[]): KeepaliveStats | undefined {
+  const parts = shards.flatMap((shard) => (shard.keepalive ? [shard.keepalive] : []));
+  if (parts.length === 0) return undefined;
+  const worst = (pick: (part: KeepaliveStats) => number): number => Math.max(...parts.map(pick));
+  return {
+    checks: parts.reduce((sum, part) => sum + part.checks, 0),
+    pingsSent: parts.reduce((sum, part) => sum + part.pingsSent, 0),
+    lateP50Ms: worst((part) => part.lateP50Ms),
+    lateP99Ms: worst((part) => part.lateP99Ms),
+    lateMaxMs: worst((part) => part.lateMaxMs),
+  };
 }

@@ -15,7 +15,7 @@ import { parseThreshold } from '../profile/thresholds.ts';
 import { toolVersion } from '../util/version.ts';
 import type { HistoryTable } from './history-table.ts';
 import { historyTable, mergeHistories } from './merge-history.ts';
-import { mergeLifecycles, oneBrokerObservation } from './merge-summaries.ts';
+import { mergeKeepalive, mergeLifecycles, oneBrokerObservation } from './merge-summaries.ts';
 
 /** Shard results that cannot be merged (different runs, a duplicate, a missing shard): exit 2. */
 export class MergeError extends FleetsimError {
@@ -294,11 +294,13 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
   const commands = commandSummaries.length === 0 ? {} : { commands: mergeCommands(commandSummaries) };
   const shardResults = shards.map(({ results }) => results);
   const lifecycle = mergeLifecycles(shardResults);
+  const keepalive = mergeKeepalive(shardResults);
   const broker = oneBrokerObservation(shardResults, startedAtMs, endedAtMs);
   return {
     ...partialResults,
     ...downlink,
     ...(lifecycle ? { lifecycle } : {}),
+    ...(keepalive ? { keepalive } : {}),
     ...(broker ? { broker } : {}),
     ...sparkplug,
     ...commands,

@@ -12,7 +12,7 @@ import { loadVerdict } from './load-verdict.ts';
 import type { LoadNoise, LoadTally, LoadVerdict } from './load-verdict.ts';
 import type { SaturationSplit, StatsEntry } from './stats.ts';
 import type { Results, StatsRow } from '../contracts/results.ts';
-export type { StatsRow, BrokerStats, ThresholdResult, Results, MixedAbandonCause, LifecycleSummary, DownlinkSummary, Saturation, DevicesSummary } from '../contracts/results.ts';
+export type { StatsRow, BrokerStats, KeepaliveStats, ThresholdResult, Results, MixedAbandonCause, LifecycleSummary, DownlinkSummary, Saturation, DevicesSummary } from '../contracts/results.ts';
 
 export interface ResultsInput {
   readonly version: string;

@@ -158,6 +158,10 @@ export function formatSummary(results: Results): string {
     out.push('', `Commands: ${total.commands} ended, ${total.replied} replied in time, ${total.timeouts} timed out (${total.late} replied late, ${total.lost} never replied), ${total.failed} failed to send${unmatched}.`);
   }
   if (results.broker) out.push('', ...brokerLines(results));
+  const keepalive = results.keepalive;
+  if (keepalive && keepalive.checks > 0) {
+    out.push('', `Keepalive: ${keepalive.checks} checks, ${keepalive.pingsSent} PINGREQs sent; checks ran late by p50 ${keepalive.lateP50Ms} ms, p99 ${keepalive.lateP99Ms} ms, max ${keepalive.lateMaxMs} ms (a broker drops a session silent for 1.5 keepalive intervals).`);
+  }
   const unanswered = results.total.failedLatencyMs;
   if (unanswered.max !== null) {
     out.push('', `Attempts with no answer (refused, reset, timed out, lost) are failures whose time is not latency: they took p50 ${unanswered.p50} ms, max ${unanswered.max} ms (failedLatencyMs).`);

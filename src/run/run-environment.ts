@@ -19,6 +19,8 @@ import type { Results } from '../metrics/results.ts';
 import type { RunPlan } from '../profile/types.ts';
 import type { ProgressSink } from '../report/progress.ts';
 import { toolVersion } from '../util/version.ts';
+import { keepaliveWheel } from '../transport/mqtt/keepalive-wheel.ts';
+import type { KeepaliveCounts } from '../transport/mqtt/keepalive-wheel.ts';
 
 export interface Output extends ProgressSink {
   stdout(text: string): void;
@@ -179,6 +181,8 @@ export interface FinishedRun {
   readonly generator: GeneratorHealth;
   readonly stopReason: StopReason;
   readonly onlineAtStop: number;
+  /** The process's keepalive counts when the run started: the run's share is what came after. */
+  readonly keepaliveFrom?: KeepaliveCounts | undefined;
 }
 
 /** The results of a finished run: rows, history, warnings, and the thresholds judged. */
@@ -234,6 +238,7 @@ export function resultsOf(run: FinishedRun): Results {
     ...downlink,
     ...(engine.lifecycle.any ? { lifecycle: { ...engine.lifecycle.counts, planned: { ...engine.lifecycle.counts.planned } } } : {}),
     ...(engine.delivery ? { delivery: engine.delivery.summary() } : {}),
+    ...(run.keepaliveFrom && mqttSessions(plan) > 0 ? { keepalive: keepaliveWheel.since(run.keepaliveFrom) } : {}),
     ...(plan.fleet.some((entry) => entry.model.sparkplug !== undefined) ? { sparkplug: engine.sparkplug?.summary() ?? summarizeNodes([]) } : {}),
     ...(engine.commands ? { commands: summarizeCommands(engine.stats.entries, engine.commands.lost(), engine.commands.unmatchedReplies) } : {}),
     warnings: [...partial.warnings, ...(nagle ? [nagle] : []), ...(pool ? [pool] : []), ...(engine.delivery && engine.shard.count > 1 ? [SHARDED_DELIVERY] : []), ...loadWarnings(partial)],

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { keepaliveWheel } from '../transport/mqtt/keepalive-wheel.ts';
 import { closeReporters, finishReporters, prepareReporters } from './report-files.ts';
 import { checkConnections, openEnvironment, reportFixtureCounts, resultsOf } from './run-environment.ts';
 import type { Output } from './run-environment.ts';
@@ -91,6 +92,7 @@ export async function runPlan(plan: RunPlan, options: RunPlanOptions = {}): Prom
     const onAbort = (): void => engine.stop('requested');
     await engine.prepare();
     monitor.start();
+    const keepaliveFrom = keepaliveWheel.snapshot();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     let times;
     try {
@@ -101,7 +103,7 @@ export async function runPlan(plan: RunPlan, options: RunPlanOptions = {}): Prom
       options.signal?.removeEventListener('abort', onAbort);
     }
     const generator = monitor.stop();
-    const results = resultsOf({ plan, engine, times, generator, stopReason, onlineAtStop });
+    const results = resultsOf({ plan, engine, times, generator, stopReason, onlineAtStop, keepaliveFrom });
     const problems = await finishReporters(reporters, results);
     await reportFixtureCounts(environment, output);
     if (problems.length > 0) throw new ReportWriteError(problems, results);

@@ -180,6 +180,28 @@ tasks:
     assert.equal(fixture.counts.subscribes, 10);
   });
 
+  test('idle sessions: the results count keepalive checks and PINGREQs, and how late the checks ran', { timeout: 60_000 }, async () => {
+    const { results } = await runModel(
+      'idler',
+      `kind: device
+name: idler
+mqtt: { keepalive: 1s }
+tasks:
+  - every: 1h
+    publish: { topic: "devices/{{ device.id }}/hourly", payload: x, qos: 0 }
+`,
+      3,
+      url,
+      ['--duration', '4s'],
+    );
+    const keepalive = results.keepalive;
+    assert.ok(keepalive, 'a run with MQTT sessions carries a keepalive block');
+    // Four checks per 1 s interval for about 4 s, for each of 3 sessions; an idle session pings about once a second.
+    assert.ok(keepalive.checks >= 3 * 8, `${keepalive.checks} checks`);
+    assert.ok(keepalive.pingsSent >= 3 * 2, `${keepalive.pingsSent} PINGREQs`);
+    assert.ok(keepalive.lateP50Ms <= keepalive.lateP99Ms && keepalive.lateP99Ms <= Math.max(keepalive.lateMaxMs + 100, 1), JSON.stringify(keepalive));
+  });
+
   test('a QoS 0 step with repeat and sleep runs its repeats once, then the next step', { timeout: 60_000 }, async () => {
     const { results, log } = await runModel(
       'sleepy',

@@ -119,16 +119,19 @@ export class MqttLink implements SessionListener, Schedulable {
   finish(): Promise<void> {
     this.finishing = true;
     this.host.unschedule(this);
-    if (this.connecting) return new Promise((resolve) => this.whenClosed.push(resolve));
+    if (this.connecting) return new Promise((resolve) => (this.whenClosed ??= []).push(resolve));
     return this.close(true);
   }
 
-  private readonly whenClosed: (() => void)[] = [];
+  /** Made when a finish waits on a connect in flight: an idle link holds none. */
+  private whenClosed: (() => void)[] | undefined;
 
   close(graceful: boolean): Promise<void> {
     this.closed = true;
     this.closedPromise ??= this.session.close(graceful).then(() => {
-      for (const resolve of this.whenClosed.splice(0)) resolve();
+      const waiting = this.whenClosed;
+      this.whenClosed = undefined;
+      if (waiting) for (const resolve of waiting) resolve();
     });
     return this.closedPromise;
   }

@@ -346,7 +346,7 @@ export interface PacketHandler {
  */
 export class PacketReader {
   /** The start of a packet that has not fully arrived, and the chunks after it. */
-  private held: Buffer[] = [];
+  private held: Buffer[] | undefined;
   private heldBytes = 0;
   /** How many bytes the held packet needs in all, once its length is known (0 until then). */
   private needed = 0;
@@ -355,13 +355,14 @@ export class PacketReader {
 
   push(chunk: Buffer): void {
     let buffer = chunk;
-    if (this.held.length > 0) {
-      this.held.push(chunk);
+    const held = this.held;
+    if (held !== undefined) {
+      held.push(chunk);
       this.heldBytes += chunk.length;
       // A large packet arrives in many chunks: they are joined once, when the last one is here.
       if (this.needed > 0 && this.heldBytes < this.needed) return;
-      buffer = Buffer.concat(this.held, this.heldBytes);
-      this.held = [];
+      buffer = Buffer.concat(held, this.heldBytes);
+      this.held = undefined;
       this.heldBytes = 0;
       this.needed = 0;
     }
@@ -392,7 +393,7 @@ export class PacketReader {
     }
     if (offset < end) {
       const rest = buffer.subarray(offset);
-      this.held.push(rest);
+      this.held = [rest];
       this.heldBytes = rest.length;
     }
   }

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import { elapsedMicros } from '../../util/clock.ts';
 import { DISCONNECT, DISCONNECT_ENDING_SESSION, DISCONNECT_PROTOCOL_ERROR, MalformedPacketError, PINGREQ, PacketReader, PacketType, defaultServerLimits, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, reasonLabel, walkProperties } from './mqtt-codec.ts';
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
+import { listenTo } from './connection-socket.ts';
 import { Keepalive } from './mqtt-keepalive.ts';
 import type { KeepaliveOwner } from './mqtt-keepalive.ts';
 import { ConnectionAcks } from './mqtt-acks.ts';
@@ -26,6 +27,7 @@ function uncork(connection: MqttConnection): void {
 function connectTimedOut(connection: MqttConnection): void {
   connection.connectTimedOut();
 }
+
 
 /**
  * One socket's MQTT conversation, from CONNECT to close: one handler per packet type, one buffer
@@ -55,14 +57,11 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
   private readonly processing: InboundProcessing | undefined;
   /** Set by an MQTT 5 CONNACK with properties; MQTT 3.1.1 brokers set none. */
   private limits: ServerLimits | undefined;
-  private readonly closeWaiters: (() => void)[] = [];
-  /** QoS 0 publishes waiting for their bytes to leave; the socket calls back in the order written. */
-  private readonly written: AckCallback[] = [];
-  private readonly onWritten = (error?: Error | null): void => {
-    const callback = this.written.shift();
-    // A destroyed socket still reports its corked bytes as written; they never reached the kernel.
-    if (callback) callback(error || this.socket.destroyed ? CONNECTION_CLOSED : undefined);
-  };
+  /** Made when first needed: most connections close once, at the end, and an idle one holds nothing here. */
+  private closeWaiters: (() => void)[] | undefined;
+  /** QoS 0 publishes waiting for their bytes to leave; the socket calls back in the order written. Made at the first. */
+  private written: AckCallback[] | undefined;
+  private onWritten: ((error?: Error | null) => void) | undefined;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -78,11 +77,8 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.version5 = options.protocolVersion === 5;
     this.connectTimer = setTimeout(connectTimedOut, options.connectTimeoutMs, this);
     this.processing = options.processingMs ? new InboundProcessing(this, options.processingMs) : undefined;
-    const socket = (this.socket = opened.stream);
-    socket.once(opened.ready, () => this.opened());
-    socket.on('data', (chunk: Buffer) => this.received(chunk));
-    socket.on('error', (error: Error) => this.failed(errorLabel(error)));
-    socket.once('close', () => this.closed());
+    this.socket = opened.stream;
+    listenTo(opened, this);
   }
 
   publish(topic: string, payload: string | Buffer, qos: 0 | 1 | 2, retain: boolean, timeoutMs: number, callback: AckCallback, extras?: PublishExtras): void {
@@ -101,10 +97,16 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (qos === 0) {
       // QoS 0 ends once the socket has handed the bytes to the kernel: a device publishing QoS 0 flat
       // out then goes at the pace the broker reads, instead of piling packets up in memory.
-      this.written.push(callback);
-      return this.write(packet, this.onWritten);
+      (this.written ??= []).push(callback);
+      return this.write(packet, (this.onWritten ??= this.qos0Written.bind(this)));
     }
     this.acks.publish(packet, packetId, qos, timeoutMs, callback);
+  }
+
+  private qos0Written(error?: Error | null): void {
+    const callback = this.written?.shift();
+    // A destroyed socket still reports its corked bytes as written; they never reached the kernel.
+    if (callback) callback(error || this.socket.destroyed ? CONNECTION_CLOSED : undefined);
   }
 
   subscribe(filter: string, qos: 0 | 1 | 2, callback: AckCallback): void {
@@ -138,7 +140,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (this.ended) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.socket.destroy(), timeoutMs);
-      this.closeWaiters.push(() => {
+      (this.closeWaiters ??= []).push(() => {
         clearTimeout(timer);
         resolve();
       });
@@ -259,7 +261,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.socket.end();
     // A broker that does not close its side after a DISCONNECT is not waited for.
     const timer = setTimeout(() => this.socket.destroy(), this.options.connectTimeoutMs);
-    this.closeWaiters.push(() => clearTimeout(timer));
+    (this.closeWaiters ??= []).push(() => clearTimeout(timer));
   }
 
   /**
@@ -314,7 +316,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     if (this.connected) this.owner.listener.message(topic, payload, properties);
   }
 
-  private opened(): void {
+  opened(): void {
     this.onWire = process.hrtime.bigint();
     let connect: Buffer;
     try {
@@ -326,7 +328,7 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.write(connect);
   }
 
-  private received(chunk: Buffer): void {
+  received(chunk: Buffer): void {
     try {
       this.reader.push(chunk);
     } catch (error) {
@@ -343,7 +345,8 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
     this.socket.destroy();
   }
 
-  private closed(): void {
+  closed(): void {
+    if (this.ended) return;
     this.ended = true;
     this.clearConnectTimer();
     this.keepalive.stop();
@@ -356,7 +359,9 @@ export class MqttConnection implements PacketHandler, KeepaliveOwner {
       // A persistent session carries its publishes to the next connection; SUBSCRIBEs are never resent.
       this.acks.connectionLost(this.lastError === undefined ? CONNECTION_CLOSED : lostLabel(this.lastError));
     }
-    for (const resolve of this.closeWaiters.splice(0)) resolve();
+    const waiters = this.closeWaiters;
+    this.closeWaiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve();
     this.owner.connectionEnded(this, wasConnected, this.lastError);
   }
 
