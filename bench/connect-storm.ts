@@ -52,7 +52,10 @@ async function profile(rate: number, ca: string | undefined): Promise<string> {
   const model = path.resolve('bench/devices/idle-mqtt.yaml');
   // The run lasts the ramp and 15 s more: time for SYNs the broker's accept queue dropped to be sent again.
   const seconds = Math.ceil(devices / rate) + 15;
-  await writeFile(file, `kind: profile\nname: connect-storm-${rate}\nseed: 1\nfleet:\n  - device: ${model}\n    count: ${devices}\nspawnRate: ${rate}\nduration: ${seconds}s\n${ca ? `mqtt:\n  tls: { ca: ${ca} }\n` : ''}`);
+  await writeFile(
+    file,
+    `kind: profile\nname: connect-storm-${rate}\nseed: 1\nfleet:\n  - device: ${model}\n    count: ${devices}\nspawnRate: ${rate}\nduration: ${seconds}s\n${ca ? `mqtt:\n  tls: { ca: ${ca} }\n` : ''}`,
+  );
   return file;
 }
 
@@ -73,7 +76,8 @@ async function fleetsim(broker: Target, rate: number, ca: string | undefined): P
   const cpu = (onlineS: number): number => cpuUntilOnline(results, onlineS);
   const latency = { p50Ms: connect?.latencyMs.p50 ?? null, p99Ms: connect?.latencyMs.p99 ?? null };
   // Not all online by the end: what did connect, over the whole run.
-  if (onlineMs === null || onlineMs === undefined) return { connects: results.devices.online, failures: connect?.failures ?? 0, seconds: results.activeS, cpuSeconds: cpu(results.activeS), ...latency };
+  if (onlineMs === null || onlineMs === undefined)
+    return { connects: results.devices.online, failures: connect?.failures ?? 0, seconds: results.activeS, cpuSeconds: cpu(results.activeS), ...latency };
   const onlineS = onlineMs / 1000;
   return { connects: devices, failures: connect?.failures ?? 0, seconds: onlineS, cpuSeconds: cpu(onlineS), ...latency };
 }
@@ -97,7 +101,9 @@ function aligned(lines: readonly (readonly string[])[]): string {
 
 /** Per offered rate and tool: medians over the rounds, and fleetsim's ratios taken within each round. */
 function report(runs: ReadonlyMap<number, { fleetsim: Storm; mqttjs: Storm }[]>): string {
-  const lines = [['offered/s', 'tool', 'CONNACK/s', 'range', 'per CPU s', 'CPU s per 1k', 'p50 ms', 'p99 ms', 'broker core %', 'fleetsim ÷ mqtt.js per CPU s', 'range', 'CONNACK/s ratio', 'incomplete runs']];
+  const lines = [
+    ['offered/s', 'tool', 'CONNACK/s', 'range', 'per CPU s', 'CPU s per 1k', 'p50 ms', 'p99 ms', 'broker core %', 'fleetsim ÷ mqtt.js per CPU s', 'range', 'CONNACK/s ratio', 'incomplete runs'],
+  ];
   for (const [rate, pairs] of runs) {
     for (const tool of ['fleetsim', 'mqttjs'] as const) {
       const storms = pairs.map((pair) => pair[tool]);
@@ -155,7 +161,7 @@ try {
     }
   }
   console.log(`Connect storms: ${devices} idle lamps (keepalive 60 s) per run${certs ? ' over TLS (mqtts://, ECDSA P-256)' : ''}, against Mosquitto; ${pinningNote('broker')}; ${rounds} rounds.`);
-  console.log('CONNACK/s = devices / time to all online; per CPU s = connects per second of the generator main thread\'s CPU until then (a core\'s capacity);');
+  console.log("CONNACK/s = devices / time to all online; per CPU s = connects per second of the generator main thread's CPU until then (a core's capacity);");
   console.log('latency = CONNECT on the wire (TCP or TLS up) to CONNACK. Ratios are taken within each round, then the median and range over rounds.');
   console.log('A run whose clients were not all online by its end (the ramp + 15 s; mqtt.js: 120 s) counts those online over that time ("incomplete runs").');
   console.log(report(runs));

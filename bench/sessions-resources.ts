@@ -32,16 +32,20 @@ const PROCESS_BASE_MB = 120;
  */
 export function preflight(plan: { sessions: number; processes: number; brokers: number; addresses: number; fileLimit: number }): string | undefined {
   const perProcess = Math.ceil(plan.sessions / plan.processes);
-  if (perProcess + 200 > plan.fileLimit) return `file descriptors: ${perProcess} sessions per fleetsim process need ~${perProcess + 200}, the limit is ${plan.fileLimit} (ulimit -n): use at least ${Math.ceil(plan.sessions / (plan.fileLimit - 200))} processes`;
+  if (perProcess + 200 > plan.fileLimit)
+    return `file descriptors: ${perProcess} sessions per fleetsim process need ~${perProcess + 200}, the limit is ${plan.fileLimit} (ulimit -n): use at least ${Math.ceil(plan.sessions / (plan.fileLimit - 200))} processes`;
   const perBroker = Math.ceil(plan.sessions / plan.brokers);
-  if (perBroker + 100 > plan.fileLimit) return `file descriptors: ${perBroker} sessions per Mosquitto need ~${perBroker + 100}, its limit is ${plan.fileLimit}: use at least ${Math.ceil(plan.sessions / (plan.fileLimit - 100))} brokers`;
+  if (perBroker + 100 > plan.fileLimit)
+    return `file descriptors: ${perBroker} sessions per Mosquitto need ~${perBroker + 100}, its limit is ${plan.fileLimit}: use at least ${Math.ceil(plan.sessions / (plan.fileLimit - 100))} brokers`;
   // bind() before connect() picks from half the range, and its search slows as that half fills: a quarter is the ceiling here.
   const ports = portRange();
   const perAddress = Math.ceil(plan.sessions / plan.addresses);
-  if (perAddress > ports / 8) return `source ports: ${perAddress} sessions per source address, where a bound socket picks from half of ${ports} ephemeral ports (net.ipv4.ip_local_port_range) and the search stalls the event loop once that half is a quarter full: use at least ${Math.ceil(plan.sessions / (ports / 8))} addresses`;
+  if (perAddress > ports / 8)
+    return `source ports: ${perAddress} sessions per source address, where a bound socket picks from half of ${ports} ephemeral ports (net.ipv4.ip_local_port_range) and the search stalls the event loop once that half is a quarter full: use at least ${Math.ceil(plan.sessions / (ports / 8))} addresses`;
   const needMb = (plan.sessions * (FLEETSIM_KB_PER_SESSION + MOSQUITTO_KB_PER_SESSION)) / 1024 + (plan.processes + 1) * PROCESS_BASE_MB;
   const available = availableMb();
-  if (needMb > available * 0.9) return `memory: about ${needMb.toFixed(0)} MB needed (${FLEETSIM_KB_PER_SESSION} KB per session in fleetsim, ${MOSQUITTO_KB_PER_SESSION} in Mosquitto, ${PROCESS_BASE_MB} MB per process), ${available.toFixed(0)} MB available`;
+  if (needMb > available * 0.9)
+    return `memory: about ${needMb.toFixed(0)} MB needed (${FLEETSIM_KB_PER_SESSION} KB per session in fleetsim, ${MOSQUITTO_KB_PER_SESSION} in Mosquitto, ${PROCESS_BASE_MB} MB per process), ${available.toFixed(0)} MB available`;
   return undefined;
 }
 
@@ -90,13 +94,15 @@ export function diagnose(run: {
 }): string {
   const causes: string[] = [];
   const died = run.runs.filter((shard) => !shard.results);
-  if (died.length > 0) causes.push(`${died.length} fleetsim process(es) ended without results (exit ${died.map((shard) => shard.code).join(', ')}${run.lowestAvailableMb < 500 ? '; memory ran low' : ''})`);
+  if (died.length > 0)
+    causes.push(`${died.length} fleetsim process(es) ended without results (exit ${died.map((shard) => shard.code).join(', ')}${run.lowestAvailableMb < 500 ? '; memory ran low' : ''})`);
   const fds = failuresMatching(run.runs, /EMFILE|ENFILE|too many open files/i);
   if (fds > 0 || run.dropped.files > 0) causes.push(`file descriptors: ${fds} fleetsim attempts failed with EMFILE, brokers logged ${run.dropped.files} accept failures for open files`);
   const ports = failuresMatching(run.runs, /EADDRNOTAVAIL|EADDRINUSE/);
   if (ports > 0) causes.push(`source ports: ${ports} connects failed with EADDRNOTAVAIL/EADDRINUSE`);
   if (run.dropped.maxConnections > 0) causes.push(`broker max_connections: ${run.dropped.maxConnections} connections refused`);
-  if (run.dropped.keepalive > 0) causes.push(`brokers dropped ${run.dropped.keepalive} sessions for keepalive (fleetsim's keepalive checks ran late p99 ${run.lateP99Ms} ms; a broker allows 1.5 intervals)`);
+  if (run.dropped.keepalive > 0)
+    causes.push(`brokers dropped ${run.dropped.keepalive} sessions for keepalive (fleetsim's keepalive checks ran late p99 ${run.lateP99Ms} ms; a broker allows 1.5 intervals)`);
   const timeouts = failuresMatching(run.runs, /timeout/i);
   if (timeouts > 0) causes.push(`${timeouts} attempts timed out (CONNECTs unanswered in time, or acks late)`);
   if (run.maxBusyPercent >= 90) causes.push(`event loop: a generator's loop was ${run.maxBusyPercent.toFixed(0)}% busy in an interval of the hold (CPU)`);

@@ -49,7 +49,10 @@ function softFileLimit(): number {
 
 async function profile(count: number, seconds: number): Promise<string> {
   const file = path.join(dir, `idle-lamps-${count}.yaml`);
-  await writeFile(file, `kind: profile\nname: idle-lamps\nseed: 1\nfleet:\n  - device: ${path.resolve('bench/devices/idle-lamp.yaml')}\n    count: ${count}\nspawnRate: ${spawnRate}\nduration: ${seconds}s\n`);
+  await writeFile(
+    file,
+    `kind: profile\nname: idle-lamps\nseed: 1\nfleet:\n  - device: ${path.resolve('bench/devices/idle-lamp.yaml')}\n    count: ${count}\nspawnRate: ${spawnRate}\nduration: ${seconds}s\n`,
+  );
   return file;
 }
 
@@ -87,7 +90,11 @@ const onlineS = (run: ShardRun): number | null => (run.results?.devices.timeToAl
 function holdHealth(results: Results, fromS: number): { cpuPercent: number; busyPercent: number; maxBusyPercent: number } {
   const points = results.history.filter((point) => point.atS - point.intervalS >= fromS + 5 && point.atS <= results.activeS - 2);
   const mean = (pick: (value: (typeof points)[number]) => number): number => (points.length === 0 ? Number.NaN : points.reduce((sum, point) => sum + pick(point), 0) / points.length);
-  return { cpuPercent: mean((point) => point.generator.cpuPercent ?? 0), busyPercent: mean((point) => point.generator.busyPercent), maxBusyPercent: Math.max(0, ...points.map((point) => point.generator.busyPercent)) };
+  return {
+    cpuPercent: mean((point) => point.generator.cpuPercent ?? 0),
+    busyPercent: mean((point) => point.generator.busyPercent),
+    maxBusyPercent: Math.max(0, ...points.map((point) => point.generator.busyPercent)),
+  };
 }
 
 /**
@@ -100,7 +107,9 @@ async function baseRss(broker: Target, count: number): Promise<{ rss: number; co
   return { rss: results.generator.maxRssBytes, count: results.devices.online };
 }
 
-console.log(`bench:sessions: ${sessions} idle lamps (keepalive 60 s, one QoS 1 publish a minute), ${processes} fleetsim processes, ${brokers} Mosquittos, ${addressCount} source addresses, ${spawnRate}/s, held ${holdS} s; ${pinning ? 'brokers on core 1, generators on either core' : 'not pinned'}; results kept in ${kept}.`);
+console.log(
+  `bench:sessions: ${sessions} idle lamps (keepalive 60 s, one QoS 1 publish a minute), ${processes} fleetsim processes, ${brokers} Mosquittos, ${addressCount} source addresses, ${spawnRate}/s, held ${holdS} s; ${pinning ? 'brokers on core 1, generators on either core' : 'not pinned'}; results kept in ${kept}.`,
+);
 const problem = preflight({ sessions, processes, brokers, addresses: addressCount, fileLimit });
 if (problem) {
   console.log(`Not run: ${problem}`);
@@ -132,7 +141,7 @@ try {
   const connectFailures = all.reduce((sum, results) => sum + (results.types.find((row) => row.type === 'CONNECT')?.failures ?? 0), 0);
   const started = all.reduce((sum, results) => sum + results.devices.started, 0);
   const onlineTimes = runs.map(onlineS);
-  const allOnlineS = onlineTimes.every((value) => value !== null) ? Math.max(...(onlineTimes)) : null;
+  const allOnlineS = onlineTimes.every((value) => value !== null) ? Math.max(...onlineTimes) : null;
   // Every CONNECT past a device's first is a reconnect: after a lost session or a failed attempt.
   const reconnects = connects - started;
   const lost = Math.max(0, sessions - online, reconnects);
@@ -148,15 +157,26 @@ try {
   const wallS = Math.max(0, ...all.map((results) => results.durationS));
 
   console.log(`  time to all online: ${allOnlineS === null ? `never (${online} of ${sessions} online at the end)` : `${allOnlineS.toFixed(1)} s (the ramp alone is ${rampS} s)`}`);
-  console.log(`  online at the end ${online} of ${sessions}; sessions lost ${lost} (reconnect attempts ${reconnects}, CONNECT failures ${connectFailures}); brokers dropped for keepalive ${dropped.keepalive}, refused over max_connections ${dropped.maxConnections}`);
+  console.log(
+    `  online at the end ${online} of ${sessions}; sessions lost ${lost} (reconnect attempts ${reconnects}, CONNECT failures ${connectFailures}); brokers dropped for keepalive ${dropped.keepalive}, refused over max_connections ${dropped.maxConnections}`,
+  );
   console.log(`  keepalive: checks ran late p99 ${lateP99} ms (worst process), max ${lateMax} ms; ${pings} PINGREQs`);
-  console.log(`  RSS: ${(rss / MB).toFixed(0)} MB over ${all.length} processes; per device ${perDevice.toFixed(2)} KB (above a ${(base.rss / MB).toFixed(0)} MB process holding ${base.count}), ${((rss / Math.max(1, online)) / 1024).toFixed(2)} KB with each process's base`);
-  console.log(`  fleetsim CPU over the hold: ${holdCpu.toFixed(1)}% of a core in all = ${((holdCpu / Math.max(1, online)) * 1000).toFixed(2)}% per 1k idle sessions; event loop busy ${health.map((value) => value.busyPercent.toFixed(0)).join('/')}% (max interval ${Math.max(...health.map((value) => value.maxBusyPercent)).toFixed(0)}%)`);
-  console.log(`  brokers' CPU over the run: ${brokerCpu.map((seconds) => `${((seconds / Math.max(1, wallS)) * 100).toFixed(0)}%`).join(', ')} of a core; machine memory available at the lowest ${memory.lowestAvailableMb.toFixed(0)} MB`);
+  console.log(
+    `  RSS: ${(rss / MB).toFixed(0)} MB over ${all.length} processes; per device ${perDevice.toFixed(2)} KB (above a ${(base.rss / MB).toFixed(0)} MB process holding ${base.count}), ${(rss / Math.max(1, online) / 1024).toFixed(2)} KB with each process's base`,
+  );
+  console.log(
+    `  fleetsim CPU over the hold: ${holdCpu.toFixed(1)}% of a core in all = ${((holdCpu / Math.max(1, online)) * 1000).toFixed(2)}% per 1k idle sessions; event loop busy ${health.map((value) => value.busyPercent.toFixed(0)).join('/')}% (max interval ${Math.max(...health.map((value) => value.maxBusyPercent)).toFixed(0)}%)`,
+  );
+  console.log(
+    `  brokers' CPU over the run: ${brokerCpu.map((seconds) => `${((seconds / Math.max(1, wallS)) * 100).toFixed(0)}%`).join(', ')} of a core; machine memory available at the lowest ${memory.lowestAvailableMb.toFixed(0)} MB`,
+  );
   for (const run of runs) {
     const results = run.results;
     if (!results) continue;
-    const failures = results.failures.slice(0, 3).map((failure) => `${failure.type} ${failure.error} x${failure.count}`).join(', ');
+    const failures = results.failures
+      .slice(0, 3)
+      .map((failure) => `${failure.type} ${failure.error} x${failure.count}`)
+      .join(', ');
     const generator = results.generator;
     console.log(
       `    process ${run.index}: online ${results.devices.online}/${results.devices.target}, all online ${onlineS(run) ?? '-'} s, keepalive late p99 ${results.keepalive?.lateP99Ms ?? '-'} ms; ` +
@@ -164,7 +184,17 @@ try {
     );
   }
   for (const run of runs) if (run.code !== 0) console.log(`  process ${run.index} exited ${run.code}${run.results ? '' : ' without results'}: ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  const verdict = diagnose({ sessions, online, lost, runs, dropped, lateP99Ms: lateP99, maxBusyPercent: Math.max(0, ...health.map((value) => value.maxBusyPercent)), lowestAvailableMb: memory.lowestAvailableMb, perDeviceKb: perDevice });
+  const verdict = diagnose({
+    sessions,
+    online,
+    lost,
+    runs,
+    dropped,
+    lateP99Ms: lateP99,
+    maxBusyPercent: Math.max(0, ...health.map((value) => value.maxBusyPercent)),
+    lowestAvailableMb: memory.lowestAvailableMb,
+    perDeviceKb: perDevice,
+  });
   console.log(`  goal (${sessions} online and held, 0 lost, <= 8 KB per device): ${verdict}`);
 } finally {
   memory.stop();

@@ -79,7 +79,8 @@ export interface RunHooks {
 
 /** `fleetsim run`: returns the exit code; never calls process.exit itself. */
 export async function runCommand(given: RunCommandFlags, output: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
-  if (given.maxDevices !== undefined && given.ui !== true && (parseWorkers(given.workers) ?? 1) === 1) throw new UsageError('--max-devices: only with --ui (the most devices the page may raise the run to)');
+  if (given.maxDevices !== undefined && given.ui !== true && (parseWorkers(given.workers) ?? 1) === 1)
+    throw new UsageError('--max-devices: only with --ui (the most devices the page may raise the run to)');
   if (given.ui === true || (parseWorkers(given.workers) ?? 1) > 1) {
     // These handle signals their own way, from when they start.
     releaseHeldSignals();
@@ -169,7 +170,10 @@ async function execute(
       output.stderr(`Run ended (${reason}): draining ${engine.inFlight} in-flight attempt${engine.inFlight === 1 ? '' : 's'} for up to ${formatDuration(plan.drainTimeoutMs)}, then writing reports.`);
     }
   });
-  const outputs = reporters.map((reporter) => reporter.flag).filter((flag) => flag !== '--metrics-port').concat(requestLog ? ['--log-requests'] : []);
+  const outputs = reporters
+    .map((reporter) => reporter.flag)
+    .filter((flag) => flag !== '--metrics-port')
+    .concat(requestLog ? ['--log-requests'] : []);
   if (!flags.quiet && outputs.length > 0) engine.once('done', () => output.stderr(`Writing reports: ${outputs.join(', ')}.`));
   runSignals.attach(engine);
 

@@ -41,7 +41,7 @@ export function oneBrokerObservation(shards: readonly ShardPart[], fleetStartMs:
   const observers = shards.filter((shard) => shard.broker).length;
   const note = [
     `merge: shard ${index}/${count}'s observation, the one whose run covered the most of the fleet's (${share}%); not a sum over shards: each shard's probe watched the whole broker`,
-    ...(share < 100 ? ["what the broker counted outside that window is not in these figures"] : []),
+    ...(share < 100 ? ['what the broker counted outside that window is not in these figures'] : []),
     ...(observers > 1 ? [`clients connected include the probes of the ${observers} shards that took broker stats, while they ran`] : []),
   ].join('; ');
   return { ...chosen.broker, notes: [...(chosen.broker.notes ?? []), note] };

@@ -91,8 +91,7 @@ function checkShard({ source, results }: ShardResults, first: KeptShard | undefi
     }
   }
   if (!first) return;
-  const differs = (what: string, mine: string, theirs: string): MergeError =>
-    new MergeError(`${source}: ${what} ${mine} differs from ${first.source}'s ${theirs}: shards of one run share it`);
+  const differs = (what: string, mine: string, theirs: string): MergeError => new MergeError(`${source}: ${what} ${mine} differs from ${first.source}'s ${theirs}: shards of one run share it`);
   if (results.profile.sha256 !== first.results.profile.sha256) throw differs('profile sha256', results.profile.sha256.slice(0, 12), first.results.profile.sha256.slice(0, 12));
   if (results.seed !== first.results.seed) throw differs('seed', results.seed, first.results.seed);
   if (results.shard.count !== first.results.shard.count) throw differs('shard count', String(results.shard.count), String(first.results.shard.count));
@@ -114,7 +113,9 @@ function checkCoverage(inputs: readonly KeptShard[], partial: boolean): { count:
   const present = [...seen.keys()].sort((a, b) => a - b);
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
   if (missing.length > 0 && !partial) {
-    throw new MergeError(`merge: missing shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')} (have ${present.length} of ${count}); pass --partial to merge what there is`);
+    throw new MergeError(
+      `merge: missing shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')} (have ${present.length} of ${count}); pass --partial to merge what there is`,
+    );
   }
   return { count, present, missing };
 }
@@ -222,7 +223,10 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
   const endedAtMs = Math.max(...shards.map(({ results }) => Date.parse(results.endedAt)));
   // Load ran from the first shard's start until the last one began to stop: rates divide by that.
   const activeMs = Math.max(...shards.map(({ results }) => Date.parse(results.startedAt) + results.activeS * 1000)) - startedAtMs;
-  const history = mergeHistories(shards.map(({ history }) => history), startedAtMs);
+  const history = mergeHistories(
+    shards.map(({ history }) => history),
+    startedAtMs,
+  );
   const unsaturated = createHistogram();
   let unsaturatedExact = true;
   for (const { results } of shards) {
@@ -238,7 +242,9 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
   const causeShards = abandoning.length > 0 ? abandoning : shards;
   const causes = [...new Set(causeShards.map(({ results }) => results.abandonCause))];
   const warnings = [
-    ...(missing.length > 0 ? [`partial merge: shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')} missing; these numbers are those of ${present.length} of ${count} shards`] : []),
+    ...(missing.length > 0
+      ? [`partial merge: shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')} missing; these numbers are those of ${present.length} of ${count} shards`]
+      : []),
     ...shards.flatMap(({ results }) => results.warnings.map((warning) => `shard ${results.shard.index}/${count}: ${warning}`)),
     ...(unsaturatedExact ? [] : ["the latency without saturated intervals is missing from a shard's results; it is left out of that figure"]),
   ];
@@ -252,7 +258,8 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
     activeMs,
     stopReason: stopReasons.length === 1 ? (stopReasons[0] as string) : shards.map(({ results }) => `${results.shard.index}:${results.stopReason}`).join(' '),
     abandoned: shards.reduce((sum, { results }) => sum + results.abandoned, 0),
-    abandonCause: causes.length === 1 ? (causes[0] as Results['abandonCause']) : (causeShards.map(({ results }) => `shard ${results.shard.index}: ${results.abandonCause}`).join('; ') as MixedAbandonCause),
+    abandonCause:
+      causes.length === 1 ? (causes[0] as Results['abandonCause']) : (causeShards.map(({ results }) => `shard ${results.shard.index}: ${results.abandonCause}`).join('; ') as MixedAbandonCause),
     devices: {
       target: shards.reduce((sum, { results }) => sum + results.devices.target, 0),
       started: shards.reduce((sum, { results }) => sum + results.devices.started, 0),
@@ -279,15 +286,18 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
     ...(first.load?.noise === undefined ? {} : { loadNoise: first.load.noise }),
   });
   const downlinks = shards.flatMap(({ results }) => (results.downlink ? [results.downlink] : []));
-  const downlink = downlinks.length === 0 ? {} : {
-    downlink: {
-      received: downlinks.reduce((sum, d) => sum + d.received, 0),
-      reactionsQueued: downlinks.reduce((sum, d) => sum + d.reactionsQueued, 0),
-      reactionsDropped: downlinks.reduce((sum, d) => sum + d.reactionsDropped, 0),
-      reactionsFailed: downlinks.reduce((sum, d) => sum + (d.reactionsFailed ?? 0), 0),
-      reactionFailures: mergeReasons(downlinks.flatMap((d) => d.reactionFailures ?? [])),
-    },
-  };
+  const downlink =
+    downlinks.length === 0
+      ? {}
+      : {
+          downlink: {
+            received: downlinks.reduce((sum, d) => sum + d.received, 0),
+            reactionsQueued: downlinks.reduce((sum, d) => sum + d.reactionsQueued, 0),
+            reactionsDropped: downlinks.reduce((sum, d) => sum + d.reactionsDropped, 0),
+            reactionsFailed: downlinks.reduce((sum, d) => sum + (d.reactionsFailed ?? 0), 0),
+            reactionFailures: mergeReasons(downlinks.flatMap((d) => d.reactionFailures ?? [])),
+          },
+        };
   const sparkplugs = shards.flatMap(({ results }) => (results.sparkplug ? [results.sparkplug] : []));
   const sparkplug = sparkplugs.length === 0 ? {} : { sparkplug: summarizeNodes(sparkplugs.flatMap((summary) => summary.nodes)) };
   const commandSummaries = shards.flatMap(({ results }) => (results.commands ? [results.commands] : []));
@@ -304,7 +314,10 @@ function mergeKept(inputs: readonly KeptShard[], options: { readonly partial?: b
     ...(broker ? { broker } : {}),
     ...sparkplug,
     ...commands,
-    thresholds: judgedThresholds(partialResults, first.thresholds.map((threshold) => threshold.expr)),
+    thresholds: judgedThresholds(
+      partialResults,
+      first.thresholds.map((threshold) => threshold.expr),
+    ),
     merged: { count, present, missing, partial: missing.length > 0, note: HISTORY_NOTE },
     shards: shards.map(({ source, results }) => ({
       index: results.shard.index,

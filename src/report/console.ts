@@ -79,7 +79,8 @@ function loadLines(results: Results): string[] {
   if (!load) return [];
   const out = [`Load: ${load.summary}.`];
   const short = Object.entries(load.intervals).filter(([cause, count]) => cause !== 'delivered' && count > 0);
-  if (short.length > 0) out.push(`  Intervals short of the offered load: ${short.map(([cause, count]) => `${count} ${cause}`).join(', ')} (of ${Object.values(load.intervals).reduce((a, b) => a + b, 0)}).`);
+  if (short.length > 0)
+    out.push(`  Intervals short of the offered load: ${short.map(([cause, count]) => `${count} ${cause}`).join(', ')} (of ${Object.values(load.intervals).reduce((a, b) => a + b, 0)}).`);
   if (load.advice) out.push(`  ${load.advice}.`);
   if (results.overran) out.push(`  The run overran: it ended ${results.overran.byS} s past its planned ${results.overran.plannedS} s.`);
   return out;
@@ -106,14 +107,21 @@ export function formatSummary(results: Results): string {
   const typeRows = results.types.length > 1 || results.bareThresholdsRead !== 'Aggregated' ? results.types : [];
   const rows = [...results.stats.map(cells), ...typeRows.map(cells), cells(results.total)];
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (values: readonly string[]): string => values.map((value, i) => pad(value, widths[i] ?? 0, i >= 2)).join('  ').trimEnd();
+  const line = (values: readonly string[]): string =>
+    values
+      .map((value, i) => pad(value, widths[i] ?? 0, i >= 2))
+      .join('  ')
+      .trimEnd();
   const rule = '-'.repeat(widths.reduce((a, b) => a + b + 2, -2));
   const out: string[] = [line(COLUMNS), rule];
   for (const row of rows.slice(0, results.stats.length)) out.push(line(row));
   out.push(rule);
   for (const row of rows.slice(results.stats.length)) out.push(line(row));
   const drained = results.durationS - results.activeS >= 0.1 ? ` (${results.activeS}s of load, then draining)` : '';
-  out.push('', `Latencies in ms (HDR histograms, microsecond resolution; '-' where a row has no samples). ${results.durationS}s${drained}, seed ${results.seed}, ${results.devices.started}/${results.devices.target} devices started.`);
+  out.push(
+    '',
+    `Latencies in ms (HDR histograms, microsecond resolution; '-' where a row has no samples). ${results.durationS}s${drained}, seed ${results.seed}, ${results.devices.started}/${results.devices.target} devices started.`,
+  );
   const paced = results.stats.filter((row) => row.intendedLatencyMs);
   if (paced.length > 0) {
     const late = paced.reduce((sum, row) => sum + row.late, 0);
@@ -142,25 +150,35 @@ export function formatSummary(results: Results): string {
   const downlink = results.downlink;
   if (downlink && downlink.received > 0) {
     const dropped = downlink.reactionsDropped > 0 ? `, ${downlink.reactionsDropped} dropped because the device's reaction queue was full` : '';
-    const failed = downlink.reactionsFailed > 0 ? `, ${downlink.reactionsFailed} failed before running (${downlink.reactionFailures.map((failure) => `${failure.reason}: ${failure.count}`).join('; ')})` : '';
+    const failed =
+      downlink.reactionsFailed > 0 ? `, ${downlink.reactionsFailed} failed before running (${downlink.reactionFailures.map((failure) => `${failure.reason}: ${failure.count}`).join('; ')})` : '';
     out.push('', `Downlink: ${downlink.received} messages received by devices, ${downlink.reactionsQueued - downlink.reactionsFailed} ran a reaction${failed}${dropped}.`);
   }
   if (results.delivery) out.push('', ...deliveryLines(results.delivery));
   out.push(...lifecycleAndLinkLines(results));
   const sparkplug = results.sparkplug?.total;
   if (sparkplug) {
-    out.push('', `Sparkplug: ${sparkplug.nodes} edge nodes, ${sparkplug.births} births (${sparkplug.rebirths} rebirths, ${sparkplug.rebirthRequests} rebirth requests), ${sparkplug.deaths} deaths, ${sparkplug.outOfOrderSeq} messages out of seq order.`);
+    out.push(
+      '',
+      `Sparkplug: ${sparkplug.nodes} edge nodes, ${sparkplug.births} births (${sparkplug.rebirths} rebirths, ${sparkplug.rebirthRequests} rebirth requests), ${sparkplug.deaths} deaths, ${sparkplug.outOfOrderSeq} messages out of seq order.`,
+    );
   }
   const commands = results.commands;
   if (commands) {
     const total = commands.total;
     const unmatched = commands.unmatchedReplies > 0 ? `; ${commands.unmatchedReplies} replies matched no command waiting for one` : '';
-    out.push('', `Commands: ${total.commands} ended, ${total.replied} replied in time, ${total.timeouts} timed out (${total.late} replied late, ${total.lost} never replied), ${total.failed} failed to send${unmatched}.`);
+    out.push(
+      '',
+      `Commands: ${total.commands} ended, ${total.replied} replied in time, ${total.timeouts} timed out (${total.late} replied late, ${total.lost} never replied), ${total.failed} failed to send${unmatched}.`,
+    );
   }
   if (results.broker) out.push('', ...brokerLines(results));
   const keepalive = results.keepalive;
   if (keepalive && keepalive.checks > 0) {
-    out.push('', `Keepalive: ${keepalive.checks} checks, ${keepalive.pingsSent} PINGREQs sent; checks ran late by p50 ${keepalive.lateP50Ms} ms, p99 ${keepalive.lateP99Ms} ms, max ${keepalive.lateMaxMs} ms (a broker drops a session silent for 1.5 keepalive intervals).`);
+    out.push(
+      '',
+      `Keepalive: ${keepalive.checks} checks, ${keepalive.pingsSent} PINGREQs sent; checks ran late by p50 ${keepalive.lateP50Ms} ms, p99 ${keepalive.lateP99Ms} ms, max ${keepalive.lateMaxMs} ms (a broker drops a session silent for 1.5 keepalive intervals).`,
+    );
   }
   const unanswered = results.total.failedLatencyMs;
   if (unanswered.max !== null) {
@@ -178,7 +196,10 @@ export function formatSummary(results: Results): string {
     generator.otherCpuPercent === undefined ? '' : `other processes used ${generator.otherCpuPercent}% of the machine's CPU`,
     generator.stealPercent ? `steal ${generator.stealPercent}%` : '',
   ].filter(Boolean);
-  out.push('', `Generator: CPU ${generator.cpuPercent}% of a core${processCpu}, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB, event loop ${generator.eventLoopBusyPercent === undefined ? '' : `busy ${generator.eventLoopBusyPercent}%, `}lag p99 ${generator.eventLoopLagP99Ms} ms${host.length > 0 ? `; ${host.join(', ')}` : ''}.`);
+  out.push(
+    '',
+    `Generator: CPU ${generator.cpuPercent}% of a core${processCpu}, max RSS ${Math.round(generator.maxRssBytes / 1048576)} MB, event loop ${generator.eventLoopBusyPercent === undefined ? '' : `busy ${generator.eventLoopBusyPercent}%, `}lag p99 ${generator.eventLoopLagP99Ms} ms${host.length > 0 ? `; ${host.join(', ')}` : ''}.`,
+  );
   const saturated = saturationLine(results);
   if (saturated) out.push('', saturated);
   for (const warning of results.warnings) out.push('', `Warning: ${warning}`);
@@ -210,7 +231,7 @@ function brokerLines(results: Results): string[] {
   if (!broker) return [];
   const count = (value: number | null): string => (value === null ? 'n/a' : value.toLocaleString('en-US'));
   const acked = results.stats.filter((row) => row.type === 'PUBLISH').reduce((sum, row) => sum + row.requests - row.failures, 0);
-  if (broker.publishReceived === null) return ["Broker ($SYS): the broker published no Mosquitto-style $SYS figures; nothing to compare."];
+  if (broker.publishReceived === null) return ['Broker ($SYS): the broker published no Mosquitto-style $SYS figures; nothing to compare.'];
   const lines = [
     `Broker ($SYS): received ${count(broker.publishReceived)} publishes during the run (fleetsim acked ${count(acked)}), sent ${count(broker.publishSent)}, dropped ${count(broker.publishDropped)}; clients connected: peak ${count(broker.clientsConnected.peak)}, this probe included.`,
   ];

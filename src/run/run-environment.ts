@@ -68,7 +68,6 @@ export interface RunEnvironment {
   readonly fixtures: RunningFixtures | undefined;
 }
 
-
 /** Refuses a run that would open more sockets than the process may (exit 2, naming the limit). */
 export function checkConnections(plan: RunPlan): void {
   const http = plan.http;
@@ -119,12 +118,16 @@ export async function reportFixtureCounts(environment: RunEnvironment, output: O
   const { fixtures, endpoints } = environment;
   if (!fixtures) return;
   if (endpoints.embeddedHttp) {
-    const served = Object.entries(await fixtures.counts()).map(([route, count]) => `${route} ${count.requests}`).join(', ');
+    const served = Object.entries(await fixtures.counts())
+      .map(([route, count]) => `${route} ${count.requests}`)
+      .join(', ');
     output.stderr(`The embedded fixture counted: ${served || 'no requests'}.`);
   }
   if (endpoints.embeddedBroker) {
     const mqtt = await fixtures.mqttCounts();
-    const topics = Object.entries(mqtt.topics).map(([topic, count]) => `${topic} ${count}`).join(', ');
+    const topics = Object.entries(mqtt.topics)
+      .map(([topic, count]) => `${topic} ${count}`)
+      .join(', ');
     output.stderr(`The embedded broker counted: ${mqtt.connects} connects, ${mqtt.publishesReceived} publishes received${topics ? ` (${topics})` : ''}.`);
   }
 }

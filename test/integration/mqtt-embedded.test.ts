@@ -263,7 +263,7 @@ on:
     }
   });
 
-  test('downlink messages beyond a busy device\'s reaction queue are counted as dropped', { timeout: 60_000 }, async () => {
+  test("downlink messages beyond a busy device's reaction queue are counted as dropped", { timeout: 60_000 }, async () => {
     const device = `kind: device
 name: flooded
 identity: { scheme: pattern, pattern: "flood-{index}" }

@@ -28,7 +28,7 @@ export function sessionOptionsFor(broker: URL, tls: DeviceTlsResolver | undefine
   const text = (template: MqttSessionSpec['username']): string | undefined => (template === undefined ? undefined : String(template.evaluate(device)));
   return {
     host: socketHost(broker),
-    port: broker.port === '' ? DEFAULT_PORTS[broker.protocol] ?? 1883 : Number(broker.port),
+    port: broker.port === '' ? (DEFAULT_PORTS[broker.protocol] ?? 1883) : Number(broker.port),
     webSocketUrl: webSocket ? broker.href : undefined,
     tls: secure ? (tls as DeviceTlsResolver).forDevice(device.deviceIndex) : undefined,
     clientId: String(spec.clientId.evaluate(device)),

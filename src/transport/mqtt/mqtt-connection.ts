@@ -1,6 +1,22 @@
 import type { Duplex } from 'node:stream';
 import { elapsedMicros } from '../../util/clock.ts';
-import { DISCONNECT, DISCONNECT_ENDING_SESSION, DISCONNECT_PROTOCOL_ERROR, MalformedPacketError, PINGREQ, PacketReader, PacketType, defaultServerLimits, encodeAck, encodeConnect, encodePublish, encodeSubscribe, readServerLimits, reasonLabel, walkProperties } from './mqtt-codec.ts';
+import {
+  DISCONNECT,
+  DISCONNECT_ENDING_SESSION,
+  DISCONNECT_PROTOCOL_ERROR,
+  MalformedPacketError,
+  PINGREQ,
+  PacketReader,
+  PacketType,
+  defaultServerLimits,
+  encodeAck,
+  encodeConnect,
+  encodePublish,
+  encodeSubscribe,
+  readServerLimits,
+  reasonLabel,
+  walkProperties,
+} from './mqtt-codec.ts';
 import type { PacketHandler, ServerLimits } from './mqtt-codec.ts';
 import { listenTo } from './connection-socket.ts';
 import { Keepalive } from './mqtt-keepalive.ts';
@@ -27,7 +43,6 @@ function uncork(connection: MqttConnection): void {
 function connectTimedOut(connection: MqttConnection): void {
   connection.connectTimedOut();
 }
-
 
 /**
  * One socket's MQTT conversation, from CONNECT to close: one handler per packet type, one buffer

@@ -9,7 +9,7 @@ const shard = (index: number, keepalive?: { checks: number; pingsSent: number; l
   ...(keepalive ? { keepalive } : {}),
 });
 
-test('keepalive blocks merge: checks and PINGREQs summed, lateness the worst shard\'s; none without any', () => {
+test("keepalive blocks merge: checks and PINGREQs summed, lateness the worst shard's; none without any", () => {
   const merged = mergeKeepalive([
     shard(0, { checks: 100, pingsSent: 4, lateP50Ms: 1, lateP99Ms: 20, lateMaxMs: 40 }),
     shard(1, { checks: 50, pingsSent: 1, lateP50Ms: 3, lateP99Ms: 900, lateMaxMs: 1_200 }),
