@@ -72,7 +72,7 @@ done
 ui_page="$(if [ -n "$ui_url" ]; then node -e 'fetch(process.argv[1]).then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))' "$ui_url"; fi || true)"
 kill "$ui_pid" 2>/dev/null || true
 wait "$ui_pid" 2>/dev/null || true
-if ! grep -q "var ui = window.__ui =" <<<"$ui_page"; then
+if ! grep -q "window.__ui = {" <<<"$ui_page"; then
   echo "check-package: the installed tarball's UI page (${ui_url:-no URL}) has no page script; its output:" >&2
   cat "$ui_log" >&2
   exit 1

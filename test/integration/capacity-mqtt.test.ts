@@ -46,10 +46,10 @@ test('MQTT broker sizing against a broker of known capacity: the knee near its r
       broker: brokerUrl,
       slo: ['PUBLISH: p99 < 100ms', 'PUBLISH: timeouts < 0.1%'],
       // Lamps touch every 1-2 s in bursts of 10: about 6.7 publishes a second each, so ~150 fill the broker.
-      start: '40',
+      start: '80',
       step: '40',
       maxDevices: '400',
-      stepDuration: '3s',
+      stepDuration: '2s',
       settle: '1s',
       spawnRate: '250',
       refine: true,
