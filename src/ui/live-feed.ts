@@ -19,18 +19,9 @@ export type PageLatency = Pick<LatencySummary, (typeof PAGE_LATENCY)[number]>;
  * the encoded histograms (which only `merge` needs) and the latencies it does not show, so a
  * browser tab costs the run little.
  */
-export interface RowView {
-  readonly type: string;
-  readonly name: string;
-  readonly requests: number;
-  readonly failures: number;
-  readonly timeouts: number;
-  readonly rps: number;
-  readonly failuresPerS: number;
-  /** Bytes of the answers' bodies: the page's average response size. */
-  readonly bytesIn: number;
+export type RowView = Pick<StatsRow, 'type' | 'name' | 'requests' | 'failures' | 'timeouts' | 'rps' | 'failuresPerS' | 'bytesIn'> & {
   readonly latencyMs: PageLatency;
-}
+};
 
 export interface TableView {
   readonly stats: readonly RowView[];
