@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Builds dist/ once, then runs every test file one at a time against the built CLI (a spawn from
-// dist/ starts in about half the time of one through tsx), except the files that only wait on a
-// clock (an idle MQTT session watched for a minute), which run beside them: they need seconds of
-// wall time, not CPU. Their output is held and printed after the rest, so each stream reads in
-// order. The last line is the verdict for both groups: `tests: N passed, N failed`.
+// Builds dist/ once, then runs the test files against the built CLI (a spawn from dist/ starts in
+// about half the time of one through tsx), three files at a time: most integration tests wait on
+// sockets and clocks far more than they compute, so three lanes keep 2 cores busy. The longest files
+// start first. Files that only wait on a clock (an idle MQTT session watched for a minute) run beside
+// all of them, and files listed in TESTS_ALONE (comma-separated) run one at a time after the rest.
+// The waiting files' output is held and printed after the rest, so each stream reads in order. The
+// last line is the verdict for every group: `tests: N passed, N failed`.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,10 @@ import path from 'node:path';
 import { build } from './build.mjs';
 
 const WAITING = new Set(['test/integration/mqtt-keepalive.test.ts']);
+// Files to run one at a time, after the rest, with only the waiting files beside them: for a file
+// under suspicion of reading the machine's headroom rather than fleetsim's behaviour.
+const ALONE = new Set((process.env.TESTS_ALONE ?? '').split(',').filter(Boolean));
+const LANES = Number(process.env.TESTS_LANES ?? 3);
 // test/helpers/cli.ts starts dist/src/cli/bin.js instead of the sources when this is 1.
 const BUILT_ENV = 'TESTS_RUN_BUILT_CLI';
 
@@ -24,10 +30,25 @@ function testFiles(dir) {
     .sort();
 }
 
+// The longest files start first, so that no lane is left with one long file at the end.
+const LONGEST_FIRST = [
+  'test/integration/delivered-load.test.ts',
+  'test/integration/capacity-http.test.ts',
+  'test/integration/http-fleet.test.ts',
+  'test/integration/mqtt-mosquitto.test.ts',
+  'test/integration/mqtt-embedded.test.ts',
+  'test/integration/mqtt-delivery.test.ts',
+  'test/integration/workers.test.ts',
+  'test/integration/coordinator-live.test.ts',
+  'test/integration/signal-moments.test.ts',
+];
+const rank = (file) => (LONGEST_FIRST.includes(file) ? LONGEST_FIRST.indexOf(file) : LONGEST_FIRST.length);
+
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : testFiles('test');
 const waiting = files.filter((file) => WAITING.has(file));
-const rest = files.filter((file) => !WAITING.has(file));
+const alone = files.filter((file) => ALONE.has(file) && !WAITING.has(file));
+const rest = files.filter((file) => !WAITING.has(file) && !ALONE.has(file)).sort((a, b) => rank(a) - rank(b));
 
 const built = build();
 if (built !== 0) {
@@ -39,12 +60,12 @@ const work = mkdtempSync(path.join(tmpdir(), 'fleetsim-tests-'));
 // The reporter a plain `node --test` would pick (spec on a terminal, TAP otherwise), plus the totals.
 const shown = process.stdout.isTTY ? 'spec' : 'tap';
 const totalsReporter = new URL('./test-totals-reporter.mjs', import.meta.url).href;
-const args = (list) => [
+const args = (list, lanes) => [
   '--import',
   'tsx',
   '--test',
   '--test-force-exit',
-  '--test-concurrency=1',
+  `--test-concurrency=${lanes}`,
   `--test-reporter=${shown}`,
   '--test-reporter-destination=stdout',
   `--test-reporter=${totalsReporter}`,
@@ -52,10 +73,10 @@ const args = (list) => [
   ...list,
 ];
 
-function run(name, list, inherit) {
+function run(name, list, inherit, lanes = 1) {
   if (list.length === 0) return Promise.resolve({ list, code: 0, output: '', totals: {} });
   const totalsFile = path.join(work, `${name}.json`);
-  const child = spawn(process.execPath, args(list), {
+  const child = spawn(process.execPath, args(list, lanes), {
     stdio: inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, [BUILT_ENV]: '1', TEST_TOTALS_FILE: totalsFile },
   });
@@ -75,8 +96,15 @@ function run(name, list, inherit) {
   );
 }
 
-const groups = await Promise.all([run('main', rest, true), run('beside', waiting, false)]);
-const [, side] = groups;
+const started = Date.now();
+const besideRun = run('beside', waiting, false);
+const shared = await run('main', rest, true, LANES);
+const sharedMs = Date.now() - started;
+const solo = await run('alone', alone, true);
+const side = await besideRun;
+const groups = [shared, solo, side];
+const aloneMs = Date.now() - started - sharedMs;
+const wallTimes = `tests: ${(sharedMs / 1000).toFixed(0)} s for ${rest.length} files in ${LANES} lanes${alone.length > 0 ? `, then ${(aloneMs / 1000).toFixed(0)} s for ${alone.length} alone` : ''}`;
 if (waiting.length > 0) process.stdout.write(`\n# ${waiting.join(', ')} (run beside the others)\n${side.output}`);
 rmSync(work, { recursive: true, force: true });
 
@@ -102,6 +130,7 @@ if (fileTimes.length > 1) {
   const slowest = fileTimes.sort((a, b) => b[1] - a[1]).slice(0, 10);
   console.log(`tests: slowest files: ${slowest.map(([file, ms]) => `${path.relative(process.cwd(), file)} ${(ms / 1000).toFixed(1)} s`).join(', ')}`);
 }
+console.log(wallTimes);
 if (notes.length > 0) console.log(`tests: ${notes.join('; ')}`);
 // The closing line CI reads.
 console.log(`tests: ${passed} passed, ${failed} failed`);
