@@ -7,6 +7,8 @@ import type { DeviceTls } from '../../transport/types.ts';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+const NO_SETTINGS: DeviceTls = { rejectUnauthorized: true, id: '' };
+
 /**
  * Resolves each device's TLS material for https:// targets and mqtts:// brokers. Cert and key paths
  * may name the device, so they are read per device, once per distinct file; a file that cannot be
@@ -14,24 +16,34 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  */
 class TlsFiles {
   private readonly files = new Map<string, Buffer | string>();
+  private readonly shared = new Map<string, DeviceTls>();
 
   constructor(private readonly settings: ClientTlsSettings | undefined) {}
 
   /** `context` sees the device's fields and the data columns the cert and key templates read. */
   forDevice(context: TemplateContext): DeviceTls {
     const settings = this.settings;
-    if (!settings) return { rejectUnauthorized: true, id: '' };
-    const options: Mutable<DeviceTls> = { rejectUnauthorized: settings.rejectUnauthorized, id: '' };
-    if (settings.ca) options.ca = settings.ca;
-    for (const field of ['cert', 'key'] as const) {
+    if (!settings) return NO_SETTINGS;
+    const files = (['cert', 'key'] as const).map((field) => {
       const template = settings[field];
-      if (!template) continue;
-      const file = path.resolve(settings.baseDir, String(template.evaluate(context)));
-      options.id += `${file}\n`;
+      return template ? path.resolve(settings.baseDir, String(template.evaluate(context))) : undefined;
+    });
+    const id = files.map((file) => (file === undefined ? '' : `${file}\n`)).join('');
+    // Devices presenting the same files share one options object, so the transport builds their
+    // secure context once (transport/tls-context.ts).
+    let options = this.shared.get(id);
+    if (options !== undefined) return options;
+    const built: Mutable<DeviceTls> = { rejectUnauthorized: settings.rejectUnauthorized, id };
+    if (settings.ca) built.ca = settings.ca;
+    for (const [at, field] of (['cert', 'key'] as const).entries()) {
+      const file = files[at];
+      if (file === undefined) continue;
       const content = this.read(file);
-      if (typeof content === 'string') options.problem ??= content;
-      else options[field] = content;
+      if (typeof content === 'string') built.problem ??= content;
+      else built[field] = content;
     }
+    options = built;
+    this.shared.set(id, options);
     return options;
   }
 

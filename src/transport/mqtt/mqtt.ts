@@ -44,6 +44,7 @@ export interface SessionOptions extends ConnectFields {
 
 export type { TlsOptions } from '../types.ts';
 import type { TlsOptions } from '../types.ts';
+import { secureContextOf } from '../tls-context.ts';
 
 /** How a session reports to its owner; called synchronously from socket events. */
 export interface SessionListener {
@@ -68,11 +69,7 @@ export interface SessionListener {
 export type AckCallback = (error?: string, answered?: boolean, grantedQos?: number) => void;
 
 function tlsOptions(tls: TlsOptions): ConnectionOptions {
-  const options: ConnectionOptions = { rejectUnauthorized: tls.rejectUnauthorized };
-  if (tls.ca) options.ca = tls.ca;
-  if (tls.cert) options.cert = tls.cert;
-  if (tls.key) options.key = tls.key;
-  return options;
+  return { rejectUnauthorized: tls.rejectUnauthorized, secureContext: secureContextOf(tls) };
 }
 
 /** The byte stream a connection speaks MQTT over, and the event that says it is open. */
