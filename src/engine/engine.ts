@@ -1,33 +1,23 @@
 import { EventEmitter } from 'node:events';
 import { FleetsimError } from '../errors.ts';
-import { reactionRandom } from '../identity/rng.ts';
-import type { Random } from '../identity/rng.ts';
 import type { CommandRoutes } from './mqtt/commands.ts';
 import type { SparkplugTally } from '../metrics/sparkplug.ts';
-import type { RunStats, StatsEntry } from '../metrics/stats.ts';
+import type { RunStats } from '../metrics/stats.ts';
 import type { RunPlan } from '../profile/types.ts';
-import type { HttpExchange } from '../transport/http/http-exchange.ts';
-import type { AttemptResult, Outcome } from '../transport/types.ts';
 import { compose } from './compose.ts';
 import type { EngineOptions, EngineParts } from './compose.ts';
 import { warmStart } from './device/http-warm-start.ts';
-import type { VirtualDevice } from './device/device.ts';
-import type { DeviceHost, DownlinkCounts } from './device/device-host.ts';
-import type { AbandonCause, AttemptRecord, EngineEvents, StopReason } from './events.ts';
+import type { DownlinkCounts } from './device/device-host.ts';
+import type { AbandonCause, EngineEvents, StopReason } from './events.ts';
+import { FleetHost } from './fleet-host.ts';
 import type { FleetLifecycle } from './fleet/fleet-lifecycle.ts';
-import { globalIndex, localIndex, ownedBelow } from './fleet/shard.ts';
+import { ownedBelow } from './fleet/shard.ts';
 import type { Shard } from './fleet/shard.ts';
-import { loggedBody } from './mqtt/mqtt-attempt.ts';
-import type { SentAttempt } from './mqtt/mqtt-attempt.ts';
 import type { DeliveryTracker } from './mqtt/delivery.ts';
-import type { LinkHost, MqttLink } from './mqtt/mqtt-link.ts';
 import type { OfferedLoad } from './schedule/offered-load.ts';
-import { Ramp } from './schedule/ramp.ts';
-import type { RampHost } from './schedule/ramp.ts';
 import type { Schedulable } from './schedule/scheduler.ts';
 import { StageDriver } from './schedule/stages.ts';
 import type { RampControl } from './schedule/stages.ts';
-import { takeAnomalies } from '../template/generators/anomaly-labels.ts';
 
 export type { EngineOptions, IntervalSampler } from './compose.ts';
 
@@ -45,57 +35,36 @@ export interface RunTimes {
  */
 export type EnginePhase = 'created' | 'preparing' | 'running' | 'stopping' | 'done';
 
-const ABANDONED_AT_TIMEOUT = 'still in flight when the drain timeout ended';
-const ABANDONED_AT_INTERRUPT = 'abandoned at second interrupt';
-
 /**
  * Runs one fleet: ramps the running devices to a target (at the spawn rate, all at once, or as the
  * stages say), drives them through boot tasks and the task loop, stops at the duration or when every
  * device has done its iterations, and drains in-flight attempts (bounded). It reports through events
- * and `stats`; it never prints.
+ * and `stats`; it never prints. Its devices call back into its FleetHost, which counts them.
  */
-export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, LinkHost, RampControl, RampHost {
+export class Engine extends EventEmitter<EngineEvents> implements RampControl {
   readonly stats: RunStats;
   readonly plan: RunPlan;
   readonly iterations: number | undefined;
-  readonly sharedHttpPool: boolean;
   /** Which devices this process runs: all of them, or one stripe of the global indices. */
   readonly shard: Shard;
   /** Devices this process owns: the fleet's size, or the shard's stripe of it. */
   readonly ownedDevices: number;
-  stopping = false;
   /** See EnginePhase. */
   phase: EnginePhase = 'created';
-  started = 0;
-  finished = 0;
-  inFlight = 0;
-  /** Attempts still in flight when the drain timeout ended: aborted, and kept out of the stats. */
-  abandoned = 0;
-  /** Why the drain ended with attempts in flight: its timeout, or a second interrupt cutting it short. */
-  abandonCause: AbandonCause = 'drain timeout';
-  private abandoning = false;
   /** End-to-end delivery, when some publish carries a delivery header. */
   readonly delivery: DeliveryTracker | undefined;
-  /** Started devices that only listen and have not finished: they stay until the run ends. */
-  private listening = 0;
+  /** Counts of messages the devices received from their sessions. */
   readonly downlink: DownlinkCounts = { received: 0, reactionsQueued: 0, reactionsDropped: 0, reactionsFailed: 0, reactionFailures: new Map() };
-  /** Started devices whose MQTT session is not up: they count as not online. */
-  private offlineDevices = 0;
-  private readonly closingLinks = new Set<Promise<void>>();
+  /** Why the drain ended with attempts in flight: its timeout, or a second interrupt cutting it short. */
+  abandonCause: AbandonCause = 'drain timeout';
   private stopReason: StopReason = 'requested';
-  /** By local index (the shard's own numbering); a device keeps its global index as `deviceIndex`. */
-  private readonly devices: (VirtualDevice | undefined)[];
   /** What compose built for the run: transport, scheduler, device factory, links, offered load, lifecycle. */
   private readonly parts: EngineParts;
-  private startClock = 0;
+  /** What the devices, their links and the ramp call back into. */
+  private readonly fleet: FleetHost;
   private startedAt = new Date();
-  private readonly ramp = new Ramp(this);
-  /** Devices stopped by the shape that are still finishing an attempt; the drain must reach them too. */
-  private readonly retiring = new Set<VirtualDevice>();
-  private allOnlineAtMs: number | undefined;
   private durationTimer: NodeJS.Timeout | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
-  private drained: (() => void) | undefined;
   private finishRun: ((times: RunTimes) => void) | undefined;
   private failRun: ((error: unknown) => void) | undefined;
   private stoppedClock: number | undefined;
@@ -120,21 +89,39 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     });
     this.plan = options.plan;
     this.iterations = options.plan.iterations;
-    this.sharedHttpPool = !options.plan.http.connectionPerDevice;
     this.parts = compose(options, {
       elapsedMs: () => this.elapsedMs(),
-      httpDeviceOnline: (online) => {
-        this.offlineDevices += online ? -1 : 1;
-        if (online) this.noteOnline();
-      },
+      httpDeviceOnline: (online) => this.fleet.httpDeviceOnline(online),
     });
+    this.fleet = new FleetHost(options.plan, this.parts, this);
     this.shard = this.parts.shard;
     this.ownedDevices = this.parts.ownedDevices;
     this.stats = this.parts.stats;
     this.delivery = this.parts.delivery;
     this.offered = this.parts.offered;
     this.lifecycle = this.parts.lifecycle;
-    this.devices = new Array<VirtualDevice | undefined>(this.ownedDevices);
+  }
+
+  /** Stop has begun: no new tasks start. */
+  get stopping(): boolean {
+    return this.fleet.stopping;
+  }
+
+  get started(): number {
+    return this.fleet.started;
+  }
+
+  get finished(): number {
+    return this.fleet.finished;
+  }
+
+  get inFlight(): number {
+    return this.fleet.inFlight;
+  }
+
+  /** Attempts still in flight when the drain timeout ended: aborted, and kept out of the stats. */
+  get abandoned(): number {
+    return this.fleet.abandoned;
   }
 
   /** Every Sparkplug edge node's births, deaths and seq, when the fleet has some. */
@@ -149,22 +136,22 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
 
   /** Devices started and not finished, less those whose MQTT session is down. */
   get online(): number {
-    return this.started - this.finished - this.offlineDevices;
+    return this.fleet.online;
   }
 
   /** Where this process's device count is heading: the current ramp's target (the shard's part of it). */
   get targetDevices(): number {
-    return this.ramp.goal;
+    return this.fleet.ramp.goal;
   }
 
   /** This process's devices in the population now (its part of indices 0..n-1), whatever their sessions are doing. */
   get runningDevices(): number {
-    return this.ramp.population;
+    return this.fleet.ramp.population;
   }
 
   /** Ms from the start until the devices online first reached the first target; undefined if never. */
   get timeToAllOnlineMs(): number | undefined {
-    return this.allOnlineAtMs;
+    return this.fleet.timeToAllOnlineMs;
   }
 
   /**
@@ -180,12 +167,20 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       throw new RangeError(`rampTo: expected 0 to ${this.plan.devices} devices (the fleet's size), got ${devices}`);
     }
     if (this.finishRun === undefined) throw new Error('rampTo: the run has not started');
-    this.ramp.rampTo(ownedBelow(devices, this.shard), overMs);
+    this.fleet.ramp.rampTo(ownedBelow(devices, this.shard), overMs);
   }
 
   /** Elapsed ms since the run started. */
   elapsedMs(): number {
-    return this.parts.clock.now() - this.startClock;
+    return this.fleet.elapsedMs();
+  }
+
+  now(): number {
+    return this.parts.clock.now();
+  }
+
+  schedule(item: Schedulable, dueAt: number): void {
+    this.parts.scheduler.schedule(item, dueAt);
   }
 
   /** Optional, before `run`: warms the HTTP path and opens the pool's first connections (see warmStart). */
@@ -202,12 +197,13 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       this.finishRun = resolve;
       this.failRun = reject;
     });
-    this.startClock = this.parts.clock.now();
-    this.parts.links.startClock = this.startClock;
+    const startClock = this.parts.clock.now();
+    this.fleet.startClock = startClock;
+    this.parts.links.startClock = startClock;
     this.startedAt = new Date();
     if (this.stopping) {
       // Stopped before the clock started: an empty run, ended at once, whose reports say so.
-      this.stoppedClock = this.startClock;
+      this.stoppedClock = startClock;
       this.finishEmpty().catch((error: unknown) => this.failRun?.(error));
       return done;
     }
@@ -217,7 +213,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       this.durationTimer = setTimeout(() => this.stop('duration'), this.plan.durationMs);
     }
     this.parts.ownMonitor?.start();
-    this.lastSnapshotAt = this.startClock;
+    this.lastSnapshotAt = startClock;
     this.snapshotTimer = setInterval(() => this.snapshot(true), this.parts.snapshotIntervalMs);
     const plan = this.plan;
     if (this.parts.steered) return done;
@@ -231,7 +227,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
   /** Stops starting tasks, waits for in-flight attempts up to the drain timeout, then ends the run. */
   stop(reason: StopReason): void {
     if (this.stopping) return;
-    this.stopping = true;
+    this.fleet.stopping = true;
     this.stopReason = reason;
     this.announceStop();
     if (this.phase !== 'running') {
@@ -246,7 +242,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.parts.scheduler.clear();
     this.emit('stopping', reason);
     // Devices that only listen stay subscribed through the drain, to receive what is still on its way.
-    for (const device of this.devices) if (device && !device.inFlight && !device.listening) device.finish();
+    this.fleet.finishIdle();
     this.drainAndFinish().catch((error: unknown) => this.failRun?.(error));
   }
 
@@ -257,49 +253,22 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     this.stop('requested');
   }
 
-  /** How the request log labels an attempt the drain abandoned. */
-  private get abandonLabel(): string {
-    return this.abandonCause === 'second interrupt' ? ABANDONED_AT_INTERRUPT : ABANDONED_AT_TIMEOUT;
-  }
-
   /** Ends the drain now: what is still in flight is abandoned (a second Ctrl-C). */
   abandonDrain(): void {
     if (!this.stopping) return;
     this.abandonCause = 'second interrupt';
-    this.drained?.();
-  }
-
-  /** Resolves when nothing is in flight, or after `ms`. */
-  private async waitForDrain(ms: number): Promise<void> {
-    if (this.inFlight === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => {
-        this.drained = resolve;
-      }),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, ms);
-      }),
-    ]);
-    clearTimeout(timer);
+    this.fleet.endDrain();
   }
 
   private async drainAndFinish(): Promise<void> {
-    await this.waitForDrain(this.plan.drainTimeoutMs);
+    const fleet = this.fleet;
+    await fleet.waitForDrain(this.plan.drainTimeoutMs);
     await this.delivery?.settle(this.plan.drainTimeoutMs);
-    for (const device of this.devices) if (device?.listening) device.finish();
-    // What is still in flight now is abandoned: destroying the connections settles those attempts
-    // at once, and onAttempt counts them apart instead of as failures of the target.
-    this.abandoning = this.inFlight > 0;
-    for (const device of [...this.devices, ...this.retiring]) {
-      if (!device?.link) continue;
-      if (this.abandoning) device.sessionDown(this.abandonLabel, false);
-      this.closingLinks.add(device.link.close(!this.abandoning));
-    }
+    fleet.closeSessions();
     // The run is over either way; a connection that fails to close cleanly changes no result.
     await this.parts.transport.destroy().catch(() => undefined);
-    await Promise.all(this.closingLinks);
-    await this.waitForDrain(1000);
+    await fleet.sessionsClosed();
+    await fleet.waitForDrain(1000);
     this.finishUp();
   }
 
@@ -322,7 +291,7 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
       startedAt: this.startedAt,
       endedAt,
       durationMs: endedAt.getTime() - this.startedAt.getTime(),
-      activeMs: (this.stoppedClock ?? this.parts.clock.now()) - this.startClock,
+      activeMs: (this.stoppedClock ?? this.parts.clock.now()) - this.fleet.startClock,
     });
   }
 
@@ -331,149 +300,10 @@ export class Engine extends EventEmitter<EngineEvents> implements DeviceHost, Li
     const now = this.parts.clock.now();
     const timerLateMs = onTimer ? Math.max(0, now - this.lastSnapshotAt - this.parts.snapshotIntervalMs) : 0;
     this.lastSnapshotAt = now;
-    this.offered.bookUntil(Math.min(now, this.stoppedClock ?? now) - this.startClock);
+    this.offered.bookUntil(Math.min(now, this.stoppedClock ?? now) - this.fleet.startClock);
     const planned = this.lifecycle.any ? Math.max(0, this.runningDevices - this.lifecycle.plannedDown) : undefined;
     // The drain closes every session: the intervals after the stop show who was online when it came.
     const online = this.onlineWhenStopped ?? this.online;
-    this.emit('interval', this.stats.snapshot(now - this.startClock, online, this.runningDevices, this.parts.generator.sampleInterval(timerLateMs), planned));
-  }
-
-  rampStarted(from: number, goal: number, overMs: number): void {
-    this.offered.rampTo(this.elapsedMs(), from, goal, overMs);
-  }
-
-  stopDevice(local: number, running: number): void {
-    this.emit('retire', globalIndex(local, this.shard), running);
-    const device = this.devices[local];
-    if (!device || device.finished) return;
-    this.retiring.add(device);
-    device.retire();
-  }
-
-  startDevice(local: number): void {
-    const device = this.parts.devices.make(globalIndex(local, this.shard), this);
-    this.devices[local] = device;
-    if (device.link) this.offlineDevices++;
-    device.lifecycle = this.lifecycle.attach(device, this.startClock);
-    // Before the device first wakes: one that joins its duty cycle asleep starts off the network.
-    device.lifecycle?.start(this.parts.clock.now());
-    device.wake();
-    device.link?.wake();
-  }
-
-  queuedWhileOffline(): void {
-    this.lifecycle.counts.queuedWhileOffline++;
-  }
-
-  now(): number {
-    return this.parts.clock.now();
-  }
-
-  sinceStart(clockMs: number): number {
-    return clockMs - this.startClock;
-  }
-
-  schedule(item: Schedulable, dueAt: number): void {
-    this.parts.scheduler.schedule(item, dueAt);
-  }
-
-  unschedule(item: Schedulable): void {
-    this.parts.scheduler.unschedule(item);
-  }
-
-  attemptStarted(): void {
-    this.inFlight++;
-  }
-
-  connectEnded(link: MqttLink, outcome: Outcome, error: string | undefined, latencyMicros: number, answered: boolean): void {
-    this.onAttempt(link.device as VirtualDevice, link.stats, link.sent, { outcome, error, bytesIn: 0, answered }, latencyMicros, -1, false);
-  }
-
-  sessionOnline(link: MqttLink): void {
-    if ((link.device as VirtualDevice).finished) return;
-    this.offlineDevices--;
-    this.noteOnline();
-  }
-
-  private noteOnline(): void {
-    if (this.allOnlineAtMs === undefined && this.online >= this.parts.onlineGoal) this.allOnlineAtMs = this.elapsedMs();
-  }
-
-  sessionOffline(link: MqttLink): void {
-    if (!(link.device as VirtualDevice).finished) this.offlineDevices++;
-  }
-
-  sendHttp(exchange: HttpExchange): void {
-    this.inFlight++;
-    if (this.parts.basePath) exchange.request.path = this.parts.basePath + exchange.request.path;
-    this.parts.transport.dispatch(exchange);
-  }
-
-  onAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, result: AttemptResult, latencyMicros: number, intendedMicros: number, late: boolean, queuedMicros = -1): void {
-    this.inFlight--;
-    if (this.abandoning) {
-      this.abandoned++;
-      this.emitAttempt(device, stats, sent, 'abandoned', this.abandonLabel, latencyMicros);
-    } else {
-      stats.record(result.outcome, result.error, latencyMicros, intendedMicros, result.bytesIn, late, result.answered);
-      if (queuedMicros >= 0) stats.recordQueued(queuedMicros);
-      if (this.parts.links.any && result.answered) this.recordLink(device.deviceIndex, stats, latencyMicros);
-      this.emitAttempt(device, stats, sent, result.outcome, result.error, latencyMicros);
-    }
-    if (this.stopping && this.inFlight === 0) this.drained?.();
-  }
-
-  /** What the device's link added to this answer, never more than the answer took. */
-  private recordLink(deviceIndex: number, stats: StatsEntry, latencyMicros: number): void {
-    const added = this.parts.links.addedMicros(deviceIndex);
-    if (added >= 0) stats.recordLink(Math.min(added, latencyMicros));
-  }
-
-  private emitAttempt(device: VirtualDevice, stats: StatsEntry, sent: SentAttempt, outcome: AttemptRecord['outcome'], error: string | undefined, latencyMicros: number): void {
-    if (this.listenerCount('attempt') === 0) return;
-    this.emit('attempt', {
-      device: device.deviceId,
-      deviceIndex: device.deviceIndex,
-      seq: sent.seq,
-      type: stats.type,
-      name: stats.name,
-      target: this.parts.redactor.redact(sent.target, device, sent.timeMs),
-      body: sent.body === undefined ? null : this.parts.redactor.redact(loggedBody(sent) as string, device, sent.timeMs),
-      outcome,
-      error,
-      latencyMs: Math.round(latencyMicros) / 1000,
-      intendedAtMs: Math.round(this.sinceStart(sent.intendedAt) * 1000) / 1000,
-      doneAtMs: Math.round(this.elapsedMs() * 1000) / 1000,
-      anomalies: takeAnomalies(device, sent.seq),
-    });
-  }
-
-  onStarted(device: VirtualDevice): void {
-    this.started++;
-    if (device.listening) this.listening++;
-    this.emit('spawn', device.deviceIndex, this.started);
-    if (!device.link) this.noteOnline();
-  }
-
-  reactionStream(deviceIndex: number): Random {
-    return reactionRandom(this.plan.seed, deviceIndex);
-  }
-
-  onFinished(device: VirtualDevice): void {
-    this.finished++;
-    this.lifecycle.finished(device);
-    if (device.listening) this.listening--;
-    if (this.retiring.delete(device) && this.devices[localIndex(device.deviceIndex, this.shard)] === device) this.parts.transport.release(device.deviceIndex);
-    const link = device.link;
-    if (link) {
-      if (!link.connected) this.offlineDevices--;
-      // Subscriptions still waiting for their SUBACK are in flight like any attempt: they get their
-      // answer (or their timeout) before the session ends.
-      const closing = device.subscriptionsSettled().then(() => link.finish());
-      this.closingLinks.add(closing);
-      void closing.then(() => this.closingLinks.delete(closing));
-    }
-    // Only devices that ran out of iterations end the run: never ones the shape stopped.
-    if (!this.stopping && this.iterations !== undefined && this.ramp.settled && this.retiring.size === 0 && this.finished + this.listening === this.started) this.stop('iterations');
+    this.emit('interval', this.stats.snapshot(now - this.fleet.startClock, online, this.runningDevices, this.parts.generator.sampleInterval(timerLateMs), planned));
   }
 }

@@ -49,3 +49,26 @@ export function nextTick(wait: WaitModel, random: Random, intendedAt: number, en
 export function isPaced(wait: WaitModel): boolean {
   return wait.model === 'pacing' || wait.model === 'throughput';
 }
+
+/** An open wait model's period (pacing, throughput); undefined for closed ones. */
+export function pacingPeriodMs(wait: WaitModel): number | undefined {
+  if (wait.model === 'pacing') return wait.intervalMs;
+  if (wait.model === 'throughput') return 1000 / wait.perSecond;
+  return undefined;
+}
+
+/** Timers fire a few ms late on a busy loop; a tick counts as late only beyond this. */
+const LATE_TOLERANCE_MS = 10;
+
+/** A paced task's first attempt started late for its tick. */
+export function startedLate(startedAt: number, intendedAt: number): boolean {
+  return startedAt - intendedAt > LATE_TOLERANCE_MS;
+}
+
+/**
+ * Latency from the paced tick rather than from the send, so a late start counts against the target.
+ * A wake can come up to a millisecond before its due time: never less than the service time.
+ */
+export function latencyFromIntendedMicros(latencyMicros: number, intendedAt: number, endedAt: number): number {
+  return Math.max(latencyMicros, (endedAt - intendedAt) * 1000);
+}
