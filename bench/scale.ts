@@ -16,7 +16,7 @@ import type { Target } from './targets.ts';
  *   http     50,000 iot-nodes (5 s pacing, 10k req/s) against nginx: p99 and RSS
  *   coldstart 50,000 iot-nodes spawned at 5,000/s against nginx: what the cold first seconds do to
  *            the percentiles, and how the saturated intervals the results mark account for it
- *   memory   idle HTTP and MQTT devices at two fleet sizes: RSS per device from the difference
+ *   memory   idle HTTP and MQTT devices, and paced HTTP devices (10k -> 50k), at two fleet sizes: RSS per device from the difference
  */
 const part = process.argv[2] ?? 'all';
 const parts = ['lamps', 'sensors', 'http', 'coldstart', 'memory'];
@@ -181,11 +181,33 @@ async function perDevice(label: string, device: string, [small, large]: readonly
   console.log(`  ${label}: ${small} devices ${mb(a.generator.maxRssBytes)}, ${large} devices ${mb(b.generator.maxRssBytes)}: ${kb.toFixed(2)} KB per device`);
 }
 
+/**
+ * Max RSS of paced iot-nodes (a request every 5 s each) at 10,000 and 50,000: what a device costs
+ * while it sends, its exchange, staged template values and timers included, with the connections
+ * the pool holds at each rate.
+ */
+async function pacedPerDevice(server: { readonly url: string }): Promise<void> {
+  const [small, large] = [10_000, 50_000];
+  const spawnRate = 2500;
+  const rssAt = async (count: number): Promise<Results> =>
+    runFleetsim(dir, `paced-${count}`, fleet('profiles/iot-node.yaml', count, spawnRate, Math.ceil(count / spawnRate) + 20, '--target', server.url));
+  const a = await rssAt(small);
+  const b = await rssAt(large);
+  if (a.total.failures + b.total.failures > 0) console.log(`  (failures: ${a.total.failures} at ${small}, ${b.total.failures} at ${large})`);
+  const kb = (b.generator.maxRssBytes - a.generator.maxRssBytes) / (large - small) / 1024;
+  console.log(
+    `  HTTP, paced (5 s): ${small} devices ${mb(a.generator.maxRssBytes)} (${a.total.rps.toFixed(0)} req/s), ${large} devices ${mb(b.generator.maxRssBytes)} (${b.total.rps.toFixed(0)} req/s): ${kb.toFixed(2)} KB per device`,
+  );
+}
+
 async function memory(): Promise<void> {
-  console.log('memory: idle devices at two fleet sizes; per device = difference in max RSS / difference in devices');
+  console.log('memory: devices at two fleet sizes; per device = difference in max RSS / difference in devices');
   await withTarget(
     () => (nginxInstalled ? startNginx(dir) : startFixture()),
-    (server) => perDevice('HTTP', 'idle-http', [5_000, 50_000], ['--target', server.url]),
+    async (server) => {
+      await perDevice('HTTP, idle', 'idle-http', [5_000, 50_000], ['--target', server.url]);
+      await pacedPerDevice(server);
+    },
   );
   await withTarget(
     () => startMosquitto(dir),
