@@ -11,8 +11,8 @@ import { ConflictError } from './ui-backend.ts';
 
 /** A step as the page draws it. */
 function stepView(step: CapacityStep): object {
-  const { devices, online, rps, latencyMs, failureRate, timeoutRate, ok, failedSlos, refined, generator } = step;
-  return { devices, online, rps, latencyMs, failureRate, timeoutRate, ok, failedSlos, refined, generator };
+  const { devices, online, rps, latencyMs, failureRate, timeoutRate, ok, failedSlos, refined, repeat, generator } = step;
+  return { devices, online, rps, latencyMs, failureRate, timeoutRate, ok, failedSlos, refined, repeat, generator };
 }
 
 /**

@@ -99,6 +99,8 @@ export interface CapacityView {
     readonly latencyMs: LatencyView;
     readonly failureRate: number;
     readonly ok: boolean;
+    /** A repeat of an earlier step: a retry after a shortfall that was not the target's, or `--repeat` around the knee. */
+    readonly repeat?: 'retry' | 'knee';
   }[];
   readonly current?: number;
   readonly verdict?: string;

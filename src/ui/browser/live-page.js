@@ -534,6 +534,7 @@
             (isKnee ? ' class="knee"' : '') +
             '><td>' +
             s.devices +
+            (s.repeat ? ' (' + s.repeat + ')' : '') +
             '</td><td>' +
             s.rps.toFixed(2) +
             '</td><td>' +
