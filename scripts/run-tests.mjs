@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds dist/ once, then runs the test files against the built CLI (a spawn from dist/ starts in
-// about half the time of one through tsx), three files at a time: most integration tests wait on
-// sockets and clocks far more than they compute, so three lanes keep 2 cores busy. The longest files
+// about half the time of one through tsx), four files at a time: most integration tests wait on
+// sockets and clocks far more than they compute, so four lanes keep 2 cores busy. The longest files
 // start first. Files that only wait on a clock (an idle MQTT session watched for a minute) run beside
 // all of them, and files listed in TESTS_ALONE (comma-separated) run one at a time after the rest.
 // The waiting files' output is held and printed after the rest, so each stream reads in order. The
@@ -16,7 +16,7 @@ const WAITING = new Set(['test/integration/mqtt-keepalive.test.ts']);
 // Files to run one at a time, after the rest, with only the waiting files beside them: for a file
 // under suspicion of reading the machine's headroom rather than fleetsim's behaviour.
 const ALONE = new Set((process.env.TESTS_ALONE ?? '').split(',').filter(Boolean));
-const LANES = Number(process.env.TESTS_LANES ?? 3);
+const LANES = Number(process.env.TESTS_LANES ?? 4);
 // test/helpers/cli.ts starts dist/src/cli/bin.js instead of the sources when this is 1.
 const BUILT_ENV = 'TESTS_RUN_BUILT_CLI';
 
