@@ -221,7 +221,9 @@ export function compiledCli(): Promise<string> {
 /** `fleetsim run` arguments that write the results JSON to `dir`, and where it goes; `cli` is another build's, or this tree's. */
 async function fleetsimRun(dir: string, label: string, args: readonly string[], cli?: string): Promise<{ argv: string[]; json: string }> {
   const json = path.join(dir, `${label}.json`);
-  return { argv: [cli ?? (await compiledCli()), 'run', ...args, '--json', json, '--quiet'], json };
+  // BENCH_CPU_PROF=DIR: each fleetsim run writes a V8 CPU profile there (--cpu-prof), to see where a bench's time goes.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+  return { argv: [...profile, cli ?? (await compiledCli()), 'run', ...args, '--json', json, '--quiet'], json };
 }
 
 async function readResults(json: string): Promise<Results> {
