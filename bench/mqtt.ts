@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -5,6 +6,9 @@ import { fleet, locustInstalled, measureRounds, pinningNote, run, runFleetsimMea
 import type { Measured } from './run-pinned.ts';
 import { flatOutPairing, publishRate, sideBySide } from './side-by-side.ts';
 import { startMosquitto, startWsGateway } from './targets.ts';
+
+// The Locust row's lamps speak MQTT through paho, imported by Locust's own Python.
+const pahoInstalled = locustInstalled && spawnSync('/usr/bin/python3', ['-c', 'import paho.mqtt.client']).status === 0;
 
 /**
  * QoS 1 throughput against a real Mosquitto (with set_tcp_nodelay true), fleetsim's lamp-flat-out
@@ -50,13 +54,13 @@ try {
       () => fleetsim(gateway.url),
       () => plainLoop('burst-10'),
       () => plainLoop('await-each'),
-      () => runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir),
+      () => (pahoInstalled ? runLocust('Locust + paho lamp (bursts of 10)', 'bench/locust/lamp.py', broker.url, devices, seconds, dir) : Promise.resolve(undefined)),
       () => encoding('sparkplug'),
       () => encoding('json'),
     ],
     'msg',
   );
-  if (!locustInstalled) console.log('Locust not found (apt-get install python3-locust python3-paho-mqtt): its row is left out.');
+  if (!pahoInstalled) console.log('Locust or paho not found (apt-get install python3-locust python3-paho-mqtt): their row is left out.');
   console.log(`MQTT QoS 1, ${devices} clients for ${seconds} s against Mosquitto (set_tcp_nodelay true); ${pinningNote('broker')}.`);
   console.log(report);
   console.log(await sideBySide(broker, dir, Math.max(5, rounds), flatOutPairing('profiles/lamp-flat-out.yaml', true, devices, seconds, broker.url)));
