@@ -77,11 +77,8 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
   /** Body bytes since the last yield to the event loop (see onResponseData). */
   private sliceBytes = 0;
   private paused: Dispatcher.DispatchController | undefined;
-  private readonly resume = (): void => {
-    const controller = this.paused;
-    this.paused = undefined;
-    if (controller && !controller.aborted) controller.resume();
-  };
+  /** Made on the first body large enough to pause: most exchanges never need it. */
+  private resume: (() => void) | undefined;
 
   constructor(
     readonly deviceIndex: number,
@@ -150,7 +147,13 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
       this.sliceBytes = 0;
       this.paused = controller;
       controller.pause();
-      setImmediate(this.resume);
+      setImmediate(
+        (this.resume ??= (): void => {
+          const paused = this.paused;
+          this.paused = undefined;
+          if (paused && !paused.aborted) paused.resume();
+        }),
+      );
     }
   }
 
