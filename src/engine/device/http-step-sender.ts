@@ -93,6 +93,9 @@ export class HttpStepSender implements SentAttempt {
     const late = paced && startedLate(this.startedAt, taskIntendedAt);
     const intendedMicros = paced ? latencyFromIntendedMicros(latencyMicros, taskIntendedAt, endedAt) : -1;
     host.onAttempt(this.device, step.stats, this, result, latencyMicros, intendedMicros, late, queuedMicros);
+    // Logged: the attempt's strings are dropped now rather than kept for seconds until the next one.
+    this.target = '';
+    this.body = undefined;
     if (captured !== undefined) applyCaptures(captured, this.device.vars);
     // Its result was delivered: nothing more comes through it. `received` is read only before the
     // device's next request, and a lent exchange is rewritten only by that request's answer.
