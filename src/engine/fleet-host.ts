@@ -3,6 +3,7 @@ import type { Random } from '../identity/rng.ts';
 import type { StatsEntry } from '../metrics/stats.ts';
 import type { RunPlan } from '../profile/types.ts';
 import type { HttpExchange } from '../transport/http/http-exchange.ts';
+import { HttpExchangePool } from '../transport/http/http-exchange-pool.ts';
 import type { AttemptResult, Outcome } from '../transport/types.ts';
 import type { EngineParts } from './compose.ts';
 import type { VirtualDevice } from './device/device.ts';
@@ -37,6 +38,8 @@ export class FleetHost implements DeviceHost, LinkHost, RampHost {
   stopping = false;
   readonly iterations: number | undefined;
   readonly sharedHttpPool: boolean;
+  /** Lent to devices one request at a time: it holds as many as were ever in flight at once. */
+  readonly httpExchanges = new HttpExchangePool();
   /** End-to-end delivery, when some publish carries a delivery header. */
   readonly delivery: DeliveryTracker | undefined;
   /** The engine's counts of what the devices received, which they add to. */

@@ -2,6 +2,9 @@ import type { Random } from '../../identity/rng.ts';
 import type { TemplateContext, TemplateValue } from '../../template/context.ts';
 import type { BoundModel } from './bound-model.ts';
 
+/** The variables of a model that declares none, shared by its devices: frozen, so a stray write throws instead of reaching them all. */
+const NO_VARS: TemplateValue[] = Object.freeze([]) as unknown as TemplateValue[];
+
 /**
  * A device as its templates and the code rendering its attempts see it: identity and model, seq
  * and repeat, random stream, walks, captured variables and data row, the time and target of the
@@ -40,7 +43,8 @@ export class DeviceContext implements TemplateContext {
     const ranges = bound.model.walkRanges;
     // Walks start at a seeded point of their range, drawn before anything else so they never depend on task order.
     this.walks = ranges.map(([min, max]) => min + random() * (max - min));
-    this.vars = new Array<TemplateValue>(bound.model.variables.length).fill('');
+    const slots = bound.model.variables.length;
+    this.vars = slots === 0 ? NO_VARS : new Array<TemplateValue>(slots).fill('');
   }
 
   get deviceModel(): string {

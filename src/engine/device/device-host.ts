@@ -1,6 +1,7 @@
 import type { Random } from '../../identity/rng.ts';
 import type { StatsEntry } from '../../metrics/stats.ts';
 import type { HttpExchange } from '../../transport/http/http-exchange.ts';
+import type { HttpExchangePool } from '../../transport/http/http-exchange-pool.ts';
 import type { AttemptResult } from '../../transport/types.ts';
 import type { DeliveryTracker } from '../mqtt/delivery.ts';
 import type { VirtualDevice } from './device.ts';
@@ -18,6 +19,8 @@ export interface DeviceHost {
   unschedule(item: Schedulable): void;
   /** Sends the request the exchange holds; the result comes back through the device's `httpEnded`. */
   sendHttp(exchange: HttpExchange): void;
+  /** The exchanges devices borrow for each HTTP request, from `sendHttp` until their `httpEnded`. */
+  readonly httpExchanges: HttpExchangePool;
   attemptStarted(): void;
   /** HTTP goes through one pool shared by the fleet (not a connection per device): requests may queue for a connection. */
   readonly sharedHttpPool: boolean;

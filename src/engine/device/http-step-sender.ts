@@ -1,6 +1,6 @@
 import type { HttpAction } from '../../profile/types.ts';
 import type { TemplateContext } from '../../template/context.ts';
-import { HttpExchange } from '../../transport/http/http-exchange.ts';
+import type { HttpExchange } from '../../transport/http/http-exchange.ts';
 import type { AttemptResult } from '../../transport/types.ts';
 import { elapsedMicros } from '../../util/clock.ts';
 import type { SentAttempt } from '../mqtt/mqtt-attempt.ts';
@@ -19,7 +19,7 @@ function renderHeaders(action: HttpAction, context: TemplateContext): Record<str
 
 /**
  * A device's HTTP attempts, one at a time: renders the step against the device, sends it through
- * the device's one exchange, and times and records the answer. The device makes one on its first
+ * an exchange borrowed from the host's pool for that attempt, and times and records the answer. The device makes one on its first
  * HTTP step (devices that only speak MQTT carry none) and decides what runs next. It is also what
  * the request log shows of the attempt: each attempt rewrites its fields, so none needs a record.
  */
@@ -35,15 +35,13 @@ export class HttpStepSender implements SentAttempt {
   startedAt = 0;
   endedAt = 0;
   private start = 0n;
-  private readonly exchange: HttpExchange;
+  /** The borrowed exchange of the attempt in flight. */
+  private exchange: HttpExchange | undefined;
 
   constructor(
     private readonly device: VirtualDevice,
     private readonly host: DeviceHost,
-  ) {
-    // The device hears the answer (it decides what runs next), and hands it back to `ended`.
-    this.exchange = new HttpExchange(device.deviceIndex, device);
-  }
+  ) {}
 
   /** Sends one attempt of `step`; `taskIntendedAt` is when the task was meant to start, which a first attempt is timed from. */
   send(step: BoundStep, first: boolean, taskIntendedAt: number): void {
@@ -54,7 +52,9 @@ export class HttpStepSender implements SentAttempt {
     device.timeMs = 0;
     const path = encodePathChars(String(action.path.evaluate(device)));
     const body = action.body ? action.body(device) : undefined;
-    this.exchange.prepare(action.method, path, action.fixedHeaders ?? renderHeaders(action, device), body, action.timeoutMs, action.expectStatus, step.spec.captures.length > 0);
+    // The device hears the answer (it decides what runs next), and hands it back to `ended`.
+    const exchange = (this.exchange = this.host.httpExchanges.acquire(device.deviceIndex, device));
+    exchange.prepare(action.method, path, action.fixedHeaders ?? renderHeaders(action, device), body, action.timeoutMs, action.expectStatus, step.spec.captures.length > 0);
     device.seq++;
     this.target = path;
     this.body = body;
@@ -62,7 +62,7 @@ export class HttpStepSender implements SentAttempt {
     this.startedAt = this.host.now();
     this.intendedAt = first ? taskIntendedAt : this.startedAt;
     this.start = process.hrtime.bigint();
-    this.host.sendHttp(this.exchange);
+    this.host.sendHttp(exchange);
   }
 
   /**
@@ -76,7 +76,8 @@ export class HttpStepSender implements SentAttempt {
     const endedAt = (this.endedAt = host.now());
     // In a shared pool, the wait for a free connection is fleetsim's queue, not the target's time:
     // it is measured apart and the latency runs from when the request got its connection.
-    const connectedAt = this.exchange.connectedAt;
+    const exchange = this.exchange as HttpExchange;
+    const connectedAt = exchange.connectedAt;
     let queuedMicros = -1;
     if (host.sharedHttpPool && !this.device.ownHttpConnection && connectedAt > 0n) {
       queuedMicros = Math.min(latencyMicros, Number(connectedAt - this.start) / 1000);
@@ -92,7 +93,14 @@ export class HttpStepSender implements SentAttempt {
     const late = paced && startedLate(this.startedAt, taskIntendedAt);
     const intendedMicros = paced ? latencyFromIntendedMicros(latencyMicros, taskIntendedAt, endedAt) : -1;
     host.onAttempt(this.device, step.stats, this, result, latencyMicros, intendedMicros, late, queuedMicros);
+    // Logged: the attempt's strings are dropped now rather than kept for seconds until the next one.
+    this.target = '';
+    this.body = undefined;
     if (captured !== undefined) applyCaptures(captured, this.device.vars);
+    // Its result was delivered: nothing more comes through it. `received` is read only before the
+    // device's next request, and a lent exchange is rewritten only by that request's answer.
+    this.exchange = undefined;
+    host.httpExchanges.release(exchange);
     return result;
   }
 }

@@ -49,13 +49,14 @@ export function classifyHttpError(error: unknown): AttemptResult {
 }
 
 /**
- * One device's request/response slot on the controller-style handler API (`onRequestStart` …
+ * A request/response slot on the controller-style handler API (`onRequestStart` …
  * `onResponseEnd`), which fleetsim's own client (h1-client.ts) calls as undici's dispatch does: no
  * promise or response stream per request, and the body is counted as it streams, never buffered
  * unless a capture needs it. undici 7's HTTP/1
  * client still calls the legacy hooks it deprecates and adapts these to them per request (a small
  * controller and the parsed response headers); bench/README.md logs what that costs.
- * A device has at most one HTTP request in flight, so one slot per device is enough.
+ * A device has at most one HTTP request in flight, so one slot per request in flight is enough:
+ * devices borrow them from an HttpExchangePool.
  */
 export class HttpExchange implements Dispatcher.DispatchHandler {
   readonly request: HttpRequestSpec = { method: 'GET', path: '/', headers: {}, body: null, headersTimeout: 0, bodyTimeout: 0 };
@@ -77,16 +78,20 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
   /** Body bytes since the last yield to the event loop (see onResponseData). */
   private sliceBytes = 0;
   private paused: Dispatcher.DispatchController | undefined;
-  private readonly resume = (): void => {
-    const controller = this.paused;
-    this.paused = undefined;
-    if (controller && !controller.aborted) controller.resume();
-  };
+  /** Made on the first body large enough to pause: most exchanges never need it. */
+  private resume: (() => void) | undefined;
 
   constructor(
-    readonly deviceIndex: number,
-    private readonly sink: HttpResultSink,
+    /** Which device's request it carries: the transport picks the device's connection pool by it. */
+    public deviceIndex: number,
+    private sink: HttpResultSink,
   ) {}
+
+  /** Lends the slot to another device (see HttpExchangePool): only between requests, never with one in flight. */
+  lend(deviceIndex: number, sink: HttpResultSink): void {
+    this.deviceIndex = deviceIndex;
+    this.sink = sink;
+  }
 
   /**
    * Fills the slot for the next request. `timeoutMs` bounds the wait for headers and each body gap;
@@ -150,7 +155,13 @@ export class HttpExchange implements Dispatcher.DispatchHandler {
       this.sliceBytes = 0;
       this.paused = controller;
       controller.pause();
-      setImmediate(this.resume);
+      setImmediate(
+        (this.resume ??= (): void => {
+          const paused = this.paused;
+          this.paused = undefined;
+          if (paused && !paused.aborted) paused.resume();
+        }),
+      );
     }
   }
 

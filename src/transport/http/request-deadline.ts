@@ -28,13 +28,15 @@ export class RequestDeadline {
   private timerMs = 0;
   private phase = Phase.Idle;
   private controller: Abortable | undefined;
-  private readonly fire = (): void => {
-    const controller = this.controller;
-    if (this.phase === Phase.Idle || !controller) return;
-    const error = this.phase === Phase.Headers ? HEADERS_TIMEOUT : BODY_TIMEOUT;
-    this.stop();
+
+  /** The timer's callback, shared by every deadline: its own closure and context cost a device ~96 bytes, the argument array ~56. */
+  private static fire(this: void, deadline: RequestDeadline): void {
+    const controller = deadline.controller;
+    if (deadline.phase === Phase.Idle || !controller) return;
+    const error = deadline.phase === Phase.Headers ? HEADERS_TIMEOUT : BODY_TIMEOUT;
+    deadline.stop();
     controller.abort(error);
-  };
+  }
 
   /** The request was written onto a connection (undici's `onRequestStart`): the wait for headers begins. */
   start(ms: number, controller: Abortable): void {
@@ -47,7 +49,8 @@ export class RequestDeadline {
     // A step with another timeout than the last: the only case that makes a new timer.
     clearTimeout(this.timer);
     this.timerMs = ms;
-    this.timer = setTimeout(this.fire, ms).unref();
+    // The deadline rides as the timer's argument, which refresh() keeps.
+    this.timer = setTimeout(RequestDeadline.fire, ms, this).unref();
   }
 
   /** Headers arrived: from now on the deadline bounds each gap in the body. */

@@ -12,6 +12,7 @@ import { RunStats } from '../../../src/metrics/stats.ts';
 import { loadDeviceModel } from '../../../src/profile/load.ts';
 import type { DeviceModel, WaitModel } from '../../../src/profile/types.ts';
 import type { HttpExchange } from '../../../src/transport/http/http-exchange.ts';
+import { HttpExchangePool } from '../../../src/transport/http/http-exchange-pool.ts';
 import type { AttemptResult } from '../../../src/transport/types.ts';
 import { TempDir } from '../../helpers/temp-files.ts';
 
@@ -70,6 +71,7 @@ class SimulatedHost implements DeviceHost {
   time = 0;
   stopping = false;
   readonly sharedHttpPool = false;
+  readonly httpExchanges = new HttpExchangePool();
   readonly downlink = { received: 0, reactionsQueued: 0, reactionsDropped: 0, reactionsFailed: 0, reactionFailures: new Map<string, number>() };
   wakeAt: number | undefined;
   readonly sends: { at: number; path: string }[] = [];

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import seedrandom from 'seedrandom';
 import { cumulativeWeights, deviceRandom, lifecycleRandom, linkRandom, randomInt, reactionRandom, reconnectRandom, weightedIndex } from '../../../src/identity/rng.ts';
 import type { Random } from '../../../src/identity/rng.ts';
 
@@ -58,6 +60,19 @@ describe('per-device random streams', () => {
     }
     // 5 degrees of freedom: p = 0.001 at 20.5.
     assert.ok(chiSquare(counts, new Array<number>(6).fill(1 / 6)) < 20.5, `counts ${counts.join(',')}`);
+  });
+});
+
+describe('the Alea step', () => {
+  test("draws exactly what seedrandom's Alea draws for the same seed", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.nat(1_000_000), (seed, index) => {
+        const ours = deviceRandom(seed, index);
+        const library = seedrandom.alea(`fleetsim:${seed}:${index}`);
+        for (let i = 0; i < 200; i++) assert.equal(ours(), library());
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
