@@ -171,47 +171,37 @@ async function idleProfile(device: string, count: number): Promise<string> {
   return file;
 }
 
-/** Max RSS of an idle fleet at two sizes; their difference over the difference in devices is the cost of one. */
-async function perDevice(label: string, device: string, [small, large]: readonly [number, number], endpoint: readonly string[]): Promise<void> {
-  const rssAt = async (count: number): Promise<Results> => runFleetsim(dir, `${device}-${count}`, [await idleProfile(device, count), ...endpoint]);
+/**
+ * Max RSS of a fleet at two sizes, each run from `argsAt(count)`: their difference over the
+ * difference in devices is what one device costs, without the process's base.
+ */
+async function perDevice(label: string, name: string, [small, large]: readonly [number, number], argsAt: (count: number) => Promise<readonly string[]>): Promise<void> {
+  const rssAt = async (count: number): Promise<Results> => runFleetsim(dir, `${name}-${count}`, await argsAt(count));
   const a = await rssAt(small);
   const b = await rssAt(large);
   if (a.devices.online !== small || b.devices.online !== large) console.log(`  (online: ${a.devices.online}/${small}, ${b.devices.online}/${large})`);
+  if (a.total.failures + b.total.failures > 0) console.log(`  (failures: ${a.total.failures} at ${small}, ${b.total.failures} at ${large})`);
+  const sized = (count: number, results: Results): string => `${count} devices ${mb(results.generator.maxRssBytes)}${results.total.rps >= 1 ? ` (${results.total.rps.toFixed(0)}/s)` : ''}`;
   const kb = (b.generator.maxRssBytes - a.generator.maxRssBytes) / (large - small) / 1024;
-  console.log(`  ${label}: ${small} devices ${mb(a.generator.maxRssBytes)}, ${large} devices ${mb(b.generator.maxRssBytes)}: ${kb.toFixed(2)} KB per device`);
+  console.log(`  ${label}: ${sized(small, a)}, ${sized(large, b)}: ${kb.toFixed(2)} KB per device`);
 }
 
-/**
- * Max RSS of paced iot-nodes (a request every 5 s each) at 10,000 and 50,000: what a device costs
- * while it sends, its exchange, staged template values and timers included, with the connections
- * the pool holds at each rate.
- */
-async function pacedPerDevice(server: { readonly url: string }): Promise<void> {
-  const [small, large] = [10_000, 50_000];
-  const spawnRate = 2500;
-  const rssAt = async (count: number): Promise<Results> =>
-    runFleetsim(dir, `paced-${count}`, fleet('profiles/iot-node.yaml', count, spawnRate, Math.ceil(count / spawnRate) + 20, '--target', server.url));
-  const a = await rssAt(small);
-  const b = await rssAt(large);
-  if (a.total.failures + b.total.failures > 0) console.log(`  (failures: ${a.total.failures} at ${small}, ${b.total.failures} at ${large})`);
-  const kb = (b.generator.maxRssBytes - a.generator.maxRssBytes) / (large - small) / 1024;
-  console.log(
-    `  HTTP, paced (5 s): ${small} devices ${mb(a.generator.maxRssBytes)} (${a.total.rps.toFixed(0)} req/s), ${large} devices ${mb(b.generator.maxRssBytes)} (${b.total.rps.toFixed(0)} req/s): ${kb.toFixed(2)} KB per device`,
-  );
-}
+/** Idle devices of a bench model; paced iot-nodes (a request every 5 s each) cost what a device holds while it sends: its exchange, template values and timers. */
+const idleAt = (device: string, endpoint: readonly string[]) => async (count: number) => [await idleProfile(device, count), ...endpoint];
+const pacedAt = (endpoint: readonly string[]) => (count: number) => Promise.resolve(fleet('profiles/iot-node.yaml', count, 2500, Math.ceil(count / 2500) + 20, ...endpoint));
 
 async function memory(): Promise<void> {
   console.log('memory: devices at two fleet sizes; per device = difference in max RSS / difference in devices');
   await withTarget(
     () => (nginxInstalled ? startNginx(dir) : startFixture()),
     async (server) => {
-      await perDevice('HTTP, idle', 'idle-http', [5_000, 50_000], ['--target', server.url]);
-      await pacedPerDevice(server);
+      await perDevice('HTTP, idle', 'idle-http', [5_000, 50_000], idleAt('idle-http', ['--target', server.url]));
+      await perDevice('HTTP, paced (5 s)', 'paced-http', [10_000, 50_000], pacedAt(['--target', server.url]));
     },
   );
   await withTarget(
     () => startMosquitto(dir),
-    (broker) => perDevice('MQTT (each device with its session up)', 'idle-mqtt', [1_000, 10_000], ['--broker', broker.url]),
+    (broker) => perDevice('MQTT (each device with its session up)', 'idle-mqtt', [1_000, 10_000], idleAt('idle-mqtt', ['--broker', broker.url])),
   );
 }
 
